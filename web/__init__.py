@@ -1,0 +1,1 @@
+"""Klaster's web layer: Litestar app, Jinja2 + htmx pages, JSON API, WebSocket feed."""

@@ -1,0 +1,46 @@
+"""The `klaster` command. Subcommands are imported lazily, so `klaster clear` does not pay
+for importing the web stack.
+
+Each target module exposes `add_arguments(parser)` and `run(args) -> int`.
+Exit status 2 means bad input (one line on stderr says what to fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "clear": ("market.commands.clear", "clear one problem given as JSON (see docs/)"),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="klaster", description="Klaster local energy market")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_module, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        if argv and argv[0] not in ("-h", "--help"):
+            parser.print_usage(sys.stderr)
+            print(f"klaster: unknown command {argv[0]!r}; see 'klaster --help'", file=sys.stderr)
+            return 2
+        parser.print_help()
+        return 0 if argv else 2
+    name = argv[0]
+    module = importlib.import_module(COMMANDS[name][0])
+    cmd_parser = argparse.ArgumentParser(prog=f"klaster {name}", description=COMMANDS[name][1])
+    module.add_arguments(cmd_parser)
+    try:
+        args = cmd_parser.parse_args(argv[1:])
+    except SystemExit as exc:  # argparse exits 2 on bad arguments, 0 on --help
+        return int(exc.code or 0)
+    return int(module.run(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
