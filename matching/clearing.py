@@ -1,0 +1,193 @@
+"""`clear(problem) -> ClearingResult`: the whole clearing as named steps.
+
+aggregate orders into steps → build the LP → solve with GLOP (dual simplex) → choose
+nodal prices by the documented rule → allocate steps to orders pro rata → decompose into
+trades. Each step is timed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from ortools.linear_solver.python import model_builder_helper as mbh
+
+from matching.model import LinearModel, build_model
+from matching.network import Topology, build_topology
+from matching.prices import PriceRuleError, Prices, choose_prices, line_states
+from matching.problem import ClearingProblem, FloatArray
+from matching.result import GRID, ClearingResult, Status, Timings, Trades, empty_trades
+from matching.steps import Steps, aggregate, allocate_pro_rata
+from matching.trades import build_trades
+
+_STATUS = {
+    mbh.SolveStatus.OPTIMAL: Status.OPTIMAL,
+    mbh.SolveStatus.INFEASIBLE: Status.INFEASIBLE,
+}
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000.0
+
+
+def solve_lp(
+    model: LinearModel, time_limit_s: float | None
+) -> tuple[Status, str, FloatArray, FloatArray]:
+    """Solve with GLOP's dual simplex. Returns (status, solver reason, values, row duals)."""
+    helper = mbh.ModelBuilderHelper()
+    helper.fill_model_from_sparse_data(
+        model.lower, model.upper, model.objective, model.row_lower, model.row_upper, model.matrix
+    )
+    helper.set_maximize(True)
+    solver = mbh.ModelSolverHelper("glop")
+    solver.set_solver_specific_parameters("use_dual_simplex: true")
+    if time_limit_s is not None:
+        solver.set_time_limit_in_seconds(time_limit_s)
+    solver.solve(helper)
+    raw = solver.status()
+    status = _STATUS.get(raw)
+    if status is None:
+        status = Status.TIME_LIMIT if raw == mbh.SolveStatus.FEASIBLE or (
+            raw == mbh.SolveStatus.NOT_SOLVED and time_limit_s is not None
+        ) else Status.ERROR
+    reason = f"GLOP: {raw.name.lower()}" + (
+        f" ({solver.status_string()})" if solver.status_string() else ""
+    )
+    if status is not Status.OPTIMAL:
+        return status, reason, np.zeros(0), np.zeros(0)
+    return status, reason, solver.variable_values(), solver.dual_values()
+
+
+def _clean(values: FloatArray, lower: FloatArray, upper: FloatArray) -> FloatArray:
+    """Snap values within 1e-9 (relative) of a bound onto it; the simplex leaves float dust."""
+    tol = 1e-9 * np.maximum(1.0, np.maximum(np.abs(lower), np.abs(upper)))
+    out = np.clip(values, lower, upper)
+    out = np.where(np.abs(out - lower) <= tol, lower, out)
+    return np.where(np.abs(out - upper) <= tol, upper, out)
+
+
+def _failed(problem: ClearingProblem, topo: Topology, status: Status, reason: str,
+            timings: Timings) -> ClearingResult:
+    n_o, n_n, n_l, n_g = len(problem.orders), topo.n_nodes, topo.n_lines, topo.n_grid
+    nan = np.full(n_n, np.nan)
+    return ClearingResult(
+        status=status,
+        reason=reason,
+        accepted_kwh=np.zeros(n_o),
+        price=nan,
+        price_low=nan.copy(),
+        price_high=nan.copy(),
+        flow_kwh=np.zeros(n_l),
+        line_limit_kwh=topo.line_limit_kwh,
+        line_congested=np.zeros(n_l, dtype=np.bool_),
+        import_kwh=np.zeros(n_g),
+        export_kwh=np.zeros(n_g),
+        welfare=0.0,
+        congestion_rent=0.0,
+        trades=empty_trades(),
+        timings=timings,
+    )
+
+
+def _trades(problem: ClearingProblem, topo: Topology, steps: Steps, accepted: FloatArray,
+            prices: Prices, flow: FloatArray, imports: FloatArray, exports: FloatArray) -> Trades:
+    book = problem.orders
+    canon = steps.canonical
+    acc_c = accepted[canon]
+    is_buy_c = book.is_buy[canon]
+    node_c = book.node[canon]
+    s_sel = (~is_buy_c) & (acc_c > 0)
+    d_sel = is_buy_c & (acc_c > 0)
+    g_idx = np.full(topo.n_grid, GRID, dtype=np.int64)
+
+    def items(sel: np.ndarray, grid_qty: FloatArray) -> tuple[np.ndarray, np.ndarray, FloatArray]:
+        gsel = grid_qty > 0
+        order = np.concatenate([canon[sel], g_idx[gsel]])
+        node = np.concatenate([node_c[sel], topo.grid_node[gsel]])
+        qty = np.concatenate([acc_c[sel], grid_qty[gsel]])
+        is_grid = np.concatenate([np.zeros(int(sel.sum()), dtype=np.bool_),
+                                  np.ones(int(gsel.sum()), dtype=np.bool_)])
+        by_node = np.lexsort((np.arange(node.shape[0]), is_grid, node))
+        return order[by_node], node[by_node], qty[by_node]
+
+    s_order, s_node, s_qty = items(s_sel, imports)
+    d_order, d_node, d_qty = items(d_sel, exports)
+    return build_trades(topo, prices.price, s_order, s_node, s_qty, d_order, d_node, d_qty, flow)
+
+
+def clear(problem: ClearingProblem) -> ClearingResult:
+    """Clear one interval: welfare-maximising, network-constrained, with nodal prices."""
+    t_all = time.perf_counter()
+    t0 = t_all
+    book = problem.orders
+    topo = build_topology(problem)
+    steps = aggregate(book)
+    model = build_model(problem, steps, topo)
+    build_ms = _ms(t0)
+
+    t0 = time.perf_counter()
+    status, reason, values, duals = solve_lp(model, problem.time_limit_s)
+    solve_ms = _ms(t0)
+    if status is not Status.OPTIMAL:
+        return _failed(problem, topo, status, reason,
+                       Timings(build_ms, solve_ms, 0.0, 0.0, 0.0, _ms(t_all)))
+
+    values = _clean(values, model.lower, model.upper)
+    x = values[: model.n_steps]
+    flow = values[model.flow_slice]
+    imports = values[model.import_slice]
+    exports = values[model.export_slice]
+
+    t0 = time.perf_counter()
+    try:
+        prices = choose_prices(topo, steps, x, flow, imports, exports)
+    except PriceRuleError as exc:
+        # Never silently: say so in the reason, and fall back to the solver's duals.
+        reason += f"; price rule fell back to solver duals ({exc})"
+        dual_price = -duals[: topo.n_nodes]
+        prices = Prices(dual_price, dual_price.copy(), dual_price.copy())
+    prices_ms = _ms(t0)
+
+    t0 = time.perf_counter()
+    accepted = allocate_pro_rata(book, steps, x)
+    alloc_ms = _ms(t0)
+
+    t0 = time.perf_counter()
+    trades = _trades(problem, topo, steps, accepted, prices, flow, imports, exports)
+    trades_ms = _ms(t0)
+
+    buy = book.is_buy
+    welfare = float(
+        np.dot(book.price[buy], accepted[buy])
+        - np.dot(book.price[~buy], accepted[~buy])
+        - np.dot(topo.import_price, imports)
+        + np.dot(topo.export_price, exports)
+    )
+    lam = prices.price
+    paid = float(np.dot(lam[book.node[buy]], accepted[buy]))
+    received = float(np.dot(lam[book.node[~buy]], accepted[~buy]))
+    rent = paid - received - float(np.dot(topo.import_price, imports)) + float(
+        np.dot(topo.export_price, exports)
+    )
+    _, pos, neg = line_states(topo, flow)
+    congested = (pos ^ neg) & (topo.line_limit_kwh > 0)
+    return ClearingResult(
+        status=Status.OPTIMAL,
+        reason=reason,
+        accepted_kwh=accepted,
+        price=lam,
+        price_low=prices.low,
+        price_high=prices.high,
+        flow_kwh=flow,
+        line_limit_kwh=topo.line_limit_kwh,
+        line_congested=congested,
+        import_kwh=imports,
+        export_kwh=exports,
+        welfare=welfare,
+        congestion_rent=rent,
+        trades=trades,
+        timings=Timings(build_ms, solve_ms, prices_ms, alloc_ms, trades_ms, _ms(t_all)),
+    )
+
+
+__all__ = ["clear", "solve_lp"]
