@@ -1,0 +1,52 @@
+"""Events the market publishes for live views; `web/` wires a publisher to its channels.
+
+Channels and payloads (JSON-serialisable dicts, times ISO 8601 UTC):
+- `orderbook`: `{"type": "orderbook", "interval_id", "interval_start"}` after any order
+  change in an interval (consumers fetch `market.orders.order_book` and coalesce).
+- `gate_closed`: `{"type": "gate_closed", "interval_id", "interval_start", "orders"}`.
+- `interval_cleared`: `{"type": "interval_cleared", "interval_id", "interval_start",
+  "status", "reason", "prices": {node_code: "0.1234"}, "local_kwh", "import_kwh",
+  "export_kwh", "welfare_pln", "congested_lines": [line_code, ...]}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+ORDERBOOK = "orderbook"
+GATE_CLOSED = "gate_closed"
+INTERVAL_CLEARED = "interval_cleared"
+CHANNELS = (ORDERBOOK, GATE_CLOSED, INTERVAL_CLEARED)
+
+
+class Publisher(Protocol):
+    async def publish(self, channel: str, event: dict[str, Any]) -> None: ...
+
+
+class NullPublisher:
+    """Publishes nowhere (CLI, tests, a worker without live views)."""
+
+    async def publish(self, channel: str, event: dict[str, Any]) -> None:
+        return None
+
+
+class RecordingPublisher:
+    """Keeps every event in memory, in order (tests and diagnostics)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    async def publish(self, channel: str, event: dict[str, Any]) -> None:
+        self.events.append((channel, event))
+
+    def of(self, channel: str) -> list[dict[str, Any]]:
+        return [e for c, e in self.events if c == channel]
+
+
+async def publish_safely(publisher: Publisher, channel: str, event: dict[str, Any]) -> None:
+    """Live views are best effort: a broken publisher must never undo a committed change."""
+    try:
+        await publisher.publish(channel, event)
+    except Exception:  # logged and dropped on purpose
+        logging.getLogger("klaster.events").exception("publishing to %s failed", channel)

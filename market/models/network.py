@@ -1,0 +1,185 @@
+"""The cluster, its grid (nodes, lines, grid connections), members and metering points."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from market.models.base import Base, Dec, energy_kwh, power_kw, price_pln, utcnow
+from market.models.enums import LoadProfile, MemberKind, NodeKind, Role, check_in
+
+
+class Cluster(Base):
+    """The energy cluster and its market parameters (one per database)."""
+
+    __tablename__ = "clusters"
+    __table_args__ = (
+        CheckConstraint("interval_minutes IN (15, 60)", name="interval_minutes"),
+        CheckConstraint("price_floor <= price_cap", name="price_band"),
+        CheckConstraint("gate_closure_minutes >= 0", name="gate_closure"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    registry_number: Mapped[str | None] = mapped_column(String(60))
+    coordinator_name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(60), default="Europe/Warsaw")
+    interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    #: The gate closes this many minutes before the interval starts.
+    gate_closure_minutes: Mapped[int] = mapped_column(Integer, default=5)
+    #: How many intervals ahead are open for orders.
+    horizon_intervals: Mapped[int] = mapped_column(Integer, default=8)
+    price_floor: Mapped[Decimal] = mapped_column(price_pln())
+    price_cap: Mapped[Decimal] = mapped_column(price_pln())
+    #: Seed of the deterministic synthetic profiles (forecasts for standing orders).
+    profile_seed: Mapped[int] = mapped_column(Integer, default=2026)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Node(Base):
+    __tablename__ = "nodes"
+    __table_args__ = (CheckConstraint(check_in("kind", NodeKind), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    #: Position on the network map (any unit; the web scales it).
+    map_x: Mapped[float | None]
+    map_y: Mapped[float | None]
+
+
+class Line(Base):
+    """A line or transformer with one limit (kW) in both directions."""
+
+    __tablename__ = "lines"
+    __table_args__ = (
+        CheckConstraint("from_node_id <> to_node_id", name="not_loop"),
+        CheckConstraint("capacity_kw >= 0", name="capacity"),
+        CheckConstraint("reactance IS NULL OR reactance > 0", name="reactance"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    from_node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id"), index=True)
+    to_node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id"), index=True)
+    capacity_kw: Mapped[Decimal] = mapped_column(power_kw())
+    reactance: Mapped[Decimal | None] = mapped_column(Dec(12, 6))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    from_node: Mapped[Node] = relationship(foreign_keys=[from_node_id], lazy="raise")
+    to_node: Mapped[Node] = relationship(foreign_keys=[to_node_id], lazy="raise")
+
+
+class GridConnection(Base):
+    """Where the cluster meets the upstream grid: it sells at `import_price` and buys at
+    `export_price` (PLN/kWh), within limits in kW."""
+
+    __tablename__ = "grid_connections"
+    __table_args__ = (
+        CheckConstraint("export_price <= import_price", name="prices"),
+        CheckConstraint("import_limit_kw >= 0 AND export_limit_kw >= 0", name="limits"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id"), unique=True)
+    import_price: Mapped[Decimal] = mapped_column(price_pln())
+    export_price: Mapped[Decimal] = mapped_column(price_pln())
+    import_limit_kw: Mapped[Decimal] = mapped_column(power_kw())
+    export_limit_kw: Mapped[Decimal] = mapped_column(power_kw())
+
+    node: Mapped[Node] = relationship(lazy="raise")
+
+
+class Member(Base):
+    __tablename__ = "members"
+    __table_args__ = (
+        CheckConstraint(check_in("kind", MemberKind), name="kind"),
+        CheckConstraint(check_in("role", Role), name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER.value)
+    login: Mapped[str | None] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
+    #: Counterparties see this member's name (otherwise only its node).
+    show_name: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """Bearer tokens for programs; only a hash of the token is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+
+class MeteringPoint(Base):
+    """A metering point (PPE) of a member, at a node of the grid."""
+
+    __tablename__ = "metering_points"
+    __table_args__ = (
+        CheckConstraint("contracted_power_kw > 0", name="contracted_power"),
+        CheckConstraint(
+            "pv_kwp >= 0 AND other_generation_kw >= 0 AND storage_kwh >= 0 AND annual_use_kwh >= 0",
+            name="nonnegative",
+        ),
+        CheckConstraint(check_in("load_profile", LoadProfile), name="load_profile"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ppe_code: Mapped[str] = mapped_column(String(18), unique=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    contracted_power_kw: Mapped[Decimal] = mapped_column(power_kw())
+    pv_kwp: Mapped[Decimal] = mapped_column(power_kw(), default=Decimal(0))
+    #: Dispatchable or steady generation (landfill gas, CHP), kW.
+    other_generation_kw: Mapped[Decimal] = mapped_column(power_kw(), default=Decimal(0))
+    storage_kwh: Mapped[Decimal] = mapped_column(energy_kwh(), default=Decimal(0))
+    annual_use_kwh: Mapped[Decimal] = mapped_column(energy_kwh(), default=Decimal(0))
+    load_profile: Mapped[str] = mapped_column(String(16), default=LoadProfile.HOUSEHOLD.value)
+    note: Mapped[str | None] = mapped_column(Text)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    member: Mapped[Member] = relationship(lazy="raise")
+    node: Mapped[Node] = relationship(lazy="raise")
+
+    @property
+    def role(self) -> str:
+        """consumer, producer, prosumer or storage (as a DSO export names it)."""
+        generates = self.pv_kwp > 0 or self.other_generation_kw > 0
+        if self.storage_kwh > 0 and not generates and self.annual_use_kwh == 0:
+            return "storage"
+        if generates and self.annual_use_kwh > 0:
+            return "prosumer"
+        return "producer" if generates else "consumer"
+
+
+__all__ = [
+    "ApiToken",
+    "Cluster",
+    "GridConnection",
+    "Line",
+    "Member",
+    "MeteringPoint",
+    "Node",
+]
