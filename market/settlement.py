@@ -1,0 +1,358 @@
+"""Settlement per metering point per interval, in exact decimals, balanced to the grosz.
+
+For each interval:
+
+1. **Local market.** A metering point pays `matched_import × p` and receives
+   `matched_export × p` at its node's clearing price `p`. Exactly, these amounts sum to
+   `congestion rent + grid import cost − grid export revenue` at the cluster's grid
+   connections (that is the budget balance of nodal pricing; the congestion rent is
+   *defined* as the difference, so the identity holds exactly whatever the stored precision).
+2. **Residual against the grid.** With meter data, the deviation
+   `(metered_import − metered_export) − (matched_import − matched_export)` (net per interval)
+   is bought from the grid at the import reference price when positive and sold to it at the
+   export reference price when negative. Each member pays its own residual: these amounts are
+   rounded per line, and the residual totals are the sums of the rounded lines.
+
+Rounding: market amounts are split with the largest-remainder method so that, per interval,
+Σ rounded member amounts = round(congestion rent) + round(grid import cost) −
+round(grid export revenue), each rounded to the grosz (half up). Therefore, over any period:
+
+    Σ member payments − Σ member receipts
+        = congestion rent + grid import cost − grid export revenue
+
+to the grosz, where grid import cost and export revenue include the residuals.
+Amounts are signed: positive = the member pays, negative = the member receives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+
+GROSZ = Decimal("0.01")
+ZERO = Decimal(0)
+
+
+def to_grosz(amount: Decimal) -> Decimal:
+    """Round an amount to the grosz, half up (as on Polish invoices)."""
+    return amount.quantize(GROSZ, rounding=ROUND_HALF_UP)
+
+
+def split_largest_remainder(exact: Sequence[Decimal], total: Decimal) -> list[Decimal]:
+    """Round each amount to the grosz so that the rounded amounts sum exactly to `total`.
+
+    Every amount is floored to the grosz, then the missing grosze go one by one to the
+    amounts with the largest remainders (ties: earlier first). `total` must be in whole
+    grosze; if it lies more than one grosz per item away from the exact sum, the
+    difference is spread evenly first. Deterministic.
+    """
+    if not exact:
+        if total != 0:
+            raise ValueError("cannot split a non-zero total over no amounts")
+        return []
+    units = [a * 100 for a in exact]
+    floors = [int(u.to_integral_value(rounding=ROUND_FLOOR)) for u in units]
+    target = int((total * 100).to_integral_value())
+    if Decimal(target) != total * 100:
+        raise ValueError(f"total {total} is not in whole grosze")
+    missing = target - sum(floors)
+    n = len(exact)
+    base, extra = divmod(missing, n)  # floor division: works for negative `missing` too
+    order = sorted(range(n), key=lambda i: (-(units[i] - floors[i]), i))
+    result = [f + base for f in floors]
+    for i in order[:extra]:
+        result[i] += 1
+    return [Decimal(r).scaleb(-2) for r in result]
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """One metering point in one interval: what the market matched and what was metered."""
+
+    ppe: str
+    node: str
+    matched_import_kwh: Decimal = ZERO
+    matched_export_kwh: Decimal = ZERO
+    metered_import_kwh: Decimal | None = None
+    metered_export_kwh: Decimal | None = None
+
+    @property
+    def has_meter_data(self) -> bool:
+        return self.metered_import_kwh is not None and self.metered_export_kwh is not None
+
+
+@dataclass(frozen=True, slots=True)
+class GridFlow:
+    """Energy exchanged with the upstream grid at one connection, at its prices."""
+
+    node: str
+    import_kwh: Decimal
+    export_kwh: Decimal
+    import_price_pln_per_kwh: Decimal
+    export_price_pln_per_kwh: Decimal
+
+    @property
+    def import_cost_exact(self) -> Decimal:
+        return self.import_kwh * self.import_price_pln_per_kwh
+
+    @property
+    def export_revenue_exact(self) -> Decimal:
+        return self.export_kwh * self.export_price_pln_per_kwh
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalInput:
+    start: datetime
+    node_price: Mapping[str, Decimal]
+    positions: Sequence[Position]
+    grid: Sequence[GridFlow] = ()
+    #: Reference prices for the residual (what a member pays / gets from its supplier).
+    import_reference_pln_per_kwh: Decimal = Decimal("0.89")
+    export_reference_pln_per_kwh: Decimal = Decimal("0.3")
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """The settlement of one metering point in one interval."""
+
+    start: datetime
+    ppe: str
+    node: str
+    price_pln_per_kwh: Decimal
+    matched_import_kwh: Decimal
+    matched_export_kwh: Decimal
+    traded_amount_pln: Decimal
+    metered_import_kwh: Decimal | None
+    metered_export_kwh: Decimal | None
+    grid_import_kwh: Decimal | None
+    grid_export_kwh: Decimal | None
+    grid_amount_pln: Decimal | None
+    #: What the interval would have cost with the grid alone (net metered, or net matched
+    #: when there is no meter data), at the reference prices.
+    grid_only_amount_pln: Decimal
+
+    @property
+    def total_pln(self) -> Decimal:
+        return self.traded_amount_pln + (self.grid_amount_pln or ZERO)
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalSettlement:
+    start: datetime
+    lines: tuple[Line, ...]
+    congestion_rent_pln: Decimal
+    #: At the cluster's grid connections, as cleared.
+    market_grid_import_cost_pln: Decimal
+    market_grid_export_revenue_pln: Decimal
+    #: Residuals (metered − traded), the sums of the members' rounded residual amounts.
+    residual_import_cost_pln: Decimal
+    residual_export_revenue_pln: Decimal
+
+    @property
+    def grid_import_cost_pln(self) -> Decimal:
+        return self.market_grid_import_cost_pln + self.residual_import_cost_pln
+
+    @property
+    def grid_export_revenue_pln(self) -> Decimal:
+        return self.market_grid_export_revenue_pln + self.residual_export_revenue_pln
+
+
+def _residual(
+    p: Position, import_ref: Decimal, export_ref: Decimal
+) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+    if p.metered_import_kwh is None or p.metered_export_kwh is None:
+        return None, None, None
+    deviation = (p.metered_import_kwh - p.metered_export_kwh) - (
+        p.matched_import_kwh - p.matched_export_kwh
+    )
+    if deviation >= 0:
+        return deviation, ZERO, to_grosz(deviation * import_ref)
+    return ZERO, -deviation, -to_grosz(-deviation * export_ref)
+
+
+def _grid_only(p: Position, import_ref: Decimal, export_ref: Decimal) -> Decimal:
+    if p.metered_import_kwh is not None and p.metered_export_kwh is not None:
+        net = p.metered_import_kwh - p.metered_export_kwh
+    else:
+        net = p.matched_import_kwh - p.matched_export_kwh
+    return to_grosz(net * import_ref) if net >= 0 else -to_grosz(-net * export_ref)
+
+
+def settle_interval(data: IntervalInput) -> IntervalSettlement:
+    """Settle one interval (see the module docstring for the rules)."""
+    prices = [data.node_price[p.node] for p in data.positions]
+    exact = [
+        (p.matched_import_kwh - p.matched_export_kwh) * price
+        for p, price in zip(data.positions, prices, strict=True)
+    ]
+    import_exact = sum((g.import_cost_exact for g in data.grid), ZERO)
+    export_exact = sum((g.export_revenue_exact for g in data.grid), ZERO)
+    rent_exact = sum(exact, ZERO) - import_exact + export_exact
+    import_cost, export_revenue = to_grosz(import_exact), to_grosz(export_exact)
+    rent = to_grosz(rent_exact)
+    if not data.positions:  # nobody to charge: the rent absorbs any rounding
+        rent = export_revenue - import_cost
+    traded = split_largest_remainder(exact, rent + import_cost - export_revenue)
+    lines = []
+    residual_import = residual_export = ZERO
+    imp_ref, exp_ref = data.import_reference_pln_per_kwh, data.export_reference_pln_per_kwh
+    for p, price, amount in zip(data.positions, prices, traded, strict=True):
+        grid_in, grid_out, grid_amount = _residual(p, imp_ref, exp_ref)
+        if grid_amount is not None:
+            if grid_amount >= 0:
+                residual_import += grid_amount
+            else:
+                residual_export -= grid_amount
+        lines.append(
+            Line(
+                start=data.start,
+                ppe=p.ppe,
+                node=p.node,
+                price_pln_per_kwh=price,
+                matched_import_kwh=p.matched_import_kwh,
+                matched_export_kwh=p.matched_export_kwh,
+                traded_amount_pln=amount,
+                metered_import_kwh=p.metered_import_kwh,
+                metered_export_kwh=p.metered_export_kwh,
+                grid_import_kwh=grid_in,
+                grid_export_kwh=grid_out,
+                grid_amount_pln=grid_amount,
+                grid_only_amount_pln=_grid_only(p, imp_ref, exp_ref),
+            )
+        )
+    return IntervalSettlement(
+        start=data.start,
+        lines=tuple(lines),
+        congestion_rent_pln=rent,
+        market_grid_import_cost_pln=import_cost,
+        market_grid_export_revenue_pln=export_revenue,
+        residual_import_cost_pln=residual_import,
+        residual_export_revenue_pln=residual_export,
+    )
+
+
+@dataclass(slots=True)
+class Totals:
+    """Running totals over many settled intervals; `balanced` checks the identity."""
+
+    intervals: int = 0
+    member_payments_pln: Decimal = ZERO
+    member_receipts_pln: Decimal = ZERO
+    congestion_rent_pln: Decimal = ZERO
+    grid_import_cost_pln: Decimal = ZERO
+    grid_export_revenue_pln: Decimal = ZERO
+
+    def add(self, s: IntervalSettlement) -> None:
+        self.intervals += 1
+        for line in s.lines:
+            for amount in (line.traded_amount_pln, line.grid_amount_pln or ZERO):
+                if amount >= 0:
+                    self.member_payments_pln += amount
+                else:
+                    self.member_receipts_pln -= amount
+        self.congestion_rent_pln += s.congestion_rent_pln
+        self.grid_import_cost_pln += s.grid_import_cost_pln
+        self.grid_export_revenue_pln += s.grid_export_revenue_pln
+
+    @property
+    def imbalance_pln(self) -> Decimal:
+        """Payments − receipts − (rent + import cost − export revenue); zero when balanced."""
+        return (self.member_payments_pln - self.member_receipts_pln) - (
+            self.congestion_rent_pln + self.grid_import_cost_pln - self.grid_export_revenue_pln
+        )
+
+    @property
+    def balanced(self) -> bool:
+        return self.imbalance_pln == 0
+
+
+def settle(intervals: Iterable[IntervalInput]) -> Iterable[IntervalSettlement]:
+    """Settle intervals one by one (a generator: a month streams through)."""
+    for data in intervals:
+        yield settle_interval(data)
+
+
+@dataclass(slots=True)
+class Statement:
+    """A member's monthly statement, accumulated line by line."""
+
+    member: str
+    period: str
+    ppes: set[str] = field(default_factory=set)
+    bought_local_kwh: Decimal = ZERO
+    sold_local_kwh: Decimal = ZERO
+    local_amount_pln: Decimal = ZERO
+    bought_grid_kwh: Decimal = ZERO
+    sold_grid_kwh: Decimal = ZERO
+    grid_cost_pln: Decimal = ZERO
+    grid_revenue_pln: Decimal = ZERO
+    metered_import_kwh: Decimal = ZERO
+    metered_export_kwh: Decimal = ZERO
+    grid_only_pln: Decimal = ZERO
+    intervals_with_meter_data: int = 0
+    lines: int = 0
+
+    def add(self, line: Line) -> None:
+        self.ppes.add(line.ppe)
+        self.lines += 1
+        self.bought_local_kwh += line.matched_import_kwh
+        self.sold_local_kwh += line.matched_export_kwh
+        self.local_amount_pln += line.traded_amount_pln
+        if line.grid_amount_pln is not None:
+            self.intervals_with_meter_data += 1
+            self.bought_grid_kwh += line.grid_import_kwh or ZERO
+            self.sold_grid_kwh += line.grid_export_kwh or ZERO
+            if line.grid_amount_pln >= 0:
+                self.grid_cost_pln += line.grid_amount_pln
+            else:
+                self.grid_revenue_pln -= line.grid_amount_pln
+            self.metered_import_kwh += line.metered_import_kwh or ZERO
+            self.metered_export_kwh += line.metered_export_kwh or ZERO
+        self.grid_only_pln += line.grid_only_amount_pln
+
+    @property
+    def total_pln(self) -> Decimal:
+        """What the member pays for the month (negative: what it receives)."""
+        return self.local_amount_pln + self.grid_cost_pln - self.grid_revenue_pln
+
+    @property
+    def savings_pln(self) -> Decimal:
+        """How much less than with the grid alone (negative: more)."""
+        return self.grid_only_pln - self.total_pln
+
+    def rows(self) -> list[tuple[str, str, Decimal]]:
+        """(key, unit, value) rows for the CSV statement and the HTML table."""
+        return [
+            ("bought_local", "kWh", self.bought_local_kwh),
+            ("sold_local", "kWh", self.sold_local_kwh),
+            ("local_amount", "PLN", self.local_amount_pln),
+            ("bought_grid", "kWh", self.bought_grid_kwh),
+            ("sold_grid", "kWh", self.sold_grid_kwh),
+            ("grid_cost", "PLN", self.grid_cost_pln),
+            ("grid_revenue", "PLN", self.grid_revenue_pln),
+            ("total", "PLN", self.total_pln),
+            ("grid_only", "PLN", self.grid_only_pln),
+            ("savings", "PLN", self.savings_pln),
+        ]
+
+
+def statement_csv(statement: Statement, decimal_comma: bool = True) -> bytes:
+    """The statement as a small Polish CSV (`;`, UTF-8 with BOM)."""
+    out = ["\ufeffmember;period;item;unit;value"]
+    for key, unit, value in statement.rows():
+        scale = ".3f" if unit == "kWh" else ".2f"
+        text = format(value, scale)
+        out.append(
+            ";".join(
+                (
+                    statement.member.replace(";", ","),
+                    statement.period,
+                    key,
+                    unit,
+                    text.replace(".", ",") if decimal_comma else text,
+                )
+            )
+        )
+    return ("\r\n".join(out) + "\r\n").encode("utf-8")
