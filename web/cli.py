@@ -15,6 +15,9 @@ from collections.abc import Sequence
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "clear": ("market.commands.clear", "clear one problem given as JSON (see docs/)"),
+    "serve": ("web.commands.serve", "run the web app (uvicorn)"),
+    "demo": ("web.commands.demo", "migrate, seed the Staszów demo and run it on a fast clock"),
+    "watch": ("web.commands.watch", "print live market events in the terminal"),
 }
 
 
