@@ -1,0 +1,58 @@
+"""/api/v1 handlers. Each parses, calls one market service and returns its view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market import auth as market_auth
+from web.auth import signed_in
+from web.ratelimit import rate_limited
+
+
+@dataclass
+class TokenRequest:
+    login: str
+    password: str
+    name: str = "api"
+
+
+@dataclass
+class TokenResponse:
+    token: str
+    member_id: int
+    role: str
+    name: str
+
+
+@dataclass
+class Me:
+    member_id: int
+    role: str
+    name: str
+
+
+@post(
+    "/auth/token",
+    middleware=[rate_limited("signin_limit")],
+    status_code=201,
+    summary="Get an API token",
+)
+async def issue_token(db: NamedDependency[AsyncSession], data: TokenRequest) -> TokenResponse:
+    """Exchange a login and password for a bearer token (shown once; keep it secret)."""
+    actor = await market_auth.authenticate(db, data.login, data.password)
+    token = await market_auth.create_api_token(db, actor, data.name)
+    return TokenResponse(token=token, member_id=actor.member_id, role=actor.role, name=actor.name)
+
+
+@get("/me", guards=[signed_in], summary="Who the token belongs to")
+async def me(request: Request[Any, Any, Any]) -> Me:
+    actor = request.scope["user"]
+    return Me(member_id=actor.member_id, role=actor.role, name=actor.name)
+
+
+HANDLERS: list[Any] = [issue_token, me]

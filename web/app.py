@@ -1,0 +1,194 @@
+"""The Litestar application factory (`uvicorn --factory web.app:create_app`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from litestar import Litestar, get
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
+from litestar.static_files import create_static_files_router
+from litestar.stores.memory import MemoryStore
+from litestar.template.config import TemplateConfig
+
+from market.clock import Clock, clock_for_speed
+from market.db import create_engine, session_factory
+from market.settings import Settings, get_settings
+from web.auth import ActorMiddleware, TokenCache
+from web.config import WebConfig, get_web_config
+from web.errors import EXCEPTION_HANDLERS
+from web.live import ChannelsPublisher, LiveHub, make_channels_plugin
+from web.templating import STATIC_DIR, configure
+
+log = logging.getLogger("klaster.web")
+
+
+def _stores(settings: Settings, config: WebConfig) -> dict[str, Any]:
+    """Sessions and rate-limit counters: per process in memory, shared through Redis."""
+    if settings.redis_url:
+        from litestar.stores.redis import RedisStore
+
+        root = RedisStore.with_client(url=settings.redis_url, namespace=config.channel_prefix)
+        return {
+            "sessions": root.with_namespace("sessions"),
+            "rate_limit": root.with_namespace("rate_limit"),
+        }
+    return {"sessions": MemoryStore(), "rate_limit": MemoryStore()}
+
+
+def rate_limits(config: WebConfig) -> tuple[RateLimitConfig, RateLimitConfig]:
+    """Sign-in is limited per client address, order submission per member (or address)."""
+
+    def by_address(request: Any) -> str:
+        return "signin:" + (request.client.host if request.client else "unknown")
+
+    def by_member(request: Any) -> str:
+        actor = request.scope.get("user")
+        who = f"m{actor.member_id}" if actor else (request.client.host if request.client else "")
+        return "orders:" + who
+
+    signin = RateLimitConfig(rate_limit=config.signin_rate, identifier_for_request=by_address)
+    orders = RateLimitConfig(rate_limit=config.order_rate, identifier_for_request=by_member)
+    return signin, orders
+
+
+@get("/health", include_in_schema=False, sync_to_thread=False)
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    config: WebConfig | None = None,
+    clock: Clock | None = None,
+    scheduler: bool = False,
+) -> Litestar:
+    """Build the app. `scheduler=True` runs the gate-closure scheduler in this process (the
+    embedded demo); production runs `klaster worker` instead."""
+    from web.controllers import DEPENDENCIES, route_handlers
+
+    settings = settings or get_settings()
+    config = config or get_web_config()
+    clock = clock or clock_for_speed(settings.demo_speed)
+    engine = create_engine(settings.database_url, echo=settings.sql_echo)
+    sessions = session_factory(engine)
+    channels = make_channels_plugin(settings, config)
+    publisher = ChannelsPublisher(channels)
+    signin_limit, order_limit = rate_limits(config)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        from web.live_render import make_hub
+
+        hub: LiveHub = make_hub(app)
+        app.state.live_hub = hub
+        await hub.start()
+        task = None
+        if scheduler:
+            from market.scheduler import Scheduler
+
+            task = asyncio.create_task(
+                Scheduler(engine, clock, publisher, worker_id="web").run(), name="scheduler"
+            )
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await hub.stop()
+            await engine.dispose()
+
+    session_config = ServerSideSessionConfig(
+        key="klaster_session",
+        secure=config.secure_cookies,
+        httponly=True,
+        samesite="lax",
+        max_age=int(timedelta(days=config.session_days).total_seconds()),
+    )
+    csrf = CSRFConfig(
+        secret=settings.secret_key,
+        cookie_secure=config.secure_cookies,
+        cookie_samesite="lax",
+        # The API takes bearer tokens only (never cookies), and sockets carry no forms.
+        exclude=["/api/", "/ws/", "/schema"],
+    )
+    state = State(
+        {
+            "settings": settings,
+            "web_config": config,
+            "engine": engine,
+            "session_factory": sessions,
+            "clock": clock,
+            "publisher": publisher,
+            "channels_plugin": channels,
+            "token_cache": TokenCache(),
+            "signin_limit": signin_limit,
+            "order_limit": order_limit,
+        }
+    )
+    return Litestar(
+        route_handlers=[
+            *route_handlers(),
+            health,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
+        ],
+        state=state,
+        dependencies=DEPENDENCIES,
+        request_class=HTMXRequest,
+        plugins=[HTMXPlugin(), channels],
+        stores=_stores(settings, config),
+        middleware=[session_config.middleware, _actor_middleware()],
+        csrf_config=csrf,
+        template_config=TemplateConfig(
+            directory=STATIC_DIR.parent / "templates",
+            engine=_engine_class(),
+            engine_callback=configure,
+        ),
+        openapi_config=OpenAPIConfig(
+            title="Klaster API",
+            version="1",
+            path="/schema",
+            description=(
+                "Local energy market of a Polish energy cluster. Authenticate with "
+                "`Authorization: Bearer <token>` (POST /api/v1/auth/token). Errors are "
+                '`{"error", "field", "message"}`.'
+            ),
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+    )
+
+
+def _actor_middleware() -> Any:
+    from litestar.middleware.base import DefineMiddleware
+
+    return DefineMiddleware(ActorMiddleware, exclude=["^/static/", "^/health"])
+
+
+def _engine_class() -> Any:
+    from litestar.plugins.jinja import JinjaTemplateEngine
+
+    return JinjaTemplateEngine
+
+
+def create_app_from_env() -> Litestar:
+    """Factory for `uvicorn --factory` (`klaster serve`): everything from the environment;
+    `KLASTER_IN_PROCESS_SCHEDULER=1` also runs the scheduler here."""
+    import os
+
+    return create_app(scheduler=os.environ.get("KLASTER_IN_PROCESS_SCHEDULER") == "1")

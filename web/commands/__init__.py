@@ -1,0 +1,1 @@
+"""`klaster serve`, `klaster demo`, `klaster watch`."""

@@ -1,0 +1,95 @@
+"""`klaster demo`: the embedded demo in one command.
+
+Migrates the SQLite default (or `DATABASE_URL`), seeds the Staszów demo cluster when the
+database is empty, then serves the web app with the gate-closure scheduler in the same
+process on a fast clock (one 15-minute interval every `--interval-seconds`), and prints the URL
+and the demo logins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument(
+        "--interval-seconds",
+        type=float,
+        default=20.0,
+        help="real seconds per 15-minute market interval (default 20; 900 = real time)",
+    )
+    parser.add_argument("--no-seed", action="store_true", help="do not seed an empty database")
+
+
+def prepare(interval_seconds: float) -> None:
+    """Environment for the demo, before settings are first read (they are cached)."""
+    from market.clock import demo_speed_for
+
+    os.environ.setdefault("KLASTER_DEMO_SPEED", f"{demo_speed_for(interval_seconds):g}")
+    # Plain http on localhost: a Secure cookie would not come back from http://127.0.0.1.
+    os.environ.setdefault("KLASTER_SECURE_COOKIES", "0")
+
+
+async def migrate_and_seed(seed: bool) -> bool:
+    """Migrate; seed when empty. True when demo data was created now."""
+    import anyio
+
+    from market.db import create_engine, is_empty, migrate, session_factory
+    from market.settings import get_settings
+
+    settings = get_settings()
+    await anyio.to_thread.run_sync(migrate, settings.database_url)
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            if not seed or not await is_empty(session):
+                return False
+            from market.clock import clock_for_speed
+            from market.seed import seed_demo
+
+            await seed_demo(session, clock=clock_for_speed(settings.demo_speed))
+            return True
+    finally:
+        await engine.dispose()
+
+
+def banner(host: str, port: int, seeded: bool, secret_generated: bool) -> str:
+    from market.seed import DEMO_LOGINS
+
+    shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    lines = [
+        "",
+        "Klaster demo — Staszów energy cluster" + (" (seeded just now)" if seeded else ""),
+        f"  open  http://{shown_host}:{port}/",
+        "  logins (login / password):",
+    ]
+    lines += [f"    {role:<12} {login} / {password}" for role, login, password in DEMO_LOGINS]
+    lines.append("  API docs: /schema    live feed in a terminal: klaster watch --login ...")
+    if secret_generated:
+        lines.append("  (random secret key for this run: sessions end when it stops)")
+    lines.append("  Ctrl+C stops the demo.")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    import uvicorn
+
+    if args.interval_seconds <= 0:
+        print("klaster demo: --interval-seconds must be greater than 0", file=sys.stderr)
+        return 2
+    prepare(args.interval_seconds)
+    from market.settings import get_settings
+    from web.app import create_app
+
+    seeded = asyncio.run(migrate_and_seed(not args.no_seed))
+    settings = get_settings()
+    app = create_app(settings, scheduler=True)
+    print(banner(args.host, args.port, seeded, settings.secret_generated), flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets")
+    return 0

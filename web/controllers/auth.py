@@ -1,0 +1,73 @@
+"""Sign in, sign out, language switch."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market import auth as market_auth
+from web.auth import SESSION_KEY, actor_to_session
+from web.forms import FORM, LoginForm, NextParam
+from web.i18n import LOCALES
+from web.pages import expect_form, render
+from web.ratelimit import rate_limited
+from web.templating import LANG_COOKIE
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths: an open redirect would make the sign-in page a phishing aid."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def home_for(role: str) -> str:
+    return {"coordinator": "/coordinator", "distributor": "/distributor"}.get(role, "/my")
+
+
+@get("/", include_in_schema=False)
+async def index(request: Request[Any, Any, Any]) -> Redirect:
+    actor = request.scope.get("user")
+    return Redirect(home_for(str(actor.role)) if actor else "/login")
+
+
+@get("/login", include_in_schema=False)
+async def login_page(request: Request[Any, Any, Any], next_: NextParam = None) -> Template:
+    return render(request, "login.html", next=safe_next(next_))
+
+
+@post("/login", include_in_schema=False, middleware=[rate_limited("signin_limit")])
+async def login(
+    request: Request[Any, Any, Any],
+    db: NamedDependency[AsyncSession],
+    data: Annotated[LoginForm, FORM],
+) -> Any:
+    expect_form(request, "_login_form.html", login=data.login, next=safe_next(data.next))
+    actor = await market_auth.authenticate(db, data.login, data.password)
+    request.set_session({SESSION_KEY: actor_to_session(actor)})
+    target = data.next if data.next and data.next != "/" else home_for(str(actor.role))
+    if request.headers.get("hx-request") == "true":
+        return Template(
+            "_redirect.html",
+            context={"to": safe_next(target)},
+            headers={"HX-Redirect": safe_next(target)},
+        )
+    return Redirect(safe_next(target))
+
+
+@post("/logout", include_in_schema=False, status_code=303)
+async def logout(request: Request[Any, Any, Any]) -> Redirect:
+    request.clear_session()
+    return Redirect("/login", status_code=303)
+
+
+@get("/lang/{code:str}", include_in_schema=False)
+async def switch_language(code: str, next_: NextParam = None) -> Redirect:
+    response = Redirect(safe_next(next_))
+    if code in LOCALES:
+        response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", httponly=True)
+    return response

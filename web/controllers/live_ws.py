@@ -1,0 +1,46 @@
+"""WebSocket endpoints: HTML fragments for the pages, JSON events for programs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromQuery
+
+from web.auth import signed_in
+from web.live import LiveHub, pump
+from web.templating import connection_locale
+
+
+async def _serve(socket: WebSocket[Any, Any, Any], kind: str, page: str = "") -> None:
+    hub: LiveHub = socket.app.state.live_hub
+    await socket.accept()
+    client = hub.connect(kind, connection_locale(socket), page)
+    sender = asyncio.create_task(pump(client, socket.send_text))
+    try:
+        # The receive loop notices the client leaving; messages from clients are ignored.
+        while not sender.done():
+            await socket.receive_data(mode="text")
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.disconnect(client)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender
+
+
+@websocket("/ws/live", guards=[signed_in])
+async def live_socket(socket: WebSocket[Any, Any, Any], page: FromQuery[str] = "") -> None:
+    """Out-of-band HTML fragments for htmx's ws extension (`ws-connect="/ws/live?page=live"`);
+    `page` says which regions the page has, so only those are pushed."""
+    await _serve(socket, "html", page)
+
+
+@websocket("/api/v1/feed", guards=[signed_in])
+async def feed_socket(socket: WebSocket[Any, Any, Any]) -> None:
+    """The same events as JSON, one object per message (`klaster watch`)."""
+    await _serve(socket, "json")

@@ -1,0 +1,106 @@
+"""Map errors to responses: JSON `{"field", "message"}` for the API, an inline-error fragment
+(422 and friends) for htmx forms, a full error page otherwise; 401 on a page redirects to the
+sign-in form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    TooManyRequestsException,
+    ValidationException,
+)
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from market.errors import KlasterError
+from web.auth import API_PREFIX
+from web.i18n import N_, gettext, translate_error
+from web.templating import connection_locale
+
+GENERIC = {
+    400: N_("The request could not be understood."),
+    401: N_("Please sign in."),
+    403: N_("You do not have access to this page."),
+    404: N_("Nothing here: the page or record does not exist."),
+    405: N_("This action is not allowed here."),
+    409: N_("This conflicts with the current state; reload and try again."),
+    422: N_("Please correct the highlighted fields."),
+    429: N_("Too many attempts. Wait a moment and try again."),
+    500: N_("Something went wrong on our side. Please try again."),
+}
+
+
+def is_api(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path.startswith(API_PREFIX) or request.url.path.startswith("/schema")
+
+
+def is_htmx(request: Request[Any, Any, Any]) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _json(status: int, field: str, message: str, error: str) -> Response[dict[str, str]]:
+    return Response({"error": error, "field": field, "message": message}, status_code=status)
+
+
+def _page(request: Request[Any, Any, Any], status: int, message: str) -> Response[Any]:
+    from web.pages import render
+
+    template = "_error.html" if is_htmx(request) else "error.html"
+    return render(request, template, status_code=status, status=status, message=message)
+
+
+def klaster_error_handler(request: Request[Any, Any, Any], exc: KlasterError) -> Response[Any]:
+    if is_api(request):
+        return _json(exc.status_code, exc.field, exc.message, type(exc).__name__)
+    message = translate_error(exc.message, connection_locale(request))
+    form = request.scope.get("state", {}).get("form")
+    if is_htmx(request) and form is not None:
+        # The controller said which form to re-render: show it again with the message inline.
+        template, context = form
+        errors = {exc.field or "__all__": message}
+        return Template(
+            template, context={**context, "errors": errors}, status_code=exc.status_code
+        )
+    return _page(request, exc.status_code, message)
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    if isinstance(exc, NotAuthorizedException) and not is_api(request):
+        target = "/login?next=" + request.url.path
+        if is_htmx(request):
+            return Response("", status_code=401, headers={"HX-Redirect": target})
+        return Redirect(target)
+    locale = connection_locale(request)
+    if is_api(request):
+        field, message = "", str(exc.detail)
+        if isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra:
+            first = exc.extra[0]
+            if isinstance(first, dict):
+                field = str(first.get("key") or "")
+                message = str(first.get("message") or message)
+        return _json(status, field, message, type(exc).__name__)
+    message = gettext(GENERIC.get(status, GENERIC[400]), locale)
+    if isinstance(exc, PermissionDeniedException | TooManyRequestsException):
+        message = gettext(GENERIC[status], locale)
+    return _page(request, status, message)
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    request.logger.exception("unhandled error on %s", request.url.path, exc_info=exc)
+    status = HTTP_500_INTERNAL_SERVER_ERROR
+    if is_api(request):
+        return _json(status, "", "internal error", "InternalError")
+    return _page(request, status, gettext(GENERIC[500], connection_locale(request)))
+
+
+EXCEPTION_HANDLERS: Any = {
+    KlasterError: klaster_error_handler,
+    HTTPException: http_error_handler,
+    HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,
+}

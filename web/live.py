@@ -1,0 +1,217 @@
+"""Live updates: Litestar channels in, WebSocket clients out.
+
+The market publishes small events (`market.events`) through `ChannelsPublisher` into
+Litestar's channels: an in-memory backend in one process, Redis pub/sub when `REDIS_URL` is
+set, so every app process sees every event. Each process runs one `LiveHub` that subscribes
+once and fans out to its own sockets:
+
+- `orderbook` events are coalesced per interval (at most `BOOK_UPDATES_PER_SECOND`), the
+  aggregated book is read once per process, rendered once per language, and the same bytes go
+  to every socket — a thousand clients cost one query and two renders, not a thousand.
+- `gate_closed` and `interval_cleared` are pushed likewise (the cleared result read once).
+- Browsers get HTML fragments that htmx's ws extension swaps out of band (ids match the page);
+  programs get JSON (`/api/v1/feed`, `klaster watch`). Per-member data (my orders, my fills)
+  is not pushed: the pushed fragment carries `data-live-event`, and the page's own regions
+  refetch themselves over HTTP (`hx-trigger="live:interval_cleared from:body"`), so private
+  data is only ever served to its owner through the normal, guarded handlers.
+
+A slow client never holds the others up: each has a bounded queue that drops its oldest
+message when full (the next update supersedes it anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
+
+from market.events import CHANNELS, GATE_CLOSED, INTERVAL_CLEARED, ORDERBOOK
+
+if TYPE_CHECKING:
+    from market.settings import Settings
+    from web.config import WebConfig
+
+log = logging.getLogger("klaster.live")
+
+BOOK_UPDATES_PER_SECOND = 4.0
+CLIENT_QUEUE_SIZE = 32
+
+
+def make_channels_plugin(settings: Settings, config: WebConfig) -> ChannelsPlugin:
+    """Memory backend by default; Redis pub/sub when `REDIS_URL` is set."""
+    if settings.redis_url:
+        from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+        from redis.asyncio import Redis
+
+        backend: Any = RedisChannelsPubSubBackend(
+            redis=Redis.from_url(settings.redis_url), key_prefix=f"{config.channel_prefix}_ch"
+        )
+    else:
+        backend = MemoryChannelsBackend()
+    return ChannelsPlugin(backend=backend, channels=list(CHANNELS))
+
+
+class ChannelsPublisher:
+    """`market.events.Publisher` over Litestar channels (non-blocking: the plugin queues)."""
+
+    def __init__(self, plugin: ChannelsPlugin) -> None:
+        self._plugin = plugin
+
+    async def publish(self, channel: str, event: dict[str, Any]) -> None:
+        self._plugin.publish(event, channels=[channel])
+
+
+@dataclass(eq=False)
+class LiveClient:
+    kind: str  # "html" or "json"
+    locale: str
+    page: str = ""  # which page the socket serves ("live", "my", ...): what to push
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE_SIZE))
+
+    def offer(self, message: str) -> None:
+        if self.queue.full():
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+        self.queue.put_nowait(message)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveUpdate:
+    """One event with the state the views need (loaded once per process), ready to render."""
+
+    type: str
+    event: dict[str, Any]
+    data: Any = None
+    seq: int = 0
+
+
+Renderer = Callable[[LiveUpdate, str, str], str]
+Loader = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+def encode_json(update: LiveUpdate) -> str:
+    payload = dict(update.event)
+    payload.setdefault("type", update.type)
+    part = update.data.json_data(update.type) if hasattr(update.data, "json_data") else None
+    if part is not None:
+        payload["data"] = part
+    return msgspec.json.encode(payload).decode()
+
+
+class LiveHub:
+    """One per process: subscribes to the channels once and fans out to local sockets."""
+
+    def __init__(
+        self, plugin: ChannelsPlugin, *, render_html: Renderer, load_state: Loader
+    ) -> None:
+        self._plugin = plugin
+        self._render_html = render_html
+        self._load_state = load_state
+        self._clients: set[LiveClient] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._book_pending = False
+        self._last_book = 0.0
+        self._background: set[asyncio.Task[None]] = set()
+        self._seq = 0
+        self.delivered = 0
+
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    def connect(self, kind: str, locale: str, page: str = "") -> LiveClient:
+        client = LiveClient(kind=kind, locale=locale, page=page)
+        self._clients.add(client)
+        return client
+
+    def disconnect(self, client: LiveClient) -> None:
+        self._clients.discard(client)
+
+    async def start(self) -> None:
+        subscriber = await self._plugin.subscribe(list(CHANNELS))
+        self._task = asyncio.create_task(self._run(subscriber), name="klaster-live-hub")
+
+    async def stop(self) -> None:
+        tasks = [t for t in [self._task, *self._background] if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _run(self, subscriber: Any) -> None:
+        async for raw in subscriber.iter_events():
+            try:
+                await self.handle(json.loads(raw))
+            except Exception:
+                log.exception("live event failed: %r", raw[:200])
+
+    async def handle(self, event: dict[str, Any]) -> None:
+        kind = str(event.get("type", ""))
+        if kind == ORDERBOOK:
+            self._book_changed(event)
+            return
+        if kind not in (GATE_CLOSED, INTERVAL_CLEARED):
+            log.warning("unknown live event type %r", kind)
+        self.dispatch(LiveUpdate(kind, event, await self._load_state(event)))
+
+    def _book_changed(self, event: dict[str, Any]) -> None:
+        """Coalesce: at most BOOK_UPDATES_PER_SECOND book pushes, the last change always shown."""
+        if self._book_pending:
+            return
+        self._book_pending = True
+        wait = max(0.0, self._last_book + 1.0 / BOOK_UPDATES_PER_SECOND - time.monotonic())
+        task = asyncio.create_task(self._flush_book(event, wait))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _flush_book(self, event: dict[str, Any], wait: float) -> None:
+        if wait:
+            await asyncio.sleep(wait)
+        # Cleared before reading: a change during the read schedules another flush.
+        self._book_pending = False
+        self._last_book = time.monotonic()
+        try:
+            state = await self._load_state(event)
+        except Exception:
+            log.exception("loading the live state failed")
+            return
+        self.dispatch(LiveUpdate(ORDERBOOK, event, state))
+
+    def dispatch(self, update: LiveUpdate) -> None:
+        """Render once per (kind, language, page) and queue the same text for every client."""
+        self._seq += 1
+        update = LiveUpdate(update.type, update.event, update.data, self._seq)
+        rendered: dict[tuple[str, str, str], str] = {}
+        for client in list(self._clients):
+            key = (
+                (client.kind, client.locale, client.page)
+                if client.kind == "html"
+                else ("json", "", "")
+            )
+            text = rendered.get(key)
+            if text is None:
+                if client.kind == "html":
+                    text = self._render_html(update, client.locale, client.page)
+                else:
+                    text = encode_json(update)
+                rendered[key] = text
+            if text:
+                client.offer(text)
+                self.delivered += 1
+
+
+async def pump(client: LiveClient, send: Callable[[str], Awaitable[None]]) -> None:
+    """Send a client's queued messages until cancelled."""
+    while True:
+        message = await client.queue.get()
+        await send(message)

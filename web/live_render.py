@@ -1,0 +1,86 @@
+"""What the live pages show, loaded once per event and rendered once per language.
+
+`load_live_state` reads the state of the live market page (next open interval and its
+aggregated order book, latest cleared intervals, the latest result's network flows) through
+the market services; the same loader serves the first page render and every pushed update, so
+the page and the pushes cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from web.live import LiveHub, LiveUpdate
+
+if TYPE_CHECKING:
+    from litestar import Litestar
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from market.clock import Clock
+
+LATEST = 8
+
+
+@dataclass
+class LiveState:
+    intervals: Any = None  # market.intervals.IntervalsView
+    book_interval: Any = None  # IntervalView of the next open interval
+    book: Any = None  # OrderBookView of that interval
+    latest: list[Any] = field(default_factory=list)  # latest cleared results (newest first)
+    result: Any = None  # the newest IntervalResultView, with line flows
+    network: Any = None  # NetworkView (nodes, lines) for the map
+    cluster: Any = None
+
+    def json_data(self, kind: str) -> Any:
+        """The part of the state a program needs for this event type."""
+        if kind == "orderbook":
+            return self.book
+        if kind == "interval_cleared":
+            return self.result
+        return None
+
+
+async def load_live_state(session: AsyncSession, clock: Clock) -> LiveState:
+    from market.coordinator_queries import network_for_map
+
+    from market import intervals, orders, results
+
+    state = LiveState()
+    state.intervals = await intervals.list_intervals(session, clock, upcoming=4, recent=LATEST)
+    state.cluster = await intervals.get_cluster(session)
+    accepting = [iv for iv in state.intervals.open if iv.accepting_orders]
+    if accepting:
+        state.book_interval = accepting[0]
+        state.book = await orders.order_book(session, accepting[0].id)
+    state.latest = list(await results.latest_results(session, limit=LATEST))
+    if state.latest:
+        state.result = await results.interval_result(session, state.latest[0].interval_id)
+    state.network = await network_for_map(session)
+    return state
+
+
+def make_hub(app: Litestar) -> LiveHub:
+    sessions: async_sessionmaker[AsyncSession] = app.state.session_factory
+    clock: Clock = app.state.clock
+    engine = app.template_engine
+    assert engine is not None
+
+    async def load(_event: dict[str, Any]) -> LiveState:
+        async with sessions() as session:
+            return await load_live_state(session, clock)
+
+    def render(update: LiveUpdate, locale: str, page: str) -> str:
+        template = engine.get_template("live/_push.html")
+        return str(
+            template.render(
+                update=update,
+                live=update.data,
+                locale=locale,
+                page=page,
+                market_now=clock.now(),
+                clock_speed=getattr(clock, "speed", 1.0),
+            )
+        )
+
+    return LiveHub(app.state.channels_plugin, render_html=render, load_state=load)

@@ -1,0 +1,51 @@
+"""Rendering helpers shared by the page controllers: the common template context, and the
+full page vs. fragment choice for htmx requests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.response import Template
+
+from web.templating import connection_locale
+
+
+def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    state = request.app.state
+    clock = state.get("clock")
+    return {
+        "actor": request.scope.get("user"),
+        "locale": connection_locale(request),
+        "clock_speed": getattr(clock, "speed", 1.0),
+        "market_now": clock.now() if clock is not None else None,
+    }
+
+
+def render(
+    request: Request[Any, Any, Any],
+    template: str,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> Template:
+    return Template(template, context={**base_context(request), **context}, status_code=status_code)
+
+
+def page(
+    request: Request[Any, Any, Any],
+    full: str,
+    fragment: str | None = None,
+    **context: Any,
+) -> Template:
+    """The whole page, or only `fragment` when htmx asks for a part (not a boosted link)."""
+    htmx = request.headers.get("hx-request") == "true"
+    boosted = request.headers.get("hx-boosted") == "true"
+    template = fragment if fragment and htmx and not boosted else full
+    return render(request, template, **context)
+
+
+def expect_form(request: Request[Any, Any, Any], template: str, **context: Any) -> None:
+    """Tell the error handler which form to re-render (with inline errors, 422) if the
+    service call that follows raises a `KlasterError`."""
+    request.scope.setdefault("state", {})["form"] = (template, {**base_context(request), **context})

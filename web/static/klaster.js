@@ -1,0 +1,41 @@
+/* Klaster page behaviour: live-status badge, live events, gate-closure countdowns. No build step. */
+(function () {
+  "use strict";
+  function setLive(state) {
+    var el = document.getElementById("live-status");
+    if (el) el.dataset.state = state;
+  }
+  document.addEventListener("htmx:wsOpen", function () { setLive("on"); });
+  document.addEventListener("htmx:wsClose", function () { setLive("off"); });
+  document.addEventListener("htmx:wsError", function () { setLive("off"); });
+  // Each pushed fragment names its event; page regions that show private data (my orders,
+  // my fills) listen for "live:<event>" and refetch themselves over HTTP.
+  document.addEventListener("htmx:wsAfterMessage", function (e) {
+    var m = /data-live-event="([a-z_]+)"/.exec(e.detail.message || "");
+    if (m) htmx.trigger(document.body, "live:" + m[1], {});
+  });
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function tick() {
+    var now = Date.now() + (window.klasterClockOffset || 0);
+    var speed = parseFloat(document.body.dataset.clockSpeed || "1");
+    document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      var target = Date.parse(el.dataset.countdown);
+      var anchor = Date.parse(el.dataset.now || "");
+      var rendered = parseFloat(el.dataset.rendered || "0");
+      var marketNow = anchor ? anchor + (now - rendered) * speed : now;
+      var left = Math.max(0, Math.round((target - marketNow) / 1000 / speed));
+      el.textContent = left >= 3600 ? Math.floor(left / 3600) + ":" + pad(Math.floor(left % 3600 / 60)) + ":" + pad(left % 60)
+        : Math.floor(left / 60) + ":" + pad(left % 60);
+      el.classList.toggle("soon", left < 30);
+    });
+  }
+  function stamp(root) {
+    (root || document).querySelectorAll("[data-countdown]").forEach(function (el) {
+      if (!el.dataset.rendered) el.dataset.rendered = String(Date.now());
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { stamp(); tick(); setInterval(tick, 1000); });
+  document.addEventListener("htmx:afterSettle", function (e) { stamp(e.target); tick(); });
+  document.addEventListener("htmx:oobAfterSwap", function (e) { stamp(e.detail.target); tick(); });
+})();

@@ -1,0 +1,106 @@
+"""Jinja2 environment: translation functions, locale-aware filters, asset names.
+
+Templates get `_()` / `ngettext()` and filters (`kwh`, `pln`, `price`, `num`, `hm`, `day`,
+`dt`, `span`) that read the locale from the render context: `locale` when the caller passed
+one (fragments rendered for the live socket), else the request's language cookie.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from jinja2 import pass_context
+from litestar.connection import ASGIConnection
+from litestar.plugins.jinja import JinjaTemplateEngine
+from markupsafe import Markup, escape
+
+from web import formatting as fmt
+from web.i18n import DEFAULT_LOCALE, gettext, ngettext, normalize_locale, translate_error
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+LANG_COOKIE = "lang"
+
+#: Vendored front-end files, version in the name (see web/static/README.md).
+ASSETS = {
+    "htmx": "htmx-2.0.11.min.js",
+    "htmx_ws": "ws-2.0.4.min.js",
+}
+
+
+def connection_locale(connection: ASGIConnection[Any, Any, Any, Any] | None) -> str:
+    if connection is None:
+        return DEFAULT_LOCALE
+    return normalize_locale(connection.cookies.get(LANG_COOKIE))
+
+
+def context_locale(ctx: Mapping[str, Any]) -> str:
+    locale = ctx.get("locale")
+    if locale:
+        return str(locale)
+    return connection_locale(ctx.get("request"))
+
+
+@pass_context
+def _gettext(ctx: Any, message: str, **values: Any) -> str:
+    text = gettext(message, context_locale(ctx))
+    if ctx.eval_ctx.autoescape:
+        text = Markup(escape(text))
+    return text % values if values else text
+
+
+@pass_context
+def _ngettext(ctx: Any, singular: str, plural: str, n: int, **values: Any) -> str:
+    locale = context_locale(ctx)
+    text = ngettext(singular, plural, n, locale, **{k: escape(v) for k, v in values.items()})
+    return Markup(text) if ctx.eval_ctx.autoescape else text
+
+
+@pass_context
+def _error_text(ctx: Any, message: str) -> str:
+    return translate_error(message, context_locale(ctx))
+
+
+def _with_locale(func: Any) -> Any:
+    @pass_context
+    def filter_(ctx: Any, value: Any, *args: Any) -> str:
+        return func(value, context_locale(ctx), *args)
+
+    return filter_
+
+
+def configure(engine: JinjaTemplateEngine) -> None:
+    env = engine.engine
+    env.globals.update(
+        _=_gettext,
+        ngettext=_ngettext,
+        error_text=_error_text,
+        assets=ASSETS,
+    )
+    env.filters.update(
+        num=_with_locale(lambda v, loc, places=2: fmt.number(v, places, loc)),
+        kwh=_with_locale(lambda v, loc, places=3: fmt.energy_kwh(v, loc, places)),
+        kw=_with_locale(lambda v, loc, places=1: fmt.power_kw(v, loc, places)),
+        pln=_with_locale(fmt.money_pln),
+        price=_with_locale(lambda v, loc, places=4: fmt.price(v, loc, places)),
+        pct=_with_locale(lambda v, loc, places=0: fmt.percent(v, loc, places)),
+        day=_with_locale(lambda v, loc: fmt.date_long(v, loc)),
+        date=_with_locale(lambda v, loc: fmt.date_short(v, loc)),
+        dt=_with_locale(lambda v, loc: fmt.datetime_short(v, loc)),
+        hm=lambda v: fmt.time_hm(v),
+        span=lambda v, minutes=15: fmt.interval_label(v, minutes),
+        iso=lambda v: fmt.iso_utc(v) if v is not None else "",
+    )
+    from web.svg_views import GLOBALS
+
+    env.globals.update(GLOBALS)
+    env.trim_blocks = True
+    env.lstrip_blocks = True
+
+
+def template_engine() -> JinjaTemplateEngine:
+    engine = JinjaTemplateEngine(directory=TEMPLATE_DIR)
+    configure(engine)
+    return engine
