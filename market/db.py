@@ -91,3 +91,7 @@ async def is_empty(session: AsyncSession) -> bool:
     from market.models import Cluster
 
     return (await session.scalar(select(Cluster.id).limit(1))) is None
+
+
+def dialect_name(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name

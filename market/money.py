@@ -95,3 +95,18 @@ def largest_remainder(values: Sequence[float], places: int) -> list[Decimal]:
                 floors[i] -= 1
                 missing += 1
     return [Decimal(f).scaleb(-places) for f in floors]
+
+
+def allocate_rounded(values: Sequence[Decimal], places: int) -> list[Decimal]:
+    """Decimal largest-remainder rounding: each value rounded down to `places`, then the
+    units missing to reach the rounded exact total go to the largest remainders."""
+    if not values:
+        return []
+    quantum = Decimal(1).scaleb(-places)
+    floors = [v.quantize(quantum, rounding="ROUND_FLOOR") for v in values]
+    target = sum(values, Decimal(0)).quantize(quantum, rounding=ROUND_HALF_EVEN)
+    missing = int((target - sum(floors, Decimal(0))) / quantum)
+    order = sorted(range(len(values)), key=lambda i: (-(values[i] - floors[i]), i))
+    for i in order[: max(0, missing)]:
+        floors[i] += quantum
+    return floors

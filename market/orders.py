@@ -1,0 +1,446 @@
+"""Placing, modifying, cancelling and listing orders; the public order book; my fills."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market import audit
+from market.auth import Actor
+from market.clock import Clock
+from market.errors import Conflict, Forbidden, GateClosed, NotFound, OrderRejected
+from market.events import ORDERBOOK, Publisher, publish_safely
+from market.intervals import get_cluster
+from market.models import (
+    Interval,
+    IntervalStatus,
+    MeteringPoint,
+    Node,
+    Order,
+    OrderStatus,
+    Side,
+)
+from market.rules import (
+    check_deliverable,
+    parse_client_order_id,
+    parse_price,
+    parse_quantity,
+    parse_side,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    id: int
+    interval_id: int
+    interval_start: datetime
+    metering_point_id: int
+    ppe_code: str
+    node: str
+    side: str
+    quantity_kwh: Decimal
+    price: Decimal
+    status: str
+    client_order_id: str | None
+    standing_order_id: int | None
+    accepted_kwh: Decimal | None
+    clearing_price: Decimal | None
+    amount_pln: Decimal | None
+    created_at: datetime
+    updated_at: datetime
+
+
+async def _view(session: AsyncSession, order: Order) -> OrderView:
+    interval = await session.get(Interval, order.interval_id)
+    point = await session.get(MeteringPoint, order.metering_point_id)
+    assert interval is not None and point is not None
+    node = await session.get(Node, point.node_id)
+    assert node is not None
+    return _view_of(order, interval, point, node)
+
+
+def _view_of(order: Order, interval: Interval, point: MeteringPoint, node: Node) -> OrderView:
+    return OrderView(
+        id=order.id,
+        interval_id=order.interval_id,
+        interval_start=interval.start_utc,
+        metering_point_id=order.metering_point_id,
+        ppe_code=point.ppe_code,
+        node=node.code,
+        side=order.side,
+        quantity_kwh=order.quantity_kwh,
+        price=order.price,
+        status=order.status,
+        client_order_id=order.client_order_id,
+        standing_order_id=order.standing_order_id,
+        accepted_kwh=order.accepted_kwh,
+        clearing_price=order.clearing_price,
+        amount_pln=order.amount_pln,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+    )
+
+
+async def _open_interval(session: AsyncSession, interval_id: object, now: datetime) -> Interval:
+    try:
+        key = int(str(interval_id))
+    except ValueError:
+        raise OrderRejected("interval_id", "must be an interval number id") from None
+    # FOR SHARE: a gate closing at this moment waits for this order's transaction, so the
+    # clearing never misses an order that was accepted.
+    query = select(Interval).where(Interval.id == key).with_for_update(read=True)
+    interval = await session.scalar(query)
+    if interval is None:
+        raise NotFound("interval_id", f"no interval {key}")
+    if interval.status != IntervalStatus.OPEN.value or now >= interval.gate_closure_utc:
+        raise GateClosed(
+            "interval_id",
+            f"the gate for the interval starting {interval.start_utc:%Y-%m-%d %H:%M} UTC closed "
+            f"at {interval.gate_closure_utc:%H:%M} UTC; choose a later interval",
+        )
+    return interval
+
+
+async def _own_point(session: AsyncSession, actor: Actor, point_id: object) -> MeteringPoint:
+    try:
+        key = int(str(point_id))
+    except ValueError:
+        raise OrderRejected("metering_point_id", "choose one of your metering points") from None
+    point = await session.get(MeteringPoint, key)
+    if point is None:
+        raise NotFound("metering_point_id", f"no metering point {key}")
+    if point.member_id != actor.member_id:
+        raise Forbidden("metering_point_id", "you can only trade for your own metering points")
+    if not point.active:
+        raise OrderRejected("metering_point_id", f"metering point {point.ppe_code} is inactive")
+    return point
+
+
+def _event(interval: Interval) -> dict[str, object]:
+    return {
+        "type": ORDERBOOK,
+        "interval_id": interval.id,
+        "interval_start": interval.start_utc.isoformat(),
+    }
+
+
+async def place_order(
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    publisher: Publisher,
+    *,
+    interval_id: object,
+    metering_point_id: object,
+    side: object,
+    quantity_kwh: object,
+    price: object,
+    client_order_id: object = None,
+) -> OrderView:
+    """Place an order. With a `client_order_id` already used by this member, return that
+    order unchanged (a retried submission never makes a duplicate)."""
+    try:
+        client_id = parse_client_order_id(client_order_id)
+        if client_id is not None:
+            existing = await session.scalar(
+                select(Order).where(
+                    Order.member_id == actor.member_id, Order.client_order_id == client_id
+                )
+            )
+            if existing is not None:
+                return await _view(session, existing)
+        cluster = await get_cluster(session)
+        order_side = parse_side(side)
+        quantity = parse_quantity(quantity_kwh)
+        limit_price = parse_price(price, cluster)
+        point = await _own_point(session, actor, metering_point_id)
+        now = clock.now()
+        interval = await _open_interval(session, interval_id, now)
+        check_deliverable(quantity, point, interval.minutes)
+        order = Order(
+            member_id=actor.member_id,
+            metering_point_id=point.id,
+            interval_id=interval.id,
+            side=order_side.value,
+            quantity_kwh=quantity,
+            price=limit_price,
+            status=OrderStatus.OPEN.value,
+            client_order_id=client_id,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(order)
+        await session.flush()
+        audit.record(
+            session,
+            actor,
+            "place",
+            "order",
+            order.id,
+            interval_id=interval.id,
+            side=order.side,
+            quantity_kwh=str(quantity),
+            price=str(limit_price),
+            metering_point=point.ppe_code,
+            client_order_id=client_id,
+        )
+        view = await _view(session, order)
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        if client_id is None:
+            raise
+        existing = await session.scalar(
+            select(Order).where(
+                Order.member_id == actor.member_id, Order.client_order_id == client_id
+            )
+        )
+        if existing is None:
+            raise
+        return await _view(session, existing)
+    except BaseException:
+        await session.rollback()
+        raise
+    await publish_safely(publisher, ORDERBOOK, _event(interval))
+    return view
+
+
+async def _own_open_order(session: AsyncSession, actor: Actor, order_id: object) -> Order:
+    try:
+        key = int(str(order_id))
+    except ValueError:
+        raise OrderRejected("order_id", "must be an order id") from None
+    order = await session.scalar(select(Order).where(Order.id == key).with_for_update())
+    if order is None:
+        raise NotFound("order_id", f"no order {key}")
+    if order.member_id != actor.member_id:
+        raise Forbidden("order_id", "this is not your order")
+    if order.status != OrderStatus.OPEN.value:
+        raise Conflict("order_id", f"order {key} is {order.status}; only open orders change")
+    return order
+
+
+async def modify_order(
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    publisher: Publisher,
+    order_id: object,
+    *,
+    quantity_kwh: object = None,
+    price: object = None,
+) -> OrderView:
+    """Change quantity and/or price of my open order before its gate closes."""
+    try:
+        order = await _own_open_order(session, actor, order_id)
+        now = clock.now()
+        interval = await _open_interval(session, order.interval_id, now)
+        cluster = await get_cluster(session)
+        changes: dict[str, str] = {}
+        if quantity_kwh is not None and quantity_kwh != "":
+            quantity = parse_quantity(quantity_kwh)
+            point = await session.get(MeteringPoint, order.metering_point_id)
+            assert point is not None
+            check_deliverable(quantity, point, interval.minutes)
+            changes["quantity_kwh"] = f"{order.quantity_kwh} -> {quantity}"
+            order.quantity_kwh = quantity
+        if price is not None and price != "":
+            new_price = parse_price(price, cluster)
+            changes["price"] = f"{order.price} -> {new_price}"
+            order.price = new_price
+        if not changes:
+            raise OrderRejected("quantity_kwh", "give a new quantity or a new price")
+        order.updated_at = now
+        audit.record(
+            session, actor, "modify", "order", order.id, interval_id=interval.id, details=changes
+        )
+        await session.flush()
+        view = await _view(session, order)
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    await publish_safely(publisher, ORDERBOOK, _event(interval))
+    return view
+
+
+async def cancel_order(
+    session: AsyncSession, actor: Actor, clock: Clock, publisher: Publisher, order_id: object
+) -> OrderView:
+    """Cancel my open order before its gate closes."""
+    try:
+        order = await _own_open_order(session, actor, order_id)
+        interval = await _open_interval(session, order.interval_id, clock.now())
+        order.status = OrderStatus.CANCELLED.value
+        order.updated_at = clock.now()
+        audit.record(session, actor, "cancel", "order", order.id, interval_id=interval.id)
+        await session.flush()
+        view = await _view(session, order)
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+    await publish_safely(publisher, ORDERBOOK, _event(interval))
+    return view
+
+
+async def list_my_orders(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    interval_id: int | None = None,
+    status: str | None = None,
+    limit: int = 100,
+) -> list[OrderView]:
+    query = (
+        select(Order, Interval, MeteringPoint, Node)
+        .join(Interval, Order.interval_id == Interval.id)
+        .join(MeteringPoint, Order.metering_point_id == MeteringPoint.id)
+        .join(Node, MeteringPoint.node_id == Node.id)
+        .where(Order.member_id == actor.member_id)
+        .order_by(Interval.start_utc.desc(), Order.id.desc())
+        .limit(max(1, min(limit, 1000)))
+    )
+    if interval_id is not None:
+        query = query.where(Order.interval_id == interval_id)
+    if status:
+        query = query.where(Order.status == status)
+    rows = (await session.execute(query)).all()
+    return [_view_of(o, i, p, n) for o, i, p, n in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class BookStep:
+    price: Decimal
+    quantity_kwh: Decimal
+    #: Cumulative quantity from the most attractive price (the supply/demand curve).
+    cumulative_kwh: Decimal
+    orders: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBookView:
+    interval_id: int
+    interval_start: datetime
+    status: str
+    #: Buy side, highest price first.
+    bids: list[BookStep]
+    #: Sell side, lowest price first.
+    asks: list[BookStep]
+
+    @property
+    def buy_kwh(self) -> Decimal:
+        return self.bids[-1].cumulative_kwh if self.bids else Decimal("0.000")
+
+    @property
+    def sell_kwh(self) -> Decimal:
+        return self.asks[-1].cumulative_kwh if self.asks else Decimal("0.000")
+
+
+async def order_book(session: AsyncSession, interval_id: int) -> OrderBookView:
+    """Volume by price step per side, without identities. Open orders while the interval is
+    open; every order that went into the clearing afterwards."""
+    interval = await session.get(Interval, interval_id)
+    if interval is None:
+        raise NotFound("interval_id", f"no interval {interval_id}")
+    live = [OrderStatus.OPEN.value]
+    if interval.status in (IntervalStatus.CLEARED.value, IntervalStatus.FAILED.value):
+        live = [OrderStatus.FILLED.value, OrderStatus.PARTLY_FILLED.value]
+        live.append(OrderStatus.UNFILLED.value)
+    rows = (
+        await session.execute(
+            select(
+                Order.side,
+                Order.price,
+                func.sum(Order.quantity_kwh).label("quantity"),
+                func.count(Order.id),
+            )
+            .where(Order.interval_id == interval_id, Order.status.in_(live))
+            .group_by(Order.side, Order.price)
+        )
+    ).all()
+    steps: dict[str, list[tuple[Decimal, Decimal, int]]] = {"buy": [], "sell": []}
+    for side, step_price, quantity, count in rows:
+        steps[side].append((step_price, Decimal(quantity).quantize(Decimal("0.001")), count))
+
+    def curve(items: list[tuple[Decimal, Decimal, int]], descending: bool) -> list[BookStep]:
+        out, total = [], Decimal("0.000")
+        for p, q, c in sorted(items, key=lambda t: t[0], reverse=descending):
+            total += q
+            out.append(BookStep(p, q, total, c))
+        return out
+
+    return OrderBookView(
+        interval_id=interval.id,
+        interval_start=interval.start_utc,
+        status=interval.status,
+        bids=curve(steps[Side.BUY.value], True),
+        asks=curve(steps[Side.SELL.value], False),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FillView:
+    order_id: int
+    interval_id: int
+    interval_start: datetime
+    local_day: date
+    number: int
+    ppe_code: str
+    node: str
+    side: str
+    quantity_kwh: Decimal
+    limit_price: Decimal
+    accepted_kwh: Decimal
+    clearing_price: Decimal
+    #: Paid (buy) or received (sell), PLN.
+    amount_pln: Decimal
+    status: str
+
+
+async def my_fills(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    interval_id: int | None = None,
+    day: date | None = None,
+    limit: int = 200,
+) -> list[FillView]:
+    query = (
+        select(Order, Interval, MeteringPoint, Node)
+        .join(Interval, Order.interval_id == Interval.id)
+        .join(MeteringPoint, Order.metering_point_id == MeteringPoint.id)
+        .join(Node, MeteringPoint.node_id == Node.id)
+        .where(Order.member_id == actor.member_id, Order.accepted_kwh > 0)
+        .order_by(Interval.start_utc.desc(), Order.id)
+        .limit(max(1, min(limit, 5000)))
+    )
+    if interval_id is not None:
+        query = query.where(Order.interval_id == interval_id)
+    if day is not None:
+        query = query.where(Interval.local_day == day)
+    rows = (await session.execute(query)).all()
+    return [
+        FillView(
+            order_id=o.id,
+            interval_id=i.id,
+            interval_start=i.start_utc,
+            local_day=i.local_day,
+            number=i.number,
+            ppe_code=p.ppe_code,
+            node=n.code,
+            side=o.side,
+            quantity_kwh=o.quantity_kwh,
+            limit_price=o.price,
+            accepted_kwh=o.accepted_kwh or Decimal("0.000"),
+            clearing_price=o.clearing_price or Decimal("0.0000"),
+            amount_pln=o.amount_pln or Decimal("0.00"),
+            status=o.status,
+        )
+        for o, i, p, n in rows
+    ]
