@@ -243,32 +243,41 @@ def _open_rows(stream: IO[str]) -> tuple[dict[str, int], Iterator[tuple[int, lis
 
 
 def _detect_resolution(stream: IO[str], zone: ZoneInfo, sample: int = 2000) -> int:
-    """15 when any start is off the full hour or a PPE has starts 15 minutes apart; else 60."""
+    """From the first rows: 15 when a start is off the full hour or one PPE has starts less
+    than an hour apart; 60 when a PPE has starts exactly an hour apart and none closer.
+    Without such evidence the file is refused: guessing would misplace energy."""
     pos = stream.tell()
     try:
         columns, rows, _sep = _open_rows(stream)
         last: dict[str, datetime] = {}
+        hourly = False
         for _line, row in rows:
             if sample <= 0:
                 break
             sample -= 1
             try:
+                if "resolution" in columns:
+                    return _resolution(row[columns["resolution"]])
                 start = parse_start(row[columns["interval_start"]], zone)
             except (ValueError, IndexError):
                 continue
-            if "resolution" in columns:
-                try:
-                    return _resolution(row[columns["resolution"]])
-                except (ValueError, IndexError):
-                    continue
             if start.minute % 60:
                 return 15
             ppe = row[columns["ppe"]].strip()
             prev = last.get(ppe)
-            if prev is not None and abs(start - prev) < timedelta(hours=1):
-                return 15
+            if prev is not None:
+                gap = abs(start - prev)
+                if gap < timedelta(hours=1):
+                    return 15
+                hourly = hourly or gap == timedelta(hours=1)
             last[ppe] = start
-        return 60
+        if hourly:
+            return 60
+        raise ValidationFailed(
+            "resolution",
+            "cannot tell 15- from 60-minute data from the first rows; add a resolution column "
+            "(PT15M or PT60M) or give the resolution (--resolution 15|60)",
+        )
     finally:
         stream.seek(pos)
 

@@ -96,7 +96,9 @@ def test_hourly_file_detected_and_quarter_hour_in_it_refused() -> None:
 
 def test_hourly_split_into_exact_quarters() -> None:
     text = HEAD + f"{A};2026-06-01T12:00:00+02:00;1,001;0,003;estimated\n"
-    readings, report = validate_text(text, is_known_ppe=KNOWN.__contains__)
+    with pytest.raises(ValidationFailed, match="cannot tell 15- from 60-minute"):
+        validate_text(text, is_known_ppe=KNOWN.__contains__)
+    readings, report = validate_text(text, is_known_ppe=KNOWN.__contains__, resolution_minutes=60)
     assert report.resolution_minutes == 60
     quarters = split_hour(readings[0])
     assert [q.start_utc.minute for q in quarters] == [0, 15, 30, 45]
