@@ -15,9 +15,21 @@ from collections.abc import Sequence
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "clear": ("market.commands.clear", "clear one problem given as JSON (see docs/)"),
+    "migrate": ("market.commands.migrate", "migrate the database to the newest schema"),
+    "seed": ("market.commands.seed", "create the Staszów demo cluster (--demo, --members N)"),
+    "worker": ("market.commands.worker", "run the gate-closure scheduler as its own process"),
+    "clear-interval": (
+        "market.commands.clear_interval",
+        "verify (or --clear) one interval's stored clearing by re-running it",
+    ),
     "serve": ("web.commands.serve", "run the web app (uvicorn)"),
     "demo": ("web.commands.demo", "migrate, seed the Staszów demo and run it on a fast clock"),
     "watch": ("web.commands.watch", "print live market events in the terminal"),
+    "export": (
+        "market.commands.export",
+        "export cleared results for the distributor (CSV/JSON/XLSX)",
+    ),
+    "import-meter": ("market.commands.import_meter", "import the distributor's meter data (CSV)"),
 }
 
 
