@@ -11,6 +11,7 @@ Channels and payloads (JSON-serialisable dicts, times ISO 8601 UTC):
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, Protocol
 
@@ -50,3 +51,24 @@ async def publish_safely(publisher: Publisher, channel: str, event: dict[str, An
         await publisher.publish(channel, event)
     except Exception:  # logged and dropped on purpose
         logging.getLogger("klaster.events").exception("publishing to %s failed", channel)
+
+
+class RedisPublisher:
+    """Publishes to Redis pub/sub channels the way Litestar's `RedisChannelsPubSubBackend`
+    does (channel name as is, JSON payload), so `klaster worker` reaches every web process
+    subscribed through Litestar channels."""
+
+    def __init__(self, url: str) -> None:
+        from redis.asyncio import Redis
+
+        self._redis = Redis.from_url(url)
+
+    async def publish(self, channel: str, event: dict[str, Any]) -> None:
+        await self._redis.publish(channel, json.dumps(event, separators=(",", ":")))
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+def publisher_from_url(redis_url: str | None) -> Publisher:
+    return RedisPublisher(redis_url) if redis_url else NullPublisher()

@@ -20,6 +20,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import audit
+from market.clock import Clock
 from market.errors import Conflict, ValidationFailed
 from market.models import (
     Cluster,
@@ -330,9 +331,13 @@ async def seed_demo(
     members: int | None = None,
     seed: int = 2026,
     now: datetime | None = None,
+    clock: Clock | None = None,
     interval_minutes: int = 15,
 ) -> SeedReport:
-    """Create the Staszów demo cluster in an empty database and commit."""
+    """Create the Staszów demo cluster in an empty database and commit. The export
+    reference (grid buy-back price) is the RCEm of the month of `now` (or `clock.now()`)."""
+    if now is None and clock is not None:
+        now = clock.now()
     if await session.scalar(select(Cluster.id).limit(1)) is not None:
         raise Conflict("cluster", "the database already has a cluster; seed an empty database")
     total = 75 if members is None else members

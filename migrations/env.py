@@ -15,12 +15,13 @@ from alembic import context
 from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from market.models import Base, Dec, UTCDateTime
+from market.models import Base, Dec, UTCDateTime, load_all
 
 config = context.config
 if config.config_file_name and config.attributes.get("configure_logging", True):
     fileConfig(config.config_file_name)
 
+load_all()
 target_metadata = Base.metadata
 
 

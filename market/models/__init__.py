@@ -55,3 +55,16 @@ __all__ = [
     "Trade",
     "UTCDateTime",
 ]
+
+
+def load_all() -> None:
+    """Import every `market/*_models.py` module too (e.g. meter data), so `Base.metadata`
+    holds every table before migrations run or drift is checked."""
+    import importlib
+    import pkgutil
+    from pathlib import Path
+
+    package_dir = Path(__file__).resolve().parent.parent
+    for info in pkgutil.iter_modules([str(package_dir)]):
+        if info.name.endswith("_models"):
+            importlib.import_module(f"market.{info.name}")

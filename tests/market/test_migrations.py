@@ -8,7 +8,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 
 from market.db import alembic_config, create_engine, downgrade, migrate
-from market.models import Base
+from market.models import Base, load_all
+
+load_all()
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,78 @@
+"""`klaster worker`: the gate-closure scheduler as its own process (production).
+
+Any number of workers (and web processes with the embedded scheduler) may run against one
+PostgreSQL database; each interval is still cleared exactly once. Events go to Redis when
+`REDIS_URL` is set, so every web process shows them live.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from market.commands._common import database_url, fail
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", help="default: DATABASE_URL or the SQLite data dir")
+    parser.add_argument("--once", action="store_true", help="one pass (catch up), then exit")
+    parser.add_argument("--tick", type=float, help="seconds between passes (default settings)")
+    parser.add_argument("--worker-id", help="name in claims and the audit log")
+    parser.add_argument(
+        "--no-create", action="store_true", help="do not create intervals (only close and clear)"
+    )
+    parser.add_argument("--no-migrate", action="store_true", help="do not migrate on start")
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+
+    from market.clock import clock_for_speed
+    from market.db import create_engine, migrate
+    from market.events import publisher_from_url
+    from market.scheduler import Scheduler
+    from market.settings import get_settings
+
+    if args.tick is not None and args.tick <= 0:
+        return fail("--tick: must be greater than 0 seconds")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = get_settings()
+    url = database_url(args.database_url)
+    if not args.no_migrate:
+        try:
+            migrate(url)
+        except Exception as exc:
+            return fail(f"migration failed: {exc}", 1)
+
+    async def main() -> int:
+        engine = create_engine(url)
+        publisher = publisher_from_url(settings.redis_url)
+        scheduler = Scheduler(
+            engine,
+            clock_for_speed(settings.demo_speed),
+            publisher,
+            worker_id=args.worker_id,
+            tick_seconds=args.tick or settings.tick_seconds,
+            lease_seconds=settings.clearing_lease_seconds,
+            create_intervals=not args.no_create,
+        )
+        try:
+            if args.once:
+                report = await scheduler.tick()
+                print(
+                    f"created {len(report.created)}, closed {len(report.closed)}, "
+                    f"cleared {len(report.cleared)} interval(s)"
+                )
+            else:
+                await scheduler.run()
+        finally:
+            await engine.dispose()
+            close = getattr(publisher, "aclose", None)
+            if close is not None:
+                await close()
+        return 0
+
+    try:
+        return asyncio.run(main())
+    except KeyboardInterrupt:
+        return 0
