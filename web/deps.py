@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from litestar.datastructures import State
+from litestar.plugins.htmx import HTMXRequest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.clock import Clock
@@ -26,5 +27,5 @@ def provide_publisher(state: State) -> Publisher:
     return state.publisher  # type: ignore[no-any-return]
 
 
-def provide_actor(request: Any) -> Any:
+def provide_actor(request: HTMXRequest) -> Any:
     return request.scope.get("user")

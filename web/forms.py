@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, QueryParameter
+from litestar.params import QueryParameter
 
 from market.errors import ValidationFailed
 
-FORM = Body(media_type=RequestEncodingType.URL_ENCODED)
 NextParam = Annotated[str | None, QueryParameter(name="next")]
 
 

@@ -1,8 +1,8 @@
 """Translations: Polish by default, English available.
 
 Message ids are the English text; `web/locale/pl.json` maps each to Polish. Placeholders use
-`%(name)s` so that a translation may reorder them. Templates call `_("...")`; Python code marks
-strings with `N_("...")` (no-op marker) and translates them when rendering, so that the
+`%(name)s` so that a translation may reorder them. Templates call `_()` calls; Python code marks
+strings with `N_()` (no-op marker) and translates them when rendering, so that the
 extraction test in tests/web finds every string.
 
 Error messages raised by the market domain are English sentences with values in them; they

@@ -42,13 +42,13 @@ class LiveState:
 
 
 async def load_live_state(session: AsyncSession, clock: Clock) -> LiveState:
-    from market.coordinator_queries import network_for_map
-
     from market import intervals, orders, results
+    from market.member_queries import cluster_info
+    from market.network_queries import network_for_map
 
     state = LiveState()
     state.intervals = await intervals.list_intervals(session, clock, upcoming=4, recent=LATEST)
-    state.cluster = await intervals.get_cluster(session)
+    state.cluster = await cluster_info(session)
     accepting = [iv for iv in state.intervals.open if iv.accepting_orders]
     if accepting:
         state.book_interval = accepting[0]

@@ -93,9 +93,10 @@ def configure(engine: JinjaTemplateEngine) -> None:
         span=lambda v, minutes=15: fmt.interval_label(v, minutes),
         iso=lambda v: fmt.iso_utc(v) if v is not None else "",
     )
-    from web.svg_views import GLOBALS
+    from web import labels, svg_views
 
-    env.globals.update(GLOBALS)
+    env.globals.update(svg_views.GLOBALS)
+    env.globals.update(labels.GLOBALS)
     env.trim_blocks = True
     env.lstrip_blocks = True
 

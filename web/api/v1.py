@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from litestar.plugins.htmx import HTMXRequest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import auth as market_auth
@@ -42,7 +44,9 @@ class Me:
     status_code=201,
     summary="Get an API token",
 )
-async def issue_token(db: NamedDependency[AsyncSession], data: TokenRequest) -> TokenResponse:
+async def issue_token(
+    db: NamedDependency[AsyncSession], data: JSONBody[TokenRequest]
+) -> TokenResponse:
     """Exchange a login and password for a bearer token (shown once; keep it secret)."""
     actor = await market_auth.authenticate(db, data.login, data.password)
     token = await market_auth.create_api_token(db, actor, data.name)
@@ -50,7 +54,7 @@ async def issue_token(db: NamedDependency[AsyncSession], data: TokenRequest) -> 
 
 
 @get("/me", guards=[signed_in], summary="Who the token belongs to")
-async def me(request: Request[Any, Any, Any]) -> Me:
+async def me(request: HTMXRequest) -> Me:
     actor = request.scope["user"]
     return Me(member_id=actor.member_id, role=actor.role, name=actor.name)
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath, URLEncodedBody
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import auth as market_auth
 from web.auth import SESSION_KEY, actor_to_session
-from web.forms import FORM, LoginForm, NextParam
+from web.forms import LoginForm, NextParam
 from web.i18n import LOCALES
 from web.pages import expect_form, render
 from web.ratelimit import rate_limited
@@ -30,21 +32,21 @@ def home_for(role: str) -> str:
 
 
 @get("/", include_in_schema=False)
-async def index(request: Request[Any, Any, Any]) -> Redirect:
+async def index(request: HTMXRequest) -> Redirect:
     actor = request.scope.get("user")
     return Redirect(home_for(str(actor.role)) if actor else "/login")
 
 
 @get("/login", include_in_schema=False)
-async def login_page(request: Request[Any, Any, Any], next_: NextParam = None) -> Template:
+async def login_page(request: HTMXRequest, next_: NextParam = None) -> Template:
     return render(request, "login.html", next=safe_next(next_))
 
 
 @post("/login", include_in_schema=False, middleware=[rate_limited("signin_limit")])
 async def login(
-    request: Request[Any, Any, Any],
+    request: HTMXRequest,
     db: NamedDependency[AsyncSession],
-    data: Annotated[LoginForm, FORM],
+    data: URLEncodedBody[LoginForm],
 ) -> Any:
     expect_form(request, "_login_form.html", login=data.login, next=safe_next(data.next))
     actor = await market_auth.authenticate(db, data.login, data.password)
@@ -60,13 +62,13 @@ async def login(
 
 
 @post("/logout", include_in_schema=False, status_code=303)
-async def logout(request: Request[Any, Any, Any]) -> Redirect:
+async def logout(request: HTMXRequest) -> Redirect:
     request.clear_session()
     return Redirect("/login", status_code=303)
 
 
 @get("/lang/{code:str}", include_in_schema=False)
-async def switch_language(code: str, next_: NextParam = None) -> Redirect:
+async def switch_language(code: FromPath[str], next_: NextParam = None) -> Redirect:
     response = Redirect(safe_next(next_))
     if code in LOCALES:
         response.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", httponly=True)

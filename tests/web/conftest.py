@@ -1,0 +1,146 @@
+"""A small hand-made cluster and a running app (Litestar test client) over the `db` fixture.
+
+Cluster: GPZ `GPZ` → line `L1` (100 kW) → station `S1`; members alice (PPE at S1, 10 kW),
+bob (PPE at GPZ, 40 kW), a coordinator and a distributor, all with password `haslo-demo-1`.
+The market clock is a ManualClock at 2026-06-15 10:00 UTC (12:00 in Warsaw).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from market.clock import ManualClock
+
+PASSWORD = "haslo-demo-1"
+START = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
+ALICE_PPE = "590543500000000018"
+BOB_PPE = "590543500000000025"
+
+
+@dataclass
+class World:
+    app: Litestar
+    clock: ManualClock
+    db: Any
+    ids: dict[str, int]
+
+
+async def build_cluster(db: Any, clock: ManualClock) -> dict[str, int]:
+    from market.intervals import ensure_intervals
+    from market.models import Cluster, GridConnection, Line, Member, MeteringPoint, Node
+    from market.passwords import hash_password
+
+    hashed = hash_password(PASSWORD)
+    async with db.session() as s:
+        cluster = Cluster(
+            name="Test cluster",
+            coordinator_name="Coordinator Sp. z o.o.",
+            interval_minutes=15,
+            gate_closure_minutes=5,
+            horizon_intervals=4,
+            price_floor=Decimal("0.2000"),
+            price_cap=Decimal("0.8900"),
+        )
+        gpz = Node(code="GPZ", name="GPZ Test", kind="gpz")
+        st = Node(code="S1", name="Station 1", kind="station")
+        s.add_all([cluster, gpz, st])
+        await s.flush()
+        s.add(
+            Line(
+                code="L1",
+                name="GPZ–S1",
+                from_node_id=gpz.id,
+                to_node_id=st.id,
+                capacity_kw=Decimal(100),
+            )
+        )
+        s.add(
+            GridConnection(
+                node_id=gpz.id,
+                import_price=Decimal("0.8900"),
+                export_price=Decimal("0.2000"),
+                import_limit_kw=Decimal(1000),
+                export_limit_kw=Decimal(1000),
+            )
+        )
+        specs = {
+            "alice": ("Alicja Nowak", "household", "member"),
+            "bob": ("Bogdan Kowal", "business", "member"),
+            "coord": ("Koordynator", "operator", "coordinator"),
+            "dso": ("PGE Dystrybucja", "operator", "distributor"),
+        }
+        people = {
+            login: Member(name=n, kind=k, role=r, login=login, password_hash=hashed)
+            for login, (n, k, r) in specs.items()
+        }
+        s.add_all(people.values())
+        await s.flush()
+        pa = MeteringPoint(
+            ppe_code=ALICE_PPE,
+            member_id=people["alice"].id,
+            node_id=st.id,
+            name="Dom",
+            contracted_power_kw=Decimal(10),
+            pv_kwp=Decimal(8),
+        )
+        pb = MeteringPoint(
+            ppe_code=BOB_PPE, member_id=people["bob"].id, node_id=gpz.id, name="Piekarnia",
+            contracted_power_kw=Decimal(40),
+        )  # fmt: skip
+        s.add_all([pa, pb])
+        await s.flush()
+        await ensure_intervals(s, cluster, clock.now())
+        await s.commit()
+        return {
+            **{k: m.id for k, m in people.items()},
+            "alice_point": pa.id,
+            "bob_point": pb.id,
+        }
+
+
+@pytest.fixture
+async def world(db: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+    from market.settings import Settings
+    from web.app import create_app
+    from web.config import WebConfig
+
+    clock = ManualClock(START)
+    ids = await build_cluster(db, clock)
+    settings = Settings(data_dir=Path("."), database_url=db.url, secret_key="test-secret")
+    config = WebConfig(secure_cookies=False, signin_rate=("minute", 5), order_rate=("second", 1000))
+    app = create_app(settings, config=config, clock=clock)
+    yield World(app, clock, db, ids)
+
+
+@pytest.fixture
+async def client(world: World) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=world.app) as c:
+        yield c
+
+
+def csrf_of(client: AsyncTestClient[Litestar]) -> str:
+    return str(client.cookies.get("csrftoken") or "")
+
+
+async def sign_in(client: AsyncTestClient[Litestar], login: str, password: str = PASSWORD) -> Any:
+    """Sign in through the form, as a browser does (GET for the CSRF cookie, then POST)."""
+    page = await client.get("/login")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert token, "login form has a CSRF field"
+    return await client.post(
+        "/login", data={"login": login, "password": password, "_csrf_token": token.group(1)}
+    )
+
+
+def htmx_headers(client: AsyncTestClient[Litestar]) -> dict[str, str]:
+    return {"HX-Request": "true", "x-csrftoken": csrf_of(client)}

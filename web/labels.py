@@ -1,0 +1,66 @@
+"""Translated labels for the market's closed vocabularies (statuses, sides, roles, kinds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import pass_context
+
+from web.i18n import N_, gettext
+from web.templating import context_locale
+
+LABELS = {
+    "open": N_("open"),
+    "closed": N_("gate closed"),
+    "clearing": N_("clearing"),
+    "cleared": N_("cleared"),
+    "failed": N_("failed"),
+    "cancelled": N_("cancelled"),
+    "filled": N_("filled"),
+    "partly_filled": N_("partly filled"),
+    "unfilled": N_("not filled"),
+    "buy": N_("buy"),
+    "sell": N_("sell"),
+    "member": N_("member"),
+    "coordinator": N_("coordinator"),
+    "distributor": N_("distributor"),
+    "household": N_("household"),
+    "business": N_("business"),
+    "municipal": N_("municipal"),
+    "utility": N_("utility"),
+    "generator": N_("generator"),
+    "storage": N_("storage"),
+    "operator": N_("operator"),
+    "gpz": N_("main supply point (GPZ)"),
+    "feeder": N_("15 kV feeder"),
+    "station": N_("MV/LV station"),
+    "lv": N_("LV circuit"),
+    "optimal": N_("optimal"),
+    "infeasible": N_("infeasible"),
+}
+
+WEEKDAYS = {
+    "1234567": N_("every day"),
+    "12345": N_("Monday to Friday"),
+    "67": N_("weekends"),
+}
+
+
+@pass_context
+def label(ctx: Any, value: Any) -> str:
+    text = LABELS.get(str(value))
+    return gettext(text, context_locale(ctx)) if text else str(value)
+
+
+@pass_context
+def weekdays_label(ctx: Any, value: str) -> str:
+    text = WEEKDAYS.get(value)
+    return gettext(text, context_locale(ctx)) if text else value
+
+
+GLOBALS = {
+    "status_label": label,
+    "side_label": label,
+    "label": label,
+    "weekdays_label": weekdays_label,
+}
