@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth import Actor, require_role
 from market.errors import ValidationFailed
-from market.export.query import BATCHES, ExportScope, load_scope
+from market.export.query import BATCHES
+from market.export.scope import ExportScope, load_scope
 from market.export.tables import TABLES, TableSpec
 from market.export.writers import XLSX_MAX_ROWS, CsvDialect, CsvEncoder, JsonEncoder, XlsxBuilder
 from market.models import Role

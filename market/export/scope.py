@@ -1,0 +1,213 @@
+"""The scope of an export: what is small enough to hold (cluster, metering points, nodes,
+the cleared intervals of the range) and the export's identity.
+
+The version is derived from the stored clearing runs and meter-data imports, never from the
+wall clock: the same range exported again gives the same bytes unless an interval was
+re-cleared or meter data re-imported (then the version changes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.errors import NotFound, ValidationFailed
+from market.meter_models import MeterImport, MeterReading
+from market.models import (
+    ClearingRun,
+    Cluster,
+    GridConnection,
+    Interval,
+    IntervalStatus,
+    Member,
+    MeteringPoint,
+    Node,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PointInfo:
+    id: int
+    ppe: str
+    role: str
+    node_id: int
+    node: str
+    member_id: int
+    member: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    interval_id: int
+    start_utc: datetime
+    minutes: int
+    run_id: int
+    version: str
+    finished_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ExportScope:
+    """Everything small an export needs, and its identity."""
+
+    start: datetime
+    end: datetime
+    cluster_id: str
+    cluster_name: str
+    coordinator: str
+    timezone: str
+    minutes: int
+    import_reference: Decimal
+    export_reference: Decimal
+    points: tuple[PointInfo, ...]
+    nodes: dict[int, str]
+    runs: tuple[RunInfo, ...]
+    meter_imports: dict[int, datetime]
+    #: sha256 of the runs and meter imports in the range (12 hex digits shown).
+    version: str
+    #: Latest clearing or meter import in the range: the same data, the same timestamp.
+    generated_at: datetime
+
+    @property
+    def interval_count(self) -> int:
+        return len(self.runs)
+
+    @property
+    def metering_rows_estimate(self) -> int:
+        return len(self.runs) * sum(1 for p in self.points if p.active)
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "format": "klaster-export",
+            "format_version": 1,
+            "title": f"Klaster export {self.cluster_name}",
+            "cluster_id": self.cluster_id,
+            "cluster_name": self.cluster_name,
+            "coordinator_id": self.coordinator,
+            "timezone": self.timezone,
+            "from": self.start,
+            "to": self.end,
+            "intervals": len(self.runs),
+            "resolution": f"PT{self.minutes}M",
+            "price_unit": "PLN/kWh",
+            "energy_unit": "kWh",
+            "amount_unit": "PLN",
+            "amount_sign": "+ the member pays, - the member receives",
+            "version": self.version,
+            "generated_at": self.generated_at,
+        }
+
+
+def _role(mp: MeteringPoint) -> str:
+    return str(mp.role)
+
+
+def _run_version(run_id: int, result_hash: str, finished_at: datetime) -> str:
+    digest = hashlib.sha256(f"{result_hash}|{finished_at.isoformat()}".encode()).hexdigest()
+    return f"r{run_id}-{digest[:8]}"
+
+
+def aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+async def load_scope(
+    session: AsyncSession, start: datetime, end: datetime, *, max_days: int | None = None
+) -> ExportScope:
+    """The scope of an export of [start, end); `NotFound` when nothing was cleared there."""
+    start, end = aware(start), aware(end)
+    if end <= start:
+        raise ValidationFailed("to", "the end of the range must be after its start")
+    if max_days is not None and end - start > timedelta(days=max_days):
+        raise ValidationFailed(
+            "to", f"the range is longer than {max_days} days; split it or use the command line"
+        )
+    cluster = await session.scalar(select(Cluster).order_by(Cluster.id).limit(1))
+    if cluster is None:
+        raise NotFound("cluster", "no cluster is set up yet; run `klaster seed` first")
+    conn = await session.scalar(select(GridConnection).order_by(GridConnection.id).limit(1))
+    nodes = dict((await session.execute(select(Node.id, Node.code))).all())
+    point_rows = await session.execute(
+        select(MeteringPoint, Member.name)
+        .join(Member, Member.id == MeteringPoint.member_id)
+        .order_by(MeteringPoint.ppe_code)
+    )
+    points = tuple(
+        PointInfo(
+            mp.id,
+            mp.ppe_code,
+            _role(mp),
+            mp.node_id,
+            nodes[mp.node_id],
+            mp.member_id,
+            name,
+            mp.active,
+        )
+        for mp, name in point_rows
+    )
+    run_rows = await session.execute(
+        select(
+            Interval.id,
+            Interval.start_utc,
+            Interval.minutes,
+            ClearingRun.id,
+            ClearingRun.result_hash,
+            ClearingRun.finished_at,
+        )
+        .join(ClearingRun, ClearingRun.interval_id == Interval.id)
+        .where(
+            Interval.start_utc >= start,
+            Interval.start_utc < end,
+            Interval.status == IntervalStatus.CLEARED.value,
+        )
+        .order_by(Interval.start_utc)
+    )
+    runs = tuple(
+        RunInfo(iid, aware(t), minutes, rid, _run_version(rid, rhash, aware(fin)), aware(fin))
+        for iid, t, minutes, rid, rhash, fin in run_rows
+    )
+    if not runs:
+        raise NotFound(
+            "from",
+            f"no cleared intervals between {start:%Y-%m-%d %H:%M}Z and {end:%Y-%m-%d %H:%M}Z; "
+            "choose a range in which the market has cleared",
+        )
+    imports_used = await session.execute(
+        select(MeterReading.import_id, func.count(), MeterImport.imported_at)
+        .join(MeterImport, MeterImport.id == MeterReading.import_id)
+        .where(MeterReading.start_utc >= start, MeterReading.start_utc < end)
+        .group_by(MeterReading.import_id, MeterImport.imported_at)
+        .order_by(MeterReading.import_id)
+    )
+    meter_imports: dict[int, datetime] = {}
+    digest = hashlib.sha256()
+    for run in runs:
+        digest.update(f"{run.start_utc.isoformat()}|{run.version}\n".encode())
+    for import_id, count, imported_at in imports_used:
+        meter_imports[import_id] = aware(imported_at)
+        digest.update(f"m{import_id}|{count}\n".encode())
+    generated_at = max([r.finished_at for r in runs] + list(meter_imports.values()))
+    return ExportScope(
+        start=start,
+        end=end,
+        cluster_id=cluster.registry_number or cluster.name,
+        cluster_name=cluster.name,
+        coordinator=cluster.coordinator_name,
+        timezone=cluster.timezone,
+        minutes=cluster.interval_minutes,
+        import_reference=conn.import_price if conn else cluster.price_cap,
+        export_reference=conn.export_price if conn else cluster.price_floor,
+        points=points,
+        nodes=nodes,
+        runs=runs,
+        meter_imports=meter_imports,
+        version=digest.hexdigest()[:12],
+        generated_at=generated_at.replace(microsecond=0),
+    )
