@@ -143,9 +143,7 @@ async def list_members(session: AsyncSession, actor: Actor) -> list[MemberView]:
                     MeteringPoint.member_id
                 )
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     rows = (await session.scalars(select(Member).order_by(Member.name, Member.id))).all()
     return [_member_view(m, counts.get(m.id, 0)) for m in rows]
@@ -691,7 +689,7 @@ async def update_line(
             line.name = _text(name, "name", required=False)
         audit.record(session, actor, "update", "line", line.id, details=changes)
         await session.commit()
-        codes = dict((await session.execute(select(Node.id, Node.code))).tuples().all())
+        codes = dict((await session.execute(select(Node.id, Node.code))).all())
     except BaseException:
         await session.rollback()
         raise

@@ -300,7 +300,7 @@ async def my_trades(session: AsyncSession, actor: Actor, interval_id: int) -> li
             )
         ).all():
             names[oid] = name if show else None
-    codes = dict((await session.execute(select(Node.id, Node.code))).tuples().all())
+    codes = dict((await session.execute(select(Node.id, Node.code))).all())
     out = []
     for t in trades:
         buying = t.buyer_order_id in my_orders

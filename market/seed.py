@@ -377,7 +377,7 @@ async def seed_demo(
         for c, n, k in node_defs
     ]
     await session.execute(insert(Node), node_rows)
-    node_id = dict((await session.execute(select(Node.code, Node.id))).tuples().all())
+    node_id = dict((await session.execute(select(Node.code, Node.id))).all())
     await session.execute(
         insert(Line),
         [
@@ -446,7 +446,7 @@ async def seed_demo(
         },
     ]
     await session.execute(insert(Member), member_rows)
-    member_id = dict((await session.execute(select(Member.name, Member.id))).tuples().all())
+    member_id = dict((await session.execute(select(Member.name, Member.id))).all())
 
     mp_rows = []
     for k, p in enumerate(points):
