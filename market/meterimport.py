@@ -133,3 +133,9 @@ async def import_meter_data(
         raise
     check.stored = stored
     return check
+
+
+async def recent_imports(session: AsyncSession, limit: int = 10) -> list[MeterImport]:
+    """The latest meter-data imports, newest first."""
+    rows = await session.scalars(select(MeterImport).order_by(MeterImport.id.desc()).limit(limit))
+    return list(rows)

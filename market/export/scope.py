@@ -25,6 +25,7 @@ from market.models import (
     GridConnection,
     Interval,
     IntervalStatus,
+    Line,
     Member,
     MeteringPoint,
     Node,
@@ -41,6 +42,11 @@ class PointInfo:
     member_id: int
     member: str
     active: bool
+    contracted_power_kw: Decimal = Decimal(0)
+    pv_kwp: Decimal = Decimal(0)
+    other_generation_kw: Decimal = Decimal(0)
+    storage_kwh: Decimal = Decimal(0)
+    annual_use_kwh: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +155,11 @@ async def load_scope(
             mp.member_id,
             name,
             mp.active,
+            mp.contracted_power_kw,
+            mp.pv_kwp,
+            mp.other_generation_kw,
+            mp.storage_kwh,
+            mp.annual_use_kwh,
         )
         for mp, name in point_rows
     )
@@ -211,3 +222,22 @@ async def load_scope(
         version=digest.hexdigest()[:12],
         generated_at=generated_at.replace(microsecond=0),
     )
+
+
+async def line_names(session: AsyncSession) -> dict[int, str]:
+    """Line id → code (for reports)."""
+    return dict((await session.execute(select(Line.id, Line.code))).all())
+
+
+async def cleared_span(session: AsyncSession) -> tuple[datetime, datetime] | None:
+    """First and last start of a cleared interval (to offer sensible default ranges)."""
+    first, last = (
+        await session.execute(
+            select(func.min(Interval.start_utc), func.max(Interval.start_utc)).where(
+                Interval.status == IntervalStatus.CLEARED.value
+            )
+        )
+    ).one()
+    if first is None or last is None:
+        return None
+    return aware(first), aware(last)

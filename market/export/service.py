@@ -8,13 +8,14 @@ coordinator may export (`Forbidden` otherwise).
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.auth import Actor, require_role
 from market.errors import ValidationFailed
@@ -254,3 +255,34 @@ def tables_for(format_: str, table: str | None) -> tuple[str, ...]:
 
 def all_tables() -> Sequence[str]:
     return tuple(TABLES)
+
+
+async def stream_in_own_session(
+    sessions: async_sessionmaker[AsyncSession], scope: ExportScope, request: ExportRequest
+) -> AsyncIterator[bytes]:
+    """The export's bytes for an HTTP response. It reads in its own session, because a
+    streamed response outlives the request handler (and its session)."""
+    async with sessions() as session:
+        if request.format != "xlsx":
+            async for chunk in stream_export(session, scope, request):
+                yield chunk
+            return
+        with tempfile.NamedTemporaryFile(prefix="klaster-", suffix=".xlsx") as tmp:
+            await write_export(session, scope, request, tmp.name)
+            with open(tmp.name, "rb") as done:
+                while chunk := done.read(1 << 16):
+                    yield chunk
+
+
+def web_request(
+    start: str,
+    end: str | None,
+    format_: str = "csv",
+    table: str | None = None,
+    decimal_comma: bool = False,
+    plain: bool = False,
+    tz: str = "Europe/Warsaw",
+) -> ExportRequest:
+    """An `ExportRequest` from query parameters (dates as on the command line)."""
+    begin, finish = parse_range(start, end or None, tz)
+    return ExportRequest(begin, finish, format_, tables_for(format_, table), decimal_comma, plain)

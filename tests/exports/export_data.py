@@ -33,10 +33,12 @@ from market.models import (
     Order,
     Trade,
 )
+from market.passwords import hash_password
 from market.timegrid import label
 
 D = Decimal
 PPE_A, PPE_B, PPE_C = "590543500000000018", "590543500000000025", "590543500001234566"
+PASSWORD = "haslo-demo-1"
 FINISHED = datetime(2026, 10, 25, 6, 0, 7, tzinfo=UTC)
 
 
@@ -81,10 +83,17 @@ async def build_cluster(session: AsyncSession, starts: list[datetime]) -> Cluste
             export_limit_kw=D(1000),
         )
     )
-    coord = Member(name="Koordynator", kind="operator", role="coordinator", login="coord")
-    dso = Member(name="PGE Dystrybucja", kind="operator", role="distributor", login="dso")
-    m_a = Member(name="Anna Prosument", kind="household", role="member", login="anna")
-    m_b = Member(name="Piekarnia", kind="business", role="member", login="bakery")
+    pw = hash_password(PASSWORD)
+    coord = Member(
+        name="Koordynator", kind="operator", role="coordinator", login="coord", password_hash=pw
+    )
+    dso = Member(
+        name="PGE Dystrybucja", kind="operator", role="distributor", login="dso", password_hash=pw
+    )
+    m_a = Member(
+        name="Anna Prosument", kind="household", role="member", login="anna", password_hash=pw
+    )
+    m_b = Member(name="Piekarnia", kind="business", role="member", login="bakery", password_hash=pw)
     session.add_all([coord, dso, m_a, m_b])
     await session.flush()
     a = MeteringPoint(

@@ -1,0 +1,141 @@
+"""Distributor page, export API, meter upload, report and statement pages over HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from export_data import PASSWORD, PPE_A, PPE_B, build_cluster
+from litestar import Litestar
+from litestar.testing import TestClient
+
+pytestmark = pytest.mark.anyio
+
+STARTS = [datetime(2026, 10, 25, 0, 0, tzinfo=UTC), datetime(2026, 10, 25, 1, 0, tzinfo=UTC)]
+
+
+@pytest.fixture
+async def app(db: Any) -> Litestar:
+    from market.clock import ManualClock
+    from market.settings import Settings
+    from web.app import create_app
+    from web.config import WebConfig
+
+    async with db.session() as s:
+        await build_cluster(s, STARTS)
+    settings = Settings(data_dir=Path("."), database_url=db.url, secret_key="test-secret")
+    config = WebConfig(secure_cookies=False, signin_rate=("minute", 50))
+    return create_app(
+        settings, config=config, clock=ManualClock(datetime(2026, 10, 26, tzinfo=UTC))
+    )
+
+
+@pytest.fixture
+def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
+    with TestClient(app=app) as c:
+        yield c
+
+
+def sign_in(client: TestClient[Litestar], login: str) -> None:
+    page = client.get("/login")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+    assert token
+    r = client.post(
+        "/login",
+        data={"login": login, "password": PASSWORD, "_csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert r.status_code < 400
+
+
+def token_for(client: TestClient[Litestar], login: str) -> dict[str, str]:
+    r = client.post("/api/v1/auth/token", json={"login": login, "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+async def test_distributor_page_and_streamed_csv(client: TestClient[Litestar]) -> None:
+    sign_in(client, "dso")
+    page = client.get("/distributor/")
+    assert page.status_code == 200 and 'action="/distributor/export"' in page.text
+    r = client.get("/distributor/export", params={"start": "2026-10-25", "decimal_comma": "true"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    assert 'filename="klaster-2026-10-25-metering-' in r.headers["content-disposition"]
+    assert r.content.startswith(b"\xef\xbb\xbf")
+    lines = r.content.decode("utf-8-sig").strip().split("\r\n")
+    assert len(lines) == 1 + 6 and PPE_A in lines[1] and ";-0,55;" in lines[1]
+    again = client.get(
+        "/distributor/export", params={"start": "2026-10-25", "decimal_comma": "true"}
+    )
+    assert again.content == r.content and again.headers["etag"] == r.headers["etag"]
+    xlsx = client.get("/distributor/export", params={"start": "2026-10-25", "format": "xlsx"})
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+
+async def test_members_get_403_and_api_roles(client: TestClient[Litestar]) -> None:
+    sign_in(client, "anna")
+    assert client.get("/distributor/export", params={"start": "2026-10-25"}).status_code == 403
+    member = token_for(client, "anna")
+    r = client.get("/api/v1/exports", params={"start": "2026-10-25"}, headers=member)
+    assert r.status_code == 403 and r.json()["field"] == "role"
+    dso = token_for(client, "dso")
+    r = client.get("/api/v1/exports", params={"start": "2026-10-25", "format": "json"}, headers=dso)
+    assert r.status_code == 200
+    doc = json.loads(r.content)
+    assert len(doc["metering"]) == 6 and len(doc["trades"]) == 4
+    empty = client.get("/api/v1/exports", params={"start": "2026-06"}, headers=dso)
+    assert empty.status_code == 404 and "no cleared intervals" in empty.json()["message"]
+    bad = client.get(
+        "/api/v1/exports",
+        params={"start": "2026-10-25", "plain": "true", "decimal_comma": "true"},
+        headers=dso,
+    )
+    assert bad.status_code == 422 and bad.json()["field"] == "decimal_comma"
+    too_long = client.get(
+        "/api/v1/exports", params={"start": "2026-01-01", "end": "2026-12-31"}, headers=dso
+    )
+    assert too_long.status_code == 422 and "longer than" in too_long.json()["message"]
+
+
+async def test_meter_upload_reports_lines_and_imports_nothing(client: TestClient[Litestar]) -> None:
+    sign_in(client, "dso")
+    csv = (
+        "ppe;interval_start;import_kwh;export_kwh;quality;resolution\n"
+        f"{PPE_A};2026-10-25T02:00:00+02:00;0;2,8;measured;PT15M\n"
+        f"{PPE_B};2026-10-25T02:00:00;2,7;0;measured;PT15M\n"
+    ).encode()
+    headers = {"HX-Request": "true", "x-csrftoken": str(client.cookies.get("csrftoken") or "")}
+    r = client.post(
+        "/distributor/meter-data", files={"file": ("m.csv", csv, "text/csv")}, headers=headers
+    )
+    assert r.status_code == 422, r.text
+    assert "ambiguous" in r.text and ">3<" in r.text  # line 3 in the error table
+    r = client.post(
+        "/distributor/meter-data",
+        files={"file": ("m.csv", csv, "text/csv")},
+        data={"skip_bad_rows": "true"},
+        headers=headers,
+    )
+    assert r.status_code == 200 and "m.csv" in r.text
+
+
+async def test_report_with_svg_charts_and_statement(client: TestClient[Litestar]) -> None:
+    sign_in(client, "coord")
+    r = client.get("/reports/", params={"start": "2026-10"})
+    assert r.status_code == 200, r.text
+    assert r.text.count("<svg") >= 3 and "L2" in r.text
+    sign_in(client, "anna")
+    assert client.get("/reports/", params={"start": "2026-10"}).status_code == 403
+    page = client.get("/statement/", params={"month": "2026-10"})
+    assert page.status_code == 200 and "Anna Prosument" in page.text
+    csv = client.get("/statement/csv", params={"month": "2026-10"})
+    assert csv.content.startswith(b"\xef\xbb\xbfmember;period;item;unit;value")
+    assert "local_amount;PLN;-1,10" in csv.content.decode("utf-8-sig")
+    other = client.get("/statement/", params={"month": "2026-10", "member": 4})
+    assert other.status_code == 403

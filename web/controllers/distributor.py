@@ -1,0 +1,160 @@
+"""The distributor's page: export downloads (streamed), meter-data upload; the export API.
+
+Registered through `web.controllers.route_handlers` (it imports this module's `HANDLERS`,
+which also carry the report and statement pages of `web.controllers.reports`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
+from litestar.params import FromQuery, MultipartBody
+from litestar.plugins.htmx import HTMXRequest
+from litestar.response import Stream, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.export.scope import cleared_span
+from market.export.service import open_export, stream_in_own_session, web_request
+from market.meterimport import import_meter_data, recent_imports
+from web.auth import requires_role
+from web.pages import expect_form, render
+
+Db = NamedDependency[AsyncSession]
+ActorDep = NamedDependency[Any]
+#: Meter-data uploads up to 200 MB (a month of quarter-hours for ~700 metering points).
+MAX_UPLOAD = 200 * 1024 * 1024
+
+
+@dataclass
+class MeterUpload:
+    file: UploadFile
+    skip_bad_rows: bool = False
+
+
+async def _download(
+    request: Request[Any, Any, Any], db: AsyncSession, actor: Any, params: dict[str, Any]
+) -> Stream:
+    req = web_request(**params)
+    scope = await open_export(db, actor, req, web=True)
+    return Stream(
+        stream_in_own_session(request.app.state.session_factory, scope, req),
+        media_type=req.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{req.filename(scope)}"',
+            "ETag": f'"{scope.version}"',
+            "X-Klaster-Export-Version": scope.version,
+        },
+    )
+
+
+async def _save_upload(upload: UploadFile) -> Path:
+    """Spool the upload to a temporary file (the import reads it twice)."""
+    with tempfile.NamedTemporaryFile(prefix="klaster-meter-", suffix=".csv", delete=False) as out:
+        while chunk := await upload.read(1 << 20):
+            out.write(chunk)
+    return Path(out.name)
+
+
+class DistributorController(Controller):
+    path = "/distributor"
+    guards = [requires_role("distributor", "coordinator")]  # noqa: RUF012 - Litestar style
+
+    @get("/")
+    async def index(self, request: HTMXRequest, db: Db) -> Template:
+        return render(
+            request,
+            "distributor/index.html",
+            section="distributor",
+            span=await cleared_span(db),
+            imports=await recent_imports(db),
+        )
+
+    @get("/export")
+    async def download(
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: ActorDep,
+        start: FromQuery[str],
+        end: FromQuery[str | None] = None,
+        format: FromQuery[str] = "csv",
+        table: FromQuery[str | None] = None,
+        decimal_comma: FromQuery[bool] = False,
+        plain: FromQuery[bool] = False,
+    ) -> Stream:
+        params = {
+            "start": start,
+            "end": end,
+            "format_": format,
+            "table": table,
+            "decimal_comma": decimal_comma,
+            "plain": plain,
+        }
+        return await _download(request, db, actor, params)
+
+    @post("/meter-data", request_max_body_size=MAX_UPLOAD)
+    async def upload(
+        self, request: HTMXRequest, db: Db, actor: ActorDep, data: MultipartBody[MeterUpload]
+    ) -> Template:
+        expect_form(request, "distributor/_meter_report.html", report=None)
+        path = await _save_upload(data.file)
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as stream:
+                report = await import_meter_data(
+                    db, actor, stream, filename=data.file.filename, skip_bad_rows=data.skip_bad_rows
+                )
+        finally:
+            path.unlink(missing_ok=True)
+        status = 422 if report.stored == 0 and not report.ok else 200
+        return render(
+            request,
+            "distributor/_meter_report.html",
+            status_code=status,
+            report=report,
+            imports=await recent_imports(db),
+        )
+
+
+@get("/api/v1/exports", summary="Export cleared results (distributor and coordinator)")
+async def api_export(
+    request: HTMXRequest,
+    db: Db,
+    actor: ActorDep,
+    start: FromQuery[str],
+    end: FromQuery[str | None] = None,
+    format: FromQuery[str] = "csv",
+    table: FromQuery[str | None] = None,
+    decimal_comma: FromQuery[bool] = False,
+    plain: FromQuery[bool] = False,
+) -> Stream:
+    """Streams CSV/JSON (XLSX up to one sheet). `start`/`end`: 2026-10, 2026-10-25 or
+    ISO times; other roles get 403, an empty range 404 naming the range."""
+    from market.auth import Actor
+    from market.errors import NotAuthenticated
+
+    if not isinstance(actor, Actor):
+        raise NotAuthenticated("token", "send Authorization: Bearer <token>")
+    params = {
+        "start": start,
+        "end": end,
+        "format_": format,
+        "table": table,
+        "decimal_comma": decimal_comma,
+        "plain": plain,
+    }
+    return await _download(request, db, actor, params)
+
+
+def _handlers() -> list[Any]:
+    from web.controllers import reports
+
+    return [DistributorController, api_export, *reports.HANDLERS]
+
+
+HANDLERS: list[Any] = _handlers()

@@ -1,0 +1,104 @@
+"""The coordinator's cluster report (with SVG charts) and the members' monthly statements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
+from litestar.plugins.htmx import HTMXRequest
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.export.service import parse_range
+from market.reports import cluster_report, default_month, member_statement
+from market.settlement import statement_csv
+from web.auth import requires_role, signed_in
+from web.pages import page, render
+from web.report_charts import congestion_chart, price_volume_chart, shares_chart
+from web.templating import connection_locale
+
+Db = NamedDependency[AsyncSession]
+ActorDep = NamedDependency[Any]
+
+
+class ReportsController(Controller):
+    path = "/reports"
+    guards = [requires_role("coordinator", "distributor")]  # noqa: RUF012 - Litestar style
+
+    @get("/")
+    async def index(
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: ActorDep,
+        start: FromQuery[str | None] = None,
+        end: FromQuery[str | None] = None,
+        period: FromQuery[str] = "day",
+    ) -> Template:
+        start = start or await default_month(db)
+        begin, finish = parse_range(start, end)
+        report = await cluster_report(db, actor, begin, finish, period)
+        loc = connection_locale(request)
+        charts = {
+            "shares": shares_chart(report.rows, loc),
+            "congestion": congestion_chart(report.totals.congestion, report.line_names, loc),
+            "day": price_volume_chart(report.last_day, loc),
+        }
+        return page(
+            request,
+            "reports/index.html",
+            "reports/_report.html",
+            section="reports",
+            report=report,
+            charts=charts,
+            start=start,
+            end=end or "",
+            period=period,
+        )
+
+
+class StatementController(Controller):
+    path = "/statement"
+    guards = [signed_in]  # noqa: RUF012 - Litestar style
+
+    @get("/")
+    async def show(
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: ActorDep,
+        month: FromQuery[str | None] = None,
+        member: FromQuery[int | None] = None,
+    ) -> Template:
+        month = month or await default_month(db)
+        statement = await member_statement(db, actor, month, member)
+        return render(
+            request,
+            "reports/statement.html",
+            section="statement",
+            statement=statement,
+            month=month,
+            member=member,
+        )
+
+    @get("/csv")
+    async def download(
+        self,
+        db: Db,
+        actor: ActorDep,
+        month: FromQuery[str | None] = None,
+        member: FromQuery[int | None] = None,
+    ) -> Response[bytes]:
+        month = month or await default_month(db)
+        statement = await member_statement(db, actor, month, member)
+        name = f"klaster-statement-{month}-{member or actor.member_id}.csv"
+        return Response(
+            statement_csv(statement),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+
+HANDLERS: list[Any] = [ReportsController, StatementController]
