@@ -39,7 +39,9 @@ def _stores(settings: Settings, config: WebConfig) -> dict[str, Any]:
     if settings.redis_url:
         from litestar.stores.redis import RedisStore
 
-        root = RedisStore.with_client(url=settings.redis_url, namespace=config.channel_prefix)
+        root = RedisStore.with_client(
+            url=settings.redis_url, namespace=f"klaster{config.channel_prefix}"
+        )
         return {
             "sessions": root.with_namespace("sessions"),
             "rate_limit": root.with_namespace("rate_limit"),
@@ -85,7 +87,7 @@ def create_app(
     engine = create_engine(settings.database_url, echo=settings.sql_echo)
     sessions = session_factory(engine)
     channels = make_channels_plugin(settings, config)
-    publisher = ChannelsPublisher(channels)
+    publisher = ChannelsPublisher(channels, config.channel_prefix)
     signin_limit, order_limit = rate_limits(config)
 
     @asynccontextmanager

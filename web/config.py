@@ -5,8 +5,9 @@ demo speed — are `market.settings.Settings`).
   `0` only for plain-http local use (`klaster demo` sets it).
 - `KLASTER_SIGNIN_RATE` (`10/minute`): sign-in attempts per client address.
 - `KLASTER_ORDER_RATE` (`20/second`): order submissions per member (pages and API).
-- `KLASTER_CHANNEL_PREFIX` (`klaster`): Redis key prefix of the live channels, sessions and
-  rate counters (isolates tests sharing one Redis).
+- `KLASTER_CHANNEL_PREFIX` (empty): prefix of the live channel names (`orderbook`, …) and of
+  the Redis namespace of sessions and rate counters; lets several test runs or clusters share
+  one Redis. `klaster worker` must publish with the same prefix.
 - `KLASTER_SESSION_DAYS` (`7`): session lifetime.
 """
 
@@ -33,7 +34,7 @@ class WebConfig:
     secure_cookies: bool = True
     signin_rate: tuple[DurationUnit, int] = ("minute", 10)
     order_rate: tuple[DurationUnit, int] = ("second", 20)
-    channel_prefix: str = "klaster"
+    channel_prefix: str = ""
     session_days: int = 7
 
     @classmethod
@@ -45,7 +46,7 @@ class WebConfig:
                 env.get("KLASTER_SIGNIN_RATE", "10/minute"), "KLASTER_SIGNIN_RATE"
             ),
             order_rate=parse_rate(env.get("KLASTER_ORDER_RATE", "20/second"), "KLASTER_ORDER_RATE"),
-            channel_prefix=env.get("KLASTER_CHANNEL_PREFIX", "klaster") or "klaster",
+            channel_prefix=env.get("KLASTER_CHANNEL_PREFIX", ""),
             session_days=int(env.get("KLASTER_SESSION_DAYS", "7")),
         )
 

@@ -52,22 +52,26 @@ def make_channels_plugin(settings: Settings, config: WebConfig) -> ChannelsPlugi
         from litestar.channels.backends.redis import RedisChannelsPubSubBackend
         from redis.asyncio import Redis
 
-        backend: Any = RedisChannelsPubSubBackend(
-            redis=Redis.from_url(settings.redis_url), key_prefix=f"{config.channel_prefix}_ch"
-        )
+        backend: Any = RedisChannelsPubSubBackend(redis=Redis.from_url(settings.redis_url))
     else:
         backend = MemoryChannelsBackend()
-    return ChannelsPlugin(backend=backend, channels=list(CHANNELS))
+    return ChannelsPlugin(backend=backend, channels=channel_names(config.channel_prefix))
+
+
+def channel_names(prefix: str) -> list[str]:
+    """Pub/sub channel names are global in Redis: a prefix keeps test runs apart."""
+    return [prefix + name for name in CHANNELS]
 
 
 class ChannelsPublisher:
     """`market.events.Publisher` over Litestar channels (non-blocking: the plugin queues)."""
 
-    def __init__(self, plugin: ChannelsPlugin) -> None:
+    def __init__(self, plugin: ChannelsPlugin, prefix: str = "") -> None:
         self._plugin = plugin
+        self._prefix = prefix
 
     async def publish(self, channel: str, event: dict[str, Any]) -> None:
-        self._plugin.publish(event, channels=[channel])
+        self._plugin.publish(event, channels=[self._prefix + channel])
 
 
 @dataclass(eq=False)
@@ -111,9 +115,15 @@ class LiveHub:
     """One per process: subscribes to the channels once and fans out to local sockets."""
 
     def __init__(
-        self, plugin: ChannelsPlugin, *, render_html: Renderer, load_state: Loader
+        self,
+        plugin: ChannelsPlugin,
+        *,
+        render_html: Renderer,
+        load_state: Loader,
+        channels: list[str] | None = None,
     ) -> None:
         self._plugin = plugin
+        self._channels = channels or list(CHANNELS)
         self._render_html = render_html
         self._load_state = load_state
         self._clients: set[LiveClient] = set()
@@ -137,7 +147,7 @@ class LiveHub:
         self._clients.discard(client)
 
     async def start(self) -> None:
-        subscriber = await self._plugin.subscribe(list(CHANNELS))
+        subscriber = await self._plugin.subscribe(self._channels)
         self._task = asyncio.create_task(self._run(subscriber), name="klaster-live-hub")
 
     async def stop(self) -> None:

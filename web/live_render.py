@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from web.live import LiveHub, LiveUpdate
+from web.live import LiveHub, LiveUpdate, channel_names
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -83,4 +83,9 @@ def make_hub(app: Litestar) -> LiveHub:
             )
         )
 
-    return LiveHub(app.state.channels_plugin, render_html=render, load_state=load)
+    return LiveHub(
+        app.state.channels_plugin,
+        render_html=render,
+        load_state=load,
+        channels=channel_names(app.state.web_config.channel_prefix),
+    )

@@ -55,8 +55,8 @@ def day_chart(ctx: Any, results: Any) -> Markup:
     loc = context_locale(ctx)
     points = [
         DayPoint(
-            label=fmt.time_hm(r.interval_start),
-            price=_f(r.reference_price),
+            label=fmt.time_hm(r.start_utc),
+            price=_f(r.price_max) if r.status == "cleared" else None,
             local_kwh=float(r.local_kwh or 0),
             grid_kwh=float((r.import_kwh or 0) + (r.export_kwh or 0)),
         )
@@ -82,8 +82,9 @@ def network_map(ctx: Any, network: Any, result: Any = None) -> Markup:
     loc = context_locale(ctx)
     if network is None:
         return Markup("")
-    prices = {p.node: _f(p.price) for p in (result.prices if result else [])}
-    flows = {f.line: f for f in (result.flows if result else [])}
+    prices = {n.code: _f(n.price) for n in (result.nodes if result else [])}
+    flows = {ln.code: ln for ln in (result.lines if result else [])}
+    per_hour = 60.0 / result.summary.minutes if result else 4.0
     nodes = [MapNode(n.code, n.name, n.kind, prices.get(n.code)) for n in network.nodes]
     lines = []
     for line in network.lines:
@@ -94,8 +95,8 @@ def network_map(ctx: Any, network: Any, result: Any = None) -> Markup:
                 line.from_node,
                 line.to_node,
                 float(line.capacity_kw),
-                _f(flow.flow_kw) if flow else None,
-                bool(flow.binding) if flow else False,
+                float(flow.flow_kwh) * per_hour if flow else None,
+                bool(flow.congested) if flow else False,
             )
         )
 

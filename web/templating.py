@@ -8,6 +8,7 @@ one (fragments rendered for the live socket), else the request's language cookie
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ def configure(engine: JinjaTemplateEngine) -> None:
         ngettext=_ngettext,
         error_text=_error_text,
         assets=ASSETS,
+        timedelta1=timedelta(days=1),
     )
     env.filters.update(
         num=_with_locale(lambda v, loc, places=2: fmt.number(v, places, loc)),

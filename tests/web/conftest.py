@@ -8,7 +8,7 @@ The market clock is a ManualClock at 2026-06-15 10:00 UTC (12:00 in Warsaw).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
+from litestar.testing import TestClient
 
 from market.clock import ManualClock
 
@@ -123,24 +123,40 @@ async def world(db: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World
 
 
 @pytest.fixture
-async def client(world: World) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=world.app) as c:
+def client(world: World) -> Iterator[TestClient[Litestar]]:
+    """A synchronous client: the app (and its live hub) runs in the client's own event-loop
+    thread, so HTTP calls, WebSocket sessions and `run_in_app` share one loop."""
+    with TestClient(app=world.app) as c:
         yield c
 
 
-def csrf_of(client: AsyncTestClient[Litestar]) -> str:
+def run_in_app(client: TestClient[Litestar], func: Any, *args: Any) -> Any:
+    """Await `func(*args)` on the app's event loop (e.g. a scheduler tick that publishes)."""
+    return client.blocking_portal.call(func, *args)
+
+
+def tick(client: TestClient[Litestar]) -> Any:
+    """One scheduler pass in the app's loop, publishing through the app's channels."""
+    from market.scheduler import Scheduler
+
+    state = client.app.state
+    scheduler = Scheduler(state.session_factory, state.clock, state.publisher, worker_id="test")
+    return run_in_app(client, scheduler.tick)
+
+
+def csrf_of(client: TestClient[Litestar]) -> str:
     return str(client.cookies.get("csrftoken") or "")
 
 
-async def sign_in(client: AsyncTestClient[Litestar], login: str, password: str = PASSWORD) -> Any:
+def sign_in(client: TestClient[Litestar], login: str, password: str = PASSWORD) -> Any:
     """Sign in through the form, as a browser does (GET for the CSRF cookie, then POST)."""
-    page = await client.get("/login")
+    page = client.get("/login")
     token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
     assert token, "login form has a CSRF field"
-    return await client.post(
+    return client.post(
         "/login", data={"login": login, "password": password, "_csrf_token": token.group(1)}
     )
 
 
-def htmx_headers(client: AsyncTestClient[Litestar]) -> dict[str, str]:
+def htmx_headers(client: TestClient[Litestar]) -> dict[str, str]:
     return {"HX-Request": "true", "x-csrftoken": csrf_of(client)}

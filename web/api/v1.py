@@ -1,19 +1,31 @@
-"""/api/v1 handlers. Each parses, calls one market service and returns its view."""
+"""/api/v1: everything the pages do, for programs. Bearer tokens (POST /auth/token); errors
+are `{"error", "field", "message"}` with the status of the market error. Each handler parses,
+calls one market service and returns its view (Decimals as strings, times ISO 8601 UTC)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
-from litestar import get, post
+from litestar import Router, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.plugins.htmx import HTMXRequest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market import audit, coordinator, intervals, orders, results, standing
 from market import auth as market_auth
-from web.auth import signed_in
+from market.errors import ValidationFailed
+from market.member_queries import MyPointView, my_metering_points
+from web.auth import requires_role, signed_in
 from web.ratelimit import rate_limited
+
+Db = NamedDependency[AsyncSession]
+# Protocol-typed dependencies cannot be validated by Litestar; the app provides them.
+ActorDep = NamedDependency[Any]
+ClockDep = NamedDependency[Any]
+PublisherDep = NamedDependency[Any]
 
 
 @dataclass
@@ -38,25 +50,230 @@ class Me:
     name: str
 
 
-@post(
-    "/auth/token",
-    middleware=[rate_limited("signin_limit")],
-    status_code=201,
-    summary="Get an API token",
-)
-async def issue_token(
-    db: NamedDependency[AsyncSession], data: JSONBody[TokenRequest]
-) -> TokenResponse:
+@dataclass
+class NewOrder:
+    interval_id: int
+    metering_point_id: int
+    side: str
+    quantity_kwh: str
+    price: str
+    client_order_id: str | None = None
+
+
+@dataclass
+class OrderChange:
+    quantity_kwh: str | None = None
+    price: str | None = None
+
+
+@dataclass
+class NewStandingOrder:
+    metering_point_id: int
+    side: str
+    price: str
+    mode: str = "fixed"
+    quantity_kwh: str | None = None
+    weekdays: str = "1234567"
+    hour_from: int = 0
+    hour_to: int = 24
+    valid_from: date | None = None
+    valid_to: date | None = None
+
+
+@dataclass
+class Paused:
+    paused: bool
+
+
+@post("/auth/token", middleware=[rate_limited("signin_limit")], status_code=201)
+async def issue_token(db: Db, data: JSONBody[TokenRequest]) -> TokenResponse:
     """Exchange a login and password for a bearer token (shown once; keep it secret)."""
     actor = await market_auth.authenticate(db, data.login, data.password)
     token = await market_auth.create_api_token(db, actor, data.name)
     return TokenResponse(token=token, member_id=actor.member_id, role=actor.role, name=actor.name)
 
 
-@get("/me", guards=[signed_in], summary="Who the token belongs to")
+@get("/me", guards=[signed_in])
 async def me(request: HTMXRequest) -> Me:
+    """Who the token belongs to."""
     actor = request.scope["user"]
     return Me(member_id=actor.member_id, role=actor.role, name=actor.name)
 
 
-HANDLERS: list[Any] = [issue_token, me]
+@get("/intervals", guards=[signed_in])
+async def list_intervals(db: Db, clock: ClockDep) -> intervals.IntervalsView:
+    """The current interval, the ones open for orders (with gate closure) and recent ones."""
+    return await intervals.list_intervals(db, clock)
+
+
+@get("/intervals/{interval_id:int}/book", guards=[signed_in])
+async def order_book(db: Db, interval_id: FromPath[int]) -> orders.OrderBookView:
+    """Aggregated order book: volume by price step per side, no identities."""
+    return await orders.order_book(db, interval_id)
+
+
+@get("/intervals/{interval_id:int}/result", guards=[signed_in])
+async def interval_result(db: Db, interval_id: FromPath[int]) -> results.IntervalResultView:
+    """Nodal prices, line flows, grid exchange and run details of a cleared interval."""
+    return await results.interval_result(db, interval_id)
+
+
+@get("/results", guards=[signed_in])
+async def day_results(db: Db, day: FromQuery[date]) -> list[results.IntervalSummary]:
+    """Every interval of a local day (Europe/Warsaw), in order."""
+    return await results.day_results(db, day)
+
+
+@get("/results/latest", guards=[signed_in])
+async def latest_results(db: Db, limit: FromQuery[int] = 8) -> list[results.IntervalSummary]:
+    return await results.latest_results(db, limit=limit)
+
+
+member_only = [requires_role("member")]
+
+
+@get("/metering-points", guards=member_only)
+async def my_points(db: Db, actor: ActorDep) -> list[MyPointView]:
+    """My metering points."""
+    return await my_metering_points(db, actor)
+
+
+@get("/orders", guards=member_only)
+async def my_orders(
+    db: Db,
+    actor: ActorDep,
+    interval_id: FromQuery[int | None] = None,
+    status: FromQuery[str | None] = None,
+    limit: FromQuery[int] = 100,
+) -> list[orders.OrderView]:
+    """My orders, newest first."""
+    return await orders.list_my_orders(
+        db, actor, interval_id=interval_id, status=status, limit=limit
+    )
+
+
+@post("/orders", guards=member_only, middleware=[rate_limited("order_limit")], status_code=201)
+async def place_order(
+    db: Db, actor: ActorDep, clock: ClockDep, publisher: PublisherDep, data: JSONBody[NewOrder]
+) -> orders.OrderView:
+    """Place a bid (buy) or offer (sell). Retrying with the same `client_order_id` returns the
+    order placed the first time."""
+    return await orders.place_order(db, actor, clock, publisher, **asdict(data))
+
+
+@patch("/orders/{order_id:int}", guards=member_only)
+async def modify_order(
+    db: Db,
+    actor: ActorDep,
+    clock: ClockDep,
+    publisher: PublisherDep,
+    order_id: FromPath[int],
+    data: JSONBody[OrderChange],
+) -> orders.OrderView:
+    """Change quantity and/or price until the gate closes."""
+    return await orders.modify_order(db, actor, clock, publisher, order_id, **asdict(data))
+
+
+@delete("/orders/{order_id:int}", guards=member_only, status_code=200)
+async def cancel_order(
+    db: Db, actor: ActorDep, clock: ClockDep, publisher: PublisherDep, order_id: FromPath[int]
+) -> orders.OrderView:
+    """Cancel until the gate closes."""
+    return await orders.cancel_order(db, actor, clock, publisher, order_id)
+
+
+@get("/fills", guards=member_only)
+async def my_fills(
+    db: Db,
+    actor: ActorDep,
+    interval_id: FromQuery[int | None] = None,
+    day: FromQuery[date | None] = None,
+) -> list[orders.FillView]:
+    """My accepted quantities with price and amount."""
+    return await orders.my_fills(db, actor, interval_id=interval_id, day=day)
+
+
+@get("/intervals/{interval_id:int}/trades", guards=member_only)
+async def my_trades(db: Db, actor: ActorDep, interval_id: FromPath[int]) -> list[results.TradeView]:
+    """My trades in an interval; counterparties by node unless they agreed to be named."""
+    return await results.my_trades(db, actor, interval_id)
+
+
+@get("/standing-orders", guards=member_only)
+async def list_standing(db: Db, actor: ActorDep) -> list[standing.StandingOrderView]:
+    return await standing.list_standing_orders(db, actor)
+
+
+@post("/standing-orders", guards=member_only, status_code=201)
+async def create_standing(
+    db: Db, actor: ActorDep, clock: ClockDep, data: JSONBody[NewStandingOrder]
+) -> standing.StandingOrderView:
+    """A rule that places an order into every matching upcoming interval."""
+    return await standing.create_standing_order(db, actor, clock, **asdict(data))
+
+
+@patch("/standing-orders/{rule_id:int}", guards=member_only)
+async def pause_standing(
+    db: Db, actor: ActorDep, clock: ClockDep, rule_id: FromPath[int], data: JSONBody[Paused]
+) -> standing.StandingOrderView:
+    """Pause (`{"paused": true}`) or resume a standing order."""
+    return await standing.set_standing_paused(db, actor, clock, rule_id, data.paused)
+
+
+@delete("/standing-orders/{rule_id:int}", guards=member_only, status_code=204)
+async def delete_standing(db: Db, actor: ActorDep, clock: ClockDep, rule_id: FromPath[int]) -> None:
+    await standing.delete_standing_order(db, actor, clock, rule_id)
+
+
+staff = [requires_role("coordinator", "distributor")]
+
+
+@get("/members", guards=staff)
+async def list_members(db: Db, actor: ActorDep) -> list[coordinator.MemberView]:
+    return await coordinator.list_members(db, actor)
+
+
+@get("/all-metering-points", guards=staff)
+async def list_points(db: Db, actor: ActorDep) -> list[coordinator.MeteringPointView]:
+    return await coordinator.list_metering_points(db, actor)
+
+
+@get("/network", guards=[signed_in])
+async def network(db: Db) -> coordinator.NetworkView:
+    """Nodes, lines with capacities and the grid connection."""
+    return await coordinator.list_network(db)
+
+
+@get("/parameters", guards=[signed_in])
+async def parameters(db: Db) -> coordinator.ParametersView:
+    return await coordinator.get_parameters(db)
+
+
+@patch("/parameters", guards=[requires_role("coordinator")])
+async def update_parameters(
+    db: Db, actor: ActorDep, data: JSONBody[dict[str, Any]]
+) -> coordinator.ParametersView:
+    """Change market parameters (coordinator)."""
+    if not data:
+        raise ValidationFailed("", "send at least one parameter")
+    return await coordinator.update_parameters(db, actor, **data)
+
+
+@get("/audit", guards=staff)
+async def audit_log(
+    db: Db, actor: ActorDep, before_id: FromQuery[int | None] = None, limit: FromQuery[int] = 100
+) -> list[audit.AuditView]:
+    """The append-only audit log, newest first; page with `before_id`."""
+    return await audit.list_audit(db, actor, limit=limit, before_id=before_id)
+
+
+HANDLERS: list[Any] = [
+    issue_token, me, list_intervals, order_book, interval_result, day_results, latest_results,
+    my_points, my_orders, place_order, modify_order, cancel_order, my_fills, my_trades,
+    list_standing, create_standing, pause_standing, delete_standing, list_members, list_points,
+    network, parameters, update_parameters, audit_log,
+]  # fmt: skip
+
+
+def router() -> Router:
+    return Router(path="/api/v1", route_handlers=HANDLERS, tags=["v1"])

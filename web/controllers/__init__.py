@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from litestar import Router
@@ -22,11 +23,14 @@ def route_handlers() -> list[Any]:
         auth.switch_language,
         live_ws.live_socket,
     ]
-    for module_name in ("member", "live", "results", "coordinator", "distributor_home"):
-        module = _optional(f"web.controllers.{module_name}")
-        if module is not None:
-            pages.extend(module.HANDLERS)
-    # The exports helper's distributor views (web/controllers/distributor.py), when present.
+    from web.controllers import coordinator, live, member, results
+
+    for module in (member, live, results, coordinator):
+        pages.extend(module.HANDLERS)
+    # ---- Distributor slot ------------------------------------------------------------------
+    # The distributor's page (/distributor: exports, meter-data upload, reports) lives in
+    # web/controllers/distributor.py, owned by the exports work; it is mounted here when
+    # present. The nav link "Distributor" in base.html points at it.
     exports = _optional("web.controllers.distributor")
     if exports is not None:
         pages.extend(getattr(exports, "HANDLERS", []))
@@ -42,9 +46,9 @@ def _optional(name: str) -> Any:
 
     try:
         return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
+    except ImportError as exc:
+        if getattr(exc, "name", None) != name:
+            logging.getLogger("klaster.web").error("%s not mounted: %s", name, exc)
         return None
 
 

@@ -1,0 +1,145 @@
+"""Coordinator pages: members, metering points (PPE validated), network, parameters, audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.plugins.htmx import HTMXRequest
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market import audit, coordinator
+from web.auth import requires_role
+from web.pages import expect_form, page, render
+
+Db = NamedDependency[AsyncSession]
+ActorDep = NamedDependency[Any]
+
+MEMBER_FIELDS = ("name", "kind", "role", "login", "password", "email")
+POINT_FIELDS = ("ppe_code", "member_id", "node", "contracted_power_kw", "pv_kwp", "name",
+                "annual_use_kwh", "load_profile")  # fmt: skip
+LINE_FIELDS = ("code", "from_node", "to_node", "capacity_kw", "name")
+PARAM_FIELDS = ("name", "registry_number", "coordinator_name", "gate_closure_minutes",
+                "horizon_intervals", "price_floor", "price_cap")  # fmt: skip
+
+
+async def form_fields(request: HTMXRequest, names: tuple[str, ...]) -> dict[str, str]:
+    """The named fields of a posted form, as text (services parse and name bad fields)."""
+    form = await request.form()
+    return {name: str(form.get(name, "")).strip() for name in names}
+
+
+class CoordinatorController(Controller):
+    path = "/coordinator"
+    guards = [requires_role("coordinator")]  # noqa: RUF012 - Litestar's declaration style
+
+    @get("/")
+    async def index(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+        return render(
+            request,
+            "coordinator/index.html",
+            section="coordinator",
+            members=await coordinator.list_members(db, actor),
+            params=await coordinator.get_parameters(db),
+        )
+
+    @get("/members")
+    async def members(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+        rows = await coordinator.list_members(db, actor)
+        return page(request, "coordinator/members.html", section="coordinator", members=rows)
+
+    @post("/members")
+    async def add_member(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+        fields = await form_fields(request, MEMBER_FIELDS)
+        expect_form(request, "coordinator/_member_form.html", form=fields)
+        await coordinator.create_member(db, actor, **{k: v or None for k, v in fields.items()})
+        rows = await coordinator.list_members(db, actor)
+        return render(request, "coordinator/_member_added.html", members=rows, form={})
+
+    @post("/members/{member_id:int}/deactivate")
+    async def deactivate_member(
+        self, request: HTMXRequest, db: Db, actor: ActorDep, member_id: FromPath[int]
+    ) -> Template:
+        await coordinator.deactivate_member(db, actor, member_id)
+        rows = await coordinator.list_members(db, actor)
+        return render(request, "coordinator/_members_table.html", members=rows)
+
+    @get("/points")
+    async def points(
+        self, request: HTMXRequest, db: Db, actor: ActorDep, member: FromQuery[int | None] = None
+    ) -> Template:
+        rows = await coordinator.list_metering_points(db, actor, member_id=member)
+        return page(request, "coordinator/points.html", section="coordinator", points=rows,
+                    members=await coordinator.list_members(db, actor),
+                    network=await coordinator.list_network(db))  # fmt: skip
+
+    @post("/points")
+    async def add_point(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+        fields = await form_fields(request, POINT_FIELDS)
+        context = {"members": await coordinator.list_members(db, actor),
+                   "network": await coordinator.list_network(db)}  # fmt: skip
+        expect_form(request, "coordinator/_point_form.html", form=fields, **context)
+        clean = {k: v for k, v in fields.items() if v != "" or k in ("ppe_code", "node")}
+        await coordinator.create_metering_point(db, actor, **clean)
+        rows = await coordinator.list_metering_points(db, actor)
+        return render(request, "coordinator/_point_added.html", points=rows, form={}, **context)
+
+    @post("/points/{point_id:int}/deactivate")
+    async def deactivate_point(
+        self, request: HTMXRequest, db: Db, actor: ActorDep, point_id: FromPath[int]
+    ) -> Template:
+        await coordinator.deactivate_metering_point(db, actor, point_id)
+        rows = await coordinator.list_metering_points(db, actor)
+        return render(request, "coordinator/_points_table.html", points=rows)
+
+    @get("/network")
+    async def network(self, request: HTMXRequest, db: Db) -> Template:
+        view = await coordinator.list_network(db)
+        return page(request, "coordinator/network.html", section="coordinator", network=view)
+
+    @post("/network/lines")
+    async def add_line(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+        fields = await form_fields(request, LINE_FIELDS)
+        expect_form(request, "coordinator/_line_form.html", form=fields,
+                    network=await coordinator.list_network(db))  # fmt: skip
+        await coordinator.create_line(db, actor, **fields)
+        view = await coordinator.list_network(db)
+        return render(request, "coordinator/_line_added.html", network=view, form={})
+
+    @post("/network/lines/{line_id:int}")
+    async def change_line(
+        self, request: HTMXRequest, db: Db, actor: ActorDep, line_id: FromPath[int]
+    ) -> Template:
+        fields = await form_fields(request, ("capacity_kw",))
+        expect_form(
+            request, "coordinator/_lines_table.html", network=await coordinator.list_network(db)
+        )
+        await coordinator.update_line(db, actor, line_id, capacity_kw=fields["capacity_kw"])
+        view = await coordinator.list_network(db)
+        return render(request, "coordinator/_lines_table.html", network=view, saved=line_id)
+
+    @get("/parameters")
+    async def parameters_page(self, request: HTMXRequest, db: Db) -> Template:
+        params = await coordinator.get_parameters(db)
+        return page(request, "coordinator/parameters.html", section="coordinator", params=params)
+
+    @post("/parameters")
+    async def save_parameters(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+        fields = await form_fields(request, PARAM_FIELDS)
+        expect_form(request, "coordinator/_params_form.html", params=fields, form=fields)
+        params = await coordinator.update_parameters(db, actor, **fields)
+        return render(request, "coordinator/_params_form.html", params=params, saved=True)
+
+    @get("/audit")
+    async def audit_log(
+        self, request: HTMXRequest, db: Db, actor: ActorDep, before: FromQuery[int | None] = None
+    ) -> Template:
+        entries = await audit.list_audit(db, actor, limit=50, before_id=before)
+        return page(request, "coordinator/audit.html", "coordinator/_audit_rows.html",
+                    section="coordinator", entries=entries)  # fmt: skip
+
+
+HANDLERS = [CoordinatorController]

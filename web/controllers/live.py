@@ -1,0 +1,26 @@
+"""Live market page (everyone signed in): order book, curves, latest results, network map."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.plugins.htmx import HTMXRequest
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from web.auth import signed_in
+from web.live_render import load_live_state
+from web.pages import page
+
+
+@get("/live", guards=[signed_in])
+async def live_page(
+    request: HTMXRequest, db: NamedDependency[AsyncSession], clock: NamedDependency[Any]
+) -> Template:
+    """The whole page; its regions are then replaced by pushes over /ws/live?page=live."""
+    return page(request, "live/index.html", section="live", live=await load_live_state(db, clock))
+
+
+HANDLERS = [live_page]

@@ -1,0 +1,53 @@
+"""Results: a day's cleared intervals with charts, and one interval in full (with my trades)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.plugins.htmx import HTMXRequest
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market import results
+from market.errors import ValidationFailed
+from web.auth import signed_in
+from web.formatting import to_local
+from web.pages import page
+
+Db = NamedDependency[AsyncSession]
+
+
+def parse_day(text: str | None, today: date) -> date:
+    if not text:
+        return today
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValidationFailed("day", "use a date like 2026-11-26") from None
+
+
+@get("/results", guards=[signed_in])
+async def results_day(
+    request: HTMXRequest, db: Db, clock: NamedDependency[Any], day: FromQuery[str | None] = None
+) -> Template:
+    chosen = parse_day(day, to_local(clock.now()).date())
+    rows = await results.day_results(db, chosen)
+    cleared = [r for r in rows if r.status in ("cleared", "failed")]
+    return page(request, "results/day.html", "results/_day.html", section="results", day=chosen,
+                rows=rows, cleared=cleared)  # fmt: skip
+
+
+@get("/results/{interval_id:int}", guards=[signed_in])
+async def result_detail(
+    request: HTMXRequest, db: Db, actor: NamedDependency[Any], interval_id: FromPath[int]
+) -> Template:
+    result = await results.interval_result(db, interval_id)
+    trades = await results.my_trades(db, actor, interval_id)
+    return page(request, "results/interval.html", section="results", r=result, trades=trades)
+
+
+HANDLERS = [results_day, result_detail]
