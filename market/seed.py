@@ -338,13 +338,13 @@ async def seed_demo(
     reference (grid buy-back price) is the RCEm of the month of `now` (or `clock.now()`)."""
     if now is None and clock is not None:
         now = clock.now()
-    if await session.scalar(select(Cluster.id).limit(1)) is not None:
-        raise Conflict("cluster", "the database already has a cluster; seed an empty database")
     total = 75 if members is None else members
     if total < MIN_MEMBERS:
         raise ValidationFailed("members", f"at least {MIN_MEMBERS} metering points")
     if interval_minutes not in (15, 60):
         raise ValidationFailed("interval_minutes", "must be 15 or 60")
+    if await session.scalar(select(Cluster.id).limit(1)) is not None:
+        raise Conflict("cluster", "the database already has a cluster; seed an empty database")
     rng = random.Random(f"klaster-demo:{seed}")
     month = (now or datetime.now()).month
     export_ref = RCEM[month - 1]

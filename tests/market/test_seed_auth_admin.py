@@ -1,0 +1,286 @@
+"""Demo seed, sign-in and tokens, the append-only audit log, coordinator services."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import pytest
+from market_world import PASSWORD, World, execute, snapshot
+from sqlalchemy import func, select
+
+from market import auth, coordinator
+from market.audit import list_audit
+from market.clock import ManualClock
+from market.errors import (
+    Conflict,
+    Forbidden,
+    KlasterError,
+    NotAuthenticated,
+    ValidationFailed,
+)
+from market.models import Member, MeteringPoint, Order, StandingOrder
+from market.ppe import is_valid_ppe
+from market.scheduler import Scheduler
+from market.seed import DEMO_PASSWORD, seed_demo
+
+pytestmark = pytest.mark.anyio
+NOON = datetime(2026, 6, 15, 9, 50, tzinfo=UTC)
+
+
+async def _demo_fingerprint(session: Any) -> list[tuple[Any, ...]]:
+    rows = await session.execute(
+        select(
+            MeteringPoint.ppe_code,
+            MeteringPoint.name,
+            MeteringPoint.pv_kwp,
+            MeteringPoint.annual_use_kwh,
+        ).order_by(MeteringPoint.id)
+    )
+    prices = await session.scalars(select(StandingOrder.price).order_by(StandingOrder.id))
+    return [tuple(r) for r in rows.all()] + [tuple(prices.all())]
+
+
+async def test_demo_seed_builds_a_working_staszow_cluster(db: Any, tmp_path: Any) -> None:
+    async with db.session() as s:
+        report = await seed_demo(s, now=NOON)
+        assert report.metering_points == 75 and report.nodes == 17
+        codes = (await s.scalars(select(MeteringPoint.ppe_code))).all()
+        assert len(set(codes)) == 75 and all(
+            is_valid_ppe(c) and c.startswith("5905435") for c in codes
+        )
+        for login in ("prosument", "koordynator", "dystrybutor"):
+            actor = await auth.authenticate(s, login, DEMO_PASSWORD)
+            assert (
+                actor.role
+                == {
+                    "prosument": "member",
+                    "koordynator": "coordinator",
+                    "dystrybutor": "distributor",
+                }[login]
+            )
+        with pytest.raises(Conflict):
+            await seed_demo(s, now=NOON)
+        fingerprint = await _demo_fingerprint(s)
+    # Deterministic: the same seed in another database gives the same cluster.
+    from market.db import create_engine, migrate, session_factory
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'again.db'}"
+    await anyio.to_thread.run_sync(migrate, url)
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as s:
+            await seed_demo(s, now=NOON)
+            assert await _demo_fingerprint(s) == fingerprint
+    finally:
+        await engine.dispose()
+    # The simulated participants make the market move on its own.
+    clock = ManualClock(NOON)
+    scheduler = Scheduler(db.sessions, clock, worker_id="demo")
+    await scheduler.tick()
+    async with db.session() as s:
+        assert await s.scalar(select(func.count(Order.id))) > 100
+    clock.advance(minutes=20)
+    report2 = await scheduler.tick()
+    assert report2.cleared and report2.cleared[0].status == "optimal"
+    assert report2.cleared[0].local_kwh > 0
+
+
+async def test_demo_seed_scales(db: Any) -> None:
+    async with db.session() as s:
+        report = await seed_demo(s, members=400, seed=5, now=NOON)
+        assert report.metering_points == 400
+        assert await s.scalar(select(func.count(MeteringPoint.id))) == 400
+    with pytest.raises(ValidationFailed) as err:
+        async with db.session() as s:
+            await seed_demo(s, members=3)
+    assert err.value.field == "members"
+
+
+def test_seed_command_rejects_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    from web.cli import main
+
+    assert main(["seed", "--demo", "--members", "5"]) == 2
+    assert "--members" in capsys.readouterr().err
+    assert main(["seed"]) == 2
+
+
+async def test_sign_in_and_tokens(world: World) -> None:
+    async with world.session() as s:
+        actor = await auth.authenticate(s, "alice", PASSWORD)
+        assert actor == world.alice
+        for login, password in (("alice", "wrong"), ("nobody", PASSWORD), ("", "")):
+            with pytest.raises(NotAuthenticated) as err:
+                await auth.authenticate(s, login, password)
+            assert (err.value.field, err.value.message) == ("login", "wrong login or password")
+        token = await auth.create_api_token(s, world.alice, "bot")
+        assert (await auth.authenticate_token(s, token)).member_id == world.alice.member_id
+        with pytest.raises(NotAuthenticated):
+            await auth.authenticate_token(s, token + "x")
+        assert await auth.revoke_api_tokens(s, world.alice) == 1
+        with pytest.raises(NotAuthenticated):
+            await auth.authenticate_token(s, token)
+    async with world.session() as s:
+        await coordinator.deactivate_member(s, world.carol, world.alice.member_id)
+    async with world.session() as s:
+        with pytest.raises(NotAuthenticated, match="deactivated"):
+            await auth.authenticate(s, "alice", PASSWORD)
+
+
+async def test_audit_log_is_append_only_and_for_operators(world: World) -> None:
+    async with world.session() as s:
+        await coordinator.update_parameters(s, world.carol, gate_closure_minutes="10")
+        entries = await list_audit(s, world.dave)
+        assert entries[0].action == "update" and entries[0].details == {
+            "gate_closure_minutes": "10"
+        }
+        with pytest.raises(Forbidden):
+            await list_audit(s, world.alice)
+    for sql in ("UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"):
+        with pytest.raises(Exception, match="append-only"):
+            await execute(world.db, sql)
+
+
+MP = {
+    "ppe_code": "590543500001234566",
+    "member_id": None,
+    "node": "B",
+    "contracted_power_kw": "12.5",
+    "pv_kwp": "6",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "field", "rule"),
+    [
+        ({"ppe_code": "590543500001234567"}, ValidationFailed, "ppe_code", "check digit"),
+        ({"ppe_code": "12345"}, ValidationFailed, "ppe_code", "18 digits"),
+        ({"ppe_code": "590543500000000018"}, Conflict, "ppe_code", "already registered"),
+        ({"node": "Z"}, ValidationFailed, "node", "unknown node"),
+        ({"contracted_power_kw": "0"}, ValidationFailed, "contracted_power_kw", "greater than 0"),
+        ({"pv_kwp": "-1"}, ValidationFailed, "pv_kwp", "at least 0"),
+        ({"pv_kwp": "1.23456"}, ValidationFailed, "pv_kwp", "at most 3 decimals"),
+        ({"member_id": "carol"}, ValidationFailed, "member_id", "market member"),
+    ],
+)
+async def test_metering_point_rejections_change_nothing(
+    world: World, change: dict[str, Any], error: type[KlasterError], field: str, rule: str
+) -> None:
+    fields = MP | {"member_id": world.alice.member_id} | change
+    if fields["member_id"] == "carol":
+        fields["member_id"] = world.carol.member_id
+    before = await snapshot(world.db)
+    with pytest.raises(error) as err:
+        async with world.session() as s:
+            await coordinator.create_metering_point(s, world.carol, **fields)
+    assert err.value.field == field and rule in err.value.message
+    assert await snapshot(world.db) == before
+
+
+async def test_coordinator_manages_members_points_and_network(world: World) -> None:
+    async with world.session() as s:
+        member = await coordinator.create_member(
+            s, world.carol, name="Ewa", kind="household", login="ewa", password="long enough"
+        )
+        point = await coordinator.create_metering_point(
+            s, world.carol, **(MP | {"member_id": member.id})
+        )
+        assert (point.node, point.role, point.contracted_power_kw) == (
+            "B",
+            "producer",
+            Decimal("12.500"),
+        )
+        node = await coordinator.create_node(s, world.carol, code="C", name="New", kind="lv")
+        line = await coordinator.create_line(
+            s, world.carol, code="L-BC", from_node="B", to_node="C", capacity_kw="140"
+        )
+        net = await coordinator.list_network(s)
+        assert [n.code for n in net.nodes] == ["A", "B", "C"] and net.lines[-1].id == line.id
+        assert node.kind == "lv"
+        assert len(await coordinator.list_members(s, world.dave)) == 5
+        assert [p.ppe_code for p in await coordinator.list_metering_points(s, world.alice)] == [
+            "590543500000000018"
+        ]
+    before = await snapshot(world.db)
+    bad_calls = [
+        (
+            coordinator.create_member,
+            {"name": "X", "kind": "household", "login": "ewa", "password": "long enough"},
+            Conflict,
+            "login",
+        ),
+        (coordinator.create_member, {"name": "X", "kind": "alien"}, ValidationFailed, "kind"),
+        (
+            coordinator.create_member,
+            {"name": "X", "kind": "household", "login": "x", "password": "short"},
+            ValidationFailed,
+            "password",
+        ),
+        (
+            coordinator.create_line,
+            {"code": "L-X", "from_node": "B", "to_node": "B", "capacity_kw": "1"},
+            ValidationFailed,
+            "to_node",
+        ),
+        (coordinator.create_node, {"code": "A", "name": "dup", "kind": "lv"}, Conflict, "code"),
+        (coordinator.update_parameters, {"price_floor": "0.95"}, ValidationFailed, "price_floor"),
+        (
+            coordinator.update_parameters,
+            {"interval_minutes": "60"},
+            ValidationFailed,
+            "interval_minutes",
+        ),
+        (
+            coordinator.set_grid_connection,
+            {
+                "node": "A",
+                "import_price": "0.5",
+                "export_price": "0.6",
+                "import_limit_kw": "1",
+                "export_limit_kw": "1",
+            },
+            ValidationFailed,
+            "export_price",
+        ),
+    ]
+    for call, kwargs, error, field in bad_calls:
+        with pytest.raises(error) as err:
+            async with world.session() as s:
+                await call(s, world.carol, **kwargs)
+        assert err.value.field == field, (call.__name__, kwargs)
+    with pytest.raises(ValidationFailed) as err:
+        async with world.session() as s:
+            await coordinator.update_node(s, world.carol, world.node_b, active=False)
+    assert err.value.field == "active"
+    with pytest.raises(Forbidden):
+        async with world.session() as s:
+            await coordinator.create_node(s, world.dave, code="D", name="d", kind="lv")
+    assert await snapshot(world.db) == before
+    async with world.session() as s:
+        assert (await s.get(Member, world.alice.member_id)) is not None
+
+
+async def test_changed_price_band_applies_to_new_orders(world: World) -> None:
+    from market.orders import place_order
+
+    async with world.session() as s:
+        params = await coordinator.update_parameters(s, world.carol, price_cap="0.5000")
+    assert params.price_cap == Decimal("0.5000")
+    interval = (await world.open_intervals())[0]
+    with pytest.raises(KlasterError) as err:
+        async with world.session() as s:
+            await place_order(
+                s,
+                world.alice,
+                world.clock,
+                world.publisher,
+                interval_id=interval.id,
+                metering_point_id=world.alice_mp,
+                side="buy",
+                quantity_kwh="1",
+                price="0.6",
+            )
+    assert err.value.field == "price" and "0.5000" in err.value.message
+    assert world.clock.now() - timedelta(0) == world.clock.now()
