@@ -13,10 +13,12 @@ metadata's `generated_at`).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from operator import call
 from typing import IO, Any
 
 from market.export.tables import Column, Kind, TableSpec
@@ -82,32 +84,51 @@ def _memo(fn: Formatter) -> Formatter:
     return f
 
 
+#: Formatted values are cached per column (energy values, codes and names repeat a lot);
+#: a cache is dropped when it reaches this size, so memory stays bounded.
+CACHE_SIZE = 50_000
+
+
 def _decimal_formatter(scale: int, comma: bool) -> Formatter:
     spec = f".{scale}f"
     negative_zero = "-" + format(Decimal(0), spec)
+    cache: dict[Any, str] = {None: ""}
 
     def f(value: Decimal | int | None) -> str:
-        if value is None:
-            return ""
+        text = cache.get(value)
+        if text is not None:
+            return text
         text = format(value, spec)
         if text == negative_zero:
             text = text[1:]
-        return text.replace(".", ",") if comma else text
+        if comma:
+            text = text.replace(".", ",")
+        if len(cache) >= CACHE_SIZE:
+            cache.clear()
+            cache[None] = ""
+        cache[value] = text
+        return text
 
     return f
 
 
 def _csv_text_formatter(separator: str) -> Formatter:
-    specials = (separator, '"', "\n", "\r")
+    specials = re.compile("[" + re.escape(separator) + '"\n\r]')
+    cache: dict[Any, str] = {None: ""}
 
     def f(value: str | None) -> str:
-        if value is None:
-            return ""
+        text = cache.get(value)
+        if text is not None:
+            return text
         text = str(value)
         if text.startswith(_FORMULA_START):
             text = "'" + text
-        if any(s in text for s in specials):
-            return '"' + text.replace('"', '""') + '"'
+        if specials.search(text):
+            text = '"' + text.replace('"', '""') + '"'
+        if len(cache) >= CACHE_SIZE:
+            cache.clear()
+            cache[None] = ""
+        cache[value] = text
         return text
 
     return f
@@ -165,7 +186,12 @@ class CsvEncoder:
 
     def rows(self, rows: Iterable[Row]) -> bytes:
         sep, nl, fmts = self.dialect.separator, self.dialect.newline, self._fmts
-        lines = [sep.join([f(v) for f, v in zip(fmts, row, strict=True)]) for row in rows]
+        width = len(fmts)
+        lines = []
+        for row in rows:
+            if len(row) != width:
+                raise ValueError(f"{self.table.name}: a row has {len(row)} values, not {width}")
+            lines.append(sep.join(map(call, fmts, row)))
         self.count += len(lines)
         return (nl.join(lines) + nl).encode("utf-8") if lines else b""
 
@@ -209,8 +235,27 @@ def _json_formatter(column: Column) -> Formatter:
     return quoted
 
 
+def _cached(fn: Formatter) -> Formatter:
+    cache: dict[Any, str] = {}
+
+    def f(value: Any) -> str:
+        text = cache.get(value)
+        if text is None:
+            if len(cache) >= CACHE_SIZE:
+                cache.clear()
+            text = cache[value] = fn(value)
+        return text
+
+    return f
+
+
 def _json_formatters(table: TableSpec) -> list[Formatter]:
-    return [_json_formatter(c) for c in table.columns]
+    return [
+        _json_formatter(c)
+        if c.kind in (Kind.UTC, Kind.LOCAL, Kind.DATE)
+        else _cached(_json_formatter(c))
+        for c in table.columns
+    ]
 
 
 def _json_value(value: Any) -> Any:
@@ -257,9 +302,12 @@ class JsonEncoder:
 
     def rows(self, rows: Iterable[Row]) -> bytes:
         fmts = self._fmts
-        objs = [
-            "{" + ",".join([f(v) for f, v in zip(fmts, row, strict=True)]) + "}" for row in rows
-        ]
+        width = len(fmts)
+        objs = []
+        for row in rows:
+            if len(row) != width:
+                raise ValueError(f"a row has {len(row)} values, not {width}")
+            objs.append("{" + ",".join(map(call, fmts, row)) + "}")
         if not objs:
             return b""
         self.count += len(objs)
