@@ -8,9 +8,10 @@ trades. Each step is timed.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
-from ortools.linear_solver.python import model_builder_helper as mbh
+from ortools.linear_solver.python import model_builder_helper as _mbh
 
 from matching.model import LinearModel, build_model
 from matching.network import Topology, build_topology
@@ -19,6 +20,9 @@ from matching.problem import ClearingProblem, FloatArray
 from matching.result import GRID, ClearingResult, Status, Timings, Trades, empty_trades
 from matching.steps import Steps, aggregate, allocate_pro_rata
 from matching.trades import build_trades
+
+# OR-Tools' pybind stubs mistype numpy arrays; use the module untyped.
+mbh: Any = _mbh
 
 _STATUS = {
     mbh.SolveStatus.OPTIMAL: Status.OPTIMAL,
@@ -47,9 +51,12 @@ def solve_lp(
     raw = solver.status()
     status = _STATUS.get(raw)
     if status is None:
-        status = Status.TIME_LIMIT if raw == mbh.SolveStatus.FEASIBLE or (
-            raw == mbh.SolveStatus.NOT_SOLVED and time_limit_s is not None
-        ) else Status.ERROR
+        status = (
+            Status.TIME_LIMIT
+            if raw == mbh.SolveStatus.FEASIBLE
+            or (raw == mbh.SolveStatus.NOT_SOLVED and time_limit_s is not None)
+            else Status.ERROR
+        )
     reason = f"GLOP: {raw.name.lower()}" + (
         f" ({solver.status_string()})" if solver.status_string() else ""
     )
@@ -66,8 +73,9 @@ def _clean(values: FloatArray, lower: FloatArray, upper: FloatArray) -> FloatArr
     return np.where(np.abs(out - upper) <= tol, upper, out)
 
 
-def _failed(problem: ClearingProblem, topo: Topology, status: Status, reason: str,
-            timings: Timings) -> ClearingResult:
+def _failed(
+    problem: ClearingProblem, topo: Topology, status: Status, reason: str, timings: Timings
+) -> ClearingResult:
     n_o, n_n, n_l, n_g = len(problem.orders), topo.n_nodes, topo.n_lines, topo.n_grid
     nan = np.full(n_n, np.nan)
     return ClearingResult(
@@ -89,8 +97,16 @@ def _failed(problem: ClearingProblem, topo: Topology, status: Status, reason: st
     )
 
 
-def _trades(problem: ClearingProblem, topo: Topology, steps: Steps, accepted: FloatArray,
-            prices: Prices, flow: FloatArray, imports: FloatArray, exports: FloatArray) -> Trades:
+def _trades(
+    problem: ClearingProblem,
+    topo: Topology,
+    steps: Steps,
+    accepted: FloatArray,
+    prices: Prices,
+    flow: FloatArray,
+    imports: FloatArray,
+    exports: FloatArray,
+) -> Trades:
     book = problem.orders
     canon = steps.canonical
     acc_c = accepted[canon]
@@ -105,8 +121,9 @@ def _trades(problem: ClearingProblem, topo: Topology, steps: Steps, accepted: Fl
         order = np.concatenate([canon[sel], g_idx[gsel]])
         node = np.concatenate([node_c[sel], topo.grid_node[gsel]])
         qty = np.concatenate([acc_c[sel], grid_qty[gsel]])
-        is_grid = np.concatenate([np.zeros(int(sel.sum()), dtype=np.bool_),
-                                  np.ones(int(gsel.sum()), dtype=np.bool_)])
+        is_grid = np.concatenate(
+            [np.zeros(int(sel.sum()), dtype=np.bool_), np.ones(int(gsel.sum()), dtype=np.bool_)]
+        )
         by_node = np.lexsort((np.arange(node.shape[0]), is_grid, node))
         return order[by_node], node[by_node], qty[by_node]
 
@@ -129,8 +146,9 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     status, reason, values, duals = solve_lp(model, problem.time_limit_s)
     solve_ms = _ms(t0)
     if status is not Status.OPTIMAL:
-        return _failed(problem, topo, status, reason,
-                       Timings(build_ms, solve_ms, 0.0, 0.0, 0.0, _ms(t_all)))
+        return _failed(
+            problem, topo, status, reason, Timings(build_ms, solve_ms, 0.0, 0.0, 0.0, _ms(t_all))
+        )
 
     values = _clean(values, model.lower, model.upper)
     x = values[: model.n_steps]
@@ -166,8 +184,11 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     lam = prices.price
     paid = float(np.dot(lam[book.node[buy]], accepted[buy]))
     received = float(np.dot(lam[book.node[~buy]], accepted[~buy]))
-    rent = paid - received - float(np.dot(topo.import_price, imports)) + float(
-        np.dot(topo.export_price, exports)
+    rent = (
+        paid
+        - received
+        - float(np.dot(topo.import_price, imports))
+        + float(np.dot(topo.export_price, exports))
     )
     _, pos, neg = line_states(topo, flow)
     congested = (pos ^ neg) & (topo.line_limit_kwh > 0)

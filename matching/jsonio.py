@@ -176,7 +176,10 @@ def problem_to_dict(problem: ClearingProblem) -> Json:
     sides = np.where(book.is_buy, "buy", "sell").tolist()
     node_ids = [n.id for n in net.nodes]
     return {
-        "interval": {"start": problem.interval.start.isoformat(), "minutes": problem.interval.minutes},
+        "interval": {
+            "start": problem.interval.start.isoformat(),
+            "minutes": problem.interval.minutes,
+        },
         "network": {
             "nodes": [{"id": n.id} for n in net.nodes],
             "lines": [
@@ -198,7 +201,11 @@ def problem_to_dict(problem: ClearingProblem) -> Json:
         "orders": [
             {"id": i, "node": node_ids[n], "side": s, "quantity_kwh": q, "price": p}
             for i, n, s, q, p in zip(
-                book.ids, book.node.tolist(), sides, book.quantity_kwh.tolist(), book.price.tolist(),
+                book.ids,
+                book.node.tolist(),
+                sides,
+                book.quantity_kwh.tolist(),
+                book.price.tolist(),
                 strict=True,
             )
         ],
@@ -255,34 +262,49 @@ def result_to_dict(
             "buyer_price": price[bn],
         }
         for s, b, sn, bn, q in zip(
-            sellers, buyers, tr.seller_node.tolist(), tr.buyer_node.tolist(),
-            _r(tr.quantity_kwh), strict=True,
+            sellers,
+            buyers,
+            tr.seller_node.tolist(),
+            tr.buyer_node.tolist(),
+            _r(tr.quantity_kwh),
+            strict=True,
         )
     ]
     out: Json = {
         "status": result.status.value,
         "reason": result.reason,
         "solver": result.solver,
-        "interval": {"start": problem.interval.start.isoformat(), "minutes": problem.interval.minutes},
+        "interval": {
+            "start": problem.interval.start.isoformat(),
+            "minutes": problem.interval.minutes,
+        },
         "price_unit": "PLN/kWh",
         "energy_unit": "kWh",
         "orders": [
-            {"id": i, "accepted_kwh": a} for i, a in zip(order_ids, _r(result.accepted_kwh), strict=True)
+            {"id": i, "accepted_kwh": a}
+            for i, a in zip(order_ids, _r(result.accepted_kwh), strict=True)
         ],
         "nodes": [
             {"id": i, "price": p, "price_low": lo, "price_high": hi}
-            for i, p, lo, hi in zip(node_ids, price, _r(result.price_low), _r(result.price_high),
-                                    strict=True)
+            for i, p, lo, hi in zip(
+                node_ids, price, _r(result.price_low), _r(result.price_high), strict=True
+            )
         ],
         "lines": [
             {"id": ln.id, "flow_kwh": f, "limit_kwh": lim, "congested": bool(c)}
-            for ln, f, lim, c in zip(net.lines, _r(result.flow_kwh), _r(result.line_limit_kwh),
-                                     result.line_congested.tolist(), strict=True)
+            for ln, f, lim, c in zip(
+                net.lines,
+                _r(result.flow_kwh),
+                _r(result.line_limit_kwh),
+                result.line_congested.tolist(),
+                strict=True,
+            )
         ],
         "grid_connections": [
             {"node": g.node, "import_kwh": m, "export_kwh": e}
-            for g, m, e in zip(net.grid_connections, _r(result.import_kwh), _r(result.export_kwh),
-                               strict=True)
+            for g, m, e in zip(
+                net.grid_connections, _r(result.import_kwh), _r(result.export_kwh), strict=True
+            )
         ],
         "welfare": _rf(result.welfare),
         "congestion_rent": _rf(result.congestion_rent),

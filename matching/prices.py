@@ -23,15 +23,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from ortools.linear_solver.python import model_builder_helper as mbh
+from ortools.linear_solver.python import model_builder_helper as _mbh
 
 from matching.network import Topology
 from matching.problem import BoolArray, FloatArray
 from matching.steps import Steps
+
+# OR-Tools' pybind stubs mistype numpy arrays; use the module untyped.
+mbh: Any = _mbh
 
 INF = math.inf
 
@@ -214,6 +218,10 @@ def _ptdf_rows(topo: Topology, lines: np.ndarray) -> FloatArray:
     return out
 
 
+#: Prices are PLN/kWh; a range LP reaching this bound means "unbounded on that side".
+PRICE_CAP = 1e6
+
+
 def _lp_extreme(
     c: FloatArray,
     var_lo: FloatArray,
@@ -223,20 +231,30 @@ def _lp_extreme(
     a_hi: FloatArray,
     maximize: bool,
 ) -> float:
+    """min or max c·w over {a_lo ≤ a w ≤ a_hi, var_lo ≤ w ≤ var_hi}; ±inf when unbounded.
+
+    GLOP reports some unbounded LPs as infeasible, so the objective itself is capped at
+    ±PRICE_CAP and a value at the cap is read as unbounded."""
+    a = np.vstack([a, c[None, :]])
+    a_lo = np.concatenate([a_lo, [-PRICE_CAP]])
+    a_hi = np.concatenate([a_hi, [PRICE_CAP]])
     helper = mbh.ModelBuilderHelper()
     helper.fill_model_from_sparse_data(var_lo, var_hi, c, a_lo, a_hi, sp.csr_matrix(a))
     helper.set_maximize(maximize)
     solver = mbh.ModelSolverHelper("glop")
     solver.solve(helper)
     status = solver.status()
-    if status == mbh.SolveStatus.OPTIMAL:
-        return float(solver.objective_value())
-    if status == mbh.SolveStatus.UNBOUNDED:
-        return INF if maximize else -INF
-    raise PriceRuleError(f"price-range LP ended {status.name}")
+    if status != mbh.SolveStatus.OPTIMAL:
+        raise PriceRuleError(f"price-range LP ended {status.name}")
+    value = float(solver.objective_value())
+    if abs(value) >= PRICE_CAP * (1 - 1e-9):
+        return INF if value > 0 else -INF
+    return value
 
 
-def dc_prices(topo: Topology, lo: FloatArray, hi: FloatArray, flow: FloatArray) -> Prices:
+def dc_prices(
+    topo: Topology, lo: FloatArray, hi: FloatArray, flow: FloatArray, eps: float = 1e-9
+) -> Prices:
     n = topo.n_nodes
     _, pos, neg = line_states(topo, flow)
     binding = np.flatnonzero(pos | neg)
@@ -247,56 +265,144 @@ def dc_prices(topo: Topology, lo: FloatArray, hi: FloatArray, flow: FloatArray) 
     coef = np.zeros((n, dim))
     coef[np.arange(n), topo.component] = 1.0
     coef[:, n_comp:] = ptdf.T
-    var_lo = np.full(dim, -INF)
-    var_hi = np.full(dim, INF)
+    z_lo = np.full(dim, -INF)
+    z_hi = np.full(dim, INF)
     only_pos = pos[binding] & ~neg[binding]
     only_neg = neg[binding] & ~pos[binding]
-    var_hi[n_comp:][only_pos] = 0.0  # at +limit: ν ≤ 0
-    var_lo[n_comp:][only_neg] = 0.0  # at −limit: ν ≥ 0
-    finite = np.isfinite(lo) | np.isfinite(hi)
-    box = coef[finite]
-    box_lo, box_hi = lo[finite], hi[finite]
+    z_hi[n_comp:][only_pos] = 0.0  # at +limit: ν ≤ 0
+    z_lo[n_comp:][only_neg] = 0.0  # at −limit: ν ≥ 0
 
+    # Nodes whose own steps pin their price give equalities; usually they determine z.
+    width = hi - lo
+    pinned = np.isfinite(width) & (width <= eps * np.maximum(1.0, np.abs(lo)))
+    if (width < -eps * np.maximum(1.0, np.abs(lo))).any():
+        raise PriceRuleError("a node's own orders give an empty price range")
+    e_rows = coef[pinned]
+    e_vals = 0.5 * (lo[pinned] + hi[pinned])
+    if e_rows.shape[0]:
+        z0, *_ = np.linalg.lstsq(e_rows, e_vals, rcond=None)
+        if np.abs(e_rows @ z0 - e_vals).max() > 1e-6 * max(1.0, float(np.abs(e_vals).max())):
+            raise PriceRuleError("pinned node prices are inconsistent")
+        _, sing, vt = np.linalg.svd(e_rows, full_matrices=True)
+        rank = int((sing > 1e-9 * max(1.0, float(sing.max(initial=0.0)))).sum())
+        null = vt[rank:].T  # dim × r
+    else:
+        z0 = np.zeros(dim)
+        null = np.eye(dim)
+    price = coef @ z0
+    n_low = price.copy()
+    n_high = price.copy()
+    if null.shape[1] == 0:
+        return Prices(price, n_low, n_high)
+
+    # Remaining freedom: z = z0 + N w. Fix it node by node in BFS order with small LPs.
+    g = coef @ null  # n × r
+    free = ~pinned & (np.isfinite(lo) | np.isfinite(hi))
+    box = g[free]
+    box_lo = lo[free] - price[free]
+    box_hi = hi[free] - price[free]
+    # sign constraints on z, rewritten in w: z_lo ≤ z0 + N w ≤ z_hi
+    signed = np.isfinite(z_lo) | np.isfinite(z_hi)
+    rows = [box, null[signed]]
+    rlo = [box_lo, z_lo[signed] - z0[signed]]
+    rhi = [box_hi, z_hi[signed] - z0[signed]]
+    r = null.shape[1]
+    w_lo = np.full(r, -INF)
+    w_hi = np.full(r, INF)
+    basis = np.zeros((0, r))
     fixed_rows: list[FloatArray] = []
     fixed_vals: list[float] = []
-    basis = np.zeros((0, dim))
-    price = np.full(n, np.nan)
-    n_low = np.empty(n)
-    n_high = np.empty(n)
+    w = np.zeros(r)
     chosen = np.zeros(n, dtype=np.bool_)
     parent = topo.parent.tolist()
     for node in topo.bfs_order.tolist():
-        row = coef[node]
+        row = g[node]
         resid = row - basis.T @ (basis @ row) if basis.shape[0] else row
         if np.linalg.norm(resid) <= 1e-9 * max(1.0, float(np.linalg.norm(row))):
-            continue  # already determined by earlier choices
-        a = np.vstack([box, *fixed_rows]) if fixed_rows else box
-        a_lo = np.concatenate([box_lo, fixed_vals])
-        a_hi = np.concatenate([box_hi, fixed_vals])
-        low = _lp_extreme(row, var_lo, var_hi, a, a_lo, a_hi, maximize=False)
-        high = _lp_extreme(row, var_lo, var_hi, a, a_lo, a_hi, maximize=True)
-        anchor = None if parent[node] < 0 else _value_of(coef[parent[node]], fixed_rows, fixed_vals)
+            continue  # determined by the equalities and earlier choices
+        a = np.vstack([*rows, *fixed_rows]) if fixed_rows else np.vstack(rows)
+        a_lo = np.concatenate([*rlo, fixed_vals])
+        a_hi = np.concatenate([*rhi, fixed_vals])
+        low = _lp_extreme(row, w_lo, w_hi, a, a_lo, a_hi, maximize=False) + price[node]
+        high = _lp_extreme(row, w_lo, w_hi, a, a_lo, a_hi, maximize=True) + price[node]
+        anchor = None
+        if parent[node] >= 0:
+            anchor = float(price[parent[node]] + g[parent[node]] @ w)
         value = _pick(low, high, anchor)
-        price[node], n_low[node], n_high[node] = value, low, high
+        n_low[node], n_high[node] = low, high
         chosen[node] = True
         fixed_rows.append(row[None, :])
-        fixed_vals.append(value)
-        unit = resid / np.linalg.norm(resid)
-        basis = np.vstack([basis, unit])
-    if fixed_rows:
-        z, *_ = np.linalg.lstsq(np.vstack(fixed_rows), np.array(fixed_vals), rcond=None)
-    else:
-        z = np.zeros(dim)
+        fixed_vals.append(value - price[node])
+        w, *_ = np.linalg.lstsq(np.vstack(fixed_rows), np.array(fixed_vals), rcond=None)
+        basis = np.vstack([basis, resid / np.linalg.norm(resid)])
+        if basis.shape[0] == r:
+            break
+    final = price + g @ w
     rest = ~chosen
-    price[rest] = coef[rest] @ z
-    n_low[rest] = price[rest]
-    n_high[rest] = price[rest]
-    return Prices(price, n_low, n_high)
+    n_low[rest] = final[rest]
+    n_high[rest] = final[rest]
+    return Prices(final, n_low, n_high)
 
 
-def _value_of(row: FloatArray, rows: list[FloatArray], vals: list[float]) -> float:
-    z, *_ = np.linalg.lstsq(np.vstack(rows), np.array(vals), rcond=None)
-    return float(row @ z)
+def dc_prices_unique(
+    topo: Topology, lo: FloatArray, hi: FloatArray, flow: FloatArray, eps: float = 1e-9
+) -> Prices | None:
+    """The common case: the equalities of complementary slackness alone fix all prices.
+
+    Unknowns: prices λ (one per node) and κ (one per KVL cycle). Equalities: λ[n] = p for a
+    node with a marginal step (or grid connection); λ_from − λ_to + Σ_c K[c, l] κ_c = 0 for a
+    line strictly inside its limit (K: the KVL coefficients). When these form a nonsingular
+    square system its solution is the only optimal price vector (checked against every
+    inequality too); otherwise (a degenerate optimum) return None.
+    """
+    n = topo.n_nodes
+    cyc = topo.cycles
+    n_c = 0 if cyc is None else cyc.n_cycles
+    inside, pos, neg = line_states(topo, flow)
+    width = hi - lo
+    pinned = np.flatnonzero(np.isfinite(width) & (width <= eps * np.maximum(1.0, np.abs(lo))))
+    lines_in = np.flatnonzero(inside)
+    if pinned.shape[0] + lines_in.shape[0] != n + n_c:
+        return None
+    r_pin = np.arange(pinned.shape[0])
+    rows = [r_pin]
+    cols = [pinned]
+    vals = [np.ones(pinned.shape[0])]
+    row_of_line = np.full(topo.n_lines, -1)
+    row_of_line[lines_in] = pinned.shape[0] + np.arange(lines_in.shape[0])
+    rows += [row_of_line[lines_in], row_of_line[lines_in]]
+    cols += [topo.line_from[lines_in], topo.line_to[lines_in]]
+    vals += [np.ones(lines_in.shape[0]), -np.ones(lines_in.shape[0])]
+    if cyc is not None and n_c:
+        sel = inside[cyc.line]
+        rows.append(row_of_line[cyc.line[sel]])
+        cols.append(n + cyc.row[sel])
+        vals.append(cyc.coefficient[sel])
+    m = sp.csc_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n + n_c, n + n_c),
+    )
+    rhs = np.concatenate([0.5 * (lo[pinned] + hi[pinned]), np.zeros(lines_in.shape[0])])
+    try:
+        sol = spla.splu(m).solve(rhs)
+    except RuntimeError:  # exactly singular
+        return None
+    if not np.isfinite(sol).all() or np.abs(m @ sol - rhs).max(initial=0.0) > 1e-7:
+        return None
+    lam, kappa = sol[:n], sol[n:]
+    scale = max(1.0, float(np.abs(lam).max(initial=0.0)))
+    tol = 1e-7 * scale
+    if (lam < lo - tol).any() or (lam > hi + tol).any():
+        return None
+    # binding lines: reduced cost sign must match the side of the limit it sits on
+    d = lam[topo.line_from] - lam[topo.line_to]
+    if cyc is not None and n_c:
+        np.add.at(d, cyc.line, cyc.coefficient * kappa[cyc.row])
+    one_pos = pos & ~neg
+    one_neg = neg & ~pos
+    if (d[one_pos] > tol).any() or (d[one_neg] < -tol).any():
+        return None
+    return Prices(lam, lam.copy(), lam.copy())
 
 
 def choose_prices(
@@ -309,5 +415,6 @@ def choose_prices(
 ) -> Prices:
     lo, hi = node_bounds(topo, steps, x, imports, exports)
     if topo.dc_flow:
-        return dc_prices(topo, lo, hi, flow)
+        unique = dc_prices_unique(topo, lo, hi, flow)
+        return unique if unique is not None else dc_prices(topo, lo, hi, flow)
     return transport_prices(topo, lo, hi, flow)

@@ -50,7 +50,9 @@ def aggregate(book: OrderBook) -> Steps:
     buy_s = book.is_buy[canonical]
     price_s = book.price[canonical]
     new = np.ones(n, dtype=np.bool_)
-    new[1:] = (node_s[1:] != node_s[:-1]) | (buy_s[1:] != buy_s[:-1]) | (price_s[1:] != price_s[:-1])
+    new[1:] = (
+        (node_s[1:] != node_s[:-1]) | (buy_s[1:] != buy_s[:-1]) | (price_s[1:] != price_s[:-1])
+    )
     starts = np.flatnonzero(new)
     step_of_sorted = np.cumsum(new) - 1
     order_step = np.empty(n, dtype=np.int64)

@@ -158,7 +158,8 @@ def build_trades(
     supply = np.bincount(s_node, weights=s_qty, minlength=n)
     demand = np.bincount(d_node, weights=d_qty, minlength=n)
     local = np.minimum(supply, demand)
-    src, dst, amt = decompose_flows(n, topo.line_from, topo.line_to, flow, supply - demand)
+    surplus = (supply - demand).astype(np.float64)
+    src, dst, amt = decompose_flows(n, topo.line_from, topo.line_to, flow, surplus)
     s_ends, s_start = _layout(s_node, s_qty, n)
     d_ends, d_start = _layout(d_node, d_qty, n)
     s_used = local.copy()
@@ -195,7 +196,8 @@ def build_trades(
         j = np.clip(np.searchsorted(sf, ends, side="right") - 1, 0, None)
         seg = order[j]
         pos = g_start[seg] + (ends - sf[j])
-        return np.clip(pos, g_start[seg], g_end[seg])
+        clipped: FloatArray = np.clip(pos, g_start[seg], g_end[seg])
+        return clipped
 
     pts = np.concatenate([[0.0], g_end, to_tape(s_ends, s_from), to_tape(d_ends, d_from)])
     pts = np.unique(np.clip(pts, 0.0, total))
@@ -214,7 +216,7 @@ def build_trades(
     same = np.concatenate([[False], (si[1:] == si[:-1]) & (di[1:] == di[:-1])])
     group = np.cumsum(~same) - 1
     first = np.flatnonzero(~same)
-    qty = np.bincount(group, weights=qty)
+    qty = np.bincount(group, weights=qty).astype(np.float64)
     si, di = si[first], di[first]
     good = qty > eps
     si, di, qty = si[good], di[good], qty[good]

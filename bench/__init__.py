@@ -1,0 +1,1 @@
+"""Benchmarks. `python -m bench` runs the clearing benchmark; see docs/benchmarks.md."""

@@ -1,0 +1,120 @@
+"""An independent reference for the clearing core, used only in tests: scipy's HiGHS LP on
+a formulation written separately (order-level variables, no aggregation; DC power flow with
+node angles instead of cycles), plus the dual optimal face for checking the price rule."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linprog
+
+from matching import ClearingProblem
+
+
+@dataclass
+class Reference:
+    welfare: float
+    # primal in standard form: min c x, A x = 0, lb ≤ x ≤ ub
+    c: np.ndarray
+    a: np.ndarray
+    lb: np.ndarray
+    ub: np.ndarray
+    n_nodes: int
+
+
+def solve_reference(problem: ClearingProblem) -> Reference:
+    net = problem.network
+    book = problem.orders
+    h = problem.interval.minutes / 60.0
+    idx = net.node_index()
+    n = len(net.nodes)
+    n_o, n_l, n_g = len(book), len(net.lines), len(net.grid_connections)
+    dc = net.uses_dc_flow
+    n_t = n if dc else 0
+    # one inert column keeps an empty problem well-formed for linprog
+    nv = n_o + n_l + 2 * n_g + n_t + 1
+    c = np.zeros(nv)
+    lb = np.zeros(nv)
+    ub = np.zeros(nv)
+    rows = n + (n_l if dc else 0)
+    a = np.zeros((rows, nv))
+    for k in range(n_o):
+        node = int(book.node[k])
+        q, p = float(book.quantity_kwh[k]), float(book.price[k])
+        ub[k] = q
+        if book.is_buy[k]:
+            c[k] = -p
+            a[node, k] = -1.0
+        else:
+            c[k] = p
+            a[node, k] = 1.0
+    for j, ln in enumerate(net.lines):
+        col = n_o + j
+        cap = ln.capacity_kw * h
+        lb[col], ub[col] = -cap, cap
+        a[idx[ln.from_node], col] -= 1.0
+        a[idx[ln.to_node], col] += 1.0
+        if dc:
+            r = n + j  # f − (θ_from − θ_to)/x = 0
+            a[r, col] = 1.0
+            a[r, n_o + n_l + 2 * n_g + idx[ln.from_node]] = -1.0 / ln.reactance
+            a[r, n_o + n_l + 2 * n_g + idx[ln.to_node]] = 1.0 / ln.reactance
+    for g, conn in enumerate(net.grid_connections):
+        ci, ce = n_o + n_l + g, n_o + n_l + n_g + g
+        ub[ci] = conn.import_limit_kw * h
+        ub[ce] = conn.export_limit_kw * h
+        c[ci] = conn.import_price
+        c[ce] = -conn.export_price
+        a[idx[conn.node], ci] = 1.0
+        a[idx[conn.node], ce] = -1.0
+    if n_t:
+        lb[-n_t - 1 : -1] = -np.inf
+        ub[-n_t - 1 : -1] = np.inf
+    res = linprog(
+        c, A_eq=a, b_eq=np.zeros(rows), bounds=list(zip(lb, ub, strict=True)), method="highs"
+    )
+    assert res.status == 0, res.message
+    return Reference(-float(res.fun), c, a, lb, ub, n)
+
+
+def price_range(ref: Reference, node: int, fixed: dict[int, float]) -> tuple[float, float]:
+    """Range of node's optimal price over the dual optimal face, with `fixed` prices held.
+
+    Dual of min c x, A x = 0, lb ≤ x ≤ ub: variables y (rows), r ≥ 0 (lower bounds), s ≥ 0
+    (upper bounds): c − Aᵀy = r − s, dual objective lb·r − ub·s equals the optimum −W*.
+    The price at node n is y[n] (the cost of one more kWh withdrawn there).
+    """
+    rows, nv = ref.a.shape
+    fin_l = np.isfinite(ref.lb)
+    fin_u = np.isfinite(ref.ub)
+    nr, ns = int(fin_l.sum()), int(fin_u.sum())
+    m = rows + nr + ns
+    # equality: Aᵀy + r − s = c  (nv rows), then the held prices
+    a_eq = np.zeros((nv + len(fixed), m))
+    a_eq[:nv, :rows] = ref.a.T
+    a_eq[np.flatnonzero(fin_l), rows + np.arange(nr)] = 1.0
+    a_eq[np.flatnonzero(fin_u), rows + nr + np.arange(ns)] = -1.0
+    for k, fnode in enumerate(fixed):
+        a_eq[nv + k, fnode] = 1.0
+    b_eq = np.concatenate([ref.c, list(fixed.values())])
+    # optimality: lb·r − ub·s ≥ −W* (within 1e-9)
+    a_ub = np.zeros((1, m))
+    a_ub[0, rows : rows + nr] = -ref.lb[fin_l]
+    a_ub[0, rows + nr :] = ref.ub[fin_u]
+    b_ub = np.array([ref.welfare + 1e-9])
+    bounds = [(None, None)] * rows + [(0, None)] * (nr + ns)
+    out = []
+    for sign in (1.0, -1.0):
+        obj = np.zeros(m)
+        obj[node] = sign
+        res = linprog(
+            obj, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs"
+        )
+        if res.status == 3:
+            out.append(-math.inf if sign > 0 else math.inf)
+        else:
+            assert res.status == 0, res.message
+            out.append(sign * float(res.fun))
+    return out[0], out[1]

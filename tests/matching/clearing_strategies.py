@@ -1,0 +1,80 @@
+"""Hypothesis strategies for small clearing problems (ties and degenerate ranges likely)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from hypothesis import strategies as st
+
+from matching import ClearingProblem, GridConnection, Interval, Line, Network, Node, Order, Side
+
+PRICES = [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+QUANTITIES = [0.5, 1.0, 2.0, 3.0, 5.0]
+CAPACITIES_KW = [0.0, 2.0, 4.0, 8.0, 20.0, 100.0]
+
+
+@st.composite
+def problems(draw: st.DrawFn, max_nodes: int = 5, max_orders: int = 10) -> ClearingProblem:
+    n = draw(st.integers(1, max_nodes))
+    nodes = tuple(Node(f"N{i}") for i in range(n))
+    dc = draw(st.booleans())
+    lines = []
+    for i in range(1, n):
+        parent = draw(st.integers(0, i - 1))
+        lines.append(
+            Line(
+                f"L{i}",
+                f"N{parent}" if draw(st.booleans()) else f"N{i}",
+                f"N{i}",
+                draw(st.sampled_from(CAPACITIES_KW)),
+                draw(st.sampled_from([0.5, 1.0, 2.0])) if dc else None,
+            )
+        )
+    # orient: a line must not join a node to itself
+    lines = [
+        ln
+        if ln.from_node != ln.to_node
+        else Line(ln.id, f"N{int(ln.to_node[1:]) - 1}", ln.to_node, ln.capacity_kw, ln.reactance)
+        for ln in lines
+    ]
+    if n >= 3:
+        for k in range(draw(st.integers(0, 2))):
+            a = draw(st.integers(0, n - 1))
+            b = draw(st.integers(0, n - 1).filter(lambda x, a=a: x != a))
+            lines.append(
+                Line(
+                    f"C{k}",
+                    f"N{a}",
+                    f"N{b}",
+                    draw(st.sampled_from(CAPACITIES_KW)),
+                    draw(st.sampled_from([0.5, 1.0, 2.0])) if dc else None,
+                )
+            )
+    conns = []
+    if draw(st.booleans()):
+        imp = draw(st.sampled_from([0.6, 0.89, 1.0]))
+        exp = draw(st.sampled_from([p for p in [0.1, 0.3, 0.5] if p <= imp]))
+        conns.append(
+            GridConnection(
+                f"N{draw(st.integers(0, n - 1))}",
+                imp,
+                exp,
+                draw(st.sampled_from([0.0, 4.0, 8.0, 40.0])),
+                draw(st.sampled_from([0.0, 4.0, 8.0, 40.0])),
+            )
+        )
+    orders = [
+        Order(
+            f"o{k}",
+            f"N{draw(st.integers(0, n - 1))}",
+            draw(st.sampled_from([Side.BUY, Side.SELL])),
+            draw(st.sampled_from(QUANTITIES)),
+            draw(st.sampled_from(PRICES)),
+        )
+        for k in range(draw(st.integers(0, max_orders)))
+    ]
+    return ClearingProblem.build(
+        Interval(datetime(2026, 6, 15, 10, 0, tzinfo=UTC), draw(st.sampled_from([15, 60]))),
+        Network(nodes, tuple(lines), tuple(conns)),
+        orders,
+    )

@@ -1,0 +1,120 @@
+"""`klaster clear`: JSON in and out, exit 2 with one line naming the field on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).parent / "examples"
+
+
+def klaster(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "web.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
+def base() -> dict:
+    return json.loads((EXAMPLES / "02-congested-line-two-prices.json").read_text())
+
+
+def test_clear_writes_result_file(tmp_path: Path) -> None:
+    out = tmp_path / "result.json"
+    proc = klaster("clear", str(EXAMPLES / "02-congested-line-two-prices.json"), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert [n["price"] for n in result["nodes"]] == [0.3, 0.7]
+    assert set(result["timings"]) >= {"build_ms", "solve_ms", "total_ms"}
+    assert result["status"] == "optimal"
+
+
+def test_no_timings_output_is_byte_identical() -> None:
+    path = str(EXAMPLES / "06-meshed-dc-flow.json")
+    first = klaster("clear", path, "--no-timings")
+    second = klaster("clear", path, "--no-timings")
+    assert first.returncode == 0 and first.stdout == second.stdout
+    assert "timings" not in json.loads(first.stdout)
+
+
+def _mutate(path: str, value: object) -> dict:
+    data = base()
+    target = data
+    keys = path.split(".")
+    for key in keys[:-1]:
+        target = target[int(key)] if key.isdigit() else target[key]
+    last = keys[-1]
+    if value is KeyError:
+        del target[last]
+    else:
+        target[int(last) if last.isdigit() else last] = value
+    return data
+
+
+CASES = [
+    ("orders.0.node", "Z", "orders[0].node", "unknown node"),
+    ("orders.1.id", "s1", "orders[1].id", "duplicate order id"),
+    ("orders.0.quantity_kwh", -1, "orders[0].quantity_kwh", "greater than 0"),
+    ("orders.0.quantity_kwh", 0, "orders[0].quantity_kwh", "greater than 0"),
+    ("orders.0.price", "cheap", "orders[0].price", "must be a number"),
+    ("orders.0.side", "hold", "orders[0].side", "'buy' or 'sell'"),
+    ("orders.0.price", KeyError, "orders[0].price", "is missing"),
+    ("network.lines.0.to", "A", "network.lines[0].to", "to itself"),
+    ("network.lines.0.from", "Q", "network.lines[0].from", "unknown node"),
+    ("network.lines.0.capacity_kw", -5, "network.lines[0].capacity_kw", "0 or more"),
+    ("interval.start", "yesterday", "interval.start", "ISO 8601"),
+    ("interval.start", "2026-06-15T12:00:00", "interval.start", "UTC offset"),
+    ("interval.minutes", 0, "interval.minutes", "positive"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "field", "hint"), CASES)
+def test_bad_input_exits_2_naming_the_field(
+    path: str, value: object, field: str, hint: str
+) -> None:
+    proc = klaster("clear", "-", stdin=json.dumps(_mutate(path, value)))
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert field in lines[0] and hint in lines[0]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_nan_quantity_is_rejected() -> None:
+    text = json.dumps(base()).replace('"quantity_kwh": 10', '"quantity_kwh": NaN', 1)
+    proc = klaster("clear", "-", stdin=text)
+    assert proc.returncode == 2
+    assert "orders[0].quantity_kwh" in proc.stderr and "finite" in proc.stderr
+
+
+def test_node_not_connected_to_anything() -> None:
+    data = base()
+    data["network"]["nodes"].append({"id": "C"})
+    proc = klaster("clear", "-", stdin=json.dumps(data))
+    assert proc.returncode == 2
+    assert "network.nodes[2].id" in proc.stderr and "not connected" in proc.stderr
+
+
+def test_duplicate_node_and_missing_file_and_malformed_json(tmp_path: Path) -> None:
+    data = base()
+    data["network"]["nodes"].append({"id": "A"})
+    proc = klaster("clear", "-", stdin=json.dumps(data))
+    assert proc.returncode == 2 and "duplicate node id" in proc.stderr
+    proc = klaster("clear", str(tmp_path / "nope.json"))
+    assert proc.returncode == 2 and "not found" in proc.stderr
+    proc = klaster("clear", "-", stdin='{"interval": {')
+    assert proc.returncode == 2 and "malformed JSON at line 1" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_usage_errors_exit_2() -> None:
+    assert klaster("clear").returncode == 2
+    assert klaster("no-such-command").returncode == 2
