@@ -194,13 +194,15 @@ async def settled_intervals(
 
 def metering_rows(scope: ExportScope, s: SettledInterval) -> list[MeteringRow]:
     f, run, d = s.fields, s.run, s.data
+    stamps: dict[int | None, tuple[str, datetime]] = {None: (run.version, _second(run.finished_at))}
     rows = []
     for p, line in zip(s.points, s.settlement.lines, strict=True):
         reading = d.readings.get(p.id)
-        version, generated = run.version, run.finished_at
-        if reading is not None:
-            version = f"{version}-m{reading[3]}"
-            generated = max(generated, scope.meter_imports.get(reading[3], generated))
+        key = reading[3] if reading else None
+        stamp = stamps.get(key)
+        if stamp is None:  # first row of this interval with this meter import
+            imported = scope.meter_imports.get(key or 0, run.finished_at)
+            stamp = stamps[key] = (f"{run.version}-m{key}", _second(max(run.finished_at, imported)))
         rows.append(
             MeteringRow(
                 scope.cluster_id,
@@ -225,8 +227,8 @@ def metering_rows(scope: ExportScope, s: SettledInterval) -> list[MeteringRow]:
                 line.grid_amount_pln,
                 p.node_id in d.binding_nodes,
                 reading[2] if reading else None,
-                version,
-                _second(generated),
+                stamp[0],
+                stamp[1],
             )
         )
     return rows

@@ -134,6 +134,20 @@ def _csv_text_formatter(separator: str) -> Formatter:
     return f
 
 
+def _cached(fn: Formatter) -> Formatter:
+    cache: dict[Any, str] = {}
+
+    def f(value: Any) -> str:
+        text = cache.get(value)
+        if text is None:
+            if len(cache) >= CACHE_SIZE:
+                cache.clear()
+            text = cache[value] = fn(value)
+        return text
+
+    return f
+
+
 def _plain_formatter(column: Column, comma: bool) -> Formatter:
     """Formatter for everything but text, shared by CSV (and JSON, unquoted parts)."""
     if column.kind is Kind.DECIMAL:
@@ -142,12 +156,12 @@ def _plain_formatter(column: Column, comma: bool) -> Formatter:
         return lambda v: "" if v is None else str(int(v))
     if column.kind is Kind.BOOL:
         return lambda v: "" if v is None else ("1" if v else "0")
-    if column.kind is Kind.UTC:
-        return _memo(lambda v: "" if v is None else utc_text(v))
+    if column.kind is Kind.UTC:  # equal instants have equal UTC text: a value cache is safe
+        return _cached(lambda v: "" if v is None else utc_text(v))
     if column.kind is Kind.LOCAL:
         return _memo(lambda v: "" if v is None else local_text(v))
     if column.kind is Kind.DATE:
-        return _memo(lambda v: "" if v is None else v.isoformat())
+        return _cached(lambda v: "" if v is None else v.isoformat())
     raise ValueError(f"no formatter for {column.kind}")
 
 
@@ -233,20 +247,6 @@ def _json_formatter(column: Column) -> Formatter:
         return null if v is None else key + '"' + plain(v) + '"'
 
     return quoted
-
-
-def _cached(fn: Formatter) -> Formatter:
-    cache: dict[Any, str] = {}
-
-    def f(value: Any) -> str:
-        text = cache.get(value)
-        if text is None:
-            if len(cache) >= CACHE_SIZE:
-                cache.clear()
-            text = cache[value] = fn(value)
-        return text
-
-    return f
 
 
 def _json_formatters(table: TableSpec) -> list[Formatter]:
