@@ -106,6 +106,23 @@ async def _open_interval(session: AsyncSession, interval_id: object, now: dateti
     return interval
 
 
+async def _still_open(session: AsyncSession, interval: Interval) -> None:
+    """Re-check the gate inside the write transaction. On SQLite the write lock taken by our
+    first write keeps the gate from closing until we commit, so a gate that closed between
+    our first read and our write is caught here (PostgreSQL is covered by FOR SHARE)."""
+    status = await session.scalar(
+        select(Interval.status)
+        .where(Interval.id == interval.id)
+        .execution_options(populate_existing=True)
+    )
+    if status != IntervalStatus.OPEN.value:
+        raise GateClosed(
+            "interval_id",
+            f"the gate for the interval starting {interval.start_utc:%Y-%m-%d %H:%M} UTC has "
+            "just closed; choose a later interval",
+        )
+
+
 async def _own_point(session: AsyncSession, actor: Actor, point_id: object) -> MeteringPoint:
     try:
         key = int(str(point_id))
@@ -176,6 +193,7 @@ async def place_order(
         )
         session.add(order)
         await session.flush()
+        await _still_open(session, interval)
         audit.record(
             session,
             actor,
@@ -256,6 +274,8 @@ async def modify_order(
         if not changes:
             raise OrderRejected("quantity_kwh", "give a new quantity or a new price")
         order.updated_at = now
+        await session.flush()
+        await _still_open(session, interval)
         audit.record(
             session, actor, "modify", "order", order.id, interval_id=interval.id, details=changes
         )
@@ -278,6 +298,8 @@ async def cancel_order(
         interval = await _open_interval(session, order.interval_id, clock.now())
         order.status = OrderStatus.CANCELLED.value
         order.updated_at = clock.now()
+        await session.flush()
+        await _still_open(session, interval)
         audit.record(session, actor, "cancel", "order", order.id, interval_id=interval.id)
         await session.flush()
         view = await _view(session, order)

@@ -205,3 +205,65 @@ async def test_modify_with_a_bad_price_changes_nothing(world: World) -> None:
             )
     assert err.value.field == "price"
     assert await snapshot(world.db) == before
+
+
+def _close_gate_elsewhere(url: str, interval_id: int) -> str:
+    """Try to close the gate from another connection while an order is being placed."""
+    if url.startswith("sqlite"):
+        import sqlite3
+
+        conn = sqlite3.connect(url.split(":///", 1)[1], timeout=5)
+        conn.execute("UPDATE intervals SET status = 'closed' WHERE id = ?", (interval_id,))
+        conn.commit()
+        conn.close()
+        return "closed"
+
+    import asyncio
+    import threading
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    outcome: list[str] = []
+
+    async def attempt() -> None:
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute("SET lock_timeout = '300ms'")
+            await conn.execute("UPDATE intervals SET status = 'closed' WHERE id = $1", interval_id)
+            outcome.append("closed")
+        except asyncpg.exceptions.LockNotAvailableError:
+            outcome.append("blocked")
+        finally:
+            await conn.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(attempt()))
+    thread.start()
+    thread.join(10)
+    return outcome[0]
+
+
+async def test_a_gate_closing_while_an_order_is_placed_never_loses_the_order(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = (await world.open_intervals())[0]
+    seen: list[str] = []
+    real_check = orders.check_deliverable
+
+    def racing_check(*args: Any, **kwargs: Any) -> None:
+        seen.append(_close_gate_elsewhere(world.db.url, first.id))
+        real_check(*args, **kwargs)
+
+    monkeypatch.setattr(orders, "check_deliverable", racing_check)
+    if world.db.backend == "sqlite":
+        # The gate closes between our check and our write: the order must be refused.
+        with pytest.raises(GateClosed, match="just closed"):
+            await place(world)
+        assert seen == ["closed"]
+        async with world.session() as s:
+            assert await s.scalar(select(func.count(Order.id))) == 0
+    else:
+        # The order holds FOR SHARE on the interval: the gate waits until the order is in.
+        view = await place(world)
+        assert seen == ["blocked"] and view.status == "open"
