@@ -129,7 +129,7 @@ def network_svg(
     """The network map. `describe_*` give the (translated) tooltip text for each element;
     `label_depth_nodes` are the node ids whose labels are printed (others show on hover)."""
     pos = layout(nodes, lines, root)
-    margin = 40
+    margin = 70
     radius = size / 2 - margin
     centre = size / 2
 
@@ -169,9 +169,20 @@ def network_svg(
             "</circle>"
         )
         if node.id in shown:
+            # Labels sit outside the node, away from the centre; the GPZ gets its name,
+            # others their short code (the full name is in the tooltip).
+            px, py = pos[node.id]
+            dist = math.hypot(px, py)
+            text = node.label if node.kind == "gpz" else node.id
+            if dist < 1e-9:
+                lx, ly, anchor = float(x), float(y) + r + 14, "middle"
+            else:
+                ux, uy = px / dist, py / dist
+                lx, ly = float(x) + ux * (r + 5), float(y) + uy * (r + 5) + 4
+                anchor = "start" if ux > 0.3 else "end" if ux < -0.3 else "middle"
+                ly += 8 if uy > 0.7 else -4 if uy < -0.7 else 0
             parts.append(
-                f'<text x="{x}" y="{float(y) - r - 4:.1f}" text-anchor="middle">'
-                f"{escape(node.label)}</text>"
+                f'<text x="{lx:.1f}" y="{ly:.1f}" text-anchor="{anchor}">{escape(text)}</text>'
             )
         parts.append("</g>")
     parts.append("</svg>")

@@ -119,7 +119,7 @@ def network_map(ctx: Any, network: Any, result: Any = None) -> Markup:
             return node.label
         return f"{node.label}: {fmt.price(node.price, loc)}"
 
-    top = [n.code for n in network.nodes if n.kind in ("gpz", "feeder")]
+    top = [n.code for n in network.nodes if n.kind in ("gpz", "feeder", "station")]
     root = next((n.code for n in network.nodes if n.kind == "gpz"), None)
     return Markup(
         network_svg(

@@ -58,7 +58,7 @@ async def migrate_and_seed(seed: bool) -> bool:
 
 
 def banner(host: str, port: int, seeded: bool, secret_generated: bool) -> str:
-    from market.seed import DEMO_LOGINS
+    from market.seed import DEMO_LOGINS, DEMO_PASSWORD
 
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     lines = [
@@ -67,7 +67,7 @@ def banner(host: str, port: int, seeded: bool, secret_generated: bool) -> str:
         f"  open  http://{shown_host}:{port}/",
         "  logins (login / password):",
     ]
-    lines += [f"    {role:<12} {login} / {password}" for role, login, password in DEMO_LOGINS]
+    lines += [f"    {role!s:<12} {login} / {DEMO_PASSWORD}" for login, role in DEMO_LOGINS.items()]
     lines.append("  API docs: /schema    live feed in a terminal: klaster watch --login ...")
     if secret_generated:
         lines.append("  (random secret key for this run: sessions end when it stops)")
@@ -91,5 +91,5 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     app = create_app(settings, scheduler=True)
     print(banner(args.host, args.port, seeded, settings.secret_generated), flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio")
     return 0

@@ -34,6 +34,6 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=args.proxy_headers,
         log_level="info",
-        ws="websockets",
+        ws="websockets-sansio",
     )
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import get, post
+from litestar import Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, URLEncodedBody
 from litestar.plugins.htmx import HTMXRequest
@@ -53,11 +53,7 @@ async def login(
     request.set_session({SESSION_KEY: actor_to_session(actor)})
     target = data.next if data.next and data.next != "/" else home_for(str(actor.role))
     if request.headers.get("hx-request") == "true":
-        return Template(
-            "_redirect.html",
-            context={"to": safe_next(target)},
-            headers={"HX-Redirect": safe_next(target)},
-        )
+        return Response(content="", headers={"HX-Redirect": safe_next(target)})
     return Redirect(safe_next(target))
 
 
