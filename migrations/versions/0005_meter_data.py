@@ -12,10 +12,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-# The models live in market/meter_models.py; importing them here registers their tables on
-# `Base.metadata` for every process that runs migrations (drift checks compare against it).
-import market.meter_models  # noqa: F401
-
 revision: str = 'c5_meter_data'
 down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
