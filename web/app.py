@@ -102,7 +102,15 @@ def create_app(
             from market.scheduler import Scheduler
 
             task = asyncio.create_task(
-                Scheduler(engine, clock, publisher, worker_id="web").run(), name="scheduler"
+                Scheduler(
+                    sessions,
+                    clock,
+                    publisher,
+                    worker_id="web",
+                    tick_seconds=settings.tick_seconds,
+                    lease_seconds=settings.clearing_lease_seconds,
+                ).run(),
+                name="scheduler",
             )
         try:
             yield

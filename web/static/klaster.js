@@ -20,6 +20,7 @@
     var now = Date.now() + (window.klasterClockOffset || 0);
     var speed = parseFloat(document.body.dataset.clockSpeed || "1");
     document.querySelectorAll("[data-countdown]").forEach(function (el) {
+      if (!el.dataset.rendered) el.dataset.rendered = String(Date.now());  // swapped in since
       var target = Date.parse(el.dataset.countdown);
       var anchor = Date.parse(el.dataset.now || "");
       var rendered = parseFloat(el.dataset.rendered || "0");
