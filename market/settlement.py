@@ -177,28 +177,41 @@ def _grid_only(p: Position, import_ref: Decimal, export_ref: Decimal) -> Decimal
         net = p.metered_import_kwh - p.metered_export_kwh
     else:
         net = p.matched_import_kwh - p.matched_export_kwh
-    return to_grosz(net * import_ref) if net >= 0 else -to_grosz(-net * export_ref)
+    if not net:
+        return GROSZ_ZERO
+    return to_grosz(net * import_ref) if net > 0 else -to_grosz(-net * export_ref)
+
+
+GROSZ_ZERO = Decimal("0.00")
 
 
 def settle_interval(data: IntervalInput) -> IntervalSettlement:
-    """Settle one interval (see the module docstring for the rules)."""
+    """Settle one interval (see the module docstring for the rules).
+
+    Only metering points that traded share the rounding: one that did not trade gets
+    exactly 0.00 for the market. If nobody traded, the rent absorbs the rounding.
+    """
     prices = [data.node_price[p.node] for p in data.positions]
-    exact = [
+    exact: list[Decimal | None] = [
         (p.matched_import_kwh - p.matched_export_kwh) * price
+        if (p.matched_import_kwh or p.matched_export_kwh)
+        else None
         for p, price in zip(data.positions, prices, strict=True)
     ]
+    traded_exact = [x for x in exact if x is not None]
     import_exact = sum((g.import_cost_exact for g in data.grid), ZERO)
     export_exact = sum((g.export_revenue_exact for g in data.grid), ZERO)
-    rent_exact = sum(exact, ZERO) - import_exact + export_exact
+    rent_exact = sum(traded_exact, ZERO) - import_exact + export_exact
     import_cost, export_revenue = to_grosz(import_exact), to_grosz(export_exact)
     rent = to_grosz(rent_exact)
-    if not data.positions:  # nobody to charge: the rent absorbs any rounding
+    if not traded_exact:
         rent = export_revenue - import_cost
-    traded = split_largest_remainder(exact, rent + import_cost - export_revenue)
+    split = iter(split_largest_remainder(traded_exact, rent + import_cost - export_revenue))
     lines = []
     residual_import = residual_export = ZERO
     imp_ref, exp_ref = data.import_reference_pln_per_kwh, data.export_reference_pln_per_kwh
-    for p, price, amount in zip(data.positions, prices, traded, strict=True):
+    for p, price, x in zip(data.positions, prices, exact, strict=True):
+        amount = GROSZ_ZERO if x is None else next(split)
         grid_in, grid_out, grid_amount = _residual(p, imp_ref, exp_ref)
         if grid_amount is not None:
             if grid_amount >= 0:
@@ -207,19 +220,19 @@ def settle_interval(data: IntervalInput) -> IntervalSettlement:
                 residual_export -= grid_amount
         lines.append(
             Line(
-                start=data.start,
-                ppe=p.ppe,
-                node=p.node,
-                price_pln_per_kwh=price,
-                matched_import_kwh=p.matched_import_kwh,
-                matched_export_kwh=p.matched_export_kwh,
-                traded_amount_pln=amount,
-                metered_import_kwh=p.metered_import_kwh,
-                metered_export_kwh=p.metered_export_kwh,
-                grid_import_kwh=grid_in,
-                grid_export_kwh=grid_out,
-                grid_amount_pln=grid_amount,
-                grid_only_amount_pln=_grid_only(p, imp_ref, exp_ref),
+                data.start,
+                p.ppe,
+                p.node,
+                price,
+                p.matched_import_kwh,
+                p.matched_export_kwh,
+                amount,
+                p.metered_import_kwh,
+                p.metered_export_kwh,
+                grid_in,
+                grid_out,
+                grid_amount,
+                _grid_only(p, imp_ref, exp_ref),
             )
         )
     return IntervalSettlement(
