@@ -139,3 +139,19 @@ async def test_report_with_svg_charts_and_statement(client: TestClient[Litestar]
     assert "local_amount;PLN;-1,10" in csv.content.decode("utf-8-sig")
     other = client.get("/statement/", params={"month": "2026-10", "member": 4})
     assert other.status_code == 403
+
+
+async def test_meter_data_api(client: TestClient[Litestar]) -> None:
+    body = (
+        "ppe;interval_start;import_kwh;export_kwh;quality;resolution\n"
+        f"{PPE_A};2026-10-25T00:00:00Z;0;2,8;measured;PT15M\n"
+        "590543500000000019;2026-10-25T00:00:00Z;1;0;measured;PT15M\n"
+    ).encode()
+    dso = {**token_for(client, "dso"), "Content-Type": "text/csv"}
+    r = client.post("/api/v1/meter-data", content=body, headers=dso)
+    assert r.status_code == 422 and r.json()["stored"] == 0
+    assert r.json()["errors"][0]["line"] == 3 and "check digit" in r.json()["errors"][0]["message"]
+    r = client.post("/api/v1/meter-data?skip_bad_rows=true", content=body, headers=dso)
+    assert r.status_code == 200 and r.json()["stored"] == 1
+    member = {**token_for(client, "anna"), "Content-Type": "text/csv"}
+    assert client.post("/api/v1/meter-data", content=body, headers=member).status_code == 403

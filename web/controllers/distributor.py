@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, MultipartBody
@@ -135,11 +135,7 @@ async def api_export(
 ) -> Stream:
     """Streams CSV/JSON (XLSX up to one sheet). `start`/`end`: 2026-10, 2026-10-25 or
     ISO times; other roles get 403, an empty range 404 naming the range."""
-    from market.auth import Actor
-    from market.errors import NotAuthenticated
-
-    if not isinstance(actor, Actor):
-        raise NotAuthenticated("token", "send Authorization: Bearer <token>")
+    _require_token(actor)
     params = {
         "start": start,
         "end": end,
@@ -151,10 +147,55 @@ async def api_export(
     return await _download(request, db, actor, params)
 
 
+@post(
+    "/api/v1/meter-data",
+    request_max_body_size=MAX_UPLOAD,
+    summary="Import meter data (CSV body; distributor and coordinator)",
+)
+async def api_meter_data(
+    request: HTMXRequest, db: Db, actor: ActorDep, skip_bad_rows: FromQuery[bool] = False
+) -> Response[dict[str, Any]]:
+    """The CSV as the request body (`Content-Type: text/csv`). 200 with what was stored, or
+    422 listing the bad rows (line, field, message) when nothing was stored."""
+    _require_token(actor)
+    path = await _save_body(request)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            report = await import_meter_data(
+                db, actor, stream, filename="api.csv", skip_bad_rows=skip_bad_rows
+            )
+    finally:
+        path.unlink(missing_ok=True)
+    body = {
+        "stored": report.stored,
+        "rows": report.rows,
+        "valid_rows": report.valid_rows,
+        "error_count": report.error_count,
+        "resolution": f"PT{report.resolution_minutes}M",
+        "errors": [{"line": e.line, "field": e.field, "message": e.message} for e in report.errors],
+    }
+    return Response(body, status_code=422 if report.stored == 0 and not report.ok else 200)
+
+
+def _require_token(actor: Any) -> None:
+    from market.auth import Actor
+    from market.errors import NotAuthenticated
+
+    if not isinstance(actor, Actor):
+        raise NotAuthenticated("token", "send Authorization: Bearer <token>")
+
+
+async def _save_body(request: Request[Any, Any, Any]) -> Path:
+    with tempfile.NamedTemporaryFile(prefix="klaster-meter-", suffix=".csv", delete=False) as out:
+        async for chunk in request.stream():
+            out.write(chunk)
+    return Path(out.name)
+
+
 def _handlers() -> list[Any]:
     from web.controllers import reports
 
-    return [DistributorController, api_export, *reports.HANDLERS]
+    return [DistributorController, api_export, api_meter_data, *reports.HANDLERS]
 
 
 HANDLERS: list[Any] = _handlers()
