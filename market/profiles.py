@@ -144,6 +144,7 @@ def load_kwh(point: PointProfile, start: datetime, minutes: int, tz: str) -> flo
     return per_hour * shape[local.hour] * SEASON[local.month - 1] * minutes / 60.0
 
 
+@lru_cache(maxsize=1 << 16)
 def cloud_factor(seed: int, day: date, key: str) -> float:
     """Daily clear-sky fraction: regional weather plus a small local variation."""
     regional = random.Random(f"{seed}:weather:{day.isoformat()}").betavariate(2.2, 1.2)

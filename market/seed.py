@@ -77,7 +77,7 @@ class SeedReport:
 
 @dataclass
 class _Point:
-    member: str
+    member: str  # a key: points with the same key belong to one member
     kind: MemberKind
     name: str
     node: str
@@ -287,7 +287,8 @@ def _points(rng: random.Random, total: int, lv_codes: list[str]) -> list[_Point]
     households = max(0, total - len(points))
     for k in range(households):
         first = FIRST[rng.randrange(len(FIRST))]
-        name = f"{first} {_surname(first, LAST[rng.randrange(len(LAST))])}"
+        person = f"{first} {_surname(first, LAST[rng.randrange(len(LAST))])}"
+        name = f"{person}#{k + 1}"
         node = lv_codes[k % len(lv_codes)]
         if k % 11 < 8:  # about 8 in 11 households have PV (40 of 55 at the default size)
             pv = rng.choice((4.0, 5.5, 6.5, 8.0, 9.0, 10.0))
@@ -296,7 +297,7 @@ def _points(rng: random.Random, total: int, lv_codes: list[str]) -> list[_Point]
                 _Point(
                     name,
                     MemberKind.HOUSEHOLD,
-                    f"Dom – {name}",
+                    f"Dom – {person}",
                     node,
                     max(11.0, pv + 2),
                     round(use),
@@ -310,7 +311,7 @@ def _points(rng: random.Random, total: int, lv_codes: list[str]) -> list[_Point]
                 _Point(
                     name,
                     MemberKind.HOUSEHOLD,
-                    f"Mieszkanie – {name}",
+                    f"Mieszkanie – {person}",
                     node,
                     9.0,
                     round(use),
@@ -409,11 +410,12 @@ async def seed_demo(
     kinds = {p.member: p.kind for p in points}
     first_household = next(p.member for p in points if p.kind is MemberKind.HOUSEHOLD and p.pv_kwp)
     member_rows = []
+    login_of: dict[str, str] = {}
     for k, name in enumerate(member_names, start=1):
-        login = "prosument" if name == first_household else f"m{k:04d}"
+        login = login_of[name] = "prosument" if name == first_household else f"m{k:04d}"
         member_rows.append(
             {
-                "name": name,
+                "name": name.split("#")[0],
                 "kind": kinds[name].value,
                 "role": Role.MEMBER.value,
                 "login": login,
@@ -446,7 +448,8 @@ async def seed_demo(
         },
     ]
     await session.execute(insert(Member), member_rows)
-    member_id = dict((await session.execute(select(Member.name, Member.id))).all())
+    by_login = dict((await session.execute(select(Member.login, Member.id))).all())
+    member_id = {key: by_login[login] for key, login in login_of.items()}
 
     mp_rows = []
     for k, p in enumerate(points):
