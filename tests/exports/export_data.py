@@ -39,6 +39,8 @@ from market.timegrid import label
 D = Decimal
 PPE_A, PPE_B, PPE_C = "590543500000000018", "590543500000000025", "590543500001234566"
 PASSWORD = "haslo-demo-1"
+# 2026-10-25: 00:00Z is 02:00+02:00 and 01:00Z is 02:00+01:00 (the repeated hour)
+STARTS = [datetime(2026, 10, 25, 0, 0, tzinfo=UTC), datetime(2026, 10, 25, 1, 0, tzinfo=UTC)]
 FINISHED = datetime(2026, 10, 25, 6, 0, 7, tzinfo=UTC)
 
 

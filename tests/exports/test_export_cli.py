@@ -8,8 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
-from export_data import PPE_A, PPE_B, build_cluster
-from test_export_db import STARTS
+from export_data import PPE_A, PPE_B, STARTS, build_cluster
 
 from web.cli import main
 
