@@ -56,6 +56,12 @@ def _free_port() -> int:
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    yield from serve_test_app(tmp_path)
+
+
+def serve_test_app(tmp_path: Path) -> Iterator[LiveServer]:
+    """The small test cluster served on a loopback port from a thread (also used by the
+    `klaster watch` test)."""
     import uvicorn
 
     from market.clock import ManualClock

@@ -10,11 +10,14 @@ import sys
 from typing import Any
 
 from web import formatting as fmt
+from web.i18n import N_, gettext
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="the Klaster server")
     parser.add_argument("--token", default=None, help="API token (or env KLASTER_TOKEN)")
+    parser.add_argument("--login", default=None, help="get a token by signing in as LOGIN")
+    parser.add_argument("--password", default=None, help="(or env KLASTER_PASSWORD, or a prompt)")
     parser.add_argument("--json", action="store_true", help="print raw JSON lines")
     parser.add_argument("--count", type=int, default=0, help="stop after this many events")
     parser.add_argument("--lang", choices=("pl", "en"), default="pl")
@@ -31,56 +34,90 @@ def feed_url(url: str) -> str:
     return base + "/api/v1/feed"
 
 
+CLEARED = N_("cleared (%(status)s): %(price)s, local %(local)s, import %(imp)s, export %(exp)s")
+
+
 def describe(event: dict[str, Any], locale: str = "pl") -> str:
-    """One human line per event."""
+    """One human line per event, in the chosen language."""
     kind = event.get("type", "?")
-    start = event.get("interval_start")
     when = ""
-    if start:
+    if event.get("interval_start"):
         from datetime import datetime
 
-        moment = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(str(event["interval_start"]).replace("Z", "+00:00"))
         when = fmt.datetime_short(moment, locale)
     data = event.get("data") or {}
     if kind == "orderbook":
-        bids = data.get("bids", [])
-        offers = data.get("offers", [])
-        bid_kwh = sum(float(level.get("quantity_kwh", 0)) for level in bids)
-        offer_kwh = sum(float(level.get("quantity_kwh", 0)) for level in offers)
+        bids, asks = data.get("bids", []), data.get("asks", [])
         return (
-            f"{when}  order book  bids {fmt.energy_kwh(bid_kwh, locale)} in {len(bids)} steps, "
-            f"offers {fmt.energy_kwh(offer_kwh, locale)} in {len(offers)} steps"
-        )
-    if kind == "gate_closed":
-        return f"{when}  gate closed  ({event.get('orders', '?')} orders)"
-    if kind == "interval_cleared":
-        prices = event.get("prices") or {}
-        values = sorted(float(p) for p in prices.values()) if prices else []
-        span = (
-            fmt.price(values[0], locale)
-            if values and values[0] == values[-1]
-            else (
-                f"{fmt.price(values[0], locale)} … {fmt.price(values[-1], locale)}"
-                if values
-                else "–"
+            when
+            + "  "
+            + gettext(
+                "order book: bids %(bid)s in %(nb)s steps, offers %(ask)s in %(na)s steps",
+                locale,
+                bid=fmt.energy_kwh(sum(float(s.get("quantity_kwh", 0)) for s in bids), locale),
+                nb=len(bids),
+                ask=fmt.energy_kwh(sum(float(s.get("quantity_kwh", 0)) for s in asks), locale),
+                na=len(asks),
             )
         )
+    if kind == "gate_closed":
         return (
-            f"{when}  cleared [{event.get('status')}]  price {span}  local "
-            f"{fmt.energy_kwh(event.get('local_kwh'), locale)}  import "
-            f"{fmt.energy_kwh(event.get('import_kwh'), locale)}  export "
-            f"{fmt.energy_kwh(event.get('export_kwh'), locale)}"
+            when + "  " + gettext("gate closed (%(n)s orders)", locale, n=event.get("orders", "?"))
+        )
+    if kind == "interval_cleared":
+        values = sorted(float(p) for p in (event.get("prices") or {}).values())
+        if not values:
+            span = "–"
+        elif values[0] == values[-1]:
+            span = fmt.price(values[0], locale)
+        else:
+            span = f"{fmt.price(values[0], locale)} … {fmt.price(values[-1], locale)}"
+        return (
+            when
+            + "  "
+            + gettext(
+                CLEARED,
+                locale,
+                status=event.get("status"),
+                price=span,
+                local=fmt.energy_kwh(event.get("local_kwh"), locale),
+                imp=fmt.energy_kwh(event.get("import_kwh"), locale),
+                exp=fmt.energy_kwh(event.get("export_kwh"), locale),
+            )
         )
     return f"{when}  {kind}"
 
 
-async def watch(args: argparse.Namespace) -> int:
+def get_token(args: argparse.Namespace) -> str | None:
+    """--token, $KLASTER_TOKEN, or a new token for --login (password: --password,
+    $KLASTER_PASSWORD or a prompt)."""
     import os
+
+    token = args.token or os.environ.get("KLASTER_TOKEN")
+    if token or not getattr(args, "login", None):
+        return token
+    import getpass
+
+    import httpx
+
+    password = args.password or os.environ.get("KLASTER_PASSWORD") or getpass.getpass()
+    r = httpx.post(
+        args.url.rstrip("/") + "/api/v1/auth/token",
+        json={"login": args.login, "password": password, "name": "klaster watch"},
+        timeout=10,
+    )
+    if r.status_code != 201:
+        raise SystemExit(f"klaster watch: sign-in refused: {r.json().get('message', r.text)}")
+    return str(r.json()["token"])
+
+
+async def watch(args: argparse.Namespace) -> int:
 
     import websockets
 
     url = feed_url(args.url)
-    token = args.token or os.environ.get("KLASTER_TOKEN")
+    token = get_token(args)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     seen = 0
     delay = 1.0
