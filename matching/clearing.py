@@ -1,6 +1,6 @@
 """`clear(problem) -> ClearingResult`: the whole clearing as named steps.
 
-aggregate orders into steps → build the LP → solve with GLOP (dual simplex) → choose
+aggregate orders into steps → solve the LP with GLOP (`matching.solve`) → choose
 nodal prices by the documented rule → allocate steps to orders pro rata → decompose into
 trades. Each step is timed.
 """
@@ -8,69 +8,20 @@ trades. Each step is timed.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
-from ortools.linear_solver.python import model_builder_helper as _mbh
 
-from matching.model import LinearModel, build_model
 from matching.network import Topology, build_topology
 from matching.prices import PriceRuleError, Prices, choose_prices, line_states
 from matching.problem import ClearingProblem, FloatArray
 from matching.result import GRID, ClearingResult, Status, Timings, Trades, empty_trades
+from matching.solve import solve
 from matching.steps import Steps, aggregate, allocate_pro_rata
 from matching.trades import build_trades
-
-# OR-Tools' pybind stubs mistype numpy arrays; use the module untyped.
-mbh: Any = _mbh
-
-_STATUS = {
-    mbh.SolveStatus.OPTIMAL: Status.OPTIMAL,
-    mbh.SolveStatus.INFEASIBLE: Status.INFEASIBLE,
-}
 
 
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
-
-
-def solve_lp(
-    model: LinearModel, time_limit_s: float | None
-) -> tuple[Status, str, FloatArray, FloatArray]:
-    """Solve with GLOP's dual simplex. Returns (status, solver reason, values, row duals)."""
-    helper = mbh.ModelBuilderHelper()
-    helper.fill_model_from_sparse_data(
-        model.lower, model.upper, model.objective, model.row_lower, model.row_upper, model.matrix
-    )
-    helper.set_maximize(True)
-    solver = mbh.ModelSolverHelper("glop")
-    solver.set_solver_specific_parameters("use_dual_simplex: true")
-    if time_limit_s is not None:
-        solver.set_time_limit_in_seconds(time_limit_s)
-    solver.solve(helper)
-    raw = solver.status()
-    status = _STATUS.get(raw)
-    if status is None:
-        status = (
-            Status.TIME_LIMIT
-            if raw == mbh.SolveStatus.FEASIBLE
-            or (raw == mbh.SolveStatus.NOT_SOLVED and time_limit_s is not None)
-            else Status.ERROR
-        )
-    reason = f"GLOP: {raw.name.lower()}" + (
-        f" ({solver.status_string()})" if solver.status_string() else ""
-    )
-    if status is not Status.OPTIMAL:
-        return status, reason, np.zeros(0), np.zeros(0)
-    return status, reason, solver.variable_values(), solver.dual_values()
-
-
-def _clean(values: FloatArray, lower: FloatArray, upper: FloatArray) -> FloatArray:
-    """Snap values within 1e-9 (relative) of a bound onto it; the simplex leaves float dust."""
-    tol = 1e-9 * np.maximum(1.0, np.maximum(np.abs(lower), np.abs(upper)))
-    out = np.clip(values, lower, upper)
-    out = np.where(np.abs(out - lower) <= tol, lower, out)
-    return np.where(np.abs(out - upper) <= tol, upper, out)
 
 
 def _failed(
@@ -139,22 +90,18 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     book = problem.orders
     topo = build_topology(problem)
     steps = aggregate(book)
-    model = build_model(problem, steps, topo)
     build_ms = _ms(t0)
 
     t0 = time.perf_counter()
-    status, reason, values, duals = solve_lp(model, problem.time_limit_s)
+    sol = solve(problem, steps, topo)
+    status, reason = sol.status, sol.reason
     solve_ms = _ms(t0)
     if status is not Status.OPTIMAL:
         return _failed(
             problem, topo, status, reason, Timings(build_ms, solve_ms, 0.0, 0.0, 0.0, _ms(t_all))
         )
 
-    values = _clean(values, model.lower, model.upper)
-    x = values[: model.n_steps]
-    flow = values[model.flow_slice]
-    imports = values[model.import_slice]
-    exports = values[model.export_slice]
+    x, flow, imports, exports = sol.x, sol.flow, sol.imports, sol.exports
 
     t0 = time.perf_counter()
     try:
@@ -162,7 +109,7 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     except PriceRuleError as exc:
         # Never silently: say so in the reason, and fall back to the solver's duals.
         reason += f"; price rule fell back to solver duals ({exc})"
-        dual_price = -duals[: topo.n_nodes]
+        dual_price = -sol.duals
         prices = Prices(dual_price, dual_price.copy(), dual_price.copy())
     prices_ms = _ms(t0)
 
@@ -211,4 +158,4 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     )
 
 
-__all__ = ["clear", "solve_lp"]
+__all__ = ["clear"]

@@ -136,6 +136,37 @@ def problem_from_dict(data: Any) -> ClearingProblem:
 
 
 def _orders(raw: list[Any], network: Network) -> OrderBook:
+    """Columns from the order dicts: a vectorised fast path; on any doubt the field-by-field
+    loop finds and names the first bad field."""
+    index = network.node_index()
+    try:
+        ids = [o["id"] for o in raw]
+        nodes = [index[o["node"]] for o in raw]
+        sides = [o["side"] for o in raw]
+        qty_raw = [o["quantity_kwh"] for o in raw]
+        price_raw = [o["price"] for o in raw]
+    except (KeyError, TypeError):
+        return _orders_checked(raw, network)
+    numeric = {int, float}
+    if (
+        not {type(i) for i in ids} <= {str}
+        or "" in ids
+        or not {type(v) for v in qty_raw} <= numeric
+        or not {type(v) for v in price_raw} <= numeric
+        or not set(sides) <= {"buy", "sell"}
+    ):
+        return _orders_checked(raw, network)
+    side_arr = np.array(sides)
+    return OrderBook(
+        tuple(ids),
+        np.array(nodes, dtype=np.int64),
+        side_arr == "buy",
+        np.array(qty_raw, dtype=np.float64),
+        np.array(price_raw, dtype=np.float64),
+    )
+
+
+def _orders_checked(raw: list[Any], network: Network) -> OrderBook:
     index = network.node_index()
     n = len(raw)
     ids: list[str] = [""] * n

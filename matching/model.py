@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from matching.network import Topology
-from matching.problem import ClearingProblem, FloatArray, IntArray
+from matching.problem import BoolArray, ClearingProblem, FloatArray, IntArray
 from matching.steps import Steps
 
 
@@ -76,7 +76,28 @@ class _Columns:
         self.vals.append(vals)
 
 
-def add_order_variables(cols: _Columns, steps: Steps) -> IntArray:
+@dataclass(frozen=True, slots=True, eq=False)
+class StepColumns:
+    """The order variables of one LP: all steps, a subset of them, or price buckets."""
+
+    node: IntArray
+    is_buy: BoolArray
+    price: FloatArray
+    quantity_kwh: FloatArray
+
+    @classmethod
+    def of(cls, steps: Steps, subset: IntArray | None = None) -> StepColumns:
+        if subset is None:
+            return cls(steps.node, steps.is_buy, steps.price, steps.quantity_kwh)
+        return cls(
+            steps.node[subset],
+            steps.is_buy[subset],
+            steps.price[subset],
+            steps.quantity_kwh[subset],
+        )
+
+
+def add_order_variables(cols: _Columns, steps: StepColumns) -> IntArray:
     """x[s] ∈ [0, Q[s]]; objective +price for buys, −price for sells;
     in the balance of its node a sell supplies (+1) and a buy withdraws (−1)."""
     sign = np.where(steps.is_buy, -1.0, 1.0)
@@ -114,9 +135,19 @@ def add_kirchhoff_voltage_law(cols: _Columns, topo: Topology, flow_idx: IntArray
     return cyc.n_cycles
 
 
-def build_model(problem: ClearingProblem, steps: Steps, topo: Topology) -> LinearModel:
+def build_model(
+    problem: ClearingProblem,
+    steps: Steps | StepColumns,
+    topo: Topology,
+    fixed_injection: FloatArray | None = None,
+) -> LinearModel:
     """Assemble the LP: order variables → nodal balance → line limits → grid connection →
-    objective (maximise welfare); plus KVL rows for meshed DC networks."""
+    objective (maximise welfare); plus KVL rows for meshed DC networks.
+
+    `fixed_injection[n]` is energy already supplied (+) or withdrawn (−) at node n by steps
+    held at a bound outside the model; the nodal balance then reads Σ ... = −fixed."""
+    if isinstance(steps, Steps):
+        steps = StepColumns.of(steps)
     cols = _Columns([], [], [], [], [], [])
     add_order_variables(cols, steps)
     flow_idx = add_line_variables(cols, topo)
@@ -128,12 +159,15 @@ def build_model(problem: ClearingProblem, steps: Steps, topo: Topology) -> Linea
     col_idx = np.concatenate(cols.cols)
     vals = np.concatenate(cols.vals)
     matrix = sp.csr_matrix((vals, (rows, col_idx)), shape=(n_rows, cols.n_cols))
+    rhs = np.zeros(n_rows)
+    if fixed_injection is not None:
+        rhs[:n_nodes] = -fixed_injection
     return LinearModel(
         lower=np.concatenate(cols.lower),
         upper=np.concatenate(cols.upper),
         objective=np.concatenate(cols.objective),
-        row_lower=np.zeros(n_rows),
-        row_upper=np.zeros(n_rows),
+        row_lower=rhs,
+        row_upper=rhs.copy(),
         matrix=matrix,
         n_steps=len(steps.price),
         n_lines=topo.n_lines,

@@ -265,6 +265,7 @@ def dc_prices(
     coef = np.zeros((n, dim))
     coef[np.arange(n), topo.component] = 1.0
     coef[:, n_comp:] = ptdf.T
+    coef[np.abs(coef) < 1e-12] = 0.0  # float dust from the LU solve upsets GLOP
     z_lo = np.full(dim, -INF)
     z_hi = np.full(dim, INF)
     only_pos = pos[binding] & ~neg[binding]
@@ -296,7 +297,9 @@ def dc_prices(
         return Prices(price, n_low, n_high)
 
     # Remaining freedom: z = z0 + N w. Fix it node by node in BFS order with small LPs.
+    null[np.abs(null) < 1e-12] = 0.0
     g = coef @ null  # n × r
+    g[np.abs(g) < 1e-12] = 0.0
     free = ~pinned & (np.isfinite(lo) | np.isfinite(hi))
     box = g[free]
     box_lo = lo[free] - price[free]

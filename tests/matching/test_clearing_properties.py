@@ -28,6 +28,7 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 def test_feasible_and_optimal_against_highs(problem: ClearingProblem) -> None:
     result = clear(problem)
     assert_feasible(problem, result)
+    assert "fell back" not in result.reason, result.reason
     ref = solve_reference(problem)
     assert math.isclose(result.welfare, ref.welfare, rel_tol=1e-6, abs_tol=1e-9), (
         result.welfare,

@@ -1,0 +1,21 @@
+"""`python -m bench [clearing|...] [options]`: run a benchmark and print its figures."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+BENCHES = {"clearing": "bench.clearing"}
+
+
+def main(argv: list[str]) -> int:
+    name = argv[0] if argv and not argv[0].startswith("-") else "clearing"
+    rest = argv[1:] if argv and not argv[0].startswith("-") else argv
+    if name not in BENCHES:
+        print(f"unknown benchmark {name!r}; choose from {', '.join(sorted(BENCHES))}", file=sys.stderr)
+        return 2
+    return int(importlib.import_module(BENCHES[name]).main(rest))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
