@@ -240,7 +240,7 @@ async def cluster_report(
     per: dict[str, Figures] = {}
     totals = Figures()
     last_day: list[IntervalFigures] = []
-    async for s in settled_intervals(session, scope):
+    async for s in settled_intervals(session, scope, idle_points=False):
         f = figures_of(s, renewable)
         totals.add(f)
         per.setdefault(period_key(f, period), Figures()).add(f)
@@ -277,7 +277,7 @@ async def member_statement(
     mine = {p.ppe for p in scope.points if p.member_id == target}
     name = next((p.member for p in scope.points if p.member_id == target), "")
     statement = Statement(member=name, period=month)
-    async for s in settled_intervals(session, scope):
+    async for s in settled_intervals(session, scope, idle_points=False):
         for line in s.settlement.lines:
             if line.ppe in mine:
                 statement.add(line)

@@ -153,11 +153,16 @@ class _PriceMap(dict[str, Decimal]):
         return ZERO
 
 
-def settle(scope: ExportScope, run: RunInfo, d: IntervalData) -> SettledInterval:
+def settle(
+    scope: ExportScope, run: RunInfo, d: IntervalData, *, idle_points: bool = True
+) -> SettledInterval:
+    """Settle one interval. With `idle_points=False` the metering points that neither traded
+    nor were metered are left out: they get 0.00 and take no part in the rounding, so every
+    other line is the same (reports and statements use this; the export lists everyone)."""
     points = tuple(
         p
         for p in scope.points
-        if p.active or p.id in d.bought or p.id in d.sold or p.id in d.readings
+        if (p.active and idle_points) or p.id in d.bought or p.id in d.sold or p.id in d.readings
     )
     positions = []
     for p in points:
@@ -183,13 +188,13 @@ def settle(scope: ExportScope, run: RunInfo, d: IntervalData) -> SettledInterval
 
 
 async def settled_intervals(
-    session: AsyncSession, scope: ExportScope
+    session: AsyncSession, scope: ExportScope, *, idle_points: bool = True
 ) -> AsyncIterator[SettledInterval]:
     """Every cleared interval of the scope, settled, in time order."""
     for chunk in _chunks(scope):
         data = await _load_chunk(session, scope, chunk)
         for run in chunk:
-            yield settle(scope, run, data[run.interval_id])
+            yield settle(scope, run, data[run.interval_id], idle_points=idle_points)
 
 
 def metering_rows(scope: ExportScope, s: SettledInterval) -> list[MeteringRow]:
