@@ -33,7 +33,7 @@ from market.clearing_input import (
     result_hash,
     solve,
 )
-from market.clearing_store import StoredRun, store_result
+from market.clearing_store import Converted, StoredRun, convert, store_result
 from market.events import INTERVAL_CLEARED, Publisher, publish_safely
 from market.models import (
     ClearingRun,
@@ -43,8 +43,16 @@ from market.models import (
     OrderStatus,
 )
 from matching.problem import ProblemError
+from matching.result import ClearingResult
 
 log = logging.getLogger("klaster.clearing")
+
+
+def solve_and_convert(inp: ProblemInput) -> tuple[ClearingResult, Converted]:
+    """Solve and turn the floats into stored decimals: the CPU-bound part, off the loop."""
+    result = solve(inp.problem)
+    return result, convert(inp, result)
+
 
 __all__ = [
     "ProblemInput",
@@ -53,6 +61,7 @@ __all__ = [
     "canonical_json",
     "claim",
     "clear_claimed",
+    "convert",
     "input_hash",
     "problem_json",
     "result_hash",
@@ -133,7 +142,7 @@ async def clear_claimed(
             return None
         await session.rollback()  # release the read snapshot while solving
         try:
-            result = await anyio.to_thread.run_sync(solve, inp.problem)
+            result, converted = await anyio.to_thread.run_sync(solve_and_convert, inp)
         except Exception as exc:
             log.exception("clearing interval %s crashed", interval_id)
             await _fail(sessions, interval_id, worker_id, f"solver crashed: {exc!r}")
@@ -147,7 +156,7 @@ async def clear_claimed(
             interval = await session.get(Interval, interval_id)
             assert interval is not None
             stored = await store_result(
-                session, interval, inp, result, worker_id=worker_id, started_at=started
+                session, interval, converted, worker_id=worker_id, started_at=started
             )
             await session.commit()
         except IntegrityError:

@@ -62,7 +62,7 @@ async def build_problem(session: AsyncSession, interval: Interval) -> ProblemInp
     ]
     rows = (
         await session.execute(
-            select(Order, MeteringPoint.node_id)
+            select(Order.id, Order.side, Order.quantity_kwh, Order.price, MeteringPoint.node_id)
             .join(MeteringPoint, Order.metering_point_id == MeteringPoint.id)
             .where(
                 Order.interval_id == interval.id,
@@ -72,18 +72,18 @@ async def build_problem(session: AsyncSession, interval: Interval) -> ProblemInp
         )
     ).all()
     orders, order_ids, excluded = [], [], []
-    for order, node_id in rows:
+    for order_id, side, quantity, price, node_id in rows:
         if node_id not in node_code:
-            excluded.append(order.id)
+            excluded.append(order_id)
             continue
-        order_ids.append(order.id)
+        order_ids.append(order_id)
         orders.append(
             ProblemOrder(
-                id=str(order.id),
+                id=str(order_id),
                 node=node_code[node_id],
-                side=ProblemSide(order.side),
-                quantity_kwh=float(order.quantity_kwh),
-                price=float(order.price),
+                side=ProblemSide(side),
+                quantity_kwh=float(quantity),
+                price=float(price),
             )
         )
     network = ProblemNetwork(
