@@ -92,6 +92,8 @@ async def test_demo_seed_scales(db: Any) -> None:
     async with db.session() as s:
         report = await seed_demo(s, members=400, seed=5, now=NOON)
         assert report.metering_points == 400
+        # 5 institutions, 8 businesses, 382 households (each its own member), 2 operators
+        assert report.members == 397 == await s.scalar(select(func.count(Member.id)))
         assert await s.scalar(select(func.count(MeteringPoint.id))) == 400
     with pytest.raises(ValidationFailed) as err:
         async with db.session() as s:

@@ -1,0 +1,130 @@
+"""Rounding rules, settings and clocks, interval listing across DST, fills."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from market_world import World
+from sqlalchemy import select
+
+from market import coordinator, orders
+from market.clock import FastClock, clock_for_speed, demo_speed_for
+from market.intervals import list_intervals
+from market.models import Interval
+from market.money import allocate_rounded, largest_remainder
+from market.settings import Settings, normalise_database_url
+
+pytestmark = pytest.mark.anyio
+
+
+@given(st.lists(st.floats(0, 1e6, allow_nan=False), max_size=40))
+def test_largest_remainder_keeps_the_rounded_total(values: list[float]) -> None:
+    rounded = largest_remainder(values, 3)
+    assert sum(rounded) == Decimal(round(math.fsum(values) * 1000)).scaleb(-3)
+    assert all(abs(float(r) - v) < 0.001 + 1e-6 for r, v in zip(rounded, values, strict=True))
+
+
+@given(
+    st.lists(st.decimals(0, 10**6, places=7, allow_nan=False, allow_infinity=False), max_size=40)
+)
+def test_allocate_rounded_keeps_the_rounded_total(values: list[Decimal]) -> None:
+    rounded = allocate_rounded(values, 2)
+    total = sum(values, Decimal(0)).quantize(Decimal("0.01"))
+    assert sum(rounded, Decimal(0)) == (total if values else 0)
+    assert all(abs(r - v) < Decimal("0.01") for r, v in zip(rounded, values, strict=True))
+
+
+def test_settings_from_environment(tmp_path: object) -> None:
+    s = Settings.from_env({"KLASTER_DATA_DIR": "/srv/klaster"})
+    assert s.database_url == "sqlite+aiosqlite:////srv/klaster/klaster.db"
+    assert s.secret_generated and len(s.secret_key) > 30 and s.redis_url is None
+    s = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://u@h/db",
+            "KLASTER_SECRET_KEY": "k",
+            "KLASTER_DEMO_SPEED": "45",
+            "REDIS_URL": "redis://r",
+        }
+    )
+    assert s.database_url == "postgresql+asyncpg://u@h/db" and not s.is_sqlite
+    assert (s.secret_key, s.secret_generated, s.demo_speed) == ("k", False, 45.0)
+    with pytest.raises(ValueError, match="KLASTER_DEMO_SPEED"):
+        Settings.from_env({"KLASTER_DEMO_SPEED": "fast"})
+    assert normalise_database_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+
+
+def test_fast_clock_runs_market_time_faster() -> None:
+    assert demo_speed_for(20) == 45.0
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    clock = FastClock(45.0, market_anchor=start, real_anchor=time.time() - 20)
+    assert timedelta(minutes=14.9) < clock.now() - start < timedelta(minutes=15.5)
+    assert clock_for_speed(1.0).now().tzinfo is not None
+
+
+async def test_intervals_across_the_autumn_change_are_numbered_1_to_100(world: World) -> None:
+    async with world.session() as s:
+        await coordinator.update_parameters(s, world.carol, horizon_intervals="100")
+    world.clock.set(datetime(2026, 10, 24, 21, 50, tzinfo=UTC))  # 23:50 local, +02:00
+    await world.scheduler().tick()
+    async with world.session() as s:
+        rows = (
+            await s.scalars(
+                select(Interval)
+                .where(Interval.local_day == date(2026, 10, 25))
+                .order_by(Interval.start_utc)
+            )
+        ).all()
+        view = await list_intervals(s, world.clock, upcoming=3)
+    assert [r.number for r in rows] == list(range(1, 101))
+    assert rows[0].start_utc == datetime(2026, 10, 24, 22, 0, tzinfo=UTC)
+    assert rows[-1].start_utc == datetime(2026, 10, 25, 22, 45, tzinfo=UTC)
+    assert [v.number for v in view.open] == [1, 2, 3]
+    assert view.open[0].accepting_orders and view.open[0].seconds_to_gate == 300.0
+
+
+async def test_listing_intervals_and_my_fills(world: World) -> None:
+    first = (await world.open_intervals())[0]
+    async with world.session() as s:
+        await orders.place_order(
+            s,
+            world.alice,
+            world.clock,
+            world.publisher,
+            interval_id=first.id,
+            metering_point_id=world.alice_mp,
+            side="sell",
+            quantity_kwh="4",
+            price="0.30",
+        )
+        await orders.place_order(
+            s,
+            world.bob,
+            world.clock,
+            world.publisher,
+            interval_id=first.id,
+            metering_point_id=world.bob_mp,
+            side="buy",
+            quantity_kwh="4",
+            price="0.50",
+        )
+    world.clock.set(first.start_utc + timedelta(minutes=1))
+    await world.scheduler().tick()
+    async with world.session() as s:
+        view = await list_intervals(s, world.clock)
+        fills = await orders.my_fills(s, world.bob)
+        assert await orders.my_fills(s, world.carol) == []
+    assert view.current is not None and view.current.id == first.id
+    assert view.current.status == "cleared" and not view.current.accepting_orders
+    assert [r.id for r in view.recent] == [first.id]
+    assert first.id not in [o.id for o in view.open]
+    (fill,) = fills
+    # Both fully accepted: the price lies in [0.30, 0.50]; the rule picks the midpoint.
+    assert (fill.side, fill.accepted_kwh, fill.status) == ("buy", Decimal("4.000"), "filled")
+    assert fill.amount_pln == (fill.accepted_kwh * fill.clearing_price).quantize(Decimal("0.01"))
+    assert Decimal("0.30") <= fill.clearing_price <= Decimal("0.50")
