@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth import Actor, require_role
-from market.errors import Forbidden
+from market.errors import Forbidden, ValidationFailed
 from market.export.metering import SettledInterval, settled_intervals
 from market.export.scope import ExportScope, PointInfo, line_names, load_scope
 from market.models import Role
@@ -227,15 +227,33 @@ class ClusterReport:
     line_names: dict[int, str]
 
 
+#: A report page reads every settled interval; beyond this many metering-point-intervals
+#: (about a minute of work) the page asks for a shorter range instead of timing out.
+WEB_REPORT_MAX_POINT_INTERVALS = 6_000_000
+
+
 async def cluster_report(
-    session: AsyncSession, actor: Actor | None, start: datetime, end: datetime, period: str = "day"
+    session: AsyncSession,
+    actor: Actor | None,
+    start: datetime,
+    end: datetime,
+    period: str = "day",
+    *,
+    max_point_intervals: int | None = WEB_REPORT_MAX_POINT_INTERVALS,
 ) -> ClusterReport:
     """The coordinator's report for [start, end) (the distributor may read it too)."""
     if actor is not None:
         require_role(actor, Role.COORDINATOR, Role.DISTRIBUTOR)
     if period not in PERIODS:
-        raise ValueError(f"unknown period {period!r}")
+        raise ValidationFailed("period", f"unknown period {period!r}; use {', '.join(PERIODS)}")
     scope = await load_scope(session, start, end)
+    size = scope.metering_rows_estimate
+    if max_point_intervals is not None and size > max_point_intervals:
+        raise ValidationFailed(
+            "start",
+            f"{scope.interval_count:,} intervals × {size // max(1, scope.interval_count):,} "
+            "metering points is too much for one page; choose a shorter range",
+        )
     renewable = {p.id for p in scope.points if _generates(p)}
     per: dict[str, Figures] = {}
     totals = Figures()

@@ -196,3 +196,17 @@ async def test_meter_import_all_or_nothing_then_residuals(db) -> None:  # type: 
     with pytest.raises(Forbidden):
         async with db.session() as s:
             await import_meter_data(s, Actor(3, "member", "x"), io.StringIO(bad), filename="x")
+
+
+async def test_report_refuses_too_large_a_range(db) -> None:  # type: ignore[no-untyped-def]
+    from market.errors import ValidationFailed
+    from market.reports import cluster_report
+
+    async with db.session() as s:
+        await build_cluster(s, STARTS)
+        coordinator = Actor(1, "coordinator", "K")
+        report = await cluster_report(s, coordinator, FROM, TO, "day")
+        assert report.totals.intervals == 2 and report.rows[0][0] == "2026-10-25"
+        # 2 intervals × 3 metering points = 6 > 5
+        with pytest.raises(ValidationFailed, match="shorter range"):
+            await cluster_report(s, coordinator, FROM, TO, max_point_intervals=5)
