@@ -70,35 +70,39 @@ def build_topology(problem: ClearingProblem) -> Topology:
 
     # Adjacency in input order of the lines, so the forest depends only on the problem.
     adj: list[list[tuple[int, int]]] = [[] for _ in range(n)]
-    for k in range(len(net.lines)):
-        a, b = int(lf[k]), int(lt[k])
+    for k, (a, b) in enumerate(zip(lf.tolist(), lt.tolist(), strict=True)):
         adj[a].append((b, k))
         adj[b].append((a, k))
     roots = [int(x) for x in grid_node] + list(range(n))
-    parent = np.full(n, -1, dtype=np.int64)
-    parent_line = np.full(n, -1, dtype=np.int64)
-    component = np.full(n, -1, dtype=np.int64)
-    depth = np.zeros(n, dtype=np.int64)
+    parent_l = [-1] * n
+    parent_line_l = [-1] * n
+    component_l = [-1] * n
+    depth_l = [0] * n
     order: list[int] = []
-    tree_line = np.zeros(len(net.lines), dtype=np.bool_)
+    tree_line_l = [False] * len(net.lines)
     n_comp = 0
     for root in roots:
-        if component[root] >= 0:
+        if component_l[root] >= 0:
             continue
-        component[root] = n_comp
+        component_l[root] = n_comp
         queue = deque([root])
         while queue:
             u = queue.popleft()
             order.append(u)
             for v, k in adj[u]:
-                if component[v] < 0:
-                    component[v] = n_comp
-                    parent[v] = u
-                    parent_line[v] = k
-                    depth[v] = depth[u] + 1
-                    tree_line[k] = True
+                if component_l[v] < 0:
+                    component_l[v] = n_comp
+                    parent_l[v] = u
+                    parent_line_l[v] = k
+                    depth_l[v] = depth_l[u] + 1
+                    tree_line_l[k] = True
                     queue.append(v)
         n_comp += 1
+    parent = np.array(parent_l, dtype=np.int64)
+    parent_line = np.array(parent_line_l, dtype=np.int64)
+    component = np.array(component_l, dtype=np.int64)
+    depth = np.array(depth_l, dtype=np.int64)
+    tree_line = np.array(tree_line_l, dtype=np.bool_)
     chords = np.flatnonzero(~tree_line).astype(np.int64)
     dc = net.uses_dc_flow and chords.shape[0] > 0
     cycles = _cycle_basis(lf, lt, react, parent, parent_line, depth, chords) if dc else None
@@ -140,29 +144,31 @@ def _cycle_basis(
     rows: list[int] = []
     lines: list[int] = []
     coefs: list[float] = []
+    lf_l, lt_l, x_l = lf.tolist(), lt.tolist(), react.tolist()
+    par, pline, dep = parent.tolist(), parent_line.tolist(), depth.tolist()
     for r, chord in enumerate(chords.tolist()):
-        a, b = int(lf[chord]), int(lt[chord])
+        a, b = lf_l[chord], lt_l[chord]
         up: list[tuple[int, float]] = []  # from a towards the common ancestor
         down: list[tuple[int, float]] = []  # from b towards the common ancestor (reversed later)
         u, v = a, b
         while u != v:
-            if depth[u] >= depth[v]:
-                k = int(parent_line[u])
+            if dep[u] >= dep[v]:
+                k = pline[u]
                 # traversed u → parent(u)
-                up.append((k, react[k] if lf[k] == u else -react[k]))
-                u = int(parent[u])
+                up.append((k, x_l[k] if lf_l[k] == u else -x_l[k]))
+                u = par[u]
             else:
-                k = int(parent_line[v])
+                k = pline[v]
                 # on the a→b walk this edge is traversed parent(v) → v
-                down.append((k, react[k] if lt[k] == v else -react[k]))
-                v = int(parent[v])
+                down.append((k, x_l[k] if lt_l[k] == v else -x_l[k]))
+                v = par[v]
         for k, c in up + down[::-1]:
             rows.append(r)
             lines.append(k)
             coefs.append(float(c))
         rows.append(r)
         lines.append(int(chord))
-        coefs.append(-float(react[chord]))
+        coefs.append(-x_l[chord])
     return Cycles(
         n_cycles=int(chords.shape[0]),
         row=np.array(rows, dtype=np.int64),

@@ -43,29 +43,35 @@ def decompose_flows(
         assert order is not None
     inbound: list[list[list[float]]] = [[] for _ in range(n_nodes)]  # [origin, amount]
     transfers: dict[tuple[int, int], float] = defaultdict(float)
+    surplus_l = surplus.tolist()
     for u in order:
-        packets = inbound[u]
-        own = float(surplus[u])
-        if own > tiny:
-            packets.insert(0, [u, own])
-        sinks: list[tuple[int, float, bool]] = []  # (target, amount, is_line)
-        if own < -tiny:
-            sinks.append((u, -own, False))
-        sinks.extend((int(v), amt, True) for v, amt in out[u])
-        p = 0
-        for target, need, is_line in sinks:
-            while need > tiny and p < len(packets):
-                origin, avail = packets[p]
-                take = min(avail, need)
-                if is_line:
-                    inbound[target].append([origin, take])
-                else:
-                    transfers[(int(origin), u)] += take
-                need -= take
-                packets[p][1] = avail - take
-                if packets[p][1] <= tiny:
-                    p += 1
+        own = surplus_l[u]
+        packets = [[u, own], *inbound[u]] if own > tiny else inbound[u]
         inbound[u] = []
+        if not packets:
+            continue
+        p = 0
+        n_packets = len(packets)
+        if own < -tiny:  # the node's own deficit takes what arrives first
+            need = -own
+            while need > tiny and p < n_packets:
+                packet = packets[p]
+                take = packet[1] if packet[1] < need else need
+                transfers[(int(packet[0]), u)] += take
+                need -= take
+                packet[1] -= take
+                if packet[1] <= tiny:
+                    p += 1
+        for v, need in out[u]:
+            target = inbound[int(v)]
+            while need > tiny and p < n_packets:
+                packet = packets[p]
+                take = packet[1] if packet[1] < need else need
+                target.append([packet[0], take])
+                need -= take
+                packet[1] -= take
+                if packet[1] <= tiny:
+                    p += 1
     keys = sorted(transfers)
     src = np.array([k[0] for k in keys], dtype=np.int64)
     dst = np.array([k[1] for k in keys], dtype=np.int64)
