@@ -1,0 +1,34 @@
+"""The published JSON Schemas (docs/schema/) describe what `klaster clear` reads and writes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from matching import clear
+from matching.jsonio import problem_from_dict, result_to_dict
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((Path(__file__).parent / "examples").glob("*.json"))
+
+
+def schema(name: str) -> dict:
+    return json.loads((ROOT / "docs" / "schema" / f"{name}.schema.json").read_text())
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_examples_and_results_match_the_schemas(path: Path) -> None:
+    data = json.loads(path.read_text())
+    jsonschema.validate(data, schema("problem"))
+    problem = problem_from_dict(data)
+    jsonschema.validate(result_to_dict(problem, clear(problem)), schema("result"))
+
+
+def test_problem_schema_rejects_what_the_parser_rejects() -> None:
+    data = json.loads(EXAMPLES[0].read_text())
+    data["orders"][0]["side"] = "hold"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema("problem"))
