@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 from ortools.linear_solver.python import model_builder_helper as _mbh
 
 from matching.network import Topology
@@ -108,19 +107,31 @@ def _pick(low: float, high: float, anchor: float | None) -> float:
 # constraints price(u) ≤ price(v).
 
 
+def _components(n: int, a: list[int], b: list[int]) -> np.ndarray:
+    """Connected components (union-find), numbered by their smallest node."""
+    root = list(range(n))
+
+    def find(u: int) -> int:
+        while root[u] != u:
+            root[u] = root[root[u]]
+            u = root[u]
+        return u
+
+    for u, v in zip(a, b, strict=True):
+        ru, rv = find(u), find(v)
+        if ru != rv:
+            root[max(ru, rv)] = min(ru, rv)
+    labels = np.array([find(u) for u in range(n)], dtype=np.int64)
+    _, zone = np.unique(labels, return_inverse=True)
+    return zone.astype(np.int64)
+
+
 def transport_prices(
     topo: Topology, lo: FloatArray, hi: FloatArray, flow: FloatArray, eps: float = 1e-9
 ) -> Prices:
     n = topo.n_nodes
     inside, pos, neg = line_states(topo, flow)
-    if topo.n_lines:
-        g = sp.coo_matrix(
-            (np.ones(int(inside.sum())), (topo.line_from[inside], topo.line_to[inside])),
-            shape=(n, n),
-        )
-        _, zone = sp.csgraph.connected_components(g, directed=False)
-    else:
-        zone = np.arange(n)
+    zone = _components(n, topo.line_from[inside].tolist(), topo.line_to[inside].tolist())
     n_z = int(zone.max()) + 1 if n else 0
     z_lo = np.full(n_z, -INF)
     z_hi = np.full(n_z, INF)
@@ -212,7 +223,9 @@ def _ptdf_rows(topo: Topology, lines: np.ndarray) -> FloatArray:
             rhs[pos[a], j] += b[ln]
         if pos[c] >= 0:
             rhs[pos[c], j] -= b[ln]
-    sol = spla.splu(red).solve(rhs) if keep.shape[0] else rhs
+    from scipy.sparse.linalg import splu  # DC only: keep it off the radial import path
+
+    sol = splu(red).solve(rhs) if keep.shape[0] else rhs
     out = np.zeros((lines.shape[0], n))
     out[:, keep] = sol.T
     return out
@@ -386,8 +399,10 @@ def dc_prices_unique(
         shape=(n + n_c, n + n_c),
     )
     rhs = np.concatenate([0.5 * (lo[pinned] + hi[pinned]), np.zeros(lines_in.shape[0])])
+    from scipy.sparse.linalg import splu
+
     try:
-        sol = spla.splu(m).solve(rhs)
+        sol = splu(m).solve(rhs)
     except RuntimeError:  # exactly singular
         return None
     if not np.isfinite(sol).all() or np.abs(m @ sol - rhs).max(initial=0.0) > 1e-7:
