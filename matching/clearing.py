@@ -95,7 +95,8 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     t0 = time.perf_counter()
     sol = solve(problem, steps, topo)
     status, reason = sol.status, sol.reason
-    solve_ms = _ms(t0)
+    solve_ms = _ms(t0) - sol.model_ms
+    build_ms += sol.model_ms
     if status is not Status.OPTIMAL:
         return _failed(
             problem, topo, status, reason, Timings(build_ms, solve_ms, 0.0, 0.0, 0.0, _ms(t_all))
