@@ -25,18 +25,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
-    import logging
 
     from market.clock import clock_for_speed
     from market.db import create_engine, migrate
-    from market.events import publisher_from_url
-    from market.scheduler import Scheduler
+    from market.operations import (
+        MeteredScheduler,
+        configure_logging,
+        metrics_port,
+        serve_metrics,
+        worker_publisher,
+    )
     from market.settings import get_settings
 
     if args.tick is not None and args.tick <= 0:
         return fail("--tick: must be greater than 0 seconds")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_logging()
     settings = get_settings()
+    if (port := metrics_port()) is not None:
+        serve_metrics(port)
     url = database_url(args.database_url)
     if not args.no_migrate:
         try:
@@ -46,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         engine = create_engine(url)
-        publisher = publisher_from_url(settings.redis_url)
-        scheduler = Scheduler(
+        publisher = worker_publisher(settings.redis_url)
+        scheduler = MeteredScheduler(
             engine,
             clock_for_speed(settings.demo_speed),
             publisher,
