@@ -91,5 +91,14 @@ def run(args: argparse.Namespace) -> int:
     settings = get_settings()
     app = create_app(settings, scheduler=True)
     print(banner(args.host, args.port, seeded, settings.secret_generated), flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", ws="websockets-sansio")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        ws="websockets-sansio",
+        # One rendered fragment goes to many sockets: compressing it per client costs more
+        # CPU than the bytes saved (put compression in the reverse proxy if needed).
+        ws_per_message_deflate=False,
+    )
     return 0

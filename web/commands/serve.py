@@ -35,5 +35,6 @@ def run(args: argparse.Namespace) -> int:
         proxy_headers=args.proxy_headers,
         log_level="info",
         ws="websockets-sansio",
+        ws_per_message_deflate=False,
     )
     return 0
