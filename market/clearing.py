@@ -11,7 +11,6 @@ over, removes any stale partial result and clears it again.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from market.clearing_input import (
     ProblemInput,
     build_problem,
     canonical_json,
+    decompress_problem,
     input_hash,
     problem_json,
     result_hash,
@@ -244,12 +244,11 @@ class Verification:
 async def verify_interval(session: AsyncSession, interval: Interval) -> Verification:
     """Re-clear the stored input of an interval and compare hashes (the audit check)."""
     from market.errors import NotFound
-    from matching.jsonio import problem_from_dict
 
     run = await session.scalar(select(ClearingRun).where(ClearingRun.interval_id == interval.id))
     if run is None:
         raise NotFound("start", f"interval {interval.start_utc.isoformat()} has no stored clearing")
-    problem = problem_from_dict(json.loads(run.problem_json))
+    problem = decompress_problem(run.problem_gz)
     result = await anyio.to_thread.run_sync(solve, problem)
     try:
         db_hash: str | None = input_hash((await build_problem(session, interval)).problem)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -131,6 +132,16 @@ def problem_json(problem: ClearingProblem) -> str:
     from matching.jsonio import problem_to_dict
 
     return canonical_json(problem_to_dict(problem))
+
+
+def compress_problem(problem: ClearingProblem) -> bytes:
+    return zlib.compress(problem_json(problem).encode(), 6)
+
+
+def decompress_problem(blob: bytes) -> ClearingProblem:
+    from matching.jsonio import problem_from_dict
+
+    return problem_from_dict(json.loads(zlib.decompress(blob)))
 
 
 def input_hash(problem: ClearingProblem) -> str:

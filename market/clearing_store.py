@@ -15,7 +15,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import audit
-from market.clearing_input import ProblemInput, input_hash, problem_json, result_hash
+from market.clearing_input import ProblemInput, compress_problem, input_hash, result_hash
 from market.models import (
     ClearingRun,
     GridExchange,
@@ -131,7 +131,7 @@ def convert(inp: ProblemInput, result: ClearingResult) -> Converted:
     run = {
         "input_hash": input_hash(problem),
         "result_hash": result_hash(problem, result),
-        "problem_json": problem_json(problem),
+        "problem_gz": compress_problem(problem),
         "solver": result.solver,
         "status": result.status.value,
         "reason": result.reason,

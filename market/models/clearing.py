@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from market.models.base import Base, amount_pln, energy_kwh, price_pln, utcnow
@@ -22,8 +22,9 @@ class ClearingRun(Base):
     input_hash: Mapped[str] = mapped_column(String(64))
     #: sha256 of the result's canonical JSON without timings.
     result_hash: Mapped[str] = mapped_column(String(64))
-    #: The problem as canonical JSON, so `klaster clear-interval` can re-clear it.
-    problem_json: Mapped[str] = mapped_column(Text)
+    #: The problem as canonical JSON, zlib-compressed, so `klaster clear-interval` can
+    #: re-clear it (JSON compresses about tenfold; 100k orders are ~1 MB).
+    problem_gz: Mapped[bytes] = mapped_column(LargeBinary)
     solver: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text, default="")

@@ -185,12 +185,13 @@ async def test_half_cleared_interval_is_cleared_again_cleanly(world: World) -> N
     )
     await execute(
         world.db,
-        "INSERT INTO clearing_runs (interval_id, input_hash, result_hash, problem_json, solver,"
+        "INSERT INTO clearing_runs (interval_id, input_hash, result_hash, problem_gz, solver,"
         " status, reason, order_count, welfare_pln, congestion_rent_pln, matched_kwh, local_kwh,"
         " import_kwh, export_kwh, timings, worker_id, started_at, finished_at) VALUES (:i, 'x',"
-        " 'x', '{}', 'glop', 'optimal', '', 0, 0, 0, 0, 0, 0, 0, '{}', 'dead-worker', :t, :t)",
+        " 'x', :blob, 'glop', 'optimal', '', 0, 0, 0, 0, 0, 0, 0, '{}', 'dead-worker', :t, :t)",
         i=first.id,
         t=past,
+        blob=b"not even zlib",
     )
     await execute(
         world.db,

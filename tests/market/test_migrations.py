@@ -58,3 +58,44 @@ async def test_drift_check_detects_a_missing_column(empty_db_url: str) -> None:
         assert any("map_y" in repr(d) for d in diff)
     finally:
         await engine.dispose()
+
+
+async def test_problem_json_is_compressed_and_back(empty_db_url: str) -> None:
+    import zlib
+
+    engine = create_engine(empty_db_url)
+    try:
+        await anyio.to_thread.run_sync(migrate, empty_db_url, "c5_meter_data")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO intervals (id, start_utc, minutes, gate_closure_utc, local_day,"
+                    " number, status, created_at) VALUES (1, '2026-06-01 10:00:00+00',"
+                    " 15, '2026-06-01 09:55:00+00', '2026-06-01', 49, 'cleared',"
+                    " '2026-06-01 09:00:00+00')"
+                )
+            )
+            columns = (
+                "interval_id, input_hash, result_hash, problem_json, solver, status, reason,"
+                " order_count, welfare_pln, congestion_rent_pln, matched_kwh, local_kwh,"
+                " import_kwh, export_kwh, timings, worker_id, started_at, finished_at"
+            )
+            values = (
+                "1, 'i', 'r', :problem, 'glop', 'optimal', '', 0, 0, 0, 0, 0, 0, 0, '{}', 'w',"
+                " '2026-06-01 09:56:00+00', '2026-06-01 09:56:00+00'"
+            )
+            await conn.execute(
+                text(f"INSERT INTO clearing_runs ({columns}) VALUES ({values})"),
+                {"problem": '{"orders":[]}'},
+            )
+        await anyio.to_thread.run_sync(migrate, empty_db_url)
+        async with engine.connect() as conn:
+            blob = await conn.scalar(text("SELECT problem_gz FROM clearing_runs"))
+        assert zlib.decompress(blob) == b'{"orders":[]}'
+        await anyio.to_thread.run_sync(downgrade, empty_db_url, "c5_meter_data")
+        async with engine.connect() as conn:
+            assert await conn.scalar(text("SELECT problem_json FROM clearing_runs")) == (
+                '{"orders":[]}'
+            )
+    finally:
+        await engine.dispose()
