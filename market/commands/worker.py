@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
+    import logging
+    import signal
 
     from market.clock import clock_for_speed
     from market.db import create_engine, migrate
@@ -70,7 +72,17 @@ def run(args: argparse.Namespace) -> int:
                     f"cleared {len(report.cleared)} interval(s)"
                 )
             else:
-                await scheduler.run()
+                # SIGTERM/SIGINT stop between passes' awaits; a claim cut short simply
+                # expires and another worker takes the interval over.
+                loop = asyncio.get_running_loop()
+                task = asyncio.current_task()
+                assert task is not None
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(sig, task.cancel)
+                try:
+                    await scheduler.run()
+                except asyncio.CancelledError:
+                    logging.getLogger("klaster.scheduler").info("worker stopped")
         finally:
             await engine.dispose()
             close = getattr(publisher, "aclose", None)
