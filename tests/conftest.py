@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -44,11 +45,37 @@ async def _pg_admin(url: str, *statements: str) -> None:
         await conn.close()
 
 
+STALE_AFTER_S = 24 * 3600
+
+
+async def _drop_stale(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_asyncpg_dsn(url, "postgres"), timeout=5)
+    try:
+        names = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'klaster\\_t\\_%'"
+            )
+        ]
+        for name in names:
+            stamp = name.split("_")[2]
+            if stamp.isdigit() and time.time() - int(stamp) > STALE_AFTER_S:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 @dataclass
 class PgServer:
     url: str | None
     skip_reason: str = ""
-    prefix: str = field(default_factory=lambda: f"klaster_t_{uuid.uuid4().hex[:10]}")
+    #: klaster_t_<unix time>_<random>: a session killed before its cleanup leaves databases
+    #: that a later session drops once they are a day old.
+    prefix: str = field(
+        default_factory=lambda: f"klaster_t_{int(time.time())}_{uuid.uuid4().hex[:6]}"
+    )
     template: str = ""
     created: list[str] = field(default_factory=list)
 
@@ -74,6 +101,7 @@ def pg_server() -> Iterator[PgServer]:
         return
     from market.db import migrate
 
+    asyncio.run(_drop_stale(url))
     server.template = f"{server.prefix}_tpl"
     asyncio.run(_pg_admin(url, f'CREATE DATABASE "{server.template}"'))
     server.created.append(server.template)
