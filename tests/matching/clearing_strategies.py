@@ -18,26 +18,24 @@ def problems(draw: st.DrawFn, max_nodes: int = 5, max_orders: int = 10) -> Clear
     n = draw(st.integers(1, max_nodes))
     nodes = tuple(Node(f"N{i}") for i in range(n))
     dc = draw(st.booleans())
+    # optionally two islands (each of at least two nodes): nodes [0, split) and [split, n)
+    split = n // 2 if n >= 4 and draw(st.booleans()) else 0
     lines = []
     for i in range(1, n):
-        parent = draw(st.integers(0, i - 1))
+        if i == split:
+            continue  # the first node of the second island has no parent
+        low = split if i > split else 0
+        parent = draw(st.integers(low, i - 1))
+        ends = (f"N{parent}", f"N{i}") if draw(st.booleans()) else (f"N{i}", f"N{parent}")
         lines.append(
             Line(
                 f"L{i}",
-                f"N{parent}" if draw(st.booleans()) else f"N{i}",
-                f"N{i}",
+                *ends,
                 draw(st.sampled_from(CAPACITIES_KW)),
                 draw(st.sampled_from([0.5, 1.0, 2.0])) if dc else None,
             )
         )
-    # orient: a line must not join a node to itself
-    lines = [
-        ln
-        if ln.from_node != ln.to_node
-        else Line(ln.id, f"N{int(ln.to_node[1:]) - 1}", ln.to_node, ln.capacity_kw, ln.reactance)
-        for ln in lines
-    ]
-    if n >= 3:
+    if n >= 3 and not split:
         for k in range(draw(st.integers(0, 2))):
             a = draw(st.integers(0, n - 1))
             b = draw(st.integers(0, n - 1).filter(lambda x, a=a: x != a))

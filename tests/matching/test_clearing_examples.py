@@ -79,3 +79,33 @@ def test_congested_line_trades_carry_both_prices() -> None:
         0.7,
     )
     assert out["lines"][0]["congested"] is True
+
+
+def test_time_limit_gives_a_status_and_nothing_accepted() -> None:
+    from bench.problems import random_problem
+    from matching import Status
+
+    base = random_problem(60_000, 1_500, seed=3, meshed=True)
+    problem = type(base)(base.interval, base.network, base.orders, time_limit_s=1e-4)
+    result = clear(problem)
+    assert result.status is Status.TIME_LIMIT, result.reason
+    assert "GLOP" in result.reason
+    assert not result.accepted_kwh.any() and len(result.trades) == 0
+    out = result_to_dict(problem, result)
+    assert out["status"] == "time_limit" and out["nodes"][0]["price"] is None
+
+
+def test_islands_are_cleared_separately() -> None:
+    data = json.loads((EXAMPLES / "02-congested-line-two-prices.json").read_text())
+    data["network"]["nodes"] += [{"id": "C"}, {"id": "D"}]
+    data["network"]["lines"].append({"id": "CD", "from": "C", "to": "D", "capacity_kw": 400})
+    data["orders"] += [
+        {"id": "sC", "node": "C", "side": "sell", "quantity_kwh": 3, "price": 0.25},
+        {"id": "bD", "node": "D", "side": "buy", "quantity_kwh": 2, "price": 0.95},
+    ]
+    problem = problem_from_dict(data)
+    out = result_to_dict(problem, clear(problem))
+    prices = {n["id"]: n["price"] for n in out["nodes"]}
+    # the island C–D: sC is marginal (partly accepted), so it sets the island's price
+    assert prices == {"A": 0.3, "B": 0.7, "C": 0.25, "D": 0.25}
+    assert {o["id"]: o["accepted_kwh"] for o in out["orders"]}["sC"] == 2.0
