@@ -63,6 +63,8 @@ RCEM = (
     Decimal("0.4661"),
 )
 MIN_MEMBERS = 20
+#: Just under the lowest monthly RCEm, so the floor never ties with the grid's export price.
+PRICE_FLOOR = Decimal("0.1300")
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,7 +360,7 @@ async def seed_demo(
         interval_minutes=interval_minutes,
         gate_closure_minutes=5,
         horizon_intervals=8,
-        price_floor=min(RCEM),
+        price_floor=PRICE_FLOOR,
         price_cap=IMPORT_REFERENCE,
         profile_seed=seed,
     )
@@ -519,7 +521,11 @@ async def seed_demo(
                     "side": "sell",
                     "mode": StandingMode.FORECAST.value,
                     "quantity_kwh": None,
-                    "price": _band_price(rng, low, high, 0.0, 0.3),
+                    # Large generators take any price above the floor (the grid buys what
+                    # the cluster does not); small producers ask inside the band.
+                    "price": PRICE_FLOOR
+                    if mp.pv_kwp >= 500 or mp.other_generation_kw > 0
+                    else _band_price(rng, low, high, 0.0, 0.3),
                     "hour_from": 0,
                     "hour_to": 24,
                 }
