@@ -12,6 +12,7 @@ grid export revenue 0.5 × 0.1829 = 0.09145 → 0.09; congestion rent
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -166,7 +167,7 @@ async def build_cluster(session: AsyncSession, starts: list[datetime]) -> Cluste
             interval_id=interval.id,
             input_hash="i" * 64,
             result_hash="r" * 64,
-            problem_json="{}",
+            problem_gz=zlib.compress(b"{}"),
             solver="glop",
             status="optimal",
             reason="",
