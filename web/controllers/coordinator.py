@@ -12,6 +12,7 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import audit, coordinator
+from market.errors import NotFound
 from web.auth import requires_role
 from web.pages import expect_form, page, render
 
@@ -22,6 +23,7 @@ MEMBER_FIELDS = ("name", "kind", "role", "login", "password", "email")
 POINT_FIELDS = ("ppe_code", "member_id", "node", "contracted_power_kw", "pv_kwp", "name",
                 "annual_use_kwh", "load_profile")  # fmt: skip
 LINE_FIELDS = ("code", "from_node", "to_node", "capacity_kw", "name")
+POINT_EDIT_FIELDS = ("name", "node", "contracted_power_kw", "pv_kwp", "annual_use_kwh")
 PARAM_FIELDS = ("name", "registry_number", "coordinator_name", "gate_closure_minutes",
                 "horizon_intervals", "price_floor", "price_cap")  # fmt: skip
 
@@ -30,6 +32,13 @@ async def form_fields(request: HTMXRequest, names: tuple[str, ...]) -> dict[str,
     """The named fields of a posted form, as text (services parse and name bad fields)."""
     form = await request.form()
     return {name: str(form.get(name, "")).strip() for name in names}
+
+
+def _one(rows: list[Any], row_id: int, field: str) -> Any:
+    found = next((row for row in rows if row.id == row_id), None)
+    if found is None:
+        raise NotFound(field, f"no record {row_id}")
+    return found
 
 
 class CoordinatorController(Controller):
@@ -66,6 +75,46 @@ class CoordinatorController(Controller):
         await coordinator.deactivate_member(db, actor, member_id)
         rows = await coordinator.list_members(db, actor)
         return render(request, "coordinator/_members_table.html", members=rows)
+
+    @get("/members/{member_id:int}/edit")
+    async def edit_member_form(
+        self, request: HTMXRequest, db: Db, actor: ActorDep, member_id: FromPath[int]
+    ) -> Template:
+        member = _one(await coordinator.list_members(db, actor), member_id, "member_id")
+        return render(request, "coordinator/_member_edit.html", m=member)
+
+    @post("/members/{member_id:int}")
+    async def edit_member(
+        self, request: HTMXRequest, db: Db, actor: ActorDep, member_id: FromPath[int]
+    ) -> Template:
+        fields = await form_fields(request, ("name", "kind", "email", "password"))
+        member = _one(await coordinator.list_members(db, actor), member_id, "member_id")
+        expect_form(request, "coordinator/_member_edit.html", m=member, form=fields)
+        show_name = (await request.form()).get("show_name") == "on"
+        clean = {k: v for k, v in fields.items() if v or k in ("name", "email")}
+        await coordinator.update_member(db, actor, member_id, show_name=show_name, **clean)
+        rows = await coordinator.list_members(db, actor)
+        return render(request, "coordinator/_members_table.html", members=rows)
+
+    @get("/points/{point_id:int}/edit")
+    async def edit_point_form(
+        self, request: HTMXRequest, db: Db, actor: ActorDep, point_id: FromPath[int]
+    ) -> Template:
+        point = _one(await coordinator.list_metering_points(db, actor), point_id, "point_id")
+        network = await coordinator.list_network(db)
+        return render(request, "coordinator/_point_edit.html", p=point, network=network)
+
+    @post("/points/{point_id:int}")
+    async def edit_point(
+        self, request: HTMXRequest, db: Db, actor: ActorDep, point_id: FromPath[int]
+    ) -> Template:
+        fields = await form_fields(request, POINT_EDIT_FIELDS)
+        point = _one(await coordinator.list_metering_points(db, actor), point_id, "point_id")
+        network = await coordinator.list_network(db)
+        expect_form(request, "coordinator/_point_edit.html", p=point, network=network, form=fields)
+        await coordinator.update_metering_point(db, actor, point_id, **fields)
+        rows = await coordinator.list_metering_points(db, actor)
+        return render(request, "coordinator/_points_table.html", points=rows)
 
     @get("/points")
     async def points(
@@ -108,6 +157,14 @@ class CoordinatorController(Controller):
         await coordinator.create_line(db, actor, **fields)
         view = await coordinator.list_network(db)
         return render(request, "coordinator/_line_added.html", network=view, form={})
+
+    @post("/network/nodes")
+    async def add_node(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+        fields = await form_fields(request, ("code", "name", "kind"))
+        expect_form(request, "coordinator/_node_form.html", form=fields)
+        await coordinator.create_node(db, actor, **fields)
+        view = await coordinator.list_network(db)
+        return render(request, "coordinator/_node_added.html", network=view, form={})
 
     @post("/network/lines/{line_id:int}")
     async def change_line(

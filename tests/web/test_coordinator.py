@@ -1,0 +1,47 @@
+"""Coordinator pages: edit a member and a metering point (inline rows), add a node."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.web.conftest import ALICE_PPE, World, htmx_headers, sign_in
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_edit_member_and_point(client: Any, world: World) -> None:
+    sign_in(client, "coord")
+    alice = world.ids["alice"]
+    form = client.get(f"/coordinator/members/{alice}/edit", headers=htmx_headers(client))
+    assert form.status_code == 200 and form.text.startswith(f'<tr id="member-{alice}">')
+    r = client.post(f"/coordinator/members/{alice}", data={"name": "", "kind": "household"},
+                    headers=htmx_headers(client))  # fmt: skip
+    assert r.status_code == 422 and "field-error" in r.text
+    changed = {"name": "Alicja N.-Kowal", "kind": "household", "show_name": "on"}
+    r = client.post(f"/coordinator/members/{alice}", headers=htmx_headers(client), data=changed)
+    assert r.status_code == 200 and "Alicja N.-Kowal" in r.text and 'id="members-table"' in r.text
+
+    point = world.ids["alice_point"]
+    assert (
+        ALICE_PPE
+        in client.get(f"/coordinator/points/{point}/edit", headers=htmx_headers(client)).text
+    )
+    fields = {"name": "Dom", "node": "S1", "contracted_power_kw": "0", "pv_kwp": "8",
+              "annual_use_kwh": "3000"}  # fmt: skip
+    r = client.post(f"/coordinator/points/{point}", data=fields, headers=htmx_headers(client))
+    assert r.status_code == 422 and "field-error" in r.text
+    fields["contracted_power_kw"] = "12,5"
+    r = client.post(f"/coordinator/points/{point}", data=fields, headers=htmx_headers(client))
+    assert r.status_code == 200 and "12,5" in r.text
+
+
+async def test_add_node(client: Any, world: World) -> None:
+    sign_in(client, "coord")
+    data = {"code": "S2", "name": "Stacja 2", "kind": "station"}
+    r = client.post("/coordinator/network/nodes", data=data, headers=htmx_headers(client))
+    assert r.status_code == 200 and "Stacja 2" in r.text and 'id="nodes-table"' in r.text
+    r = client.post("/coordinator/network/nodes", data=data, headers=htmx_headers(client))
+    assert r.status_code in (409, 422)
+    assert "alert error" in r.text or "field-error" in r.text
