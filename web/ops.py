@@ -1,0 +1,248 @@
+"""Operations: readiness, Prometheus metrics, request ids and access logs, Redis outages.
+
+`OpsPlugin` adds to the app (`web.app.create_app` registers it):
+
+- `GET /ready` — 200 when the database and Redis (if configured) answer within a second,
+  503 with what is down otherwise (`GET /health` is liveness only, in `web.app`).
+- `GET /metrics` — Prometheus text: request latency by route, orders accepted and rejected,
+  connected WebSockets, Redis reachability. Serve it to the scraper only (the reverse proxy
+  in `deploy/` hides it). The worker's clearing metrics: `market.operations`.
+- A middleware that gives every request an id (the proxy's `X-Request-ID` if sane, else a new
+  one; echoed in the response), logs one access line with it and records the metrics.
+- Stores that fall back to process memory while Redis is away (`web.resilience`).
+- A Redis monitor: when Redis becomes unreachable the live pages are told so (`live_paused`:
+  the badge in the header says "live updates paused"); when it is back they get the whole
+  live state again (`live_resumed`) and pushes continue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from litestar import Response, get
+from litestar.config.app import AppConfig
+from litestar.plugins import InitPluginProtocol
+from litestar.stores.redis import RedisStore
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import text
+
+from market.operations import configure_logging, request_id_var
+from web.resilience import REDIS_DOWN, FailoverStore
+
+if TYPE_CHECKING:
+    from litestar import Litestar, Request
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("klaster.ops")
+access_log = logging.getLogger("klaster.access")
+
+REQUEST_SECONDS = Histogram(
+    "klaster_http_request_duration_seconds",
+    "HTTP request latency by route template",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+ORDERS = Counter(
+    "klaster_orders_total",
+    "Order submissions (pages and API) by outcome: accepted, rejected (a market rule said no), "
+    "throttled (rate limit), error",
+    ["outcome"],
+)
+WEBSOCKETS = Gauge("klaster_websocket_connections", "WebSocket connections open in this process")
+REDIS_UP = Gauge("klaster_redis_up", "1 when this process reaches Redis (1 without Redis too)")
+
+#: Routes that submit a new order (method, route template).
+ORDER_ROUTES = frozenset({("POST", "/api/v1/orders"), ("POST", "/my/orders")})
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+PROBE_SECONDS = 1.0
+PROBE_TIMEOUT = 1.0
+
+
+def order_outcome(status: int) -> str:
+    if 200 <= status < 300:
+        return "accepted"
+    if status in (400, 409, 422):
+        return "rejected"
+    return "throttled" if status == 429 else "error"
+
+
+class RequestMiddleware:
+    """Request id, access log and metrics for every HTTP request; counts open sockets."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            WEBSOCKETS.inc()
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                WEBSOCKETS.dec()
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        rid = given if _REQUEST_ID.match(given) else uuid.uuid4().hex[:16]
+        token = request_id_var.set(rid)
+        start = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            seconds = time.perf_counter() - start
+            method = scope["method"]
+            route = str(scope.get("path_template") or "unmatched")
+            REQUEST_SECONDS.labels(method, route, str(status)).observe(seconds)
+            if (method, route) in ORDER_ROUTES:
+                ORDERS.labels(order_outcome(status)).inc()
+            if scope["app"].state.get("access_log", True):
+                access_log.info(
+                    "%s %s %s %.1f ms",
+                    method,
+                    scope["path"],
+                    status,
+                    seconds * 1000,
+                    extra={"status": status, "duration_ms": round(seconds * 1000, 2)},
+                )
+            request_id_var.reset(token)
+
+
+async def database_ok(app: Litestar) -> str:
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT * 2):
+            async with app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        return "ok"
+    except Exception as exc:
+        return f"unreachable: {type(exc).__name__}"
+
+
+async def redis_ok(app: Litestar) -> str:
+    client = app.state.get("ops_redis")
+    if client is None:
+        return "not configured"
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT):
+            await client.ping()
+        return "ok"
+    except (*REDIS_DOWN, TimeoutError) as exc:
+        return f"unreachable: {type(exc).__name__}"
+
+
+@get("/ready", include_in_schema=False)
+async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, str]]:
+    """Readiness: the database and Redis answer (503 and what is down otherwise)."""
+    checks = {"database": await database_ok(request.app), "redis": await redis_ok(request.app)}
+    good = all(v in ("ok", "not configured") for v in checks.values())
+    body = {"status": "ready" if good else "not ready", **checks}
+    return Response(body, status_code=200 if good else 503)
+
+
+@get("/metrics", include_in_schema=False, sync_to_thread=False)
+def metrics() -> Response[bytes]:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+class RedisMonitor:
+    """Pings Redis every second; tells the live pages when it goes away and comes back."""
+
+    def __init__(self, app: Litestar) -> None:
+        self.app = app
+        self.up = True
+
+    async def run(self) -> None:
+        while True:
+            up = await redis_ok(self.app) == "ok"
+            if up != self.up:
+                self.up = up
+                REDIS_UP.set(1 if up else 0)
+                try:
+                    await self._announce(up)
+                except Exception:
+                    log.exception("announcing the Redis state failed")
+            await asyncio.sleep(PROBE_SECONDS)
+
+    async def _announce(self, up: bool) -> None:
+        from web.live import LiveUpdate
+        from web.live_render import load_live_state
+
+        hub = self.app.state.get("live_hub")
+        if hub is None:
+            return
+        if not up:
+            log.warning("Redis unreachable: live updates paused")
+            hub.dispatch(LiveUpdate("live_paused", {"type": "live_paused"}))
+            return
+        log.info("Redis reachable again: live updates resume")
+        async with self.app.state.session_factory() as session:
+            state = await load_live_state(session, self.app.state.clock)
+        hub.dispatch(LiveUpdate("live_resumed", {"type": "live_resumed"}, state))
+
+
+@asynccontextmanager
+async def ops_lifespan(app: Litestar) -> AsyncIterator[None]:
+    settings = app.state.settings
+    task = None
+    REDIS_UP.set(1)
+    if settings.redis_url:
+        from redis.asyncio import Redis
+
+        app.state.ops_redis = Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=PROBE_TIMEOUT,
+            socket_timeout=PROBE_TIMEOUT,
+        )
+        task = asyncio.create_task(RedisMonitor(app).run(), name="klaster-redis-monitor")
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await app.state.ops_redis.aclose()
+
+
+class OpsPlugin(InitPluginProtocol):
+    """Registers everything above on an app (one line in `web.app.create_app`)."""
+
+    def __init__(self, *, access_log: bool | None = None, logging_setup: bool = True) -> None:
+        self.access_log = access_log
+        self.logging_setup = logging_setup
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        import os
+
+        if self.logging_setup:
+            configure_logging()
+        app_config.route_handlers = [*app_config.route_handlers, ready, metrics]
+        app_config.middleware = [RequestMiddleware, *app_config.middleware]
+        app_config.lifespan = [*app_config.lifespan, ops_lifespan]
+        if isinstance(app_config.stores, dict):
+            app_config.stores = {
+                name: FailoverStore(store) if isinstance(store, RedisStore) else store
+                for name, store in app_config.stores.items()
+            }
+        on = self.access_log
+        if on is None:
+            on = os.environ.get("KLASTER_ACCESS_LOG", "1") not in ("0", "false", "no")
+        app_config.state["access_log"] = on
+        return app_config
