@@ -29,6 +29,7 @@ from web.auth import ActorMiddleware, TokenCache
 from web.config import WebConfig, get_web_config
 from web.errors import EXCEPTION_HANDLERS
 from web.live import ChannelsPublisher, LiveHub, make_channels_plugin
+from web.ops import OpsPlugin
 from web.templating import STATIC_DIR, configure
 
 log = logging.getLogger("klaster.web")
@@ -159,7 +160,7 @@ def create_app(
         state=state,
         dependencies=DEPENDENCIES,
         request_class=HTMXRequest,
-        plugins=[HTMXPlugin(), channels],
+        plugins=[HTMXPlugin(), channels, OpsPlugin()],
         stores=_stores(settings, config),
         middleware=[session_config.middleware, _actor_middleware()],
         csrf_config=csrf,
