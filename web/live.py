@@ -49,10 +49,11 @@ CLIENT_QUEUE_SIZE = 32
 def make_channels_plugin(settings: Settings, config: WebConfig) -> ChannelsPlugin:
     """Memory backend by default; Redis pub/sub when `REDIS_URL` is set."""
     if settings.redis_url:
-        from litestar.channels.backends.redis import RedisChannelsPubSubBackend
         from redis.asyncio import Redis
 
-        backend: Any = RedisChannelsPubSubBackend(redis=Redis.from_url(settings.redis_url))
+        from web.resilience import ResilientRedisPubSubBackend
+
+        backend: Any = ResilientRedisPubSubBackend(redis=Redis.from_url(settings.redis_url))
     else:
         backend = MemoryChannelsBackend()
     return ChannelsPlugin(backend=backend, channels=channel_names(config.channel_prefix))

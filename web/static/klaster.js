@@ -8,6 +8,13 @@
   document.addEventListener("htmx:wsOpen", function () { setLive("on"); });
   document.addEventListener("htmx:wsClose", function () { setLive("off"); });
   document.addEventListener("htmx:wsError", function () { setLive("off"); });
+  // Operations (web/ops.py): the socket may stay open while the app has lost Redis, which
+  // carries the events between app processes; the server says so, and the badge follows.
+  document.addEventListener("live:live_paused", function () { setLive("off"); });
+  document.addEventListener("live:live_resumed", function () { setLive("on"); });
+  document.addEventListener("htmx:wsOpen", function () {
+    fetch("/ready").then(function (r) { if (!r.ok) setLive("off"); }, function () {});
+  });
   // Each pushed fragment names its event; page regions that show private data (my orders,
   // my fills) listen for "live:<event>" and refetch themselves over HTTP.
   document.addEventListener("htmx:wsAfterMessage", function (e) {
