@@ -1,0 +1,144 @@
+"""/health, /ready, /metrics, request ids and order counters on the in-process app."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+from prometheus_client import REGISTRY
+
+from tests.web.conftest import PASSWORD, World
+
+pytestmark = pytest.mark.anyio
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def api_headers(client: Any, login: str = "alice") -> dict[str, str]:
+    r = client.post("/api/v1/auth/token", json={"login": login, "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+async def test_health_and_ready(client: Any) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    r = client.get("/ready")
+    assert r.status_code == 200
+    assert r.json() == {"status": "ready", "database": "ok", "redis": "not configured"}
+
+
+async def test_ready_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    from market.settings import Settings
+    from web.app import create_app
+    from web.config import WebConfig
+
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url="postgresql+asyncpg://nobody@127.0.0.1:9/none",
+        secret_key="x",
+    )
+    app = create_app(settings, config=WebConfig(secure_cookies=False))
+    app.debug = False
+    with TestClient(app=app) as client:
+        assert client.get("/health").status_code == 200
+        r = client.get("/ready")
+    assert r.status_code == 503
+    assert r.json()["status"] == "not ready"
+    assert r.json()["database"].startswith("unreachable")
+
+
+async def test_request_id_is_echoed_or_made_and_latency_is_recorded(client: Any) -> None:
+    before = sample(
+        "klaster_http_request_duration_seconds_count", method="GET", route="/health", status="200"
+    )
+    given = client.get("/health", headers={"X-Request-ID": "proxy-abc.123"})
+    assert given.headers["x-request-id"] == "proxy-abc.123"
+    made = client.get("/health", headers={"X-Request-ID": "bad id\n<script>"})
+    assert made.headers["x-request-id"] != "bad id\n<script>"
+    assert len(made.headers["x-request-id"]) == 16
+    after = sample(
+        "klaster_http_request_duration_seconds_count", method="GET", route="/health", status="200"
+    )
+    assert after == before + 2
+    text = client.get("/metrics").text
+    assert "# TYPE klaster_http_request_duration_seconds histogram" in text
+    assert "klaster_websocket_connections" in text and "klaster_orders_total" in text
+
+
+async def test_orders_accepted_and_rejected_are_counted(client: Any, world: World) -> None:
+    headers = api_headers(client)
+    intervals = client.get("/api/v1/intervals", headers=headers).json()
+    interval_id = next(iv["id"] for iv in intervals["open"] if iv["accepting_orders"])
+    order = {
+        "interval_id": interval_id,
+        "metering_point_id": world.ids["alice_point"],
+        "side": "sell",
+        "quantity_kwh": "1.5",
+        "price": "0.4000",
+    }
+    accepted, rejected = (
+        sample("klaster_orders_total", outcome="accepted"),
+        sample("klaster_orders_total", outcome="rejected"),
+    )
+    assert client.post("/api/v1/orders", json=order, headers=headers).status_code == 201
+    bad = client.post("/api/v1/orders", json={**order, "price": "99"}, headers=headers)
+    assert bad.status_code == 422
+    assert sample("klaster_orders_total", outcome="accepted") == accepted + 1
+    assert sample("klaster_orders_total", outcome="rejected") == rejected + 1
+
+
+async def test_open_websockets_are_counted(client: Any, world: World) -> None:
+    headers = api_headers(client)
+    before = sample("klaster_websocket_connections")
+    with client.websocket_connect("/api/v1/feed", headers=headers):
+        assert sample("klaster_websocket_connections") == before + 1
+    for _ in range(100):  # the server side finishes just after the client leaves
+        if sample("klaster_websocket_connections") == before:
+            break
+        client.get("/health")
+    assert sample("klaster_websocket_connections") == before
+
+
+def test_json_log_lines_carry_the_request_id() -> None:
+    from market.operations import JsonFormatter, RequestIdFilter, request_id_var
+
+    record = logging.LogRecord("klaster.t", logging.INFO, __file__, 1, "hello %s", ("x",), None)
+    record.duration_ms = 1.5
+    token = request_id_var.set("rid-1")
+    try:
+        RequestIdFilter().filter(record)
+    finally:
+        request_id_var.reset(token)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "hello x" and line["request_id"] == "rid-1"
+    assert line["level"] == "info" and line["logger"] == "klaster.t" and line["duration_ms"] == 1.5
+
+
+def test_log_format_choice() -> None:
+    from market.operations import log_format
+
+    assert log_format({"KLASTER_LOG_FORMAT": "json"}) == "json"
+    assert log_format({"KLASTER_LOG_FORMAT": "text"}) == "text"
+    with pytest.raises(ValueError, match="KLASTER_LOG_FORMAT"):
+        log_format({"KLASTER_LOG_FORMAT": "xml"})
+
+
+async def test_failover_store_answers_from_memory_while_redis_is_away() -> None:
+    from litestar.stores.redis import RedisStore
+
+    from web.resilience import FailoverStore
+
+    dead = RedisStore.with_client(url="redis://127.0.0.1:9/0")  # nothing listens on port 9
+    store = FailoverStore(dead, retry_seconds=60)
+    await store.set("k", b"v", expires_in=60)
+    assert await store.get("k") == b"v"
+    assert store.degraded and await store.exists("k")
+    await store.delete("k")
+    assert await store.get("k") is None
+    await dead._redis.aclose()
