@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 GROSZ = Decimal("0.01")
 ZERO = Decimal(0)
@@ -67,8 +68,7 @@ def split_largest_remainder(exact: Sequence[Decimal], total: Decimal) -> list[De
     return [Decimal(r).scaleb(-2) for r in result]
 
 
-@dataclass(frozen=True, slots=True)
-class Position:
+class Position(NamedTuple):
     """One metering point in one interval: what the market matched and what was metered."""
 
     ppe: str
@@ -113,8 +113,7 @@ class IntervalInput:
     export_reference_pln_per_kwh: Decimal = Decimal("0.3")
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     """The settlement of one metering point in one interval."""
 
     start: datetime
