@@ -70,6 +70,7 @@ class Bar:
 
 def run(args: argparse.Namespace) -> int:
     import anyio
+    from sqlalchemy.exc import SQLAlchemyError
 
     from market.errors import KlasterError
 
@@ -77,6 +78,11 @@ def run(args: argparse.Namespace) -> int:
         return int(anyio.run(_run, args))
     except KlasterError as exc:
         return _fail(str(exc))
+    except SQLAlchemyError as exc:
+        return _fail(
+            f"database: {type(exc).__name__}: {str(exc).splitlines()[0][:160]} "
+            "(is DATABASE_URL right, and has `klaster migrate` run?)"
+        )
     except OSError as exc:
         return _fail(f"--output: {exc}")
 

@@ -28,6 +28,7 @@ def _fail(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     import anyio
+    from sqlalchemy.exc import SQLAlchemyError
 
     from market.errors import KlasterError
 
@@ -38,6 +39,11 @@ def run(args: argparse.Namespace) -> int:
         return int(anyio.run(_run, args, path))
     except KlasterError as exc:
         return _fail(str(exc))
+    except SQLAlchemyError as exc:
+        return _fail(
+            f"database: {type(exc).__name__}: {str(exc).splitlines()[0][:160]} "
+            "(is DATABASE_URL right, and has `klaster migrate` run?)"
+        )
     except UnicodeDecodeError:
         return _fail("file: not UTF-8 text; save the CSV as UTF-8")
 
