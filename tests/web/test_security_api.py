@@ -30,6 +30,10 @@ def token_for(client: Any, login: str) -> dict[str, str]:
         ("coord", "/coordinator/network", 200),
         ("coord", "/coordinator/audit", 200),
         ("alice", "/results", 200),
+        ("alice", "/distributor/", 403),
+        ("alice", "/reports/", 403),
+        ("dso", "/distributor/", 200),
+        ("dso", "/live", 200),
     ],
 )
 async def test_pages_refuse_wrong_roles(
