@@ -10,7 +10,8 @@ Problem::
                                        "import_limit_kw": 100, "export_limit_kw": 100}]},
      "orders": [{"id": "s1", "node": "A", "side": "sell", "quantity_kwh": 5, "price": 0.4}]}
 
-Ids may be strings or integers (an integer id is read as its decimal string). Schemas: docs/schema/.
+Ids may be strings or integers (compared as their decimal string; `result_to_dict(...,
+source=data)` repeats them as given). Schemas: docs/schema/.
 """
 
 from __future__ import annotations
@@ -265,15 +266,43 @@ def _rf(value: float) -> float:
     return float(round(value, DIGITS)) + 0.0
 
 
+def _given_ids(source: Any, path: tuple[str, ...], key: str, fallback: list[Any]) -> list[Any]:
+    """The ids exactly as the input gave them (an integer stays an integer)."""
+    items: Any = source
+    for part in path:
+        items = items.get(part) if isinstance(items, dict) else None
+    if not isinstance(items, list) or len(items) != len(fallback):
+        return fallback
+    return [
+        it[key] if isinstance(it, dict) and key in it else f
+        for it, f in zip(items, fallback, strict=True)
+    ]
+
+
 def result_to_dict(
-    problem: ClearingProblem, result: ClearingResult, *, timings: bool = True
+    problem: ClearingProblem,
+    result: ClearingResult,
+    *,
+    timings: bool = True,
+    source: Any = None,
 ) -> Json:
+    """The result's JSON form. With `source` (the parsed input document) ids are echoed
+    exactly as given there, so integer ids stay integers."""
     net = problem.network
     book = problem.orders
     node_ids = [n.id for n in net.nodes]
+    line_ids = [ln.id for ln in net.lines]
+    order_ids: list[Any] = list(book.ids)
+    conn_nodes = [g.node for g in net.grid_connections]
+    if source is not None:
+        given_nodes = _given_ids(source, ("network", "nodes"), "id", node_ids)
+        by_str = dict(zip(node_ids, given_nodes, strict=True))
+        node_ids = given_nodes
+        line_ids = _given_ids(source, ("network", "lines"), "id", line_ids)
+        order_ids = _given_ids(source, ("orders",), "id", order_ids)
+        conn_nodes = [by_str.get(c, c) for c in conn_nodes]
     price = _r(result.price)
     tr = result.trades
-    order_ids = book.ids
 
     def party(idx: list[int]) -> list[str | None]:
         return [None if i == GRID else order_ids[i] for i in idx]
@@ -322,9 +351,9 @@ def result_to_dict(
             )
         ],
         "lines": [
-            {"id": ln.id, "flow_kwh": f, "limit_kwh": lim, "congested": bool(c)}
-            for ln, f, lim, c in zip(
-                net.lines,
+            {"id": lid, "flow_kwh": f, "limit_kwh": lim, "congested": bool(c)}
+            for lid, f, lim, c in zip(
+                line_ids,
                 _r(result.flow_kwh),
                 _r(result.line_limit_kwh),
                 result.line_congested.tolist(),
@@ -332,9 +361,9 @@ def result_to_dict(
             )
         ],
         "grid_connections": [
-            {"node": g.node, "import_kwh": m, "export_kwh": e}
+            {"node": g, "import_kwh": m, "export_kwh": e}
             for g, m, e in zip(
-                net.grid_connections, _r(result.import_kwh), _r(result.export_kwh), strict=True
+                conn_nodes, _r(result.import_kwh), _r(result.export_kwh), strict=True
             )
         ],
         "welfare": _rf(result.welfare),

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "clear": ("market.commands.clear", "clear one problem given as JSON (see docs/)"),
+    "clear": ("market.commands.clear", "clear one problem given as JSON (docs/schema/)"),
     "migrate": ("market.commands.migrate", "migrate the database to the newest schema"),
     "seed": ("market.commands.seed", "create the Staszów demo cluster (--demo, --members N)"),
     "worker": ("market.commands.worker", "run the gate-closure scheduler as its own process"),

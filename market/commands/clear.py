@@ -64,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
         object.__setattr__(problem, "time_limit_s", args.time_limit)
     result = clear(problem)
     option = orjson.OPT_APPEND_NEWLINE | (orjson.OPT_INDENT_2 if args.indent else 0)
-    out = orjson.dumps(result_to_dict(problem, result, timings=not args.no_timings), option=option)
+    out = orjson.dumps(
+        result_to_dict(problem, result, timings=not args.no_timings, source=data), option=option
+    )
     if args.output:
         try:
             Path(args.output).write_bytes(out)

@@ -118,3 +118,34 @@ def test_duplicate_node_and_missing_file_and_malformed_json(tmp_path: Path) -> N
 def test_usage_errors_exit_2() -> None:
     assert klaster("clear").returncode == 2
     assert klaster("no-such-command").returncode == 2
+
+
+def test_integer_ids_are_repeated_as_given() -> None:
+    data = {
+        "interval": {"start": "2026-06-15T12:00:00Z", "minutes": 15},
+        "network": {
+            "nodes": [{"id": 1}, {"id": 2}],
+            "lines": [{"id": 10, "from": 1, "to": 2, "capacity_kw": 8}],
+            "grid_connections": [
+                {
+                    "node": 1,
+                    "import_price": 0.89,
+                    "export_price": 0.3,
+                    "import_limit_kw": 0,
+                    "export_limit_kw": 0,
+                }
+            ],
+        },
+        "orders": [
+            {"id": 100, "node": 1, "side": "sell", "quantity_kwh": 10, "price": 0.3},
+            {"id": 101, "node": 2, "side": "buy", "quantity_kwh": 6, "price": 0.9},
+        ],
+    }
+    proc = klaster("clear", "-", stdin=json.dumps(data))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert [o["id"] for o in out["orders"]] == [100, 101]
+    assert [n["id"] for n in out["nodes"]] == [1, 2]
+    assert out["lines"][0] == {"id": 10, "flow_kwh": 2.0, "limit_kwh": 2.0, "congested": True}
+    assert out["grid_connections"][0]["node"] == 1
+    assert {(t["seller"], t["buyer"], t["seller_node"]) for t in out["trades"]} == {(100, 101, 1)}
