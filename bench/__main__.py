@@ -12,7 +12,9 @@ def main(argv: list[str]) -> int:
     name = argv[0] if argv and not argv[0].startswith("-") else "clearing"
     rest = argv[1:] if argv and not argv[0].startswith("-") else argv
     if name not in BENCHES:
-        print(f"unknown benchmark {name!r}; choose from {', '.join(sorted(BENCHES))}", file=sys.stderr)
+        print(
+            f"unknown benchmark {name!r}; choose from {', '.join(sorted(BENCHES))}", file=sys.stderr
+        )
         return 2
     return int(importlib.import_module(BENCHES[name]).main(rest))
 

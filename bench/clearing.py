@@ -66,8 +66,9 @@ def cli_seconds(problem, repeat: int) -> float:
         times = []
         for _ in range(repeat):
             t0 = time.perf_counter()
-            subprocess.run([str(klaster), "clear", str(src), "-o", str(Path(tmp) / "out.json")],
-                           check=True)
+            subprocess.run(
+                [str(klaster), "clear", str(src), "-o", str(Path(tmp) / "out.json")], check=True
+            )
             times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -78,11 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes only")
     parser.add_argument("--no-cli", action="store_true")
     args = parser.parse_args(argv)
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
-          f"median of {args.repeat} runs; times in ms")
-    head = (f"{'case':10} {'orders':>7} {'nodes':>5} {'steps':>6} {'total':>7} {'build':>6} "
-            f"{'solve':>6} {'prices':>6} {'alloc':>6} {'trades':>6} {'highs':>7} {'ratio':>5}"
-            f" {'cli':>7}")
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
+        f"median of {args.repeat} runs; times in ms"
+    )
+    head = (
+        f"{'case':10} {'orders':>7} {'nodes':>5} {'steps':>6} {'total':>7} {'build':>6} "
+        f"{'solve':>6} {'prices':>6} {'alloc':>6} {'trades':>6} {'highs':>7} {'ratio':>5}"
+        f" {'cli':>7}"
+    )
     print(head)
     for label, n_orders, n_nodes, meshed in CASES:
         if args.quick and n_orders > 10_000:
@@ -96,14 +101,23 @@ def main(argv: list[str] | None = None) -> int:
             runs.append((time.perf_counter() - t0, result.timings))
             assert result.ok, result.reason
         total = statistics.median(r[0] for r in runs) * 1000
-        med = {k: statistics.median(getattr(r[1], k) for r in runs)
-               for k in ("build_ms", "solve_ms", "prices_ms", "allocation_ms", "trades_ms")}
+        med = {
+            k: statistics.median(getattr(r[1], k) for r in runs)
+            for k in ("build_ms", "solve_ms", "prices_ms", "allocation_ms", "trades_ms")
+        }
         highs = highs_seconds(problem, max(1, args.repeat // 2)) * 1000
-        cli = "" if args.no_cli or n_orders < 100_000 else f"{cli_seconds(problem, args.repeat) * 1000:7.0f}"
+        cli = (
+            ""
+            if args.no_cli or n_orders < 100_000
+            else f"{cli_seconds(problem, args.repeat) * 1000:7.0f}"
+        )
         steps = len(aggregate(problem.orders).price)
-        print(f"{label:10} {n_orders:7d} {n_nodes:5d} {steps:6d} {total:7.1f} {med['build_ms']:6.1f} "
-              f"{med['solve_ms']:6.1f} {med['prices_ms']:6.1f} {med['allocation_ms']:6.1f} "
-              f"{med['trades_ms']:6.1f} {highs:7.1f} {highs / total:5.2f} {cli:>7}", flush=True)
+        print(
+            f"{label:10} {n_orders:7d} {n_nodes:5d} {steps:6d} {total:7.1f} {med['build_ms']:6.1f} "
+            f"{med['solve_ms']:6.1f} {med['prices_ms']:6.1f} {med['allocation_ms']:6.1f} "
+            f"{med['trades_ms']:6.1f} {highs:7.1f} {highs / total:5.2f} {cli:>7}",
+            flush=True,
+        )
     print("ratio = scipy HiGHS time for the same LP (solve only) / Klaster's whole clear()")
     return 0
 
