@@ -28,7 +28,7 @@ def sh(*cmd: str | os.PathLike[str], env: dict[str, str] | None = None) -> int:
 
 
 def setup() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - run.py must explain this on old Pythons
         sys.exit("Klaster needs Python 3.11 or newer")
     if not PY.exists():
         print(f"creating virtualenv in {VENV}", flush=True)
