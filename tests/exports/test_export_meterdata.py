@@ -7,11 +7,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from market.errors import ValidationFailed
 from market.meterdata import (
     ImportReport,
     Quality,
+    Reading,
     read_meter_csv,
     split_hour,
     to_cluster_grid,
@@ -123,3 +126,23 @@ def test_sixty_minute_cluster_sums_complete_hours_only() -> None:
 def test_bad_header_names_the_missing_columns() -> None:
     with pytest.raises(ValidationFailed, match="missing column"):
         list(read_meter_csv(io.StringIO("ppe;start;import\n"), is_known_ppe=bool))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 10**9), st.integers(0, 10**9))
+def test_hour_split_sums_exactly_property(import_wh: int, export_wh: int) -> None:
+    hour = Reading(
+        1,
+        A,
+        datetime(2026, 6, 1, 10, tzinfo=UTC),
+        60,
+        Decimal(import_wh).scaleb(-3),
+        Decimal(export_wh).scaleb(-3),
+        Quality.MEASURED,
+    )
+    quarters = split_hour(hour)
+    assert sum(q.import_kwh for q in quarters) == hour.import_kwh
+    assert sum(q.export_kwh for q in quarters) == hour.export_kwh
+    spread = [q.import_kwh for q in quarters]
+    assert max(spread) - min(spread) <= Decimal("0.001")
+    assert all(q.minutes == 15 for q in quarters)

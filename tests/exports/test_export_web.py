@@ -116,6 +116,13 @@ async def test_meter_upload_reports_lines_and_imports_nothing(client: TestClient
     )
     assert r.status_code == 422, r.text
     assert "ambiguous" in r.text and ">3<" in r.text  # line 3 in the error table
+    assert "<html" not in r.text  # htmx gets the fragment
+    plain = client.post(
+        "/distributor/meter-data",
+        files={"file": ("m.csv", csv, "text/csv")},
+        headers={"x-csrftoken": headers["x-csrftoken"]},
+    )
+    assert plain.status_code == 422 and "<html" in plain.text and "ambiguous" in plain.text
     r = client.post(
         "/distributor/meter-data",
         files={"file": ("m.csv", csv, "text/csv")},

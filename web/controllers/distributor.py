@@ -112,12 +112,16 @@ class DistributorController(Controller):
         finally:
             path.unlink(missing_ok=True)
         status = 422 if report.stored == 0 and not report.ok else 200
+        htmx = request.headers.get("hx-request") == "true"
+        template = "distributor/_meter_report.html" if htmx else "distributor/index.html"
         return render(
             request,
-            "distributor/_meter_report.html",
+            template,
             status_code=status,
+            section="distributor",
             report=report,
             imports=await recent_imports(db),
+            span=await cleared_span(db),
         )
 
 
