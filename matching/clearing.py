@@ -107,6 +107,8 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     t0 = time.perf_counter()
     try:
         prices = choose_prices(topo, steps, x, flow, imports, exports)
+        if prices.note:
+            reason += f"; {prices.note}"
     except PriceRuleError as exc:
         # Never silently: say so in the reason, and fall back to the solver's duals.
         reason += f"; price rule fell back to solver duals ({exc})"

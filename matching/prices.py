@@ -22,6 +22,7 @@ is computed, so the prices together are always optimal.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,12 @@ class Prices:
     price: FloatArray
     low: FloatArray
     high: FloatArray
+    note: str = ""
+
+
+#: Seconds the degenerate-DC range LPs may take before the remaining freedom is fixed by one
+#: feasibility LP (still optimal prices; the result's reason says so).
+RANGE_LP_BUDGET_S = 2.0
 
 
 def at_bounds(value: FloatArray, upper: FloatArray) -> tuple[BoolArray, BoolArray]:
@@ -265,6 +272,21 @@ def _lp_extreme(
     return value
 
 
+def _lp_point(
+    var_lo: FloatArray, var_hi: FloatArray, a: FloatArray, a_lo: FloatArray, a_hi: FloatArray
+) -> FloatArray:
+    """Any w with a_lo ≤ a w ≤ a_hi and var_lo ≤ w ≤ var_hi."""
+    helper = mbh.ModelBuilderHelper()
+    zero = np.zeros(a.shape[1])
+    helper.fill_model_from_sparse_data(var_lo, var_hi, zero, a_lo, a_hi, sp.csr_matrix(a))
+    solver = mbh.ModelSolverHelper("glop")
+    solver.solve(helper)
+    if solver.status() != mbh.SolveStatus.OPTIMAL:
+        raise PriceRuleError(f"price feasibility LP ended {solver.status().name}")
+    point: FloatArray = np.asarray(solver.variable_values())
+    return point
+
+
 def dc_prices(
     topo: Topology, lo: FloatArray, hi: FloatArray, flow: FloatArray, eps: float = 1e-9
 ) -> Prices:
@@ -331,12 +353,23 @@ def dc_prices(
     w = np.zeros(r)
     chosen = np.zeros(n, dtype=np.bool_)
     parent = topo.parent.tolist()
+    note = ""
+    deadline = time.perf_counter() + RANGE_LP_BUDGET_S
     for node in topo.bfs_order.tolist():
         row = g[node]
         resid = row - basis.T @ (basis @ row) if basis.shape[0] else row
         if np.linalg.norm(resid) <= 1e-9 * max(1.0, float(np.linalg.norm(row))):
             continue  # determined by the equalities and earlier choices
         a = np.vstack([*rows, *fixed_rows]) if fixed_rows else np.vstack(rows)
+        if time.perf_counter() > deadline:
+            a_lo = np.concatenate([*rlo, fixed_vals])
+            a_hi = np.concatenate([*rhi, fixed_vals])
+            w = _lp_point(w_lo, w_hi, a, a_lo, a_hi)
+            note = (
+                f"price rule: range LPs over {RANGE_LP_BUDGET_S:g} s budget; the remaining "
+                "degenerate prices are one feasible optimal point"
+            )
+            break
         a_lo = np.concatenate([*rlo, fixed_vals])
         a_hi = np.concatenate([*rhi, fixed_vals])
         low = _lp_extreme(row, w_lo, w_hi, a, a_lo, a_hi, maximize=False) + price[node]
@@ -357,7 +390,7 @@ def dc_prices(
     rest = ~chosen
     n_low[rest] = final[rest]
     n_high[rest] = final[rest]
-    return Prices(final, n_low, n_high)
+    return Prices(final, n_low, n_high, note)
 
 
 def dc_prices_unique(

@@ -109,3 +109,40 @@ def test_islands_are_cleared_separately() -> None:
     # the island C–D: sC is marginal (partly accepted), so it sets the island's price
     assert prices == {"A": 0.3, "B": 0.7, "C": 0.25, "D": 0.25}
     assert {o["id"]: o["accepted_kwh"] for o in out["orders"]}["sC"] == 2.0
+
+
+def test_degenerate_dc_prices_over_budget_stay_optimal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no time for range LPs, the remaining degenerate prices are one optimal point,
+    and the reason says so."""
+    from clearing_checks import assert_prices_consistent
+
+    import matching.prices
+
+    monkeypatch.setattr(matching.prices, "RANGE_LP_BUDGET_S", 0.0)
+    data = {
+        "interval": {"start": "2026-06-15T12:00:00Z", "minutes": 15},
+        "network": {
+            "nodes": [{"id": f"N{i}"} for i in range(4)],
+            "lines": [
+                {"id": "L1", "from": "N0", "to": "N1", "capacity_kw": 0, "reactance": 0.5},
+                {"id": "L2", "from": "N1", "to": "N2", "capacity_kw": 0, "reactance": 0.5},
+                {"id": "L3", "from": "N0", "to": "N3", "capacity_kw": 0, "reactance": 0.5},
+                {"id": "C0", "from": "N0", "to": "N1", "capacity_kw": 0, "reactance": 0.5},
+            ],
+            "grid_connections": [
+                {
+                    "node": "N2",
+                    "import_price": 0.6,
+                    "export_price": 0.1,
+                    "import_limit_kw": 0,
+                    "export_limit_kw": 0,
+                }
+            ],
+        },
+        "orders": [{"id": "o0", "node": "N1", "side": "buy", "quantity_kwh": 0.5, "price": 0.2}],
+    }
+    problem = problem_from_dict(data)
+    result = clear(problem)
+    assert "budget" in result.reason
+    assert_prices_consistent(problem, result)
+    assert result.price[1] >= 0.2 - 1e-9
