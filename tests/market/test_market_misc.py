@@ -6,6 +6,7 @@ import math
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -128,3 +129,39 @@ async def test_listing_intervals_and_my_fills(world: World) -> None:
     assert (fill.side, fill.accepted_kwh, fill.status) == ("buy", Decimal("4.000"), "filled")
     assert fill.amount_pln == (fill.accepted_kwh * fill.clearing_price).quantize(Decimal("0.01"))
     assert Decimal("0.30") <= fill.clearing_price <= Decimal("0.50")
+
+
+class BrokenPublisher:
+    async def publish(self, channel: str, event: dict[str, object]) -> None:
+        raise ConnectionError("redis is down")
+
+
+async def test_a_broken_publisher_never_undoes_a_committed_order(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = (await world.open_intervals())[0]
+    async with world.session() as s:
+        view = await orders.place_order(
+            s,
+            world.alice,
+            world.clock,
+            BrokenPublisher(),
+            interval_id=first.id,
+            metering_point_id=world.alice_mp,
+            side="sell",
+            quantity_kwh="1",
+            price="0.3",
+        )
+    async with world.session() as s:
+        assert [o.id for o in await orders.list_my_orders(s, world.alice)] == [view.id]
+    assert "publishing to orderbook failed" in caplog.text
+
+
+def test_migrate_command_and_drift_check(tmp_path: Path) -> None:
+    from web.cli import main
+
+    url = f"sqlite:///{tmp_path / 'sub' / 'k.db'}"
+    assert main(["migrate", "--database-url", url]) == 0
+    assert main(["migrate", "--check", "--database-url", url]) == 0
+    assert main(["migrate", "--downgrade", "0001", "--database-url", url]) == 0
+    assert main(["migrate", "--check", "--database-url", url]) == 1  # meter tables missing
