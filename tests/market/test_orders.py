@@ -267,3 +267,19 @@ async def test_a_gate_closing_while_an_order_is_placed_never_loses_the_order(
         # The order holds FOR SHARE on the interval: the gate waits until the order is in.
         view = await place(world)
         assert seen == ["blocked"] and view.status == "open"
+
+
+async def test_concurrent_retries_with_one_client_order_id_make_one_order(world: World) -> None:
+    import anyio
+
+    ids: list[int] = []
+
+    async def submit() -> None:
+        ids.append((await place(world, client_order_id="retry-7")).id)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(submit)
+    assert len(ids) == 5 and len(set(ids)) == 1
+    async with world.session() as s:
+        assert await s.scalar(select(func.count(Order.id))) == 1
