@@ -204,8 +204,8 @@ def day_chart_svg(
     empty_label: str,
     fmt_price: Formatter,
     fmt_qty: Formatter,
-    width: int = 640,
-    height: int = 260,
+    width: int = 1000,
+    height: int = 280,
 ) -> str:
     """A day of cleared intervals: stacked volume bars (local, grid) with the price line."""
     pad_l, pad_r, pad_t, pad_b = 64, 64, 28, 32
