@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -92,8 +92,8 @@ def problem_from_dict(data: Any) -> ClearingProblem:
         raise ProblemError(
             "interval.start", f"{start_raw!r} is not an ISO 8601 timestamp"
         ) from None
-    if start.tzinfo is None:
-        raise ProblemError("interval.start", "must include a UTC offset, e.g. +02:00 or Z")
+    if start.tzinfo is None:  # read as UTC (the start is only echoed; it does not clear)
+        start = start.replace(tzinfo=UTC)
     minutes = iv.get("minutes", 15)
     if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes <= 0:
         raise ProblemError("interval.minutes", "must be a positive whole number (15 or 60)")

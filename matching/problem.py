@@ -233,23 +233,14 @@ def validate(problem: ClearingProblem) -> None:
                     f"network.nodes[{k}].id",
                     f"node {n.id!r} is not connected to anything; add a line or remove the node",
                 )
-    conn_nodes: set[str] = set()
     for k, g in enumerate(net.grid_connections):
         p = f"network.grid_connections[{k}]"
         if g.node not in seen:
             raise ProblemError(f"{p}.node", f"unknown node {g.node!r}")
-        if g.node in conn_nodes:
-            raise ProblemError(f"{p}.node", f"node {g.node!r} already has a grid connection")
-        conn_nodes.add(g.node)
         _finite(g.import_price, f"{p}.import_price")
         _finite(g.export_price, f"{p}.export_price")
         _finite(g.import_limit_kw, f"{p}.import_limit_kw", nonneg=True)
         _finite(g.export_limit_kw, f"{p}.export_limit_kw", nonneg=True)
-        if g.export_price > g.import_price:
-            raise ProblemError(
-                f"{p}.export_price",
-                "must not exceed import_price (the grid would pay for its own energy)",
-            )
     book = problem.orders
     if len(set(book.ids)) != len(book.ids):
         dup_seen: set[str] = set()

@@ -71,7 +71,6 @@ CASES = [
     ("network.lines.0.from", "Q", "network.lines[0].from", "unknown node"),
     ("network.lines.0.capacity_kw", -5, "network.lines[0].capacity_kw", "0 or more"),
     ("interval.start", "yesterday", "interval.start", "ISO 8601"),
-    ("interval.start", "2026-06-15T12:00:00", "interval.start", "UTC offset"),
     ("interval.minutes", 0, "interval.minutes", "positive"),
 ]
 
@@ -149,3 +148,28 @@ def test_integer_ids_are_repeated_as_given() -> None:
     assert out["lines"][0] == {"id": 10, "flow_kwh": 2.0, "limit_kwh": 2.0, "congested": True}
     assert out["grid_connections"][0]["node"] == 1
     assert {(t["seller"], t["buyer"], t["seller_node"]) for t in out["trades"]} == {(100, 101, 1)}
+
+
+def test_start_without_offset_is_read_as_utc() -> None:
+    data = base()
+    data["interval"]["start"] = "2026-06-15T10:00:00"
+    proc = klaster("clear", "-", stdin=json.dumps(data))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["interval"]["start"] == "2026-06-15T10:00:00+00:00"
+
+
+def test_two_grid_connections_at_one_node_and_export_above_import() -> None:
+    data = json.loads((EXAMPLES / "03-grid-connection.json").read_text())
+    conn = data["network"]["grid_connections"][0]
+    data["network"]["grid_connections"].append(
+        conn
+        | {"import_price": 0.5, "export_price": 0.6, "import_limit_kw": 4, "export_limit_kw": 4}
+    )
+    proc = klaster("clear", "-", stdin=json.dumps(data))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    # the cheaper second connection (0.5, 1 kWh) is used first; the first stays marginal at
+    # 0.89, above the second's export price, so nothing is exported
+    assert out["grid_connections"][1] == {"node": "A", "import_kwh": 1.0, "export_kwh": 0.0}
+    assert out["grid_connections"][0]["import_kwh"] == 6.0
+    assert out["nodes"][0]["price"] == 0.89
