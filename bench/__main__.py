@@ -1,11 +1,17 @@
-"""`python -m bench [clearing|...] [options]`: run a benchmark and print its figures."""
+"""`python -m bench [clearing|export|web_orders|ws_fanout] [options]`: run one benchmark and
+print its figures (each also runs as `python -m bench.NAME`)."""
 
 from __future__ import annotations
 
 import importlib
 import sys
 
-BENCHES = {"clearing": "bench.clearing"}
+BENCHES = {
+    "clearing": "bench.clearing",
+    "export": "bench.export",
+    "web_orders": "bench.web_orders",
+    "ws_fanout": "bench.ws_fanout",
+}
 
 
 def main(argv: list[str]) -> int:
