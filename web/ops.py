@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from litestar import Response, get
 from litestar.config.app import AppConfig
+from litestar.logging.config import LoggingConfig
 from litestar.plugins import InitPluginProtocol
 from litestar.stores.redis import RedisStore
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
@@ -233,6 +234,14 @@ class OpsPlugin(InitPluginProtocol):
 
         if self.logging_setup:
             configure_logging()
+            # Litestar's own config would put its handler on the root logger, over ours.
+            quiet = {"class": "logging.NullHandler"}
+            app_config.logging_config = LoggingConfig(
+                configure_root_logger=False,
+                handlers={"console": quiet, "queue_listener": quiet},
+                loggers={"litestar": {"level": "INFO", "handlers": [], "propagate": True}},
+                log_exceptions="never",  # web.errors logs server errors once
+            )
         app_config.route_handlers = [*app_config.route_handlers, ready, metrics]
         app_config.middleware = [RequestMiddleware, *app_config.middleware]
         app_config.lifespan = [*app_config.lifespan, ops_lifespan]

@@ -85,7 +85,7 @@ def test_the_app_waits_for_the_database_and_the_migration() -> None:
         assert deps["migrate"]["condition"] == "service_completed_successfully", name
     assert services["proxy"]["depends_on"]["web"]["condition"] == "service_healthy"
     web_check = " ".join(services["web"]["healthcheck"]["test"])
-    assert "/ready" in web_check  # healthy only when the database and Redis answer
+    assert "/health" in web_check  # liveness: a Redis outage must not take the site down
 
 
 def test_app_services_point_at_the_compose_database_and_redis() -> None:
@@ -153,7 +153,7 @@ def test_static_files_and_vendored_htmx_are_package_data() -> None:
 def test_proxies_pass_websocket_upgrades_and_hide_metrics() -> None:
     caddy = (ROOT / "deploy" / "Caddyfile").read_text()
     assert "reverse_proxy" in caddy and "name web" in caddy and "port 8000" in caddy
-    assert "flush_interval -1" in caddy and "health_uri /ready" in caddy
+    assert "flush_interval -1" in caddy and "health_uri /health" in caddy
     assert re.search(r"@internal path /metrics", caddy) and "respond @internal 404" in caddy
     nginx = (ROOT / "deploy" / "nginx.conf").read_text()
     assert "proxy_set_header Upgrade $http_upgrade;" in nginx

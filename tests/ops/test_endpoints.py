@@ -142,3 +142,24 @@ async def test_failover_store_answers_from_memory_while_redis_is_away() -> None:
     await store.delete("k")
     assert await store.get("k") is None
     await dead._redis.aclose()
+
+
+async def test_server_errors_are_logged_and_rejections_are_not(
+    client: Any, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    from litestar import get
+
+    @get("/ops-test-boom", sync_to_thread=False)
+    def boom() -> None:
+        raise RuntimeError("boom")
+
+    world.app.register(boom)
+    headers = api_headers(client)
+    with caplog.at_level(logging.INFO):
+        assert client.get("/ops-test-boom").status_code == 500
+        r = client.post("/api/v1/orders", json={"interval_id": 0}, headers=headers)
+        assert r.status_code in (400, 422)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info and "ops-test-boom" in errors[0].getMessage()
+    access = [r for r in caplog.records if r.name == "klaster.access"]
+    assert any(getattr(r, "status", None) == 500 for r in access)
