@@ -168,6 +168,8 @@ class LiveHub:
 
     async def handle(self, event: dict[str, Any]) -> None:
         kind = str(event.get("type", ""))
+        if not self._clients:
+            return  # nobody to tell: do not read the database for nothing
         if kind == ORDERBOOK:
             self._book_changed(event)
             return
@@ -191,6 +193,8 @@ class LiveHub:
         # Cleared before reading: a change during the read schedules another flush.
         self._book_pending = False
         self._last_book = time.monotonic()
+        if not self._clients:
+            return
         try:
             state = await self._load_state(event)
         except Exception:

@@ -8,7 +8,7 @@ the page and the pushes cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from web.live import LiveHub, LiveUpdate, channel_names
@@ -60,15 +60,36 @@ async def load_live_state(session: AsyncSession, clock: Clock) -> LiveState:
     return state
 
 
+async def refresh_book(session: AsyncSession, clock: Clock, previous: LiveState) -> LiveState:
+    """The previous state with the open intervals and the order book read again."""
+    from market import intervals, orders
+
+    state = replace(previous)
+    state.intervals = await intervals.list_intervals(session, clock, upcoming=4, recent=LATEST)
+    accepting = [iv for iv in state.intervals.open if iv.accepting_orders]
+    state.book_interval = accepting[0] if accepting else None
+    state.book = await orders.order_book(session, accepting[0].id) if accepting else None
+    return state
+
+
 def make_hub(app: Litestar) -> LiveHub:
     sessions: async_sessionmaker[AsyncSession] = app.state.session_factory
     clock: Clock = app.state.clock
     engine = app.template_engine
     assert engine is not None
 
-    async def load(_event: dict[str, Any]) -> LiveState:
+    last: list[LiveState] = []
+
+    async def load(event: dict[str, Any]) -> LiveState:
+        """Everything after a gate or clearing event; only the book after an order event
+        (the latest results and the network have not changed)."""
         async with sessions() as session:
-            return await load_live_state(session, clock)
+            if event.get("type") == "orderbook" and last:
+                state = await refresh_book(session, clock, last[0])
+            else:
+                state = await load_live_state(session, clock)
+        last[:] = [state]
+        return state
 
     def render(update: LiveUpdate, locale: str, page: str) -> str:
         template = engine.get_template("live/_push.html")
