@@ -1,0 +1,407 @@
+"""Sustained order intake on the production topology, with 1,000 WebSockets connected.
+
+    python -m bench.cluster [--duration 300] [--clients 1000] [--apps 1,2]
+                            [--rates 100,200,300,400] [--step-seconds 15]
+                            [--postgres URL] [--redis URL]
+
+For each app count in `--apps`: a fresh PostgreSQL database (created and dropped here), the
+shared Redis (unique channel prefix), one `klaster worker` and N `klaster serve` processes on
+loopback (`tests/ops/topology.py`). A child process holds `--clients` WebSockets on
+/api/v1/feed, spread over the apps (what `klaster watch` and programs hold; they receive every
+order-book, gate and clearing event). This process then submits orders through
+POST /api/v1/orders at a constant rate (open loop: latency is measured from the moment a
+request was due, so a stalled server cannot hide its queue), round-robin over the apps:
+
+1. a search: each rate of `--rates` for `--step-seconds`, stopping at the first whose p99
+   exceeds 100 ms or that has an error;
+2. the highest passing rate sustained for `--duration` seconds (the issue asks for 300).
+
+Prints rate, p50/p90/p99/max latency, errors (non-201 answers, connection failures), and the
+pushes the sockets received; then the 1-app vs 2-app comparison, the machine's cores and load
+average. Apps run with the access log off and `KLASTER_ORDER_RATE` lifted (the per-member limit
+would otherwise refuse one bench member's 100th order in a second).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+TARGET_P99_MS = 100.0
+CONNECTIONS_PER_APP = 24
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+@dataclass
+class Step:
+    apps: int
+    rate: float
+    seconds: float
+    sustained: bool = False
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def sent(self) -> int:
+        return len(self.latencies_ms) + self.errors
+
+    @property
+    def ok(self) -> bool:
+        return self.errors == 0 and percentile(self.latencies_ms, 99) <= TARGET_P99_MS
+
+    def line(self) -> str:
+        lat = self.latencies_ms
+        return (
+            f"apps={self.apps} rate={self.rate:6.0f}/s for {self.seconds:4.0f} s: "
+            f"sent {self.sent:6d}, ok {len(lat):6d}, errors {self.errors}  "
+            f"p50 {percentile(lat, 50):6.1f} ms  p90 {percentile(lat, 90):6.1f}  "
+            f"p99 {percentile(lat, 99):6.1f}  max {max(lat, default=float('nan')):6.1f}"
+            + ("" if self.ok else "   <- over target")
+        )
+
+
+# --- a small keep-alive HTTP/1.1 client (cheap enough to leave the CPU to the servers) ---
+
+
+def order_request(host: str, port: int, token: str, body: bytes) -> bytes:
+    head = (
+        f"POST /api/v1/orders HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.lower() == "content-length":
+            length = int(value.strip())
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def connection(url: str, queue: asyncio.Queue[Any], step: Step) -> None:
+    parsed = urlparse(url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
+    reader, writer = await asyncio.open_connection(host, port)
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            due, payload = item
+            try:
+                writer.write(payload)
+                status = await read_response(reader)
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                step.errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
+                continue
+            step.statuses[status] = step.statuses.get(status, 0) + 1
+            if status == 201:
+                step.latencies_ms.append((loop.time() - due) * 1000)
+            else:
+                step.errors += 1
+    finally:
+        writer.close()
+
+
+async def drive(
+    apps: list[str], requests: list[list[bytes]], rate: float, seconds: float, n_apps: int
+) -> Step:
+    """Submit `rate` orders a second for `seconds`, round-robin over the apps."""
+    step = Step(n_apps, rate, seconds)
+    queues: list[asyncio.Queue[Any]] = [asyncio.Queue() for _ in apps]
+    workers = [
+        asyncio.create_task(connection(url, queues[i], step))
+        for i, url in enumerate(apps)
+        for _ in range(CONNECTIONS_PER_APP)
+    ]
+    loop = asyncio.get_running_loop()
+    total = int(rate * seconds)
+    start = loop.time() + 0.2
+    for k in range(total):
+        due = start + k / rate
+        delay = due - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        app = k % len(apps)
+        pool = requests[app]
+        queues[app].put_nowait((due, pool[k % len(pool)]))
+    for q in queues:
+        for _ in range(CONNECTIONS_PER_APP):
+            q.put_nowait(None)
+    await asyncio.wait_for(asyncio.gather(*workers), timeout=seconds + 120)
+    return step
+
+
+# --- the WebSocket holders (a child process: `--hold-sockets`) -----------------------------
+
+
+async def hold_sockets(urls: list[str], token: str, clients: int) -> None:
+    import websockets
+
+    counts = [0] * clients
+    sockets: list[Any] = []
+
+    async def one(i: int) -> None:
+        url = urls[i % len(urls)].replace("http://", "ws://") + "/api/v1/feed"
+        headers = {"Authorization": f"Bearer {token}"}
+        async with websockets.connect(url, additional_headers=headers, max_size=None) as ws:
+            sockets.append(ws)
+            async for _ in ws:
+                counts[i] += 1
+
+    tasks = []
+    for i in range(clients):
+        tasks.append(asyncio.create_task(one(i)))
+        if i % 50 == 49:
+            await asyncio.sleep(0.05)
+    deadline = time.monotonic() + 120
+    while len(sockets) < clients and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    print(json.dumps({"connected": len(sockets)}), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until closed
+    closed = sum(1 for t in tasks if t.done())
+    print(
+        json.dumps(
+            {
+                "messages_min": min(counts),
+                "messages_max": max(counts),
+                "messages_total": sum(counts),
+                "closed_early": closed,
+            }
+        ),
+        flush=True,
+    )
+    for t in tasks:
+        t.cancel()
+
+
+# --- the topology ----------------------------------------------------------------------------
+
+
+async def prepare_database(admin_url: str, name: str) -> tuple[str, dict[str, int]]:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from market.clock import ManualClock
+    from market.db import create_engine, migrate, session_factory
+    from tests.web.conftest import build_cluster
+
+    admin = make_url(admin_url)
+    dsn = admin.set(drivername="postgresql", database="postgres").render_as_string(False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = admin.set(database=name).render_as_string(False)
+    await asyncio.to_thread(migrate, url)
+
+    class Db:
+        def __init__(self) -> None:
+            self.engine = create_engine(url)
+            self.sessions = session_factory(self.engine)
+
+        def session(self) -> Any:
+            return self.sessions()
+
+    db = Db()
+    try:
+        ids = await build_cluster(db, ManualClock(datetime.now(UTC)))
+    finally:
+        await db.engine.dispose()
+    return url, ids
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(admin_url).set(drivername="postgresql", database="postgres")
+    conn = await asyncpg.connect(dsn.render_as_string(False))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def bench_apps(args: argparse.Namespace, n_apps: int, log_dir: Path) -> list[Step]:
+    import httpx
+
+    from tests.ops.topology import Topology
+
+    name = f"klaster_bench_{uuid.uuid4().hex[:8]}"
+    url, ids = await prepare_database(args.postgres, name)
+    topo = Topology(
+        url,
+        args.redis,
+        log_dir,
+        env={
+            "KLASTER_CHANNEL_PREFIX": f"bench{uuid.uuid4().hex[:8]}.",
+            "KLASTER_ORDER_RATE": "1000000/second",
+            "KLASTER_ACCESS_LOG": "0",
+            "KLASTER_LOG_LEVEL": "WARNING",
+        },
+    )
+    holder = None
+    steps: list[Step] = []
+    try:
+        topo.start_worker("worker")
+        apps = [topo.start_app(f"app{i}") for i in range(n_apps)]
+        for app in apps:
+            await asyncio.to_thread(topo.wait_ready, app)
+        urls = [a.url for a in apps]
+        async with httpx.AsyncClient(timeout=10) as http:
+            tokens = {}
+            for login in ("alice", "bob"):
+                r = await http.post(
+                    urls[0] + "/api/v1/auth/token",
+                    json={"login": login, "password": "haslo-demo-1"},
+                )
+                tokens[login] = r.json()["token"]
+            intervals = (
+                await http.get(
+                    urls[0] + "/api/v1/intervals",
+                    headers={"Authorization": f"Bearer {tokens['alice']}"},
+                )
+            ).json()
+        # The interval furthest ahead: its gate stays open for the whole run.
+        target = [iv for iv in intervals["open"] if iv["accepting_orders"]][-1]["id"]
+        requests: list[list[bytes]] = []
+        for app_url in urls:
+            parsed = urlparse(app_url)
+            pool = []
+            for k in range(200):
+                who = "alice" if k % 2 == 0 else "bob"
+                body = json.dumps(
+                    {
+                        "interval_id": target,
+                        "metering_point_id": ids[f"{who}_point"],
+                        "side": "sell" if who == "alice" else "buy",
+                        "quantity_kwh": "0.100",
+                        "price": f"0.{3000 + k * 13:04d}",
+                    }
+                ).encode()
+                pool.append(
+                    order_request(parsed.hostname or "", parsed.port or 80, tokens[who], body)
+                )
+            requests.append(pool)
+
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.cluster",
+                "--hold-sockets",
+                str(args.clients),
+                "--token",
+                tokens["alice"],
+                *[f"--url={u}" for u in urls],
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+        assert holder.stdout is not None and holder.stdin is not None
+        line = await asyncio.to_thread(holder.stdout.readline)
+        connected = json.loads(line or "{}").get("connected", 0)
+        print(f"apps={n_apps}: {connected} of {args.clients} WebSockets connected", flush=True)
+
+        best: float | None = None
+        for rate in args.rates:
+            step = await drive(urls, requests, rate, args.step_seconds, n_apps)
+            print("  search " + step.line(), flush=True)
+            steps.append(step)
+            if not step.ok:
+                break
+            best = rate
+        if best is not None:
+            step = await drive(urls, requests, best, args.duration, n_apps)
+            step.sustained = True
+            print("  SUSTAINED " + step.line(), flush=True)
+            steps.append(step)
+        holder.stdin.close()
+        tail = await asyncio.to_thread(holder.stdout.readline)
+        print(f"  sockets: {tail.strip()}", flush=True)
+    finally:
+        if holder is not None and holder.poll() is None:
+            holder.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                holder.wait(timeout=20)
+        topo.stop_all()
+        await drop_database(args.postgres, name)
+    return steps
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.cluster", description=__doc__)
+    parser.add_argument("--duration", type=float, default=300.0, help="sustained run, seconds")
+    parser.add_argument("--clients", type=int, default=1000, help="WebSockets held")
+    parser.add_argument("--apps", default="1,2", help="app process counts to compare")
+    parser.add_argument(
+        "--rates", default="25,50,100,150,200,300,400,500", help="search steps, orders/s"
+    )
+    parser.add_argument("--step-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("KLASTER_TEST_POSTGRES_URL")
+        or "postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+    )
+    parser.add_argument(
+        "--redis", default=os.environ.get("KLASTER_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+    )
+    parser.add_argument("--hold-sockets", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--token", help=argparse.SUPPRESS)
+    parser.add_argument("--url", action="append", default=[], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.hold_sockets:
+        asyncio.run(hold_sockets(args.url, args.token, args.hold_sockets))
+        return 0
+    args.rates = [float(r) for r in args.rates.split(",")]
+    counts = [int(n) for n in args.apps.split(",")]
+    print(f"machine: {os.cpu_count()} cores, load average before {os.getloadavg()}", flush=True)
+    results: dict[int, list[Step]] = {}
+    with tempfile.TemporaryDirectory(prefix="klaster-bench-") as tmp:
+        for n in counts:
+            results[n] = asyncio.run(bench_apps(args, n, Path(tmp)))
+    print(f"load average after {os.getloadavg()}")
+    print("summary (highest rate with p99 <= 100 ms and no errors, sustained):")
+    for n, steps in results.items():
+        sustained = next((s for s in steps if s.sustained), None)
+        print(f"  {n} app process(es): " + (sustained.line() if sustained else "no passing rate"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
