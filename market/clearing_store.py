@@ -31,6 +31,9 @@ from market.money import price as round_price
 from matching.result import GRID, ClearingResult
 
 PRICE_LIMIT = Decimal("999999")
+#: Rows per statement when storing: small enough that the event loop gets a turn often
+#: (parameter processing runs on the loop), large enough to keep round trips few.
+CHUNK = 1000
 
 
 def _bound(value: float) -> Decimal | None:
@@ -264,12 +267,12 @@ async def store_result(
         (GridExchange, converted.grid_rows),
         (Trade, converted.trade_rows),
     ):
-        for k in range(0, len(rows), 5000):
-            chunk = [row | {"run_id": run.id} for row in rows[k : k + 5000]]
+        for k in range(0, len(rows), CHUNK):
+            chunk = [row | {"run_id": run.id} for row in rows[k : k + CHUNK]]
             await session.execute(insert(model), chunk)
     orders = converted.order_rows
-    for k in range(0, len(orders), 5000):
-        chunk = [row | {"updated_at": now} for row in orders[k : k + 5000]]
+    for k in range(0, len(orders), CHUNK):
+        chunk = [row | {"updated_at": now} for row in orders[k : k + CHUNK]]
         await session.execute(update(Order), chunk)
     audit.record(
         session,
