@@ -46,9 +46,13 @@ def parse_price(raw: object, cluster: Cluster, field: str = "price") -> Decimal:
     return value
 
 
+def deliverable_kwh(contracted_power_kw: Decimal, minutes: int) -> Decimal:
+    """What a contracted power can deliver (or take) in one interval."""
+    return (contracted_power_kw * minutes / Decimal(60)).quantize(Decimal("0.001"))
+
+
 def max_quantity_kwh(point: MeteringPoint, minutes: int) -> Decimal:
-    """What the point's contracted power can deliver (or take) in one interval."""
-    return (point.contracted_power_kw * minutes / Decimal(60)).quantize(Decimal("0.001"))
+    return deliverable_kwh(point.contracted_power_kw, minutes)
 
 
 def check_deliverable(

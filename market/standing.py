@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
+import anyio
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -37,7 +38,7 @@ from market.models import (
 )
 from market.money import energy
 from market.profiles import PointProfile, net_kwh
-from market.rules import check_deliverable, max_quantity_kwh, parse_price, parse_quantity
+from market.rules import check_deliverable, deliverable_kwh, parse_price, parse_quantity
 from market.rules import parse_side as _parse_side
 
 #: Forecast quantities below this are not worth an order (kWh).
@@ -91,6 +92,61 @@ def profile_of(point: MeteringPoint) -> PointProfile:
     )
 
 
+Rule = tuple[
+    int, int, int, str, str, Decimal | None, Decimal, str, int, int, date | None, date | None
+]
+
+
+def _order_rows(
+    rules: list[Rule],
+    points: dict[int, tuple[PointProfile, Decimal]],
+    slots: list[tuple[int, datetime, int, date]],
+    tz: str,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """The orders the rules place into the intervals (pure; runs in a worker thread)."""
+    now = datetime.now(tz=ZoneInfo("UTC"))
+    zone = ZoneInfo(tz)
+    rows = []
+    for interval_id, start, minutes, day in slots:
+        local = start.astimezone(zone)
+        weekday, hour = str(local.isoweekday()), local.hour
+        net: dict[int, float] = {}
+        for rid, mid, pid, side, mode, fixed, price, days, h_from, h_to, v_from, v_to in rules:
+            if weekday not in days or not h_from <= hour < h_to:
+                continue
+            if (v_from and day < v_from) or (v_to and day > v_to):
+                continue
+            profile, contracted_kw = points[pid]
+            if mode == StandingMode.FIXED.value:
+                wanted = fixed or Decimal(0)
+            else:
+                if pid not in net:
+                    net[pid] = net_kwh(profile, start, minutes, tz, seed)
+                surplus = net[pid] if side == "sell" else -net[pid]
+                wanted = energy(max(0.0, surplus))
+                if fixed is not None:
+                    wanted = min(wanted, fixed)
+            quantity = min(wanted, deliverable_kwh(contracted_kw, minutes))
+            if quantity < MIN_FORECAST_KWH:
+                continue
+            rows.append(
+                {
+                    "member_id": mid,
+                    "metering_point_id": pid,
+                    "interval_id": interval_id,
+                    "side": side,
+                    "quantity_kwh": quantity,
+                    "price": price,
+                    "status": OrderStatus.OPEN.value,
+                    "standing_order_id": rid,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+    return rows
+
+
 async def materialise(
     session: AsyncSession,
     cluster: Cluster,
@@ -122,11 +178,9 @@ async def materialise(
             )
         ).all()
     }
-    now = datetime.now(tz=ZoneInfo("UTC"))
-    zone = ZoneInfo(cluster.timezone)
     floor, cap_price = cluster.price_floor, cluster.price_cap
-    # Plain values once, not ORM attribute access in the inner loop (large clusters).
-    profiles = {pid: profile_of(p) for pid, p in points.items()}
+    # Plain values (no ORM objects) so the CPU-bound part can run in a worker thread.
+    points_plain = {pid: (profile_of(p), p.contracted_power_kw) for pid, p in points.items()}
     plain = [
         (
             r.id,
@@ -145,49 +199,10 @@ async def materialise(
         for r in rules
         if r.metering_point_id in points
     ]
-    rows = []
-    for interval in intervals:
-        local = interval.start_utc.astimezone(zone)
-        weekday, hour, day = str(local.isoweekday()), local.hour, interval.local_day
-        caps = {pid: max_quantity_kwh(p, interval.minutes) for pid, p in points.items()}
-        net: dict[int, float] = {}
-        for rid, mid, pid, side, mode, fixed, price, days, h_from, h_to, v_from, v_to in plain:
-            if weekday not in days or not h_from <= hour < h_to:
-                continue
-            if (v_from and day < v_from) or (v_to and day > v_to):
-                continue
-            if mode == StandingMode.FIXED.value:
-                wanted = fixed or Decimal(0)
-            else:
-                if pid not in net:
-                    net[pid] = net_kwh(
-                        profiles[pid],
-                        interval.start_utc,
-                        interval.minutes,
-                        cluster.timezone,
-                        cluster.profile_seed,
-                    )
-                surplus = net[pid] if side == "sell" else -net[pid]
-                wanted = energy(max(0.0, surplus))
-                if fixed is not None:
-                    wanted = min(wanted, fixed)
-            quantity = min(wanted, caps[pid])
-            if quantity < MIN_FORECAST_KWH:
-                continue
-            rows.append(
-                {
-                    "member_id": mid,
-                    "metering_point_id": pid,
-                    "interval_id": interval.id,
-                    "side": side,
-                    "quantity_kwh": quantity,
-                    "price": price,
-                    "status": OrderStatus.OPEN.value,
-                    "standing_order_id": rid,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+    slots = [(i.id, i.start_utc, i.minutes, i.local_day) for i in intervals]
+    rows = await anyio.to_thread.run_sync(
+        _order_rows, plain, points_plain, slots, cluster.timezone, cluster.profile_seed
+    )
     inserted = 0
     insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
     table = cast(Table, Order.__table__)
