@@ -26,7 +26,6 @@ from market.models import (
     Cluster,
     GridConnection,
     Line,
-    LoadProfile,
     Member,
     MemberKind,
     MeteringPoint,
@@ -38,6 +37,18 @@ from market.models import (
 )
 from market.passwords import hash_password
 from market.ppe import make_ppe
+from market.staszow import (
+    BUSINESSES,
+    IMPORT_REFERENCE,
+    MIN_MEMBERS,
+    PGE_PREFIX,
+    PRICE_FLOOR,
+    RCEM,
+    band_price,
+    institutions,
+    network,
+    points,
+)
 
 DEMO_PASSWORD = "klaster-demo"
 DEMO_LOGINS = {
@@ -45,26 +56,6 @@ DEMO_LOGINS = {
     "koordynator": Role.COORDINATOR,
     "dystrybutor": Role.DISTRIBUTOR,
 }
-PGE_PREFIX = "5905435"
-IMPORT_REFERENCE = Decimal("0.8900")
-#: RCEm 2025 (PLN/kWh) by month; months marked * are estimates inside the published range.
-RCEM = (
-    Decimal("0.4800"),
-    Decimal("0.4420"),
-    Decimal("0.1830"),
-    Decimal("0.1632"),
-    Decimal("0.2000"),  # * May
-    Decimal("0.1363"),
-    Decimal("0.2000"),
-    Decimal("0.2200"),
-    Decimal("0.2700"),
-    Decimal("0.3300"),  # * Jul-Oct
-    Decimal("0.3829"),
-    Decimal("0.4661"),
-)
-MIN_MEMBERS = 20
-#: Just under the lowest monthly RCEm, so the floor never ties with the grid's export price.
-PRICE_FLOOR = Decimal("0.1300")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,257 +66,6 @@ class SeedReport:
     members: int
     metering_points: int
     standing_orders: int
-
-
-@dataclass
-class _Point:
-    member: str  # a key: points with the same key belong to one member
-    kind: MemberKind
-    name: str
-    node: str
-    contracted_kw: float
-    annual_kwh: float
-    profile: LoadProfile
-    pv_kwp: float = 0.0
-    other_kw: float = 0.0
-    storage_kwh: float = 0.0
-
-
-def _network(
-    lv_circuits: int,
-) -> tuple[list[tuple[str, str, NodeKind]], list[tuple[str, str, float]]]:
-    """Nodes (code, name, kind) and lines (from, to, capacity kW) of the demo grid."""
-    nodes = [
-        ("GPZ-STASZOW", "GPZ Staszów 110/15 kV", NodeKind.GPZ),
-        ("F1-MIASTO", "Ciąg 15 kV Staszów-miasto (kablowy)", NodeKind.FEEDER),
-        ("F2-WIES", "Ciąg 15 kV Rytwiany–Osiek (napowietrzny)", NodeKind.FEEDER),
-    ]
-    lines = [("GPZ-STASZOW", "F1-MIASTO", 8000.0), ("GPZ-STASZOW", "F2-WIES", 6000.0)]
-    stations = [
-        ("ST-RYNEK", "Stacja Rynek", "F1-MIASTO", 400.0),
-        ("ST-OGRODOWA", "Stacja Ogrodowa", "F1-MIASTO", 630.0),
-        ("ST-KOLEJOWA", "Stacja Kolejowa", "F1-MIASTO", 250.0),
-        ("ST-ZEC", "Stacja ZEC Staszów", "F1-MIASTO", 630.0),
-        ("ST-PGKIM", "Stacja PGKiM (oczyszczalnia)", "F1-MIASTO", 630.0),
-        ("ST-RYTWIANY", "Stacja Rytwiany", "F2-WIES", 160.0),
-        ("ST-OSIEK", "Stacja Osiek", "F2-WIES", 250.0),
-        ("ST-RZEDOW", "Stacja ZGOK Rzędów", "F2-WIES", 630.0),
-        ("ST-POLANIEC-OZE", "Stacja farmy PV Połaniec", "F2-WIES", 800.0),
-    ]
-    for code, name, parent, kva in stations:
-        nodes.append((code, name, NodeKind.STATION))
-        lines.append((parent, code, kva))
-    hosts = ["ST-RYNEK", "ST-OGRODOWA", "ST-RYTWIANY", "ST-OSIEK", "ST-KOLEJOWA"]
-    for k in range(lv_circuits):
-        host = hosts[k % len(hosts)]
-        code = f"LV-{host[3:]}-{k // len(hosts) + 1}"
-        nodes.append((code, f"Obwód nN {code[3:]}", NodeKind.LV))
-        lines.append((host, code, 140.0))
-    return nodes, lines
-
-
-def _institutions() -> list[_Point]:
-    umig = "Urząd Miasta i Gminy Staszów"
-    return [
-        _Point(
-            umig,
-            MemberKind.MUNICIPAL,
-            "Szkoła Podstawowa nr 2",
-            "ST-OGRODOWA",
-            120,
-            90_000,
-            LoadProfile.MUNICIPAL,
-            pv_kwp=50,
-        ),
-        _Point(umig, MemberKind.MUNICIPAL, "Ratusz", "ST-RYNEK", 80, 60_000, LoadProfile.MUNICIPAL),
-        _Point(
-            umig,
-            MemberKind.MUNICIPAL,
-            "Kryta pływalnia",
-            "ST-KOLEJOWA",
-            220,
-            200_000,
-            LoadProfile.FLAT,
-        ),
-        _Point(
-            umig,
-            MemberKind.MUNICIPAL,
-            "Oświetlenie uliczne",
-            "ST-RYNEK",
-            90,
-            120_000,
-            LoadProfile.STREET_LIGHTING,
-        ),
-        _Point(
-            "PGKiM Staszów",
-            MemberKind.UTILITY,
-            "Oczyszczalnia ścieków",
-            "ST-PGKIM",
-            450,
-            800_000,
-            LoadProfile.FLAT,
-            pv_kwp=200,
-        ),
-        _Point(
-            "PGKiM Staszów",
-            MemberKind.UTILITY,
-            "Stacja uzdatniania wody",
-            "ST-PGKIM",
-            250,
-            400_000,
-            LoadProfile.FLAT,
-        ),
-        _Point(
-            "ZEC Staszów",
-            MemberKind.UTILITY,
-            "Ciepłownia – pompy",
-            "ST-ZEC",
-            600,
-            1_500_000,
-            LoadProfile.FLAT,
-            pv_kwp=500,
-        ),
-        _Point(
-            "ZGOK Rzędów",
-            MemberKind.GENERATOR,
-            "Silnik gazu składowiskowego",
-            "ST-RZEDOW",
-            600,
-            600_000,
-            LoadProfile.FLAT,
-            other_kw=500,
-        ),
-        _Point(
-            "ENEA Elektrownia Połaniec – OZE",
-            MemberKind.GENERATOR,
-            "Farma PV 1 MWp",
-            "ST-POLANIEC-OZE",
-            1000,
-            0,
-            LoadProfile.NONE,
-            pv_kwp=1000,
-        ),
-        _Point(
-            "ENEA Elektrownia Połaniec – OZE",
-            MemberKind.STORAGE,
-            "Magazyn 1 MW / 2 MWh",
-            "ST-POLANIEC-OZE",
-            1000,
-            0,
-            LoadProfile.NONE,
-            storage_kwh=2000,
-        ),
-    ]
-
-
-BUSINESSES = (
-    ("Sklep spożywczy „Pod Lipami”", 25_000, 0),
-    ("Piekarnia Staszowska", 60_000, 40),
-    ("Warsztat samochodowy", 20_000, 0),
-    ("Gospodarstwo rolne – chłodnia", 45_000, 50),
-    ("Apteka przy Rynku", 15_000, 0),
-    ("Stolarnia", 35_000, 20),
-    ("Hotel „Staszów”", 55_000, 0),
-    ("Market budowlany", 50_000, 0),
-)
-FIRST = (
-    "Anna",
-    "Jan",
-    "Maria",
-    "Piotr",
-    "Katarzyna",
-    "Andrzej",
-    "Magdalena",
-    "Tomasz",
-    "Agnieszka",
-    "Krzysztof",
-    "Ewa",
-    "Paweł",
-    "Barbara",
-    "Michał",
-    "Zofia",
-    "Marek",
-)
-LAST = (
-    "Kowalsk",
-    "Nowak",
-    "Wiśniewsk",
-    "Wójcik",
-    "Kamińsk",
-    "Lewandowsk",
-    "Zielińsk",
-    "Szymańsk",
-    "Dąbrowsk",
-    "Kozieł",
-    "Mazur",
-    "Krawczyk",
-    "Piątek",
-    "Grabowsk",
-)
-
-
-def _surname(first: str, stem: str) -> str:
-    if stem.endswith("sk"):
-        return stem + ("a" if first.endswith("a") else "i")
-    return stem
-
-
-def _points(rng: random.Random, total: int, lv_codes: list[str]) -> list[_Point]:
-    points = _institutions()
-    stations = ["ST-RYNEK", "ST-OGRODOWA", "ST-KOLEJOWA", "ST-OSIEK", "ST-RYTWIANY"]
-    for k, (name, use_kwh, pv_kw) in enumerate(BUSINESSES):
-        points.append(
-            _Point(
-                name,
-                MemberKind.BUSINESS,
-                name,
-                stations[k % len(stations)],
-                max(40.0, use_kwh / 600),
-                use_kwh,
-                LoadProfile.BUSINESS,
-                pv_kwp=pv_kw,
-            )
-        )
-    households = max(0, total - len(points))
-    for k in range(households):
-        first = FIRST[rng.randrange(len(FIRST))]
-        person = f"{first} {_surname(first, LAST[rng.randrange(len(LAST))])}"
-        name = f"{person}#{k + 1}"
-        node = lv_codes[k % len(lv_codes)]
-        if k % 11 < 8:  # about 8 in 11 households have PV (40 of 55 at the default size)
-            pv = rng.choice((4.0, 5.5, 6.5, 8.0, 9.0, 10.0))
-            use = rng.uniform(2000, 4500)
-            points.append(
-                _Point(
-                    name,
-                    MemberKind.HOUSEHOLD,
-                    f"Dom – {person}",
-                    node,
-                    max(11.0, pv + 2),
-                    round(use),
-                    LoadProfile.HOUSEHOLD,
-                    pv_kwp=pv,
-                )
-            )
-        else:
-            use = rng.uniform(1500, 3000)
-            points.append(
-                _Point(
-                    name,
-                    MemberKind.HOUSEHOLD,
-                    f"Mieszkanie – {person}",
-                    node,
-                    9.0,
-                    round(use),
-                    LoadProfile.HOUSEHOLD,
-                )
-            )
-    return points
-
-
-def _band_price(rng: random.Random, low: Decimal, high: Decimal, a: float, b: float) -> Decimal:
-    share = Decimal(repr(round(rng.uniform(a, b), 4)))
-    return (low + (high - low) * share).quantize(Decimal("0.0001"))
 
 
 async def seed_demo(
@@ -365,9 +105,9 @@ async def seed_demo(
         profile_seed=seed,
     )
     session.add(cluster)
-    households = max(0, total - len(_institutions()) - len(BUSINESSES))
+    households = max(0, total - len(institutions()) - len(BUSINESSES))
     lv_count = max(5, -(-households // 12))
-    node_defs, line_defs = _network(lv_count)
+    node_defs, line_defs = network(lv_count)
     node_rows = [
         {
             "code": c,
@@ -406,11 +146,13 @@ async def seed_demo(
     )
 
     lv_codes = [c for c, _, k in node_defs if k is NodeKind.LV]
-    points = _points(rng, total, lv_codes)
+    demo_points = points(rng, total, lv_codes)
     password = hash_password(DEMO_PASSWORD)
-    member_names = list(dict.fromkeys(p.member for p in points))
-    kinds = {p.member: p.kind for p in points}
-    first_household = next(p.member for p in points if p.kind is MemberKind.HOUSEHOLD and p.pv_kwp)
+    member_names = list(dict.fromkeys(p.member for p in demo_points))
+    kinds = {p.member: p.kind for p in demo_points}
+    first_household = next(
+        p.member for p in demo_points if p.kind is MemberKind.HOUSEHOLD and p.pv_kwp
+    )
     member_rows = []
     login_of: dict[str, str] = {}
     for k, name in enumerate(member_names, start=1):
@@ -454,7 +196,7 @@ async def seed_demo(
     member_id = {key: by_login[login] for key, login in login_of.items()}
 
     mp_rows = []
-    for k, p in enumerate(points):
+    for k, p in enumerate(demo_points):
         mp_rows.append(
             {
                 "ppe_code": make_ppe(PGE_PREFIX, 3_100_000_000 + 7919 * k),
@@ -497,7 +239,7 @@ async def seed_demo(
                     "side": "buy",
                     "mode": StandingMode.FIXED.value,
                     "quantity_kwh": cycle,
-                    "price": _band_price(rng, low, high, 0.05, 0.2),
+                    "price": band_price(rng, low, high, 0.05, 0.2),
                     "hour_from": 10,
                     "hour_to": 14,
                 }
@@ -508,7 +250,7 @@ async def seed_demo(
                     "side": "sell",
                     "mode": StandingMode.FIXED.value,
                     "quantity_kwh": cycle,
-                    "price": _band_price(rng, low, high, 0.5, 0.8),
+                    "price": band_price(rng, low, high, 0.5, 0.8),
                     "hour_from": 17,
                     "hour_to": 21,
                 }
@@ -525,7 +267,7 @@ async def seed_demo(
                     # the cluster does not); small producers ask inside the band.
                     "price": PRICE_FLOOR
                     if mp.pv_kwp >= 500 or mp.other_generation_kw > 0
-                    else _band_price(rng, low, high, 0.0, 0.3),
+                    else band_price(rng, low, high, 0.0, 0.3),
                     "hour_from": 0,
                     "hour_to": 24,
                 }
@@ -537,7 +279,7 @@ async def seed_demo(
                     "side": "buy",
                     "mode": StandingMode.FORECAST.value,
                     "quantity_kwh": None,
-                    "price": _band_price(rng, low, high, 0.35, 0.95),
+                    "price": band_price(rng, low, high, 0.35, 0.95),
                     "hour_from": 0,
                     "hour_to": 24,
                 }
