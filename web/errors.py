@@ -11,7 +11,6 @@ from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
     PermissionDeniedException,
-    TooManyRequestsException,
     ValidationException,
 )
 from litestar.response import Redirect, Template
@@ -33,6 +32,11 @@ GENERIC = {
     429: N_("Too many attempts. Wait a moment and try again."),
     500: N_("Something went wrong on our side. Please try again."),
 }
+
+
+CSRF_FAILED = N_(
+    "This form has expired or did not come from this site. Reload the page and try again."
+)
 
 
 def is_api(request: Request[Any, Any, Any]) -> bool:
@@ -86,8 +90,8 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
                 message = str(first.get("message") or message)
         return _json(status, field, message, type(exc).__name__)
     message = gettext(GENERIC.get(status, GENERIC[400]), locale)
-    if isinstance(exc, PermissionDeniedException | TooManyRequestsException):
-        message = gettext(GENERIC[status], locale)
+    if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
+        message = gettext(CSRF_FAILED, locale)
     return _page(request, status, message)
 
 
