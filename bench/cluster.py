@@ -77,6 +77,7 @@ class Step:
             f"p50 {percentile(lat, 50):6.1f} ms  p90 {percentile(lat, 90):6.1f}  "
             f"p99 {percentile(lat, 99):6.1f}  max {max(lat, default=float('nan')):6.1f}"
             + ("" if self.ok else "   <- over target")
+            + (f"  statuses {self.statuses}" if self.errors else "")
         )
 
 
@@ -117,6 +118,9 @@ async def connection(url: str, queue: asyncio.Queue[Any], step: Step) -> None:
             if item is None:
                 return
             due, payload = item
+            if reader.at_eof() or writer.is_closing():  # the server closed an idle keep-alive
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
             try:
                 writer.write(payload)
                 status = await read_response(reader)
@@ -166,29 +170,70 @@ async def drive(
 # --- the WebSocket holders (a child process: `--hold-sockets`) -----------------------------
 
 
+async def hold_one(url: str, token: str, counts: list[int], i: int, up: list[int]) -> None:
+    """One WebSocket, by hand: handshake, then read frames, count text messages, answer
+    pings. (The `websockets` library parses and decodes every message; a thousand of those
+    in one process would take the CPU this benchmark wants to give the servers.)"""
+    import base64
+
+    parsed = urlparse(url)
+    reader, writer = await asyncio.open_connection(parsed.hostname, parsed.port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET /api/v1/feed HTTP/1.1\r\nHost: {parsed.hostname}:{parsed.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Authorization: Bearer {token}\r\n\r\n"
+        ).encode()
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    if b" 101 " not in head.split(b"\r\n", 1)[0]:
+        raise RuntimeError(head[:200].decode(errors="replace"))
+    up[0] += 1
+    buf = b""
+    try:
+        while True:
+            chunk = await reader.read(1 << 16)
+            if not chunk:
+                return
+            buf += chunk
+            pos = 0
+            while len(buf) - pos >= 2:
+                opcode, size = buf[pos] & 0x0F, buf[pos + 1] & 0x7F
+                start = pos + 2
+                if size == 126:
+                    size, start = int.from_bytes(buf[start : start + 2], "big"), start + 2
+                elif size == 127:
+                    size, start = int.from_bytes(buf[start : start + 8], "big"), start + 8
+                if len(buf) < start + size:
+                    break
+                if opcode == 0x1:
+                    counts[i] += 1
+                    up[1] += size
+                elif opcode == 0x9:  # ping -> pong (masked with a zero key)
+                    payload = buf[start : start + size]
+                    writer.write(bytes([0x8A, 0x80 | len(payload)]) + b"\0\0\0\0" + payload)
+                elif opcode == 0x8:
+                    return
+                pos = start + size
+            buf = buf[pos:]
+    finally:
+        writer.close()
+
+
 async def hold_sockets(urls: list[str], token: str, clients: int) -> None:
-    import websockets
-
     counts = [0] * clients
-    sockets: list[Any] = []
-
-    async def one(i: int) -> None:
-        url = urls[i % len(urls)].replace("http://", "ws://") + "/api/v1/feed"
-        headers = {"Authorization": f"Bearer {token}"}
-        async with websockets.connect(url, additional_headers=headers, max_size=None) as ws:
-            sockets.append(ws)
-            async for _ in ws:
-                counts[i] += 1
-
+    up = [0, 0]  # connected, text bytes received
     tasks = []
     for i in range(clients):
-        tasks.append(asyncio.create_task(one(i)))
+        tasks.append(asyncio.create_task(hold_one(urls[i % len(urls)], token, counts, i, up)))
         if i % 50 == 49:
             await asyncio.sleep(0.05)
     deadline = time.monotonic() + 120
-    while len(sockets) < clients and time.monotonic() < deadline:
+    while up[0] < clients and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
-    print(json.dumps({"connected": len(sockets)}), flush=True)
+    print(json.dumps({"connected": up[0]}), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until closed
     closed = sum(1 for t in tasks if t.done())
     print(
@@ -198,6 +243,7 @@ async def hold_sockets(urls: list[str], token: str, clients: int) -> None:
                 "messages_max": max(counts),
                 "messages_total": sum(counts),
                 "closed_early": closed,
+                "mean_message_bytes": round(up[1] / max(1, sum(counts))),
             }
         ),
         flush=True,
@@ -303,13 +349,14 @@ async def bench_apps(args: argparse.Namespace, n_apps: int, log_dir: Path) -> li
             pool = []
             for k in range(200):
                 who = "alice" if k % 2 == 0 else "bob"
+                step = k % args.price_steps
                 body = json.dumps(
                     {
                         "interval_id": target,
                         "metering_point_id": ids[f"{who}_point"],
                         "side": "sell" if who == "alice" else "buy",
                         "quantity_kwh": "0.100",
-                        "price": f"0.{3000 + k * 13:04d}",
+                        "price": f"0.{3000 + step * 13:04d}",
                     }
                 ).encode()
                 pool.append(
@@ -317,25 +364,31 @@ async def bench_apps(args: argparse.Namespace, n_apps: int, log_dir: Path) -> li
                 )
             requests.append(pool)
 
-        holder = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bench.cluster",
-                "--hold-sockets",
-                str(args.clients),
-                "--token",
-                tokens["alice"],
-                *[f"--url={u}" for u in urls],
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=Path(__file__).resolve().parents[1],
+        holder = (
+            None
+            if args.clients == 0
+            else subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.cluster",
+                    "--hold-sockets",
+                    str(args.clients),
+                    "--token",
+                    tokens["alice"],
+                    *[f"--url={u}" for u in urls],
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                cwd=Path(__file__).resolve().parents[1],
+            )
         )
-        assert holder.stdout is not None and holder.stdin is not None
-        line = await asyncio.to_thread(holder.stdout.readline)
-        connected = json.loads(line or "{}").get("connected", 0)
+        connected = 0
+        if holder is not None:
+            assert holder.stdout is not None
+            line = await asyncio.to_thread(holder.stdout.readline)
+            connected = json.loads(line or "{}").get("connected", 0)
         print(f"apps={n_apps}: {connected} of {args.clients} WebSockets connected", flush=True)
 
         best: float | None = None
@@ -351,9 +404,10 @@ async def bench_apps(args: argparse.Namespace, n_apps: int, log_dir: Path) -> li
             step.sustained = True
             print("  SUSTAINED " + step.line(), flush=True)
             steps.append(step)
-        holder.stdin.close()
-        tail = await asyncio.to_thread(holder.stdout.readline)
-        print(f"  sockets: {tail.strip()}", flush=True)
+        if holder is not None and holder.stdin is not None and holder.stdout is not None:
+            holder.stdin.close()
+            tail = await asyncio.to_thread(holder.stdout.readline)
+            print(f"  sockets: {tail.strip()}", flush=True)
     finally:
         if holder is not None and holder.poll() is None:
             holder.terminate()
@@ -373,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
         "--rates", default="25,50,100,150,200,300,400,500", help="search steps, orders/s"
     )
     parser.add_argument("--step-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--price-steps", type=int, default=20, help="distinct prices in the book (both sides)"
+    )
     parser.add_argument(
         "--postgres",
         default=os.environ.get("KLASTER_TEST_POSTGRES_URL")

@@ -35,7 +35,7 @@ from litestar.stores.redis import RedisStore
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import text
 
-from market.operations import configure_logging, request_id_var
+from market.operations import configure_logging, log_format, request_id_var
 from web.resilience import REDIS_DOWN, FailoverStore
 
 if TYPE_CHECKING:
@@ -232,8 +232,9 @@ class OpsPlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         import os
 
+        fmt = log_format()
         if self.logging_setup:
-            configure_logging()
+            fmt = configure_logging()
             # Litestar's own config would put its handler on the root logger, over ours.
             quiet = {"class": "logging.NullHandler"}
             app_config.logging_config = LoggingConfig(
@@ -251,7 +252,8 @@ class OpsPlugin(InitPluginProtocol):
                 for name, store in app_config.stores.items()
             }
         on = self.access_log
-        if on is None:
-            on = os.environ.get("KLASTER_ACCESS_LOG", "1") not in ("0", "false", "no")
+        if on is None:  # default: on for JSON logs (production), off in a terminal (demo)
+            raw = os.environ.get("KLASTER_ACCESS_LOG") or ""
+            on = fmt == "json" if raw == "" else raw not in ("0", "false", "no")
         app_config.state["access_log"] = on
         return app_config

@@ -163,3 +163,39 @@ async def test_server_errors_are_logged_and_rejections_are_not(
     assert len(errors) == 1 and errors[0].exc_info and "ops-test-boom" in errors[0].getMessage()
     access = [r for r in caplog.records if r.name == "klaster.access"]
     assert any(getattr(r, "status", None) == 500 for r in access)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"KLASTER_LOG_FORMAT": "json"}, True),
+        ({"KLASTER_LOG_FORMAT": "text"}, False),  # the demo's terminal stays quiet
+        ({"KLASTER_LOG_FORMAT": "text", "KLASTER_ACCESS_LOG": "1"}, True),
+        ({"KLASTER_LOG_FORMAT": "json", "KLASTER_ACCESS_LOG": "0"}, False),
+    ],
+)
+def test_access_log_default_follows_the_log_format(
+    env: dict[str, str], expected: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from litestar.config.app import AppConfig
+
+    from web.ops import OpsPlugin
+
+    monkeypatch.delenv("KLASTER_ACCESS_LOG", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    config = OpsPlugin(logging_setup=False).on_app_init(AppConfig())
+    assert config.state["access_log"] is expected
+
+
+def test_pages_show_paused_live_updates_when_told() -> None:
+    """The badge in the header ("live updates paused" / "aktualizacje wstrzymane") follows the
+    server's live_paused / live_resumed pushes and a failing /ready when a socket opens."""
+    root = Path(__file__).resolve().parents[2] / "web"
+    script = (root / "static" / "klaster.js").read_text()
+    assert 'addEventListener("live:live_paused", function () { setLive("off"); })' in script
+    assert 'addEventListener("live:live_resumed", function () { setLive("on"); })' in script
+    assert 'fetch("/ready")' in script
+    base = (root / "templates" / "base.html").read_text()
+    assert 'id="live-status"' in base and '_("live updates paused")' in base
+    assert json.loads((root / "locale" / "pl.json").read_text())["messages"]["live updates paused"]
