@@ -18,8 +18,8 @@ request was due, so a stalled server cannot hide its queue), round-robin over th
 
 Prints rate, p50/p90/p99/max latency, errors (non-201 answers, connection failures), and the
 pushes the sockets received; then the 1-app vs 2-app comparison, the machine's cores and load
-average. Apps run with the access log off and `KLASTER_ORDER_RATE` lifted (the per-member limit
-would otherwise refuse one bench member's 100th order in a second).
+average. Orders come from `--members` members (one metering point and API token each), so the
+per-member rate limit stays at its default; the apps run with the access log off.
 """
 
 from __future__ import annotations
@@ -255,7 +255,56 @@ async def hold_sockets(urls: list[str], token: str, clients: int) -> None:
 # --- the topology ----------------------------------------------------------------------------
 
 
-async def prepare_database(admin_url: str, name: str) -> tuple[str, dict[str, int]]:
+async def add_members(db: Any, ids: dict[str, int], count: int) -> list[tuple[int, str]]:
+    """`count` members with one metering point each (alternately at the GPZ and the station)
+    and an API token each: [(metering point id, token)]."""
+    from decimal import Decimal
+
+    from sqlalchemy import select
+
+    from market.auth import actor_of, create_api_token
+    from market.models import Member, MeteringPoint
+    from market.ppe import make_ppe
+
+    async with db.session() as s:
+        known = (ids["alice_point"], ids["bob_point"])
+        nodes = sorted(
+            {p.node_id for p in (await s.scalars(select(MeteringPoint))).all() if p.id in known}
+        )
+        members = [
+            Member(
+                name=f"Bench {k}",
+                kind="household",
+                role="member",
+                login=f"bench{k}",
+                password_hash="!",
+            )
+            for k in range(count)
+        ]
+        s.add_all(members)
+        await s.flush()
+        points = [
+            MeteringPoint(
+                ppe_code=make_ppe("5905435", 900_000 + k),
+                member_id=m.id,
+                node_id=nodes[k % len(nodes)],
+                name=f"PPE {k}",
+                contracted_power_kw=Decimal(40),
+            )
+            for k, m in enumerate(members)
+        ]
+        s.add_all(points)
+        await s.flush()
+        out = []
+        for m, p in zip(members, points, strict=True):
+            out.append((p.id, await create_api_token(s, actor_of(m), "bench")))
+        await s.commit()
+    return out
+
+
+async def prepare_database(
+    admin_url: str, name: str, members: int
+) -> tuple[str, dict[str, int], list[tuple[int, str]]]:
     import asyncpg
     from sqlalchemy.engine import make_url
 
@@ -284,9 +333,10 @@ async def prepare_database(admin_url: str, name: str) -> tuple[str, dict[str, in
     db = Db()
     try:
         ids = await build_cluster(db, ManualClock(datetime.now(UTC)))
+        traders = await add_members(db, ids, members)
     finally:
         await db.engine.dispose()
-    return url, ids
+    return url, ids, traders
 
 
 async def drop_database(admin_url: str, name: str) -> None:
@@ -307,14 +357,13 @@ async def bench_apps(args: argparse.Namespace, n_apps: int, log_dir: Path) -> li
     from tests.ops.topology import Topology
 
     name = f"klaster_bench_{uuid.uuid4().hex[:8]}"
-    url, ids = await prepare_database(args.postgres, name)
+    url, _ids, traders = await prepare_database(args.postgres, name, args.members)
     topo = Topology(
         url,
         args.redis,
         log_dir,
         env={
             "KLASTER_CHANNEL_PREFIX": f"bench{uuid.uuid4().hex[:8]}.",
-            "KLASTER_ORDER_RATE": "1000000/second",
             "KLASTER_ACCESS_LOG": "0",
             "KLASTER_LOG_LEVEL": "WARNING",
         },
@@ -347,21 +396,17 @@ async def bench_apps(args: argparse.Namespace, n_apps: int, log_dir: Path) -> li
         for app_url in urls:
             parsed = urlparse(app_url)
             pool = []
-            for k in range(200):
-                who = "alice" if k % 2 == 0 else "bob"
-                step = k % args.price_steps
-                body = json.dumps(
-                    {
-                        "interval_id": target,
-                        "metering_point_id": ids[f"{who}_point"],
-                        "side": "sell" if who == "alice" else "buy",
-                        "quantity_kwh": "0.100",
-                        "price": f"0.{3000 + step * 13:04d}",
-                    }
-                ).encode()
-                pool.append(
-                    order_request(parsed.hostname or "", parsed.port or 80, tokens[who], body)
-                )
+            for k in range(max(200, len(traders))):
+                point, tok = traders[k % len(traders)]
+                order = {
+                    "interval_id": target,
+                    "metering_point_id": point,
+                    "side": "sell" if k % 2 == 0 else "buy",
+                    "quantity_kwh": "0.100",
+                    "price": f"0.{3000 + (k % args.price_steps) * 13:04d}",
+                }
+                body = json.dumps(order).encode()
+                pool.append(order_request(parsed.hostname or "", parsed.port or 80, tok, body))
             requests.append(pool)
 
         holder = (
@@ -427,6 +472,9 @@ def main(argv: list[str] | None = None) -> int:
         "--rates", default="25,50,100,150,200,300,400,500", help="search steps, orders/s"
     )
     parser.add_argument("--step-seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--members", type=int, default=200, help="members placing orders (one token each)"
+    )
     parser.add_argument(
         "--price-steps", type=int, default=20, help="distinct prices in the book (both sides)"
     )
