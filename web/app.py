@@ -28,6 +28,7 @@ from market.settings import Settings, get_settings
 from web.auth import ActorMiddleware, TokenCache
 from web.config import WebConfig, get_web_config
 from web.errors import EXCEPTION_HANDLERS
+from web.intake import OrderIntake
 from web.live import ChannelsPublisher, LiveHub, make_channels_plugin
 from web.ops import OpsPlugin
 from web.templating import STATIC_DIR, configure
@@ -90,6 +91,7 @@ def create_app(
     channels = make_channels_plugin(settings, config)
     publisher = ChannelsPublisher(channels, config.channel_prefix)
     signin_limit, order_limit = rate_limits(config)
+    intake = OrderIntake(sessions, clock, publisher)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -98,6 +100,7 @@ def create_app(
         hub: LiveHub = make_hub(app)
         app.state.live_hub = hub
         await hub.start()
+        await intake.start()
         task = None
         if scheduler:
             from market.scheduler import Scheduler
@@ -120,6 +123,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            await intake.stop()
             await hub.stop()
             await engine.dispose()
 
@@ -145,6 +149,7 @@ def create_app(
             "session_factory": sessions,
             "clock": clock,
             "publisher": publisher,
+            "intake": intake,
             "channels_plugin": channels,
             "token_cache": TokenCache(),
             "signin_limit": signin_limit,

@@ -154,11 +154,11 @@ async def my_orders(
 
 @post("/orders", guards=member_only, middleware=[rate_limited("order_limit")], status_code=201)
 async def place_order(
-    db: Db, actor: ActorDep, clock: ClockDep, publisher: PublisherDep, data: JSONBody[NewOrder]
+    request: HTMXRequest, actor: ActorDep, data: JSONBody[NewOrder]
 ) -> orders.OrderView:
     """Place a bid (buy) or offer (sell). Retrying with the same `client_order_id` returns the
-    order placed the first time."""
-    return await orders.place_order(db, actor, clock, publisher, **asdict(data))
+    order placed the first time. (Concurrent submissions are committed together.)"""
+    return await request.app.state.intake.submit(actor, asdict(data))  # type: ignore[no-any-return]
 
 
 @patch("/orders/{order_id:int}", guards=member_only)

@@ -1,0 +1,116 @@
+"""Order intake for the API: concurrent submissions are placed together (group commit).
+
+Each POST waits on a future; one task per process takes what has queued up (up to
+`MAX_BATCH`, after the first submission waiting at most `GATHER_SECONDS` for company) and
+places it with `market.order_intake.place_orders` in one transaction. A rule error goes back
+to its own request; if the batch as a whole fails, every submission in it is placed alone
+with `market.orders.place_order`, so the outcome matches one-by-one placement. The order-book
+event is published once per interval and batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from market.auth import Actor
+from market.clock import Clock
+from market.errors import KlasterError
+from market.events import ORDERBOOK, Publisher, publish_safely
+
+log = logging.getLogger("klaster.intake")
+
+MAX_BATCH = 256
+GATHER_SECONDS = 0.002
+
+
+@dataclass
+class _Submission:
+    actor: Actor
+    fields: dict[str, Any]
+    future: asyncio.Future[Any] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class OrderIntake:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Clock, publisher: Publisher
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._publisher = publisher
+        self._queue: asyncio.Queue[_Submission] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="klaster-order-intake")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def submit(self, actor: Actor, fields: dict[str, Any]) -> Any:
+        """Place one order; returns its view or raises its rule error."""
+        item = _Submission(actor, fields)
+        await self._queue.put(item)
+        return await item.future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            deadline = asyncio.get_running_loop().time() + GATHER_SECONDS
+            while len(batch) < MAX_BATCH:
+                timeout = deadline - asyncio.get_running_loop().time()
+                try:
+                    batch.append(
+                        self._queue.get_nowait() if timeout <= 0 else
+                        await asyncio.wait_for(self._queue.get(), timeout)
+                    )  # fmt: skip
+                except (asyncio.QueueEmpty, TimeoutError):
+                    break
+            try:
+                await self._place(batch)
+            except Exception:
+                log.exception("order batch failed")
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(RuntimeError("order intake failed"))
+
+    async def _place(self, batch: list[_Submission]) -> None:
+        from market.order_intake import place_orders
+        from market.orders import place_order
+
+        self.batches += 1
+        try:
+            async with self._sessions() as session:
+                outcomes, changed = await place_orders(
+                    session, self._clock, [(s.actor, s.fields) for s in batch]
+                )
+        except Exception:
+            log.info("batch of %d fell back to single placement", len(batch), exc_info=True)
+            for item in batch:
+                try:
+                    async with self._sessions() as session:
+                        view = await place_order(
+                            session, item.actor, self._clock, self._publisher, **item.fields
+                        )
+                    item.future.set_result(view)
+                except Exception as exc:
+                    item.future.set_exception(exc)
+            return
+        for item, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, KlasterError):
+                item.future.set_exception(outcome)
+            else:
+                item.future.set_result(outcome)
+        for event in changed:
+            await publish_safely(self._publisher, ORDERBOOK, event)
