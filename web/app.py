@@ -133,6 +133,8 @@ def create_app(
         httponly=True,
         samesite="lax",
         max_age=int(timedelta(days=config.session_days).total_seconds()),
+        # The API authenticates by bearer token only: no session to load or save there.
+        exclude=["^/api/", "^/static/", "^/health"],
     )
     csrf = CSRFConfig(
         secret=settings.secret_key,
