@@ -188,8 +188,8 @@ def supply_demand_svg(
     parts.append(
         f'<g class="legend"><rect class="supply" x="{pad_l + 8}" y="8" width="12" height="4"/>'
         f'<text x="{pad_l + 24}" y="14">{escape(supply_label)}</text>'
-        f'<rect class="demand" x="{pad_l + 128}" y="8" width="12" height="4"/>'
-        f'<text x="{pad_l + 144}" y="14">{escape(demand_label)}</text></g></svg>'
+        f'<rect class="demand" x="{pad_l + 170}" y="8" width="12" height="4"/>'
+        f'<text x="{pad_l + 186}" y="14">{escape(demand_label)}</text></g></svg>'
     )
     return "".join(parts)
 
@@ -277,9 +277,9 @@ def day_chart_svg(
     parts.append(
         f'<g class="legend"><rect class="bar-local" x="{pad_l + 8}" y="6" width="12" height="10"/>'
         f'<text x="{pad_l + 24}" y="15">{escape(local_label)}</text>'
-        f'<rect class="bar-grid" x="{pad_l + 128}" y="6" width="12" height="10"/>'
-        f'<text x="{pad_l + 144}" y="15">{escape(grid_label)}</text>'
-        f'<rect class="price" x="{pad_l + 248}" y="10" width="12" height="3"/>'
-        f'<text x="{pad_l + 264}" y="15">{escape(price_label)}</text></g></svg>'
+        f'<rect class="bar-grid" x="{pad_l + 170}" y="6" width="12" height="10"/>'
+        f'<text x="{pad_l + 186}" y="15">{escape(grid_label)}</text>'
+        f'<rect class="price" x="{pad_l + 330}" y="10" width="12" height="3"/>'
+        f'<text x="{pad_l + 346}" y="15">{escape(price_label)}</text></g></svg>'
     )
     return "".join(parts)

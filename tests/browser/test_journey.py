@@ -89,6 +89,9 @@ async def test_offer_live_book_gate_and_fill(live_server: LiveServer) -> None:
             # Let the gate close and the interval clear (the scheduler ticks every 0.2 s).
             await alice.goto(base + "/live")
             await expect(alice.locator("#live-status")).to_have_attribute("data-state", "on")
+            await expect(alice.locator("#live-book .offers")).to_contain_text("0,4200")
+            ARTIFACTS.mkdir(exist_ok=True)
+            await alice.screenshot(path=str(ARTIFACTS / "live-market.png"), full_page=True)
             live_server.clock.advance(minutes=11)  # past the first gate only
             for page in (alice, bob):
                 await expect(page.locator("#live-summary")).to_contain_text(
@@ -100,8 +103,7 @@ async def test_offer_live_book_gate_and_fill(live_server: LiveServer) -> None:
             await expect(bob.locator("#live-summary")).to_contain_text(price.strip())
             await expect(alice.locator("#live-summary")).to_contain_text("1,5 kWh")
 
-            ARTIFACTS.mkdir(exist_ok=True)
-            await alice.screenshot(path=str(ARTIFACTS / "live-market.png"), full_page=True)
+            await alice.screenshot(path=str(ARTIFACTS / "live-market-cleared.png"), full_page=True)
             await bob.screenshot(path=str(ARTIFACTS / "live-market-phone.png"), full_page=True)
 
             # The fill, on both members' own pages.
