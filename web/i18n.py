@@ -79,5 +79,10 @@ def translate_error(message: str, locale: str) -> str:
     for pattern, text in patterns:
         match = pattern.match(message)
         if match:
-            return text.format(None, *match.groups())
+            groups = [_DECIMAL.sub(r"\1,\2", g or "") for g in match.groups()]
+            return text.format(None, *groups)
     return message
+
+
+#: A decimal number in a market message, shown with the locale's decimal comma.
+_DECIMAL = re.compile(r"^(-?\d+)\.(\d+)$")

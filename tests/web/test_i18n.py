@@ -47,3 +47,10 @@ def test_market_error_messages_are_translated_with_their_values() -> None:
     assert text == "musi być większa od 0 kWh (podano -1)"
     assert translate_error("wrong login or password", "pl") == "błędny login lub hasło"
     assert translate_error("an unknown message", "pl") == "an unknown message"
+    price = "must be between the price floor 0.2000 and the cap 0.8900 PLN/kWh (got 5)"
+    assert translate_error(price, "pl") == "cena musi być między 0,2000 a 0,8900 zł/kWh (podano 5)"
+    ppe = ("invalid check digit: the last digit should be 8 (GS1 mod 10); "
+           "check the code on the bill")  # fmt: skip
+    assert translate_error(ppe, "pl").startswith(
+        "błędna cyfra kontrolna: ostatnia cyfra powinna być 8"
+    )
