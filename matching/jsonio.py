@@ -142,7 +142,7 @@ def _orders(raw: list[Any], network: Network) -> OrderBook:
     index = network.node_index()
     try:
         ids = [o["id"] for o in raw]
-        nodes = [index[o["node"]] for o in raw]
+        nodes = list(map(index.__getitem__, [o["node"] for o in raw]))
         sides = [o["side"] for o in raw]
         qty_raw = [o["quantity_kwh"] for o in raw]
         price_raw = [o["price"] for o in raw]
@@ -150,20 +150,20 @@ def _orders(raw: list[Any], network: Network) -> OrderBook:
         return _orders_checked(raw, network)
     numeric = {int, float}
     if (
-        not {type(i) for i in ids} <= {str}
+        not set(map(type, ids)) <= {str}
         or "" in ids
-        or not {type(v) for v in qty_raw} <= numeric
-        or not {type(v) for v in price_raw} <= numeric
+        or not set(map(type, qty_raw)) <= numeric
+        or not set(map(type, price_raw)) <= numeric
         or not set(sides) <= {"buy", "sell"}
     ):
         return _orders_checked(raw, network)
-    side_arr = np.array(sides)
+    n = len(ids)
     return OrderBook(
         tuple(ids),
-        np.array(nodes, dtype=np.int64),
-        side_arr == "buy",
-        np.array(qty_raw, dtype=np.float64),
-        np.array(price_raw, dtype=np.float64),
+        np.fromiter(nodes, dtype=np.int64, count=n),
+        np.fromiter(map("buy".__eq__, sides), dtype=np.bool_, count=n),
+        np.fromiter(qty_raw, dtype=np.float64, count=n),
+        np.fromiter(price_raw, dtype=np.float64, count=n),
     )
 
 
@@ -273,6 +273,12 @@ def _given_ids(source: Any, path: tuple[str, ...], key: str, fallback: list[Any]
         items = items.get(part) if isinstance(items, dict) else None
     if not isinstance(items, list) or len(items) != len(fallback):
         return fallback
+    try:
+        given = [it[key] for it in items]
+    except (KeyError, TypeError):
+        given = None
+    if given is not None and set(map(type, given)) <= {str}:
+        return fallback  # the ids were strings already: nothing to restore
     return [
         it[key] if isinstance(it, dict) and key in it else f
         for it, f in zip(items, fallback, strict=True)
