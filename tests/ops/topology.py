@@ -141,8 +141,10 @@ class Topology:
 
         wait_until(ready, timeout, f"{proc.name} at {proc.url}{path}", interval=0.1)
 
-    def stop(self, proc: Proc, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
-        if proc.alive():
+    def stop(
+        self, proc: Proc, sig: int = signal.SIGTERM, timeout: float = 15, *, signal_it: bool = True
+    ) -> None:
+        if signal_it and proc.alive():
             proc.popen.send_signal(sig)
         try:
             proc.popen.wait(timeout=timeout)
@@ -154,8 +156,8 @@ class Topology:
         for proc in self.procs:
             if proc.alive():
                 proc.popen.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            self.stop(proc)
+        for proc in self.procs:  # one SIGTERM each: a second one means "hurry" to some
+            self.stop(proc, signal_it=False)
 
 
 @dataclass
