@@ -103,14 +103,14 @@ def create_app(
         await intake.start()
         task = None
         if scheduler:
-            from market.scheduler import Scheduler
+            from market.scheduler import Scheduler, default_worker_id
 
             task = asyncio.create_task(
                 Scheduler(
                     sessions,
                     clock,
                     publisher,
-                    worker_id="web",
+                    worker_id=f"web:{default_worker_id()}",  # unique per app process
                     tick_seconds=settings.tick_seconds,
                     lease_seconds=settings.clearing_lease_seconds,
                 ).run(),
