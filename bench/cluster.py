@@ -509,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         if sustained is None:
             print(f"  {n} app process(es): nothing sustained")
         else:
-            verdict = "" if sustained.ok else "  (no rate met the target; lowest rate shown)"
+            verdict = "" if sustained.ok else "  (over the target when sustained)"
             print(f"  {n} app process(es): " + sustained.line() + verdict)
     return 0
 
