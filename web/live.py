@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("klaster.live")
 
-BOOK_UPDATES_PER_SECOND = 4.0
+BOOK_UPDATES_PER_SECOND = 1.0  # 1,000 sockets × 1 push/s: measured in bench/cluster.py
 CLIENT_QUEUE_SIZE = 32
 
 
