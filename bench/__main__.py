@@ -1,4 +1,4 @@
-"""`python -m bench [clearing|export|web_orders|ws_fanout] [options]`: run one benchmark and
+"""`python -m bench [clearing|cluster|export|web_orders|ws_fanout] [options]`: run one benchmark and
 print its figures (each also runs as `python -m bench.NAME`)."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import sys
 
 BENCHES = {
     "clearing": "bench.clearing",
+    "cluster": "bench.cluster",
     "export": "bench.export",
     "web_orders": "bench.web_orders",
     "ws_fanout": "bench.ws_fanout",
