@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -57,5 +58,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return int(module.run(args))
 
 
+def console() -> None:
+    """The `klaster` console script. `klaster clear` is a one-shot, allocation-heavy process:
+    once its output is flushed it exits without tearing down every object (measured: tens
+    of ms for 100k orders). Other commands exit normally (atexit handlers, log flushing)."""
+    argv = sys.argv[1:]
+    rc = main(argv)
+    if argv[:1] == ["clear"]:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(rc)
+    raise SystemExit(rc)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    console()
