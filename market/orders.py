@@ -28,6 +28,7 @@ from market.models import (
 )
 from market.rules import (
     check_deliverable,
+    own_metering_point,
     parse_client_order_id,
     parse_price,
     parse_quantity,
@@ -124,19 +125,7 @@ async def _still_open(session: AsyncSession, interval: Interval) -> None:
         )
 
 
-async def _own_point(session: AsyncSession, actor: Actor, point_id: object) -> MeteringPoint:
-    try:
-        key = int(str(point_id))
-    except ValueError:
-        raise OrderRejected("metering_point_id", "choose one of your metering points") from None
-    point = await session.get(MeteringPoint, key)
-    if point is None:
-        raise NotFound("metering_point_id", f"no metering point {key}")
-    if point.member_id != actor.member_id:
-        raise Forbidden("metering_point_id", "you can only trade for your own metering points")
-    if not point.active:
-        raise OrderRejected("metering_point_id", f"metering point {point.ppe_code} is inactive")
-    return point
+_own_point = own_metering_point
 
 
 def _event(interval: Interval) -> dict[str, object]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from market.errors import OrderRejected
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.auth import Actor
+from market.errors import Forbidden, NotFound, OrderRejected
 from market.models import Cluster, MeteringPoint, Side
 from market.money import ENERGY_PLACES, PRICE_PLACES, decimal_places, parse_decimal
 
@@ -77,3 +80,21 @@ def parse_client_order_id(raw: object) -> str | None:
     if len(value) > MAX_CLIENT_ORDER_ID or not value.isprintable():
         raise OrderRejected("client_order_id", "at most 64 printable characters")
     return value
+
+
+async def own_metering_point(
+    session: AsyncSession, actor: Actor, point_id: object
+) -> MeteringPoint:
+    """The actor's own, active metering point `point_id`, or the error that says why not."""
+    try:
+        key = int(str(point_id))
+    except ValueError:
+        raise OrderRejected("metering_point_id", "choose one of your metering points") from None
+    point = await session.get(MeteringPoint, key)
+    if point is None:
+        raise NotFound("metering_point_id", f"no metering point {key}")
+    if point.member_id != actor.member_id:
+        raise Forbidden("metering_point_id", "you can only trade for your own metering points")
+    if not point.active:
+        raise OrderRejected("metering_point_id", f"metering point {point.ppe_code} is inactive")
+    return point

@@ -38,7 +38,13 @@ from market.models import (
 )
 from market.money import energy
 from market.profiles import PointProfile, net_kwh
-from market.rules import check_deliverable, deliverable_kwh, parse_price, parse_quantity
+from market.rules import (
+    check_deliverable,
+    deliverable_kwh,
+    own_metering_point,
+    parse_price,
+    parse_quantity,
+)
 from market.rules import parse_side as _parse_side
 
 #: Forecast quantities below this are not worth an order (kWh).
@@ -298,19 +304,7 @@ def _parse_rule(
     }
 
 
-async def _own_point(session: AsyncSession, actor: Actor, point_id: object) -> MeteringPoint:
-    try:
-        key = int(str(point_id))
-    except ValueError:
-        raise OrderRejected("metering_point_id", "choose one of your metering points") from None
-    point = await session.get(MeteringPoint, key)
-    if point is None:
-        raise NotFound("metering_point_id", f"no metering point {key}")
-    if point.member_id != actor.member_id:
-        raise Forbidden("metering_point_id", "you can only trade for your own metering points")
-    if not point.active:
-        raise OrderRejected("metering_point_id", f"metering point {point.ppe_code} is inactive")
-    return point
+_own_point = own_metering_point
 
 
 async def create_standing_order(
