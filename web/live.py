@@ -26,7 +26,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("klaster.live")
 
+#: Clients offered a push between two yields to the event loop (see `dispatch_paced`).
+PACE_BATCH = 50
 BOOK_UPDATES_PER_SECOND = 1.0  # 1,000 sockets × 1 push/s: measured in bench/cluster.py
 CLIENT_QUEUE_SIZE = 32
 
@@ -175,7 +177,7 @@ class LiveHub:
             return
         if kind not in (GATE_CLOSED, INTERVAL_CLEARED):
             log.warning("unknown live event type %r", kind)
-        self.dispatch(LiveUpdate(kind, event, await self._load_state(event)))
+        await self.dispatch_paced(LiveUpdate(kind, event, await self._load_state(event)))
 
     def _book_changed(self, event: dict[str, Any]) -> None:
         """Coalesce: at most BOOK_UPDATES_PER_SECOND book pushes, the last change always shown."""
@@ -200,14 +202,26 @@ class LiveHub:
         except Exception:
             log.exception("loading the live state failed")
             return
-        self.dispatch(LiveUpdate(ORDERBOOK, event, state))
+        await self.dispatch_paced(LiveUpdate(ORDERBOOK, event, state))
 
     def dispatch(self, update: LiveUpdate) -> None:
         """Render once per (kind, language, page) and queue the same text for every client."""
+        for _ in self._offer_all(update):
+            pass
+
+    async def dispatch_paced(self, update: LiveUpdate) -> None:
+        """`dispatch`, yielding to the event loop every `PACE_BATCH` clients: each client's
+        send runs in its own pump task, so without pacing a push to 1,000 sockets queues
+        1,000 sends ahead of any HTTP request that arrives meanwhile."""
+        for n in self._offer_all(update):
+            if n % PACE_BATCH == 0:
+                await asyncio.sleep(0)
+
+    def _offer_all(self, update: LiveUpdate) -> Iterator[int]:
         self._seq += 1
         update = LiveUpdate(update.type, update.event, update.data, self._seq)
         rendered: dict[tuple[str, str, str], str] = {}
-        for client in list(self._clients):
+        for n, client in enumerate(list(self._clients), 1):
             key = (
                 (client.kind, client.locale, client.page)
                 if client.kind == "html"
@@ -223,6 +237,7 @@ class LiveHub:
             if text:
                 client.offer(text)
                 self.delivered += 1
+            yield n
 
 
 async def pump(client: LiveClient, send: Callable[[str], Awaitable[None]]) -> None:
