@@ -17,12 +17,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market import audit
 from market.auth import Actor
 from market.clock import Clock
 from market.errors import KlasterError
 from market.intervals import get_cluster
-from market.models import Interval, MeteringPoint, Node, Order, OrderStatus
+from market.models import Interval, MeteringPoint, Node, Order
 from market.orders import (
     OrderView,
     _event,
@@ -30,6 +29,8 @@ from market.orders import (
     _own_point,
     _still_open,
     _view_of,
+    new_open_order,
+    record_placed,
 )
 from market.rules import (
     check_deliverable,
@@ -136,18 +137,7 @@ async def _place(
         except KlasterError as exc:
             outcomes[i] = exc
             continue
-        order = Order(
-            member_id=actor.member_id,
-            metering_point_id=point.id,
-            interval_id=found.id,
-            side=side.value,
-            quantity_kwh=quantity,
-            price=limit_price,
-            status=OrderStatus.OPEN.value,
-            client_order_id=cid,
-            created_at=now,
-            updated_at=now,
-        )
+        order = new_open_order(actor, point, found, side, quantity, limit_price, cid, now)
         session.add(order)
         placed.append((i, order, found, point))
     if placed:
@@ -156,11 +146,7 @@ async def _place(
             await _still_open(session, interval)
         for i, order, interval, point in placed:
             actor = submissions[i][0]
-            audit.record(
-                session, actor, "place", "order", order.id, interval_id=interval.id,
-                side=order.side, quantity_kwh=str(order.quantity_kwh), price=str(order.price),
-                metering_point=point.ppe_code, client_order_id=order.client_order_id,
-            )  # fmt: skip
+            record_placed(session, actor, order, interval, point)
             outcomes[i] = _view_of(order, interval, point, nodes[point.node_id])
         await session.commit()
     for i, first in duplicates:

@@ -25,6 +25,7 @@ from market.models import (
     Node,
     Order,
     OrderStatus,
+    Side,
 )
 from market.rules import (
     check_deliverable,
@@ -136,6 +137,50 @@ def _event(interval: Interval) -> dict[str, object]:
     }
 
 
+def new_open_order(
+    actor: Actor,
+    point: MeteringPoint,
+    interval: Interval,
+    side: Side,
+    quantity: Decimal,
+    price: Decimal,
+    client_id: str | None,
+    now: datetime,
+) -> Order:
+    """The row for a newly placed order (one place for the single and the batched path)."""
+    return Order(
+        member_id=actor.member_id,
+        metering_point_id=point.id,
+        interval_id=interval.id,
+        side=side.value,
+        quantity_kwh=quantity,
+        price=price,
+        status=OrderStatus.OPEN.value,
+        client_order_id=client_id,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def record_placed(
+    session: AsyncSession, actor: Actor, order: Order, interval: Interval, point: MeteringPoint
+) -> None:
+    """The audit entry of a placed order (flushed, so it has an id)."""
+    audit.record(
+        session,
+        actor,
+        "place",
+        "order",
+        order.id,
+        interval_id=interval.id,
+        side=order.side,
+        quantity_kwh=str(order.quantity_kwh),
+        price=str(order.price),
+        metering_point=point.ppe_code,
+        client_order_id=order.client_order_id,
+    )
+
+
 async def place_order(
     session: AsyncSession,
     actor: Actor,
@@ -169,34 +214,13 @@ async def place_order(
         now = clock.now()
         interval = await _open_interval(session, interval_id, now)
         check_deliverable(quantity, point, interval.minutes)
-        order = Order(
-            member_id=actor.member_id,
-            metering_point_id=point.id,
-            interval_id=interval.id,
-            side=order_side.value,
-            quantity_kwh=quantity,
-            price=limit_price,
-            status=OrderStatus.OPEN.value,
-            client_order_id=client_id,
-            created_at=now,
-            updated_at=now,
+        order = new_open_order(
+            actor, point, interval, order_side, quantity, limit_price, client_id, now
         )
         session.add(order)
         await session.flush()
         await _still_open(session, interval)
-        audit.record(
-            session,
-            actor,
-            "place",
-            "order",
-            order.id,
-            interval_id=interval.id,
-            side=order.side,
-            quantity_kwh=str(quantity),
-            price=str(limit_price),
-            metering_point=point.ppe_code,
-            client_order_id=client_id,
-        )
+        record_placed(session, actor, order, interval, point)
         view = await _view(session, order)
         await session.commit()
     except IntegrityError:
