@@ -3,7 +3,8 @@
     python -m bench.web_orders [--orders 3000] [--concurrency 32] [--postgres URL] [--redis URL]
 
 Starts a seeded server (SQLite by default) in a subprocess, gets an API token for the demo
-member, then POSTs /api/v1/orders with `--concurrency` requests in flight (HTTP keep-alive),
+member, then POSTs /api/v1/orders with `--concurrency` requests in flight, one keep-alive connection
+each (bench.loadclient: a lean client, so the load generator leaves the server its core),
 after a warm-up. Prints orders/s and latency percentiles; every response must be 201.
 Target (issue 4): >= 1,000 orders/s with p99 <= 50 ms on the 2-core machine.
 """
@@ -18,6 +19,7 @@ import uuid
 
 import httpx
 
+from bench.loadclient import Connection, run_fast
 from bench.web_server import percentile, running_server
 
 
@@ -25,8 +27,7 @@ async def run_orders(url: str, total: int, concurrency: int, warmup: int) -> dic
     from market.seed import DEMO_LOGINS, DEMO_PASSWORD
 
     login = next(name for name, role in DEMO_LOGINS.items() if str(role) == "member")
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         r = await http.post("/api/v1/auth/token", json={"login": login, "password": DEMO_PASSWORD})
         r.raise_for_status()
         headers = {"Authorization": f"Bearer {r.json()['token']}"}
@@ -48,24 +49,27 @@ async def run_orders(url: str, total: int, concurrency: int, warmup: int) -> dic
                 "client_order_id": f"bench-{run}-{i}",
             }
 
-        latencies: list[float] = []
-        errors = 0
-        counter = iter(range(warmup + total))
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(warmup + total))
 
-        async def worker() -> None:
-            nonlocal errors
+    async def worker() -> None:
+        nonlocal errors
+        async with Connection(url, headers) as conn:
             for i in counter:
                 t0 = time.perf_counter()
-                resp = await http.post("/api/v1/orders", json=body(i), headers=headers)
+                resp = await conn.request("POST", "/api/v1/orders", body(i))
                 elapsed = time.perf_counter() - t0
-                if resp.status_code != 201:
+                if resp.status != 201:
                     errors += 1
+                    if errors <= 3:
+                        print(f"  HTTP {resp.status}: {resp.body[:200]!r}", flush=True)
                 if i >= warmup:
                     latencies.append(elapsed)
 
-        wall0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - wall0
+    wall0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - wall0
     measured = len(latencies)
     # The workers share one index stream: warm-up requests are the first ones, in the wall time.
     return {
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     backend = "PostgreSQL" if args.postgres else "SQLite"
     with running_server(postgres=args.postgres, redis=args.redis) as server:
-        figures = asyncio.run(run_orders(server.url, args.orders, args.concurrency, args.warmup))
+        figures = run_fast(run_orders(server.url, args.orders, args.concurrency, args.warmup))
     print(
         f"web_orders  db={backend} redis={'yes' if args.redis else 'no'} "
         f"concurrency={args.concurrency} orders={figures['orders']:.0f} "
