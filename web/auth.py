@@ -111,7 +111,8 @@ class ActorMiddleware(AbstractAuthenticationMiddleware):
         return actor
 
 
-def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # async on purpose: Litestar runs a sync guard in a worker thread, a hop per request
     if connection.scope.get("user") is None:
         raise NotAuthorizedException("sign in first")
 
@@ -119,7 +120,7 @@ def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandle
 def requires_role(*roles: str):  # type: ignore[no-untyped-def]
     """Guard: the actor must hold one of `roles` (403 otherwise, 401 when not signed in)."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         actor = connection.scope.get("user")
         if actor is None:
             raise NotAuthorizedException("sign in first")
