@@ -40,12 +40,29 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_creator(url: str) -> Any:
+    """Connections from `market.sqlite_driver` (one thread trip a statement) instead of
+    aiosqlite's, made with the arguments SQLAlchemy's aiosqlite dialect derives from `url`."""
+    from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+
+    from market import sqlite_driver
+
+    dialect = SQLiteDialect_aiosqlite()
+    dbapi = SQLiteDialect_aiosqlite.import_dbapi()
+    cargs, cparams = dialect.create_connect_args(make_url(url))
+
+    def creator() -> Any:
+        return dbapi.connect(*cargs, async_creator_fn=sqlite_driver.connect, **cparams)
+
+    return creator
+
+
 def create_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets foreign keys, WAL and a busy timeout on every connection."""
     if is_sqlite(url):
         ensure_sqlite_dir(url)
         kwargs.setdefault("poolclass", NullPool)
-        engine = create_async_engine(url, echo=echo, **kwargs)
+        engine = create_async_engine(url, echo=echo, creator=_sqlite_creator(url), **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
