@@ -13,6 +13,28 @@ from market.auth import Actor, require_role
 from market.models import AuditEntry, Role
 
 
+def row(
+    actor: Actor | None,
+    action: str,
+    entity: str,
+    entity_id: object = None,
+    *,
+    interval_id: int | None = None,
+    details: dict[str, Any] | None = None,
+    **more: Any,
+) -> dict[str, Any]:
+    """The column values of one entry (for `record`, or a bulk insert of many entries)."""
+    return {
+        "actor_id": actor.member_id if actor else None,
+        "actor_name": actor.name if actor else "system",
+        "action": action,
+        "entity": entity,
+        "entity_id": None if entity_id is None else str(entity_id),
+        "interval_id": interval_id,
+        "details": {k: _jsonable(v) for k, v in {**(details or {}), **more}.items()},
+    }
+
+
 def record(
     session: AsyncSession,
     actor: Actor | None,
@@ -26,13 +48,7 @@ def record(
 ) -> AuditEntry:
     """Add an entry to the caller's transaction (it is committed, or not, with the change)."""
     entry = AuditEntry(
-        actor_id=actor.member_id if actor else None,
-        actor_name=actor.name if actor else "system",
-        action=action,
-        entity=entity,
-        entity_id=None if entity_id is None else str(entity_id),
-        interval_id=interval_id,
-        details={k: _jsonable(v) for k, v in {**(details or {}), **more}.items()},
+        **row(actor, action, entity, entity_id, interval_id=interval_id, details=details, **more)
     )
     session.add(entry)
     return entry

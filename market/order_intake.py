@@ -14,23 +14,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth import Actor
 from market.clock import Clock
+from market.db import insert_returning_ids
 from market.errors import KlasterError
 from market.intervals import get_cluster
-from market.models import Interval, MeteringPoint, Node, Order
+from market.models import AuditEntry, Interval, MeteringPoint, Node, Order
 from market.orders import (
     OrderView,
+    _check_open,
     _event,
-    _open_interval,
+    _for_share,
+    _interval_key,
     _own_point,
     _still_open,
     _view_of,
-    new_open_order,
-    record_placed,
+    open_order_row,
+    placed_entry,
 )
 from market.rules import (
     check_deliverable,
@@ -69,17 +72,20 @@ async def _place(
     outcomes: list[Outcome | None] = [None] * len(submissions)
     cluster = await get_cluster(session)
     now = clock.now()
-    # Load the points once: `_own_point` then finds them in the session's identity map.
+    # Load the points (with their nodes) once: `_own_point` then finds them in the session's
+    # identity map.
     point_ids = {_int_or_none(f.get("metering_point_id")) for _, f in submissions} - {None}
-    points = (
-        await session.scalars(select(MeteringPoint).where(MeteringPoint.id.in_(point_ids)))
-    ).all()
     nodes = {
-        n.id: n
-        for n in (
-            await session.scalars(select(Node).where(Node.id.in_({p.node_id for p in points})))
-        ).all()
+        node.id: node
+        for _, node in await session.execute(
+            select(MeteringPoint, Node)
+            .join(Node, Node.id == MeteringPoint.node_id)
+            .where(MeteringPoint.id.in_(point_ids))
+        )
     }
+    # And every interval named, in one statement (FOR SHARE, as `place_order` does).
+    interval_ids = {_int_or_none(f.get("interval_id")) for _, f in submissions} - {None}
+    loaded = {iv.id: iv for iv in await session.scalars(_for_share(interval_ids))}
     # Client order ids already used (a retry returns the order placed the first time).
     wanted: dict[tuple[int, str], int] = {}
     for i, (actor, fields) in enumerate(submissions):
@@ -98,8 +104,7 @@ async def _place(
             )
         ).all()
         existing = {(o.member_id, str(o.client_order_id)): o for o in rows}
-    intervals: dict[object, Interval | KlasterError] = {}
-    placed: list[tuple[int, Order, Interval, MeteringPoint]] = []
+    placed: list[tuple[int, dict[str, object], Interval, MeteringPoint]] = []
     duplicates: list[tuple[int, int]] = []
     for i, (actor, fields) in enumerate(submissions):
         if outcomes[i] is not None:
@@ -124,30 +129,24 @@ async def _place(
             quantity = parse_quantity(fields.get("quantity_kwh"))
             limit_price = parse_price(fields.get("price"), cluster)
             point = await _own_point(session, actor, fields.get("metering_point_id"))
-            interval_key = fields.get("interval_id")
-            if interval_key not in intervals:
-                try:
-                    intervals[interval_key] = await _open_interval(session, interval_key, now)
-                except KlasterError as exc:
-                    intervals[interval_key] = exc
-            found = intervals[interval_key]
-            if isinstance(found, KlasterError):
-                raise found
+            iv_key = _interval_key(fields.get("interval_id"))
+            found = _check_open(loaded.get(iv_key), iv_key, now)
             check_deliverable(quantity, point, found.minutes)
         except KlasterError as exc:
             outcomes[i] = exc
             continue
-        order = new_open_order(actor, point, found, side, quantity, limit_price, cid, now)
-        session.add(order)
-        placed.append((i, order, found, point))
+        row = open_order_row(actor, point, found, side, quantity, limit_price, cid, now)
+        placed.append((i, row, found, point))
     if placed:
-        await session.flush()
-        for interval in {id(iv): iv for _, _, iv, _ in placed}.values():
-            await _still_open(session, interval)
-        for i, order, interval, point in placed:
-            actor = submissions[i][0]
-            record_placed(session, actor, order, interval, point)
+        # Core bulk inserts: the ORM would insert (and fetch the id of) one row at a time.
+        ids = await insert_returning_ids(session, Order.__table__, [row for _, row, _, _ in placed])
+        await _still_open(session, *{iv.id: iv for _, _, iv, _ in placed}.values())
+        entries = []
+        for (i, row, interval, point), order_id in zip(placed, ids, strict=True):
+            order = Order(id=order_id, **row)  # transient: never added to the session
+            entries.append(placed_entry(submissions[i][0], order, interval, point))
             outcomes[i] = _view_of(order, interval, point, nodes[point.node_id])
+        await session.execute(insert(AuditEntry), entries)
         await session.commit()
     for i, first in duplicates:
         outcomes[i] = outcomes[first]

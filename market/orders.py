@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +20,7 @@ from market.errors import Conflict, Forbidden, GateClosed, NotFound, OrderReject
 from market.events import ORDERBOOK, Publisher, publish_safely
 from market.intervals import get_cluster
 from market.models import (
+    AuditEntry,
     Interval,
     IntervalStatus,
     MeteringPoint,
@@ -89,15 +91,15 @@ def _view_of(order: Order, interval: Interval, point: MeteringPoint, node: Node)
     )
 
 
-async def _open_interval(session: AsyncSession, interval_id: object, now: datetime) -> Interval:
+def _interval_key(interval_id: object) -> int:
     try:
-        key = int(str(interval_id))
+        return int(str(interval_id))
     except ValueError:
         raise OrderRejected("interval_id", "must be an interval number id") from None
-    # FOR SHARE: a gate closing at this moment waits for this order's transaction, so the
-    # clearing never misses an order that was accepted.
-    query = select(Interval).where(Interval.id == key).with_for_update(read=True)
-    interval = await session.scalar(query)
+
+
+def _check_open(interval: Interval | None, key: int, now: datetime) -> Interval:
+    """`interval` (loaded for id `key`) if it takes orders at `now`, else the error why not."""
     if interval is None:
         raise NotFound("interval_id", f"no interval {key}")
     if interval.status != IntervalStatus.OPEN.value or now >= interval.gate_closure_utc:
@@ -109,21 +111,37 @@ async def _open_interval(session: AsyncSession, interval_id: object, now: dateti
     return interval
 
 
-async def _still_open(session: AsyncSession, interval: Interval) -> None:
-    """Re-check the gate inside the write transaction. On SQLite the write lock taken by our
-    first write keeps the gate from closing until we commit, so a gate that closed between
-    our first read and our write is caught here (PostgreSQL is covered by FOR SHARE)."""
-    status = await session.scalar(
-        select(Interval.status)
-        .where(Interval.id == interval.id)
-        .execution_options(populate_existing=True)
+def _for_share(keys: Iterable[int]) -> Select[tuple[Interval]]:
+    # FOR SHARE: a gate closing at this moment waits for this order's transaction, so the
+    # clearing never misses an order that was accepted. Rows in id order: one lock order.
+    return (
+        select(Interval)
+        .where(Interval.id.in_(sorted(set(keys))))
+        .order_by(Interval.id)
+        .with_for_update(read=True)
     )
-    if status != IntervalStatus.OPEN.value:
-        raise GateClosed(
-            "interval_id",
-            f"the gate for the interval starting {interval.start_utc:%Y-%m-%d %H:%M} UTC has "
-            "just closed; choose a later interval",
-        )
+
+
+async def _open_interval(session: AsyncSession, interval_id: object, now: datetime) -> Interval:
+    key = _interval_key(interval_id)
+    return _check_open(await session.scalar(_for_share([key])), key, now)
+
+
+async def _still_open(session: AsyncSession, *intervals: Interval) -> None:
+    """Re-check the gates inside the write transaction. On SQLite the write lock taken by our
+    first write keeps a gate from closing until we commit, so a gate that closed between our
+    first read and our write is caught here (PostgreSQL is covered by FOR SHARE)."""
+    rows = await session.execute(
+        select(Interval.id, Interval.status).where(Interval.id.in_({iv.id for iv in intervals}))
+    )
+    status = {interval_id: value for interval_id, value in rows}
+    for interval in intervals:
+        if status.get(interval.id) != IntervalStatus.OPEN.value:
+            raise GateClosed(
+                "interval_id",
+                f"the gate for the interval starting {interval.start_utc:%Y-%m-%d %H:%M} UTC "
+                "has just closed; choose a later interval",
+            )
 
 
 _own_point = own_metering_point
@@ -137,7 +155,7 @@ def _event(interval: Interval) -> dict[str, object]:
     }
 
 
-def new_open_order(
+def open_order_row(
     actor: Actor,
     point: MeteringPoint,
     interval: Interval,
@@ -146,28 +164,29 @@ def new_open_order(
     price: Decimal,
     client_id: str | None,
     now: datetime,
-) -> Order:
-    """The row for a newly placed order (one place for the single and the batched path)."""
-    return Order(
-        member_id=actor.member_id,
-        metering_point_id=point.id,
-        interval_id=interval.id,
-        side=side.value,
-        quantity_kwh=quantity,
-        price=price,
-        status=OrderStatus.OPEN.value,
-        client_order_id=client_id,
-        created_at=now,
-        updated_at=now,
-    )
+) -> dict[str, object]:
+    """The column values of a newly placed order (one place for the single and the batched
+    path)."""
+    return {
+        "member_id": actor.member_id,
+        "metering_point_id": point.id,
+        "interval_id": interval.id,
+        "side": side.value,
+        "quantity_kwh": quantity,
+        "price": price,
+        "status": OrderStatus.OPEN.value,
+        "client_order_id": client_id,
+        "standing_order_id": None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
-def record_placed(
-    session: AsyncSession, actor: Actor, order: Order, interval: Interval, point: MeteringPoint
-) -> None:
-    """The audit entry of a placed order (flushed, so it has an id)."""
-    audit.record(
-        session,
+def placed_entry(
+    actor: Actor, order: Order, interval: Interval, point: MeteringPoint
+) -> dict[str, object]:
+    """The audit entry of a placed order (the order has its id)."""
+    return audit.row(
         actor,
         "place",
         "order",
@@ -214,13 +233,15 @@ async def place_order(
         now = clock.now()
         interval = await _open_interval(session, interval_id, now)
         check_deliverable(quantity, point, interval.minutes)
-        order = new_open_order(
-            actor, point, interval, order_side, quantity, limit_price, client_id, now
+        order = Order(
+            **open_order_row(
+                actor, point, interval, order_side, quantity, limit_price, client_id, now
+            )
         )
         session.add(order)
         await session.flush()
         await _still_open(session, interval)
-        record_placed(session, actor, order, interval, point)
+        session.add(AuditEntry(**placed_entry(actor, order, interval, point)))
         view = await _view(session, order)
         await session.commit()
     except IntegrityError:

@@ -1,0 +1,168 @@
+"""The batched order intake (`market.order_intake.place_orders`, behind POST /api/v1/orders):
+one transaction for many submissions, with the outcome of placing each one alone."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from market_world import World, snapshot
+from sqlalchemy import func, select, text
+from test_orders import REJECTIONS, place
+
+from market import orders
+from market.db import insert_returning_ids
+from market.errors import Forbidden, GateClosed, KlasterError
+from market.models import AuditEntry, Order
+from market.order_intake import place_orders
+
+pytestmark = pytest.mark.anyio
+
+
+def good(world: World, interval: int, **change: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "interval_id": interval,
+        "metering_point_id": world.alice_mp,
+        "side": "sell",
+        "quantity_kwh": "5",
+        "price": "0.30",
+    }
+    return fields | change
+
+
+async def test_a_batch_gives_each_submission_its_own_outcome(world: World) -> None:
+    first, second = (await world.open_intervals())[:2]
+    earlier = await place(world, client_order_id="retry-1")
+    batch: list[tuple[Any, dict[str, Any]]] = []
+    expected: list[Any] = []
+    for k, (change, error, field, rule) in enumerate(REJECTIONS):
+        # a good order on alternating intervals, then a rejected one
+        iv = first if k % 2 else second
+        batch.append((world.alice, good(world, iv.id, price=f"0.{30 + k}", quantity_kwh=k + 1)))
+        expected.append(("placed", iv.id, Decimal(f"0.{30 + k}"), Decimal(k + 1)))
+        batch.append((world.alice, good(world, first.id, **change)))
+        expected.append((error, field, rule))
+    batch.append((world.bob, good(world, first.id, metering_point_id=world.bob_mp, side="buy")))
+    expected.append(("placed", first.id, Decimal("0.30"), Decimal(5)))
+    batch.append((world.bob, good(world, first.id)))  # alice's point
+    expected.append((Forbidden, "metering_point_id", "your own metering points"))
+    batch.append((world.alice, good(world, first.id, client_order_id="retry-1", price="0.80")))
+    expected.append(("earlier",))
+    batch.append((world.alice, good(world, second.id, client_order_id="new-1", price="0.41")))
+    expected.append(("placed", second.id, Decimal("0.41"), Decimal(5)))
+    batch.append((world.alice, good(world, second.id, client_order_id="new-1", price="0.42")))
+    expected.append(("same as previous",))
+
+    async with world.session() as s:
+        outcomes, events = await place_orders(s, world.clock, batch)
+
+    assert len(outcomes) == len(batch)
+    placed_ids = []
+    for k, (outcome, want) in enumerate(zip(outcomes, expected, strict=True)):
+        if want[0] == "placed":
+            assert isinstance(outcome, orders.OrderView), (k, outcome)
+            assert (outcome.interval_id, outcome.price, outcome.quantity_kwh) == want[1:]
+            placed_ids.append(outcome.id)
+        elif want[0] == "earlier":
+            assert isinstance(outcome, orders.OrderView) and outcome.id == earlier.id
+            assert outcome.price == earlier.price  # a retry changes nothing
+        elif want[0] == "same as previous":
+            assert outcome == outcomes[k - 1]
+        else:
+            error, field, rule = want
+            assert isinstance(outcome, error), (k, outcome)
+            assert isinstance(outcome, KlasterError)
+            assert outcome.field == field and rule in outcome.message
+    assert len(set(placed_ids)) == len(placed_ids)
+    assert sorted(e["interval_id"] for e in events) == sorted({first.id, second.id})
+
+    # What was stored is exactly what the views say, with one audit entry per order.
+    async with world.session() as s:
+        stored = {o.id: o for o in await s.scalars(select(Order).where(Order.id.in_(placed_ids)))}
+        audited = list(
+            await s.scalars(
+                select(AuditEntry.entity_id).where(
+                    AuditEntry.entity == "order", AuditEntry.action == "place"
+                )
+            )
+        )
+        total = await s.scalar(select(func.count(Order.id)))
+    assert total == len(placed_ids) + 1  # and the earlier one
+    assert sorted(audited) == sorted(str(i) for i in [*placed_ids, earlier.id])
+    for outcome in outcomes:
+        if isinstance(outcome, orders.OrderView) and outcome.id in stored:
+            row = stored[outcome.id]
+            assert (row.interval_id, row.metering_point_id, row.side) == (
+                outcome.interval_id,
+                outcome.metering_point_id,
+                outcome.side,
+            )
+            assert (row.quantity_kwh, row.price, row.client_order_id) == (
+                outcome.quantity_kwh,
+                outcome.price,
+                outcome.client_order_id,
+            )
+
+
+async def test_a_batch_of_only_rejections_changes_nothing(world: World) -> None:
+    first = (await world.open_intervals())[0]
+    await place(world)
+    before = await snapshot(world.db)
+    batch = [(world.alice, good(world, first.id, **change)) for change, *_ in REJECTIONS]
+    async with world.session() as s:
+        outcomes, events = await place_orders(s, world.clock, batch)
+    assert all(isinstance(o, KlasterError) for o in outcomes) and events == []
+    assert await snapshot(world.db) == before
+
+
+async def test_a_gate_that_closes_during_the_batch_rolls_it_all_back(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Orders inserted, then the re-check finds the gate closed: nothing stays (the caller,
+    web.intake, then places each submission alone)."""
+    import market.order_intake as intake_module
+
+    first = (await world.open_intervals())[0]
+    before = await snapshot(world.db)
+    real_still_open = intake_module._still_open
+
+    async def closing_first(session: Any, *intervals: Any) -> None:
+        await session.execute(
+            text("UPDATE intervals SET status = 'closed' WHERE id = :i"), {"i": first.id}
+        )
+        await real_still_open(session, *intervals)
+
+    monkeypatch.setattr(intake_module, "_still_open", closing_first)
+    batch = [(world.alice, good(world, first.id)), (world.alice, good(world, first.id))]
+    async with world.session() as s:
+        with pytest.raises(GateClosed):
+            await place_orders(s, world.clock, batch)
+    assert await snapshot(world.db) == before
+
+
+async def test_bulk_insert_returns_ids_in_row_order(world: World) -> None:
+    first = (await world.open_intervals())[0]
+    rows = [
+        {
+            "member_id": world.alice.member_id,
+            "metering_point_id": world.alice_mp,
+            "interval_id": first.id,
+            "side": "sell",
+            "quantity_kwh": Decimal(k + 1),
+            "price": Decimal("0.30"),
+            "status": "open",
+            "client_order_id": f"bulk-{k}",
+            "created_at": world.clock.now(),
+            "updated_at": world.clock.now(),
+        }
+        for k in range(300)
+    ]
+    async with world.session() as s:
+        await place(world)  # ids do not start at 1
+        ids = await insert_returning_ids(s, Order.__table__, rows)
+        await s.commit()
+        found = await s.execute(select(Order.id, Order.client_order_id).where(Order.id.in_(ids)))
+        stored = {order_id: client_id for order_id, client_id in found}
+    assert len(set(ids)) == 300
+    assert [stored[i] for i in ids] == [f"bulk-{k}" for k in range(300)]
