@@ -14,7 +14,6 @@ from typing import Any
 from litestar import Litestar, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -32,39 +31,46 @@ from web.errors import EXCEPTION_HANDLERS
 from web.intake import OrderIntake
 from web.live import ChannelsPublisher, LiveHub, make_channels_plugin
 from web.ops import OpsPlugin
+from web.ratelimit import MemoryCounters, RateLimit, RedisCounters
 from web.templating import STATIC_DIR, configure
 
 log = logging.getLogger("klaster.web")
 
 
 def _stores(settings: Settings, config: WebConfig) -> dict[str, Any]:
-    """Sessions and rate-limit counters: per process in memory, shared through Redis."""
+    """Sessions: per process in memory, shared through Redis."""
     if settings.redis_url:
         from litestar.stores.redis import RedisStore
 
         root = RedisStore.with_client(
             url=settings.redis_url, namespace=f"klaster{config.channel_prefix}"
         )
-        return {
-            "sessions": root.with_namespace("sessions"),
-            "rate_limit": root.with_namespace("rate_limit"),
-        }
-    return {"sessions": MemoryStore(), "rate_limit": MemoryStore()}
+        return {"sessions": root.with_namespace("sessions")}
+    return {"sessions": MemoryStore()}
 
 
-def rate_limits(config: WebConfig) -> tuple[RateLimitConfig, RateLimitConfig]:
+def _rate_counters(settings: Settings, config: WebConfig) -> MemoryCounters | RedisCounters:
+    """Rate-limit counters: per process in memory, shared through Redis."""
+    if settings.redis_url:
+        return RedisCounters(settings.redis_url, f"klaster{config.channel_prefix}rate:")
+    return MemoryCounters()
+
+
+def rate_limits(config: WebConfig) -> tuple[RateLimit, RateLimit]:
     """Sign-in is limited per client address, order submission per member (or address)."""
 
-    def by_address(request: Any) -> str:
-        return "signin:" + (request.client.host if request.client else "unknown")
+    def address(scope: Any) -> str:
+        client = scope.get("client")
+        return str(client[0]) if client else "unknown"
 
-    def by_member(request: Any) -> str:
-        actor = request.scope.get("user")
-        who = f"m{actor.member_id}" if actor else (request.client.host if request.client else "")
-        return "orders:" + who
+    def member(scope: Any) -> str:
+        actor = scope.get("user")
+        return f"m{actor.member_id}" if actor else address(scope)
 
-    signin = RateLimitConfig(rate_limit=config.signin_rate, identifier_for_request=by_address)
-    orders = RateLimitConfig(rate_limit=config.order_rate, identifier_for_request=by_member)
+    unit, limit = config.signin_rate
+    signin = RateLimit("signin", limit, unit, address)
+    unit, limit = config.order_rate
+    orders = RateLimit("orders", limit, unit, member)
     return signin, orders
 
 
@@ -92,6 +98,7 @@ def create_app(
     channels = make_channels_plugin(settings, config)
     publisher = ChannelsPublisher(channels, config.channel_prefix)
     signin_limit, order_limit = rate_limits(config)
+    counters = _rate_counters(settings, config)
     intake = OrderIntake(sessions, clock, publisher)
 
     @asynccontextmanager
@@ -131,6 +138,8 @@ def create_app(
                     await task
             await intake.stop()
             await hub.stop()
+            if isinstance(counters, RedisCounters):
+                await counters.aclose()
             await engine.dispose()
 
     session_config = ServerSideSessionConfig(
@@ -162,6 +171,7 @@ def create_app(
             "token_cache": TokenCache(),
             "signin_limit": signin_limit,
             "order_limit": order_limit,
+            "rate_counters": counters,
         }
     )
     return Litestar(

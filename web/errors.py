@@ -74,6 +74,13 @@ def klaster_error_handler(request: Request[Any, Any, Any], exc: KlasterError) ->
 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    response = _http_error_response(request, exc)
+    for name, value in (exc.headers or {}).items():  # e.g. Retry-After on a 429
+        response.headers[name] = value
+    return response
+
+
+def _http_error_response(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if isinstance(exc, NotAuthorizedException) and not is_api(request):
         target = "/login?next=" + request.url.path

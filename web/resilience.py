@@ -8,9 +8,10 @@ that touches a session or a rate limit into a 500. With them:
 - `ResilientRedisPubSubBackend` drops events it cannot publish (live views are best effort;
   the next event carries the full state) and, when its subscription breaks, reconnects with
   back-off; redis-py re-subscribes on reconnect, so live updates resume by themselves.
-- `FailoverStore` answers from a per-process memory store while Redis is unreachable (rate
-  limits stay in force per process; a session made during the outage lives in that process
-  only) and goes back to Redis after `retry_seconds`.
+- `FailoverStore` answers from a per-process memory store while Redis is unreachable (a
+  session made during the outage lives in that process only) and goes back to Redis after
+  `retry_seconds`; the rate-limit counters (`web.ratelimit.RedisCounters`) do the same, so
+  limits stay in force per process.
 """
 
 from __future__ import annotations

@@ -178,10 +178,11 @@ async def test_order_rate_limit(world: World) -> None:
     app = create_app(world.app.state.settings, config=config, clock=world.clock)
     with TestClient(app) as client:
         headers = token_for(client, "alice")
-        statuses = [
-            client.post("/api/v1/orders", json={}, headers=headers).status_code for _ in range(5)
-        ]
+        responses = [client.post("/api/v1/orders", json={}, headers=headers) for _ in range(5)]
+    statuses = [r.status_code for r in responses]
     assert statuses[:3] == [400, 400, 400] and statuses[3:] == [429, 429]
+    assert 1 <= int(responses[-1].headers["retry-after"]) <= 60
+    assert responses[-1].json()["message"] == "too many requests: at most 3 a minute"
 
 
 async def test_cookie_flags(world: World) -> None:

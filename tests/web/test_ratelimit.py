@@ -1,0 +1,95 @@
+"""Rate-limit counters: a window per key, in process memory or shared through Redis."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from urllib.parse import urlparse
+
+import pytest
+
+from web import ratelimit
+from web.ratelimit import MemoryCounters, RedisCounters
+
+pytestmark = pytest.mark.anyio
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeTime:
+    fake = FakeTime()
+    monkeypatch.setattr(ratelimit.time, "monotonic", fake.monotonic)
+    return fake
+
+
+async def test_memory_window_counts_then_starts_again(clock: FakeTime) -> None:
+    counters = MemoryCounters()
+    assert [(await counters.hit("a", 60))[0] for _ in range(3)] == [1, 2, 3]
+    assert (await counters.hit("b", 60))[0] == 1  # keys are counted apart
+    clock.now += 59.5
+    count, left = await counters.hit("a", 60)
+    assert count == 4 and left == pytest.approx(0.5)
+    clock.now += 0.5  # the window has ended: a new one opens with this request
+    assert await counters.hit("a", 60) == (1, 60.0)
+
+
+async def test_memory_counters_drop_ended_windows(
+    clock: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ratelimit, "MAX_KEYS", 10)
+    counters = MemoryCounters()
+    for k in range(10):
+        await counters.hit(f"old{k}", 1)
+    clock.now += 2
+    await counters.hit("new", 1)
+    assert list(counters._windows) == ["new"]
+
+
+def redis_url() -> str:
+    url = os.environ.get("KLASTER_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), 2):
+            pass
+    except OSError as exc:
+        pytest.skip(f"Redis not reachable at {url} ({exc}); set KLASTER_TEST_REDIS_URL")
+    return url
+
+
+@pytest.mark.redis
+async def test_redis_counters_are_shared_between_processes() -> None:
+    url, prefix = redis_url(), f"klaster-test-{uuid.uuid4().hex[:8]}:"
+    one, two = RedisCounters(url, prefix), RedisCounters(url, prefix)  # as two app processes
+    try:
+        assert (await one.hit("m1", 60))[0] == 1
+        assert (await two.hit("m1", 60))[0] == 2
+        count, left = await one.hit("m1", 60)
+        assert count == 3 and 58 < left <= 60
+        assert (await two.hit("m2", 60))[0] == 1
+        assert (await one.hit("m3", 1))[0] == 1
+        ttl = await one._redis.pttl(prefix + "m3")
+        assert 0 < ttl <= 1000  # the window ends in Redis too: nothing is left behind
+    finally:
+        await one._redis.delete(*[prefix + k for k in ("m1", "m2", "m3")])
+        await one.aclose()
+        await two.aclose()
+
+
+async def test_redis_away_counts_in_memory_and_warns_once(caplog: pytest.LogCaptureFixture) -> None:
+    dead = RedisCounters("redis://127.0.0.1:9/0", "x:", retry_seconds=60)  # nothing on port 9
+    try:
+        with caplog.at_level(logging.WARNING, logger="klaster.ratelimit"):
+            counts = [(await dead.hit("m1", 60))[0] for _ in range(4)]
+        assert counts == [1, 2, 3, 4]  # limits stay in force in this process
+        assert len([r for r in caplog.records if "unreachable" in r.message]) == 1
+    finally:
+        await dead.aclose()
