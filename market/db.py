@@ -87,23 +87,29 @@ async def insert_returning_ids(
 
     The ORM inserts row by row when it needs the ids back; this does not. PostgreSQL: one
     multi-row INSERT ... RETURNING, with SQLAlchemy matching ids to rows. SQLite returns
-    RETURNING rows in no guaranteed order, so there it is one executemany inside the write
-    transaction: SQLite has one writer and gives each new row max(id) + 1, so the ids are
-    consecutive in row order — checked, not assumed, before they are returned."""
+    RETURNING rows in no guaranteed order, so there it is one executemany: it holds the
+    database's one write lock from its first row to the commit, and SQLite gives each new row
+    the largest id so far + 1, so the rows got the `len(rows)` ids that end at this
+    connection's `last_insert_rowid()`. That is checked, not assumed, before they are
+    returned (an id past the largest possible one would be chosen at random)."""
     if not rows:
         return []
     id_col = table.c.id
     if session.get_bind().dialect.name != "sqlite":
         stmt = insert(table).returning(id_col, sort_by_parameter_order=True)
         return list((await session.execute(stmt, rows)).scalars())
-    before = await session.scalar(select(func.coalesce(func.max(id_col), 0)))
     await session.execute(insert(table), rows)
-    count, last = (
-        await session.execute(select(func.count(), func.max(id_col)).where(id_col > before))
+    last_rowid = func.last_insert_rowid()
+    last, top, count = (
+        await session.execute(
+            select(last_rowid, func.max(id_col), func.count()).where(
+                id_col > last_rowid - len(rows)
+            )
+        )
     ).one()
-    if count != len(rows) or last != before + len(rows):
-        raise RuntimeError(f"{table.name}: ids of a bulk insert are not consecutive")
-    return list(range(before + 1, last + 1))
+    if top != last or count != len(rows):
+        raise RuntimeError(f"{table.name}: the ids of a bulk insert are not consecutive")
+    return list(range(last - len(rows) + 1, last + 1))
 
 
 def alembic_config(url: str) -> Any:

@@ -116,29 +116,46 @@ async def test_a_batch_of_only_rejections_changes_nothing(world: World) -> None:
     assert await snapshot(world.db) == before
 
 
-async def test_a_gate_that_closes_during_the_batch_rolls_it_all_back(
+async def test_a_gate_cannot_close_unseen_during_a_batch(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Orders inserted, then the re-check finds the gate closed: nothing stays (the caller,
-    web.intake, then places each submission alone)."""
+    """Between the batch's inserts and its commit a gate tries to close.
+    SQLite: the re-check inside the write transaction finds it closed and nothing stays (the
+    caller, web.intake, then places each submission alone). PostgreSQL: the FOR SHARE lock
+    taken when the interval was read makes the closing wait, so the batch commits first."""
     import market.order_intake as intake_module
 
     first = (await world.open_intervals())[0]
     before = await snapshot(world.db)
     real_still_open = intake_module._still_open
+    close = text("UPDATE intervals SET status = 'closed' WHERE id = :i")
+    blocked: list[str] = []
 
-    async def closing_first(session: Any, *intervals: Any) -> None:
-        await session.execute(
-            text("UPDATE intervals SET status = 'closed' WHERE id = :i"), {"i": first.id}
-        )
+    async def gate_closes_now(session: Any, *intervals: Any) -> None:
+        if world.db.backend == "sqlite":  # one writer: the closing can only come in here
+            await session.execute(close, {"i": first.id})
+        else:
+            async with world.session() as other:
+                await other.execute(text("SET LOCAL lock_timeout = '300ms'"))
+                try:
+                    await other.execute(close, {"i": first.id})
+                except Exception as exc:  # LockNotAvailable: it had to wait for the batch
+                    blocked.append(type(exc).__name__)
+                await other.rollback()
         await real_still_open(session, *intervals)
 
-    monkeypatch.setattr(intake_module, "_still_open", closing_first)
+    monkeypatch.setattr(intake_module, "_still_open", gate_closes_now)
     batch = [(world.alice, good(world, first.id)), (world.alice, good(world, first.id))]
     async with world.session() as s:
-        with pytest.raises(GateClosed):
-            await place_orders(s, world.clock, batch)
-    assert await snapshot(world.db) == before
+        if world.db.backend == "sqlite":
+            with pytest.raises(GateClosed):
+                await place_orders(s, world.clock, batch)
+            assert await snapshot(world.db) == before
+            return
+        outcomes, _ = await place_orders(s, world.clock, batch)
+    assert blocked and all(isinstance(o, orders.OrderView) for o in outcomes)
+    async with world.session() as s:
+        assert await s.scalar(select(func.count(Order.id))) == 2
 
 
 async def test_bulk_insert_returns_ids_in_row_order(world: World) -> None:
@@ -166,3 +183,41 @@ async def test_bulk_insert_returns_ids_in_row_order(world: World) -> None:
         stored = {order_id: client_id for order_id, client_id in found}
     assert len(set(ids)) == 300
     assert [stored[i] for i in ids] == [f"bulk-{k}" for k in range(300)]
+
+
+async def test_concurrent_bulk_inserts_each_get_their_own_ids(world: World) -> None:
+    import asyncio
+
+    first = (await world.open_intervals())[0]
+
+    def rows(tag: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "member_id": world.alice.member_id,
+                "metering_point_id": world.alice_mp,
+                "interval_id": first.id,
+                "side": "buy",
+                "quantity_kwh": Decimal(1),
+                "price": Decimal("0.30"),
+                "status": "open",
+                "client_order_id": f"{tag}-{k}",
+                "created_at": world.clock.now(),
+                "updated_at": world.clock.now(),
+            }
+            for k in range(150)
+        ]
+
+    async def insert(tag: str) -> list[int]:
+        async with world.session() as s:
+            await s.execute(select(func.count(Order.id)))  # a read first, as the intake does
+            ids = await insert_returning_ids(s, Order.__table__, rows(tag))
+            await asyncio.sleep(0.01)  # hold the transaction open a moment
+            await s.commit()
+            return ids
+
+    ids_a, ids_b = await asyncio.gather(insert("a"), insert("b"))
+    async with world.session() as s:
+        found = await s.execute(select(Order.id, Order.client_order_id))
+        stored = {order_id: client_id for order_id, client_id in found}
+    assert [stored[i] for i in ids_a] == [f"a-{k}" for k in range(150)]
+    assert [stored[i] for i in ids_b] == [f"b-{k}" for k in range(150)]
