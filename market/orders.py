@@ -130,7 +130,11 @@ async def _open_interval(session: AsyncSession, interval_id: object, now: dateti
 async def _still_open(session: AsyncSession, *intervals: Interval) -> None:
     """Re-check the gates inside the write transaction. On SQLite the write lock taken by our
     first write keeps a gate from closing until we commit, so a gate that closed between our
-    first read and our write is caught here (PostgreSQL is covered by FOR SHARE)."""
+    first read and our write is caught here. On PostgreSQL the FOR SHARE lock taken when the
+    interval was read does that already (closing a gate UPDATEs its row and waits for us):
+    nothing to re-check, no round trip."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
     rows = await session.execute(
         select(Interval.id, Interval.status).where(Interval.id.in_({iv.id for iv in intervals}))
     )
