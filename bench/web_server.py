@@ -17,7 +17,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -30,6 +30,8 @@ class Server:
     url: str
     database_url: str
     process: subprocess.Popen[bytes]
+    #: every app process's URL (`url` is the first)
+    urls: list[str] = field(default_factory=list)
 
 
 def _free_port() -> int:
@@ -71,9 +73,15 @@ def running_server(
     interval_seconds: float = 3600.0,
     members: int | None = None,
     extra_env: dict[str, str] | None = None,
+    apps: int = 1,
 ) -> Iterator[Server]:
     """Seed a fresh database, start `klaster demo --no-seed` on it (scheduler in process, the
-    market clock running `900 / interval_seconds` times faster), yield, stop."""
+    market clock running `900 / interval_seconds` times faster), yield, stop.
+
+    With `apps` > 1 (PostgreSQL and Redis only) the production topology instead: one
+    `klaster worker` and `apps` `klaster serve` processes (`tests/ops/topology.py`)."""
+    if apps > 1 and not (postgres and redis):
+        raise ValueError("several app processes need --postgres and --redis")
     from sqlalchemy.engine import make_url
 
     from market.clock import demo_speed_for
@@ -105,6 +113,9 @@ def running_server(
             **(extra_env or {}),
         }
         env.pop("REDIS_URL", None)
+        if apps > 1:
+            yield from _topology(db_url, redis or "", tmp, speed, apps, env)
+            return
         if redis:
             env["REDIS_URL"] = redis
             env["KLASTER_CHANNEL_PREFIX"] = f"bench{uuid.uuid4().hex[:8]}."
@@ -122,7 +133,7 @@ def running_server(
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start")
             time.sleep(0.2)
-        yield Server(url, db_url, process)
+        yield Server(url, db_url, process, [url])
     finally:
         if process is not None:
             process.terminate()
@@ -134,6 +145,33 @@ def running_server(
         log.close()
         if pg_name and postgres:
             asyncio.run(_pg_admin(postgres, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+
+
+def _topology(
+    db_url: str, redis: str, tmp: Path, speed: float, apps: int, env: dict[str, str]
+) -> Iterator[Server]:
+    from tests.ops.topology import Topology
+
+    keep = ("KLASTER_ORDER_RATE", "KLASTER_SIGNIN_RATE")
+    topo = Topology(
+        db_url,
+        redis,
+        tmp,
+        env={
+            **{k: env[k] for k in keep},
+            "KLASTER_DEMO_SPEED": f"{speed:g}",
+            "KLASTER_CHANNEL_PREFIX": f"bench{uuid.uuid4().hex[:8]}.",
+        },
+    )
+    try:
+        worker = topo.start_worker("worker")
+        procs = [topo.start_app(f"app{i}") for i in range(apps)]
+        for proc in procs:
+            topo.wait_ready(proc, timeout=120)
+        urls = [proc.url for proc in procs]
+        yield Server(urls[0], db_url, worker.popen, urls)
+    finally:
+        topo.stop_all()
 
 
 def percentile(values: list[float], q: float) -> float:
