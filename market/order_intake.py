@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market import sqlite_driver
 from market.auth import Actor
 from market.clock import Clock
 from market.db import insert_returning_ids
@@ -60,7 +61,8 @@ async def place_orders(
     order view or rule error, and one order-book event per interval that changed. Raises on
     anything that is not a rule error (the transaction is rolled back)."""
     try:
-        return await _place(session, clock, submissions)
+        with sqlite_driver.inline():  # short statements only: no trips to a thread
+            return await _place(session, clock, submissions)
     except BaseException:
         await session.rollback()
         raise

@@ -9,6 +9,14 @@ SELECT made the statement, not SQLite, the cost of a request. Here a statement r
 fetches its first rows in one trip; bigger results (server-side cursors for exports) are
 fetched from the thread in chunks as they are read.
 
+Inside `inline()` (for one task: a context variable) statements do not travel at all: they run
+on the event loop's thread, for the hot paths whose statements are all short (the batched
+order intake). A trip costs a turn of a busy event loop and a wait for the GIL, ~1 ms each
+under load, where the statement itself takes microseconds. Inline statements never wait for
+a lock, which would stop the loop and maybe the lock's holder with it: `busy_timeout` is 0
+for them, and a statement that finds the database locked goes to the thread after all,
+where it waits as usual. Commits always go to the thread (a WAL checkpoint may run there).
+
 It has the subset of aiosqlite's API that SQLAlchemy's adapter uses (see `market.db`).
 """
 
@@ -20,12 +28,37 @@ import queue
 import sqlite3
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 #: Rows fetched together with the statement; the rest come in later trips.
 FIRST_ROWS = 2000
 CHUNK_ROWS = 2000
+
+
+_INLINE: ContextVar[bool] = ContextVar("klaster_sqlite_inline", default=False)
+
+
+@contextlib.contextmanager
+def inline() -> Iterator[None]:
+    """Run this task's statements on the event loop's thread (see the module's doc)."""
+    token = _INLINE.set(True)
+    try:
+        yield
+    finally:
+        _INLINE.reset(token)
+
+
+class _Busy(Exception):
+    """An inline statement found the database locked; it had no effect."""
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF == sqlite3.SQLITE_BUSY
+    return "locked" in str(exc)
 
 
 class _Worker(threading.Thread):
@@ -79,6 +112,13 @@ def _execute(
     return result
 
 
+def _with_busy_timeout(
+    conn: sqlite3.Connection, busy_ms: int, fn: Callable[..., Any], *args: Any
+) -> Any:
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+    return fn(*args)
+
+
 def _fetch(cursor: sqlite3.Cursor, size: int | None) -> list[Any]:
     rows = cursor.fetchall() if size is None else cursor.fetchmany(size)
     if size is None or len(rows) < size:
@@ -90,12 +130,40 @@ class Connection:
     def __init__(self, worker: _Worker) -> None:
         self._worker = worker
         self._conn: sqlite3.Connection | None = None
+        #: busy_timeout (ms) as configured, and whether inline calls set it to 0 since
+        self._busy_ms = 0
+        self._busy_off = False
 
-    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _call(self, fn: Callable[..., Any], *args: Any, inline_ok: bool = True) -> Any:
+        if inline_ok and self._conn is not None and _INLINE.get():
+            try:
+                return self._inline(self._conn, fn, args)
+            except _Busy:
+                pass  # wait for the lock on the thread
+        if self._busy_off:
+            self._busy_off = False
+            fn, args = _with_busy_timeout, (self._conn, self._busy_ms, fn, *args)
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._worker.calls.put((loop, future, fn, args))
         return await future
+
+    def _inline(self, conn: sqlite3.Connection, fn: Callable[..., Any], args: Any) -> Any:
+        # Read it each time (microseconds): a statement may have set it since.
+        busy_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+        if busy_ms:
+            self._busy_ms = busy_ms
+            conn.execute("PRAGMA busy_timeout = 0")
+        self._busy_off = True
+        was_in_transaction = conn.in_transaction
+        try:
+            return fn(*args)
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+            if not was_in_transaction and conn.in_transaction:
+                conn.rollback()  # the BEGIN sqlite3 issued for this statement
+            raise _Busy from exc
 
     async def _open(self, database: str, kwargs: dict[str, Any]) -> Connection:
         kwargs = {**kwargs, "check_same_thread": False}
@@ -125,7 +193,7 @@ class Connection:
 
     async def commit(self) -> None:
         assert self._conn is not None
-        await self._call(self._conn.commit)
+        await self._call(self._conn.commit, inline_ok=False)
 
     async def rollback(self) -> None:
         assert self._conn is not None

@@ -221,3 +221,44 @@ async def test_concurrent_bulk_inserts_each_get_their_own_ids(world: World) -> N
         stored = {order_id: client_id for order_id, client_id in found}
     assert [stored[i] for i in ids_a] == [f"a-{k}" for k in range(150)]
     assert [stored[i] for i in ids_b] == [f"b-{k}" for k in range(150)]
+
+
+async def test_inline_sqlite_waits_for_a_lock_without_stopping_the_loop(world: World) -> None:
+    """The batch runs its statements on the event loop's thread (SQLite). When another
+    connection holds the write lock, its INSERT waits on the connection's thread instead:
+    the loop keeps running (so the lock's holder can finish) and the batch goes through."""
+    import asyncio
+    import time
+
+    if world.db.backend != "sqlite":
+        return  # PostgreSQL statements are awaited on the loop anyway: nothing runs inline
+    first = (await world.open_intervals())[0]
+    ticks = 0
+    holding = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def hold_write_lock() -> float:
+        async with world.session() as s:
+            await s.execute(text("UPDATE clusters SET name = name"))  # takes the write lock
+            holding.set()
+            await asyncio.sleep(0.3)
+            await s.commit()
+            return time.monotonic()
+
+    async def batch() -> tuple[list[Any], float]:
+        await holding.wait()
+        async with world.session() as s:
+            outcomes, _ = await place_orders(s, world.clock, [(world.alice, good(world, first.id))])
+        return outcomes, time.monotonic()
+
+    tick_task = asyncio.create_task(ticker())
+    released, (outcomes, placed) = await asyncio.gather(hold_write_lock(), batch())
+    tick_task.cancel()
+    assert isinstance(outcomes[0], orders.OrderView)
+    assert placed >= released  # it did wait for the lock
+    assert ticks >= 15  # ~30 in 0.3 s: the loop was never held
