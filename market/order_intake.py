@@ -11,10 +11,12 @@ one-by-one placement would give.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import contextlib
+from collections.abc import Iterable, Sequence
+from types import SimpleNamespace
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import sqlite_driver
@@ -30,7 +32,6 @@ from market.orders import (
     _event,
     _for_share,
     _interval_key,
-    _own_point,
     _still_open,
     _view_of,
     open_order_row,
@@ -38,20 +39,26 @@ from market.orders import (
 )
 from market.rules import (
     check_deliverable,
+    check_own_point,
     parse_client_order_id,
     parse_price,
     parse_quantity,
     parse_side,
+    point_key,
 )
 
 Outcome = OrderView | KlasterError
+#: What a newly placed order has in the columns its row does not set.
+NOT_CLEARED = {"accepted_kwh": None, "clearing_price": None, "amount_pln": None}
 
 
-def _int_or_none(raw: object) -> int | None:
-    try:
-        return int(str(raw))
-    except ValueError:
-        return None
+def _ids(raws: Iterable[object]) -> set[int]:
+    """The ids among `raws` (the rest get their error when their submission is checked)."""
+    ids = set()
+    for raw in raws:
+        with contextlib.suppress(ValueError):
+            ids.add(int(str(raw)))
+    return ids
 
 
 async def place_orders(
@@ -74,19 +81,18 @@ async def _place(
     outcomes: list[Outcome | None] = [None] * len(submissions)
     cluster = await get_cluster(session)
     now = clock.now()
-    # Load the points (with their nodes) once: `_own_point` then finds them in the session's
-    # identity map.
-    point_ids = {_int_or_none(f.get("metering_point_id")) for _, f in submissions} - {None}
-    nodes = {
-        node.id: node
-        for _, node in await session.execute(
-            select(MeteringPoint, Node)
-            .join(Node, Node.id == MeteringPoint.node_id)
-            .where(MeteringPoint.id.in_(point_ids))
-        )
-    }
+    # Load the points (with their nodes) once.
+    point_ids = _ids(f.get("metering_point_id") for _, f in submissions)
+    points: dict[int, MeteringPoint] = {}
+    nodes: dict[int, Node] = {}
+    for mp, nd in await session.execute(
+        select(MeteringPoint, Node)
+        .join(Node, Node.id == MeteringPoint.node_id)
+        .where(MeteringPoint.id.in_(point_ids))
+    ):
+        points[mp.id], nodes[nd.id] = mp, nd
     # And every interval named, in one statement (FOR SHARE, as `place_order` does).
-    interval_ids = {_int_or_none(f.get("interval_id")) for _, f in submissions} - {None}
+    interval_ids = _ids(f.get("interval_id") for _, f in submissions)
     loaded = {iv.id: iv for iv in await session.scalars(_for_share(interval_ids))}
     # Client order ids already used (a retry returns the order placed the first time).
     wanted: dict[tuple[int, str], int] = {}
@@ -130,7 +136,8 @@ async def _place(
             side = parse_side(fields.get("side"))
             quantity = parse_quantity(fields.get("quantity_kwh"))
             limit_price = parse_price(fields.get("price"), cluster)
-            point = await _own_point(session, actor, fields.get("metering_point_id"))
+            pt_key = point_key(fields.get("metering_point_id"))
+            point = check_own_point(points.get(pt_key), pt_key, actor)
             iv_key = _interval_key(fields.get("interval_id"))
             found = _check_open(loaded.get(iv_key), iv_key, now)
             check_deliverable(quantity, point, found.minutes)
@@ -141,11 +148,12 @@ async def _place(
         placed.append((i, row, found, point))
     if placed:
         # Core bulk inserts: the ORM would insert (and fetch the id of) one row at a time.
-        ids = await insert_returning_ids(session, Order.__table__, [row for _, row, _, _ in placed])
+        new_rows = [row for _, row, _, _ in placed]
+        ids = await insert_returning_ids(session, cast(Table, Order.__table__), new_rows)
         await _still_open(session, *{iv.id: iv for _, _, iv, _ in placed}.values())
         entries = []
         for (i, row, interval, point), order_id in zip(placed, ids, strict=True):
-            order = Order(id=order_id, **row)  # transient: never added to the session
+            order = SimpleNamespace(id=order_id, **row, **NOT_CLEARED)
             entries.append(placed_entry(submissions[i][0], order, interval, point))
             outcomes[i] = _view_of(order, interval, point, nodes[point.node_id])
         await session.execute(insert(AuditEntry), entries)

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
@@ -69,7 +70,26 @@ async def _view(session: AsyncSession, order: Order) -> OrderView:
     return _view_of(order, interval, point, node)
 
 
-def _view_of(order: Order, interval: Interval, point: MeteringPoint, node: Node) -> OrderView:
+class OrderLike(Protocol):
+    """An `Order` row, or its column values before one was loaded (the batched intake)."""
+
+    id: int
+    interval_id: int
+    metering_point_id: int
+    side: str
+    quantity_kwh: Decimal
+    price: Decimal
+    status: str
+    client_order_id: str | None
+    standing_order_id: int | None
+    accepted_kwh: Decimal | None
+    clearing_price: Decimal | None
+    amount_pln: Decimal | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _view_of(order: OrderLike, interval: Interval, point: MeteringPoint, node: Node) -> OrderView:
     return OrderView(
         id=order.id,
         interval_id=order.interval_id,
@@ -111,7 +131,7 @@ def _check_open(interval: Interval | None, key: int, now: datetime) -> Interval:
     return interval
 
 
-def _for_share(keys: Iterable[int]) -> Select[tuple[Interval]]:
+def _for_share(keys: Iterable[int]) -> Select[Interval]:
     # FOR SHARE: a gate closing at this moment waits for this order's transaction, so the
     # clearing never misses an order that was accepted. Rows in id order: one lock order.
     return (
@@ -187,7 +207,7 @@ def open_order_row(
 
 
 def placed_entry(
-    actor: Actor, order: Order, interval: Interval, point: MeteringPoint
+    actor: Actor, order: OrderLike, interval: Interval, point: MeteringPoint
 ) -> dict[str, object]:
     """The audit entry of a placed order (the order has its id)."""
     return audit.row(

@@ -82,15 +82,23 @@ def parse_client_order_id(raw: object) -> str | None:
     return value
 
 
+def point_key(point_id: object) -> int:
+    try:
+        return int(str(point_id))
+    except ValueError:
+        raise OrderRejected("metering_point_id", "choose one of your metering points") from None
+
+
 async def own_metering_point(
     session: AsyncSession, actor: Actor, point_id: object
 ) -> MeteringPoint:
     """The actor's own, active metering point `point_id`, or the error that says why not."""
-    try:
-        key = int(str(point_id))
-    except ValueError:
-        raise OrderRejected("metering_point_id", "choose one of your metering points") from None
-    point = await session.get(MeteringPoint, key)
+    key = point_key(point_id)
+    return check_own_point(await session.get(MeteringPoint, key), key, actor)
+
+
+def check_own_point(point: MeteringPoint | None, key: int, actor: Actor) -> MeteringPoint:
+    """`point` (loaded for id `key`) if it is the actor's own and active, else why not."""
     if point is None:
         raise NotFound("metering_point_id", f"no metering point {key}")
     if point.member_id != actor.member_id:

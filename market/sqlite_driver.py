@@ -57,7 +57,7 @@ class _Busy(Exception):
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
-        return code & 0xFF == sqlite3.SQLITE_BUSY
+        return bool(code & 0xFF == sqlite3.SQLITE_BUSY)
     return "locked" in str(exc)
 
 
