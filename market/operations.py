@@ -14,13 +14,13 @@ the worker has no web layer; `klaster worker` serves them on `KLASTER_METRICS_PO
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from prometheus_client import Counter, Histogram
 
 from market.events import Publisher
@@ -79,7 +79,8 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        # orjson: a few microseconds a line, and the access log writes one a request
+        return orjson.dumps(entry, default=str).decode()
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
