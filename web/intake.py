@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from market.auth import Actor
 from market.clock import Clock
@@ -49,6 +49,7 @@ class OrderIntake:
         self._publisher = publisher
         self._queue: asyncio.Queue[_Submission] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._conn: AsyncConnection | None = None
         self.batches = 0
 
     async def start(self) -> None:
@@ -59,12 +60,26 @@ class OrderIntake:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._drop_connection()
 
     async def submit(self, actor: Actor, fields: dict[str, Any]) -> Any:
         """Place one order; returns its view or raises its rule error."""
         item = _Submission(actor, fields)
         await self._queue.put(item)
         return await item.future
+
+    async def _connection(self) -> AsyncConnection:
+        """The intake's own connection, kept from batch to batch: no pool checkout per batch
+        (on PostgreSQL that is a pre-ping round trip saved too)."""
+        if self._conn is None:
+            self._conn = await self._sessions.kw["bind"].connect()
+        return self._conn
+
+    async def _drop_connection(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):  # back to the pool, which checks it
+                await conn.close()
 
     async def _gather(self) -> list[_Submission]:
         batch = [await self._queue.get()]
@@ -91,12 +106,13 @@ class OrderIntake:
 
         self.batches += 1
         try:
-            async with self._sessions() as session:
+            async with self._sessions(bind=await self._connection()) as session:
                 outcomes, changed = await place_orders(
                     session, self._clock, [(s.actor, s.fields) for s in batch]
                 )
         except Exception:
             log.info("batch of %d fell back to single placement", len(batch), exc_info=True)
+            await self._drop_connection()  # a fresh one next time, in case this one broke
             for item in batch:
                 try:
                     async with self._sessions() as session:
