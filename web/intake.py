@@ -1,13 +1,13 @@
 """Order intake for the API: concurrent submissions are placed together (group commit).
 
 Each POST waits on a future; one task per process takes what has queued up (up to
-`MAX_BATCH`, after the first submission waiting `GATHER_SECONDS` for company) and places it
-with `market.order_intake.place_orders` in one transaction. (Two such tasks, one gathering
-while the other waits on the database, measured worse: smaller batches, more transactions
-for the same orders.) A rule error goes back to its own request; if the batch as a whole
-fails, every submission in it is placed alone with `market.orders.place_order`, so the
-outcome matches one-by-one placement. The order-book event is published once per interval
-and batch.
+`MAX_BATCH`; a submission that finds nobody waiting waits `GATHER_SECONDS` for company) and
+places it with `market.order_intake.place_orders` in one transaction. (Two such tasks, one
+gathering while the other waits on the database, measured worse: smaller batches, more
+transactions for the same orders.) A rule error goes back to its own request; if the batch
+as a whole fails, every submission in it is placed alone with `market.orders.place_order`,
+so the outcome matches one-by-one placement. The order-book event is published once per
+interval and batch.
 """
 
 from __future__ import annotations
@@ -83,8 +83,10 @@ class OrderIntake:
 
     async def _gather(self) -> list[_Submission]:
         batch = [await self._queue.get()]
-        if self._queue.qsize() < MAX_BATCH - 1:
-            await asyncio.sleep(GATHER_SECONDS)  # company for the first one
+        if self._queue.empty():
+            # Alone: wait a moment for company. (Under load others are already waiting,
+            # having come in while the last batch was placed: no wait then.)
+            await asyncio.sleep(GATHER_SECONDS)
         while len(batch) < MAX_BATCH and not self._queue.empty():
             batch.append(self._queue.get_nowait())
         return batch
