@@ -147,6 +147,19 @@ def running_server(
             asyncio.run(_pg_admin(postgres, f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
 
 
+async def analyze(database_url: str) -> None:
+    """`ANALYZE` a PostgreSQL benchmark database (what autovacuum does within a minute)."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(database_url).set(drivername="postgresql")
+    conn = await asyncpg.connect(dsn.render_as_string(hide_password=False))
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
 def _topology(
     db_url: str, redis: str, tmp: Path, speed: float, apps: int, env: dict[str, str]
 ) -> Iterator[Server]:

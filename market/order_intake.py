@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -49,6 +49,10 @@ from market.rules import (
 )
 
 Outcome = OrderView | KlasterError
+#: The cluster's row (`get_cluster`'s), as something to join: built once, not per batch.
+FIRST_CLUSTER = aliased(Cluster, select(Cluster).order_by(Cluster.id).limit(1).subquery())
+#: Client-order-id lookups per statement (SQLite allows 500 terms in a compound SELECT).
+LOOKUPS_PER_STATEMENT = 200
 #: What a newly placed order has in the columns its row does not set.
 NOT_CLEARED = {"accepted_kwh": None, "clearing_price": None, "amount_pln": None}
 
@@ -83,11 +87,10 @@ async def _place(
     # The cluster (price limits) and the points named, with their nodes, in one statement:
     # the cluster's one row LEFT JOIN the points.
     point_ids = _ids(f.get("metering_point_id") for _, f in submissions)
-    first_cluster = aliased(Cluster, select(Cluster).order_by(Cluster.id).limit(1).subquery())
     joined = (
         await session.execute(
-            select(first_cluster, MeteringPoint, Node)
-            .select_from(first_cluster)
+            select(FIRST_CLUSTER, MeteringPoint, Node)
+            .select_from(FIRST_CLUSTER)
             .outerjoin(MeteringPoint, MeteringPoint.id.in_(point_ids))
             .outerjoin(Node, Node.id == MeteringPoint.node_id)
         )
@@ -113,16 +116,18 @@ async def _place(
             wanted.setdefault((actor.member_id, cid), i)
     existing: dict[tuple[int, str], Order] = {}
     if wanted:
-        # By member and client id: the unique index (member_id, client_order_id) answers it,
-        # where client ids alone meant a scan of every order ever placed.
-        rows = (
-            await session.scalars(
-                select(Order).where(
-                    Order.member_id.in_({member for member, _ in wanted}),
-                    Order.client_order_id.in_({cid for _, cid in wanted}),
-                )
-            )
-        ).all()
+        # One equality lookup on the unique (member_id, client_order_id) index per pair. (As
+        # `member_id IN ... AND client_order_id IN ...`, PostgreSQL's generic plan could
+        # choose the member_id index and filter all of a member's orders, more with each.)
+        pairs = list(wanted)
+        rows: list[Order] = []
+        for k in range(0, len(pairs), LOOKUPS_PER_STATEMENT):
+            lookups = [
+                select(Order).where(Order.member_id == member, Order.client_order_id == cid)
+                for member, cid in pairs[k : k + LOOKUPS_PER_STATEMENT]
+            ]
+            union = lookups[0] if len(lookups) == 1 else union_all(*lookups)
+            rows += (await session.scalars(select(Order).from_statement(union))).all()
         existing = {(o.member_id, str(o.client_order_id)): o for o in rows}
     placed: list[tuple[int, dict[str, object], Interval, MeteringPoint]] = []
     duplicates: list[tuple[int, int]] = []
