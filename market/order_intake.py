@@ -12,11 +12,12 @@ one-by-one placement would give.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Sequence
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, union_all
+from sqlalchemy import Table, bindparam, insert, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -52,9 +53,28 @@ Outcome = OrderView | KlasterError
 #: The cluster's row (`get_cluster`'s), as something to join: built once, not per batch.
 FIRST_CLUSTER = aliased(Cluster, select(Cluster).order_by(Cluster.id).limit(1).subquery())
 #: Client-order-id lookups per statement (SQLite allows 500 terms in a compound SELECT).
-LOOKUPS_PER_STATEMENT = 200
+LOOKUPS_PER_STATEMENT = 256
 #: What a newly placed order has in the columns its row does not set.
 NOT_CLEARED = {"accepted_kwh": None, "clearing_price": None, "amount_pln": None}
+
+
+def _lookup_size(n: int) -> int:
+    """`n` rounded up to a power of two (at most `LOOKUPS_PER_STATEMENT`): few statement
+    shapes, so few compilations and prepared statements."""
+    return min(LOOKUPS_PER_STATEMENT, 1 << max(0, n - 1).bit_length())
+
+
+@functools.cache
+def _lookup_statement(size: int) -> Any:
+    """`size` lookups of an order by (member_id, client_order_id) as one UNION ALL, with
+    bound parameters m0, c0, m1, c1, ...; built once per size."""
+    lookups = [
+        select(Order).where(
+            Order.member_id == bindparam(f"m{i}"), Order.client_order_id == bindparam(f"c{i}")
+        )
+        for i in range(size)
+    ]
+    return select(Order).from_statement(lookups[0] if size == 1 else union_all(*lookups))
 
 
 def _ids(raws: Iterable[object]) -> set[int]:
@@ -122,12 +142,12 @@ async def _place(
         pairs = list(wanted)
         rows: list[Order] = []
         for k in range(0, len(pairs), LOOKUPS_PER_STATEMENT):
-            lookups = [
-                select(Order).where(Order.member_id == member, Order.client_order_id == cid)
-                for member, cid in pairs[k : k + LOOKUPS_PER_STATEMENT]
-            ]
-            union = lookups[0] if len(lookups) == 1 else union_all(*lookups)
-            rows += (await session.scalars(select(Order).from_statement(union))).all()
+            chunk = pairs[k : k + LOOKUPS_PER_STATEMENT]
+            size = _lookup_size(len(chunk))
+            chunk += [chunk[-1]] * (size - len(chunk))  # a repeat finds the same row
+            params: dict[str, object] = {f"m{i}": m for i, (m, _) in enumerate(chunk)}
+            params |= {f"c{i}": c for i, (_, c) in enumerate(chunk)}
+            rows += (await session.scalars(_lookup_statement(size), params)).all()
         existing = {(o.member_id, str(o.client_order_id)): o for o in rows}
     placed: list[tuple[int, dict[str, object], Interval, MeteringPoint]] = []
     duplicates: list[tuple[int, int]] = []

@@ -9,7 +9,7 @@ unit; the window admits `limit` requests and answers the rest 429 with `Retry-Af
 ends. (Litestar's `RateLimitMiddleware` has the same policy but stores the list of request
 times per key and re-encodes it on every request, through a lock: at the order-intake rates
 that list was a tenth of a request's cost. Here a window is a counter: a dict entry in memory,
-one pipelined round trip to Redis.)
+one round trip to Redis.)
 """
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ class RateLimit:
 
 
 class Counters(Protocol):
-    async def hit(self, key: str, seconds: int) -> tuple[int, float]:
-        """Count a request for `key`: its number in the current window and the seconds
-        until that window ends."""
+    async def hit(self, key: str, seconds: int, limit: int) -> tuple[int, float]:
+        """Count a request for `key` (whose window of `seconds` admits `limit`): its number
+        in the current window and the seconds until that window ends."""
         ...
 
 
@@ -58,7 +58,7 @@ class MemoryCounters:
     def __init__(self) -> None:
         self._windows: dict[str, tuple[float, int]] = {}
 
-    async def hit(self, key: str, seconds: int) -> tuple[int, float]:
+    async def hit(self, key: str, seconds: int, limit: int = 0) -> tuple[int, float]:
         now = time.monotonic()
         end, count = self._windows.get(key, (0.0, 0))
         if end <= now:
@@ -69,36 +69,68 @@ class MemoryCounters:
         return count + 1, end - now
 
 
+#: Take `ARGV[2]` numbers in the key's window, opening the window (with its expiry) on the
+#: first; atomic, so a window is never left without an expiry. Returns {last number, ms left}.
+_TAKE = """
+local count = redis.call('INCRBY', KEYS[1], ARGV[2])
+if count == tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('PTTL', KEYS[1])}
+"""
+#: A process takes at most this many numbers of a window at once (see `RedisCounters`).
+MAX_LEASE = 50
+
+
 class RedisCounters:
-    """Windows in Redis: `SET key 0 EX seconds NX` opens one, `INCR` counts, `PTTL` tells
-    when it ends; one pipelined round trip. While Redis cannot be reached the counting goes
-    on in process memory (limits stay in force per process) and Redis is tried again after
-    `retry_seconds`, as `web.resilience.FailoverStore` does for the sessions."""
+    """Windows in Redis, shared by every app process. A process takes several numbers of a
+    key's window at once (a tenth of the limit, at most `MAX_LEASE`, at least one) with one
+    Lua script call, and hands them to its next requests without asking Redis again. At
+    1,000 orders/s a Redis round trip per request was an eighth of the app's CPU. The cost:
+    numbers a process took but did not use in a window are lost to the others, so a key may
+    be refused up to (lease - 1) requests early per process, never admitted late. (Sign-in's
+    10 a minute gives a lease of one: exact.)
+
+    While Redis cannot be reached the counting goes on in process memory (limits stay in
+    force per process) and Redis is tried again after `retry_seconds`, as
+    `web.resilience.FailoverStore` does for the sessions."""
 
     def __init__(self, url: str, prefix: str, retry_seconds: float = 1.0) -> None:
         from redis.asyncio import Redis
 
         self._redis = Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=1.0)
+        self._take = self._redis.register_script(_TAKE)
         self._prefix = prefix
+        #: key -> [window end (monotonic), next number to hand out, last number taken]
+        self._leases: dict[str, list[float]] = {}
         self._fallback = MemoryCounters()
         self.retry_seconds = retry_seconds
         self._down_until = 0.0
 
-    async def hit(self, key: str, seconds: int) -> tuple[int, float]:
-        if time.monotonic() >= self._down_until:
-            name = self._prefix + key
+    async def hit(self, key: str, seconds: int, limit: int) -> tuple[int, float]:
+        now = time.monotonic()
+        lease = self._leases.get(key)
+        if lease is not None and lease[0] > now and lease[1] <= lease[2]:
+            number = int(lease[1])
+            lease[1] += 1
+            return number, lease[0] - now
+        if now >= self._down_until:
+            size = max(1, min(MAX_LEASE, limit // 10))
             try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    pipe.set(name, 0, ex=seconds, nx=True)
-                    pipe.incr(name)
-                    pipe.pttl(name)
-                    _, count, pttl = await pipe.execute()
-                return int(count), max(int(pttl), 0) / 1000
+                last, pttl = await self._take(
+                    keys=[self._prefix + key], args=[seconds * 1000, size]
+                )
             except REDIS_DOWN as exc:
                 if self._down_until == 0.0 or time.monotonic() >= self._down_until:
                     log.warning("rate-limit counters unreachable (%s); counting in memory", exc)
                 self._down_until = time.monotonic() + self.retry_seconds
-        return await self._fallback.hit(key, seconds)
+            else:
+                left = max(int(pttl), 0) / 1000
+                first = int(last) - size + 1
+                self._leases[key] = [time.monotonic() + left, first + 1, int(last)]
+                if len(self._leases) > MAX_KEYS:
+                    now = time.monotonic()
+                    self._leases = {k: v for k, v in self._leases.items() if v[0] > now}
+                return first, left
+        return await self._fallback.hit(key, seconds, limit)
 
     async def aclose(self) -> None:
         await self._redis.aclose()
@@ -112,7 +144,8 @@ def rate_limited(state_key: str) -> Any:
             state = scope["litestar_app"].state
             limit: RateLimit = state[state_key]
             counters: Counters = state["rate_counters"]
-            count, left = await counters.hit(f"{limit.name}:{limit.key_for(scope)}", limit.seconds)
+            key = f"{limit.name}:{limit.key_for(scope)}"
+            count, left = await counters.hit(key, limit.seconds, limit.limit)
             if count > limit.limit:
                 raise TooManyRequestsException(
                     detail=f"too many requests: at most {limit.limit} a {limit.unit}",
