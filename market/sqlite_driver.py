@@ -15,7 +15,9 @@ order intake). A trip costs a turn of a busy event loop and a wait for the GIL, 
 under load, where the statement itself takes microseconds. Inline statements never wait for
 a lock, which would stop the loop and maybe the lock's holder with it: `busy_timeout` is 0
 for them, and a statement that finds the database locked goes to the thread after all,
-where it waits as usual. Commits always go to the thread (a WAL checkpoint may run there).
+where it waits as usual. Their commits run inline too, so such a connection should not
+checkpoint the WAL as it commits (`market.db.no_autocheckpoint`; `market.db.checkpoint`
+does it on another connection).
 
 It has the subset of aiosqlite's API that SQLAlchemy's adapter uses (see `market.db`).
 """
@@ -134,8 +136,8 @@ class Connection:
         self._busy_ms = 0
         self._busy_off = False
 
-    async def _call(self, fn: Callable[..., Any], *args: Any, inline_ok: bool = True) -> Any:
-        if inline_ok and self._conn is not None and _INLINE.get():
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        if self._conn is not None and _INLINE.get():
             try:
                 return self._inline(self._conn, fn, args)
             except _Busy:
@@ -193,7 +195,7 @@ class Connection:
 
     async def commit(self) -> None:
         assert self._conn is not None
-        await self._call(self._conn.commit, inline_ok=False)
+        await self._call(self._conn.commit)
 
     async def rollback(self) -> None:
         assert self._conn is not None

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 
 from market.auth import Actor
 from market.clock import Clock
+from market.db import checkpoint, no_autocheckpoint
 from market.errors import KlasterError
 from market.events import ORDERBOOK, Publisher, publish_safely
 
@@ -29,6 +30,8 @@ log = logging.getLogger("klaster.intake")
 
 MAX_BATCH = 256
 GATHER_SECONDS = 0.002
+#: SQLite: at most this often a WAL checkpoint, off the event loop (`market.db.checkpoint`).
+CHECKPOINT_SECONDS = 1.0
 
 
 @dataclass
@@ -50,6 +53,8 @@ class OrderIntake:
         self._queue: asyncio.Queue[_Submission] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._conn: AsyncConnection | None = None
+        self._checkpointing: asyncio.Task[None] | None = None
+        self._last_checkpoint = 0.0
         self.batches = 0
 
     async def start(self) -> None:
@@ -60,6 +65,9 @@ class OrderIntake:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._checkpointing is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._checkpointing
         await self._drop_connection()
 
     async def submit(self, actor: Actor, fields: dict[str, Any]) -> Any:
@@ -72,8 +80,27 @@ class OrderIntake:
         """The intake's own connection, kept from batch to batch: no pool checkout per batch
         (on PostgreSQL that is a pre-ping round trip saved too)."""
         if self._conn is None:
-            self._conn = await self._sessions.kw["bind"].connect()
+            conn = await self._sessions.kw["bind"].connect()
+            await no_autocheckpoint(conn)  # it commits on the event loop (SQLite)
+            self._conn = conn
         return self._conn
+
+    def _checkpoint_soon(self) -> None:
+        """Now and then, on another connection and without waiting: the intake's own
+        connection does not checkpoint as it commits."""
+        loop = asyncio.get_running_loop()
+        if self._checkpointing is not None and not self._checkpointing.done():
+            return
+        if loop.time() - self._last_checkpoint < CHECKPOINT_SECONDS:
+            return
+        self._last_checkpoint = loop.time()
+        self._checkpointing = asyncio.create_task(self._checkpoint())
+
+    async def _checkpoint(self) -> None:
+        try:
+            await checkpoint(self._sessions.kw["bind"])
+        except Exception:
+            log.warning("WAL checkpoint failed", exc_info=True)
 
     async def _drop_connection(self) -> None:
         if self._conn is not None:
@@ -125,6 +152,7 @@ class OrderIntake:
                 except Exception as exc:
                     item.future.set_exception(exc)
             return
+        self._checkpoint_soon()
         for item, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, KlasterError):
                 item.future.set_exception(outcome)

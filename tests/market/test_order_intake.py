@@ -262,3 +262,29 @@ async def test_inline_sqlite_waits_for_a_lock_without_stopping_the_loop(world: W
     assert isinstance(outcomes[0], orders.OrderView)
     assert placed >= released  # it did wait for the lock
     assert ticks >= 15  # ~30 in 0.3 s: the loop was never held
+
+
+async def test_intake_connection_commits_without_checkpointing(world: World) -> None:
+    """The intake keeps one connection whose commits run on the event loop (SQLite), so it
+    never checkpoints as it commits; `checkpoint` does that on another connection."""
+    from market.db import checkpoint, no_autocheckpoint
+
+    first = (await world.open_intervals())[0]
+    engine = world.db.engine
+    async with engine.connect() as conn:
+        await no_autocheckpoint(conn)
+        if world.db.backend == "sqlite":
+            assert (await conn.exec_driver_sql("PRAGMA wal_autocheckpoint")).scalar() == 0
+            await conn.commit()
+        async with world.db.sessions(bind=conn) as s:
+            outcomes, _ = await place_orders(s, world.clock, [(world.alice, good(world, first.id))])
+    assert isinstance(outcomes[0], orders.OrderView)
+    async with world.session() as s:  # committed: another connection sees it
+        assert await s.scalar(select(func.count(Order.id))) == 1
+    await checkpoint(engine)
+    if world.db.backend == "sqlite":
+        async with engine.connect() as conn:
+            busy, frames, done = (
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            ).one()
+            assert busy == 0 and frames == done  # nothing left behind in the WAL
