@@ -4,6 +4,7 @@ files with the vendored htmx, translations, migrations)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -112,4 +113,5 @@ async def test_migrate_worker_and_serve_from_the_installed_package(
     assert serve.returncode in (0, -15)
     lines = (tmp_path / "serve.log").read_text().splitlines()
     assert any("Application shutdown complete" in line for line in lines)
-    assert any('"logger": "klaster.access"' in line and '"request_id"' in line for line in lines)
+    entries = [json.loads(line) for line in lines if line.startswith("{")]
+    assert any(e["logger"] == "klaster.access" and e["request_id"] != "-" for e in entries)
