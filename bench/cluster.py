@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from bench.loadclient import LoadClientError, header_lines, read_response, request_bytes
+
 TARGET_P99_MS = 100.0
 CONNECTIONS_PER_APP = 24
 
@@ -82,30 +84,9 @@ class Step:
         )
 
 
-# --- a small keep-alive HTTP/1.1 client (cheap enough to leave the CPU to the servers) ---
-
-
-def order_request(host: str, port: int, token: str, body: bytes) -> bytes:
-    head = (
-        f"POST /api/v1/orders HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-async def read_response(reader: asyncio.StreamReader) -> int:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ", 2)[1])
-    length = 0
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        if name.lower() == "content-length":
-            length = int(value.strip())
-    if length:
-        await reader.readexactly(length)
-    return status
+def order_request(host: str, port: int, token: str, order: dict[str, object]) -> bytes:
+    head = header_lines({"Host": f"{host}:{port}", "Authorization": f"Bearer {token}"})
+    return request_bytes("POST", "/api/v1/orders", head, order)
 
 
 async def connection(url: str, queue: asyncio.Queue[Any], step: Step) -> None:
@@ -124,8 +105,8 @@ async def connection(url: str, queue: asyncio.Queue[Any], step: Step) -> None:
                 reader, writer = await asyncio.open_connection(host, port)
             try:
                 writer.write(payload)
-                status = await read_response(reader)
-            except (OSError, asyncio.IncompleteReadError, ValueError):
+                status = (await read_response(reader)).status
+            except (OSError, asyncio.IncompleteReadError, ValueError, LoadClientError):
                 step.errors += 1
                 writer.close()
                 reader, writer = await asyncio.open_connection(host, port)
@@ -406,8 +387,7 @@ async def bench_apps(args: argparse.Namespace, n_apps: int, log_dir: Path) -> li
                     "quantity_kwh": "0.100",
                     "price": f"0.{3000 + (k % args.price_steps) * 13:04d}",
                 }
-                body = json.dumps(order).encode()
-                pool.append(order_request(parsed.hostname or "", parsed.port or 80, tok, body))
+                pool.append(order_request(parsed.hostname or "", parsed.port or 80, tok, order))
             requests.append(pool)
 
         holder = (

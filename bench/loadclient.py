@@ -53,7 +53,7 @@ class Connection:
         self._host = parts.hostname
         self._port = parts.port or 80
         fixed = {"Host": f"{self._host}:{self._port}", **(headers or {})}
-        self._fixed = "".join(f"{k}: {v}\r\n" for k, v in fixed.items()).encode("latin-1")
+        self._fixed = header_lines(fixed)
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
@@ -69,23 +69,35 @@ class Connection:
 
     async def request(self, method: str, path: str, json: object = None) -> Response:
         assert self._reader is not None and self._writer is not None, "use `async with`"
-        body = b"" if json is None else orjson.dumps(json)
-        head = f"{method} {path} HTTP/1.1\r\n".encode("latin-1") + self._fixed
-        if json is not None:
-            head += b"Content-Type: application/json\r\n"
-        head += b"Content-Length: %d\r\n\r\n" % len(body)
-        self._writer.write(head + body)
-        raw = await self._reader.readuntil(b"\r\n\r\n")
-        lines = raw.split(b"\r\n")
-        status = int(lines[0].split(b" ", 2)[1])
-        length = None
-        for line in lines[1:]:
-            name, _, value = line.partition(b":")
-            lowered = name.strip().lower()
-            if lowered == b"content-length":
-                length = int(value)
-            elif lowered == b"transfer-encoding":
-                raise LoadClientError("chunked responses are not supported")
-        if length is None:
-            raise LoadClientError(f"{method} {path}: response without Content-Length")
-        return Response(status, await self._reader.readexactly(length))
+        self._writer.write(request_bytes(method, path, self._fixed, json))
+        return await read_response(self._reader)
+
+
+def request_bytes(method: str, path: str, head: bytes, json: object = None) -> bytes:
+    """One HTTP/1.1 request; `head` holds the header lines (`Name: value\r\n` each)."""
+    body = b"" if json is None else orjson.dumps(json)
+    start = f"{method} {path} HTTP/1.1\r\n".encode("latin-1") + head
+    if json is not None:
+        start += b"Content-Type: application/json\r\n"
+    return start + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def header_lines(headers: dict[str, str]) -> bytes:
+    return "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode("latin-1")
+
+
+async def read_response(reader: asyncio.StreamReader) -> Response:
+    raw = await reader.readuntil(b"\r\n\r\n")
+    lines = raw.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    length = None
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        lowered = name.strip().lower()
+        if lowered == b"content-length":
+            length = int(value)
+        elif lowered == b"transfer-encoding":
+            raise LoadClientError("chunked responses are not supported")
+    if length is None:
+        raise LoadClientError(f"HTTP {status}: response without Content-Length")
+    return Response(status, await reader.readexactly(length))
