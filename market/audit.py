@@ -41,15 +41,11 @@ def record(
     action: str,
     entity: str,
     entity_id: object = None,
-    *,
-    interval_id: int | None = None,
-    details: dict[str, Any] | None = None,
-    **more: Any,
+    **fields: Any,
 ) -> AuditEntry:
-    """Add an entry to the caller's transaction (it is committed, or not, with the change)."""
-    entry = AuditEntry(
-        **row(actor, action, entity, entity_id, interval_id=interval_id, details=details, **more)
-    )
+    """Add an entry to the caller's transaction (it is committed, or not, with the change).
+    `fields`: `interval_id`, `details` and further details, as for `row`."""
+    entry = AuditEntry(**row(actor, action, entity, entity_id, **fields))
     session.add(entry)
     return entry
 

@@ -7,13 +7,16 @@ The market clock is a ManualClock at 2026-06-15 10:00 UTC (12:00 in Warsaw).
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 from litestar import Litestar
@@ -160,3 +163,18 @@ def sign_in(client: TestClient[Litestar], login: str, password: str = PASSWORD) 
 
 def htmx_headers(client: TestClient[Litestar]) -> dict[str, str]:
     return {"HX-Request": "true", "x-csrftoken": csrf_of(client)}
+
+
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def redis_url() -> str:
+    """The test Redis (`KLASTER_TEST_REDIS_URL`), or skip the test saying why."""
+    url = os.environ.get("KLASTER_TEST_REDIS_URL") or DEFAULT_REDIS
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), 2):
+            pass
+    except OSError as exc:
+        pytest.skip(f"Redis not reachable at {url} ({exc}); set KLASTER_TEST_REDIS_URL")
+    return url

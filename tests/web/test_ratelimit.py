@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import uuid
-from urllib.parse import urlparse
 
 import pytest
 
+from tests.web.conftest import redis_url
 from web import ratelimit
 from web.ratelimit import MemoryCounters, RedisCounters
 
@@ -52,17 +50,6 @@ async def test_memory_counters_drop_ended_windows(
     clock.now += 2
     await counters.hit("new", 1, 10)
     assert list(counters._windows) == ["new"]
-
-
-def redis_url() -> str:
-    url = os.environ.get("KLASTER_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), 2):
-            pass
-    except OSError as exc:
-        pytest.skip(f"Redis not reachable at {url} ({exc}); set KLASTER_TEST_REDIS_URL")
-    return url
 
 
 @pytest.mark.redis

@@ -24,25 +24,11 @@ import httpx
 import pytest
 
 from market.clock import ManualClock
-from tests.web.conftest import PASSWORD, build_cluster
+from tests.web.conftest import PASSWORD, build_cluster, redis_url
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres]
 
 ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
-
-
-def redis_url() -> str:
-    url = os.environ.get("KLASTER_TEST_REDIS_URL") or DEFAULT_REDIS
-    from urllib.parse import urlparse
-
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), 2):
-            pass
-    except OSError as exc:
-        pytest.skip(f"Redis not reachable at {url} ({exc}); set KLASTER_TEST_REDIS_URL")
-    return url
 
 
 def free_port() -> int:
