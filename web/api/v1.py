@@ -259,6 +259,160 @@ async def update_parameters(
     return await coordinator.update_parameters(db, actor, **data)
 
 
+coordinator_only = [requires_role("coordinator")]
+
+
+def _given(data: Any) -> dict[str, Any]:
+    """The fields of a request body that were sent (None: leave as it is / the default)."""
+    return {k: v for k, v in asdict(data).items() if v is not None}
+
+
+@dataclass
+class NewMember:
+    name: str
+    kind: str
+    role: str = "member"
+    login: str | None = None
+    password: str | None = None
+    email: str | None = None
+    show_name: bool = False
+
+
+@dataclass
+class MemberChange:
+    name: str | None = None
+    kind: str | None = None
+    email: str | None = None
+    password: str | None = None
+    show_name: bool | None = None
+    active: bool | None = None
+
+
+@post("/members", guards=coordinator_only, status_code=201)
+async def create_member(
+    db: Db, actor: ActorDep, data: JSONBody[NewMember]
+) -> coordinator.MemberView:
+    """Add a member (coordinator). `role`: member, coordinator or distributor."""
+    return await coordinator.create_member(db, actor, **_given(data))
+
+
+@patch("/members/{member_id:int}", guards=coordinator_only)
+async def update_member(
+    db: Db, actor: ActorDep, member_id: FromPath[int], data: JSONBody[MemberChange]
+) -> coordinator.MemberView:
+    """Change a member's name, kind, e-mail, password, naming consent or `active`."""
+    return await coordinator.update_member(db, actor, member_id, **_given(data))
+
+
+@post("/members/{member_id:int}/deactivate", guards=coordinator_only, status_code=200)
+async def deactivate_member(
+    db: Db, actor: ActorDep, member_id: FromPath[int]
+) -> coordinator.MemberView:
+    """Deactivate a member: no new orders, sign-in refused; history kept."""
+    return await coordinator.deactivate_member(db, actor, member_id)
+
+
+@dataclass
+class NewMeteringPoint:
+    ppe_code: str
+    member_id: int
+    node: str
+    contracted_power_kw: str
+    pv_kwp: str | None = None
+    other_generation_kw: str | None = None
+    storage_kwh: str | None = None
+    annual_use_kwh: str | None = None
+    load_profile: str | None = None
+    name: str | None = None
+
+
+@dataclass
+class MeteringPointChange:
+    member_id: int | None = None
+    node: str | None = None
+    name: str | None = None
+    contracted_power_kw: str | None = None
+    pv_kwp: str | None = None
+    other_generation_kw: str | None = None
+    storage_kwh: str | None = None
+    annual_use_kwh: str | None = None
+    load_profile: str | None = None
+    active: bool | None = None
+
+
+@post("/all-metering-points", guards=coordinator_only, status_code=201)
+async def create_point(
+    db: Db, actor: ActorDep, data: JSONBody[NewMeteringPoint]
+) -> coordinator.MeteringPointView:
+    """Register a metering point (PPE code checked) at a node of the network."""
+    return await coordinator.create_metering_point(db, actor, **_given(data))
+
+
+@patch("/all-metering-points/{point_id:int}", guards=coordinator_only)
+async def update_point(
+    db: Db, actor: ActorDep, point_id: FromPath[int], data: JSONBody[MeteringPointChange]
+) -> coordinator.MeteringPointView:
+    """Change a metering point (node, owner, powers, profile, `active`)."""
+    return await coordinator.update_metering_point(db, actor, point_id, **_given(data))
+
+
+@post("/all-metering-points/{point_id:int}/deactivate", guards=coordinator_only, status_code=200)
+async def deactivate_point(
+    db: Db, actor: ActorDep, point_id: FromPath[int]
+) -> coordinator.MeteringPointView:
+    return await coordinator.deactivate_metering_point(db, actor, point_id)
+
+
+@dataclass
+class NewNode:
+    code: str
+    name: str
+    kind: str
+    map_x: float | None = None
+    map_y: float | None = None
+
+
+@dataclass
+class NewLine:
+    code: str
+    from_node: str
+    to_node: str
+    capacity_kw: str
+    reactance: str | None = None
+    name: str | None = None
+
+
+@dataclass
+class LineChange:
+    capacity_kw: str | None = None
+    reactance: str | None = None
+    name: str | None = None
+    active: bool | None = None
+
+
+@post("/network/nodes", guards=coordinator_only, status_code=201)
+async def create_node(db: Db, actor: ActorDep, data: JSONBody[NewNode]) -> coordinator.NodeView:
+    """Add a node of the cluster's network (kind: gpz, station, ...)."""
+    return await coordinator.create_node(db, actor, **_given(data))
+
+
+@post("/network/lines", guards=coordinator_only, status_code=201)
+async def create_line(db: Db, actor: ActorDep, data: JSONBody[NewLine]) -> coordinator.LineView:
+    """Add a line between two nodes (by code) with its capacity in kW."""
+    return await coordinator.create_line(db, actor, **_given(data))
+
+
+@patch("/network/lines/{line_id:int}", guards=coordinator_only)
+async def update_line(
+    db: Db, actor: ActorDep, line_id: FromPath[int], data: JSONBody[LineChange]
+) -> coordinator.LineView:
+    """Change a line's capacity, reactance, name or `active`."""
+    given = _given(data)
+    if not given:
+        raise ValidationFailed("", "send at least one field to change")
+    return await coordinator.update_line(db, actor, line_id, **given)
+
+
 @get("/audit", guards=staff)
 async def audit_log(
     db: Db, actor: ActorDep, before_id: FromQuery[int | None] = None, limit: FromQuery[int] = 100
@@ -271,7 +425,9 @@ HANDLERS: list[Any] = [
     issue_token, me, list_intervals, order_book, interval_result, day_results, latest_results,
     my_points, my_orders, place_order, modify_order, cancel_order, my_fills, my_trades,
     list_standing, create_standing, pause_standing, delete_standing, list_members, list_points,
-    network, parameters, update_parameters, audit_log,
+    network, parameters, update_parameters, audit_log, create_member, update_member,
+    deactivate_member, create_point, update_point, deactivate_point, create_node, create_line,
+    update_line,
 ]  # fmt: skip
 
 
