@@ -34,8 +34,14 @@ def route_handlers() -> list[Any]:
     exports = _optional("web.controllers.distributor")
     if exports is not None:
         pages.extend(getattr(exports, "HANDLERS", []))
+    # Handlers of the page modules that serve /api/... (the distributor's exports and meter
+    # data) belong in the OpenAPI document with the rest of the API; the pages do not.
+    api = [h for h in pages if any(p.startswith("/api/") for p in getattr(h, "paths", ()))]
     return [
-        Router(path="/", route_handlers=pages, include_in_schema=False),
+        Router(
+            path="/", route_handlers=[h for h in pages if h not in api], include_in_schema=False
+        ),
+        Router(path="/", route_handlers=api, tags=["v1"]),
         api_router(),
         live_ws.feed_socket,
     ]
