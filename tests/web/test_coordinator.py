@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.web.conftest import ALICE_PPE, World, htmx_headers, sign_in
+from tests.web.test_security_api import token_for
 
 pytestmark = pytest.mark.anyio
 
@@ -45,3 +46,20 @@ async def test_add_node(client: Any, world: World) -> None:
     r = client.post("/coordinator/network/nodes", data=data, headers=htmx_headers(client))
     assert r.status_code in (409, 422)
     assert "alert error" in r.text or "field-error" in r.text
+
+
+async def test_set_the_grid_connection(client: Any, world: World) -> None:
+    sign_in(client, "coord")
+    page = client.get("/coordinator/network")
+    assert page.status_code == 200 and 'id="grid-form"' in page.text
+    bad = {"node": "GPZ", "import_price": "0,20", "export_price": "0,80",
+           "import_limit_kw": "500", "export_limit_kw": "400"}  # fmt: skip
+    r = client.post("/coordinator/network/grid", data=bad, headers=htmx_headers(client))
+    assert r.status_code == 422 and ("field-error" in r.text or "alert error" in r.text)
+    good = {**bad, "import_price": "0,95", "export_price": "0,25", "import_limit_kw": "250"}
+    r = client.post("/coordinator/network/grid", data=good, headers=htmx_headers(client))
+    assert r.status_code == 200 and 'role="status"' in r.text
+    assert "0,9500" in r.text and "250" in r.text  # the new values, shown and in the form
+    network = client.get("/api/v1/network", headers=token_for(client, "coord")).json()
+    (conn,) = network["grid_connections"]
+    assert float(conn["import_price"]) == 0.95 and float(conn["import_limit_kw"]) == 250

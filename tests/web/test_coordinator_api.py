@@ -110,3 +110,21 @@ async def test_bad_input_names_the_field_and_changes_nothing(client: Any, world:
     assert r.status_code == 400 and "name" in r.text
     assert client.get(f"{API}/all-metering-points", headers=coord).json() == points_before
     assert client.get(f"{API}/network", headers=coord).json() == network_before
+
+
+async def test_coordinator_sets_grid_connection_and_edits_nodes(client: Any, world: World) -> None:
+    coord = token_for(client, "coord")
+    body = {"node": "GPZ", "import_price": "0.90", "export_price": "0.20",
+            "import_limit_kw": "300", "export_limit_kw": "200"}  # fmt: skip
+    r = client.put(f"{API}/network/grid-connection", json=body, headers=coord)
+    assert r.status_code == 200, r.text
+    assert float(r.json()["export_limit_kw"]) == 200
+    r = client.put(f"{API}/network/grid-connection", json={**body, "export_price": "0.95"},
+                   headers=coord)  # fmt: skip
+    assert r.status_code == 422 and r.json()["field"] == "export_price"
+    nodes = {n["code"]: n for n in client.get(f"{API}/network", headers=coord).json()["nodes"]}
+    r = client.patch(f"{API}/network/nodes/{nodes['S1']['id']}", json={"name": "Stacja Rynek"},
+                     headers=coord)  # fmt: skip
+    assert r.status_code == 200 and r.json()["name"] == "Stacja Rynek"
+    alice = token_for(client, "alice")
+    assert client.put(f"{API}/network/grid-connection", json=body, headers=alice).status_code == 403

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from litestar import Router, delete, get, patch, post
+from litestar import Router, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.plugins.htmx import HTMXRequest
@@ -402,6 +402,44 @@ async def create_line(db: Db, actor: ActorDep, data: JSONBody[NewLine]) -> coord
     return await coordinator.create_line(db, actor, **_given(data))
 
 
+@dataclass
+class NodeChange:
+    name: str | None = None
+    kind: str | None = None
+    active: bool | None = None
+    map_x: float | None = None
+    map_y: float | None = None
+
+
+@dataclass
+class GridConnection:
+    node: str
+    import_price: str
+    export_price: str
+    import_limit_kw: str
+    export_limit_kw: str
+
+
+@patch("/network/nodes/{node_id:int}", guards=coordinator_only)
+async def update_node(
+    db: Db, actor: ActorDep, node_id: FromPath[int], data: JSONBody[NodeChange]
+) -> coordinator.NodeView:
+    """Rename a node, change its kind or map position, or set `active`."""
+    given = _given(data)
+    if not given:
+        raise ValidationFailed("", "send at least one field to change")
+    return await coordinator.update_node(db, actor, node_id, **given)
+
+
+@put("/network/grid-connection", guards=coordinator_only)
+async def set_grid_connection(
+    db: Db, actor: ActorDep, data: JSONBody[GridConnection]
+) -> coordinator.GridConnectionView:
+    """The cluster's connection to the distribution grid: the node, the prices of energy
+    bought from and sold to the grid (PLN/kWh) and the transformer's limits (kW)."""
+    return await coordinator.set_grid_connection(db, actor, **asdict(data))
+
+
 @patch("/network/lines/{line_id:int}", guards=coordinator_only)
 async def update_line(
     db: Db, actor: ActorDep, line_id: FromPath[int], data: JSONBody[LineChange]
@@ -427,7 +465,7 @@ HANDLERS: list[Any] = [
     list_standing, create_standing, pause_standing, delete_standing, list_members, list_points,
     network, parameters, update_parameters, audit_log, create_member, update_member,
     deactivate_member, create_point, update_point, deactivate_point, create_node, create_line,
-    update_line,
+    update_line, update_node, set_grid_connection,
 ]  # fmt: skip
 
 

@@ -23,6 +23,7 @@ MEMBER_FIELDS = ("name", "kind", "role", "login", "password", "email")
 POINT_FIELDS = ("ppe_code", "member_id", "node", "contracted_power_kw", "pv_kwp", "name",
                 "annual_use_kwh", "load_profile")  # fmt: skip
 LINE_FIELDS = ("code", "from_node", "to_node", "capacity_kw", "name")
+GRID_FIELDS = ("node", "import_price", "export_price", "import_limit_kw", "export_limit_kw")
 POINT_EDIT_FIELDS = ("name", "node", "contracted_power_kw", "pv_kwp", "annual_use_kwh")
 PARAM_FIELDS = ("name", "registry_number", "coordinator_name", "gate_closure_minutes",
                 "horizon_intervals", "price_floor", "price_cap")  # fmt: skip
@@ -177,6 +178,15 @@ class CoordinatorController(Controller):
         await coordinator.update_line(db, actor, line_id, capacity_kw=fields["capacity_kw"])
         view = await coordinator.list_network(db)
         return render(request, "coordinator/_lines_table.html", network=view, saved=line_id)
+
+    @post("/network/grid")
+    async def set_grid(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+        fields = await form_fields(request, GRID_FIELDS)
+        network = await coordinator.list_network(db)
+        expect_form(request, "coordinator/_grid_form.html", form=fields, network=network)
+        await coordinator.set_grid_connection(db, actor, **fields)
+        view = await coordinator.list_network(db)
+        return render(request, "coordinator/_grid_form.html", network=view, saved=True)
 
     @get("/parameters")
     async def parameters_page(self, request: HTMXRequest, db: Db) -> Template:
