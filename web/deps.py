@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from litestar import Request
 from litestar.datastructures import State
-from litestar.plugins.htmx import HTMXRequest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.clock import Clock
@@ -27,5 +27,5 @@ def provide_publisher(state: State) -> Publisher:
     return state.publisher  # type: ignore[no-any-return]
 
 
-def provide_actor(request: HTMXRequest) -> Any:
+def provide_actor(request: Request[Any, Any, Any]) -> Any:
     return request.scope.get("user")

@@ -8,10 +8,9 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from litestar import Router, delete, get, patch, post, put
+from litestar import Request, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.plugins.htmx import HTMXRequest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import audit, coordinator, intervals, orders, results, standing
@@ -94,7 +93,7 @@ async def issue_token(db: Db, data: JSONBody[TokenRequest]) -> TokenResponse:
 
 
 @get("/me", guards=[signed_in])
-async def me(request: HTMXRequest) -> Me:
+async def me(request: Request[Any, Any, Any]) -> Me:
     """Who the token belongs to."""
     actor = request.scope["user"]
     return Me(member_id=actor.member_id, role=actor.role, name=actor.name)
@@ -154,7 +153,7 @@ async def my_orders(
 
 @post("/orders", guards=member_only, middleware=[rate_limited("order_limit")], status_code=201)
 async def place_order(
-    request: HTMXRequest, actor: ActorDep, data: JSONBody[NewOrder]
+    request: Request[Any, Any, Any], actor: ActorDep, data: JSONBody[NewOrder]
 ) -> orders.OrderView:
     """Place a bid (buy) or offer (sell). Retrying with the same `client_order_id` returns the
     order placed the first time. (Concurrent submissions are committed together.)"""
@@ -467,7 +466,3 @@ HANDLERS: list[Any] = [
     deactivate_member, create_point, update_point, deactivate_point, create_node, create_line,
     update_line, update_node, set_grid_connection,
 ]  # fmt: skip
-
-
-def router() -> Router:
-    return Router(path="/api/v1", route_handlers=HANDLERS, tags=["v1"])
