@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.auth import Actor
@@ -104,6 +104,17 @@ class FillView:
     status: str
 
 
+def member_orders(actor: Actor) -> Select[Order, Interval, MeteringPoint, Node]:
+    """The actor's orders, each with its interval, metering point and node."""
+    return (
+        select(Order, Interval, MeteringPoint, Node)
+        .join(Interval, Order.interval_id == Interval.id)
+        .join(MeteringPoint, Order.metering_point_id == MeteringPoint.id)
+        .join(Node, MeteringPoint.node_id == Node.id)
+        .where(Order.member_id == actor.member_id)
+    )
+
+
 async def my_fills(
     session: AsyncSession,
     actor: Actor,
@@ -113,11 +124,8 @@ async def my_fills(
     limit: int = 200,
 ) -> list[FillView]:
     query = (
-        select(Order, Interval, MeteringPoint, Node)
-        .join(Interval, Order.interval_id == Interval.id)
-        .join(MeteringPoint, Order.metering_point_id == MeteringPoint.id)
-        .join(Node, MeteringPoint.node_id == Node.id)
-        .where(Order.member_id == actor.member_id, Order.accepted_kwh > 0)
+        member_orders(actor)
+        .where(Order.accepted_kwh > 0)
         .order_by(Interval.start_utc.desc(), Order.id)
         .limit(max(1, min(limit, 5000)))
     )

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market import audit
 from market.auth import Actor
-from market.book import BookStep, FillView, OrderBookView, my_fills, order_book
+from market.book import BookStep, FillView, OrderBookView, member_orders, my_fills, order_book
 from market.clock import Clock
 from market.errors import Conflict, Forbidden, GateClosed, NotFound, OrderRejected
 from market.events import ORDERBOOK, Publisher, publish_safely
@@ -379,11 +379,7 @@ async def list_my_orders(
     limit: int = 100,
 ) -> list[OrderView]:
     query = (
-        select(Order, Interval, MeteringPoint, Node)
-        .join(Interval, Order.interval_id == Interval.id)
-        .join(MeteringPoint, Order.metering_point_id == MeteringPoint.id)
-        .join(Node, MeteringPoint.node_id == Node.id)
-        .where(Order.member_id == actor.member_id)
+        member_orders(actor)
         .order_by(Interval.start_utc.desc(), Order.id.desc())
         .limit(max(1, min(limit, 1000)))
     )
