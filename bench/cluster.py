@@ -244,9 +244,11 @@ async def add_members(db: Any, ids: dict[str, int], count: int) -> list[tuple[in
 
     from sqlalchemy import select
 
-    from market.auth import actor_of, create_api_token
-    from market.models import Member, MeteringPoint
-    from market.ppe import make_ppe
+    from market.access.actor import actor_of
+    from market.access.auth import create_api_token
+    from market.access.models import Member
+    from market.members.models import MeteringPoint
+    from market.members.ppe import make_ppe
 
     async with db.session() as s:
         known = (ids["alice_point"], ids["bob_point"])
@@ -290,8 +292,8 @@ async def prepare_database(
     import asyncpg
     from sqlalchemy.engine import make_url
 
-    from market.clock import ManualClock
-    from market.db import create_engine, migrate, session_factory
+    from market.core.clock import ManualClock
+    from market.db.engine import create_engine, migrate, session_factory
     from tests.web.conftest import build_cluster
 
     admin = make_url(admin_url)

@@ -28,10 +28,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from market.core.timegrid import local_day_bounds
 from market.export.tables import GRID, LINES, METERING, NODES, TRADES, MeteringRow, interval_fields
 from market.export.writers import CsvDialect, JsonEncoder, XlsxBuilder, batched, iter_csv
-from market.ppe import make_ppe
-from market.timegrid import local_day_bounds
+from market.members.ppe import make_ppe
 
 
 def peak_rss_mb() -> float:
@@ -120,7 +120,7 @@ def run_writer(fmt: str, rows: Iterator[MeteringRow], decimal_comma: bool) -> tu
 
 
 async def run_db(url: str, start: str, end: str | None, fmt: str) -> tuple[int, int, int, float]:
-    from market.db import create_engine, session_factory
+    from market.db.engine import create_engine, session_factory
     from market.export.service import ExportRequest, open_export, parse_range, write_export
 
     begin, finish = parse_range(start, end)

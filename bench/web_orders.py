@@ -49,7 +49,7 @@ async def run_orders(
 ) -> dict[str, float]:
     """POST `warmup + total` orders over `concurrency` connections, spread over `urls` (the
     app processes; default just `url`); closed loop, or open loop at `rate` orders/s."""
-    from market.seed import DEMO_LOGINS, DEMO_PASSWORD
+    from market.demo.seed import DEMO_LOGINS, DEMO_PASSWORD
 
     login = next(name for name, role in DEMO_LOGINS.items() if str(role) == "member")
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:

@@ -41,9 +41,9 @@ def _free_port() -> int:
 
 
 async def _seed(url: str, speed: float, members: int | None) -> None:
-    from market.clock import clock_for_speed
-    from market.db import create_engine, session_factory
-    from market.seed import seed_demo
+    from market.core.clock import clock_for_speed
+    from market.db.engine import create_engine, session_factory
+    from market.demo.seed import seed_demo
 
     engine = create_engine(url)
     try:
@@ -84,8 +84,8 @@ def running_server(
         raise ValueError("several app processes need --postgres and --redis")
     from sqlalchemy.engine import make_url
 
-    from market.clock import demo_speed_for
-    from market.db import migrate
+    from market.core.clock import demo_speed_for
+    from market.db.engine import migrate
 
     tmp = Path(tempfile.mkdtemp(prefix="klaster-bench-"))
     speed = demo_speed_for(interval_seconds)

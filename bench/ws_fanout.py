@@ -30,7 +30,7 @@ EVENT = re.compile(r'data-live-event="interval_cleared"[^>]*data-interval="(\d+)
 
 
 async def session_cookie(url: str) -> str:
-    from market.seed import DEMO_LOGINS, DEMO_PASSWORD
+    from market.demo.seed import DEMO_LOGINS, DEMO_PASSWORD
 
     login = next(name for name, role in DEMO_LOGINS.items() if str(role) == "member")
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
@@ -70,8 +70,8 @@ async def client(url: str, cookie: str, seen: dict[int, list[float]], ready: asy
 async def cleared_at(database_url: str, ids: list[int]) -> dict[int, float]:
     from sqlalchemy import select
 
-    from market.db import create_engine, session_factory
-    from market.models import Interval
+    from market.db.engine import create_engine, session_factory
+    from market.trading.models import Interval
 
     engine = create_engine(database_url)
     try:

@@ -15,14 +15,14 @@ from alembic import context
 from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from market.models import Base, Dec, UTCDateTime, load_all
+from market.db.base import Dec, UTCDateTime
+from market.schema import metadata
 
 config = context.config
 if config.config_file_name and config.attributes.get("configure_logging", True):
     fileConfig(config.config_file_name)
 
-load_all()
-target_metadata = Base.metadata
+target_metadata = metadata()
 
 
 def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
@@ -37,7 +37,7 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
 def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if not url:
-        from market.settings import get_settings
+        from market.core.settings import get_settings
 
         url = get_settings().database_url
     return url

@@ -102,7 +102,7 @@ def pg_server() -> Iterator[PgServer]:
         )
         yield server
         return
-    from market.db import migrate
+    from market.db.engine import migrate
 
     asyncio.run(_drop_stale(url))
     server.template = f"{server.prefix}_tpl"
@@ -118,7 +118,7 @@ def pg_server() -> Iterator[PgServer]:
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from market.db import migrate
+    from market.db.engine import migrate
 
     path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
     migrate(f"sqlite+aiosqlite:///{path}")
@@ -212,7 +212,7 @@ async def db(
     tmp_path: Path,
 ) -> AsyncIterator[TestDatabase]:
     """A fresh database migrated to head, on SQLite and on PostgreSQL."""
-    from market.db import create_engine, session_factory
+    from market.db.engine import create_engine, session_factory
 
     backend: str = request.param
     url = await _fresh_database(backend, pg_server, sqlite_template, tmp_path)
@@ -245,7 +245,7 @@ async def pg_db(
     pg_server: PgServer, sqlite_template: Path, tmp_path: Path
 ) -> AsyncIterator[TestDatabase]:
     """A fresh migrated PostgreSQL database only (concurrency tests)."""
-    from market.db import create_engine, session_factory
+    from market.db.engine import create_engine, session_factory
 
     url = await _fresh_database("postgresql", pg_server, sqlite_template, tmp_path)
     engine = create_engine(url)

@@ -22,9 +22,9 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
 
-from market.clock import Clock, clock_for_speed
-from market.db import create_engine, session_factory
-from market.settings import Settings, get_settings
+from market.core.clock import Clock, clock_for_speed
+from market.core.settings import Settings, get_settings
+from market.db.engine import create_engine, session_factory
 from web.auth import ActorMiddleware, TokenCache
 from web.config import WebConfig, get_web_config
 from web.errors import EXCEPTION_HANDLERS
@@ -111,7 +111,7 @@ def create_app(
         await intake.start()
         task = None
         if scheduler:
-            from market.scheduler import Scheduler, default_worker_id
+            from market.clearing.scheduler import Scheduler, default_worker_id
 
             task = asyncio.create_task(
                 Scheduler(

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from market.errors import KlasterError
+from market.core.errors import KlasterError
 
 if TYPE_CHECKING:
     from litestar.connection import ASGIConnection
     from litestar.handlers.base import BaseRouteHandler
 
-    from market.auth import Actor
+    from market.access.actor import Actor
 
 SESSION_KEY = "actor"
 API_PREFIX = "/api/"
@@ -35,7 +35,7 @@ def actor_to_session(actor: Actor) -> dict[str, Any]:
 
 
 def actor_from_session(data: Any) -> Actor | None:
-    from market.auth import Actor
+    from market.access.actor import Actor
 
     if not isinstance(data, dict):
         return None
@@ -95,7 +95,7 @@ class ActorMiddleware(AbstractAuthenticationMiddleware):
     async def _from_token(
         self, connection: ASGIConnection[Any, Any, Any, Any], token: str
     ) -> Actor | None:
-        from market.auth import authenticate_token
+        from market.access.auth import authenticate_token
 
         state = connection.app.state
         cache: TokenCache = state.token_cache

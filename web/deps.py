@@ -9,8 +9,8 @@ from litestar import Request
 from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.clock import Clock
-from market.events import Publisher
+from market.core.clock import Clock
+from market.core.events import Publisher
 
 
 async def provide_db(state: State) -> AsyncIterator[AsyncSession]:

@@ -16,7 +16,7 @@ from litestar.exceptions import (
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from market.errors import KlasterError
+from market.core.errors import KlasterError
 from web.auth import API_PREFIX
 from web.i18n import N_, gettext, translate_error
 from web.templating import connection_locale

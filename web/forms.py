@@ -13,7 +13,7 @@ from typing import Annotated
 
 from litestar.params import QueryParameter
 
-from market.errors import ValidationFailed
+from market.core.errors import ValidationFailed
 
 NextParam = Annotated[str | None, QueryParameter(name="next")]
 

@@ -20,11 +20,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from market.auth import Actor
-from market.clock import Clock
-from market.db import checkpoint, no_autocheckpoint
-from market.errors import KlasterError
-from market.events import ORDERBOOK, Publisher, publish_safely
+from market.access.actor import Actor
+from market.core.clock import Clock
+from market.core.errors import KlasterError
+from market.core.events import ORDERBOOK, Publisher, publish_safely
+from market.db.engine import checkpoint, no_autocheckpoint
 
 log = logging.getLogger("klaster.intake")
 
@@ -130,8 +130,8 @@ class OrderIntake:
                     item.future.set_exception(RuntimeError("order intake failed"))
 
     async def _place(self, batch: list[_Submission]) -> None:
-        from market.order_intake import place_orders
-        from market.orders import place_order
+        from market.trading.intake import place_orders
+        from market.trading.orders import place_order
 
         self.batches += 1
         try:

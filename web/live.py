@@ -34,10 +34,10 @@ import msgspec
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 
-from market.events import CHANNELS, GATE_CLOSED, INTERVAL_CLEARED, ORDERBOOK
+from market.core.events import CHANNELS, GATE_CLOSED, INTERVAL_CLEARED, ORDERBOOK
 
 if TYPE_CHECKING:
-    from market.settings import Settings
+    from market.core.settings import Settings
     from web.config import WebConfig
 
 log = logging.getLogger("klaster.live")

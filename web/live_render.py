@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from litestar import Litestar
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from market.clock import Clock
+    from market.core.clock import Clock
 
 LATEST = 8
 
@@ -42,9 +42,10 @@ class LiveState:
 
 
 async def load_live_state(session: AsyncSession, clock: Clock) -> LiveState:
-    from market import intervals, orders, results
-    from market.member_queries import cluster_info
-    from market.network_queries import network_for_map
+    from market.clearing import results
+    from market.cluster.service import cluster_info
+    from market.network.queries import network_for_map
+    from market.trading import intervals, orders
 
     state = LiveState()
     state.intervals = await intervals.list_intervals(session, clock, upcoming=4, recent=LATEST)
@@ -62,7 +63,7 @@ async def load_live_state(session: AsyncSession, clock: Clock) -> LiveState:
 
 async def refresh_book(session: AsyncSession, clock: Clock, previous: LiveState) -> LiveState:
     """The previous state with the open intervals and the order book read again."""
-    from market import intervals, orders
+    from market.trading import intervals, orders
 
     state = replace(previous)
     state.intervals = await intervals.list_intervals(session, clock, upcoming=4, recent=LATEST)

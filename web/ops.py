@@ -35,7 +35,7 @@ from litestar.stores.redis import RedisStore
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import text
 
-from market.operations import configure_logging, log_format, request_id_var
+from market.clearing.operations import configure_logging, log_format, request_id_var
 from web.resilience import REDIS_DOWN, FailoverStore
 
 if TYPE_CHECKING:

@@ -12,6 +12,6 @@ def fail(message: str, status: int = 2) -> int:
 
 
 def database_url(explicit: str | None) -> str:
-    from market.settings import get_settings, normalise_database_url
+    from market.core.settings import get_settings, normalise_database_url
 
     return normalise_database_url(explicit) if explicit else get_settings().database_url

@@ -33,17 +33,18 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import json
 
-    from market.errors import KlasterError
+    from market.core.errors import KlasterError
 
     url = database_url(args.database_url)
 
     async def main() -> int:
-        from market.clearing import claim, clear_claimed, verify_interval
-        from market.db import create_engine, session_factory
-        from market.events import NullPublisher
-        from market.intervals import get_cluster, interval_by_start
-        from market.models import IntervalStatus
-        from market.scheduler import Scheduler, default_worker_id
+        from market.clearing.run import claim, clear_claimed, verify_interval
+        from market.clearing.scheduler import Scheduler, default_worker_id
+        from market.cluster.service import get_cluster
+        from market.core.events import NullPublisher
+        from market.db.engine import create_engine, session_factory
+        from market.trading.intervals import interval_by_start
+        from market.trading.models import IntervalStatus
 
         engine = create_engine(url)
         sessions = session_factory(engine)

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     import anyio
     from sqlalchemy.exc import SQLAlchemyError
 
-    from market.errors import KlasterError
+    from market.core.errors import KlasterError
 
     try:
         return int(anyio.run(_run, args))
@@ -88,9 +88,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from market.db import create_engine, session_factory
+    from market.core.settings import get_settings
+    from market.db.engine import create_engine, session_factory
     from market.export.service import ExportRequest, open_export, parse_range, tables_for
-    from market.settings import get_settings
 
     if args.decimal_comma and args.plain:
         return _fail("--decimal-comma needs the Polish CSV; leave out --plain")

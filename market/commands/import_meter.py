@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     import anyio
     from sqlalchemy.exc import SQLAlchemyError
 
-    from market.errors import KlasterError
+    from market.core.errors import KlasterError
 
     path = Path(args.file)
     if not path.is_file():
@@ -49,9 +49,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, path: Path) -> int:
-    from market.db import create_engine, session_factory
-    from market.meterimport import import_meter_data
-    from market.settings import get_settings
+    from market.core.settings import get_settings
+    from market.db.engine import create_engine, session_factory
+    from market.metering.imports import import_meter_data
 
     engine = create_engine(get_settings().database_url)
     try:

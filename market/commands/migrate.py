@@ -17,7 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from market.db import downgrade, migrate, schema_drift
+    from market.db.engine import downgrade, migrate
+    from market.schema import schema_drift
 
     url = database_url(args.database_url)
     try:

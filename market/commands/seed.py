@@ -25,8 +25,8 @@ def run(args: argparse.Namespace) -> int:
         return fail("--members: at least 20 metering points")
     import asyncio
 
-    from market.db import migrate
-    from market.errors import KlasterError
+    from market.core.errors import KlasterError
+    from market.db.engine import migrate
 
     url = database_url(args.database_url)
     try:
@@ -35,8 +35,9 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"migration failed: {exc}", 1)
 
     async def main() -> int:
-        from market.db import create_engine, is_empty, session_factory
-        from market.seed import DEMO_PASSWORD, seed_demo
+        from market.cluster.service import is_empty
+        from market.db.engine import create_engine, session_factory
+        from market.demo.seed import DEMO_PASSWORD, seed_demo
 
         engine = create_engine(url)
         try:

@@ -28,16 +28,16 @@ def run(args: argparse.Namespace) -> int:
     import logging
     import signal
 
-    from market.clock import clock_for_speed
-    from market.db import create_engine, migrate
-    from market.operations import (
+    from market.clearing.operations import (
         MeteredScheduler,
         configure_logging,
         metrics_port,
         serve_metrics,
         worker_publisher,
     )
-    from market.settings import get_settings
+    from market.core.clock import clock_for_speed
+    from market.core.settings import get_settings
+    from market.db.engine import create_engine, migrate
 
     if args.tick is not None and args.tick <= 0:
         return fail("--tick: must be greater than 0 seconds")

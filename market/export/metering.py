@@ -17,11 +17,19 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.clearing.models import GridExchange, LineFlow, NodePrice
 from market.export.scope import ExportScope, PointInfo, RunInfo, aware
 from market.export.tables import IntervalFields, MeteringRow, interval_fields
-from market.meter_models import MeterReading
-from market.models import GridConnection, GridExchange, LineFlow, NodePrice, Order, Side
-from market.settlement import GridFlow, IntervalInput, IntervalSettlement, Position, settle_interval
+from market.metering.models import MeterReading
+from market.network.models import GridConnection
+from market.settlement.settle import (
+    GridFlow,
+    IntervalInput,
+    IntervalSettlement,
+    Position,
+    settle_interval,
+)
+from market.trading.models import Order, Side
 
 ZERO = Decimal(0)
 WH = Decimal("0.001")

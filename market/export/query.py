@@ -13,6 +13,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from market.clearing.models import ClearingRun, GridExchange, LineFlow, NodePrice, Trade
 from market.export.metering import metering_batches
 from market.export.scope import ExportScope, RunInfo, aware
 from market.export.tables import (
@@ -24,19 +25,9 @@ from market.export.tables import (
     TradeRow,
     interval_fields,
 )
-from market.models import (
-    ClearingRun,
-    GridExchange,
-    Interval,
-    IntervalStatus,
-    Line,
-    LineFlow,
-    MeteringPoint,
-    Node,
-    NodePrice,
-    Order,
-    Trade,
-)
+from market.members.models import MeteringPoint
+from market.network.models import Line, Node
+from market.trading.models import Interval, IntervalStatus, Order
 
 STREAM_ROWS = 2000
 

@@ -17,19 +17,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.errors import NotFound, ValidationFailed
-from market.meter_models import MeterImport, MeterReading
-from market.models import (
-    ClearingRun,
-    Cluster,
-    GridConnection,
-    Interval,
-    IntervalStatus,
-    Line,
-    Member,
-    MeteringPoint,
-    Node,
-)
+from market.access.models import Member
+from market.clearing.models import ClearingRun
+from market.cluster.models import Cluster
+from market.core.errors import NotFound, ValidationFailed
+from market.members.models import MeteringPoint
+from market.metering.models import MeterImport, MeterReading
+from market.network.models import GridConnection, Line, Node
+from market.trading.models import Interval, IntervalStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,13 +17,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from market.auth import Actor, require_role
-from market.errors import ValidationFailed
+from market.access.actor import Actor, require_role
+from market.access.models import Role
+from market.core.errors import ValidationFailed
 from market.export.query import BATCHES
 from market.export.scope import ExportScope, load_scope
 from market.export.tables import TABLES, TableSpec
 from market.export.writers import XLSX_MAX_ROWS, CsvDialect, CsvEncoder, JsonEncoder, XlsxBuilder
-from market.models import Role
 
 FORMATS = ("csv", "json", "xlsx")
 EXPORT_ROLES = (Role.DISTRIBUTOR, Role.COORDINATOR)

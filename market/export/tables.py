@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
-from market.timegrid import label
+from market.core.timegrid import label
 
 ENERGY_SCALE = 3
 PRICE_SCALE = 4

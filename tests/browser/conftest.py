@@ -37,7 +37,7 @@ class LiveServer:
 
 class _Db:
     def __init__(self, url: str) -> None:
-        from market.db import create_engine, session_factory
+        from market.db.engine import create_engine, session_factory
 
         self.engine = create_engine(url)
         self.sessions = session_factory(self.engine)
@@ -64,9 +64,9 @@ def serve_test_app(tmp_path: Path) -> Iterator[LiveServer]:
     `klaster watch` test)."""
     import uvicorn
 
-    from market.clock import ManualClock
-    from market.db import migrate
-    from market.settings import Settings
+    from market.core.clock import ManualClock
+    from market.core.settings import Settings
+    from market.db.engine import migrate
     from tests.web.conftest import START, build_cluster
     from web.app import create_app
     from web.config import WebConfig

@@ -20,10 +20,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.anyio]
 
 async def place_bid_for_bob(server: LiveServer) -> None:
     """Bob's bid (0.60 PLN/kWh, 2 kWh) in the first open interval, through the service."""
-    from market import intervals, orders
-    from market.auth import Actor
-    from market.db import create_engine, session_factory
-    from market.events import NullPublisher
+    from market.access.actor import Actor
+    from market.core.events import NullPublisher
+    from market.db.engine import create_engine, session_factory
+    from market.trading import intervals, orders
 
     engine = create_engine(server.db_url)
     try:

@@ -19,23 +19,14 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.models import (
-    ClearingRun,
-    Cluster,
-    GridConnection,
-    GridExchange,
-    Interval,
-    Line,
-    LineFlow,
-    Member,
-    MeteringPoint,
-    Node,
-    NodePrice,
-    Order,
-    Trade,
-)
-from market.passwords import hash_password
-from market.timegrid import label
+from market.access.models import Member
+from market.access.passwords import hash_password
+from market.clearing.models import ClearingRun, GridExchange, LineFlow, NodePrice, Trade
+from market.cluster.models import Cluster
+from market.core.timegrid import label
+from market.members.models import MeteringPoint
+from market.network.models import GridConnection, Line, Node
+from market.trading.models import Interval, Order
 
 D = Decimal
 PPE_A, PPE_B, PPE_C = "590543500000000018", "590543500000000025", "590543500001234566"

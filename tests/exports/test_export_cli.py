@@ -17,7 +17,7 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 async def cli_db(db: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from market.settings import get_settings
+    from market.core.settings import get_settings
 
     async with db.session() as s:
         await build_cluster(s, STARTS)

@@ -12,12 +12,12 @@ import pytest
 from export_data import FINISHED, PPE_A, PPE_B, PPE_C, build_cluster
 from sqlalchemy import func, select, update
 
-from market.auth import Actor
-from market.errors import Forbidden, NotFound
+from market.access.actor import Actor
+from market.clearing.models import ClearingRun
+from market.core.errors import Forbidden, NotFound
 from market.export.service import ExportRequest, open_export, stream_export, write_export
-from market.meter_models import MeterReading
-from market.meterimport import import_meter_data
-from market.models import ClearingRun
+from market.metering.imports import import_meter_data
+from market.metering.models import MeterReading
 
 pytestmark = pytest.mark.anyio
 
@@ -199,8 +199,8 @@ async def test_meter_import_all_or_nothing_then_residuals(db) -> None:  # type: 
 
 
 async def test_report_refuses_too_large_a_range(db) -> None:  # type: ignore[no-untyped-def]
-    from market.errors import ValidationFailed
-    from market.reports import cluster_report
+    from market.core.errors import ValidationFailed
+    from market.reports.service import cluster_report
 
     async with db.session() as s:
         await build_cluster(s, STARTS)

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market.errors import ValidationFailed
-from market.meterdata import (
+from market.core.errors import ValidationFailed
+from market.metering.parse import (
     ImportReport,
     Quality,
     Reading,

@@ -7,7 +7,7 @@ from decimal import Decimal
 from xml.etree import ElementTree
 
 from market.export.scope import PointInfo
-from market.reports import Figures, IntervalFigures, rollup, statutory_shares
+from market.reports.service import Figures, IntervalFigures, rollup, statutory_shares
 from web.report_charts import bars_svg, hbars_svg
 
 D = Decimal

@@ -9,7 +9,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market.settlement import (
+from market.settlement.settle import (
     GridFlow,
     IntervalInput,
     Position,

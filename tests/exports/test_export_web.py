@@ -21,8 +21,8 @@ STARTS = [datetime(2026, 10, 25, 0, 0, tzinfo=UTC), datetime(2026, 10, 25, 1, 0,
 
 @pytest.fixture
 async def app(db: Any) -> Litestar:
-    from market.clock import ManualClock
-    from market.settings import Settings
+    from market.core.clock import ManualClock
+    from market.core.settings import Settings
     from web.app import create_app
     from web.config import WebConfig
 

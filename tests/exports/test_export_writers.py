@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import pytest
 
+from market.core.timegrid import local_day_bounds
 from market.export.tables import GRID, METERING, TRADES, MeteringRow, TradeRow, interval_fields
 from market.export.writers import CsvDialect, iter_csv, iter_json, write_chunks, write_xlsx
-from market.timegrid import local_day_bounds
 
 GEN = datetime(2026, 3, 30, 6, 0, tzinfo=UTC)
 

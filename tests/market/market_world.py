@@ -16,24 +16,17 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
-from market.auth import Actor
-from market.clock import ManualClock
-from market.events import RecordingPublisher
-from market.models import (
-    AuditEntry,
-    ClearingRun,
-    Cluster,
-    GridConnection,
-    Interval,
-    Line,
-    Member,
-    MeteringPoint,
-    Node,
-    Order,
-    StandingOrder,
-)
-from market.passwords import hash_password
-from market.scheduler import Scheduler
+from market.access.actor import Actor
+from market.access.models import AuditEntry, Member
+from market.access.passwords import hash_password
+from market.clearing.models import ClearingRun
+from market.clearing.scheduler import Scheduler
+from market.cluster.models import Cluster
+from market.core.clock import ManualClock
+from market.core.events import RecordingPublisher
+from market.members.models import MeteringPoint
+from market.network.models import GridConnection, Line, Node
+from market.trading.models import Interval, Order, StandingOrder
 
 PASSWORD = "correct horse"
 T0 = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)

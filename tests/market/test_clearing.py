@@ -11,18 +11,12 @@ import pytest
 from market_world import World, execute
 from sqlalchemy import func, select
 
-from market import orders
-from market.clearing import claim, verify_interval
-from market.models import (
-    AuditEntry,
-    ClearingRun,
-    Interval,
-    LineFlow,
-    NodePrice,
-    Order,
-    Trade,
-)
-from market.results import interval_result, latest_results, my_trades
+from market.access.models import AuditEntry
+from market.clearing.models import ClearingRun, LineFlow, NodePrice, Trade
+from market.clearing.results import interval_result, latest_results, my_trades
+from market.clearing.run import claim, verify_interval
+from market.trading import orders
+from market.trading.models import Interval, Order
 
 pytestmark = pytest.mark.anyio
 
@@ -107,7 +101,7 @@ async def test_congested_line_gives_two_prices_and_exact_amounts(world: World) -
 
 
 async def test_network_change_applies_to_intervals_not_yet_closed(world: World) -> None:
-    from market.coordinator import update_line
+    from market.network.service import update_line
 
     first = await congested_case(world)
     async with world.session() as s:

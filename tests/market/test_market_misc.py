@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 from market_world import World
 from sqlalchemy import select
 
-from market import coordinator, orders
-from market.clock import FastClock, clock_for_speed, demo_speed_for
-from market.intervals import list_intervals
-from market.models import Interval
-from market.money import allocate_rounded, largest_remainder
-from market.settings import Settings, normalise_database_url
+from market.core.clock import FastClock, clock_for_speed, demo_speed_for
+from market.core.money import allocate_rounded, largest_remainder
+from market.core.settings import Settings, normalise_database_url
+from market.trading import orders
+from market.trading import parameters as market_parameters
+from market.trading.intervals import list_intervals
+from market.trading.models import Interval
 
 pytestmark = pytest.mark.anyio
 
@@ -70,7 +71,7 @@ def test_fast_clock_runs_market_time_faster() -> None:
 
 async def test_intervals_across_the_autumn_change_are_numbered_1_to_100(world: World) -> None:
     async with world.session() as s:
-        await coordinator.update_parameters(s, world.carol, horizon_intervals="100")
+        await market_parameters.update_parameters(s, world.carol, horizon_intervals="100")
     world.clock.set(datetime(2026, 10, 24, 21, 50, tzinfo=UTC))  # 23:50 local, +02:00
     await world.scheduler().tick()
     async with world.session() as s:

@@ -7,10 +7,11 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 
-from market.db import alembic_config, create_engine, downgrade, migrate
-from market.models import Base, load_all
+from market.db.base import Base
+from market.db.engine import alembic_config, create_engine, downgrade, migrate
+from market.schema import metadata
 
-load_all()
+metadata()
 
 pytestmark = pytest.mark.anyio
 

@@ -11,11 +11,12 @@ from market_world import World, snapshot
 from sqlalchemy import func, select, text
 from test_orders import REJECTIONS, place
 
-from market import orders
-from market.db import insert_returning_ids
-from market.errors import Forbidden, GateClosed, KlasterError
-from market.models import AuditEntry, Order
-from market.order_intake import place_orders
+from market.access.models import AuditEntry
+from market.core.errors import Forbidden, GateClosed, KlasterError
+from market.db.engine import insert_returning_ids
+from market.trading import orders
+from market.trading.intake import place_orders
+from market.trading.models import Order
 
 pytestmark = pytest.mark.anyio
 
@@ -123,7 +124,7 @@ async def test_a_gate_cannot_close_unseen_during_a_batch(
     SQLite: the re-check inside the write transaction finds it closed and nothing stays (the
     caller, web.intake, then places each submission alone). PostgreSQL: the FOR SHARE lock
     taken when the interval was read makes the closing wait, so the batch commits first."""
-    import market.order_intake as intake_module
+    import market.trading.intake as intake_module
 
     first = (await world.open_intervals())[0]
     before = await snapshot(world.db)
@@ -267,7 +268,7 @@ async def test_inline_sqlite_waits_for_a_lock_without_stopping_the_loop(world: W
 async def test_intake_connection_commits_without_checkpointing(world: World) -> None:
     """The intake keeps one connection whose commits run on the event loop (SQLite), so it
     never checkpoints as it commits; `checkpoint` does that on another connection."""
-    from market.db import checkpoint, no_autocheckpoint
+    from market.db.engine import checkpoint, no_autocheckpoint
 
     first = (await world.open_intervals())[0]
     engine = world.db.engine

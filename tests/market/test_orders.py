@@ -7,9 +7,9 @@ import pytest
 from market_world import World, execute, snapshot
 from sqlalchemy import func, select
 
-from market import orders
-from market.audit import list_audit
-from market.errors import (
+from market.access.audit import list_audit
+from market.access.models import AuditEntry
+from market.core.errors import (
     Conflict,
     Forbidden,
     GateClosed,
@@ -17,7 +17,8 @@ from market.errors import (
     NotFound,
     OrderRejected,
 )
-from market.models import AuditEntry, Order
+from market.trading import orders
+from market.trading.models import Order
 
 pytestmark = pytest.mark.anyio
 

@@ -6,15 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from market.errors import ValidationFailed
-from market.ppe import check_digit, is_valid_ppe, make_ppe, operator_of, validate_ppe
-from market.timegrid import (
+from market.core.errors import ValidationFailed
+from market.core.timegrid import (
     floor_interval,
     interval_start,
     intervals_in_local_day,
     intervals_per_local_day,
     label,
 )
+from market.members.ppe import check_digit, is_valid_ppe, make_ppe, operator_of, validate_ppe
 
 
 @pytest.mark.parametrize(

@@ -11,20 +11,19 @@ import pytest
 from market_world import PASSWORD, World, execute, snapshot
 from sqlalchemy import func, select
 
-from market import auth, coordinator
-from market.audit import list_audit
-from market.clock import ManualClock
-from market.errors import (
-    Conflict,
-    Forbidden,
-    KlasterError,
-    NotAuthenticated,
-    ValidationFailed,
-)
-from market.models import Member, MeteringPoint, Order, StandingOrder
-from market.ppe import is_valid_ppe
-from market.scheduler import Scheduler
-from market.seed import DEMO_PASSWORD, seed_demo
+from market.access import auth
+from market.access.audit import list_audit
+from market.access.models import Member
+from market.clearing.scheduler import Scheduler
+from market.core.clock import ManualClock
+from market.core.errors import Conflict, Forbidden, KlasterError, NotAuthenticated, ValidationFailed
+from market.demo.seed import DEMO_PASSWORD, seed_demo
+from market.members.models import MeteringPoint
+from market.members.ppe import is_valid_ppe
+from market.members import service as member_service
+from market.network import service as network_service
+from market.trading import parameters as market_parameters
+from market.trading.models import Order, StandingOrder
 
 pytestmark = pytest.mark.anyio
 NOON = datetime(2026, 6, 15, 9, 50, tzinfo=UTC)
@@ -65,7 +64,7 @@ async def test_demo_seed_builds_a_working_staszow_cluster(db: Any, tmp_path: Any
             await seed_demo(s, now=NOON)
         fingerprint = await _demo_fingerprint(s)
     # Deterministic: the same seed in another database gives the same cluster.
-    from market.db import create_engine, migrate, session_factory
+    from market.db.engine import create_engine, migrate, session_factory
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'again.db'}"
     await anyio.to_thread.run_sync(migrate, url)
@@ -125,7 +124,7 @@ async def test_sign_in_and_tokens(world: World) -> None:
         with pytest.raises(NotAuthenticated):
             await auth.authenticate_token(s, token)
     async with world.session() as s:
-        await coordinator.deactivate_member(s, world.carol, world.alice.member_id)
+        await member_service.deactivate_member(s, world.carol, world.alice.member_id)
     async with world.session() as s:
         with pytest.raises(NotAuthenticated, match="deactivated"):
             await auth.authenticate(s, "alice", PASSWORD)
@@ -133,7 +132,7 @@ async def test_sign_in_and_tokens(world: World) -> None:
 
 async def test_audit_log_is_append_only_and_for_operators(world: World) -> None:
     async with world.session() as s:
-        await coordinator.update_parameters(s, world.carol, gate_closure_minutes="10")
+        await market_parameters.update_parameters(s, world.carol, gate_closure_minutes="10")
         entries = await list_audit(s, world.dave)
         assert entries[0].action == "update" and entries[0].details == {
             "gate_closure_minutes": "10"
@@ -176,17 +175,17 @@ async def test_metering_point_rejections_change_nothing(
     before = await snapshot(world.db)
     with pytest.raises(error) as err:
         async with world.session() as s:
-            await coordinator.create_metering_point(s, world.carol, **fields)
+            await member_service.create_metering_point(s, world.carol, **fields)
     assert err.value.field == field and rule in err.value.message
     assert await snapshot(world.db) == before
 
 
 async def test_coordinator_manages_members_points_and_network(world: World) -> None:
     async with world.session() as s:
-        member = await coordinator.create_member(
+        member = await member_service.create_member(
             s, world.carol, name="Ewa", kind="household", login="ewa", password="long enough"
         )
-        point = await coordinator.create_metering_point(
+        point = await member_service.create_metering_point(
             s, world.carol, **(MP | {"member_id": member.id})
         )
         assert (point.node, point.role, point.contracted_power_kw) == (
@@ -194,48 +193,53 @@ async def test_coordinator_manages_members_points_and_network(world: World) -> N
             "producer",
             Decimal("12.500"),
         )
-        node = await coordinator.create_node(s, world.carol, code="C", name="New", kind="lv")
-        line = await coordinator.create_line(
+        node = await network_service.create_node(s, world.carol, code="C", name="New", kind="lv")
+        line = await network_service.create_line(
             s, world.carol, code="L-BC", from_node="B", to_node="C", capacity_kw="140"
         )
-        net = await coordinator.list_network(s)
+        net = await network_service.list_network(s)
         assert [n.code for n in net.nodes] == ["A", "B", "C"] and net.lines[-1].id == line.id
         assert node.kind == "lv"
-        assert len(await coordinator.list_members(s, world.dave)) == 5
-        assert [p.ppe_code for p in await coordinator.list_metering_points(s, world.alice)] == [
+        assert len(await member_service.list_members(s, world.dave)) == 5
+        assert [p.ppe_code for p in await member_service.list_metering_points(s, world.alice)] == [
             "590543500000000018"
         ]
     before = await snapshot(world.db)
     bad_calls = [
         (
-            coordinator.create_member,
+            member_service.create_member,
             {"name": "X", "kind": "household", "login": "ewa", "password": "long enough"},
             Conflict,
             "login",
         ),
-        (coordinator.create_member, {"name": "X", "kind": "alien"}, ValidationFailed, "kind"),
+        (member_service.create_member, {"name": "X", "kind": "alien"}, ValidationFailed, "kind"),
         (
-            coordinator.create_member,
+            member_service.create_member,
             {"name": "X", "kind": "household", "login": "x", "password": "short"},
             ValidationFailed,
             "password",
         ),
         (
-            coordinator.create_line,
+            network_service.create_line,
             {"code": "L-X", "from_node": "B", "to_node": "B", "capacity_kw": "1"},
             ValidationFailed,
             "to_node",
         ),
-        (coordinator.create_node, {"code": "A", "name": "dup", "kind": "lv"}, Conflict, "code"),
-        (coordinator.update_parameters, {"price_floor": "0.95"}, ValidationFailed, "price_floor"),
+        (network_service.create_node, {"code": "A", "name": "dup", "kind": "lv"}, Conflict, "code"),
         (
-            coordinator.update_parameters,
+            market_parameters.update_parameters,
+            {"price_floor": "0.95"},
+            ValidationFailed,
+            "price_floor",
+        ),
+        (
+            market_parameters.update_parameters,
             {"interval_minutes": "60"},
             ValidationFailed,
             "interval_minutes",
         ),
         (
-            coordinator.set_grid_connection,
+            network_service.set_grid_connection,
             {
                 "node": "A",
                 "import_price": "0.5",
@@ -254,21 +258,21 @@ async def test_coordinator_manages_members_points_and_network(world: World) -> N
         assert err.value.field == field, (call.__name__, kwargs)
     with pytest.raises(ValidationFailed) as err:
         async with world.session() as s:
-            await coordinator.update_node(s, world.carol, world.node_b, active=False)
+            await network_service.update_node(s, world.carol, world.node_b, active=False)
     assert err.value.field == "active"
     with pytest.raises(Forbidden):
         async with world.session() as s:
-            await coordinator.create_node(s, world.dave, code="D", name="d", kind="lv")
+            await network_service.create_node(s, world.dave, code="D", name="d", kind="lv")
     assert await snapshot(world.db) == before
     async with world.session() as s:
         assert (await s.get(Member, world.alice.member_id)) is not None
 
 
 async def test_changed_price_band_applies_to_new_orders(world: World) -> None:
-    from market.orders import place_order
+    from market.trading.orders import place_order
 
     async with world.session() as s:
-        params = await coordinator.update_parameters(s, world.carol, price_cap="0.5000")
+        params = await market_parameters.update_parameters(s, world.carol, price_cap="0.5000")
     assert params.price_cap == Decimal("0.5000")
     interval = (await world.open_intervals())[0]
     with pytest.raises(KlasterError) as err:

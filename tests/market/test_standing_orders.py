@@ -7,11 +7,12 @@ import pytest
 from market_world import World, execute, snapshot
 from sqlalchemy import select
 
-from market import standing
-from market.errors import Forbidden, KlasterError, OrderRejected
-from market.models import Interval, MeteringPoint, Order
-from market.money import energy
-from market.profiles import net_kwh
+from market.core.errors import Forbidden, KlasterError, OrderRejected
+from market.core.money import energy
+from market.members.models import MeteringPoint
+from market.metering.profiles import net_kwh
+from market.trading import standing
+from market.trading.models import Interval, Order
 
 pytestmark = pytest.mark.anyio
 

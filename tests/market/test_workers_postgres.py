@@ -12,8 +12,11 @@ import pytest
 from market_world import build_world
 from sqlalchemy import func, select
 
-from market import coordinator, orders
-from market.models import AuditEntry, ClearingRun, Interval
+from market.access.models import AuditEntry
+from market.clearing.models import ClearingRun
+from market.trading import orders
+from market.trading import parameters as market_parameters
+from market.trading.models import Interval
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,7 +57,7 @@ def _run_workers(url: str) -> list[subprocess.CompletedProcess[str]]:
 async def test_concurrent_worker_processes_clear_each_interval_exactly_once(pg_db: Any) -> None:
     world = await build_world(pg_db)
     async with world.session() as s:
-        await coordinator.update_parameters(s, world.carol, horizon_intervals="12")
+        await market_parameters.update_parameters(s, world.carol, horizon_intervals="12")
     await world.scheduler().tick()
     opened = await world.open_intervals()
     assert len(opened) == 12

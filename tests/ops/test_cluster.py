@@ -50,7 +50,7 @@ def shared_redis() -> str:
 
 class Db:
     def __init__(self, url: str) -> None:
-        from market.db import create_engine, session_factory
+        from market.db.engine import create_engine, session_factory
 
         self.engine = create_engine(url)
         self.sessions = session_factory(self.engine)
@@ -61,7 +61,7 @@ class Db:
 
 @contextlib.asynccontextmanager
 async def cluster_db(url: str, *, start: datetime | None = None) -> AsyncIterator[tuple[Db, Any]]:
-    from market.clock import ManualClock
+    from market.core.clock import ManualClock
 
     db = Db(url)
     try:
@@ -162,7 +162,8 @@ async def interval_rows(db: Db, ids: list[int]) -> dict[int, tuple[str, int]]:
     """interval id -> (status, number of clearing runs)."""
     from sqlalchemy import func, select
 
-    from market.models import ClearingRun, Interval
+    from market.clearing.models import ClearingRun
+    from market.trading.models import Interval
 
     async with db.session() as s:
         status = dict(
@@ -272,7 +273,7 @@ async def _insert_orders(db: Db, ids: dict[str, int], interval_ids: list[int], n
     while: long enough to be killed in the middle of it."""
     from sqlalchemy import insert
 
-    from market.models import Order
+    from market.trading.models import Order
 
     rows = []
     for iv in interval_ids:
@@ -302,7 +303,8 @@ async def test_worker_killed_mid_clearing_is_replaced_and_the_interval_cleared_o
     from sqlalchemy import func, select
     from sqlalchemy.engine import make_url
 
-    from market.models import ClearingRun, Interval, NodePrice, Order
+    from market.clearing.models import ClearingRun, NodePrice
+    from market.trading.models import Interval, Order
 
     redis = shared_redis()
     # Intervals from an hour ago: all overdue, so the worker closes and clears them at once.

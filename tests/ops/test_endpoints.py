@@ -34,7 +34,7 @@ async def test_health_and_ready(client: Any) -> None:
 
 
 async def test_ready_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
-    from market.settings import Settings
+    from market.core.settings import Settings
     from web.app import create_app
     from web.config import WebConfig
 
@@ -106,7 +106,7 @@ async def test_open_websockets_are_counted(client: Any, world: World) -> None:
 
 
 def test_json_log_lines_carry_the_request_id() -> None:
-    from market.operations import JsonFormatter, RequestIdFilter, request_id_var
+    from market.clearing.operations import JsonFormatter, RequestIdFilter, request_id_var
 
     record = logging.LogRecord("klaster.t", logging.INFO, __file__, 1, "hello %s", ("x",), None)
     record.duration_ms = 1.5
@@ -121,7 +121,7 @@ def test_json_log_lines_carry_the_request_id() -> None:
 
 
 def test_log_format_choice() -> None:
-    from market.operations import log_format
+    from market.clearing.operations import log_format
 
     assert log_format({"KLASTER_LOG_FORMAT": "json"}) == "json"
     assert log_format({"KLASTER_LOG_FORMAT": "text"}) == "text"

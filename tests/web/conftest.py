@@ -22,7 +22,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from market.clock import ManualClock
+from market.core.clock import ManualClock
 
 PASSWORD = "haslo-demo-1"
 START = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
@@ -39,9 +39,12 @@ class World:
 
 
 async def build_cluster(db: Any, clock: ManualClock) -> dict[str, int]:
-    from market.intervals import ensure_intervals
-    from market.models import Cluster, GridConnection, Line, Member, MeteringPoint, Node
-    from market.passwords import hash_password
+    from market.access.models import Member
+    from market.access.passwords import hash_password
+    from market.cluster.models import Cluster
+    from market.members.models import MeteringPoint
+    from market.network.models import GridConnection, Line, Node
+    from market.trading.intervals import ensure_intervals
 
     hashed = hash_password(PASSWORD)
     async with db.session() as s:
@@ -113,7 +116,7 @@ async def build_cluster(db: Any, clock: ManualClock) -> dict[str, int]:
 
 @pytest.fixture
 async def world(db: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
-    from market.settings import Settings
+    from market.core.settings import Settings
     from web.app import create_app
     from web.config import WebConfig
 
@@ -140,7 +143,7 @@ def run_in_app(client: TestClient[Litestar], func: Any, *args: Any) -> Any:
 
 def tick(client: TestClient[Litestar]) -> Any:
     """One scheduler pass in the app's loop, publishing through the app's channels."""
-    from market.scheduler import Scheduler
+    from market.clearing.scheduler import Scheduler
 
     state = client.app.state
     scheduler = Scheduler(state.session_factory, state.clock, state.publisher, worker_id="test")

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from market.ppe import make_ppe
+from market.members.ppe import make_ppe
 from tests.web.conftest import World
 from tests.web.test_security_api import token_for
 

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from market.auth import Actor
-from market.errors import Forbidden, KlasterError, OrderRejected
+from market.access.actor import Actor
+from market.core.errors import Forbidden, KlasterError, OrderRejected
 from tests.web.conftest import World, run_in_app
 
 pytestmark = pytest.mark.anyio
 
 
 async def first_open(world: World) -> int:
-    from market import intervals
+    from market.trading import intervals
 
     async with world.db.session() as s:
         view = await intervals.list_intervals(s, world.clock)
@@ -59,7 +59,7 @@ async def test_batch_matches_single_placement(client: Any, world: World) -> None
     # Retried later, the client order id still returns the first order.
     again = run_in_app(client, intake.submit, alice, submissions[0][1])
     assert again.id == first.id
-    from market import orders
+    from market.trading import orders
 
     async with world.db.session() as s:
         mine = await orders.list_my_orders(s, alice)

@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from market.clock import ManualClock
+from market.core.clock import ManualClock
 from tests.web.conftest import PASSWORD, build_cluster, redis_url
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres]
@@ -99,7 +99,7 @@ def two_apps(pg_db: Any, tmp_path: Path) -> Iterator[tuple[list[str], dict[str, 
 
 
 async def build_cluster_sync(pg_db: Any) -> dict[str, int]:
-    from market.db import create_engine, session_factory
+    from market.db.engine import create_engine, session_factory
 
     class Db:
         def __init__(self) -> None:

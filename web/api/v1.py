@@ -13,10 +13,15 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market import audit, coordinator, intervals, orders, results, standing
-from market import auth as market_auth
-from market.errors import ValidationFailed
-from market.member_queries import MyPointView, my_metering_points
+from market.access import audit
+from market.access import auth as market_auth
+from market.clearing import results
+from market.core.errors import ValidationFailed
+from market.members import service as member_service
+from market.members.queries import MyPointView, my_metering_points
+from market.network import service as network_service
+from market.trading import intervals, orders, standing
+from market.trading import parameters as market_parameters
 from web.auth import requires_role, signed_in
 from web.ratelimit import rate_limited
 
@@ -228,34 +233,34 @@ staff = [requires_role("coordinator", "distributor")]
 
 
 @get("/members", guards=staff)
-async def list_members(db: Db, actor: ActorDep) -> list[coordinator.MemberView]:
-    return await coordinator.list_members(db, actor)
+async def list_members(db: Db, actor: ActorDep) -> list[member_service.MemberView]:
+    return await member_service.list_members(db, actor)
 
 
 @get("/all-metering-points", guards=staff)
-async def list_points(db: Db, actor: ActorDep) -> list[coordinator.MeteringPointView]:
-    return await coordinator.list_metering_points(db, actor)
+async def list_points(db: Db, actor: ActorDep) -> list[member_service.MeteringPointView]:
+    return await member_service.list_metering_points(db, actor)
 
 
 @get("/network", guards=[signed_in])
-async def network(db: Db) -> coordinator.NetworkView:
+async def network(db: Db) -> network_service.NetworkView:
     """Nodes, lines with capacities and the grid connection."""
-    return await coordinator.list_network(db)
+    return await network_service.list_network(db)
 
 
 @get("/parameters", guards=[signed_in])
-async def parameters(db: Db) -> coordinator.ParametersView:
-    return await coordinator.get_parameters(db)
+async def parameters(db: Db) -> market_parameters.ParametersView:
+    return await market_parameters.get_parameters(db)
 
 
 @patch("/parameters", guards=[requires_role("coordinator")])
 async def update_parameters(
     db: Db, actor: ActorDep, data: JSONBody[dict[str, Any]]
-) -> coordinator.ParametersView:
+) -> market_parameters.ParametersView:
     """Change market parameters (coordinator)."""
     if not data:
         raise ValidationFailed("", "send at least one parameter")
-    return await coordinator.update_parameters(db, actor, **data)
+    return await market_parameters.update_parameters(db, actor, **data)
 
 
 coordinator_only = [requires_role("coordinator")]
@@ -290,25 +295,25 @@ class MemberChange:
 @post("/members", guards=coordinator_only, status_code=201)
 async def create_member(
     db: Db, actor: ActorDep, data: JSONBody[NewMember]
-) -> coordinator.MemberView:
+) -> member_service.MemberView:
     """Add a member (coordinator). `role`: member, coordinator or distributor."""
-    return await coordinator.create_member(db, actor, **_given(data))
+    return await member_service.create_member(db, actor, **_given(data))
 
 
 @patch("/members/{member_id:int}", guards=coordinator_only)
 async def update_member(
     db: Db, actor: ActorDep, member_id: FromPath[int], data: JSONBody[MemberChange]
-) -> coordinator.MemberView:
+) -> member_service.MemberView:
     """Change a member's name, kind, e-mail, password, naming consent or `active`."""
-    return await coordinator.update_member(db, actor, member_id, **_given(data))
+    return await member_service.update_member(db, actor, member_id, **_given(data))
 
 
 @post("/members/{member_id:int}/deactivate", guards=coordinator_only, status_code=200)
 async def deactivate_member(
     db: Db, actor: ActorDep, member_id: FromPath[int]
-) -> coordinator.MemberView:
+) -> member_service.MemberView:
     """Deactivate a member: no new orders, sign-in refused; history kept."""
-    return await coordinator.deactivate_member(db, actor, member_id)
+    return await member_service.deactivate_member(db, actor, member_id)
 
 
 @dataclass
@@ -342,24 +347,24 @@ class MeteringPointChange:
 @post("/all-metering-points", guards=coordinator_only, status_code=201)
 async def create_point(
     db: Db, actor: ActorDep, data: JSONBody[NewMeteringPoint]
-) -> coordinator.MeteringPointView:
+) -> member_service.MeteringPointView:
     """Register a metering point (PPE code checked) at a node of the network."""
-    return await coordinator.create_metering_point(db, actor, **_given(data))
+    return await member_service.create_metering_point(db, actor, **_given(data))
 
 
 @patch("/all-metering-points/{point_id:int}", guards=coordinator_only)
 async def update_point(
     db: Db, actor: ActorDep, point_id: FromPath[int], data: JSONBody[MeteringPointChange]
-) -> coordinator.MeteringPointView:
+) -> member_service.MeteringPointView:
     """Change a metering point (node, owner, powers, profile, `active`)."""
-    return await coordinator.update_metering_point(db, actor, point_id, **_given(data))
+    return await member_service.update_metering_point(db, actor, point_id, **_given(data))
 
 
 @post("/all-metering-points/{point_id:int}/deactivate", guards=coordinator_only, status_code=200)
 async def deactivate_point(
     db: Db, actor: ActorDep, point_id: FromPath[int]
-) -> coordinator.MeteringPointView:
-    return await coordinator.deactivate_metering_point(db, actor, point_id)
+) -> member_service.MeteringPointView:
+    return await member_service.deactivate_metering_point(db, actor, point_id)
 
 
 @dataclass
@@ -390,15 +395,15 @@ class LineChange:
 
 
 @post("/network/nodes", guards=coordinator_only, status_code=201)
-async def create_node(db: Db, actor: ActorDep, data: JSONBody[NewNode]) -> coordinator.NodeView:
+async def create_node(db: Db, actor: ActorDep, data: JSONBody[NewNode]) -> network_service.NodeView:
     """Add a node of the cluster's network (kind: gpz, station, ...)."""
-    return await coordinator.create_node(db, actor, **_given(data))
+    return await network_service.create_node(db, actor, **_given(data))
 
 
 @post("/network/lines", guards=coordinator_only, status_code=201)
-async def create_line(db: Db, actor: ActorDep, data: JSONBody[NewLine]) -> coordinator.LineView:
+async def create_line(db: Db, actor: ActorDep, data: JSONBody[NewLine]) -> network_service.LineView:
     """Add a line between two nodes (by code) with its capacity in kW."""
-    return await coordinator.create_line(db, actor, **_given(data))
+    return await network_service.create_line(db, actor, **_given(data))
 
 
 @dataclass
@@ -422,32 +427,32 @@ class GridConnection:
 @patch("/network/nodes/{node_id:int}", guards=coordinator_only)
 async def update_node(
     db: Db, actor: ActorDep, node_id: FromPath[int], data: JSONBody[NodeChange]
-) -> coordinator.NodeView:
+) -> network_service.NodeView:
     """Rename a node, change its kind or map position, or set `active`."""
     given = _given(data)
     if not given:
         raise ValidationFailed("", "send at least one field to change")
-    return await coordinator.update_node(db, actor, node_id, **given)
+    return await network_service.update_node(db, actor, node_id, **given)
 
 
 @put("/network/grid-connection", guards=coordinator_only)
 async def set_grid_connection(
     db: Db, actor: ActorDep, data: JSONBody[GridConnection]
-) -> coordinator.GridConnectionView:
+) -> network_service.GridConnectionView:
     """The cluster's connection to the distribution grid: the node, the prices of energy
     bought from and sold to the grid (PLN/kWh) and the transformer's limits (kW)."""
-    return await coordinator.set_grid_connection(db, actor, **asdict(data))
+    return await network_service.set_grid_connection(db, actor, **asdict(data))
 
 
 @patch("/network/lines/{line_id:int}", guards=coordinator_only)
 async def update_line(
     db: Db, actor: ActorDep, line_id: FromPath[int], data: JSONBody[LineChange]
-) -> coordinator.LineView:
+) -> network_service.LineView:
     """Change a line's capacity, reactance, name or `active`."""
     given = _given(data)
     if not given:
         raise ValidationFailed("", "send at least one field to change")
-    return await coordinator.update_line(db, actor, line_id, **given)
+    return await network_service.update_line(db, actor, line_id, **given)
 
 
 @get("/audit", guards=staff)

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def prepare(interval_seconds: float) -> None:
     """Environment for the demo, before settings are first read (they are cached)."""
-    from market.clock import demo_speed_for
+    from market.core.clock import demo_speed_for
 
     os.environ.setdefault("KLASTER_DEMO_SPEED", f"{demo_speed_for(interval_seconds):g}")
     # Plain http on localhost: a Secure cookie would not come back from http://127.0.0.1.
@@ -38,8 +38,9 @@ async def migrate_and_seed(seed: bool) -> bool:
     """Migrate; seed when empty. True when demo data was created now."""
     import anyio
 
-    from market.db import create_engine, is_empty, migrate, session_factory
-    from market.settings import get_settings
+    from market.cluster.service import is_empty
+    from market.core.settings import get_settings
+    from market.db.engine import create_engine, migrate, session_factory
 
     settings = get_settings()
     await anyio.to_thread.run_sync(migrate, settings.database_url)
@@ -48,8 +49,8 @@ async def migrate_and_seed(seed: bool) -> bool:
         async with session_factory(engine)() as session:
             if not seed or not await is_empty(session):
                 return False
-            from market.clock import clock_for_speed
-            from market.seed import seed_demo
+            from market.core.clock import clock_for_speed
+            from market.demo.seed import seed_demo
 
             await seed_demo(session, clock=clock_for_speed(settings.demo_speed))
             return True
@@ -58,7 +59,7 @@ async def migrate_and_seed(seed: bool) -> bool:
 
 
 def banner(host: str, port: int, seeded: bool, secret_generated: bool) -> str:
-    from market.seed import DEMO_LOGINS, DEMO_PASSWORD
+    from market.demo.seed import DEMO_LOGINS, DEMO_PASSWORD
 
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     lines = [
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         print("klaster demo: --interval-seconds must be greater than 0", file=sys.stderr)
         return 2
     prepare(args.interval_seconds)
-    from market.settings import get_settings
+    from market.core.settings import get_settings
     from web.app import create_app
 
     seeded = asyncio.run(migrate_and_seed(not args.no_seed))

@@ -11,7 +11,7 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market import auth as market_auth
+from market.access import auth as market_auth
 from web.auth import SESSION_KEY, actor_to_session
 from web.forms import LoginForm, NextParam
 from web.i18n import LOCALES

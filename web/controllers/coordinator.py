@@ -11,8 +11,11 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market import audit, coordinator
-from market.errors import NotFound
+from market.access import audit
+from market.core.errors import NotFound
+from market.members import service as member_service
+from market.network import service as network_service
+from market.trading import parameters as market_parameters
 from web.auth import requires_role
 from web.pages import expect_form, page, render
 
@@ -52,36 +55,36 @@ class CoordinatorController(Controller):
             request,
             "coordinator/index.html",
             section="coordinator",
-            members=await coordinator.list_members(db, actor),
-            params=await coordinator.get_parameters(db),
+            members=await member_service.list_members(db, actor),
+            params=await market_parameters.get_parameters(db),
         )
 
     @get("/members")
     async def members(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
-        rows = await coordinator.list_members(db, actor)
+        rows = await member_service.list_members(db, actor)
         return page(request, "coordinator/members.html", section="coordinator", members=rows)
 
     @post("/members")
     async def add_member(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
         fields = await form_fields(request, MEMBER_FIELDS)
         expect_form(request, "coordinator/_member_form.html", form=fields)
-        await coordinator.create_member(db, actor, **{k: v or None for k, v in fields.items()})
-        rows = await coordinator.list_members(db, actor)
+        await member_service.create_member(db, actor, **{k: v or None for k, v in fields.items()})
+        rows = await member_service.list_members(db, actor)
         return render(request, "coordinator/_member_added.html", members=rows, form={})
 
     @post("/members/{member_id:int}/deactivate")
     async def deactivate_member(
         self, request: HTMXRequest, db: Db, actor: ActorDep, member_id: FromPath[int]
     ) -> Template:
-        await coordinator.deactivate_member(db, actor, member_id)
-        rows = await coordinator.list_members(db, actor)
+        await member_service.deactivate_member(db, actor, member_id)
+        rows = await member_service.list_members(db, actor)
         return render(request, "coordinator/_members_table.html", members=rows)
 
     @get("/members/{member_id:int}/edit")
     async def edit_member_form(
         self, request: HTMXRequest, db: Db, actor: ActorDep, member_id: FromPath[int]
     ) -> Template:
-        member = _one(await coordinator.list_members(db, actor), member_id, "member_id")
+        member = _one(await member_service.list_members(db, actor), member_id, "member_id")
         return render(request, "coordinator/_member_edit.html", m=member)
 
     @post("/members/{member_id:int}")
@@ -89,20 +92,20 @@ class CoordinatorController(Controller):
         self, request: HTMXRequest, db: Db, actor: ActorDep, member_id: FromPath[int]
     ) -> Template:
         fields = await form_fields(request, ("name", "kind", "email", "password"))
-        member = _one(await coordinator.list_members(db, actor), member_id, "member_id")
+        member = _one(await member_service.list_members(db, actor), member_id, "member_id")
         expect_form(request, "coordinator/_member_edit.html", m=member, form=fields)
         show_name = (await request.form()).get("show_name") == "on"
         clean = {k: v for k, v in fields.items() if v or k in ("name", "email")}
-        await coordinator.update_member(db, actor, member_id, show_name=show_name, **clean)
-        rows = await coordinator.list_members(db, actor)
+        await member_service.update_member(db, actor, member_id, show_name=show_name, **clean)
+        rows = await member_service.list_members(db, actor)
         return render(request, "coordinator/_members_table.html", members=rows)
 
     @get("/points/{point_id:int}/edit")
     async def edit_point_form(
         self, request: HTMXRequest, db: Db, actor: ActorDep, point_id: FromPath[int]
     ) -> Template:
-        point = _one(await coordinator.list_metering_points(db, actor), point_id, "point_id")
-        network = await coordinator.list_network(db)
+        point = _one(await member_service.list_metering_points(db, actor), point_id, "point_id")
+        network = await network_service.list_network(db)
         return render(request, "coordinator/_point_edit.html", p=point, network=network)
 
     @post("/points/{point_id:int}")
@@ -110,61 +113,61 @@ class CoordinatorController(Controller):
         self, request: HTMXRequest, db: Db, actor: ActorDep, point_id: FromPath[int]
     ) -> Template:
         fields = await form_fields(request, POINT_EDIT_FIELDS)
-        point = _one(await coordinator.list_metering_points(db, actor), point_id, "point_id")
-        network = await coordinator.list_network(db)
+        point = _one(await member_service.list_metering_points(db, actor), point_id, "point_id")
+        network = await network_service.list_network(db)
         expect_form(request, "coordinator/_point_edit.html", p=point, network=network, form=fields)
-        await coordinator.update_metering_point(db, actor, point_id, **fields)
-        rows = await coordinator.list_metering_points(db, actor)
+        await member_service.update_metering_point(db, actor, point_id, **fields)
+        rows = await member_service.list_metering_points(db, actor)
         return render(request, "coordinator/_points_table.html", points=rows)
 
     @get("/points")
     async def points(
         self, request: HTMXRequest, db: Db, actor: ActorDep, member: FromQuery[int | None] = None
     ) -> Template:
-        rows = await coordinator.list_metering_points(db, actor, member_id=member)
+        rows = await member_service.list_metering_points(db, actor, member_id=member)
         return page(request, "coordinator/points.html", section="coordinator", points=rows,
-                    members=await coordinator.list_members(db, actor),
-                    network=await coordinator.list_network(db))  # fmt: skip
+                    members=await member_service.list_members(db, actor),
+                    network=await network_service.list_network(db))  # fmt: skip
 
     @post("/points")
     async def add_point(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
         fields = await form_fields(request, POINT_FIELDS)
-        context = {"members": await coordinator.list_members(db, actor),
-                   "network": await coordinator.list_network(db)}  # fmt: skip
+        context = {"members": await member_service.list_members(db, actor),
+                   "network": await network_service.list_network(db)}  # fmt: skip
         expect_form(request, "coordinator/_point_form.html", form=fields, **context)
         clean = {k: v for k, v in fields.items() if v != "" or k in ("ppe_code", "node")}
-        await coordinator.create_metering_point(db, actor, **clean)
-        rows = await coordinator.list_metering_points(db, actor)
+        await member_service.create_metering_point(db, actor, **clean)
+        rows = await member_service.list_metering_points(db, actor)
         return render(request, "coordinator/_point_added.html", points=rows, form={}, **context)
 
     @post("/points/{point_id:int}/deactivate")
     async def deactivate_point(
         self, request: HTMXRequest, db: Db, actor: ActorDep, point_id: FromPath[int]
     ) -> Template:
-        await coordinator.deactivate_metering_point(db, actor, point_id)
-        rows = await coordinator.list_metering_points(db, actor)
+        await member_service.deactivate_metering_point(db, actor, point_id)
+        rows = await member_service.list_metering_points(db, actor)
         return render(request, "coordinator/_points_table.html", points=rows)
 
     @get("/network")
     async def network(self, request: HTMXRequest, db: Db) -> Template:
-        view = await coordinator.list_network(db)
+        view = await network_service.list_network(db)
         return page(request, "coordinator/network.html", section="coordinator", network=view)
 
     @post("/network/lines")
     async def add_line(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
         fields = await form_fields(request, LINE_FIELDS)
         expect_form(request, "coordinator/_line_form.html", form=fields,
-                    network=await coordinator.list_network(db))  # fmt: skip
-        await coordinator.create_line(db, actor, **fields)
-        view = await coordinator.list_network(db)
+                    network=await network_service.list_network(db))  # fmt: skip
+        await network_service.create_line(db, actor, **fields)
+        view = await network_service.list_network(db)
         return render(request, "coordinator/_line_added.html", network=view, form={})
 
     @post("/network/nodes")
     async def add_node(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
         fields = await form_fields(request, ("code", "name", "kind"))
         expect_form(request, "coordinator/_node_form.html", form=fields)
-        await coordinator.create_node(db, actor, **fields)
-        view = await coordinator.list_network(db)
+        await network_service.create_node(db, actor, **fields)
+        view = await network_service.list_network(db)
         return render(request, "coordinator/_node_added.html", network=view, form={})
 
     @post("/network/lines/{line_id:int}")
@@ -173,31 +176,31 @@ class CoordinatorController(Controller):
     ) -> Template:
         fields = await form_fields(request, ("capacity_kw",))
         expect_form(
-            request, "coordinator/_lines_table.html", network=await coordinator.list_network(db)
+            request, "coordinator/_lines_table.html", network=await network_service.list_network(db)
         )
-        await coordinator.update_line(db, actor, line_id, capacity_kw=fields["capacity_kw"])
-        view = await coordinator.list_network(db)
+        await network_service.update_line(db, actor, line_id, capacity_kw=fields["capacity_kw"])
+        view = await network_service.list_network(db)
         return render(request, "coordinator/_lines_table.html", network=view, saved=line_id)
 
     @post("/network/grid")
     async def set_grid(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
         fields = await form_fields(request, GRID_FIELDS)
-        network = await coordinator.list_network(db)
+        network = await network_service.list_network(db)
         expect_form(request, "coordinator/_grid_form.html", form=fields, network=network)
-        await coordinator.set_grid_connection(db, actor, **fields)
-        view = await coordinator.list_network(db)
+        await network_service.set_grid_connection(db, actor, **fields)
+        view = await network_service.list_network(db)
         return render(request, "coordinator/_grid_form.html", network=view, saved=True)
 
     @get("/parameters")
     async def parameters_page(self, request: HTMXRequest, db: Db) -> Template:
-        params = await coordinator.get_parameters(db)
+        params = await market_parameters.get_parameters(db)
         return page(request, "coordinator/parameters.html", section="coordinator", params=params)
 
     @post("/parameters")
     async def save_parameters(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
         fields = await form_fields(request, PARAM_FIELDS)
         expect_form(request, "coordinator/_params_form.html", params=fields, form=fields)
-        params = await coordinator.update_parameters(db, actor, **fields)
+        params = await market_parameters.update_parameters(db, actor, **fields)
         return render(request, "coordinator/_params_form.html", params=params, saved=True)
 
     @get("/audit")

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.export.scope import cleared_span
 from market.export.service import open_export, stream_in_own_session, web_request
-from market.meterimport import import_meter_data, recent_imports
+from market.metering.imports import import_meter_data, recent_imports
 from web.auth import requires_role
 from web.pages import expect_form, render
 
@@ -182,8 +182,8 @@ async def api_meter_data(
 
 
 def _require_token(actor: Any) -> None:
-    from market.auth import Actor
-    from market.errors import NotAuthenticated
+    from market.access.actor import Actor
+    from market.core.errors import NotAuthenticated
 
     if not isinstance(actor, Actor):
         raise NotAuthenticated("token", "send Authorization: Bearer <token>")

@@ -13,11 +13,12 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market import auth as market_auth
-from market import intervals, orders, standing
-from market.auth import Actor
-from market.clock import Clock
-from market.member_queries import cluster_info, my_metering_points
+from market.access import auth as market_auth
+from market.access.actor import Actor
+from market.cluster.service import cluster_info
+from market.core.clock import Clock
+from market.members.queries import my_metering_points
+from market.trading import intervals, orders, standing
 from web.auth import requires_role
 from web.forms import ModifyOrderForm, OrderForm, StandingForm
 from web.i18n import gettext
@@ -126,7 +127,7 @@ class MemberController(Controller):
             (o for o in await orders.list_my_orders(db, actor, limit=200) if o.id == order_id), None
         )
         if order is None:
-            from market.errors import NotFound
+            from market.core.errors import NotFound
 
             raise NotFound("order_id", f"no order {order_id} of yours")
         return render(request, "my/_order_edit.html", o=order)
@@ -201,7 +202,7 @@ class MemberController(Controller):
         elif action in ("pause", "resume"):
             await standing.set_standing_paused(db, actor, clock, rule_id, action == "pause")
         else:
-            from market.errors import NotFound
+            from market.core.errors import NotFound
 
             raise NotFound("action", "use pause, resume or delete")
         return render(

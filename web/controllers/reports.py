@@ -12,8 +12,8 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.export.service import parse_range
-from market.reports import cluster_report, default_month, member_statement
-from market.settlement import statement_csv
+from market.reports.service import cluster_report, default_month, member_statement
+from market.settlement.settle import statement_csv
 from web.auth import requires_role, signed_in
 from web.pages import page, render
 from web.report_charts import congestion_chart, price_volume_chart, shares_chart

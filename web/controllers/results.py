@@ -12,8 +12,8 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market import results
-from market.errors import ValidationFailed
+from market.clearing import results
+from market.core.errors import ValidationFailed
 from web.auth import signed_in
 from web.formatting import to_local
 from web.pages import page

@@ -1,0 +1,193 @@
+"""The gate-closure scheduler: creates upcoming intervals, closes gates when due
+(materialising standing orders first), clears closed intervals in start order and publishes
+events. Runs in the app process (embedded default) or as `klaster worker`; any number of
+them may run against one PostgreSQL database (the guards are in the database, see
+`market.clearing`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import anyio
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from market.access import audit
+from market.clearing.run import claim, clear_claimed
+from market.clearing.store import StoredRun
+from market.cluster.service import get_cluster
+from market.core.clock import Clock, SystemClock
+from market.core.errors import NotFound
+from market.core.events import GATE_CLOSED, NullPublisher, Publisher, publish_safely
+from market.db.engine import session_factory
+from market.trading.intervals import ensure_intervals
+from market.trading.models import Interval, IntervalStatus, Order, OrderStatus
+from market.trading.standing import materialise
+
+log = logging.getLogger("klaster.scheduler")
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class TickReport:
+    created: list[int] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)
+    cleared: list[StoredRun] = field(default_factory=list)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        engine: AsyncEngine | async_sessionmaker[AsyncSession],
+        clock: Clock | None = None,
+        publisher: Publisher | None = None,
+        *,
+        worker_id: str | None = None,
+        tick_seconds: float = 1.0,
+        lease_seconds: float = 300.0,
+        create_intervals: bool = True,
+    ) -> None:
+        self.sessions = (
+            engine if isinstance(engine, async_sessionmaker) else session_factory(engine)
+        )
+        self.clock = clock or SystemClock()
+        self.publisher = publisher or NullPublisher()
+        self.worker_id = worker_id or default_worker_id()
+        self.tick_seconds = tick_seconds
+        self.lease = timedelta(seconds=lease_seconds)
+        self.create_intervals = create_intervals
+
+    async def tick(self) -> TickReport:
+        """One pass. Overdue intervals (after downtime) are closed and cleared oldest first."""
+        report = TickReport()
+        now = self.clock.now()
+        async with self.sessions() as session:
+            try:
+                cluster = await get_cluster(session)
+            except NotFound:
+                return report
+            if self.create_intervals:
+                report.created = await ensure_intervals(session, cluster, now)
+                if report.created:
+                    new = (
+                        await session.scalars(
+                            select(Interval)
+                            .where(Interval.id.in_(report.created))
+                            .order_by(Interval.start_utc)
+                        )
+                    ).all()
+                    await materialise(session, cluster, list(new))
+                await session.commit()
+            due = (
+                await session.scalars(
+                    select(Interval.id)
+                    .where(
+                        Interval.status == IntervalStatus.OPEN.value,
+                        Interval.gate_closure_utc <= now,
+                    )
+                    .order_by(Interval.start_utc)
+                )
+            ).all()
+        for interval_id in due:
+            if await self.close_gate(interval_id):
+                report.closed.append(interval_id)
+        for interval_id in await self._clearable():
+            if await claim(self.sessions, interval_id, self.worker_id, self.lease):
+                stored = await clear_claimed(
+                    self.sessions, interval_id, self.worker_id, self.publisher
+                )
+                if stored is not None:
+                    report.cleared.append(stored)
+        return report
+
+    async def _clearable(self) -> list[int]:
+        wall = datetime.now(UTC)
+        async with self.sessions() as session:
+            return list(
+                (
+                    await session.scalars(
+                        select(Interval.id)
+                        .where(
+                            or_(
+                                Interval.status == IntervalStatus.CLOSED.value,
+                                and_(
+                                    Interval.status == IntervalStatus.CLEARING.value,
+                                    Interval.claim_until < wall,
+                                ),
+                            )
+                        )
+                        .order_by(Interval.start_utc)
+                    )
+                ).all()
+            )
+
+    async def close_gate(self, interval_id: int) -> bool:
+        """open → closed, with standing orders materialised in the same transaction.
+        True for the one process that closed it."""
+        async with self.sessions() as session:
+            result = await session.execute(
+                update(Interval)
+                .where(Interval.id == interval_id, Interval.status == IntervalStatus.OPEN.value)
+                .values(status=IntervalStatus.CLOSED.value, closed_at=datetime.now(UTC))
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                await session.rollback()
+                return False
+            cluster = await get_cluster(session)
+            interval = await session.get(Interval, interval_id)
+            assert interval is not None
+            await materialise(session, cluster, [interval])
+            orders = int(
+                await session.scalar(
+                    select(func.count(Order.id)).where(
+                        Order.interval_id == interval_id, Order.status == OrderStatus.OPEN.value
+                    )
+                )
+                or 0
+            )
+            audit.record(
+                session,
+                None,
+                "gate_closed",
+                "interval",
+                interval_id,
+                interval_id=interval_id,
+                orders=orders,
+                worker=self.worker_id,
+            )
+            await session.commit()
+        await publish_safely(
+            self.publisher,
+            GATE_CLOSED,
+            {
+                "type": GATE_CLOSED,
+                "interval_id": interval_id,
+                "interval_start": interval.start_utc.isoformat(),
+                "orders": orders,
+            },
+        )
+        return True
+
+    async def run(self, *, stop_after: int | None = None) -> None:
+        """Tick until cancelled (or `stop_after` ticks). Errors are logged, not fatal."""
+        ticks = 0
+        log.info("scheduler %s started", self.worker_id)
+        while stop_after is None or ticks < stop_after:
+            try:
+                report = await self.tick()
+                for run in report.cleared:
+                    log.info("cleared interval %s: %s", run.interval_id, run.status)
+            except Exception:
+                log.exception("scheduler tick failed; retrying")
+            ticks += 1
+            await anyio.sleep(self.tick_seconds)

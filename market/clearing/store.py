@@ -1,0 +1,296 @@
+"""Storing a clearing result: solver floats to stored decimals (largest-remainder rounding,
+see docs/data-model.md), the run and everything it decided, in the caller's transaction."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from sqlalchemy import insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.access import audit
+from market.clearing.input import ProblemInput, compress_problem, input_hash, result_hash
+from market.clearing.models import ClearingRun, GridExchange, LineFlow, NodePrice, Trade
+from market.core.money import AMOUNT, AMOUNT_PLACES, allocate_rounded, energy, largest_remainder
+from market.core.money import price as round_price
+from market.trading.models import Interval, Order, OrderStatus
+from matching.result import GRID, ClearingResult
+
+PRICE_LIMIT = Decimal("999999")
+#: Rows per statement when storing: small enough that the event loop gets a turn often
+#: (parameter processing runs on the loop), large enough to keep round trips few.
+CHUNK = 1000
+
+
+def _bound(value: float) -> Decimal | None:
+    if not math.isfinite(value) or abs(value) >= float(PRICE_LIMIT):
+        return None
+    return round_price(value)
+
+
+def _status_of(accepted: Decimal, quantity: Decimal) -> str:
+    if accepted <= 0:
+        return OrderStatus.UNFILLED.value
+    if accepted >= quantity:
+        return OrderStatus.FILLED.value
+    return OrderStatus.PARTLY_FILLED.value
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    interval_id: int
+    run_id: int
+    status: str
+    reason: str
+    input_hash: str
+    result_hash: str
+    prices: dict[str, str]
+    local_kwh: Decimal
+    import_kwh: Decimal
+    export_kwh: Decimal
+    welfare_pln: Decimal
+    congested_lines: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Converted:
+    """A result turned into stored decimals and rows (everything but the run id)."""
+
+    run: dict[str, Any]
+    node_rows: list[dict[str, Any]]
+    line_rows: list[dict[str, Any]]
+    grid_rows: list[dict[str, Any]]
+    trade_rows: list[dict[str, Any]]
+    order_rows: list[dict[str, Any]]
+    prices: dict[str, str]
+    congested_lines: list[str]
+
+
+def convert(inp: ProblemInput, result: ClearingResult) -> Converted:
+    """Pure and CPU-bound (run it in a worker thread): solver floats to stored decimals with
+    largest-remainder rounding per price step (energy), per side (amounts) and per buyer
+    order (trades)."""
+    problem = inp.problem
+    book = problem.orders
+    ok = result.ok
+    n_orders = len(book)
+    accepted_f = result.accepted_kwh if ok else np.zeros(n_orders)
+    node_price = [round_price(float(p)) if ok else Decimal("0.0000") for p in result.price]
+    quantity = [energy(float(q)) for q in book.quantity_kwh]
+    nodes = book.node.tolist()
+    buys = book.is_buy.tolist()
+
+    accepted = [Decimal("0.000")] * n_orders
+    steps: dict[tuple[int, bool, float], list[int]] = defaultdict(list)
+    for k, key in enumerate(zip(nodes, buys, book.price.tolist(), strict=True)):
+        steps[key].append(k)
+    for members in steps.values():
+        rounded = largest_remainder([float(accepted_f[k]) for k in members], 3)
+        for k, q in zip(members, rounded, strict=True):
+            accepted[k] = min(q, quantity[k])
+    amounts = [Decimal("0.00")] * n_orders
+    for side in (True, False):
+        ks = [k for k in range(n_orders) if buys[k] is side]
+        exact = [accepted[k] * node_price[nodes[k]] for k in ks]
+        for k, a in zip(ks, allocate_rounded(exact, AMOUNT_PLACES), strict=True):
+            amounts[k] = a
+
+    import_kwh = [energy(float(v)) if ok else Decimal("0.000") for v in result.import_kwh]
+    export_kwh = [energy(float(v)) if ok else Decimal("0.000") for v in result.export_kwh]
+    tr = result.trades
+    trade_q = [Decimal("0.000")] * len(tr)
+    sellers, buyers = tr.seller.tolist(), tr.buyer.tolist()
+    if ok and len(tr):
+        groups: dict[tuple[str, int], list[int]] = defaultdict(list)
+        for t in range(len(tr)):
+            groups[("b", buyers[t]) if buyers[t] != GRID else ("s", sellers[t])].append(t)
+        for members in groups.values():
+            rounded = largest_remainder([float(tr.quantity_kwh[t]) for t in members], 3)
+            for t, q in zip(members, rounded, strict=True):
+                trade_q[t] = q
+    local = sum(
+        (q for t, q in enumerate(trade_q) if buyers[t] != GRID and sellers[t] != GRID),
+        Decimal("0.000"),
+    )
+    bought: dict[int, Decimal] = defaultdict(Decimal)
+    sold: dict[int, Decimal] = defaultdict(Decimal)
+    for k in range(n_orders):
+        (bought if buys[k] else sold)[nodes[k]] += accepted[k]
+    timings = result.timings
+    run = {
+        "input_hash": input_hash(problem),
+        "result_hash": result_hash(problem, result),
+        "problem_gz": compress_problem(problem),
+        "solver": result.solver,
+        "status": result.status.value,
+        "reason": result.reason,
+        "order_count": n_orders,
+        "welfare_pln": Decimal(repr(round(result.welfare, 2))) if ok else Decimal("0.00"),
+        "congestion_rent_pln": (
+            Decimal(repr(round(result.congestion_rent, 2))) if ok else Decimal("0.00")
+        ),
+        "matched_kwh": sum((accepted[k] for k in range(n_orders) if buys[k]), Decimal("0.000")),
+        "local_kwh": local,
+        "import_kwh": sum(import_kwh, Decimal("0.000")),
+        "export_kwh": sum(export_kwh, Decimal("0.000")),
+        "timings": {
+            "build_ms": timings.build_ms,
+            "solve_ms": timings.solve_ms,
+            "prices_ms": timings.prices_ms,
+            "allocation_ms": timings.allocation_ms,
+            "trades_ms": timings.trades_ms,
+            "total_ms": timings.total_ms,
+        },
+    }
+    node_rows, line_rows, grid_rows, trade_rows = [], [], [], []
+    if ok:
+        node_rows = [
+            {
+                "node_id": inp.node_ids[n],
+                "price": node_price[n],
+                "price_low": _bound(float(result.price_low[n])),
+                "price_high": _bound(float(result.price_high[n])),
+                "bought_kwh": bought[n],
+                "sold_kwh": sold[n],
+            }
+            for n in range(len(inp.node_ids))
+        ]
+        line_rows = [
+            {
+                "line_id": inp.line_ids[m],
+                "flow_kwh": energy(float(result.flow_kwh[m])),
+                "limit_kwh": energy(float(result.line_limit_kwh[m])),
+                "congested": bool(result.line_congested[m]),
+            }
+            for m in range(len(inp.line_ids))
+        ]
+        grid_rows = [
+            {
+                "node_id": inp.grid_node_ids[g],
+                "import_kwh": import_kwh[g],
+                "export_kwh": export_kwh[g],
+                "import_price": inp.grid_prices[g][0],
+                "export_price": inp.grid_prices[g][1],
+                "import_amount_pln": (import_kwh[g] * inp.grid_prices[g][0]).quantize(AMOUNT),
+                "export_amount_pln": (export_kwh[g] * inp.grid_prices[g][1]).quantize(AMOUNT),
+            }
+            for g in range(len(inp.grid_node_ids))
+        ]
+        seller_nodes, buyer_nodes = tr.seller_node.tolist(), tr.buyer_node.tolist()
+        trade_rows = [
+            {
+                "seller_order_id": None if sellers[t] == GRID else inp.order_ids[sellers[t]],
+                "buyer_order_id": None if buyers[t] == GRID else inp.order_ids[buyers[t]],
+                "seller_node_id": inp.node_ids[seller_nodes[t]],
+                "buyer_node_id": inp.node_ids[buyer_nodes[t]],
+                "quantity_kwh": trade_q[t],
+                "seller_price": node_price[seller_nodes[t]],
+                "buyer_price": node_price[buyer_nodes[t]],
+            }
+            for t in range(len(tr))
+            if trade_q[t] > 0
+        ]
+    order_rows: list[dict[str, Any]] = [
+        {
+            "id": inp.order_ids[k],
+            "accepted_kwh": accepted[k],
+            "clearing_price": node_price[nodes[k]],
+            "amount_pln": amounts[k],
+            "status": _status_of(accepted[k], quantity[k]),
+        }
+        for k in range(n_orders)
+    ]
+    order_rows += [
+        {
+            "id": oid,
+            "accepted_kwh": Decimal("0.000"),
+            "clearing_price": None,
+            "amount_pln": Decimal("0.00"),
+            "status": OrderStatus.UNFILLED.value,
+        }
+        for oid in inp.excluded_order_ids
+    ]
+    return Converted(
+        run=run,
+        node_rows=node_rows,
+        line_rows=line_rows,
+        grid_rows=grid_rows,
+        trade_rows=trade_rows,
+        order_rows=order_rows,
+        prices={problem.network.nodes[n].id: str(node_price[n]) for n in range(len(node_price))}
+        if ok
+        else {},
+        congested_lines=[
+            problem.network.lines[m].id
+            for m in range(len(inp.line_ids))
+            if ok and result.line_congested[m]
+        ],
+    )
+
+
+async def store_result(
+    session: AsyncSession,
+    interval: Interval,
+    converted: Converted,
+    *,
+    worker_id: str,
+    started_at: datetime,
+) -> StoredRun:
+    """Write the run and everything it decided (the caller commits: all or nothing)."""
+    now = datetime.now(UTC)
+    run = ClearingRun(
+        interval_id=interval.id,
+        worker_id=worker_id,
+        started_at=started_at,
+        finished_at=now,
+        **converted.run,
+    )
+    session.add(run)
+    await session.flush()
+    for model, rows in (
+        (NodePrice, converted.node_rows),
+        (LineFlow, converted.line_rows),
+        (GridExchange, converted.grid_rows),
+        (Trade, converted.trade_rows),
+    ):
+        for k in range(0, len(rows), CHUNK):
+            chunk = [row | {"run_id": run.id} for row in rows[k : k + CHUNK]]
+            await session.execute(insert(model), chunk)
+    orders = converted.order_rows
+    for k in range(0, len(orders), CHUNK):
+        chunk = [row | {"updated_at": now} for row in orders[k : k + CHUNK]]
+        await session.execute(update(Order), chunk)
+    audit.record(
+        session,
+        None,
+        "clear",
+        "interval",
+        interval.id,
+        interval_id=interval.id,
+        status=run.status,
+        reason=run.reason,
+        orders=run.order_count,
+        input_hash=run.input_hash,
+        result_hash=run.result_hash,
+        worker=worker_id,
+    )
+    return StoredRun(
+        interval_id=interval.id,
+        run_id=run.id,
+        status=run.status,
+        reason=run.reason,
+        input_hash=run.input_hash,
+        result_hash=run.result_hash,
+        prices=converted.prices,
+        local_kwh=run.local_kwh,
+        import_kwh=run.import_kwh,
+        export_kwh=run.export_kwh,
+        welfare_pln=run.welfare_pln,
+        congested_lines=converted.congested_lines,
+    )

@@ -1,0 +1,39 @@
+"""The energy cluster and its market parameters (one per database)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from market.db.base import Base, price_pln, utcnow
+
+
+class Cluster(Base):
+    """The energy cluster and its market parameters (one per database)."""
+
+    __tablename__ = "clusters"
+    __table_args__ = (
+        CheckConstraint("interval_minutes IN (15, 60)", name="interval_minutes"),
+        CheckConstraint("price_floor <= price_cap", name="price_band"),
+        CheckConstraint("gate_closure_minutes >= 0", name="gate_closure"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    registry_number: Mapped[str | None] = mapped_column(String(60))
+    coordinator_name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(60), default="Europe/Warsaw")
+    interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    #: The gate closes this many minutes before the interval starts.
+    gate_closure_minutes: Mapped[int] = mapped_column(Integer, default=5)
+    #: How many intervals ahead are open for orders.
+    horizon_intervals: Mapped[int] = mapped_column(Integer, default=8)
+    price_floor: Mapped[Decimal] = mapped_column(price_pln())
+    price_cap: Mapped[Decimal] = mapped_column(price_pln())
+    #: Seed of the deterministic synthetic profiles (forecasts for standing orders).
+    profile_seed: Mapped[int] = mapped_column(Integer, default=2026)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

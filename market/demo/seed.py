@@ -1,0 +1,295 @@
+"""Demo data: the Staszów energy cluster (see ../shared/DOMAIN.md), deterministic for a seed.
+
+GPZ Staszów (110/15 kV) feeds a town cable feeder (8 MVA) and a rural overhead feeder
+(6 MVA); MV/LV stations (100–1,600 kVA) hang off them and households sit on LV circuits
+(140 kVA). About 75 metering points: the municipality's buildings, PGKiM (water and
+housing), ZEC (district heating), ZGOK Rzędów (landfill gas), the power plant's PV farm and
+battery, businesses, households with and without PV. `members=N` scales the households up to
+N metering points in total (benchmarks). Every member gets a login (`m0001`…) with the demo
+password; three named logins are documented in docs/demo.md.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.access import audit
+from market.access.models import Member, MemberKind, Role
+from market.access.passwords import hash_password
+from market.cluster.models import Cluster
+from market.core.clock import Clock
+from market.core.errors import Conflict, ValidationFailed
+from market.demo.staszow import (
+    BUSINESSES,
+    IMPORT_REFERENCE,
+    MIN_MEMBERS,
+    PGE_PREFIX,
+    PRICE_FLOOR,
+    RCEM,
+    band_price,
+    institutions,
+    network,
+    points,
+)
+from market.members.models import MeteringPoint
+from market.members.ppe import make_ppe
+from market.network.models import GridConnection, Line, Node, NodeKind
+from market.trading.models import StandingMode, StandingOrder
+
+DEMO_PASSWORD = "klaster-demo"
+DEMO_LOGINS = {
+    "prosument": Role.MEMBER,
+    "koordynator": Role.COORDINATOR,
+    "dystrybutor": Role.DISTRIBUTOR,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SeedReport:
+    cluster_id: int
+    nodes: int
+    lines: int
+    members: int
+    metering_points: int
+    standing_orders: int
+
+
+async def seed_demo(
+    session: AsyncSession,
+    *,
+    members: int | None = None,
+    seed: int = 2026,
+    now: datetime | None = None,
+    clock: Clock | None = None,
+    interval_minutes: int = 15,
+) -> SeedReport:
+    """Create the Staszów demo cluster in an empty database and commit. The export
+    reference (grid buy-back price) is the RCEm of the month of `now` (or `clock.now()`)."""
+    if now is None and clock is not None:
+        now = clock.now()
+    total = 75 if members is None else members
+    if total < MIN_MEMBERS:
+        raise ValidationFailed("members", f"at least {MIN_MEMBERS} metering points")
+    if interval_minutes not in (15, 60):
+        raise ValidationFailed("interval_minutes", "must be 15 or 60")
+    if await session.scalar(select(Cluster.id).limit(1)) is not None:
+        raise Conflict("cluster", "the database already has a cluster; seed an empty database")
+    rng = random.Random(f"klaster-demo:{seed}")
+    month = (now or datetime.now()).month
+    export_ref = RCEM[month - 1]
+
+    cluster = Cluster(
+        name="Klaster Energii Powiatu Staszowskiego",
+        registry_number="KE/DEMO/2026",
+        coordinator_name="Domat Consulting Sp. z o.o.",
+        timezone="Europe/Warsaw",
+        interval_minutes=interval_minutes,
+        gate_closure_minutes=5,
+        horizon_intervals=8,
+        price_floor=PRICE_FLOOR,
+        price_cap=IMPORT_REFERENCE,
+        profile_seed=seed,
+    )
+    session.add(cluster)
+    households = max(0, total - len(institutions()) - len(BUSINESSES))
+    lv_count = max(5, -(-households // 12))
+    node_defs, line_defs = network(lv_count)
+    node_rows = [
+        {
+            "code": c,
+            "name": n,
+            "kind": k.value,
+            "active": True,
+            "map_x": None,
+            "map_y": None,
+        }
+        for c, n, k in node_defs
+    ]
+    await session.execute(insert(Node), node_rows)
+    node_id = dict((await session.execute(select(Node.code, Node.id))).all())
+    await session.execute(
+        insert(Line),
+        [
+            {
+                "code": f"L-{b}",
+                "name": f"{a} → {b}",
+                "from_node_id": node_id[a],
+                "to_node_id": node_id[b],
+                "capacity_kw": Decimal(repr(kw)),
+                "active": True,
+            }
+            for a, b, kw in line_defs
+        ],
+    )
+    session.add(
+        GridConnection(
+            node_id=node_id["GPZ-STASZOW"],
+            import_price=IMPORT_REFERENCE,
+            export_price=export_ref,
+            import_limit_kw=Decimal(40000),
+            export_limit_kw=Decimal(40000),
+        )
+    )
+
+    lv_codes = [c for c, _, k in node_defs if k is NodeKind.LV]
+    demo_points = points(rng, total, lv_codes)
+    password = hash_password(DEMO_PASSWORD)
+    member_names = list(dict.fromkeys(p.member for p in demo_points))
+    kinds = {p.member: p.kind for p in demo_points}
+    first_household = next(
+        p.member for p in demo_points if p.kind is MemberKind.HOUSEHOLD and p.pv_kwp
+    )
+    member_rows = []
+    login_of: dict[str, str] = {}
+    for k, name in enumerate(member_names, start=1):
+        login = login_of[name] = "prosument" if name == first_household else f"m{k:04d}"
+        member_rows.append(
+            {
+                "name": name.split("#")[0],
+                "kind": kinds[name].value,
+                "role": Role.MEMBER.value,
+                "login": login,
+                "password_hash": password,
+                "active": True,
+                "show_name": kinds[name] is not MemberKind.HOUSEHOLD,
+                "email": None,
+            }
+        )
+    member_rows += [
+        {
+            "name": "Domat Consulting Sp. z o.o. (koordynator)",
+            "kind": MemberKind.OPERATOR.value,
+            "role": Role.COORDINATOR.value,
+            "login": "koordynator",
+            "password_hash": password,
+            "active": True,
+            "show_name": True,
+            "email": None,
+        },
+        {
+            "name": "PGE Dystrybucja S.A. (OSD)",
+            "kind": MemberKind.OPERATOR.value,
+            "role": Role.DISTRIBUTOR.value,
+            "login": "dystrybutor",
+            "password_hash": password,
+            "active": True,
+            "show_name": True,
+            "email": None,
+        },
+    ]
+    await session.execute(insert(Member), member_rows)
+    by_login = dict((await session.execute(select(Member.login, Member.id))).all())
+    member_id = {key: by_login[login] for key, login in login_of.items()}
+
+    mp_rows = []
+    for k, p in enumerate(demo_points):
+        mp_rows.append(
+            {
+                "ppe_code": make_ppe(PGE_PREFIX, 3_100_000_000 + 7919 * k),
+                "member_id": member_id[p.member],
+                "node_id": node_id[p.node],
+                "name": p.name,
+                "contracted_power_kw": Decimal(repr(round(p.contracted_kw, 1))),
+                "pv_kwp": Decimal(repr(p.pv_kwp)),
+                "other_generation_kw": Decimal(repr(p.other_kw)),
+                "storage_kwh": Decimal(repr(p.storage_kwh)),
+                "annual_use_kwh": Decimal(repr(float(p.annual_kwh))),
+                "load_profile": p.profile.value,
+                "note": None,
+                "active": True,
+            }
+        )
+    for k in range(0, len(mp_rows), 2000):
+        await session.execute(insert(MeteringPoint), mp_rows[k : k + 2000])
+    mps = (await session.execute(select(MeteringPoint))).scalars().all()
+
+    # Simulated participants: surplus offered and deficits bid inside the export-import band.
+    low, high = export_ref, IMPORT_REFERENCE
+    rules = []
+    for mp in mps:
+        base = {
+            "member_id": mp.member_id,
+            "metering_point_id": mp.id,
+            "weekdays": "1234567",
+            "valid_from": None,
+            "valid_to": None,
+            "paused": False,
+        }
+        if mp.storage_kwh > 0:
+            cycle = (mp.contracted_power_kw * interval_minutes / 60 * Decimal("0.8")).quantize(
+                Decimal("0.001")
+            )
+            rules.append(
+                base
+                | {
+                    "side": "buy",
+                    "mode": StandingMode.FIXED.value,
+                    "quantity_kwh": cycle,
+                    "price": band_price(rng, low, high, 0.05, 0.2),
+                    "hour_from": 10,
+                    "hour_to": 14,
+                }
+            )
+            rules.append(
+                base
+                | {
+                    "side": "sell",
+                    "mode": StandingMode.FIXED.value,
+                    "quantity_kwh": cycle,
+                    "price": band_price(rng, low, high, 0.5, 0.8),
+                    "hour_from": 17,
+                    "hour_to": 21,
+                }
+            )
+            continue
+        if mp.pv_kwp > 0 or mp.other_generation_kw > 0:
+            rules.append(
+                base
+                | {
+                    "side": "sell",
+                    "mode": StandingMode.FORECAST.value,
+                    "quantity_kwh": None,
+                    # Large generators take any price above the floor (the grid buys what
+                    # the cluster does not); small producers ask inside the band.
+                    "price": PRICE_FLOOR
+                    if mp.pv_kwp >= 500 or mp.other_generation_kw > 0
+                    else band_price(rng, low, high, 0.0, 0.3),
+                    "hour_from": 0,
+                    "hour_to": 24,
+                }
+            )
+        if mp.annual_use_kwh > 0:
+            rules.append(
+                base
+                | {
+                    "side": "buy",
+                    "mode": StandingMode.FORECAST.value,
+                    "quantity_kwh": None,
+                    "price": band_price(rng, low, high, 0.35, 0.95),
+                    "hour_from": 0,
+                    "hour_to": 24,
+                }
+            )
+    for k in range(0, len(rules), 2000):
+        await session.execute(insert(StandingOrder), rules[k : k + 2000])
+    await session.flush()
+    audit.record(
+        session,
+        None,
+        "seed",
+        "cluster",
+        cluster.id,
+        members=len(member_rows),
+        metering_points=len(mp_rows),
+        seed=seed,
+    )
+    await session.commit()
+    return SeedReport(
+        cluster.id, len(node_rows), len(line_defs), len(member_rows), len(mp_rows), len(rules)
+    )

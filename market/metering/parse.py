@@ -1,0 +1,449 @@
+"""Meter data from the distributor: parse and validate a CSV file, line by line.
+
+Columns (header row required, any order, case-insensitive; Polish names accepted):
+`ppe`, `interval_start`, `import_kwh`, `export_kwh`, `quality`, optional `resolution`
+(`PT15M`/`PT60M`). Separator `;` or `,` (from the header); with `;` a decimal comma is
+accepted. `interval_start` is ISO 8601: with `Z` or an offset it is exact; without an offset
+it is local time in the cluster's zone, refused when it does not exist (spring change) or is
+ambiguous (the repeated autumn hour) — give the offset then.
+
+One resolution per file: the `resolution` column of the first row, or (without the column) the
+`--resolution` given, or else detected from the first rows (15-minute when any start is off
+the full hour or one PPE has starts 15 minutes apart). Other rows must agree.
+
+**Hourly data is split evenly into quarter-hours** (in Wh, largest remainder, so the four
+quarters add up exactly to the hourly value), because the market clears quarter-hours; each
+quarter keeps the hour's quality flag. For a 60-minute cluster, quarter-hour data is summed
+per hour (all four quarters needed) — see `to_cluster_grid`.
+
+Validation keeps flat memory: duplicates are found with one bitmap per PPE.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import IO
+from zoneinfo import ZoneInfo
+
+from market.core.errors import ValidationFailed
+from market.members.ppe import validate_ppe
+
+WH = Decimal("0.001")
+MAX_REPORTED_ERRORS = 200
+
+
+class Quality(StrEnum):
+    MEASURED = "measured"
+    ESTIMATED = "estimated"
+    SUBSTITUTED = "substituted"
+
+
+_QUALITY_ALIASES = {
+    "measured": Quality.MEASURED,
+    "m": Quality.MEASURED,
+    "rzeczywisty": Quality.MEASURED,
+    "pomiar": Quality.MEASURED,
+    "estimated": Quality.ESTIMATED,
+    "e": Quality.ESTIMATED,
+    "szacowany": Quality.ESTIMATED,
+    "substituted": Quality.SUBSTITUTED,
+    "s": Quality.SUBSTITUTED,
+    "zastepczy": Quality.SUBSTITUTED,
+    "zastępczy": Quality.SUBSTITUTED,
+}
+
+_COLUMN_ALIASES = {
+    "ppe": "ppe",
+    "kod_ppe": "ppe",
+    "ppe_code": "ppe",
+    "interval_start": "interval_start",
+    "start": "interval_start",
+    "data_od": "interval_start",
+    "poczatek": "interval_start",
+    "import_kwh": "import_kwh",
+    "pobor_kwh": "import_kwh",
+    "energia_pobrana_kwh": "import_kwh",
+    "export_kwh": "export_kwh",
+    "oddanie_kwh": "export_kwh",
+    "energia_oddana_kwh": "export_kwh",
+    "quality": "quality",
+    "jakosc": "quality",
+    "status": "quality",
+    "resolution": "resolution",
+    "rozdzielczosc": "resolution",
+}
+REQUIRED = ("ppe", "interval_start", "import_kwh", "export_kwh", "quality")
+RESOLUTIONS = {"PT15M": 15, "PT60M": 60, "PT1H": 60}
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """Metered energy of one metering point over one interval (source resolution)."""
+
+    line: int
+    ppe: str
+    start_utc: datetime
+    minutes: int
+    import_kwh: Decimal
+    export_kwh: Decimal
+    quality: Quality
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.field}: {self.message}"
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What a validation or import pass found. `errors` holds at most the first 200."""
+
+    resolution_minutes: int = 0
+    rows: int = 0
+    valid_rows: int = 0
+    error_count: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    ppes: set[str] = field(default_factory=set)
+    first_start: datetime | None = None
+    last_start: datetime | None = None
+    stored: int = 0
+
+    def add_error(self, error: RowError) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(error)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+    def summary(self) -> str:
+        head = (
+            f"{self.rows} rows, {self.valid_rows} valid, {self.error_count} with errors, "
+            f"{len(self.ppes)} metering points, resolution PT{self.resolution_minutes}M"
+        )
+        return head if self.ok else head + "\n" + "\n".join(str(e) for e in self.errors)
+
+
+class _SeenIntervals:
+    """Per PPE, a growable bitmap of slots already given (flat memory for millions of rows)."""
+
+    def __init__(self, slot_minutes: int) -> None:
+        self._slot = slot_minutes * 60
+        self._maps: dict[str, tuple[int, bytearray]] = {}
+
+    def add(self, ppe: str, start: datetime, minutes: int) -> bool:
+        """Mark the slots of [start, start+minutes); False when one was already taken."""
+        first = int(start.timestamp()) // self._slot
+        count = max(1, minutes * 60 // self._slot)
+        base, bits = self._maps.get(ppe, (first, bytearray()))
+        if first < base:  # grow to the left
+            shift_bytes = (base - first + 7) // 8
+            bits = bytearray(shift_bytes) + bits
+            base -= shift_bytes * 8
+        end = first - base + count
+        if end > len(bits) * 8:
+            bits.extend(bytearray((end - len(bits) * 8 + 7) // 8 + 64))
+        taken = False
+        for k in range(first - base, end):
+            byte, bit = divmod(k, 8)
+            if bits[byte] >> bit & 1:
+                taken = True
+            bits[byte] |= 1 << bit
+        self._maps[ppe] = (base, bits)
+        return not taken
+
+
+def parse_start(raw: str, zone: ZoneInfo) -> datetime:
+    """An interval start as aware UTC; local times without offset must be unambiguous."""
+    text = raw.strip().replace(" ", "T", 1)
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"not an ISO 8601 time ({raw!r}); use e.g. 2026-03-29T00:15:00Z "
+            "or 2026-03-29T01:15:00+01:00"
+        ) from None
+    if moment.tzinfo is not None:
+        return moment.astimezone(UTC)
+    early = moment.replace(tzinfo=zone, fold=0)
+    late = moment.replace(tzinfo=zone, fold=1)
+    if early.utcoffset() != late.utcoffset():
+        gap = early.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment
+        if gap:
+            raise ValueError(
+                f"local time {raw!r} does not exist (clocks go forward); give the UTC time"
+            )
+        raise ValueError(
+            f"local time {raw!r} is ambiguous (the repeated autumn hour); "
+            "add the offset (+02:00 for the first, +01:00 for the second)"
+        )
+    if early.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
+        raise ValueError(f"local time {raw!r} does not exist (clocks go forward)")
+    return early.astimezone(UTC)
+
+
+def parse_energy(raw: str, decimal_comma: bool) -> Decimal:
+    text = raw.strip().replace("\u00a0", "").replace(" ", "")
+    if decimal_comma:
+        text = text.replace(",", ".")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"not a number ({raw!r})") from None
+    if not value.is_finite():
+        raise ValueError("must be a finite number")
+    if value < 0:
+        raise ValueError(f"negative energy ({raw.strip()}); give import and export as ≥ 0")
+    if value != value.quantize(WH):
+        raise ValueError(f"more than 3 decimals ({raw.strip()}); energy is kWh to the Wh")
+    return value.quantize(WH)
+
+
+def _resolution(raw: str) -> int:
+    minutes = RESOLUTIONS.get(raw.strip().upper())
+    if minutes is None:
+        raise ValueError(f"unknown resolution {raw!r}; use PT15M or PT60M")
+    return minutes
+
+
+def _open_rows(stream: IO[str]) -> tuple[dict[str, int], Iterator[tuple[int, list[str]]], str]:
+    header_line = stream.readline().lstrip("\ufeff")
+    if not header_line.strip():
+        raise ValidationFailed("file", "empty file: the first line must name the columns")
+    separator = ";" if header_line.count(";") >= header_line.count(",") else ","
+    names = next(csv.reader([header_line], delimiter=separator))
+    columns: dict[str, int] = {}
+    for k, name in enumerate(names):
+        key = _COLUMN_ALIASES.get(name.strip().lower())
+        if key and key not in columns:
+            columns[key] = k
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        raise ValidationFailed(
+            "header",
+            f"missing column(s) {', '.join(missing)}; the header needs "
+            "ppe;interval_start;import_kwh;export_kwh;quality[;resolution]",
+        )
+    reader = csv.reader(stream, delimiter=separator)
+    return columns, ((k + 2, row) for k, row in enumerate(reader)), separator
+
+
+def _detect_resolution(stream: IO[str], zone: ZoneInfo, sample: int = 2000) -> int:
+    """From the first rows: 15 when a start is off the full hour or one PPE has starts less
+    than an hour apart; 60 when a PPE has starts exactly an hour apart and none closer.
+    Without such evidence the file is refused: guessing would misplace energy."""
+    pos = stream.tell()
+    try:
+        columns, rows, _sep = _open_rows(stream)
+        last: dict[str, datetime] = {}
+        hourly = False
+        for _line, row in rows:
+            if sample <= 0:
+                break
+            sample -= 1
+            try:
+                if "resolution" in columns:
+                    return _resolution(row[columns["resolution"]])
+                start = parse_start(row[columns["interval_start"]], zone)
+            except (ValueError, IndexError):
+                continue
+            if start.minute % 60:
+                return 15
+            ppe = row[columns["ppe"]].strip()
+            prev = last.get(ppe)
+            if prev is not None:
+                gap = abs(start - prev)
+                if gap < timedelta(hours=1):
+                    return 15
+                hourly = hourly or gap == timedelta(hours=1)
+            last[ppe] = start
+        if hourly:
+            return 60
+        raise ValidationFailed(
+            "resolution",
+            "cannot tell 15- from 60-minute data from the first rows; add a resolution column "
+            "(PT15M or PT60M) or give the resolution (--resolution 15|60)",
+        )
+    finally:
+        stream.seek(pos)
+
+
+def read_meter_csv(
+    stream: IO[str],
+    *,
+    is_known_ppe: Callable[[str], bool],
+    zone: str = "Europe/Warsaw",
+    resolution_minutes: int | None = None,
+    report: ImportReport | None = None,
+) -> Iterator[Reading]:
+    """Yield the valid readings of a seekable text stream; record bad rows in `report`.
+
+    Nothing is stored here: the caller decides (a file with errors imports nothing unless
+    bad rows are to be skipped). Raises `ValidationFailed` for a bad header.
+    """
+    tz = ZoneInfo(zone)
+    report = report if report is not None else ImportReport()
+    if resolution_minutes is None:
+        resolution_minutes = _detect_resolution(stream, tz)
+    report.resolution_minutes = resolution_minutes
+    columns, rows, separator = _open_rows(stream)
+    seen = _SeenIntervals(15)
+    step = resolution_minutes * 60
+    for line, row in rows:
+        if not any(cell.strip() for cell in row):
+            continue
+        report.rows += 1
+
+        def bad(field_name: str, message: str, line: int = line) -> None:
+            report.add_error(RowError(line, field_name, message))
+
+        if len(row) < len(columns) or max(columns.values()) >= len(row):
+            bad("row", f"expected {max(columns.values()) + 1} fields, got {len(row)}")
+            continue
+        raw_ppe = row[columns["ppe"]]
+        try:
+            ppe = validate_ppe(raw_ppe, "ppe")
+        except ValidationFailed as exc:
+            bad("ppe", exc.message)
+            continue
+        if not is_known_ppe(ppe):
+            bad("ppe", f"unknown metering point {ppe}; register it in the cluster first")
+            continue
+        if "resolution" in columns:
+            try:
+                minutes = _resolution(row[columns["resolution"]])
+            except ValueError as exc:
+                bad("resolution", str(exc))
+                continue
+            if minutes != resolution_minutes:
+                bad(
+                    "resolution",
+                    f"mixed resolutions: PT{minutes}M in a PT{resolution_minutes}M file; "
+                    "send 15- and 60-minute data in separate files",
+                )
+                continue
+        try:
+            start = parse_start(row[columns["interval_start"]], tz)
+        except ValueError as exc:
+            bad("interval_start", str(exc))
+            continue
+        if int(start.timestamp()) % step:
+            bad(
+                "interval_start",
+                f"mixed resolutions: {start:%H:%M}Z is not on the {resolution_minutes}-minute "
+                "grid of this file",
+            )
+            continue
+        values: list[Decimal] = []
+        for name in ("import_kwh", "export_kwh"):
+            try:
+                values.append(parse_energy(row[columns[name]], separator == ";"))
+            except ValueError as exc:
+                bad(name, str(exc))
+                break
+        if len(values) < 2:
+            continue
+        quality = _QUALITY_ALIASES.get(row[columns["quality"]].strip().lower())
+        if quality is None:
+            bad("quality", "unknown quality flag; use measured, estimated or substituted")
+            continue
+        if not seen.add(ppe, start, resolution_minutes):
+            bad("interval_start", f"duplicate interval {start:%Y-%m-%dT%H:%MZ} for {ppe}")
+            continue
+        report.valid_rows += 1
+        report.ppes.add(ppe)
+        if report.first_start is None or start < report.first_start:
+            report.first_start = start
+        if report.last_start is None or start > report.last_start:
+            report.last_start = start
+        yield Reading(line, ppe, start, resolution_minutes, values[0], values[1], quality)
+
+
+def split_hour(reading: Reading, minutes: int = 15) -> list[Reading]:
+    """Split a reading into equal parts of `minutes`, in Wh by largest remainder."""
+    parts = reading.minutes // minutes
+    if parts <= 1:
+        return [reading]
+    out: list[list[Decimal]] = [[], []]
+    for k, total in enumerate((reading.import_kwh, reading.export_kwh)):
+        wh = int(total / WH)
+        base, extra = divmod(wh, parts)
+        out[k] = [Decimal(base + (1 if i < extra else 0)) * WH for i in range(parts)]
+    return [
+        Reading(
+            reading.line,
+            reading.ppe,
+            reading.start_utc + timedelta(minutes=minutes * i),
+            minutes,
+            out[0][i],
+            out[1][i],
+            reading.quality,
+        )
+        for i in range(parts)
+    ]
+
+
+_QUALITY_ORDER = [Quality.MEASURED, Quality.ESTIMATED, Quality.SUBSTITUTED]
+
+
+def to_cluster_grid(
+    readings: Iterable[Reading], cluster_minutes: int, report: ImportReport | None = None
+) -> Iterator[Reading]:
+    """Readings on the cluster's interval grid: hourly split for 15-minute clusters,
+    quarter-hours summed per hour (worst quality wins) for 60-minute clusters."""
+    if cluster_minutes == 15:
+        for r in readings:
+            yield from split_hour(r, 15)
+        return
+    pending: dict[tuple[str, datetime], list[Reading]] = {}
+    for r in readings:
+        if r.minutes == cluster_minutes:
+            yield r
+            continue
+        hour = r.start_utc.replace(minute=0)
+        group = pending.setdefault((r.ppe, hour), [])
+        group.append(r)
+        if len(group) == cluster_minutes // r.minutes:
+            del pending[(r.ppe, hour)]
+            yield Reading(
+                group[0].line,
+                r.ppe,
+                hour,
+                cluster_minutes,
+                sum((g.import_kwh for g in group), Decimal(0)),
+                sum((g.export_kwh for g in group), Decimal(0)),
+                max((g.quality for g in group), key=_QUALITY_ORDER.index),
+            )
+    for (ppe, hour), group in pending.items():
+        if report is not None:
+            for g in group:
+                report.add_error(
+                    RowError(
+                        g.line,
+                        "interval_start",
+                        f"incomplete hour {hour:%Y-%m-%dT%H:%MZ} for {ppe}: a 60-minute "
+                        "cluster needs all four quarter-hours",
+                    )
+                )
+                report.valid_rows -= 1
+
+
+def validate_text(text: str, **kwargs: object) -> tuple[list[Reading], ImportReport]:
+    """Convenience for small inputs (tests, uploads already in memory)."""
+    report = ImportReport()
+    readings = list(read_meter_csv(io.StringIO(text), report=report, **kwargs))  # type: ignore[arg-type]
+    return readings, report

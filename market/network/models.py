@@ -1,0 +1,75 @@
+"""The cluster's grid: nodes, lines and grid connections."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from market.db.base import Base, Dec, check_in, power_kw, price_pln
+
+
+class NodeKind(StrEnum):
+    GPZ = "gpz"  # 110/15 kV main supply point
+    FEEDER = "feeder"  # 15 kV feeder section
+    STATION = "station"  # 15/0.4 kV MV/LV station
+    LV = "lv"  # low-voltage circuit
+
+
+class Node(Base):
+    __tablename__ = "nodes"
+    __table_args__ = (CheckConstraint(check_in("kind", NodeKind), name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(default=True)
+    #: Position on the network map (any unit; the web scales it).
+    map_x: Mapped[float | None]
+    map_y: Mapped[float | None]
+
+
+class Line(Base):
+    """A line or transformer with one limit (kW) in both directions."""
+
+    __tablename__ = "lines"
+    __table_args__ = (
+        CheckConstraint("from_node_id <> to_node_id", name="not_loop"),
+        CheckConstraint("capacity_kw >= 0", name="capacity"),
+        CheckConstraint("reactance IS NULL OR reactance > 0", name="reactance"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    from_node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id"), index=True)
+    to_node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id"), index=True)
+    capacity_kw: Mapped[Decimal] = mapped_column(power_kw())
+    reactance: Mapped[Decimal | None] = mapped_column(Dec(12, 6))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    from_node: Mapped[Node] = relationship(foreign_keys=[from_node_id], lazy="raise")
+    to_node: Mapped[Node] = relationship(foreign_keys=[to_node_id], lazy="raise")
+
+
+class GridConnection(Base):
+    """Where the cluster meets the upstream grid: it sells at `import_price` and buys at
+    `export_price` (PLN/kWh), within limits in kW."""
+
+    __tablename__ = "grid_connections"
+    __table_args__ = (
+        CheckConstraint("export_price <= import_price", name="prices"),
+        CheckConstraint("import_limit_kw >= 0 AND export_limit_kw >= 0", name="limits"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id"), unique=True)
+    import_price: Mapped[Decimal] = mapped_column(price_pln())
+    export_price: Mapped[Decimal] = mapped_column(price_pln())
+    import_limit_kw: Mapped[Decimal] = mapped_column(power_kw())
+    export_limit_kw: Mapped[Decimal] = mapped_column(power_kw())
+
+    node: Mapped[Node] = relationship(lazy="raise")

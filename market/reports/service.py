@@ -1,0 +1,316 @@
+"""Cluster reports and member statements, computed from the settled intervals.
+
+Definitions (per interval t, C = members' consumption, G = members' generation fed in; both
+metered when meter data exists, else what the market matched):
+
+- self-sufficiency = Σ min(C_t, G_t) / Σ C_t — consumption covered by cluster generation in
+  the same interval;
+- self-consumption = Σ min(C_t, G_t) / Σ G_t — cluster generation used inside the cluster;
+- share traded locally = Σ min(bought_t, sold_t) / Σ C_t — energy the market matched between
+  members;
+- savings = Σ (what members would have paid with the grid alone − what they paid).
+
+Statutory shares (draft rules for clusters, see docs/export-format.md): renewable share of the
+energy fed in ≥ 30 %; ability to cover ≥ 40 % of members' annual demand (from installed
+capacity: PV kWp × 1,050 kWh/kWp and other generation × 8,000 h, against the members'
+annual use); storage ≥ 2 % of generation capacity (storage power taken as
+min(contracted power, storage kWh / 1 h)). The metering-point model has no fuel type, so all
+generation (PV, landfill gas) counts as renewable and storage discharge does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.access.actor import Actor, require_role
+from market.access.models import Role
+from market.core.errors import Forbidden, ValidationFailed
+from market.export.metering import SettledInterval, settled_intervals
+from market.export.scope import ExportScope, PointInfo, line_names, load_scope
+from market.settlement.settle import ZERO, Statement
+
+PV_YIELD_KWH_PER_KWP = Decimal(1050)
+OTHER_GENERATION_HOURS = Decimal(8000)
+PERIODS = ("interval", "day", "month", "year")
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalFigures:
+    start_utc: datetime
+    local_start: datetime
+    local_day: date
+    consumption_kwh: Decimal
+    generation_kwh: Decimal
+    bought_kwh: Decimal
+    sold_kwh: Decimal
+    renewable_fed_in_kwh: Decimal
+    cost_pln: Decimal
+    grid_only_pln: Decimal
+    price_pln_per_kwh: Decimal | None
+    congested_lines: tuple[int, ...]
+
+
+def _ratio(a: Decimal, b: Decimal) -> float | None:
+    return float(a / b) if b else None
+
+
+@dataclass(slots=True)
+class Figures:
+    """Totals over any set of intervals, with the derived shares."""
+
+    intervals: int = 0
+    consumption_kwh: Decimal = ZERO
+    generation_kwh: Decimal = ZERO
+    covered_kwh: Decimal = ZERO
+    local_kwh: Decimal = ZERO
+    renewable_fed_in_kwh: Decimal = ZERO
+    cost_pln: Decimal = ZERO
+    grid_only_pln: Decimal = ZERO
+    price_sum: Decimal = ZERO
+    priced: int = 0
+    congestion: dict[int, int] = field(default_factory=dict)
+
+    def add(self, f: IntervalFigures) -> None:
+        self.intervals += 1
+        self.consumption_kwh += f.consumption_kwh
+        self.generation_kwh += f.generation_kwh
+        self.covered_kwh += min(f.consumption_kwh, f.generation_kwh)
+        self.local_kwh += min(f.bought_kwh, f.sold_kwh)
+        self.renewable_fed_in_kwh += f.renewable_fed_in_kwh
+        self.cost_pln += f.cost_pln
+        self.grid_only_pln += f.grid_only_pln
+        if f.price_pln_per_kwh is not None:
+            self.price_sum += f.price_pln_per_kwh
+            self.priced += 1
+        for line in f.congested_lines:
+            self.congestion[line] = self.congestion.get(line, 0) + 1
+
+    @property
+    def self_sufficiency(self) -> float | None:
+        return _ratio(self.covered_kwh, self.consumption_kwh)
+
+    @property
+    def self_consumption(self) -> float | None:
+        return _ratio(self.covered_kwh, self.generation_kwh)
+
+    @property
+    def local_share(self) -> float | None:
+        return _ratio(self.local_kwh, self.consumption_kwh)
+
+    @property
+    def renewable_share(self) -> float | None:
+        return _ratio(self.renewable_fed_in_kwh, self.generation_kwh)
+
+    @property
+    def savings_pln(self) -> Decimal:
+        return self.grid_only_pln - self.cost_pln
+
+    @property
+    def mean_price(self) -> Decimal | None:
+        return (self.price_sum / self.priced).quantize(Decimal("0.0001")) if self.priced else None
+
+
+def period_key(f: IntervalFigures, period: str) -> str:
+    if period == "interval":
+        return f.local_start.isoformat(timespec="minutes")
+    if period == "day":
+        return f.local_day.isoformat()
+    if period == "month":
+        return f.local_day.isoformat()[:7]
+    if period == "year":
+        return str(f.local_day.year)
+    raise ValueError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
+
+
+def rollup(figures: Iterable[IntervalFigures], period: str) -> list[tuple[str, Figures]]:
+    """Figures per period, in time order (local days, months, years)."""
+    out: dict[str, Figures] = {}
+    for f in figures:
+        out.setdefault(period_key(f, period), Figures()).add(f)
+    return list(out.items())
+
+
+@dataclass(frozen=True, slots=True)
+class StatutoryShare:
+    key: str
+    value: float | None
+    threshold: float
+    basis: str
+
+    @property
+    def met(self) -> bool:
+        return self.value is not None and self.value >= self.threshold
+
+
+def _generates(p: PointInfo) -> bool:
+    return p.pv_kwp > 0 or p.other_generation_kw > 0
+
+
+def statutory_shares(points: Iterable[PointInfo], totals: Figures) -> list[StatutoryShare]:
+    points = list(points)
+    generation_kw = sum((p.pv_kwp + p.other_generation_kw for p in points), ZERO)
+    storage_kw = sum((min(p.contracted_power_kw, p.storage_kwh) for p in points), ZERO)
+    annual_yield = sum(
+        (
+            p.pv_kwp * PV_YIELD_KWH_PER_KWP + p.other_generation_kw * OTHER_GENERATION_HOURS
+            for p in points
+        ),
+        ZERO,
+    )
+    annual_use = sum((p.annual_use_kwh for p in points), ZERO)
+    return [
+        StatutoryShare("renewable_fed_in", totals.renewable_share, 0.30, "period"),
+        StatutoryShare("annual_demand_cover", _ratio(annual_yield, annual_use), 0.40, "capacity"),
+        StatutoryShare(
+            "storage_to_generation", _ratio(storage_kw, generation_kw), 0.02, "capacity"
+        ),
+    ]
+
+
+def figures_of(s: SettledInterval, renewable: set[int]) -> IntervalFigures:
+    consumption = generation = bought = sold = renewable_in = ZERO
+    cost = grid_only = ZERO
+    for p, line in zip(s.points, s.settlement.lines, strict=True):
+        imp = (
+            line.metered_import_kwh
+            if line.metered_import_kwh is not None
+            else line.matched_import_kwh
+        )
+        exp = (
+            line.metered_export_kwh
+            if line.metered_export_kwh is not None
+            else line.matched_export_kwh
+        )
+        consumption += imp
+        generation += exp
+        if p.id in renewable:
+            renewable_in += exp
+        bought += line.matched_import_kwh
+        sold += line.matched_export_kwh
+        cost += line.total_pln
+        grid_only += line.grid_only_amount_pln
+    d = s.data
+    price = d.prices.get(d.grid_nodes[0]) if d.grid_nodes else None
+    if price is None and d.prices:
+        price = sorted(d.prices.values())[len(d.prices) // 2]
+    return IntervalFigures(
+        s.run.start_utc,
+        s.fields.local_start,
+        s.fields.local_day,
+        consumption,
+        generation,
+        bought,
+        sold,
+        renewable_in,
+        cost,
+        grid_only,
+        price,
+        tuple(d.congested_lines),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterReport:
+    scope: ExportScope
+    period: str
+    rows: list[tuple[str, Figures]]
+    totals: Figures
+    shares: list[StatutoryShare]
+    #: Price and volume per interval of the last local day in the range (for the day chart).
+    last_day: list[IntervalFigures]
+    line_names: dict[int, str]
+
+
+#: A report page reads every settled interval; beyond this many metering-point-intervals
+#: (about a minute of work) the page asks for a shorter range instead of timing out.
+WEB_REPORT_MAX_POINT_INTERVALS = 6_000_000
+
+
+async def cluster_report(
+    session: AsyncSession,
+    actor: Actor | None,
+    start: datetime,
+    end: datetime,
+    period: str = "day",
+    *,
+    max_point_intervals: int | None = WEB_REPORT_MAX_POINT_INTERVALS,
+) -> ClusterReport:
+    """The coordinator's report for [start, end) (the distributor may read it too)."""
+    if actor is not None:
+        require_role(actor, Role.COORDINATOR, Role.DISTRIBUTOR)
+    if period not in PERIODS:
+        raise ValidationFailed("period", f"unknown period {period!r}; use {', '.join(PERIODS)}")
+    scope = await load_scope(session, start, end)
+    size = scope.metering_rows_estimate
+    if max_point_intervals is not None and size > max_point_intervals:
+        raise ValidationFailed(
+            "start",
+            f"{scope.interval_count:,} intervals × {size // max(1, scope.interval_count):,} "
+            "metering points is too much for one page; choose a shorter range",
+        )
+    renewable = {p.id for p in scope.points if _generates(p)}
+    per: dict[str, Figures] = {}
+    totals = Figures()
+    last_day: list[IntervalFigures] = []
+    async for s in settled_intervals(session, scope, idle_points=False):
+        f = figures_of(s, renewable)
+        totals.add(f)
+        per.setdefault(period_key(f, period), Figures()).add(f)
+        if last_day and last_day[-1].local_day != f.local_day:
+            last_day = []
+        last_day.append(f)
+    return ClusterReport(
+        scope,
+        period,
+        list(per.items()),
+        totals,
+        statutory_shares(scope.points, totals),
+        last_day,
+        await line_names(session),
+    )
+
+
+def month_range(month: str, tz: str = "Europe/Warsaw") -> tuple[datetime, datetime]:
+    from market.export.service import parse_range
+
+    return parse_range(month, None, tz)
+
+
+async def member_statement(
+    session: AsyncSession, actor: Actor, month: str, member_id: int | None = None
+) -> Statement:
+    """A member's statement for a local month (`2026-10`). Members see their own; the
+    coordinator and the distributor any member's."""
+    target = actor.member_id if member_id is None else member_id
+    if target != actor.member_id and actor.role not in (Role.COORDINATOR, Role.DISTRIBUTOR):
+        raise Forbidden("member", "you can only see your own statement")
+    start, end = month_range(month)
+    scope = await load_scope(session, start, end)
+    mine = {p.ppe for p in scope.points if p.member_id == target}
+    name = next((p.member for p in scope.points if p.member_id == target), "")
+    statement = Statement(member=name, period=month)
+    async for s in settled_intervals(session, scope, idle_points=False):
+        for line in s.settlement.lines:
+            if line.ppe in mine:
+                statement.add(line)
+    return statement
+
+
+def local_month(moment: datetime, tz: str = "Europe/Warsaw") -> str:
+    return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m")
+
+
+async def default_month(session: AsyncSession) -> str:
+    """The local month of the latest cleared interval (or the current month)."""
+    from datetime import UTC
+
+    from market.export.scope import cleared_span
+
+    span = await cleared_span(session)
+    return local_month(span[1] if span else datetime.now(UTC))

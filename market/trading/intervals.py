@@ -1,0 +1,167 @@
+"""The delivery intervals: creating upcoming ones, listing them, reading the cluster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.cluster.models import Cluster
+from market.core.clock import Clock
+from market.core.errors import NotFound
+from market.core.timegrid import as_utc, floor_interval, label, next_interval
+from market.db.engine import dialect_name
+from market.trading.models import Interval, IntervalStatus
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalView:
+    id: int
+    start_utc: datetime
+    end_utc: datetime
+    minutes: int
+    gate_closure_utc: datetime
+    local_day: date
+    number: int
+    status: str
+    reason: str | None
+    #: True while orders may still be placed, changed or cancelled (at the given time).
+    accepting_orders: bool
+    seconds_to_gate: float
+
+
+def interval_view(row: Interval, now: datetime) -> IntervalView:
+    accepting = row.status == IntervalStatus.OPEN.value and now < row.gate_closure_utc
+    return IntervalView(
+        id=row.id,
+        start_utc=row.start_utc,
+        end_utc=row.start_utc + timedelta(minutes=row.minutes),
+        minutes=row.minutes,
+        gate_closure_utc=row.gate_closure_utc,
+        local_day=row.local_day,
+        number=row.number,
+        status=row.status,
+        reason=row.reason,
+        accepting_orders=accepting,
+        seconds_to_gate=max(0.0, (row.gate_closure_utc - now).total_seconds()),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalsView:
+    now: datetime
+    #: The interval being delivered now (if it exists).
+    current: IntervalView | None
+    #: Intervals still accepting orders, soonest first.
+    open: list[IntervalView]
+    #: Latest cleared or failed intervals, newest first.
+    recent: list[IntervalView]
+
+
+async def list_intervals(
+    session: AsyncSession, clock: Clock, *, upcoming: int = 8, recent: int = 8
+) -> IntervalsView:
+    now = clock.now()
+    open_rows = (
+        await session.scalars(
+            select(Interval)
+            .where(Interval.status == IntervalStatus.OPEN.value, Interval.gate_closure_utc > now)
+            .order_by(Interval.start_utc)
+            .limit(upcoming)
+        )
+    ).all()
+    recent_rows = (
+        await session.scalars(
+            select(Interval)
+            .where(Interval.status.in_([IntervalStatus.CLEARED.value, IntervalStatus.FAILED.value]))
+            .order_by(Interval.start_utc.desc())
+            .limit(recent)
+        )
+    ).all()
+    current = await session.scalar(
+        select(Interval).where(Interval.start_utc <= now).order_by(Interval.start_utc.desc())
+    )
+    if current is not None and current.start_utc + timedelta(minutes=current.minutes) <= now:
+        current = None
+    return IntervalsView(
+        now=now,
+        current=interval_view(current, now) if current else None,
+        open=[interval_view(r, now) for r in open_rows],
+        recent=[interval_view(r, now) for r in recent_rows],
+    )
+
+
+async def get_interval(session: AsyncSession, interval_id: int, clock: Clock) -> IntervalView:
+    row = await session.get(Interval, interval_id)
+    if row is None:
+        raise NotFound("interval_id", f"no interval {interval_id}")
+    return interval_view(row, clock.now())
+
+
+async def interval_by_start(session: AsyncSession, start: datetime) -> Interval:
+    row = await session.scalar(select(Interval).where(Interval.start_utc == as_utc(start)))
+    if row is None:
+        raise NotFound("start", f"no interval starts at {as_utc(start).isoformat()}")
+    return row
+
+
+def upcoming_starts(cluster: Cluster, now: datetime) -> list[datetime]:
+    """Starts of the intervals that should be open for orders at `now`: those whose gate is
+    still ahead, up to the cluster's horizon."""
+    minutes = cluster.interval_minutes
+    lead = timedelta(minutes=cluster.gate_closure_minutes)
+    start = floor_interval(now, minutes)
+    while start - lead <= now:
+        start = next_interval(start, minutes)
+    return [next_interval(start, minutes, k) for k in range(cluster.horizon_intervals)]
+
+
+async def ensure_intervals(session: AsyncSession, cluster: Cluster, now: datetime) -> list[int]:
+    """Create the upcoming intervals that do not exist yet (safe to run concurrently: a
+    start that another process created first is skipped). Returns the new ids; the caller
+    commits."""
+    starts = upcoming_starts(cluster, now)
+    if not starts:
+        return []
+    existing = set(
+        (
+            await session.scalars(select(Interval.start_utc).where(Interval.start_utc.in_(starts)))
+        ).all()
+    )
+    rows = []
+    for start in starts:
+        if start in existing:
+            continue
+        lab = label(start, cluster.interval_minutes, cluster.timezone)
+        rows.append(
+            {
+                "start_utc": start,
+                "minutes": cluster.interval_minutes,
+                "gate_closure_utc": start - timedelta(minutes=cluster.gate_closure_minutes),
+                "local_day": lab.local_day,
+                "number": lab.number,
+                "status": IntervalStatus.OPEN.value,
+                "created_at": now,
+            }
+        )
+    if not rows:
+        return []
+    insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+    stmt = (
+        insert(Interval)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["start_utc"])
+        .returning(Interval.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def count_intervals(session: AsyncSession, status: IntervalStatus | None = None) -> int:
+    query = select(func.count(Interval.id))
+    if status is not None:
+        query = query.where(Interval.status == status.value)
+    return int(await session.scalar(query) or 0)

@@ -1,0 +1,136 @@
+"""Delivery intervals, orders and standing orders."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import UniqueConstraint as Unique
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from market.access.models import Member
+from market.db.base import Base, amount_pln, check_in, energy_kwh, price_pln, utcnow
+from market.members.models import MeteringPoint
+
+
+class IntervalStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    CLEARING = "clearing"
+    CLEARED = "cleared"
+    FAILED = "failed"
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderStatus(StrEnum):
+    OPEN = "open"
+    CANCELLED = "cancelled"
+    FILLED = "filled"
+    PARTLY_FILLED = "partly_filled"
+    UNFILLED = "unfilled"
+
+
+class StandingMode(StrEnum):
+    FIXED = "fixed"  # the same quantity every matching interval
+    FORECAST = "forecast"  # my forecast surplus (sell) or deficit (buy) for the interval
+
+
+class Interval(Base):
+    """A delivery interval. open → closed (gate) → clearing (claimed) → cleared | failed."""
+
+    __tablename__ = "intervals"
+    __table_args__ = (
+        CheckConstraint(check_in("status", IntervalStatus), name="status"),
+        Index("ix_intervals_status_start", "status", "start_utc"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    start_utc: Mapped[datetime] = mapped_column(unique=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    gate_closure_utc: Mapped[datetime]
+    local_day: Mapped[date] = mapped_column(Date, index=True)
+    #: 1…92/96/100 within the local day.
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=IntervalStatus.OPEN.value)
+    reason: Mapped[str | None] = mapped_column(Text)
+    #: Worker holding the clearing claim, and until when (a stale claim may be taken over).
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
+    claim_until: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    cleared_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StandingOrder(Base):
+    """A rule that places an order into every upcoming interval it matches."""
+
+    __tablename__ = "standing_orders"
+    __table_args__ = (
+        CheckConstraint(check_in("side", Side), name="side"),
+        CheckConstraint(check_in("mode", StandingMode), name="mode"),
+        CheckConstraint("hour_from >= 0 AND hour_to <= 24 AND hour_from < hour_to", name="hours"),
+        CheckConstraint("mode = 'forecast' OR quantity_kwh > 0", name="quantity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    metering_point_id: Mapped[int] = mapped_column(ForeignKey("metering_points.id"), index=True)
+    side: Mapped[str] = mapped_column(String(4))
+    mode: Mapped[str] = mapped_column(String(16), default=StandingMode.FIXED.value)
+    #: Fixed quantity per interval; with mode "forecast" an optional cap.
+    quantity_kwh: Mapped[Decimal | None] = mapped_column(energy_kwh())
+    price: Mapped[Decimal] = mapped_column(price_pln())
+    #: ISO weekdays it applies on, e.g. "12345" for Monday to Friday.
+    weekdays: Mapped[str] = mapped_column(String(7), default="1234567")
+    #: Local hours [hour_from, hour_to) it applies in.
+    hour_from: Mapped[int] = mapped_column(Integer, default=0)
+    hour_to: Mapped[int] = mapped_column(Integer, default=24)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    paused: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    metering_point: Mapped[MeteringPoint] = relationship(lazy="raise")
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(check_in("side", Side), name="side"),
+        CheckConstraint(check_in("status", OrderStatus), name="status"),
+        CheckConstraint("quantity_kwh > 0", name="quantity"),
+        Unique("member_id", "client_order_id"),
+        Unique("standing_order_id", "interval_id"),
+        Index("ix_orders_interval_status", "interval_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    metering_point_id: Mapped[int] = mapped_column(ForeignKey("metering_points.id"), index=True)
+    interval_id: Mapped[int] = mapped_column(ForeignKey("intervals.id"))
+    side: Mapped[str] = mapped_column(String(4))
+    quantity_kwh: Mapped[Decimal] = mapped_column(energy_kwh())
+    price: Mapped[Decimal] = mapped_column(price_pln())
+    status: Mapped[str] = mapped_column(String(16), default=OrderStatus.OPEN.value)
+    client_order_id: Mapped[str | None] = mapped_column(String(64))
+    standing_order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("standing_orders.id", ondelete="SET NULL")
+    )
+    #: Set when the interval is cleared.
+    accepted_kwh: Mapped[Decimal | None] = mapped_column(energy_kwh())
+    clearing_price: Mapped[Decimal | None] = mapped_column(price_pln())
+    #: accepted × nodal price: paid by a buyer, received by a seller (PLN).
+    amount_pln: Mapped[Decimal | None] = mapped_column(amount_pln())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    member: Mapped[Member] = relationship(lazy="raise")
+    metering_point: Mapped[MeteringPoint] = relationship(lazy="raise")
+    interval: Mapped[Interval] = relationship(lazy="raise")
