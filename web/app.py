@@ -25,14 +25,14 @@ from litestar.template.config import TemplateConfig
 from market.core.clock import Clock, clock_for_speed
 from market.core.settings import Settings, get_settings
 from market.db.engine import create_engine, session_factory
+from web.api.intake import OrderIntake
 from web.auth import ActorMiddleware, TokenCache
 from web.config import WebConfig, get_web_config
 from web.errors import EXCEPTION_HANDLERS
-from web.intake import OrderIntake
-from web.live import ChannelsPublisher, LiveHub, make_channels_plugin
+from web.live.hub import ChannelsPublisher, LiveHub, make_channels_plugin
 from web.ops import OpsPlugin
 from web.ratelimit import MemoryCounters, RateLimit, RedisCounters
-from web.templating import STATIC_DIR, configure
+from web.ui.templating import STATIC_DIR, configure
 
 log = logging.getLogger("klaster.web")
 
@@ -88,7 +88,7 @@ def create_app(
 ) -> Litestar:
     """Build the app. `scheduler=True` runs the gate-closure scheduler in this process (the
     embedded demo); production runs `klaster worker` instead."""
-    from web.controllers import DEPENDENCIES, route_handlers
+    from web.routes import DEPENDENCIES, route_handlers
 
     settings = settings or get_settings()
     config = config or get_web_config()
@@ -103,7 +103,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        from web.live_render import make_hub
+        from web.live.render import make_hub
 
         hub: LiveHub = make_hub(app)
         app.state.live_hub = hub

@@ -182,8 +182,8 @@ class RedisMonitor:
             await asyncio.sleep(PROBE_SECONDS)
 
     async def _announce(self, up: bool) -> None:
-        from web.live import LiveUpdate
-        from web.live_render import load_live_state
+        from web.live.hub import LiveUpdate
+        from web.live.render import load_live_state
 
         hub = self.app.state.get("live_hub")
         if hub is None:

@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 
 from market.export.scope import PointInfo
 from market.reports.service import Figures, IntervalFigures, rollup, statutory_shares
-from web.report_charts import bars_svg, hbars_svg
+from web.ui.report_charts import bars_svg, hbars_svg
 
 D = Decimal
 

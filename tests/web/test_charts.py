@@ -2,8 +2,15 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from web.charts import BookLevel, DayPoint, crossing, day_chart_svg, step_curve, supply_demand_svg
-from web.netmap import MapLine, MapNode, layout, loading_class, network_svg
+from web.ui.charts import (
+    BookLevel,
+    DayPoint,
+    crossing,
+    day_chart_svg,
+    step_curve,
+    supply_demand_svg,
+)
+from web.ui.netmap import MapLine, MapNode, layout, loading_class, network_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
 

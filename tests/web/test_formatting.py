@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from web import formatting as fmt
+from web.ui import formatting as fmt
 
 NBSP = "\u00a0"
 

@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from web.i18n import LOCALE_DIR, gettext, ngettext, translate_error
+from web.ui.i18n import LOCALE_DIR, gettext, ngettext, translate_error
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 CALL = re.compile(r"""(?:\b_|\bN_|\bgettext)\(\s*(["'])((?:\\.|(?!\1).)*)\1""", re.S)

@@ -9,8 +9,8 @@ import json
 import sys
 from typing import Any
 
-from web import formatting as fmt
-from web.i18n import N_, gettext
+from web.ui import formatting as fmt
+from web.ui.i18n import N_, gettext
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

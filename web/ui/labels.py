@@ -6,8 +6,8 @@ from typing import Any
 
 from jinja2 import pass_context
 
-from web.i18n import N_, gettext
-from web.templating import context_locale
+from web.ui.i18n import N_, gettext
+from web.ui.templating import context_locale
 
 LABELS = {
     "open": N_("open"),

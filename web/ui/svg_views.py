@@ -8,11 +8,11 @@ from typing import Any
 from jinja2 import pass_context
 from markupsafe import Markup
 
-from web import formatting as fmt
-from web.charts import BookLevel, DayPoint, day_chart_svg, supply_demand_svg
-from web.i18n import gettext
-from web.netmap import MapLine, MapNode, network_svg
-from web.templating import context_locale
+from web.ui import formatting as fmt
+from web.ui.charts import BookLevel, DayPoint, day_chart_svg, supply_demand_svg
+from web.ui.i18n import gettext
+from web.ui.netmap import MapLine, MapNode, network_svg
+from web.ui.templating import context_locale
 
 
 def _f(value: Any) -> float | None:

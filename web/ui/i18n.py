@@ -20,7 +20,7 @@ from pathlib import Path
 
 LOCALES = ("pl", "en")
 DEFAULT_LOCALE = "pl"
-LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
 
 
 def N_(message: str) -> str:

@@ -11,8 +11,8 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from web.auth import signed_in
-from web.live_render import load_live_state
-from web.pages import page
+from web.live.render import load_live_state
+from web.pages.render import page
 
 
 @get("/live", guards=[signed_in])

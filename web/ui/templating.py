@@ -17,11 +17,11 @@ from litestar.connection import ASGIConnection
 from litestar.plugins.jinja import JinjaTemplateEngine
 from markupsafe import Markup, escape
 
-from web import formatting as fmt
-from web.i18n import DEFAULT_LOCALE, gettext, ngettext, normalize_locale, translate_error
+from web.ui import formatting as fmt
+from web.ui.i18n import DEFAULT_LOCALE, gettext, ngettext, normalize_locale, translate_error
 
-TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates"
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 LANG_COOKIE = "lang"
 
 #: Vendored front-end files, version in the name (see web/static/README.md).
@@ -95,7 +95,7 @@ def configure(engine: JinjaTemplateEngine) -> None:
         span=lambda v, minutes=15: fmt.interval_label(v, minutes),
         iso=lambda v: fmt.iso_utc(v) if v is not None else "",
     )
-    from web import labels, svg_views
+    from web.ui import labels, svg_views
 
     env.globals.update(svg_views.GLOBALS)
     env.globals.update(labels.GLOBALS)

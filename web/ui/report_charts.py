@@ -13,9 +13,9 @@ from typing import Any
 
 from markupsafe import Markup
 
-from web import formatting as fmt
-from web.charts import DayPoint, day_chart_svg
-from web.i18n import gettext
+from web.ui import formatting as fmt
+from web.ui.charts import DayPoint, day_chart_svg
+from web.ui.i18n import gettext
 
 
 def _f(x: float) -> str:

@@ -11,8 +11,8 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromQuery
 
 from web.auth import signed_in
-from web.live import LiveHub, pump
-from web.templating import connection_locale
+from web.live.hub import LiveHub, pump
+from web.ui.templating import connection_locale
 
 
 async def _serve(socket: WebSocket[Any, Any, Any], kind: str, page: str = "") -> None:

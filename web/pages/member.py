@@ -20,11 +20,11 @@ from market.core.clock import Clock
 from market.members.queries import my_metering_points
 from market.trading import intervals, orders, standing
 from web.auth import requires_role
-from web.forms import ModifyOrderForm, OrderForm, StandingForm
-from web.i18n import gettext
-from web.pages import expect_form, page, render
+from web.pages.forms import ModifyOrderForm, OrderForm, StandingForm
+from web.pages.render import expect_form, page, render
 from web.ratelimit import rate_limited
-from web.templating import connection_locale
+from web.ui.i18n import gettext
+from web.ui.templating import connection_locale
 
 Db = NamedDependency[AsyncSession]
 # Protocol- and dataclass-typed dependencies are not validated by Litestar (it cannot check

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from web.live import LiveHub, LiveUpdate, channel_names
+from web.live.hub import LiveHub, LiveUpdate, channel_names
 
 if TYPE_CHECKING:
     from litestar import Litestar

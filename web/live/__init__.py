@@ -1,0 +1,1 @@
+"""The live feed: channels in, WebSocket clients out."""
