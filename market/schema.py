@@ -15,7 +15,6 @@ MODEL_MODULES = (
     "market.cluster.models",
     "market.access.models",
     "market.network.models",
-    "market.members.models",
     "market.metering.models",
     "market.trading.models",
     "market.clearing.models",

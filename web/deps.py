@@ -1,4 +1,12 @@
-"""Dependencies shared by the controllers."""
+"""Dependencies shared by the controllers, and their typed names.
+
+A handler declares what it needs by these aliases (`db: Db`, `actor: CurrentActor`, ...);
+they are provided once for the whole app (`web.routes.DEPENDENCIES`).
+
+The request is the unit of work: `provide_db` hands out one session, commits it when the
+handler returns normally and rolls it back when the handler raises (the error handler then
+answers 4xx). Services never commit on their own.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +15,28 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.access.actor import Actor
 from market.core.clock import Clock
 from market.core.events import Publisher
+from market.db.engine import unit_of_work
+
+#: The request's database session (its unit of work).
+Db = NamedDependency[AsyncSession]
+#: The market clock (the demo runs a fast one).
+ClockDep = NamedDependency[Clock]
+#: Where market events go (channels: in-process or Redis).
+PublisherDep = NamedDependency[Publisher]
+#: The signed-in member (guards have checked it is there).
+CurrentActor = NamedDependency[Actor]
 
 
 async def provide_db(state: State) -> AsyncIterator[AsyncSession]:
-    """One session per request; the service it is handed to commits or rolls back."""
-    async with state.session_factory() as session:
+    """One session per request: committed when the handler returns, rolled back when it
+    raises."""
+    async with unit_of_work(state.session_factory) as session:
         yield session
 
 
@@ -27,5 +48,5 @@ def provide_publisher(state: State) -> Publisher:
     return state.publisher  # type: ignore[no-any-return]
 
 
-def provide_actor(request: Request[Any, Any, Any]) -> Any:
-    return request.scope.get("user")
+def provide_actor(request: Request[Any, Any, Any]) -> Actor:
+    return request.scope.get("user")  # type: ignore[return-value]

@@ -18,8 +18,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from market.core.errors import KlasterError
 from web.auth import API_PREFIX
-from web.ui.i18n import N_, gettext, translate_error
-from web.ui.templating import connection_locale
+from web.ui.i18n import N_, connection_locale, gettext, translate_error
 
 GENERIC = {
     400: N_("The request could not be understood."),
@@ -52,7 +51,7 @@ def _json(status: int, field: str, message: str, error: str) -> Response[dict[st
 
 
 def _page(request: Request[Any, Any, Any], status: int, message: str) -> Response[Any]:
-    from web.pages.render import render
+    from web.ui.render import render
 
     template = "_error.html" if is_htmx(request) else "error.html"
     return render(request, template, status_code=status, status=status, message=message)

@@ -12,8 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.members.models import MeteringPoint
-from market.network.models import GridConnection, Line, Node
+from market.network.models import GridConnection, Line, MeteringPoint, Node
 from market.trading.models import Interval, Order, OrderStatus
 from matching.problem import ClearingProblem
 from matching.problem import GridConnection as GridConn

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Table, event, func, insert, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -17,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import NullPool
+
+from market.core.errors import Conflict
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -72,6 +75,33 @@ def create_engine(url: str, *, echo: bool = False, **kwargs: Any) -> AsyncEngine
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def unit_of_work(
+    factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """One unit of work: a session whose changes are committed when the block ends normally
+    and rolled back when it raises. Services never commit; the request or command that calls
+    them owns the transaction (a duplicate key found at commit is a `Conflict`)."""
+    async with factory() as session:
+        try:
+            yield session
+            await commit_or_conflict(session)
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+async def commit_or_conflict(session: AsyncSession) -> None:
+    """Commit; a uniqueness or foreign-key violation found only now becomes a `Conflict`."""
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise Conflict(
+            "", "this conflicts with a record saved meanwhile; reload and try again"
+        ) from None
 
 
 @asynccontextmanager

@@ -37,9 +37,8 @@ from market.demo.staszow import (
     network,
     points,
 )
-from market.members.models import MeteringPoint
 from market.members.ppe import make_ppe
-from market.network.models import GridConnection, Line, Node, NodeKind
+from market.network.models import GridConnection, Line, MeteringPoint, Node, NodeKind
 from market.trading.models import StandingMode, StandingOrder
 
 DEMO_PASSWORD = "klaster-demo"

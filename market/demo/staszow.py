@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from market.access.models import MemberKind
-from market.members.models import LoadProfile
-from market.network.models import NodeKind
+from market.network.models import LoadProfile, NodeKind
 
 PGE_PREFIX = "5905435"
 IMPORT_REFERENCE = Decimal("0.8900")

@@ -25,8 +25,7 @@ from market.export.tables import (
     TradeRow,
     interval_fields,
 )
-from market.members.models import MeteringPoint
-from market.network.models import Line, Node
+from market.network.models import Line, MeteringPoint, Node
 from market.trading.models import Interval, IntervalStatus, Order
 
 STREAM_ROWS = 2000

@@ -21,9 +21,8 @@ from market.access.models import Member
 from market.clearing.models import ClearingRun
 from market.cluster.models import Cluster
 from market.core.errors import NotFound, ValidationFailed
-from market.members.models import MeteringPoint
 from market.metering.models import MeterImport, MeterReading
-from market.network.models import GridConnection, Line, Node
+from market.network.models import GridConnection, Line, MeteringPoint, Node
 from market.trading.models import Interval, IntervalStatus
 
 

@@ -9,8 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access.actor import Actor
-from market.members.models import MeteringPoint
-from market.network.models import Node
+from market.network.models import MeteringPoint, Node
 
 
 @dataclass(frozen=True, slots=True)

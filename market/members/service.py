@@ -15,9 +15,8 @@ from market.access.models import Member, MemberKind, Role
 from market.access.passwords import MIN_LENGTH, hash_password
 from market.core.errors import Conflict, NotFound, ValidationFailed
 from market.core.fields import choice, commit, number, text
-from market.members.models import LoadProfile, MeteringPoint
 from market.members.ppe import validate_ppe
-from market.network.models import Node
+from market.network.models import LoadProfile, MeteringPoint, Node
 from market.network.service import node_by_code
 
 

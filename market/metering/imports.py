@@ -21,9 +21,9 @@ from market.access.actor import Actor, require_role
 from market.access.models import Role
 from market.cluster.models import Cluster
 from market.core.errors import NotFound, ValidationFailed
-from market.members.models import MeteringPoint
 from market.metering.models import MeterImport, MeterReading
 from market.metering.parse import ImportReport, read_meter_csv, to_cluster_grid
+from market.network.models import MeteringPoint
 
 BATCH = 1000
 

@@ -15,8 +15,7 @@ from market.access import audit
 from market.access.actor import WRITE, Actor, require_role
 from market.core.errors import Conflict, NotFound, ValidationFailed
 from market.core.fields import choice, commit, number, text
-from market.members.models import MeteringPoint
-from market.network.models import GridConnection, Line, Node, NodeKind
+from market.network.models import GridConnection, Line, MeteringPoint, Node, NodeKind
 
 
 @dataclass(frozen=True, slots=True)

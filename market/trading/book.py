@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access.actor import Actor
 from market.core.errors import NotFound
-from market.members.models import MeteringPoint
-from market.network.models import Node
+from market.network.models import MeteringPoint, Node
 from market.trading.models import Interval, IntervalStatus, Order, OrderStatus, Side
 
 

@@ -29,8 +29,7 @@ from market.core.clock import Clock
 from market.core.errors import KlasterError
 from market.db import sqlite_driver
 from market.db.engine import insert_returning_ids
-from market.members.models import MeteringPoint
-from market.network.models import Node
+from market.network.models import MeteringPoint, Node
 from market.trading.models import Interval, Order
 from market.trading.orders import (
     OrderView,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.access.models import Member
 from market.db.base import Base, amount_pln, check_in, energy_kwh, price_pln, utcnow
-from market.members.models import MeteringPoint
+from market.network.models import MeteringPoint
 
 
 class IntervalStatus(StrEnum):

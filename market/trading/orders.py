@@ -20,8 +20,7 @@ from market.cluster.service import get_cluster
 from market.core.clock import Clock
 from market.core.errors import Conflict, Forbidden, GateClosed, NotFound, OrderRejected
 from market.core.events import ORDERBOOK, Publisher, publish_safely
-from market.members.models import MeteringPoint
-from market.network.models import Node
+from market.network.models import MeteringPoint, Node
 from market.trading.book import (
     BookStep,
     FillView,

@@ -10,7 +10,7 @@ from market.access.actor import Actor
 from market.cluster.models import Cluster
 from market.core.errors import Forbidden, NotFound, OrderRejected
 from market.core.money import ENERGY_PLACES, PRICE_PLACES, decimal_places, parse_decimal
-from market.members.models import MeteringPoint
+from market.network.models import MeteringPoint
 from market.trading.models import Side
 
 MAX_CLIENT_ORDER_ID = 64

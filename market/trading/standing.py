@@ -28,8 +28,8 @@ from market.core.clock import Clock
 from market.core.errors import Forbidden, NotFound, OrderRejected
 from market.core.money import energy
 from market.db.engine import dialect_name
-from market.members.models import MeteringPoint
 from market.metering.profiles import PointProfile, net_kwh
+from market.network.models import MeteringPoint
 from market.trading.models import (
     Interval,
     IntervalStatus,

@@ -24,8 +24,7 @@ from market.access.passwords import hash_password
 from market.clearing.models import ClearingRun, GridExchange, LineFlow, NodePrice, Trade
 from market.cluster.models import Cluster
 from market.core.timegrid import label
-from market.members.models import MeteringPoint
-from market.network.models import GridConnection, Line, Node
+from market.network.models import GridConnection, Line, MeteringPoint, Node
 from market.trading.models import Interval, Order
 
 D = Decimal

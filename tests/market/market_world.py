@@ -24,8 +24,7 @@ from market.clearing.scheduler import Scheduler
 from market.cluster.models import Cluster
 from market.core.clock import ManualClock
 from market.core.events import RecordingPublisher
-from market.members.models import MeteringPoint
-from market.network.models import GridConnection, Line, Node
+from market.network.models import GridConnection, Line, MeteringPoint, Node
 from market.trading.models import Interval, Order, StandingOrder
 
 PASSWORD = "correct horse"

@@ -19,9 +19,9 @@ from market.core.clock import ManualClock
 from market.core.errors import Conflict, Forbidden, KlasterError, NotAuthenticated, ValidationFailed
 from market.demo.seed import DEMO_PASSWORD, seed_demo
 from market.members import service as member_service
-from market.members.models import MeteringPoint
 from market.members.ppe import is_valid_ppe
 from market.network import service as network_service
+from market.network.models import MeteringPoint
 from market.trading import parameters as market_parameters
 from market.trading.models import Order, StandingOrder
 

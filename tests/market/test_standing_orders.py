@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from market.core.errors import Forbidden, KlasterError, OrderRejected
 from market.core.money import energy
-from market.members.models import MeteringPoint
 from market.metering.profiles import net_kwh
+from market.network.models import MeteringPoint
 from market.trading import standing
 from market.trading.models import Interval, Order
 

@@ -42,8 +42,7 @@ async def build_cluster(db: Any, clock: ManualClock) -> dict[str, int]:
     from market.access.models import Member
     from market.access.passwords import hash_password
     from market.cluster.models import Cluster
-    from market.members.models import MeteringPoint
-    from market.network.models import GridConnection, Line, Node
+    from market.network.models import GridConnection, Line, MeteringPoint, Node
     from market.trading.intervals import ensure_intervals
 
     hashed = hash_password(PASSWORD)

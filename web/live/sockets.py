@@ -12,7 +12,7 @@ from litestar.params import FromQuery
 
 from web.auth import signed_in
 from web.live.hub import LiveHub, pump
-from web.ui.templating import connection_locale
+from web.ui.i18n import connection_locale
 
 
 async def _serve(socket: WebSocket[Any, Any, Any], kind: str, page: str = "") -> None:

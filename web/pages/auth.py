@@ -14,10 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.access import auth as market_auth
 from web.auth import SESSION_KEY, actor_to_session
 from web.pages.forms import LoginForm, NextParam
-from web.pages.render import expect_form, render
 from web.ratelimit import rate_limited
-from web.ui.i18n import LOCALES
-from web.ui.templating import LANG_COOKIE
+from web.ui.i18n import LANG_COOKIE, LOCALES
+from web.ui.render import expect_form, render
 
 
 def safe_next(target: str | None) -> str:

@@ -17,7 +17,7 @@ from market.members import service as member_service
 from market.network import service as network_service
 from market.trading import parameters as market_parameters
 from web.auth import requires_role
-from web.pages.render import expect_form, page, render
+from web.ui.render import expect_form, page, render
 
 Db = NamedDependency[AsyncSession]
 ActorDep = NamedDependency[Any]

@@ -23,7 +23,7 @@ from market.export.scope import cleared_span
 from market.export.service import open_export, stream_in_own_session, web_request
 from market.metering.imports import import_meter_data, recent_imports
 from web.auth import requires_role
-from web.pages.render import expect_form, render
+from web.ui.render import expect_form, render
 
 Db = NamedDependency[AsyncSession]
 ActorDep = NamedDependency[Any]

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from web.auth import signed_in
 from web.live.render import load_live_state
-from web.pages.render import page
+from web.ui.render import page
 
 
 @get("/live", guards=[signed_in])

@@ -21,10 +21,9 @@ from market.members.queries import my_metering_points
 from market.trading import intervals, orders, standing
 from web.auth import requires_role
 from web.pages.forms import ModifyOrderForm, OrderForm, StandingForm
-from web.pages.render import expect_form, page, render
 from web.ratelimit import rate_limited
-from web.ui.i18n import gettext
-from web.ui.templating import connection_locale
+from web.ui.i18n import connection_locale, gettext
+from web.ui.render import expect_form, page, render
 
 Db = NamedDependency[AsyncSession]
 # Protocol- and dataclass-typed dependencies are not validated by Litestar (it cannot check

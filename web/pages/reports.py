@@ -15,9 +15,9 @@ from market.export.service import parse_range
 from market.reports.service import cluster_report, default_month, member_statement
 from market.settlement.settle import statement_csv
 from web.auth import requires_role, signed_in
-from web.pages.render import page, render
+from web.ui.i18n import connection_locale
+from web.ui.render import page, render
 from web.ui.report_charts import congestion_chart, price_volume_chart, shares_chart
-from web.ui.templating import connection_locale
 
 Db = NamedDependency[AsyncSession]
 ActorDep = NamedDependency[Any]

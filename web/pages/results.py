@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.clearing import results
 from market.core.errors import ValidationFailed
 from web.auth import signed_in
-from web.pages.render import page
 from web.ui.formatting import to_local
+from web.ui.render import page
 
 Db = NamedDependency[AsyncSession]
 

@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
+
+from litestar.connection import ASGIConnection
 
 LOCALES = ("pl", "en")
 DEFAULT_LOCALE = "pl"
+LANG_COOKIE = "lang"
 LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
 
 
@@ -86,3 +91,16 @@ def translate_error(message: str, locale: str) -> str:
 
 #: A decimal number in a market message, shown with the locale's decimal comma.
 _DECIMAL = re.compile(r"^(-?\d+)\.(\d+)$")
+
+
+def connection_locale(connection: ASGIConnection[Any, Any, Any, Any] | None) -> str:
+    if connection is None:
+        return DEFAULT_LOCALE
+    return normalize_locale(connection.cookies.get(LANG_COOKIE))
+
+
+def context_locale(ctx: Mapping[str, Any]) -> str:
+    locale = ctx.get("locale")
+    if locale:
+        return str(locale)
+    return connection_locale(ctx.get("request"))

@@ -6,8 +6,7 @@ from typing import Any
 
 from jinja2 import pass_context
 
-from web.ui.i18n import N_, gettext
-from web.ui.templating import context_locale
+from web.ui.i18n import N_, context_locale, gettext
 
 LABELS = {
     "open": N_("open"),

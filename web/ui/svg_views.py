@@ -10,9 +10,8 @@ from markupsafe import Markup
 
 from web.ui import formatting as fmt
 from web.ui.charts import BookLevel, DayPoint, day_chart_svg, supply_demand_svg
-from web.ui.i18n import gettext
+from web.ui.i18n import context_locale, gettext
 from web.ui.netmap import MapLine, MapNode, network_svg
-from web.ui.templating import context_locale
 
 
 def _f(value: Any) -> float | None:

@@ -7,41 +7,30 @@ one (fragments rendered for the live socket), else the request's language cookie
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from jinja2 import pass_context
-from litestar.connection import ASGIConnection
 from litestar.plugins.jinja import JinjaTemplateEngine
 from markupsafe import Markup, escape
 
 from web.ui import formatting as fmt
-from web.ui.i18n import DEFAULT_LOCALE, gettext, ngettext, normalize_locale, translate_error
+from web.ui.i18n import (
+    context_locale,
+    gettext,
+    ngettext,
+    translate_error,
+)
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates"
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
-LANG_COOKIE = "lang"
 
 #: Vendored front-end files, version in the name (see web/static/README.md).
 ASSETS = {
     "htmx": "htmx-2.0.11.min.js",
     "htmx_ws": "ws-2.0.4.min.js",
 }
-
-
-def connection_locale(connection: ASGIConnection[Any, Any, Any, Any] | None) -> str:
-    if connection is None:
-        return DEFAULT_LOCALE
-    return normalize_locale(connection.cookies.get(LANG_COOKIE))
-
-
-def context_locale(ctx: Mapping[str, Any]) -> str:
-    locale = ctx.get("locale")
-    if locale:
-        return str(locale)
-    return connection_locale(ctx.get("request"))
 
 
 @pass_context

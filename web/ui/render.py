@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request
 from litestar.response import Template
 
-from web.ui.templating import connection_locale
+from web.ui.i18n import connection_locale
 
 
 def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
