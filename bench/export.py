@@ -121,7 +121,8 @@ def run_writer(fmt: str, rows: Iterator[MeteringRow], decimal_comma: bool) -> tu
 
 async def run_db(url: str, start: str, end: str | None, fmt: str) -> tuple[int, int, int, float]:
     from market.db.engine import create_engine, session_factory
-    from market.export.service import ExportRequest, open_export, parse_range, write_export
+    from market.export.request import ExportRequest, parse_range
+    from market.export.service import open_export, write_export
 
     begin, finish = parse_range(start, end)
     tables = ("metering",) if fmt == "csv" else ("metering", "trades", "nodes", "lines", "grid")

@@ -1,10 +1,11 @@
 """`klaster export --from 2026-10 --format csv -o FILE`: the distributor export, streamed.
 
 Ranges: `--from 2026-10` (a local month), `--from 2026-10-01 --to 2026-10-31` (local days,
-both included) or exact times with an offset (`--to` excluded). CSV holds one table
-(`--table`, default `metering`; `--table all` writes one file per table next to FILE);
-JSON and XLSX hold all five tables unless `--table` names one. A progress bar goes to stderr
-for long ranges (or with `--progress`). Exit 2 for bad input, with one line on stderr.
+both included) or exact times with an offset (`--to` excluded). `--format` offers the
+registered formats (`market.export.formats.registry`). A one-table format (CSV) holds one
+table (`--table`, default `metering`; `--table all` writes one file per table next to FILE);
+the others hold all five tables unless `--table` names one. A progress bar goes to stderr for
+long ranges (or with `--progress`). Exit 2 for bad input, with one line on stderr.
 """
 
 from __future__ import annotations
@@ -13,17 +14,24 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.export.formats.registry import FORMATS
+from market.export.request import ExportRequest
+from market.export.scope import ExportScope
+from market.export.tables import TABLES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="start", required=True, help="2026-10, 2026-10-01 or a time")
     parser.add_argument("--to", dest="end", help="last local day (included) or a time (excluded)")
-    parser.add_argument("--format", choices=("csv", "json", "xlsx"), default="csv")
+    parser.add_argument("--format", choices=FORMATS.names(), default=FORMATS.default.name)
     parser.add_argument(
         "--table",
-        choices=("metering", "trades", "nodes", "lines", "grid", "all"),
-        help="which table (CSV: one per file; default metering)",
+        choices=(*TABLES, "all"),
+        help="which table (one-table formats: one per file; default metering)",
     )
     parser.add_argument("--decimal-comma", action="store_true", help="CSV: 1,250 instead of 1.250")
     parser.add_argument(
@@ -68,6 +76,24 @@ class Bar:
         sys.stderr.write(f"\r{rows:,} rows in {elapsed:.1f} s".ljust(78) + "\n")
 
 
+def requests_of(args: argparse.Namespace) -> list[tuple[ExportRequest, str]]:
+    """The files to write: one, or for `--table all` in a one-table format one per table
+    (`FILE.<table>.<ext>` next to FILE)."""
+    from market.export.request import parse_export_request
+
+    def parse(table: str | None) -> ExportRequest:
+        return parse_export_request(
+            args.start, args.end, args.format, table, args.decimal_comma, args.plain
+        )
+
+    encoder = FORMATS.get(args.format)
+    if args.table != "all" or encoder.multi_table:
+        return [(parse(args.table), args.output)]
+    out = Path(args.output)
+    suffix = out.suffix or f".{encoder.extension}"
+    return [(parse(t), str(out.with_name(f"{out.stem}.{t}{suffix}"))) for t in TABLES]
+
+
 def run(args: argparse.Namespace) -> int:
     import anyio
     from sqlalchemy.exc import SQLAlchemyError
@@ -75,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
     from market.core.errors import KlasterError
 
     try:
-        return int(anyio.run(_run, args))
+        if args.decimal_comma and args.plain:
+            return _fail("--decimal-comma needs the Polish CSV; leave out --plain")
+        return int(anyio.run(_run, args, requests_of(args)))
     except KlasterError as exc:
         return _fail(str(exc))
     except SQLAlchemyError as exc:
@@ -87,42 +115,22 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"--output: {exc}")
 
 
-async def _run(args: argparse.Namespace) -> int:
+async def _run(args: argparse.Namespace, requests: list[tuple[ExportRequest, str]]) -> int:
     from market.core.settings import get_settings
-    from market.db.engine import create_engine, session_factory
-    from market.export.service import ExportRequest, open_export, parse_range, tables_for
+    from market.db.engine import create_engine, session_factory, unit_of_work
+    from market.export.service import open_export
 
-    if args.decimal_comma and args.plain:
-        return _fail("--decimal-comma needs the Polish CSV; leave out --plain")
-    if args.format == "xlsx" and args.output == "-":
-        return _fail("--output: an XLSX file cannot go to stdout; give a file name")
-    start, end = parse_range(args.start, args.end)
-    tables = tables_for(args.format, args.table)
     engine = create_engine(get_settings().database_url)
     try:
-        async with session_factory(engine)() as session:
-            first = ExportRequest(
-                start,
-                end,
-                args.format,
-                tables[:1] if args.format == "csv" else tables,
-                args.decimal_comma,
-                args.plain,
-            )
-            scope = await open_export(session, None, first)
+        async with unit_of_work(session_factory(engine)) as session:
+            scope = await open_export(session, None, requests[0][0])
             show = not args.quiet and (
                 args.progress or (sys.stderr.isatty() and scope.interval_count > 96)
             )
             bar = Bar(scope.interval_count) if show else None
             total = 0
-            if args.format == "csv" and len(tables) > 1:
-                out = Path(args.output)
-                for table in tables:
-                    req = ExportRequest(start, end, "csv", (table,), args.decimal_comma, args.plain)
-                    path = out.with_name(f"{out.stem}.{table}{out.suffix or '.csv'}")
-                    total += await _write(session, scope, req, str(path), bar)
-            else:
-                total = await _write(session, scope, first, args.output, bar)
+            for request, output in requests:
+                total += await _write(session, scope, request, output, bar)
             if bar:
                 bar.finish(total)
             print(
@@ -134,9 +142,10 @@ async def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _write(session: Any, scope: Any, req: Any, output: str, bar: Bar | None) -> int:
+async def _write(
+    session: AsyncSession, scope: ExportScope, request: ExportRequest, output: str, bar: Bar | None
+) -> int:
     from market.export.service import write_export
 
-    if output == "-":
-        return await write_export(session, scope, req, sys.stdout.buffer, bar)
-    return await write_export(session, scope, req, output, bar)
+    target: str | IO[bytes] = sys.stdout.buffer if output == "-" else output
+    return await write_export(session, scope, request, target, bar)

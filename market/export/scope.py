@@ -118,16 +118,28 @@ def aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def check_range(start: datetime, end: datetime) -> None:
+    """A range ends after it starts (`ValidationFailed` on `to`)."""
+    if end <= start:
+        raise ValidationFailed(
+            "to",
+            "the end of the range (%(end)s) must be after its start (%(start)s)",
+            start=start,
+            end=end,
+        )
+
+
 async def load_scope(
     session: AsyncSession, start: datetime, end: datetime, *, max_days: int | None = None
 ) -> ExportScope:
     """The scope of an export of [start, end); `NotFound` when nothing was cleared there."""
     start, end = aware(start), aware(end)
-    if end <= start:
-        raise ValidationFailed("to", "the end of the range must be after its start")
+    check_range(start, end)
     if max_days is not None and end - start > timedelta(days=max_days):
         raise ValidationFailed(
-            "to", f"the range is longer than {max_days} days; split it or use the command line"
+            "to",
+            "the range is longer than %(days)s days; split it or use the command line",
+            days=max_days,
         )
     cluster = await session.scalar(select(Cluster).order_by(Cluster.id).limit(1))
     if cluster is None:
@@ -181,8 +193,10 @@ async def load_scope(
     if not runs:
         raise NotFound(
             "from",
-            f"no cleared intervals between {start:%Y-%m-%d %H:%M}Z and {end:%Y-%m-%d %H:%M}Z; "
+            "no cleared intervals between %(start)s and %(end)s; "
             "choose a range in which the market has cleared",
+            start=start,
+            end=end,
         )
     imports_used = await session.execute(
         select(MeterReading.import_id, func.count(), MeterImport.imported_at)

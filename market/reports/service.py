@@ -22,8 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,12 +33,51 @@ from market.access.actor import Actor, require_role
 from market.access.models import Role
 from market.core.errors import Forbidden, ValidationFailed
 from market.export.metering import SettledInterval, settled_intervals
-from market.export.scope import ExportScope, PointInfo, line_names, load_scope
+from market.export.request import LOCAL_TZ, month_range, parse_range
+from market.export.scope import ExportScope, PointInfo, cleared_span, line_names, load_scope
 from market.settlement.settle import ZERO, Statement
 
 PV_YIELD_KWH_PER_KWP = Decimal(1050)
 OTHER_GENERATION_HOURS = Decimal(8000)
-PERIODS = ("interval", "day", "month", "year")
+
+
+class Period(StrEnum):
+    """What a report row covers (local time)."""
+
+    INTERVAL = "interval"
+    DAY = "day"
+    MONTH = "month"
+    YEAR = "year"
+
+
+PERIODS = tuple(Period)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRequest:
+    """A report's range [start, end) in UTC and its period, parsed from the page's query."""
+
+    start: datetime
+    end: datetime
+    period: Period
+
+
+def parse_report_request(
+    start: str, end: str | None = None, period: str = Period.DAY, tz: str = LOCAL_TZ
+) -> ReportRequest:
+    """`start`/`end` as for an export (2026-10, 2026-10-25, ISO times); `period` one of
+    `PERIODS`."""
+    begin, finish = parse_range(start, end or None, tz)
+    try:
+        per = Period(period)
+    except ValueError:
+        raise ValidationFailed(
+            "period",
+            "unknown period %(value)s; use one of %(choices)s",
+            value=period,
+            choices=", ".join(PERIODS),
+        ) from None
+    return ReportRequest(begin, finish, per)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,19 +156,19 @@ class Figures:
         return (self.price_sum / self.priced).quantize(Decimal("0.0001")) if self.priced else None
 
 
-def period_key(f: IntervalFigures, period: str) -> str:
-    if period == "interval":
+def period_key(f: IntervalFigures, period: Period) -> str:
+    if period == Period.INTERVAL:
         return f.local_start.isoformat(timespec="minutes")
-    if period == "day":
+    if period == Period.DAY:
         return f.local_day.isoformat()
-    if period == "month":
+    if period == Period.MONTH:
         return f.local_day.isoformat()[:7]
-    if period == "year":
+    if period == Period.YEAR:
         return str(f.local_day.year)
     raise ValueError(f"unknown period {period!r}; use one of {', '.join(PERIODS)}")
 
 
-def rollup(figures: Iterable[IntervalFigures], period: str) -> list[tuple[str, Figures]]:
+def rollup(figures: Iterable[IntervalFigures], period: Period) -> list[tuple[str, Figures]]:
     """Figures per period, in time order (local days, months, years)."""
     out: dict[str, Figures] = {}
     for f in figures:
@@ -218,7 +258,7 @@ def figures_of(s: SettledInterval, renewable: set[int]) -> IntervalFigures:
 @dataclass(frozen=True, slots=True)
 class ClusterReport:
     scope: ExportScope
-    period: str
+    period: Period
     rows: list[tuple[str, Figures]]
     totals: Figures
     shares: list[StatutoryShare]
@@ -237,22 +277,22 @@ async def cluster_report(
     actor: Actor | None,
     start: datetime,
     end: datetime,
-    period: str = "day",
+    period: Period = Period.DAY,
     *,
     max_point_intervals: int | None = WEB_REPORT_MAX_POINT_INTERVALS,
 ) -> ClusterReport:
     """The coordinator's report for [start, end) (the distributor may read it too)."""
     if actor is not None:
         require_role(actor, Role.COORDINATOR, Role.DISTRIBUTOR)
-    if period not in PERIODS:
-        raise ValidationFailed("period", f"unknown period {period!r}; use {', '.join(PERIODS)}")
     scope = await load_scope(session, start, end)
     size = scope.metering_rows_estimate
     if max_point_intervals is not None and size > max_point_intervals:
         raise ValidationFailed(
             "start",
-            f"{scope.interval_count:,} intervals × {size // max(1, scope.interval_count):,} "
-            "metering points is too much for one page; choose a shorter range",
+            "%(intervals)s intervals × %(points)s metering points is too much for one page; "
+            "choose a shorter range",
+            intervals=scope.interval_count,
+            points=size // max(1, scope.interval_count),
         )
     renewable = {p.id for p in scope.points if _generates(p)}
     per: dict[str, Figures] = {}
@@ -276,17 +316,12 @@ async def cluster_report(
     )
 
 
-def month_range(month: str, tz: str = "Europe/Warsaw") -> tuple[datetime, datetime]:
-    from market.export.service import parse_range
-
-    return parse_range(month, None, tz)
-
-
 async def member_statement(
-    session: AsyncSession, actor: Actor, month: str, member_id: int | None = None
+    session: AsyncSession, actor: Actor, month: date, member_id: int | None = None
 ) -> Statement:
-    """A member's statement for a local month (`2026-10`). Members see their own; the
-    coordinator and the distributor any member's."""
+    """A member's statement for the local month of `month` (parsed at the boundary by
+    `market.export.request.parse_month`). Members see their own; the coordinator and the
+    distributor any member's."""
     target = actor.member_id if member_id is None else member_id
     if target != actor.member_id and actor.role not in (Role.COORDINATOR, Role.DISTRIBUTOR):
         raise Forbidden("member", "you can only see your own statement")
@@ -294,7 +329,7 @@ async def member_statement(
     scope = await load_scope(session, start, end)
     mine = {p.ppe for p in scope.points if p.member_id == target}
     name = next((p.member for p in scope.points if p.member_id == target), "")
-    statement = Statement(member=name, period=month)
+    statement = Statement(member=name, period=month.strftime("%Y-%m"))
     async for s in settled_intervals(session, scope, idle_points=False):
         for line in s.settlement.lines:
             if line.ppe in mine:
@@ -302,15 +337,11 @@ async def member_statement(
     return statement
 
 
-def local_month(moment: datetime, tz: str = "Europe/Warsaw") -> str:
+def local_month(moment: datetime, tz: str = LOCAL_TZ) -> str:
     return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m")
 
 
 async def default_month(session: AsyncSession) -> str:
-    """The local month of the latest cleared interval (or the current month)."""
-    from datetime import UTC
-
-    from market.export.scope import cleared_span
-
+    """The local month of the latest cleared interval (or the current month), as `2026-10`."""
     span = await cleared_span(session)
     return local_month(span[1] if span else datetime.now(UTC))

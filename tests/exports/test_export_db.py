@@ -15,7 +15,8 @@ from sqlalchemy import func, select, update
 from market.access.actor import Actor
 from market.clearing.models import ClearingRun
 from market.core.errors import Forbidden, NotFound
-from market.export.service import ExportRequest, open_export, stream_export, write_export
+from market.export.request import ExportRequest
+from market.export.service import open_export, stream_export, write_export
 from market.metering.imports import import_meter_data
 from market.metering.models import MeterReading
 

@@ -1,34 +1,55 @@
-"""The distributor's page: export downloads (streamed), meter-data upload; the export API.
+"""The distributor's page: export downloads (streamed), meter-data upload; the export and
+meter-data API. The formats offered come from `market.export.formats.registry`.
 
-Registered through `web.controllers.route_handlers` (it imports this module's `HANDLERS`,
-which also carry the report and statement pages of `web.controllers.reports`).
+`HANDLERS` also carries the report and statement pages of `web.pages.reports`.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import AsyncIterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, MultipartBody
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Stream, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.export.scope import cleared_span
-from market.export.service import open_export, stream_in_own_session, web_request
+from market.export.formats.registry import FORMATS
+from market.export.request import ExportRequest, parse_export_request
+from market.export.scope import ExportScope, cleared_span
+from market.export.service import open_export, stream_in_own_session
 from market.metering.imports import import_meter_data, recent_imports
-from web.auth import requires_role
+from market.metering.parse import ImportReport
+from web.auth import requires_role, signed_in
+from web.deps import CurrentActor, Db
+from web.pages import reports
 from web.ui.render import expect_form, render
 
-Db = NamedDependency[AsyncSession]
-ActorDep = NamedDependency[Any]
 #: Meter-data uploads up to 200 MB (a month of quarter-hours for ~700 metering points).
 MAX_UPLOAD = 200 * 1024 * 1024
+
+
+def provide_export_request(
+    start: FromQuery[str],
+    end: FromQuery[str | None] = None,
+    format: FromQuery[str | None] = None,
+    table: FromQuery[str | None] = None,
+    decimal_comma: FromQuery[bool] = False,
+    plain: FromQuery[bool] = False,
+) -> ExportRequest:
+    """The export's query parameters (the page's form and the API take the same ones):
+    `start`/`end` 2026-10, 2026-10-25 or ISO times; `format` one of the registered formats."""
+    return parse_export_request(start, end, format, table, decimal_comma, plain)
+
+
+EXPORT_REQUEST = {"export": Provide(provide_export_request, sync_to_thread=False)}
 
 
 @dataclass
@@ -37,28 +58,52 @@ class MeterUpload:
     skip_bad_rows: bool = False
 
 
-async def _download(
-    request: Request[Any, Any, Any], db: AsyncSession, actor: Any, params: dict[str, Any]
-) -> Stream:
-    req = web_request(**params)
-    scope = await open_export(db, actor, req, web=True)
+def _stream(request: Request[Any, Any, Any], scope: ExportScope, export: ExportRequest) -> Stream:
     return Stream(
-        stream_in_own_session(request.app.state.session_factory, scope, req),
-        media_type=req.media_type,
+        stream_in_own_session(request.app.state.session_factory, scope, export),
+        media_type=export.media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{req.filename(scope)}"',
+            "Content-Disposition": f'attachment; filename="{export.filename(scope)}"',
             "ETag": f'"{scope.version}"',
             "X-Klaster-Export-Version": scope.version,
         },
     )
 
 
-async def _save_upload(upload: UploadFile) -> Path:
-    """Spool the upload to a temporary file (the import reads it twice)."""
+async def _spool(chunks: AsyncIterable[bytes]) -> Path:
+    """Spool an upload to a temporary file (the import reads it twice)."""
     with tempfile.NamedTemporaryFile(prefix="klaster-meter-", suffix=".csv", delete=False) as out:
-        while chunk := await upload.read(1 << 20):
+        async for chunk in chunks:
             out.write(chunk)
     return Path(out.name)
+
+
+async def _upload_chunks(upload: UploadFile) -> AsyncIterable[bytes]:
+    while chunk := await upload.read(1 << 20):
+        yield chunk
+
+
+@contextmanager
+def _text(path: Path) -> Iterator[IO[str]]:
+    """The spooled file as text (a BOM is skipped); removed afterwards."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            yield stream
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _status(report: ImportReport) -> int:
+    return 422 if report.stored == 0 and not report.ok else 200
+
+
+async def _page_context(db: AsyncSession) -> dict[str, Any]:
+    return {
+        "section": "distributor",
+        "span": await cleared_span(db),
+        "imports": await recent_imports(db),
+        "formats": list(FORMATS),
+    }
 
 
 class DistributorController(Controller):
@@ -67,109 +112,70 @@ class DistributorController(Controller):
 
     @get("/")
     async def index(self, request: HTMXRequest, db: Db) -> Template:
-        return render(
-            request,
-            "distributor/index.html",
-            section="distributor",
-            span=await cleared_span(db),
-            imports=await recent_imports(db),
-        )
+        return render(request, "distributor/index.html", **await _page_context(db))
 
-    @get("/export")
+    @get("/export", dependencies=EXPORT_REQUEST)
     async def download(
         self,
         request: HTMXRequest,
         db: Db,
-        actor: ActorDep,
-        start: FromQuery[str],
-        end: FromQuery[str | None] = None,
-        format: FromQuery[str] = "csv",
-        table: FromQuery[str | None] = None,
-        decimal_comma: FromQuery[bool] = False,
-        plain: FromQuery[bool] = False,
+        actor: CurrentActor,
+        export: NamedDependency[ExportRequest],
     ) -> Stream:
-        params = {
-            "start": start,
-            "end": end,
-            "format_": format,
-            "table": table,
-            "decimal_comma": decimal_comma,
-            "plain": plain,
-        }
-        return await _download(request, db, actor, params)
+        scope = await open_export(db, actor, export, web=True)
+        return _stream(request, scope, export)
 
     @post("/meter-data", request_max_body_size=MAX_UPLOAD)
     async def upload(
-        self, request: HTMXRequest, db: Db, actor: ActorDep, data: MultipartBody[MeterUpload]
+        self, request: HTMXRequest, db: Db, actor: CurrentActor, data: MultipartBody[MeterUpload]
     ) -> Template:
         expect_form(request, "distributor/_meter_report.html", report=None)
-        path = await _save_upload(data.file)
-        try:
-            with path.open(encoding="utf-8-sig", newline="") as stream:
-                report = await import_meter_data(
-                    db, actor, stream, filename=data.file.filename, skip_bad_rows=data.skip_bad_rows
-                )
-        finally:
-            path.unlink(missing_ok=True)
-        status = 422 if report.stored == 0 and not report.ok else 200
+        with _text(await _spool(_upload_chunks(data.file))) as stream:
+            report = await import_meter_data(
+                db, actor, stream, filename=data.file.filename, skip_bad_rows=data.skip_bad_rows
+            )
         htmx = request.headers.get("hx-request") == "true"
         template = "distributor/_meter_report.html" if htmx else "distributor/index.html"
-        return render(
-            request,
-            template,
-            status_code=status,
-            section="distributor",
-            report=report,
-            imports=await recent_imports(db),
-            span=await cleared_span(db),
-        )
+        context = await _page_context(db)
+        return render(request, template, status_code=_status(report), report=report, **context)
 
 
-@get("/api/v1/exports", summary="Export cleared results (distributor and coordinator)")
+@get(
+    "/api/v1/exports",
+    guards=[signed_in],
+    dependencies=EXPORT_REQUEST,
+    summary="Export cleared results (distributor and coordinator)",
+)
 async def api_export(
-    request: HTMXRequest,
+    request: Request[Any, Any, Any],
     db: Db,
-    actor: ActorDep,
-    start: FromQuery[str],
-    end: FromQuery[str | None] = None,
-    format: FromQuery[str] = "csv",
-    table: FromQuery[str | None] = None,
-    decimal_comma: FromQuery[bool] = False,
-    plain: FromQuery[bool] = False,
+    actor: CurrentActor,
+    export: NamedDependency[ExportRequest],
 ) -> Stream:
-    """Streams CSV/JSON (XLSX up to one sheet). `start`/`end`: 2026-10, 2026-10-25 or
-    ISO times; other roles get 403, an empty range 404 naming the range."""
-    _require_token(actor)
-    params = {
-        "start": start,
-        "end": end,
-        "format_": format,
-        "table": table,
-        "decimal_comma": decimal_comma,
-        "plain": plain,
-    }
-    return await _download(request, db, actor, params)
+    """Streams the export in the requested format (formats with a row limit, such as XLSX,
+    up to that limit). Other roles get 403, an empty range 404 naming the range."""
+    scope = await open_export(db, actor, export, web=True)
+    return _stream(request, scope, export)
 
 
 @post(
     "/api/v1/meter-data",
+    guards=[signed_in],
     request_max_body_size=MAX_UPLOAD,
     summary="Import meter data (CSV body; distributor and coordinator)",
 )
 async def api_meter_data(
-    request: HTMXRequest, db: Db, actor: ActorDep, skip_bad_rows: FromQuery[bool] = False
+    request: Request[Any, Any, Any],
+    db: Db,
+    actor: CurrentActor,
+    skip_bad_rows: FromQuery[bool] = False,
 ) -> Response[dict[str, Any]]:
     """The CSV as the request body (`Content-Type: text/csv`). 200 with what was stored, or
     422 listing the bad rows (line, field, message) when nothing was stored."""
-    _require_token(actor)
-    path = await _save_body(request)
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as stream:
-            report = await import_meter_data(
-                db, actor, stream, filename="api.csv", skip_bad_rows=skip_bad_rows
-            )
-    finally:
-        path.unlink(missing_ok=True)
+    with _text(await _spool(request.stream())) as stream:
+        report = await import_meter_data(
+            db, actor, stream, filename="api.csv", skip_bad_rows=skip_bad_rows
+        )
     body = {
         "stored": report.stored,
         "rows": report.rows,
@@ -178,28 +184,7 @@ async def api_meter_data(
         "resolution": f"PT{report.resolution_minutes}M",
         "errors": [{"line": e.line, "field": e.field, "message": e.message} for e in report.errors],
     }
-    return Response(body, status_code=422 if report.stored == 0 and not report.ok else 200)
+    return Response(body, status_code=_status(report))
 
 
-def _require_token(actor: Any) -> None:
-    from market.access.actor import Actor
-    from market.core.errors import NotAuthenticated
-
-    if not isinstance(actor, Actor):
-        raise NotAuthenticated("token", "send Authorization: Bearer <token>")
-
-
-async def _save_body(request: Request[Any, Any, Any]) -> Path:
-    with tempfile.NamedTemporaryFile(prefix="klaster-meter-", suffix=".csv", delete=False) as out:
-        async for chunk in request.stream():
-            out.write(chunk)
-    return Path(out.name)
-
-
-def _handlers() -> list[Any]:
-    from web.pages import reports
-
-    return [DistributorController, api_export, api_meter_data, *reports.HANDLERS]
-
-
-HANDLERS: list[Any] = _handlers()
+HANDLERS: list[Any] = [DistributorController, api_export, api_meter_data, *reports.HANDLERS]

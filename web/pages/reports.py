@@ -5,22 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, get
-from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
+from markupsafe import Markup
 
-from market.export.service import parse_range
-from market.reports.service import cluster_report, default_month, member_statement
+from market.export.request import parse_month
+from market.reports.service import (
+    ClusterReport,
+    cluster_report,
+    default_month,
+    member_statement,
+    parse_report_request,
+)
 from market.settlement.settle import statement_csv
 from web.auth import requires_role, signed_in
+from web.deps import CurrentActor, Db
 from web.ui.i18n import connection_locale
 from web.ui.render import page, render
 from web.ui.report_charts import congestion_chart, price_volume_chart, shares_chart
 
-Db = NamedDependency[AsyncSession]
-ActorDep = NamedDependency[Any]
+
+def charts(report: ClusterReport, loc: str) -> dict[str, Markup]:
+    return {
+        "shares": shares_chart(report.rows, loc),
+        "congestion": congestion_chart(report.totals.congestion, report.line_names, loc),
+        "day": price_volume_chart(report.last_day, loc),
+    }
 
 
 class ReportsController(Controller):
@@ -32,27 +43,21 @@ class ReportsController(Controller):
         self,
         request: HTMXRequest,
         db: Db,
-        actor: ActorDep,
+        actor: CurrentActor,
         start: FromQuery[str | None] = None,
         end: FromQuery[str | None] = None,
         period: FromQuery[str] = "day",
     ) -> Template:
         start = start or await default_month(db)
-        begin, finish = parse_range(start, end)
-        report = await cluster_report(db, actor, begin, finish, period)
-        loc = connection_locale(request)
-        charts = {
-            "shares": shares_chart(report.rows, loc),
-            "congestion": congestion_chart(report.totals.congestion, report.line_names, loc),
-            "day": price_volume_chart(report.last_day, loc),
-        }
+        asked = parse_report_request(start, end, period)
+        report = await cluster_report(db, actor, asked.start, asked.end, asked.period)
         return page(
             request,
             "reports/index.html",
             "reports/_report.html",
             section="reports",
             report=report,
-            charts=charts,
+            charts=charts(report, connection_locale(request)),
             start=start,
             end=end or "",
             period=period,
@@ -68,12 +73,12 @@ class StatementController(Controller):
         self,
         request: HTMXRequest,
         db: Db,
-        actor: ActorDep,
+        actor: CurrentActor,
         month: FromQuery[str | None] = None,
         member: FromQuery[int | None] = None,
     ) -> Template:
         month = month or await default_month(db)
-        statement = await member_statement(db, actor, month, member)
+        statement = await member_statement(db, actor, parse_month(month), member)
         return render(
             request,
             "reports/statement.html",
@@ -87,13 +92,13 @@ class StatementController(Controller):
     async def download(
         self,
         db: Db,
-        actor: ActorDep,
+        actor: CurrentActor,
         month: FromQuery[str | None] = None,
         member: FromQuery[int | None] = None,
     ) -> Response[bytes]:
         month = month or await default_month(db)
-        statement = await member_statement(db, actor, month, member)
-        name = f"klaster-statement-{month}-{member or actor.member_id}.csv"
+        statement = await member_statement(db, actor, parse_month(month), member)
+        name = f"klaster-statement-{statement.period}-{member or actor.member_id}.csv"
         return Response(
             statement_csv(statement),
             media_type="text/csv; charset=utf-8",
