@@ -14,7 +14,7 @@ from sqlalchemy import func, select, update
 
 from market.access.actor import Actor
 from market.clearing.models import ClearingRun
-from market.core.errors import Forbidden, NotFound
+from market.core.errors import Forbidden, NotFound, ValidationFailed
 from market.export.request import ExportRequest
 from market.export.service import open_export, stream_export, write_export
 from market.metering.imports import import_meter_data
@@ -148,13 +148,36 @@ async def test_empty_range_and_roles(db) -> None:  # type: ignore[no-untyped-def
     async with db.session() as s:
         cl = await build_cluster(s, STARTS)
         june = ExportRequest(datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 6, 2, tzinfo=UTC))
-        with pytest.raises(NotFound, match="no cleared intervals"):
+        with pytest.raises(NotFound, match="no cleared intervals") as empty:
             await open_export(s, DSO, june)
+        assert empty.value.params == {"start": june.start, "end": june.end}  # aware, not text
         member = Actor(cl.member_id, "member", "Anna")
         with pytest.raises(Forbidden):
             await open_export(s, member, ExportRequest(FROM, TO))
         coordinator = Actor(cl.coordinator_id, "coordinator", "K")
         assert (await open_export(s, coordinator, ExportRequest(FROM, TO))).interval_count == 2
+
+
+async def test_a_row_limited_format_is_refused_on_the_web_beyond_its_limit(db) -> None:  # type: ignore[no-untyped-def]
+    from market.export.formats.encoder import Encoder
+    from market.export.formats.registry import FORMATS
+    from market.export.formats.xlsx import write_xlsx
+
+    async with db.session() as s:
+        await build_cluster(s, STARTS)
+    tiny = Encoder("tiny", "Tiny", "application/x-tiny", "tiny", True, write_xlsx, web_max_rows=5)
+    FORMATS.register(tiny)
+    try:
+        req = ExportRequest(FROM, TO, "tiny", ("metering",))
+        async with db.session() as s:
+            with pytest.raises(ValidationFailed) as refused:
+                await open_export(s, DSO, req, web=True)
+            assert refused.value.field == "format"
+            assert refused.value.params["rows"] == 6 and refused.value.params["limit"] == 5
+            assert refused.value.params["streamed"] == "CSV, JSON"  # the formats without a limit
+            assert (await open_export(s, DSO, req)).interval_count == 2  # no limit off the web
+    finally:
+        FORMATS.unregister("tiny")
 
 
 METER_HEAD = "ppe;interval_start;import_kwh;export_kwh;quality;resolution\n"

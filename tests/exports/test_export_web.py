@@ -162,3 +162,59 @@ async def test_meter_data_api(client: TestClient[Litestar]) -> None:
     assert r.status_code == 200 and r.json()["stored"] == 1
     member = {**token_for(client, "anna"), "Content-Type": "text/csv"}
     assert client.post("/api/v1/meter-data", content=body, headers=member).status_code == 403
+
+
+async def _pipes(document: Any) -> Any:
+    """A made-up one-table format: the header, then one `|`-separated line per row."""
+    (table,) = document.tables
+    yield ("|".join(table.header) + "\n").encode()
+    async for batch in document.batches(table):
+        yield b"".join(("|".join(map(str, row)) + "\n").encode() for row in batch)
+
+
+@pytest.fixture
+def pipes_format() -> Iterator[Any]:
+    from market.export.formats.encoder import Encoder
+    from market.export.formats.registry import FORMATS
+
+    encoder = FORMATS.register(Encoder("pipes", "Pipes", "text/plain", "txt", False, _pipes))
+    yield encoder
+    FORMATS.unregister("pipes")
+
+
+async def test_a_registered_format_is_offered_everywhere(
+    client: TestClient[Litestar], pipes_format: Any
+) -> None:
+    """A format registered here, and nowhere else, is a `--format` choice, an option on the
+    distributor page, and a value the page and the API accept, with its content type."""
+    import argparse
+
+    from market.commands.export import add_arguments
+    from market.export.formats.registry import FORMATS
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--from", "2026-10", "-o", "x", "--format", "pipes"])
+    assert args.format == "pipes"
+    sign_in(client, "dso")
+    page = client.get("/distributor/").text
+    assert '<option value="pipes">Pipes</option>' in page
+    assert "Tabela (CSV, Pipes: jedna na plik)" in page  # the one-table formats
+    dso = token_for(client, "dso")
+    params = {"start": "2026-10-25", "format": "pipes", "table": "trades"}
+    r = client.get("/api/v1/exports", params=params, headers=dso)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert re.search(
+        r'filename="klaster-2026-10-25-trades-[0-9a-f]{12}\.txt"', r.headers["content-disposition"]
+    )
+    lines = r.text.splitlines()
+    assert lines[0].startswith("cluster_id|interval_start_utc|") and len(lines) == 1 + 4
+    assert client.get("/distributor/export", params=params).text == r.text
+    both = client.get("/api/v1/exports", params={**params, "table": "all"}, headers=dso)
+    assert both.status_code == 422 and both.json()["field"] == "table"
+    assert both.json()["message"] == "a Pipes file holds one table; pick one"
+    FORMATS.unregister(pipes_format.name)  # and it is offered no more
+    assert 'value="pipes"' not in client.get("/distributor/").text
+    gone = client.get("/api/v1/exports", params=params, headers=dso)
+    assert gone.status_code == 422 and gone.json()["field"] == "format"
+    assert gone.json()["message"] == "unknown format pipes; use one of csv, json, xlsx"

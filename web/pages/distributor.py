@@ -15,7 +15,6 @@ from typing import IO, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
-from litestar.di import NamedDependency, Provide
 from litestar.params import FromQuery, MultipartBody
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Stream, Template
@@ -34,22 +33,6 @@ from web.ui.render import expect_form, render
 
 #: Meter-data uploads up to 200 MB (a month of quarter-hours for ~700 metering points).
 MAX_UPLOAD = 200 * 1024 * 1024
-
-
-def provide_export_request(
-    start: FromQuery[str],
-    end: FromQuery[str | None] = None,
-    format: FromQuery[str | None] = None,
-    table: FromQuery[str | None] = None,
-    decimal_comma: FromQuery[bool] = False,
-    plain: FromQuery[bool] = False,
-) -> ExportRequest:
-    """The export's query parameters (the page's form and the API take the same ones):
-    `start`/`end` 2026-10, 2026-10-25 or ISO times; `format` one of the registered formats."""
-    return parse_export_request(start, end, format, table, decimal_comma, plain)
-
-
-EXPORT_REQUEST = {"export": Provide(provide_export_request, sync_to_thread=False)}
 
 
 @dataclass
@@ -114,14 +97,21 @@ class DistributorController(Controller):
     async def index(self, request: HTMXRequest, db: Db) -> Template:
         return render(request, "distributor/index.html", **await _page_context(db))
 
-    @get("/export", dependencies=EXPORT_REQUEST)
+    @get("/export")
     async def download(
         self,
         request: HTMXRequest,
         db: Db,
         actor: CurrentActor,
-        export: NamedDependency[ExportRequest],
+        start: FromQuery[str],
+        end: FromQuery[str | None] = None,
+        format: FromQuery[str | None] = None,
+        table: FromQuery[str | None] = None,
+        decimal_comma: FromQuery[bool] = False,
+        plain: FromQuery[bool] = False,
     ) -> Stream:
+        """The form's download: the same parameters and answers as `api_export`."""
+        export = parse_export_request(start, end, format, table, decimal_comma, plain)
         scope = await open_export(db, actor, export, web=True)
         return _stream(request, scope, export)
 
@@ -143,17 +133,23 @@ class DistributorController(Controller):
 @get(
     "/api/v1/exports",
     guards=[signed_in],
-    dependencies=EXPORT_REQUEST,
     summary="Export cleared results (distributor and coordinator)",
 )
 async def api_export(
     request: Request[Any, Any, Any],
     db: Db,
     actor: CurrentActor,
-    export: NamedDependency[ExportRequest],
+    start: FromQuery[str],
+    end: FromQuery[str | None] = None,
+    format: FromQuery[str | None] = None,
+    table: FromQuery[str | None] = None,
+    decimal_comma: FromQuery[bool] = False,
+    plain: FromQuery[bool] = False,
 ) -> Stream:
-    """Streams the export in the requested format (formats with a row limit, such as XLSX,
-    up to that limit). Other roles get 403, an empty range 404 naming the range."""
+    """Streams the export. `start`/`end`: 2026-10, 2026-10-25 or ISO times; `format`: a
+    registered format (csv by default; one with a row limit, such as XLSX, up to that limit).
+    Other roles get 403, an empty range 404 naming the range."""
+    export = parse_export_request(start, end, format, table, decimal_comma, plain)
     scope = await open_export(db, actor, export, web=True)
     return _stream(request, scope, export)
 
