@@ -1,5 +1,9 @@
 """Streaming writers: CSV (Polish and plain), JSON and XLSX.
 
+Over 400 lines on purpose: the three writers share the value formatters and their caches (the
+hot path of a 14-million-row export, measured in `bench/export.py`, which drives them
+directly). How each format assembles a document is in `market.export.formats`.
+
 Every writer consumes an iterator of row tuples and produces output incrementally, so memory
 stays flat however many rows pass through (a month × 5,000 metering points is ~14 million).
 CSV and JSON are generators of byte chunks (for HTTP streaming) with `write_*` wrappers for
