@@ -8,7 +8,6 @@ from xml.etree import ElementTree
 
 from market.export.scope import PointInfo
 from market.reports.service import Figures, IntervalFigures, rollup, statutory_shares
-from web.ui.report_charts import bars_svg, hbars_svg
 
 D = Decimal
 
@@ -66,6 +65,9 @@ def test_statutory_shares_met_and_not_met() -> None:
 
 
 def test_svg_charts_are_well_formed_and_escaped() -> None:
+    # Imported here, not at collection (when `web` would be the tests' package tests/web).
+    from web.ui.report_charts import bars_svg, hbars_svg
+
     svg = bars_svg(
         [("2026-10", 0.42), ("<b>", None)],
         title="S & C",
