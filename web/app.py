@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from litestar import Litestar, get
@@ -27,12 +28,12 @@ from market.core.settings import Settings, get_settings
 from market.db.engine import create_engine, session_factory
 from web.api.intake import OrderIntake
 from web.auth import ActorMiddleware, TokenCache
-from web.config import WebConfig, get_web_config
+from web.config import AppServices, WebConfig
 from web.errors import EXCEPTION_HANDLERS
 from web.live.hub import ChannelsPublisher, LiveHub, make_channels_plugin
 from web.ops import OpsPlugin
 from web.ratelimit import MemoryCounters, RateLimit, RedisCounters
-from web.ui.templating import STATIC_DIR, configure
+from web.ui.templating import STATIC_DIR, TEMPLATE_DIR, configure
 
 log = logging.getLogger("klaster.web")
 
@@ -91,7 +92,7 @@ def create_app(
     from web.routes import DEPENDENCIES, route_handlers
 
     settings = settings or get_settings()
-    config = config or get_web_config()
+    config = config or WebConfig.from_settings(settings)
     clock = clock or clock_for_speed(settings.demo_speed)
     engine = create_engine(settings.database_url, echo=settings.sql_echo, **_pool_options(settings))
     sessions = session_factory(engine)
@@ -106,7 +107,7 @@ def create_app(
         from web.live.render import make_hub
 
         hub: LiveHub = make_hub(app)
-        app.state.live_hub = hub
+        services.live_hub = hub
         await hub.start()
         await intake.start()
         task = None
@@ -158,21 +159,19 @@ def create_app(
         # The API takes bearer tokens only (never cookies), and sockets carry no forms.
         exclude=["/api/", "/ws/", "/schema"],
     )
-    state = State(
-        {
-            "settings": settings,
-            "web_config": config,
-            "engine": engine,
-            "session_factory": sessions,
-            "clock": clock,
-            "publisher": publisher,
-            "intake": intake,
-            "channels_plugin": channels,
-            "token_cache": TokenCache(),
-            "signin_limit": signin_limit,
-            "order_limit": order_limit,
-            "rate_counters": counters,
-        }
+    services = AppServices(
+        settings=settings,
+        web_config=config,
+        engine=engine,
+        session_factory=sessions,
+        clock=clock,
+        publisher=publisher,
+        intake=intake,
+        channels_plugin=channels,
+        token_cache=TokenCache(),
+        signin_limit=signin_limit,
+        order_limit=order_limit,
+        rate_counters=counters,
     )
     return Litestar(
         route_handlers=[
@@ -180,17 +179,17 @@ def create_app(
             health,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
-        state=state,
+        state=State({"services": services}),
         dependencies=DEPENDENCIES,
         request_class=HTMXRequest,
-        plugins=[HTMXPlugin(), channels, OpsPlugin()],
+        plugins=[HTMXPlugin(), channels, OpsPlugin(settings)],
         stores=_stores(settings, config),
         middleware=[session_config.middleware, _actor_middleware()],
         csrf_config=csrf,
         template_config=TemplateConfig(
-            directory=STATIC_DIR.parent / "templates",
+            directory=TEMPLATE_DIR,
             engine=_engine_class(),
-            engine_callback=configure,
+            engine_callback=partial(configure, timezone=settings.timezone),
         ),
         openapi_config=OpenAPIConfig(
             title="Klaster API",
@@ -199,7 +198,8 @@ def create_app(
             description=(
                 "Local energy market of a Polish energy cluster. Authenticate with "
                 "`Authorization: Bearer <token>` (POST /api/v1/auth/token). Errors are "
-                '`{"error", "field", "message"}`.'
+                '`{"error", "field", "message", "message_id", "params"}`: `message_id` is the '
+                "English text with `%(name)s` placeholders, `params` its values."
             ),
             render_plugins=[SwaggerRenderPlugin()],
         ),
@@ -233,6 +233,10 @@ def _engine_class() -> Any:
 def create_app_from_env() -> Litestar:
     """Factory for `uvicorn --factory` (`klaster serve`): everything from the environment;
     `KLASTER_IN_PROCESS_SCHEDULER=1` also runs the scheduler here."""
-    import os
+    settings = get_settings()
+    return create_app(settings, scheduler=settings.in_process_scheduler)
 
-    return create_app(scheduler=os.environ.get("KLASTER_IN_PROCESS_SCHEDULER") == "1")
+
+def create_app_with_scheduler() -> Litestar:
+    """Factory for `klaster serve --scheduler`: the scheduler runs in this process."""
+    return create_app(get_settings(), scheduler=True)

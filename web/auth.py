@@ -17,6 +17,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from market.core.errors import KlasterError
+from web.config import app_services
 
 if TYPE_CHECKING:
     from litestar.connection import ASGIConnection
@@ -97,13 +98,13 @@ class ActorMiddleware(AbstractAuthenticationMiddleware):
     ) -> Actor | None:
         from market.access.auth import authenticate_token
 
-        state = connection.app.state
-        cache: TokenCache = state.token_cache
+        services = app_services(connection.app)
+        cache = services.token_cache
         actor = cache.get(token)
         if actor is not None:
             return actor
         try:
-            async with state.session_factory() as session:
+            async with services.session_factory() as session:
                 actor = await authenticate_token(session, token)
         except KlasterError:
             return None

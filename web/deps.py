@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.access.actor import Actor
 from market.core.clock import Clock
 from market.core.events import Publisher
+from market.core.settings import Settings
 from market.db.engine import unit_of_work
+from web.config import AppServices
 
 #: The request's database session (its unit of work).
 Db = NamedDependency[AsyncSession]
@@ -31,22 +33,36 @@ ClockDep = NamedDependency[Clock]
 PublisherDep = NamedDependency[Publisher]
 #: The signed-in member (guards have checked it is there).
 CurrentActor = NamedDependency[Actor]
+#: The settings the app was built with (the cluster's time zone, ...).
+SettingsDep = NamedDependency[Settings]
+
+
+def services(state: State) -> AppServices:
+    """The app's services (`app.state.services`, set once by `web.app.create_app`)."""
+    found: object = state.services
+    assert isinstance(found, AppServices)
+    return found
 
 
 async def provide_db(state: State) -> AsyncIterator[AsyncSession]:
     """One session per request: committed when the handler returns, rolled back when it
     raises."""
-    async with unit_of_work(state.session_factory) as session:
+    async with unit_of_work(services(state).session_factory) as session:
         yield session
 
 
 def provide_clock(state: State) -> Clock:
-    return state.clock  # type: ignore[no-any-return]
+    return services(state).clock
 
 
 def provide_publisher(state: State) -> Publisher:
-    return state.publisher  # type: ignore[no-any-return]
+    return services(state).publisher
+
+
+def provide_settings(state: State) -> Settings:
+    return services(state).settings
 
 
 def provide_actor(request: Request[Any, Any, Any]) -> Actor:
-    return request.scope.get("user")  # type: ignore[return-value]
+    actor: Actor = request.scope.get("user")
+    return actor

@@ -122,11 +122,12 @@ def test_json_log_lines_carry_the_request_id() -> None:
 
 def test_log_format_choice() -> None:
     from market.clearing.operations import log_format
+    from market.core.settings import Settings
 
-    assert log_format({"KLASTER_LOG_FORMAT": "json"}) == "json"
-    assert log_format({"KLASTER_LOG_FORMAT": "text"}) == "text"
+    assert log_format(Settings.from_env({"KLASTER_LOG_FORMAT": "json"})) == "json"
+    assert log_format(Settings.from_env({"KLASTER_LOG_FORMAT": "text"})) == "text"
     with pytest.raises(ValueError, match="KLASTER_LOG_FORMAT"):
-        log_format({"KLASTER_LOG_FORMAT": "xml"})
+        Settings.from_env({"KLASTER_LOG_FORMAT": "xml"})
 
 
 async def test_failover_store_answers_from_memory_while_redis_is_away() -> None:
@@ -174,18 +175,17 @@ async def test_server_errors_are_logged_and_rejections_are_not(
         ({"KLASTER_LOG_FORMAT": "json", "KLASTER_ACCESS_LOG": "0"}, False),
     ],
 )
-def test_access_log_default_follows_the_log_format(
-    env: dict[str, str], expected: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_access_log_default_follows_the_log_format(env: dict[str, str], expected: bool) -> None:
     from litestar.config.app import AppConfig
+    from litestar.middleware.base import DefineMiddleware
 
-    from web.ops import OpsPlugin
+    from market.core.settings import Settings
+    from web.ops import OpsPlugin, RequestMiddleware
 
-    monkeypatch.delenv("KLASTER_ACCESS_LOG", raising=False)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    config = OpsPlugin(logging_setup=False).on_app_init(AppConfig())
-    assert config.state["access_log"] is expected
+    config = OpsPlugin(Settings.from_env(env), logging_setup=False).on_app_init(AppConfig())
+    first = config.middleware[0]
+    assert isinstance(first, DefineMiddleware) and first.middleware is RequestMiddleware
+    assert first.kwargs["access_log"] is expected
 
 
 def test_pages_show_paused_live_updates_when_told() -> None:

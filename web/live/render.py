@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from web.config import app_services
 from web.live.hub import LiveHub, LiveUpdate, channel_names
 
 if TYPE_CHECKING:
     from litestar import Litestar
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
 
     from market.core.clock import Clock
 
@@ -74,8 +75,9 @@ async def refresh_book(session: AsyncSession, clock: Clock, previous: LiveState)
 
 
 def make_hub(app: Litestar) -> LiveHub:
-    sessions: async_sessionmaker[AsyncSession] = app.state.session_factory
-    clock: Clock = app.state.clock
+    services = app_services(app)
+    sessions = services.session_factory
+    clock = services.clock
     engine = app.template_engine
     assert engine is not None
 
@@ -106,8 +108,8 @@ def make_hub(app: Litestar) -> LiveHub:
         )
 
     return LiveHub(
-        app.state.channels_plugin,
+        services.channels_plugin,
         render_html=render,
         load_state=load,
-        channels=channel_names(app.state.web_config.channel_prefix),
+        channels=channel_names(services.web_config.channel_prefix),
     )

@@ -43,7 +43,7 @@ async def _download(
     req = web_request(**params)
     scope = await open_export(db, actor, req, web=True)
     return Stream(
-        stream_in_own_session(request.app.state.session_factory, scope, req),
+        stream_in_own_session(request.app.state.services.session_factory, scope, req),
         media_type=req.media_type,
         headers={
             "Content-Disposition": f'attachment; filename="{req.filename(scope)}"',
