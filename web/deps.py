@@ -16,6 +16,7 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.params import SkipValidation
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access.actor import Actor
@@ -27,10 +28,12 @@ from web.config import AppServices
 
 #: The request's database session (its unit of work).
 Db = NamedDependency[AsyncSession]
+# Clock and Publisher are protocols, which the signature model cannot check an instance
+# against: their values are passed through unvalidated.
 #: The market clock (the demo runs a fast one).
-ClockDep = NamedDependency[Clock]
+ClockDep = NamedDependency[SkipValidation[Clock]]
 #: Where market events go (channels: in-process or Redis).
-PublisherDep = NamedDependency[Publisher]
+PublisherDep = NamedDependency[SkipValidation[Publisher]]
 #: The signed-in member (guards have checked it is there).
 CurrentActor = NamedDependency[Actor]
 #: The settings the app was built with (the cluster's time zone, ...).
