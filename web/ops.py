@@ -225,7 +225,8 @@ async def ops_lifespan(app: Litestar) -> AsyncIterator[None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await services.ops_redis.aclose()
+            if services.ops_redis is not None:
+                await services.ops_redis.aclose()
 
 
 class OpsPlugin(InitPluginProtocol):

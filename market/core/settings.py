@@ -22,6 +22,7 @@ DEFAULT_TIMEZONE = "Europe/Warsaw"
 DurationUnit = Literal["second", "minute", "hour", "day"]
 LogFormat = Literal["auto", "json", "text"]
 _UNITS: tuple[DurationUnit, ...] = ("second", "minute", "hour", "day")
+_LOG_FORMATS: tuple[LogFormat, ...] = ("auto", "json", "text")
 _FALSE = ("0", "false", "no")
 
 
@@ -46,8 +47,9 @@ def parse_rate(text: str, name: str) -> tuple[DurationUnit, int]:
 
 def _log_format(raw: str) -> LogFormat:
     wanted = (raw or "auto").lower()
-    if wanted == "json" or wanted == "text" or wanted == "auto":
-        return wanted
+    for known in _LOG_FORMATS:
+        if wanted == known:
+            return known
     raise ValueError(f"KLASTER_LOG_FORMAT must be auto, json or text (got {wanted!r})")
 
 
