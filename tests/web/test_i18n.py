@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from market.core.errors import OrderRejected
+from market.core.errors import GateClosed, OrderRejected
+from tests.web.conftest import World
 from web.ui import i18n
 from web.ui.i18n import gettext, ngettext, translate_message
 
@@ -106,3 +108,37 @@ def test_decimal_params_keep_their_places_and_group_thousands() -> None:
     assert i18n.format_param(Decimal("12345.5"), "en", WARSAW) == "12,345.5"
     assert i18n.format_param(0.25, "pl", WARSAW) == "0,25"
     assert i18n.format_param(590543500000000018, "pl", WARSAW) == "590543500000000018"
+
+
+@pytest.mark.anyio
+async def test_pages_and_the_api_answer_a_market_error_by_its_id(
+    client: Any, world: World, catalogue: dict[str, str]
+) -> None:
+    """The page shows the Polish text with the value in Polish form; the API answers the
+    English message with its id and params."""
+    from litestar import get
+
+    gate = "the gate for the interval starting %(start)s closed at %(closed_at)s"
+
+    def fail() -> None:
+        raise GateClosed(
+            "interval_id",
+            gate,
+            start=datetime(2026, 6, 15, 10, 0, tzinfo=UTC),
+            closed_at=datetime(2026, 6, 15, 9, 55, tzinfo=UTC),
+        )
+
+    world.app.register(get("/i18n-test-error", sync_to_thread=False)(fail))
+    world.app.register(get("/api/v1/i18n-test-error", sync_to_thread=False)(fail))
+    page = client.get("/i18n-test-error")
+    assert page.status_code == 409
+    assert "bramka dla okresu od 15.06.2026 12:00 zamknęła się o 15.06.2026 11:55" in page.text
+    body = client.get("/api/v1/i18n-test-error").json()
+    assert body == {
+        "error": "GateClosed",
+        "field": "interval_id",
+        "message": "the gate for the interval starting 2026-06-15T10:00:00+00:00 closed at "
+        "2026-06-15T09:55:00+00:00",
+        "message_id": gate,
+        "params": {"start": "2026-06-15T10:00:00+00:00", "closed_at": "2026-06-15T09:55:00+00:00"},
+    }

@@ -1,7 +1,7 @@
 """Jinja2 environment: translation functions, locale-aware filters, asset names.
 
 Templates get `_()` / `ngettext()`, `error_text(error)` (a market error or anything with a
-`message_id` and `params`) and filters (`kwh`, `pln`, `price`, `num`, `hm`, `day`, `dt`,
+`message_id` and `params`) and filters (`kwh`, `pln`, `price`, `num`, `day`, `date`, `dt`,
 `span`) that read the locale from the render context: `locale` when the caller passed one
 (fragments rendered for the live socket), else the request's language cookie. Times are shown
 in the cluster's zone, the `timezone` global (`Settings.timezone`, given to `configure`).
@@ -84,7 +84,6 @@ def configure(engine: JinjaTemplateEngine, timezone: str = DEFAULT_TIMEZONE) -> 
         day=_with_locale(lambda v, loc: fmt.date_long(v, loc, tz)),
         date=_with_locale(lambda v, loc: fmt.date_short(v, loc, tz)),
         dt=_with_locale(lambda v, loc: fmt.datetime_short(v, loc, tz)),
-        hm=lambda v: fmt.time_hm(v, tz),
         span=lambda v, minutes=15: fmt.interval_label(v, minutes, tz),
         iso=lambda v: fmt.iso_utc(v) if v is not None else "",
     )
