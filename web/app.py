@@ -15,14 +15,19 @@ from typing import Any
 from litestar import Litestar, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
+from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
+from litestar.types import Scope
 
+from market.access.actor import Actor
 from market.core.clock import Clock, clock_for_speed
 from market.core.settings import Settings, get_settings
 from market.db.engine import create_engine, session_factory
@@ -38,7 +43,7 @@ from web.ui.templating import STATIC_DIR, TEMPLATE_DIR, configure
 log = logging.getLogger("klaster.web")
 
 
-def _stores(settings: Settings, config: WebConfig) -> dict[str, Any]:
+def _stores(settings: Settings, config: WebConfig) -> dict[str, Store]:
     """Sessions: per process in memory, shared through Redis."""
     if settings.redis_url:
         from litestar.stores.redis import RedisStore
@@ -60,13 +65,13 @@ def _rate_counters(settings: Settings, config: WebConfig) -> MemoryCounters | Re
 def rate_limits(config: WebConfig) -> tuple[RateLimit, RateLimit]:
     """Sign-in is limited per client address, order submission per member (or address)."""
 
-    def address(scope: Any) -> str:
+    def address(scope: Scope) -> str:
         client = scope.get("client")
         return str(client[0]) if client else "unknown"
 
-    def member(scope: Any) -> str:
+    def member(scope: Scope) -> str:
         actor = scope.get("user")
-        return f"m{actor.member_id}" if actor else address(scope)
+        return f"m{actor.member_id}" if isinstance(actor, Actor) else address(scope)
 
     unit, limit = config.signin_rate
     signin = RateLimit("signin", limit, unit, address)
@@ -184,11 +189,14 @@ def create_app(
         request_class=HTMXRequest,
         plugins=[HTMXPlugin(), channels, OpsPlugin(settings)],
         stores=_stores(settings, config),
-        middleware=[session_config.middleware, _actor_middleware()],
+        middleware=[
+            session_config.middleware,
+            DefineMiddleware(ActorMiddleware, exclude=["^/static/", "^/health"]),
+        ],
         csrf_config=csrf,
         template_config=TemplateConfig(
             directory=TEMPLATE_DIR,
-            engine=_engine_class(),
+            engine=JinjaTemplateEngine,
             engine_callback=partial(configure, timezone=settings.timezone),
         ),
         openapi_config=OpenAPIConfig(
@@ -216,18 +224,6 @@ def _pool_options(settings: Settings) -> dict[str, Any]:
     from sqlalchemy.pool import AsyncAdaptedQueuePool
 
     return {"poolclass": AsyncAdaptedQueuePool, "pool_size": 4, "max_overflow": 4}
-
-
-def _actor_middleware() -> Any:
-    from litestar.middleware.base import DefineMiddleware
-
-    return DefineMiddleware(ActorMiddleware, exclude=["^/static/", "^/health"])
-
-
-def _engine_class() -> Any:
-    from litestar.plugins.jinja import JinjaTemplateEngine
-
-    return JinjaTemplateEngine
 
 
 def create_app_from_env() -> Litestar:

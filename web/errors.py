@@ -17,6 +17,7 @@ from litestar.exceptions import (
 )
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
 
 from market.core.errors import KlasterError
 from web.auth import API_PREFIX
@@ -120,7 +121,7 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return _page(request, status, gettext(GENERIC[500], connection_locale(request)))
 
 
-EXCEPTION_HANDLERS: Any = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     KlasterError: klaster_error_handler,
     HTTPException: http_error_handler,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,

@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from litestar.exceptions import TooManyRequestsException
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -139,7 +139,7 @@ class RedisCounters:
         await self._redis.aclose()
 
 
-def rate_limited(state_key: str) -> Any:
+def rate_limited(state_key: str) -> Callable[[ASGIApp], ASGIApp]:
     """Middleware for a handler, limited by the app's `RateLimit` named `state_key`
     (`signin_limit`, `order_limit`)."""
 
