@@ -23,6 +23,7 @@ from market.core.settings import DurationUnit, Settings
 if TYPE_CHECKING:
     from litestar import Litestar
     from litestar.channels import ChannelsPlugin
+    from litestar.datastructures import State
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -78,8 +79,12 @@ class AppServices:
         return limits[name]
 
 
-def app_services(app: Litestar) -> AppServices:
-    """The app's services (`app.state.services`)."""
-    services: Any = app.state.services
+def services_in(state: State) -> AppServices:
+    """The services in an app's state (`app.state.services`, set once by `create_app`)."""
+    services: Any = state.services
     assert isinstance(services, AppServices)
     return services
+
+
+def app_services(app: Litestar) -> AppServices:
+    return services_in(app.state)

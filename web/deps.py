@@ -24,7 +24,7 @@ from market.core.clock import Clock
 from market.core.events import Publisher
 from market.core.settings import Settings
 from market.db.engine import unit_of_work
-from web.config import AppServices
+from web.config import services_in
 
 #: The request's database session (its unit of work).
 Db = NamedDependency[AsyncSession]
@@ -40,30 +40,23 @@ CurrentActor = NamedDependency[Actor]
 SettingsDep = NamedDependency[Settings]
 
 
-def services(state: State) -> AppServices:
-    """The app's services (`app.state.services`, set once by `web.app.create_app`)."""
-    found: object = state.services
-    assert isinstance(found, AppServices)
-    return found
-
-
 async def provide_db(state: State) -> AsyncIterator[AsyncSession]:
     """One session per request: committed when the handler returns, rolled back when it
     raises."""
-    async with unit_of_work(services(state).session_factory) as session:
+    async with unit_of_work(services_in(state).session_factory) as session:
         yield session
 
 
 def provide_clock(state: State) -> Clock:
-    return services(state).clock
+    return services_in(state).clock
 
 
 def provide_publisher(state: State) -> Publisher:
-    return services(state).publisher
+    return services_in(state).publisher
 
 
 def provide_settings(state: State) -> Settings:
-    return services(state).settings
+    return services_in(state).settings
 
 
 def provide_actor(request: Request[Any, Any, Any]) -> Actor:
