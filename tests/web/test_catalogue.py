@@ -1,9 +1,9 @@
 """Every message id in the code has Polish text in `web/locale/pl.json`.
 
 Ids are collected from the source by syntax, not by running it: the 2nd positional argument
-of any `KlasterError` subclass call in `market/` (`raise ValidationFailed("field", "id", ...)`),
-string literals passed to `N_()`, `_()`, `gettext()` and `ngettext()` in `web/`, and `_()` /
-`ngettext()` in the templates. A plural id (an `ngettext` pair, or a market message with a
+of any `KlasterError` subclass call in `market/` and `web/` (`raise ValidationFailed("field",
+"id", ...)`), string literals passed to `N_()`, `_()`, `gettext()` and `ngettext()` in `web/`,
+and `_()` / `ngettext()` in the templates. A plural id (an `ngettext` pair, or a market message with a
 `count` param) needs all three Polish forms. A market message built at run time (an f-string,
 `%` or `.format`) can never be looked up, so it is reported too.
 """
@@ -156,8 +156,9 @@ def catalogue() -> dict[str, str]:
 
 
 def all_ids() -> tuple[list[MessageId], list[str]]:
-    market, built = market_ids(_read((ROOT / "market").rglob("*.py")))
-    web = web_ids(_read(p for p in (ROOT / "web").rglob("*.py")))
+    python = _read([*(ROOT / "market").rglob("*.py"), *(ROOT / "web").rglob("*.py")])
+    market, built = market_ids(python)  # web/ raises market errors too (form parsing)
+    web = web_ids({path: text for path, text in python.items() if path.startswith("web")})
     templates = template_ids(_read((ROOT / "web" / "templates").rglob("*.html")))
     return [*market, *web, *templates], built
 
