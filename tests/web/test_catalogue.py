@@ -3,9 +3,9 @@
 Ids are collected from the source by syntax, not by running it: the 2nd positional argument
 of any `KlasterError` subclass call in `market/` and `web/` (`raise ValidationFailed("field",
 "id", ...)`), string literals passed to `N_()`, `_()`, `gettext()` and `ngettext()` in `web/`,
-and `_()` / `ngettext()` in the templates. A plural id (an `ngettext` pair, or a market message with a
-`count` param) needs all three Polish forms. A market message built at run time (an f-string,
-`%` or `.format`) can never be looked up, so it is reported too.
+and `_()` / `ngettext()` in the templates. A plural id (an `ngettext` pair, or a market
+message with a `count` param) needs all three Polish forms. A market message built at run time
+(an f-string, `%` or `.format`) can never be looked up, so it is reported too.
 """
 
 from __future__ import annotations
