@@ -9,35 +9,41 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from litestar import Litestar, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
+from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
+from litestar.types import Scope
 
+from market.access.actor import Actor
 from market.core.clock import Clock, clock_for_speed
 from market.core.settings import Settings, get_settings
 from market.db.engine import create_engine, session_factory
 from web.api.intake import OrderIntake
 from web.auth import ActorMiddleware, TokenCache
-from web.config import WebConfig, get_web_config
+from web.config import AppServices, WebConfig
 from web.errors import EXCEPTION_HANDLERS
 from web.live.hub import ChannelsPublisher, LiveHub, make_channels_plugin
 from web.ops import OpsPlugin
 from web.ratelimit import MemoryCounters, RateLimit, RedisCounters
-from web.ui.templating import STATIC_DIR, configure
+from web.ui.templating import STATIC_DIR, TEMPLATE_DIR, configure
 
 log = logging.getLogger("klaster.web")
 
 
-def _stores(settings: Settings, config: WebConfig) -> dict[str, Any]:
+def _stores(settings: Settings, config: WebConfig) -> dict[str, Store]:
     """Sessions: per process in memory, shared through Redis."""
     if settings.redis_url:
         from litestar.stores.redis import RedisStore
@@ -59,13 +65,13 @@ def _rate_counters(settings: Settings, config: WebConfig) -> MemoryCounters | Re
 def rate_limits(config: WebConfig) -> tuple[RateLimit, RateLimit]:
     """Sign-in is limited per client address, order submission per member (or address)."""
 
-    def address(scope: Any) -> str:
+    def address(scope: Scope) -> str:
         client = scope.get("client")
         return str(client[0]) if client else "unknown"
 
-    def member(scope: Any) -> str:
+    def member(scope: Scope) -> str:
         actor = scope.get("user")
-        return f"m{actor.member_id}" if actor else address(scope)
+        return f"m{actor.member_id}" if isinstance(actor, Actor) else address(scope)
 
     unit, limit = config.signin_rate
     signin = RateLimit("signin", limit, unit, address)
@@ -91,7 +97,7 @@ def create_app(
     from web.routes import DEPENDENCIES, route_handlers
 
     settings = settings or get_settings()
-    config = config or get_web_config()
+    config = config or WebConfig.from_settings(settings)
     clock = clock or clock_for_speed(settings.demo_speed)
     engine = create_engine(settings.database_url, echo=settings.sql_echo, **_pool_options(settings))
     sessions = session_factory(engine)
@@ -106,7 +112,7 @@ def create_app(
         from web.live.render import make_hub
 
         hub: LiveHub = make_hub(app)
-        app.state.live_hub = hub
+        services.live_hub = hub
         await hub.start()
         await intake.start()
         task = None
@@ -158,21 +164,19 @@ def create_app(
         # The API takes bearer tokens only (never cookies), and sockets carry no forms.
         exclude=["/api/", "/ws/", "/schema"],
     )
-    state = State(
-        {
-            "settings": settings,
-            "web_config": config,
-            "engine": engine,
-            "session_factory": sessions,
-            "clock": clock,
-            "publisher": publisher,
-            "intake": intake,
-            "channels_plugin": channels,
-            "token_cache": TokenCache(),
-            "signin_limit": signin_limit,
-            "order_limit": order_limit,
-            "rate_counters": counters,
-        }
+    services = AppServices(
+        settings=settings,
+        web_config=config,
+        engine=engine,
+        session_factory=sessions,
+        clock=clock,
+        publisher=publisher,
+        intake=intake,
+        channels_plugin=channels,
+        token_cache=TokenCache(),
+        signin_limit=signin_limit,
+        order_limit=order_limit,
+        rate_counters=counters,
     )
     return Litestar(
         route_handlers=[
@@ -180,17 +184,20 @@ def create_app(
             health,
             create_static_files_router(path="/static", directories=[STATIC_DIR], name="static"),
         ],
-        state=state,
+        state=State({"services": services}),
         dependencies=DEPENDENCIES,
         request_class=HTMXRequest,
-        plugins=[HTMXPlugin(), channels, OpsPlugin()],
+        plugins=[HTMXPlugin(), channels, OpsPlugin(settings)],
         stores=_stores(settings, config),
-        middleware=[session_config.middleware, _actor_middleware()],
+        middleware=[
+            session_config.middleware,
+            DefineMiddleware(ActorMiddleware, exclude=["^/static/", "^/health"]),
+        ],
         csrf_config=csrf,
         template_config=TemplateConfig(
-            directory=STATIC_DIR.parent / "templates",
-            engine=_engine_class(),
-            engine_callback=configure,
+            directory=TEMPLATE_DIR,
+            engine=JinjaTemplateEngine,
+            engine_callback=partial(configure, timezone=settings.timezone),
         ),
         openapi_config=OpenAPIConfig(
             title="Klaster API",
@@ -199,7 +206,8 @@ def create_app(
             description=(
                 "Local energy market of a Polish energy cluster. Authenticate with "
                 "`Authorization: Bearer <token>` (POST /api/v1/auth/token). Errors are "
-                '`{"error", "field", "message"}`.'
+                '`{"error", "field", "message", "message_id", "params"}`: `message_id` is the '
+                "English text with `%(name)s` placeholders, `params` its values."
             ),
             render_plugins=[SwaggerRenderPlugin()],
         ),
@@ -218,21 +226,13 @@ def _pool_options(settings: Settings) -> dict[str, Any]:
     return {"poolclass": AsyncAdaptedQueuePool, "pool_size": 4, "max_overflow": 4}
 
 
-def _actor_middleware() -> Any:
-    from litestar.middleware.base import DefineMiddleware
-
-    return DefineMiddleware(ActorMiddleware, exclude=["^/static/", "^/health"])
-
-
-def _engine_class() -> Any:
-    from litestar.plugins.jinja import JinjaTemplateEngine
-
-    return JinjaTemplateEngine
-
-
 def create_app_from_env() -> Litestar:
     """Factory for `uvicorn --factory` (`klaster serve`): everything from the environment;
     `KLASTER_IN_PROCESS_SCHEDULER=1` also runs the scheduler here."""
-    import os
+    settings = get_settings()
+    return create_app(settings, scheduler=settings.in_process_scheduler)
 
-    return create_app(scheduler=os.environ.get("KLASTER_IN_PROCESS_SCHEDULER") == "1")
+
+def create_app_with_scheduler() -> Litestar:
+    """Factory for `klaster serve --scheduler`: the scheduler runs in this process."""
+    return create_app(get_settings(), scheduler=True)

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from market.core.errors import KlasterError
+from web.config import app_services
 
 if TYPE_CHECKING:
     from litestar.connection import ASGIConnection
@@ -71,7 +74,7 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
     # Browsers cannot set headers on a WebSocket; programs may pass the token as a parameter.
-    if connection.scope["type"] == "websocket":
+    if connection.scope["type"] == ScopeType.WEBSOCKET:
         return connection.query_params.get("token") or None
     return None
 
@@ -87,23 +90,22 @@ class ActorMiddleware(AbstractAuthenticationMiddleware):
             )
         if connection.scope["path"].startswith(API_PREFIX):
             return AuthenticationResult(user=None, auth=None)
-        session = connection.scope.get("session") or {}
-        return AuthenticationResult(
-            user=actor_from_session(session.get(SESSION_KEY)), auth="session"
-        )
+        session = connection.scope.get("session")
+        data = session.get(SESSION_KEY) if isinstance(session, dict) else None
+        return AuthenticationResult(user=actor_from_session(data), auth="session")
 
     async def _from_token(
         self, connection: ASGIConnection[Any, Any, Any, Any], token: str
     ) -> Actor | None:
         from market.access.auth import authenticate_token
 
-        state = connection.app.state
-        cache: TokenCache = state.token_cache
+        services = app_services(connection.app)
+        cache = services.token_cache
         actor = cache.get(token)
         if actor is not None:
             return actor
         try:
-            async with state.session_factory() as session:
+            async with services.session_factory() as session:
                 actor = await authenticate_token(session, token)
         except KlasterError:
             return None
@@ -117,7 +119,10 @@ async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
         raise NotAuthorizedException("sign in first")
 
 
-def requires_role(*roles: str):  # type: ignore[no-untyped-def]
+Guard = Callable[["ASGIConnection[Any, Any, Any, Any]", "BaseRouteHandler"], Awaitable[None]]
+
+
+def requires_role(*roles: str) -> Guard:
     """Guard: the actor must hold one of `roles` (403 otherwise, 401 when not signed in)."""
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

@@ -1,32 +1,37 @@
-"""Web-only knobs read from the environment (the shared ones — database, Redis, secret key,
-demo speed — are `market.settings.Settings`).
+"""What the app runs with: the web knobs (`WebConfig`, taken from `market.core.settings`) and
+the services built from them at start-up (`AppServices`, stored once as `app.state.services`).
+
+Web knobs, all read by `Settings.from_env` (docs/configuration.md):
 
 - `KLASTER_SECURE_COOKIES` (default `1`): `Secure` flag on the session and CSRF cookies;
-  `0` only for plain-http local use (`klaster demo` sets it).
+  `0` only for plain-http local use (`klaster demo` defaults it to 0).
 - `KLASTER_SIGNIN_RATE` (`10/minute`): sign-in attempts per client address.
 - `KLASTER_ORDER_RATE` (`20/second`): order submissions per member (pages and API).
 - `KLASTER_CHANNEL_PREFIX` (empty): prefix of the live channel names (`orderbook`, …) and of
   the Redis namespace of sessions and rate counters; lets several test runs or clusters share
-  one Redis. `klaster worker` must publish with the same prefix.
+  one Redis. `klaster worker` publishes with the same prefix.
 - `KLASTER_SESSION_DAYS` (`7`): session lifetime.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Any
 
-DurationUnit = Literal["second", "minute", "hour", "day"]
+from market.core.settings import DurationUnit, Settings
 
+if TYPE_CHECKING:
+    from litestar import Litestar
+    from litestar.channels import ChannelsPlugin
+    from litestar.datastructures import State
+    from redis.asyncio import Redis
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-def parse_rate(text: str, name: str) -> tuple[DurationUnit, int]:
-    """`"10/minute"` → `("minute", 10)`."""
-    count, _, unit = text.partition("/")
-    if unit not in ("second", "minute", "hour", "day") or not count.strip().isdigit():
-        raise ValueError(f"{name} must look like 10/minute (got {text!r})")
-    return unit, int(count)  # type: ignore[return-value]
+    from market.core.clock import Clock
+    from web.api.intake import OrderIntake
+    from web.auth import TokenCache
+    from web.live.hub import ChannelsPublisher, LiveHub
+    from web.ratelimit import Counters, RateLimit
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +43,48 @@ class WebConfig:
     session_days: int = 7
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> WebConfig:
-        env = dict(os.environ if env is None else env)
+    def from_settings(cls, settings: Settings) -> WebConfig:
         return cls(
-            secure_cookies=env.get("KLASTER_SECURE_COOKIES", "1") not in ("0", "false", "no"),
-            signin_rate=parse_rate(
-                env.get("KLASTER_SIGNIN_RATE", "10/minute"), "KLASTER_SIGNIN_RATE"
-            ),
-            order_rate=parse_rate(env.get("KLASTER_ORDER_RATE", "20/second"), "KLASTER_ORDER_RATE"),
-            channel_prefix=env.get("KLASTER_CHANNEL_PREFIX", ""),
-            session_days=int(env.get("KLASTER_SESSION_DAYS", "7")),
+            secure_cookies=settings.secure_cookies,
+            signin_rate=settings.signin_rate,
+            order_rate=settings.order_rate,
+            channel_prefix=settings.channel_prefix,
+            session_days=settings.session_days,
         )
 
 
-@lru_cache(maxsize=1)
-def get_web_config() -> WebConfig:
-    return WebConfig.from_env()
+@dataclass(slots=True, eq=False)
+class AppServices:
+    """Everything the handlers, middleware and lifespans share, built by `create_app`.
+    `live_hub` and `ops_redis` are filled in by the lifespans that start them."""
+
+    settings: Settings
+    web_config: WebConfig
+    engine: AsyncEngine
+    session_factory: async_sessionmaker[AsyncSession]
+    clock: Clock
+    publisher: ChannelsPublisher
+    intake: OrderIntake
+    channels_plugin: ChannelsPlugin
+    token_cache: TokenCache
+    signin_limit: RateLimit
+    order_limit: RateLimit
+    rate_counters: Counters
+    live_hub: LiveHub | None = None
+    ops_redis: Redis | None = None
+
+    def rate_limit(self, name: str) -> RateLimit:
+        """The limit a handler names in `rate_limited(...)`."""
+        limits = {"signin_limit": self.signin_limit, "order_limit": self.order_limit}
+        return limits[name]
+
+
+def services_in(state: State) -> AppServices:
+    """The services in an app's state (`app.state.services`, set once by `create_app`)."""
+    services: Any = state.services
+    assert isinstance(services, AppServices)
+    return services
+
+
+def app_services(app: Litestar) -> AppServices:
+    return services_in(app.state)

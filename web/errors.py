@@ -1,6 +1,8 @@
-"""Map errors to responses: JSON `{"field", "message"}` for the API, an inline-error fragment
-(422 and friends) for htmx forms, a full error page otherwise; 401 on a page redirects to the
-sign-in form."""
+"""Map errors to responses: JSON for the API (`KlasterError.to_dict()`: `error`, `field`,
+`message`, `message_id`, `params`), an inline-error fragment (422 and friends) for htmx forms,
+a full error page otherwise; 401 on a page redirects to the sign-in form. Pages show a market
+error translated by its message id, its params formatted for the reader
+(`web.ui.i18n.translate_message`)."""
 
 from __future__ import annotations
 
@@ -15,10 +17,12 @@ from litestar.exceptions import (
 )
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
 
 from market.core.errors import KlasterError
 from web.auth import API_PREFIX
-from web.ui.i18n import N_, connection_locale, gettext, translate_error
+from web.config import app_services
+from web.ui.i18n import N_, connection_locale, gettext, translate_message
 
 GENERIC = {
     400: N_("The request could not be understood."),
@@ -46,8 +50,15 @@ def is_htmx(request: Request[Any, Any, Any]) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-def _json(status: int, field: str, message: str, error: str) -> Response[dict[str, str]]:
-    return Response({"error": error, "field": field, "message": message}, status_code=status)
+def _json(status: int, field: str, message: str, error: str) -> Response[dict[str, object]]:
+    body: dict[str, object] = {
+        "error": error,
+        "field": field,
+        "message": message,
+        "message_id": message,
+        "params": {},
+    }
+    return Response(body, status_code=status)
 
 
 def _page(request: Request[Any, Any, Any], status: int, message: str) -> Response[Any]:
@@ -59,8 +70,9 @@ def _page(request: Request[Any, Any, Any], status: int, message: str) -> Respons
 
 def klaster_error_handler(request: Request[Any, Any, Any], exc: KlasterError) -> Response[Any]:
     if is_api(request):
-        return _json(exc.status_code, exc.field, exc.message, type(exc).__name__)
-    message = translate_error(exc.message, connection_locale(request))
+        return Response(exc.to_dict(), status_code=exc.status_code)
+    timezone = app_services(request.app).settings.timezone
+    message = translate_message(exc.message_id, exc.params, connection_locale(request), timezone)
     form = request.scope.get("state", {}).get("form")
     if is_htmx(request) and form is not None:
         # The controller said which form to re-render: show it again with the message inline.
@@ -109,7 +121,7 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return _page(request, status, gettext(GENERIC[500], connection_locale(request)))
 
 
-EXCEPTION_HANDLERS: Any = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     KlasterError: klaster_error_handler,
     HTTPException: http_error_handler,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,

@@ -29,13 +29,17 @@ from typing import TYPE_CHECKING, Any
 
 from litestar import Response, get
 from litestar.config.app import AppConfig
+from litestar.enums import ScopeType
 from litestar.logging.config import LoggingConfig
+from litestar.middleware.base import DefineMiddleware
 from litestar.plugins import InitPluginProtocol
 from litestar.stores.redis import RedisStore
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import text
 
 from market.clearing.operations import configure_logging, log_format, request_id_var
+from market.core.settings import Settings
+from web.config import app_services
 from web.resilience import REDIS_DOWN, FailoverStore
 
 if TYPE_CHECKING:
@@ -78,18 +82,19 @@ def order_outcome(status: int) -> str:
 class RequestMiddleware:
     """Request id, access log and metrics for every HTTP request; counts open sockets."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, access_log: bool = True) -> None:
         self.app = app
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket":
+        if scope["type"] == ScopeType.WEBSOCKET:
             WEBSOCKETS.inc()
             try:
                 await self.app(scope, receive, send)
             finally:
                 WEBSOCKETS.dec()
             return
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
@@ -114,7 +119,7 @@ class RequestMiddleware:
             REQUEST_SECONDS.labels(method, route, str(status)).observe(seconds)
             if (method, route) in ORDER_ROUTES:
                 ORDERS.labels(order_outcome(status)).inc()
-            if scope["app"].state.get("access_log", True):
+            if self.access_log:
                 access_log.info(
                     "%s %s %s %.1f ms",
                     method,
@@ -129,7 +134,7 @@ class RequestMiddleware:
 async def database_ok(app: Litestar) -> str:
     try:
         async with asyncio.timeout(PROBE_TIMEOUT * 2):
-            async with app.state.engine.connect() as conn:
+            async with app_services(app).engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         return "ok"
     except Exception as exc:
@@ -137,7 +142,7 @@ async def database_ok(app: Litestar) -> str:
 
 
 async def redis_ok(app: Litestar) -> str:
-    client = app.state.get("ops_redis")
+    client = app_services(app).ops_redis
     if client is None:
         return "not configured"
     try:
@@ -185,7 +190,8 @@ class RedisMonitor:
         from web.live.hub import LiveUpdate
         from web.live.render import load_live_state
 
-        hub = self.app.state.get("live_hub")
+        services = app_services(self.app)
+        hub = services.live_hub
         if hub is None:
             return
         if not up:
@@ -193,21 +199,21 @@ class RedisMonitor:
             hub.dispatch(LiveUpdate("live_paused", {"type": "live_paused"}))
             return
         log.info("Redis reachable again: live updates resume")
-        async with self.app.state.session_factory() as session:
-            state = await load_live_state(session, self.app.state.clock)
+        async with services.session_factory() as session:
+            state = await load_live_state(session, services.clock)
         hub.dispatch(LiveUpdate("live_resumed", {"type": "live_resumed"}, state))
 
 
 @asynccontextmanager
 async def ops_lifespan(app: Litestar) -> AsyncIterator[None]:
-    settings = app.state.settings
+    services = app_services(app)
     task = None
     REDIS_UP.set(1)
-    if settings.redis_url:
+    if services.settings.redis_url:
         from redis.asyncio import Redis
 
-        app.state.ops_redis = Redis.from_url(
-            settings.redis_url,
+        services.ops_redis = Redis.from_url(
+            services.settings.redis_url,
             socket_connect_timeout=PROBE_TIMEOUT,
             socket_timeout=PROBE_TIMEOUT,
         )
@@ -219,22 +225,21 @@ async def ops_lifespan(app: Litestar) -> AsyncIterator[None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await app.state.ops_redis.aclose()
+            if services.ops_redis is not None:
+                await services.ops_redis.aclose()
 
 
 class OpsPlugin(InitPluginProtocol):
     """Registers everything above on an app (one line in `web.app.create_app`)."""
 
-    def __init__(self, *, access_log: bool | None = None, logging_setup: bool = True) -> None:
-        self.access_log = access_log
+    def __init__(self, settings: Settings, *, logging_setup: bool = True) -> None:
+        self.settings = settings
         self.logging_setup = logging_setup
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        import os
-
-        fmt = log_format()
+        fmt = log_format(self.settings)
         if self.logging_setup:
-            fmt = configure_logging()
+            fmt = configure_logging(self.settings)
             # Litestar's own config would put its handler on the root logger, over ours.
             quiet = {"class": "logging.NullHandler"}
             app_config.logging_config = LoggingConfig(
@@ -243,17 +248,18 @@ class OpsPlugin(InitPluginProtocol):
                 loggers={"litestar": {"level": "INFO", "handlers": [], "propagate": True}},
                 log_exceptions="never",  # web.errors logs server errors once
             )
+        # default: on for JSON logs (production), off in a terminal (demo)
+        on = self.settings.access_log
+        access_log = fmt == "json" if on is None else on
         app_config.route_handlers = [*app_config.route_handlers, ready, metrics]
-        app_config.middleware = [RequestMiddleware, *app_config.middleware]
+        app_config.middleware = [
+            DefineMiddleware(RequestMiddleware, access_log=access_log),
+            *app_config.middleware,
+        ]
         app_config.lifespan = [*app_config.lifespan, ops_lifespan]
         if isinstance(app_config.stores, dict):
             app_config.stores = {
                 name: FailoverStore(store) if isinstance(store, RedisStore) else store
                 for name, store in app_config.stores.items()
             }
-        on = self.access_log
-        if on is None:  # default: on for JSON logs (production), off in a terminal (demo)
-            raw = os.environ.get("KLASTER_ACCESS_LOG") or ""
-            on = fmt == "json" if raw == "" else raw not in ("0", "false", "no")
-        app_config.state["access_log"] = on
         return app_config

@@ -1,7 +1,7 @@
 """Rate limiting on single handlers (sign-in, order submission).
 
-Handlers declare `rate_limited("...")`; the `RateLimit` it names lives in `app.state` (it
-depends on the environment), and the counters in `app.state["rate_counters"]`: per process in
+Handlers declare `rate_limited("...")`; the `RateLimit` it names and the counters are the
+app's services (`web.config.AppServices`, built from the settings): counters per process in
 memory, shared through Redis when it is configured (several app processes count together).
 
 The policy is a window per key: a key's first request opens a window as long as the limit's
@@ -19,12 +19,15 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from litestar.exceptions import TooManyRequestsException
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from web.resilience import REDIS_DOWN
+
+if TYPE_CHECKING:
+    from web.config import AppServices
 
 log = logging.getLogger("klaster.ratelimit")
 
@@ -136,14 +139,16 @@ class RedisCounters:
         await self._redis.aclose()
 
 
-def rate_limited(state_key: str) -> Any:
-    """Middleware for a handler, limited by the `RateLimit` at `app.state[state_key]`."""
+def rate_limited(state_key: str) -> Callable[[ASGIApp], ASGIApp]:
+    """Middleware for a handler, limited by the app's `RateLimit` named `state_key`
+    (`signin_limit`, `order_limit`)."""
 
     def factory(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-            state = scope["litestar_app"].state
-            limit: RateLimit = state[state_key]
-            counters: Counters = state["rate_counters"]
+            # web.config sits above this module: the services are reached through the app
+            services: AppServices = scope["litestar_app"].state.services
+            limit = services.rate_limit(state_key)
+            counters = services.rate_counters
             key = f"{limit.name}:{limit.key_for(scope)}"
             count, left = await counters.hit(key, limit.seconds, limit.limit)
             if count > limit.limit:

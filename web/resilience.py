@@ -19,15 +19,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+T = TypeVar("T")
 
 log = logging.getLogger("klaster.redis")
 
@@ -84,35 +86,35 @@ class FailoverStore(Store):
     def degraded(self) -> bool:
         return time.monotonic() < self._down_until
 
-    async def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+    async def _call(self, operation: Callable[[Store], Awaitable[T]]) -> T:
         if not self.degraded:
             try:
-                return await getattr(self.primary, name)(*args, **kwargs)
+                return await operation(self.primary)
             except REDIS_DOWN as exc:
                 if self._down_until == 0.0 or not self.degraded:
                     log.warning("store unreachable (%s); using process memory", exc)
                 self._down_until = time.monotonic() + self.retry_seconds
-        return await getattr(self.fallback, name)(*args, **kwargs)
+        return await operation(self.fallback)
 
     async def set(
         self, key: str, value: str | bytes, expires_in: int | timedelta | None = None
     ) -> None:
-        await self._call("set", key, value, expires_in=expires_in)
+        await self._call(lambda store: store.set(key, value, expires_in=expires_in))
 
     async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
-        return await self._call("get", key, renew_for=renew_for)  # type: ignore[no-any-return]
+        return await self._call(lambda store: store.get(key, renew_for=renew_for))
 
     async def delete(self, key: str) -> None:
-        await self._call("delete", key)
+        await self._call(lambda store: store.delete(key))
 
     async def delete_all(self) -> None:
-        await self._call("delete_all")
+        await self._call(lambda store: store.delete_all())
 
     async def exists(self, key: str) -> bool:
-        return bool(await self._call("exists", key))
+        return await self._call(lambda store: store.exists(key))
 
     async def expires_in(self, key: str) -> int | None:
-        return await self._call("expires_in", key)  # type: ignore[no-any-return]
+        return await self._call(lambda store: store.expires_in(key))
 
     async def __aexit__(self, *args: Any) -> None:
         exit_ = getattr(self.primary, "__aexit__", None)

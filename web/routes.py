@@ -7,7 +7,13 @@ from typing import Any
 from litestar import Router
 from litestar.di import Provide
 
-from web.deps import provide_actor, provide_clock, provide_db, provide_publisher
+from web.deps import (
+    provide_actor,
+    provide_clock,
+    provide_db,
+    provide_publisher,
+    provide_settings,
+)
 
 
 def route_handlers() -> list[Any]:
@@ -45,4 +51,5 @@ DEPENDENCIES = {
     "clock": Provide(provide_clock, sync_to_thread=False),
     "publisher": Provide(provide_publisher, sync_to_thread=False),
     "actor": Provide(provide_actor, sync_to_thread=False),
+    "settings": Provide(provide_settings, sync_to_thread=False),
 }

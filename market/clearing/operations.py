@@ -8,14 +8,14 @@ otherwise (containers, systemd). Every record carries the request id of the HTTP
 was logged in (`request_id`, set by `web.ops`), so one request's lines can be found together.
 
 Metrics (Prometheus, `prometheus-client`): the worker's clearing metrics live here because
-the worker has no web layer; `klaster worker` serves them on `KLASTER_METRICS_PORT`.
+the worker has no web layer; `klaster worker` serves them on `KLASTER_METRICS_PORT`
+(`Settings.metrics_port`).
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
-import os
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +25,7 @@ from prometheus_client import Counter, Histogram
 
 from market.clearing.scheduler import Scheduler, TickReport
 from market.core.events import Publisher
+from market.core.settings import Settings
 
 #: The current HTTP request's id ("-" outside requests).
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -53,7 +54,7 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__()
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
@@ -86,23 +87,17 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
 
 
-def log_format(env: dict[str, str] | None = None) -> str:
+def log_format(settings: Settings) -> str:
     """`json` or `text` from `KLASTER_LOG_FORMAT` (`auto`: text on a terminal)."""
-    env = dict(os.environ if env is None else env)
-    wanted = (env.get("KLASTER_LOG_FORMAT") or "auto").lower()
-    if wanted not in ("auto", "json", "text"):
-        raise ValueError(f"KLASTER_LOG_FORMAT must be auto, json or text (got {wanted!r})")
-    if wanted == "auto":
+    if settings.log_format == "auto":
         return "text" if sys.stderr.isatty() else "json"
-    return wanted
+    return settings.log_format
 
 
-def configure_logging(env: dict[str, str] | None = None) -> str:
+def configure_logging(settings: Settings) -> str:
     """Route every logger (ours, uvicorn's, SQLAlchemy's) to one stderr handler; idempotent.
     Returns the format chosen."""
-    env = dict(os.environ if env is None else env)
-    fmt = log_format(env)
-    level = (env.get("KLASTER_LOG_LEVEL") or "INFO").upper()
+    fmt = log_format(settings)
     handler = StderrHandler()
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
@@ -111,7 +106,7 @@ def configure_logging(env: dict[str, str] | None = None) -> str:
     for old in [h for h in root.handlers if h.get_name() == "klaster"]:
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level)
+    root.setLevel(settings.log_level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
@@ -119,16 +114,6 @@ def configure_logging(env: dict[str, str] | None = None) -> str:
     # Our access log (web.ops) has the request id and the route; uvicorn's would repeat it.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     return fmt
-
-
-def metrics_port(env: dict[str, str] | None = None) -> int | None:
-    """`KLASTER_METRICS_PORT`: where `klaster worker` serves /metrics (unset: nowhere)."""
-    raw = (dict(os.environ if env is None else env)).get("KLASTER_METRICS_PORT") or ""
-    if not raw:
-        return None
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise ValueError(f"KLASTER_METRICS_PORT must be a port number (got {raw!r})")
-    return int(raw)
 
 
 def serve_metrics(port: int, host: str = "0.0.0.0") -> None:
@@ -192,10 +177,10 @@ class PrefixedPublisher:
             await close()
 
 
-def worker_publisher(redis_url: str | None, env: dict[str, str] | None = None) -> Publisher:
+def worker_publisher(settings: Settings) -> Publisher:
     """The worker's event publisher: Redis (when configured) with the channel prefix."""
     from market.core.events import publisher_from_url
 
-    prefix = (dict(os.environ if env is None else env)).get("KLASTER_CHANNEL_PREFIX", "")
-    inner = publisher_from_url(redis_url)
+    inner = publisher_from_url(settings.redis_url)
+    prefix = settings.channel_prefix
     return PrefixedPublisher(inner, prefix) if prefix else inner

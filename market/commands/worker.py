@@ -31,7 +31,6 @@ def run(args: argparse.Namespace) -> int:
     from market.clearing.operations import (
         MeteredScheduler,
         configure_logging,
-        metrics_port,
         serve_metrics,
         worker_publisher,
     )
@@ -41,10 +40,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.tick is not None and args.tick <= 0:
         return fail("--tick: must be greater than 0 seconds")
-    configure_logging()
     settings = get_settings()
-    if (port := metrics_port()) is not None:
-        serve_metrics(port)
+    configure_logging(settings)
+    if settings.metrics_port is not None:
+        serve_metrics(settings.metrics_port)
     url = database_url(args.database_url)
     if not args.no_migrate:
         try:
@@ -54,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         engine = create_engine(url)
-        publisher = worker_publisher(settings.redis_url)
+        publisher = worker_publisher(settings)
         scheduler = MeteredScheduler(
             engine,
             clock_for_speed(settings.demo_speed),

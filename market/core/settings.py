@@ -1,15 +1,32 @@
-"""Runtime settings: one dataclass read from the environment, cached by `get_settings()`."""
+"""Runtime settings: one dataclass read from the environment, cached by `get_settings()`.
+
+This is the only module that reads `os.environ`: everything else takes a `Settings` (or the
+values it needs from one) from its caller. Every variable is described, with its default, in
+docs/configuration.md. Tests that change the environment call `get_settings.cache_clear()`.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
+
+#: The cluster's time zone unless a caller names another: local days, interval numbers,
+#: every time shown to people.
+DEFAULT_TIMEZONE = "Europe/Warsaw"
+
+DurationUnit = Literal["second", "minute", "hour", "day"]
+LogFormat = Literal["auto", "json", "text"]
+_UNITS: tuple[DurationUnit, ...] = ("second", "minute", "hour", "day")
+_LOG_FORMATS: tuple[LogFormat, ...] = ("auto", "json", "text")
+_FALSE = ("0", "false", "no")
 
 
-def _float(env: dict[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -17,6 +34,31 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number (got {raw!r})") from None
+
+
+def parse_rate(text: str, name: str) -> tuple[DurationUnit, int]:
+    """`"10/minute"` → `("minute", 10)`."""
+    count, _, unit = text.partition("/")
+    for known in _UNITS:
+        if unit == known and count.strip().isdigit():
+            return known, int(count)
+    raise ValueError(f"{name} must look like 10/minute (got {text!r})")
+
+
+def _log_format(raw: str) -> LogFormat:
+    wanted = (raw or "auto").lower()
+    for known in _LOG_FORMATS:
+        if wanted == known:
+            return known
+    raise ValueError(f"KLASTER_LOG_FORMAT must be auto, json or text (got {wanted!r})")
+
+
+def _port(raw: str) -> int | None:
+    if not raw:
+        return None
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"KLASTER_METRICS_PORT must be a port number (got {raw!r})")
+    return int(raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +76,34 @@ class Settings:
     #: Seconds a worker may hold a clearing claim before another may take over.
     clearing_lease_seconds: float = 300.0
     sql_echo: bool = False
+    #: The cluster's time zone (IANA name): local days and every time shown.
+    timezone: str = DEFAULT_TIMEZONE
+    #: Prefix of the live channel names and of the Redis namespace (web and worker alike).
+    channel_prefix: str = ""
+    #: `Secure` flag on the session and CSRF cookies (0 only for plain-http local use).
+    secure_cookies: bool = True
+    signin_rate: tuple[DurationUnit, int] = ("minute", 10)
+    order_rate: tuple[DurationUnit, int] = ("second", 20)
+    session_days: int = 7
+    log_format: LogFormat = "auto"
+    log_level: str = "INFO"
+    #: One access-log line per request; None: on for JSON logs, off for text.
+    access_log: bool | None = None
+    #: Where `klaster worker` serves /metrics (None: nowhere).
+    metrics_port: int | None = None
+    #: `klaster serve --scheduler`: the web process runs the scheduler too.
+    in_process_scheduler: bool = False
+    #: `klaster watch`'s credentials (a terminal client, never set for servers).
+    client_token: str | None = field(default=None, repr=False)
+    client_password: str | None = field(default=None, repr=False)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, defaults: Mapping[str, str] | None = None
+    ) -> Settings:
+        """From `env` (default: the process environment); `defaults` fill in variables it
+        does not set (`klaster demo`'s fast clock and plain-http cookies)."""
+        env = {**(defaults or {}), **(os.environ if env is None else env)}
         data_dir = Path(env.get("KLASTER_DATA_DIR") or "./data").expanduser()
         url = env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{(data_dir / 'klaster.db')}"
         url = normalise_database_url(url)
@@ -45,6 +111,7 @@ class Settings:
         speed = _float(env, "KLASTER_DEMO_SPEED", 1.0)
         if speed <= 0:
             raise ValueError("KLASTER_DEMO_SPEED must be greater than 0")
+        access = env.get("KLASTER_ACCESS_LOG") or ""
         return cls(
             data_dir=data_dir,
             database_url=url,
@@ -54,7 +121,21 @@ class Settings:
             demo_speed=speed,
             tick_seconds=_float(env, "KLASTER_TICK_SECONDS", 1.0),
             clearing_lease_seconds=_float(env, "KLASTER_CLEARING_LEASE_SECONDS", 300.0),
-            sql_echo=env.get("KLASTER_SQL_ECHO", "") not in ("", "0", "false"),
+            sql_echo=env.get("KLASTER_SQL_ECHO", "") not in ("", *_FALSE),
+            channel_prefix=env.get("KLASTER_CHANNEL_PREFIX", ""),
+            secure_cookies=env.get("KLASTER_SECURE_COOKIES", "1") not in _FALSE,
+            signin_rate=parse_rate(
+                env.get("KLASTER_SIGNIN_RATE", "10/minute"), "KLASTER_SIGNIN_RATE"
+            ),
+            order_rate=parse_rate(env.get("KLASTER_ORDER_RATE", "20/second"), "KLASTER_ORDER_RATE"),
+            session_days=int(env.get("KLASTER_SESSION_DAYS", "7")),
+            log_format=_log_format(env.get("KLASTER_LOG_FORMAT", "")),
+            log_level=(env.get("KLASTER_LOG_LEVEL") or "INFO").upper(),
+            access_log=None if access == "" else access not in _FALSE,
+            metrics_port=_port(env.get("KLASTER_METRICS_PORT") or ""),
+            in_process_scheduler=env.get("KLASTER_IN_PROCESS_SCHEDULER") == "1",
+            client_token=env.get("KLASTER_TOKEN") or None,
+            client_password=env.get("KLASTER_PASSWORD") or None,
         )
 
     @property

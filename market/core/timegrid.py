@@ -1,6 +1,7 @@
 """The delivery-interval grid: UTC interval starts and their local-day numbering.
 
-Intervals are stored by their UTC start. A local day (Europe/Warsaw by default) runs from
+Intervals are stored by their UTC start. A local day (in the cluster's zone,
+`DEFAULT_TIMEZONE` unless a caller names another) runs from
 local midnight to the next local midnight, which is 23, 24 or 25 hours long; its intervals are
 numbered 1…N in time order, so a 15-minute day has 92 (spring change), 96 or 100 (autumn
 change, the repeated hour 02:00–03:00 counted twice, first at +02:00 then at +01:00)
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-DEFAULT_TZ = "Europe/Warsaw"
+from market.core.settings import DEFAULT_TIMEZONE
+
 ALLOWED_MINUTES = (15, 60)
 
 
@@ -55,7 +57,7 @@ def iter_intervals(start: datetime, end: datetime, minutes: int = 15) -> Iterato
         t = next_interval(t, minutes)
 
 
-def local_day_bounds(day: date, tz: str = DEFAULT_TZ) -> tuple[datetime, datetime]:
+def local_day_bounds(day: date, tz: str = DEFAULT_TIMEZONE) -> tuple[datetime, datetime]:
     """UTC start and end of a local day."""
     zone = ZoneInfo(tz)
     start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
@@ -63,14 +65,16 @@ def local_day_bounds(day: date, tz: str = DEFAULT_TZ) -> tuple[datetime, datetim
     return start, end
 
 
-def intervals_in_local_day(day: date, minutes: int = 15, tz: str = DEFAULT_TZ) -> list[datetime]:
+def intervals_in_local_day(
+    day: date, minutes: int = 15, tz: str = DEFAULT_TIMEZONE
+) -> list[datetime]:
     """UTC starts of every interval of a local day, in order (interval 1 first)."""
     _check_minutes(minutes)
     start, end = local_day_bounds(day, tz)
     return list(iter_intervals(start, end, minutes))
 
 
-def intervals_per_local_day(day: date, minutes: int = 15, tz: str = DEFAULT_TZ) -> int:
+def intervals_per_local_day(day: date, minutes: int = 15, tz: str = DEFAULT_TIMEZONE) -> int:
     start, end = local_day_bounds(day, tz)
     return int((end - start).total_seconds()) // (minutes * 60)
 
@@ -93,7 +97,7 @@ class IntervalLabel:
         return f"PT{minutes}M" if minutes < 60 else f"PT{minutes // 60}H"
 
 
-def label(start: datetime, minutes: int = 15, tz: str = DEFAULT_TZ) -> IntervalLabel:
+def label(start: datetime, minutes: int = 15, tz: str = DEFAULT_TIMEZONE) -> IntervalLabel:
     """Local day and 1-based number of the interval starting at `start` (UTC)."""
     _check_minutes(minutes)
     start_utc = as_utc(start)
@@ -116,7 +120,9 @@ def label(start: datetime, minutes: int = 15, tz: str = DEFAULT_TZ) -> IntervalL
     )
 
 
-def interval_start(day: date, number: int, minutes: int = 15, tz: str = DEFAULT_TZ) -> datetime:
+def interval_start(
+    day: date, number: int, minutes: int = 15, tz: str = DEFAULT_TIMEZONE
+) -> datetime:
     """Inverse of `label`: the UTC start of interval `number` (1-based) of a local day."""
     count = intervals_per_local_day(day, minutes, tz)
     if not 1 <= number <= count:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -122,11 +123,12 @@ def test_json_log_lines_carry_the_request_id() -> None:
 
 def test_log_format_choice() -> None:
     from market.clearing.operations import log_format
+    from market.core.settings import Settings
 
-    assert log_format({"KLASTER_LOG_FORMAT": "json"}) == "json"
-    assert log_format({"KLASTER_LOG_FORMAT": "text"}) == "text"
+    assert log_format(Settings.from_env({"KLASTER_LOG_FORMAT": "json"})) == "json"
+    assert log_format(Settings.from_env({"KLASTER_LOG_FORMAT": "text"})) == "text"
     with pytest.raises(ValueError, match="KLASTER_LOG_FORMAT"):
-        log_format({"KLASTER_LOG_FORMAT": "xml"})
+        Settings.from_env({"KLASTER_LOG_FORMAT": "xml"})
 
 
 async def test_failover_store_answers_from_memory_while_redis_is_away() -> None:
@@ -174,18 +176,17 @@ async def test_server_errors_are_logged_and_rejections_are_not(
         ({"KLASTER_LOG_FORMAT": "json", "KLASTER_ACCESS_LOG": "0"}, False),
     ],
 )
-def test_access_log_default_follows_the_log_format(
-    env: dict[str, str], expected: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_access_log_default_follows_the_log_format(env: dict[str, str], expected: bool) -> None:
     from litestar.config.app import AppConfig
+    from litestar.middleware.base import DefineMiddleware
 
-    from web.ops import OpsPlugin
+    from market.core.settings import Settings
+    from web.ops import OpsPlugin, RequestMiddleware
 
-    monkeypatch.delenv("KLASTER_ACCESS_LOG", raising=False)
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    config = OpsPlugin(logging_setup=False).on_app_init(AppConfig())
-    assert config.state["access_log"] is expected
+    config = OpsPlugin(Settings.from_env(env), logging_setup=False).on_app_init(AppConfig())
+    first = config.middleware[0]
+    assert isinstance(first, DefineMiddleware) and first.middleware is RequestMiddleware
+    assert first.kwargs["access_log"] is expected
 
 
 def test_pages_show_paused_live_updates_when_told() -> None:
@@ -199,3 +200,50 @@ def test_pages_show_paused_live_updates_when_told() -> None:
     base = (root / "templates" / "base.html").read_text()
     assert 'id="live-status"' in base and '_("live updates paused")' in base
     assert json.loads((root / "locale" / "pl.json").read_text())["messages"]["live updates paused"]
+
+
+def test_only_the_settings_module_reads_the_environment() -> None:
+    import ast
+
+    root = Path(__file__).resolve().parents[2]
+    readers = []
+    for package in ("market", "web"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv"):
+                    readers.append(str(path.relative_to(root)))
+    assert readers == ["market/core/settings.py"]
+
+
+def test_settings_feed_the_web_knobs_the_worker_and_the_demo(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from market.clearing.operations import PrefixedPublisher, worker_publisher
+    from market.core.settings import Settings
+    from web.commands.demo import demo_settings
+    from web.config import WebConfig
+
+    env = {"KLASTER_CHANNEL_PREFIX": "t1.", "KLASTER_ORDER_RATE": "5/minute",
+           "KLASTER_SECURE_COOKIES": "0", "KLASTER_METRICS_PORT": "9100"}  # fmt: skip
+    settings = Settings.from_env(env)
+    assert WebConfig.from_settings(settings) == WebConfig(
+        secure_cookies=False, order_rate=("minute", 5), channel_prefix="t1."
+    )
+    assert settings.metrics_port == 9100 and settings.timezone == "Europe/Warsaw"
+    publisher = worker_publisher(settings)
+    assert isinstance(publisher, PrefixedPublisher) and publisher.prefix == "t1."
+    with pytest.raises(ValueError, match="KLASTER_SIGNIN_RATE"):
+        Settings.from_env({"KLASTER_SIGNIN_RATE": "lots"})
+
+    # The demo's fast clock and plain-http cookies, unless the environment says otherwise;
+    # the process environment itself is left alone.
+    monkeypatch.delenv("KLASTER_DEMO_SPEED", raising=False)
+    monkeypatch.setenv("KLASTER_SECURE_COOKIES", "1")
+    demo = demo_settings(20.0)
+    assert demo.demo_speed == 45.0 and demo.secure_cookies is True
+    monkeypatch.setenv("KLASTER_DEMO_SPEED", "2")
+    assert demo_settings(20.0).demo_speed == 2.0
+
+    assert (
+        os.environ["KLASTER_DEMO_SPEED"] == "2" and "KLASTER_IN_PROCESS_SCHEDULER" not in os.environ
+    )

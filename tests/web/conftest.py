@@ -144,7 +144,7 @@ def tick(client: TestClient[Litestar]) -> Any:
     """One scheduler pass in the app's loop, publishing through the app's channels."""
     from market.clearing.scheduler import Scheduler
 
-    state = client.app.state
+    state = client.app.state.services
     scheduler = Scheduler(state.session_factory, state.clock, state.publisher, worker_id="test")
     return run_in_app(client, scheduler.tick)
 

@@ -53,3 +53,25 @@ def test_dates() -> None:
     assert fmt.date_long(date(2026, 11, 26), "pl") == "26 listopada 2026"
     assert fmt.date_long(date(2026, 11, 26), "en") == "26 November 2026"
     assert fmt.iso_utc(datetime(2026, 7, 1, 12, 0, tzinfo=UTC)) == "2026-07-01T12:00:00Z"
+
+
+def test_templates_show_times_in_the_configured_zone() -> None:
+    """The filters and the footer take the cluster's zone from the settings, not a literal."""
+    from litestar.plugins.jinja import JinjaTemplateEngine
+
+    from web.ui.templating import TEMPLATE_DIR, configure
+
+    moment = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
+    source = "{{ t|dt }} {{ t|span }} {{ t|day }} | {{ _('Times in %(zone)s', zone=timezone) }}"
+    shown = {}
+    for zone in ("Europe/Warsaw", "America/New_York"):
+        engine = JinjaTemplateEngine(directory=TEMPLATE_DIR)
+        configure(engine, timezone=zone)
+        template = engine.engine.from_string(source)
+        shown[zone] = template.render(t=moment, locale="en")
+    assert shown["Europe/Warsaw"] == (
+        "2026-06-15 12:00 12:00–12:15 15 June 2026 | Times in Europe/Warsaw"
+    )
+    assert shown["America/New_York"] == (
+        "2026-06-15 06:00 06:00–06:15 15 June 2026 | Times in America/New_York"
+    )

@@ -38,7 +38,7 @@ async def test_batch_matches_single_placement(client: Any, world: World) -> None
         (alice, {**base, "metering_point_id": alice_pt, "price": "0.12345"}),  # rule
         (bob, {**base, "metering_point_id": bob_pt, "interval_id": 999999}),  # no interval
     ]
-    intake = client.app.state.intake
+    intake = client.app.state.services.intake
 
     async def submit_all() -> list[Any]:
         return await asyncio.gather(
@@ -75,5 +75,5 @@ async def test_batch_with_closed_gate_falls_back_to_single(client: Any, world: W
     fields = {"interval_id": interval_id, "side": "sell", "quantity_kwh": "1", "price": "0.5",
               "metering_point_id": world.ids["alice_point"]}  # fmt: skip
     with pytest.raises(KlasterError) as info:
-        run_in_app(client, client.app.state.intake.submit, alice, fields)
+        run_in_app(client, client.app.state.services.intake.submit, alice, fields)
     assert info.value.field == "interval_id"

@@ -100,7 +100,7 @@ async def test_member_cannot_touch_someone_elses_order(client: Any, world: World
         client.patch(f"/api/v1/orders/{placed['id']}", json={"price": "0.2"}, headers=alice),
     ):
         assert attempt.status_code in (403, 404), attempt.text
-        assert set(attempt.json()) == {"error", "field", "message"}
+        assert set(attempt.json()) == {"error", "field", "message", "message_id", "params"}
     assert client.get("/api/v1/orders", headers=alice).json() == []
     mine = client.get("/api/v1/orders", headers=bob).json()
     assert [o["price"] for o in mine] == ["0.5000"] and mine[0]["status"] == "open"
@@ -177,7 +177,7 @@ async def test_order_rate_limit(world: World) -> None:
     from web.config import WebConfig
 
     config = WebConfig(secure_cookies=False, order_rate=("minute", 3))
-    app = create_app(world.app.state.settings, config=config, clock=world.clock)
+    app = create_app(world.app.state.services.settings, config=config, clock=world.clock)
     with TestClient(app) as client:
         headers = token_for(client, "alice")
         responses = [client.post("/api/v1/orders", json={}, headers=headers) for _ in range(5)]
@@ -193,7 +193,7 @@ async def test_cookie_flags(world: World) -> None:
     from web.app import create_app
     from web.config import WebConfig
 
-    app = create_app(world.app.state.settings, config=WebConfig(), clock=world.clock)
+    app = create_app(world.app.state.services.settings, config=WebConfig(), clock=world.clock)
     with TestClient(app, base_url="https://testserver.local") as client:
         csrf_cookie = client.get("/login").headers.get("set-cookie", "")
         assert "Secure" in csrf_cookie and "SameSite=lax" in csrf_cookie

@@ -162,7 +162,7 @@ async def place_order(
 ) -> orders.OrderView:
     """Place a bid (buy) or offer (sell). Retrying with the same `client_order_id` returns the
     order placed the first time. (Concurrent submissions are committed together.)"""
-    return await request.app.state.intake.submit(actor, dict(vars(data)))  # type: ignore[no-any-return]
+    return await request.app.state.services.intake.submit(actor, dict(vars(data)))  # type: ignore[no-any-return]
 
 
 @patch("/orders/{order_id:int}", guards=member_only)

@@ -9,8 +9,11 @@ and the demo logins.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from market.core.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,24 +28,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-seed", action="store_true", help="do not seed an empty database")
 
 
-def prepare(interval_seconds: float) -> None:
-    """Environment for the demo, before settings are first read (they are cached)."""
+def demo_settings(interval_seconds: float) -> Settings:
+    """The environment's settings, with the demo's defaults for what it does not set."""
     from market.core.clock import demo_speed_for
+    from market.core.settings import Settings
 
-    os.environ.setdefault("KLASTER_DEMO_SPEED", f"{demo_speed_for(interval_seconds):g}")
-    # Plain http on localhost: a Secure cookie would not come back from http://127.0.0.1.
-    os.environ.setdefault("KLASTER_SECURE_COOKIES", "0")
+    return Settings.from_env(
+        defaults={
+            "KLASTER_DEMO_SPEED": f"{demo_speed_for(interval_seconds):g}",
+            # Plain http on localhost: a Secure cookie would not come back from 127.0.0.1.
+            "KLASTER_SECURE_COOKIES": "0",
+        }
+    )
 
 
-async def migrate_and_seed(seed: bool) -> bool:
+async def migrate_and_seed(settings: Settings, seed: bool) -> bool:
     """Migrate; seed when empty. True when demo data was created now."""
     import anyio
 
     from market.cluster.service import is_empty
-    from market.core.settings import get_settings
     from market.db.engine import create_engine, migrate, session_factory
 
-    settings = get_settings()
     await anyio.to_thread.run_sync(migrate, settings.database_url)
     engine = create_engine(settings.database_url)
     try:
@@ -84,12 +90,10 @@ def run(args: argparse.Namespace) -> int:
     if args.interval_seconds <= 0:
         print("klaster demo: --interval-seconds must be greater than 0", file=sys.stderr)
         return 2
-    prepare(args.interval_seconds)
-    from market.core.settings import get_settings
     from web.app import create_app
 
-    seeded = asyncio.run(migrate_and_seed(not args.no_seed))
-    settings = get_settings()
+    settings = demo_settings(args.interval_seconds)
+    seeded = asyncio.run(migrate_and_seed(settings, not args.no_seed))
     app = create_app(settings, scheduler=True)
     print(banner(args.host, args.port, seeded, settings.secret_generated), flush=True)
     uvicorn.run(

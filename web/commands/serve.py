@@ -20,14 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
     import uvicorn
 
-    if args.scheduler:
-        os.environ["KLASTER_IN_PROCESS_SCHEDULER"] = "1"
+    # An import string, not an app: with --workers uvicorn imports it in each process.
+    factory = "create_app_with_scheduler" if args.scheduler else "create_app_from_env"
     uvicorn.run(
-        "web.app:create_app_from_env",
+        f"web.app:{factory}",
         factory=True,
         host=args.host,
         port=args.port,

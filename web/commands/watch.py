@@ -92,16 +92,17 @@ def describe(event: dict[str, Any], locale: str = "pl") -> str:
 def get_token(args: argparse.Namespace) -> str | None:
     """--token, $KLASTER_TOKEN, or a new token for --login (password: --password,
     $KLASTER_PASSWORD or a prompt)."""
-    import os
+    from market.core.settings import get_settings
 
-    token = args.token or os.environ.get("KLASTER_TOKEN")
+    settings = get_settings()
+    token = args.token or settings.client_token
     if token or not getattr(args, "login", None):
         return token
     import getpass
 
     import httpx
 
-    password = args.password or os.environ.get("KLASTER_PASSWORD") or getpass.getpass()
+    password = args.password or settings.client_password or getpass.getpass()
     r = httpx.post(
         args.url.rstrip("/") + "/api/v1/auth/token",
         json={"login": args.login, "password": password, "name": "klaster watch"},

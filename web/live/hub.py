@@ -135,11 +135,6 @@ class LiveHub:
         self._last_book = 0.0
         self._background: set[asyncio.Task[None]] = set()
         self._seq = 0
-        self.delivered = 0
-
-    @property
-    def client_count(self) -> int:
-        return len(self._clients)
 
     def connect(self, kind: str, locale: str, page: str = "") -> LiveClient:
         client = LiveClient(kind=kind, locale=locale, page=page)
@@ -236,7 +231,6 @@ class LiveHub:
                 rendered[key] = text
             if text:
                 client.offer(text)
-                self.delivered += 1
             yield n
 
 

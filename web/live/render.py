@@ -11,28 +11,37 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from web.config import app_services
 from web.live.hub import LiveHub, LiveUpdate, channel_names
 
 if TYPE_CHECKING:
     from litestar import Litestar
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
 
+    from market.clearing.results import IntervalResultView, IntervalSummary
+    from market.cluster.service import ClusterInfo
     from market.core.clock import Clock
+    from market.network.queries import NetworkMapView
+    from market.trading.book import OrderBookView
+    from market.trading.intervals import IntervalsView, IntervalView
 
 LATEST = 8
 
 
 @dataclass
 class LiveState:
-    intervals: Any = None  # market.intervals.IntervalsView
-    book_interval: Any = None  # IntervalView of the next open interval
-    book: Any = None  # OrderBookView of that interval
-    latest: list[Any] = field(default_factory=list)  # latest cleared results (newest first)
-    result: Any = None  # the newest IntervalResultView, with line flows
-    network: Any = None  # NetworkView (nodes, lines) for the map
-    cluster: Any = None
+    intervals: IntervalsView | None = None
+    #: The next interval open for orders, and its aggregated book.
+    book_interval: IntervalView | None = None
+    book: OrderBookView | None = None
+    #: The latest cleared intervals, newest first.
+    latest: list[IntervalSummary] = field(default_factory=list)
+    #: The newest result, with its line flows.
+    result: IntervalResultView | None = None
+    network: NetworkMapView | None = None
+    cluster: ClusterInfo | None = None
 
-    def json_data(self, kind: str) -> Any:
+    def json_data(self, kind: str) -> OrderBookView | IntervalResultView | None:
         """The part of the state a program needs for this event type."""
         if kind == "orderbook":
             return self.book
@@ -45,7 +54,8 @@ async def load_live_state(session: AsyncSession, clock: Clock) -> LiveState:
     from market.clearing import results
     from market.cluster.service import cluster_info
     from market.network.queries import network_for_map
-    from market.trading import intervals, orders
+    from market.trading import book as orders
+    from market.trading import intervals
 
     state = LiveState()
     state.intervals = await intervals.list_intervals(session, clock, upcoming=4, recent=LATEST)
@@ -63,7 +73,8 @@ async def load_live_state(session: AsyncSession, clock: Clock) -> LiveState:
 
 async def refresh_book(session: AsyncSession, clock: Clock, previous: LiveState) -> LiveState:
     """The previous state with the open intervals and the order book read again."""
-    from market.trading import intervals, orders
+    from market.trading import book as orders
+    from market.trading import intervals
 
     state = replace(previous)
     state.intervals = await intervals.list_intervals(session, clock, upcoming=4, recent=LATEST)
@@ -74,8 +85,9 @@ async def refresh_book(session: AsyncSession, clock: Clock, previous: LiveState)
 
 
 def make_hub(app: Litestar) -> LiveHub:
-    sessions: async_sessionmaker[AsyncSession] = app.state.session_factory
-    clock: Clock = app.state.clock
+    services = app_services(app)
+    sessions = services.session_factory
+    clock = services.clock
     engine = app.template_engine
     assert engine is not None
 
@@ -106,8 +118,8 @@ def make_hub(app: Litestar) -> LiveHub:
         )
 
     return LiveHub(
-        app.state.channels_plugin,
+        services.channels_plugin,
         render_html=render,
         load_state=load,
-        channels=channel_names(app.state.web_config.channel_prefix),
+        channels=channel_names(services.web_config.channel_prefix),
     )

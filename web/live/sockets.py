@@ -11,12 +11,14 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromQuery
 
 from web.auth import signed_in
-from web.live.hub import LiveHub, pump
+from web.config import app_services
+from web.live.hub import pump
 from web.ui.i18n import connection_locale
 
 
 async def _serve(socket: WebSocket[Any, Any, Any], kind: str, page: str = "") -> None:
-    hub: LiveHub = socket.app.state.live_hub
+    hub = app_services(socket.app).live_hub
+    assert hub is not None, "the live hub starts with the app"
     await socket.accept()
     client = hub.connect(kind, connection_locale(socket), page)
     sender = asyncio.create_task(pump(client, socket.send_text))

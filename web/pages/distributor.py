@@ -43,7 +43,7 @@ class MeterUpload:
 
 def _stream(request: Request[Any, Any, Any], scope: ExportScope, export: ExportRequest) -> Stream:
     return Stream(
-        stream_in_own_session(request.app.state.session_factory, scope, export),
+        stream_in_own_session(request.app.state.services.session_factory, scope, export),
         media_type=export.media_type,
         headers={
             "Content-Disposition": f'attachment; filename="{export.filename(scope)}"',

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import get
-from litestar.di import NamedDependency
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from web.auth import signed_in
+from web.deps import ClockDep, Db
 from web.live.render import load_live_state
 from web.ui.render import page
 
 
 @get("/live", guards=[signed_in])
-async def live_page(
-    request: HTMXRequest, db: NamedDependency[AsyncSession], clock: NamedDependency[Any]
-) -> Template:
+async def live_page(request: HTMXRequest, db: Db, clock: ClockDep) -> Template:
     """The whole page; its regions are then replaced by pushes over /ws/live?page=live."""
     return page(request, "live/index.html", section="live", live=await load_live_state(db, clock))
 

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from litestar import get
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.clearing import results
 from market.core.errors import ValidationFailed
 from web.auth import signed_in
+from web.deps import ClockDep, CurrentActor, Db, SettingsDep
 from web.ui.formatting import to_local
 from web.ui.render import page
-
-Db = NamedDependency[AsyncSession]
 
 
 def parse_day(text: str | None, today: date) -> date:
@@ -32,9 +28,13 @@ def parse_day(text: str | None, today: date) -> date:
 
 @get("/results", guards=[signed_in])
 async def results_day(
-    request: HTMXRequest, db: Db, clock: NamedDependency[Any], day: FromQuery[str | None] = None
+    request: HTMXRequest,
+    db: Db,
+    clock: ClockDep,
+    settings: SettingsDep,
+    day: FromQuery[str | None] = None,
 ) -> Template:
-    chosen = parse_day(day, to_local(clock.now()).date())
+    chosen = parse_day(day, to_local(clock.now(), settings.timezone).date())
     rows = await results.day_results(db, chosen)
     cleared = [r for r in rows if r.status in ("cleared", "failed")]
     return page(request, "results/day.html", "results/_day.html", section="results", day=chosen,
@@ -43,7 +43,7 @@ async def results_day(
 
 @get("/results/{interval_id:int}", guards=[signed_in])
 async def result_detail(
-    request: HTMXRequest, db: Db, actor: NamedDependency[Any], interval_id: FromPath[int]
+    request: HTMXRequest, db: Db, actor: CurrentActor, interval_id: FromPath[int]
 ) -> Template:
     result = await results.interval_result(db, interval_id)
     trades = await results.my_trades(db, actor, interval_id)

@@ -1,7 +1,8 @@
 """Locale formatting for numbers, money, energy and times (Polish default, English available).
 
 Polish uses a decimal comma and a (non-breaking) space as thousands separator; English a dot
-and a comma. Times are shown in the cluster's zone (Europe/Warsaw) whatever the server's zone.
+and a comma. Times are shown in the cluster's zone (`Settings.timezone`, passed by the
+caller) whatever the server's zone.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-DEFAULT_TZ = "Europe/Warsaw"
+from market.core.settings import DEFAULT_TIMEZONE
+
 NBSP = "\u00a0"
 
 _SEPARATORS = {"pl": (",", NBSP), "en": (".", ",")}
@@ -92,19 +94,19 @@ def percent(value: object, locale: str = "pl", places: int = 0) -> str:
     return f"{number(d * 100, places, locale)}{NBSP}%"
 
 
-def to_local(moment: datetime, tz: str = DEFAULT_TZ) -> datetime:
+def to_local(moment: datetime, tz: str = DEFAULT_TIMEZONE) -> datetime:
     """A UTC (or naive-UTC, as SQLite returns) datetime in the display zone."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(ZoneInfo(tz))
 
 
-def time_hm(moment: datetime | None, tz: str = DEFAULT_TZ) -> str:
+def time_hm(moment: datetime | None, tz: str = DEFAULT_TIMEZONE) -> str:
     """`14:15` in the display zone (24-hour clock in both languages)."""
     return "–" if moment is None else to_local(moment, tz).strftime("%H:%M")
 
 
-def date_long(day: date | datetime | None, locale: str = "pl", tz: str = DEFAULT_TZ) -> str:
+def date_long(day: date | datetime | None, locale: str = "pl", tz: str = DEFAULT_TIMEZONE) -> str:
     """`26 listopada 2026` / `26 November 2026`."""
     if day is None:
         return "–"
@@ -114,7 +116,7 @@ def date_long(day: date | datetime | None, locale: str = "pl", tz: str = DEFAULT
     return f"{day.day} {months[day.month - 1]} {day.year}"
 
 
-def date_short(day: date | datetime | None, locale: str = "pl", tz: str = DEFAULT_TZ) -> str:
+def date_short(day: date | datetime | None, locale: str = "pl", tz: str = DEFAULT_TIMEZONE) -> str:
     """`26.11.2026` (pl) / `2026-11-26` (en)."""
     if day is None:
         return "–"
@@ -123,13 +125,13 @@ def date_short(day: date | datetime | None, locale: str = "pl", tz: str = DEFAUL
     return day.strftime("%d.%m.%Y") if locale == "pl" else day.isoformat()
 
 
-def datetime_short(moment: datetime | None, locale: str = "pl", tz: str = DEFAULT_TZ) -> str:
+def datetime_short(moment: datetime | None, locale: str = "pl", tz: str = DEFAULT_TIMEZONE) -> str:
     if moment is None:
         return "–"
     return f"{date_short(moment, locale, tz)} {time_hm(moment, tz)}"
 
 
-def interval_label(start: datetime, minutes: int = 15, tz: str = DEFAULT_TZ) -> str:
+def interval_label(start: datetime, minutes: int = 15, tz: str = DEFAULT_TIMEZONE) -> str:
     """`14:15–14:30` in the display zone."""
     from datetime import timedelta
 

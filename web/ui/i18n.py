@@ -1,26 +1,31 @@
 """Translations: Polish by default, English available.
 
-Message ids are the English text; `web/locale/pl.json` maps each to Polish. Placeholders use
-`%(name)s` so that a translation may reorder them. Templates call `_()` calls; Python code marks
-strings with `N_()` (no-op marker) and translates them when rendering, so that the
-extraction test in tests/web finds every string.
+Message ids are the English text; `web/locale/pl.json` maps each to Polish under
+`"messages"`. Placeholders use `%(name)s` so that a translation may reorder them. Templates
+call `_()` / `ngettext()`; Python code marks strings with `N_()` (no-op marker) and translates
+them when rendering, so that `tests/web/test_catalogue.py` finds every id.
 
-Error messages raised by the market domain are English sentences with values in them; they
-are translated through `pl.json`'s `"patterns"` section, regular expressions whose groups are
-substituted into the Polish text (`{1}`, `{2}`, …). An untranslated message is shown in English
-rather than dropped.
+Errors raised by the market domain carry a message id and params (`market.core.errors`);
+`translate_message` looks the id up and formats each param for the reader (decimal comma,
+dates and times in the cluster's zone). Polish has three plural forms (one / few / many):
+`ngettext` keys them `singular`, `plural|1`, `plural|2`; a market message with an integer
+`count` param keys them `msgid`, `msgid|1`, `msgid|2`. An untranslated id is shown in English
+rather than dropped (the catalogue test fails on it).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from litestar.connection import ASGIConnection
+
+from web.ui import formatting as fmt
 
 LOCALES = ("pl", "en")
 DEFAULT_LOCALE = "pl"
@@ -34,20 +39,12 @@ def N_(message: str) -> str:
 
 
 @cache
-def _catalog(locale: str) -> tuple[dict[str, str], tuple[tuple[re.Pattern[str], str], ...]]:
+def _catalog(locale: str) -> dict[str, str]:
     path = LOCALE_DIR / f"{locale}.json"
     if not path.exists():
-        return {}, ()
+        return {}
     data = json.loads(path.read_text(encoding="utf-8"))
-    messages = {k: v for k, v in data.get("messages", {}).items() if v}
-    patterns = tuple(
-        (re.compile(f"^{pattern}$"), text) for pattern, text in data.get("patterns", {}).items()
-    )
-    return messages, patterns
-
-
-def catalog_messages(locale: str) -> dict[str, str]:
-    return dict(_catalog(locale)[0])
+    return {str(k): str(v) for k, v in data.get("messages", {}).items() if v}
 
 
 def normalize_locale(value: str | None) -> str:
@@ -57,40 +54,65 @@ def normalize_locale(value: str | None) -> str:
 
 def gettext(message: str, locale: str, **values: object) -> str:
     """Translate `message` into `locale` and substitute `%(name)s` values."""
-    text = message if locale == "en" else _catalog(locale)[0].get(message, message)
+    text = message if locale == "en" else _catalog(locale).get(message, message)
     return text % values if values else text
 
 
+def plural_form(n: int, locale: str) -> int:
+    """0, 1 or 2: Polish one (1), few (2–4, 22–24, … but not 12–14), many (the rest);
+    English only one and other (0, 2)."""
+    if n == 1:
+        return 0
+    if locale == "pl" and 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return 1
+    return 2
+
+
 def ngettext(singular: str, plural: str, n: int, locale: str, **values: object) -> str:
-    """Plural forms; Polish has three (1 / 2–4 except 12–14 / other), stored as `msgid|1`, `|2`."""
+    """Plural forms; Polish has three, stored as `singular`, `plural|1`, `plural|2`."""
     values.setdefault("num", n)
     if locale == "en":
         text = singular if n == 1 else plural
     else:
-        messages = _catalog(locale)[0]
-        form = 0 if n == 1 else (1 if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14 else 2)
+        form = plural_form(n, locale)
         key = singular if form == 0 else f"{plural}|{form}"
-        text = messages.get(key, singular if n == 1 else plural)
+        text = _catalog(locale).get(key, singular if n == 1 else plural)
     return text % values
 
 
-def translate_error(message: str, locale: str) -> str:
-    """Translate a market error message (exact match, then the regex patterns)."""
-    if locale == "en":
-        return message
-    messages, patterns = _catalog(locale)
-    if message in messages:
-        return messages[message]
-    for pattern, text in patterns:
-        match = pattern.match(message)
-        if match:
-            groups = [_DECIMAL.sub(r"\1,\2", g or "") for g in match.groups()]
-            return text.format(None, *groups)
-    return message
+def translate_message(
+    message_id: str, params: Mapping[str, object], locale: str, timezone: str
+) -> str:
+    """A market message in `locale`: the id looked up (its plural form when it has an integer
+    `count`), each param formatted for the locale, times in `timezone`."""
+    text = message_id
+    if locale != "en":
+        messages = _catalog(locale)
+        count = params.get("count")
+        key = message_id
+        if isinstance(count, int) and not isinstance(count, bool):
+            form = plural_form(count, locale)
+            key = message_id if form == 0 else f"{message_id}|{form}"
+        text = messages.get(key) or messages.get(message_id) or message_id
+    if not params:
+        return text
+    return text % {k: format_param(v, locale, timezone) for k, v in params.items()}
 
 
-#: A decimal number in a market message, shown with the locale's decimal comma.
-_DECIMAL = re.compile(r"^(-?\d+)\.(\d+)$")
+def format_param(value: object, locale: str, timezone: str) -> str:
+    """One message param for the reader: decimals with the locale's separator (as many places
+    as the value has), dates and times in the cluster's zone, never "UTC"."""
+    if isinstance(value, datetime):
+        return fmt.datetime_short(value, locale, timezone)
+    if isinstance(value, date):
+        return fmt.date_short(value, locale)
+    if isinstance(value, float):
+        value = Decimal(repr(value))
+    if isinstance(value, Decimal) and value.is_finite():
+        exponent = value.as_tuple().exponent
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        return fmt.number(value, places, locale)
+    return str(value)
 
 
 def connection_locale(connection: ASGIConnection[Any, Any, Any, Any] | None) -> str:

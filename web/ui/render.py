@@ -3,22 +3,26 @@ full page vs. fragment choice for htmx requests."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Request
 from litestar.response import Template
 
 from web.ui.i18n import connection_locale
 
+if TYPE_CHECKING:
+    from web.config import AppServices
+
 
 def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    state = request.app.state
-    clock = state.get("clock")
+    # web.config sits above web.ui: the services are reached through the app's state
+    services: AppServices = request.app.state.services
+    clock = services.clock
     return {
         "actor": request.scope.get("user"),
         "locale": connection_locale(request),
         "clock_speed": getattr(clock, "speed", 1.0),
-        "market_now": clock.now() if clock is not None else None,
+        "market_now": clock.now(),
     }
 
 

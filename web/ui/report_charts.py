@@ -13,6 +13,7 @@ from typing import Any
 
 from markupsafe import Markup
 
+from market.core.settings import DEFAULT_TIMEZONE
 from web.ui import formatting as fmt
 from web.ui.charts import DayPoint, day_chart_svg
 from web.ui.i18n import gettext
@@ -147,10 +148,10 @@ def congestion_chart(congestion: dict[int, int], names: dict[int, str], loc: str
     )
 
 
-def price_volume_chart(day: Sequence[Any], loc: str) -> Markup:
+def price_volume_chart(day: Sequence[Any], loc: str, timezone: str = DEFAULT_TIMEZONE) -> Markup:
     points = [
         DayPoint(
-            label=fmt.time_hm(f.start_utc),
+            label=fmt.time_hm(f.start_utc, timezone),
             price=None if f.price_pln_per_kwh is None else float(f.price_pln_per_kwh),
             local_kwh=float(min(f.bought_kwh, f.sold_kwh)),
             grid_kwh=float(abs(f.bought_kwh - f.sold_kwh)),

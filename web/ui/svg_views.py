@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import pass_context
 from markupsafe import Markup
 
+from market.core.settings import DEFAULT_TIMEZONE
 from web.ui import formatting as fmt
 from web.ui.charts import BookLevel, DayPoint, day_chart_svg, supply_demand_svg
 from web.ui.i18n import context_locale, gettext
@@ -54,7 +55,7 @@ def day_chart(ctx: Any, results: Any) -> Markup:
     loc = context_locale(ctx)
     points = [
         DayPoint(
-            label=fmt.time_hm(r.start_utc),
+            label=fmt.time_hm(r.start_utc, ctx.get("timezone", DEFAULT_TIMEZONE)),
             price=_f(r.price_max) if r.status == "cleared" else None,
             local_kwh=float(r.local_kwh or 0),
             grid_kwh=float((r.import_kwh or 0) + (r.export_kwh or 0)),

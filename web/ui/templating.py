@@ -1,8 +1,10 @@
 """Jinja2 environment: translation functions, locale-aware filters, asset names.
 
-Templates get `_()` / `ngettext()` and filters (`kwh`, `pln`, `price`, `num`, `hm`, `day`,
-`dt`, `span`) that read the locale from the render context: `locale` when the caller passed
-one (fragments rendered for the live socket), else the request's language cookie.
+Templates get `_()` / `ngettext()`, `error_text(error)` (a market error or anything with a
+`message_id` and `params`) and filters (`kwh`, `pln`, `price`, `num`, `day`, `date`, `dt`,
+`span`) that read the locale from the render context: `locale` when the caller passed one
+(fragments rendered for the live socket), else the request's language cookie. Times are shown
+in the cluster's zone, the `timezone` global (`Settings.timezone`, given to `configure`).
 """
 
 from __future__ import annotations
@@ -15,13 +17,9 @@ from jinja2 import pass_context
 from litestar.plugins.jinja import JinjaTemplateEngine
 from markupsafe import Markup, escape
 
+from market.core.settings import DEFAULT_TIMEZONE
 from web.ui import formatting as fmt
-from web.ui.i18n import (
-    context_locale,
-    gettext,
-    ngettext,
-    translate_error,
-)
+from web.ui.i18n import context_locale, gettext, ngettext, translate_message
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "templates"
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
@@ -49,25 +47,31 @@ def _ngettext(ctx: Any, singular: str, plural: str, n: int, **values: Any) -> st
 
 
 @pass_context
-def _error_text(ctx: Any, message: str) -> str:
-    return translate_error(message, context_locale(ctx))
+def _error_text(ctx: Any, error: Any) -> str:
+    """A market error (`message_id`, `params`) in the reader's language."""
+    return translate_message(
+        error.message_id, error.params, context_locale(ctx), ctx.get("timezone", DEFAULT_TIMEZONE)
+    )
 
 
 def _with_locale(func: Any) -> Any:
     @pass_context
     def filter_(ctx: Any, value: Any, *args: Any) -> str:
-        return func(value, context_locale(ctx), *args)
+        return str(func(value, context_locale(ctx), *args))
 
     return filter_
 
 
-def configure(engine: JinjaTemplateEngine) -> None:
+def configure(engine: JinjaTemplateEngine, timezone: str = DEFAULT_TIMEZONE) -> None:
+    """Globals and filters of the app's Jinja environment; times shown in `timezone`."""
     env = engine.engine
+    tz = timezone
     env.globals.update(
         _=_gettext,
         ngettext=_ngettext,
         error_text=_error_text,
         assets=ASSETS,
+        timezone=tz,
         timedelta1=timedelta(days=1),
     )
     env.filters.update(
@@ -77,11 +81,10 @@ def configure(engine: JinjaTemplateEngine) -> None:
         pln=_with_locale(fmt.money_pln),
         price=_with_locale(lambda v, loc, places=4: fmt.price(v, loc, places)),
         pct=_with_locale(lambda v, loc, places=0: fmt.percent(v, loc, places)),
-        day=_with_locale(lambda v, loc: fmt.date_long(v, loc)),
-        date=_with_locale(lambda v, loc: fmt.date_short(v, loc)),
-        dt=_with_locale(lambda v, loc: fmt.datetime_short(v, loc)),
-        hm=lambda v: fmt.time_hm(v),
-        span=lambda v, minutes=15: fmt.interval_label(v, minutes),
+        day=_with_locale(lambda v, loc: fmt.date_long(v, loc, tz)),
+        date=_with_locale(lambda v, loc: fmt.date_short(v, loc, tz)),
+        dt=_with_locale(lambda v, loc: fmt.datetime_short(v, loc, tz)),
+        span=lambda v, minutes=15: fmt.interval_label(v, minutes, tz),
         iso=lambda v: fmt.iso_utc(v) if v is not None else "",
     )
     from web.ui import labels, svg_views
@@ -90,9 +93,3 @@ def configure(engine: JinjaTemplateEngine) -> None:
     env.globals.update(labels.GLOBALS)
     env.trim_blocks = True
     env.lstrip_blocks = True
-
-
-def template_engine() -> JinjaTemplateEngine:
-    engine = JinjaTemplateEngine(directory=TEMPLATE_DIR)
-    configure(engine)
-    return engine
