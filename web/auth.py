@@ -96,6 +96,7 @@ class ActorMiddleware(AbstractAuthenticationMiddleware):
         self, connection: ASGIConnection[Any, Any, Any, Any], token: str
     ) -> Actor | None:
         from market.access.auth import authenticate_token
+        from market.db.engine import unit_of_work
 
         state = connection.app.state
         cache: TokenCache = state.token_cache
@@ -103,7 +104,7 @@ class ActorMiddleware(AbstractAuthenticationMiddleware):
         if actor is not None:
             return actor
         try:
-            async with state.session_factory() as session:
+            async with unit_of_work(state.session_factory) as session:
                 actor = await authenticate_token(session, token)
         except KlasterError:
             return None
