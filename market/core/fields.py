@@ -17,7 +17,7 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.core.errors import Conflict, Param, ValidationFailed
+from market.core.errors import Conflict, ValidationFailed
 from market.core.money import decimal_places
 
 E = TypeVar("E", bound=Enum)
@@ -76,21 +76,6 @@ def decimal(raw: object, field: str, *, unit: str = "") -> Decimal:
     return value
 
 
-#: Range messages by rule, without and with a unit.
-_RANGE = {
-    "at least": ("must be at least %(bound)s", "must be at least %(bound)s %(unit)s"),
-    "greater than": ("must be greater than %(bound)s", "must be greater than %(bound)s %(unit)s"),
-    "at most": ("must be at most %(bound)s", "must be at most %(bound)s %(unit)s"),
-}
-
-
-def _out_of_range(field: str, rule: str, bound: Decimal, unit: str) -> ValidationFailed:
-    plain, with_unit = _RANGE[rule]
-    if unit:
-        return ValidationFailed(field, with_unit, bound=bound, unit=unit)
-    return ValidationFailed(field, plain, bound=bound)
-
-
 def number(
     raw: object,
     field: str,
@@ -101,13 +86,28 @@ def number(
     exclusive_min: bool = False,
     unit: str = "",
 ) -> Decimal:
+    """A Decimal with at most `places` decimals within the bounds; messages name the unit."""
     value = decimal(raw, field, unit=unit)
     if decimal_places(value) > places:
         raise ValidationFailed(field, "at most %(places)s decimals", places=places)
-    if minimum is not None and (value <= minimum if exclusive_min else value < minimum):
-        raise _out_of_range(field, "greater than" if exclusive_min else "at least", minimum, unit)
+    if minimum is not None and exclusive_min and value <= minimum:
+        if unit:
+            raise ValidationFailed(
+                field, "must be greater than %(bound)s %(unit)s", bound=minimum, unit=unit
+            )
+        raise ValidationFailed(field, "must be greater than %(bound)s", bound=minimum)
+    if minimum is not None and value < minimum:
+        if unit:
+            raise ValidationFailed(
+                field, "must be at least %(bound)s %(unit)s", bound=minimum, unit=unit
+            )
+        raise ValidationFailed(field, "must be at least %(bound)s", bound=minimum)
     if maximum is not None and value > maximum:
-        raise _out_of_range(field, "at most", maximum, unit)
+        if unit:
+            raise ValidationFailed(
+                field, "must be at most %(bound)s %(unit)s", bound=maximum, unit=unit
+            )
+        raise ValidationFailed(field, "must be at most %(bound)s", bound=maximum)
     return value
 
 
@@ -151,13 +151,12 @@ def flag(raw: object, field: str) -> bool:
     raise ValidationFailed(field, "must be true or false")
 
 
-async def flush_unique(
-    session: AsyncSession, field: str, message_id: str, /, **params: Param
-) -> None:
-    """Flush inside a savepoint; a uniqueness violation becomes `Conflict(field, ...)` and
-    leaves the caller's transaction usable (only the savepoint is rolled back)."""
+async def flush_unique(session: AsyncSession, conflict: Conflict) -> None:
+    """Flush inside a savepoint; a uniqueness violation raises `conflict` (the error the
+    caller's own check would have given) and leaves the caller's transaction usable (only
+    the savepoint is rolled back)."""
     try:
         async with session.begin_nested():
             await session.flush()
     except IntegrityError:
-        raise Conflict(field, message_id, **params) from None
+        raise conflict from None

@@ -60,15 +60,15 @@ async def list_members(session: AsyncSession, actor: Actor) -> list[MemberView]:
 
 async def create_member(session: AsyncSession, actor: Actor, data: MemberInput) -> MemberView:
     require_role(actor, *WRITE)
-    taken = "login %(login)s is taken; choose another"
+    taken = Conflict("login", "login %(login)s is taken; choose another", login=data.login or "")
     if data.login and await session.scalar(select(Member.id).where(Member.login == data.login)):
-        raise Conflict("login", taken, login=data.login)
+        raise taken
     member = Member(name=data.name, kind=data.kind.value, role=data.role.value, login=data.login,
                     email=data.email, show_name=data.show_name, active=True)  # fmt: skip
     if data.login and data.password is not None:
         member.password_hash = hash_password(data.password)
     session.add(member)
-    await flush_unique(session, "login", taken, login=data.login or "")
+    await flush_unique(session, taken)
     audit.record(session, actor, "create", "member", member.id, name=member.name,
                  role=member.role)  # fmt: skip
     await session.flush()
@@ -198,10 +198,12 @@ async def create_metering_point(
     session: AsyncSession, actor: Actor, data: MeteringPointInput
 ) -> MeteringPointView:
     require_role(actor, *WRITE)
-    registered = "metering point %(ppe_code)s is already registered"
     code = data.ppe_code
+    registered = Conflict(
+        "ppe_code", "metering point %(ppe_code)s is already registered", ppe_code=code
+    )
     if await session.scalar(select(MeteringPoint.id).where(MeteringPoint.ppe_code == code)):
-        raise Conflict("ppe_code", registered, ppe_code=code)
+        raise registered
     point = MeteringPoint(ppe_code=code, active=True)
     await _apply_point_change(
         session,
@@ -214,7 +216,7 @@ async def create_metering_point(
         ),
     )  # fmt: skip
     session.add(point)
-    await flush_unique(session, "ppe_code", registered, ppe_code=code)
+    await flush_unique(session, registered)
     audit.record(session, actor, "create", "metering_point", point.id, ppe_code=code)
     await session.flush()
     return await _one_point(session, point.id)

@@ -105,12 +105,13 @@ def _node_view(n: Node) -> NodeView:
 
 async def create_node(session: AsyncSession, actor: Actor, data: NodeInput) -> NodeView:
     require_role(actor, *WRITE)
+    duplicate = Conflict("code", "node %(code)s already exists", code=data.code)
     if await session.scalar(select(Node.id).where(Node.code == data.code)):
-        raise Conflict("code", "node %(code)s already exists", code=data.code)
+        raise duplicate
     node = Node(code=data.code, name=data.name, kind=data.kind.value, active=True,
                 map_x=data.map_x, map_y=data.map_y)  # fmt: skip
     session.add(node)
-    await flush_unique(session, "code", "node %(code)s already exists", code=data.code)
+    await flush_unique(session, duplicate)
     audit.record(session, actor, "create", "node", node.id, code=node.code)
     await session.flush()
     return _node_view(node)
@@ -156,12 +157,13 @@ async def create_line(session: AsyncSession, actor: Actor, data: LineInput) -> L
     b = await node_by_code(session, data.to_node, "to_node")
     if a.id == b.id:
         raise ValidationFailed("to_node", "a line joins two different nodes")
+    duplicate = Conflict("code", "line %(code)s already exists", code=data.code)
     if await session.scalar(select(Line.id).where(Line.code == data.code)):
-        raise Conflict("code", "line %(code)s already exists", code=data.code)
+        raise duplicate
     line = Line(code=data.code, name=data.name, from_node_id=a.id, to_node_id=b.id,
                 capacity_kw=data.capacity_kw, reactance=data.reactance, active=True)  # fmt: skip
     session.add(line)
-    await flush_unique(session, "code", "line %(code)s already exists", code=data.code)
+    await flush_unique(session, duplicate)
     audit.record(session, actor, "create", "line", line.id, code=line.code,
                  capacity_kw=str(line.capacity_kw))  # fmt: skip
     await session.flush()
