@@ -151,12 +151,14 @@ def flag(raw: object, field: str) -> bool:
     raise ValidationFailed(field, "must be true or false")
 
 
-async def flush_unique(session: AsyncSession, conflict: Conflict) -> None:
-    """Flush inside a savepoint; a uniqueness violation raises `conflict` (the error the
-    caller's own check would have given) and leaves the caller's transaction usable (only
-    the savepoint is rolled back)."""
+async def add_unique(session: AsyncSession, row: object, conflict: Conflict) -> None:
+    """Add `row` and insert it inside a savepoint: a uniqueness violation (a concurrent
+    insert the service's own check could not see) raises `conflict`, the row is not added,
+    and the caller's transaction stays usable (only the savepoint is rolled back)."""
+    await session.flush()  # what the caller did before is not the savepoint's to undo
     try:
         async with session.begin_nested():
+            session.add(row)
             await session.flush()
     except IntegrityError:
         raise conflict from None

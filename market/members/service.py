@@ -15,7 +15,7 @@ from market.access.actor import READ, WRITE, Actor, require_role
 from market.access.models import Member, Role
 from market.access.passwords import hash_password
 from market.core.errors import Conflict, NotFound, ValidationFailed
-from market.core.fields import UNSET, flush_unique
+from market.core.fields import UNSET, add_unique
 from market.members.inputs import (
     MemberChange,
     MemberInput,
@@ -67,8 +67,7 @@ async def create_member(session: AsyncSession, actor: Actor, data: MemberInput) 
                     email=data.email, show_name=data.show_name, active=True)  # fmt: skip
     if data.login and data.password is not None:
         member.password_hash = hash_password(data.password)
-    session.add(member)
-    await flush_unique(session, taken)
+    await add_unique(session, member, taken)
     audit.record(session, actor, "create", "member", member.id, name=member.name,
                  role=member.role)  # fmt: skip
     await session.flush()
@@ -215,8 +214,7 @@ async def create_metering_point(
             annual_use_kwh=data.annual_use_kwh, load_profile=data.load_profile,
         ),
     )  # fmt: skip
-    session.add(point)
-    await flush_unique(session, registered)
+    await add_unique(session, point, registered)
     audit.record(session, actor, "create", "metering_point", point.id, ppe_code=code)
     await session.flush()
     return await _one_point(session, point.id)

@@ -83,8 +83,8 @@ def code(raw: object, field: str = "code") -> str:
     return value
 
 
-def node_ref(raw: object, field: str = "node") -> str:
-    """A node's code (or id) as sent; the service looks it up."""
+def node_ref(raw: object) -> str:
+    """A node's code (or id) as sent; the service looks it up (and names the field)."""
     return "" if raw is None else str(raw).strip()
 
 
@@ -128,8 +128,8 @@ def parse_node_change(fields: Fields) -> NodeChange:
 def parse_line(fields: Fields) -> LineInput:
     return LineInput(
         code=code(fields.get("code")),
-        from_node=node_ref(fields.get("from_node"), "from_node"),
-        to_node=node_ref(fields.get("to_node"), "to_node"),
+        from_node=node_ref(fields.get("from_node")),
+        to_node=node_ref(fields.get("to_node")),
         capacity_kw=capacity_kw(fields.get("capacity_kw")),
         reactance=reactance(fields.get("reactance")),
         name=text(fields.get("name"), "name", required=False),

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.access import audit
 from market.access.actor import WRITE, Actor, require_role
 from market.core.errors import Conflict, NotFound, ValidationFailed
-from market.core.fields import UNSET, flush_unique
+from market.core.fields import UNSET, add_unique
 from market.network.inputs import (
     GridConnectionInput,
     LineChange,
@@ -110,8 +110,7 @@ async def create_node(session: AsyncSession, actor: Actor, data: NodeInput) -> N
         raise duplicate
     node = Node(code=data.code, name=data.name, kind=data.kind.value, active=True,
                 map_x=data.map_x, map_y=data.map_y)  # fmt: skip
-    session.add(node)
-    await flush_unique(session, duplicate)
+    await add_unique(session, node, duplicate)
     audit.record(session, actor, "create", "node", node.id, code=node.code)
     await session.flush()
     return _node_view(node)
@@ -162,8 +161,7 @@ async def create_line(session: AsyncSession, actor: Actor, data: LineInput) -> L
         raise duplicate
     line = Line(code=data.code, name=data.name, from_node_id=a.id, to_node_id=b.id,
                 capacity_kw=data.capacity_kw, reactance=data.reactance, active=True)  # fmt: skip
-    session.add(line)
-    await flush_unique(session, duplicate)
+    await add_unique(session, line, duplicate)
     audit.record(session, actor, "create", "line", line.id, code=line.code,
                  capacity_kw=str(line.capacity_kw))  # fmt: skip
     await session.flush()

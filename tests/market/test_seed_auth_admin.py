@@ -315,3 +315,26 @@ async def test_changed_price_band_applies_to_new_orders(world: World) -> None:
             )
     assert err.value.field == "price" and "0.5000" in err.value.message
     assert world.clock.now() - timedelta(0) == world.clock.now()
+
+
+async def test_a_duplicate_found_at_flush_is_a_conflict_and_the_transaction_goes_on(
+    world: World,
+) -> None:
+    """A duplicate the service's own check missed (a concurrent insert) is caught at the
+    flush, inside a savepoint: a `Conflict` naming the field, and the caller's transaction
+    stays usable (what it did before and after is committed)."""
+    from market.core.fields import add_unique
+    from market.network.models import Node
+
+    async with unit_of_work(world.db.sessions) as s:
+        s.add(Node(code="C", name="kept", kind="lv", active=True))
+        await s.flush()
+        duplicate = Node(code="A", name="duplicate", kind="lv", active=True)
+        conflict = Conflict("code", "node %(code)s already exists", code="A")
+        with pytest.raises(Conflict) as err:
+            await add_unique(s, duplicate, conflict)
+        assert (err.value.field, err.value.message) == ("code", "node A already exists")
+        s.add(Node(code="D", name="after", kind="lv", active=True))
+    async with world.session() as s:
+        names = (await s.scalars(select(Node.name).order_by(Node.code))).all()
+    assert list(names) == ["GPZ", "Station B", "kept", "after"]
