@@ -22,8 +22,9 @@ from market.access.actor import Actor, require_role
 from market.access.models import Role
 from market.cluster.models import Cluster
 from market.core.errors import NotFound, ValidationFailed
+from market.metering.grid import to_cluster_grid
 from market.metering.models import MeterImport, MeterReading
-from market.metering.parse import ImportReport, read_meter_csv, to_cluster_grid
+from market.metering.parse import ImportReport, read_meter_csv
 from market.network.models import MeteringPoint
 
 BATCH = 1000

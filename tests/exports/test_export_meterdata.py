@@ -11,15 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from market.core.errors import ValidationFailed
-from market.metering.parse import (
-    ImportReport,
-    Quality,
-    Reading,
-    read_meter_csv,
-    split_hour,
-    to_cluster_grid,
-    validate_text,
-)
+from market.metering.grid import split_hour, to_cluster_grid
+from market.metering.parse import ImportReport, Quality, Reading, read_meter_csv, validate_text
 
 A, B, UNKNOWN = "590543500000000018", "590543500000000025", "590543500001234566"
 KNOWN = {A, B}
