@@ -42,12 +42,12 @@ def _free_port() -> int:
 
 async def _seed(url: str, speed: float, members: int | None) -> None:
     from market.core.clock import clock_for_speed
-    from market.db.engine import create_engine, session_factory
+    from market.db.engine import create_engine, session_factory, unit_of_work
     from market.demo.seed import seed_demo
 
     engine = create_engine(url)
     try:
-        async with session_factory(engine)() as session:
+        async with unit_of_work(session_factory(engine)) as session:
             await seed_demo(session, clock=clock_for_speed(speed), members=members)
     finally:
         await engine.dispose()

@@ -98,6 +98,7 @@ class ActorMiddleware(AbstractAuthenticationMiddleware):
         self, connection: ASGIConnection[Any, Any, Any, Any], token: str
     ) -> Actor | None:
         from market.access.auth import authenticate_token
+        from market.db.engine import unit_of_work
 
         services = app_services(connection.app)
         cache = services.token_cache
@@ -105,7 +106,7 @@ class ActorMiddleware(AbstractAuthenticationMiddleware):
         if actor is not None:
             return actor
         try:
-            async with services.session_factory() as session:
+            async with unit_of_work(services.session_factory) as session:
                 actor = await authenticate_token(session, token)
         except KlasterError:
             return None

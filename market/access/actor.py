@@ -34,4 +34,4 @@ def actor_of(member: Member) -> Actor:
 def require_role(actor: Actor, *roles: Role | str) -> None:
     allowed = {str(r) for r in roles}
     if actor.role not in allowed:
-        raise Forbidden("role", f"this needs the role {' or '.join(sorted(allowed))}")
+        raise Forbidden("role", "this needs the role %(roles)s", roles=" or ".join(sorted(allowed)))

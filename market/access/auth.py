@@ -1,4 +1,6 @@
-"""Who is acting: sign-in by login and password, API tokens, role checks."""
+"""Who is acting: sign-in by login and password, API tokens. Nothing here commits: the
+request (or the caller's unit of work) does, so a rehashed password, a new token or a token's
+last use is stored with it."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.access import audit
 from market.access.actor import Actor, actor_of
 from market.access.models import ApiToken, Member
 from market.access.passwords import dummy_hash, hash_password, needs_rehash, verify_password
@@ -33,7 +36,6 @@ async def authenticate(session: AsyncSession, login: str, password: str) -> Acto
         raise NotAuthenticated("login", "this account is deactivated; ask the coordinator")
     if needs_rehash(member.password_hash):
         member.password_hash = hash_password(password)
-        await session.commit()
     return actor_of(member)
 
 
@@ -55,10 +57,8 @@ async def create_api_token(session: AsyncSession, actor: Actor, name: str) -> st
         raise ValidationFailed("name", "give the token a name of 1 to 80 characters")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiToken(member_id=actor.member_id, name=name, token_hash=_token_hash(token)))
-    from market.access.audit import record
-
-    record(session, actor, "create", "api_token", name=name)
-    await session.commit()
+    audit.record(session, actor, "create", "api_token", name=name)
+    await session.flush()
     return token
 
 
@@ -72,7 +72,6 @@ async def authenticate_token(session: AsyncSession, token: str) -> Actor:
     if member is None or not member.active:
         raise NotAuthenticated("token", "the token's account is deactivated")
     row.last_used_at = datetime.now(UTC)
-    await session.commit()
     return actor_of(member)
 
 
@@ -84,5 +83,5 @@ async def revoke_api_tokens(session: AsyncSession, actor: Actor) -> int:
     ).all()
     for row in rows:
         row.revoked = True
-    await session.commit()
+    await session.flush()
     return len(rows)

@@ -50,13 +50,13 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace, path: Path) -> int:
     from market.core.settings import get_settings
-    from market.db.engine import create_engine, session_factory
+    from market.db.engine import create_engine, session_factory, unit_of_work
     from market.metering.imports import import_meter_data
 
     engine = create_engine(get_settings().database_url)
     try:
         with path.open(encoding="utf-8-sig", newline="") as stream:
-            async with session_factory(engine)() as session:
+            async with unit_of_work(session_factory(engine)) as session:
                 report = await import_meter_data(
                     session,
                     None,

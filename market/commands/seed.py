@@ -36,12 +36,12 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         from market.cluster.service import is_empty
-        from market.db.engine import create_engine, session_factory
+        from market.db.engine import create_engine, session_factory, unit_of_work
         from market.demo.seed import DEMO_PASSWORD, seed_demo
 
         engine = create_engine(url)
         try:
-            async with session_factory(engine)() as session:
+            async with unit_of_work(session_factory(engine)) as session:
                 if args.if_empty and not await is_empty(session):
                     print("database already has a cluster; nothing seeded")
                     return 0

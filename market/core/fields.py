@@ -1,15 +1,47 @@
-"""Parsing coordinator form fields: each failure names the field and the rule."""
+"""Parsing input fields (form strings or JSON values) into typed values: each failure is a
+`ValidationFailed` naming the field, with a message id and params (see `market.core.errors`).
+
+The parsers of the input types (`market.network.inputs`, `market.members.inputs`,
+`market.trading.parameters`) are built from these, so the pages and the API parse a value the
+same way and give the same message for it.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
+import math
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.core.errors import Conflict, ValidationFailed
-from market.core.money import decimal_places, parse_decimal
+from market.core.money import decimal_places
+
+E = TypeVar("E", bound=Enum)
+
+#: The raw fields of a request: a form's strings or a JSON object's values.
+Fields = Mapping[str, object]
+
+
+class Unset(Enum):
+    """A field a change leaves as it is (None may be a value: "clear it")."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+
+
+def given(fields: Fields, key: str) -> bool:
+    """The field was sent (JSON null counts as not sent)."""
+    return fields.get(key) is not None
+
+
+def blank(raw: object) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip())
 
 
 def text(raw: object, field: str, *, max_len: int = 200, required: bool = True) -> str:
@@ -17,7 +49,30 @@ def text(raw: object, field: str, *, max_len: int = 200, required: bool = True) 
     if required and not value:
         raise ValidationFailed(field, "required")
     if len(value) > max_len:
-        raise ValidationFailed(field, f"at most {max_len} characters")
+        raise ValidationFailed(field, "at most %(max_len)s characters", max_len=max_len)
+    return value
+
+
+def decimal(raw: object, field: str, *, unit: str = "") -> Decimal:
+    """A finite Decimal from a str ('.' or ',' as the decimal mark), int or Decimal."""
+    if blank(raw):
+        raise ValidationFailed(field, "required")
+    shown = str(raw).strip()
+    if isinstance(raw, bool):
+        value = Decimal("NaN")
+    elif isinstance(raw, float):
+        value = Decimal(repr(raw)) if math.isfinite(raw) else Decimal("NaN")
+    else:
+        try:
+            value = Decimal(shown.replace(",", ".").replace(" ", "").replace("\u00a0", ""))
+        except (InvalidOperation, ValueError):
+            value = Decimal("NaN")
+    if not value.is_finite():
+        if unit:
+            raise ValidationFailed(
+                field, "must be a number in %(unit)s (got %(value)s)", unit=unit, value=shown
+            )
+        raise ValidationFailed(field, "must be a number (got %(value)s)", value=shown)
     return value
 
 
@@ -31,41 +86,79 @@ def number(
     exclusive_min: bool = False,
     unit: str = "",
 ) -> Decimal:
-    try:
-        value = parse_decimal(raw, field)
-    except ValueError as exc:
-        raise ValidationFailed(field, f"{exc}{f' ({unit})' if unit else ''}") from None
+    """A Decimal with at most `places` decimals within the bounds; messages name the unit."""
+    value = decimal(raw, field, unit=unit)
     if decimal_places(value) > places:
-        raise ValidationFailed(field, f"at most {places} decimals")
-    if minimum is not None and (value <= minimum if exclusive_min else value < minimum):
-        rule = "greater than" if exclusive_min else "at least"
-        raise ValidationFailed(field, f"must be {rule} {minimum} {unit}".rstrip())
+        raise ValidationFailed(field, "at most %(places)s decimals", places=places)
+    if minimum is not None and exclusive_min and value <= minimum:
+        if unit:
+            raise ValidationFailed(
+                field, "must be greater than %(bound)s %(unit)s", bound=minimum, unit=unit
+            )
+        raise ValidationFailed(field, "must be greater than %(bound)s", bound=minimum)
+    if minimum is not None and value < minimum:
+        if unit:
+            raise ValidationFailed(
+                field, "must be at least %(bound)s %(unit)s", bound=minimum, unit=unit
+            )
+        raise ValidationFailed(field, "must be at least %(bound)s", bound=minimum)
     if maximum is not None and value > maximum:
-        raise ValidationFailed(field, f"must be at most {maximum} {unit}".rstrip())
+        if unit:
+            raise ValidationFailed(
+                field, "must be at most %(bound)s %(unit)s", bound=maximum, unit=unit
+            )
+        raise ValidationFailed(field, "must be at most %(bound)s", bound=maximum)
     return value
 
 
-def choice(raw: object, field: str, enum: Any) -> str:
-    try:
-        return str(enum(str(raw).strip().lower()).value)
-    except ValueError:
-        values = ", ".join(e.value for e in enum)
-        raise ValidationFailed(field, f"must be one of: {values}") from None
+def price_pln_per_kwh(raw: object, field: str) -> Decimal:
+    """A price in PLN/kWh: 4 decimals, within ±100."""
+    return number(raw, field, places=4, minimum=Decimal(-100), maximum=Decimal(100),
+                  unit="PLN/kWh")  # fmt: skip
 
 
-def integer(raw: object, field: str, lo: int, hi: int) -> int:
+def choice(raw: object, field: str, enum: type[E]) -> E:
+    """The member of `enum` whose value is `raw` (case-insensitive)."""
+    value = str(raw if raw is not None else "").strip().lower()
+    for member in enum:
+        if member.value == value:
+            return member
+    values = ", ".join(str(e.value) for e in enum)
+    raise ValidationFailed(field, "must be one of: %(values)s", values=values)
+
+
+def integer(raw: object, field: str, low: int, high: int) -> int:
+    if isinstance(raw, bool):
+        raise ValidationFailed(field, "must be a whole number")
     try:
         value = int(str(raw).strip())
     except ValueError:
         raise ValidationFailed(field, "must be a whole number") from None
-    if not lo <= value <= hi:
-        raise ValidationFailed(field, f"must be between {lo} and {hi}")
+    if not low <= value <= high:
+        raise ValidationFailed(field, "must be between %(low)s and %(high)s", low=low, high=high)
     return value
 
 
-async def commit(session: AsyncSession, field: str, what: str) -> None:
+def flag(raw: object, field: str) -> bool:
+    """A yes/no value: a JSON boolean or a form's "on"/"true"/"1" (and their negatives)."""
+    if isinstance(raw, bool):
+        return raw
+    value = str(raw if raw is not None else "").strip().lower()
+    if value in ("on", "true", "1", "yes"):
+        return True
+    if value in ("off", "false", "0", "no", ""):
+        return False
+    raise ValidationFailed(field, "must be true or false")
+
+
+async def add_unique(session: AsyncSession, row: object, conflict: Conflict) -> None:
+    """Add `row` and insert it inside a savepoint: a uniqueness violation (a concurrent
+    insert the service's own check could not see) raises `conflict`, the row is not added,
+    and the caller's transaction stays usable (only the savepoint is rolled back)."""
+    await session.flush()  # what the caller did before is not the savepoint's to undo
     try:
-        await session.commit()
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
     except IntegrityError:
-        await session.rollback()
-        raise Conflict(field, f"{what} already exists") from None
+        raise conflict from None

@@ -68,13 +68,16 @@ async def seed_demo(
     clock: Clock | None = None,
     interval_minutes: int = 15,
 ) -> SeedReport:
-    """Create the Staszów demo cluster in an empty database and commit. The export
-    reference (grid buy-back price) is the RCEm of the month of `now` (or `clock.now()`)."""
+    """Create the Staszów demo cluster in an empty database (the caller commits: a command's
+    `unit_of_work`). The export reference (grid buy-back price) is the RCEm of the month of
+    `now` (or `clock.now()`)."""
     if now is None and clock is not None:
         now = clock.now()
     total = 75 if members is None else members
     if total < MIN_MEMBERS:
-        raise ValidationFailed("members", f"at least {MIN_MEMBERS} metering points")
+        raise ValidationFailed(
+            "members", "at least %(minimum)s metering points", minimum=MIN_MEMBERS
+        )
     if interval_minutes not in (15, 60):
         raise ValidationFailed("interval_minutes", "must be 15 or 60")
     if await session.scalar(select(Cluster.id).limit(1)) is not None:
@@ -288,7 +291,7 @@ async def seed_demo(
         metering_points=len(mp_rows),
         seed=seed,
     )
-    await session.commit()
+    await session.flush()
     return SeedReport(
         cluster.id, len(node_rows), len(line_defs), len(member_rows), len(mp_rows), len(rules)
     )

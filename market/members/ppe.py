@@ -44,14 +44,17 @@ def validate_ppe(code: str, field: str = "ppe_code") -> str:
         raise ValidationFailed(field, "a PPE code has digits only (18 digits, GS1 GSRN)")
     if len(value) != PPE_LENGTH:
         raise ValidationFailed(
-            field, f"a PPE code has exactly 18 digits (got {len(value)}); a meter serial is not one"
+            field,
+            "a PPE code has exactly 18 digits (got %(length)s); a meter serial is not one",
+            length=len(value),
         )
     expected = check_digit(value[:17])
     if int(value[17]) != expected:
         raise ValidationFailed(
             field,
-            f"invalid check digit: the last digit should be {expected} (GS1 mod 10); "
+            "invalid check digit: the last digit should be %(expected)s (GS1 mod 10); "
             "check the code on the bill",
+            expected=expected,
         )
     return value
 

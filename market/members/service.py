@@ -1,4 +1,5 @@
-"""Coordinator services for members and metering points (PPE codes validated)."""
+"""Coordinator services for members and metering points (PPE codes validated). Services take
+typed inputs (`market.members.inputs`) and never commit: the caller owns the transaction."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access import audit
 from market.access.actor import READ, WRITE, Actor, require_role
-from market.access.models import Member, MemberKind, Role
-from market.access.passwords import MIN_LENGTH, hash_password
+from market.access.models import Member, Role
+from market.access.passwords import hash_password
 from market.core.errors import Conflict, NotFound, ValidationFailed
-from market.core.fields import choice, commit, number, text
-from market.members.ppe import validate_ppe
-from market.network.models import LoadProfile, MeteringPoint, Node
+from market.core.fields import UNSET, add_unique
+from market.members.inputs import (
+    MemberChange,
+    MemberInput,
+    MeteringPointChange,
+    MeteringPointInput,
+)
+from market.network.models import MeteringPoint, Node
 from market.network.service import node_by_code
 
 
@@ -52,97 +58,54 @@ async def list_members(session: AsyncSession, actor: Actor) -> list[MemberView]:
     return [_member_view(m, counts.get(m.id, 0)) for m in rows]
 
 
-def _password(raw: object) -> str:
-    value = "" if raw is None else str(raw)
-    if len(value) < MIN_LENGTH:
-        raise ValidationFailed("password", f"at least {MIN_LENGTH} characters")
-    return value
-
-
-async def create_member(
-    session: AsyncSession,
-    actor: Actor,
-    *,
-    name: object,
-    kind: object,
-    role: object = Role.MEMBER.value,
-    login: object = None,
-    password: object = None,
-    email: object = None,
-    show_name: bool = False,
-) -> MemberView:
+async def create_member(session: AsyncSession, actor: Actor, data: MemberInput) -> MemberView:
     require_role(actor, *WRITE)
-    try:
-        member = Member(
-            name=text(name, "name"),
-            kind=choice(kind, "kind", MemberKind),
-            role=choice(role, "role", Role),
-            login=text(login, "login", max_len=80, required=False) or None,
-            email=text(email, "email", required=False) or None,
-            show_name=bool(show_name),
-            active=True,
-        )
-        if member.login:
-            member.password_hash = hash_password(_password(password))
-            if await session.scalar(select(Member.id).where(Member.login == member.login)):
-                raise Conflict("login", f"login {member.login!r} is taken; choose another")
-        session.add(member)
-        await session.flush()
-        audit.record(
-            session, actor, "create", "member", member.id, name=member.name, role=member.role
-        )
-        await commit(session, "login", "this login")
-    except BaseException:
-        await session.rollback()
-        raise
+    taken = Conflict("login", "login %(login)s is taken; choose another", login=data.login or "")
+    if data.login and await session.scalar(select(Member.id).where(Member.login == data.login)):
+        raise taken
+    member = Member(name=data.name, kind=data.kind.value, role=data.role.value, login=data.login,
+                    email=data.email, show_name=data.show_name, active=True)  # fmt: skip
+    if data.login and data.password is not None:
+        member.password_hash = hash_password(data.password)
+    await add_unique(session, member, taken)
+    audit.record(session, actor, "create", "member", member.id, name=member.name,
+                 role=member.role)  # fmt: skip
+    await session.flush()
     return _member_view(member)
 
 
 async def update_member(
-    session: AsyncSession,
-    actor: Actor,
-    member_id: int,
-    *,
-    name: object = None,
-    kind: object = None,
-    email: object = None,
-    show_name: bool | None = None,
-    password: object = None,
-    active: bool | None = None,
+    session: AsyncSession, actor: Actor, member_id: int, change: MemberChange
 ) -> MemberView:
     require_role(actor, *WRITE)
-    try:
-        member = await session.get(Member, member_id)
-        if member is None:
-            raise NotFound("member_id", f"no member {member_id}")
-        changes: dict[str, Any] = {}
-        if name is not None:
-            member.name = changes["name"] = text(name, "name")
-        if kind is not None:
-            member.kind = changes["kind"] = choice(kind, "kind", MemberKind)
-        if email is not None:
-            member.email = changes["email"] = text(email, "email", required=False) or None
-        if show_name is not None:
-            member.show_name = changes["show_name"] = bool(show_name)
-        if active is not None:
-            if not active and member.id == actor.member_id:
-                raise ValidationFailed("active", "you cannot deactivate your own account")
-            member.active = changes["active"] = bool(active)
-        if password is not None and password != "":
-            if not member.login:
-                raise ValidationFailed("password", "the member has no login to set it for")
-            member.password_hash = hash_password(_password(password))
-            changes["password"] = "changed"
-        audit.record(session, actor, "update", "member", member.id, details=changes)
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
+    member = await session.get(Member, member_id)
+    if member is None:
+        raise NotFound("member_id", "no member %(member_id)s", member_id=member_id)
+    changes: dict[str, Any] = {}
+    if change.name is not UNSET:
+        member.name = changes["name"] = change.name
+    if change.kind is not UNSET:
+        member.kind = changes["kind"] = change.kind.value
+    if change.email is not UNSET:
+        member.email = changes["email"] = change.email
+    if change.show_name is not UNSET:
+        member.show_name = changes["show_name"] = change.show_name
+    if change.active is not UNSET:
+        if not change.active and member.id == actor.member_id:
+            raise ValidationFailed("active", "you cannot deactivate your own account")
+        member.active = changes["active"] = change.active
+    if change.password is not UNSET:
+        if not member.login:
+            raise ValidationFailed("password", "the member has no login to set it for")
+        member.password_hash = hash_password(change.password)
+        changes["password"] = "changed"
+    audit.record(session, actor, "update", "member", member.id, details=changes)
+    await session.flush()
     return _member_view(member)
 
 
 async def deactivate_member(session: AsyncSession, actor: Actor, member_id: int) -> MemberView:
-    return await update_member(session, actor, member_id, active=False)
+    return await update_member(session, actor, member_id, MemberChange(active=False))
 
 
 # -- metering points -----------------------------------------------------------------------
@@ -202,90 +165,59 @@ def _point_view(p: MeteringPoint, member_name: str, node: str) -> MeteringPointV
     )
 
 
-async def _apply_point_fields(
-    session: AsyncSession, point: MeteringPoint, fields: dict[str, object]
+async def _apply_point_change(
+    session: AsyncSession, point: MeteringPoint, change: MeteringPointChange
 ) -> dict[str, Any]:
     changes: dict[str, Any] = {}
-    if "member_id" in fields:
-        member = await session.get(Member, int(str(fields["member_id"])))
+    if change.member_id is not UNSET:
+        member = await session.get(Member, change.member_id)
         if member is None or member.role != Role.MEMBER.value:
             raise ValidationFailed("member_id", "choose an existing market member")
         point.member_id = changes["member_id"] = member.id
-    if "node" in fields:
-        point.node_id = (await node_by_code(session, fields["node"])).id
-        changes["node"] = str(fields["node"])
-    if "name" in fields:
-        point.name = changes["name"] = text(fields["name"], "name", required=False)
-    if "contracted_power_kw" in fields:
-        point.contracted_power_kw = number(
-            fields["contracted_power_kw"],
-            "contracted_power_kw",
-            places=3,
-            exclusive_min=True,
-            maximum=Decimal(100000),
-            unit="kW",
-        )
-    for key, unit, places in (
-        ("pv_kwp", "kWp", 3),
-        ("other_generation_kw", "kW", 3),
-        ("storage_kwh", "kWh", 3),
-        ("annual_use_kwh", "kWh", 3),
-    ):
-        if key in fields:
-            value = number(fields[key], key, places=places, maximum=Decimal(10**9), unit=unit)
+    if change.node is not UNSET:
+        point.node_id = (await node_by_code(session, change.node)).id
+        changes["node"] = change.node
+    if change.name is not UNSET:
+        point.name = changes["name"] = change.name
+    if change.contracted_power_kw is not UNSET:
+        point.contracted_power_kw = change.contracted_power_kw
+    for key in ("pv_kwp", "other_generation_kw", "storage_kwh", "annual_use_kwh"):
+        value = getattr(change, key)
+        if value is not UNSET:
             setattr(point, key, value)
             changes[key] = str(value)
-    if "load_profile" in fields:
-        point.load_profile = choice(fields["load_profile"], "load_profile", LoadProfile)
-    if "active" in fields:
-        point.active = changes["active"] = bool(fields["active"])
+    if change.load_profile is not UNSET:
+        point.load_profile = change.load_profile.value
+    if change.active is not UNSET:
+        point.active = changes["active"] = change.active
     return changes
 
 
 async def create_metering_point(
-    session: AsyncSession,
-    actor: Actor,
-    *,
-    ppe_code: object,
-    member_id: object,
-    node: object,
-    contracted_power_kw: object,
-    pv_kwp: object = 0,
-    other_generation_kw: object = 0,
-    storage_kwh: object = 0,
-    annual_use_kwh: object = 0,
-    load_profile: object = LoadProfile.HOUSEHOLD.value,
-    name: object = "",
+    session: AsyncSession, actor: Actor, data: MeteringPointInput
 ) -> MeteringPointView:
     require_role(actor, *WRITE)
-    try:
-        code = validate_ppe(str(ppe_code or ""), "ppe_code")
-        if await session.scalar(select(MeteringPoint.id).where(MeteringPoint.ppe_code == code)):
-            raise Conflict("ppe_code", f"metering point {code} is already registered")
-        point = MeteringPoint(ppe_code=code, active=True)
-        await _apply_point_fields(
-            session,
-            point,
-            {
-                "member_id": member_id,
-                "node": node,
-                "contracted_power_kw": contracted_power_kw,
-                "pv_kwp": pv_kwp,
-                "other_generation_kw": other_generation_kw,
-                "storage_kwh": storage_kwh,
-                "annual_use_kwh": annual_use_kwh,
-                "load_profile": load_profile,
-                "name": name,
-            },
-        )
-        session.add(point)
-        await session.flush()
-        audit.record(session, actor, "create", "metering_point", point.id, ppe_code=code)
-        await commit(session, "ppe_code", "this PPE code")
-        return await _one_point(session, point.id)
-    except BaseException:
-        await session.rollback()
-        raise
+    code = data.ppe_code
+    registered = Conflict(
+        "ppe_code", "metering point %(ppe_code)s is already registered", ppe_code=code
+    )
+    if await session.scalar(select(MeteringPoint.id).where(MeteringPoint.ppe_code == code)):
+        raise registered
+    point = MeteringPoint(ppe_code=code, active=True)
+    await _apply_point_change(
+        session,
+        point,
+        MeteringPointChange(
+            member_id=data.member_id, node=data.node, name=data.name,
+            contracted_power_kw=data.contracted_power_kw, pv_kwp=data.pv_kwp,
+            other_generation_kw=data.other_generation_kw, storage_kwh=data.storage_kwh,
+            annual_use_kwh=data.annual_use_kwh, load_profile=data.load_profile,
+        ),
+    )  # fmt: skip
+    await add_unique(session, point, registered)
+    audit.record(session, actor, "create", "metering_point", point.id, ppe_code=code)
+    await session.flush()
+    return await _one_point(session, point.id)
 
 
 async def _one_point(session: AsyncSession, point_id: int) -> MeteringPointView:
@@ -301,40 +233,19 @@ async def _one_point(session: AsyncSession, point_id: int) -> MeteringPointView:
 
 
 async def update_metering_point(
-    session: AsyncSession, actor: Actor, point_id: int, **fields: object
+    session: AsyncSession, actor: Actor, point_id: int, change: MeteringPointChange
 ) -> MeteringPointView:
-    """Change any of: member_id, node, name, contracted_power_kw, pv_kwp,
-    other_generation_kw, storage_kwh, annual_use_kwh, load_profile, active."""
     require_role(actor, *WRITE)
-    allowed = {
-        "member_id",
-        "node",
-        "name",
-        "contracted_power_kw",
-        "pv_kwp",
-        "active",
-        "other_generation_kw",
-        "storage_kwh",
-        "annual_use_kwh",
-        "load_profile",
-    }
-    unknown = set(fields) - allowed
-    if unknown:
-        raise ValidationFailed(sorted(unknown)[0], "not a metering point field")
-    try:
-        point = await session.get(MeteringPoint, point_id)
-        if point is None:
-            raise NotFound("metering_point_id", f"no metering point {point_id}")
-        changes = await _apply_point_fields(session, point, fields)
-        audit.record(session, actor, "update", "metering_point", point.id, details=changes)
-        await session.commit()
-        return await _one_point(session, point.id)
-    except BaseException:
-        await session.rollback()
-        raise
+    point = await session.get(MeteringPoint, point_id)
+    if point is None:
+        raise NotFound("metering_point_id", "no metering point %(point_id)s", point_id=point_id)
+    changes = await _apply_point_change(session, point, change)
+    audit.record(session, actor, "update", "metering_point", point.id, details=changes)
+    await session.flush()
+    return await _one_point(session, point.id)
 
 
 async def deactivate_metering_point(
     session: AsyncSession, actor: Actor, point_id: int
 ) -> MeteringPointView:
-    return await update_metering_point(session, actor, point_id, active=False)
+    return await update_metering_point(session, actor, point_id, MeteringPointChange(active=False))

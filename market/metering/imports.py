@@ -4,7 +4,8 @@ Two passes over the (seekable) file keep memory flat: the first validates every 
 collects errors with line numbers; if there are errors and bad rows are not to be skipped,
 nothing is stored. The second pass stores the valid readings on the cluster's interval grid
 (hourly values split into quarter-hours, see `market.meterdata`) in batches inside one
-transaction. A reading for an interval already stored replaces it (the row's export version
+transaction — the caller's (the request, or the command's unit of work): nothing here
+commits. A reading for an interval already stored replaces it (the row's export version
 changes with the new import's id).
 """
 
@@ -21,8 +22,9 @@ from market.access.actor import Actor, require_role
 from market.access.models import Role
 from market.cluster.models import Cluster
 from market.core.errors import NotFound, ValidationFailed
+from market.metering.grid import to_cluster_grid
 from market.metering.models import MeterImport, MeterReading
-from market.metering.parse import ImportReport, read_meter_csv, to_cluster_grid
+from market.metering.parse import ImportReport, read_meter_csv
 from market.network.models import MeteringPoint
 
 BATCH = 1000
@@ -104,35 +106,30 @@ async def import_meter_data(
         imported_by_id=actor.member_id if actor else None,
     )
     session.add(record)
-    try:
-        await session.flush()
-        store = ImportReport()
-        batch: list[dict[str, Any]] = []
-        stored = 0
-        for r in readings(store):
-            batch.append(
-                {
-                    "start_utc": r.start_utc,
-                    "metering_point_id": known[r.ppe],
-                    "import_kwh": r.import_kwh,
-                    "export_kwh": r.export_kwh,
-                    "quality": r.quality.value,
-                    "source_minutes": store.resolution_minutes,
-                    "import_id": record.id,
-                }
-            )
-            if len(batch) >= BATCH:
-                await _upsert(session, batch)
-                stored += len(batch)
-                batch = []
-        if batch:
+    await session.flush()
+    store = ImportReport()
+    batch: list[dict[str, Any]] = []
+    stored = 0
+    for r in readings(store):
+        batch.append(
+            {
+                "start_utc": r.start_utc,
+                "metering_point_id": known[r.ppe],
+                "import_kwh": r.import_kwh,
+                "export_kwh": r.export_kwh,
+                "quality": r.quality.value,
+                "source_minutes": store.resolution_minutes,
+                "import_id": record.id,
+            }
+        )
+        if len(batch) >= BATCH:
             await _upsert(session, batch)
             stored += len(batch)
-        record.stored_readings = stored
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
+            batch = []
+    if batch:
+        await _upsert(session, batch)
+        stored += len(batch)
+    record.stored_readings = stored
     check.stored = stored
     return check
 

@@ -11,10 +11,8 @@ One resolution per file: the `resolution` column of the first row, or (without t
 `--resolution` given, or else detected from the first rows (15-minute when any start is off
 the full hour or one PPE has starts 15 minutes apart). Other rows must agree.
 
-**Hourly data is split evenly into quarter-hours** (in Wh, largest remainder, so the four
-quarters add up exactly to the hourly value), because the market clears quarter-hours; each
-quarter keeps the hour's quality flag. For a 60-minute cluster, quarter-hour data is summed
-per hour (all four quarters needed) — see `to_cluster_grid`.
+Putting the readings on the cluster's interval grid (hourly data split into quarter-hours,
+quarter-hours summed per hour) is `market.metering.grid`.
 
 Validation keeps flat memory: duplicates are found with one bitmap per PPE.
 """
@@ -23,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -31,7 +29,7 @@ from enum import StrEnum
 from typing import IO
 from zoneinfo import ZoneInfo
 
-from market.core.errors import ValidationFailed
+from market.core.errors import Param, ValidationFailed, render_message
 from market.members.ppe import validate_ppe
 
 WH = Decimal("0.001")
@@ -97,9 +95,18 @@ class Reading:
 
 @dataclass(frozen=True, slots=True)
 class RowError:
+    """A bad row: its line, the column, and a message id with params (as market errors carry
+    them, so the page shows it in the reader's language)."""
+
     line: int
     field: str
-    message: str
+    message_id: str
+    params: Mapping[str, Param]
+
+    @property
+    def message(self) -> str:
+        """The English text (the CLI, logs)."""
+        return render_message(self.message_id, self.params)
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.field}: {self.message}"
@@ -165,17 +172,20 @@ class _SeenIntervals:
         return not taken
 
 
-def parse_start(raw: str, zone: ZoneInfo) -> datetime:
-    """An interval start as aware UTC; local times without offset must be unambiguous."""
+def parse_start(raw: str, zone: ZoneInfo, field: str = "interval_start") -> datetime:
+    """An interval start as aware UTC; local times without offset must be unambiguous.
+    Raises `ValidationFailed` naming `field`."""
     text = raw.strip().replace(" ", "T", 1)
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(
-            f"not an ISO 8601 time ({raw!r}); use e.g. 2026-03-29T00:15:00Z "
-            "or 2026-03-29T01:15:00+01:00"
+        raise ValidationFailed(
+            field,
+            "not an ISO 8601 time (%(value)s); use e.g. 2026-03-29T00:15:00Z "
+            "or 2026-03-29T01:15:00+01:00",
+            value=raw,
         ) from None
     if moment.tzinfo is not None:
         return moment.astimezone(UTC)
@@ -184,39 +194,56 @@ def parse_start(raw: str, zone: ZoneInfo) -> datetime:
     if early.utcoffset() != late.utcoffset():
         gap = early.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment
         if gap:
-            raise ValueError(
-                f"local time {raw!r} does not exist (clocks go forward); give the UTC time"
+            raise ValidationFailed(
+                field,
+                "local time %(value)s does not exist (clocks go forward); give the UTC time",
+                value=raw,
             )
-        raise ValueError(
-            f"local time {raw!r} is ambiguous (the repeated autumn hour); "
-            "add the offset (+02:00 for the first, +01:00 for the second)"
+        raise ValidationFailed(
+            field,
+            "local time %(value)s is ambiguous (the repeated autumn hour); "
+            "add the offset (+02:00 for the first, +01:00 for the second)",
+            value=raw,
         )
     if early.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
-        raise ValueError(f"local time {raw!r} does not exist (clocks go forward)")
+        raise ValidationFailed(
+            field, "local time %(value)s does not exist (clocks go forward)", value=raw
+        )
     return early.astimezone(UTC)
 
 
-def parse_energy(raw: str, decimal_comma: bool) -> Decimal:
+def parse_energy(raw: str, decimal_comma: bool, field: str = "import_kwh") -> Decimal:
+    """Energy in kWh to the Wh, ≥ 0; raises `ValidationFailed` naming `field`."""
     text = raw.strip().replace("\u00a0", "").replace(" ", "")
     if decimal_comma:
         text = text.replace(",", ".")
     try:
         value = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"not a number ({raw!r})") from None
+        raise ValidationFailed(field, "not a number (%(value)s)", value=raw) from None
     if not value.is_finite():
-        raise ValueError("must be a finite number")
+        raise ValidationFailed(field, "must be a finite number")
     if value < 0:
-        raise ValueError(f"negative energy ({raw.strip()}); give import and export as ≥ 0")
+        raise ValidationFailed(
+            field,
+            "negative energy (%(value)s); give import and export as ≥ 0",
+            value=raw.strip(),
+        )
     if value != value.quantize(WH):
-        raise ValueError(f"more than 3 decimals ({raw.strip()}); energy is kWh to the Wh")
+        raise ValidationFailed(
+            field,
+            "more than 3 decimals (%(value)s); energy is kWh to the Wh",
+            value=raw.strip(),
+        )
     return value.quantize(WH)
 
 
 def _resolution(raw: str) -> int:
     minutes = RESOLUTIONS.get(raw.strip().upper())
     if minutes is None:
-        raise ValueError(f"unknown resolution {raw!r}; use PT15M or PT60M")
+        raise ValidationFailed(
+            "resolution", "unknown resolution %(value)s; use PT15M or PT60M", value=raw
+        )
     return minutes
 
 
@@ -235,8 +262,9 @@ def _open_rows(stream: IO[str]) -> tuple[dict[str, int], Iterator[tuple[int, lis
     if missing:
         raise ValidationFailed(
             "header",
-            f"missing column(s) {', '.join(missing)}; the header needs "
+            "missing column(s) %(columns)s; the header needs "
             "ppe;interval_start;import_kwh;export_kwh;quality[;resolution]",
+            columns=", ".join(missing),
         )
     reader = csv.reader(stream, delimiter=separator)
     return columns, ((k + 2, row) for k, row in enumerate(reader)), separator
@@ -259,7 +287,7 @@ def _detect_resolution(stream: IO[str], zone: ZoneInfo, sample: int = 2000) -> i
                 if "resolution" in columns:
                     return _resolution(row[columns["resolution"]])
                 start = parse_start(row[columns["interval_start"]], zone)
-            except (ValueError, IndexError):
+            except (ValidationFailed, IndexError):
                 continue
             if start.minute % 60:
                 return 15
@@ -308,61 +336,56 @@ def read_meter_csv(
             continue
         report.rows += 1
 
-        def bad(field_name: str, message: str, line: int = line) -> None:
-            report.add_error(RowError(line, field_name, message))
+        def bad(
+            field_name: str, message_id: str, params: Mapping[str, Param], line: int = line
+        ) -> None:
+            report.add_error(RowError(line, field_name, message_id, params))
 
         if len(row) < len(columns) or max(columns.values()) >= len(row):
-            bad("row", f"expected {max(columns.values()) + 1} fields, got {len(row)}")
+            expected = max(columns.values()) + 1
+            bad("row", "expected %(expected)s fields, got %(got)s",
+                {"expected": expected, "got": len(row)})  # fmt: skip
             continue
-        raw_ppe = row[columns["ppe"]]
         try:
-            ppe = validate_ppe(raw_ppe, "ppe")
-        except ValidationFailed as exc:
-            bad("ppe", exc.message)
-            continue
-        if not is_known_ppe(ppe):
-            bad("ppe", f"unknown metering point {ppe}; register it in the cluster first")
-            continue
-        if "resolution" in columns:
-            try:
+            ppe = validate_ppe(row[columns["ppe"]], "ppe")
+            if not is_known_ppe(ppe):
+                raise ValidationFailed(
+                    "ppe", "unknown metering point %(ppe)s; register it in the cluster first",
+                    ppe=ppe,
+                )  # fmt: skip
+            if "resolution" in columns:
                 minutes = _resolution(row[columns["resolution"]])
-            except ValueError as exc:
-                bad("resolution", str(exc))
-                continue
-            if minutes != resolution_minutes:
-                bad(
-                    "resolution",
-                    f"mixed resolutions: PT{minutes}M in a PT{resolution_minutes}M file; "
-                    "send 15- and 60-minute data in separate files",
-                )
-                continue
-        try:
+                if minutes != resolution_minutes:
+                    raise ValidationFailed(
+                        "resolution",
+                        "mixed resolutions: PT%(minutes)sM in a PT%(file_minutes)sM file; "
+                        "send 15- and 60-minute data in separate files",
+                        minutes=minutes, file_minutes=resolution_minutes,
+                    )  # fmt: skip
             start = parse_start(row[columns["interval_start"]], tz)
-        except ValueError as exc:
-            bad("interval_start", str(exc))
-            continue
-        if int(start.timestamp()) % step:
-            bad(
-                "interval_start",
-                f"mixed resolutions: {start:%H:%M}Z is not on the {resolution_minutes}-minute "
-                "grid of this file",
-            )
-            continue
-        values: list[Decimal] = []
-        for name in ("import_kwh", "export_kwh"):
-            try:
-                values.append(parse_energy(row[columns[name]], separator == ";"))
-            except ValueError as exc:
-                bad(name, str(exc))
-                break
-        if len(values) < 2:
-            continue
-        quality = _QUALITY_ALIASES.get(row[columns["quality"]].strip().lower())
-        if quality is None:
-            bad("quality", "unknown quality flag; use measured, estimated or substituted")
-            continue
-        if not seen.add(ppe, start, resolution_minutes):
-            bad("interval_start", f"duplicate interval {start:%Y-%m-%dT%H:%MZ} for {ppe}")
+            if int(start.timestamp()) % step:
+                raise ValidationFailed(
+                    "interval_start",
+                    "mixed resolutions: %(start)s is not on the %(file_minutes)s-minute grid "
+                    "of this file",
+                    start=start, file_minutes=resolution_minutes,
+                )  # fmt: skip
+            values = [
+                parse_energy(row[columns[name]], separator == ";", name)
+                for name in ("import_kwh", "export_kwh")
+            ]
+            quality = _QUALITY_ALIASES.get(row[columns["quality"]].strip().lower())
+            if quality is None:
+                raise ValidationFailed(
+                    "quality", "unknown quality flag; use measured, estimated or substituted"
+                )
+            if not seen.add(ppe, start, resolution_minutes):
+                raise ValidationFailed(
+                    "interval_start", "duplicate interval %(start)s for %(ppe)s",
+                    start=start, ppe=ppe,
+                )  # fmt: skip
+        except ValidationFailed as exc:
+            bad(exc.field, exc.message_id, exc.params)
             continue
         report.valid_rows += 1
         report.ppes.add(ppe)
@@ -371,75 +394,6 @@ def read_meter_csv(
         if report.last_start is None or start > report.last_start:
             report.last_start = start
         yield Reading(line, ppe, start, resolution_minutes, values[0], values[1], quality)
-
-
-def split_hour(reading: Reading, minutes: int = 15) -> list[Reading]:
-    """Split a reading into equal parts of `minutes`, in Wh by largest remainder."""
-    parts = reading.minutes // minutes
-    if parts <= 1:
-        return [reading]
-    out: list[list[Decimal]] = [[], []]
-    for k, total in enumerate((reading.import_kwh, reading.export_kwh)):
-        wh = int(total / WH)
-        base, extra = divmod(wh, parts)
-        out[k] = [Decimal(base + (1 if i < extra else 0)) * WH for i in range(parts)]
-    return [
-        Reading(
-            reading.line,
-            reading.ppe,
-            reading.start_utc + timedelta(minutes=minutes * i),
-            minutes,
-            out[0][i],
-            out[1][i],
-            reading.quality,
-        )
-        for i in range(parts)
-    ]
-
-
-_QUALITY_ORDER = [Quality.MEASURED, Quality.ESTIMATED, Quality.SUBSTITUTED]
-
-
-def to_cluster_grid(
-    readings: Iterable[Reading], cluster_minutes: int, report: ImportReport | None = None
-) -> Iterator[Reading]:
-    """Readings on the cluster's interval grid: hourly split for 15-minute clusters,
-    quarter-hours summed per hour (worst quality wins) for 60-minute clusters."""
-    if cluster_minutes == 15:
-        for r in readings:
-            yield from split_hour(r, 15)
-        return
-    pending: dict[tuple[str, datetime], list[Reading]] = {}
-    for r in readings:
-        if r.minutes == cluster_minutes:
-            yield r
-            continue
-        hour = r.start_utc.replace(minute=0)
-        group = pending.setdefault((r.ppe, hour), [])
-        group.append(r)
-        if len(group) == cluster_minutes // r.minutes:
-            del pending[(r.ppe, hour)]
-            yield Reading(
-                group[0].line,
-                r.ppe,
-                hour,
-                cluster_minutes,
-                sum((g.import_kwh for g in group), Decimal(0)),
-                sum((g.export_kwh for g in group), Decimal(0)),
-                max((g.quality for g in group), key=_QUALITY_ORDER.index),
-            )
-    for (ppe, hour), group in pending.items():
-        if report is not None:
-            for g in group:
-                report.add_error(
-                    RowError(
-                        g.line,
-                        "interval_start",
-                        f"incomplete hour {hour:%Y-%m-%dT%H:%MZ} for {ppe}: a 60-minute "
-                        "cluster needs all four quarter-hours",
-                    )
-                )
-                report.valid_rows -= 1
 
 
 def validate_text(text: str, **kwargs: object) -> tuple[list[Reading], ImportReport]:

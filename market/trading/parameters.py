@@ -4,6 +4,7 @@ every order placed or changed from now on."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -16,9 +17,59 @@ from market.access.actor import WRITE, Actor, require_role
 from market.cluster.models import Cluster
 from market.cluster.service import get_cluster
 from market.core.errors import ValidationFailed
-from market.core.fields import integer, text
-from market.network.service import _price
+from market.core.fields import UNSET, Fields, Unset, integer, price_pln_per_kwh, text
 from market.trading.models import Interval
+
+
+@dataclass(frozen=True, slots=True)
+class ParametersUpdate:
+    """The parameters to change; fields left UNSET stay as they are (a registry number of
+    None clears it)."""
+
+    name: str | Unset = UNSET
+    registry_number: str | Unset | None = UNSET
+    coordinator_name: str | Unset = UNSET
+    interval_minutes: int | Unset = UNSET
+    gate_closure_minutes: int | Unset = UNSET
+    horizon_intervals: int | Unset = UNSET
+    price_floor: Decimal | Unset = UNSET
+    price_cap: Decimal | Unset = UNSET
+    profile_seed: int | Unset = UNSET
+
+
+def _interval_minutes(raw: object, field: str) -> int:
+    value = integer(raw, field, 15, 60)
+    if value not in (15, 60):
+        raise ValidationFailed(field, "must be 15 or 60")
+    return value
+
+
+#: How each parameter is parsed from a form string or a JSON value.
+_PARSERS: dict[str, Callable[[object, str], object]] = {
+    "name": lambda raw, key: text(raw, key),
+    "registry_number": lambda raw, key: text(raw, key, max_len=60, required=False) or None,
+    "coordinator_name": lambda raw, key: text(raw, key),
+    "interval_minutes": _interval_minutes,
+    "gate_closure_minutes": lambda raw, key: integer(raw, key, 0, 24 * 60),
+    "horizon_intervals": lambda raw, key: integer(raw, key, 1, 4 * 96),
+    "price_floor": price_pln_per_kwh,
+    "price_cap": price_pln_per_kwh,
+    "profile_seed": lambda raw, key: integer(raw, key, 0, 2**31 - 1),
+}
+
+
+def parse_parameters(fields: Fields) -> ParametersUpdate:
+    """The sent parameters (JSON null: not sent); an unknown name is refused."""
+    sent = {key: raw for key, raw in fields.items() if raw is not None}
+    if not sent:
+        raise ValidationFailed("", "send at least one parameter")
+    values: dict[str, Any] = {}
+    for key, raw in sent.items():
+        parse = _PARSERS.get(key)
+        if parse is None:
+            raise ValidationFailed(key, "not a market parameter")
+        values[key] = parse(raw, key)
+    return ParametersUpdate(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,46 +106,28 @@ async def get_parameters(session: AsyncSession) -> ParametersView:
 
 
 async def update_parameters(
-    session: AsyncSession, actor: Actor, **fields: object
+    session: AsyncSession, actor: Actor, update: ParametersUpdate
 ) -> ParametersView:
-    """Change any of: name, registry_number, coordinator_name, interval_minutes (only before
-    the first interval exists), gate_closure_minutes, horizon_intervals, price_floor,
-    price_cap, profile_seed. New values apply to intervals created from now on; the price band
-    applies to every order placed or changed from now on."""
+    """Change the parameters given. interval_minutes changes only before the first interval
+    exists; new values apply to intervals created from now on; the price band applies to
+    every order placed or changed from now on."""
     require_role(actor, *WRITE)
-    try:
-        cluster = await get_cluster(session)
-        changes: dict[str, Any] = {}
-        for key, raw in fields.items():
-            if key in ("name", "coordinator_name"):
-                value: Any = text(raw, key)
-            elif key == "registry_number":
-                value = text(raw, key, max_len=60, required=False) or None
-            elif key == "interval_minutes":
-                value = integer(raw, key, 15, 60)
-                if value not in (15, 60):
-                    raise ValidationFailed(key, "must be 15 or 60")
-                if value != cluster.interval_minutes and await session.scalar(
-                    select(Interval.id).limit(1)
-                ):
-                    raise ValidationFailed(key, "can only change before the first interval")
-            elif key == "gate_closure_minutes":
-                value = integer(raw, key, 0, 24 * 60)
-            elif key == "horizon_intervals":
-                value = integer(raw, key, 1, 4 * 96)
-            elif key in ("price_floor", "price_cap"):
-                value = _price(raw, key)
-            elif key == "profile_seed":
-                value = integer(raw, key, 0, 2**31 - 1)
-            else:
-                raise ValidationFailed(key, "not a market parameter")
-            setattr(cluster, key, value)
-            changes[key] = str(value)
-        if cluster.price_floor > cluster.price_cap:
-            raise ValidationFailed("price_floor", "must not be above the price cap")
-        audit.record(session, actor, "update", "parameters", cluster.id, details=changes)
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
+    cluster = await get_cluster(session)
+    changes: dict[str, Any] = {}
+    for key in _PARSERS:
+        value = getattr(update, key)
+        if value is UNSET:
+            continue
+        if (
+            key == "interval_minutes"
+            and value != cluster.interval_minutes
+            and await session.scalar(select(Interval.id).limit(1))
+        ):
+            raise ValidationFailed(key, "can only change before the first interval")
+        setattr(cluster, key, value)
+        changes[key] = str(value)
+    if cluster.price_floor > cluster.price_cap:
+        raise ValidationFailed("price_floor", "must not be above the price cap")
+    audit.record(session, actor, "update", "parameters", cluster.id, details=changes)
+    await session.flush()
     return _params(cluster)

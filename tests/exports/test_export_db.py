@@ -202,6 +202,7 @@ async def test_meter_import_all_or_nothing_then_residuals(db) -> None:  # type: 
             s, DSO, io.StringIO(bad), filename="bad.csv", skip_bad_rows=True
         )
         assert report.stored == 2 and report.error_count == 1
+        await s.commit()  # the caller owns the transaction
     rows = rows_of(await export_bytes(db, ExportRequest(FROM, TO, "csv")))
     a, b = rows[0], rows[1]
     # A sold 3 but fed in 2.8: 0.2 kWh bought from the grid at 0.89 → 0.18

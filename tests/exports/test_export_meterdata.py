@@ -11,15 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from market.core.errors import ValidationFailed
-from market.metering.parse import (
-    ImportReport,
-    Quality,
-    Reading,
-    read_meter_csv,
-    split_hour,
-    to_cluster_grid,
-    validate_text,
-)
+from market.metering.grid import split_hour, to_cluster_grid
+from market.metering.parse import ImportReport, Quality, Reading, read_meter_csv, validate_text
 
 A, B, UNKNOWN = "590543500000000018", "590543500000000025", "590543500001234566"
 KNOWN = {A, B}
@@ -73,6 +66,42 @@ def test_every_bad_row_is_reported_with_its_line() -> None:
     assert by_line[11][0] == "quality"
     assert "ISO 8601" in by_line[12][1]
     assert "line 5: interval_start: duplicate" in report.summary()
+
+
+def test_row_errors_carry_a_message_id_with_params_and_polish_text() -> None:
+    """The page shows row errors in the reader's language: each has a message id (with Polish
+    text in the catalogue) and its values as params, not only an English sentence."""
+    import json
+    from datetime import UTC, datetime
+
+    from web.ui.i18n import LOCALE_DIR
+
+    text = (
+        HEAD
+        + f"{UNKNOWN};2026-06-01T10:00:00Z;1;0;measured\n"  # 2 unknown PPE
+        + f"{A};2026-06-01T10:15:00Z;-0,5;0;measured\n"  # 3 negative
+        + f"{A};2026-06-01T10:07:00Z;1;0;measured\n"  # 4 off the grid
+        + f"{A};2026-06-01T10:45:00Z;1;0;guessed\n"  # 5 bad quality
+        + f"{A};2026-06-01T10:30:00Z\n"  # 6 short row
+    )
+    _, report = check(text)
+    rows = {e.line: (e.field, e.message_id, dict(e.params)) for e in report.errors}
+    assert rows == {
+        2: ("ppe", "unknown metering point %(ppe)s; register it in the cluster first",
+            {"ppe": UNKNOWN}),
+        3: ("import_kwh", "negative energy (%(value)s); give import and export as ≥ 0",
+            {"value": "-0,5"}),
+        4: ("interval_start", "mixed resolutions: %(start)s is not on the %(file_minutes)s-minute "
+            "grid of this file",
+            {"start": datetime(2026, 6, 1, 10, 7, tzinfo=UTC), "file_minutes": 15}),
+        5: ("quality", "unknown quality flag; use measured, estimated or substituted", {}),
+        6: ("row", "expected %(expected)s fields, got %(got)s", {"expected": 5, "got": 2}),
+    }  # fmt: skip
+    catalogue = json.loads((LOCALE_DIR / "pl.json").read_text(encoding="utf-8"))["messages"]
+    assert all(catalogue.get(message_id) for _, message_id, _ in rows.values())
+    assert report.errors[0].message == (
+        f"unknown metering point {UNKNOWN}; register it in the cluster first"
+    )
 
 
 def test_mixed_resolutions_by_column() -> None:

@@ -101,11 +101,14 @@ async def test_congested_line_gives_two_prices_and_exact_amounts(world: World) -
 
 
 async def test_network_change_applies_to_intervals_not_yet_closed(world: World) -> None:
+    from market.network.inputs import LineChange
     from market.network.service import update_line
 
     first = await congested_case(world)
     async with world.session() as s:
-        await update_line(s, world.carol, world.line_ab, capacity_kw="100")  # 25 kWh now
+        change = LineChange(capacity_kw=Decimal(100))  # 25 kWh now
+        await update_line(s, world.carol, world.line_ab, change)
+        await s.commit()
     world.clock.set(first.gate_closure_utc)
     await world.scheduler().tick()
     async with world.session() as s:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from market.core.clock import FastClock, clock_for_speed, demo_speed_for
 from market.core.money import allocate_rounded, largest_remainder
 from market.core.settings import Settings, normalise_database_url
+from market.db.engine import unit_of_work
 from market.trading import orders
 from market.trading import parameters as market_parameters
 from market.trading.intervals import list_intervals
@@ -70,8 +71,9 @@ def test_fast_clock_runs_market_time_faster() -> None:
 
 
 async def test_intervals_across_the_autumn_change_are_numbered_1_to_100(world: World) -> None:
-    async with world.session() as s:
-        await market_parameters.update_parameters(s, world.carol, horizon_intervals="100")
+    async with unit_of_work(world.db.sessions) as s:
+        update = market_parameters.ParametersUpdate(horizon_intervals=100)
+        await market_parameters.update_parameters(s, world.carol, update)
     world.clock.set(datetime(2026, 10, 24, 21, 50, tzinfo=UTC))  # 23:50 local, +02:00
     await world.scheduler().tick()
     async with world.session() as s:

@@ -17,13 +17,17 @@ from market.access.models import Member
 from market.clearing.scheduler import Scheduler
 from market.core.clock import ManualClock
 from market.core.errors import Conflict, Forbidden, KlasterError, NotAuthenticated, ValidationFailed
+from market.db.engine import unit_of_work
 from market.demo.seed import DEMO_PASSWORD, seed_demo
 from market.members import service as member_service
+from market.members.inputs import parse_member, parse_metering_point
 from market.members.ppe import is_valid_ppe
 from market.network import service as network_service
+from market.network.inputs import NodeChange, parse_grid_connection, parse_line, parse_node
 from market.network.models import MeteringPoint
 from market.trading import parameters as market_parameters
 from market.trading.models import Order, StandingOrder
+from market.trading.parameters import ParametersUpdate, parse_parameters
 
 pytestmark = pytest.mark.anyio
 NOON = datetime(2026, 6, 15, 9, 50, tzinfo=UTC)
@@ -43,7 +47,7 @@ async def _demo_fingerprint(session: Any) -> list[tuple[Any, ...]]:
 
 
 async def test_demo_seed_builds_a_working_staszow_cluster(db: Any, tmp_path: Any) -> None:
-    async with db.session() as s:
+    async with unit_of_work(db.sessions) as s:
         report = await seed_demo(s, now=NOON)
         assert report.metering_points == 75 and report.nodes == 17
         codes = (await s.scalars(select(MeteringPoint.ppe_code))).all()
@@ -70,7 +74,7 @@ async def test_demo_seed_builds_a_working_staszow_cluster(db: Any, tmp_path: Any
     await anyio.to_thread.run_sync(migrate, url)
     engine = create_engine(url)
     try:
-        async with session_factory(engine)() as s:
+        async with unit_of_work(session_factory(engine)) as s:
             await seed_demo(s, now=NOON)
             assert await _demo_fingerprint(s) == fingerprint
     finally:
@@ -88,7 +92,7 @@ async def test_demo_seed_builds_a_working_staszow_cluster(db: Any, tmp_path: Any
 
 
 async def test_demo_seed_scales(db: Any) -> None:
-    async with db.session() as s:
+    async with unit_of_work(db.sessions) as s:
         report = await seed_demo(s, members=400, seed=5, now=NOON)
         assert report.metering_points == 400
         # 5 institutions, 8 businesses, 382 households (each its own member), 2 operators
@@ -123,7 +127,7 @@ async def test_sign_in_and_tokens(world: World) -> None:
         assert await auth.revoke_api_tokens(s, world.alice) == 1
         with pytest.raises(NotAuthenticated):
             await auth.authenticate_token(s, token)
-    async with world.session() as s:
+    async with unit_of_work(world.db.sessions) as s:
         await member_service.deactivate_member(s, world.carol, world.alice.member_id)
     async with world.session() as s:
         with pytest.raises(NotAuthenticated, match="deactivated"):
@@ -131,8 +135,9 @@ async def test_sign_in_and_tokens(world: World) -> None:
 
 
 async def test_audit_log_is_append_only_and_for_operators(world: World) -> None:
-    async with world.session() as s:
-        await market_parameters.update_parameters(s, world.carol, gate_closure_minutes="10")
+    async with unit_of_work(world.db.sessions) as s:
+        update = parse_parameters({"gate_closure_minutes": "10"})
+        await market_parameters.update_parameters(s, world.carol, update)
         entries = await list_audit(s, world.dave)
         assert entries[0].action == "update" and entries[0].details == {
             "gate_closure_minutes": "10"
@@ -174,29 +179,28 @@ async def test_metering_point_rejections_change_nothing(
         fields["member_id"] = world.carol.member_id
     before = await snapshot(world.db)
     with pytest.raises(error) as err:
-        async with world.session() as s:
-            await member_service.create_metering_point(s, world.carol, **fields)
+        async with unit_of_work(world.db.sessions) as s:
+            await member_service.create_metering_point(s, world.carol, parse_metering_point(fields))
     assert err.value.field == field and rule in err.value.message
     assert await snapshot(world.db) == before
 
 
 async def test_coordinator_manages_members_points_and_network(world: World) -> None:
-    async with world.session() as s:
-        member = await member_service.create_member(
-            s, world.carol, name="Ewa", kind="household", login="ewa", password="long enough"
-        )
+    async with unit_of_work(world.db.sessions) as s:
+        ewa = {"name": "Ewa", "kind": "household", "login": "ewa", "password": "long enough"}
+        member = await member_service.create_member(s, world.carol, parse_member(ewa))
         point = await member_service.create_metering_point(
-            s, world.carol, **(MP | {"member_id": member.id})
+            s, world.carol, parse_metering_point(MP | {"member_id": member.id})
         )
         assert (point.node, point.role, point.contracted_power_kw) == (
             "B",
             "producer",
             Decimal("12.500"),
         )
-        node = await network_service.create_node(s, world.carol, code="C", name="New", kind="lv")
-        line = await network_service.create_line(
-            s, world.carol, code="L-BC", from_node="B", to_node="C", capacity_kw="140"
-        )
+        new = {"code": "C", "name": "New", "kind": "lv"}
+        node = await network_service.create_node(s, world.carol, parse_node(new))
+        bc = {"code": "L-BC", "from_node": "B", "to_node": "C", "capacity_kw": "140"}
+        line = await network_service.create_line(s, world.carol, parse_line(bc))
         net = await network_service.list_network(s)
         assert [n.code for n in net.nodes] == ["A", "B", "C"] and net.lines[-1].id == line.id
         assert node.kind == "lv"
@@ -205,40 +209,58 @@ async def test_coordinator_manages_members_points_and_network(world: World) -> N
             "590543500000000018"
         ]
     before = await snapshot(world.db)
-    bad_calls = [
+    bad_calls: list[tuple[Any, Any, dict[str, Any], type[KlasterError], str]] = [
         (
+            parse_member,
             member_service.create_member,
             {"name": "X", "kind": "household", "login": "ewa", "password": "long enough"},
             Conflict,
             "login",
         ),
-        (member_service.create_member, {"name": "X", "kind": "alien"}, ValidationFailed, "kind"),
         (
+            parse_member,
+            member_service.create_member,
+            {"name": "X", "kind": "alien"},
+            ValidationFailed,
+            "kind",
+        ),
+        (
+            parse_member,
             member_service.create_member,
             {"name": "X", "kind": "household", "login": "x", "password": "short"},
             ValidationFailed,
             "password",
         ),
         (
+            parse_line,
             network_service.create_line,
             {"code": "L-X", "from_node": "B", "to_node": "B", "capacity_kw": "1"},
             ValidationFailed,
             "to_node",
         ),
-        (network_service.create_node, {"code": "A", "name": "dup", "kind": "lv"}, Conflict, "code"),
         (
+            parse_node,
+            network_service.create_node,
+            {"code": "A", "name": "dup", "kind": "lv"},
+            Conflict,
+            "code",
+        ),
+        (
+            parse_parameters,
             market_parameters.update_parameters,
             {"price_floor": "0.95"},
             ValidationFailed,
             "price_floor",
         ),
         (
+            parse_parameters,
             market_parameters.update_parameters,
             {"interval_minutes": "60"},
             ValidationFailed,
             "interval_minutes",
         ),
         (
+            parse_grid_connection,
             network_service.set_grid_connection,
             {
                 "node": "A",
@@ -251,18 +273,20 @@ async def test_coordinator_manages_members_points_and_network(world: World) -> N
             "export_price",
         ),
     ]
-    for call, kwargs, error, field in bad_calls:
+    for parse, call, fields, error, field in bad_calls:
         with pytest.raises(error) as err:
-            async with world.session() as s:
-                await call(s, world.carol, **kwargs)
-        assert err.value.field == field, (call.__name__, kwargs)
+            async with unit_of_work(world.db.sessions) as s:
+                await call(s, world.carol, parse(fields))
+        assert err.value.field == field, (call.__name__, fields)
     with pytest.raises(ValidationFailed) as err:
-        async with world.session() as s:
-            await network_service.update_node(s, world.carol, world.node_b, active=False)
+        async with unit_of_work(world.db.sessions) as s:
+            change = NodeChange(active=False)
+            await network_service.update_node(s, world.carol, world.node_b, change)
     assert err.value.field == "active"
     with pytest.raises(Forbidden):
-        async with world.session() as s:
-            await network_service.create_node(s, world.dave, code="D", name="d", kind="lv")
+        async with unit_of_work(world.db.sessions) as s:
+            node_d = parse_node({"code": "D", "name": "d", "kind": "lv"})
+            await network_service.create_node(s, world.dave, node_d)
     assert await snapshot(world.db) == before
     async with world.session() as s:
         assert (await s.get(Member, world.alice.member_id)) is not None
@@ -271,8 +295,9 @@ async def test_coordinator_manages_members_points_and_network(world: World) -> N
 async def test_changed_price_band_applies_to_new_orders(world: World) -> None:
     from market.trading.orders import place_order
 
-    async with world.session() as s:
-        params = await market_parameters.update_parameters(s, world.carol, price_cap="0.5000")
+    async with unit_of_work(world.db.sessions) as s:
+        cap = ParametersUpdate(price_cap=Decimal("0.5000"))
+        params = await market_parameters.update_parameters(s, world.carol, cap)
     assert params.price_cap == Decimal("0.5000")
     interval = (await world.open_intervals())[0]
     with pytest.raises(KlasterError) as err:
@@ -290,3 +315,26 @@ async def test_changed_price_band_applies_to_new_orders(world: World) -> None:
             )
     assert err.value.field == "price" and "0.5000" in err.value.message
     assert world.clock.now() - timedelta(0) == world.clock.now()
+
+
+async def test_a_duplicate_found_at_flush_is_a_conflict_and_the_transaction_goes_on(
+    world: World,
+) -> None:
+    """A duplicate the service's own check missed (a concurrent insert) is caught at the
+    flush, inside a savepoint: a `Conflict` naming the field, and the caller's transaction
+    stays usable (what it did before and after is committed)."""
+    from market.core.fields import add_unique
+    from market.network.models import Node
+
+    async with unit_of_work(world.db.sessions) as s:
+        s.add(Node(code="C", name="kept", kind="lv", active=True))
+        await s.flush()
+        duplicate = Node(code="A", name="duplicate", kind="lv", active=True)
+        conflict = Conflict("code", "node %(code)s already exists", code="A")
+        with pytest.raises(Conflict) as err:
+            await add_unique(s, duplicate, conflict)
+        assert (err.value.field, err.value.message) == ("code", "node A already exists")
+        s.add(Node(code="D", name="after", kind="lv", active=True))
+    async with world.session() as s:
+        names = (await s.scalars(select(Node.name).order_by(Node.code))).all()
+    assert list(names) == ["GPZ", "Station B", "kept", "after"]

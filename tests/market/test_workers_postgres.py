@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from market.access.models import AuditEntry
 from market.clearing.models import ClearingRun
+from market.db.engine import unit_of_work
 from market.trading import orders
 from market.trading import parameters as market_parameters
 from market.trading.models import Interval
@@ -56,8 +57,9 @@ def _run_workers(url: str) -> list[subprocess.CompletedProcess[str]]:
 
 async def test_concurrent_worker_processes_clear_each_interval_exactly_once(pg_db: Any) -> None:
     world = await build_world(pg_db)
-    async with world.session() as s:
-        await market_parameters.update_parameters(s, world.carol, horizon_intervals="12")
+    async with unit_of_work(world.db.sessions) as s:
+        update = market_parameters.ParametersUpdate(horizon_intervals=12)
+        await market_parameters.update_parameters(s, world.carol, update)
     await world.scheduler().tick()
     opened = await world.open_intervals()
     assert len(opened) == 12

@@ -4,13 +4,18 @@ field and changes nothing."""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+from html import unescape
 from typing import Any
 
 import pytest
 
-from market.members.ppe import make_ppe
-from tests.web.conftest import World
+from market.core.errors import Param, render_message
+from market.members.ppe import check_digit, make_ppe
+from tests.web.conftest import World, htmx_headers, sign_in
 from tests.web.test_security_api import token_for
+from web.ui import i18n
 
 pytestmark = pytest.mark.anyio
 
@@ -128,3 +133,70 @@ async def test_coordinator_sets_grid_connection_and_edits_nodes(client: Any, wor
     assert r.status_code == 200 and r.json()["name"] == "Stacja Rynek"
     alice = token_for(client, "alice")
     assert client.put(f"{API}/network/grid-connection", json=body, headers=alice).status_code == 403
+
+
+def _inline_error(html: str) -> tuple[str, str]:
+    """(field, text) of the form's inline error: the field is the last input named before
+    the error paragraph."""
+    match = re.search(r'class="field-error">([^<]*)</p>', html)
+    assert match, html
+    names = re.findall(r'name="(\w+)"', html[: match.start()])
+    return names[-1], unescape(match.group(1))
+
+
+def _shown(message_id: str, params: dict[str, Param], locale: str) -> str:
+    """What the page should show for a market message: its text for the reader by id (the
+    English text until pages translate by id)."""
+    translate = getattr(i18n, "translate_message", None)
+    if translate is None:
+        return render_message(message_id, params)
+    return str(translate(message_id, params, locale, "Europe/Warsaw"))
+
+
+async def test_page_and_api_give_the_same_field_and_message_id(client: Any, world: World) -> None:
+    """The page's form and the API parse a value with one parser and call one service, so
+    a bad value gets the same field and message id from both (the page in Polish)."""
+    bad_ppe = "590543500000000019"
+    cases: list[tuple[str, str, dict[str, Any], str, str, dict[str, Param]]] = [
+        ("/coordinator/network/lines", "/network/lines",
+         {"code": "L9", "from_node": "S1", "to_node": "GPZ", "capacity_kw": "-5"},
+         "capacity_kw", "must be at least %(bound)s %(unit)s",
+         {"bound": Decimal(0), "unit": "kW"}),
+        ("/coordinator/network/lines", "/network/lines",
+         {"code": "L9", "from_node": "NOPE", "to_node": "GPZ", "capacity_kw": "5"},
+         "from_node", "unknown node %(node)s; use a node code of the network",
+         {"node": "NOPE"}),
+        ("/coordinator/points", "/all-metering-points",
+         {"ppe_code": bad_ppe, "member_id": world.ids["alice"], "node": "S1",
+          "contracted_power_kw": "5"},
+         "ppe_code", "invalid check digit: the last digit should be %(expected)s (GS1 mod 10); "
+         "check the code on the bill", {"expected": check_digit(bad_ppe[:17])}),
+        ("/coordinator/members", "/members",
+         {"name": "Druga Alicja", "kind": "household", "login": "alice",
+          "password": "long enough"},
+         "login", "login %(login)s is taken; choose another", {"login": "alice"}),
+    ]  # fmt: skip
+    api = token_for(client, "coord")
+    sign_in(client, "coord")
+    shown: dict[str, str] = {}
+    for page_path, api_path, body, field, message_id, params in cases:
+        r = client.post(f"{API}{api_path}", json=body, headers=api)
+        assert r.status_code in (409, 422), (api_path, r.text)
+        error = r.json()
+        assert error["field"] == field, error
+        assert error["message"] == render_message(message_id, params)
+        if "message_id" in error:
+            assert error["message_id"] == message_id, error
+        form = {k: str(v) for k, v in body.items()}
+        r = client.post(page_path, data=form, headers=htmx_headers(client))
+        assert r.status_code == error_status(error), (page_path, r.text)
+        assert _inline_error(r.text) == (field, _shown(message_id, params, "pl"))
+        shown[field] = _inline_error(r.text)[1]
+    if hasattr(i18n, "translate_message"):  # pages translate by id: the text is Polish
+        assert shown["capacity_kw"] == "musi wynosić co najmniej 0 kW"
+        assert shown["ppe_code"].startswith("błędna cyfra kontrolna: ostatnia cyfra powinna być 8")
+        assert shown["login"] == "login „alice” jest zajęty; wybierz inny"
+
+
+def error_status(error: dict[str, Any]) -> int:
+    return 409 if error["error"] == "Conflict" else 422

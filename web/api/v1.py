@@ -11,21 +11,21 @@ from typing import Any
 from litestar import Request, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access import audit
 from market.access import auth as market_auth
 from market.clearing import results
-from market.core.errors import ValidationFailed
+from market.members import inputs as member_inputs
 from market.members import service as member_service
 from market.members.queries import MyPointView, my_metering_points
+from market.network import inputs as network_inputs
 from market.network import service as network_service
 from market.trading import intervals, orders, standing
 from market.trading import parameters as market_parameters
 from web.auth import requires_role, signed_in
+from web.deps import CurrentActor, Db
 from web.ratelimit import rate_limited
 
-Db = NamedDependency[AsyncSession]
 # Protocol-typed dependencies cannot be validated by Litestar; the app provides them.
 ActorDep = NamedDependency[Any]
 ClockDep = NamedDependency[Any]
@@ -98,9 +98,8 @@ async def issue_token(db: Db, data: JSONBody[TokenRequest]) -> TokenResponse:
 
 
 @get("/me", guards=[signed_in])
-async def me(request: Request[Any, Any, Any]) -> Me:
+async def me(actor: CurrentActor) -> Me:
     """Who the token belongs to."""
-    actor = request.scope["user"]
     return Me(member_id=actor.member_id, role=actor.role, name=actor.name)
 
 
@@ -137,7 +136,7 @@ member_only = [requires_role("member")]
 
 
 @get("/metering-points", guards=member_only)
-async def my_points(db: Db, actor: ActorDep) -> list[MyPointView]:
+async def my_points(db: Db, actor: CurrentActor) -> list[MyPointView]:
     """My metering points."""
     return await my_metering_points(db, actor)
 
@@ -233,12 +232,12 @@ staff = [requires_role("coordinator", "distributor")]
 
 
 @get("/members", guards=staff)
-async def list_members(db: Db, actor: ActorDep) -> list[member_service.MemberView]:
+async def list_members(db: Db, actor: CurrentActor) -> list[member_service.MemberView]:
     return await member_service.list_members(db, actor)
 
 
 @get("/all-metering-points", guards=staff)
-async def list_points(db: Db, actor: ActorDep) -> list[member_service.MeteringPointView]:
+async def list_points(db: Db, actor: CurrentActor) -> list[member_service.MeteringPointView]:
     return await member_service.list_metering_points(db, actor)
 
 
@@ -255,20 +254,16 @@ async def parameters(db: Db) -> market_parameters.ParametersView:
 
 @patch("/parameters", guards=[requires_role("coordinator")])
 async def update_parameters(
-    db: Db, actor: ActorDep, data: JSONBody[dict[str, Any]]
+    db: Db, actor: CurrentActor, data: JSONBody[dict[str, Any]]
 ) -> market_parameters.ParametersView:
-    """Change market parameters (coordinator)."""
-    if not data:
-        raise ValidationFailed("", "send at least one parameter")
-    return await market_parameters.update_parameters(db, actor, **data)
+    """Change market parameters (coordinator): any of name, registry_number,
+    coordinator_name, interval_minutes, gate_closure_minutes, horizon_intervals, price_floor,
+    price_cap, profile_seed."""
+    update = market_parameters.parse_parameters(data)
+    return await market_parameters.update_parameters(db, actor, update)
 
 
 coordinator_only = [requires_role("coordinator")]
-
-
-def _given(data: Any) -> dict[str, Any]:
-    """The fields of a request body that were sent (None: leave as it is / the default)."""
-    return {k: v for k, v in asdict(data).items() if v is not None}
 
 
 @dataclass
@@ -294,23 +289,25 @@ class MemberChange:
 
 @post("/members", guards=coordinator_only, status_code=201)
 async def create_member(
-    db: Db, actor: ActorDep, data: JSONBody[NewMember]
+    db: Db, actor: CurrentActor, data: JSONBody[NewMember]
 ) -> member_service.MemberView:
     """Add a member (coordinator). `role`: member, coordinator or distributor."""
-    return await member_service.create_member(db, actor, **_given(data))
+    member = member_inputs.parse_member(asdict(data))
+    return await member_service.create_member(db, actor, member)
 
 
 @patch("/members/{member_id:int}", guards=coordinator_only)
 async def update_member(
-    db: Db, actor: ActorDep, member_id: FromPath[int], data: JSONBody[MemberChange]
+    db: Db, actor: CurrentActor, member_id: FromPath[int], data: JSONBody[MemberChange]
 ) -> member_service.MemberView:
     """Change a member's name, kind, e-mail, password, naming consent or `active`."""
-    return await member_service.update_member(db, actor, member_id, **_given(data))
+    change = member_inputs.parse_member_change(asdict(data))
+    return await member_service.update_member(db, actor, member_id, change)
 
 
 @post("/members/{member_id:int}/deactivate", guards=coordinator_only, status_code=200)
 async def deactivate_member(
-    db: Db, actor: ActorDep, member_id: FromPath[int]
+    db: Db, actor: CurrentActor, member_id: FromPath[int]
 ) -> member_service.MemberView:
     """Deactivate a member: no new orders, sign-in refused; history kept."""
     return await member_service.deactivate_member(db, actor, member_id)
@@ -346,23 +343,25 @@ class MeteringPointChange:
 
 @post("/all-metering-points", guards=coordinator_only, status_code=201)
 async def create_point(
-    db: Db, actor: ActorDep, data: JSONBody[NewMeteringPoint]
+    db: Db, actor: CurrentActor, data: JSONBody[NewMeteringPoint]
 ) -> member_service.MeteringPointView:
     """Register a metering point (PPE code checked) at a node of the network."""
-    return await member_service.create_metering_point(db, actor, **_given(data))
+    point = member_inputs.parse_metering_point(asdict(data))
+    return await member_service.create_metering_point(db, actor, point)
 
 
 @patch("/all-metering-points/{point_id:int}", guards=coordinator_only)
 async def update_point(
-    db: Db, actor: ActorDep, point_id: FromPath[int], data: JSONBody[MeteringPointChange]
+    db: Db, actor: CurrentActor, point_id: FromPath[int], data: JSONBody[MeteringPointChange]
 ) -> member_service.MeteringPointView:
     """Change a metering point (node, owner, powers, profile, `active`)."""
-    return await member_service.update_metering_point(db, actor, point_id, **_given(data))
+    change = member_inputs.parse_metering_point_change(asdict(data))
+    return await member_service.update_metering_point(db, actor, point_id, change)
 
 
 @post("/all-metering-points/{point_id:int}/deactivate", guards=coordinator_only, status_code=200)
 async def deactivate_point(
-    db: Db, actor: ActorDep, point_id: FromPath[int]
+    db: Db, actor: CurrentActor, point_id: FromPath[int]
 ) -> member_service.MeteringPointView:
     return await member_service.deactivate_metering_point(db, actor, point_id)
 
@@ -395,15 +394,21 @@ class LineChange:
 
 
 @post("/network/nodes", guards=coordinator_only, status_code=201)
-async def create_node(db: Db, actor: ActorDep, data: JSONBody[NewNode]) -> network_service.NodeView:
+async def create_node(
+    db: Db, actor: CurrentActor, data: JSONBody[NewNode]
+) -> network_service.NodeView:
     """Add a node of the cluster's network (kind: gpz, station, ...)."""
-    return await network_service.create_node(db, actor, **_given(data))
+    node = network_inputs.parse_node(asdict(data))
+    return await network_service.create_node(db, actor, node)
 
 
 @post("/network/lines", guards=coordinator_only, status_code=201)
-async def create_line(db: Db, actor: ActorDep, data: JSONBody[NewLine]) -> network_service.LineView:
+async def create_line(
+    db: Db, actor: CurrentActor, data: JSONBody[NewLine]
+) -> network_service.LineView:
     """Add a line between two nodes (by code) with its capacity in kW."""
-    return await network_service.create_line(db, actor, **_given(data))
+    line = network_inputs.parse_line(asdict(data))
+    return await network_service.create_line(db, actor, line)
 
 
 @dataclass
@@ -426,38 +431,38 @@ class GridConnection:
 
 @patch("/network/nodes/{node_id:int}", guards=coordinator_only)
 async def update_node(
-    db: Db, actor: ActorDep, node_id: FromPath[int], data: JSONBody[NodeChange]
+    db: Db, actor: CurrentActor, node_id: FromPath[int], data: JSONBody[NodeChange]
 ) -> network_service.NodeView:
     """Rename a node, change its kind or map position, or set `active`."""
-    given = _given(data)
-    if not given:
-        raise ValidationFailed("", "send at least one field to change")
-    return await network_service.update_node(db, actor, node_id, **given)
+    change = network_inputs.parse_node_change(asdict(data))
+    return await network_service.update_node(db, actor, node_id, change)
 
 
 @put("/network/grid-connection", guards=coordinator_only)
 async def set_grid_connection(
-    db: Db, actor: ActorDep, data: JSONBody[GridConnection]
+    db: Db, actor: CurrentActor, data: JSONBody[GridConnection]
 ) -> network_service.GridConnectionView:
     """The cluster's connection to the distribution grid: the node, the prices of energy
     bought from and sold to the grid (PLN/kWh) and the transformer's limits (kW)."""
-    return await network_service.set_grid_connection(db, actor, **asdict(data))
+    connection = network_inputs.parse_grid_connection(asdict(data))
+    return await network_service.set_grid_connection(db, actor, connection)
 
 
 @patch("/network/lines/{line_id:int}", guards=coordinator_only)
 async def update_line(
-    db: Db, actor: ActorDep, line_id: FromPath[int], data: JSONBody[LineChange]
+    db: Db, actor: CurrentActor, line_id: FromPath[int], data: JSONBody[LineChange]
 ) -> network_service.LineView:
     """Change a line's capacity, reactance, name or `active`."""
-    given = _given(data)
-    if not given:
-        raise ValidationFailed("", "send at least one field to change")
-    return await network_service.update_line(db, actor, line_id, **given)
+    change = network_inputs.parse_line_change(asdict(data))
+    return await network_service.update_line(db, actor, line_id, change)
 
 
 @get("/audit", guards=staff)
 async def audit_log(
-    db: Db, actor: ActorDep, before_id: FromQuery[int | None] = None, limit: FromQuery[int] = 100
+    db: Db,
+    actor: CurrentActor,
+    before_id: FromQuery[int | None] = None,
+    limit: FromQuery[int] = 100,
 ) -> list[audit.AuditView]:
     """The append-only audit log, newest first; page with `before_id`."""
     return await audit.list_audit(db, actor, limit=limit, before_id=before_id)

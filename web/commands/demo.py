@@ -47,12 +47,12 @@ async def migrate_and_seed(settings: Settings, seed: bool) -> bool:
     import anyio
 
     from market.cluster.service import is_empty
-    from market.db.engine import create_engine, migrate, session_factory
+    from market.db.engine import create_engine, migrate, session_factory, unit_of_work
 
     await anyio.to_thread.run_sync(migrate, settings.database_url)
     engine = create_engine(settings.database_url)
     try:
-        async with session_factory(engine)() as session:
+        async with unit_of_work(session_factory(engine)) as session:
             if not seed or not await is_empty(session):
                 return False
             from market.core.clock import clock_for_speed

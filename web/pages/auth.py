@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Response, get, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, URLEncodedBody
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access import auth as market_auth
 from web.auth import SESSION_KEY, actor_to_session
+from web.deps import Db
 from web.pages.forms import LoginForm, NextParam
 from web.ratelimit import rate_limited
 from web.ui.i18n import LANG_COOKIE, LOCALES
@@ -42,11 +41,7 @@ async def login_page(request: HTMXRequest, next_: NextParam = None) -> Template:
 
 
 @post("/login", include_in_schema=False, middleware=[rate_limited("signin_limit")])
-async def login(
-    request: HTMXRequest,
-    db: NamedDependency[AsyncSession],
-    data: URLEncodedBody[LoginForm],
-) -> Any:
+async def login(request: HTMXRequest, db: Db, data: URLEncodedBody[LoginForm]) -> Response[Any]:
     expect_form(request, "_login_form.html", login=data.login, next=safe_next(data.next))
     actor = await market_auth.authenticate(db, data.login, data.password)
     request.set_session({SESSION_KEY: actor_to_session(actor)})

@@ -1,28 +1,31 @@
-"""Coordinator pages: members, metering points (PPE validated), network, parameters, audit."""
+"""Coordinator pages: members, metering points (PPE validated), network, parameters, audit.
+
+Each form handler names the form to re-render on an error, parses the posted text into the
+service's typed input (the same parser the API uses), calls one service and renders."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol, TypeVar
 
 from litestar import Controller, get, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access import audit
 from market.core.errors import NotFound
+from market.members import inputs as member_inputs
 from market.members import service as member_service
+from market.network import inputs as network_inputs
 from market.network import service as network_service
 from market.trading import parameters as market_parameters
 from web.auth import requires_role
+from web.deps import CurrentActor, Db
 from web.ui.render import expect_form, page, render
 
-Db = NamedDependency[AsyncSession]
-ActorDep = NamedDependency[Any]
-
 MEMBER_FIELDS = ("name", "kind", "role", "login", "password", "email")
+MEMBER_EDIT_FIELDS = ("name", "kind", "email", "password", "show_name")
 POINT_FIELDS = ("ppe_code", "member_id", "node", "contracted_power_kw", "pv_kwp", "name",
                 "annual_use_kwh", "load_profile")  # fmt: skip
 LINE_FIELDS = ("code", "from_node", "to_node", "capacity_kw", "name")
@@ -32,17 +35,30 @@ PARAM_FIELDS = ("name", "registry_number", "coordinator_name", "gate_closure_min
                 "horizon_intervals", "price_floor", "price_cap")  # fmt: skip
 
 
+class _Row(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+R = TypeVar("R", bound=_Row)
+
+
 async def form_fields(request: HTMXRequest, names: tuple[str, ...]) -> dict[str, str]:
-    """The named fields of a posted form, as text (services parse and name bad fields)."""
+    """The named fields of a posted form, as text (an unticked checkbox is "")."""
     form = await request.form()
     return {name: str(form.get(name, "")).strip() for name in names}
 
 
-def _one(rows: list[Any], row_id: int, field: str) -> Any:
+def _one(rows: Sequence[R], row_id: int, field: str) -> R:
     found = next((row for row in rows if row.id == row_id), None)
     if found is None:
-        raise NotFound(field, f"no record {row_id}")
+        raise NotFound(field, "no record %(record_id)s", record_id=row_id)
     return found
+
+
+def _filled(fields: dict[str, str], *keep: str) -> dict[str, str]:
+    """The boxes filled in (an empty optional box means "the default" or "unchanged")."""
+    return {k: v for k, v in fields.items() if v or k in keep}
 
 
 class CoordinatorController(Controller):
@@ -50,7 +66,7 @@ class CoordinatorController(Controller):
     guards = [requires_role("coordinator")]  # noqa: RUF012 - Litestar's declaration style
 
     @get("/")
-    async def index(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+    async def index(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         return render(
             request,
             "coordinator/index.html",
@@ -60,21 +76,22 @@ class CoordinatorController(Controller):
         )
 
     @get("/members")
-    async def members(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+    async def members(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         rows = await member_service.list_members(db, actor)
         return page(request, "coordinator/members.html", section="coordinator", members=rows)
 
     @post("/members")
-    async def add_member(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+    async def add_member(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         fields = await form_fields(request, MEMBER_FIELDS)
         expect_form(request, "coordinator/_member_form.html", form=fields)
-        await member_service.create_member(db, actor, **{k: v or None for k, v in fields.items()})
+        data = member_inputs.parse_member(_filled(fields))
+        await member_service.create_member(db, actor, data)
         rows = await member_service.list_members(db, actor)
         return render(request, "coordinator/_member_added.html", members=rows, form={})
 
     @post("/members/{member_id:int}/deactivate")
     async def deactivate_member(
-        self, request: HTMXRequest, db: Db, actor: ActorDep, member_id: FromPath[int]
+        self, request: HTMXRequest, db: Db, actor: CurrentActor, member_id: FromPath[int]
     ) -> Template:
         await member_service.deactivate_member(db, actor, member_id)
         rows = await member_service.list_members(db, actor)
@@ -82,27 +99,26 @@ class CoordinatorController(Controller):
 
     @get("/members/{member_id:int}/edit")
     async def edit_member_form(
-        self, request: HTMXRequest, db: Db, actor: ActorDep, member_id: FromPath[int]
+        self, request: HTMXRequest, db: Db, actor: CurrentActor, member_id: FromPath[int]
     ) -> Template:
         member = _one(await member_service.list_members(db, actor), member_id, "member_id")
         return render(request, "coordinator/_member_edit.html", m=member)
 
     @post("/members/{member_id:int}")
     async def edit_member(
-        self, request: HTMXRequest, db: Db, actor: ActorDep, member_id: FromPath[int]
+        self, request: HTMXRequest, db: Db, actor: CurrentActor, member_id: FromPath[int]
     ) -> Template:
-        fields = await form_fields(request, ("name", "kind", "email", "password"))
+        fields = await form_fields(request, MEMBER_EDIT_FIELDS)
         member = _one(await member_service.list_members(db, actor), member_id, "member_id")
         expect_form(request, "coordinator/_member_edit.html", m=member, form=fields)
-        show_name = (await request.form()).get("show_name") == "on"
-        clean = {k: v for k, v in fields.items() if v or k in ("name", "email")}
-        await member_service.update_member(db, actor, member_id, show_name=show_name, **clean)
+        change = member_inputs.parse_member_change(_filled(fields, "name", "email", "show_name"))
+        await member_service.update_member(db, actor, member_id, change)
         rows = await member_service.list_members(db, actor)
         return render(request, "coordinator/_members_table.html", members=rows)
 
     @get("/points/{point_id:int}/edit")
     async def edit_point_form(
-        self, request: HTMXRequest, db: Db, actor: ActorDep, point_id: FromPath[int]
+        self, request: HTMXRequest, db: Db, actor: CurrentActor, point_id: FromPath[int]
     ) -> Template:
         point = _one(await member_service.list_metering_points(db, actor), point_id, "point_id")
         network = await network_service.list_network(db)
@@ -110,19 +126,24 @@ class CoordinatorController(Controller):
 
     @post("/points/{point_id:int}")
     async def edit_point(
-        self, request: HTMXRequest, db: Db, actor: ActorDep, point_id: FromPath[int]
+        self, request: HTMXRequest, db: Db, actor: CurrentActor, point_id: FromPath[int]
     ) -> Template:
         fields = await form_fields(request, POINT_EDIT_FIELDS)
         point = _one(await member_service.list_metering_points(db, actor), point_id, "point_id")
         network = await network_service.list_network(db)
         expect_form(request, "coordinator/_point_edit.html", p=point, network=network, form=fields)
-        await member_service.update_metering_point(db, actor, point_id, **fields)
+        change = member_inputs.parse_metering_point_change(fields)
+        await member_service.update_metering_point(db, actor, point_id, change)
         rows = await member_service.list_metering_points(db, actor)
         return render(request, "coordinator/_points_table.html", points=rows)
 
     @get("/points")
     async def points(
-        self, request: HTMXRequest, db: Db, actor: ActorDep, member: FromQuery[int | None] = None
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: CurrentActor,
+        member: FromQuery[int | None] = None,
     ) -> Template:
         rows = await member_service.list_metering_points(db, actor, member_id=member)
         return page(request, "coordinator/points.html", section="coordinator", points=rows,
@@ -130,19 +151,19 @@ class CoordinatorController(Controller):
                     network=await network_service.list_network(db))  # fmt: skip
 
     @post("/points")
-    async def add_point(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+    async def add_point(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         fields = await form_fields(request, POINT_FIELDS)
-        context = {"members": await member_service.list_members(db, actor),
+        context: dict[str, Any] = {"members": await member_service.list_members(db, actor),
                    "network": await network_service.list_network(db)}  # fmt: skip
         expect_form(request, "coordinator/_point_form.html", form=fields, **context)
-        clean = {k: v for k, v in fields.items() if v != "" or k in ("ppe_code", "node")}
-        await member_service.create_metering_point(db, actor, **clean)
+        data = member_inputs.parse_metering_point(fields)
+        await member_service.create_metering_point(db, actor, data)
         rows = await member_service.list_metering_points(db, actor)
         return render(request, "coordinator/_point_added.html", points=rows, form={}, **context)
 
     @post("/points/{point_id:int}/deactivate")
     async def deactivate_point(
-        self, request: HTMXRequest, db: Db, actor: ActorDep, point_id: FromPath[int]
+        self, request: HTMXRequest, db: Db, actor: CurrentActor, point_id: FromPath[int]
     ) -> Template:
         await member_service.deactivate_metering_point(db, actor, point_id)
         rows = await member_service.list_metering_points(db, actor)
@@ -154,40 +175,43 @@ class CoordinatorController(Controller):
         return page(request, "coordinator/network.html", section="coordinator", network=view)
 
     @post("/network/lines")
-    async def add_line(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+    async def add_line(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         fields = await form_fields(request, LINE_FIELDS)
         expect_form(request, "coordinator/_line_form.html", form=fields,
                     network=await network_service.list_network(db))  # fmt: skip
-        await network_service.create_line(db, actor, **fields)
+        data = network_inputs.parse_line(fields)
+        await network_service.create_line(db, actor, data)
         view = await network_service.list_network(db)
         return render(request, "coordinator/_line_added.html", network=view, form={})
 
     @post("/network/nodes")
-    async def add_node(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+    async def add_node(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         fields = await form_fields(request, ("code", "name", "kind"))
         expect_form(request, "coordinator/_node_form.html", form=fields)
-        await network_service.create_node(db, actor, **fields)
+        await network_service.create_node(db, actor, network_inputs.parse_node(fields))
         view = await network_service.list_network(db)
         return render(request, "coordinator/_node_added.html", network=view, form={})
 
     @post("/network/lines/{line_id:int}")
     async def change_line(
-        self, request: HTMXRequest, db: Db, actor: ActorDep, line_id: FromPath[int]
+        self, request: HTMXRequest, db: Db, actor: CurrentActor, line_id: FromPath[int]
     ) -> Template:
         fields = await form_fields(request, ("capacity_kw",))
         expect_form(
             request, "coordinator/_lines_table.html", network=await network_service.list_network(db)
         )
-        await network_service.update_line(db, actor, line_id, capacity_kw=fields["capacity_kw"])
+        change = network_inputs.parse_line_change(fields)
+        await network_service.update_line(db, actor, line_id, change)
         view = await network_service.list_network(db)
         return render(request, "coordinator/_lines_table.html", network=view, saved=line_id)
 
     @post("/network/grid")
-    async def set_grid(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+    async def set_grid(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         fields = await form_fields(request, GRID_FIELDS)
         network = await network_service.list_network(db)
         expect_form(request, "coordinator/_grid_form.html", form=fields, network=network)
-        await network_service.set_grid_connection(db, actor, **fields)
+        data = network_inputs.parse_grid_connection(fields)
+        await network_service.set_grid_connection(db, actor, data)
         view = await network_service.list_network(db)
         return render(request, "coordinator/_grid_form.html", network=view, saved=True)
 
@@ -197,15 +221,20 @@ class CoordinatorController(Controller):
         return page(request, "coordinator/parameters.html", section="coordinator", params=params)
 
     @post("/parameters")
-    async def save_parameters(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+    async def save_parameters(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         fields = await form_fields(request, PARAM_FIELDS)
         expect_form(request, "coordinator/_params_form.html", params=fields, form=fields)
-        params = await market_parameters.update_parameters(db, actor, **fields)
+        update = market_parameters.parse_parameters(fields)
+        params = await market_parameters.update_parameters(db, actor, update)
         return render(request, "coordinator/_params_form.html", params=params, saved=True)
 
     @get("/audit")
     async def audit_log(
-        self, request: HTMXRequest, db: Db, actor: ActorDep, before: FromQuery[int | None] = None
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: CurrentActor,
+        before: FromQuery[int | None] = None,
     ) -> Template:
         entries = await audit.list_audit(db, actor, limit=50, before_id=before)
         return page(request, "coordinator/audit.html", "coordinator/_audit_rows.html",
