@@ -16,6 +16,7 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.params import SkipValidation
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access.actor import Actor
@@ -25,12 +26,14 @@ from market.db.engine import unit_of_work
 
 #: The request's database session (its unit of work).
 Db = NamedDependency[AsyncSession]
+# Protocols cannot be validated by Litestar's signature model (nor need to be: the app
+# provides these, they do not come from the request).
 #: The market clock (the demo runs a fast one).
-ClockDep = NamedDependency[Clock]
+ClockDep = NamedDependency[SkipValidation[Clock]]
 #: Where market events go (channels: in-process or Redis).
-PublisherDep = NamedDependency[Publisher]
+PublisherDep = NamedDependency[SkipValidation[Publisher]]
 #: The signed-in member (guards have checked it is there).
-CurrentActor = NamedDependency[Actor]
+CurrentActor = NamedDependency[SkipValidation[Actor]]
 
 
 async def provide_db(state: State) -> AsyncIterator[AsyncSession]:
