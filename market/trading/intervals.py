@@ -138,6 +138,22 @@ def for_share(keys: Iterable[int]) -> Select[Interval]:
     )
 
 
+def check_closing(interval: Interval | None, key: int) -> Interval:
+    """`interval` if it still takes a standing rule's orders: while open, and at its gate
+    closure (the transaction closing it places them, before clearing)."""
+    if interval is None:
+        raise NotFound("interval_id", "no interval %(id)s", id=key)
+    if interval.status not in (IntervalStatus.OPEN.value, IntervalStatus.CLOSED.value):
+        raise GateClosed(
+            "interval_id",
+            "the gate for the interval starting %(start)s closed at %(gate_closure)s; "
+            "choose a later interval",
+            start=interval.start_utc,
+            gate_closure=interval.gate_closure_utc,
+        )
+    return interval
+
+
 async def open_interval(session: AsyncSession, key: int, now: datetime) -> Interval:
     """Interval `key`, locked FOR SHARE, if it takes orders at `now`."""
     return check_open(await session.scalar(for_share([key])), key, now)

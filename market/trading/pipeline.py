@@ -15,6 +15,9 @@ attribute or rule is written here once.
   ids one row at a time), then the gate re-check SQLite needs (`intervals.still_open`).
 - **audit**: one INSERT of their audit entries (orders of a standing rule are not audited
   one by one: the rule's own entries say what it places).
+- **gate**: members' orders need the gate ahead (`Gate.OPEN`); the scheduler places the
+  orders of standing rules when an interval is created and in the transaction that closes
+  its gate (`Gate.CLOSING`: open or just closed, not yet cleared).
 - **publish**: `Placement.events`, one order-book event per interval that changed, for the
   caller to `publish` after its commit (an event before the commit could make a live view
   read the book without the order).
@@ -28,6 +31,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -47,7 +51,7 @@ from market.core.events import ORDERBOOK, Publisher, publish_safely
 from market.db.engine import dialect_name, insert_returning_ids
 from market.network.models import MeteringPoint, Node
 from market.trading.book import OrderView, order_view, order_views
-from market.trading.intervals import check_open, for_share, still_open
+from market.trading.intervals import check_closing, check_open, for_share, still_open
 from market.trading.models import Interval, Order, OrderStatus
 from market.trading.order_input import OrderInput
 from market.trading.rules import check_deliverable, check_own_point, check_price_band
@@ -60,6 +64,15 @@ FIRST_CLUSTER = aliased(Cluster, select(Cluster).order_by(Cluster.id).limit(1).s
 LOOKUPS_PER_STATEMENT = 256
 #: What a newly placed order has in the columns its row does not set.
 NOT_CLEARED = {"accepted_kwh": None, "clearing_price": None, "amount_pln": None}
+
+
+class Gate(StrEnum):
+    """Which intervals take the orders."""
+
+    #: The gate is ahead (orders from members).
+    OPEN = "open"
+    #: Open, or closing in this transaction (standing rules' orders, placed by the scheduler).
+    CLOSING = "closing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,16 +119,20 @@ async def publish(publisher: Publisher, events: Iterable[Event]) -> None:
 
 
 async def place(
-    session: AsyncSession, clock: Clock, submissions: Sequence[Submission]
+    session: AsyncSession,
+    clock: Clock,
+    submissions: Sequence[Submission],
+    *,
+    gate: Gate = Gate.OPEN,
 ) -> Placement:
     """Place the submissions (see the module's doc). Raises only on what is not a rule error;
     the caller's transaction is then to be rolled back."""
     try:
-        return await _place(session, clock, submissions, savepoint=True)
+        return await _place(session, clock, submissions, gate, savepoint=True)
     except _ClientIdTaken:
         # Another transaction committed one of our client order ids after we looked: look
         # again (it is found now, and its order is the outcome, as for any retry).
-        return await _place(session, clock, submissions, savepoint=False)
+        return await _place(session, clock, submissions, gate, savepoint=False)
 
 
 async def place_one(session: AsyncSession, clock: Clock, submission: Submission) -> Placement:
@@ -128,7 +145,12 @@ async def place_one(session: AsyncSession, clock: Clock, submission: Submission)
 
 
 async def _place(
-    session: AsyncSession, clock: Clock, submissions: Sequence[Submission], *, savepoint: bool
+    session: AsyncSession,
+    clock: Clock,
+    submissions: Sequence[Submission],
+    gate: Gate,
+    *,
+    savepoint: bool,
 ) -> Placement:
     cluster, points, nodes = await _resolve_points(session, submissions)
     intervals = {
@@ -151,7 +173,7 @@ async def _place(
                 duplicates.append((i, first_with[key]))
                 continue
         try:
-            point, interval = _validate(sub, cluster, points, intervals, now)
+            point, interval = _validate(sub, cluster, points, intervals, now, gate)
         except KlasterError as exc:
             outcomes[i] = exc
             continue
@@ -163,7 +185,8 @@ async def _place(
         with_client_ids = any(a.row["client_order_id"] is not None for a in accepted)
         ids = await _insert(session, accepted, savepoint=savepoint and with_client_ids)
         changed = list({a.interval.id: a.interval for a in accepted}.values())
-        await still_open(session, changed)
+        if gate is Gate.OPEN:
+            await still_open(session, changed)
         await _audit(session, submissions, accepted, ids)
         for a, order_id in zip(accepted, ids, strict=True):
             order = cast(Any, SimpleNamespace(id=order_id, **a.row, **NOT_CLEARED))
@@ -182,12 +205,17 @@ def _validate(
     points: dict[int, MeteringPoint],
     intervals: dict[int, Interval],
     now: datetime,
+    gate: Gate,
 ) -> tuple[MeteringPoint, Interval]:
     """The rules that depend on stored state, in the order their errors are reported."""
     order = sub.order
     check_price_band(order.price, cluster)
     point = check_own_point(points.get(order.metering_point_id), order.metering_point_id, sub.actor)
-    interval = check_open(intervals.get(order.interval_id), order.interval_id, now)
+    found = intervals.get(order.interval_id)
+    if gate is Gate.OPEN:
+        interval = check_open(found, order.interval_id, now)
+    else:
+        interval = check_closing(found, order.interval_id)
     check_deliverable(order.quantity_kwh, point, interval.minutes)
     return point, interval
 

@@ -10,17 +10,13 @@ written by the order pipeline's `order_row`. Services here never commit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import anyio
-from sqlalchemy import Table, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access import audit
@@ -28,10 +24,9 @@ from market.access.actor import Actor
 from market.access.models import Role
 from market.cluster.models import Cluster
 from market.cluster.service import get_cluster
-from market.core.clock import Clock
-from market.core.errors import Forbidden, NotFound, OrderRejected
+from market.core.clock import Clock, SystemClock
+from market.core.errors import Forbidden, NotFound
 from market.core.money import energy
-from market.db.engine import dialect_name
 from market.metering.profiles import PointProfile, net_kwh
 from market.network.models import MeteringPoint
 from market.trading.models import (
@@ -43,17 +38,13 @@ from market.trading.models import (
     StandingMode,
     StandingOrder,
 )
-from market.trading.order_input import OrderInput
-from market.trading.pipeline import Submission, order_row
+from market.trading.order_input import OrderInput, StandingInput
+from market.trading.pipeline import Gate, Placement, Submission, place
 from market.trading.rules import (
     check_deliverable,
     check_price_band,
     deliverable_kwh,
     own_metering_point,
-    parse_price_value,
-    parse_quantity,
-    parse_side,
-    point_key,
 )
 
 #: Forecast quantities below this are not worth an order (kWh).
@@ -94,86 +85,6 @@ def _view(row: StandingOrder, point: MeteringPoint) -> StandingOrderView:
         valid_to=row.valid_to,
         paused=row.paused,
         created_at=row.created_at,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class StandingInput:
-    """A standing order as asked for (from a form or JSON, by `parse_standing`)."""
-
-    metering_point_id: int
-    side: Side
-    price: Decimal
-    mode: StandingMode = StandingMode.FIXED
-    #: Per interval; with mode "forecast" an optional cap.
-    quantity_kwh: Decimal | None = None
-    #: ISO weekday digits, e.g. "12345".
-    weekdays: str = "1234567"
-    hour_from: int = 0
-    hour_to: int = 24
-    valid_from: date | None = None
-    valid_to: date | None = None
-
-
-def _given(raw: object) -> bool:
-    return raw is not None and str(raw).strip() != ""
-
-
-def _hour(raw: object, default: int) -> int:
-    if not _given(raw):
-        return default
-    try:
-        return int(str(raw).strip())
-    except ValueError:
-        raise OrderRejected("hour_from", "hours must be whole numbers 0…24") from None
-
-
-def _date(raw: object, field: str) -> date | None:
-    if isinstance(raw, date) or raw is None:
-        return raw
-    if not str(raw).strip():
-        return None
-    try:
-        return date.fromisoformat(str(raw).strip())
-    except ValueError:
-        raise OrderRejected(field, "must be a date (YYYY-MM-DD)") from None
-
-
-def parse_standing(raw: Mapping[str, object]) -> StandingInput:
-    """A `StandingInput` from form or JSON values; the first bad field raises. The values an
-    order also has are parsed as an order's are (`market.trading.rules`)."""
-    point = point_key(raw.get("metering_point_id"))
-    side = parse_side(raw.get("side"))
-    try:
-        mode = StandingMode(str(raw.get("mode") or "fixed").strip().lower())
-    except ValueError:
-        raise OrderRejected("mode", "must be 'fixed' or 'forecast'") from None
-    quantity = parse_quantity(raw["quantity_kwh"]) if _given(raw.get("quantity_kwh")) else None
-    if quantity is None and mode is StandingMode.FIXED:
-        raise OrderRejected("quantity_kwh", "a fixed standing order needs a quantity (kWh)")
-    price = parse_price_value(raw.get("price"))
-    weekdays = str(raw.get("weekdays") or "1234567").replace(",", "").replace(" ", "")
-    days = "".join(sorted(set(weekdays)))
-    if not days or any(d not in "1234567" for d in days):
-        raise OrderRejected("weekdays", "use ISO weekday digits 1 (Monday) to 7 (Sunday)")
-    start_h, end_h = _hour(raw.get("hour_from"), 0), _hour(raw.get("hour_to"), 24)
-    if not 0 <= start_h < end_h <= 24:
-        raise OrderRejected("hour_to", "need 0 ≤ hour_from < hour_to ≤ 24 (local time)")
-    valid_from = _date(raw.get("valid_from"), "valid_from")
-    valid_to = _date(raw.get("valid_to"), "valid_to")
-    if valid_from and valid_to and valid_to < valid_from:
-        raise OrderRejected("valid_to", "must not be before valid_from")
-    return StandingInput(
-        metering_point_id=point,
-        side=side,
-        price=price,
-        mode=mode,
-        quantity_kwh=quantity,
-        weekdays=days,
-        hour_from=start_h,
-        hour_to=end_h,
-        valid_from=valid_from,
-        valid_to=valid_to,
     )
 
 
@@ -222,24 +133,17 @@ class _Slot:
     local_day: date
 
 
-@dataclass(frozen=True, slots=True)
-class _Point:
-    id: int
-
-
-def _order_rows(
+def _rule_orders(
     rules: list[RuleTerms],
     points: dict[int, tuple[PointProfile, Decimal]],
     slots: list[_Slot],
     tz: str,
     seed: int,
-) -> list[dict[str, object]]:
-    """The orders the rules place into the intervals (pure; runs in a worker thread). Each
-    is a valid order by construction: price within the band, quantity within what the
-    point can deliver."""
-    now = datetime.now(tz=ZoneInfo("UTC"))
+) -> list[Submission]:
+    """The orders the rules place into the intervals (pure; runs in a worker thread): price
+    within the band, quantity within what the point can deliver."""
     zone = ZoneInfo(tz)
-    rows = []
+    orders = []
     for slot in slots:
         local = slot.start_utc.astimezone(zone)
         weekday, hour = str(local.isoweekday()), local.hour
@@ -261,11 +165,10 @@ def _order_rows(
             quantity = min(wanted, deliverable_kwh(contracted_kw, slot.minutes))
             if quantity < MIN_FORECAST_KWH:
                 continue
-            order = OrderInput(slot.id, pid, rule.side, quantity, rule.price)
             owner = Actor(rule.member_id, Role.MEMBER.value, "")
-            submission = Submission(owner, order, standing_order_id=rule.id)
-            rows.append(order_row(submission, cast(Any, _Point(pid)), cast(Any, slot), now))
-    return rows
+            order = OrderInput(slot.id, pid, rule.side, quantity, rule.price)
+            orders.append(Submission(owner, order, standing_order_id=rule.id))
+    return orders
 
 
 async def materialise(
@@ -273,23 +176,32 @@ async def materialise(
     cluster: Cluster,
     intervals: list[Interval],
     rules: list[StandingOrder] | None = None,
-) -> int:
-    """Place the orders of active standing rules into the given intervals (idempotent).
-    Returns how many orders were inserted; the caller commits."""
+    *,
+    clock: Clock | None = None,
+) -> Placement:
+    """Place the orders of active standing rules into the given intervals, through the order
+    pipeline (idempotent: a rule's order already in an interval is not placed again). With
+    `clock` (a member changing a rule) only intervals whose gate is ahead take them; without
+    (the scheduler, creating intervals or closing a gate) open or just-closed ones. Returns
+    the placement; the caller commits."""
     if not intervals:
-        return 0
+        return Placement([])
     if rules is None:
         query = select(StandingOrder).where(~StandingOrder.paused)
         if len(intervals) == 1:
-            # At gate closure most rules are already in: load only the missing ones.
+            # At gate closure most rules are already in: load only the missing ones. (New
+            # intervals, the other call, have none.)
             done = select(Order.standing_order_id).where(
                 Order.interval_id == intervals[0].id, Order.standing_order_id.is_not(None)
             )
             query = query.where(StandingOrder.id.not_in(done))
         rules = list((await session.scalars(query)).all())
+        placed: set[tuple[int, int]] = set()
+    else:
+        placed = await _already_placed(session, rules, intervals)
     rules = [r for r in rules if not r.paused]
     if not rules:
-        return 0
+        return Placement([])
     point_ids = {r.metering_point_id for r in rules}
     points = {
         p.id: p
@@ -321,23 +233,27 @@ async def materialise(
         if r.metering_point_id in points
     ]
     slots = [_Slot(i.id, i.start_utc, i.minutes, i.local_day) for i in intervals]
-    rows = await anyio.to_thread.run_sync(
-        _order_rows, plain, points_plain, slots, cluster.timezone, cluster.profile_seed
+    submissions = await anyio.to_thread.run_sync(
+        _rule_orders, plain, points_plain, slots, cluster.timezone, cluster.profile_seed
     )
-    inserted = 0
-    insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
-    table = cast(Table, Order.__table__)
-    # One cached statement run as executemany ("insertmanyvalues"), not a fresh multi-row
-    # VALUES statement per chunk: compiling those dominated large clusters.
-    stmt = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["standing_order_id", "interval_id"])
-        .returning(table.c.id)
+    submissions = [
+        sub for sub in submissions if (sub.standing_order_id, sub.order.interval_id) not in placed
+    ]
+    gate = Gate.CLOSING if clock is None else Gate.OPEN
+    return await place(session, clock or SystemClock(), submissions, gate=gate)
+
+
+async def _already_placed(
+    session: AsyncSession, rules: list[StandingOrder], intervals: list[Interval]
+) -> set[tuple[int, int]]:
+    """(rule, interval) pairs that have their order (a rule resumed twice, say)."""
+    rows = await session.execute(
+        select(Order.standing_order_id, Order.interval_id).where(
+            Order.standing_order_id.in_([r.id for r in rules]),
+            Order.interval_id.in_([i.id for i in intervals]),
+        )
     )
-    for k in range(0, len(rows), 5000):
-        result = await session.execute(stmt, rows[k : k + 5000])
-        inserted += len(result.all())
-    return inserted
+    return {(rule_id, interval_id) for rule_id, interval_id in rows if rule_id is not None}
 
 
 async def _open_intervals(session: AsyncSession, now: datetime) -> list[Interval]:
@@ -398,7 +314,9 @@ async def create_standing_order(
     session.add(rule)
     await session.flush()
     audit.record(session, actor, "create", "standing_order", rule.id, details=_details(fields))
-    await materialise(session, cluster, await _open_intervals(session, clock.now()), [rule])
+    await materialise(
+        session, cluster, await _open_intervals(session, clock.now()), [rule], clock=clock
+    )
     point = await session.get(MeteringPoint, rule.metering_point_id)
     assert point is not None
     return _view(rule, point)
@@ -428,7 +346,8 @@ async def update_standing_order(
     await _withdraw(session, rule.id, now)
     audit.record(session, actor, "update", "standing_order", rule.id, details=_details(fields))
     await session.flush()
-    await materialise(session, cluster, await _open_intervals(session, now), [rule])
+    open_now = await _open_intervals(session, now)
+    await materialise(session, cluster, open_now, [rule], clock=clock)
     point = await session.get(MeteringPoint, rule.metering_point_id)
     assert point is not None
     return _view(rule, point)
@@ -448,7 +367,8 @@ async def set_standing_paused(
     audit.record(session, actor, "pause" if paused else "resume", "standing_order", rule.id)
     await session.flush()
     if not rule.paused:
-        await materialise(session, cluster, await _open_intervals(session, now), [rule])
+        open_now = await _open_intervals(session, now)
+        await materialise(session, cluster, open_now, [rule], clock=clock)
     return _view(rule, point)
 
 

@@ -14,6 +14,7 @@ from market.metering.profiles import net_kwh
 from market.network.models import MeteringPoint
 from market.trading import standing
 from market.trading.models import Interval, Order
+from market.trading.order_input import parse_standing
 
 pytestmark = pytest.mark.anyio
 
@@ -26,7 +27,7 @@ async def create(world: World, actor: Any = None, **kw: Any) -> standing.Standin
         "quantity_kwh": "3",
     }
     args.update(kw)
-    rule = standing.parse_standing(args)
+    rule = parse_standing(args)
     async with unit_of_work(world.db.sessions) as s:
         return await standing.create_standing_order(s, actor or world.alice, world.clock, rule)
 
@@ -63,7 +64,7 @@ async def test_pause_withdraws_and_resume_replaces(world: World) -> None:
     async with unit_of_work(world.db.sessions) as s:
         await standing.set_standing_paused(s, world.alice, world.clock, rule.id, False)
     assert len(await rule_orders(world)) == 4
-    change = standing.parse_standing(
+    change = parse_standing(
         {"metering_point_id": world.alice_mp, "side": "sell", "price": "0.35", "quantity_kwh": "2"}
     )
     async with unit_of_work(world.db.sessions) as s:

@@ -22,8 +22,7 @@ from market.members.queries import MyPointView, my_metering_points
 from market.network import service as network_service
 from market.trading import book, intervals, orders, standing
 from market.trading import parameters as market_parameters
-from market.trading.order_input import parse_change, parse_order
-from market.trading.standing import parse_standing
+from market.trading.order_input import parse_change, parse_order, parse_standing
 from web import deps
 from web.api.intake import OrderIntake, publish_later
 from web.auth import requires_role, signed_in

@@ -19,7 +19,7 @@ from market.core.clock import Clock
 from market.core.errors import NotFound
 from market.members.queries import my_metering_points
 from market.trading import book, intervals, orders, standing
-from market.trading.order_input import parse_change, parse_order
+from market.trading.order_input import parse_change, parse_order, parse_standing
 from web.api.intake import publish_later
 from web.auth import requires_role
 from web.deps import ClockDep, CurrentActor, Db, PublisherDep
@@ -169,7 +169,7 @@ class MemberController(Controller):
     ) -> Template:
         points = await my_metering_points(db, actor)
         expect_form(request, "my/_standing_form.html", form=asdict(data), points=points)
-        rule = standing.parse_standing(asdict(data))
+        rule = parse_standing(asdict(data))
         await standing.create_standing_order(db, actor, clock, rule)
         return render(
             request,
