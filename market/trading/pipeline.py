@@ -127,6 +127,8 @@ async def place(
 ) -> Placement:
     """Place the submissions (see the module's doc). Raises only on what is not a rule error;
     the caller's transaction is then to be rolled back."""
+    if not submissions:
+        return Placement([])
     try:
         return await _place(session, clock, submissions, gate, savepoint=True)
     except _ClientIdTaken:

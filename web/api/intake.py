@@ -161,14 +161,14 @@ class OrderIntake:
     async def _place_together(self, submissions: list[Submission]) -> Placement:
         """The batch as one unit of work on the intake's own connection, its statements (and
         commit) inline: they are all short."""
-        with sqlite_driver.inline():
-            async with self._sessions(bind=await self._connection()) as session:
-                try:
+        async with self._sessions(bind=await self._connection()) as session:
+            try:
+                with sqlite_driver.inline():
                     placement = await place(session, self._clock, submissions)
                     await session.commit()
-                except BaseException:
-                    await session.rollback()
-                    raise
+            except BaseException:
+                await session.rollback()
+                raise
         return placement
 
     async def _place_alone(self, item: _Waiting) -> None:
