@@ -84,20 +84,45 @@ class Submission:
     standing_order_id: int | None = None
 
 
-@dataclass(slots=True)
-class Placement:
-    """Each submission's order view or rule error, in order, and the order-book events."""
-
-    outcomes: list[Outcome]
-    events: list[Event] = field(default_factory=list)
-
-
 @dataclass(frozen=True, slots=True)
 class _Accepted:
     index: int
     row: dict[str, object]
     interval: Interval
     point: MeteringPoint
+
+
+@dataclass(frozen=True, slots=True)
+class _Inserted:
+    """An accepted order with its new id and node: its view, when someone asks for it."""
+
+    order_id: int
+    accepted: _Accepted
+    node: Node
+
+    def view(self) -> OrderView:
+        a = self.accepted
+        order = cast(Any, SimpleNamespace(id=self.order_id, **a.row, **NOT_CLEARED))
+        return order_view(order, a.interval, a.point, self.node)
+
+
+@dataclass(slots=True)
+class Placement:
+    """Each submission's order or rule error, in order, and the order-book events."""
+
+    results: list[OrderView | KlasterError | _Inserted]
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        """Each submission's order view or rule error. (Views are built on demand: the
+        scheduler placing a standing rule's orders in bulk never needs them.)"""
+        return [r.view() if isinstance(r, _Inserted) else r for r in self.results]
+
+    @property
+    def placed(self) -> int:
+        """How many orders were inserted."""
+        return sum(1 for r in self.results if isinstance(r, _Inserted))
 
 
 class _ClientIdTaken(Exception):
@@ -140,7 +165,7 @@ async def place(
 async def place_one(session: AsyncSession, clock: Clock, submission: Submission) -> Placement:
     """`place` for one submission: its rule error is raised."""
     placement = await place(session, clock, [submission])
-    outcome = placement.outcomes[0]
+    outcome = placement.results[0]
     if isinstance(outcome, KlasterError):
         raise outcome
     return placement
@@ -161,7 +186,7 @@ async def _place(
     }
     existing = await _used_client_ids(session, submissions)
     now = clock.now()
-    outcomes: list[Outcome | None] = [None] * len(submissions)
+    outcomes: list[OrderView | KlasterError | _Inserted | None] = [None] * len(submissions)
     first_with: dict[tuple[int, str], int] = {}
     duplicates: list[tuple[int, int]] = []
     accepted: list[_Accepted] = []
@@ -191,8 +216,7 @@ async def _place(
             await still_open(session, changed)
         await _audit(session, submissions, accepted, ids)
         for a, order_id in zip(accepted, ids, strict=True):
-            order = cast(Any, SimpleNamespace(id=order_id, **a.row, **NOT_CLEARED))
-            outcomes[a.index] = order_view(order, a.interval, a.point, nodes[a.point.node_id])
+            outcomes[a.index] = _Inserted(order_id, a, nodes[a.point.node_id])
         events = [order_event(iv) for iv in changed]
     for i, first in duplicates:
         outcomes[i] = outcomes[first]
