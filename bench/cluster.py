@@ -247,8 +247,8 @@ async def add_members(db: Any, ids: dict[str, int], count: int) -> list[tuple[in
     from market.access.actor import actor_of
     from market.access.auth import create_api_token
     from market.access.models import Member
-    from market.network.models import MeteringPoint
     from market.members.ppe import make_ppe
+    from market.network.models import MeteringPoint
 
     async with db.session() as s:
         known = (ids["alice_point"], ids["bob_point"])

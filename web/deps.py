@@ -35,7 +35,7 @@ ClockDep = NamedDependency[SkipValidation[Clock]]
 #: Where market events go (channels: in-process or Redis).
 PublisherDep = NamedDependency[SkipValidation[Publisher]]
 #: The signed-in member (guards have checked it is there).
-CurrentActor = NamedDependency[Actor]
+CurrentActor = NamedDependency[SkipValidation[Actor]]
 #: The settings the app was built with (the cluster's time zone, ...).
 SettingsDep = NamedDependency[Settings]
 

@@ -1,11 +1,13 @@
 """Reading the market: the public order book of an interval (volume by price step, no
-identities) and a member's fills."""
+identities), a member's orders (`OrderView`) and fills."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Protocol
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,7 +51,7 @@ async def order_book(session: AsyncSession, interval_id: int) -> OrderBookView:
     open; every order that went into the clearing afterwards."""
     interval = await session.get(Interval, interval_id)
     if interval is None:
-        raise NotFound("interval_id", f"no interval {interval_id}")
+        raise NotFound("interval_id", "no interval %(id)s", id=interval_id)
     live = [OrderStatus.OPEN.value]
     if interval.status in (IntervalStatus.CLEARED.value, IntervalStatus.FAILED.value):
         live = [OrderStatus.FILLED.value, OrderStatus.PARTLY_FILLED.value]
@@ -105,15 +107,103 @@ class FillView:
     status: str
 
 
-def member_orders(actor: Actor) -> Select[Order, Interval, MeteringPoint, Node]:
-    """The actor's orders, each with its interval, metering point and node."""
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    id: int
+    interval_id: int
+    interval_start: datetime
+    metering_point_id: int
+    ppe_code: str
+    node: str
+    side: str
+    quantity_kwh: Decimal
+    price: Decimal
+    status: str
+    client_order_id: str | None
+    standing_order_id: int | None
+    accepted_kwh: Decimal | None
+    clearing_price: Decimal | None
+    amount_pln: Decimal | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class OrderLike(Protocol):
+    """An `Order` row, or its column values before one was loaded (the bulk insert)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def interval_id(self) -> int: ...
+    @property
+    def metering_point_id(self) -> int: ...
+    @property
+    def side(self) -> str: ...
+    @property
+    def quantity_kwh(self) -> Decimal: ...
+    @property
+    def price(self) -> Decimal: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def client_order_id(self) -> str | None: ...
+    @property
+    def standing_order_id(self) -> int | None: ...
+    @property
+    def accepted_kwh(self) -> Decimal | None: ...
+    @property
+    def clearing_price(self) -> Decimal | None: ...
+    @property
+    def amount_pln(self) -> Decimal | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+def order_view(order: OrderLike, interval: Interval, point: MeteringPoint, node: Node) -> OrderView:
+    return OrderView(
+        id=order.id,
+        interval_id=order.interval_id,
+        interval_start=interval.start_utc,
+        metering_point_id=order.metering_point_id,
+        ppe_code=point.ppe_code,
+        node=node.code,
+        side=order.side,
+        quantity_kwh=order.quantity_kwh,
+        price=order.price,
+        status=order.status,
+        client_order_id=order.client_order_id,
+        standing_order_id=order.standing_order_id,
+        accepted_kwh=order.accepted_kwh,
+        clearing_price=order.clearing_price,
+        amount_pln=order.amount_pln,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+    )
+
+
+def with_context() -> Select[Order, Interval, MeteringPoint, Node]:
+    """Orders, each with its interval, metering point and node."""
     return (
         select(Order, Interval, MeteringPoint, Node)
         .join(Interval, Order.interval_id == Interval.id)
         .join(MeteringPoint, Order.metering_point_id == MeteringPoint.id)
         .join(Node, MeteringPoint.node_id == Node.id)
-        .where(Order.member_id == actor.member_id)
     )
+
+
+async def order_views(session: AsyncSession, ids: Collection[int]) -> dict[int, OrderView]:
+    """The views of orders `ids`, in one statement."""
+    if not ids:
+        return {}
+    rows = (await session.execute(with_context().where(Order.id.in_(ids)))).all()
+    return {o.id: order_view(o, i, p, n) for o, i, p, n in rows}
+
+
+def member_orders(actor: Actor) -> Select[Order, Interval, MeteringPoint, Node]:
+    """The actor's orders, each with its interval, metering point and node."""
+    return with_context().where(Order.member_id == actor.member_id)
 
 
 async def my_fills(

@@ -1,18 +1,20 @@
-"""The delivery intervals: creating upcoming ones, listing them, reading the cluster."""
+"""The delivery intervals: creating upcoming ones, listing them, and their gate (whether an
+interval takes orders, checked with the lock that keeps the gate from closing meanwhile)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.cluster.models import Cluster
 from market.core.clock import Clock
-from market.core.errors import NotFound
+from market.core.errors import GateClosed, NotFound
 from market.core.timegrid import as_utc, floor_interval, label, next_interval
 from market.db.engine import dialect_name
 from market.trading.models import Interval, IntervalStatus
@@ -98,15 +100,86 @@ async def list_intervals(
 async def get_interval(session: AsyncSession, interval_id: int, clock: Clock) -> IntervalView:
     row = await session.get(Interval, interval_id)
     if row is None:
-        raise NotFound("interval_id", f"no interval {interval_id}")
+        raise NotFound("interval_id", "no interval %(id)s", id=interval_id)
     return interval_view(row, clock.now())
 
 
 async def interval_by_start(session: AsyncSession, start: datetime) -> Interval:
     row = await session.scalar(select(Interval).where(Interval.start_utc == as_utc(start)))
     if row is None:
-        raise NotFound("start", f"no interval starts at {as_utc(start).isoformat()}")
+        raise NotFound("start", "no interval starts at %(start)s", start=as_utc(start))
     return row
+
+
+def check_open(interval: Interval | None, key: int, now: datetime) -> Interval:
+    """`interval` (loaded for id `key`) if it takes orders at `now`, else the error why not."""
+    if interval is None:
+        raise NotFound("interval_id", "no interval %(id)s", id=key)
+    if interval.status != IntervalStatus.OPEN.value or now >= interval.gate_closure_utc:
+        raise GateClosed(
+            "interval_id",
+            "the gate for the interval starting %(start)s closed at %(gate_closure)s; "
+            "choose a later interval",
+            start=interval.start_utc,
+            gate_closure=interval.gate_closure_utc,
+        )
+    return interval
+
+
+def for_share(keys: Iterable[int]) -> Select[Interval]:
+    """The intervals `keys`, FOR SHARE: a gate closing at this moment waits for the order's
+    transaction, so the clearing never misses an order that was accepted. Rows in id order:
+    one lock order."""
+    return (
+        select(Interval)
+        .where(Interval.id.in_(sorted(set(keys))))
+        .order_by(Interval.id)
+        .with_for_update(read=True)
+    )
+
+
+def check_closing(interval: Interval | None, key: int) -> Interval:
+    """`interval` if it still takes a standing rule's orders: while open, and at its gate
+    closure (the transaction closing it places them, before clearing)."""
+    if interval is None:
+        raise NotFound("interval_id", "no interval %(id)s", id=key)
+    if interval.status not in (IntervalStatus.OPEN.value, IntervalStatus.CLOSED.value):
+        raise GateClosed(
+            "interval_id",
+            "the gate for the interval starting %(start)s closed at %(gate_closure)s; "
+            "choose a later interval",
+            start=interval.start_utc,
+            gate_closure=interval.gate_closure_utc,
+        )
+    return interval
+
+
+async def open_interval(session: AsyncSession, key: int, now: datetime) -> Interval:
+    """Interval `key`, locked FOR SHARE, if it takes orders at `now`."""
+    return check_open(await session.scalar(for_share([key])), key, now)
+
+
+async def still_open(session: AsyncSession, intervals: Iterable[Interval]) -> None:
+    """Re-check the gates inside the write transaction. On SQLite the write lock taken by our
+    first write keeps a gate from closing until we commit, so a gate that closed between our
+    first read and our write is caught here. On PostgreSQL the FOR SHARE lock taken when the
+    interval was read does that already (closing a gate UPDATEs its row and waits for us):
+    nothing to re-check, no round trip."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    wanted = {iv.id: iv for iv in intervals}
+    rows = await session.execute(
+        select(Interval.id, Interval.status).where(Interval.id.in_(wanted))
+    )
+    status = {interval_id: value for interval_id, value in rows}
+    for interval in wanted.values():
+        if status.get(interval.id) != IntervalStatus.OPEN.value:
+            raise GateClosed(
+                "interval_id",
+                "the gate for the interval starting %(start)s has just closed; "
+                "choose a later interval",
+                start=interval.start_utc,
+            )
 
 
 def upcoming_starts(cluster: Cluster, now: datetime) -> list[datetime]:

@@ -1,19 +1,23 @@
-"""Validation rules for orders and standing orders. Each failure names the field and rule."""
+"""Validation rules for orders and standing orders. Each failure names the field, and its
+message id says the rule (params: the values involved, formatted by the web layer)."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+import math
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access.actor import Actor
 from market.cluster.models import Cluster
 from market.core.errors import Forbidden, NotFound, OrderRejected
-from market.core.money import ENERGY_PLACES, PRICE_PLACES, decimal_places, parse_decimal
+from market.core.money import ENERGY_PLACES, PRICE_PLACES, decimal_places
 from market.network.models import MeteringPoint
 from market.trading.models import Side
 
 MAX_CLIENT_ORDER_ID = 64
+KWH = "kWh"
+PLN_PER_KWH = "PLN/kWh"
 
 
 def parse_side(raw: object) -> Side:
@@ -23,32 +27,61 @@ def parse_side(raw: object) -> Side:
         raise OrderRejected("side", "must be 'buy' or 'sell'") from None
 
 
-def parse_quantity(raw: object, field: str = "quantity_kwh") -> Decimal:
+def parse_amount(raw: object, field: str, unit: str) -> Decimal:
+    """A finite Decimal from a form or JSON value ('.' or ',' as the decimal mark)."""
+    if isinstance(raw, bool):
+        raise OrderRejected(field, "must be a number (%(unit)s)", unit=unit)
+    if isinstance(raw, float):
+        if not math.isfinite(raw):
+            raise OrderRejected(field, "must be a finite number (%(unit)s)", unit=unit)
+        raw = repr(raw)
+    if raw is None or isinstance(raw, str):
+        raw = (raw or "").strip().replace(",", ".").replace(" ", "").replace("\u00a0", "")
+        if not raw:
+            raise OrderRejected(field, "required (%(unit)s)", unit=unit)
     try:
-        value = parse_decimal(raw, field)
-    except ValueError as exc:
-        raise OrderRejected(field, f"{exc} (kWh)") from None
+        value = Decimal(raw)  # type: ignore[arg-type]
+    except (InvalidOperation, TypeError, ValueError):
+        raise OrderRejected(
+            field, "must be a number (got %(value)s) (%(unit)s)", value=str(raw), unit=unit
+        ) from None
+    if not value.is_finite():
+        raise OrderRejected(field, "must be a finite number (%(unit)s)", unit=unit)
+    return value
+
+
+def parse_quantity(raw: object, field: str = "quantity_kwh") -> Decimal:
+    value = parse_amount(raw, field, KWH)
     if value <= 0:
-        raise OrderRejected(field, f"must be greater than 0 kWh (got {value})")
+        raise OrderRejected(field, "must be greater than 0 kWh (got %(quantity)s)", quantity=value)
     if decimal_places(value) > ENERGY_PLACES:
         raise OrderRejected(field, "at most 3 decimals: quantities are kept to the Wh")
     return value
 
 
-def parse_price(raw: object, cluster: Cluster, field: str = "price") -> Decimal:
-    try:
-        value = parse_decimal(raw, field)
-    except ValueError as exc:
-        raise OrderRejected(field, f"{exc} (PLN/kWh)") from None
+def parse_price_value(raw: object, field: str = "price") -> Decimal:
+    """A price's form: a number with at most 4 decimals (the band is `check_price_band`)."""
+    value = parse_amount(raw, field, PLN_PER_KWH)
     if decimal_places(value) > PRICE_PLACES:
         raise OrderRejected(field, "at most 4 decimals (PLN/kWh, e.g. 0.4512)")
+    return value
+
+
+def check_price_band(value: Decimal, cluster: Cluster, field: str = "price") -> Decimal:
+    """`value` if it lies in the cluster's price band (a rule that depends on stored state)."""
     if not cluster.price_floor <= value <= cluster.price_cap:
         raise OrderRejected(
             field,
-            f"must be between the price floor {cluster.price_floor} and the cap "
-            f"{cluster.price_cap} PLN/kWh (got {value})",
+            "must be between the price floor %(floor)s and the cap %(cap)s PLN/kWh (got %(price)s)",
+            floor=cluster.price_floor,
+            cap=cluster.price_cap,
+            price=value,
         )
     return value
+
+
+def parse_price(raw: object, cluster: Cluster, field: str = "price") -> Decimal:
+    return check_price_band(parse_price_value(raw, field), cluster, field)
 
 
 def deliverable_kwh(contracted_power_kw: Decimal, minutes: int) -> Decimal:
@@ -67,9 +100,13 @@ def check_deliverable(
     if quantity > limit:
         raise OrderRejected(
             field,
-            f"{quantity} kWh is more than metering point {point.ppe_code} can deliver in one "
-            f"{minutes}-minute interval ({limit} kWh at {point.contracted_power_kw} kW "
-            "contracted power)",
+            "%(quantity)s kWh is more than metering point %(ppe)s can deliver in one "
+            "%(minutes)s-minute interval (%(limit)s kWh at %(power)s kW contracted power)",
+            quantity=quantity,
+            ppe=point.ppe_code,
+            minutes=minutes,
+            limit=limit,
+            power=point.contracted_power_kw,
         )
 
 
@@ -80,7 +117,11 @@ def parse_client_order_id(raw: object) -> str | None:
     if not value:
         return None
     if len(value) > MAX_CLIENT_ORDER_ID or not value.isprintable():
-        raise OrderRejected("client_order_id", "at most 64 printable characters")
+        raise OrderRejected(
+            "client_order_id",
+            "at most %(length)s printable characters",
+            length=MAX_CLIENT_ORDER_ID,
+        )
     return value
 
 
@@ -91,20 +132,26 @@ def point_key(point_id: object) -> int:
         raise OrderRejected("metering_point_id", "choose one of your metering points") from None
 
 
-async def own_metering_point(
-    session: AsyncSession, actor: Actor, point_id: object
-) -> MeteringPoint:
-    """The actor's own, active metering point `point_id`, or the error that says why not."""
-    key = point_key(point_id)
+def interval_key(interval_id: object) -> int:
+    try:
+        return int(str(interval_id))
+    except ValueError:
+        raise OrderRejected("interval_id", "must be an interval number id") from None
+
+
+async def own_metering_point(session: AsyncSession, actor: Actor, key: int) -> MeteringPoint:
+    """The actor's own, active metering point `key`, or the error that says why not."""
     return check_own_point(await session.get(MeteringPoint, key), key, actor)
 
 
 def check_own_point(point: MeteringPoint | None, key: int, actor: Actor) -> MeteringPoint:
     """`point` (loaded for id `key`) if it is the actor's own and active, else why not."""
     if point is None:
-        raise NotFound("metering_point_id", f"no metering point {key}")
+        raise NotFound("metering_point_id", "no metering point %(id)s", id=key)
     if point.member_id != actor.member_id:
         raise Forbidden("metering_point_id", "you can only trade for your own metering points")
     if not point.active:
-        raise OrderRejected("metering_point_id", f"metering point {point.ppe_code} is inactive")
+        raise OrderRejected(
+            "metering_point_id", "metering point %(ppe)s is inactive", ppe=point.ppe_code
+        )
     return point

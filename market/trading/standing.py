@@ -3,31 +3,30 @@
 They are materialised (turned into ordinary orders tagged with `standing_order_id`) when an
 interval is created, when a rule is created, changed or resumed (into the intervals still
 open), and once more at gate closure, always before clearing. The unique pair
-(standing_order_id, interval_id) makes materialisation idempotent.
+(standing_order_id, interval_id) makes materialisation idempotent. A rule's values are
+checked by the same rules as an order's (`market.trading.rules`), and its orders' rows are
+written by the order pipeline's `order_row`. Services here never commit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import anyio
-from sqlalchemy import Table, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access import audit
 from market.access.actor import Actor
+from market.access.models import Role
 from market.cluster.models import Cluster
 from market.cluster.service import get_cluster
-from market.core.clock import Clock
-from market.core.errors import Forbidden, NotFound, OrderRejected
+from market.core.clock import Clock, SystemClock
+from market.core.errors import Forbidden, NotFound
 from market.core.money import energy
-from market.db.engine import dialect_name
 from market.metering.profiles import PointProfile, net_kwh
 from market.network.models import MeteringPoint
 from market.trading.models import (
@@ -35,17 +34,18 @@ from market.trading.models import (
     IntervalStatus,
     Order,
     OrderStatus,
+    Side,
     StandingMode,
     StandingOrder,
 )
+from market.trading.order_input import OrderInput, StandingInput
+from market.trading.pipeline import Gate, Placement, Submission, place
 from market.trading.rules import (
     check_deliverable,
+    check_price_band,
     deliverable_kwh,
     own_metering_point,
-    parse_price,
-    parse_quantity,
 )
-from market.trading.rules import parse_side as _parse_side
 
 #: Forecast quantities below this are not worth an order (kWh).
 MIN_FORECAST_KWH = Decimal("0.001")
@@ -98,59 +98,77 @@ def profile_of(point: MeteringPoint) -> PointProfile:
     )
 
 
-Rule = tuple[
-    int, int, int, str, str, Decimal | None, Decimal, str, int, int, date | None, date | None
-]
+@dataclass(frozen=True, slots=True)
+class RuleTerms:
+    """A rule's terms as plain values (no ORM object), for the worker thread."""
+
+    id: int
+    member_id: int
+    metering_point_id: int
+    side: Side
+    mode: StandingMode
+    quantity_kwh: Decimal | None
+    #: Within the current price band.
+    price: Decimal
+    weekdays: str
+    hour_from: int
+    hour_to: int
+    valid_from: date | None
+    valid_to: date | None
+
+    def applies(self, weekday: str, hour: int, day: date) -> bool:
+        if weekday not in self.weekdays or not self.hour_from <= hour < self.hour_to:
+            return False
+        return not ((self.valid_from and day < self.valid_from) or
+                    (self.valid_to and day > self.valid_to))  # fmt: skip
 
 
-def _order_rows(
-    rules: list[Rule],
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """What an order row needs of an interval (`pipeline.order_row` reads `id`)."""
+
+    id: int
+    start_utc: datetime
+    minutes: int
+    local_day: date
+
+
+def _rule_orders(
+    rules: list[RuleTerms],
     points: dict[int, tuple[PointProfile, Decimal]],
-    slots: list[tuple[int, datetime, int, date]],
+    slots: list[_Slot],
     tz: str,
     seed: int,
-) -> list[dict[str, Any]]:
-    """The orders the rules place into the intervals (pure; runs in a worker thread)."""
-    now = datetime.now(tz=ZoneInfo("UTC"))
+) -> list[Submission]:
+    """The orders the rules place into the intervals (pure; runs in a worker thread): price
+    within the band, quantity within what the point can deliver."""
     zone = ZoneInfo(tz)
-    rows = []
-    for interval_id, start, minutes, day in slots:
-        local = start.astimezone(zone)
+    orders = []
+    for slot in slots:
+        local = slot.start_utc.astimezone(zone)
         weekday, hour = str(local.isoweekday()), local.hour
         net: dict[int, float] = {}
-        for rid, mid, pid, side, mode, fixed, price, days, h_from, h_to, v_from, v_to in rules:
-            if weekday not in days or not h_from <= hour < h_to:
+        for rule in rules:
+            if not rule.applies(weekday, hour, slot.local_day):
                 continue
-            if (v_from and day < v_from) or (v_to and day > v_to):
-                continue
+            pid = rule.metering_point_id
             profile, contracted_kw = points[pid]
-            if mode == StandingMode.FIXED.value:
-                wanted = fixed or Decimal(0)
+            if rule.mode is StandingMode.FIXED:
+                wanted = rule.quantity_kwh or Decimal(0)
             else:
                 if pid not in net:
-                    net[pid] = net_kwh(profile, start, minutes, tz, seed)
-                surplus = net[pid] if side == "sell" else -net[pid]
+                    net[pid] = net_kwh(profile, slot.start_utc, slot.minutes, tz, seed)
+                surplus = net[pid] if rule.side is Side.SELL else -net[pid]
                 wanted = energy(max(0.0, surplus))
-                if fixed is not None:
-                    wanted = min(wanted, fixed)
-            quantity = min(wanted, deliverable_kwh(contracted_kw, minutes))
+                if rule.quantity_kwh is not None:
+                    wanted = min(wanted, rule.quantity_kwh)
+            quantity = min(wanted, deliverable_kwh(contracted_kw, slot.minutes))
             if quantity < MIN_FORECAST_KWH:
                 continue
-            rows.append(
-                {
-                    "member_id": mid,
-                    "metering_point_id": pid,
-                    "interval_id": interval_id,
-                    "side": side,
-                    "quantity_kwh": quantity,
-                    "price": price,
-                    "status": OrderStatus.OPEN.value,
-                    "standing_order_id": rid,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-    return rows
+            owner = Actor(rule.member_id, Role.MEMBER.value, "")
+            order = OrderInput(slot.id, pid, rule.side, quantity, rule.price)
+            orders.append(Submission(owner, order, standing_order_id=rule.id))
+    return orders
 
 
 async def materialise(
@@ -158,23 +176,32 @@ async def materialise(
     cluster: Cluster,
     intervals: list[Interval],
     rules: list[StandingOrder] | None = None,
-) -> int:
-    """Place the orders of active standing rules into the given intervals (idempotent).
-    Returns how many orders were inserted; the caller commits."""
+    *,
+    clock: Clock | None = None,
+) -> Placement:
+    """Place the orders of active standing rules into the given intervals, through the order
+    pipeline (idempotent: a rule's order already in an interval is not placed again). With
+    `clock` (a member changing a rule) only intervals whose gate is ahead take them; without
+    (the scheduler, creating intervals or closing a gate) open or just-closed ones. Returns
+    the placement; the caller commits."""
     if not intervals:
-        return 0
+        return Placement([])
     if rules is None:
         query = select(StandingOrder).where(~StandingOrder.paused)
         if len(intervals) == 1:
-            # At gate closure most rules are already in: load only the missing ones.
+            # At gate closure most rules are already in: load only the missing ones. (New
+            # intervals, the other call, have none.)
             done = select(Order.standing_order_id).where(
                 Order.interval_id == intervals[0].id, Order.standing_order_id.is_not(None)
             )
             query = query.where(StandingOrder.id.not_in(done))
         rules = list((await session.scalars(query)).all())
+        placed: set[tuple[int, int]] = set()
+    else:
+        placed = await _already_placed(session, rules, intervals)
     rules = [r for r in rules if not r.paused]
     if not rules:
-        return 0
+        return Placement([])
     point_ids = {r.metering_point_id for r in rules}
     points = {
         p.id: p
@@ -188,41 +215,45 @@ async def materialise(
     # Plain values (no ORM objects) so the CPU-bound part can run in a worker thread.
     points_plain = {pid: (profile_of(p), p.contracted_power_kw) for pid, p in points.items()}
     plain = [
-        (
-            r.id,
-            r.member_id,
-            r.metering_point_id,
-            r.side,
-            r.mode,
-            r.quantity_kwh,
-            min(max(r.price, floor), cap_price),
-            r.weekdays,
-            r.hour_from,
-            r.hour_to,
-            r.valid_from,
-            r.valid_to,
+        RuleTerms(
+            id=r.id,
+            member_id=r.member_id,
+            metering_point_id=r.metering_point_id,
+            side=Side(r.side),
+            mode=StandingMode(r.mode),
+            quantity_kwh=r.quantity_kwh,
+            price=min(max(r.price, floor), cap_price),
+            weekdays=r.weekdays,
+            hour_from=r.hour_from,
+            hour_to=r.hour_to,
+            valid_from=r.valid_from,
+            valid_to=r.valid_to,
         )
         for r in rules
         if r.metering_point_id in points
     ]
-    slots = [(i.id, i.start_utc, i.minutes, i.local_day) for i in intervals]
-    rows = await anyio.to_thread.run_sync(
-        _order_rows, plain, points_plain, slots, cluster.timezone, cluster.profile_seed
+    slots = [_Slot(i.id, i.start_utc, i.minutes, i.local_day) for i in intervals]
+    submissions = await anyio.to_thread.run_sync(
+        _rule_orders, plain, points_plain, slots, cluster.timezone, cluster.profile_seed
     )
-    inserted = 0
-    insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
-    table = cast(Table, Order.__table__)
-    # One cached statement run as executemany ("insertmanyvalues"), not a fresh multi-row
-    # VALUES statement per chunk: compiling those dominated large clusters.
-    stmt = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["standing_order_id", "interval_id"])
-        .returning(table.c.id)
+    submissions = [
+        sub for sub in submissions if (sub.standing_order_id, sub.order.interval_id) not in placed
+    ]
+    gate = Gate.CLOSING if clock is None else Gate.OPEN
+    return await place(session, clock or SystemClock(), submissions, gate=gate)
+
+
+async def _already_placed(
+    session: AsyncSession, rules: list[StandingOrder], intervals: list[Interval]
+) -> set[tuple[int, int]]:
+    """(rule, interval) pairs that have their order (a rule resumed twice, say)."""
+    rows = await session.execute(
+        select(Order.standing_order_id, Order.interval_id).where(
+            Order.standing_order_id.in_([r.id for r in rules]),
+            Order.interval_id.in_([i.id for i in intervals]),
+        )
     )
-    for k in range(0, len(rows), 5000):
-        result = await session.execute(stmt, rows[k : k + 5000])
-        inserted += len(result.all())
-    return inserted
+    return {(rule_id, interval_id) for rule_id, interval_id in rows if rule_id is not None}
 
 
 async def _open_intervals(session: AsyncSession, now: datetime) -> list[Interval]:
@@ -255,202 +286,101 @@ async def _withdraw(session: AsyncSession, rule_id: int, now: datetime) -> None:
     )
 
 
-def _parse_rule(
-    cluster: Cluster,
-    point: MeteringPoint,
-    *,
-    side: object,
-    mode: object,
-    quantity_kwh: object,
-    price: object,
-    weekdays: object,
-    hour_from: object,
-    hour_to: object,
-    valid_from: date | None,
-    valid_to: date | None,
+async def _checked(
+    session: AsyncSession, cluster: Cluster, actor: Actor, rule: StandingInput
 ) -> dict[str, object]:
-    order_side = _parse_side(side)
-    try:
-        rule_mode = StandingMode(str(mode or "fixed").strip().lower())
-    except ValueError:
-        raise OrderRejected("mode", "must be 'fixed' or 'forecast'") from None
-    quantity: Decimal | None = None
-    if quantity_kwh not in (None, ""):
-        quantity = parse_quantity(quantity_kwh)
-        check_deliverable(quantity, point, cluster.interval_minutes)
-    elif rule_mode is StandingMode.FIXED:
-        raise OrderRejected("quantity_kwh", "a fixed standing order needs a quantity (kWh)")
-    days = "".join(sorted(set(str(weekdays or "1234567").replace(",", "").replace(" ", ""))))
-    if not days or any(d not in "1234567" for d in days):
-        raise OrderRejected("weekdays", "use ISO weekday digits 1 (Monday) to 7 (Sunday)")
-    try:
-        start_h, end_h = int(str(hour_from)), int(str(hour_to))
-    except ValueError:
-        raise OrderRejected("hour_from", "hours must be whole numbers 0…24") from None
-    if not 0 <= start_h < end_h <= 24:
-        raise OrderRejected("hour_to", "need 0 ≤ hour_from < hour_to ≤ 24 (local time)")
-    if valid_from and valid_to and valid_to < valid_from:
-        raise OrderRejected("valid_to", "must not be before valid_from")
-    return {
-        "side": order_side.value,
-        "mode": rule_mode.value,
-        "quantity_kwh": quantity,
-        "price": parse_price(price, cluster),
-        "weekdays": days,
-        "hour_from": start_h,
-        "hour_to": end_h,
-        "valid_from": valid_from,
-        "valid_to": valid_to,
-    }
+    """The rule's column values, after the rules that depend on stored state (the same as an
+    order's: own active point, price band, deliverable quantity)."""
+    point = await own_metering_point(session, actor, rule.metering_point_id)
+    check_price_band(rule.price, cluster)
+    if rule.quantity_kwh is not None:
+        check_deliverable(rule.quantity_kwh, point, cluster.interval_minutes)
+    fields = asdict(rule)
+    fields["side"], fields["mode"] = rule.side.value, rule.mode.value
+    return fields
 
 
-_own_point = own_metering_point
+def _details(fields: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in fields.items() if k != "metering_point_id"}
 
 
 async def create_standing_order(
-    session: AsyncSession,
-    actor: Actor,
-    clock: Clock,
-    *,
-    metering_point_id: object,
-    side: object,
-    price: object,
-    mode: object = "fixed",
-    quantity_kwh: object = None,
-    weekdays: object = "1234567",
-    hour_from: object = 0,
-    hour_to: object = 24,
-    valid_from: date | None = None,
-    valid_to: date | None = None,
+    session: AsyncSession, actor: Actor, clock: Clock, rule_input: StandingInput
 ) -> StandingOrderView:
-    try:
-        cluster = await get_cluster(session)
-        point = await _own_point(session, actor, metering_point_id)
-        fields = _parse_rule(
-            cluster,
-            point,
-            side=side,
-            mode=mode,
-            quantity_kwh=quantity_kwh,
-            price=price,
-            weekdays=weekdays,
-            hour_from=hour_from,
-            hour_to=hour_to,
-            valid_from=valid_from,
-            valid_to=valid_to,
-        )
-        rule = StandingOrder(member_id=actor.member_id, metering_point_id=point.id, **fields)
-        session.add(rule)
-        await session.flush()
-        audit.record(session, actor, "create", "standing_order", rule.id, details=fields)
-        await materialise(session, cluster, await _open_intervals(session, clock.now()), [rule])
-        view = _view(rule, point)
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
-    return view
+    """A rule, and its orders in the intervals still open."""
+    cluster = await get_cluster(session)
+    fields = await _checked(session, cluster, actor, rule_input)
+    rule = StandingOrder(member_id=actor.member_id, **fields)
+    session.add(rule)
+    await session.flush()
+    audit.record(session, actor, "create", "standing_order", rule.id, details=_details(fields))
+    await materialise(
+        session, cluster, await _open_intervals(session, clock.now()), [rule], clock=clock
+    )
+    point = await session.get(MeteringPoint, rule.metering_point_id)
+    assert point is not None
+    return _view(rule, point)
 
 
-async def _own_rule(session: AsyncSession, actor: Actor, rule_id: object) -> StandingOrder:
-    try:
-        key = int(str(rule_id))
-    except ValueError:
-        raise OrderRejected("standing_order_id", "must be a standing order id") from None
-    rule = await session.get(StandingOrder, key)
+async def _own_rule(session: AsyncSession, actor: Actor, rule_id: int) -> StandingOrder:
+    rule = await session.get(StandingOrder, rule_id)
     if rule is None:
-        raise NotFound("standing_order_id", f"no standing order {key}")
+        raise NotFound("standing_order_id", "no standing order %(id)s", id=rule_id)
     if rule.member_id != actor.member_id:
         raise Forbidden("standing_order_id", "this is not your standing order")
     return rule
 
 
 async def update_standing_order(
-    session: AsyncSession,
-    actor: Actor,
-    clock: Clock,
-    rule_id: object,
-    *,
-    side: object,
-    price: object,
-    mode: object = "fixed",
-    quantity_kwh: object = None,
-    weekdays: object = "1234567",
-    hour_from: object = 0,
-    hour_to: object = 24,
-    valid_from: date | None = None,
-    valid_to: date | None = None,
+    session: AsyncSession, actor: Actor, clock: Clock, rule_id: int, rule_input: StandingInput
 ) -> StandingOrderView:
-    """Replace the rule's settings; its orders in still-open intervals are re-placed."""
-    try:
-        cluster = await get_cluster(session)
-        rule = await _own_rule(session, actor, rule_id)
-        point = await _own_point(session, actor, rule.metering_point_id)
-        fields = _parse_rule(
-            cluster,
-            point,
-            side=side,
-            mode=mode,
-            quantity_kwh=quantity_kwh,
-            price=price,
-            weekdays=weekdays,
-            hour_from=hour_from,
-            hour_to=hour_to,
-            valid_from=valid_from,
-            valid_to=valid_to,
-        )
-        for key, value in fields.items():
-            setattr(rule, key, value)
-        now = clock.now()
-        await _withdraw(session, rule.id, now)
-        audit.record(session, actor, "update", "standing_order", rule.id, details=fields)
-        await session.flush()
-        await materialise(session, cluster, await _open_intervals(session, now), [rule])
-        view = _view(rule, point)
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
-    return view
+    """Replace the rule's settings (its metering point stays); its orders in still-open
+    intervals are re-placed."""
+    cluster = await get_cluster(session)
+    rule = await _own_rule(session, actor, rule_id)
+    same_point = replace(rule_input, metering_point_id=rule.metering_point_id)
+    fields = await _checked(session, cluster, actor, same_point)
+    for key, value in fields.items():
+        setattr(rule, key, value)
+    now = clock.now()
+    await _withdraw(session, rule.id, now)
+    audit.record(session, actor, "update", "standing_order", rule.id, details=_details(fields))
+    await session.flush()
+    open_now = await _open_intervals(session, now)
+    await materialise(session, cluster, open_now, [rule], clock=clock)
+    point = await session.get(MeteringPoint, rule.metering_point_id)
+    assert point is not None
+    return _view(rule, point)
 
 
 async def set_standing_paused(
-    session: AsyncSession, actor: Actor, clock: Clock, rule_id: object, paused: bool
+    session: AsyncSession, actor: Actor, clock: Clock, rule_id: int, paused: bool
 ) -> StandingOrderView:
-    try:
-        cluster = await get_cluster(session)
-        rule = await _own_rule(session, actor, rule_id)
-        point = await session.get(MeteringPoint, rule.metering_point_id)
-        assert point is not None
-        rule.paused = bool(paused)
-        now = clock.now()
-        if rule.paused:
-            await _withdraw(session, rule.id, now)
-        audit.record(session, actor, "pause" if paused else "resume", "standing_order", rule.id)
-        await session.flush()
-        if not rule.paused:
-            await materialise(session, cluster, await _open_intervals(session, now), [rule])
-        view = _view(rule, point)
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
-    return view
+    cluster = await get_cluster(session)
+    rule = await _own_rule(session, actor, rule_id)
+    point = await session.get(MeteringPoint, rule.metering_point_id)
+    assert point is not None
+    rule.paused = paused
+    now = clock.now()
+    if rule.paused:
+        await _withdraw(session, rule.id, now)
+    audit.record(session, actor, "pause" if paused else "resume", "standing_order", rule.id)
+    await session.flush()
+    if not rule.paused:
+        open_now = await _open_intervals(session, now)
+        await materialise(session, cluster, open_now, [rule], clock=clock)
+    return _view(rule, point)
 
 
 async def delete_standing_order(
-    session: AsyncSession, actor: Actor, clock: Clock, rule_id: object
+    session: AsyncSession, actor: Actor, clock: Clock, rule_id: int
 ) -> None:
     """Delete the rule and withdraw its orders from intervals still open (past orders stay)."""
-    try:
-        rule = await _own_rule(session, actor, rule_id)
-        await _withdraw(session, rule.id, clock.now())
-        audit.record(session, actor, "delete", "standing_order", rule.id)
-        await session.delete(rule)
-        await session.commit()
-    except BaseException:
-        await session.rollback()
-        raise
+    rule = await _own_rule(session, actor, rule_id)
+    await _withdraw(session, rule.id, clock.now())
+    audit.record(session, actor, "delete", "standing_order", rule.id)
+    await session.delete(rule)
+    await session.flush()
 
 
 async def list_standing_orders(session: AsyncSession, actor: Actor) -> list[StandingOrderView]:

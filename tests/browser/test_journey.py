@@ -21,9 +21,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.anyio]
 async def place_bid_for_bob(server: LiveServer) -> None:
     """Bob's bid (0.60 PLN/kWh, 2 kWh) in the first open interval, through the service."""
     from market.access.actor import Actor
-    from market.core.events import NullPublisher
     from market.db.engine import create_engine, session_factory
     from market.trading import intervals, orders
+    from market.trading.order_input import parse_order
 
     engine = create_engine(server.db_url)
     try:
@@ -31,11 +31,12 @@ async def place_bid_for_bob(server: LiveServer) -> None:
             view = await intervals.list_intervals(db, server.clock)
             first = next(iv for iv in view.open if iv.accepting_orders)
             bob = Actor(server.ids["bob"], "member", "Bogdan Kowal")
-            await orders.place_order(
-                db, bob, server.clock, NullPublisher(), interval_id=first.id,
-                metering_point_id=server.ids["bob_point"], side="buy", quantity_kwh="2",
-                price="0.60",
+            order = parse_order(
+                {"interval_id": first.id, "metering_point_id": server.ids["bob_point"],
+                 "side": "buy", "quantity_kwh": "2", "price": "0.60"}
             )  # fmt: skip
+            await orders.place_order(db, bob, server.clock, order)
+            await db.commit()
     finally:
         await engine.dispose()
 

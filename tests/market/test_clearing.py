@@ -17,6 +17,7 @@ from market.clearing.results import interval_result, latest_results, my_trades
 from market.clearing.run import claim, verify_interval
 from market.trading import orders
 from market.trading.models import Interval, Order
+from market.trading.order_input import parse_order
 
 pytestmark = pytest.mark.anyio
 
@@ -24,19 +25,14 @@ pytestmark = pytest.mark.anyio
 async def bid(
     world: World, actor: Any, mp: int, side: str, qty: str, price: str, interval_id: int
 ) -> int:
+    order = parse_order(
+        {"interval_id": interval_id, "metering_point_id": mp, "side": side,
+         "quantity_kwh": qty, "price": price}
+    )  # fmt: skip
     async with world.session() as s:
-        view = await orders.place_order(
-            s,
-            actor,
-            world.clock,
-            world.publisher,
-            interval_id=interval_id,
-            metering_point_id=mp,
-            side=side,
-            quantity_kwh=qty,
-            price=price,
-        )
-    return view.id
+        done = await orders.place_order(s, actor, world.clock, order)
+        await s.commit()
+    return done.view.id
 
 
 async def congested_case(world: World) -> Interval:

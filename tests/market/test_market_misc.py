@@ -18,10 +18,11 @@ from market.core.clock import FastClock, clock_for_speed, demo_speed_for
 from market.core.money import allocate_rounded, largest_remainder
 from market.core.settings import Settings, normalise_database_url
 from market.db.engine import unit_of_work
-from market.trading import orders
+from market.trading import book, orders, pipeline
 from market.trading import parameters as market_parameters
 from market.trading.intervals import list_intervals
 from market.trading.models import Interval
+from market.trading.order_input import parse_order
 
 pytestmark = pytest.mark.anyio
 
@@ -95,34 +96,18 @@ async def test_intervals_across_the_autumn_change_are_numbered_1_to_100(world: W
 async def test_listing_intervals_and_my_fills(world: World) -> None:
     first = (await world.open_intervals())[0]
     async with world.session() as s:
-        await orders.place_order(
-            s,
-            world.alice,
-            world.clock,
-            world.publisher,
-            interval_id=first.id,
-            metering_point_id=world.alice_mp,
-            side="sell",
-            quantity_kwh="4",
-            price="0.30",
-        )
-        await orders.place_order(
-            s,
-            world.bob,
-            world.clock,
-            world.publisher,
-            interval_id=first.id,
-            metering_point_id=world.bob_mp,
-            side="buy",
-            quantity_kwh="4",
-            price="0.50",
-        )
+        sell = {"metering_point_id": world.alice_mp, "side": "sell", "price": "0.30"}
+        buy = {"metering_point_id": world.bob_mp, "side": "buy", "price": "0.50"}
+        for actor, fields in ((world.alice, sell), (world.bob, buy)):
+            order = parse_order({"interval_id": first.id, "quantity_kwh": "4", **fields})
+            await orders.place_order(s, actor, world.clock, order)
+        await s.commit()
     world.clock.set(first.start_utc + timedelta(minutes=1))
     await world.scheduler().tick()
     async with world.session() as s:
         view = await list_intervals(s, world.clock)
-        fills = await orders.my_fills(s, world.bob)
-        assert await orders.my_fills(s, world.carol) == []
+        fills = await book.my_fills(s, world.bob)
+        assert await book.my_fills(s, world.carol) == []
     assert view.current is not None and view.current.id == first.id
     assert view.current.status == "cleared" and not view.current.accepting_orders
     assert [r.id for r in view.recent] == [first.id]
@@ -143,18 +128,15 @@ async def test_a_broken_publisher_never_undoes_a_committed_order(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     first = (await world.open_intervals())[0]
+    order = parse_order(
+        {"interval_id": first.id, "metering_point_id": world.alice_mp, "side": "sell",
+         "quantity_kwh": "1", "price": "0.3"}
+    )  # fmt: skip
     async with world.session() as s:
-        view = await orders.place_order(
-            s,
-            world.alice,
-            world.clock,
-            BrokenPublisher(),
-            interval_id=first.id,
-            metering_point_id=world.alice_mp,
-            side="sell",
-            quantity_kwh="1",
-            price="0.3",
-        )
+        done = await orders.place_order(s, world.alice, world.clock, order)
+        await s.commit()
+    await pipeline.publish(BrokenPublisher(), done.events)
+    view = done.view
     async with world.session() as s:
         assert [o.id for o in await orders.list_my_orders(s, world.alice)] == [view.id]
     assert "publishing to orderbook failed" in caplog.text

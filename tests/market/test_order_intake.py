@@ -1,5 +1,6 @@
-"""The batched order intake (`market.order_intake.place_orders`, behind POST /api/v1/orders):
-one transaction for many submissions, with the outcome of placing each one alone."""
+"""The order pipeline batched, as the API's intake runs it (`web.api.intake`, behind POST
+/api/v1/orders): one transaction for many submissions, with the outcome of placing each one
+alone."""
 
 from __future__ import annotations
 
@@ -12,13 +13,36 @@ from sqlalchemy import func, select, text
 from test_orders import REJECTIONS, place
 
 from market.access.models import AuditEntry
+from market.core.clock import Clock
 from market.core.errors import Forbidden, GateClosed, KlasterError
+from market.db import sqlite_driver
 from market.db.engine import insert_returning_ids
-from market.trading import orders
-from market.trading.intake import place_orders
+from market.trading import pipeline
+from market.trading.book import OrderView
 from market.trading.models import Order
+from market.trading.order_input import parse_order
 
 pytestmark = pytest.mark.anyio
+
+
+async def place_orders(
+    session: Any, clock: Clock, batch: list[tuple[Any, dict[str, Any]]]
+) -> tuple[list[pipeline.Outcome], list[pipeline.Event]]:
+    """As the API does: each body parsed at the boundary (a bad one gets its error there),
+    the rest placed together in one unit of work, statements inline."""
+    parsed: list[pipeline.Submission | KlasterError] = []
+    for actor, fields in batch:
+        try:
+            parsed.append(pipeline.Submission(actor, parse_order(fields)))
+        except KlasterError as exc:
+            parsed.append(exc)
+    submissions = [p for p in parsed if isinstance(p, pipeline.Submission)]
+    with sqlite_driver.inline():
+        placement = await pipeline.place(session, clock, submissions)
+        await session.commit()
+    placed = iter(placement.outcomes)
+    outcomes = [p if isinstance(p, KlasterError) else next(placed) for p in parsed]
+    return outcomes, placement.events
 
 
 def good(world: World, interval: int, **change: Any) -> dict[str, Any]:
@@ -62,11 +86,11 @@ async def test_a_batch_gives_each_submission_its_own_outcome(world: World) -> No
     placed_ids = []
     for k, (outcome, want) in enumerate(zip(outcomes, expected, strict=True)):
         if want[0] == "placed":
-            assert isinstance(outcome, orders.OrderView), (k, outcome)
+            assert isinstance(outcome, OrderView), (k, outcome)
             assert (outcome.interval_id, outcome.price, outcome.quantity_kwh) == want[1:]
             placed_ids.append(outcome.id)
         elif want[0] == "earlier":
-            assert isinstance(outcome, orders.OrderView) and outcome.id == earlier.id
+            assert isinstance(outcome, OrderView) and outcome.id == earlier.id
             assert outcome.price == earlier.price  # a retry changes nothing
         elif want[0] == "same as previous":
             assert outcome == outcomes[k - 1]
@@ -92,7 +116,7 @@ async def test_a_batch_gives_each_submission_its_own_outcome(world: World) -> No
     assert total == len(placed_ids) + 1  # and the earlier one
     assert sorted(audited) == sorted(str(i) for i in [*placed_ids, earlier.id])
     for outcome in outcomes:
-        if isinstance(outcome, orders.OrderView) and outcome.id in stored:
+        if isinstance(outcome, OrderView) and outcome.id in stored:
             row = stored[outcome.id]
             assert (row.interval_id, row.metering_point_id, row.side) == (
                 outcome.interval_id,
@@ -124,15 +148,13 @@ async def test_a_gate_cannot_close_unseen_during_a_batch(
     SQLite: the re-check inside the write transaction finds it closed and nothing stays (the
     caller, web.intake, then places each submission alone). PostgreSQL: the FOR SHARE lock
     taken when the interval was read makes the closing wait, so the batch commits first."""
-    import market.trading.intake as intake_module
-
     first = (await world.open_intervals())[0]
     before = await snapshot(world.db)
-    real_still_open = intake_module._still_open
+    real_still_open = pipeline.still_open
     close = text("UPDATE intervals SET status = 'closed' WHERE id = :i")
     blocked: list[str] = []
 
-    async def gate_closes_now(session: Any, *intervals: Any) -> None:
+    async def gate_closes_now(session: Any, intervals: Any) -> None:
         if world.db.backend == "sqlite":  # one writer: the closing can only come in here
             await session.execute(close, {"i": first.id})
         else:
@@ -143,9 +165,9 @@ async def test_a_gate_cannot_close_unseen_during_a_batch(
                 except Exception as exc:  # LockNotAvailable: it had to wait for the batch
                     blocked.append(type(exc).__name__)
                 await other.rollback()
-        await real_still_open(session, *intervals)
+        await real_still_open(session, intervals)
 
-    monkeypatch.setattr(intake_module, "_still_open", gate_closes_now)
+    monkeypatch.setattr(pipeline, "still_open", gate_closes_now)
     batch = [(world.alice, good(world, first.id)), (world.alice, good(world, first.id))]
     async with world.session() as s:
         if world.db.backend == "sqlite":
@@ -154,7 +176,7 @@ async def test_a_gate_cannot_close_unseen_during_a_batch(
             assert await snapshot(world.db) == before
             return
         outcomes, _ = await place_orders(s, world.clock, batch)
-    assert blocked and all(isinstance(o, orders.OrderView) for o in outcomes)
+    assert blocked and all(isinstance(o, OrderView) for o in outcomes)
     async with world.session() as s:
         assert await s.scalar(select(func.count(Order.id))) == 2
 
@@ -260,7 +282,7 @@ async def test_inline_sqlite_waits_for_a_lock_without_stopping_the_loop(world: W
     tick_task = asyncio.create_task(ticker())
     released, (outcomes, placed) = await asyncio.gather(hold_write_lock(), batch())
     tick_task.cancel()
-    assert isinstance(outcomes[0], orders.OrderView)
+    assert isinstance(outcomes[0], OrderView)
     assert placed >= released  # it did wait for the lock
     assert ticks >= 15  # ~30 in 0.3 s: the loop was never held
 
@@ -279,7 +301,7 @@ async def test_intake_connection_commits_without_checkpointing(world: World) -> 
             await conn.commit()
         async with world.db.sessions(bind=conn) as s:
             outcomes, _ = await place_orders(s, world.clock, [(world.alice, good(world, first.id))])
-    assert isinstance(outcomes[0], orders.OrderView)
+    assert isinstance(outcomes[0], OrderView)
     async with world.session() as s:  # committed: another connection sees it
         assert await s.scalar(select(func.count(Order.id))) == 1
     await checkpoint(engine)

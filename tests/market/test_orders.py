@@ -17,13 +17,18 @@ from market.core.errors import (
     NotFound,
     OrderRejected,
 )
-from market.trading import orders
+from market.db.engine import unit_of_work
+from market.trading import book as market_book
+from market.trading import orders, pipeline
+from market.trading.book import OrderView
 from market.trading.models import Order
+from market.trading.order_input import parse_change, parse_order
 
 pytestmark = pytest.mark.anyio
 
 
-async def place(world: World, actor: Any = None, **kw: Any) -> orders.OrderView:
+async def place(world: World, actor: Any = None, **kw: Any) -> OrderView:
+    """Place an order as the pages do: parse, place in a unit of work, publish."""
     first = (await world.open_intervals())[0]
     args: dict[str, Any] = {
         "interval_id": first.id,
@@ -33,10 +38,25 @@ async def place(world: World, actor: Any = None, **kw: Any) -> orders.OrderView:
         "price": "0.30",
     }
     args.update(kw)
-    async with world.session() as s:
-        return await orders.place_order(
-            s, actor or world.alice, world.clock, world.publisher, **args
-        )
+    order = parse_order(args)
+    async with unit_of_work(world.db.sessions) as s:
+        done = await orders.place_order(s, actor or world.alice, world.clock, order)
+    await pipeline.publish(world.publisher, done.events)
+    return done.view
+
+
+async def modify(world: World, actor: Any, order_id: int, **change: Any) -> OrderView:
+    async with unit_of_work(world.db.sessions) as s:
+        done = await orders.modify_order(s, actor, world.clock, order_id, parse_change(**change))
+    await pipeline.publish(world.publisher, done.events)
+    return done.view
+
+
+async def cancel(world: World, actor: Any, order_id: int) -> OrderView:
+    async with unit_of_work(world.db.sessions) as s:
+        done = await orders.cancel_order(s, actor, world.clock, order_id)
+    await pipeline.publish(world.publisher, done.events)
+    return done.view
 
 
 async def test_place_order_stores_audits_and_publishes(world: World) -> None:
@@ -51,7 +71,7 @@ async def test_place_order_stores_audits_and_publishes(world: World) -> None:
     async with world.session() as s:
         entries = await list_audit(s, world.carol, entity="order")
         assert [(e.action, e.entity_id) for e in entries] == [("place", str(view.id))]
-        book = await orders.order_book(s, view.interval_id)
+        book = await market_book.order_book(s, view.interval_id)
     assert book.asks[0].price == Decimal("0.3125") and book.sell_kwh == Decimal("5.500")
     assert book.bids == []
 
@@ -75,7 +95,7 @@ async def test_order_book_aggregates_without_identities(world: World) -> None:
         world, world.bob, metering_point_id=world.bob_mp, side="buy", quantity_kwh="1", price="0.70"
     )
     async with world.session() as s:
-        book = await orders.order_book(s, (await world.open_intervals())[0].id)
+        book = await market_book.order_book(s, (await world.open_intervals())[0].id)
     assert [(b.price, b.quantity_kwh, b.cumulative_kwh, b.orders) for b in book.bids] == [
         (Decimal("0.7000"), Decimal("1.000"), Decimal("1.000"), 1),
         (Decimal("0.5000"), Decimal("5.000"), Decimal("6.000"), 2),
@@ -142,14 +162,11 @@ async def test_orders_for_closed_or_past_intervals_are_rejected(world: World) ->
 
 async def test_modify_and_cancel_my_open_order(world: World) -> None:
     view = await place(world)
-    async with world.session() as s:
-        changed = await orders.modify_order(
-            s, world.alice, world.clock, world.publisher, view.id, quantity_kwh="6.25", price="0.35"
-        )
+    changed = await modify(world, world.alice, view.id, quantity_kwh="6.25", price="0.35")
     assert (changed.quantity_kwh, changed.price) == (Decimal("6.250"), Decimal("0.3500"))
+    cancelled = await cancel(world, world.alice, view.id)
+    assert cancelled.status == "cancelled"
     async with world.session() as s:
-        cancelled = await orders.cancel_order(s, world.alice, world.clock, world.publisher, view.id)
-        assert cancelled.status == "cancelled"
         actions = (
             await s.scalars(
                 select(AuditEntry.action)
@@ -178,8 +195,7 @@ async def test_cancel_and_modify_rejections_change_nothing(
     view = await place(world)
     order_id = view.id
     if setup == "cancelled":
-        async with world.session() as s:
-            await orders.cancel_order(s, world.alice, world.clock, world.publisher, view.id)
+        await cancel(world, world.alice, view.id)
     elif setup == "gate":
         world.clock.set(view.interval_start)
     elif setup == "missing":
@@ -187,12 +203,10 @@ async def test_cancel_and_modify_rejections_change_nothing(
     actor = world.bob if who == "bob" else world.alice
     before = await snapshot(world.db)
     with pytest.raises(error) as err:
-        async with world.session() as s:
-            await orders.cancel_order(s, actor, world.clock, world.publisher, order_id)
+        await cancel(world, actor, order_id)
     assert err.value.field == field
     with pytest.raises(error):
-        async with world.session() as s:
-            await orders.modify_order(s, actor, world.clock, world.publisher, order_id, price="0.4")
+        await modify(world, actor, order_id, price="0.4")
     assert await snapshot(world.db) == before
 
 
@@ -200,10 +214,7 @@ async def test_modify_with_a_bad_price_changes_nothing(world: World) -> None:
     view = await place(world)
     before = await snapshot(world.db)
     with pytest.raises(OrderRejected) as err:
-        async with world.session() as s:
-            await orders.modify_order(
-                s, world.alice, world.clock, world.publisher, view.id, quantity_kwh="7", price="2"
-            )
+        await modify(world, world.alice, view.id, quantity_kwh="7", price="2")
     assert err.value.field == "price"
     assert await snapshot(world.db) == before
 
@@ -250,13 +261,13 @@ async def test_a_gate_closing_while_an_order_is_placed_never_loses_the_order(
 ) -> None:
     first = (await world.open_intervals())[0]
     seen: list[str] = []
-    real_check = orders.check_deliverable
+    real_check = pipeline.check_deliverable
 
     def racing_check(*args: Any, **kwargs: Any) -> None:
         seen.append(_close_gate_elsewhere(world.db.url, first.id))
         real_check(*args, **kwargs)
 
-    monkeypatch.setattr(orders, "check_deliverable", racing_check)
+    monkeypatch.setattr(pipeline, "check_deliverable", racing_check)
     if world.db.backend == "sqlite":
         # The gate closes between our check and our write: the order must be refused.
         with pytest.raises(GateClosed, match="just closed"):

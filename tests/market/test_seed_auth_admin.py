@@ -293,6 +293,7 @@ async def test_coordinator_manages_members_points_and_network(world: World) -> N
 
 
 async def test_changed_price_band_applies_to_new_orders(world: World) -> None:
+    from market.trading.order_input import parse_order
     from market.trading.orders import place_order
 
     async with unit_of_work(world.db.sessions) as s:
@@ -302,17 +303,11 @@ async def test_changed_price_band_applies_to_new_orders(world: World) -> None:
     interval = (await world.open_intervals())[0]
     with pytest.raises(KlasterError) as err:
         async with world.session() as s:
-            await place_order(
-                s,
-                world.alice,
-                world.clock,
-                world.publisher,
-                interval_id=interval.id,
-                metering_point_id=world.alice_mp,
-                side="buy",
-                quantity_kwh="1",
-                price="0.6",
-            )
+            order = parse_order(
+                {"interval_id": interval.id, "metering_point_id": world.alice_mp,
+                 "side": "buy", "quantity_kwh": "1", "price": "0.6"}
+            )  # fmt: skip
+            await place_order(s, world.alice, world.clock, order)
     assert err.value.field == "price" and "0.5000" in err.value.message
     assert world.clock.now() - timedelta(0) == world.clock.now()
 

@@ -9,10 +9,12 @@ from sqlalchemy import select
 
 from market.core.errors import Forbidden, KlasterError, OrderRejected
 from market.core.money import energy
+from market.db.engine import unit_of_work
 from market.metering.profiles import net_kwh
 from market.network.models import MeteringPoint
 from market.trading import standing
 from market.trading.models import Interval, Order
+from market.trading.order_input import parse_standing
 
 pytestmark = pytest.mark.anyio
 
@@ -25,8 +27,9 @@ async def create(world: World, actor: Any = None, **kw: Any) -> standing.Standin
         "quantity_kwh": "3",
     }
     args.update(kw)
-    async with world.session() as s:
-        return await standing.create_standing_order(s, actor or world.alice, world.clock, **args)
+    rule = parse_standing(args)
+    async with unit_of_work(world.db.sessions) as s:
+        return await standing.create_standing_order(s, actor or world.alice, world.clock, rule)
 
 
 async def rule_orders(world: World, status: str = "open") -> list[Order]:
@@ -54,21 +57,22 @@ async def test_fixed_rule_is_placed_into_open_intervals_matching_its_hours(world
 async def test_pause_withdraws_and_resume_replaces(world: World) -> None:
     rule = await create(world)
     assert len(await rule_orders(world)) == 4
-    async with world.session() as s:
+    async with unit_of_work(world.db.sessions) as s:
         view = await standing.set_standing_paused(s, world.alice, world.clock, rule.id, True)
     assert view.paused and await rule_orders(world) == []
     assert len(await rule_orders(world, "cancelled")) == 0  # withdrawn orders drop the link
-    async with world.session() as s:
+    async with unit_of_work(world.db.sessions) as s:
         await standing.set_standing_paused(s, world.alice, world.clock, rule.id, False)
     assert len(await rule_orders(world)) == 4
-    async with world.session() as s:
-        await standing.update_standing_order(
-            s, world.alice, world.clock, rule.id, side="sell", price="0.35", quantity_kwh="2"
-        )
+    change = parse_standing(
+        {"metering_point_id": world.alice_mp, "side": "sell", "price": "0.35", "quantity_kwh": "2"}
+    )
+    async with unit_of_work(world.db.sessions) as s:
+        await standing.update_standing_order(s, world.alice, world.clock, rule.id, change)
     assert {(o.price, o.quantity_kwh) for o in await rule_orders(world)} == {
         (Decimal("0.3500"), Decimal("2.000"))
     }
-    async with world.session() as s:
+    async with unit_of_work(world.db.sessions) as s:
         await standing.delete_standing_order(s, world.alice, world.clock, rule.id)
         assert await standing.list_standing_orders(s, world.alice) == []
     assert await rule_orders(world) == []
@@ -139,7 +143,7 @@ async def test_someone_elses_rules_are_off_limits(world: World) -> None:
         await create(world, world.bob)  # Alice's metering point
     for action in ("pause", "delete"):
         with pytest.raises(Forbidden) as err:
-            async with world.session() as s:
+            async with unit_of_work(world.db.sessions) as s:
                 if action == "pause":
                     await standing.set_standing_paused(s, world.bob, world.clock, rule.id, True)
                 else:

@@ -18,6 +18,7 @@ from market.db.engine import unit_of_work
 from market.trading import orders
 from market.trading import parameters as market_parameters
 from market.trading.models import Interval
+from market.trading.order_input import parse_order
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,18 +69,13 @@ async def test_concurrent_worker_processes_clear_each_interval_exactly_once(pg_d
             (world.alice, world.alice_mp, "sell", "0.30"),
             (world.bob, world.bob_mp, "buy", "0.60"),
         ):
+            order = parse_order(
+                {"interval_id": interval.id, "metering_point_id": mp, "side": side,
+                 "quantity_kwh": "5", "price": price}
+            )  # fmt: skip
             async with world.session() as s:
-                await orders.place_order(
-                    s,
-                    actor,
-                    world.clock,
-                    world.publisher,
-                    interval_id=interval.id,
-                    metering_point_id=mp,
-                    side=side,
-                    quantity_kwh="5",
-                    price=price,
-                )
+                await orders.place_order(s, actor, world.clock, order)
+                await s.commit()
     # The intervals lie in the (real) past: every worker sees all twelve gates overdue.
     results = await anyio.to_thread.run_sync(_run_workers, pg_db.url)
     for r in results:

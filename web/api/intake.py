@@ -2,12 +2,13 @@
 
 Each POST waits on a future; one task per process takes what has queued up (up to
 `MAX_BATCH`; a submission that finds nobody waiting waits `GATHER_SECONDS` for company) and
-places it with `market.order_intake.place_orders` in one transaction. (Two such tasks, one
-gathering while the other waits on the database, measured worse: smaller batches, more
-transactions for the same orders.) A rule error goes back to its own request; if the batch
-as a whole fails, every submission in it is placed alone with `market.orders.place_order`,
-so the outcome matches one-by-one placement. The order-book event is published once per
-interval and batch.
+places it through the order pipeline (`market.trading.pipeline.place`) in one transaction:
+the batch is its own unit of work, committed here. (Two such tasks, one gathering while the
+other waits on the database, measured worse: smaller batches, more transactions for the same
+orders.) A rule error goes back to its own request; if the batch as a whole fails (a gate
+closing during it, a broken connection), every submission in it is placed alone, each in its
+own unit of work, so the outcome matches one-by-one placement. The order-book event is
+published once per interval and batch, after the commit.
 """
 
 from __future__ import annotations
@@ -16,15 +17,19 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
+from litestar.background_tasks import BackgroundTask
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from market.access.actor import Actor
 from market.core.clock import Clock
 from market.core.errors import KlasterError
-from market.core.events import ORDERBOOK, Publisher, publish_safely
-from market.db.engine import checkpoint, no_autocheckpoint
+from market.core.events import Publisher
+from market.db import sqlite_driver
+from market.db.engine import checkpoint, no_autocheckpoint, unit_of_work
+from market.trading.book import OrderView
+from market.trading.order_input import OrderInput
+from market.trading.pipeline import Event, Placement, Submission, place, place_one, publish
 
 log = logging.getLogger("klaster.intake")
 
@@ -34,11 +39,17 @@ GATHER_SECONDS = 0.002
 CHECKPOINT_SECONDS = 1.0
 
 
+def publish_later(publisher: Publisher, events: list[Event]) -> BackgroundTask:
+    """The order-book events of a request's change, published once the response is sent:
+    after `web.deps.provide_db` has committed (an event before the commit could make a live
+    view read the book without the change)."""
+    return BackgroundTask(publish, publisher, events)
+
+
 @dataclass
-class _Submission:
-    actor: Actor
-    fields: dict[str, Any]
-    future: asyncio.Future[Any] = field(
+class _Waiting:
+    submission: Submission
+    future: asyncio.Future[OrderView] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
@@ -50,7 +61,7 @@ class OrderIntake:
         self._sessions = sessions
         self._clock = clock
         self._publisher = publisher
-        self._queue: asyncio.Queue[_Submission] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Waiting] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._conn: AsyncConnection | None = None
         self._checkpointing: asyncio.Task[None] | None = None
@@ -70,9 +81,9 @@ class OrderIntake:
                 await self._checkpointing
         await self._drop_connection()
 
-    async def submit(self, actor: Actor, fields: dict[str, Any]) -> Any:
+    async def submit(self, actor: Actor, order: OrderInput) -> OrderView:
         """Place one order; returns its view or raises its rule error."""
-        item = _Submission(actor, fields)
+        item = _Waiting(Submission(actor, order))
         await self._queue.put(item)
         return await item.future
 
@@ -108,7 +119,7 @@ class OrderIntake:
             with contextlib.suppress(Exception):  # back to the pool, which checks it
                 await conn.close()
 
-    async def _gather(self) -> list[_Submission]:
+    async def _gather(self) -> list[_Waiting]:
         batch = [await self._queue.get()]
         if self._queue.empty():
             # Alone: wait a moment for company. (Under load others are already waiting,
@@ -129,34 +140,45 @@ class OrderIntake:
                 if not item.future.done():
                     item.future.set_exception(RuntimeError("order intake failed"))
 
-    async def _place(self, batch: list[_Submission]) -> None:
-        from market.trading.intake import place_orders
-        from market.trading.orders import place_order
-
+    async def _place(self, batch: list[_Waiting]) -> None:
         self.batches += 1
         try:
-            async with self._sessions(bind=await self._connection()) as session:
-                outcomes, changed = await place_orders(
-                    session, self._clock, [(s.actor, s.fields) for s in batch]
-                )
+            placement = await self._place_together([item.submission for item in batch])
         except Exception:
             log.info("batch of %d fell back to single placement", len(batch), exc_info=True)
             await self._drop_connection()  # a fresh one next time, in case this one broke
             for item in batch:
-                try:
-                    async with self._sessions() as session:
-                        view = await place_order(
-                            session, item.actor, self._clock, self._publisher, **item.fields
-                        )
-                    item.future.set_result(view)
-                except Exception as exc:
-                    item.future.set_exception(exc)
+                await self._place_alone(item)
             return
         self._checkpoint_soon()
-        for item, outcome in zip(batch, outcomes, strict=True):
+        for item, outcome in zip(batch, placement.outcomes, strict=True):
             if isinstance(outcome, KlasterError):
                 item.future.set_exception(outcome)
             else:
                 item.future.set_result(outcome)
-        for event in changed:
-            await publish_safely(self._publisher, ORDERBOOK, event)
+        await publish(self._publisher, placement.events)
+
+    async def _place_together(self, submissions: list[Submission]) -> Placement:
+        """The batch as one unit of work on the intake's own connection, its statements (and
+        commit) inline: they are all short."""
+        async with self._sessions(bind=await self._connection()) as session:
+            try:
+                with sqlite_driver.inline():
+                    placement = await place(session, self._clock, submissions)
+                    await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+        return placement
+
+    async def _place_alone(self, item: _Waiting) -> None:
+        try:
+            async with unit_of_work(self._sessions) as session:
+                placement = await place_one(session, self._clock, item.submission)
+        except Exception as exc:
+            item.future.set_exception(exc)
+            return
+        view = placement.outcomes[0]
+        assert isinstance(view, OrderView)
+        item.future.set_result(view)
+        await publish(self._publisher, placement.events)

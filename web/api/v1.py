@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from litestar import Request, delete, get, patch, post, put
+from litestar import Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -20,8 +20,11 @@ from market.members import service as member_service
 from market.members.queries import MyPointView, my_metering_points
 from market.network import inputs as network_inputs
 from market.network import service as network_service
-from market.trading import intervals, orders, standing
+from market.trading import book, intervals, orders, standing
 from market.trading import parameters as market_parameters
+from market.trading.order_input import parse_change, parse_order, parse_standing
+from web import deps
+from web.api.intake import OrderIntake, publish_later
 from web.auth import requires_role, signed_in
 from web.deps import CurrentActor, Db
 from web.ratelimit import rate_limited
@@ -104,15 +107,15 @@ async def me(actor: CurrentActor) -> Me:
 
 
 @get("/intervals", guards=[signed_in])
-async def list_intervals(db: Db, clock: ClockDep) -> intervals.IntervalsView:
+async def list_intervals(db: deps.Db, clock: deps.ClockDep) -> intervals.IntervalsView:
     """The current interval, the ones open for orders (with gate closure) and recent ones."""
     return await intervals.list_intervals(db, clock)
 
 
 @get("/intervals/{interval_id:int}/book", guards=[signed_in])
-async def order_book(db: Db, interval_id: FromPath[int]) -> orders.OrderBookView:
+async def order_book(db: deps.Db, interval_id: FromPath[int]) -> book.OrderBookView:
     """Aggregated order book: volume by price step per side, no identities."""
-    return await orders.order_book(db, interval_id)
+    return await book.order_book(db, interval_id)
 
 
 @get("/intervals/{interval_id:int}/result", guards=[signed_in])
@@ -143,12 +146,12 @@ async def my_points(db: Db, actor: CurrentActor) -> list[MyPointView]:
 
 @get("/orders", guards=member_only)
 async def my_orders(
-    db: Db,
-    actor: ActorDep,
+    db: deps.Db,
+    actor: deps.CurrentActor,
     interval_id: FromQuery[int | None] = None,
     status: FromQuery[str | None] = None,
     limit: FromQuery[int] = 100,
-) -> list[orders.OrderView]:
+) -> list[book.OrderView]:
     """My orders, newest first."""
     return await orders.list_my_orders(
         db, actor, interval_id=interval_id, status=status, limit=limit
@@ -157,43 +160,51 @@ async def my_orders(
 
 @post("/orders", guards=member_only, middleware=[rate_limited("order_limit")], status_code=201)
 async def place_order(
-    request: Request[Any, Any, Any], actor: ActorDep, data: JSONBody[NewOrder]
-) -> orders.OrderView:
+    request: Request[Any, Any, Any], actor: deps.CurrentActor, data: JSONBody[NewOrder]
+) -> book.OrderView:
     """Place a bid (buy) or offer (sell). Retrying with the same `client_order_id` returns the
     order placed the first time. (Concurrent submissions are committed together.)"""
-    return await request.app.state.services.intake.submit(actor, dict(vars(data)))  # type: ignore[no-any-return]
+    intake: OrderIntake = request.app.state.services.intake
+    return await intake.submit(actor, parse_order(asdict(data)))
 
 
 @patch("/orders/{order_id:int}", guards=member_only)
 async def modify_order(
-    db: Db,
-    actor: ActorDep,
-    clock: ClockDep,
-    publisher: PublisherDep,
+    db: deps.Db,
+    actor: deps.CurrentActor,
+    clock: deps.ClockDep,
+    publisher: deps.PublisherDep,
     order_id: FromPath[int],
     data: JSONBody[OrderChange],
-) -> orders.OrderView:
+) -> Response[book.OrderView]:
     """Change quantity and/or price until the gate closes."""
-    return await orders.modify_order(db, actor, clock, publisher, order_id, **asdict(data))
+    change = parse_change(data.quantity_kwh, data.price)
+    done = await orders.modify_order(db, actor, clock, order_id, change)
+    return Response(done.view, background=publish_later(publisher, done.events))
 
 
 @delete("/orders/{order_id:int}", guards=member_only, status_code=200)
 async def cancel_order(
-    db: Db, actor: ActorDep, clock: ClockDep, publisher: PublisherDep, order_id: FromPath[int]
-) -> orders.OrderView:
+    db: deps.Db,
+    actor: deps.CurrentActor,
+    clock: deps.ClockDep,
+    publisher: deps.PublisherDep,
+    order_id: FromPath[int],
+) -> Response[book.OrderView]:
     """Cancel until the gate closes."""
-    return await orders.cancel_order(db, actor, clock, publisher, order_id)
+    done = await orders.cancel_order(db, actor, clock, order_id)
+    return Response(done.view, background=publish_later(publisher, done.events))
 
 
 @get("/fills", guards=member_only)
 async def my_fills(
-    db: Db,
-    actor: ActorDep,
+    db: deps.Db,
+    actor: deps.CurrentActor,
     interval_id: FromQuery[int | None] = None,
     day: FromQuery[date | None] = None,
-) -> list[orders.FillView]:
+) -> list[book.FillView]:
     """My accepted quantities with price and amount."""
-    return await orders.my_fills(db, actor, interval_id=interval_id, day=day)
+    return await book.my_fills(db, actor, interval_id=interval_id, day=day)
 
 
 @get("/intervals/{interval_id:int}/trades", guards=member_only)
@@ -203,28 +214,37 @@ async def my_trades(db: Db, actor: ActorDep, interval_id: FromPath[int]) -> list
 
 
 @get("/standing-orders", guards=member_only)
-async def list_standing(db: Db, actor: ActorDep) -> list[standing.StandingOrderView]:
+async def list_standing(db: deps.Db, actor: deps.CurrentActor) -> list[standing.StandingOrderView]:
     return await standing.list_standing_orders(db, actor)
 
 
 @post("/standing-orders", guards=member_only, status_code=201)
 async def create_standing(
-    db: Db, actor: ActorDep, clock: ClockDep, data: JSONBody[NewStandingOrder]
+    db: deps.Db,
+    actor: deps.CurrentActor,
+    clock: deps.ClockDep,
+    data: JSONBody[NewStandingOrder],
 ) -> standing.StandingOrderView:
     """A rule that places an order into every matching upcoming interval."""
-    return await standing.create_standing_order(db, actor, clock, **asdict(data))
+    return await standing.create_standing_order(db, actor, clock, parse_standing(asdict(data)))
 
 
 @patch("/standing-orders/{rule_id:int}", guards=member_only)
 async def pause_standing(
-    db: Db, actor: ActorDep, clock: ClockDep, rule_id: FromPath[int], data: JSONBody[Paused]
+    db: deps.Db,
+    actor: deps.CurrentActor,
+    clock: deps.ClockDep,
+    rule_id: FromPath[int],
+    data: JSONBody[Paused],
 ) -> standing.StandingOrderView:
     """Pause (`{"paused": true}`) or resume a standing order."""
     return await standing.set_standing_paused(db, actor, clock, rule_id, data.paused)
 
 
 @delete("/standing-orders/{rule_id:int}", guards=member_only, status_code=204)
-async def delete_standing(db: Db, actor: ActorDep, clock: ClockDep, rule_id: FromPath[int]) -> None:
+async def delete_standing(
+    db: deps.Db, actor: deps.CurrentActor, clock: deps.ClockDep, rule_id: FromPath[int]
+) -> None:
     await standing.delete_standing_order(db, actor, clock, rule_id)
 
 

@@ -54,8 +54,7 @@ async def load_live_state(session: AsyncSession, clock: Clock) -> LiveState:
     from market.clearing import results
     from market.cluster.service import cluster_info
     from market.network.queries import network_for_map
-    from market.trading import book as orders
-    from market.trading import intervals
+    from market.trading import book, intervals
 
     state = LiveState()
     state.intervals = await intervals.list_intervals(session, clock, upcoming=4, recent=LATEST)
@@ -63,7 +62,7 @@ async def load_live_state(session: AsyncSession, clock: Clock) -> LiveState:
     accepting = [iv for iv in state.intervals.open if iv.accepting_orders]
     if accepting:
         state.book_interval = accepting[0]
-        state.book = await orders.order_book(session, accepting[0].id)
+        state.book = await book.order_book(session, accepting[0].id)
     state.latest = list(await results.latest_results(session, limit=LATEST))
     if state.latest:
         state.result = await results.interval_result(session, state.latest[0].interval_id)
@@ -73,14 +72,13 @@ async def load_live_state(session: AsyncSession, clock: Clock) -> LiveState:
 
 async def refresh_book(session: AsyncSession, clock: Clock, previous: LiveState) -> LiveState:
     """The previous state with the open intervals and the order book read again."""
-    from market.trading import book as orders
-    from market.trading import intervals
+    from market.trading import book, intervals
 
     state = replace(previous)
     state.intervals = await intervals.list_intervals(session, clock, upcoming=4, recent=LATEST)
     accepting = [iv for iv in state.intervals.open if iv.accepting_orders]
     state.book_interval = accepting[0] if accepting else None
-    state.book = await orders.order_book(session, accepting[0].id) if accepting else None
+    state.book = await book.order_book(session, accepting[0].id) if accepting else None
     return state
 
 

@@ -7,7 +7,6 @@ from dataclasses import asdict
 from typing import Any
 
 from litestar import Controller, get, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, URLEncodedBody
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
@@ -17,20 +16,17 @@ from market.access import auth as market_auth
 from market.access.actor import Actor
 from market.cluster.service import cluster_info
 from market.core.clock import Clock
+from market.core.errors import NotFound
 from market.members.queries import my_metering_points
-from market.trading import intervals, orders, standing
+from market.trading import book, intervals, orders, standing
+from market.trading.order_input import parse_change, parse_order, parse_standing
+from web.api.intake import publish_later
 from web.auth import requires_role
+from web.deps import ClockDep, CurrentActor, Db, PublisherDep
 from web.pages.forms import ModifyOrderForm, OrderForm, StandingForm
 from web.ratelimit import rate_limited
 from web.ui.i18n import connection_locale, gettext
 from web.ui.render import expect_form, page, render
-
-Db = NamedDependency[AsyncSession]
-# Protocol- and dataclass-typed dependencies are not validated by Litestar (it cannot check
-# a Protocol); they are set up by the app, not taken from the request.
-ClockDep = NamedDependency[Any]
-PublisherDep = NamedDependency[Any]
-ActorDep = NamedDependency[Any]
 
 
 async def order_form_context(db: AsyncSession, actor: Actor, clock: Clock) -> dict[str, Any]:
@@ -61,7 +57,7 @@ class MemberController(Controller):
         self,
         request: HTMXRequest,
         db: Db,
-        actor: ActorDep,
+        actor: CurrentActor,
         clock: ClockDep,
     ) -> Template:
         return render(
@@ -69,7 +65,7 @@ class MemberController(Controller):
             "my/index.html",
             section="my",
             intervals=await intervals.list_intervals(db, clock, upcoming=6, recent=0),
-            fills=await orders.my_fills(db, actor, limit=20),
+            fills=await book.my_fills(db, actor, limit=20),
             standing=await standing.list_standing_orders(db, actor),
             **await orders_context(db, actor, clock),
             **await order_form_context(db, actor, clock),
@@ -85,29 +81,29 @@ class MemberController(Controller):
         self,
         request: HTMXRequest,
         db: Db,
-        actor: ActorDep,
+        actor: CurrentActor,
         clock: ClockDep,
     ) -> Template:
         return render(request, "my/_orders.html", **await orders_context(db, actor, clock))
 
     @get("/fills")
-    async def fills_fragment(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
-        return render(request, "my/_fills.html", fills=await orders.my_fills(db, actor, limit=20))
+    async def fills_fragment(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
+        return render(request, "my/_fills.html", fills=await book.my_fills(db, actor, limit=20))
 
     @post("/orders", middleware=[rate_limited("order_limit")])
     async def place(
         self,
         request: HTMXRequest,
         db: Db,
-        actor: ActorDep,
+        actor: CurrentActor,
         clock: ClockDep,
         publisher: PublisherDep,
         data: URLEncodedBody[OrderForm],
     ) -> Template:
         context = await order_form_context(db, actor, clock)
         expect_form(request, "my/_order_form.html", form=asdict(data), **context)
-        order = await orders.place_order(db, actor, clock, publisher, **asdict(data))
-        ok = gettext("Order %(id)s placed.", connection_locale(request), id=order.id)
+        done = await orders.place_order(db, actor, clock, parse_order(asdict(data)))
+        ok = gettext("Order %(id)s placed.", connection_locale(request), id=done.view.id)
         form = {
             "side": data.side,
             "interval_id": data.interval_id,
@@ -116,19 +112,16 @@ class MemberController(Controller):
         return Template(
             "my/_order_placed.html",
             context={**context, "ok": ok, "form": form, **await orders_context(db, actor, clock)},
+            background=publish_later(publisher, done.events),
         )
 
     @get("/orders/{order_id:int}/edit")
     async def edit_form(
-        self, request: HTMXRequest, db: Db, actor: ActorDep, order_id: FromPath[int]
+        self, request: HTMXRequest, db: Db, actor: CurrentActor, order_id: FromPath[int]
     ) -> Template:
-        order = next(
-            (o for o in await orders.list_my_orders(db, actor, limit=200) if o.id == order_id), None
-        )
+        order = await orders.find_my_order(db, actor, order_id)
         if order is None:
-            from market.core.errors import NotFound
-
-            raise NotFound("order_id", f"no order {order_id} of yours")
+            raise NotFound("order_id", "no order %(id)s of yours", id=order_id)
         return render(request, "my/_order_edit.html", o=order)
 
     @post("/orders/{order_id:int}")
@@ -136,49 +129,48 @@ class MemberController(Controller):
         self,
         request: HTMXRequest,
         db: Db,
-        actor: ActorDep,
+        actor: CurrentActor,
         clock: ClockDep,
         publisher: PublisherDep,
         order_id: FromPath[int],
         data: URLEncodedBody[ModifyOrderForm],
     ) -> Template:
-        current = next(
-            (o for o in await orders.list_my_orders(db, actor, limit=200) if o.id == order_id), None
-        )
+        current = await orders.find_my_order(db, actor, order_id)
         expect_form(request, "my/_order_edit.html", o=current, form=asdict(data))
-        await orders.modify_order(
-            db, actor, clock, publisher, order_id, quantity_kwh=data.quantity_kwh, price=data.price
-        )
-        return render(request, "my/_orders.html", **await orders_context(db, actor, clock))
+        change = parse_change(data.quantity_kwh, data.price)
+        done = await orders.modify_order(db, actor, clock, order_id, change)
+        template = render(request, "my/_orders.html", **await orders_context(db, actor, clock))
+        template.background = publish_later(publisher, done.events)
+        return template
 
     @post("/orders/{order_id:int}/cancel")
     async def cancel(
         self,
         request: HTMXRequest,
         db: Db,
-        actor: ActorDep,
+        actor: CurrentActor,
         clock: ClockDep,
         publisher: PublisherDep,
         order_id: FromPath[int],
     ) -> Template:
-        await orders.cancel_order(db, actor, clock, publisher, order_id)
-        return render(request, "my/_orders.html", **await orders_context(db, actor, clock))
+        done = await orders.cancel_order(db, actor, clock, order_id)
+        template = render(request, "my/_orders.html", **await orders_context(db, actor, clock))
+        template.background = publish_later(publisher, done.events)
+        return template
 
     @post("/standing")
     async def create_standing(
         self,
         request: HTMXRequest,
         db: Db,
-        actor: ActorDep,
+        actor: CurrentActor,
         clock: ClockDep,
         data: URLEncodedBody[StandingForm],
     ) -> Template:
         points = await my_metering_points(db, actor)
         expect_form(request, "my/_standing_form.html", form=asdict(data), points=points)
-        fields = asdict(data)
-        if fields["mode"] == "forecast" and not fields["quantity_kwh"].strip():
-            fields["quantity_kwh"] = None
-        await standing.create_standing_order(db, actor, clock, **fields)
+        rule = parse_standing(asdict(data))
+        await standing.create_standing_order(db, actor, clock, rule)
         return render(
             request,
             "my/_standing_created.html",
@@ -191,7 +183,7 @@ class MemberController(Controller):
         self,
         request: HTMXRequest,
         db: Db,
-        actor: ActorDep,
+        actor: CurrentActor,
         clock: ClockDep,
         rule_id: FromPath[int],
         action: FromPath[str],
@@ -201,15 +193,13 @@ class MemberController(Controller):
         elif action in ("pause", "resume"):
             await standing.set_standing_paused(db, actor, clock, rule_id, action == "pause")
         else:
-            from market.core.errors import NotFound
-
             raise NotFound("action", "use pause, resume or delete")
         return render(
             request, "my/_standing.html", standing=await standing.list_standing_orders(db, actor)
         )
 
     @post("/token")
-    async def create_token(self, request: HTMXRequest, db: Db, actor: ActorDep) -> Template:
+    async def create_token(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         token = await market_auth.create_api_token(db, actor, "web")
         return render(request, "my/_token.html", token=token)
 

@@ -1,0 +1,389 @@
+"""The one order pipeline: validate → resolve → insert in bulk → audit → publish.
+
+Every new order goes through `place`: one from a page, a batch from the API's group commit
+(`web.api.intake`), the orders of standing rules (`market.trading.standing`). A new order
+attribute or rule is written here once.
+
+- **resolve**: the cluster (price band) with the metering points named and their nodes in one
+  statement; the intervals named in one statement, FOR SHARE (a gate closing meanwhile waits
+  for this transaction); the client order ids already used in one statement.
+- **validate**: each submission on its own (price band, own active point, open gate,
+  deliverable quantity); a submission that breaks a rule gets its error as its outcome and
+  does not affect the others. (The form of each value was checked when it was parsed into an
+  `OrderInput`, by the same parser for every entry point.)
+- **insert in bulk**: one INSERT of every accepted row (Core: the ORM would insert and fetch
+  ids one row at a time), then the gate re-check SQLite needs (`intervals.still_open`).
+- **audit**: one INSERT of their audit entries (orders of a standing rule are not audited
+  one by one: the rule's own entries say what it places).
+- **gate**: members' orders need the gate ahead (`Gate.OPEN`); the scheduler places the
+  orders of standing rules when an interval is created and in the transaction that closes
+  its gate (`Gate.CLOSING`: open or just closed, not yet cleared).
+- **publish**: `Placement.events`, one order-book event per interval that changed, for the
+  caller to `publish` after its commit (an event before the commit could make a live view
+  read the book without the order).
+
+It never commits: the caller's unit of work does.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import SimpleNamespace
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, insert, select, union_all
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from market.access import audit
+from market.access.actor import Actor
+from market.access.models import AuditEntry
+from market.cluster.models import Cluster
+from market.cluster.service import get_cluster
+from market.core.clock import Clock
+from market.core.errors import KlasterError
+from market.core.events import ORDERBOOK, Publisher, publish_safely
+from market.db.engine import dialect_name, insert_returning_ids
+from market.network.models import MeteringPoint, Node
+from market.trading.book import OrderView, order_view, order_views
+from market.trading.intervals import check_closing, check_open, for_share, still_open
+from market.trading.models import Interval, Order, OrderStatus
+from market.trading.order_input import OrderInput
+from market.trading.rules import check_deliverable, check_own_point, check_price_band
+
+Outcome = OrderView | KlasterError
+Event = dict[str, object]
+#: The cluster's row (`get_cluster`'s), as something to join: built once.
+FIRST_CLUSTER = aliased(Cluster, select(Cluster).order_by(Cluster.id).limit(1).subquery())
+#: Client-order-id lookups per statement (SQLite allows 500 terms in a compound SELECT).
+LOOKUPS_PER_STATEMENT = 256
+#: What a newly placed order has in the columns its row does not set.
+NOT_CLEARED = {"accepted_kwh": None, "clearing_price": None, "amount_pln": None}
+
+
+class Gate(StrEnum):
+    """Which intervals take the orders."""
+
+    #: The gate is ahead (orders from members).
+    OPEN = "open"
+    #: Open, or closing in this transaction (standing rules' orders, placed by the scheduler).
+    CLOSING = "closing"
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """An order to place, for whom (and for which standing rule, if it is one's)."""
+
+    actor: Actor
+    order: OrderInput
+    standing_order_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Accepted:
+    index: int
+    row: dict[str, object]
+    interval: Interval
+    point: MeteringPoint
+
+
+@dataclass(frozen=True, slots=True)
+class _Inserted:
+    """An accepted order with its new id and node: its view, when someone asks for it."""
+
+    order_id: int
+    accepted: _Accepted
+    node: Node
+
+    def view(self) -> OrderView:
+        a = self.accepted
+        order = cast(Any, SimpleNamespace(id=self.order_id, **a.row, **NOT_CLEARED))
+        return order_view(order, a.interval, a.point, self.node)
+
+
+@dataclass(slots=True)
+class Placement:
+    """Each submission's order or rule error, in order, and the order-book events."""
+
+    results: list[OrderView | KlasterError | _Inserted]
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def outcomes(self) -> list[Outcome]:
+        """Each submission's order view or rule error. (Views are built on demand: the
+        scheduler placing a standing rule's orders in bulk never needs them.)"""
+        return [r.view() if isinstance(r, _Inserted) else r for r in self.results]
+
+    @property
+    def placed(self) -> int:
+        """How many orders were inserted."""
+        return sum(1 for r in self.results if isinstance(r, _Inserted))
+
+
+class _ClientIdTaken(Exception):
+    """A client order id was used by a transaction that committed meanwhile."""
+
+
+def order_event(interval: Interval) -> Event:
+    return {
+        "type": ORDERBOOK,
+        "interval_id": interval.id,
+        "interval_start": interval.start_utc.isoformat(),
+    }
+
+
+async def publish(publisher: Publisher, events: Iterable[Event]) -> None:
+    """The pipeline's last step, after the caller's commit."""
+    for event in events:
+        await publish_safely(publisher, ORDERBOOK, event)
+
+
+async def place(
+    session: AsyncSession,
+    clock: Clock,
+    submissions: Sequence[Submission],
+    *,
+    gate: Gate = Gate.OPEN,
+) -> Placement:
+    """Place the submissions (see the module's doc). Raises only on what is not a rule error;
+    the caller's transaction is then to be rolled back."""
+    if not submissions:
+        return Placement([])
+    try:
+        return await _place(session, clock, submissions, gate, savepoint=True)
+    except _ClientIdTaken:
+        # Another transaction committed one of our client order ids after we looked: look
+        # again (it is found now, and its order is the outcome, as for any retry).
+        return await _place(session, clock, submissions, gate, savepoint=False)
+
+
+async def place_one(session: AsyncSession, clock: Clock, submission: Submission) -> Placement:
+    """`place` for one submission: its rule error is raised."""
+    placement = await place(session, clock, [submission])
+    outcome = placement.results[0]
+    if isinstance(outcome, KlasterError):
+        raise outcome
+    return placement
+
+
+async def _place(
+    session: AsyncSession,
+    clock: Clock,
+    submissions: Sequence[Submission],
+    gate: Gate,
+    *,
+    savepoint: bool,
+) -> Placement:
+    cluster, points, nodes = await _resolve_points(session, submissions)
+    intervals = {
+        iv.id: iv
+        for iv in await session.scalars(for_share(s.order.interval_id for s in submissions))
+    }
+    existing = await _used_client_ids(session, submissions)
+    now = clock.now()
+    outcomes: list[OrderView | KlasterError | _Inserted | None] = [None] * len(submissions)
+    first_with: dict[tuple[int, str], int] = {}
+    duplicates: list[tuple[int, int]] = []
+    accepted: list[_Accepted] = []
+    for i, sub in enumerate(submissions):
+        key = _client_key(sub)
+        if key is not None:
+            if key in existing:
+                outcomes[i] = existing[key]
+                continue
+            if key in first_with:
+                duplicates.append((i, first_with[key]))
+                continue
+        try:
+            point, interval = _validate(sub, cluster, points, intervals, now, gate)
+        except KlasterError as exc:
+            outcomes[i] = exc
+            continue
+        if key is not None:
+            first_with[key] = i
+        accepted.append(_Accepted(i, order_row(sub, point, interval, now), interval, point))
+    events: list[Event] = []
+    if accepted:
+        with_client_ids = any(a.row["client_order_id"] is not None for a in accepted)
+        ids = await _insert(session, accepted, savepoint=savepoint and with_client_ids)
+        changed = list({a.interval.id: a.interval for a in accepted}.values())
+        if gate is Gate.OPEN:
+            await still_open(session, changed)
+        await _audit(session, submissions, accepted, ids)
+        for a, order_id in zip(accepted, ids, strict=True):
+            outcomes[a.index] = _Inserted(order_id, a, nodes[a.point.node_id])
+        events = [order_event(iv) for iv in changed]
+    for i, first in duplicates:
+        outcomes[i] = outcomes[first]
+    done = [o for o in outcomes if o is not None]
+    assert len(done) == len(submissions)
+    return Placement(done, events)
+
+
+def _validate(
+    sub: Submission,
+    cluster: Cluster,
+    points: dict[int, MeteringPoint],
+    intervals: dict[int, Interval],
+    now: datetime,
+    gate: Gate,
+) -> tuple[MeteringPoint, Interval]:
+    """The rules that depend on stored state, in the order their errors are reported."""
+    order = sub.order
+    check_price_band(order.price, cluster)
+    point = check_own_point(points.get(order.metering_point_id), order.metering_point_id, sub.actor)
+    found = intervals.get(order.interval_id)
+    if gate is Gate.OPEN:
+        interval = check_open(found, order.interval_id, now)
+    else:
+        interval = check_closing(found, order.interval_id)
+    check_deliverable(order.quantity_kwh, point, interval.minutes)
+    return point, interval
+
+
+def order_row(
+    sub: Submission, point: MeteringPoint, interval: Interval, now: datetime
+) -> dict[str, object]:
+    """The column values of a newly placed order: the one place they are written."""
+    order = sub.order
+    return {
+        "member_id": sub.actor.member_id,
+        "metering_point_id": point.id,
+        "interval_id": interval.id,
+        "side": order.side.value,
+        "quantity_kwh": order.quantity_kwh,
+        "price": order.price,
+        "status": OrderStatus.OPEN.value,
+        "client_order_id": order.client_order_id,
+        "standing_order_id": sub.standing_order_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def _resolve_points(
+    session: AsyncSession, submissions: Sequence[Submission]
+) -> tuple[Cluster, dict[int, MeteringPoint], dict[int, Node]]:
+    """The cluster and the points named, with their nodes: the cluster's one row LEFT JOIN
+    the points, one statement."""
+    point_ids = {s.order.metering_point_id for s in submissions}
+    joined = (
+        await session.execute(
+            select(FIRST_CLUSTER, MeteringPoint, Node)
+            .select_from(FIRST_CLUSTER)
+            .outerjoin(MeteringPoint, MeteringPoint.id.in_(point_ids))
+            .outerjoin(Node, Node.id == MeteringPoint.node_id)
+        )
+    ).all()
+    if not joined:
+        await get_cluster(session)  # raises: no cluster set up yet
+    points = {mp.id: mp for _, mp, _ in joined if mp is not None}
+    nodes = {nd.id: nd for _, _, nd in joined if nd is not None}
+    return joined[0][0], points, nodes
+
+
+def _client_key(sub: Submission) -> tuple[int, str] | None:
+    cid = sub.order.client_order_id
+    return None if cid is None else (sub.actor.member_id, cid)
+
+
+def _lookup_size(n: int) -> int:
+    """`n` rounded up to a power of two (at most `LOOKUPS_PER_STATEMENT`): few statement
+    shapes, so few compilations and prepared statements."""
+    return min(LOOKUPS_PER_STATEMENT, 1 << max(0, n - 1).bit_length())
+
+
+@functools.cache
+def _lookup_statement(size: int) -> Any:
+    """`size` lookups of an order id by (member_id, client_order_id) as one UNION ALL, with
+    bound parameters m0, c0, m1, c1, ...; built once per size."""
+    lookups = [
+        select(Order.id, Order.member_id, Order.client_order_id).where(
+            Order.member_id == bindparam(f"m{i}"), Order.client_order_id == bindparam(f"c{i}")
+        )
+        for i in range(size)
+    ]
+    return lookups[0] if size == 1 else union_all(*lookups)
+
+
+async def _used_client_ids(
+    session: AsyncSession, submissions: Sequence[Submission]
+) -> dict[tuple[int, str], OrderView]:
+    """The orders already placed with the submissions' client order ids (a retry returns
+    the order placed the first time)."""
+    # One equality lookup on the unique (member_id, client_order_id) index per pair. (As
+    # `member_id IN ... AND client_order_id IN ...`, PostgreSQL's generic plan could choose
+    # the member_id index and filter all of a member's orders, more with each.)
+    pairs = list(dict.fromkeys(p for s in submissions if (p := _client_key(s)) is not None))
+    found: dict[tuple[int, str], int] = {}
+    for k in range(0, len(pairs), LOOKUPS_PER_STATEMENT):
+        chunk = pairs[k : k + LOOKUPS_PER_STATEMENT]
+        size = _lookup_size(len(chunk))
+        chunk += [chunk[-1]] * (size - len(chunk))  # a repeat finds the same row
+        params: dict[str, object] = {f"m{i}": m for i, (m, _) in enumerate(chunk)}
+        params |= {f"c{i}": c for i, (_, c) in enumerate(chunk)}
+        for order_id, member_id, cid in await session.execute(_lookup_statement(size), params):
+            found[(member_id, cid)] = order_id
+    if not found:
+        return {}
+    views = await order_views(session, set(found.values()))
+    return {key: views[order_id] for key, order_id in found.items()}
+
+
+async def _insert(
+    session: AsyncSession, accepted: list[_Accepted], *, savepoint: bool
+) -> list[int]:
+    """Insert the rows; `_ClientIdTaken` if a client order id was committed meanwhile by
+    another transaction and ours is still usable to look again."""
+    table = cast(Table, Order.__table__)
+    rows = [a.row for a in accepted]
+    if not savepoint:
+        return await insert_returning_ids(session, table, rows)
+    if dialect_name(session) == "sqlite":
+        # No SAVEPOINT: with sqlite3's implicit transactions the first one would start (and
+        # its RELEASE commit) the caller's transaction. A failed statement is undone alone
+        # on SQLite; one row failing leaves nothing behind. (A batch's earlier rows would
+        # stay: the error goes up, the caller rolls back and places each order alone.)
+        try:
+            return await insert_returning_ids(session, table, rows)
+        except IntegrityError as exc:
+            if len(rows) > 1:
+                raise
+            raise _ClientIdTaken from exc
+    # PostgreSQL: a failed statement aborts the transaction; the SAVEPOINT keeps it usable.
+    try:
+        async with session.begin_nested():
+            return await insert_returning_ids(session, table, rows)
+    except IntegrityError as exc:
+        raise _ClientIdTaken from exc
+
+
+async def _audit(
+    session: AsyncSession,
+    submissions: Sequence[Submission],
+    accepted: list[_Accepted],
+    ids: list[int],
+) -> None:
+    entries = [
+        audit.row(
+            submissions[a.index].actor,
+            "place",
+            "order",
+            order_id,
+            interval_id=a.interval.id,
+            side=a.row["side"],
+            quantity_kwh=str(a.row["quantity_kwh"]),
+            price=str(a.row["price"]),
+            metering_point=a.point.ppe_code,
+            client_order_id=a.row["client_order_id"],
+        )
+        for a, order_id in zip(accepted, ids, strict=True)
+        if a.row["standing_order_id"] is None
+    ]
+    if entries:
+        await session.execute(insert(AuditEntry), entries)
