@@ -247,8 +247,8 @@ async def add_members(db: Any, ids: dict[str, int], count: int) -> list[tuple[in
     from market.access.actor import actor_of
     from market.access.auth import create_api_token
     from market.access.models import Member
-    from market.network.models import MeteringPoint
     from market.members.ppe import make_ppe
+    from market.network.models import MeteringPoint
 
     async with db.session() as s:
         known = (ids["alice_point"], ids["bob_point"])
@@ -294,7 +294,7 @@ async def prepare_database(
 
     from market.core.clock import ManualClock
     from market.db.engine import create_engine, migrate, session_factory
-    from tests.web.conftest import build_cluster
+    from tests.support.world import build_cluster
 
     admin = make_url(admin_url)
     dsn = admin.set(drivername="postgresql", database="postgres").render_as_string(False)
@@ -338,7 +338,7 @@ async def drop_database(admin_url: str, name: str) -> None:
 async def bench_apps(args: argparse.Namespace, n_apps: int, log_dir: Path) -> list[Step]:
     import httpx
 
-    from tests.ops.topology import Topology
+    from tests.support.topology import Topology
 
     name = f"klaster_bench_{uuid.uuid4().hex[:8]}"
     url, _ids, traders = await prepare_database(args.postgres, name, args.members)

@@ -163,7 +163,7 @@ async def analyze(database_url: str) -> None:
 def _topology(
     db_url: str, redis: str, tmp: Path, speed: float, apps: int, env: dict[str, str]
 ) -> Iterator[Server]:
-    from tests.ops.topology import Topology
+    from tests.support.topology import Topology
 
     keep = ("KLASTER_ORDER_RATE", "KLASTER_SIGNIN_RATE")
     topo = Topology(

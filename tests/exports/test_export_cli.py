@@ -8,8 +8,8 @@ from typing import Any
 
 import anyio
 import pytest
-from export_data import PPE_A, PPE_B, STARTS, build_cluster
 
+from tests.support.exports import PPE_A, PPE_B, STARTS, build_cluster
 from web.cli import main
 
 pytestmark = pytest.mark.anyio

@@ -8,7 +8,6 @@ from typing import Any
 
 import anyio
 import pytest
-from market_world import World, execute
 from sqlalchemy import func, select
 
 from market.access.models import AuditEntry
@@ -17,6 +16,7 @@ from market.clearing.results import interval_result, latest_results, my_trades
 from market.clearing.run import claim, verify_interval
 from market.trading import orders
 from market.trading.models import Interval, Order
+from tests.support.market import World, execute
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from market_world import World, snapshot
 from sqlalchemy import func, select, text
 from test_orders import REJECTIONS, place
 
@@ -17,6 +16,7 @@ from market.db.engine import insert_returning_ids
 from market.trading import orders
 from market.trading.intake import place_orders
 from market.trading.models import Order
+from tests.support.market import World, snapshot
 
 pytestmark = pytest.mark.anyio
 

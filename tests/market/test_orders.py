@@ -4,7 +4,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from market_world import World, execute, snapshot
 from sqlalchemy import func, select
 
 from market.access.audit import list_audit
@@ -19,6 +18,7 @@ from market.core.errors import (
 )
 from market.trading import orders
 from market.trading.models import Order
+from tests.support.market import World, execute, snapshot
 
 pytestmark = pytest.mark.anyio
 

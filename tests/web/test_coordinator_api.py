@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from market.members.ppe import make_ppe
-from tests.web.conftest import World
-from tests.web.test_security_api import token_for
+from tests.support.world import World, token_for
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ import pytest
 
 from market.access.actor import Actor
 from market.core.errors import Forbidden, KlasterError, OrderRejected
-from tests.web.conftest import World, run_in_app
+from tests.support.world import World, run_in_app
 
 pytestmark = pytest.mark.anyio
 

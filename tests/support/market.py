@@ -1,4 +1,5 @@
-"""A small hand-made market for the domain tests.
+"""The domain tests' world: `clusters.MARKET` with actors, a recording publisher and a
+scheduler, and helpers to look at or poke the database.
 
 Two nodes joined by one line of 40 kW (10 kWh per 15-minute interval); the upstream grid at
 node A sells at 0.80 and buys at 0.20 PLN/kWh. Alice's metering point sits at B (80 kW
@@ -10,15 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, select, text
 
 from market.access.actor import Actor
 from market.access.models import AuditEntry, Member
-from market.access.passwords import hash_password
 from market.clearing.models import ClearingRun
 from market.clearing.scheduler import Scheduler
 from market.cluster.models import Cluster
@@ -26,14 +24,10 @@ from market.core.clock import ManualClock
 from market.core.events import RecordingPublisher
 from market.network.models import GridConnection, Line, MeteringPoint, Node
 from market.trading.models import Interval, Order, StandingOrder
+from tests.support.clusters import ALICE_PPE, BOB_PPE, MARKET, MARKET_PASSWORD, build
 
-PASSWORD = "correct horse"
+PASSWORD = MARKET_PASSWORD
 T0 = datetime(2026, 6, 15, 10, 0, tzinfo=UTC)
-
-
-@lru_cache(maxsize=1)
-def password_hash() -> str:
-    return hash_password(PASSWORD)
 
 
 @dataclass
@@ -68,85 +62,27 @@ class World:
 
 
 async def build_world(db: Any) -> World:
+    """Store `clusters.MARKET`, then let the scheduler open the first intervals."""
     async with db.session() as s:
-        s.add(
-            Cluster(
-                name="Test cluster",
-                coordinator_name="Carol",
-                interval_minutes=15,
-                gate_closure_minutes=5,
-                horizon_intervals=4,
-                price_floor=Decimal("0.10"),
-                price_cap=Decimal("0.90"),
-                profile_seed=7,
-            )
-        )
-        a = Node(code="A", name="GPZ", kind="gpz")
-        b = Node(code="B", name="Station B", kind="station")
-        s.add_all([a, b])
-        await s.flush()
-        line = Line(code="L-AB", from_node_id=a.id, to_node_id=b.id, capacity_kw=Decimal(40))
-        s.add(line)
-        s.add(
-            GridConnection(
-                node_id=a.id,
-                import_price=Decimal("0.80"),
-                export_price=Decimal("0.20"),
-                import_limit_kw=Decimal(1000),
-                export_limit_kw=Decimal(1000),
-            )
-        )
-        people = {}
-        for login, role, kind in (
-            ("alice", "member", "household"),
-            ("bob", "member", "business"),
-            ("carol", "coordinator", "operator"),
-            ("dave", "distributor", "operator"),
-        ):
-            m = Member(
-                name=login.title(),
-                kind=kind,
-                role=role,
-                login=login,
-                password_hash=password_hash(),
-                show_name=login == "bob",
-            )
-            s.add(m)
-            people[login] = m
-        await s.flush()
-        amp = MeteringPoint(
-            ppe_code="590543500000000018",
-            member_id=people["alice"].id,
-            node_id=b.id,
-            contracted_power_kw=Decimal(80),
-            pv_kwp=Decimal(8),
-            annual_use_kwh=Decimal(3000),
-        )
-        bmp = MeteringPoint(
-            ppe_code="590543500000000025",
-            member_id=people["bob"].id,
-            node_id=a.id,
-            contracted_power_kw=Decimal(100),
-            annual_use_kwh=Decimal(40000),
-            load_profile="business",
-        )
-        s.add_all([amp, bmp])
+        built = await build(s, MARKET)
         await s.commit()
-        actors = {k: Actor(m.id, m.role, m.name, m.login) for k, m in people.items()}
-        world = World(
-            db=db,
-            clock=ManualClock(T0),
-            publisher=RecordingPublisher(),
-            alice=actors["alice"],
-            bob=actors["bob"],
-            carol=actors["carol"],
-            dave=actors["dave"],
-            alice_mp=amp.id,
-            bob_mp=bmp.id,
-            node_a=a.id,
-            node_b=b.id,
-            line_ab=line.id,
-        )
+    actors = {
+        m.login: Actor(built.members[m.login], m.role, m.name, m.login) for m in MARKET.members
+    }
+    world = World(
+        db=db,
+        clock=ManualClock(T0),
+        publisher=RecordingPublisher(),
+        alice=actors["alice"],
+        bob=actors["bob"],
+        carol=actors["carol"],
+        dave=actors["dave"],
+        alice_mp=built.points[ALICE_PPE],
+        bob_mp=built.points[BOB_PPE],
+        node_a=built.nodes["A"],
+        node_b=built.nodes["B"],
+        line_ab=built.lines["L-AB"],
+    )
     await world.scheduler().tick()  # creates the first intervals
     return world
 
