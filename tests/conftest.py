@@ -38,6 +38,27 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2id with the library's profile for tests (CHEAPEST) in this process. The default
+    costs 64 MiB and 0.1–0.3 s a hash or check on purpose, a sign-in's cost, and the suite signs
+    in a few hundred times; the tests check what is accepted, not how slowly. Servers the tests
+    start as processes keep the default (and rehash these hashes at the first sign-in)."""
+    from argon2 import PasswordHasher, profiles
+
+    from market.access import passwords
+
+    cheap = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    default = passwords._hasher
+    passwords._hasher = lambda: cheap  # type: ignore[assignment]
+    passwords.dummy_hash.cache_clear()
+    try:
+        yield
+    finally:
+        passwords._hasher = default
+        passwords.dummy_hash.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer]:
     """A migrated template database on the test PostgreSQL, or a skip reason."""
