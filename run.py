@@ -52,7 +52,16 @@ def setup() -> None:
         digest.update(path.read_bytes())
     if stamp.exists() and stamp.read_text() == digest.hexdigest():
         return
-    pip = [PY, "-m", "pip", "install", "-q", "--disable-pip-version-check", "-c", LOCK]
+    pip: list[str | os.PathLike[str]] = [
+        PY,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--disable-pip-version-check",
+        "-c",
+        LOCK,
+    ]
     if sh(*pip, "pip") != 0:  # the lock's pip
         sys.exit("installing pip failed")
     if sh(*pip, "-e", ".[dev]") != 0:
@@ -64,7 +73,8 @@ def lock(upgrade: bool) -> int:
     """Write requirements.lock from ./.venv (after taking the newest allowed releases)."""
     setup()
     if upgrade:
-        cmd = [PY, "-m", "pip", "install", "-q", "--upgrade", "--upgrade-strategy", "eager"]
+        cmd: list[str | os.PathLike[str]] = [PY, "-m", "pip", "install", "-q", "--upgrade"]
+        cmd += ["--upgrade-strategy", "eager"]
         if sh(*cmd, "pip", "-e", ".[dev]") != 0:
             return 1
     return sh(PY, __file__, "_write-lock")
@@ -98,10 +108,10 @@ def write_lock() -> None:
             own = str(req.marker) if req.marker and "extra" not in str(req.marker) else ""
             todo.append((req.name, set(req.extras), marker or own))
     lines = []
-    for key, how in markers.items():
-        if key == "klaster":
+    for dist_name, how in markers.items():
+        if dist_name == "klaster":
             continue
-        dist = metadata.distribution(key)
+        dist = metadata.distribution(dist_name)
         pin = f"{dist.metadata['Name']}=={dist.version}"
         if "" not in how:
             pin += " ; " + " or ".join(f"({m})" for m in sorted(how))

@@ -165,8 +165,9 @@ def empty_sqlite(path: Path) -> None:
     again in the same transaction."""
     con = sqlite3.connect(path, timeout=10, isolation_level=None)
     try:
-        triggers = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
-        triggers = triggers.fetchall()
+        triggers = con.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"
+        ).fetchall()
         tables = [
             r[0]
             for r in con.execute(

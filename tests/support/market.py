@@ -103,7 +103,7 @@ async def snapshot(db: Any) -> dict[str, Any]:
             Cluster,
             GridConnection,
         ):
-            table = model.__table__
+            table: Any = model.__table__
             rows = (await s.execute(select(table).order_by(*table.primary_key.columns))).all()
             out[table.name] = [tuple(r) for r in rows]
         out["audit"] = await s.scalar(select(func.count(AuditEntry.id)))
