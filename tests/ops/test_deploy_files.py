@@ -171,7 +171,7 @@ def test_the_lock_pins_every_dependency_inside_its_range() -> None:
 
 def test_setup_ci_and_image_install_from_the_lock() -> None:
     run = (ROOT / "run.py").read_text()
-    assert '"-c", LOCK' in run and 'LOCK = ROOT / "requirements.lock"' in run
+    assert re.search(r'"-c",\s*LOCK', run) and 'LOCK = ROOT / "requirements.lock"' in run
     assert "python3 run.py test" in (ROOT / ".ci" / "run").read_text()
     assert not (ROOT / "deploy" / "constraints.txt").exists()
     readme = (ROOT / "README.md").read_text()
