@@ -6,7 +6,7 @@
 
 For each app count in `--apps`: a fresh PostgreSQL database (created and dropped here), the
 shared Redis (unique channel prefix), one `klaster worker` and N `klaster serve` processes on
-loopback (`tests/ops/topology.py`). A child process holds `--clients` WebSockets on
+loopback (`tests/support/topology.py`). A child process holds `--clients` WebSockets on
 /api/v1/feed, spread over the apps (what `klaster watch` and programs hold; they receive every
 order-book, gate and clearing event). This process then submits orders through
 POST /api/v1/orders at a constant rate (open loop: latency is measured from the moment a

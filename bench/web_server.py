@@ -79,7 +79,7 @@ def running_server(
     market clock running `900 / interval_seconds` times faster), yield, stop.
 
     With `apps` > 1 (PostgreSQL and Redis only) the production topology instead: one
-    `klaster worker` and `apps` `klaster serve` processes (`tests/ops/topology.py`)."""
+    `klaster worker` and `apps` `klaster serve` processes (`tests/support/topology.py`)."""
     if apps > 1 and not (postgres and redis):
         raise ValueError("several app processes need --postgres and --redis")
     from sqlalchemy.engine import make_url
