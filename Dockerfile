@@ -5,8 +5,9 @@ FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/venv
-# Dependencies first (cached while only the code changes), pinned by the constraints file.
-COPY deploy/constraints.txt deploy/constraints.txt
+# Dependencies first (cached while only the code changes), at the versions of the lock the
+# test suite passed with (requirements.lock, refreshed by `python3 run.py lock`).
+COPY requirements.lock requirements.lock
 COPY pyproject.toml README.md ./
 COPY matching matching
 COPY market market
@@ -14,7 +15,7 @@ COPY web web
 COPY migrations migrations
 # A regular (not editable) install: templates, static files with the vendored htmx
 # (web/static/htmx-*.min.js, ws-*.min.js), translations and migrations are package data.
-RUN /opt/venv/bin/pip install -c deploy/constraints.txt . \
+RUN /opt/venv/bin/pip install -c requirements.lock . \
  && /opt/venv/bin/python -c "import web.templating as t, pathlib; \
 assert any(pathlib.Path(t.STATIC_DIR).glob('htmx-*.min.js')), 'vendored htmx missing'"
 

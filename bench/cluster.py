@@ -6,7 +6,7 @@
 
 For each app count in `--apps`: a fresh PostgreSQL database (created and dropped here), the
 shared Redis (unique channel prefix), one `klaster worker` and N `klaster serve` processes on
-loopback (`tests/ops/topology.py`). A child process holds `--clients` WebSockets on
+loopback (`tests/support/topology.py`). A child process holds `--clients` WebSockets on
 /api/v1/feed, spread over the apps (what `klaster watch` and programs hold; they receive every
 order-book, gate and clearing event). This process then submits orders through
 POST /api/v1/orders at a constant rate (open loop: latency is measured from the moment a
@@ -294,7 +294,7 @@ async def prepare_database(
 
     from market.core.clock import ManualClock
     from market.db.engine import create_engine, migrate, session_factory
-    from tests.web.conftest import build_cluster
+    from tests.support.world import build_cluster
 
     admin = make_url(admin_url)
     dsn = admin.set(drivername="postgresql", database="postgres").render_as_string(False)
@@ -338,7 +338,7 @@ async def drop_database(admin_url: str, name: str) -> None:
 async def bench_apps(args: argparse.Namespace, n_apps: int, log_dir: Path) -> list[Step]:
     import httpx
 
-    from tests.ops.topology import Topology
+    from tests.support.topology import Topology
 
     name = f"klaster_bench_{uuid.uuid4().hex[:8]}"
     url, _ids, traders = await prepare_database(args.postgres, name, args.members)

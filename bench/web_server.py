@@ -79,7 +79,7 @@ def running_server(
     market clock running `900 / interval_seconds` times faster), yield, stop.
 
     With `apps` > 1 (PostgreSQL and Redis only) the production topology instead: one
-    `klaster worker` and `apps` `klaster serve` processes (`tests/ops/topology.py`)."""
+    `klaster worker` and `apps` `klaster serve` processes (`tests/support/topology.py`)."""
     if apps > 1 and not (postgres and redis):
         raise ValueError("several app processes need --postgres and --redis")
     from sqlalchemy.engine import make_url
@@ -163,7 +163,7 @@ async def analyze(database_url: str) -> None:
 def _topology(
     db_url: str, redis: str, tmp: Path, speed: float, apps: int, env: dict[str, str]
 ) -> Iterator[Server]:
-    from tests.ops.topology import Topology
+    from tests.support.topology import Topology
 
     keep = ("KLASTER_ORDER_RATE", "KLASTER_SIGNIN_RATE")
     topo = Topology(

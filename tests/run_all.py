@@ -36,7 +36,8 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         main_report = Path(tmp) / "main.xml"
         browser_report = Path(tmp) / "browser.xml"
-        rc = pytest(main_report, "-m", "not browser", *argv)
+        # the slowest tests and set-ups at the end: where the suite's time goes
+        rc = pytest(main_report, "-m", "not browser", "--durations=15", *argv)
         browser_dir = ROOT / "tests" / "browser"
         if rc == 0 and browser_dir.is_dir() and not argv:
             rc = pytest(browser_report, "-m", "browser", str(browser_dir))

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer
-from tests.web.conftest import PASSWORD
+from tests.support.servers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.support.world import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.anyio]
 

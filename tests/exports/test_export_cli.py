@@ -8,7 +8,9 @@ from typing import Any
 
 import anyio
 import pytest
-from export_data import PPE_A, PPE_B, STARTS, build_cluster
+
+from tests.support.exports import PPE_A, PPE_B, STARTS, build_cluster
+from web.cli import main
 
 pytestmark = pytest.mark.anyio
 
@@ -28,7 +30,6 @@ async def cli_db(db: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 async def klaster(*argv: str) -> int:
     # Imported here, not at collection: then `tests/` is first on sys.path and `web` would
     # be the tests' package `tests/web`, not the app.
-    from web.cli import main
 
     return int(await anyio.to_thread.run_sync(main, list(argv)))
 

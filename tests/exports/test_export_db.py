@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from export_data import FINISHED, PPE_A, PPE_B, PPE_C, build_cluster
 from sqlalchemy import func, select, update
 
 from market.access.actor import Actor
@@ -19,6 +18,7 @@ from market.export.request import ExportRequest
 from market.export.service import open_export, stream_export, write_export
 from market.metering.imports import import_meter_data
 from market.metering.models import MeterReading
+from tests.support.exports import FINISHED, PPE_A, PPE_B, PPE_C, build_cluster
 
 pytestmark = pytest.mark.anyio
 

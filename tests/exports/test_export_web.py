@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from export_data import PASSWORD, PPE_A, PPE_B, build_cluster
 from litestar import Litestar
 from litestar.testing import TestClient
+
+from tests.support.exports import PASSWORD, PPE_A, PPE_B, build_cluster
 
 pytestmark = pytest.mark.anyio
 

@@ -1,4 +1,4 @@
-"""Fixtures of the market domain tests (helpers live in market_world.py)."""
+"""Fixtures of the market domain tests (tests/support/market.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from market_world import World, build_world
+
+from tests.support.market import World, build_world
 
 
 @pytest.fixture

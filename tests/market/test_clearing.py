@@ -8,7 +8,6 @@ from typing import Any
 
 import anyio
 import pytest
-from market_world import World, execute
 from sqlalchemy import func, select
 
 from market.access.models import AuditEntry
@@ -18,6 +17,7 @@ from market.clearing.run import claim, verify_interval
 from market.trading import orders
 from market.trading.models import Interval, Order
 from market.trading.order_input import parse_order
+from tests.support.market import World, execute
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from market_world import World
 from sqlalchemy import select
 
 from market.core.clock import FastClock, clock_for_speed, demo_speed_for
@@ -23,6 +22,7 @@ from market.trading import parameters as market_parameters
 from market.trading.intervals import list_intervals
 from market.trading.models import Interval
 from market.trading.order_input import parse_order
+from tests.support.market import World
 
 pytestmark = pytest.mark.anyio
 

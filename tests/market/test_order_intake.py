@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from market_world import World, snapshot
 from sqlalchemy import func, select, text
 from test_orders import REJECTIONS, place
 
@@ -21,6 +20,7 @@ from market.trading import pipeline
 from market.trading.book import OrderView
 from market.trading.models import Order
 from market.trading.order_input import parse_order
+from tests.support.market import World, snapshot
 
 pytestmark = pytest.mark.anyio
 

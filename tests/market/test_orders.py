@@ -4,7 +4,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from market_world import World, execute, snapshot
 from sqlalchemy import func, select
 
 from market.access.audit import list_audit
@@ -23,6 +22,7 @@ from market.trading import orders, pipeline
 from market.trading.book import OrderView
 from market.trading.models import Order
 from market.trading.order_input import parse_change, parse_order
+from tests.support.market import World, execute, snapshot
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import anyio
 import pytest
-from market_world import PASSWORD, World, execute, snapshot
 from sqlalchemy import func, select
 
 from market.access import auth
@@ -28,6 +27,7 @@ from market.network.models import MeteringPoint
 from market.trading import parameters as market_parameters
 from market.trading.models import Order, StandingOrder
 from market.trading.parameters import ParametersUpdate, parse_parameters
+from tests.support.market import PASSWORD, World, execute, snapshot
 
 pytestmark = pytest.mark.anyio
 NOON = datetime(2026, 6, 15, 9, 50, tzinfo=UTC)

@@ -4,7 +4,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from market_world import World, execute, snapshot
 from sqlalchemy import select
 
 from market.core.errors import Forbidden, KlasterError, OrderRejected
@@ -15,6 +14,7 @@ from market.network.models import MeteringPoint
 from market.trading import standing
 from market.trading.models import Interval, Order
 from market.trading.order_input import parse_standing
+from tests.support.market import World, execute, snapshot
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import anyio
 import pytest
-from market_world import build_world
 from sqlalchemy import func, select
 
 from market.access.models import AuditEntry
@@ -19,6 +18,7 @@ from market.trading import orders
 from market.trading import parameters as market_parameters
 from market.trading.models import Interval
 from market.trading.order_input import parse_order
+from tests.support.market import build_world
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]

@@ -33,8 +33,8 @@ import anyio
 import httpx
 import pytest
 
-from tests.ops.topology import DEFAULT_REDIS, Topology, private_redis, redis_reachable
-from tests.web.conftest import PASSWORD, build_cluster
+from tests.support.topology import DEFAULT_REDIS, Topology, private_redis, redis_reachable
+from tests.support.world import PASSWORD, build_cluster
 
 pytestmark = [pytest.mark.anyio, pytest.mark.postgres, pytest.mark.redis]
 

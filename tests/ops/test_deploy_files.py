@@ -127,16 +127,56 @@ def test_dockerfile_is_slim_non_root_and_installs_the_project() -> None:
     froms = re.findall(r"^FROM (\S+)", text, flags=re.M)
     assert froms and all(f.startswith("python:3.11-slim") for f in froms)
     assert re.search(r"^USER klaster", text, flags=re.M)
-    assert "pip install -c deploy/constraints.txt ." in text
+    assert "pip install -c requirements.lock ." in text
+    assert re.search(r"^COPY requirements.lock requirements.lock$", text, flags=re.M)
     for part in ("matching", "market", "web", "migrations"):
         assert re.search(rf"^COPY {part} {part}$", text, flags=re.M), part
     assert "HEALTHCHECK" in text and 'CMD ["klaster", "serve"' in text
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
     assert ".venv" in ignored and ".git" in ignored and "web" not in ignored
-    constraints = (ROOT / "deploy" / "constraints.txt").read_text()
+    lock = (ROOT / "requirements.lock").read_text()
     for dep in ("litestar==", "ortools==", "prometheus_client==", "asyncpg==", "uvicorn=="):
-        assert dep in constraints, dep
-    assert " @ file:" not in constraints
+        assert dep in lock, dep
+    assert " @ file:" not in lock
+
+
+def locked_versions() -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.split(";")[0].strip().partition("==")
+            assert version, f"not an exact pin: {line}"
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_the_lock_pins_every_dependency_inside_its_range() -> None:
+    """What pyproject.toml asks for (with the `dev` extra) is in requirements.lock, at a version
+    its range allows: a changed range without `python3 run.py lock` fails here."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = locked_versions()
+    for line in [*project["dependencies"], *project["optional-dependencies"]["dev"]]:
+        req = Requirement(line)
+        name = canonicalize_name(req.name)
+        assert name in pins, f"{req.name} is not in requirements.lock (python3 run.py lock)"
+        assert req.specifier.contains(pins[name], prereleases=True), (line, pins[name])
+
+
+def test_setup_ci_and_image_install_from_the_lock() -> None:
+    run = (ROOT / "run.py").read_text()
+    assert re.search(r'"-c",\s*LOCK', run) and 'LOCK = ROOT / "requirements.lock"' in run
+    assert "python3 run.py test" in (ROOT / ".ci" / "run").read_text()
+    assert not (ROOT / "deploy" / "constraints.txt").exists()
+    readme = (ROOT / "README.md").read_text()
+    assert "python3 run.py lock" in readme
+    assert "python3 run.py lock" in (ROOT / "docs" / "deployment.md").read_text()
 
 
 def test_static_files_and_vendored_htmx_are_package_data() -> None:

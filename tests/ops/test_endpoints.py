@@ -12,7 +12,7 @@ import pytest
 from litestar.testing import TestClient
 from prometheus_client import REGISTRY
 
-from tests.web.conftest import PASSWORD, World
+from tests.support.world import PASSWORD, World
 
 pytestmark = pytest.mark.anyio
 
@@ -146,6 +146,7 @@ async def test_failover_store_answers_from_memory_while_redis_is_away() -> None:
     await dead._redis.aclose()
 
 
+@pytest.mark.own_app  # it registers a route
 async def test_server_errors_are_logged_and_rejections_are_not(
     client: Any, world: World, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.ops.topology import ROOT, free_port, wait_until
+from tests.support.topology import ROOT, free_port, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import ALICE_PPE, World, htmx_headers, sign_in
-from tests.web.test_security_api import token_for
+from tests.support.world import ALICE_PPE, World, htmx_headers, sign_in, token_for
 
 pytestmark = pytest.mark.anyio
 

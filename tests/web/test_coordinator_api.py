@@ -13,8 +13,7 @@ import pytest
 
 from market.core.errors import Param, render_message
 from market.members.ppe import check_digit, make_ppe
-from tests.web.conftest import World, htmx_headers, sign_in
-from tests.web.test_security_api import token_for
+from tests.support.world import World, htmx_headers, sign_in, token_for
 from web.ui import i18n
 
 pytestmark = pytest.mark.anyio

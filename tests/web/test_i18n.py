@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from market.core.errors import GateClosed, OrderRejected
-from tests.web.conftest import World
+from tests.support.world import World
 from web.ui import i18n
 from web.ui.i18n import gettext, ngettext, translate_message
 

@@ -12,7 +12,7 @@ from market.access.actor import Actor
 from market.core.errors import Forbidden, KlasterError, OrderRejected
 from market.trading.book import OrderView
 from market.trading.order_input import parse_order
-from tests.web.conftest import World, run_in_app
+from tests.support.world import World, run_in_app
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from litestar.exceptions import WebSocketDisconnect
 
-from tests.web.conftest import World, htmx_headers, sign_in, tick
+from tests.support.world import World, htmx_headers, sign_in, tick
 
 pytestmark = pytest.mark.anyio
 

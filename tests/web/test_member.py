@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import BOB_PPE, World, htmx_headers, sign_in
+from tests.support.world import BOB_PPE, World, htmx_headers, sign_in
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.web.conftest import redis_url
+from tests.support.servers import redis_url
 from web import ratelimit
 from web.ratelimit import MemoryCounters, RedisCounters
 

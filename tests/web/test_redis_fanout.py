@@ -24,7 +24,8 @@ import httpx
 import pytest
 
 from market.core.clock import ManualClock
-from tests.web.conftest import PASSWORD, build_cluster, redis_url
+from tests.support.servers import redis_url
+from tests.support.world import PASSWORD, build_cluster
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis, pytest.mark.postgres]
 

@@ -6,15 +6,9 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import PASSWORD, World, htmx_headers, sign_in
+from tests.support.world import PASSWORD, World, htmx_headers, sign_in, token_for
 
 pytestmark = pytest.mark.anyio
-
-
-def token_for(client: Any, login: str) -> dict[str, str]:
-    r = client.post("/api/v1/auth/token", json={"login": login, "password": PASSWORD})
-    assert r.status_code == 201, r.text
-    return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import LiveServer, serve_test_app
-from tests.web.conftest import PASSWORD
+from tests.support.servers import LiveServer, serve_test_app
+from tests.support.world import PASSWORD
 from web.commands.watch import describe, feed_url, watch
 
 pytestmark = pytest.mark.anyio
