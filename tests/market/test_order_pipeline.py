@@ -17,7 +17,6 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 from litestar.utils import ensure_async_callable
-from market_world import PASSWORD, World, snapshot
 from sqlalchemy import event, select
 
 from market.access.models import AuditEntry
@@ -27,6 +26,7 @@ from market.db.engine import unit_of_work
 from market.trading import orders, pipeline, standing
 from market.trading.models import Interval, Order
 from market.trading.order_input import parse_order, parse_standing
+from tests.support.market import PASSWORD, World, snapshot
 
 pytestmark = pytest.mark.anyio
 
