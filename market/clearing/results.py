@@ -113,10 +113,12 @@ def _summary(interval: Interval, run: ClearingRun | None, prices: list[Decimal])
 async def interval_result(session: AsyncSession, interval_id: int) -> IntervalResultView:
     interval = await session.get(Interval, interval_id)
     if interval is None:
-        raise NotFound("interval_id", f"no interval {interval_id}")
+        raise NotFound("interval_id", "no interval %(interval_id)s", interval_id=interval_id)
     run = await session.scalar(select(ClearingRun).where(ClearingRun.interval_id == interval_id))
     if run is None:
-        raise NotFound("interval_id", f"interval {interval_id} is not cleared yet")
+        raise NotFound(
+            "interval_id", "interval %(interval_id)s is not cleared yet", interval_id=interval_id
+        )
     nodes = [
         NodeResult(
             n.id,

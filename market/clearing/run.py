@@ -242,7 +242,11 @@ async def verify_interval(session: AsyncSession, interval: Interval) -> Verifica
 
     run = await session.scalar(select(ClearingRun).where(ClearingRun.interval_id == interval.id))
     if run is None:
-        raise NotFound("start", f"interval {interval.start_utc.isoformat()} has no stored clearing")
+        raise NotFound(
+            "start",
+            "the interval starting %(start)s has no stored clearing",
+            start=interval.start_utc,
+        )
     problem = decompress_problem(run.problem_gz)
     result = await anyio.to_thread.run_sync(solve, problem)
     try:

@@ -8,41 +8,11 @@ HTTP 422, never as a generic 400. Both decimal comma and dot are accepted.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
 from litestar.params import QueryParameter
 
-from market.core.errors import ValidationFailed
-
 NextParam = Annotated[str | None, QueryParameter(name="next")]
-
-
-def parse_decimal(text: str | None, field: str, *, required: bool = True) -> Decimal | None:
-    raw = (text or "").strip().replace("\u00a0", "").replace(" ", "").replace(",", ".")
-    if not raw:
-        if required:
-            raise ValidationFailed(field, "enter a number")
-        return None
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise ValidationFailed(field, "enter a number, e.g. 12,5") from None
-    if not value.is_finite():
-        raise ValidationFailed(field, "enter a number, e.g. 12,5")
-    return value
-
-
-def parse_int(text: str | None, field: str, *, required: bool = True) -> int | None:
-    raw = (text or "").strip()
-    if not raw:
-        if required:
-            raise ValidationFailed(field, "choose a value")
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValidationFailed(field, "choose a value") from None
 
 
 @dataclass
