@@ -1,4 +1,7 @@
-"""The JSON API under /api/v1 (bearer tokens; OpenAPI at /schema)."""
+"""The JSON API under /api/v1: everything the pages do, for programs (bearer tokens from POST
+/auth/token; OpenAPI at /schema). Errors are `KlasterError.to_dict()` (`error`, `field`,
+`message`, `message_id`, `params`) with the status of the market error. Each handler parses,
+calls one market service and returns its view (Decimals as strings, times ISO 8601 UTC)."""
 
 from __future__ import annotations
 
@@ -8,13 +11,18 @@ from litestar import Request, Router
 
 
 def api_router() -> Router:
-    from web.api import v1
+    from web.api import account, coordinator, market, orders
 
     # Plain requests: the app's HTMXRequest parses htmx headers on every request, which
     # programs never send.
     return Router(
         path="/api/v1",
-        route_handlers=v1.HANDLERS,  # type: ignore[arg-type]
+        route_handlers=[
+            *account.HANDLERS,
+            *market.HANDLERS,
+            *orders.HANDLERS,
+            *coordinator.HANDLERS,
+        ],
         tags=["v1"],
         request_class=Request,
     )
