@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from market.core.settings import DEFAULT_TIMEZONE
 from market.db.base import Base, price_pln, utcnow
 
 
@@ -25,7 +26,7 @@ class Cluster(Base):
     name: Mapped[str] = mapped_column(String(200))
     registry_number: Mapped[str | None] = mapped_column(String(60))
     coordinator_name: Mapped[str] = mapped_column(String(200))
-    timezone: Mapped[str] = mapped_column(String(60), default="Europe/Warsaw")
+    timezone: Mapped[str] = mapped_column(String(60), default=DEFAULT_TIMEZONE)
     interval_minutes: Mapped[int] = mapped_column(Integer, default=15)
     #: The gate closes this many minutes before the interval starts.
     gate_closure_minutes: Mapped[int] = mapped_column(Integer, default=5)

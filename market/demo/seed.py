@@ -25,6 +25,7 @@ from market.access.passwords import hash_password
 from market.cluster.models import Cluster
 from market.core.clock import Clock
 from market.core.errors import Conflict, ValidationFailed
+from market.core.settings import DEFAULT_TIMEZONE
 from market.demo.staszow import (
     BUSINESSES,
     IMPORT_REFERENCE,
@@ -90,7 +91,7 @@ async def seed_demo(
         name="Klaster Energii Powiatu Staszowskiego",
         registry_number="KE/DEMO/2026",
         coordinator_name="Domat Consulting Sp. z o.o.",
-        timezone="Europe/Warsaw",
+        timezone=DEFAULT_TIMEZONE,
         interval_minutes=interval_minutes,
         gate_closure_minutes=5,
         horizon_intervals=8,

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from market.core.errors import ValidationFailed
+from market.core.settings import DEFAULT_TIMEZONE
 from market.export.formats.encoder import Encoder
 from market.export.formats.registry import FORMATS
 from market.export.scope import ExportScope, check_range
@@ -21,7 +22,7 @@ from market.export.tables import TABLES, TableSpec
 from market.export.writers import CsvDialect
 
 #: The cluster's local time (ranges without an offset are read in it).
-LOCAL_TZ = "Europe/Warsaw"
+LOCAL_TZ = DEFAULT_TIMEZONE
 #: The table a one-table format holds when none is named.
 DEFAULT_TABLE = "metering"
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
+from market.core.settings import DEFAULT_TIMEZONE
 from market.core.timegrid import label
 
 ENERGY_SCALE = 3
@@ -276,7 +277,9 @@ class IntervalFields(NamedTuple):
     resolution: str
 
 
-def interval_fields(start_utc: datetime, minutes: int, tz: str = "Europe/Warsaw") -> IntervalFields:
+def interval_fields(
+    start_utc: datetime, minutes: int, tz: str = DEFAULT_TIMEZONE
+) -> IntervalFields:
     """Local day, number (1…92/96/100) and resolution of the interval starting at `start_utc`."""
     lab = label(start_utc, minutes, tz)
     return IntervalFields(

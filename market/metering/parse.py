@@ -30,6 +30,7 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from market.core.errors import Param, ValidationFailed, render_message
+from market.core.settings import DEFAULT_TIMEZONE
 from market.members.ppe import validate_ppe
 
 WH = Decimal("0.001")
@@ -314,7 +315,7 @@ def read_meter_csv(
     stream: IO[str],
     *,
     is_known_ppe: Callable[[str], bool],
-    zone: str = "Europe/Warsaw",
+    zone: str = DEFAULT_TIMEZONE,
     resolution_minutes: int | None = None,
     report: ImportReport | None = None,
 ) -> Iterator[Reading]:

@@ -37,7 +37,7 @@ async def interval_result(db: Db, interval_id: FromPath[int]) -> results.Interva
 
 @get("/results", guards=[signed_in])
 async def day_results(db: Db, day: FromQuery[date]) -> list[results.IntervalSummary]:
-    """Every interval of a local day (Europe/Warsaw), in order."""
+    """Every interval of a local day (the cluster's time zone), in order."""
     return await results.day_results(db, day)
 
 
