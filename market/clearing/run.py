@@ -36,6 +36,7 @@ from market.clearing.input import (
 from market.clearing.models import ClearingRun
 from market.clearing.store import Converted, StoredRun, convert, store_result
 from market.core.events import INTERVAL_CLEARED, Publisher, publish_safely
+from market.db.engine import unit_of_work
 from market.trading.models import Interval, IntervalStatus, Order, OrderStatus
 from matching.problem import ProblemError
 from matching.result import ClearingResult
@@ -74,7 +75,7 @@ async def claim(
 ) -> bool:
     """Take the interval for clearing; True for exactly one contender."""
     now = datetime.now(UTC)
-    async with sessions() as session:
+    async with unit_of_work(sessions) as session:
         result = await session.execute(
             update(Interval)
             .where(
@@ -92,8 +93,7 @@ async def claim(
             )
             .execution_options(synchronize_session=False)
         )
-        await session.commit()
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def _finish(
@@ -124,7 +124,11 @@ async def clear_claimed(
     worker_id: str,
     publisher: Publisher,
 ) -> StoredRun | None:
-    """Clear an interval this worker has claimed; None if the claim was lost meanwhile."""
+    """Clear an interval this worker has claimed; None if the claim was lost meanwhile.
+
+    The worker's command, not a service: it runs its own transactions on purpose — a read
+    released before the solve (which may take seconds, off the event loop), then one that
+    stores the result only if the claim still holds."""
     started = datetime.now(UTC)
     async with sessions() as session:
         interval = await session.get(Interval, interval_id)
@@ -168,7 +172,7 @@ async def clear_claimed(
 async def _fail(
     sessions: async_sessionmaker[AsyncSession], interval_id: int, worker_id: str, reason: str
 ) -> None:
-    async with sessions() as session:
+    async with unit_of_work(sessions) as session:
         if await _finish(session, interval_id, worker_id, IntervalStatus.FAILED, reason):
             await session.execute(
                 update(Order)
@@ -192,7 +196,6 @@ async def _fail(
                 reason=reason,
                 worker=worker_id,
             )
-            await session.commit()
 
 
 def cleared_event(interval: Interval, stored: StoredRun) -> dict[str, Any]:
