@@ -104,12 +104,6 @@ async def commit_or_conflict(session: AsyncSession) -> None:
         ) from None
 
 
-@asynccontextmanager
-async def session_scope(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
-    async with session_factory(engine)() as session:
-        yield session
-
-
 async def insert_returning_ids(
     session: AsyncSession, table: Table, rows: list[dict[str, Any]]
 ) -> list[int]:

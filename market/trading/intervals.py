@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,13 +95,6 @@ async def list_intervals(
         open=[interval_view(r, now) for r in open_rows],
         recent=[interval_view(r, now) for r in recent_rows],
     )
-
-
-async def get_interval(session: AsyncSession, interval_id: int, clock: Clock) -> IntervalView:
-    row = await session.get(Interval, interval_id)
-    if row is None:
-        raise NotFound("interval_id", "no interval %(id)s", id=interval_id)
-    return interval_view(row, clock.now())
 
 
 async def interval_by_start(session: AsyncSession, start: datetime) -> Interval:
@@ -231,10 +224,3 @@ async def ensure_intervals(session: AsyncSession, cluster: Cluster, now: datetim
         .returning(Interval.id)
     )
     return list((await session.scalars(stmt)).all())
-
-
-async def count_intervals(session: AsyncSession, status: IntervalStatus | None = None) -> int:
-    query = select(func.count(Interval.id))
-    if status is not None:
-        query = query.where(Interval.status == status.value)
-    return int(await session.scalar(query) or 0)

@@ -80,10 +80,6 @@ def check_price_band(value: Decimal, cluster: Cluster, field: str = "price") -> 
     return value
 
 
-def parse_price(raw: object, cluster: Cluster, field: str = "price") -> Decimal:
-    return check_price_band(parse_price_value(raw, field), cluster, field)
-
-
 def deliverable_kwh(contracted_power_kw: Decimal, minutes: int) -> Decimal:
     """What a contracted power can deliver (or take) in one interval."""
     return (contracted_power_kw * minutes / Decimal(60)).quantize(Decimal("0.001"))
