@@ -24,18 +24,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from ortools.linear_solver.python import model_builder_helper as _mbh
 
+from matching import glop
 from matching.network import Topology
 from matching.problem import BoolArray, FloatArray
 from matching.steps import Steps
-
-# OR-Tools' pybind stubs mistype numpy arrays; use the module untyped.
-mbh: Any = _mbh
 
 INF = math.inf
 
@@ -258,15 +254,10 @@ def _lp_extreme(
     a = np.vstack([a, c[None, :]])
     a_lo = np.concatenate([a_lo, [-PRICE_CAP]])
     a_hi = np.concatenate([a_hi, [PRICE_CAP]])
-    helper = mbh.ModelBuilderHelper()
-    helper.fill_model_from_sparse_data(var_lo, var_hi, c, a_lo, a_hi, sp.csr_matrix(a))
-    helper.set_maximize(maximize)
-    solver = mbh.ModelSolverHelper("glop")
-    solver.solve(helper)
-    status = solver.status()
-    if status != mbh.SolveStatus.OPTIMAL:
-        raise PriceRuleError(f"price-range LP ended {status.name}")
-    value = float(solver.objective_value())
+    out = glop.solve_lp(var_lo, var_hi, c, a_lo, a_hi, sp.csr_matrix(a), maximize=maximize)
+    if not out.optimal:
+        raise PriceRuleError(f"price-range LP ended {out.solve_status.name}")
+    value = out.objective_value
     if abs(value) >= PRICE_CAP * (1 - 1e-9):
         return INF if value > 0 else -INF
     return value
@@ -276,14 +267,11 @@ def _lp_point(
     var_lo: FloatArray, var_hi: FloatArray, a: FloatArray, a_lo: FloatArray, a_hi: FloatArray
 ) -> FloatArray:
     """Any w with a_lo ≤ a w ≤ a_hi and var_lo ≤ w ≤ var_hi."""
-    helper = mbh.ModelBuilderHelper()
     zero = np.zeros(a.shape[1])
-    helper.fill_model_from_sparse_data(var_lo, var_hi, zero, a_lo, a_hi, sp.csr_matrix(a))
-    solver = mbh.ModelSolverHelper("glop")
-    solver.solve(helper)
-    if solver.status() != mbh.SolveStatus.OPTIMAL:
-        raise PriceRuleError(f"price feasibility LP ended {solver.status().name}")
-    point: FloatArray = np.asarray(solver.variable_values())
+    out = glop.solve_lp(var_lo, var_hi, zero, a_lo, a_hi, sp.csr_matrix(a), maximize=False)
+    if not out.optimal:
+        raise PriceRuleError(f"price feasibility LP ended {out.solve_status.name}")
+    point: FloatArray = out.values
     return point
 
 

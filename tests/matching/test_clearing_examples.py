@@ -82,8 +82,8 @@ def test_congested_line_trades_carry_both_prices() -> None:
 
 
 def test_time_limit_gives_a_status_and_nothing_accepted() -> None:
-    from bench.problems import random_problem
     from matching import Status
+    from tests.support.problems import random_problem
 
     base = random_problem(60_000, 1_500, seed=3, meshed=True)
     problem = type(base)(base.interval, base.network, base.orders, time_limit_s=1e-4)

@@ -1,0 +1,4 @@
+"""Helpers shared by the tests and the benchmarks.
+
+bench may import these; tests never import bench.
+"""
