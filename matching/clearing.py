@@ -14,7 +14,15 @@ import numpy as np
 from matching.network import Topology, build_topology
 from matching.prices import PriceRuleError, Prices, choose_prices, line_states
 from matching.problem import ClearingProblem, FloatArray
-from matching.result import GRID, ClearingResult, Status, Timings, Trades, empty_trades
+from matching.result import (
+    GRID,
+    ClearingResult,
+    FlowModel,
+    Status,
+    Timings,
+    Trades,
+    empty_trades,
+)
 from matching.solve import solve
 from matching.steps import Steps, aggregate, allocate_pro_rata
 from matching.trades import build_trades
@@ -22,6 +30,12 @@ from matching.trades import build_trades
 
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
+
+
+def flow_model(problem: ClearingProblem) -> FlowModel:
+    """DC power flow when every line has a reactance (on a tree it coincides with the
+    transport model, which is how it is solved), else the transport model."""
+    return FlowModel.DC if problem.network.uses_dc_flow else FlowModel.TRANSPORT
 
 
 def _failed(
@@ -45,6 +59,7 @@ def _failed(
         congestion_rent=0.0,
         trades=empty_trades(),
         timings=timings,
+        flow_model=flow_model(problem),
     )
 
 
@@ -92,8 +107,9 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     steps = aggregate(book)
     build_ms = _ms(t0)
 
+    deadline = None if problem.time_limit_s is None else t_all + problem.time_limit_s
     t0 = time.perf_counter()
-    sol = solve(problem, steps, topo)
+    sol = solve(problem, steps, topo, None if deadline is None else deadline - t0)
     status, reason = sol.status, sol.reason
     solve_ms = _ms(t0) - sol.model_ms
     build_ms += sol.model_ms
@@ -115,6 +131,10 @@ def clear(problem: ClearingProblem) -> ClearingResult:
         dual_price = -sol.duals
         prices = Prices(dual_price, dual_price.copy(), dual_price.copy())
     prices_ms = _ms(t0)
+    if deadline is not None and time.perf_counter() > deadline:
+        reason += "; time limit reached while choosing prices"
+        timings = Timings(build_ms, solve_ms, prices_ms, 0.0, 0.0, _ms(t_all))
+        return _failed(problem, topo, Status.TIME_LIMIT, reason, timings)
 
     t0 = time.perf_counter()
     accepted = allocate_pro_rata(book, steps, x)
@@ -123,6 +143,10 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     t0 = time.perf_counter()
     trades = _trades(problem, topo, steps, accepted, prices, flow, imports, exports)
     trades_ms = _ms(t0)
+    if deadline is not None and time.perf_counter() > deadline:
+        reason += "; time limit reached while building trades"
+        timings = Timings(build_ms, solve_ms, prices_ms, alloc_ms, trades_ms, _ms(t_all))
+        return _failed(problem, topo, Status.TIME_LIMIT, reason, timings)
 
     buy = book.is_buy
     welfare = float(
@@ -158,6 +182,7 @@ def clear(problem: ClearingProblem) -> ClearingResult:
         congestion_rent=rent,
         trades=trades,
         timings=Timings(build_ms, solve_ms, prices_ms, alloc_ms, trades_ms, _ms(t_all)),
+        flow_model=flow_model(problem),
     )
 
 
