@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from matching.checks import check_result
 from matching.network import Topology, build_topology
 from matching.prices import PriceRuleError, Prices, choose_prices, line_states
 from matching.problem import ClearingProblem, FloatArray
@@ -123,13 +124,13 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     t0 = time.perf_counter()
     try:
         prices = choose_prices(topo, steps, x, flow, imports, exports)
-        if prices.note:
-            reason += f"; {prices.note}"
     except PriceRuleError as exc:
-        # Never silently: say so in the reason, and fall back to the solver's duals.
-        reason += f"; price rule fell back to solver duals ({exc})"
-        dual_price = -sol.duals
-        prices = Prices(dual_price, dual_price.copy(), dual_price.copy())
+        # The documented rule holds or the result is not published as optimal.
+        reason += f"; price rule not applied: {exc}"
+        timings = Timings(build_ms, solve_ms, _ms(t0), 0.0, 0.0, _ms(t_all))
+        return _failed(problem, topo, Status.ERROR, reason, timings)
+    if prices.note:
+        reason += f"; {prices.note}"
     prices_ms = _ms(t0)
     if deadline is not None and time.perf_counter() > deadline:
         reason += "; time limit reached while choosing prices"
@@ -164,6 +165,11 @@ def clear(problem: ClearingProblem) -> ClearingResult:
         - float(np.dot(topo.import_price, imports))
         + float(np.dot(topo.export_price, exports))
     )
+    failed = check_result(problem, topo, steps, x, accepted, flow, imports, exports, lam, rent)
+    if failed is not None:
+        reason += f"; result check failed: {failed}"
+        timings = Timings(build_ms, solve_ms, prices_ms, alloc_ms, trades_ms, _ms(t_all))
+        return _failed(problem, topo, Status.ERROR, reason, timings)
     _, pos, neg = line_states(topo, flow)
     congested = (pos ^ neg) & (topo.line_limit_kwh > 0)
     return ClearingResult(

@@ -64,12 +64,22 @@ def solve_model(
     return status, out.reason, np.zeros(0), np.zeros(0)
 
 
-def _clean(values: FloatArray, lower: FloatArray, upper: FloatArray) -> FloatArray:
-    """Snap values within 1e-9 (relative) of a bound onto it; the simplex leaves float dust."""
-    tol = 1e-9 * np.maximum(1.0, np.maximum(np.abs(lower), np.abs(upper)))
+#: Values this close to a bound (in kWh) are float dust and are moved onto it.
+SNAP_KWH = 1e-9
+
+
+def clean(values: FloatArray, lower: FloatArray, upper: FloatArray) -> FloatArray:
+    """Move values within float dust of a bound onto that bound: SNAP_KWH in absolute kWh,
+    or a few units in the last place of the bound itself (a bound of 1e12 kWh is resolved
+    to ~1e-4 kWh only). Never relative to the other bound: a 0.2 kWh import under a 1e12 kWh
+    limit stays 0.2."""
     out = np.clip(values, lower, upper)
-    out = np.where(np.abs(out - lower) <= tol, lower, out)
-    cleaned: FloatArray = np.where(np.abs(out - upper) <= tol, upper, out)
+    with np.errstate(invalid="ignore"):
+        near_lo = out - lower <= SNAP_KWH + 4 * np.spacing(np.abs(lower))
+        near_hi = upper - out <= SNAP_KWH + 4 * np.spacing(np.abs(upper))
+    out = np.where(near_lo, lower, out)
+    to_hi = near_hi & (~near_lo | (upper - out < out - lower))
+    cleaned: FloatArray = np.where(to_hi, upper, out)
     return cleaned
 
 
@@ -91,7 +101,7 @@ def solve(
     if status is not Status.OPTIMAL:
         empty = np.zeros(0)
         return Solution(status, reason, empty, empty, empty, empty, empty, model_ms)
-    values = _clean(values, model.lower, model.upper)
+    values = clean(values, model.lower, model.upper)
     return Solution(
         status,
         reason,

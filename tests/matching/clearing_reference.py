@@ -118,3 +118,97 @@ def price_range(ref: Reference, node: int, fixed: dict[int, float]) -> tuple[flo
             assert res.status == 0, res.message
             out.append(sign * float(res.fun))
     return out[0], out[1]
+
+
+def _face(ref: Reference) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list]:
+    """The dual optimal face as (a_eq, b_eq, a_ub, b_ub, bounds) over (y, r, s)."""
+    rows, nv = ref.a.shape
+    fin_l = np.isfinite(ref.lb)
+    fin_u = np.isfinite(ref.ub)
+    nr, ns = int(fin_l.sum()), int(fin_u.sum())
+    m = rows + nr + ns
+    a_eq = np.zeros((nv, m))
+    a_eq[:, :rows] = ref.a.T
+    a_eq[np.flatnonzero(fin_l), rows + np.arange(nr)] = 1.0
+    a_eq[np.flatnonzero(fin_u), rows + nr + np.arange(ns)] = -1.0
+    a_ub = np.zeros((1, m))
+    a_ub[0, rows : rows + nr] = -ref.lb[fin_l]
+    a_ub[0, rows + nr :] = ref.ub[fin_u]
+    b_ub = np.array([ref.welfare + 1e-9])
+    bounds = [(None, None)] * rows + [(0, None)] * (nr + ns)
+    return a_eq, ref.c, a_ub, b_ub, bounds
+
+
+def problem_span(problem: ClearingProblem) -> tuple[float, float]:
+    """The lowest and highest limit price in the problem (orders and grid connections)."""
+    prices = [float(p) for p in problem.orders.price]
+    for g in problem.network.grid_connections:
+        prices += [g.import_price, g.export_price]
+    return (min(prices), max(prices)) if prices else (0.0, 0.0)
+
+
+def rule_targets(problem: ClearingProblem, ref: Reference) -> tuple[list, list, list]:
+    """The documented rule's ingredients, recomputed on the reference's own dual face:
+    each node's range over the whole face and its target (the midpoint of the range
+    clipped to the problem's price span; the nearer end when the range misses the span)."""
+    p_lo, p_hi = problem_span(problem)
+    lows, highs, targets = [], [], []
+    for node in range(ref.n_nodes):
+        low, high = price_range(ref, node, {})
+        a, b = max(low, p_lo), min(high, p_hi)
+        target = (a + b) / 2 if a <= b else (high if high < p_lo else low)
+        lows.append(low)
+        highs.append(high)
+        targets.append(target)
+    return lows, highs, targets
+
+
+def nearest_on_face(ref: Reference, targets: list[float]) -> np.ndarray:
+    """The optimal price vector nearest (Euclidean) to the targets: first test whether
+    the targets themselves are optimal; otherwise a small SLSQP projection (tests only)."""
+    from scipy.optimize import minimize
+
+    a_eq, b_eq, a_ub, b_ub, bounds = _face(ref)
+    n = ref.n_nodes
+    t = np.array(targets)
+    fix = np.zeros((n, a_eq.shape[1]))
+    fix[np.arange(n), np.arange(n)] = 1.0
+    res = linprog(
+        np.zeros(a_eq.shape[1]),
+        A_ub=a_ub,
+        b_ub=b_ub,
+        A_eq=np.vstack([a_eq, fix]),
+        b_eq=np.concatenate([b_eq, t]),
+        bounds=bounds,
+        method="highs",
+    )
+    if res.status == 0:
+        return t
+    start = linprog(
+        np.zeros(a_eq.shape[1]),
+        A_ub=a_ub,
+        b_ub=b_ub,
+        A_eq=a_eq,
+        b_eq=b_eq,
+        bounds=bounds,
+        method="highs",
+    )
+    assert start.status == 0, start.message
+    lo = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
+    out = minimize(
+        lambda v: float(np.sum((v[:n] - t) ** 2)),
+        start.x,
+        jac=lambda v: np.concatenate([2 * (v[:n] - t), np.zeros(v.shape[0] - n)]),
+        constraints=[
+            {"type": "eq", "fun": lambda v: a_eq @ v - b_eq, "jac": lambda v: a_eq},
+            {"type": "ineq", "fun": lambda v: b_ub - a_ub @ v, "jac": lambda v: -a_ub},
+            {
+                "type": "ineq",
+                "fun": lambda v: v - np.where(np.isfinite(lo), lo, v - 1.0),
+                "jac": lambda v: np.eye(v.shape[0]),
+            },
+        ],
+        method="SLSQP",
+        options={"ftol": 1e-14, "maxiter": 500},
+    )
+    return np.asarray(out.x[:n])
