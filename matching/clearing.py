@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 
+from matching.canonical import canonical_primal
 from matching.checks import check_result
 from matching.network import Topology, build_topology
 from matching.prices import PriceRuleError, Prices, choose_prices, line_states
@@ -131,6 +132,12 @@ def clear(problem: ClearingProblem) -> ClearingResult:
         return _failed(problem, topo, Status.ERROR, reason, timings)
     if prices.note:
         reason += f"; {prices.note}"
+    if not topo.dc_flow:
+        # the optimal solution chosen by rule: pro rata ties, loop-free flows
+        primal = canonical_primal(topo, steps, x, flow, imports, exports, prices.price)
+        x, flow, imports, exports = primal.x, primal.flow, primal.imports, primal.exports
+        if primal.note:
+            reason += f"; {primal.note}"
     prices_ms = _ms(t0)
     if deadline is not None and time.perf_counter() > deadline:
         reason += "; time limit reached while choosing prices"

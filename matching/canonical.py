@@ -1,0 +1,289 @@
+"""One optimal primal solution chosen by a rule, not by the solver (transport model).
+
+The optimal solutions of the clearing LP form a face; a simplex solver returns one of its
+vertices, which depends on how the problem happens to be written (which of two equal-priced
+sellers at different nodes was listed first, which way round a loop the flow was sent). Given
+the chosen prices λ (optimal duals), complementary slackness describes the whole face:
+
+- a step whose limit price differs from its node's price is fully accepted or rejected; the
+  grid connection likewise; a line whose end prices differ is at its limit towards the dearer
+  end;
+- the rest is free: steps priced exactly at their node's price (*tied*), the grid at its own
+  price, and lines with equal prices at both ends, which join nodes into price zones.
+
+The rule, per price zone: the energy the zone's free elements must supply (or take) is fixed;
+it is shared **pro rata** to capacity among all tied supply (sells and grid import) or tied
+demand (buys and grid export) of the zone, as within a node; the zone's free lines then carry
+the **potential flow** (least Σ f², unit weights; it has no loops, since energy runs downhill
+in θ) within their limits. Where the network cannot carry the pro-rata allocation or the
+potential flow with limits is not found in a bounded number of steps, the solver's own
+allocation is kept and its flows are replaced by a least-Σ|f| flow (also loop-free), and the
+reason says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from matching import glop
+from matching.network import Topology
+from matching.problem import BoolArray, FloatArray, IntArray
+from matching.steps import Steps
+
+TIE = 1e-12  # relative: a limit price equal to its node's price
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Primal:
+    x: FloatArray
+    flow: FloatArray
+    imports: FloatArray
+    exports: FloatArray
+    note: str = ""
+
+
+def _tied(price: FloatArray, lam: FloatArray) -> tuple[BoolArray, BoolArray, BoolArray]:
+    """(tied, limit price above the node's price, below it)."""
+    tol = TIE * np.maximum(1.0, np.abs(price))
+    tied = np.abs(price - lam) <= tol
+    return tied, (price > lam) & ~tied, (price < lam) & ~tied
+
+
+def _zones(n: int, a: IntArray, b: IntArray) -> IntArray:
+    graph = sp.coo_matrix((np.ones(a.shape[0]), (a, b)), shape=(n, n))
+    _, labels = sp.csgraph.connected_components(graph, directed=False)
+    out: IntArray = labels.astype(np.int64)
+    return out
+
+
+def canonical_primal(
+    topo: Topology,
+    steps: Steps,
+    x: FloatArray,
+    flow: FloatArray,
+    imports: FloatArray,
+    exports: FloatArray,
+    lam: FloatArray,
+) -> Primal:
+    """The rule's optimal solution (see the module docstring); transport model only."""
+    n = topo.n_nodes
+    limit = topo.line_limit_kwh
+    # steps
+    tied, above, below = _tied(steps.price, lam[steps.node])
+    buy = steps.is_buy
+    q = steps.quantity_kwh
+    x_new = np.where((buy & above) | (~buy & below), q, 0.0)
+    # grid connections
+    g_lam = lam[topo.grid_node]
+    i_tied, _, i_below = _tied(topo.import_price, g_lam)
+    e_tied, e_above, _ = _tied(topo.export_price, g_lam)
+    m_new = np.where(i_below, topo.import_limit_kwh, 0.0)
+    e_new = np.where(e_above, topo.export_limit_kwh, 0.0)
+    # lines
+    l_tied, l_up, l_down = _tied(lam[topo.line_to], lam[topo.line_from])
+    f_new = np.where(l_up, limit, np.where(l_down, -limit, 0.0))
+    free_line = l_tied & (limit > 0)
+    zone = _zones(n, topo.line_from[free_line], topo.line_to[free_line])
+    n_z = int(zone.max()) + 1 if n else 0
+
+    def per_zone(node: IntArray, w: FloatArray) -> FloatArray:
+        out: FloatArray = np.bincount(zone[node], weights=w, minlength=n_z).astype(np.float64)
+        return out
+
+    sign = np.where(buy, -1.0, 1.0)
+    fixed = per_zone(steps.node, sign * x_new) + per_zone(topo.grid_node, m_new - e_new)
+    fixed += per_zone(topo.line_to, f_new) - per_zone(topo.line_from, f_new)
+    scale = (
+        per_zone(steps.node, x_new)
+        + per_zone(topo.grid_node, m_new + e_new)
+        + per_zone(topo.line_to, np.abs(f_new))
+        + per_zone(topo.line_from, np.abs(f_new))
+    )
+    need = -fixed  # what the zone's tied supply (+) or demand (−) must provide
+    need[np.abs(need) <= 1e-14 * scale] = 0.0
+    s_tied = tied & ~buy
+    d_tied = tied & buy
+    s_cap = per_zone(steps.node[s_tied], q[s_tied]) + per_zone(
+        topo.grid_node[i_tied], topo.import_limit_kwh[i_tied]
+    )
+    d_cap = per_zone(steps.node[d_tied], q[d_tied]) + per_zone(
+        topo.grid_node[e_tied], topo.export_limit_kwh[e_tied]
+    )
+    s_share = np.divide(need, s_cap, out=np.zeros(n_z), where=(need > 0) & (s_cap > 0))
+    d_share = np.divide(-need, d_cap, out=np.zeros(n_z), where=(need < 0) & (d_cap > 0))
+    covered = np.where(need > 0, s_cap, np.where(need < 0, d_cap, 0.0))
+    if (np.abs(need) > covered * (1 + 1e-12) + 1e-12 * scale).any() or (
+        (s_share > 1 + 1e-12) | (d_share > 1 + 1e-12)
+    ).any():
+        return _route_solver_allocation(topo, x, flow, imports, exports, steps, "the tied")
+    s_share = np.minimum(s_share, 1.0)
+    d_share = np.minimum(d_share, 1.0)
+    share = np.where(buy, d_share[zone[steps.node]], s_share[zone[steps.node]])
+    x_new = np.where(tied, np.where(share >= 1.0, q, q * share), x_new)
+    g_zone = zone[topo.grid_node]
+    m_new = np.where(
+        i_tied,
+        np.where(
+            s_share[g_zone] >= 1, topo.import_limit_kwh, topo.import_limit_kwh * s_share[g_zone]
+        ),
+        m_new,
+    )
+    e_new = np.where(
+        e_tied,
+        np.where(
+            d_share[g_zone] >= 1, topo.export_limit_kwh, topo.export_limit_kwh * d_share[g_zone]
+        ),
+        e_new,
+    )
+    injection = np.bincount(steps.node, weights=sign * x_new, minlength=n).astype(np.float64)
+    injection += np.bincount(topo.grid_node, weights=m_new - e_new, minlength=n)
+    injection += np.bincount(topo.line_to, weights=f_new, minlength=n)
+    injection -= np.bincount(topo.line_from, weights=f_new, minlength=n)
+    routed = potential_flow(topo, free_line, injection)
+    if routed is None:
+        return _route_solver_allocation(topo, x, flow, imports, exports, steps, "")
+    f_new = np.where(free_line, routed, f_new)
+    return Primal(x_new, f_new, m_new, e_new)
+
+
+def _route_solver_allocation(
+    topo: Topology,
+    x: FloatArray,
+    flow: FloatArray,
+    imports: FloatArray,
+    exports: FloatArray,
+    steps: Steps,
+    what: str,
+) -> Primal:
+    """Keep the solver's allocation; replace its flows on lines with equal end prices by
+    the potential flow, else by a least-Σ|f| flow (both loop-free)."""
+    n = topo.n_nodes
+    limit = topo.line_limit_kwh
+    sign = np.where(steps.is_buy, -1.0, 1.0)
+    injection = np.bincount(steps.node, weights=sign * x, minlength=n).astype(np.float64)
+    injection += np.bincount(topo.grid_node, weights=imports - exports, minlength=n)
+    # lines the solver left strictly inside their limits may be rerouted; the others keep
+    # their flows (at a limit the dual prices may differ across them)
+    free = (np.abs(flow) < limit) & (limit > 0)
+    rest = np.where(free, 0.0, flow)
+    injection += np.bincount(topo.line_to, weights=rest, minlength=n)
+    injection -= np.bincount(topo.line_from, weights=rest, minlength=n)
+    note = "pro-rata allocation of tied orders not carried by the network; solver's kept"
+    if not what:
+        note = "potential flow not found; solver's allocation kept"
+    routed = potential_flow(topo, free, injection)
+    if routed is None:
+        routed = least_flow(topo, free, injection)
+        if routed is None:
+            return Primal(x, flow, imports, exports, f"{note}, flows as solved")
+        note += ", least-|flow| routing"
+    return Primal(x, np.where(free, routed, flow), imports, exports, note)
+
+
+def least_flow(topo: Topology, free: BoolArray, injection: FloatArray) -> FloatArray | None:
+    """min Σ|f| over the free lines within their limits taking away `injection` (an LP:
+    f = f⁺ − f⁻); a flow with a loop could be reduced, so the optimum has none."""
+    from matching.solve import clean
+
+    idx = np.flatnonzero(free)
+    k = idx.shape[0]
+    n = topo.n_nodes
+    if k == 0:
+        return np.zeros(topo.n_lines) if not np.abs(injection).max(initial=0.0) > 1e-9 else None
+    a, b = topo.line_from[idx], topo.line_to[idx]
+    cols = np.concatenate([np.arange(k), np.arange(k), k + np.arange(k), k + np.arange(k)])
+    rows = np.concatenate([a, b, a, b])
+    vals = np.concatenate([np.ones(k), -np.ones(k), -np.ones(k), np.ones(k)])
+    matrix = sp.csr_matrix((vals, (rows, cols)), shape=(n, 2 * k))
+    lim = np.concatenate([topo.line_limit_kwh[idx], topo.line_limit_kwh[idx]])
+    out = glop.solve_lp(
+        np.zeros(2 * k), lim, np.ones(2 * k), injection, injection, matrix, maximize=False
+    )
+    if not out.optimal:
+        return None
+    v = clean(out.values, np.zeros(2 * k), lim)
+    flow = np.zeros(topo.n_lines)
+    flow[idx] = v[:k] - v[k:]
+    return flow
+
+
+def potential_flow(topo: Topology, free: BoolArray, injection: FloatArray) -> FloatArray | None:
+    """Least Σ f² on the free lines (within their limits) that takes away each node's
+    `injection`; None if a bounded number of saturation rounds does not find it."""
+    n = topo.n_nodes
+    limit = topo.line_limit_kwh
+    out = np.zeros(topo.n_lines)
+    active = free.copy()
+    inj = injection.copy()
+    for _ in range(topo.n_lines + 1):
+        idx = np.flatnonzero(active)
+        a, b = topo.line_from[idx], topo.line_to[idx]
+        zone = _zones(n, a, b)
+        n_z = int(zone.max()) + 1 if n else 0
+        total = np.bincount(zone, weights=inj, minlength=n_z)
+        size = np.bincount(zone, weights=np.abs(inj), minlength=n_z)
+        if (np.abs(total) > 1e-9 + 1e-12 * size).any():
+            return None
+        theta = _laplacian_solve(n, a, b, zone, inj)
+        f = theta[a] - theta[b]
+        over = np.abs(f) > limit[idx] * (1 + 1e-12)
+        if not over.any():
+            out[idx] = np.clip(f, -limit[idx], limit[idx])
+            return _check_acyclic(topo, free, out)
+        sat = idx[over]
+        fixed = np.sign(f[over]) * limit[sat]
+        out[sat] = fixed
+        active[sat] = False
+        # a saturated line takes its flow out of its from-end and into its to-end
+        inj = inj - np.bincount(topo.line_from[sat], weights=fixed, minlength=n)
+        inj = inj + np.bincount(topo.line_to[sat], weights=fixed, minlength=n)
+    return None
+
+
+def _laplacian_solve(
+    n: int, a: IntArray, b: IntArray, zone: IntArray, inj: FloatArray
+) -> FloatArray:
+    """θ with Σ_lines at n (θ_n − θ_other) = inj[n] (unit conductances), θ = 0 at one node
+    per zone (the flows θ_a − θ_b do not depend on which)."""
+    theta = np.zeros(n)
+    if a.shape[0] == 0:
+        return theta
+    ones = np.ones(a.shape[0])
+    lap = sp.coo_matrix(
+        (
+            np.concatenate([ones, ones, -ones, -ones]),
+            (np.concatenate([a, b, a, b]), np.concatenate([a, b, b, a])),
+        ),
+        shape=(n, n),
+    ).tocsc()
+    _, first = np.unique(zone, return_index=True)
+    keep = np.ones(n, dtype=np.bool_)
+    keep[first] = False
+    # nodes alone in their zone have no equation
+    degree = np.bincount(np.concatenate([a, b]), minlength=n)
+    keep &= degree > 0
+    k = np.flatnonzero(keep)
+    if k.shape[0] == 0:
+        return theta
+    from scipy.sparse.linalg import splu
+
+    theta[k] = splu(lap[k][:, k].tocsc()).solve(inj[k])
+    return theta
+
+
+def _check_acyclic(topo: Topology, free: BoolArray, flow: FloatArray) -> FloatArray | None:
+    """The flow itself, unless its directed lines close a loop (then None)."""
+    moving = np.flatnonzero(flow != 0)
+    if moving.shape[0] == 0:
+        return flow
+    a = np.where(flow[moving] > 0, topo.line_from[moving], topo.line_to[moving])
+    b = np.where(flow[moving] > 0, topo.line_to[moving], topo.line_from[moving])
+    n = topo.n_nodes
+    graph = sp.coo_matrix((np.ones(a.shape[0]), (a, b)), shape=(n, n))
+    n_strong, _ = sp.csgraph.connected_components(graph, directed=True, connection="strong")
+    if n_strong != n:
+        return None
+    return flow
