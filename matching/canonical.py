@@ -84,69 +84,92 @@ def canonical_primal(
     e_new = np.where(e_above, topo.export_limit_kwh, 0.0)
     # lines
     l_tied, l_up, l_down = _tied(lam[topo.line_to], lam[topo.line_from])
-    f_new = np.where(l_up, limit, np.where(l_down, -limit, 0.0))
+    forced_flow = np.where(l_up, limit, np.where(l_down, -limit, 0.0))
     free_line = l_tied & (limit > 0)
-    zone = _zones(n, topo.line_from[free_line], topo.line_to[free_line])
-    n_z = int(zone.max()) + 1 if n else 0
+    sign = np.where(buy, -1.0, 1.0)
+    s_tied = tied & ~buy
+    d_tied = tied & buy
+    saturated = np.zeros(topo.n_lines, dtype=np.bool_)
+    for _ in range(topo.n_lines + 1):
+        open_line = free_line & ~saturated
+        f_fixed = np.where(open_line, 0.0, forced_flow)
+        zone = _zones(n, topo.line_from[open_line], topo.line_to[open_line])
+        shares = _shares(
+            topo, steps, zone, sign * x_new, m_new - e_new, f_fixed, s_tied, d_tied, i_tied, e_tied
+        )
+        if shares is None:
+            return _route_solver_allocation(topo, x, flow, imports, exports, steps, "the tied")
+        s_share, d_share = shares
+        share = np.where(buy, d_share[zone[steps.node]], s_share[zone[steps.node]])
+        x_try = np.where(tied, np.where(share >= 1.0, q, q * share), x_new)
+        g_zone = zone[topo.grid_node]
+        m_try = np.where(i_tied, _part(topo.import_limit_kwh, s_share[g_zone]), m_new)
+        e_try = np.where(e_tied, _part(topo.export_limit_kwh, d_share[g_zone]), e_new)
+        injection = np.bincount(steps.node, weights=sign * x_try, minlength=n).astype(np.float64)
+        injection += np.bincount(topo.grid_node, weights=m_try - e_try, minlength=n)
+        injection += np.bincount(topo.line_to, weights=f_fixed, minlength=n)
+        injection -= np.bincount(topo.line_from, weights=f_fixed, minlength=n)
+        routed = potential_flow(topo, open_line, injection, settle=False)
+        if routed is None:
+            return _route_solver_allocation(topo, x, flow, imports, exports, steps, "")
+        f_try, newly = routed
+        if not newly.any():
+            return Primal(x_try, np.where(open_line, f_try, f_fixed), m_try, e_try)
+        # the network cannot carry this allocation: the lines it fills separate the zone
+        # into parts, each sharing its own need pro rata
+        saturated |= newly
+        forced_flow = np.where(newly, f_try, forced_flow)
+    return _route_solver_allocation(topo, x, flow, imports, exports, steps, "")
+
+
+def _part(limit: FloatArray, share: FloatArray) -> FloatArray:
+    out: FloatArray = np.where(share >= 1.0, limit, limit * share)
+    return out
+
+
+def _shares(
+    topo: Topology,
+    steps: Steps,
+    zone: IntArray,
+    step_injection: FloatArray,
+    grid_injection: FloatArray,
+    line_flow: FloatArray,
+    s_tied: BoolArray,
+    d_tied: BoolArray,
+    i_tied: BoolArray,
+    e_tied: BoolArray,
+) -> tuple[FloatArray, FloatArray] | None:
+    """Per zone, the share of their capacity that the tied supply (or demand) must provide
+    so that the zone balances with everything else fixed; None if it cannot."""
+    n_z = int(zone.max()) + 1 if zone.shape[0] else 0
+    q = steps.quantity_kwh
 
     def per_zone(node: IntArray, w: FloatArray) -> FloatArray:
         out: FloatArray = np.bincount(zone[node], weights=w, minlength=n_z).astype(np.float64)
         return out
 
-    sign = np.where(buy, -1.0, 1.0)
-    fixed = per_zone(steps.node, sign * x_new) + per_zone(topo.grid_node, m_new - e_new)
-    fixed += per_zone(topo.line_to, f_new) - per_zone(topo.line_from, f_new)
+    fixed = per_zone(steps.node, step_injection) + per_zone(topo.grid_node, grid_injection)
+    fixed += per_zone(topo.line_to, line_flow) - per_zone(topo.line_from, line_flow)
     scale = (
-        per_zone(steps.node, x_new)
-        + per_zone(topo.grid_node, m_new + e_new)
-        + per_zone(topo.line_to, np.abs(f_new))
-        + per_zone(topo.line_from, np.abs(f_new))
+        per_zone(steps.node, np.abs(step_injection))
+        + per_zone(topo.grid_node, np.abs(grid_injection))
+        + per_zone(topo.line_to, np.abs(line_flow))
+        + per_zone(topo.line_from, np.abs(line_flow))
     )
     need = -fixed  # what the zone's tied supply (+) or demand (−) must provide
     need[np.abs(need) <= 1e-14 * scale] = 0.0
-    s_tied = tied & ~buy
-    d_tied = tied & buy
     s_cap = per_zone(steps.node[s_tied], q[s_tied]) + per_zone(
         topo.grid_node[i_tied], topo.import_limit_kwh[i_tied]
     )
     d_cap = per_zone(steps.node[d_tied], q[d_tied]) + per_zone(
         topo.grid_node[e_tied], topo.export_limit_kwh[e_tied]
     )
+    covered = np.where(need > 0, s_cap, np.where(need < 0, d_cap, 0.0))
+    if (np.abs(need) > covered * (1 + 1e-12) + 1e-12 * scale).any():
+        return None
     s_share = np.divide(need, s_cap, out=np.zeros(n_z), where=(need > 0) & (s_cap > 0))
     d_share = np.divide(-need, d_cap, out=np.zeros(n_z), where=(need < 0) & (d_cap > 0))
-    covered = np.where(need > 0, s_cap, np.where(need < 0, d_cap, 0.0))
-    if (np.abs(need) > covered * (1 + 1e-12) + 1e-12 * scale).any() or (
-        (s_share > 1 + 1e-12) | (d_share > 1 + 1e-12)
-    ).any():
-        return _route_solver_allocation(topo, x, flow, imports, exports, steps, "the tied")
-    s_share = np.minimum(s_share, 1.0)
-    d_share = np.minimum(d_share, 1.0)
-    share = np.where(buy, d_share[zone[steps.node]], s_share[zone[steps.node]])
-    x_new = np.where(tied, np.where(share >= 1.0, q, q * share), x_new)
-    g_zone = zone[topo.grid_node]
-    m_new = np.where(
-        i_tied,
-        np.where(
-            s_share[g_zone] >= 1, topo.import_limit_kwh, topo.import_limit_kwh * s_share[g_zone]
-        ),
-        m_new,
-    )
-    e_new = np.where(
-        e_tied,
-        np.where(
-            d_share[g_zone] >= 1, topo.export_limit_kwh, topo.export_limit_kwh * d_share[g_zone]
-        ),
-        e_new,
-    )
-    injection = np.bincount(steps.node, weights=sign * x_new, minlength=n).astype(np.float64)
-    injection += np.bincount(topo.grid_node, weights=m_new - e_new, minlength=n)
-    injection += np.bincount(topo.line_to, weights=f_new, minlength=n)
-    injection -= np.bincount(topo.line_from, weights=f_new, minlength=n)
-    routed = potential_flow(topo, free_line, injection)
-    if routed is None:
-        return _route_solver_allocation(topo, x, flow, imports, exports, steps, "")
-    f_new = np.where(free_line, routed, f_new)
-    return Primal(x_new, f_new, m_new, e_new)
+    return np.minimum(s_share, 1.0), np.minimum(d_share, 1.0)
 
 
 def _route_solver_allocation(
@@ -174,7 +197,8 @@ def _route_solver_allocation(
     note = "pro-rata allocation of tied orders not carried by the network; solver's kept"
     if not what:
         note = "potential flow not found; solver's allocation kept"
-    routed = potential_flow(topo, free, injection)
+    potential = potential_flow(topo, free, injection)
+    routed = None if potential is None else potential[0]
     if routed is None:
         routed = least_flow(topo, free, injection)
         if routed is None:
@@ -210,9 +234,14 @@ def least_flow(topo: Topology, free: BoolArray, injection: FloatArray) -> FloatA
     return flow
 
 
-def potential_flow(topo: Topology, free: BoolArray, injection: FloatArray) -> FloatArray | None:
-    """Least Σ f² on the free lines (within their limits) that takes away each node's
-    `injection`; None if a bounded number of saturation rounds does not find it."""
+def potential_flow(
+    topo: Topology, free: BoolArray, injection: FloatArray, *, settle: bool = True
+) -> tuple[FloatArray, BoolArray] | None:
+    """Least Σ f² on the free lines (unit weights) that takes away each node's `injection`:
+    lines the unconstrained flow would overload are filled to their limit and the rest
+    solved again (with `settle=False`, the first such lines are returned at once). Returns
+    the flow and the lines so filled; None if the parts left do not balance or a bounded
+    number of rounds does not settle."""
     n = topo.n_nodes
     limit = topo.line_limit_kwh
     out = np.zeros(topo.n_lines)
@@ -232,11 +261,15 @@ def potential_flow(topo: Topology, free: BoolArray, injection: FloatArray) -> Fl
         over = np.abs(f) > limit[idx] * (1 + 1e-12)
         if not over.any():
             out[idx] = np.clip(f, -limit[idx], limit[idx])
-            return _check_acyclic(topo, free, out)
+            if _check_acyclic(topo, out) is None:
+                return None
+            return out, free & ~active
         sat = idx[over]
         fixed = np.sign(f[over]) * limit[sat]
         out[sat] = fixed
         active[sat] = False
+        if not settle:  # the caller re-allocates with these lines full
+            return out, free & ~active
         # a saturated line takes its flow out of its from-end and into its to-end
         inj = inj - np.bincount(topo.line_from[sat], weights=fixed, minlength=n)
         inj = inj + np.bincount(topo.line_to[sat], weights=fixed, minlength=n)
@@ -274,7 +307,7 @@ def _laplacian_solve(
     return theta
 
 
-def _check_acyclic(topo: Topology, free: BoolArray, flow: FloatArray) -> FloatArray | None:
+def _check_acyclic(topo: Topology, flow: FloatArray) -> FloatArray | None:
     """The flow itself, unless its directed lines close a loop (then None)."""
     moving = np.flatnonzero(flow != 0)
     if moving.shape[0] == 0:

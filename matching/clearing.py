@@ -26,8 +26,8 @@ from matching.result import (
     empty_trades,
 )
 from matching.solve import solve
-from matching.steps import Steps, aggregate, allocate_pro_rata
-from matching.trades import build_trades
+from matching.steps import aggregate, allocate_pro_rata
+from matching.trades import Items, build_trades
 
 
 def _ms(t0: float) -> float:
@@ -68,7 +68,6 @@ def _failed(
 def _trades(
     problem: ClearingProblem,
     topo: Topology,
-    steps: Steps,
     accepted: FloatArray,
     prices: Prices,
     flow: FloatArray,
@@ -76,28 +75,27 @@ def _trades(
     exports: FloatArray,
 ) -> Trades:
     book = problem.orders
-    canon = steps.canonical
-    acc_c = accepted[canon]
-    is_buy_c = book.is_buy[canon]
-    node_c = book.node[canon]
-    s_sel = (~is_buy_c) & (acc_c > 0)
-    d_sel = is_buy_c & (acc_c > 0)
-    g_idx = np.full(topo.n_grid, GRID, dtype=np.int64)
 
-    def items(sel: np.ndarray, grid_qty: FloatArray) -> tuple[np.ndarray, np.ndarray, FloatArray]:
-        gsel = grid_qty > 0
-        order = np.concatenate([canon[sel], g_idx[gsel]])
-        node = np.concatenate([node_c[sel], topo.grid_node[gsel]])
-        qty = np.concatenate([acc_c[sel], grid_qty[gsel]])
-        is_grid = np.concatenate(
-            [np.zeros(int(sel.sum()), dtype=np.bool_), np.ones(int(gsel.sum()), dtype=np.bool_)]
+    def items(
+        buy: bool, grid_qty: FloatArray, own: FloatArray, other: FloatArray, limit: FloatArray
+    ) -> Items:
+        sel = np.flatnonzero((book.is_buy == buy) & (accepted > 0))
+        gsel = np.flatnonzero(grid_qty > 0)
+        return Items(
+            owner=np.concatenate([sel, np.full(gsel.shape[0], GRID, dtype=np.int64)]),
+            node=np.concatenate([book.node[sel], topo.grid_node[gsel]]),
+            qty=np.concatenate([accepted[sel], grid_qty[gsel]]),
+            is_grid=np.concatenate(
+                [np.zeros(sel.shape[0], dtype=np.bool_), np.ones(gsel.shape[0], dtype=np.bool_)]
+            ),
+            price=np.concatenate([book.price[sel], own[gsel]]),
+            size=np.concatenate([book.quantity_kwh[sel], limit[gsel]]),
+            other=np.concatenate([np.zeros(sel.shape[0]), other[gsel]]),
         )
-        by_node = np.lexsort((np.arange(node.shape[0]), is_grid, node))
-        return order[by_node], node[by_node], qty[by_node]
 
-    s_order, s_node, s_qty = items(s_sel, imports)
-    d_order, d_node, d_qty = items(d_sel, exports)
-    return build_trades(topo, prices.price, s_order, s_node, s_qty, d_order, d_node, d_qty, flow)
+    supply = items(False, imports, topo.import_price, topo.export_price, topo.import_limit_kwh)
+    demand = items(True, exports, topo.export_price, topo.import_price, topo.export_limit_kwh)
+    return build_trades(topo, prices.price, supply, demand, flow)
 
 
 def clear(problem: ClearingProblem) -> ClearingResult:
@@ -149,7 +147,7 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     alloc_ms = _ms(t0)
 
     t0 = time.perf_counter()
-    trades = _trades(problem, topo, steps, accepted, prices, flow, imports, exports)
+    trades = _trades(problem, topo, accepted, prices, flow, imports, exports)
     trades_ms = _ms(t0)
     if deadline is not None and time.perf_counter() > deadline:
         reason += "; time limit reached while building trades"
