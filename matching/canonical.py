@@ -264,6 +264,13 @@ def potential_flow(
             if _check_acyclic(topo, out) is None:
                 return None
             return out, free & ~active
+        if not settle:
+            # only the most overloaded line of each part (and its equals) is filled: an
+            # upstream overload may vanish once a downstream line is full
+            ratio = np.where(over, np.abs(f) / np.maximum(limit[idx], 1e-300), 0.0)
+            worst = np.zeros(n)
+            np.maximum.at(worst, zone[a], ratio)
+            over &= ratio >= worst[zone[a]]
         sat = idx[over]
         fixed = np.sign(f[over]) * limit[sat]
         out[sat] = fixed

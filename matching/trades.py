@@ -5,8 +5,8 @@
    limit price, quantity and acceptance — orders that only differ by id) form one *class*
    that trades as one and shares every trade equally, so no id spelling or listing order
    decides who trades with whom. On a node's *tape* the classes lie smallest first (by
-   accepted energy, then limit price, grid last), so a 1e-6 kWh order is never lost next
-   to a 1e12 kWh one.
+   each order's accepted energy, then limit price; grid items after the orders), so a
+   1e-6 kWh order is never lost next to a 1e12 kWh one.
 2. **Local first.** Within each node, local supply serves local demand first:
    m[n] = min(supply[n], demand[n]).
 3. **Transfers.** The remaining net positions travel over the lines: the line flows are
@@ -70,47 +70,46 @@ def _classes(items: Items) -> _Classes:
         e_i = np.zeros(0, dtype=np.int64)
         e_f = np.zeros(0)
         return _Classes(e_i, e_f, e_f, e_i, e_i, e_i)
-    # identical items are adjacent in this order; the owner index only orders members
-    by_key = np.lexsort(
-        (items.owner, items.qty, items.other, items.size, items.price, items.is_grid, items.node)
-    )
-    cols = (items.node, items.is_grid, items.price, items.size, items.other, items.qty)
+    # One sort gives both the tape order within each node (smallest accepted energy first,
+    # then limit price, grid last) and identical items next to each other; the owner index
+    # only orders the members of a class.
+    node_kind = items.node * 2 + items.is_grid
+    by_key = np.lexsort((items.owner, items.other, items.size, items.price, items.qty, node_kind))
     new = np.zeros(k, dtype=np.bool_)
     new[0] = True
-    for col in cols:
+    for col in (node_kind, items.qty, items.price, items.size, items.other):
         s = col[by_key]
         new[1:] |= s[1:] != s[:-1]
     starts = np.flatnonzero(new)
     count = np.diff(np.append(starts, k))
     first = by_key[starts]
+    node = items.node[first]
     total = items.qty[first] * count
-    # tape order within a node: smallest accepted energy first, then price, grid last
-    tape = np.lexsort(
-        (
-            items.other[first],
-            items.size[first],
-            items.is_grid[first],
-            items.price[first],
-            total,
-            items.node[first],
-        )
-    )
-    node = items.node[first][tape]
-    total = total[tape]
     # node-local ends (no global coordinate: precision follows each node's own sizes)
     end = _cumsum_by_group(node, total)
-    return _Classes(node, total, end, starts[tape], count[tape], by_key)
+    return _Classes(node, total, end, starts, count, by_key)
 
 
 def _cumsum_by_group(group: IntArray, values: FloatArray) -> FloatArray:
-    """Running sum of `values` restarting at each change of (sorted) `group`."""
-    if values.shape[0] == 0:
+    """Running sum of `values` restarting at each change of (sorted) `group`; each group is
+    summed on its own (a row of a padded table), never as a difference of a global sum."""
+    k = values.shape[0]
+    if k == 0:
         return values.copy()
-    out = np.empty_like(values)
     begin = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
-    stop = np.append(begin[1:], values.shape[0])
-    for a, b in zip(begin.tolist(), stop.tolist(), strict=True):
+    size = np.diff(np.append(begin, k))
+    out = np.empty_like(values)
+    small = size <= 64  # padded into one table; the few larger groups one at a time
+    for a, b in zip(begin[~small].tolist(), (begin + size)[~small].tolist(), strict=True):
         out[a:b] = np.cumsum(values[a:b])
+    if small.any():
+        b_s, n_s = begin[small], size[small]
+        row = np.repeat(np.arange(b_s.shape[0]), n_s)
+        col = np.arange(int(n_s.sum())) - np.repeat(np.cumsum(n_s) - n_s, n_s)
+        pos = np.repeat(b_s, n_s) + col
+        table = np.zeros((b_s.shape[0], int(n_s.max())))
+        table[row, col] = values[pos]
+        out[pos] = np.cumsum(table, axis=1)[row, col]
     return out
 
 
@@ -137,6 +136,8 @@ def node_ranks(
         )
     )
     rank = _dense_rank(keys)
+    if len(set(rank)) == n:
+        return np.array(rank, dtype=np.int64)
     moving = np.flatnonzero(flow != 0)
     f_round = rounded(flow)
     ends = [(int(topo.line_from[j]), int(topo.line_to[j]), f_round[j]) for j in moving.tolist()]
