@@ -172,6 +172,92 @@ def _shares(
     return np.minimum(s_share, 1.0), np.minimum(d_share, 1.0)
 
 
+def canonical_primal_dc(
+    topo: Topology,
+    steps: Steps,
+    x: FloatArray,
+    flow: FloatArray,
+    imports: FloatArray,
+    exports: FloatArray,
+    lam: FloatArray,
+) -> Primal:
+    """DC power flow: steps and grid trading not tied to their node's price are fixed by
+    the prices; tied ones with the same price in one connected network keep the solver's
+    net (supply − demand) for that group, which the side it falls on shares pro rata to
+    capacity (the other side trades nothing, as within a node). The DC flows follow
+    from the injections; the result is kept only if it respects every line limit and
+    reaches the solver's welfare (then it is optimal too). Otherwise the solver's solution
+    stands, and the reason says so."""
+    n = topo.n_nodes
+    tied, above, below = _tied(steps.price, lam[steps.node])
+    buy = steps.is_buy
+    q = steps.quantity_kwh
+    x_new = np.where((buy & above) | (~buy & below), q, 0.0)
+    g_lam = lam[topo.grid_node]
+    i_tied, _, i_below = _tied(topo.import_price, g_lam)
+    e_tied, e_above, _ = _tied(topo.export_price, g_lam)
+    m_new = np.where(i_below, topo.import_limit_kwh, 0.0)
+    e_new = np.where(e_above, topo.export_limit_kwh, 0.0)
+    sign = np.where(buy, -1.0, 1.0)
+    zone = topo.component
+    kept = Primal(x, flow, imports, exports, "tied orders as solved (DC network)")
+    # tie groups: (network, side, price) over tied steps and tied grid trading; each keeps
+    # the solver's total and shares it pro rata to capacity
+    g_node = topo.grid_node
+    k_s, k_i, k_e = int(tied.sum()), int(i_tied.sum()), int(e_tied.sum())
+    grp_zone = np.concatenate([zone[steps.node[tied]], zone[g_node[i_tied]], zone[g_node[e_tied]]])
+    grp_buy = np.concatenate(
+        [buy[tied], np.zeros(k_i, dtype=np.bool_), np.ones(k_e, dtype=np.bool_)]
+    )
+    grp_price = np.concatenate(
+        [steps.price[tied], topo.import_price[i_tied], topo.export_price[e_tied]]
+    )
+    cap = np.concatenate([q[tied], topo.import_limit_kwh[i_tied], topo.export_limit_kwh[e_tied]])
+    got = np.concatenate([x[tied], imports[i_tied], exports[e_tied]])
+    if cap.shape[0]:
+        _, group = np.unique(
+            np.stack([grp_zone.astype(np.float64), grp_price]), axis=1, return_inverse=True
+        )
+        group = group.ravel()
+        n_g = int(group.max()) + 1
+        # the group's net (supply − demand) as solved; the side it falls on shares it
+        net = np.bincount(group, weights=np.where(grp_buy, -got, got), minlength=n_g)
+        scale = np.bincount(group, weights=got, minlength=n_g)
+        net[np.abs(net) <= 1e-14 * scale] = 0.0
+        s_room = np.bincount(group, weights=np.where(grp_buy, 0.0, cap), minlength=n_g)
+        d_room = np.bincount(group, weights=np.where(grp_buy, cap, 0.0), minlength=n_g)
+        s_share = np.divide(net, s_room, out=np.zeros(n_g), where=(net > 0) & (s_room > 0))
+        d_share = np.divide(-net, d_room, out=np.zeros(n_g), where=(net < 0) & (d_room > 0))
+        share = np.minimum(np.where(grp_buy, d_share[group], s_share[group]), 1.0)
+        part = np.where(share >= 1.0, cap, cap * share)
+        x_new[tied] = part[:k_s]
+        m_new[i_tied] = part[k_s : k_s + k_i]
+        e_new[e_tied] = part[k_s + k_i :]
+    injection = np.bincount(steps.node, weights=sign * x_new, minlength=n).astype(np.float64)
+    injection += np.bincount(topo.grid_node, weights=m_new - e_new, minlength=n)
+    b = 1.0 / topo.reactance
+    theta = _laplacian_solve(n, topo.line_from, topo.line_to, zone, injection, b)
+    f_new = b * (theta[topo.line_from] - theta[topo.line_to])
+    limit = topo.line_limit_kwh
+    if (np.abs(f_new) > limit + 1e-9).any():
+        return kept
+    from matching.solve import clean
+
+    f_new = clean(f_new, -limit, limit)
+
+    def welfare(xs: FloatArray, m: FloatArray, e: FloatArray) -> float:
+        return float(
+            np.dot(-sign * steps.price, xs)
+            - np.dot(topo.import_price, m)
+            + np.dot(topo.export_price, e)
+        )
+
+    w_star = welfare(x, imports, exports)
+    if abs(welfare(x_new, m_new, e_new) - w_star) > 1e-9 * max(1.0, abs(w_star)):
+        return kept
+    return Primal(x_new, f_new, m_new, e_new)
+
+
 def _route_solver_allocation(
     topo: Topology,
     x: FloatArray,
@@ -260,7 +346,10 @@ def potential_flow(
         f = theta[a] - theta[b]
         over = np.abs(f) > limit[idx] * (1 + 1e-12)
         if not over.any():
-            out[idx] = np.clip(f, -limit[idx], limit[idx])
+            from matching.solve import clean
+
+            # float dust next to a limit is the limit (so "congested" does not flicker)
+            out[idx] = clean(f, -limit[idx], limit[idx])
             if _check_acyclic(topo, out) is None:
                 return None
             return out, free & ~active
@@ -284,14 +373,19 @@ def potential_flow(
 
 
 def _laplacian_solve(
-    n: int, a: IntArray, b: IntArray, zone: IntArray, inj: FloatArray
+    n: int,
+    a: IntArray,
+    b: IntArray,
+    zone: IntArray,
+    inj: FloatArray,
+    conductance: FloatArray | None = None,
 ) -> FloatArray:
-    """θ with Σ_lines at n (θ_n − θ_other) = inj[n] (unit conductances), θ = 0 at one node
-    per zone (the flows θ_a − θ_b do not depend on which)."""
+    """θ with Σ_lines at n c·(θ_n − θ_other) = inj[n] (conductances c, 1 by default),
+    θ = 0 at one node per zone (the flows c·(θ_a − θ_b) do not depend on which)."""
     theta = np.zeros(n)
     if a.shape[0] == 0:
         return theta
-    ones = np.ones(a.shape[0])
+    ones = np.ones(a.shape[0]) if conductance is None else conductance
     lap = sp.coo_matrix(
         (
             np.concatenate([ones, ones, -ones, -ones]),

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from matching.canonical import canonical_primal
+from matching.canonical import canonical_primal, canonical_primal_dc
 from matching.checks import check_result
 from matching.network import Topology, build_topology
 from matching.prices import PriceRuleError, Prices, choose_prices, line_states
@@ -26,7 +26,7 @@ from matching.result import (
     empty_trades,
 )
 from matching.solve import solve
-from matching.steps import aggregate, allocate_pro_rata
+from matching.steps import Steps, aggregate, allocate_pro_rata
 from matching.trades import Items, build_trades
 
 
@@ -68,6 +68,7 @@ def _failed(
 def _trades(
     problem: ClearingProblem,
     topo: Topology,
+    steps: Steps,
     accepted: FloatArray,
     prices: Prices,
     flow: FloatArray,
@@ -75,6 +76,8 @@ def _trades(
     exports: FloatArray,
 ) -> Trades:
     book = problem.orders
+    listing = np.empty(len(book), dtype=np.int64)
+    listing[steps.canonical] = np.arange(len(book))
 
     def items(
         buy: bool, grid_qty: FloatArray, own: FloatArray, other: FloatArray, limit: FloatArray
@@ -83,6 +86,7 @@ def _trades(
         gsel = np.flatnonzero(grid_qty > 0)
         return Items(
             owner=np.concatenate([sel, np.full(gsel.shape[0], GRID, dtype=np.int64)]),
+            listing=np.concatenate([listing[sel], len(book) + gsel]),
             node=np.concatenate([book.node[sel], topo.grid_node[gsel]]),
             qty=np.concatenate([accepted[sel], grid_qty[gsel]]),
             is_grid=np.concatenate(
@@ -130,12 +134,12 @@ def clear(problem: ClearingProblem) -> ClearingResult:
         return _failed(problem, topo, Status.ERROR, reason, timings)
     if prices.note:
         reason += f"; {prices.note}"
-    if not topo.dc_flow:
-        # the optimal solution chosen by rule: pro rata ties, loop-free flows
-        primal = canonical_primal(topo, steps, x, flow, imports, exports, prices.price)
-        x, flow, imports, exports = primal.x, primal.flow, primal.imports, primal.exports
-        if primal.note:
-            reason += f"; {primal.note}"
+    # the optimal solution chosen by rule: pro rata ties, loop-free flows
+    pick = canonical_primal_dc if topo.dc_flow else canonical_primal
+    primal = pick(topo, steps, x, flow, imports, exports, prices.price)
+    x, flow, imports, exports = primal.x, primal.flow, primal.imports, primal.exports
+    if primal.note:
+        reason += f"; {primal.note}"
     prices_ms = _ms(t0)
     if deadline is not None and time.perf_counter() > deadline:
         reason += "; time limit reached while choosing prices"
@@ -147,7 +151,7 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     alloc_ms = _ms(t0)
 
     t0 = time.perf_counter()
-    trades = _trades(problem, topo, accepted, prices, flow, imports, exports)
+    trades = _trades(problem, topo, steps, accepted, prices, flow, imports, exports)
     trades_ms = _ms(t0)
     if deadline is not None and time.perf_counter() > deadline:
         reason += "; time limit reached while building trades"

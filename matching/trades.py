@@ -46,6 +46,9 @@ class Items:
     `other` the grid's other price (0 for orders): together they identify identical items."""
 
     owner: IntArray
+    #: only orders the members of a class (and so the list of trades): the owner's place
+    #: in the canonical order of orders, so the list does not follow the input order
+    listing: IntArray
     node: IntArray
     qty: FloatArray
     is_grid: BoolArray
@@ -71,10 +74,10 @@ def _classes(items: Items) -> _Classes:
         e_f = np.zeros(0)
         return _Classes(e_i, e_f, e_f, e_i, e_i, e_i)
     # One sort gives both the tape order within each node (smallest accepted energy first,
-    # then limit price, grid last) and identical items next to each other; the owner index
-    # only orders the members of a class.
+    # then limit price, grid last) and identical items next to each other; `listing` only
+    # orders the members of a class.
     node_kind = items.node * 2 + items.is_grid
-    by_key = np.lexsort((items.owner, items.other, items.size, items.price, items.qty, node_kind))
+    by_key = np.lexsort((items.listing, items.other, items.size, items.price, items.qty, node_kind))
     new = np.zeros(k, dtype=np.bool_)
     new[0] = True
     for col in (node_kind, items.qty, items.price, items.size, items.other):

@@ -163,52 +163,32 @@ def rule_targets(problem: ClearingProblem, ref: Reference) -> tuple[list, list, 
     return lows, highs, targets
 
 
-def nearest_on_face(ref: Reference, targets: list[float]) -> np.ndarray:
-    """The optimal price vector nearest (Euclidean) to the targets: first test whether
-    the targets themselves are optimal; otherwise a small SLSQP projection (tests only)."""
-    from scipy.optimize import minimize
-
+def assert_nearest_on_face(ref: Reference, targets: list[float], prices: np.ndarray) -> None:
+    """`prices` is the optimal price vector nearest (Euclidean) to `targets`: it lies on the
+    reference's dual optimal face, and no point of the face makes an acute angle with
+    t − p at p (the projection condition max_q (t − p)·q ≤ (t − p)·p, one LP)."""
     a_eq, b_eq, a_ub, b_ub, bounds = _face(ref)
     n = ref.n_nodes
-    t = np.array(targets)
-    fix = np.zeros((n, a_eq.shape[1]))
+    m = a_eq.shape[1]
+    t = np.array(targets, dtype=float)
+    fix = np.zeros((n, m))
     fix[np.arange(n), np.arange(n)] = 1.0
-    res = linprog(
-        np.zeros(a_eq.shape[1]),
+    on_face = linprog(
+        np.zeros(m),
         A_ub=a_ub,
         b_ub=b_ub,
         A_eq=np.vstack([a_eq, fix]),
-        b_eq=np.concatenate([b_eq, t]),
+        b_eq=np.concatenate([b_eq, prices]),
         bounds=bounds,
         method="highs",
     )
-    if res.status == 0:
-        return t
-    start = linprog(
-        np.zeros(a_eq.shape[1]),
-        A_ub=a_ub,
-        b_ub=b_ub,
-        A_eq=a_eq,
-        b_eq=b_eq,
-        bounds=bounds,
-        method="highs",
-    )
-    assert start.status == 0, start.message
-    lo = np.array([-np.inf if b[0] is None else b[0] for b in bounds])
-    out = minimize(
-        lambda v: float(np.sum((v[:n] - t) ** 2)),
-        start.x,
-        jac=lambda v: np.concatenate([2 * (v[:n] - t), np.zeros(v.shape[0] - n)]),
-        constraints=[
-            {"type": "eq", "fun": lambda v: a_eq @ v - b_eq, "jac": lambda v: a_eq},
-            {"type": "ineq", "fun": lambda v: b_ub - a_ub @ v, "jac": lambda v: -a_ub},
-            {
-                "type": "ineq",
-                "fun": lambda v: v - np.where(np.isfinite(lo), lo, v - 1.0),
-                "jac": lambda v: np.eye(v.shape[0]),
-            },
-        ],
-        method="SLSQP",
-        options={"ftol": 1e-14, "maxiter": 500},
-    )
-    return np.asarray(out.x[:n])
+    assert on_face.status == 0, ("prices not optimal", prices, on_face.message)
+    # t may be ±inf nowhere (targets are clipped to the span), so d is finite
+    d = t - prices
+    obj = np.zeros(m)
+    obj[:n] = -d  # maximise d·y
+    best = linprog(obj, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    if best.status == 3:
+        raise AssertionError(("a face direction moves closer to the targets", prices, t))
+    assert best.status == 0, best.message
+    assert -best.fun <= float(d @ prices) + 1e-7, ("not the nearest", prices, t, -best.fun)
