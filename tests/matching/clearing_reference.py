@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from matching import ClearingProblem
@@ -18,7 +19,7 @@ class Reference:
     welfare: float
     # primal in standard form: min c x, A x = 0, lb ≤ x ≤ ub
     c: np.ndarray
-    a: np.ndarray
+    a: sp.csr_matrix
     lb: np.ndarray
     ub: np.ndarray
     n_nodes: int
@@ -39,7 +40,7 @@ def solve_reference(problem: ClearingProblem) -> Reference:
     lb = np.zeros(nv)
     ub = np.zeros(nv)
     rows = n + (n_l if dc else 0)
-    a = np.zeros((rows, nv))
+    a = sp.lil_matrix((rows, nv))
     for k in range(n_o):
         node = int(book.node[k])
         q, p = float(book.quantity_kwh[k]), float(book.price[k])
@@ -72,6 +73,7 @@ def solve_reference(problem: ClearingProblem) -> Reference:
     if n_t:
         lb[-n_t - 1 : -1] = -np.inf
         ub[-n_t - 1 : -1] = np.inf
+    a = a.tocsr()
     res = linprog(
         c, A_eq=a, b_eq=np.zeros(rows), bounds=list(zip(lb, ub, strict=True)), method="highs"
     )
@@ -86,25 +88,12 @@ def price_range(ref: Reference, node: int, fixed: dict[int, float]) -> tuple[flo
     (upper bounds): c − Aᵀy = r − s, dual objective lb·r − ub·s equals the optimum −W*.
     The price at node n is y[n] (the cost of one more kWh withdrawn there).
     """
-    rows, nv = ref.a.shape
-    fin_l = np.isfinite(ref.lb)
-    fin_u = np.isfinite(ref.ub)
-    nr, ns = int(fin_l.sum()), int(fin_u.sum())
-    m = rows + nr + ns
-    # equality: Aᵀy + r − s = c  (nv rows), then the held prices
-    a_eq = np.zeros((nv + len(fixed), m))
-    a_eq[:nv, :rows] = ref.a.T
-    a_eq[np.flatnonzero(fin_l), rows + np.arange(nr)] = 1.0
-    a_eq[np.flatnonzero(fin_u), rows + nr + np.arange(ns)] = -1.0
-    for k, fnode in enumerate(fixed):
-        a_eq[nv + k, fnode] = 1.0
-    b_eq = np.concatenate([ref.c, list(fixed.values())])
-    # optimality: lb·r − ub·s ≥ −W* (within 1e-9)
-    a_ub = np.zeros((1, m))
-    a_ub[0, rows : rows + nr] = -ref.lb[fin_l]
-    a_ub[0, rows + nr :] = ref.ub[fin_u]
-    b_ub = np.array([ref.welfare + 1e-9])
-    bounds = [(None, None)] * rows + [(0, None)] * (nr + ns)
+    a_face, b_face, a_ub, b_ub, bounds = _face(ref)
+    m = a_face.shape[1]
+    keys = list(fixed)
+    held = sp.csr_matrix((np.ones(len(keys)), (np.arange(len(keys)), keys)), shape=(len(keys), m))
+    a_eq = sp.vstack([a_face, held]).tocsr()
+    b_eq = np.concatenate([b_face, [fixed[k] for k in keys]])
     out = []
     for sign in (1.0, -1.0):
         obj = np.zeros(m)
@@ -120,17 +109,17 @@ def price_range(ref: Reference, node: int, fixed: dict[int, float]) -> tuple[flo
     return out[0], out[1]
 
 
-def _face(ref: Reference) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list]:
-    """The dual optimal face as (a_eq, b_eq, a_ub, b_ub, bounds) over (y, r, s)."""
+def _face(ref: Reference) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray, list]:
+    """The dual optimal face as (a_eq, b_eq, a_ub, b_ub, bounds) over (y, r, s):
+    Aᵀy + r − s = c, r, s ≥ 0, and lb·r − ub·s ≥ −W* (within 1e-9)."""
     rows, nv = ref.a.shape
-    fin_l = np.isfinite(ref.lb)
-    fin_u = np.isfinite(ref.ub)
-    nr, ns = int(fin_l.sum()), int(fin_u.sum())
+    fin_l = np.flatnonzero(np.isfinite(ref.lb))
+    fin_u = np.flatnonzero(np.isfinite(ref.ub))
+    nr, ns = fin_l.shape[0], fin_u.shape[0]
     m = rows + nr + ns
-    a_eq = np.zeros((nv, m))
-    a_eq[:, :rows] = ref.a.T
-    a_eq[np.flatnonzero(fin_l), rows + np.arange(nr)] = 1.0
-    a_eq[np.flatnonzero(fin_u), rows + nr + np.arange(ns)] = -1.0
+    r_part = sp.csr_matrix((np.ones(nr), (fin_l, np.arange(nr))), shape=(nv, nr))
+    s_part = sp.csr_matrix((-np.ones(ns), (fin_u, np.arange(ns))), shape=(nv, ns))
+    a_eq = sp.hstack([ref.a.T, r_part, s_part]).tocsr()
     a_ub = np.zeros((1, m))
     a_ub[0, rows : rows + nr] = -ref.lb[fin_l]
     a_ub[0, rows + nr :] = ref.ub[fin_u]
@@ -171,13 +160,12 @@ def assert_nearest_on_face(ref: Reference, targets: list[float], prices: np.ndar
     n = ref.n_nodes
     m = a_eq.shape[1]
     t = np.array(targets, dtype=float)
-    fix = np.zeros((n, m))
-    fix[np.arange(n), np.arange(n)] = 1.0
+    fix = sp.csr_matrix((np.ones(n), (np.arange(n), np.arange(n))), shape=(n, m))
     on_face = linprog(
         np.zeros(m),
         A_ub=a_ub,
         b_ub=b_ub,
-        A_eq=np.vstack([a_eq, fix]),
+        A_eq=sp.vstack([a_eq, fix]).tocsr(),
         b_eq=np.concatenate([b_eq, prices]),
         bounds=bounds,
         method="highs",
