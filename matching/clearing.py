@@ -108,6 +108,11 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     t0 = t_all
     book = problem.orders
     topo = build_topology(problem)
+    if problem.time_limit_s is not None and problem.time_limit_s <= 0:
+        timings = Timings(_ms(t0), 0.0, 0.0, 0.0, 0.0, _ms(t_all))
+        return _failed(
+            problem, topo, Status.TIME_LIMIT, "time limit reached before solving", timings
+        )
     steps = aggregate(book)
     build_ms = _ms(t0)
 

@@ -261,3 +261,27 @@ def test_result_says_which_flow_model() -> None:
     assert json.loads(proc.stdout)["flow_model"] == "dc"
     proc = klaster("clear", str(EXAMPLES / "02-congested-line-two-prices.json"))
     assert json.loads(proc.stdout)["flow_model"] == "transport"
+
+
+def test_time_limit_bounds_the_whole_command(tmp_path: Path) -> None:
+    """--time-limit covers reading, building, solving and writing (not only GLOP): a
+    problem that takes ~2 s end to end stops within the limit plus interpreter start-up."""
+    import time
+
+    import orjson
+
+    from matching.jsonio import problem_to_dict
+    from tests.support.problems import random_problem
+
+    big = tmp_path / "big.json"
+    big.write_bytes(orjson.dumps(problem_to_dict(random_problem(150_000, 1_500, seed=2))))
+    small = EXAMPLES / "01-single-node-merit-order.json"
+    t0 = time.perf_counter()
+    assert klaster("clear", str(small), "-o", str(tmp_path / "s.json")).returncode == 0
+    start_up = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    proc = klaster("clear", str(big), "--time-limit", "1.0", "-o", str(tmp_path / "b.json"))
+    elapsed = time.perf_counter() - t0
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads((tmp_path / "b.json").read_text())["status"] == "time_limit"
+    assert elapsed <= start_up + 1.0 + 0.6, (elapsed, start_up)

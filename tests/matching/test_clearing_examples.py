@@ -93,6 +93,10 @@ def test_time_limit_gives_a_status_and_nothing_accepted() -> None:
     assert not result.accepted_kwh.any() and len(result.trades) == 0
     out = result_to_dict(problem, result)
     assert out["status"] == "time_limit" and out["nodes"][0]["price"] is None
+    # a limit that stops GLOP mid-simplex (it then says "abnormal") is still time_limit
+    for limit_s in (0.05, 0.1, 0.15):
+        stopped = clear(type(base)(base.interval, base.network, base.orders, time_limit_s=limit_s))
+        assert stopped.status in (Status.TIME_LIMIT, Status.OPTIMAL), stopped.reason
 
 
 def test_islands_are_cleared_separately() -> None:
