@@ -82,7 +82,8 @@ def _trades(
     def items(
         buy: bool, grid_qty: FloatArray, own: FloatArray, other: FloatArray, limit: FloatArray
     ) -> Items:
-        sel = np.flatnonzero((book.is_buy == buy) & (accepted > 0))
+        canon = steps.canonical
+        sel = canon[(book.is_buy[canon] == buy) & (accepted[canon] > 0)]
         gsel = np.flatnonzero(grid_qty > 0)
         return Items(
             owner=np.concatenate([sel, np.full(gsel.shape[0], GRID, dtype=np.int64)]),

@@ -7,7 +7,7 @@
    decides who trades with whom. On a node's *tape* the classes lie smallest first (by
    each order's accepted energy, then limit price; grid items after the orders), so a
    1e-6 kWh order is never lost next to a 1e12 kWh one.
-2. **Local first.** Within each node, local supply serves local demand first:
+2. **Local match.** Within each node, local supply serves local demand:
    m[n] = min(supply[n], demand[n]).
 3. **Transfers.** The remaining net positions travel over the lines: the line flows are
    decomposed into node-to-node transfers along flow-directed paths (packets pushed in
@@ -15,7 +15,7 @@
    demand, then their flows to ranked neighbours), never by name or position; ties between
    indistinguishable nodes fall back to input order.
 4. **Tape.** Each local match and each transfer is a *segment* of its source's supply tape
-   and its destination's demand tape (local first, then by counterpart rank). Cutting every
+   and its destination's demand tape (shortest first, then by counterpart rank). Cutting every
    segment at the class boundaries on both sides gives the trades. Coordinates are local
    to a node and offsets local to a segment, so precision follows each node's own sizes.
 
@@ -30,6 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from matching.network import Topology
 from matching.problem import BoolArray, FloatArray, IntArray
@@ -46,8 +47,8 @@ class Items:
     `other` the grid's other price (0 for orders): together they identify identical items."""
 
     owner: IntArray
-    #: only orders the members of a class (and so the list of trades): the owner's place
-    #: in the canonical order of orders, so the list does not follow the input order
+    #: the owner's place in the canonical order of orders (items must come in this order):
+    #: it orders the members of a class, so the list of trades does not follow the input
     listing: IntArray
     node: IntArray
     qty: FloatArray
@@ -65,22 +66,30 @@ class _Classes:
     members_start: IntArray  # members of class c: member_item[members_start[c]:...+count]
     count: IntArray
     member_item: IntArray
+    last: IntArray  # per node: its last class (−1 if none)
 
 
-def _classes(items: Items) -> _Classes:
+def _classes(items: Items, n_nodes: int) -> _Classes:
     k = items.owner.shape[0]
     if k == 0:
         e_i = np.zeros(0, dtype=np.int64)
         e_f = np.zeros(0)
-        return _Classes(e_i, e_f, e_f, e_i, e_i, e_i)
+        return _Classes(e_i, e_f, e_f, e_i, e_i, e_i, np.full(n_nodes, -1, dtype=np.int64))
     # One sort gives both the tape order within each node (smallest accepted energy first,
     # then limit price, grid last) and identical items next to each other; `listing` only
     # orders the members of a class.
     node_kind = items.node * 2 + items.is_grid
-    by_key = np.lexsort((items.listing, items.other, items.size, items.price, items.qty, node_kind))
+    # Orders at one node with the same price belong to one step, so their accepted energy
+    # determines their quantity: (node, grid?, accepted, price) tells orders apart. Grid
+    # items also need their limit and other price (only when a node has two of them). The
+    # items arrive in canonical order (`listing`), and the sort is stable.
+    keys: list[npt.NDArray[np.generic]] = [items.price, items.qty, node_kind]
+    if int(items.is_grid.sum()) > 1:
+        keys = [items.other, items.size, *keys]
+    by_key = np.lexsort(tuple(keys))
     new = np.zeros(k, dtype=np.bool_)
     new[0] = True
-    for col in (node_kind, items.qty, items.price, items.size, items.other):
+    for col in keys:
         s = col[by_key]
         new[1:] |= s[1:] != s[:-1]
     starts = np.flatnonzero(new)
@@ -90,7 +99,9 @@ def _classes(items: Items) -> _Classes:
     total = items.qty[first] * count
     # node-local ends (no global coordinate: precision follows each node's own sizes)
     end = _cumsum_by_group(node, total)
-    return _Classes(node, total, end, starts, count, by_key)
+    last = np.full(n_nodes, -1, dtype=np.int64)
+    last[node] = np.arange(node.shape[0])  # classes are sorted by node: the last one wins
+    return _Classes(node, total, end, starts, count, by_key, last)
 
 
 def _cumsum_by_group(group: IntArray, values: FloatArray) -> FloatArray:
@@ -227,6 +238,13 @@ def decompose_flows(
                 packet[1] -= take
                 if packet[1] <= tiny:
                     p += 1
+        if own < 0:
+            # what is left is float dust of the balance at this node (a 1e-9 kWh packet
+            # arriving at a node trading 1e6 kWh): it ends here rather than vanish, so
+            # every order's trades still add up to its acceptance
+            for packet in packets[p:]:
+                if packet[1] > 0:
+                    transfers[(int(packet[0]), u)] += packet[1]
     keys = sorted(transfers)
     src = np.array([k[0] for k in keys], dtype=np.int64)
     dst = np.array([k[1] for k in keys], dtype=np.int64)
@@ -304,12 +322,12 @@ def _place(
     node-local: nothing is added across nodes."""
     n_s, n_c = seg_node.shape[0], c.node.shape[0]
     node = np.concatenate([seg_node, c.node])
-    coord = np.concatenate([seg_from, c.end])
     # at equal coordinates a class end comes before a segment start (it belongs to the
-    # segment before)
+    # segment before): the start is sorted as if one float step later
+    coord = np.concatenate([np.nextafter(seg_from, np.inf), c.end])
     kind = np.concatenate([np.ones(n_s, dtype=np.int64), np.zeros(n_c, dtype=np.int64)])
     ident = np.concatenate([np.arange(n_s), np.arange(n_c)])
-    order = np.lexsort((kind, coord, node))
+    order = np.lexsort((coord, node))
     is_seg = kind[order] == 1
     pos = np.arange(order.shape[0])
     last_seg = np.maximum.accumulate(np.where(is_seg, pos, -1))
@@ -335,16 +353,15 @@ def _place(
     return seg[inside], off[inside], cls[inside], first
 
 
-def _layout(
-    node: IntArray, counterpart_rank: IntArray, local: FloatArray, amount: FloatArray
-) -> FloatArray:
-    """Start of each transfer on its node's tape: after the node's local match, transfers
-    in rank order of their counterparts."""
-    if amount.shape[0] == 0:
-        return amount.copy()
-    order = np.lexsort((counterpart_rank, node))
-    start = np.empty_like(amount)
-    start[order] = local[node[order]] + _cumsum_by_group(node[order], amount[order]) - amount[order]
+def _layout(node: IntArray, counterpart_rank: IntArray, length: FloatArray) -> FloatArray:
+    """Start of each segment on its node's tape: shortest first (so a tiny transfer is
+    never placed after a huge one, where floats could not resolve it), then by the rank
+    of the counterpart (a node's own local match ranks as itself)."""
+    if length.shape[0] == 0:
+        return length.copy()
+    order = np.lexsort((counterpart_rank, length, node))
+    start = np.empty_like(length)
+    start[order] = _cumsum_by_group(node[order], length[order]) - length[order]
     return start
 
 
@@ -367,9 +384,9 @@ def build_trades(
     seg_s_node = np.concatenate([loc, src])
     seg_d_node = np.concatenate([loc, dst])
     seg_len = np.concatenate([local[loc], amt])
-    seg_s_from = np.concatenate([np.zeros(loc.shape[0]), _layout(src, rank[dst], local, amt)])
-    seg_d_from = np.concatenate([np.zeros(loc.shape[0]), _layout(dst, rank[src], local, amt)])
-    sc, dc = _classes(supply_items), _classes(demand_items)
+    seg_s_from = _layout(seg_s_node, rank[seg_d_node], seg_len)
+    seg_d_from = _layout(seg_d_node, rank[seg_s_node], seg_len)
+    sc, dc = _classes(supply_items, n), _classes(demand_items, n)
     if seg_len.shape[0] == 0 or sc.node.shape[0] == 0 or dc.node.shape[0] == 0:
         return _empty()
     s_seg, s_off, _, s_first = _place(sc, seg_s_node, seg_s_from, seg_len)
@@ -400,8 +417,21 @@ def build_trades(
     seg = b_seg[:-1][same]
     s_cls = s_first[seg] + (s_passed[:-1] - base_s[:-1])[same]
     d_cls = d_first[seg] + (d_passed[:-1] - base_d[:-1])[same]
+    # float dust can make a node's segments a hair longer than its items: the overhang
+    # stays with the node's last class
+    s_cls = np.minimum(s_cls, sc.last[seg_s_node[seg]])
+    d_cls = np.minimum(d_cls, dc.last[seg_d_node[seg]])
     keep = (length > DUST_KWH) & (s_first[seg] >= 0) & (d_first[seg] >= 0)
-    length, s_cls, d_cls = length[keep], s_cls[keep], d_cls[keep]
+    length, s_cls, d_cls, seg = length[keep], s_cls[keep], d_cls[keep], seg[keep]
+    # neighbouring pieces of one pair (a cut only the overhang needed) are one trade
+    if length.shape[0]:
+        cont = np.concatenate(
+            [[False], (seg[1:] == seg[:-1]) & (s_cls[1:] == s_cls[:-1]) & (d_cls[1:] == d_cls[:-1])]
+        )
+        group = np.cumsum(~cont) - 1
+        head = np.flatnonzero(~cont)
+        length = np.bincount(group, weights=length).astype(np.float64)
+        s_cls, d_cls = s_cls[head], d_cls[head]
     # classes trade as one; each pair of members gets an equal share
     ks, kd = sc.count[s_cls], dc.count[d_cls]
     reps = ks * kd

@@ -118,9 +118,15 @@ def test_wide_magnitudes_feasible_optimal_and_traded(problem: ClearingProblem) -
         if b != GRID:
             bought[b] += q
     traded = np.where(book.is_buy, bought, sold)
+    # a float carries 16 digits: energy passing a node that trades 1e9 kWh is resolved to
+    # ~1e-7 kWh, so the sums hold to that; and no accepted order, however small, loses its
+    # trades (the old tape dropped 1e-6 kWh orders entirely)
+    resolution = 1e-12 + 4e-16 * float(through.max(initial=0.0))
     for k in range(len(book)):
         acc = r.accepted_kwh[k]
-        assert abs(traded[k] - acc) <= 1e-12 + 1e-12 * acc, (k, acc, traded[k])
+        assert abs(traded[k] - acc) <= resolution + 1e-12 * acc, (k, acc, traded[k])
+        if acc > 1e3 * resolution:
+            assert traded[k] >= 0.5 * acc, (k, acc, traded[k])
 
 
 def test_unlimited_grid_import_is_not_snapped_away() -> None:
