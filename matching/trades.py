@@ -83,7 +83,14 @@ def _classes(items: Items, n_nodes: int) -> _Classes:
     # determines their quantity: (node, grid?, accepted, price) tells orders apart. Grid
     # items also need their limit and other price (only when a node has two of them). The
     # items arrive in canonical order (`listing`), and the sort is stable.
-    keys: list[npt.NDArray[np.generic]] = [items.price, items.qty, node_kind]
+    # (accepted energy to the result's 9 decimals first, so float dust never orders two
+    # classes; the exact value then only separates what the rounding joined)
+    keys: list[npt.NDArray[np.generic]] = [
+        items.qty,
+        items.price,
+        np.round(items.qty, 9),
+        node_kind,
+    ]
     if int(items.is_grid.sum()) > 1:
         keys = [items.other, items.size, *keys]
     by_key = np.lexsort(tuple(keys))
@@ -359,7 +366,8 @@ def _layout(node: IntArray, counterpart_rank: IntArray, length: FloatArray) -> F
     of the counterpart (a node's own local match ranks as itself)."""
     if length.shape[0] == 0:
         return length.copy()
-    order = np.lexsort((counterpart_rank, length, node))
+    # lengths to the result's 9 decimals: float dust never orders two equal segments
+    order = np.lexsort((counterpart_rank, np.round(length, 9), node))
     start = np.empty_like(length)
     start[order] = _cumsum_by_group(node[order], length[order]) - length[order]
     return start
