@@ -83,20 +83,15 @@ def _classes(items: Items, n_nodes: int) -> _Classes:
     # determines their quantity: (node, grid?, accepted, price) tells orders apart. Grid
     # items also need their limit and other price (only when a node has two of them). The
     # items arrive in canonical order (`listing`), and the sort is stable.
-    # (accepted energy to the result's 9 decimals first, so float dust never orders two
-    # classes; the exact value then only separates what the rounding joined)
-    keys: list[npt.NDArray[np.generic]] = [
-        items.qty,
-        items.price,
-        np.round(items.qty, 9),
-        node_kind,
-    ]
+    # accepted energy compared to the result's 9 decimals, so float dust never orders two
+    # classes (within one step equal rounded energy means equal energy)
+    keys: list[npt.NDArray[np.generic]] = [items.price, np.round(items.qty, 9), node_kind]
     if int(items.is_grid.sum()) > 1:
         keys = [items.other, items.size, *keys]
     by_key = np.lexsort(tuple(keys))
     new = np.zeros(k, dtype=np.bool_)
     new[0] = True
-    for col in keys:
+    for col in (*keys, items.qty):
         s = col[by_key]
         new[1:] |= s[1:] != s[:-1]
     starts = np.flatnonzero(new)
