@@ -15,9 +15,11 @@
    demand, then their flows to ranked neighbours), never by name or position; ties between
    indistinguishable nodes fall back to input order.
 4. **Tape.** Each local match and each transfer is a *segment* of its source's supply tape
-   and its destination's demand tape (shortest first, then by counterpart rank). Cutting every
-   segment at the class boundaries on both sides gives the trades. Coordinates are local
-   to a node and offsets local to a segment, so precision follows each node's own sizes.
+   and its destination's demand tape (shortest first, then by counterpart; segments to
+   counterparts that cannot be told apart share their stretch of the tape proportionally).
+   Cutting every segment at the class boundaries on both sides gives the trades.
+   Coordinates are local to a node and offsets local to a segment, so precision follows
+   each node's own sizes.
 
 Trades add up to every order's accepted energy (to float precision) and, summed per line
 along their paths, reproduce the line flows.
@@ -131,10 +133,11 @@ def _cumsum_by_group(group: IntArray, values: FloatArray) -> FloatArray:
 
 def node_ranks(
     topo: Topology, price: FloatArray, supply: FloatArray, demand: FloatArray, flow: FloatArray
-) -> IntArray:
+) -> tuple[IntArray, IntArray]:
     """A rank per node from what the node is, not what it is called: (price, net position,
     supply, demand), refined by the sorted (flow, neighbour rank) pairs of its lines until
-    stable (colour refinement). Nodes it cannot tell apart keep their input order."""
+    stable (colour refinement). Returns (rank, class): nodes it cannot tell apart share a
+    class (their ranks then follow input order, which the trades never let matter)."""
     n = topo.n_nodes
 
     def rounded(v: FloatArray) -> list[float]:
@@ -153,7 +156,8 @@ def node_ranks(
     )
     rank = _dense_rank(keys)
     if len(set(rank)) == n:
-        return np.array(rank, dtype=np.int64)
+        distinct = np.array(rank, dtype=np.int64)
+        return distinct, distinct.copy()
     moving = np.flatnonzero(flow != 0)
     f_round = rounded(flow)
     ends = [(int(topo.line_from[j]), int(topo.line_to[j]), f_round[j]) for j in moving.tolist()]
@@ -169,7 +173,7 @@ def node_ranks(
     order = sorted(range(n), key=lambda u: (rank[u], u))
     out = np.empty(n, dtype=np.int64)
     out[np.array(order, dtype=np.int64)] = np.arange(n)
-    return out
+    return out, np.array(rank, dtype=np.int64)
 
 
 def _dense_rank(keys: list[tuple[object, ...]]) -> list[int]:
@@ -355,17 +359,61 @@ def _place(
     return seg[inside], off[inside], cls[inside], first
 
 
-def _layout(node: IntArray, counterpart_rank: IntArray, length: FloatArray) -> FloatArray:
-    """Start of each segment on its node's tape: shortest first (so a tiny transfer is
-    never placed after a huge one, where floats could not resolve it), then by the rank
-    of the counterpart (a node's own local match ranks as itself)."""
+def _layout(
+    node: IntArray, counterpart_class: IntArray, rounded: FloatArray, length: FloatArray
+) -> FloatArray:
+    """Start of each (merged) segment on its node's tape: shortest first (so a tiny transfer
+    is never placed after a huge one, where floats could not resolve it; lengths to the
+    result's 9 decimals, so float dust never orders two), then by the class of the
+    counterpart (a node's own local match counts as itself)."""
     if length.shape[0] == 0:
         return length.copy()
-    # lengths to the result's 9 decimals: float dust never orders two equal segments
-    order = np.lexsort((counterpart_rank, np.round(length, 9), node))
+    order = np.lexsort((counterpart_class, rounded, node))
     start = np.empty_like(length)
     start[order] = _cumsum_by_group(node[order], length[order]) - length[order]
     return start
+
+
+def _views(
+    c: _Classes,
+    node: IntArray,
+    counterpart_class: IntArray,
+    length: FloatArray,
+) -> tuple[IntArray, FloatArray, IntArray]:
+    """Where the classes of one side fall in each segment: (segment of each cut, its offset
+    in the segment, first class of each segment).
+
+    Segments of one node to counterparts that cannot be told apart, of equal length, are
+    laid out as one: each then takes its proportional share of every piece of that stretch
+    of the tape, so no input order decides which of two symmetric nodes gets which order."""
+    if length.shape[0] == 0:
+        e_i = np.zeros(0, dtype=np.int64)
+        return e_i, np.zeros(0), e_i
+    rounded = np.round(length, 9)
+    keys = np.stack([node.astype(np.float64), rounded, counterpart_class.astype(np.float64)])
+    _, group = np.unique(keys, axis=1, return_inverse=True)
+    group = group.ravel()
+    n_g = int(group.max()) + 1
+    g_len = np.bincount(group, weights=length, minlength=n_g).astype(np.float64)
+    g_node = np.zeros(n_g, dtype=np.int64)
+    g_node[group] = node
+    g_class = np.zeros(n_g, dtype=np.int64)
+    g_class[group] = counterpart_class
+    g_rounded = np.zeros(n_g)
+    g_rounded[group] = rounded
+    g_from = _layout(g_node, g_class, g_rounded, g_len)
+    cut_g, cut_off, _, g_first = _place(c, g_node, g_from, g_len)
+    # every member of a group sees the group's cuts scaled to its own length
+    members = np.argsort(group, kind="stable")
+    count = np.bincount(group, minlength=n_g)
+    m_start = np.cumsum(count) - count
+    per_cut = count[cut_g]
+    cut_idx = np.repeat(np.arange(cut_g.shape[0]), per_cut)
+    k = np.arange(cut_idx.shape[0]) - np.repeat(np.cumsum(per_cut) - per_cut, per_cut)
+    seg = members[m_start[cut_g[cut_idx]] + k]
+    g = cut_g[cut_idx]
+    off = cut_off[cut_idx] * (length[seg] / g_len[g])
+    return seg, off, g_first[group]
 
 
 def build_trades(
@@ -381,19 +429,17 @@ def build_trades(
     demand = np.bincount(demand_items.node, weights=demand_items.qty, minlength=n).astype(float)
     local = np.minimum(supply, demand)
     surplus = supply - demand
-    rank = node_ranks(topo, price, supply, demand, flow)
+    rank, klass = node_ranks(topo, price, supply, demand, flow)
     src, dst, amt = decompose_flows(n, topo.line_from, topo.line_to, flow, surplus, rank)
     loc = np.flatnonzero(local > 0)
     seg_s_node = np.concatenate([loc, src])
     seg_d_node = np.concatenate([loc, dst])
     seg_len = np.concatenate([local[loc], amt])
-    seg_s_from = _layout(seg_s_node, rank[seg_d_node], seg_len)
-    seg_d_from = _layout(seg_d_node, rank[seg_s_node], seg_len)
     sc, dc = _classes(supply_items, n), _classes(demand_items, n)
     if seg_len.shape[0] == 0 or sc.node.shape[0] == 0 or dc.node.shape[0] == 0:
         return _empty()
-    s_seg, s_off, _, s_first = _place(sc, seg_s_node, seg_s_from, seg_len)
-    d_seg, d_off, _, d_first = _place(dc, seg_d_node, seg_d_from, seg_len)
+    s_seg, s_off, s_first = _views(sc, seg_s_node, klass[seg_d_node], seg_len)
+    d_seg, d_off, d_first = _views(dc, seg_d_node, klass[seg_s_node], seg_len)
     n_seg = seg_len.shape[0]
     # boundaries of every segment: its start, the cuts of both sides, its end
     b_seg = np.concatenate([np.arange(n_seg), s_seg, d_seg, np.arange(n_seg)])
