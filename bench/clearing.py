@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.problems import random_problem
 from matching import clear
 from matching.jsonio import problem_to_dict
 from matching.model import build_model
 from matching.network import build_topology
 from matching.steps import aggregate
+from tests.support.problems import random_problem
 
 CASES = [
     # (label, orders, nodes, meshed)

@@ -18,12 +18,13 @@ from matching.problem import (
     ProblemError,
     Side,
 )
-from matching.result import GRID, ClearingResult, Status, Timings, Trades
+from matching.result import GRID, ClearingResult, FlowModel, Status, Timings, Trades
 
 __all__ = [
     "GRID",
     "ClearingProblem",
     "ClearingResult",
+    "FlowModel",
     "GridConnection",
     "Interval",
     "Line",

@@ -11,17 +11,33 @@ import time
 
 import numpy as np
 
+from matching.canonical import canonical_primal, canonical_primal_dc
+from matching.checks import check_result
 from matching.network import Topology, build_topology
 from matching.prices import PriceRuleError, Prices, choose_prices, line_states
 from matching.problem import ClearingProblem, FloatArray
-from matching.result import GRID, ClearingResult, Status, Timings, Trades, empty_trades
+from matching.result import (
+    GRID,
+    ClearingResult,
+    FlowModel,
+    Status,
+    Timings,
+    Trades,
+    empty_trades,
+)
 from matching.solve import solve
 from matching.steps import Steps, aggregate, allocate_pro_rata
-from matching.trades import build_trades
+from matching.trades import Items, build_trades
 
 
 def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
+
+
+def flow_model(problem: ClearingProblem) -> FlowModel:
+    """DC power flow when every line has a reactance (on a tree it coincides with the
+    transport model, which is how it is solved), else the transport model."""
+    return FlowModel.DC if problem.network.uses_dc_flow else FlowModel.TRANSPORT
 
 
 def _failed(
@@ -45,6 +61,7 @@ def _failed(
         congestion_rent=0.0,
         trades=empty_trades(),
         timings=timings,
+        flow_model=flow_model(problem),
     )
 
 
@@ -59,28 +76,31 @@ def _trades(
     exports: FloatArray,
 ) -> Trades:
     book = problem.orders
-    canon = steps.canonical
-    acc_c = accepted[canon]
-    is_buy_c = book.is_buy[canon]
-    node_c = book.node[canon]
-    s_sel = (~is_buy_c) & (acc_c > 0)
-    d_sel = is_buy_c & (acc_c > 0)
-    g_idx = np.full(topo.n_grid, GRID, dtype=np.int64)
+    listing = np.empty(len(book), dtype=np.int64)
+    listing[steps.canonical] = np.arange(len(book))
 
-    def items(sel: np.ndarray, grid_qty: FloatArray) -> tuple[np.ndarray, np.ndarray, FloatArray]:
-        gsel = grid_qty > 0
-        order = np.concatenate([canon[sel], g_idx[gsel]])
-        node = np.concatenate([node_c[sel], topo.grid_node[gsel]])
-        qty = np.concatenate([acc_c[sel], grid_qty[gsel]])
-        is_grid = np.concatenate(
-            [np.zeros(int(sel.sum()), dtype=np.bool_), np.ones(int(gsel.sum()), dtype=np.bool_)]
+    def items(
+        buy: bool, grid_qty: FloatArray, own: FloatArray, other: FloatArray, limit: FloatArray
+    ) -> Items:
+        canon = steps.canonical
+        sel = canon[(book.is_buy[canon] == buy) & (accepted[canon] > 0)]
+        gsel = np.flatnonzero(grid_qty > 0)
+        return Items(
+            owner=np.concatenate([sel, np.full(gsel.shape[0], GRID, dtype=np.int64)]),
+            listing=np.concatenate([listing[sel], len(book) + gsel]),
+            node=np.concatenate([book.node[sel], topo.grid_node[gsel]]),
+            qty=np.concatenate([accepted[sel], grid_qty[gsel]]),
+            is_grid=np.concatenate(
+                [np.zeros(sel.shape[0], dtype=np.bool_), np.ones(gsel.shape[0], dtype=np.bool_)]
+            ),
+            price=np.concatenate([book.price[sel], own[gsel]]),
+            size=np.concatenate([book.quantity_kwh[sel], limit[gsel]]),
+            other=np.concatenate([np.zeros(sel.shape[0]), other[gsel]]),
         )
-        by_node = np.lexsort((np.arange(node.shape[0]), is_grid, node))
-        return order[by_node], node[by_node], qty[by_node]
 
-    s_order, s_node, s_qty = items(s_sel, imports)
-    d_order, d_node, d_qty = items(d_sel, exports)
-    return build_trades(topo, prices.price, s_order, s_node, s_qty, d_order, d_node, d_qty, flow)
+    supply = items(False, imports, topo.import_price, topo.export_price, topo.import_limit_kwh)
+    demand = items(True, exports, topo.export_price, topo.import_price, topo.export_limit_kwh)
+    return build_trades(topo, prices.price, supply, demand, flow)
 
 
 def clear(problem: ClearingProblem) -> ClearingResult:
@@ -89,11 +109,17 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     t0 = t_all
     book = problem.orders
     topo = build_topology(problem)
+    if problem.time_limit_s is not None and problem.time_limit_s <= 0:
+        timings = Timings(_ms(t0), 0.0, 0.0, 0.0, 0.0, _ms(t_all))
+        return _failed(
+            problem, topo, Status.TIME_LIMIT, "time limit reached before solving", timings
+        )
     steps = aggregate(book)
     build_ms = _ms(t0)
 
+    deadline = None if problem.time_limit_s is None else t_all + problem.time_limit_s
     t0 = time.perf_counter()
-    sol = solve(problem, steps, topo)
+    sol = solve(problem, steps, topo, None if deadline is None else deadline - t0)
     status, reason = sol.status, sol.reason
     solve_ms = _ms(t0) - sol.model_ms
     build_ms += sol.model_ms
@@ -107,14 +133,24 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     t0 = time.perf_counter()
     try:
         prices = choose_prices(topo, steps, x, flow, imports, exports)
-        if prices.note:
-            reason += f"; {prices.note}"
     except PriceRuleError as exc:
-        # Never silently: say so in the reason, and fall back to the solver's duals.
-        reason += f"; price rule fell back to solver duals ({exc})"
-        dual_price = -sol.duals
-        prices = Prices(dual_price, dual_price.copy(), dual_price.copy())
+        # The documented rule holds or the result is not published as optimal.
+        reason += f"; price rule not applied: {exc}"
+        timings = Timings(build_ms, solve_ms, _ms(t0), 0.0, 0.0, _ms(t_all))
+        return _failed(problem, topo, Status.ERROR, reason, timings)
+    if prices.note:
+        reason += f"; {prices.note}"
+    # the optimal solution chosen by rule: pro rata ties, loop-free flows
+    pick = canonical_primal_dc if topo.dc_flow else canonical_primal
+    primal = pick(topo, steps, x, flow, imports, exports, prices.price)
+    x, flow, imports, exports = primal.x, primal.flow, primal.imports, primal.exports
+    if primal.note:
+        reason += f"; {primal.note}"
     prices_ms = _ms(t0)
+    if deadline is not None and time.perf_counter() > deadline:
+        reason += "; time limit reached while choosing prices"
+        timings = Timings(build_ms, solve_ms, prices_ms, 0.0, 0.0, _ms(t_all))
+        return _failed(problem, topo, Status.TIME_LIMIT, reason, timings)
 
     t0 = time.perf_counter()
     accepted = allocate_pro_rata(book, steps, x)
@@ -123,6 +159,10 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     t0 = time.perf_counter()
     trades = _trades(problem, topo, steps, accepted, prices, flow, imports, exports)
     trades_ms = _ms(t0)
+    if deadline is not None and time.perf_counter() > deadline:
+        reason += "; time limit reached while building trades"
+        timings = Timings(build_ms, solve_ms, prices_ms, alloc_ms, trades_ms, _ms(t_all))
+        return _failed(problem, topo, Status.TIME_LIMIT, reason, timings)
 
     buy = book.is_buy
     welfare = float(
@@ -140,6 +180,11 @@ def clear(problem: ClearingProblem) -> ClearingResult:
         - float(np.dot(topo.import_price, imports))
         + float(np.dot(topo.export_price, exports))
     )
+    failed = check_result(problem, topo, steps, x, accepted, flow, imports, exports, lam, rent)
+    if failed is not None:
+        reason += f"; result check failed: {failed}"
+        timings = Timings(build_ms, solve_ms, prices_ms, alloc_ms, trades_ms, _ms(t_all))
+        return _failed(problem, topo, Status.ERROR, reason, timings)
     _, pos, neg = line_states(topo, flow)
     congested = (pos ^ neg) & (topo.line_limit_kwh > 0)
     return ClearingResult(
@@ -158,6 +203,7 @@ def clear(problem: ClearingProblem) -> ClearingResult:
         congestion_rent=rent,
         trades=trades,
         timings=Timings(build_ms, solve_ms, prices_ms, alloc_ms, trades_ms, _ms(t_all)),
+        flow_model=flow_model(problem),
     )
 
 

@@ -1,4 +1,4 @@
-"""Nodal prices chosen by a documented, solver-independent rule.
+"""Nodal prices chosen by a documented, solver- and labelling-independent rule.
 
 The set of optimal nodal prices is the set of dual optima of the clearing LP. Complementary
 slackness with the primal solution describes it:
@@ -11,37 +11,36 @@ slackness with the primal solution describes it:
 - DC power flow: price(n) = λ₀ + Σ_l PTDF[l, n] · ν_l over the lines at their limit, with
   ν_l ≤ 0 for a line at +limit and ν_l ≥ 0 at −limit.
 
-The rule (independent of which dual the solver happened to return): visit the nodes in
-breadth-first order from each component's root (the node of its first grid connection, else
-its first node in input order). The root gets the midpoint of its range of optimal prices (the
-finite end if one end is unbounded, 0 if both are); every later node gets the point of its
-remaining range closest to its BFS parent's price. Each choice is fixed before the next range
-is computed, so the prices together are always optimal.
+The rule: each node's **target** is the midpoint of its own range of optimal prices, clipped
+to the span [P_lo, P_hi] of all limit prices in the problem (orders and grid connections), so
+that an unbounded end never produces an arbitrary number; the chosen prices are the optimal
+price vector closest (Euclidean) to the targets. In the transport model the set of optimal
+prices is a lattice (closed under element-wise min and max), so the targets themselves are
+optimal and each node gets exactly its target; in DC power flow they usually are too (or the
+optimum is unique), and otherwise a small exact least-squares problem projects them. Nothing
+depends on the order or the names of nodes, lines or orders, and no clock is involved.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from ortools.linear_solver.python import model_builder_helper as _mbh
 
+from matching import glop
 from matching.network import Topology
 from matching.problem import BoolArray, FloatArray
 from matching.steps import Steps
-
-# OR-Tools' pybind stubs mistype numpy arrays; use the module untyped.
-mbh: Any = _mbh
 
 INF = math.inf
 
 
 class PriceRuleError(RuntimeError):
-    """The complementary-slackness description came out empty (numerical trouble)."""
+    """The documented rule could not be applied (the complementary-slackness description
+    came out empty, or the projection did not converge): the result is not published as
+    optimal."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -52,15 +51,10 @@ class Prices:
     note: str = ""
 
 
-#: Seconds the degenerate-DC range LPs may take before the remaining freedom is fixed by one
-#: feasibility LP (still optimal prices; the result's reason says so).
-RANGE_LP_BUDGET_S = 2.0
-
-
 def at_bounds(value: FloatArray, upper: FloatArray) -> tuple[BoolArray, BoolArray]:
-    """(at zero, at upper bound), with a tolerance of 1e-9 relative to the bound."""
-    tol = 1e-9 * np.maximum(1.0, np.abs(upper))
-    return value <= tol, value >= upper - tol
+    """(at zero, at upper bound). Exact comparisons: `matching.solve` has already moved
+    values within float dust of a bound onto it (in absolute kWh)."""
+    return value <= 0.0, value >= upper
 
 
 def node_bounds(
@@ -89,24 +83,31 @@ def node_bounds(
 
 
 def line_states(topo: Topology, flow: FloatArray) -> tuple[BoolArray, BoolArray, BoolArray]:
-    """(strictly inside its limit, at +limit, at −limit); a zero-limit line is at both."""
+    """(strictly inside its limit, at +limit, at −limit); a zero-limit line is at both.
+    Exact comparisons, as in `at_bounds`."""
     limit = topo.line_limit_kwh
-    tol = 1e-9 * np.maximum(1.0, limit)
-    pos = flow >= limit - tol
-    neg = flow <= -limit + tol
+    pos = flow >= limit
+    neg = flow <= -limit
     return ~(pos | neg), pos, neg
 
 
-def _pick(low: float, high: float, anchor: float | None) -> float:
-    if anchor is None:
-        if math.isfinite(low) and math.isfinite(high):
-            return 0.5 * (low + high)
-        if math.isfinite(low):
-            return low
-        if math.isfinite(high):
-            return high
-        return 0.0
-    return min(max(anchor, low), high) if low <= high else high
+def price_span(topo: Topology, steps: Steps) -> tuple[float, float]:
+    """[P_lo, P_hi]: the lowest and highest limit price in the problem (0, 0 if none)."""
+    prices = np.concatenate([steps.price, topo.import_price, topo.export_price])
+    if prices.shape[0] == 0:
+        return 0.0, 0.0
+    return float(prices.min()), float(prices.max())
+
+
+def targets(low: FloatArray, high: FloatArray, span: tuple[float, float]) -> FloatArray:
+    """Midpoint of each range clipped to the span; a range entirely outside the span gives
+    its end nearest to it."""
+    p_lo, p_hi = span
+    a = np.maximum(low, p_lo)
+    b = np.minimum(high, p_hi)
+    mid = 0.5 * (a + b)
+    out: FloatArray = np.where(a <= b, mid, np.where(high < p_lo, high, low))
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -134,7 +135,12 @@ def _components(n: int, a: list[int], b: list[int]) -> np.ndarray:
 
 
 def transport_prices(
-    topo: Topology, lo: FloatArray, hi: FloatArray, flow: FloatArray, eps: float = 1e-9
+    topo: Topology,
+    lo: FloatArray,
+    hi: FloatArray,
+    flow: FloatArray,
+    span: tuple[float, float],
+    eps: float = 1e-9,
 ) -> Prices:
     n = topo.n_nodes
     inside, pos, neg = line_states(topo, flow)
@@ -181,25 +187,17 @@ def transport_prices(
         if math.isfinite(high[z]):
             lower_high(z, high[z])
     for z in range(n_z):
-        if low[z] > high[z] + eps * max(1.0, abs(low[z]), abs(high[z])):
-            raise PriceRuleError(f"empty price range in zone {z}: [{low[z]}, {high[z]}]")
+        if low[z] > high[z]:
+            if low[z] > high[z] + eps * max(1.0, abs(low[z]), abs(high[z])):
+                raise PriceRuleError(f"empty price range in a zone: [{low[z]}, {high[z]}]")
+            low[z] = high[z] = 0.5 * (low[z] + high[z])  # float dust
 
-    price = np.empty(n)
-    n_low = np.empty(n)
-    n_high = np.empty(n)
-    fixed: dict[int, tuple[float, float, float]] = {}
-    parent = topo.parent.tolist()
-    for node in topo.bfs_order.tolist():
-        z = int(zone[node])
-        if z not in fixed:
-            anchor = None if parent[node] < 0 else float(price[parent[node]])
-            value = _pick(low[z], high[z], anchor)
-            fixed[z] = (value, low[z], high[z])
-            low[z] = high[z] = value
-            raise_low(z, value)
-            lower_high(z, value)
-        price[node], n_low[node], n_high[node] = fixed[z]
-    return Prices(price, n_low, n_high)
+    # The optimal prices form a lattice: the least and the greatest optimal vectors are
+    # `low` and `high`, node by node, so the midpoint of (clipped) ranges is itself optimal.
+    z_low = np.array(low)
+    z_high = np.array(high)
+    target = targets(z_low, z_high, span)
+    return Prices(target[zone], z_low[zone], z_high[zone])
 
 
 # --------------------------------------------------------------------------------------
@@ -258,15 +256,10 @@ def _lp_extreme(
     a = np.vstack([a, c[None, :]])
     a_lo = np.concatenate([a_lo, [-PRICE_CAP]])
     a_hi = np.concatenate([a_hi, [PRICE_CAP]])
-    helper = mbh.ModelBuilderHelper()
-    helper.fill_model_from_sparse_data(var_lo, var_hi, c, a_lo, a_hi, sp.csr_matrix(a))
-    helper.set_maximize(maximize)
-    solver = mbh.ModelSolverHelper("glop")
-    solver.solve(helper)
-    status = solver.status()
-    if status != mbh.SolveStatus.OPTIMAL:
-        raise PriceRuleError(f"price-range LP ended {status.name}")
-    value = float(solver.objective_value())
+    out = glop.solve_lp(var_lo, var_hi, c, a_lo, a_hi, sp.csr_matrix(a), maximize=maximize)
+    if not out.optimal:
+        raise PriceRuleError(f"price-range LP ended {out.solve_status.name}")
+    value = out.objective_value
     if abs(value) >= PRICE_CAP * (1 - 1e-9):
         return INF if value > 0 else -INF
     return value
@@ -276,19 +269,21 @@ def _lp_point(
     var_lo: FloatArray, var_hi: FloatArray, a: FloatArray, a_lo: FloatArray, a_hi: FloatArray
 ) -> FloatArray:
     """Any w with a_lo ≤ a w ≤ a_hi and var_lo ≤ w ≤ var_hi."""
-    helper = mbh.ModelBuilderHelper()
     zero = np.zeros(a.shape[1])
-    helper.fill_model_from_sparse_data(var_lo, var_hi, zero, a_lo, a_hi, sp.csr_matrix(a))
-    solver = mbh.ModelSolverHelper("glop")
-    solver.solve(helper)
-    if solver.status() != mbh.SolveStatus.OPTIMAL:
-        raise PriceRuleError(f"price feasibility LP ended {solver.status().name}")
-    point: FloatArray = np.asarray(solver.variable_values())
+    out = glop.solve_lp(var_lo, var_hi, zero, a_lo, a_hi, sp.csr_matrix(a), maximize=False)
+    if not out.optimal:
+        raise PriceRuleError(f"price feasibility LP ended {out.solve_status.name}")
+    point: FloatArray = out.values
     return point
 
 
 def dc_prices(
-    topo: Topology, lo: FloatArray, hi: FloatArray, flow: FloatArray, eps: float = 1e-9
+    topo: Topology,
+    lo: FloatArray,
+    hi: FloatArray,
+    flow: FloatArray,
+    span: tuple[float, float],
+    eps: float = 1e-9,
 ) -> Prices:
     n = topo.n_nodes
     _, pos, neg = line_states(topo, flow)
@@ -326,71 +321,114 @@ def dc_prices(
         z0 = np.zeros(dim)
         null = np.eye(dim)
     price = coef @ z0
-    n_low = price.copy()
-    n_high = price.copy()
     if null.shape[1] == 0:
-        return Prices(price, n_low, n_high)
+        return Prices(price, price.copy(), price.copy())
 
-    # Remaining freedom: z = z0 + N w. Fix it node by node in BFS order with small LPs.
+    # Remaining freedom: z = z0 + N w, price = price0 + g w, w in a polytope.
     null[np.abs(null) < 1e-12] = 0.0
     g = coef @ null  # n × r
     g[np.abs(g) < 1e-12] = 0.0
     free = ~pinned & (np.isfinite(lo) | np.isfinite(hi))
-    box = g[free]
-    box_lo = lo[free] - price[free]
-    box_hi = hi[free] - price[free]
-    # sign constraints on z, rewritten in w: z_lo ≤ z0 + N w ≤ z_hi
     signed = np.isfinite(z_lo) | np.isfinite(z_hi)
-    rows = [box, null[signed]]
-    rlo = [box_lo, z_lo[signed] - z0[signed]]
-    rhi = [box_hi, z_hi[signed] - z0[signed]]
+    a = np.vstack([g[free], null[signed]])
+    a_lo = np.concatenate([lo[free] - price[free], z_lo[signed] - z0[signed]])
+    a_hi = np.concatenate([hi[free] - price[free], z_hi[signed] - z0[signed]])
     r = null.shape[1]
     w_lo = np.full(r, -INF)
     w_hi = np.full(r, INF)
-    basis = np.zeros((0, r))
-    fixed_rows: list[FloatArray] = []
-    fixed_vals: list[float] = []
-    w = np.zeros(r)
-    chosen = np.zeros(n, dtype=np.bool_)
-    parent = topo.parent.tolist()
-    note = ""
-    deadline = time.perf_counter() + RANGE_LP_BUDGET_S
-    for node in topo.bfs_order.tolist():
-        row = g[node]
-        resid = row - basis.T @ (basis @ row) if basis.shape[0] else row
-        if np.linalg.norm(resid) <= 1e-9 * max(1.0, float(np.linalg.norm(row))):
-            continue  # determined by the equalities and earlier choices
-        a = np.vstack([*rows, *fixed_rows]) if fixed_rows else np.vstack(rows)
-        if time.perf_counter() > deadline:
-            a_lo = np.concatenate([*rlo, fixed_vals])
-            a_hi = np.concatenate([*rhi, fixed_vals])
-            w = _lp_point(w_lo, w_hi, a, a_lo, a_hi)
-            note = (
-                f"price rule: range LPs over {RANGE_LP_BUDGET_S:g} s budget; the remaining "
-                "degenerate prices are one feasible optimal point"
+
+    # Each node's own range: two small LPs per distinct direction g[n] (none where g[n] = 0).
+    n_low = price.copy()
+    n_high = price.copy()
+    moving = np.flatnonzero(np.abs(g).max(axis=1) > 0)
+    extremes: dict[bytes, tuple[float, float]] = {}
+    for node in moving.tolist():
+        key = g[node].tobytes()
+        if key not in extremes:
+            extremes[key] = (
+                _lp_extreme(g[node], w_lo, w_hi, a, a_lo, a_hi, maximize=False),
+                _lp_extreme(g[node], w_lo, w_hi, a, a_lo, a_hi, maximize=True),
             )
-            break
-        a_lo = np.concatenate([*rlo, fixed_vals])
-        a_hi = np.concatenate([*rhi, fixed_vals])
-        low = _lp_extreme(row, w_lo, w_hi, a, a_lo, a_hi, maximize=False) + price[node]
-        high = _lp_extreme(row, w_lo, w_hi, a, a_lo, a_hi, maximize=True) + price[node]
-        anchor = None
-        if parent[node] >= 0:
-            anchor = float(price[parent[node]] + g[parent[node]] @ w)
-        value = _pick(low, high, anchor)
-        n_low[node], n_high[node] = low, high
-        chosen[node] = True
-        fixed_rows.append(row[None, :])
-        fixed_vals.append(value - price[node])
-        w, *_ = np.linalg.lstsq(np.vstack(fixed_rows), np.array(fixed_vals), rcond=None)
-        basis = np.vstack([basis, resid / np.linalg.norm(resid)])
-        if basis.shape[0] == r:
-            break
+        low, high = extremes[key]
+        n_low[node] = price[node] + low
+        n_high[node] = price[node] + high
+    target = targets(n_low, n_high, span)
+    if moving.shape[0] == 0:
+        return Prices(price, n_low, n_high)
+    # The optimal price vector nearest to the targets: min ‖g w − (target − price0)‖² over
+    # the polytope (unique in prices; exact active-set steps from a feasible start).
+    w0 = _lp_point(w_lo, w_hi, a, a_lo, a_hi)
+    w = _nearest(g[moving], target[moving] - price[moving], a, a_lo, a_hi, w0)
     final = price + g @ w
-    rest = ~chosen
-    n_low[rest] = final[rest]
-    n_high[rest] = final[rest]
-    return Prices(final, n_low, n_high, note)
+    # the chosen price lies in its range up to float dust; keep the report consistent
+    final = np.clip(final, n_low, n_high)
+    return Prices(final, n_low, n_high)
+
+
+def _nearest(
+    h: FloatArray,
+    d: FloatArray,
+    c: FloatArray,
+    c_lo: FloatArray,
+    c_hi: FloatArray,
+    w: FloatArray,
+) -> FloatArray:
+    """min ½‖h w − d‖² subject to c_lo ≤ c w ≤ c_hi, from the feasible point `w`.
+
+    A primal active-set method: each step solves an equality-constrained least-squares
+    problem on the working set (SVD null space, numpy's lstsq), moves as far as the
+    constraints allow, and drops a constraint whose multiplier has the wrong sign. The
+    number of steps is bounded (a count, not a clock); beyond it the rule is reported as
+    not applied."""
+    m, r = c.shape
+    work: dict[int, int] = {}  # constraint → −1 at its lower end, +1 at its upper end
+    scale = 1.0 + float(np.abs(d).max(initial=0.0))
+    for _ in range(50 + 4 * (m + r)):
+        rows = sorted(work)
+        if rows:
+            _, sing, vt = np.linalg.svd(c[rows], full_matrices=True)
+            rank = int((sing > 1e-10 * max(1.0, float(sing.max(initial=0.0)))).sum())
+            z = vt[rank:].T
+        else:
+            z = np.eye(r)
+        resid = d - h @ w
+        if z.shape[1]:
+            y, *_ = np.linalg.lstsq(h @ z, resid, rcond=None)
+            step = z @ y
+        else:
+            step = np.zeros(r)
+        if np.abs(h @ step).max(initial=0.0) <= 1e-12 * scale:
+            grad = h.T @ (h @ w - d)  # ∇ of ½‖h w − d‖²
+            if not rows:
+                return w
+            mult, *_ = np.linalg.lstsq(c[rows].T, grad, rcond=None)
+            # optimal when ∇ = Σ μ_i c_i with μ_i ≥ 0 at a lower end, ≤ 0 at an upper end
+            wrong = np.array([mult[k] * -work[i] for k, i in enumerate(rows)])
+            worst = int(np.argmin(wrong))
+            if wrong[worst] >= -1e-12 * scale:
+                return w
+            del work[rows[worst]]
+            continue
+        moved = c @ step
+        now = c @ w
+        alpha = 1.0
+        block = -1
+        side = 0
+        for i in np.flatnonzero(np.abs(moved) > 1e-15).tolist():
+            if i in work:
+                continue
+            if moved[i] > 0 and math.isfinite(c_hi[i]):
+                t = max(0.0, (c_hi[i] - now[i]) / moved[i])
+                if t < alpha:
+                    alpha, block, side = t, i, 1
+            elif moved[i] < 0 and math.isfinite(c_lo[i]):
+                t = max(0.0, (c_lo[i] - now[i]) / moved[i])
+                if t < alpha:
+                    alpha, block, side = t, i, -1
+        w = w + alpha * step
+        if block >= 0:
+            work[block] = side
+    raise PriceRuleError("the projection onto the optimal prices did not converge")
 
 
 def dc_prices_unique(
@@ -465,7 +503,8 @@ def choose_prices(
     exports: FloatArray,
 ) -> Prices:
     lo, hi = node_bounds(topo, steps, x, imports, exports)
+    span = price_span(topo, steps)
     if topo.dc_flow:
         unique = dc_prices_unique(topo, lo, hi, flow)
-        return unique if unique is not None else dc_prices(topo, lo, hi, flow)
-    return transport_prices(topo, lo, hi, flow)
+        return unique if unique is not None else dc_prices(topo, lo, hi, flow, span)
+    return transport_prices(topo, lo, hi, flow, span)

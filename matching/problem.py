@@ -161,7 +161,8 @@ class ClearingProblem:
     interval: Interval
     network: Network
     orders: OrderBook
-    #: Optional solver time limit in seconds (None: no limit).
+    #: Optional time limit in seconds for the whole `clear` call (None: no limit); when it
+    #: is reached the result is `time_limit` with nothing accepted.
     time_limit_s: float | None = field(default=None)
 
     @classmethod

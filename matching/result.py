@@ -17,6 +17,14 @@ class Status(StrEnum):
     ERROR = "error"
 
 
+class FlowModel(StrEnum):
+    """How line flows were modelled: DC power flow (every line has a reactance) or the
+    transport model (flows free within the limits)."""
+
+    DC = "dc"
+    TRANSPORT = "transport"
+
+
 #: Trade endpoint index meaning "the upstream grid" rather than an order.
 GRID = -1
 
@@ -65,6 +73,7 @@ class ClearingResult:
     - `import_kwh[g]`, `export_kwh[g]` per grid connection.
     - `welfare` (PLN): Σ buy price × accepted − Σ sell price × accepted − import cost +
       export revenue.
+    - `flow_model`: DC power flow or the transport model (see `FlowModel`).
     - `congestion_rent` (PLN): what buyers and the grid pay minus what sellers and the grid
       receive at nodal prices (grid at its own prices); ≥ 0.
     """
@@ -85,6 +94,7 @@ class ClearingResult:
     trades: Trades
     timings: Timings
     solver: str = "glop"
+    flow_model: FlowModel = FlowModel.TRANSPORT
 
     @property
     def ok(self) -> bool:

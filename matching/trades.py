@@ -1,13 +1,25 @@
 """Bilateral trades that follow the network's flows.
 
-1. Within each node, local sellers (and the grid import) serve local buyers (and the grid
-   export) first: m[n] = min(supply[n], demand[n]).
-2. The remaining net positions travel over the lines: the line flows are decomposed into
-   node-to-node transfers along flow-directed paths (packets pushed in topological order).
-3. Each transfer and each local match is a segment of a "tape"; laying the node's supply
-   items (sellers, then grid import) and demand items (buyers, then grid export) along the
-   tape and cutting at every item boundary gives the trades. Vectorised: one sort of the
-   boundaries, no loop over orders.
+1. **Items.** A node's supply items are its accepted sell orders and its grid import, its
+   demand items its accepted buy orders and grid export. Identical items (same node, side,
+   limit price, quantity and acceptance — orders that only differ by id) form one *class*
+   that trades as one and shares every trade equally, so no id spelling or listing order
+   decides who trades with whom. On a node's *tape* the classes lie smallest first (by
+   each order's accepted energy, then limit price; grid items after the orders), so a
+   1e-6 kWh order is never lost next to a 1e12 kWh one.
+2. **Local match.** Within each node, local supply serves local demand:
+   m[n] = min(supply[n], demand[n]).
+3. **Transfers.** The remaining net positions travel over the lines: the line flows are
+   decomposed into node-to-node transfers along flow-directed paths (packets pushed in
+   topological order). Nodes are ranked by what they are (price, net position, supply,
+   demand, then their flows to ranked neighbours), never by name or position; ties between
+   indistinguishable nodes fall back to input order.
+4. **Tape.** Each local match and each transfer is a *segment* of its source's supply tape
+   and its destination's demand tape (shortest first, then by counterpart; segments to
+   counterparts that cannot be told apart share their stretch of the tape proportionally).
+   Cutting every segment at the class boundaries on both sides gives the trades.
+   Coordinates are local to a node and offsets local to a segment, so precision follows
+   each node's own sizes.
 
 Trades add up to every order's accepted energy (to float precision) and, summed per line
 along their paths, reproduce the line flows.
@@ -15,44 +27,204 @@ along their paths, reproduce the line flows.
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
+import heapq
+from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from matching.network import Topology
-from matching.problem import FloatArray, IntArray
+from matching.problem import BoolArray, FloatArray, IntArray
 from matching.result import GRID, Trades
+
+#: Pieces of a segment shorter than this (kWh) are float dust between two cuts.
+DUST_KWH = 1e-12
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Items:
+    """One side's trade items: `owner` is an order index or GRID; `price` the limit price
+    (or the grid's price on this side), `size` the order's quantity (or the grid limit) and
+    `other` the grid's other price (0 for orders): together they identify identical items."""
+
+    owner: IntArray
+    #: the owner's place in the canonical order of orders (items must come in this order):
+    #: it orders the members of a class, so the list of trades does not follow the input
+    listing: IntArray
+    node: IntArray
+    qty: FloatArray
+    is_grid: BoolArray
+    price: FloatArray
+    size: FloatArray
+    other: FloatArray
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Classes:
+    node: IntArray  # per class, classes sorted by (node, tape order)
+    total: FloatArray
+    end: FloatArray  # node-local end coordinate on the tape
+    members_start: IntArray  # members of class c: member_item[members_start[c]:...+count]
+    count: IntArray
+    member_item: IntArray
+    last: IntArray  # per node: its last class (−1 if none)
+
+
+def _classes(items: Items, n_nodes: int) -> _Classes:
+    k = items.owner.shape[0]
+    if k == 0:
+        e_i = np.zeros(0, dtype=np.int64)
+        e_f = np.zeros(0)
+        return _Classes(e_i, e_f, e_f, e_i, e_i, e_i, np.full(n_nodes, -1, dtype=np.int64))
+    # One sort gives both the tape order within each node (smallest accepted energy first,
+    # then limit price, grid last) and identical items next to each other; `listing` only
+    # orders the members of a class.
+    node_kind = items.node * 2 + items.is_grid
+    # Orders at one node with the same price belong to one step, so their accepted energy
+    # determines their quantity: (node, grid?, accepted, price) tells orders apart. Grid
+    # items also need their limit and other price (only when a node has two of them). The
+    # items arrive in canonical order (`listing`), and the sort is stable.
+    # accepted energy compared to the result's 9 decimals, so float dust never orders two
+    # classes (within one step equal rounded energy means equal energy)
+    keys: list[npt.NDArray[np.generic]] = [items.price, np.round(items.qty, 9), node_kind]
+    if int(items.is_grid.sum()) > 1:
+        keys = [items.other, items.size, *keys]
+    by_key = np.lexsort(tuple(keys))
+    new = np.zeros(k, dtype=np.bool_)
+    new[0] = True
+    for col in (*keys, items.qty):
+        s = col[by_key]
+        new[1:] |= s[1:] != s[:-1]
+    starts = np.flatnonzero(new)
+    count = np.diff(np.append(starts, k))
+    first = by_key[starts]
+    node = items.node[first]
+    total = items.qty[first] * count
+    # node-local ends (no global coordinate: precision follows each node's own sizes)
+    end = _cumsum_by_group(node, total)
+    last = np.full(n_nodes, -1, dtype=np.int64)
+    last[node] = np.arange(node.shape[0])  # classes are sorted by node: the last one wins
+    return _Classes(node, total, end, starts, count, by_key, last)
+
+
+def _cumsum_by_group(group: IntArray, values: FloatArray) -> FloatArray:
+    """Running sum of `values` restarting at each change of (sorted) `group`; each group is
+    summed on its own (a row of a padded table), never as a difference of a global sum."""
+    k = values.shape[0]
+    if k == 0:
+        return values.copy()
+    begin = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
+    size = np.diff(np.append(begin, k))
+    out = np.empty_like(values)
+    small = size <= 64  # padded into one table; the few larger groups one at a time
+    for a, b in zip(begin[~small].tolist(), (begin + size)[~small].tolist(), strict=True):
+        out[a:b] = np.cumsum(values[a:b])
+    if small.any():
+        b_s, n_s = begin[small], size[small]
+        row = np.repeat(np.arange(b_s.shape[0]), n_s)
+        col = np.arange(int(n_s.sum())) - np.repeat(np.cumsum(n_s) - n_s, n_s)
+        pos = np.repeat(b_s, n_s) + col
+        table = np.zeros((b_s.shape[0], int(n_s.max())))
+        table[row, col] = values[pos]
+        out[pos] = np.cumsum(table, axis=1)[row, col]
+    return out
+
+
+def node_ranks(
+    topo: Topology, price: FloatArray, supply: FloatArray, demand: FloatArray, flow: FloatArray
+) -> tuple[IntArray, IntArray]:
+    """A rank per node from what the node is, not what it is called: (price, net position,
+    supply, demand), refined by the sorted (flow, neighbour rank) pairs of its lines until
+    stable (colour refinement). Returns (rank, class): nodes it cannot tell apart share a
+    class (their ranks then follow input order, which the trades never let matter)."""
+    n = topo.n_nodes
+
+    def rounded(v: FloatArray) -> list[float]:
+        # to the result's 9 decimals, so float dust never orders two nodes
+        out: list[float] = (np.round(v, 9) + 0.0).tolist()
+        return out
+
+    keys: list[tuple[object, ...]] = list(
+        zip(
+            rounded(price),
+            rounded(supply - demand),
+            rounded(supply),
+            rounded(demand),
+            strict=True,
+        )
+    )
+    rank = _dense_rank(keys)
+    if len(set(rank)) == n:
+        distinct = np.array(rank, dtype=np.int64)
+        return distinct, distinct.copy()
+    moving = np.flatnonzero(flow != 0)
+    f_round = rounded(flow)
+    ends = [(int(topo.line_from[j]), int(topo.line_to[j]), f_round[j]) for j in moving.tolist()]
+    for _ in range(n):
+        nbrs: list[list[tuple[float, int]]] = [[] for _ in range(n)]
+        for a, b, f in ends:
+            nbrs[a].append((f, rank[b]))
+            nbrs[b].append((-f, rank[a]))
+        refined = _dense_rank([(rank[u], tuple(sorted(nbrs[u]))) for u in range(n)])
+        if max(refined, default=-1) == max(rank, default=-1):
+            break
+        rank = refined
+    order = sorted(range(n), key=lambda u: (rank[u], u))
+    out = np.empty(n, dtype=np.int64)
+    out[np.array(order, dtype=np.int64)] = np.arange(n)
+    return out, np.array(rank, dtype=np.int64)
+
+
+def _dense_rank(keys: list[tuple[object, ...]]) -> list[int]:
+    distinct = {k: i for i, k in enumerate(sorted(set(keys)))}  # type: ignore[type-var]
+    return [distinct[k] for k in keys]
 
 
 def decompose_flows(
-    n_nodes: int, lf: IntArray, lt: IntArray, flow: FloatArray, surplus: FloatArray
+    n_nodes: int,
+    lf: IntArray,
+    lt: IntArray,
+    flow: FloatArray,
+    surplus: FloatArray,
+    rank: IntArray | None = None,
 ) -> tuple[IntArray, IntArray, FloatArray]:
-    """Node-to-node transfers (src, dst, kWh) that carry each node's surplus along the flows."""
-    scale = max(1.0, float(np.abs(flow).max(initial=0.0)), float(np.abs(surplus).max(initial=0.0)))
-    tiny = 1e-12 * scale
-    out: list[list[list[float]]] = [[] for _ in range(n_nodes)]  # [dst, amount]
+    """Node-to-node transfers (src, dst, kWh) that carry each node's surplus along the flows.
+
+    Nodes are taken in topological order of the flow, lowest rank first among the ready
+    ones; at each node the arriving packets are used in rank order of their origins and
+    the outgoing lines served in rank order of their ends."""
+    if rank is None:
+        rank = np.arange(n_nodes, dtype=np.int64)
+    rank_l = rank.tolist()
+    tiny = DUST_KWH  # absolute: a 1e-6 kWh packet is real next to a 1e12 kWh one
+    out_map: list[dict[int, float]] = [defaultdict(float) for _ in range(n_nodes)]
     for a, b, f in zip(lf.tolist(), lt.tolist(), flow.tolist(), strict=True):
-        if f > tiny:
-            out[a].append([b, f])
-        elif f < -tiny:
-            out[b].append([a, -f])
-    order = _topological_order(n_nodes, out)
+        if f > 0:
+            out_map[a][b] += f
+        elif f < 0:
+            out_map[b][a] -= f
+    out: list[list[list[float]]] = [
+        [[v, amt] for v, amt in sorted(m.items(), key=lambda e: rank_l[e[0]])] for m in out_map
+    ]
+    order = _topological_order(n_nodes, out, rank_l)
     if order is None:
         _cancel_cycles(n_nodes, out, tiny)
-        order = _topological_order(n_nodes, out)
+        order = _topological_order(n_nodes, out, rank_l)
         assert order is not None
     inbound: list[list[list[float]]] = [[] for _ in range(n_nodes)]  # [origin, amount]
     transfers: dict[tuple[int, int], float] = defaultdict(float)
     surplus_l = surplus.tolist()
     for u in order:
         own = surplus_l[u]
-        packets = [[u, own], *inbound[u]] if own > tiny else inbound[u]
+        packets = [[u, own], *inbound[u]] if own > 0 else inbound[u]
         inbound[u] = []
         if not packets:
             continue
+        packets.sort(key=lambda pk: rank_l[int(pk[0])])
         p = 0
         n_packets = len(packets)
-        if own < -tiny:  # the node's own deficit takes what arrives first
+        if own < 0:  # the node's own deficit takes what arrives first
             need = -own
             while need > tiny and p < n_packets:
                 packet = packets[p]
@@ -72,6 +244,13 @@ def decompose_flows(
                 packet[1] -= take
                 if packet[1] <= tiny:
                     p += 1
+        if own < 0:
+            # what is left is float dust of the balance at this node (a 1e-9 kWh packet
+            # arriving at a node trading 1e6 kWh): it ends here rather than vanish, so
+            # every order's trades still add up to its acceptance
+            for packet in packets[p:]:
+                if packet[1] > 0:
+                    transfers[(int(packet[0]), u)] += packet[1]
     keys = sorted(transfers)
     src = np.array([k[0] for k in keys], dtype=np.int64)
     dst = np.array([k[1] for k in keys], dtype=np.int64)
@@ -79,20 +258,21 @@ def decompose_flows(
     return src, dst, amt
 
 
-def _topological_order(n: int, out: list[list[list[float]]]) -> list[int] | None:
+def _topological_order(n: int, out: list[list[list[float]]], rank: list[int]) -> list[int] | None:
     indeg = [0] * n
     for u in range(n):
         for v, _ in out[u]:
             indeg[int(v)] += 1
-    queue = deque(u for u in range(n) if indeg[u] == 0)
+    heap = [(rank[u], u) for u in range(n) if indeg[u] == 0]
+    heapq.heapify(heap)
     order: list[int] = []
-    while queue:
-        u = queue.popleft()
+    while heap:
+        _, u = heapq.heappop(heap)
         order.append(u)
         for v, _ in out[u]:
             indeg[int(v)] -= 1
             if indeg[int(v)] == 0:
-                queue.append(int(v))
+                heapq.heappush(heap, (rank[int(v)], int(v)))
     return order if len(order) == n else None
 
 
@@ -124,7 +304,6 @@ def _find_cycle(n: int, out: list[list[list[float]]]) -> list[tuple[int, int]] |
                 v = int(out[u][i][0])
                 if color[v] == 1:
                     path.append((u, i))
-                    # the cycle is the part of the path from v onwards
                     nodes = [p[0] for p in path]
                     return path[nodes.index(v) :]
                 if color[v] == 0:
@@ -139,97 +318,182 @@ def _find_cycle(n: int, out: list[list[list[float]]]) -> list[tuple[int, int]] |
     return None
 
 
-def _layout(node: IntArray, qty: FloatArray, n_nodes: int) -> tuple[FloatArray, FloatArray]:
-    """Items sorted by node: global end coordinate of each item and each node's start."""
-    ends = np.cumsum(qty)
-    totals = np.bincount(node, weights=qty, minlength=n_nodes)
-    starts = np.concatenate([[0.0], np.cumsum(totals)[:-1]])
-    return ends, starts
+def _place(
+    c: _Classes, seg_node: IntArray, seg_from: FloatArray, seg_len: FloatArray
+) -> tuple[IntArray, FloatArray, IntArray, IntArray]:
+    """Where the class boundaries fall in the segments of one side's tapes.
+
+    Returns (segment of each cut, offset of the cut in its segment, class ending at the cut,
+    first class of each segment). Sorting (node, coordinate) pairs keeps coordinates
+    node-local: nothing is added across nodes."""
+    n_s, n_c = seg_node.shape[0], c.node.shape[0]
+    node = np.concatenate([seg_node, c.node])
+    # at equal coordinates a class end comes before a segment start (it belongs to the
+    # segment before): the start is sorted as if one float step later
+    coord = np.concatenate([np.nextafter(seg_from, np.inf), c.end])
+    kind = np.concatenate([np.ones(n_s, dtype=np.int64), np.zeros(n_c, dtype=np.int64)])
+    ident = np.concatenate([np.arange(n_s), np.arange(n_c)])
+    order = np.lexsort((coord, node))
+    is_seg = kind[order] == 1
+    pos = np.arange(order.shape[0])
+    last_seg = np.maximum.accumulate(np.where(is_seg, pos, -1))
+    next_cls = np.minimum.accumulate(np.where(~is_seg, pos, order.shape[0])[::-1])[::-1]
+    node_o = node[order]
+    # class ends: the segment they fall in (same node only)
+    ce = np.flatnonzero(~is_seg)
+    seg_at = last_seg[ce]
+    ok = seg_at >= 0
+    ok[ok] = node_o[seg_at[ok]] == node_o[ce[ok]]
+    ce, seg_at = ce[ok], seg_at[ok]
+    seg = ident[order[seg_at]]
+    cls = ident[order[ce]]
+    off = c.end[cls] - seg_from[seg]
+    inside = (off > 0) & (off < seg_len[seg])
+    # segment starts: the first class whose end lies beyond the start (same node)
+    ss = np.flatnonzero(is_seg)
+    first = np.full(n_s, -1, dtype=np.int64)
+    nxt = next_cls[ss]
+    has = nxt < order.shape[0]
+    has[has] = node_o[nxt[has]] == node_o[ss[has]]
+    first[ident[order[ss[has]]]] = ident[order[nxt[has]]]
+    return seg[inside], off[inside], cls[inside], first
+
+
+def _layout(
+    node: IntArray, counterpart_class: IntArray, rounded: FloatArray, length: FloatArray
+) -> FloatArray:
+    """Start of each (merged) segment on its node's tape: shortest first (so a tiny transfer
+    is never placed after a huge one, where floats could not resolve it; lengths to the
+    result's 9 decimals, so float dust never orders two), then by the class of the
+    counterpart (a node's own local match counts as itself)."""
+    if length.shape[0] == 0:
+        return length.copy()
+    order = np.lexsort((counterpart_class, rounded, node))
+    start = np.empty_like(length)
+    start[order] = _cumsum_by_group(node[order], length[order]) - length[order]
+    return start
+
+
+def _views(
+    c: _Classes,
+    node: IntArray,
+    counterpart_class: IntArray,
+    length: FloatArray,
+) -> tuple[IntArray, FloatArray, IntArray]:
+    """Where the classes of one side fall in each segment: (segment of each cut, its offset
+    in the segment, first class of each segment).
+
+    Segments of one node to counterparts that cannot be told apart, of equal length, are
+    laid out as one: each then takes its proportional share of every piece of that stretch
+    of the tape, so no input order decides which of two symmetric nodes gets which order."""
+    if length.shape[0] == 0:
+        e_i = np.zeros(0, dtype=np.int64)
+        return e_i, np.zeros(0), e_i
+    rounded = np.round(length, 9)
+    keys = np.stack([node.astype(np.float64), rounded, counterpart_class.astype(np.float64)])
+    _, group = np.unique(keys, axis=1, return_inverse=True)
+    group = group.ravel()
+    n_g = int(group.max()) + 1
+    g_len = np.bincount(group, weights=length, minlength=n_g).astype(np.float64)
+    g_node = np.zeros(n_g, dtype=np.int64)
+    g_node[group] = node
+    g_class = np.zeros(n_g, dtype=np.int64)
+    g_class[group] = counterpart_class
+    g_rounded = np.zeros(n_g)
+    g_rounded[group] = rounded
+    g_from = _layout(g_node, g_class, g_rounded, g_len)
+    cut_g, cut_off, _, g_first = _place(c, g_node, g_from, g_len)
+    # every member of a group sees the group's cuts scaled to its own length
+    members = np.argsort(group, kind="stable")
+    count = np.bincount(group, minlength=n_g)
+    m_start = np.cumsum(count) - count
+    per_cut = count[cut_g]
+    cut_idx = np.repeat(np.arange(cut_g.shape[0]), per_cut)
+    k = np.arange(cut_idx.shape[0]) - np.repeat(np.cumsum(per_cut) - per_cut, per_cut)
+    seg = members[m_start[cut_g[cut_idx]] + k]
+    g = cut_g[cut_idx]
+    off = cut_off[cut_idx] * (length[seg] / g_len[g])
+    return seg, off, g_first[group]
 
 
 def build_trades(
     topo: Topology,
     price: FloatArray,
-    s_order: IntArray,
-    s_node: IntArray,
-    s_qty: FloatArray,
-    d_order: IntArray,
-    d_node: IntArray,
-    d_qty: FloatArray,
+    supply_items: Items,
+    demand_items: Items,
     flow: FloatArray,
 ) -> Trades:
-    """Trades from supply items (order index or GRID, node, kWh) and demand items, each
-    already sorted by node (and canonically within a node)."""
+    """Trades from the supply and demand items (see the module docstring)."""
     n = topo.n_nodes
-    supply = np.bincount(s_node, weights=s_qty, minlength=n)
-    demand = np.bincount(d_node, weights=d_qty, minlength=n)
+    supply = np.bincount(supply_items.node, weights=supply_items.qty, minlength=n).astype(float)
+    demand = np.bincount(demand_items.node, weights=demand_items.qty, minlength=n).astype(float)
     local = np.minimum(supply, demand)
-    surplus = (supply - demand).astype(np.float64)
-    src, dst, amt = decompose_flows(n, topo.line_from, topo.line_to, flow, surplus)
-    s_ends, s_start = _layout(s_node, s_qty, n)
-    d_ends, d_start = _layout(d_node, d_qty, n)
-    s_used = local.copy()
-    d_used = local.copy()
-    # segments: local matches by node, then transfers in (src, dst) order
+    surplus = supply - demand
+    rank, klass = node_ranks(topo, price, supply, demand, flow)
+    src, dst, amt = decompose_flows(n, topo.line_from, topo.line_to, flow, surplus, rank)
     loc = np.flatnonzero(local > 0)
-    seg_len = [local[loc]]
-    seg_s = [s_start[loc]]
-    seg_d = [d_start[loc]]
-    if src.shape[0]:
-        s_off = np.empty_like(amt)
-        d_off = np.empty_like(amt)
-        for k in range(src.shape[0]):
-            a, b = int(src[k]), int(dst[k])
-            s_off[k] = s_start[a] + s_used[a]
-            d_off[k] = d_start[b] + d_used[b]
-            s_used[a] += amt[k]
-            d_used[b] += amt[k]
-        seg_len.append(amt)
-        seg_s.append(s_off)
-        seg_d.append(d_off)
-    length = np.concatenate(seg_len)
-    s_from = np.concatenate(seg_s)
-    d_from = np.concatenate(seg_d)
-    if length.shape[0] == 0 or s_ends.shape[0] == 0 or d_ends.shape[0] == 0:
+    seg_s_node = np.concatenate([loc, src])
+    seg_d_node = np.concatenate([loc, dst])
+    seg_len = np.concatenate([local[loc], amt])
+    sc, dc = _classes(supply_items, n), _classes(demand_items, n)
+    if seg_len.shape[0] == 0 or sc.node.shape[0] == 0 or dc.node.shape[0] == 0:
         return _empty()
-    g_end = np.cumsum(length)
-    g_start = g_end - length
-    total = float(g_end[-1])
-
-    def to_tape(ends: FloatArray, seg_from: FloatArray) -> FloatArray:
-        order = np.argsort(seg_from, kind="stable")
-        sf = seg_from[order]
-        j = np.clip(np.searchsorted(sf, ends, side="right") - 1, 0, None)
-        seg = order[j]
-        pos = g_start[seg] + (ends - sf[j])
-        clipped: FloatArray = np.clip(pos, g_start[seg], g_end[seg])
-        return clipped
-
-    pts = np.concatenate([[0.0], g_end, to_tape(s_ends, s_from), to_tape(d_ends, d_from)])
-    pts = np.unique(np.clip(pts, 0.0, total))
-    eps = 1e-12 * max(1.0, total)
-    keep = np.concatenate([[True], np.diff(pts) > eps])
-    pts = pts[keep]
-    lo, hi = pts[:-1], pts[1:]
-    mid = 0.5 * (lo + hi)
-    seg = np.clip(np.searchsorted(g_start, mid, side="right") - 1, 0, length.shape[0] - 1)
-    s_coord = s_from[seg] + (mid - g_start[seg])
-    d_coord = d_from[seg] + (mid - g_start[seg])
-    si = np.clip(np.searchsorted(s_ends, s_coord, side="right"), 0, s_ends.shape[0] - 1)
-    di = np.clip(np.searchsorted(d_ends, d_coord, side="right"), 0, d_ends.shape[0] - 1)
-    qty = hi - lo
-    # merge neighbouring pieces of the same pair (a cut that only one side needed)
-    same = np.concatenate([[False], (si[1:] == si[:-1]) & (di[1:] == di[:-1])])
-    group = np.cumsum(~same) - 1
-    first = np.flatnonzero(~same)
-    qty = np.bincount(group, weights=qty).astype(np.float64)
-    si, di = si[first], di[first]
-    good = qty > eps
-    si, di, qty = si[good], di[good], qty[good]
-    sn, dn = s_node[si], d_node[di]
+    s_seg, s_off, s_first = _views(sc, seg_s_node, klass[seg_d_node], seg_len)
+    d_seg, d_off, d_first = _views(dc, seg_d_node, klass[seg_s_node], seg_len)
+    n_seg = seg_len.shape[0]
+    # boundaries of every segment: its start, the cuts of both sides, its end
+    b_seg = np.concatenate([np.arange(n_seg), s_seg, d_seg, np.arange(n_seg)])
+    b_off = np.concatenate([np.zeros(n_seg), s_off, d_off, seg_len])
+    zeros, ones = np.zeros(n_seg, dtype=np.int64), np.ones(s_seg.shape[0], dtype=np.int64)
+    b_s = np.concatenate([zeros, ones, np.zeros(d_seg.shape[0], dtype=np.int64), zeros])
+    b_d = np.concatenate(
+        [zeros, np.zeros(s_seg.shape[0], dtype=np.int64), np.ones_like(d_seg), zeros]
+    )
+    order = np.lexsort((b_off, b_seg))
+    b_seg, b_off, b_s, b_d = b_seg[order], b_off[order], b_s[order], b_d[order]
+    # classes in use after each boundary: first class of the segment + cuts passed so far
+    s_passed = np.cumsum(b_s)
+    d_passed = np.cumsum(b_d)
+    seg_begin = np.flatnonzero(np.concatenate([[True], b_seg[1:] != b_seg[:-1]]))
+    base_s = np.repeat(
+        s_passed[seg_begin] - b_s[seg_begin], np.diff(np.append(seg_begin, b_seg.shape[0]))
+    )
+    base_d = np.repeat(
+        d_passed[seg_begin] - b_d[seg_begin], np.diff(np.append(seg_begin, b_seg.shape[0]))
+    )
+    same = b_seg[1:] == b_seg[:-1]
+    length = (b_off[1:] - b_off[:-1])[same]
+    seg = b_seg[:-1][same]
+    s_cls = s_first[seg] + (s_passed[:-1] - base_s[:-1])[same]
+    d_cls = d_first[seg] + (d_passed[:-1] - base_d[:-1])[same]
+    # float dust can make a node's segments a hair longer than its items: the overhang
+    # stays with the node's last class
+    s_cls = np.minimum(s_cls, sc.last[seg_s_node[seg]])
+    d_cls = np.minimum(d_cls, dc.last[seg_d_node[seg]])
+    keep = (length > DUST_KWH) & (s_first[seg] >= 0) & (d_first[seg] >= 0)
+    length, s_cls, d_cls, seg = length[keep], s_cls[keep], d_cls[keep], seg[keep]
+    # neighbouring pieces of one pair (a cut only the overhang needed) are one trade
+    if length.shape[0]:
+        cont = np.concatenate(
+            [[False], (seg[1:] == seg[:-1]) & (s_cls[1:] == s_cls[:-1]) & (d_cls[1:] == d_cls[:-1])]
+        )
+        group = np.cumsum(~cont) - 1
+        head = np.flatnonzero(~cont)
+        length = np.bincount(group, weights=length).astype(np.float64)
+        s_cls, d_cls = s_cls[head], d_cls[head]
+    # classes trade as one; each pair of members gets an equal share
+    ks, kd = sc.count[s_cls], dc.count[d_cls]
+    reps = ks * kd
+    piece = np.repeat(np.arange(length.shape[0]), reps)
+    within = np.arange(piece.shape[0]) - np.repeat(np.cumsum(reps) - reps, reps)
+    s_member = sc.member_item[sc.members_start[s_cls[piece]] + within // kd[piece]]
+    d_member = dc.member_item[dc.members_start[d_cls[piece]] + within % kd[piece]]
+    qty = length[piece] / reps[piece]
+    sn = supply_items.node[s_member]
+    dn = demand_items.node[d_member]
     return Trades(
-        seller=s_order[si],
-        buyer=d_order[di],
+        seller=supply_items.owner[s_member],
+        buyer=demand_items.owner[d_member],
         seller_node=sn,
         buyer_node=dn,
         quantity_kwh=qty,
@@ -244,4 +508,4 @@ def _empty() -> Trades:
     return Trades(i, i, i, i, f, f, f)
 
 
-__all__ = ["GRID", "build_trades", "decompose_flows"]
+__all__ = ["GRID", "Items", "build_trades", "decompose_flows"]

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from matching import ClearingProblem
@@ -18,7 +19,7 @@ class Reference:
     welfare: float
     # primal in standard form: min c x, A x = 0, lb ≤ x ≤ ub
     c: np.ndarray
-    a: np.ndarray
+    a: sp.csr_matrix
     lb: np.ndarray
     ub: np.ndarray
     n_nodes: int
@@ -39,7 +40,7 @@ def solve_reference(problem: ClearingProblem) -> Reference:
     lb = np.zeros(nv)
     ub = np.zeros(nv)
     rows = n + (n_l if dc else 0)
-    a = np.zeros((rows, nv))
+    a = sp.lil_matrix((rows, nv))
     for k in range(n_o):
         node = int(book.node[k])
         q, p = float(book.quantity_kwh[k]), float(book.price[k])
@@ -72,6 +73,7 @@ def solve_reference(problem: ClearingProblem) -> Reference:
     if n_t:
         lb[-n_t - 1 : -1] = -np.inf
         ub[-n_t - 1 : -1] = np.inf
+    a = a.tocsr()
     res = linprog(
         c, A_eq=a, b_eq=np.zeros(rows), bounds=list(zip(lb, ub, strict=True)), method="highs"
     )
@@ -86,25 +88,12 @@ def price_range(ref: Reference, node: int, fixed: dict[int, float]) -> tuple[flo
     (upper bounds): c − Aᵀy = r − s, dual objective lb·r − ub·s equals the optimum −W*.
     The price at node n is y[n] (the cost of one more kWh withdrawn there).
     """
-    rows, nv = ref.a.shape
-    fin_l = np.isfinite(ref.lb)
-    fin_u = np.isfinite(ref.ub)
-    nr, ns = int(fin_l.sum()), int(fin_u.sum())
-    m = rows + nr + ns
-    # equality: Aᵀy + r − s = c  (nv rows), then the held prices
-    a_eq = np.zeros((nv + len(fixed), m))
-    a_eq[:nv, :rows] = ref.a.T
-    a_eq[np.flatnonzero(fin_l), rows + np.arange(nr)] = 1.0
-    a_eq[np.flatnonzero(fin_u), rows + nr + np.arange(ns)] = -1.0
-    for k, fnode in enumerate(fixed):
-        a_eq[nv + k, fnode] = 1.0
-    b_eq = np.concatenate([ref.c, list(fixed.values())])
-    # optimality: lb·r − ub·s ≥ −W* (within 1e-9)
-    a_ub = np.zeros((1, m))
-    a_ub[0, rows : rows + nr] = -ref.lb[fin_l]
-    a_ub[0, rows + nr :] = ref.ub[fin_u]
-    b_ub = np.array([ref.welfare + 1e-9])
-    bounds = [(None, None)] * rows + [(0, None)] * (nr + ns)
+    a_face, b_face, a_ub, b_ub, bounds = _face(ref)
+    m = a_face.shape[1]
+    keys = list(fixed)
+    held = sp.csr_matrix((np.ones(len(keys)), (np.arange(len(keys)), keys)), shape=(len(keys), m))
+    a_eq = sp.vstack([a_face, held]).tocsr()
+    b_eq = np.concatenate([b_face, [fixed[k] for k in keys]])
     out = []
     for sign in (1.0, -1.0):
         obj = np.zeros(m)
@@ -118,3 +107,76 @@ def price_range(ref: Reference, node: int, fixed: dict[int, float]) -> tuple[flo
             assert res.status == 0, res.message
             out.append(sign * float(res.fun))
     return out[0], out[1]
+
+
+def _face(ref: Reference) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray, list]:
+    """The dual optimal face as (a_eq, b_eq, a_ub, b_ub, bounds) over (y, r, s):
+    Aᵀy + r − s = c, r, s ≥ 0, and lb·r − ub·s ≥ −W* (within 1e-9)."""
+    rows, nv = ref.a.shape
+    fin_l = np.flatnonzero(np.isfinite(ref.lb))
+    fin_u = np.flatnonzero(np.isfinite(ref.ub))
+    nr, ns = fin_l.shape[0], fin_u.shape[0]
+    m = rows + nr + ns
+    r_part = sp.csr_matrix((np.ones(nr), (fin_l, np.arange(nr))), shape=(nv, nr))
+    s_part = sp.csr_matrix((-np.ones(ns), (fin_u, np.arange(ns))), shape=(nv, ns))
+    a_eq = sp.hstack([ref.a.T, r_part, s_part]).tocsr()
+    a_ub = np.zeros((1, m))
+    a_ub[0, rows : rows + nr] = -ref.lb[fin_l]
+    a_ub[0, rows + nr :] = ref.ub[fin_u]
+    b_ub = np.array([ref.welfare + 1e-9])
+    bounds = [(None, None)] * rows + [(0, None)] * (nr + ns)
+    return a_eq, ref.c, a_ub, b_ub, bounds
+
+
+def problem_span(problem: ClearingProblem) -> tuple[float, float]:
+    """The lowest and highest limit price in the problem (orders and grid connections)."""
+    prices = [float(p) for p in problem.orders.price]
+    for g in problem.network.grid_connections:
+        prices += [g.import_price, g.export_price]
+    return (min(prices), max(prices)) if prices else (0.0, 0.0)
+
+
+def rule_targets(problem: ClearingProblem, ref: Reference) -> tuple[list, list, list]:
+    """The documented rule's ingredients, recomputed on the reference's own dual face:
+    each node's range over the whole face and its target (the midpoint of the range
+    clipped to the problem's price span; the nearer end when the range misses the span)."""
+    p_lo, p_hi = problem_span(problem)
+    lows, highs, targets = [], [], []
+    for node in range(ref.n_nodes):
+        low, high = price_range(ref, node, {})
+        a, b = max(low, p_lo), min(high, p_hi)
+        target = (a + b) / 2 if a <= b else (high if high < p_lo else low)
+        lows.append(low)
+        highs.append(high)
+        targets.append(target)
+    return lows, highs, targets
+
+
+def assert_nearest_on_face(ref: Reference, targets: list[float], prices: np.ndarray) -> None:
+    """`prices` is the optimal price vector nearest (Euclidean) to `targets`: it lies on the
+    reference's dual optimal face, and no point of the face makes an acute angle with
+    t − p at p (the projection condition max_q (t − p)·q ≤ (t − p)·p, one LP)."""
+    a_eq, b_eq, a_ub, b_ub, bounds = _face(ref)
+    n = ref.n_nodes
+    m = a_eq.shape[1]
+    t = np.array(targets, dtype=float)
+    fix = sp.csr_matrix((np.ones(n), (np.arange(n), np.arange(n))), shape=(n, m))
+    on_face = linprog(
+        np.zeros(m),
+        A_ub=a_ub,
+        b_ub=b_ub,
+        A_eq=sp.vstack([a_eq, fix]).tocsr(),
+        b_eq=np.concatenate([b_eq, prices]),
+        bounds=bounds,
+        method="highs",
+    )
+    assert on_face.status == 0, ("prices not optimal", prices, on_face.message)
+    # t may be ±inf nowhere (targets are clipped to the span), so d is finite
+    d = t - prices
+    obj = np.zeros(m)
+    obj[:n] = -d  # maximise d·y
+    best = linprog(obj, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs")
+    if best.status == 3:
+        raise AssertionError(("a face direction moves closer to the targets", prices, t))
+    assert best.status == 0, best.message
+    assert -best.fun <= float(d @ prices) + 1e-7, ("not the nearest", prices, t, -best.fun)

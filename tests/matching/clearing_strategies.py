@@ -76,3 +76,41 @@ def problems(draw: st.DrawFn, max_nodes: int = 5, max_orders: int = 10) -> Clear
         Network(nodes, tuple(lines), tuple(conns)),
         orders,
     )
+
+
+def meshed_zero_capacity(n_nodes: int, seed: int) -> ClearingProblem:
+    """A meshed DC network where about a fifth of the lines (and a third of the chords)
+    have zero capacity: the degenerate optimum of issue 11, item 3. Deterministic per seed."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    nodes = tuple(Node(f"n{i}") for i in range(n_nodes))
+    lines = []
+    for i in range(1, n_nodes):
+        parent = int(rng.integers(max(0, i - 5), i))
+        cap = 0.0 if rng.random() < 0.2 else float(np.round(rng.uniform(1, 50), 1))
+        lines.append(
+            Line(f"l{i}", f"n{parent}", f"n{i}", cap, float(np.round(rng.uniform(0.1, 1), 2)))
+        )
+    for k in range(max(1, n_nodes // 5)):
+        a, b = (int(v) for v in rng.integers(0, n_nodes, 2))
+        if a == b:
+            continue
+        cap = 0.0 if rng.random() < 0.3 else float(np.round(rng.uniform(1, 50), 1))
+        lines.append(Line(f"c{k}", f"n{a}", f"n{b}", cap, float(np.round(rng.uniform(0.1, 1), 2))))
+    orders = [
+        Order(
+            f"o{k}",
+            f"n{int(rng.integers(0, n_nodes))}",
+            Side.BUY if rng.random() < 0.5 else Side.SELL,
+            float(rng.choice([0.5, 1.0, 2.0, 5.0])),
+            float(rng.choice([0.2, 0.4, 0.5, 0.6, 0.8, 1.0])),
+        )
+        for k in range(3 * n_nodes)
+    ]
+    conns = (GridConnection("n0", 0.89, 0.3, 20.0, 20.0),) if rng.random() < 0.5 else ()
+    return ClearingProblem.build(
+        Interval(datetime(2026, 6, 15, 10, 0, tzinfo=UTC), 15),
+        Network(nodes, tuple(lines), conns),
+        orders,
+    )

@@ -173,3 +173,115 @@ def test_two_grid_connections_at_one_node_and_export_above_import() -> None:
     assert out["grid_connections"][1] == {"node": "A", "import_kwh": 1.0, "export_kwh": 0.0}
     assert out["grid_connections"][0]["import_kwh"] == 6.0
     assert out["nodes"][0]["price"] == 0.89
+
+
+def _one_line_exit_2(proc: subprocess.CompletedProcess[str], field: str, hint: str) -> None:
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-300:])
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr[-500:]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert field in lines[0] and hint in lines[0], lines[0][:300]
+
+
+BIG = "9" * 400
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "hint"),
+    [
+        ('"side": "sell"', '"side": ["sell"]', "orders[0].side", "'buy' or 'sell'"),
+        ('"minutes": 15', f'"minutes": {BIG}', "interval.minutes", "positive whole number"),
+        ('"quantity_kwh": 10', f'"quantity_kwh": {BIG}', "orders[0].quantity_kwh", "finite"),
+        ('"price": 0.3', f'"price": {BIG}', "orders[0].price", "finite"),
+        ('"capacity_kw": 8', f'"capacity_kw": {BIG}', "network.lines[0].capacity_kw", "finite"),
+        ('"quantity_kwh": 10', f'"quantity_kwh": {"9" * 5000}', "orders[0].quantity_kwh", ""),
+        ('"id": "s1"', '"id": "\\ud800"', "orders[0].id", "lone surrogate"),
+        ('"id": "A"', '"id": "\\udfff"', "network.nodes[0].id", "lone surrogate"),
+        (
+            '"capacity_kw": 8',
+            '"capacity_kw": 8, "reactence": 1',
+            "network.lines[0].reactence",
+            "unknown field",
+        ),
+        ('"side": "sell"', '"side": "sell", "limit": 1', "orders[0].limit", "unknown field"),
+        ('"minutes": 15', '"minutes": 15, "end": 1', "interval.end", "unknown field"),
+    ],
+)
+def test_bad_input_from_the_verifier_exits_2(old: str, new: str, field: str, hint: str) -> None:
+    text = json.dumps(base())
+    assert old in text, old
+    proc = klaster("clear", "-", stdin=text.replace(old, new, 1))
+    _one_line_exit_2(proc, field, hint)
+
+
+def test_deeply_nested_json_exits_2() -> None:
+    text = json.dumps(base()).replace('"side": "sell"', '"side": ' + "[" * 3000 + "]" * 3000, 1)
+    _one_line_exit_2(klaster("clear", "-", stdin=text), "problem", "nested too deeply")
+    text = "[" * 100_000 + "]" * 100_000
+    _one_line_exit_2(klaster("clear", "-", stdin=text), "problem", "")
+
+
+def test_empty_nodes_names_the_nodes() -> None:
+    data = base()
+    data["network"]["nodes"] = []
+    _one_line_exit_2(klaster("clear", "-", stdin=json.dumps(data)), "network.nodes", "at least")
+
+
+def test_integer_ids_beyond_64_bits_are_accepted_and_repeated() -> None:
+    data = base()
+    big = 2**64 + 1
+    huge = 10**60 + 7
+    data["orders"][0]["id"] = big
+    data["network"]["nodes"][0]["id"] = huge
+    for ln in data["network"]["lines"]:
+        for end in ("from", "to"):
+            if ln[end] == "A":
+                ln[end] = huge
+    for o in data["orders"]:
+        if o["node"] == "A":
+            o["node"] = huge
+    for g in data["network"].get("grid_connections", []):
+        if g["node"] == "A":
+            g["node"] = huge
+    proc = klaster("clear", "-", stdin=json.dumps(data))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["orders"][0]["id"] == big and out["nodes"][0]["id"] == huge
+    assert out["flow_model"] == "transport"
+    assert any(t["seller"] == big for t in out["trades"])
+
+
+def test_float_id_is_refused() -> None:
+    text = json.dumps(base()).replace('"id": "s1"', '"id": 1.5', 1)
+    _one_line_exit_2(klaster("clear", "-", stdin=text), "orders[0].id", "string or an integer")
+
+
+def test_result_says_which_flow_model() -> None:
+    proc = klaster("clear", str(EXAMPLES / "06-meshed-dc-flow.json"))
+    assert json.loads(proc.stdout)["flow_model"] == "dc"
+    proc = klaster("clear", str(EXAMPLES / "02-congested-line-two-prices.json"))
+    assert json.loads(proc.stdout)["flow_model"] == "transport"
+
+
+def test_time_limit_bounds_the_whole_command(tmp_path: Path) -> None:
+    """--time-limit covers reading, building, solving and writing (not only GLOP): a
+    problem that takes ~2 s end to end stops within the limit plus interpreter start-up."""
+    import time
+
+    import orjson
+
+    from matching.jsonio import problem_to_dict
+    from tests.support.problems import random_problem
+
+    big = tmp_path / "big.json"
+    big.write_bytes(orjson.dumps(problem_to_dict(random_problem(150_000, 1_500, seed=2))))
+    small = EXAMPLES / "01-single-node-merit-order.json"
+    t0 = time.perf_counter()
+    assert klaster("clear", str(small), "-o", str(tmp_path / "s.json")).returncode == 0
+    start_up = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    proc = klaster("clear", str(big), "--time-limit", "1.0", "-o", str(tmp_path / "b.json"))
+    elapsed = time.perf_counter() - t0
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads((tmp_path / "b.json").read_text())["status"] == "time_limit"
+    assert elapsed <= start_up + 1.0 + 0.6, (elapsed, start_up)

@@ -15,8 +15,8 @@ from clearing_checks import (
 )
 from clearing_reference import solve_reference
 
-from bench.problems import random_problem
 from matching import clear
+from tests.support.problems import random_problem
 
 
 @pytest.mark.parametrize("meshed", [False, True], ids=["radial", "meshed-dc"])

@@ -32,3 +32,23 @@ def test_problem_schema_rejects_what_the_parser_rejects() -> None:
     data["orders"][0]["side"] = "hold"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, schema("problem"))
+
+
+def test_problem_schema_refuses_unknown_fields_like_the_parser() -> None:
+    from matching import ProblemError
+
+    data = json.loads(EXAMPLES[5].read_text())
+    data["network"]["lines"][0]["reactence"] = data["network"]["lines"][0].pop("reactance")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema("problem"))
+    with pytest.raises(ProblemError, match="reactence"):
+        problem_from_dict(data)
+
+
+def test_result_schema_requires_the_flow_model() -> None:
+    data = json.loads(EXAMPLES[0].read_text())
+    problem = problem_from_dict(data)
+    out = result_to_dict(problem, clear(problem))
+    del out["flow_model"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(out, schema("result"))

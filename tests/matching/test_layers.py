@@ -33,3 +33,11 @@ def test_dependencies_point_one_way(package: str) -> None:
     for path in files:
         bad = imported_packages(path) & FORBIDDEN[package]
         assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def test_tests_never_import_bench() -> None:
+    """bench may import tests/support; no test module imports bench."""
+    files = sorted((ROOT / "tests").rglob("*.py"))
+    assert files
+    for path in files:
+        assert "bench" not in imported_packages(path), f"{path.relative_to(ROOT)} imports bench"

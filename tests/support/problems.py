@@ -1,6 +1,7 @@
 """Random clearing problems: radial feeders with congested lines, and meshed DC networks.
 
-Deterministic for a seed. Used by the benchmarks and the property tests.
+Deterministic for a seed. Used by the matching tests and by `bench clearing` (bench imports
+it from here; tests never import bench).
 """
 
 from __future__ import annotations

@@ -1,0 +1,423 @@
+"""One optimal primal solution chosen by a rule, not by the solver (transport model).
+
+The optimal solutions of the clearing LP form a face; a simplex solver returns one of its
+vertices, which depends on how the problem happens to be written (which of two equal-priced
+sellers at different nodes was listed first, which way round a loop the flow was sent). Given
+the chosen prices λ (optimal duals), complementary slackness describes the whole face:
+
+- a step whose limit price differs from its node's price is fully accepted or rejected; the
+  grid connection likewise; a line whose end prices differ is at its limit towards the dearer
+  end;
+- the rest is free: steps priced exactly at their node's price (*tied*), the grid at its own
+  price, and lines with equal prices at both ends, which join nodes into price zones.
+
+The rule, per price zone: the energy the zone's free elements must supply (or take) is fixed;
+it is shared **pro rata** to capacity among all tied supply (sells and grid import) or tied
+demand (buys and grid export) of the zone, as within a node; the zone's free lines then carry
+the **potential flow** (least Σ f², unit weights; it has no loops, since energy runs downhill
+in θ) within their limits. Where the network cannot carry the pro-rata allocation or the
+potential flow with limits is not found in a bounded number of steps, the solver's own
+allocation is kept and its flows are replaced by a least-Σ|f| flow (also loop-free), and the
+reason says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from matching import glop
+from matching.network import Topology
+from matching.problem import BoolArray, FloatArray, IntArray
+from matching.steps import Steps
+
+TIE = 1e-12  # relative: a limit price equal to its node's price
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Primal:
+    x: FloatArray
+    flow: FloatArray
+    imports: FloatArray
+    exports: FloatArray
+    note: str = ""
+
+
+def _tied(price: FloatArray, lam: FloatArray) -> tuple[BoolArray, BoolArray, BoolArray]:
+    """(tied, limit price above the node's price, below it)."""
+    tol = TIE * np.maximum(1.0, np.abs(price))
+    tied = np.abs(price - lam) <= tol
+    return tied, (price > lam) & ~tied, (price < lam) & ~tied
+
+
+def _zones(n: int, a: IntArray, b: IntArray) -> IntArray:
+    graph = sp.coo_matrix((np.ones(a.shape[0]), (a, b)), shape=(n, n))
+    _, labels = sp.csgraph.connected_components(graph, directed=False)
+    out: IntArray = labels.astype(np.int64)
+    return out
+
+
+def canonical_primal(
+    topo: Topology,
+    steps: Steps,
+    x: FloatArray,
+    flow: FloatArray,
+    imports: FloatArray,
+    exports: FloatArray,
+    lam: FloatArray,
+) -> Primal:
+    """The rule's optimal solution (see the module docstring); transport model only."""
+    n = topo.n_nodes
+    limit = topo.line_limit_kwh
+    # steps
+    tied, above, below = _tied(steps.price, lam[steps.node])
+    buy = steps.is_buy
+    q = steps.quantity_kwh
+    x_new = np.where((buy & above) | (~buy & below), q, 0.0)
+    # grid connections
+    g_lam = lam[topo.grid_node]
+    i_tied, _, i_below = _tied(topo.import_price, g_lam)
+    e_tied, e_above, _ = _tied(topo.export_price, g_lam)
+    m_new = np.where(i_below, topo.import_limit_kwh, 0.0)
+    e_new = np.where(e_above, topo.export_limit_kwh, 0.0)
+    # lines
+    l_tied, l_up, l_down = _tied(lam[topo.line_to], lam[topo.line_from])
+    forced_flow = np.where(l_up, limit, np.where(l_down, -limit, 0.0))
+    free_line = l_tied & (limit > 0)
+    sign = np.where(buy, -1.0, 1.0)
+    s_tied = tied & ~buy
+    d_tied = tied & buy
+    saturated = np.zeros(topo.n_lines, dtype=np.bool_)
+    for _ in range(topo.n_lines + 1):
+        open_line = free_line & ~saturated
+        f_fixed = np.where(open_line, 0.0, forced_flow)
+        zone = _zones(n, topo.line_from[open_line], topo.line_to[open_line])
+        shares = _shares(
+            topo, steps, zone, sign * x_new, m_new - e_new, f_fixed, s_tied, d_tied, i_tied, e_tied
+        )
+        if shares is None:
+            return _route_solver_allocation(topo, x, flow, imports, exports, steps, "the tied")
+        s_share, d_share = shares
+        share = np.where(buy, d_share[zone[steps.node]], s_share[zone[steps.node]])
+        x_try = np.where(tied, np.where(share >= 1.0, q, q * share), x_new)
+        g_zone = zone[topo.grid_node]
+        m_try = np.where(i_tied, _part(topo.import_limit_kwh, s_share[g_zone]), m_new)
+        e_try = np.where(e_tied, _part(topo.export_limit_kwh, d_share[g_zone]), e_new)
+        injection = np.bincount(steps.node, weights=sign * x_try, minlength=n).astype(np.float64)
+        injection += np.bincount(topo.grid_node, weights=m_try - e_try, minlength=n)
+        injection += np.bincount(topo.line_to, weights=f_fixed, minlength=n)
+        injection -= np.bincount(topo.line_from, weights=f_fixed, minlength=n)
+        routed = potential_flow(topo, open_line, injection, settle=False)
+        if routed is None:
+            return _route_solver_allocation(topo, x, flow, imports, exports, steps, "")
+        f_try, newly = routed
+        if not newly.any():
+            return Primal(x_try, np.where(open_line, f_try, f_fixed), m_try, e_try)
+        # the network cannot carry this allocation: the lines it fills separate the zone
+        # into parts, each sharing its own need pro rata
+        saturated |= newly
+        forced_flow = np.where(newly, f_try, forced_flow)
+    return _route_solver_allocation(topo, x, flow, imports, exports, steps, "")
+
+
+def _part(limit: FloatArray, share: FloatArray) -> FloatArray:
+    out: FloatArray = np.where(share >= 1.0, limit, limit * share)
+    return out
+
+
+def _shares(
+    topo: Topology,
+    steps: Steps,
+    zone: IntArray,
+    step_injection: FloatArray,
+    grid_injection: FloatArray,
+    line_flow: FloatArray,
+    s_tied: BoolArray,
+    d_tied: BoolArray,
+    i_tied: BoolArray,
+    e_tied: BoolArray,
+) -> tuple[FloatArray, FloatArray] | None:
+    """Per zone, the share of their capacity that the tied supply (or demand) must provide
+    so that the zone balances with everything else fixed; None if it cannot."""
+    n_z = int(zone.max()) + 1 if zone.shape[0] else 0
+    q = steps.quantity_kwh
+
+    def per_zone(node: IntArray, w: FloatArray) -> FloatArray:
+        out: FloatArray = np.bincount(zone[node], weights=w, minlength=n_z).astype(np.float64)
+        return out
+
+    fixed = per_zone(steps.node, step_injection) + per_zone(topo.grid_node, grid_injection)
+    fixed += per_zone(topo.line_to, line_flow) - per_zone(topo.line_from, line_flow)
+    scale = (
+        per_zone(steps.node, np.abs(step_injection))
+        + per_zone(topo.grid_node, np.abs(grid_injection))
+        + per_zone(topo.line_to, np.abs(line_flow))
+        + per_zone(topo.line_from, np.abs(line_flow))
+    )
+    need = -fixed  # what the zone's tied supply (+) or demand (−) must provide
+    need[np.abs(need) <= 1e-14 * scale] = 0.0
+    s_cap = per_zone(steps.node[s_tied], q[s_tied]) + per_zone(
+        topo.grid_node[i_tied], topo.import_limit_kwh[i_tied]
+    )
+    d_cap = per_zone(steps.node[d_tied], q[d_tied]) + per_zone(
+        topo.grid_node[e_tied], topo.export_limit_kwh[e_tied]
+    )
+    covered = np.where(need > 0, s_cap, np.where(need < 0, d_cap, 0.0))
+    if (np.abs(need) > covered * (1 + 1e-12) + 1e-12 * scale).any():
+        return None
+    s_share = np.divide(need, s_cap, out=np.zeros(n_z), where=(need > 0) & (s_cap > 0))
+    d_share = np.divide(-need, d_cap, out=np.zeros(n_z), where=(need < 0) & (d_cap > 0))
+    return np.minimum(s_share, 1.0), np.minimum(d_share, 1.0)
+
+
+def canonical_primal_dc(
+    topo: Topology,
+    steps: Steps,
+    x: FloatArray,
+    flow: FloatArray,
+    imports: FloatArray,
+    exports: FloatArray,
+    lam: FloatArray,
+) -> Primal:
+    """DC power flow: steps and grid trading not tied to their node's price are fixed by
+    the prices; tied ones with the same price in one connected network keep the solver's
+    net (supply − demand) for that group, which the side it falls on shares pro rata to
+    capacity (the other side trades nothing, as within a node). The DC flows follow
+    from the injections; the result is kept only if it respects every line limit and
+    reaches the solver's welfare (then it is optimal too). Otherwise the solver's solution
+    stands, and the reason says so."""
+    n = topo.n_nodes
+    tied, above, below = _tied(steps.price, lam[steps.node])
+    buy = steps.is_buy
+    q = steps.quantity_kwh
+    x_new = np.where((buy & above) | (~buy & below), q, 0.0)
+    g_lam = lam[topo.grid_node]
+    i_tied, _, i_below = _tied(topo.import_price, g_lam)
+    e_tied, e_above, _ = _tied(topo.export_price, g_lam)
+    m_new = np.where(i_below, topo.import_limit_kwh, 0.0)
+    e_new = np.where(e_above, topo.export_limit_kwh, 0.0)
+    sign = np.where(buy, -1.0, 1.0)
+    zone = topo.component
+    kept = Primal(x, flow, imports, exports, "tied orders as solved (DC network)")
+    # tie groups: (network, side, price) over tied steps and tied grid trading; each keeps
+    # the solver's total and shares it pro rata to capacity
+    g_node = topo.grid_node
+    k_s, k_i, k_e = int(tied.sum()), int(i_tied.sum()), int(e_tied.sum())
+    grp_zone = np.concatenate([zone[steps.node[tied]], zone[g_node[i_tied]], zone[g_node[e_tied]]])
+    grp_buy = np.concatenate(
+        [buy[tied], np.zeros(k_i, dtype=np.bool_), np.ones(k_e, dtype=np.bool_)]
+    )
+    grp_price = np.concatenate(
+        [steps.price[tied], topo.import_price[i_tied], topo.export_price[e_tied]]
+    )
+    cap = np.concatenate([q[tied], topo.import_limit_kwh[i_tied], topo.export_limit_kwh[e_tied]])
+    got = np.concatenate([x[tied], imports[i_tied], exports[e_tied]])
+    if cap.shape[0]:
+        _, group = np.unique(
+            np.stack([grp_zone.astype(np.float64), grp_price]), axis=1, return_inverse=True
+        )
+        group = group.ravel()
+        n_g = int(group.max()) + 1
+        # the group's net (supply − demand) as solved; the side it falls on shares it
+        net = np.bincount(group, weights=np.where(grp_buy, -got, got), minlength=n_g)
+        scale = np.bincount(group, weights=got, minlength=n_g)
+        net[np.abs(net) <= 1e-14 * scale] = 0.0
+        s_room = np.bincount(group, weights=np.where(grp_buy, 0.0, cap), minlength=n_g)
+        d_room = np.bincount(group, weights=np.where(grp_buy, cap, 0.0), minlength=n_g)
+        s_share = np.divide(net, s_room, out=np.zeros(n_g), where=(net > 0) & (s_room > 0))
+        d_share = np.divide(-net, d_room, out=np.zeros(n_g), where=(net < 0) & (d_room > 0))
+        share = np.minimum(np.where(grp_buy, d_share[group], s_share[group]), 1.0)
+        part = np.where(share >= 1.0, cap, cap * share)
+        x_new[tied] = part[:k_s]
+        m_new[i_tied] = part[k_s : k_s + k_i]
+        e_new[e_tied] = part[k_s + k_i :]
+    injection = np.bincount(steps.node, weights=sign * x_new, minlength=n).astype(np.float64)
+    injection += np.bincount(topo.grid_node, weights=m_new - e_new, minlength=n)
+    b = 1.0 / topo.reactance
+    theta = _laplacian_solve(n, topo.line_from, topo.line_to, zone, injection, b)
+    f_new = b * (theta[topo.line_from] - theta[topo.line_to])
+    limit = topo.line_limit_kwh
+    if (np.abs(f_new) > limit + 1e-9).any():
+        return kept
+    from matching.solve import clean
+
+    f_new = clean(f_new, -limit, limit)
+
+    def welfare(xs: FloatArray, m: FloatArray, e: FloatArray) -> float:
+        return float(
+            np.dot(-sign * steps.price, xs)
+            - np.dot(topo.import_price, m)
+            + np.dot(topo.export_price, e)
+        )
+
+    w_star = welfare(x, imports, exports)
+    if abs(welfare(x_new, m_new, e_new) - w_star) > 1e-9 * max(1.0, abs(w_star)):
+        return kept
+    return Primal(x_new, f_new, m_new, e_new)
+
+
+def _route_solver_allocation(
+    topo: Topology,
+    x: FloatArray,
+    flow: FloatArray,
+    imports: FloatArray,
+    exports: FloatArray,
+    steps: Steps,
+    what: str,
+) -> Primal:
+    """Keep the solver's allocation; replace its flows on lines with equal end prices by
+    the potential flow, else by a least-Σ|f| flow (both loop-free)."""
+    n = topo.n_nodes
+    limit = topo.line_limit_kwh
+    sign = np.where(steps.is_buy, -1.0, 1.0)
+    injection = np.bincount(steps.node, weights=sign * x, minlength=n).astype(np.float64)
+    injection += np.bincount(topo.grid_node, weights=imports - exports, minlength=n)
+    # lines the solver left strictly inside their limits may be rerouted; the others keep
+    # their flows (at a limit the dual prices may differ across them)
+    free = (np.abs(flow) < limit) & (limit > 0)
+    rest = np.where(free, 0.0, flow)
+    injection += np.bincount(topo.line_to, weights=rest, minlength=n)
+    injection -= np.bincount(topo.line_from, weights=rest, minlength=n)
+    note = "pro-rata allocation of tied orders not carried by the network; solver's kept"
+    if not what:
+        note = "potential flow not found; solver's allocation kept"
+    potential = potential_flow(topo, free, injection)
+    routed = None if potential is None else potential[0]
+    if routed is None:
+        routed = least_flow(topo, free, injection)
+        if routed is None:
+            return Primal(x, flow, imports, exports, f"{note}, flows as solved")
+        note += ", least-|flow| routing"
+    return Primal(x, np.where(free, routed, flow), imports, exports, note)
+
+
+def least_flow(topo: Topology, free: BoolArray, injection: FloatArray) -> FloatArray | None:
+    """min Σ|f| over the free lines within their limits taking away `injection` (an LP:
+    f = f⁺ − f⁻); a flow with a loop could be reduced, so the optimum has none."""
+    from matching.solve import clean
+
+    idx = np.flatnonzero(free)
+    k = idx.shape[0]
+    n = topo.n_nodes
+    if k == 0:
+        return np.zeros(topo.n_lines) if not np.abs(injection).max(initial=0.0) > 1e-9 else None
+    a, b = topo.line_from[idx], topo.line_to[idx]
+    cols = np.concatenate([np.arange(k), np.arange(k), k + np.arange(k), k + np.arange(k)])
+    rows = np.concatenate([a, b, a, b])
+    vals = np.concatenate([np.ones(k), -np.ones(k), -np.ones(k), np.ones(k)])
+    matrix = sp.csr_matrix((vals, (rows, cols)), shape=(n, 2 * k))
+    lim = np.concatenate([topo.line_limit_kwh[idx], topo.line_limit_kwh[idx]])
+    out = glop.solve_lp(
+        np.zeros(2 * k), lim, np.ones(2 * k), injection, injection, matrix, maximize=False
+    )
+    if not out.optimal:
+        return None
+    v = clean(out.values, np.zeros(2 * k), lim)
+    flow = np.zeros(topo.n_lines)
+    flow[idx] = v[:k] - v[k:]
+    return flow
+
+
+def potential_flow(
+    topo: Topology, free: BoolArray, injection: FloatArray, *, settle: bool = True
+) -> tuple[FloatArray, BoolArray] | None:
+    """Least Σ f² on the free lines (unit weights) that takes away each node's `injection`:
+    lines the unconstrained flow would overload are filled to their limit and the rest
+    solved again (with `settle=False`, the first such lines are returned at once). Returns
+    the flow and the lines so filled; None if the parts left do not balance or a bounded
+    number of rounds does not settle."""
+    n = topo.n_nodes
+    limit = topo.line_limit_kwh
+    out = np.zeros(topo.n_lines)
+    active = free.copy()
+    inj = injection.copy()
+    for _ in range(topo.n_lines + 1):
+        idx = np.flatnonzero(active)
+        a, b = topo.line_from[idx], topo.line_to[idx]
+        zone = _zones(n, a, b)
+        n_z = int(zone.max()) + 1 if n else 0
+        total = np.bincount(zone, weights=inj, minlength=n_z)
+        size = np.bincount(zone, weights=np.abs(inj), minlength=n_z)
+        if (np.abs(total) > 1e-9 + 1e-12 * size).any():
+            return None
+        theta = _laplacian_solve(n, a, b, zone, inj)
+        f = theta[a] - theta[b]
+        over = np.abs(f) > limit[idx] * (1 + 1e-12)
+        if not over.any():
+            from matching.solve import clean
+
+            # float dust next to a limit is the limit (so "congested" does not flicker)
+            out[idx] = clean(f, -limit[idx], limit[idx])
+            if _check_acyclic(topo, out) is None:
+                return None
+            return out, free & ~active
+        if not settle:
+            # only the most overloaded line of each part (and its equals) is filled: an
+            # upstream overload may vanish once a downstream line is full
+            ratio = np.where(over, np.abs(f) / np.maximum(limit[idx], 1e-300), 0.0)
+            worst = np.zeros(n)
+            np.maximum.at(worst, zone[a], ratio)
+            over &= ratio >= worst[zone[a]]
+        sat = idx[over]
+        fixed = np.sign(f[over]) * limit[sat]
+        out[sat] = fixed
+        active[sat] = False
+        if not settle:  # the caller re-allocates with these lines full
+            return out, free & ~active
+        # a saturated line takes its flow out of its from-end and into its to-end
+        inj = inj - np.bincount(topo.line_from[sat], weights=fixed, minlength=n)
+        inj = inj + np.bincount(topo.line_to[sat], weights=fixed, minlength=n)
+    return None
+
+
+def _laplacian_solve(
+    n: int,
+    a: IntArray,
+    b: IntArray,
+    zone: IntArray,
+    inj: FloatArray,
+    conductance: FloatArray | None = None,
+) -> FloatArray:
+    """θ with Σ_lines at n c·(θ_n − θ_other) = inj[n] (conductances c, 1 by default),
+    θ = 0 at one node per zone (the flows c·(θ_a − θ_b) do not depend on which)."""
+    theta = np.zeros(n)
+    if a.shape[0] == 0:
+        return theta
+    ones = np.ones(a.shape[0]) if conductance is None else conductance
+    lap = sp.coo_matrix(
+        (
+            np.concatenate([ones, ones, -ones, -ones]),
+            (np.concatenate([a, b, a, b]), np.concatenate([a, b, b, a])),
+        ),
+        shape=(n, n),
+    ).tocsc()
+    _, first = np.unique(zone, return_index=True)
+    keep = np.ones(n, dtype=np.bool_)
+    keep[first] = False
+    # nodes alone in their zone have no equation
+    degree = np.bincount(np.concatenate([a, b]), minlength=n)
+    keep &= degree > 0
+    k = np.flatnonzero(keep)
+    if k.shape[0] == 0:
+        return theta
+    from scipy.sparse.linalg import splu
+
+    theta[k] = splu(lap[k][:, k].tocsc()).solve(inj[k])
+    return theta
+
+
+def _check_acyclic(topo: Topology, flow: FloatArray) -> FloatArray | None:
+    """The flow itself, unless its directed lines close a loop (then None)."""
+    moving = np.flatnonzero(flow != 0)
+    if moving.shape[0] == 0:
+        return flow
+    a = np.where(flow[moving] > 0, topo.line_from[moving], topo.line_to[moving])
+    b = np.where(flow[moving] > 0, topo.line_to[moving], topo.line_from[moving])
+    n = topo.n_nodes
+    graph = sp.coo_matrix((np.ones(a.shape[0]), (a, b)), shape=(n, n))
+    n_strong, _ = sp.csgraph.connected_components(graph, directed=True, connection="strong")
+    if n_strong != n:
+        return None
+    return flow

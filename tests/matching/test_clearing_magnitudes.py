@@ -1,0 +1,169 @@
+"""Quantities and limits from 1e-6 to 1e12 kWh in one problem (issue 11, items 1 and 2):
+nothing is snapped away relative to a large bound, the result is feasible and optimal
+against the independent reference, and a tiny accepted order keeps its trades."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import numpy as np
+from clearing_reference import solve_reference
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from matching import (
+    GRID,
+    ClearingProblem,
+    GridConnection,
+    Interval,
+    Line,
+    Network,
+    Node,
+    Order,
+    Side,
+    Status,
+    clear,
+)
+
+QUANTITIES = [1e-6, 3e-6, 1e-3, 0.5, 2.0, 1e3, 1e6, 1e9, 1e12]
+LIMITS_KW = [0.0, 4e-6, 8.0, 4e3, 1e6, 1e9, 1e12]
+PRICES = [0.2, 0.4, 0.5, 0.6, 0.89, 1.0]
+
+
+@st.composite
+def wide_problems(draw: st.DrawFn) -> ClearingProblem:
+    n = draw(st.integers(1, 4))
+    nodes = tuple(Node(f"N{i}") for i in range(n))
+    lines = [
+        Line(f"L{i}", f"N{draw(st.integers(0, i - 1))}", f"N{i}", draw(st.sampled_from(LIMITS_KW)))
+        for i in range(1, n)
+    ]
+    conns = []
+    if draw(st.booleans()):
+        conns.append(
+            GridConnection(
+                f"N{draw(st.integers(0, n - 1))}",
+                0.89,
+                0.3,
+                draw(st.sampled_from(LIMITS_KW)),
+                draw(st.sampled_from(LIMITS_KW)),
+            )
+        )
+    orders = [
+        Order(
+            f"o{k}",
+            f"N{draw(st.integers(0, n - 1))}",
+            draw(st.sampled_from([Side.BUY, Side.SELL])),
+            draw(st.sampled_from(QUANTITIES)),
+            draw(st.sampled_from(PRICES)),
+        )
+        for k in range(draw(st.integers(1, 8)))
+    ]
+    return ClearingProblem.build(
+        Interval(datetime(2026, 6, 15, 10, 0, tzinfo=UTC), 15),
+        Network(nodes, tuple(lines), tuple(conns)),
+        orders,
+    )
+
+
+def tolerance(*magnitudes: float) -> float:
+    """1e-6 kWh, or the float resolution of the largest figure involved."""
+    return 1e-6 + 1e-12 * max([0.0, *(abs(m) for m in magnitudes)])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(wide_problems())
+def test_wide_magnitudes_feasible_optimal_and_traded(problem: ClearingProblem) -> None:
+    r = clear(problem)
+    assert r.status is Status.OPTIMAL, r.reason
+    book, net = problem.orders, problem.network
+    idx = net.node_index()
+    h = problem.interval.minutes / 60
+    # balance per node, to 1e-6 kWh plus the float resolution of what passes through
+    bal = np.zeros(len(net.nodes))
+    through = np.zeros(len(net.nodes))
+    np.add.at(bal, book.node, np.where(book.is_buy, -r.accepted_kwh, r.accepted_kwh))
+    np.add.at(through, book.node, r.accepted_kwh)
+    for j, ln in enumerate(net.lines):
+        assert abs(r.flow_kwh[j]) <= ln.capacity_kw * h
+        bal[idx[ln.from_node]] -= r.flow_kwh[j]
+        bal[idx[ln.to_node]] += r.flow_kwh[j]
+        through[idx[ln.from_node]] += abs(r.flow_kwh[j])
+        through[idx[ln.to_node]] += abs(r.flow_kwh[j])
+    for g, c in enumerate(net.grid_connections):
+        assert 0 <= r.import_kwh[g] <= c.import_limit_kw * h
+        assert 0 <= r.export_kwh[g] <= c.export_limit_kw * h
+        bal[idx[c.node]] += r.import_kwh[g] - r.export_kwh[g]
+        through[idx[c.node]] += r.import_kwh[g] + r.export_kwh[g]
+    for k in range(len(net.nodes)):
+        assert abs(bal[k]) <= tolerance(through[k]), (k, bal[k], through[k])
+    # optimal against the independent reference (HiGHS, order-level variables)
+    ref = solve_reference(problem)
+    scale = float(np.dot(book.price, book.quantity_kwh)) + sum(
+        (c.import_limit_kw + c.export_limit_kw) * h for c in net.grid_connections
+    )
+    assert math.isclose(r.welfare, ref.welfare, rel_tol=1e-6, abs_tol=1e-6 + 1e-10 * scale), (
+        r.welfare,
+        ref.welfare,
+    )
+    assert r.congestion_rent >= -tolerance(scale)
+    # every accepted order, however small, is in the trades with its whole acceptance
+    sold = np.zeros(len(book))
+    bought = np.zeros(len(book))
+    t = r.trades
+    for s, b, q in zip(t.seller.tolist(), t.buyer.tolist(), t.quantity_kwh.tolist(), strict=True):
+        if s != GRID:
+            sold[s] += q
+        if b != GRID:
+            bought[b] += q
+    traded = np.where(book.is_buy, bought, sold)
+    # a float carries 16 digits: energy passing a node that trades 1e9 kWh is resolved to
+    # ~1e-7 kWh, so the sums hold to that; and no accepted order, however small, loses its
+    # trades (the old tape dropped 1e-6 kWh orders entirely)
+    resolution = 1e-12 + 4e-16 * float(through.max(initial=0.0))
+    for k in range(len(book)):
+        acc = r.accepted_kwh[k]
+        assert abs(traded[k] - acc) <= resolution + 1e-12 * acc, (k, acc, traded[k])
+        if acc > 1e3 * resolution:
+            assert traded[k] >= 0.5 * acc, (k, acc, traded[k])
+
+
+def test_unlimited_grid_import_is_not_snapped_away() -> None:
+    """Issue 11, item 1: a 0.2 kWh import under a 1e12 kW limit stays 0.2 kWh."""
+    net = Network(
+        (Node("A"), Node("B")),
+        (Line("AB", "A", "B", 1e12),),
+        (GridConnection("A", 0.89, 0.3, 1e12, 1e12),),
+    )
+    problem = ClearingProblem.build(
+        Interval(datetime(2026, 6, 15, tzinfo=UTC), 15),
+        net,
+        [Order("b", "B", Side.BUY, 5.2, 0.95), Order("s", "B", Side.SELL, 5.0, 0.5)],
+    )
+    r = clear(problem)
+    assert r.ok, r.reason
+    assert r.import_kwh[0] == 0.2 or abs(r.import_kwh[0] - 0.2) <= 1e-12
+    assert abs(r.welfare - (5.2 * 0.95 - 5.0 * 0.5 - 0.2 * 0.89)) <= 1e-9
+    assert r.price.tolist() == [0.89, 0.89]
+
+
+def test_small_acceptance_of_a_large_order_is_priced_right() -> None:
+    """Issue 11, item 1: a 1e6 kWh order with 0.0005 kWh accepted is marginal (it sets its
+    node's price), so the congestion rent stays ≥ 0."""
+    net = Network((Node("A"), Node("B")), (Line("AB", "A", "B", 0.002),), ())
+    problem = ClearingProblem.build(
+        Interval(datetime(2026, 6, 15, tzinfo=UTC), 15),
+        net,
+        [
+            Order("b", "B", Side.BUY, 1e6, 0.95),
+            Order("s", "A", Side.SELL, 1e6, 0.5),
+            Order("s2", "B", Side.SELL, 1e6 - 0.0005, 0.6),
+        ],
+    )
+    r = clear(problem)
+    assert r.ok, r.reason
+    assert abs(r.accepted_kwh[1] - 0.0005) <= 1e-12
+    assert r.price[0] == 0.5
+    assert r.congestion_rent >= 0
+    assert any(s == 1 for s in r.trades.seller.tolist())
