@@ -77,8 +77,12 @@ def imports_of(path: Path) -> set[str]:
 
         def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
             if node.level == 0 and node.module:
-                found.add(node.module)
-                found.update(f"{node.module}.{a.name}" for a in node.names)
+                # `from pkg import sub` imports the submodule `pkg.sub`, and `pkg` only when
+                # some name is not a submodule (then the package's __init__ is what is used)
+                subs = {f"{node.module}.{a.name}" for a in node.names}
+                found.update(subs & MODULES.keys())
+                if subs - MODULES.keys():
+                    found.add(node.module)
 
     Visitor().visit(ast.parse(path.read_text(), filename=str(path)))
     return {m for m in found if m in MODULES and m != module_name(path)}
