@@ -26,6 +26,7 @@ from market.export.scope import ExportScope, cleared_span
 from market.export.service import open_export, stream_in_own_session
 from market.metering.imports import import_meter_data, recent_imports
 from market.metering.parse import ImportReport
+from market.metering.textfile import open_text
 from web.auth import requires_role, signed_in
 from web.deps import CurrentActor, Db
 from web.pages import reports
@@ -68,9 +69,10 @@ async def _upload_chunks(upload: UploadFile) -> AsyncIterable[bytes]:
 
 @contextmanager
 def _text(path: Path) -> Iterator[IO[str]]:
-    """The spooled file as text (a BOM is skipped); removed afterwards."""
+    """The spooled file as text in its encoding (`market.metering.textfile`); removed
+    afterwards."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as stream:
+        with open_text(path) as stream:
             yield stream
     finally:
         path.unlink(missing_ok=True)
