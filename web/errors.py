@@ -6,6 +6,7 @@ error translated by its message id, its params formatted for the reader
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response
@@ -24,6 +25,24 @@ from market.core.errors import KlasterError
 from web.auth import API_PREFIX
 from web.config import app_services
 from web.ui.i18n import N_, connection_locale, gettext, translate_message
+
+
+@dataclass(frozen=True)
+class ErrorBody:
+    """Every error the API answers (`KlasterError.to_dict()`; Litestar's own errors, such as
+    a malformed body or parameter, are mapped to the same shape by `http_error_handler`)."""
+
+    #: The error's class: ValidationFailed, OrderRejected, NotFound, Forbidden, Conflict, ...
+    error: str
+    #: The field or parameter at fault ("" when none).
+    field: str
+    #: The message in English (the reader's language on the pages).
+    message: str
+    #: The English text with `%(name)s` placeholders, the key of the translations.
+    message_id: str
+    #: The placeholders' values.
+    params: dict[str, Any]
+
 
 GENERIC = {
     400: N_("The request could not be understood."),
