@@ -37,6 +37,7 @@ LAYERS = [
     "web.auth",
     "web.deps",
     "web.errors",
+    "web.input_guard",
     "web.live",
     "web.api",
     "web.pages",

@@ -35,6 +35,7 @@ from web.api.intake import OrderIntake
 from web.auth import ActorMiddleware, TokenCache
 from web.config import AppServices, WebConfig
 from web.errors import EXCEPTION_HANDLERS
+from web.input_guard import input_guard
 from web.live.hub import ChannelsPublisher, LiveHub, make_channels_plugin
 from web.ops import OpsPlugin
 from web.ratelimit import MemoryCounters, RateLimit, RedisCounters
@@ -190,6 +191,7 @@ def create_app(
         plugins=[HTMXPlugin(), channels, OpsPlugin(settings)],
         stores=_stores(settings, config),
         middleware=[
+            input_guard,
             session_config.middleware,
             DefineMiddleware(ActorMiddleware, exclude=["^/static/", "^/health"]),
         ],

@@ -6,6 +6,7 @@ error translated by its message id, its params formatted for the reader
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response
@@ -18,11 +19,30 @@ from litestar.exceptions import (
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy import exc as sa_exc
 
 from market.core.errors import KlasterError
 from web.auth import API_PREFIX
 from web.config import app_services
 from web.ui.i18n import N_, connection_locale, gettext, translate_message
+
+
+@dataclass(frozen=True)
+class ErrorBody:
+    """Every error the API answers (`KlasterError.to_dict()`; Litestar's own errors, such as
+    a malformed body or parameter, are mapped to the same shape by `http_error_handler`)."""
+
+    #: The error's class: ValidationFailed, OrderRejected, NotFound, Forbidden, Conflict, ...
+    error: str
+    #: The field or parameter at fault ("" when none).
+    field: str
+    #: The message in English (the reader's language on the pages).
+    message: str
+    #: The English text with `%(name)s` placeholders, the key of the translations.
+    message_id: str
+    #: The placeholders' values.
+    params: dict[str, Any]
+
 
 GENERIC = {
     400: N_("The request could not be understood."),
@@ -34,7 +54,12 @@ GENERIC = {
     422: N_("Please correct the highlighted fields."),
     429: N_("Too many attempts. Wait a moment and try again."),
     500: N_("Something went wrong on our side. Please try again."),
+    503: N_("The market's database cannot be reached right now. Please try again in a moment."),
 }
+
+#: A value the parsers let through and the database refused (the last line of defence: each
+#: such case is a parser to fix, but never a 500).
+DATA_REFUSED = N_("A value is out of range or not allowed here.")
 
 
 CSRF_FAILED = N_(
@@ -121,8 +146,47 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return _page(request, status, gettext(GENERIC[500], connection_locale(request)))
 
 
+def _database_unreachable(exc: BaseException) -> bool:
+    """A connection problem (refused, dropped, timed out), not a refused statement."""
+    if isinstance(exc, (sa_exc.TimeoutError, ConnectionError, OSError)):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)):
+            return True
+        return isinstance(exc.orig, (ConnectionError, OSError))
+    return False
+
+
+def database_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """503 when the database cannot be reached; 422 (409 for a uniqueness or check clash)
+    when it refused a value the parsers should have refused; anything else stays a 500."""
+    if _database_unreachable(exc):
+        request.logger.warning("database unreachable on %s: %s", request.url.path, exc)
+        status, message, error = 503, GENERIC[503], "ServiceUnavailable"
+    elif isinstance(exc, sa_exc.DataError):
+        request.logger.warning("database refused a value on %s: %s", request.url.path, exc)
+        status, message, error = 422, DATA_REFUSED, "ValidationFailed"
+    elif isinstance(exc, sa_exc.IntegrityError):
+        request.logger.warning("database refused a row on %s: %s", request.url.path, exc)
+        status, message, error = 409, GENERIC[409], "Conflict"
+    else:
+        return internal_error_handler(request, exc)
+    if is_api(request):
+        response = _json(status, "", message, error)
+    else:
+        response = _page(request, status, gettext(message, connection_locale(request)))
+    if status == 503:
+        response.headers["Retry-After"] = "5"
+    return response
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     KlasterError: klaster_error_handler,
+    sa_exc.SQLAlchemyError: database_error_handler,
+    ConnectionError: database_error_handler,
+    OSError: database_error_handler,
     HTTPException: http_error_handler,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,
 }

@@ -55,7 +55,9 @@ async def _run(args: argparse.Namespace, path: Path) -> int:
 
     engine = create_engine(get_settings().database_url)
     try:
-        with path.open(encoding="utf-8-sig", newline="") as stream:
+        from market.metering.textfile import open_text
+
+        with open_text(path) as stream:
             async with unit_of_work(session_factory(engine)) as session:
                 report = await import_meter_data(
                     session,

@@ -8,9 +8,8 @@ same way and give the same message for it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum
 from typing import TypeVar
 
@@ -18,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.core.errors import Conflict, ValidationFailed
-from market.core.money import decimal_places
+from market.core.money import decimal_places, read_decimal, read_int
 
 E = TypeVar("E", bound=Enum)
 
@@ -45,6 +44,8 @@ def blank(raw: object) -> bool:
 
 
 def text(raw: object, field: str, *, max_len: int = 200, required: bool = True) -> str:
+    if raw is not None and (isinstance(raw, bool) or not isinstance(raw, (str, int, Decimal))):
+        raise ValidationFailed(field, "must be text")
     value = "" if raw is None else str(raw).strip()
     if required and not value:
         raise ValidationFailed(field, "required")
@@ -57,16 +58,11 @@ def decimal(raw: object, field: str, *, unit: str = "") -> Decimal:
     """A finite Decimal from a str ('.' or ',' as the decimal mark), int or Decimal."""
     if blank(raw):
         raise ValidationFailed(field, "required")
-    shown = str(raw).strip()
-    if isinstance(raw, bool):
+    shown = str(raw).strip()[:50]
+    try:
+        value = read_decimal(raw)
+    except ValueError:
         value = Decimal("NaN")
-    elif isinstance(raw, float):
-        value = Decimal(repr(raw)) if math.isfinite(raw) else Decimal("NaN")
-    else:
-        try:
-            value = Decimal(shown.replace(",", ".").replace(" ", "").replace("\u00a0", ""))
-        except (InvalidOperation, ValueError):
-            value = Decimal("NaN")
     if not value.is_finite():
         if unit:
             raise ValidationFailed(
@@ -131,12 +127,27 @@ def integer(raw: object, field: str, low: int, high: int) -> int:
     if isinstance(raw, bool):
         raise ValidationFailed(field, "must be a whole number")
     try:
-        value = int(str(raw).strip())
+        value = read_int(raw)
     except ValueError:
         raise ValidationFailed(field, "must be a whole number") from None
     if not low <= value <= high:
         raise ValidationFailed(field, "must be between %(low)s and %(high)s", low=low, high=high)
     return value
+
+
+#: The years a date the market stores or reads may fall in: year 1 or 9999 would overflow
+#: the arithmetic of local days and intervals (and mean a typing error anyway).
+FIRST_YEAR = 2000
+LAST_YEAR = 2099
+
+
+def check_year(year: int, field: str) -> None:
+    """Refuse a date outside `FIRST_YEAR`…`LAST_YEAR`, naming the field."""
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValidationFailed(
+            field, "the year must be between %(first)s and %(last)s", first=FIRST_YEAR,
+            last=LAST_YEAR,
+        )  # fmt: skip
 
 
 def flag(raw: object, field: str) -> bool:

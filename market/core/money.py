@@ -12,8 +12,9 @@ group's rounded total.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 
 ENERGY_PLACES = 3
 PRICE_PLACES = 4
@@ -41,26 +42,80 @@ def amount(value: Decimal | float) -> Decimal:
     return quantize(value, AMOUNT_PLACES)
 
 
-def parse_decimal(raw: object, field: str) -> Decimal:
-    """A finite Decimal from user input (str with '.' or ',', int, Decimal); raises ValueError
-    with a message for the field."""
-    if isinstance(raw, bool):
-        raise ValueError("must be a number")
+#: A number as people and programs write it: ASCII digits only (`Decimal` would also take
+#: Arabic-Indic or full-width digits), an optional sign, decimals and a short exponent.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?", re.ASCII)
+#: Longest number text accepted, and the largest magnitude (10**15): beyond any quantity,
+#: price or capacity of the market, and far inside what `quantize` and the database hold.
+MAX_NUMBER_TEXT = 40
+MAX_ADJUSTED_EXPONENT = 15
+
+
+def read_decimal(raw: object) -> Decimal:
+    """A finite Decimal of sane magnitude from user input: a str ('.' or ',' as the decimal
+    mark, spaces as thousands separators), an int, a float or a Decimal. Raises ValueError
+    ("not a number") for anything else: NaN, infinities, `1e999999999`, non-ASCII digits, an
+    object. Tiny values (`1e-999999999`) pass: the caller's "at most N decimals" refuses them
+    before they could round to 0."""
+    if isinstance(raw, bool) or raw is None:
+        raise ValueError("not a number")
     if isinstance(raw, float):
         if not math.isfinite(raw):
-            raise ValueError("must be a finite number")
+            raise ValueError("not a number")
         raw = repr(raw)
-    if isinstance(raw, str):
-        raw = raw.strip().replace(",", ".").replace(" ", "").replace("\u00a0", "")
-        if not raw:
-            raise ValueError("required")
-    try:
-        value = Decimal(raw)  # type: ignore[arg-type]
-    except (InvalidOperation, TypeError, ValueError):
-        raise ValueError(f"must be a number (got {raw!r})") from None
-    if not value.is_finite():
-        raise ValueError("must be a finite number")
+    if isinstance(raw, int):
+        raw = str(raw)
+    if isinstance(raw, Decimal):
+        value = raw
+    elif isinstance(raw, str):
+        shown = raw.strip().replace(",", ".").replace(" ", "").replace("\u00a0", "")
+        if len(shown) > MAX_NUMBER_TEXT or not _NUMBER.fullmatch(shown):
+            raise ValueError("not a number")
+        value = Decimal(shown)
+    else:
+        raise ValueError("not a number")
+    if not value.is_finite() or (value and value.adjusted() > MAX_ADJUSTED_EXPONENT):
+        raise ValueError("not a number")
+    if value and value.adjusted() < -100:
+        # as tiny as 1e-999999999: keep the digits the caller's decimal check counts
+        return Decimal((value.as_tuple().sign and -1) or 1).scaleb(-101)
     return value
+
+
+_INTEGER = re.compile(r"[+-]?\d{1,18}", re.ASCII)
+#: Database ids are 32-bit integers (PostgreSQL `integer`): a larger one names no row.
+MAX_ID = 2**31 - 1
+
+
+def read_int(raw: object) -> int:
+    """A whole number from user input: an int, or a str of at most 18 ASCII digits (Python's
+    `int` also takes Arabic-Indic and full-width digits). Raises ValueError otherwise."""
+    if isinstance(raw, bool):
+        raise ValueError("not a whole number")
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str) and _INTEGER.fullmatch(raw.strip()):
+        return int(raw.strip())
+    raise ValueError("not a whole number")
+
+
+def read_id(raw: object) -> int:
+    """A database id (1 … `MAX_ID`) from user input; ValueError otherwise."""
+    value = read_int(raw)
+    if not 1 <= value <= MAX_ID:
+        raise ValueError("not an id")
+    return value
+
+
+def parse_decimal(raw: object, field: str) -> Decimal:
+    """A finite Decimal from user input (see `read_decimal`); raises ValueError with a
+    message for the field."""
+    if isinstance(raw, str) and not raw.strip():
+        raise ValueError("required")
+    try:
+        return read_decimal(raw)
+    except ValueError:
+        raise ValueError(f"must be a number (got {raw!r})") from None
 
 
 def decimal_places(value: Decimal) -> int:

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from market.core.errors import ValidationFailed
+from market.core.fields import check_year
 from market.core.settings import DEFAULT_TIMEZONE
 from market.export.formats.encoder import Encoder
 from market.export.formats.registry import FORMATS
@@ -46,9 +47,11 @@ def parse_month(raw: str, field: str = "month") -> date:
     try:
         if not _MONTH.match(text):
             raise ValueError(text)
-        return date(int(text[:4]), int(text[5:]), 1)
+        month = date(int(text[:4]), int(text[5:]), 1)
     except ValueError:
         raise ValidationFailed(field, "not a month (%(value)s); use 2026-10", value=raw) from None
+    check_year(month.year, field)
+    return month
 
 
 def _parse_moment(raw: str, field: str, is_end: bool, tz: str) -> datetime:
@@ -59,17 +62,27 @@ def _parse_moment(raw: str, field: str, is_end: bool, tz: str) -> datetime:
             return end if is_end else start
         if len(text) == 10:
             day = date.fromisoformat(text)
+            check_year(day.year, field)
             return local_midnight(day + timedelta(days=1) if is_end else day, tz)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (ValueError, ValidationFailed):
-        raise ValidationFailed(
-            field,
-            "not a date or time (%(value)s); use 2026-10, 2026-10-25 or 2026-10-25T00:00:00Z",
-            value=raw,
-        ) from None
+        check_year(moment.year, field)
+    except ValidationFailed as error:
+        if error.message_id.startswith("the year"):
+            raise
+        raise _not_a_moment(field, raw) from None
+    except ValueError:
+        raise _not_a_moment(field, raw) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(tz))
     return moment.astimezone(UTC)
+
+
+def _not_a_moment(field: str, raw: str) -> ValidationFailed:
+    return ValidationFailed(
+        field,
+        "not a date or time (%(value)s); use 2026-10, 2026-10-25 or 2026-10-25T00:00:00Z",
+        value=raw,
+    )
 
 
 def parse_range(raw_from: str, raw_to: str | None, tz: str = LOCAL_TZ) -> tuple[datetime, datetime]:

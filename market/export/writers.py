@@ -35,8 +35,26 @@ CHUNK_ROWS = 512
 #: Rows per XLSX sheet (Excel's limit is 1,048,576 including the header).
 XLSX_MAX_ROWS = 1_048_575
 
-#: Characters that make a spreadsheet treat a text cell as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Characters that make a spreadsheet treat a text cell as a formula (CSV injection), and
+#: their full-width forms, which some spreadsheets fold to the ASCII ones.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def neutralise(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one starting like a formula gets a `'`.
+
+    Every CSV the product writes passes its text through this (`csv_cell`), so does XLSX
+    (whose text cells are also written as strings, never formulas)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def csv_cell(value: object, separator: str) -> str:
+    """One CSV text cell: neutralised, and quoted when it holds the separator, a quote or a
+    line break (so a line break in a name stays inside its cell, not a new row)."""
+    text = neutralise(str(value))
+    if separator in text or any(c in text for c in '"\n\r'):
+        text = '"' + text.replace('"', '""') + '"'
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +142,7 @@ def _csv_text_formatter(separator: str) -> Formatter:
         text = cache.get(value)
         if text is not None:
             return text
-        text = str(value)
-        if text.startswith(_FORMULA_START):
-            text = "'" + text
+        text = neutralise(str(value))
         if specials.search(text):
             text = '"' + text.replace('"', '""') + '"'
         if len(cache) >= CACHE_SIZE:
@@ -365,7 +381,9 @@ def _xlsx_writers(table: TableSpec, formats: Mapping[int, Any]) -> list[Callable
         elif c.kind is Kind.BOOL:
             out.append(lambda ws, r, k, v: None if v is None else ws.write_boolean(r, k, bool(v)))
         elif c.kind is Kind.TEXT:
-            out.append(lambda ws, r, k, v: None if v is None else ws.write_string(r, k, str(v)))
+            out.append(
+                lambda ws, r, k, v: None if v is None else ws.write_string(r, k, neutralise(str(v)))
+            )
         else:
             plain = _plain_formatter(c, comma=False)
             out.append(
@@ -408,7 +426,8 @@ class XlsxBuilder:
         info = self._wb.add_worksheet("export")
         for r, (key, value) in enumerate(meta.items()):
             info.write_string(r, 0, str(key), self._bold)
-            info.write_string(r, 1, json.dumps(_json_value(value), ensure_ascii=False).strip('"'))
+            shown = json.dumps(_json_value(value), ensure_ascii=False).strip('"')
+            info.write_string(r, 1, neutralise(shown))
         self.counts: dict[str, int] = {}
         self._table: TableSpec | None = None
         self._sheet: Any = None

@@ -12,6 +12,7 @@ from market.access.models import MemberKind, Role
 from market.access.passwords import MIN_LENGTH
 from market.core.errors import ValidationFailed
 from market.core.fields import UNSET, Fields, Unset, blank, choice, flag, given, number, text
+from market.core.money import read_id
 from market.members.ppe import validate_ppe
 from market.network.inputs import node_ref
 from market.network.models import LoadProfile
@@ -108,7 +109,7 @@ def parse_member_change(fields: Fields) -> MemberChange:
 
 def member_ref(raw: object) -> int:
     try:
-        return int(str(raw).strip())
+        return read_id(raw)
     except ValueError:
         raise ValidationFailed("member_id", "choose an existing market member") from None
 

@@ -24,16 +24,20 @@ import io
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from typing import IO
 from zoneinfo import ZoneInfo
 
 from market.core.errors import Param, ValidationFailed, render_message
+from market.core.fields import check_year
+from market.core.money import decimal_places, read_decimal
 from market.core.settings import DEFAULT_TIMEZONE
 from market.members.ppe import validate_ppe
 
 WH = Decimal("0.001")
+#: Longest header line read (a binary file may have no line break at all).
+MAX_HEADER = 10_000
 MAX_REPORTED_ERRORS = 200
 
 
@@ -181,7 +185,12 @@ def parse_start(raw: str, zone: ZoneInfo, field: str = "interval_start") -> date
         text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        check_year(moment.year, field)
+        if moment.tzinfo is not None:
+            return moment.astimezone(UTC)
+    except ValidationFailed:
+        raise
+    except (ValueError, OverflowError):
         raise ValidationFailed(
             field,
             "not an ISO 8601 time (%(value)s); use e.g. 2026-03-29T00:15:00Z "
@@ -219,22 +228,20 @@ def parse_energy(raw: str, decimal_comma: bool, field: str = "import_kwh") -> De
     if decimal_comma:
         text = text.replace(",", ".")
     try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValidationFailed(field, "not a number (%(value)s)", value=raw) from None
-    if not value.is_finite():
-        raise ValidationFailed(field, "must be a finite number")
+        value = read_decimal(text)
+    except ValueError:
+        raise ValidationFailed(field, "not a number (%(value)s)", value=raw[:50]) from None
     if value < 0:
         raise ValidationFailed(
             field,
             "negative energy (%(value)s); give import and export as ≥ 0",
             value=raw.strip(),
         )
-    if value != value.quantize(WH):
+    if decimal_places(value) > 3:
         raise ValidationFailed(
             field,
             "more than 3 decimals (%(value)s); energy is kWh to the Wh",
-            value=raw.strip(),
+            value=raw.strip()[:50],
         )
     return value.quantize(WH)
 
@@ -249,7 +256,7 @@ def _resolution(raw: str) -> int:
 
 
 def _open_rows(stream: IO[str]) -> tuple[dict[str, int], Iterator[tuple[int, list[str]]], str]:
-    header_line = stream.readline().lstrip("\ufeff")
+    header_line = stream.readline(MAX_HEADER).lstrip("\ufeff")
     if not header_line.strip():
         raise ValidationFailed("file", "empty file: the first line must name the columns")
     separator = ";" if header_line.count(";") >= header_line.count(",") else ","
@@ -268,7 +275,26 @@ def _open_rows(stream: IO[str]) -> tuple[dict[str, int], Iterator[tuple[int, lis
             columns=", ".join(missing),
         )
     reader = csv.reader(stream, delimiter=separator)
-    return columns, ((k + 2, row) for k, row in enumerate(reader)), separator
+    return columns, _numbered(reader), separator
+
+
+def _numbered(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
+    """(line, row) from line 2 on; a row the csv module cannot read (a field over its
+    128 KiB limit, a NUL byte) refuses the file, naming the line."""
+    line = 2
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            raise ValidationFailed(
+                "file",
+                "line %(line)s cannot be read as CSV (a field too long or a binary byte)",
+                line=line,
+            ) from None
+        yield line, row
+        line += 1
 
 
 def _detect_resolution(stream: IO[str], zone: ZoneInfo, sample: int = 2000) -> int:

@@ -348,23 +348,3 @@ class Statement:
             ("grid_only", "PLN", self.grid_only_pln),
             ("savings", "PLN", self.savings_pln),
         ]
-
-
-def statement_csv(statement: Statement, decimal_comma: bool = True) -> bytes:
-    """The statement as a small Polish CSV (`;`, UTF-8 with BOM)."""
-    out = ["\ufeffmember;period;item;unit;value"]
-    for key, unit, value in statement.rows():
-        scale = ".3f" if unit == "kWh" else ".2f"
-        text = format(value, scale)
-        out.append(
-            ";".join(
-                (
-                    statement.member.replace(";", ","),
-                    statement.period,
-                    key,
-                    unit,
-                    text.replace(".", ",") if decimal_comma else text,
-                )
-            )
-        )
-    return ("\r\n".join(out) + "\r\n").encode("utf-8")

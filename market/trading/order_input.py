@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from market.core.errors import OrderRejected
+from market.core.money import read_int
 from market.trading.models import Side, StandingMode
 from market.trading.rules import (
     interval_key,
@@ -90,7 +91,7 @@ def _hour(raw: object, default: int) -> int:
     if not _given(raw):
         return default
     try:
-        return int(str(raw).strip())
+        return read_int(raw)
     except ValueError:
         raise OrderRejected("hour_from", "hours must be whole numbers 0…24") from None
 

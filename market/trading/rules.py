@@ -3,15 +3,14 @@ message id says the rule (params: the values involved, formatted by the web laye
 
 from __future__ import annotations
 
-import math
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access.actor import Actor
 from market.cluster.models import Cluster
 from market.core.errors import Forbidden, NotFound, OrderRejected
-from market.core.money import ENERGY_PLACES, PRICE_PLACES, decimal_places
+from market.core.money import ENERGY_PLACES, PRICE_PLACES, decimal_places, read_decimal, read_id
 from market.network.models import MeteringPoint
 from market.trading.models import Side
 
@@ -29,25 +28,16 @@ def parse_side(raw: object) -> Side:
 
 def parse_amount(raw: object, field: str, unit: str) -> Decimal:
     """A finite Decimal from a form or JSON value ('.' or ',' as the decimal mark)."""
-    if isinstance(raw, bool):
-        raise OrderRejected(field, "must be a number (%(unit)s)", unit=unit)
-    if isinstance(raw, float):
-        if not math.isfinite(raw):
-            raise OrderRejected(field, "must be a finite number (%(unit)s)", unit=unit)
-        raw = repr(raw)
-    if raw is None or isinstance(raw, str):
-        raw = (raw or "").strip().replace(",", ".").replace(" ", "").replace("\u00a0", "")
-        if not raw:
-            raise OrderRejected(field, "required (%(unit)s)", unit=unit)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise OrderRejected(field, "required (%(unit)s)", unit=unit)
     try:
-        value = Decimal(raw)  # type: ignore[arg-type]
-    except (InvalidOperation, TypeError, ValueError):
+        return read_decimal(raw)
+    except ValueError:
+        if str(raw).strip().lower().lstrip("+-") in ("nan", "snan", "inf", "infinity"):
+            raise OrderRejected(field, "must be a finite number (%(unit)s)", unit=unit) from None
         raise OrderRejected(
-            field, "must be a number (got %(value)s) (%(unit)s)", value=str(raw), unit=unit
+            field, "must be a number (got %(value)s) (%(unit)s)", value=str(raw)[:50], unit=unit
         ) from None
-    if not value.is_finite():
-        raise OrderRejected(field, "must be a finite number (%(unit)s)", unit=unit)
-    return value
 
 
 def parse_quantity(raw: object, field: str = "quantity_kwh") -> Decimal:
@@ -123,14 +113,14 @@ def parse_client_order_id(raw: object) -> str | None:
 
 def point_key(point_id: object) -> int:
     try:
-        return int(str(point_id))
+        return read_id(point_id)
     except ValueError:
         raise OrderRejected("metering_point_id", "choose one of your metering points") from None
 
 
 def interval_key(interval_id: object) -> int:
     try:
-        return int(str(interval_id))
+        return read_id(interval_id)
     except ValueError:
         raise OrderRejected("interval_id", "must be an interval number id") from None
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from market.reports.statement_csv import statement_csv
 from market.settlement.settle import (
     GridFlow,
     IntervalInput,
@@ -18,7 +19,6 @@ from market.settlement.settle import (
     settle,
     settle_interval,
     split_largest_remainder,
-    statement_csv,
 )
 
 D = Decimal

@@ -12,17 +12,15 @@ from litestar import Request, Router
 
 def api_router() -> Router:
     from web.api import account, coordinator, market, orders
+    from web.api.responses import document_errors
 
     # Plain requests: the app's HTMXRequest parses htmx headers on every request, which
     # programs never send.
     return Router(
         path="/api/v1",
-        route_handlers=[
-            *account.HANDLERS,
-            *market.HANDLERS,
-            *orders.HANDLERS,
-            *coordinator.HANDLERS,
-        ],
+        route_handlers=document_errors(
+            [*account.HANDLERS, *market.HANDLERS, *orders.HANDLERS, *coordinator.HANDLERS]
+        ),
         tags=["v1"],
         request_class=Request,
     )

@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, MultipartBody
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Stream, Template
@@ -26,8 +27,11 @@ from market.export.scope import ExportScope, cleared_span
 from market.export.service import open_export, stream_in_own_session
 from market.metering.imports import import_meter_data, recent_imports
 from market.metering.parse import ImportReport
+from market.metering.textfile import open_text
+from web.api.responses import document_errors, error_spec
 from web.auth import requires_role, signed_in
 from web.deps import CurrentActor, Db
+from web.errors import ErrorBody
 from web.pages import reports
 from web.ui.render import expect_form, render
 
@@ -68,9 +72,10 @@ async def _upload_chunks(upload: UploadFile) -> AsyncIterable[bytes]:
 
 @contextmanager
 def _text(path: Path) -> Iterator[IO[str]]:
-    """The spooled file as text (a BOM is skipped); removed afterwards."""
+    """The spooled file as text in its encoding (`market.metering.textfile`); removed
+    afterwards."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as stream:
+        with open_text(path) as stream:
             yield stream
     finally:
         path.unlink(missing_ok=True)
@@ -154,9 +159,29 @@ async def api_export(
     return _stream(request, scope, export)
 
 
+@dataclass
+class RowErrorView:
+    line: int
+    field: str
+    message: str
+
+
+@dataclass
+class MeterDataReport:
+    """What an import stored (200), or why nothing was (422, with the bad rows)."""
+
+    stored: int
+    rows: int
+    valid_rows: int
+    error_count: int
+    resolution: str
+    errors: list[RowErrorView]
+
+
 @post(
     "/api/v1/meter-data",
     guards=[signed_in],
+    status_code=200,
     request_max_body_size=MAX_UPLOAD,
     summary="Import meter data (CSV body; distributor and coordinator)",
 )
@@ -183,4 +208,18 @@ async def api_meter_data(
     return Response(body, status_code=_status(report))
 
 
-HANDLERS: list[Any] = [DistributorController, api_export, api_meter_data, *reports.HANDLERS]
+HANDLERS: list[Any] = [
+    DistributorController,
+    *document_errors([api_export], {404: error_spec(404, "No cleared interval in the range.")}),
+    *document_errors(
+        [api_meter_data],
+        {
+            200: ResponseSpec(MeterDataReport, description="What was stored."),
+            422: ResponseSpec(
+                MeterDataReport | ErrorBody,  # type: ignore[arg-type]
+                description="Nothing stored: the bad rows, or why the file was refused.",
+            ),
+        },
+    ),
+    *reports.HANDLERS,
+]

@@ -18,7 +18,7 @@ from market.reports.service import (
     member_statement,
     parse_report_request,
 )
-from market.settlement.settle import statement_csv
+from market.reports.statement_csv import statement_csv
 from web.auth import requires_role, signed_in
 from web.deps import CurrentActor, Db
 from web.ui.i18n import connection_locale
