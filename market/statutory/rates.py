@@ -181,10 +181,10 @@ async def load_rate_book(session: AsyncSession) -> RateBook:
 
 
 def _rate(fee: Fee, value: str, group: str | None = None, note: str = "") -> FeeRateInput:
-    return FeeRateInput(fee, group, Decimal(value), date(2026, 1, 1), date(2026, 12, 31), note)
+    return FeeRateInput(fee, group, Decimal(value), date(2026, 1, 1), None, note)
 
 
-#: 2026 levels for the demo (PLN/kWh net; estimates where the note says so).
+#: 2026 levels for the demo, open-ended (PLN/kWh net; estimates where the note says so).
 DEMO_RATES_2026 = (
     _rate(Fee.OZE, "0.0035", note="estimate; OZE + cogeneration ≈ 0.0103"),
     _rate(Fee.COGENERATION, "0.0068", note="estimate; OZE + cogeneration ≈ 0.0103"),
