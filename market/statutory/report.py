@@ -64,7 +64,7 @@ def parse_statutory_request(
     if last < first:
         raise ValidationFailed("to", "must not be before %(start)s", start=first)
     if (last - first).days + 1 > MAX_DAYS:
-        raise ValidationFailed("to", "at most %(days)s days", days=MAX_DAYS)
+        raise ValidationFailed("to", "the range is too long (more than six years)")
     level = f.choice(granularity or Granularity.MONTH.value, "granularity", Granularity)
     return StatutoryRequest(first, last, level)
 
