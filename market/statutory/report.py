@@ -69,6 +69,16 @@ def parse_statutory_request(
     return StatutoryRequest(first, last, level)
 
 
+def request_for_range(
+    start_utc: datetime, end_utc: datetime, tz: str, granularity: Granularity
+) -> StatutoryRequest:
+    """The local days covering [start_utc, end_utc) (the cluster report's range)."""
+    zone = ZoneInfo(tz)
+    first = start_utc.astimezone(zone).date()
+    last = (end_utc - timedelta(microseconds=1)).astimezone(zone).date()
+    return StatutoryRequest(first, max(first, last), granularity)
+
+
 async def statutory_report(
     session: AsyncSession,
     actor: Actor | None,

@@ -19,6 +19,9 @@ from market.reports.service import (
     parse_report_request,
 )
 from market.settlement.settle import statement_csv
+from market.statutory.figures import Granularity
+from market.statutory.report import request_for_range, statutory_report
+from market.statutory.rules import RULES
 from web.auth import requires_role, signed_in
 from web.deps import CurrentActor, Db
 from web.ui.i18n import connection_locale
@@ -51,6 +54,8 @@ class ReportsController(Controller):
         start = start or await default_month(db)
         asked = parse_report_request(start, end, period)
         report = await cluster_report(db, actor, asked.start, asked.end, asked.period)
+        legal = request_for_range(asked.start, asked.end, report.scope.timezone, Granularity.MONTH)
+        statutory = [p async for p in statutory_report(db, actor, legal)]
         return page(
             request,
             "reports/index.html",
@@ -58,6 +63,8 @@ class ReportsController(Controller):
             section="reports",
             report=report,
             charts=charts(report, connection_locale(request)),
+            statutory=statutory,
+            statutory_version=RULES.version,
             start=start,
             end=end or "",
             period=period,
