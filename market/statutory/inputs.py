@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -87,9 +88,17 @@ async def _chunk(
         )
         .group_by(Interval.start_utc, Order.metering_point_id, Order.side)
     )
+    hours: dict[datetime, datetime] = {}
+
+    def utc(moment: datetime) -> datetime:
+        found = hours.get(moment)
+        if found is None:
+            found = hours[moment] = as_utc(moment)
+        return found
+
     for at, pid, side, kwh in cleared:
         sign = 1 if side == Side.BUY.value else -1
-        net[(as_utc(at), pid)] += sign * Decimal(kwh or 0)
+        net[(utc(at), pid)] += sign * Decimal(kwh or 0)
     for key, value in net.items():
         cells[key] = (max(value, ZERO), max(-value, ZERO), DataSource.CLEARED)
     readings = await session.execute(
@@ -101,7 +110,7 @@ async def _chunk(
         ).where(MeterReading.start_utc >= start, MeterReading.start_utc < end)
     )
     for at, pid, imp, exp in readings:
-        cells[(as_utc(at), pid)] = (imp, exp, DataSource.METER)
+        cells[(utc(at), pid)] = (imp, exp, DataSource.METER)
     return cells
 
 
@@ -114,17 +123,24 @@ async def point_hours(
     while at < end:
         stop = min(end, at + CHUNK)
         cells = await _chunk(session, at, stop)
-        hours: dict[datetime, dict[int, tuple[Decimal, Decimal, frozenset[DataSource]]]]
-        hours = defaultdict(dict)
+        hour_of: dict[datetime, datetime] = {}
+        hours: dict[datetime, dict[int, list[Any]]] = defaultdict(dict)
         for (moment, pid), (imp, exp, source) in cells.items():
-            slot = hours[_hour(moment)]
-            i0, e0, s0 = slot.get(pid, (ZERO, ZERO, frozenset()))
-            slot[pid] = (i0 + imp, e0 + exp, s0 | {source})
+            hour = hour_of.get(moment)
+            if hour is None:
+                hour = hour_of[moment] = _hour(moment)
+            slot = hours[hour].get(pid)
+            if slot is None:
+                hours[hour][pid] = [imp, exp, source]
+            else:
+                slot[0] += imp
+                slot[1] += exp
+                if slot[2] is not source:
+                    slot[2] = DataSource.MIXED
         for hour in sorted(hours):
             out = []
-            for pid, (imp, exp, sources) in sorted(hours[hour].items()):
+            for pid, (imp, exp, label) in sorted(hours[hour].items()):
                 info = points.get(pid) or PointInfo(pid, Technology.NONE.value, "G11")
-                label = next(iter(sources)) if len(sources) == 1 else DataSource.MIXED
                 out.append(PointHour(pid, info.technology, info.tariff_group, imp, exp, label))
             yield hour, out
         at = stop

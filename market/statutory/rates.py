@@ -167,12 +167,22 @@ class RateBook:
             key = (str(Fee(r.fee).value), r.tariff_group)
             self._rates.setdefault(key, []).append((r.valid_from, r.valid_to, r.rate_pln_per_kwh))
 
+        self._memo: dict[tuple[Fee, date, str | None], Decimal | None] = {}
+
     def rate(self, fee: Fee, day: date, tariff_group: str | None = None) -> Decimal | None:
+        memo = (fee, day, tariff_group)
+        if memo in self._memo:
+            return self._memo[memo]
+        found = None
         for key in ((fee.value, tariff_group), (fee.value, None)):
             for start, end, value in self._rates.get(key, ()):
                 if start <= day and (end is None or day <= end):
-                    return value
-        return None
+                    found = value
+                    break
+            if found is not None:
+                break
+        self._memo[memo] = found
+        return found
 
 
 async def load_rate_book(session: AsyncSession) -> RateBook:

@@ -105,12 +105,19 @@ class RuleSet:
     self_consumption_source: Source = field(
         default_factory=lambda: Source(ACT, "art. 38c (upusty)", draft=True)
     )
+    _renewable_values: frozenset[str] = field(init=False, default=frozenset(), repr=False)
+    _generating_values: frozenset[str] = field(init=False, default=frozenset(), repr=False)
+
+    def __post_init__(self) -> None:
+        renewable = frozenset(t.value for t, yes in self.renewable.items() if yes)
+        object.__setattr__(self, "_renewable_values", renewable)
+        object.__setattr__(self, "_generating_values", frozenset(t.value for t in self.generating))
 
     def is_renewable(self, technology: Technology | str) -> bool:
-        return self.renewable.get(Technology(technology), False)
+        return str(technology) in self._renewable_values
 
     def generates(self, technology: Technology | str) -> bool:
-        return Technology(technology) in self.generating
+        return str(technology) in self._generating_values
 
     def exemption_on(self, day: date) -> Exemption | None:
         return next((e for e in self.exemptions if e.on(day)), None)
