@@ -156,6 +156,7 @@ async def delete_fee_rate(session: AsyncSession, actor: Actor, rate_id: int) -> 
         raise NotFound("rate_id", "no such fee rate")
     await session.delete(rate)
     audit.record(session, actor, "delete", "fee_rate", rate_id, fee=rate.fee)
+    await session.flush()
 
 
 class RateBook:
