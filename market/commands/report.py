@@ -1,6 +1,8 @@
 """`klaster report statutory --from 2026-06 [--to 2026-08] [--granularity hour|month|year]
 --format json|csv [-o FILE]`: what the cluster is worth under the law (docs/statutory.md).
 
+`--by point`: one row per period and metering point (consumption, feed-in, the exempt energy
+allocated to it and its avoided fees) instead of one per period.
 `--from`/`--to`: local days (2026-06-01) or months (2026-06), both included. JSON: one
 object with the rule set's version and `rows`; CSV: one line per period through the product's
 CSV writer (Polish dialect: `;`, UTF-8 with BOM; `--decimal-comma`, or `--plain` for `,`),
@@ -19,6 +21,7 @@ from market.commands._common import database_url, fail
 from market.export.tables import Column, Kind, TableSpec
 from market.export.writers import CsvDialect, iter_csv
 from market.statutory.figures import Granularity, Period
+from market.statutory.points import PointPeriod
 from market.statutory.rules import RULES, ConditionName
 
 REPORTS = ("statutory",)
@@ -30,6 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", dest="end", help="last local day or month (included)")
     parser.add_argument(
         "--granularity", default=Granularity.MONTH.value, help="hour, month (default) or year"
+    )
+    parser.add_argument(
+        "--by",
+        choices=("cluster", "point"),
+        default="cluster",
+        help="one row per period (cluster) or per period and metering point (point)",
     )
     parser.add_argument("--format", choices=("json", "csv"), default="json")
     parser.add_argument("--decimal-comma", action="store_true", help="CSV: 1,250 instead of 1.250")
@@ -88,6 +97,31 @@ TABLE = TableSpec(
 )
 
 
+POINT_TABLE = TableSpec(
+    "statutory_points",
+    "Statutory figures per metering point",
+    (
+        Column("period_start", Kind.LOCAL),
+        Column("ppe_code", Kind.TEXT),
+        Column("member", Kind.TEXT),
+        Column("technology", Kind.TEXT),
+        Column("renewable", Kind.BOOL),
+        Column("source", Kind.TEXT),
+        _energy("consumption_kwh"),
+        _energy("fed_in_kwh"),
+        _energy("exempt_kwh"),
+        _pln("avoided_fees_pln"),
+    ),
+)
+
+
+def point_csv_row(p: PointPeriod) -> tuple[Any, ...]:
+    return (
+        p.start, p.ppe_code, p.member, p.technology, p.renewable, p.source, p.consumption_kwh,
+        p.fed_in_kwh, p.exempt_kwh, p.avoided_fees_pln,
+    )  # fmt: skip
+
+
 def csv_row(p: Period) -> tuple[Any, ...]:
     s = p.sums
     by_name = {c.name: c for c in p.conditions}
@@ -104,12 +138,19 @@ def csv_row(p: Period) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def render(args: argparse.Namespace, request: Any, periods: Sequence[Period]) -> Iterator[bytes]:
+def render(
+    args: argparse.Namespace, request: Any, rows: Sequence[Period] | Sequence[PointPeriod]
+) -> Iterator[bytes]:
     from market.statutory.report import period_row
 
+    periods = [r for r in rows if isinstance(r, Period)]
+    points = [r for r in rows if isinstance(r, PointPeriod)]
     if args.format == "csv":
         dialect = CsvDialect.plain() if args.plain else CsvDialect.polish(args.decimal_comma)
-        yield from iter_csv(TABLE, (csv_row(p) for p in periods), dialect)
+        if args.by == "point":
+            yield from iter_csv(POINT_TABLE, (point_csv_row(p) for p in points), dialect)
+        else:
+            yield from iter_csv(TABLE, (csv_row(p) for p in periods), dialect)
         return
     document = {
         "report": "statutory",
@@ -117,7 +158,10 @@ def render(args: argparse.Namespace, request: Any, periods: Sequence[Period]) ->
         "from": request.first_day.isoformat(),
         "to": request.last_day.isoformat(),
         "granularity": request.granularity.value,
-        "rows": [period_row(p) for p in periods],
+        "by": args.by,
+        "rows": [p.row() for p in points]
+        if args.by == "point"
+        else [period_row(p) for p in periods],
     }
     yield (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode()
 
@@ -133,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
         if args.decimal_comma and args.plain:
             return fail("--decimal-comma needs the Polish CSV; leave out --plain")
         request = parse_statutory_request(args.start, args.end, args.granularity)
-        periods = anyio.run(_load, database_url(args.database), request)
+        periods = anyio.run(_load, database_url(args.database), request, args.by)
         target: IO[bytes] = sys.stdout.buffer if args.output == "-" else open(args.output, "wb")  # noqa: SIM115
         try:
             for chunk in render(args, request, periods):
@@ -150,13 +194,16 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"report: --output: {exc}")
 
 
-async def _load(url: str, request: Any) -> list[Period]:
+async def _load(url: str, request: Any, by: str) -> list[Period] | list[PointPeriod]:
     from market.db.engine import create_engine, session_factory, unit_of_work
+    from market.statutory.points import point_periods
     from market.statutory.report import statutory_report
 
     engine = create_engine(url)
     try:
         async with unit_of_work(session_factory(engine)) as session:
+            if by == "point":
+                return [p async for p in point_periods(session, None, request)]
             return [p async for p in statutory_report(session, None, request)]
     finally:
         await engine.dispose()

@@ -165,3 +165,25 @@ async def test_bad_input_exits_2_naming_the_field(
     assert await klaster("report", "statutory", *argv) == 2
     err = capsys.readouterr().err
     assert field in err and "Traceback" not in err
+
+
+async def test_per_metering_point(cli_db: Any, tmp_path: Path) -> None:
+    hours = await _json(tmp_path, "--from", "2026-10-25", "--granularity", "hour", "--by", "point")
+    first = {r["ppe_code"]: r for r in hours if r["period_start"].endswith("+02:00")}
+    second = {r["ppe_code"]: r for r in hours if r["period_start"].endswith("+01:00")}
+    assert set(first) == {PPE_A, PPE_B, PPE_C} and set(second) == {PPE_A, PPE_B}
+    assert D(first[PPE_B]["exempt_kwh"]) == 3 and D(first[PPE_B]["avoided_fees_pln"]) == D("0.0309")
+    assert D(first[PPE_A]["fed_in_kwh"]) == 4 and D(first[PPE_A]["exempt_kwh"]) == 0
+    assert first[PPE_C]["renewable"] is True and first[PPE_C]["source"] == "meter_data"
+    assert D(second[PPE_B]["exempt_kwh"]) == D("2.5")
+    assert second[PPE_B]["source"] == "cleared_positions"
+    month = {r["ppe_code"]: r for r in await _json(tmp_path, "--from", "2026-10", "--by", "point")}
+    assert D(month[PPE_B]["consumption_kwh"]) == D("5.5") and month[PPE_A]["source"] == "mixed"
+    assert sum(D(r["exempt_kwh"]) for r in month.values()) == D("5.5")  # = the cluster's
+    assert sum(D(r["avoided_fees_pln"]) for r in month.values()) == D("0.0567")
+    out = tmp_path / "p.csv"
+    argv = ("report", "statutory", "--from", "2026-10", "--by", "point", "--format", "csv")
+    assert await klaster(*argv, "-o", str(out)) == 0
+    lines = out.read_bytes().decode("utf-8-sig").strip().split("\r\n")
+    assert lines[0].startswith("period_start;ppe_code;member;technology;renewable")
+    assert len(lines) == 4
