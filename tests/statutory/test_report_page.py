@@ -69,6 +69,9 @@ async def test_report_page_shows_the_statutory_month(client: TestClient[Litestar
     sign_in(client, "coord")
     r = client.get("/reports/", params={"start": "2026-10"})
     assert r.status_code == 200, r.text
+    assert 'hx-get="/reports/statutory?start=2026-10&amp;end="' in r.text  # loaded after
+    r = client.get("/reports/statutory", params={"start": "2026-10"})
+    assert r.status_code == 200, r.text
     section = r.text[r.text.index('id="statutory"') :]
     section = section[: section.index("</section>")]
     assert "Korzyści ustawowe" in section and "pozycje z rozliczenia rynku" in section
@@ -78,3 +81,5 @@ async def test_report_page_shows_the_statutory_month(client: TestClient[Litestar
     assert avoided.startswith("0,05") and ratio.startswith("83,3") and discount.startswith("0,25")
     assert tier.startswith("3 (płatne 85")
     assert "projekt" in section and "2 lipca 2024" in section and "niespełniony" in section
+    bad = client.get("/reports/statutory", params={"start": "2026-13"})
+    assert 400 <= bad.status_code < 500

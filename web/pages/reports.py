@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Response, get
 from litestar.params import FromQuery
@@ -10,6 +11,7 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 from markupsafe import Markup
 
+from market.cluster.service import cluster_info
 from market.export.request import parse_month
 from market.reports.service import (
     ClusterReport,
@@ -54,8 +56,6 @@ class ReportsController(Controller):
         start = start or await default_month(db)
         asked = parse_report_request(start, end, period)
         report = await cluster_report(db, actor, asked.start, asked.end, asked.period)
-        legal = request_for_range(asked.start, asked.end, report.scope.timezone, Granularity.MONTH)
-        statutory = [p async for p in statutory_report(db, actor, legal)]
         return page(
             request,
             "reports/index.html",
@@ -63,11 +63,28 @@ class ReportsController(Controller):
             section="reports",
             report=report,
             charts=charts(report, connection_locale(request)),
-            statutory=statutory,
-            statutory_version=RULES.version,
+            statutory_url="/reports/statutory?" + urlencode({"start": start, "end": end or ""}),
             start=start,
             end=end or "",
             period=period,
+        )
+
+    @get("/statutory")
+    async def statutory(
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: CurrentActor,
+        start: FromQuery[str | None] = None,
+        end: FromQuery[str | None] = None,
+    ) -> Template:
+        """The statutory section, loaded after the page (it reads every hour of the range)."""
+        asked = parse_report_request(start or await default_month(db), end or None)
+        tz = (await cluster_info(db)).timezone
+        legal = request_for_range(asked.start, asked.end, tz, Granularity.MONTH)
+        periods = [p async for p in statutory_report(db, actor, legal)]
+        return render(
+            request, "reports/_statutory.html", statutory=periods, statutory_version=RULES.version
         )
 
 
