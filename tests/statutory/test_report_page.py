@@ -75,6 +75,7 @@ async def test_report_page_shows_the_statutory_month(client: TestClient[Litestar
     section = r.text[r.text.index('id="statutory"') :]
     section = section[: section.index("</section>")]
     assert "Korzyści ustawowe" in section and "pozycje z rozliczenia rynku" in section
+    assert section.count('<rect class="bar"') == 1 and 'class="threshold"' in section
     cells = re.findall(r'<td class="num">([^<]*)</td>', section)
     assert cells[:4] == ["6,0", "5,0", "5,0", "5,0"]  # renewable, consumption, matched, exempt
     avoided, ratio, tier, discount = cells[4:8]

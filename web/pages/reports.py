@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,14 +22,15 @@ from market.reports.service import (
     parse_report_request,
 )
 from market.settlement.settle import statement_csv
-from market.statutory.figures import Granularity
+from market.statutory.figures import Granularity, Period
 from market.statutory.report import request_for_range, statutory_report
 from market.statutory.rules import RULES
 from web.auth import requires_role, signed_in
 from web.deps import CurrentActor, Db
-from web.ui.i18n import connection_locale
+from web.ui import formatting as fmt
+from web.ui.i18n import connection_locale, gettext
 from web.ui.render import page, render
-from web.ui.report_charts import congestion_chart, price_volume_chart, shares_chart
+from web.ui.report_charts import bars_svg, congestion_chart, price_volume_chart, shares_chart
 
 
 def charts(report: ClusterReport, loc: str) -> dict[str, Markup]:
@@ -37,6 +39,26 @@ def charts(report: ClusterReport, loc: str) -> dict[str, Markup]:
         "congestion": congestion_chart(report.totals.congestion, report.line_names, loc),
         "day": price_volume_chart(report.last_day, loc),
     }
+
+
+def self_consumption_chart(periods: Sequence[Period], loc: str) -> Markup:
+    """Hourly self-consumption per month, with the lowest discount tier's threshold."""
+    days = [p.start.date() for p in periods]
+    tiers = [t.above for t in RULES.tiers if days and t.on(days[-1])]
+    ratios = [p.self_consumption_ratio for p in periods]
+    items = [
+        (p.start.strftime("%Y-%m"), None if r is None else float(r))
+        for p, r in zip(periods, ratios, strict=True)
+    ]
+    return Markup(
+        bars_svg(
+            items,
+            title=gettext("Hourly self-consumption", loc),
+            empty_label=gettext("No cleared intervals or meter data in this range.", loc),
+            fmt_value=lambda v: fmt.percent(v, loc),
+            threshold=float(min(tiers)) if tiers else None,
+        )
+    )
 
 
 class ReportsController(Controller):
@@ -84,7 +106,11 @@ class ReportsController(Controller):
         legal = request_for_range(asked.start, asked.end, tz, Granularity.MONTH)
         periods = [p async for p in statutory_report(db, actor, legal)]
         return render(
-            request, "reports/_statutory.html", statutory=periods, statutory_version=RULES.version
+            request,
+            "reports/_statutory.html",
+            statutory=periods,
+            statutory_version=RULES.version,
+            chart=self_consumption_chart(periods, connection_locale(request)),
         )
 
 
