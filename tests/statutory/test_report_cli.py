@@ -187,3 +187,37 @@ async def test_per_metering_point(cli_db: Any, tmp_path: Path) -> None:
     lines = out.read_bytes().decode("utf-8-sig").strip().split("\r\n")
     assert lines[0].startswith("period_start;ppe_code;member;technology;renewable")
     assert len(lines) == 4
+
+
+async def test_spring_day_has_23_hours_from_quarter_hour_meter_data(
+    cli_db: Any, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    async with cli_db.session() as s:
+        ids = {ppe: pid for ppe, pid in await s.execute(
+            select(MeteringPoint.ppe_code, MeteringPoint.id))}  # fmt: skip
+        imp = MeterImport(
+            filename="s.csv", sha256="1" * 64, resolution_minutes=15, rows=184, stored_readings=184
+        )
+        s.add(imp)
+        await s.flush()
+        first = datetime(2026, 3, 28, 23, tzinfo=UTC)  # 2026-03-29 00:00+01:00
+        for k in range(92):
+            for ppe, i, e in ((PPE_A, "0", "0.5"), (PPE_B, "0.25", "0")):
+                s.add(
+                    MeterReading(
+                        start_utc=first + timedelta(minutes=15 * k), metering_point_id=ids[ppe],
+                        import_kwh=D(i), export_kwh=D(e), quality="measured",
+                        source_minutes=15, import_id=imp.id,
+                    )
+                )  # fmt: skip
+        await s.commit()
+    rows = await _json(tmp_path, "--from", "2026-03-29", "--granularity", "hour")
+    starts = [r["period_start"] for r in rows]
+    assert len(rows) == 23 and starts[0] == "2026-03-29T00:00:00+01:00"
+    assert "2026-03-29T01:00:00+01:00" in starts and "2026-03-29T03:00:00+02:00" in starts
+    assert all(D(r["matched_kwh"]) == 1 and D(r["renewable_fed_in_kwh"]) == 2 for r in rows)
+    (day,) = await _json(tmp_path, "--from", "2026-03", "--granularity", "month")
+    assert day["hours"] == 23 and D(day["matched_kwh"]) == 23
+    assert D(day["self_consumption_ratio"]) == D("0.5") and day["discount_tier"] == 0
