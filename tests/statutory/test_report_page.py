@@ -84,3 +84,21 @@ async def test_report_page_shows_the_statutory_month(client: TestClient[Litestar
     assert "projekt" in section and "2 lipca 2024" in section and "niespełniony" in section
     bad = client.get("/reports/statutory", params={"start": "2026-13"})
     assert 400 <= bad.status_code < 500
+
+
+async def test_statement_shows_the_members_share(client: TestClient[Litestar]) -> None:
+    sign_in(client, "coord")
+    page = client.get("/statement/", params={"month": "2026-10", "member": 4})
+    assert 'hx-get="/statement/statutory?month=2026-10&amp;member=4"' in page.text
+    r = client.get("/statement/statutory", params={"month": "2026-10", "member": 4})  # bakery
+    assert r.status_code == 200, r.text
+    cells = re.findall(r'<td class="num">([^<]*)</td>', r.text)
+    # exempt 5 kWh, avoided 0.0516 PLN; discount on 5 kWh: 1.6656 × 15 % = 0.2498 PLN
+    assert cells[0].startswith("5,000") and cells[1].startswith("0,05")
+    assert cells[2].startswith("5,000") and cells[3].startswith("0,25")
+    assert "próg 3" in r.text and "pozycje z rozliczenia rynku" in r.text
+    sign_in(client, "anna")
+    mine = client.get("/statement/statutory", params={"month": "2026-10"})
+    assert mine.status_code == 200 and re.findall(r'<td class="num">([^<]*)</td>', mine.text)[0]
+    other = client.get("/statement/statutory", params={"month": "2026-10", "member": 4})
+    assert other.status_code == 403

@@ -23,7 +23,8 @@ from market.reports.service import (
 )
 from market.settlement.settle import statement_csv
 from market.statutory.figures import Granularity, Period
-from market.statutory.report import request_for_range, statutory_report
+from market.statutory.points import member_benefit
+from market.statutory.report import parse_statutory_request, request_for_range, statutory_report
 from market.statutory.rules import RULES
 from web.auth import requires_role, signed_in
 from web.deps import CurrentActor, Db
@@ -137,6 +138,20 @@ class StatementController(Controller):
             month=month,
             member=member,
         )
+
+    @get("/statutory")
+    async def statutory(
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: CurrentActor,
+        month: FromQuery[str | None] = None,
+        member: FromQuery[int | None] = None,
+    ) -> Template:
+        """The member's fee exemption and distribution discount, loaded after the page."""
+        asked = parse_statutory_request(month or await default_month(db), None, "month")
+        benefit = await member_benefit(db, actor, member or actor.member_id, asked)
+        return render(request, "reports/_statement_statutory.html", benefit=benefit)
 
     @get("/csv")
     async def download(
