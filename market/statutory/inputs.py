@@ -3,7 +3,9 @@
 Per metering point and interval: the **meter data** where a reading was imported, else the
 **cleared position** (accepted buy − accepted sell of the point's orders in a cleared
 interval, netted: a positive net is consumption, a negative one feed-in). Intervals are
-summed into hours of UTC (= local hours) per point, keeping which source each came from.
+summed into hours of UTC (= local hours) per point, keeping which source each came from:
+readings by the database (GROUP BY hour and point), cleared positions — far fewer rows, and
+only for the intervals and points without a reading (an outer join) — here.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.core.timegrid import as_utc
@@ -69,48 +71,80 @@ def _hour(moment: datetime) -> datetime:
     return as_utc(moment).replace(minute=0, second=0, microsecond=0)
 
 
-async def _chunk(
-    session: AsyncSession, start: datetime, end: datetime
-) -> dict[tuple[datetime, int], tuple[Decimal, Decimal, DataSource]]:
-    """(interval start, point) → (import, export, source), meter data over cleared."""
-    cells: dict[tuple[datetime, int], tuple[Decimal, Decimal, DataSource]] = {}
-    net: dict[tuple[datetime, int], Decimal] = defaultdict(Decimal)
+def _hour_bucket(dialect: str) -> Any:
+    """The UTC hour of a reading's start, computed by the database."""
+    if dialect == "sqlite":  # stored as naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'
+        return func.substr(MeterReading.start_utc, 1, 13)
+    return func.date_trunc("hour", func.timezone("UTC", MeterReading.start_utc))
+
+
+def _bucket_time(value: Any) -> datetime:
+    if isinstance(value, str):
+        return datetime.strptime(value, "%Y-%m-%d %H").replace(tzinfo=UTC)
+    moment: datetime = value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+Cells = dict[datetime, dict[int, list[Any]]]
+
+
+def _add(
+    cells: Cells, hour: datetime, pid: int, imp: Decimal, exp: Decimal, src: DataSource
+) -> None:
+    slot = cells[hour].get(pid)
+    if slot is None:
+        cells[hour][pid] = [imp, exp, src]
+        return
+    slot[0] += imp
+    slot[1] += exp
+    if slot[2] is not src:
+        slot[2] = DataSource.MIXED
+
+
+async def _chunk(session: AsyncSession, start: datetime, end: datetime) -> Cells:
+    """hour → point → [import, export, source]: meter data summed per hour by the database;
+    cleared positions only for the intervals and points without a reading."""
+    cells: Cells = defaultdict(dict)
+    hour = _hour_bucket(session.get_bind().dialect.name).label("hour")
+    readings = await session.execute(
+        select(
+            hour,
+            MeterReading.metering_point_id,
+            func.sum(MeterReading.import_kwh),
+            func.sum(MeterReading.export_kwh),
+        )
+        .where(MeterReading.start_utc >= start, MeterReading.start_utc < end)
+        .group_by(hour, MeterReading.metering_point_id)
+    )
+    for bucket, pid, imp, exp in readings:
+        _add(cells, _bucket_time(bucket), pid, imp, exp, DataSource.METER)
     cleared = await session.execute(
         select(
             Interval.start_utc, Order.metering_point_id, Order.side, func.sum(Order.accepted_kwh)
         )
         .join(Interval, Interval.id == Order.interval_id)
+        .outerjoin(
+            MeterReading,
+            and_(
+                MeterReading.start_utc == Interval.start_utc,
+                MeterReading.metering_point_id == Order.metering_point_id,
+            ),
+        )
         .where(
             Interval.start_utc >= start,
             Interval.start_utc < end,
             Interval.status == IntervalStatus.CLEARED.value,
             Order.accepted_kwh > 0,
+            MeterReading.metering_point_id.is_(None),
         )
         .group_by(Interval.start_utc, Order.metering_point_id, Order.side)
     )
-    hours: dict[datetime, datetime] = {}
-
-    def utc(moment: datetime) -> datetime:
-        found = hours.get(moment)
-        if found is None:
-            found = hours[moment] = as_utc(moment)
-        return found
-
+    net: dict[tuple[datetime, int], Decimal] = defaultdict(Decimal)
     for at, pid, side, kwh in cleared:
         sign = 1 if side == Side.BUY.value else -1
-        net[(utc(at), pid)] += sign * Decimal(kwh or 0)
-    for key, value in net.items():
-        cells[key] = (max(value, ZERO), max(-value, ZERO), DataSource.CLEARED)
-    readings = await session.execute(
-        select(
-            MeterReading.start_utc,
-            MeterReading.metering_point_id,
-            MeterReading.import_kwh,
-            MeterReading.export_kwh,
-        ).where(MeterReading.start_utc >= start, MeterReading.start_utc < end)
-    )
-    for at, pid, imp, exp in readings:
-        cells[(utc(at), pid)] = (imp, exp, DataSource.METER)
+        net[(at, pid)] += sign * Decimal(kwh or 0)
+    for (at, pid), value in net.items():
+        _add(cells, _hour(at), pid, max(value, ZERO), max(-value, ZERO), DataSource.CLEARED)
     return cells
 
 
@@ -123,23 +157,9 @@ async def point_hours(
     while at < end:
         stop = min(end, at + CHUNK)
         cells = await _chunk(session, at, stop)
-        hour_of: dict[datetime, datetime] = {}
-        hours: dict[datetime, dict[int, list[Any]]] = defaultdict(dict)
-        for (moment, pid), (imp, exp, source) in cells.items():
-            hour = hour_of.get(moment)
-            if hour is None:
-                hour = hour_of[moment] = _hour(moment)
-            slot = hours[hour].get(pid)
-            if slot is None:
-                hours[hour][pid] = [imp, exp, source]
-            else:
-                slot[0] += imp
-                slot[1] += exp
-                if slot[2] is not source:
-                    slot[2] = DataSource.MIXED
-        for hour in sorted(hours):
+        for hour in sorted(cells):
             out = []
-            for pid, (imp, exp, label) in sorted(hours[hour].items()):
+            for pid, (imp, exp, label) in sorted(cells[hour].items()):
                 info = points.get(pid) or PointInfo(pid, Technology.NONE.value, "G11")
                 out.append(PointHour(pid, info.technology, info.tariff_group, imp, exp, label))
             yield hour, out
