@@ -79,8 +79,8 @@ def _hour_bucket(dialect: str) -> Any:
 
 
 def _bucket_time(value: Any) -> datetime:
-    if isinstance(value, str):
-        return datetime.strptime(value, "%Y-%m-%d %H").replace(tzinfo=UTC)
+    if isinstance(value, str):  # 'YYYY-MM-DD HH'
+        return datetime.fromisoformat(value + ":00").replace(tzinfo=UTC)
     moment: datetime = value
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -116,8 +116,12 @@ async def _chunk(session: AsyncSession, start: datetime, end: datetime) -> Cells
         .where(MeterReading.start_utc >= start, MeterReading.start_utc < end)
         .group_by(hour, MeterReading.metering_point_id)
     )
+    times: dict[Any, datetime] = {}
     for bucket, pid, imp, exp in readings:
-        _add(cells, _bucket_time(bucket), pid, imp, exp, DataSource.METER)
+        at = times.get(bucket)
+        if at is None:
+            at = times[bucket] = _bucket_time(bucket)
+        _add(cells, at, pid, imp, exp, DataSource.METER)
     cleared = await session.execute(
         select(
             Interval.start_utc, Order.metering_point_id, Order.side, func.sum(Order.accepted_kwh)
