@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "market.metering.models",
     "market.trading.models",
     "market.clearing.models",
+    "market.statutory.models",
 )
 
 

@@ -25,6 +25,7 @@ LAYERS = [
     "market.trading",
     "market.clearing",
     "market.settlement",
+    "market.statutory",
     "market.export",
     "market.reports",
     "market.demo",

@@ -40,6 +40,8 @@ from market.demo.staszow import (
 )
 from market.members.ppe import make_ppe
 from market.network.models import GridConnection, Line, MeteringPoint, Node, NodeKind
+from market.statutory.models import FeeRate
+from market.statutory.rates import DEMO_RATES_2026
 from market.trading.models import StandingMode, StandingOrder
 
 DEMO_PASSWORD = "klaster-demo"
@@ -204,6 +206,7 @@ async def seed_demo(
                 "storage_kwh": Decimal(repr(p.storage_kwh)),
                 "annual_use_kwh": Decimal(repr(float(p.annual_kwh))),
                 "load_profile": p.profile.value,
+                "technology": p.generation_technology.value,
                 "note": None,
                 "active": True,
             }
@@ -281,6 +284,17 @@ async def seed_demo(
             )
     for k in range(0, len(rules), 2000):
         await session.execute(insert(StandingOrder), rules[k : k + 2000])
+    session.add_all(
+        FeeRate(
+            fee=r.fee.value,
+            tariff_group=r.tariff_group,
+            rate_pln_per_kwh=r.rate_pln_per_kwh,
+            valid_from=r.valid_from,
+            valid_to=r.valid_to,
+            note=r.note,
+        )
+        for r in DEMO_RATES_2026
+    )
     await session.flush()
     audit.record(
         session,

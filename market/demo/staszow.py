@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from market.access.models import MemberKind
-from market.network.models import LoadProfile, NodeKind
+from market.network.models import LoadProfile, NodeKind, Technology
 
 PGE_PREFIX = "5905435"
 IMPORT_REFERENCE = Decimal("0.8900")
@@ -45,6 +45,14 @@ class DemoPoint:
     pv_kwp: float = 0.0
     other_kw: float = 0.0
     storage_kwh: float = 0.0
+    #: What generates here; None: PV when it has PV, else nothing.
+    technology: Technology | None = None
+
+    @property
+    def generation_technology(self) -> Technology:
+        if self.technology is not None:
+            return self.technology
+        return Technology.PV if self.pv_kwp > 0 else Technology.NONE
 
 
 def network(
@@ -152,6 +160,7 @@ def institutions() -> list[DemoPoint]:
             600_000,
             LoadProfile.FLAT,
             other_kw=500,
+            technology=Technology.LANDFILL_GAS,  # renewable (biogas from a landfill)
         ),
         DemoPoint(
             "ENEA Elektrownia Połaniec – OZE",
@@ -172,6 +181,7 @@ def institutions() -> list[DemoPoint]:
             0,
             LoadProfile.NONE,
             storage_kwh=2000,
+            technology=Technology.STORAGE,  # its discharge is not renewable generation
         ),
     ]
 

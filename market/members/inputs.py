@@ -15,7 +15,7 @@ from market.core.fields import UNSET, Fields, Unset, blank, choice, flag, given,
 from market.core.money import read_id
 from market.members.ppe import validate_ppe
 from market.network.inputs import node_ref
-from market.network.models import LoadProfile
+from market.network.models import LoadProfile, Technology
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,8 @@ class MeteringPointInput:
     annual_use_kwh: Decimal = Decimal(0)
     load_profile: LoadProfile = LoadProfile.HOUSEHOLD
     name: str = ""
+    #: None: PV when it has PV, storage when it only stores, else none.
+    technology: Technology | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,7 @@ class MeteringPointChange:
     storage_kwh: Decimal | Unset = UNSET
     annual_use_kwh: Decimal | Unset = UNSET
     load_profile: LoadProfile | Unset = UNSET
+    technology: Technology | Unset = UNSET
     active: bool | Unset = UNSET
 
 
@@ -143,14 +146,27 @@ def parse_metering_point(fields: Fields) -> MeteringPointInput:
     profile = LoadProfile.HOUSEHOLD if blank(raw_profile) else choice(
         raw_profile, "load_profile", LoadProfile
     )  # fmt: skip
+    raw_technology = fields.get("technology")
+    technology = None if blank(raw_technology) else choice(
+        raw_technology, "technology", Technology
+    )  # fmt: skip
     return MeteringPointInput(
         ppe_code, member_id, node, power, amounts["pv_kwp"], amounts["other_generation_kw"],
-        amounts["storage_kwh"], amounts["annual_use_kwh"], profile, name,
+        amounts["storage_kwh"], amounts["annual_use_kwh"], profile, name, technology,
     )  # fmt: skip
 
 
 POINT_CHANGE_FIELDS = frozenset(
-    {"member_id", "node", "name", "contracted_power_kw", "load_profile", "active", *QUANTITIES}
+    {
+        "member_id",
+        "node",
+        "name",
+        "contracted_power_kw",
+        "load_profile",
+        "technology",
+        "active",
+        *QUANTITIES,
+    }
 )
 
 
@@ -186,6 +202,11 @@ def parse_metering_point_change(fields: Fields) -> MeteringPointChange:
             choice(fields["load_profile"], "load_profile", LoadProfile)
             if "load_profile" in sent
             else UNSET
+        ),
+        technology=(  # a form's empty select leaves it as it is
+            UNSET
+            if blank(fields.get("technology"))
+            else choice(fields["technology"], "technology", Technology)
         ),
         active=flag(fields["active"], "active") if "active" in sent else UNSET,
     )

@@ -22,7 +22,7 @@ from market.members.inputs import (
     MeteringPointChange,
     MeteringPointInput,
 )
-from market.network.models import MeteringPoint, Node
+from market.network.models import MeteringPoint, Node, Technology
 from market.network.service import node_by_code
 
 
@@ -127,6 +127,7 @@ class MeteringPointView:
     load_profile: str
     role: str
     active: bool
+    technology: str = Technology.NONE.value
 
 
 async def list_metering_points(
@@ -162,6 +163,7 @@ def _point_view(p: MeteringPoint, member_name: str, node: str) -> MeteringPointV
         p.load_profile,
         p.role,
         p.active,
+        p.technology,
     )
 
 
@@ -188,9 +190,23 @@ async def _apply_point_change(
             changes[key] = str(value)
     if change.load_profile is not UNSET:
         point.load_profile = change.load_profile.value
+    if change.technology is not UNSET:
+        point.technology = changes["technology"] = change.technology.value
     if change.active is not UNSET:
         point.active = changes["active"] = change.active
     return changes
+
+
+def default_technology(data: MeteringPointInput) -> Technology:
+    """As migration 0007 fills existing points: PV when it has PV, other generation → gas CHP
+    (not renewable until the coordinator says what it is), storage, else none."""
+    if data.pv_kwp > 0:
+        return Technology.PV
+    if data.other_generation_kw > 0:
+        return Technology.GAS_CHP
+    if data.storage_kwh > 0:
+        return Technology.STORAGE
+    return Technology.NONE
 
 
 async def create_metering_point(
@@ -212,6 +228,7 @@ async def create_metering_point(
             contracted_power_kw=data.contracted_power_kw, pv_kwp=data.pv_kwp,
             other_generation_kw=data.other_generation_kw, storage_kwh=data.storage_kwh,
             annual_use_kwh=data.annual_use_kwh, load_profile=data.load_profile,
+            technology=data.technology or default_technology(data),
         ),
     )  # fmt: skip
     await add_unique(session, point, registered)

@@ -87,6 +87,21 @@ class LoadProfile(StrEnum):
     NONE = "none"
 
 
+class Technology(StrEnum):
+    """What generates at a metering point; whether it counts as renewable is the law's
+    (`market.statutory.rules`), not this list's."""
+
+    PV = "pv"
+    WIND = "wind"
+    HYDRO = "hydro"
+    BIOGAS = "biogas"
+    LANDFILL_GAS = "landfill_gas"
+    BIOMASS = "biomass"
+    GAS_CHP = "gas_chp"
+    STORAGE = "storage"
+    NONE = "none"
+
+
 class MeteringPoint(Base):
     """A metering point (PPE) of a member, at a node of the grid."""
 
@@ -98,6 +113,7 @@ class MeteringPoint(Base):
             name="nonnegative",
         ),
         CheckConstraint(check_in("load_profile", LoadProfile), name="load_profile"),
+        CheckConstraint(check_in("technology", Technology), name="technology"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -112,6 +128,10 @@ class MeteringPoint(Base):
     storage_kwh: Mapped[Decimal] = mapped_column(energy_kwh(), default=Decimal(0))
     annual_use_kwh: Mapped[Decimal] = mapped_column(energy_kwh(), default=Decimal(0))
     load_profile: Mapped[str] = mapped_column(String(16), default=LoadProfile.HOUSEHOLD.value)
+    #: The generation technology (`Technology`); `none` for a consumer.
+    technology: Mapped[str] = mapped_column(
+        String(16), default=Technology.NONE.value, server_default=Technology.NONE.value
+    )
     note: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

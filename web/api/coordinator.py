@@ -104,6 +104,7 @@ class NewMeteringPoint:
     annual_use_kwh: str | None = None
     load_profile: str | None = None
     name: str | None = None
+    technology: str | None = None
 
 
 @dataclass
@@ -117,6 +118,7 @@ class MeteringPointChange:
     storage_kwh: str | None = None
     annual_use_kwh: str | None = None
     load_profile: str | None = None
+    technology: str | None = None
     active: bool | None = None
 
 

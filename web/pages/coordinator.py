@@ -27,10 +27,11 @@ from web.ui.render import expect_form, page, render
 MEMBER_FIELDS = ("name", "kind", "role", "login", "password", "email")
 MEMBER_EDIT_FIELDS = ("name", "kind", "email", "password", "show_name")
 POINT_FIELDS = ("ppe_code", "member_id", "node", "contracted_power_kw", "pv_kwp", "name",
-                "annual_use_kwh", "load_profile")  # fmt: skip
+                "annual_use_kwh", "load_profile", "technology")  # fmt: skip
 LINE_FIELDS = ("code", "from_node", "to_node", "capacity_kw", "name")
 GRID_FIELDS = ("node", "import_price", "export_price", "import_limit_kw", "export_limit_kw")
-POINT_EDIT_FIELDS = ("name", "node", "contracted_power_kw", "pv_kwp", "annual_use_kwh")
+POINT_EDIT_FIELDS = ("name", "node", "contracted_power_kw", "pv_kwp", "annual_use_kwh",
+                     "technology")  # fmt: skip
 PARAM_FIELDS = ("name", "registry_number", "coordinator_name", "gate_closure_minutes",
                 "horizon_intervals", "price_floor", "price_cap")  # fmt: skip
 

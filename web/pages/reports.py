@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Controller, Response, get
 from litestar.params import FromQuery
@@ -10,6 +12,7 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 from markupsafe import Markup
 
+from market.cluster.service import cluster_info
 from market.export.request import parse_month
 from market.reports.service import (
     ClusterReport,
@@ -19,11 +22,16 @@ from market.reports.service import (
     parse_report_request,
 )
 from market.reports.statement_csv import statement_csv
+from market.statutory.figures import Granularity, Period
+from market.statutory.points import member_benefit
+from market.statutory.report import parse_statutory_request, request_for_range, statutory_report
+from market.statutory.rules import RULES
 from web.auth import requires_role, signed_in
 from web.deps import CurrentActor, Db
-from web.ui.i18n import connection_locale
+from web.ui import formatting as fmt
+from web.ui.i18n import connection_locale, gettext
 from web.ui.render import page, render
-from web.ui.report_charts import congestion_chart, price_volume_chart, shares_chart
+from web.ui.report_charts import bars_svg, congestion_chart, price_volume_chart, shares_chart
 
 
 def charts(report: ClusterReport, loc: str) -> dict[str, Markup]:
@@ -32,6 +40,26 @@ def charts(report: ClusterReport, loc: str) -> dict[str, Markup]:
         "congestion": congestion_chart(report.totals.congestion, report.line_names, loc),
         "day": price_volume_chart(report.last_day, loc),
     }
+
+
+def self_consumption_chart(periods: Sequence[Period], loc: str) -> Markup:
+    """Hourly self-consumption per month, with the lowest discount tier's threshold."""
+    days = [p.start.date() for p in periods]
+    tiers = [t.above for t in RULES.tiers if days and t.on(days[-1])]
+    ratios = [p.self_consumption_ratio for p in periods]
+    items = [
+        (p.start.strftime("%Y-%m"), None if r is None else float(r))
+        for p, r in zip(periods, ratios, strict=True)
+    ]
+    return Markup(
+        bars_svg(
+            items,
+            title=gettext("Hourly self-consumption", loc),
+            empty_label=gettext("No cleared intervals or meter data in this range.", loc),
+            fmt_value=lambda v: fmt.percent(v, loc),
+            threshold=float(min(tiers)) if tiers else None,
+        )
+    )
 
 
 class ReportsController(Controller):
@@ -58,9 +86,32 @@ class ReportsController(Controller):
             section="reports",
             report=report,
             charts=charts(report, connection_locale(request)),
+            statutory_url="/reports/statutory?" + urlencode({"start": start, "end": end or ""}),
             start=start,
             end=end or "",
             period=period,
+        )
+
+    @get("/statutory")
+    async def statutory(
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: CurrentActor,
+        start: FromQuery[str | None] = None,
+        end: FromQuery[str | None] = None,
+    ) -> Template:
+        """The statutory section, loaded after the page (it reads every hour of the range)."""
+        asked = parse_report_request(start or await default_month(db), end or None)
+        tz = (await cluster_info(db)).timezone
+        legal = request_for_range(asked.start, asked.end, tz, Granularity.MONTH)
+        periods = [p async for p in statutory_report(db, actor, legal)]
+        return render(
+            request,
+            "reports/_statutory.html",
+            statutory=periods,
+            statutory_version=RULES.version,
+            chart=self_consumption_chart(periods, connection_locale(request)),
         )
 
 
@@ -87,6 +138,20 @@ class StatementController(Controller):
             month=month,
             member=member,
         )
+
+    @get("/statutory")
+    async def statutory(
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: CurrentActor,
+        month: FromQuery[str | None] = None,
+        member: FromQuery[int | None] = None,
+    ) -> Template:
+        """The member's fee exemption and distribution discount, loaded after the page."""
+        asked = parse_statutory_request(month or await default_month(db), None, "month")
+        benefit = await member_benefit(db, actor, member or actor.member_id, asked)
+        return render(request, "reports/_statement_statutory.html", benefit=benefit)
 
     @get("/csv")
     async def download(

@@ -38,6 +38,19 @@ LABELS = {
     "infeasible": N_("infeasible"),
 }
 
+#: Generation technologies of a metering point (`market.network.models.Technology`).
+TECHNOLOGIES = {
+    "pv": N_("photovoltaics"),
+    "wind": N_("wind"),
+    "hydro": N_("hydro"),
+    "biogas": N_("biogas"),
+    "landfill_gas": N_("landfill gas"),
+    "biomass": N_("biomass"),
+    "gas_chp": N_("gas CHP"),
+    "storage": N_("energy storage"),
+    "none": N_("no generation"),
+}
+
 WEEKDAYS = {
     "1234567": N_("every day"),
     "12345": N_("Monday to Friday"),
@@ -57,7 +70,23 @@ def weekdays_label(ctx: Any, value: str) -> str:
     return gettext(text, context_locale(ctx)) if text else value
 
 
+@pass_context
+def technology_label(ctx: Any, value: Any) -> str:
+    text = TECHNOLOGIES.get(str(value))
+    return gettext(text, context_locale(ctx)) if text else str(value)
+
+
+def renewable(technology: Any) -> bool:
+    """Whether the law counts this technology as renewable (the rule set decides)."""
+    from market.statutory.rules import RULES
+
+    return str(technology) in TECHNOLOGIES and RULES.is_renewable(str(technology))
+
+
 GLOBALS = {
+    "technologies": tuple(TECHNOLOGIES),
+    "technology_label": technology_label,
+    "renewable": renewable,
     "status_label": label,
     "side_label": label,
     "label": label,
