@@ -89,6 +89,8 @@ def canonical_primal(
     sign = np.where(buy, -1.0, 1.0)
     s_tied = tied & ~buy
     d_tied = tied & buy
+    if _unique_already(topo, steps, free_line, tied, i_tied, e_tied):
+        return Primal(x, flow, imports, exports)
     saturated = np.zeros(topo.n_lines, dtype=np.bool_)
     for _ in range(topo.n_lines + 1):
         open_line = free_line & ~saturated
@@ -120,6 +122,29 @@ def canonical_primal(
         saturated |= newly
         forced_flow = np.where(newly, f_try, forced_flow)
     return _route_solver_allocation(topo, x, flow, imports, exports, steps, "")
+
+
+def _unique_already(
+    topo: Topology,
+    steps: Steps,
+    free_line: BoolArray,
+    tied: BoolArray,
+    i_tied: BoolArray,
+    e_tied: BoolArray,
+) -> bool:
+    """True when the optimal solution is unique, so the solver's is the rule's: the lines
+    with equal end prices form a forest (flows follow from the injections) and no price
+    zone has more than one tied element (its amount follows from the balance)."""
+    n = topo.n_nodes
+    a, b = topo.line_from[free_line], topo.line_to[free_line]
+    zone = _zones(n, a, b)
+    n_z = int(zone.max()) + 1 if n else 0
+    if a.shape[0] != n - n_z:  # a cycle (or parallel lines) among the free lines
+        return False
+    count = np.bincount(zone[steps.node[tied]], minlength=n_z)
+    count += np.bincount(zone[topo.grid_node[i_tied]], minlength=n_z)
+    count += np.bincount(zone[topo.grid_node[e_tied]], minlength=n_z)
+    return bool(count.max(initial=0) <= 1)
 
 
 def _part(limit: FloatArray, share: FloatArray) -> FloatArray:
