@@ -34,6 +34,9 @@ from matching.problem import BoolArray, FloatArray, IntArray
 from matching.steps import Steps
 
 TIE = 1e-12  # relative: a limit price equal to its node's price
+#: Rounds of "fill the most overloaded line" before the solver's allocation is kept: a
+#: bound in work, not time.
+ROUNDS = 16
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -92,7 +95,7 @@ def canonical_primal(
     if _unique_already(topo, steps, free_line, tied, i_tied, e_tied):
         return Primal(x, flow, imports, exports)
     saturated = np.zeros(topo.n_lines, dtype=np.bool_)
-    for _ in range(topo.n_lines + 1):
+    for _ in range(min(topo.n_lines, ROUNDS) + 1):
         open_line = free_line & ~saturated
         f_fixed = np.where(open_line, 0.0, forced_flow)
         zone = _zones(n, topo.line_from[open_line], topo.line_to[open_line])

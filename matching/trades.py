@@ -87,13 +87,18 @@ def _classes(items: Items, n_nodes: int) -> _Classes:
     # items arrive in canonical order (`listing`), and the sort is stable.
     # accepted energy compared to the result's 9 decimals, so float dust never orders two
     # classes (within one step equal rounded energy means equal energy)
-    keys: list[npt.NDArray[np.generic]] = [items.price, np.round(items.qty, 9), node_kind]
+    # The items arrive in canonical order (node, price, id), and the sorts are stable, so
+    # sorting by (node, grid?, accepted energy) leaves equal energies in price order.
+    rounded = np.round(items.qty, 9)
+    keys: list[npt.NDArray[np.generic]] = [rounded, node_kind]
+    same_kind = [items.price, rounded, node_kind, items.qty]
     if int(items.is_grid.sum()) > 1:
-        keys = [items.other, items.size, *keys]
+        keys = [items.other, items.size, items.price, *keys]
+        same_kind += [items.size, items.other]
     by_key = np.lexsort(tuple(keys))
     new = np.zeros(k, dtype=np.bool_)
     new[0] = True
-    for col in (*keys, items.qty):
+    for col in same_kind:
         s = col[by_key]
         new[1:] |= s[1:] != s[:-1]
     starts = np.flatnonzero(new)
@@ -197,7 +202,11 @@ def decompose_flows(
     if rank is None:
         rank = np.arange(n_nodes, dtype=np.int64)
     rank_l = rank.tolist()
-    tiny = DUST_KWH  # absolute: a 1e-6 kWh packet is real next to a 1e12 kWh one
+    # dust is relative to what passes each node: a 1e-6 kWh packet is real next to 1e6 kWh
+    through = np.abs(surplus)
+    np.add.at(through, lf, np.abs(flow))
+    np.add.at(through, lt, np.abs(flow))
+    tiny_at = (DUST_KWH + 4e-16 * through).tolist()
     out_map: list[dict[int, float]] = [defaultdict(float) for _ in range(n_nodes)]
     for a, b, f in zip(lf.tolist(), lt.tolist(), flow.tolist(), strict=True):
         if f > 0:
@@ -209,13 +218,14 @@ def decompose_flows(
     ]
     order = _topological_order(n_nodes, out, rank_l)
     if order is None:
-        _cancel_cycles(n_nodes, out, tiny)
+        _cancel_cycles(n_nodes, out, DUST_KWH)
         order = _topological_order(n_nodes, out, rank_l)
         assert order is not None
     inbound: list[list[list[float]]] = [[] for _ in range(n_nodes)]  # [origin, amount]
     transfers: dict[tuple[int, int], float] = defaultdict(float)
     surplus_l = surplus.tolist()
     for u in order:
+        tiny = tiny_at[u]
         own = surplus_l[u]
         packets = [[u, own], *inbound[u]] if own > 0 else inbound[u]
         inbound[u] = []
@@ -324,38 +334,28 @@ def _place(
     """Where the class boundaries fall in the segments of one side's tapes.
 
     Returns (segment of each cut, offset of the cut in its segment, class ending at the cut,
-    first class of each segment). Sorting (node, coordinate) pairs keeps coordinates
-    node-local: nothing is added across nodes."""
+    first class of each segment). Classes are sorted by (node, end); each segment finds its
+    classes by binary search on (node, coordinate) pairs, so coordinates stay node-local:
+    nothing is added across nodes."""
     n_s, n_c = seg_node.shape[0], c.node.shape[0]
-    node = np.concatenate([seg_node, c.node])
-    # at equal coordinates a class end comes before a segment start (it belongs to the
-    # segment before): the start is sorted as if one float step later
-    coord = np.concatenate([np.nextafter(seg_from, np.inf), c.end])
-    kind = np.concatenate([np.ones(n_s, dtype=np.int64), np.zeros(n_c, dtype=np.int64)])
-    ident = np.concatenate([np.arange(n_s), np.arange(n_c)])
-    order = np.lexsort((coord, node))
-    is_seg = kind[order] == 1
-    pos = np.arange(order.shape[0])
-    last_seg = np.maximum.accumulate(np.where(is_seg, pos, -1))
-    next_cls = np.minimum.accumulate(np.where(~is_seg, pos, order.shape[0])[::-1])[::-1]
-    node_o = node[order]
-    # class ends: the segment they fall in (same node only)
-    ce = np.flatnonzero(~is_seg)
-    seg_at = last_seg[ce]
-    ok = seg_at >= 0
-    ok[ok] = node_o[seg_at[ok]] == node_o[ce[ok]]
-    ce, seg_at = ce[ok], seg_at[ok]
-    seg = ident[order[seg_at]]
-    cls = ident[order[ce]]
+    pair = np.dtype([("node", np.int64), ("at", np.float64)])
+    ends = np.empty(n_c, dtype=pair)
+    ends["node"], ends["at"] = c.node, c.end
+    start = np.empty(n_s, dtype=pair)
+    start["node"], start["at"] = seg_node, seg_from
+    stop = np.empty(n_s, dtype=pair)
+    stop["node"], stop["at"] = seg_node, seg_from + seg_len
+    i0 = np.searchsorted(ends, start, side="right")  # first class ending after the start
+    i1 = np.searchsorted(ends, stop, side="left")  # classes ending before the stop
+    same = (i0 < n_c) & (c.node[np.minimum(i0, max(n_c - 1, 0))] == seg_node)
+    first = np.where(same, i0, -1).astype(np.int64)
+    count = np.maximum(i1 - i0, 0)
+    seg = np.repeat(np.arange(n_s), count)
+    cls = np.repeat(i0, count) + (
+        np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    )
     off = c.end[cls] - seg_from[seg]
     inside = (off > 0) & (off < seg_len[seg])
-    # segment starts: the first class whose end lies beyond the start (same node)
-    ss = np.flatnonzero(is_seg)
-    first = np.full(n_s, -1, dtype=np.int64)
-    nxt = next_cls[ss]
-    has = nxt < order.shape[0]
-    has[has] = node_o[nxt[has]] == node_o[ss[has]]
-    first[ident[order[ss[has]]]] = ident[order[nxt[has]]]
     return seg[inside], off[inside], cls[inside], first
 
 
@@ -390,9 +390,14 @@ def _views(
         e_i = np.zeros(0, dtype=np.int64)
         return e_i, np.zeros(0), e_i
     rounded = np.round(length, 9)
-    keys = np.stack([node.astype(np.float64), rounded, counterpart_class.astype(np.float64)])
-    _, group = np.unique(keys, axis=1, return_inverse=True)
-    group = group.ravel()
+    by = np.lexsort((counterpart_class, rounded, node))
+    change = np.zeros(by.shape[0], dtype=np.bool_)
+    change[0] = True
+    for col in (node, rounded, counterpart_class):
+        sorted_col = col[by]
+        change[1:] |= sorted_col[1:] != sorted_col[:-1]
+    group = np.empty(by.shape[0], dtype=np.int64)
+    group[by] = np.cumsum(change) - 1
     n_g = int(group.max()) + 1
     g_len = np.bincount(group, weights=length, minlength=n_g).astype(np.float64)
     g_node = np.zeros(n_g, dtype=np.int64)
