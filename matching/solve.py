@@ -32,7 +32,7 @@ class Solution:
 
 
 def solve_model(
-    model: LinearModel, parameters: str, time_limit_s: float | None
+    model: LinearModel, parameters: str, time_limit_s: float | None, solver_name: str = "glop"
 ) -> tuple[Status, str, FloatArray, FloatArray]:
     """One GLOP solve. Returns (status, solver reason, values, row duals).
 
@@ -49,6 +49,7 @@ def solve_model(
         maximize=True,
         parameters=parameters,
         time_limit_s=time_limit_s,
+        solver_name=solver_name,
     )
     if out.optimal:
         return Status.OPTIMAL, out.reason, out.values, out.duals
@@ -72,8 +73,9 @@ SNAP_KWH = 1e-9
 #: into a full one (and move its node's price). If the rows do not hold to ROW_KWH (plus
 #: float resolution), or GLOP ends "abnormal" (seen without presolve on 1e-6/1e12 mixes),
 #: the LP is solved again with stricter tolerances, then with presolve, then with the
-#: primal simplex (with presolve, then without presolve and scaling): deterministic, no
-#: clock involved. If none succeeds the result says so (never an infeasible "optimal").
+#: primal simplex (with presolve, then without presolve and scaling), and last with HiGHS:
+#: deterministic, no clock involved. If none succeeds the result says so (never an
+#: infeasible "optimal").
 ROW_KWH = 1e-9
 _STRICT = ", primal_feasibility_tolerance: 1e-12, dual_feasibility_tolerance: 1e-12"
 _PRESOLVE = ("use_preprocessing: false", "use_preprocessing: true")
@@ -86,6 +88,7 @@ RETRIES: tuple[Callable[[str], str], ...] = (
         + _STRICT
     ),
     lambda _: "use_dual_simplex: false, use_preprocessing: false, use_scaling: false",
+    lambda _: "highs",  # last resort: HiGHS for the primal (the prices never use its duals)
 )
 
 
@@ -137,7 +140,11 @@ def solve(
             left = time_limit_s - (time.perf_counter() - t_solve)
             if left <= 0:
                 break
-        status, reason, values, duals = solve_model(model, extra(parameters), left)
+        settings = extra(parameters)
+        if settings == "highs":
+            status, reason, values, duals = solve_model(model, "output_flag=false", left, "highs")
+        else:
+            status, reason, values, duals = solve_model(model, settings, left)
         if status is Status.OPTIMAL:
             values = clean(values, model.lower, model.upper)
             if rows_hold(model, values):
