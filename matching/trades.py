@@ -207,60 +207,69 @@ def decompose_flows(
     np.add.at(through, lf, np.abs(flow))
     np.add.at(through, lt, np.abs(flow))
     tiny_at = (DUST_KWH + 4e-16 * through).tolist()
-    out_map: list[dict[int, float]] = [defaultdict(float) for _ in range(n_nodes)]
-    for a, b, f in zip(lf.tolist(), lt.tolist(), flow.tolist(), strict=True):
-        if f > 0:
-            out_map[a][b] += f
-        elif f < 0:
-            out_map[b][a] -= f
-    out: list[list[list[float]]] = [
-        [[v, amt] for v, amt in sorted(m.items(), key=lambda e: rank_l[e[0]])] for m in out_map
-    ]
+    # lines merged per ordered pair of nodes, each node's served in rank order of their ends
+    moving = flow != 0
+    fwd = flow[moving] > 0
+    a = np.where(fwd, lf[moving], lt[moving])
+    b = np.where(fwd, lt[moving], lf[moving])
+    amount = np.abs(flow[moving])
+    if a.shape[0]:
+        by = np.lexsort((rank[b], a))
+        a, b, amount = a[by], b[by], amount[by]
+        new = np.ones(a.shape[0], dtype=np.bool_)
+        new[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+        amount = np.bincount(np.cumsum(new) - 1, weights=amount)
+        a, b = a[new], b[new]
+    out: list[list[list[float]]] = [[] for _ in range(n_nodes)]
+    for x, y, f in zip(a.tolist(), b.tolist(), amount.tolist(), strict=True):
+        out[x].append([y, f])
     order = _topological_order(n_nodes, out, rank_l)
     if order is None:
         _cancel_cycles(n_nodes, out, DUST_KWH)
         order = _topological_order(n_nodes, out, rank_l)
         assert order is not None
-    inbound: list[list[list[float]]] = [[] for _ in range(n_nodes)]  # [origin, amount]
+    # packets are [rank of origin, origin, kWh]: sorting them needs no key function
+    inbound: list[list[list[float]]] = [[] for _ in range(n_nodes)]
     transfers: dict[tuple[int, int], float] = defaultdict(float)
     surplus_l = surplus.tolist()
     for u in order:
         tiny = tiny_at[u]
         own = surplus_l[u]
-        packets = [[u, own], *inbound[u]] if own > 0 else inbound[u]
+        packets = [[rank_l[u], u, own], *inbound[u]] if own > 0 else inbound[u]
         inbound[u] = []
         if not packets:
             continue
-        packets.sort(key=lambda pk: rank_l[int(pk[0])])
+        if len(packets) > 1:
+            packets.sort()
         p = 0
         n_packets = len(packets)
         if own < 0:  # the node's own deficit takes what arrives first
             need = -own
             while need > tiny and p < n_packets:
                 packet = packets[p]
-                take = packet[1] if packet[1] < need else need
-                transfers[(int(packet[0]), u)] += take
+                take = packet[2] if packet[2] < need else need
+                transfers[(int(packet[1]), u)] += take
                 need -= take
-                packet[1] -= take
-                if packet[1] <= tiny:
+                packet[2] -= take
+                if packet[2] <= tiny:
                     p += 1
         for v, need in out[u]:
             target = inbound[int(v)]
             while need > tiny and p < n_packets:
                 packet = packets[p]
-                take = packet[1] if packet[1] < need else need
-                target.append([packet[0], take])
+                take = packet[2] if packet[2] < need else need
+                target.append([packet[0], packet[1], take])
                 need -= take
-                packet[1] -= take
-                if packet[1] <= tiny:
+                packet[2] -= take
+                if packet[2] <= tiny:
                     p += 1
         if own < 0:
             # what is left is float dust of the balance at this node (a 1e-9 kWh packet
             # arriving at a node trading 1e6 kWh): it ends here rather than vanish, so
             # every order's trades still add up to its acceptance
             for packet in packets[p:]:
-                if packet[1] > 0:
-                    transfers[(int(packet[0]), u)] += packet[1]
+                if packet[2] > 0:
+                    transfers[(int(packet[1]), u)] += packet[2]
     keys = sorted(transfers)
     src = np.array([k[0] for k in keys], dtype=np.int64)
     dst = np.array([k[1] for k in keys], dtype=np.int64)
