@@ -26,14 +26,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
-from matching import glop
+from matching.flows import laplacian_solve, least_flow, potential_flow, zones_of
 from matching.network import Topology
 from matching.problem import BoolArray, FloatArray, IntArray
 from matching.steps import Steps
 
 TIE = 1e-12  # relative: a limit price equal to its node's price
+#: Rounds of "fill the most overloaded line" before the solver's allocation is kept: a
+#: bound in work, not time.
+ROUNDS = 4
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -50,13 +52,6 @@ def _tied(price: FloatArray, lam: FloatArray) -> tuple[BoolArray, BoolArray, Boo
     tol = TIE * np.maximum(1.0, np.abs(price))
     tied = np.abs(price - lam) <= tol
     return tied, (price > lam) & ~tied, (price < lam) & ~tied
-
-
-def _zones(n: int, a: IntArray, b: IntArray) -> IntArray:
-    graph = sp.coo_matrix((np.ones(a.shape[0]), (a, b)), shape=(n, n))
-    _, labels = sp.csgraph.connected_components(graph, directed=False)
-    out: IntArray = labels.astype(np.int64)
-    return out
 
 
 def canonical_primal(
@@ -89,11 +84,13 @@ def canonical_primal(
     sign = np.where(buy, -1.0, 1.0)
     s_tied = tied & ~buy
     d_tied = tied & buy
+    if _unique_already(topo, steps, free_line, tied, i_tied, e_tied):
+        return Primal(x, flow, imports, exports)
     saturated = np.zeros(topo.n_lines, dtype=np.bool_)
-    for _ in range(topo.n_lines + 1):
+    for _ in range(min(topo.n_lines, ROUNDS) + 1):
         open_line = free_line & ~saturated
         f_fixed = np.where(open_line, 0.0, forced_flow)
-        zone = _zones(n, topo.line_from[open_line], topo.line_to[open_line])
+        zone = zones_of(n, topo.line_from[open_line], topo.line_to[open_line])
         shares = _shares(
             topo, steps, zone, sign * x_new, m_new - e_new, f_fixed, s_tied, d_tied, i_tied, e_tied
         )
@@ -120,6 +117,29 @@ def canonical_primal(
         saturated |= newly
         forced_flow = np.where(newly, f_try, forced_flow)
     return _route_solver_allocation(topo, x, flow, imports, exports, steps, "")
+
+
+def _unique_already(
+    topo: Topology,
+    steps: Steps,
+    free_line: BoolArray,
+    tied: BoolArray,
+    i_tied: BoolArray,
+    e_tied: BoolArray,
+) -> bool:
+    """True when the optimal solution is unique, so the solver's is the rule's: the lines
+    with equal end prices form a forest (flows follow from the injections) and no price
+    zone has more than one tied element (its amount follows from the balance)."""
+    n = topo.n_nodes
+    a, b = topo.line_from[free_line], topo.line_to[free_line]
+    zone = zones_of(n, a, b)
+    n_z = int(zone.max()) + 1 if n else 0
+    if a.shape[0] != n - n_z:  # a cycle (or parallel lines) among the free lines
+        return False
+    count = np.bincount(zone[steps.node[tied]], minlength=n_z)
+    count += np.bincount(zone[topo.grid_node[i_tied]], minlength=n_z)
+    count += np.bincount(zone[topo.grid_node[e_tied]], minlength=n_z)
+    return bool(count.max(initial=0) <= 1)
 
 
 def _part(limit: FloatArray, share: FloatArray) -> FloatArray:
@@ -236,7 +256,7 @@ def canonical_primal_dc(
     injection = np.bincount(steps.node, weights=sign * x_new, minlength=n).astype(np.float64)
     injection += np.bincount(topo.grid_node, weights=m_new - e_new, minlength=n)
     b = 1.0 / topo.reactance
-    theta = _laplacian_solve(n, topo.line_from, topo.line_to, zone, injection, b)
+    theta = laplacian_solve(n, topo.line_from, topo.line_to, zone, injection, b)
     f_new = b * (theta[topo.line_from] - theta[topo.line_to])
     limit = topo.line_limit_kwh
     if (np.abs(f_new) > limit + 1e-9).any():
@@ -291,133 +311,3 @@ def _route_solver_allocation(
             return Primal(x, flow, imports, exports, f"{note}, flows as solved")
         note += ", least-|flow| routing"
     return Primal(x, np.where(free, routed, flow), imports, exports, note)
-
-
-def least_flow(topo: Topology, free: BoolArray, injection: FloatArray) -> FloatArray | None:
-    """min Σ|f| over the free lines within their limits taking away `injection` (an LP:
-    f = f⁺ − f⁻); a flow with a loop could be reduced, so the optimum has none."""
-    from matching.solve import clean
-
-    idx = np.flatnonzero(free)
-    k = idx.shape[0]
-    n = topo.n_nodes
-    if k == 0:
-        return np.zeros(topo.n_lines) if not np.abs(injection).max(initial=0.0) > 1e-9 else None
-    a, b = topo.line_from[idx], topo.line_to[idx]
-    cols = np.concatenate([np.arange(k), np.arange(k), k + np.arange(k), k + np.arange(k)])
-    rows = np.concatenate([a, b, a, b])
-    vals = np.concatenate([np.ones(k), -np.ones(k), -np.ones(k), np.ones(k)])
-    matrix = sp.csr_matrix((vals, (rows, cols)), shape=(n, 2 * k))
-    lim = np.concatenate([topo.line_limit_kwh[idx], topo.line_limit_kwh[idx]])
-    out = glop.solve_lp(
-        np.zeros(2 * k), lim, np.ones(2 * k), injection, injection, matrix, maximize=False
-    )
-    if not out.optimal:
-        return None
-    v = clean(out.values, np.zeros(2 * k), lim)
-    flow = np.zeros(topo.n_lines)
-    flow[idx] = v[:k] - v[k:]
-    return flow
-
-
-def potential_flow(
-    topo: Topology, free: BoolArray, injection: FloatArray, *, settle: bool = True
-) -> tuple[FloatArray, BoolArray] | None:
-    """Least Σ f² on the free lines (unit weights) that takes away each node's `injection`:
-    lines the unconstrained flow would overload are filled to their limit and the rest
-    solved again (with `settle=False`, the first such lines are returned at once). Returns
-    the flow and the lines so filled; None if the parts left do not balance or a bounded
-    number of rounds does not settle."""
-    n = topo.n_nodes
-    limit = topo.line_limit_kwh
-    out = np.zeros(topo.n_lines)
-    active = free.copy()
-    inj = injection.copy()
-    for _ in range(topo.n_lines + 1):
-        idx = np.flatnonzero(active)
-        a, b = topo.line_from[idx], topo.line_to[idx]
-        zone = _zones(n, a, b)
-        n_z = int(zone.max()) + 1 if n else 0
-        total = np.bincount(zone, weights=inj, minlength=n_z)
-        size = np.bincount(zone, weights=np.abs(inj), minlength=n_z)
-        if (np.abs(total) > 1e-9 + 1e-12 * size).any():
-            return None
-        theta = _laplacian_solve(n, a, b, zone, inj)
-        f = theta[a] - theta[b]
-        over = np.abs(f) > limit[idx] * (1 + 1e-12)
-        if not over.any():
-            from matching.solve import clean
-
-            # float dust next to a limit is the limit (so "congested" does not flicker)
-            out[idx] = clean(f, -limit[idx], limit[idx])
-            if _check_acyclic(topo, out) is None:
-                return None
-            return out, free & ~active
-        if not settle:
-            # only the most overloaded line of each part (and its equals) is filled: an
-            # upstream overload may vanish once a downstream line is full
-            ratio = np.where(over, np.abs(f) / np.maximum(limit[idx], 1e-300), 0.0)
-            worst = np.zeros(n)
-            np.maximum.at(worst, zone[a], ratio)
-            over &= ratio >= worst[zone[a]]
-        sat = idx[over]
-        fixed = np.sign(f[over]) * limit[sat]
-        out[sat] = fixed
-        active[sat] = False
-        if not settle:  # the caller re-allocates with these lines full
-            return out, free & ~active
-        # a saturated line takes its flow out of its from-end and into its to-end
-        inj = inj - np.bincount(topo.line_from[sat], weights=fixed, minlength=n)
-        inj = inj + np.bincount(topo.line_to[sat], weights=fixed, minlength=n)
-    return None
-
-
-def _laplacian_solve(
-    n: int,
-    a: IntArray,
-    b: IntArray,
-    zone: IntArray,
-    inj: FloatArray,
-    conductance: FloatArray | None = None,
-) -> FloatArray:
-    """θ with Σ_lines at n c·(θ_n − θ_other) = inj[n] (conductances c, 1 by default),
-    θ = 0 at one node per zone (the flows c·(θ_a − θ_b) do not depend on which)."""
-    theta = np.zeros(n)
-    if a.shape[0] == 0:
-        return theta
-    ones = np.ones(a.shape[0]) if conductance is None else conductance
-    lap = sp.coo_matrix(
-        (
-            np.concatenate([ones, ones, -ones, -ones]),
-            (np.concatenate([a, b, a, b]), np.concatenate([a, b, b, a])),
-        ),
-        shape=(n, n),
-    ).tocsc()
-    _, first = np.unique(zone, return_index=True)
-    keep = np.ones(n, dtype=np.bool_)
-    keep[first] = False
-    # nodes alone in their zone have no equation
-    degree = np.bincount(np.concatenate([a, b]), minlength=n)
-    keep &= degree > 0
-    k = np.flatnonzero(keep)
-    if k.shape[0] == 0:
-        return theta
-    from scipy.sparse.linalg import splu
-
-    theta[k] = splu(lap[k][:, k].tocsc()).solve(inj[k])
-    return theta
-
-
-def _check_acyclic(topo: Topology, flow: FloatArray) -> FloatArray | None:
-    """The flow itself, unless its directed lines close a loop (then None)."""
-    moving = np.flatnonzero(flow != 0)
-    if moving.shape[0] == 0:
-        return flow
-    a = np.where(flow[moving] > 0, topo.line_from[moving], topo.line_to[moving])
-    b = np.where(flow[moving] > 0, topo.line_to[moving], topo.line_from[moving])
-    n = topo.n_nodes
-    graph = sp.coo_matrix((np.ones(a.shape[0]), (a, b)), shape=(n, n))
-    n_strong, _ = sp.csgraph.connected_components(graph, directed=True, connection="strong")
-    if n_strong != n:
-        return None
-    return flow

@@ -34,10 +34,11 @@ def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000.0
 
 
-def flow_model(problem: ClearingProblem) -> FlowModel:
+def flow_model(topo: Topology) -> FlowModel:
     """DC power flow when every line has a reactance (on a tree it coincides with the
     transport model, which is how it is solved), else the transport model."""
-    return FlowModel.DC if problem.network.uses_dc_flow else FlowModel.TRANSPORT
+    dc = topo.n_lines > 0 and bool(np.isfinite(topo.reactance).all())
+    return FlowModel.DC if dc else FlowModel.TRANSPORT
 
 
 def _failed(
@@ -61,7 +62,7 @@ def _failed(
         congestion_rent=0.0,
         trades=empty_trades(),
         timings=timings,
-        flow_model=flow_model(problem),
+        flow_model=flow_model(topo),
     )
 
 
@@ -203,7 +204,7 @@ def clear(problem: ClearingProblem) -> ClearingResult:
         congestion_rent=rent,
         trades=trades,
         timings=Timings(build_ms, solve_ms, prices_ms, alloc_ms, trades_ms, _ms(t_all)),
-        flow_model=flow_model(problem),
+        flow_model=flow_model(topo),
     )
 
 

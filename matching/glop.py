@@ -54,19 +54,23 @@ def solve_lp(
     maximize: bool,
     parameters: str = DUAL_SIMPLEX,
     time_limit_s: float | None = None,
+    solver_name: str = "glop",
 ) -> LpOutcome:
     """Fill and solve one LP with GLOP: bounds `lower ≤ x ≤ upper`, rows
-    `row_lower ≤ matrix · x ≤ row_upper`, optimise `objective · x`."""
+    `row_lower ≤ matrix · x ≤ row_upper`, optimise `objective · x`. (`solver_name="highs"`
+    is the clearing's last resort for a primal GLOP cannot find; its duals are not used.)"""
     helper = mbh.ModelBuilderHelper()
     helper.fill_model_from_sparse_data(lower, upper, objective, row_lower, row_upper, matrix)
     helper.set_maximize(maximize)
-    solver = mbh.ModelSolverHelper("glop")
-    solver.set_solver_specific_parameters(parameters)
+    solver = mbh.ModelSolverHelper(solver_name)
+    solver.enable_output(False)
+    if parameters:
+        solver.set_solver_specific_parameters(parameters)
     if time_limit_s is not None:
         solver.set_time_limit_in_seconds(max(time_limit_s, 1e-3))
     solver.solve(helper)
     raw = solver.status()
-    reason = f"GLOP: {raw.name.lower()}"
+    reason = f"{'GLOP' if solver_name == 'glop' else 'HiGHS'}: {raw.name.lower()}"
     if solver.status_string():
         reason += f" ({solver.status_string()})"
     if raw != mbh.SolveStatus.OPTIMAL:

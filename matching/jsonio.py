@@ -1,5 +1,8 @@
 """The JSON form of problems and results (plain dicts; reading files is the caller's job).
 
+(Over 400 lines on purpose: reading and writing one format, with every field's error message,
+belong together; the field list `FIELDS` is the one place that says what a problem may hold.)
+
 Problem::
 
     {"interval": {"start": "2026-06-15T12:00:00+02:00", "minutes": 15},

@@ -1,5 +1,8 @@
 """Nodal prices chosen by a documented, solver- and labelling-independent rule.
 
+(Over 400 lines on purpose: the transport and DC halves share the rule, its tolerances and
+the complementary-slackness bounds, and are read together against docs/clearing.md.)
+
 The set of optimal nodal prices is the set of dual optima of the clearing LP. Complementary
 slackness with the primal solution describes it:
 

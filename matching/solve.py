@@ -6,6 +6,7 @@ GLOP's set-up and its parameters per model type live in `matching.glop`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,7 @@ class Solution:
 
 
 def solve_model(
-    model: LinearModel, parameters: str, time_limit_s: float | None
+    model: LinearModel, parameters: str, time_limit_s: float | None, solver_name: str = "glop"
 ) -> tuple[Status, str, FloatArray, FloatArray]:
     """One GLOP solve. Returns (status, solver reason, values, row duals).
 
@@ -48,6 +49,7 @@ def solve_model(
         maximize=True,
         parameters=parameters,
         time_limit_s=time_limit_s,
+        solver_name=solver_name,
     )
     if out.optimal:
         return Status.OPTIMAL, out.reason, out.values, out.duals
@@ -66,6 +68,38 @@ def solve_model(
 
 #: Values this close to a bound (in kWh) are float dust and are moved onto it.
 SNAP_KWH = 1e-9
+
+#: GLOP checks its answer to about 1e-6 after unscaling, which can turn a marginal step
+#: into a full one (and move its node's price). If the rows do not hold to ROW_KWH (plus
+#: float resolution), or GLOP ends "abnormal" (seen without presolve on 1e-6/1e12 mixes),
+#: the LP is solved again with stricter tolerances, then with presolve, then with the
+#: primal simplex (with presolve, then without presolve and scaling), and last with HiGHS:
+#: deterministic, no clock involved. If none succeeds the result says so (never an
+#: infeasible "optimal").
+ROW_KWH = 1e-9
+_STRICT = ", primal_feasibility_tolerance: 1e-12, dual_feasibility_tolerance: 1e-12"
+_PRESOLVE = ("use_preprocessing: false", "use_preprocessing: true")
+RETRIES: tuple[Callable[[str], str], ...] = (
+    lambda base: base,
+    lambda base: base + _STRICT,
+    lambda base: base.replace(*_PRESOLVE) + _STRICT,
+    lambda base: (
+        base.replace(*_PRESOLVE).replace("use_dual_simplex: true", "use_dual_simplex: false")
+        + _STRICT
+    ),
+    lambda _: "use_dual_simplex: false, use_preprocessing: false, use_scaling: false",
+    lambda _: "highs",  # last resort: HiGHS for the primal (the prices never use its duals)
+)
+
+
+def rows_hold(model: LinearModel, values: FloatArray) -> bool:
+    """Every row (nodal balance, KVL) holds to ROW_KWH plus 1e-13 of what passes it."""
+    activity = model.matrix @ values
+    through = abs(model.matrix) @ np.abs(values)
+    tol = ROW_KWH + 1e-13 * through
+    return bool(
+        (activity >= model.row_lower - tol).all() and (activity <= model.row_upper + tol).all()
+    )
 
 
 def clean(values: FloatArray, lower: FloatArray, upper: FloatArray) -> FloatArray:
@@ -97,11 +131,31 @@ def solve(
             empty = np.zeros(0)
             reason = "time limit reached before solving"
             return Solution(Status.TIME_LIMIT, reason, empty, empty, empty, empty, empty, model_ms)
-    status, reason, values, duals = solve_model(model, parameters, time_limit_s)
+    t_solve = time.perf_counter()
+    tries = 0
+    for extra in RETRIES:
+        tries += 1
+        left = None
+        if time_limit_s is not None:
+            left = time_limit_s - (time.perf_counter() - t_solve)
+            if left <= 0:
+                break
+        settings = extra(parameters)
+        if settings == "highs":
+            status, reason, values, duals = solve_model(model, "output_flag=false", left, "highs")
+        else:
+            status, reason, values, duals = solve_model(model, settings, left)
+        if status is Status.OPTIMAL:
+            values = clean(values, model.lower, model.upper)
+            if rows_hold(model, values):
+                break
+        elif status is not Status.ERROR:
+            break  # infeasible or out of time: retrying cannot help
+    if status is Status.OPTIMAL and tries > 1:
+        reason += f" (after {tries - 1} stricter re-solve{'s' if tries > 2 else ''})"
     if status is not Status.OPTIMAL:
         empty = np.zeros(0)
         return Solution(status, reason, empty, empty, empty, empty, empty, model_ms)
-    values = clean(values, model.lower, model.upper)
     return Solution(
         status,
         reason,

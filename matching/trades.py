@@ -27,8 +27,6 @@ along their paths, reproduce the line flows.
 
 from __future__ import annotations
 
-import heapq
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,10 +34,8 @@ import numpy.typing as npt
 
 from matching.network import Topology
 from matching.problem import BoolArray, FloatArray, IntArray
-from matching.result import GRID, Trades
-
-#: Pieces of a segment shorter than this (kWh) are float dust between two cuts.
-DUST_KWH = 1e-12
+from matching.result import Trades
+from matching.transfers import DUST_KWH, decompose_flows, node_ranks
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -87,13 +83,18 @@ def _classes(items: Items, n_nodes: int) -> _Classes:
     # items arrive in canonical order (`listing`), and the sort is stable.
     # accepted energy compared to the result's 9 decimals, so float dust never orders two
     # classes (within one step equal rounded energy means equal energy)
-    keys: list[npt.NDArray[np.generic]] = [items.price, np.round(items.qty, 9), node_kind]
+    # The items arrive in canonical order (node, price, id), and the sorts are stable, so
+    # sorting by (node, grid?, accepted energy) leaves equal energies in price order.
+    rounded = np.round(items.qty, 9)
+    keys: list[npt.NDArray[np.generic]] = [rounded, node_kind]
+    same_kind = [items.price, rounded, node_kind, items.qty]
     if int(items.is_grid.sum()) > 1:
-        keys = [items.other, items.size, *keys]
+        keys = [items.other, items.size, items.price, *keys]
+        same_kind += [items.size, items.other]
     by_key = np.lexsort(tuple(keys))
     new = np.zeros(k, dtype=np.bool_)
     new[0] = True
-    for col in (*keys, items.qty):
+    for col in same_kind:
         s = col[by_key]
         new[1:] |= s[1:] != s[:-1]
     starts = np.flatnonzero(new)
@@ -131,231 +132,34 @@ def _cumsum_by_group(group: IntArray, values: FloatArray) -> FloatArray:
     return out
 
 
-def node_ranks(
-    topo: Topology, price: FloatArray, supply: FloatArray, demand: FloatArray, flow: FloatArray
-) -> tuple[IntArray, IntArray]:
-    """A rank per node from what the node is, not what it is called: (price, net position,
-    supply, demand), refined by the sorted (flow, neighbour rank) pairs of its lines until
-    stable (colour refinement). Returns (rank, class): nodes it cannot tell apart share a
-    class (their ranks then follow input order, which the trades never let matter)."""
-    n = topo.n_nodes
-
-    def rounded(v: FloatArray) -> list[float]:
-        # to the result's 9 decimals, so float dust never orders two nodes
-        out: list[float] = (np.round(v, 9) + 0.0).tolist()
-        return out
-
-    keys: list[tuple[object, ...]] = list(
-        zip(
-            rounded(price),
-            rounded(supply - demand),
-            rounded(supply),
-            rounded(demand),
-            strict=True,
-        )
-    )
-    rank = _dense_rank(keys)
-    if len(set(rank)) == n:
-        distinct = np.array(rank, dtype=np.int64)
-        return distinct, distinct.copy()
-    moving = np.flatnonzero(flow != 0)
-    f_round = rounded(flow)
-    ends = [(int(topo.line_from[j]), int(topo.line_to[j]), f_round[j]) for j in moving.tolist()]
-    for _ in range(n):
-        nbrs: list[list[tuple[float, int]]] = [[] for _ in range(n)]
-        for a, b, f in ends:
-            nbrs[a].append((f, rank[b]))
-            nbrs[b].append((-f, rank[a]))
-        refined = _dense_rank([(rank[u], tuple(sorted(nbrs[u]))) for u in range(n)])
-        if max(refined, default=-1) == max(rank, default=-1):
-            break
-        rank = refined
-    order = sorted(range(n), key=lambda u: (rank[u], u))
-    out = np.empty(n, dtype=np.int64)
-    out[np.array(order, dtype=np.int64)] = np.arange(n)
-    return out, np.array(rank, dtype=np.int64)
-
-
-def _dense_rank(keys: list[tuple[object, ...]]) -> list[int]:
-    distinct = {k: i for i, k in enumerate(sorted(set(keys)))}  # type: ignore[type-var]
-    return [distinct[k] for k in keys]
-
-
-def decompose_flows(
-    n_nodes: int,
-    lf: IntArray,
-    lt: IntArray,
-    flow: FloatArray,
-    surplus: FloatArray,
-    rank: IntArray | None = None,
-) -> tuple[IntArray, IntArray, FloatArray]:
-    """Node-to-node transfers (src, dst, kWh) that carry each node's surplus along the flows.
-
-    Nodes are taken in topological order of the flow, lowest rank first among the ready
-    ones; at each node the arriving packets are used in rank order of their origins and
-    the outgoing lines served in rank order of their ends."""
-    if rank is None:
-        rank = np.arange(n_nodes, dtype=np.int64)
-    rank_l = rank.tolist()
-    tiny = DUST_KWH  # absolute: a 1e-6 kWh packet is real next to a 1e12 kWh one
-    out_map: list[dict[int, float]] = [defaultdict(float) for _ in range(n_nodes)]
-    for a, b, f in zip(lf.tolist(), lt.tolist(), flow.tolist(), strict=True):
-        if f > 0:
-            out_map[a][b] += f
-        elif f < 0:
-            out_map[b][a] -= f
-    out: list[list[list[float]]] = [
-        [[v, amt] for v, amt in sorted(m.items(), key=lambda e: rank_l[e[0]])] for m in out_map
-    ]
-    order = _topological_order(n_nodes, out, rank_l)
-    if order is None:
-        _cancel_cycles(n_nodes, out, tiny)
-        order = _topological_order(n_nodes, out, rank_l)
-        assert order is not None
-    inbound: list[list[list[float]]] = [[] for _ in range(n_nodes)]  # [origin, amount]
-    transfers: dict[tuple[int, int], float] = defaultdict(float)
-    surplus_l = surplus.tolist()
-    for u in order:
-        own = surplus_l[u]
-        packets = [[u, own], *inbound[u]] if own > 0 else inbound[u]
-        inbound[u] = []
-        if not packets:
-            continue
-        packets.sort(key=lambda pk: rank_l[int(pk[0])])
-        p = 0
-        n_packets = len(packets)
-        if own < 0:  # the node's own deficit takes what arrives first
-            need = -own
-            while need > tiny and p < n_packets:
-                packet = packets[p]
-                take = packet[1] if packet[1] < need else need
-                transfers[(int(packet[0]), u)] += take
-                need -= take
-                packet[1] -= take
-                if packet[1] <= tiny:
-                    p += 1
-        for v, need in out[u]:
-            target = inbound[int(v)]
-            while need > tiny and p < n_packets:
-                packet = packets[p]
-                take = packet[1] if packet[1] < need else need
-                target.append([packet[0], take])
-                need -= take
-                packet[1] -= take
-                if packet[1] <= tiny:
-                    p += 1
-        if own < 0:
-            # what is left is float dust of the balance at this node (a 1e-9 kWh packet
-            # arriving at a node trading 1e6 kWh): it ends here rather than vanish, so
-            # every order's trades still add up to its acceptance
-            for packet in packets[p:]:
-                if packet[1] > 0:
-                    transfers[(int(packet[0]), u)] += packet[1]
-    keys = sorted(transfers)
-    src = np.array([k[0] for k in keys], dtype=np.int64)
-    dst = np.array([k[1] for k in keys], dtype=np.int64)
-    amt = np.array([transfers[k] for k in keys], dtype=np.float64)
-    return src, dst, amt
-
-
-def _topological_order(n: int, out: list[list[list[float]]], rank: list[int]) -> list[int] | None:
-    indeg = [0] * n
-    for u in range(n):
-        for v, _ in out[u]:
-            indeg[int(v)] += 1
-    heap = [(rank[u], u) for u in range(n) if indeg[u] == 0]
-    heapq.heapify(heap)
-    order: list[int] = []
-    while heap:
-        _, u = heapq.heappop(heap)
-        order.append(u)
-        for v, _ in out[u]:
-            indeg[int(v)] -= 1
-            if indeg[int(v)] == 0:
-                heapq.heappush(heap, (rank[int(v)], int(v)))
-    return order if len(order) == n else None
-
-
-def _cancel_cycles(n: int, out: list[list[list[float]]], tiny: float) -> None:
-    """Remove circulations (they carry no trade) until the flow graph is acyclic."""
-    while True:
-        cycle = _find_cycle(n, out)
-        if cycle is None:
-            return
-        amount = min(out[u][i][1] for u, i in cycle)
-        for u, i in cycle:
-            out[u][i][1] -= amount
-        for u in {u for u, _ in cycle}:
-            out[u] = [e for e in out[u] if e[1] > tiny]
-
-
-def _find_cycle(n: int, out: list[list[list[float]]]) -> list[tuple[int, int]] | None:
-    color = [0] * n
-    for start in range(n):
-        if color[start]:
-            continue
-        stack: list[tuple[int, int]] = [(start, 0)]
-        path: list[tuple[int, int]] = []
-        color[start] = 1
-        while stack:
-            u, i = stack[-1]
-            if i < len(out[u]):
-                stack[-1] = (u, i + 1)
-                v = int(out[u][i][0])
-                if color[v] == 1:
-                    path.append((u, i))
-                    nodes = [p[0] for p in path]
-                    return path[nodes.index(v) :]
-                if color[v] == 0:
-                    color[v] = 1
-                    path.append((u, i))
-                    stack.append((v, 0))
-            else:
-                color[u] = 2
-                stack.pop()
-                if path:
-                    path.pop()
-    return None
-
-
 def _place(
     c: _Classes, seg_node: IntArray, seg_from: FloatArray, seg_len: FloatArray
 ) -> tuple[IntArray, FloatArray, IntArray, IntArray]:
     """Where the class boundaries fall in the segments of one side's tapes.
 
     Returns (segment of each cut, offset of the cut in its segment, class ending at the cut,
-    first class of each segment). Sorting (node, coordinate) pairs keeps coordinates
-    node-local: nothing is added across nodes."""
+    first class of each segment). Classes are sorted by (node, end); each segment finds its
+    classes by binary search on (node, coordinate) pairs, so coordinates stay node-local:
+    nothing is added across nodes."""
     n_s, n_c = seg_node.shape[0], c.node.shape[0]
-    node = np.concatenate([seg_node, c.node])
-    # at equal coordinates a class end comes before a segment start (it belongs to the
-    # segment before): the start is sorted as if one float step later
-    coord = np.concatenate([np.nextafter(seg_from, np.inf), c.end])
-    kind = np.concatenate([np.ones(n_s, dtype=np.int64), np.zeros(n_c, dtype=np.int64)])
-    ident = np.concatenate([np.arange(n_s), np.arange(n_c)])
-    order = np.lexsort((coord, node))
-    is_seg = kind[order] == 1
-    pos = np.arange(order.shape[0])
-    last_seg = np.maximum.accumulate(np.where(is_seg, pos, -1))
-    next_cls = np.minimum.accumulate(np.where(~is_seg, pos, order.shape[0])[::-1])[::-1]
-    node_o = node[order]
-    # class ends: the segment they fall in (same node only)
-    ce = np.flatnonzero(~is_seg)
-    seg_at = last_seg[ce]
-    ok = seg_at >= 0
-    ok[ok] = node_o[seg_at[ok]] == node_o[ce[ok]]
-    ce, seg_at = ce[ok], seg_at[ok]
-    seg = ident[order[seg_at]]
-    cls = ident[order[ce]]
+    pair = np.dtype([("node", np.int64), ("at", np.float64)])
+    ends = np.empty(n_c, dtype=pair)
+    ends["node"], ends["at"] = c.node, c.end
+    start = np.empty(n_s, dtype=pair)
+    start["node"], start["at"] = seg_node, seg_from
+    stop = np.empty(n_s, dtype=pair)
+    stop["node"], stop["at"] = seg_node, seg_from + seg_len
+    i0 = np.searchsorted(ends, start, side="right")  # first class ending after the start
+    i1 = np.searchsorted(ends, stop, side="left")  # classes ending before the stop
+    same = (i0 < n_c) & (c.node[np.minimum(i0, max(n_c - 1, 0))] == seg_node)
+    first = np.where(same, i0, -1).astype(np.int64)
+    count = np.maximum(i1 - i0, 0)
+    seg = np.repeat(np.arange(n_s), count)
+    cls = np.repeat(i0, count) + (
+        np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    )
     off = c.end[cls] - seg_from[seg]
     inside = (off > 0) & (off < seg_len[seg])
-    # segment starts: the first class whose end lies beyond the start (same node)
-    ss = np.flatnonzero(is_seg)
-    first = np.full(n_s, -1, dtype=np.int64)
-    nxt = next_cls[ss]
-    has = nxt < order.shape[0]
-    has[has] = node_o[nxt[has]] == node_o[ss[has]]
-    first[ident[order[ss[has]]]] = ident[order[nxt[has]]]
     return seg[inside], off[inside], cls[inside], first
 
 
@@ -390,9 +194,14 @@ def _views(
         e_i = np.zeros(0, dtype=np.int64)
         return e_i, np.zeros(0), e_i
     rounded = np.round(length, 9)
-    keys = np.stack([node.astype(np.float64), rounded, counterpart_class.astype(np.float64)])
-    _, group = np.unique(keys, axis=1, return_inverse=True)
-    group = group.ravel()
+    by = np.lexsort((counterpart_class, rounded, node))
+    change = np.zeros(by.shape[0], dtype=np.bool_)
+    change[0] = True
+    for col in (node, rounded, counterpart_class):
+        sorted_col = col[by]
+        change[1:] |= sorted_col[1:] != sorted_col[:-1]
+    group = np.empty(by.shape[0], dtype=np.int64)
+    group[by] = np.cumsum(change) - 1
     n_g = int(group.max()) + 1
     g_len = np.bincount(group, weights=length, minlength=n_g).astype(np.float64)
     g_node = np.zeros(n_g, dtype=np.int64)
@@ -508,4 +317,4 @@ def _empty() -> Trades:
     return Trades(i, i, i, i, f, f, f)
 
 
-__all__ = ["GRID", "Items", "build_trades", "decompose_flows"]
+__all__ = ["Items", "build_trades"]

@@ -29,8 +29,10 @@ def test_rule_applied_on_meshed_dc_with_zero_capacity_lines(n_nodes: int, seed: 
     ref = solve_reference(problem)
     assert math.isclose(result.welfare, ref.welfare, rel_tol=1e-6, abs_tol=1e-9)
     lows, highs, targets = rule_targets(problem, ref)
-    np.testing.assert_allclose(result.price_low, lows, atol=1e-6)
-    np.testing.assert_allclose(result.price_high, highs, atol=1e-6)
+    # the reference's face admits 1e-9 PLN of welfare slack, which widens a range by up
+    # to a few 1e-6 PLN/kWh where a price moves welfare only slightly
+    np.testing.assert_allclose(result.price_low, lows, atol=1e-5)
+    np.testing.assert_allclose(result.price_high, highs, atol=1e-5)
     assert_nearest_on_face(ref, targets, result.price)
 
 

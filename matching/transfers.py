@@ -1,0 +1,220 @@
+"""Node-to-node transfers: the line flows decomposed into who sends energy to whom.
+
+Nodes are ranked by what they are (never by name or position) and the flows decomposed
+along flow-directed paths, packets pushed in topological order (`matching.trades` turns the
+transfers into bilateral trades).
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+
+import numpy as np
+
+from matching.network import Topology
+from matching.problem import FloatArray, IntArray
+
+#: Pieces shorter than this (kWh) are float dust.
+DUST_KWH = 1e-12
+
+
+def node_ranks(
+    topo: Topology, price: FloatArray, supply: FloatArray, demand: FloatArray, flow: FloatArray
+) -> tuple[IntArray, IntArray]:
+    """A rank per node from what the node is, not what it is called: (price, net position,
+    supply, demand), refined by the sorted (flow, neighbour rank) pairs of its lines until
+    stable (colour refinement). Returns (rank, class): nodes it cannot tell apart share a
+    class (their ranks then follow input order, which the trades never let matter)."""
+    n = topo.n_nodes
+
+    def rounded(v: FloatArray) -> list[float]:
+        # to the result's 9 decimals, so float dust never orders two nodes
+        out: list[float] = (np.round(v, 9) + 0.0).tolist()
+        return out
+
+    keys: list[tuple[object, ...]] = list(
+        zip(
+            rounded(price),
+            rounded(supply - demand),
+            rounded(supply),
+            rounded(demand),
+            strict=True,
+        )
+    )
+    rank = _dense_rank(keys)
+    if len(set(rank)) == n:
+        distinct = np.array(rank, dtype=np.int64)
+        return distinct, distinct.copy()
+    moving = np.flatnonzero(flow != 0)
+    f_round = rounded(flow)
+    ends = [(int(topo.line_from[j]), int(topo.line_to[j]), f_round[j]) for j in moving.tolist()]
+    for _ in range(n):
+        nbrs: list[list[tuple[float, int]]] = [[] for _ in range(n)]
+        for a, b, f in ends:
+            nbrs[a].append((f, rank[b]))
+            nbrs[b].append((-f, rank[a]))
+        refined = _dense_rank([(rank[u], tuple(sorted(nbrs[u]))) for u in range(n)])
+        if max(refined, default=-1) == max(rank, default=-1):
+            break
+        rank = refined
+    order = sorted(range(n), key=lambda u: (rank[u], u))
+    out = np.empty(n, dtype=np.int64)
+    out[np.array(order, dtype=np.int64)] = np.arange(n)
+    return out, np.array(rank, dtype=np.int64)
+
+
+def _dense_rank(keys: list[tuple[object, ...]]) -> list[int]:
+    distinct = {k: i for i, k in enumerate(sorted(set(keys)))}  # type: ignore[type-var]
+    return [distinct[k] for k in keys]
+
+
+def decompose_flows(
+    n_nodes: int,
+    lf: IntArray,
+    lt: IntArray,
+    flow: FloatArray,
+    surplus: FloatArray,
+    rank: IntArray | None = None,
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Node-to-node transfers (src, dst, kWh) that carry each node's surplus along the flows.
+
+    Nodes are taken in topological order of the flow, lowest rank first among the ready
+    ones; at each node the arriving packets are used in rank order of their origins and
+    the outgoing lines served in rank order of their ends."""
+    if rank is None:
+        rank = np.arange(n_nodes, dtype=np.int64)
+    rank_l = rank.tolist()
+    # dust is relative to what passes each node: a 1e-6 kWh packet is real next to 1e6 kWh
+    through = np.abs(surplus)
+    np.add.at(through, lf, np.abs(flow))
+    np.add.at(through, lt, np.abs(flow))
+    tiny_at = (DUST_KWH + 4e-16 * through).tolist()
+    # lines merged per ordered pair of nodes, each node's served in rank order of their ends
+    moving = flow != 0
+    fwd = flow[moving] > 0
+    a = np.where(fwd, lf[moving], lt[moving])
+    b = np.where(fwd, lt[moving], lf[moving])
+    amount = np.abs(flow[moving])
+    if a.shape[0]:
+        by = np.lexsort((rank[b], a))
+        a, b, amount = a[by], b[by], amount[by]
+        new = np.ones(a.shape[0], dtype=np.bool_)
+        new[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+        amount = np.bincount(np.cumsum(new) - 1, weights=amount)
+        a, b = a[new], b[new]
+    out: list[list[list[float]]] = [[] for _ in range(n_nodes)]
+    for x, y, f in zip(a.tolist(), b.tolist(), amount.tolist(), strict=True):
+        out[x].append([y, f])
+    order = _topological_order(n_nodes, out, rank_l)
+    if order is None:
+        _cancel_cycles(n_nodes, out, DUST_KWH)
+        order = _topological_order(n_nodes, out, rank_l)
+        assert order is not None
+    # packets are [rank of origin, origin, kWh]: sorting them needs no key function
+    inbound: list[list[list[float]]] = [[] for _ in range(n_nodes)]
+    transfers: dict[tuple[int, int], float] = defaultdict(float)
+    surplus_l = surplus.tolist()
+    for u in order:
+        tiny = tiny_at[u]
+        own = surplus_l[u]
+        packets = [[rank_l[u], u, own], *inbound[u]] if own > 0 else inbound[u]
+        inbound[u] = []
+        if not packets:
+            continue
+        if len(packets) > 1:
+            packets.sort()
+        p = 0
+        n_packets = len(packets)
+        if own < 0:  # the node's own deficit takes what arrives first
+            need = -own
+            while need > tiny and p < n_packets:
+                packet = packets[p]
+                take = packet[2] if packet[2] < need else need
+                transfers[(int(packet[1]), u)] += take
+                need -= take
+                packet[2] -= take
+                if packet[2] <= tiny:
+                    p += 1
+        for v, need in out[u]:
+            target = inbound[int(v)]
+            while need > tiny and p < n_packets:
+                packet = packets[p]
+                take = packet[2] if packet[2] < need else need
+                target.append([packet[0], packet[1], take])
+                need -= take
+                packet[2] -= take
+                if packet[2] <= tiny:
+                    p += 1
+        if own < 0:
+            # what is left is float dust of the balance at this node (a 1e-9 kWh packet
+            # arriving at a node trading 1e6 kWh): it ends here rather than vanish, so
+            # every order's trades still add up to its acceptance
+            for packet in packets[p:]:
+                if packet[2] > 0:
+                    transfers[(int(packet[1]), u)] += packet[2]
+    keys = sorted(transfers)
+    src = np.array([k[0] for k in keys], dtype=np.int64)
+    dst = np.array([k[1] for k in keys], dtype=np.int64)
+    amt = np.array([transfers[k] for k in keys], dtype=np.float64)
+    return src, dst, amt
+
+
+def _topological_order(n: int, out: list[list[list[float]]], rank: list[int]) -> list[int] | None:
+    indeg = [0] * n
+    for u in range(n):
+        for v, _ in out[u]:
+            indeg[int(v)] += 1
+    heap = [(rank[u], u) for u in range(n) if indeg[u] == 0]
+    heapq.heapify(heap)
+    order: list[int] = []
+    while heap:
+        _, u = heapq.heappop(heap)
+        order.append(u)
+        for v, _ in out[u]:
+            indeg[int(v)] -= 1
+            if indeg[int(v)] == 0:
+                heapq.heappush(heap, (rank[int(v)], int(v)))
+    return order if len(order) == n else None
+
+
+def _cancel_cycles(n: int, out: list[list[list[float]]], tiny: float) -> None:
+    """Remove circulations (they carry no trade) until the flow graph is acyclic."""
+    while True:
+        cycle = _find_cycle(n, out)
+        if cycle is None:
+            return
+        amount = min(out[u][i][1] for u, i in cycle)
+        for u, i in cycle:
+            out[u][i][1] -= amount
+        for u in {u for u, _ in cycle}:
+            out[u] = [e for e in out[u] if e[1] > tiny]
+
+
+def _find_cycle(n: int, out: list[list[list[float]]]) -> list[tuple[int, int]] | None:
+    color = [0] * n
+    for start in range(n):
+        if color[start]:
+            continue
+        stack: list[tuple[int, int]] = [(start, 0)]
+        path: list[tuple[int, int]] = []
+        color[start] = 1
+        while stack:
+            u, i = stack[-1]
+            if i < len(out[u]):
+                stack[-1] = (u, i + 1)
+                v = int(out[u][i][0])
+                if color[v] == 1:
+                    path.append((u, i))
+                    nodes = [p[0] for p in path]
+                    return path[nodes.index(v) :]
+                if color[v] == 0:
+                    color[v] = 1
+                    path.append((u, i))
+                    stack.append((v, 0))
+            else:
+                color[u] = 2
+                stack.pop()
+                if path:
+                    path.pop()
+    return None
