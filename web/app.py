@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import html
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,28 +13,28 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar, Request, get
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
+from litestar.enums import ScopeType
 from litestar.middleware.base import DefineMiddleware
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import OpenAPIRenderPlugin
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
-from litestar.types import Scope
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from market.access.actor import Actor
 from market.core.clock import Clock, clock_for_speed
 from market.core.settings import Settings, get_settings
 from market.db.engine import create_engine, session_factory
 from web.api.intake import OrderIntake
-from web.auth import ActorMiddleware, TokenCache
-from web.config import AppServices, WebConfig
+from web.auth import ActorMiddleware, CredentialRelay, SessionConfig, TokenCache, client_address
+from web.config import CSRF_COOKIE, AppServices, WebConfig
 from web.errors import EXCEPTION_HANDLERS
 from web.live.hub import ChannelsPublisher, LiveHub, make_channels_plugin
 from web.ops import OpsPlugin
@@ -62,12 +63,12 @@ def _rate_counters(settings: Settings, config: WebConfig) -> MemoryCounters | Re
     return MemoryCounters()
 
 
-def rate_limits(config: WebConfig) -> tuple[RateLimit, RateLimit]:
-    """Sign-in is limited per client address, order submission per member (or address)."""
+def rate_limits(config: WebConfig) -> tuple[RateLimit, RateLimit, RateLimit]:
+    """Sign-in is limited per client address and per account, order submission per member
+    (or address). The address is the peer's; `X-Forwarded-For` only from trusted proxies."""
 
     def address(scope: Scope) -> str:
-        client = scope.get("client")
-        return str(client[0]) if client else "unknown"
+        return client_address(scope, config.trusted_proxies)
 
     def member(scope: Scope) -> str:
         actor = scope.get("user")
@@ -77,7 +78,72 @@ def rate_limits(config: WebConfig) -> tuple[RateLimit, RateLimit]:
     signin = RateLimit("signin", limit, unit, address)
     unit, limit = config.order_rate
     orders = RateLimit("orders", limit, unit, member)
-    return signin, orders
+    unit, limit = config.signin_account_rate
+    # keyed by the login the handler reads from the body (`web.auth.throttle_account`)
+    account = RateLimit("signin_account", limit, unit, address)
+    return signin, orders, account
+
+
+#: Sent with every response (deploy/Caddyfile and deploy/nginx.conf send the same). Scripts
+#: only from our own files (no inline script anywhere, `tests/web/test_headers.py`); inline
+#: *styles* stay allowed: the bar widths in the live tables are style attributes.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+)
+
+
+def security_headers(app: ASGIApp) -> ASGIApp:
+    """Middleware: the `SECURITY_HEADERS` on every HTTP response (unless a handler set one)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+                message["headers"] = headers
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return middleware
+
+
+#: Swagger UI, vendored (web/static/README.md): /schema works without internet.
+SWAGGER_VERSION = "5.35.0"
+
+
+class OfflineSwaggerPlugin(OpenAPIRenderPlugin):
+    """Swagger UI at /schema from our static files; its start-up is a static script too
+    (web/static/swagger-init.js), so the page needs no inline script and no other origin."""
+
+    def __init__(self) -> None:
+        super().__init__(path=["/", "/swagger"], favicon='<link rel="icon" href="data:,">')
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        title = html.escape(str(openapi_schema["info"]["title"]))
+        spec = html.escape(self.get_openapi_json_route(request))
+        return (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{title}</title>{self.favicon}"
+            f'<link rel="stylesheet" href="/static/swagger-ui-{SWAGGER_VERSION}.css">'
+            f'</head><body><div id="swagger-ui" data-spec-url="{spec}"></div>'
+            f'<script src="/static/swagger-ui-bundle-{SWAGGER_VERSION}.js"></script>'
+            '<script src="/static/swagger-init.js"></script></body></html>'
+        ).encode()
 
 
 @get("/health", include_in_schema=False, sync_to_thread=False)
@@ -103,7 +169,7 @@ def create_app(
     sessions = session_factory(engine)
     channels = make_channels_plugin(settings, config)
     publisher = ChannelsPublisher(channels, config.channel_prefix)
-    signin_limit, order_limit = rate_limits(config)
+    signin_limit, order_limit, account_limit = rate_limits(config)
     counters = _rate_counters(settings, config)
     intake = OrderIntake(sessions, clock, publisher)
 
@@ -114,6 +180,7 @@ def create_app(
         hub: LiveHub = make_hub(app)
         services.live_hub = hub
         await hub.start()
+        await relay.start()
         await intake.start()
         task = None
         if scheduler:
@@ -143,12 +210,13 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await intake.stop()
+            await relay.stop()
             await hub.stop()
             if isinstance(counters, RedisCounters):
                 await counters.aclose()
             await engine.dispose()
 
-    session_config = ServerSideSessionConfig(
+    session_config = SessionConfig(
         key="klaster_session",
         secure=config.secure_cookies,
         httponly=True,
@@ -159,6 +227,7 @@ def create_app(
     )
     csrf = CSRFConfig(
         secret=settings.secret_key,
+        cookie_name=CSRF_COOKIE,
         cookie_secure=config.secure_cookies,
         cookie_samesite="lax",
         # The API takes bearer tokens only (never cookies), and sockets carry no forms.
@@ -176,8 +245,10 @@ def create_app(
         token_cache=TokenCache(),
         signin_limit=signin_limit,
         order_limit=order_limit,
+        signin_account_limit=account_limit,
         rate_counters=counters,
     )
+    relay = CredentialRelay(services)
     return Litestar(
         route_handlers=[
             *route_handlers(),
@@ -190,6 +261,7 @@ def create_app(
         plugins=[HTMXPlugin(), channels, OpsPlugin(settings)],
         stores=_stores(settings, config),
         middleware=[
+            security_headers,
             session_config.middleware,
             DefineMiddleware(ActorMiddleware, exclude=["^/static/", "^/health"]),
         ],
@@ -209,7 +281,7 @@ def create_app(
                 '`{"error", "field", "message", "message_id", "params"}`: `message_id` is the '
                 "English text with `%(name)s` placeholders, `params` its values."
             ),
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[OfflineSwaggerPlugin()],
         ),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
