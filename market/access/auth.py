@@ -77,6 +77,7 @@ async def create_api_token(
             token_hash=token_hash(token),
             created_at=issued,
             expires_at=issued + timedelta(days=days),
+            credential_version=actor.credential_version,
         )
     )
     audit.record(session, actor, "create", "api_token", name=name)
@@ -115,6 +116,8 @@ async def authenticate_token(
     member = await session.get(Member, row.member_id)
     if member is None or not member.active:
         raise NotAuthenticated("token", "the token's account is deactivated")
+    if row.credential_version != member.credential_version:
+        raise NotAuthenticated("token", "unknown or revoked API token")
     row.last_used_at = now
     return TokenGrant(row.id, actor_of(member), row.expires_at)
 

@@ -68,6 +68,9 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None]
     revoked: Mapped[bool] = mapped_column(default=False)
     revoked_at: Mapped[datetime | None]
+    #: The member's credential version when the token was issued: a later deactivation,
+    #: password or role change ends the token too.
+    credential_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class AuditEntry(Base):

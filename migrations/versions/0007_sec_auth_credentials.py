@@ -1,4 +1,4 @@
-"""Credential versions on members; expiry and revocation time on API tokens.
+"""Credential versions on members and tokens; expiry and revocation time on API tokens.
 
 Revision ID: 0007_sec_auth_credentials
 Revises: 0006_problem_gz
@@ -26,10 +26,14 @@ def upgrade() -> None:
     with op.batch_alter_table("api_tokens") as batch:
         batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(
+            sa.Column("credential_version", sa.Integer(), server_default="1", nullable=False)
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("api_tokens") as batch:
+        batch.drop_column("credential_version")
         batch.drop_column("revoked_at")
         batch.drop_column("expires_at")
     with op.batch_alter_table("members") as batch:
