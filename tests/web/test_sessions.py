@@ -275,9 +275,12 @@ async def test_websocket_refuses_another_sites_origin(client: Any, world: World)
     from litestar.exceptions import WebSocketDisconnect
 
     sign_in(client, "alice")
-    with pytest.raises(WebSocketDisconnect), client.websocket_connect(
-        "/ws/live?page=live", headers={"Origin": "https://evil.example"}
-    ) as ws:
+    with (
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect(
+            "/ws/live?page=live", headers={"Origin": "https://evil.example"}
+        ) as ws,
+    ):
         ws.receive_text()
     with client.websocket_connect(
         "/ws/live?page=live", headers={"Origin": "http://testserver.local"}
@@ -295,9 +298,12 @@ async def test_websocket_origin_follows_the_configured_site(world: World, tmp_pa
             "/ws/live", headers={"Origin": "https://klaster.example"}
         ) as ws:
             ws.send_text("ping")
-        with pytest.raises(WebSocketDisconnect), client.websocket_connect(
-            "/ws/live", headers={"Origin": "http://testserver.local"}
-        ) as ws:
+        with (
+            pytest.raises(WebSocketDisconnect),
+            client.websocket_connect(
+                "/ws/live", headers={"Origin": "http://testserver.local"}
+            ) as ws,
+        ):
             ws.receive_text()
 
 
