@@ -118,7 +118,8 @@ def _open_interval(client: Any, headers: dict[str, str]) -> int:
 async def test_someone_elses_order_answers_like_an_unused_id(client: Any, world: World) -> None:
     bob = token_for(client, "bob")
     alice = token_for(client, "alice")
-    order = {"interval_id": _open_interval(client, bob), "metering_point_id": world.ids["bob_point"],
+    interval_id = _open_interval(client, bob)
+    order = {"interval_id": interval_id, "metering_point_id": world.ids["bob_point"],
              "side": "buy", "quantity_kwh": "1", "price": "0.5"}  # fmt: skip
     placed = client.post("/api/v1/orders", json=order, headers=bob).json()
     unused = placed["id"] + 1000
