@@ -15,8 +15,7 @@ from typing import Any
 
 from litestar import Litestar, Request, get
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import State
-from litestar.enums import ScopeType
+from litestar.datastructures import MutableScopeHeaders, State
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import OpenAPIRenderPlugin
@@ -26,7 +25,7 @@ from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 from market.access.actor import Actor
 from market.core.clock import Clock, clock_for_speed
@@ -100,25 +99,15 @@ SECURITY_HEADERS = (
 )
 
 
-def security_headers(app: ASGIApp) -> ASGIApp:
-    """Middleware: the `SECURITY_HEADERS` on every HTTP response (unless a handler set one)."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
-                message["headers"] = headers
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return middleware
+async def security_headers(message: Message, scope: Scope) -> None:
+    """`before_send` hook: the `SECURITY_HEADERS` on every HTTP response (unless a handler
+    set one) — the router's own 404 and 405 too, which no middleware sees."""
+    if message["type"] != "http.response.start":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    for name, value in SECURITY_HEADERS:
+        if name.decode() not in headers:
+            headers.add(name.decode(), value.decode())
 
 
 #: Swagger UI, vendored (web/static/README.md): /schema works without internet.
@@ -260,8 +249,8 @@ def create_app(
         request_class=HTMXRequest,
         plugins=[HTMXPlugin(), channels, OpsPlugin(settings)],
         stores=_stores(settings, config),
+        before_send=[security_headers],
         middleware=[
-            security_headers,
             session_config.middleware,
             DefineMiddleware(ActorMiddleware, exclude=["^/static/", "^/health"]),
         ],

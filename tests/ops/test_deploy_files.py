@@ -213,7 +213,9 @@ def test_proxies_send_the_apps_security_headers() -> None:
     nginx = (ROOT / "deploy" / "nginx.conf").read_text()
     for name, value in wanted.items():
         pretty = "-".join(part.capitalize() for part in name.split("-"))
-        assert re.search(rf'^\s*{re.escape(pretty)} "{re.escape(value)}"$', caddy, re.M | re.I), name
+        assert re.search(rf'^\s*{re.escape(pretty)} "{re.escape(value)}"$', caddy, re.M | re.I), (
+            name
+        )
         assert re.search(
             rf'^\s*add_header {re.escape(pretty)} "{re.escape(value)}" always;$', nginx, re.M | re.I
         ), name
