@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import html
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,28 +13,27 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar, Request, get
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import State
+from litestar.datastructures import MutableScopeHeaders, State
 from litestar.middleware.base import DefineMiddleware
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import OpenAPIRenderPlugin
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.template.config import TemplateConfig
-from litestar.types import Scope
+from litestar.types import Message, Scope
 
 from market.access.actor import Actor
 from market.core.clock import Clock, clock_for_speed
 from market.core.settings import Settings, get_settings
 from market.db.engine import create_engine, session_factory
 from web.api.intake import OrderIntake
-from web.auth import ActorMiddleware, TokenCache
-from web.config import AppServices, WebConfig
+from web.auth import ActorMiddleware, CredentialRelay, SessionConfig, TokenCache, client_address
+from web.config import CSRF_COOKIE, AppServices, WebConfig
 from web.errors import EXCEPTION_HANDLERS
 from web.input_guard import input_guard
 from web.live.hub import ChannelsPublisher, LiveHub, make_channels_plugin
@@ -63,12 +63,12 @@ def _rate_counters(settings: Settings, config: WebConfig) -> MemoryCounters | Re
     return MemoryCounters()
 
 
-def rate_limits(config: WebConfig) -> tuple[RateLimit, RateLimit]:
-    """Sign-in is limited per client address, order submission per member (or address)."""
+def rate_limits(config: WebConfig) -> tuple[RateLimit, RateLimit, RateLimit]:
+    """Sign-in is limited per client address and per account, order submission per member
+    (or address). The address is the peer's; `X-Forwarded-For` only from trusted proxies."""
 
     def address(scope: Scope) -> str:
-        client = scope.get("client")
-        return str(client[0]) if client else "unknown"
+        return client_address(scope, config.trusted_proxies)
 
     def member(scope: Scope) -> str:
         actor = scope.get("user")
@@ -78,7 +78,62 @@ def rate_limits(config: WebConfig) -> tuple[RateLimit, RateLimit]:
     signin = RateLimit("signin", limit, unit, address)
     unit, limit = config.order_rate
     orders = RateLimit("orders", limit, unit, member)
-    return signin, orders
+    unit, limit = config.signin_account_rate
+    # keyed by the login the handler reads from the body (`web.auth.throttle_account`)
+    account = RateLimit("signin_account", limit, unit, address)
+    return signin, orders, account
+
+
+#: Sent with every response (deploy/Caddyfile and deploy/nginx.conf send the same). Scripts
+#: only from our own files (no inline script anywhere, `tests/web/test_headers.py`); inline
+#: *styles* stay allowed: the bar widths in the live tables are style attributes.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+)
+
+
+async def security_headers(message: Message, scope: Scope) -> None:
+    """`before_send` hook: the `SECURITY_HEADERS` on every HTTP response (unless a handler
+    set one) — the router's own 404 and 405 too, which no middleware sees."""
+    if message["type"] != "http.response.start":
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    for name, value in SECURITY_HEADERS:
+        if name.decode() not in headers:
+            headers.add(name.decode(), value.decode())
+
+
+#: Swagger UI, vendored (web/static/README.md): /schema works without internet.
+SWAGGER_VERSION = "5.35.0"
+
+
+class OfflineSwaggerPlugin(OpenAPIRenderPlugin):
+    """Swagger UI at /schema from our static files; its start-up is a static script too
+    (web/static/swagger-init.js), so the page needs no inline script and no other origin."""
+
+    def __init__(self) -> None:
+        super().__init__(path=["/", "/swagger"], favicon='<link rel="icon" href="data:,">')
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        title = html.escape(str(openapi_schema["info"]["title"]))
+        spec = html.escape(self.get_openapi_json_route(request))
+        return (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{title}</title>{self.favicon}"
+            f'<link rel="stylesheet" href="/static/swagger-ui-{SWAGGER_VERSION}.css">'
+            f'</head><body><div id="swagger-ui" data-spec-url="{spec}"></div>'
+            f'<script src="/static/swagger-ui-bundle-{SWAGGER_VERSION}.js"></script>'
+            '<script src="/static/swagger-init.js"></script></body></html>'
+        ).encode()
 
 
 @get("/health", include_in_schema=False, sync_to_thread=False)
@@ -104,7 +159,7 @@ def create_app(
     sessions = session_factory(engine)
     channels = make_channels_plugin(settings, config)
     publisher = ChannelsPublisher(channels, config.channel_prefix)
-    signin_limit, order_limit = rate_limits(config)
+    signin_limit, order_limit, account_limit = rate_limits(config)
     counters = _rate_counters(settings, config)
     intake = OrderIntake(sessions, clock, publisher)
 
@@ -115,6 +170,7 @@ def create_app(
         hub: LiveHub = make_hub(app)
         services.live_hub = hub
         await hub.start()
+        await relay.start()
         await intake.start()
         task = None
         if scheduler:
@@ -144,12 +200,13 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await intake.stop()
+            await relay.stop()
             await hub.stop()
             if isinstance(counters, RedisCounters):
                 await counters.aclose()
             await engine.dispose()
 
-    session_config = ServerSideSessionConfig(
+    session_config = SessionConfig(
         key="klaster_session",
         secure=config.secure_cookies,
         httponly=True,
@@ -160,6 +217,7 @@ def create_app(
     )
     csrf = CSRFConfig(
         secret=settings.secret_key,
+        cookie_name=CSRF_COOKIE,
         cookie_secure=config.secure_cookies,
         cookie_samesite="lax",
         # The API takes bearer tokens only (never cookies), and sockets carry no forms.
@@ -177,8 +235,10 @@ def create_app(
         token_cache=TokenCache(),
         signin_limit=signin_limit,
         order_limit=order_limit,
+        signin_account_limit=account_limit,
         rate_counters=counters,
     )
+    relay = CredentialRelay(services)
     return Litestar(
         route_handlers=[
             *route_handlers(),
@@ -190,6 +250,7 @@ def create_app(
         request_class=HTMXRequest,
         plugins=[HTMXPlugin(), channels, OpsPlugin(settings)],
         stores=_stores(settings, config),
+        before_send=[security_headers],
         middleware=[
             input_guard,
             session_config.middleware,
@@ -211,7 +272,7 @@ def create_app(
                 '`{"error", "field", "message", "message_id", "params"}`: `message_id` is the '
                 "English text with `%(name)s` placeholders, `params` its values."
             ),
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[OfflineSwaggerPlugin()],
         ),
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],

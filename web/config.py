@@ -11,6 +11,10 @@ Web knobs, all read by `Settings.from_env` (docs/configuration.md):
   the Redis namespace of sessions and rate counters; lets several test runs or clusters share
   one Redis. `klaster worker` publishes with the same prefix.
 - `KLASTER_SESSION_DAYS` (`7`): session lifetime.
+- `KLASTER_SIGNIN_ACCOUNT_RATE` (`30/hour`): sign-in attempts per account, from any address.
+- `KLASTER_TOKEN_DAYS` (`90`): how long a new API token works.
+- `KLASTER_TRUSTED_PROXIES` (empty): peers whose `X-Forwarded-For` names the client.
+- `KLASTER_SITE_ORIGIN` (empty: the request's own host): origins allowed to open WebSockets.
 """
 
 from __future__ import annotations
@@ -34,6 +38,13 @@ if TYPE_CHECKING:
     from web.ratelimit import Counters, RateLimit
 
 
+#: The channel (after `channel_prefix`) on which committed credential changes are announced
+#: to every app process (`web.auth.CredentialRelay`).
+ACCESS_CHANNEL = "access"
+#: The CSRF cookie's name (Litestar's default), tied to the session at sign-in.
+CSRF_COOKIE = "csrftoken"
+
+
 @dataclass(frozen=True, slots=True)
 class WebConfig:
     secure_cookies: bool = True
@@ -41,6 +52,10 @@ class WebConfig:
     order_rate: tuple[DurationUnit, int] = ("second", 20)
     channel_prefix: str = ""
     session_days: int = 7
+    signin_account_rate: tuple[DurationUnit, int] = ("hour", 30)
+    token_days: int = 90
+    trusted_proxies: frozenset[str] = frozenset()
+    site_origins: frozenset[str] = frozenset()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebConfig:
@@ -50,6 +65,10 @@ class WebConfig:
             order_rate=settings.order_rate,
             channel_prefix=settings.channel_prefix,
             session_days=settings.session_days,
+            signin_account_rate=settings.signin_account_rate,
+            token_days=settings.token_days,
+            trusted_proxies=settings.trusted_proxies,
+            site_origins=settings.site_origins,
         )
 
 
@@ -69,13 +88,18 @@ class AppServices:
     token_cache: TokenCache
     signin_limit: RateLimit
     order_limit: RateLimit
+    signin_account_limit: RateLimit
     rate_counters: Counters
     live_hub: LiveHub | None = None
     ops_redis: Redis | None = None
 
     def rate_limit(self, name: str) -> RateLimit:
         """The limit a handler names in `rate_limited(...)`."""
-        limits = {"signin_limit": self.signin_limit, "order_limit": self.order_limit}
+        limits = {
+            "signin_limit": self.signin_limit,
+            "order_limit": self.order_limit,
+            "signin_account_limit": self.signin_account_limit,
+        }
         return limits[name]
 
 

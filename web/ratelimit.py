@@ -139,6 +139,23 @@ class RedisCounters:
         await self._redis.aclose()
 
 
+async def enforce(services: AppServices, limit: RateLimit, key: str) -> None:
+    """Count a request against `limit` for `key`; 429 with `Retry-After` past the limit."""
+    count, left = await services.rate_counters.hit(
+        f"{limit.name}:{key}", limit.seconds, limit.limit
+    )
+    if count > limit.limit:
+        raise TooManyRequestsException(
+            detail=f"too many requests: at most {limit.limit} a {limit.unit}",
+            headers={
+                "Retry-After": str(max(1, math.ceil(left))),
+                "RateLimit-Limit": str(limit.limit),
+                "RateLimit-Remaining": "0",
+                "RateLimit-Reset": str(max(1, math.ceil(left))),
+            },
+        )
+
+
 def rate_limited(state_key: str) -> Callable[[ASGIApp], ASGIApp]:
     """Middleware for a handler, limited by the app's `RateLimit` named `state_key`
     (`signin_limit`, `order_limit`)."""
@@ -148,19 +165,7 @@ def rate_limited(state_key: str) -> Callable[[ASGIApp], ASGIApp]:
             # web.config sits above this module: the services are reached through the app
             services: AppServices = scope["litestar_app"].state.services
             limit = services.rate_limit(state_key)
-            counters = services.rate_counters
-            key = f"{limit.name}:{limit.key_for(scope)}"
-            count, left = await counters.hit(key, limit.seconds, limit.limit)
-            if count > limit.limit:
-                raise TooManyRequestsException(
-                    detail=f"too many requests: at most {limit.limit} a {limit.unit}",
-                    headers={
-                        "Retry-After": str(max(1, math.ceil(left))),
-                        "RateLimit-Limit": str(limit.limit),
-                        "RateLimit-Remaining": "0",
-                        "RateLimit-Reset": str(max(1, math.ceil(left))),
-                    },
-                )
+            await enforce(services, limit, limit.key_for(scope))
             await app(scope, receive, send)
 
         return middleware

@@ -17,6 +17,8 @@ class Actor:
     role: str
     name: str
     login: str | None = None
+    #: The member's credential version when this actor was authenticated.
+    credential_version: int = 1
 
     @property
     def is_coordinator(self) -> bool:
@@ -28,7 +30,7 @@ class Actor:
 
 
 def actor_of(member: Member) -> Actor:
-    return Actor(member.id, member.role, member.name, member.login)
+    return Actor(member.id, member.role, member.name, member.login, member.credential_version)
 
 
 def require_role(actor: Actor, *roles: Role | str) -> None:

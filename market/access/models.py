@@ -47,6 +47,10 @@ class Member(Base):
     show_name: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Bumped whenever what the member may do changes (deactivation, password, role): every
+    #: session and token carries the version it was issued under and stops working with it
+    #: (`market.access.credentials`).
+    credential_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class ApiToken(Base):
@@ -60,7 +64,13 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+    #: After this moment the token no longer works (None: tokens issued before expiry existed).
+    expires_at: Mapped[datetime | None]
     revoked: Mapped[bool] = mapped_column(default=False)
+    revoked_at: Mapped[datetime | None]
+    #: The member's credential version when the token was issued: a later deactivation,
+    #: password or role change ends the token too.
+    credential_version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class AuditEntry(Base):

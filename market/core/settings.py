@@ -45,6 +45,20 @@ def parse_rate(text: str, name: str) -> tuple[DurationUnit, int]:
     raise ValueError(f"{name} must look like 10/minute (got {text!r})")
 
 
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1 (got {raw!r})")
+    return int(raw)
+
+
+def _words(raw: str) -> frozenset[str]:
+    """`"a, b c"` → {"a", "b", "c"}: lists in one variable, comma or space separated."""
+    return frozenset(w for w in raw.replace(",", " ").split() if w)
+
+
 def _log_format(raw: str) -> LogFormat:
     wanted = (raw or "auto").lower()
     for known in _LOG_FORMATS:
@@ -85,6 +99,14 @@ class Settings:
     signin_rate: tuple[DurationUnit, int] = ("minute", 10)
     order_rate: tuple[DurationUnit, int] = ("second", 20)
     session_days: int = 7
+    #: Sign-in attempts per account (whatever the address), as `signin_rate` is per address.
+    signin_account_rate: tuple[DurationUnit, int] = ("hour", 30)
+    #: Days an API token works after it is issued.
+    token_days: int = 90
+    #: Peers whose `X-Forwarded-For` is believed (addresses; `*`: any peer). Empty: none.
+    trusted_proxies: frozenset[str] = frozenset()
+    #: Origins (`https://host[:port]`) allowed to open the WebSockets; empty: the request's host.
+    site_origins: frozenset[str] = frozenset()
     log_format: LogFormat = "auto"
     log_level: str = "INFO"
     #: One access-log line per request; None: on for JSON logs, off for text.
@@ -129,6 +151,14 @@ class Settings:
             ),
             order_rate=parse_rate(env.get("KLASTER_ORDER_RATE", "20/second"), "KLASTER_ORDER_RATE"),
             session_days=int(env.get("KLASTER_SESSION_DAYS", "7")),
+            signin_account_rate=parse_rate(
+                env.get("KLASTER_SIGNIN_ACCOUNT_RATE", "30/hour"), "KLASTER_SIGNIN_ACCOUNT_RATE"
+            ),
+            token_days=_positive_int(env, "KLASTER_TOKEN_DAYS", 90),
+            trusted_proxies=_words(env.get("KLASTER_TRUSTED_PROXIES", "")),
+            site_origins=frozenset(
+                o.rstrip("/").lower() for o in _words(env.get("KLASTER_SITE_ORIGIN", ""))
+            ),
             log_format=_log_format(env.get("KLASTER_LOG_FORMAT", "")),
             log_level=(env.get("KLASTER_LOG_LEVEL") or "INFO").upper(),
             access_log=None if access == "" else access not in _FALSE,

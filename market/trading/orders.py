@@ -16,7 +16,7 @@ from market.access import audit
 from market.access.actor import Actor
 from market.cluster.service import get_cluster
 from market.core.clock import Clock
-from market.core.errors import Conflict, Forbidden, NotFound, OrderRejected
+from market.core.errors import Conflict, NotFound, OrderRejected
 from market.network.models import MeteringPoint
 from market.trading.book import OrderView, member_orders, order_view, order_views
 from market.trading.intervals import open_interval, still_open
@@ -47,10 +47,10 @@ async def place_order(
 
 async def _own_open_order(session: AsyncSession, actor: Actor, order_id: int) -> Order:
     order = await session.scalar(select(Order).where(Order.id == order_id).with_for_update())
-    if order is None:
+    # Someone else's order answers exactly as an unused id: a 403 would let a member count
+    # (and date) every order in the market by walking the ids.
+    if order is None or order.member_id != actor.member_id:
         raise NotFound("order_id", "no order %(id)s", id=order_id)
-    if order.member_id != actor.member_id:
-        raise Forbidden("order_id", "this is not your order")
     if order.status != OrderStatus.OPEN.value:
         raise Conflict(
             "order_id",

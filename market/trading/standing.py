@@ -25,7 +25,7 @@ from market.access.models import Role
 from market.cluster.models import Cluster
 from market.cluster.service import get_cluster
 from market.core.clock import Clock, SystemClock
-from market.core.errors import Forbidden, NotFound
+from market.core.errors import NotFound
 from market.core.money import energy
 from market.metering.profiles import PointProfile, net_kwh
 from market.network.models import MeteringPoint
@@ -324,10 +324,9 @@ async def create_standing_order(
 
 async def _own_rule(session: AsyncSession, actor: Actor, rule_id: int) -> StandingOrder:
     rule = await session.get(StandingOrder, rule_id)
-    if rule is None:
+    # Someone else's rule answers exactly as an unused id (a 403 would reveal that it exists).
+    if rule is None or rule.member_id != actor.member_id:
         raise NotFound("standing_order_id", "no standing order %(id)s", id=rule_id)
-    if rule.member_id != actor.member_id:
-        raise Forbidden("standing_order_id", "this is not your standing order")
     return rule
 
 

@@ -183,7 +183,7 @@ async def test_modify_and_cancel_my_open_order(world: World) -> None:
 @pytest.mark.parametrize(
     ("who", "setup", "error", "field"),
     [
-        ("bob", None, Forbidden, "order_id"),
+        ("bob", None, NotFound, "order_id"),  # someone else's: as if it did not exist
         ("alice", "cancelled", Conflict, "order_id"),
         ("alice", "gate", GateClosed, "interval_id"),
         ("alice", "missing", NotFound, "order_id"),

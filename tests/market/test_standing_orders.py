@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from market.core.errors import Forbidden, KlasterError, OrderRejected
+from market.core.errors import Forbidden, KlasterError, NotFound, OrderRejected
 from market.core.money import energy
 from market.db.engine import unit_of_work
 from market.metering.profiles import net_kwh
@@ -142,7 +142,8 @@ async def test_someone_elses_rules_are_off_limits(world: World) -> None:
     with pytest.raises(Forbidden):
         await create(world, world.bob)  # Alice's metering point
     for action in ("pause", "delete"):
-        with pytest.raises(Forbidden) as err:
+        # someone else's rule answers as an unused id (a 403 would tell that it exists)
+        with pytest.raises(NotFound) as err:
             async with unit_of_work(world.db.sessions) as s:
                 if action == "pause":
                     await standing.set_standing_paused(s, world.bob, world.clock, rule.id, True)

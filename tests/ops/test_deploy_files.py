@@ -199,3 +199,27 @@ def test_proxies_pass_websocket_upgrades_and_hide_metrics() -> None:
     assert "proxy_set_header Upgrade $http_upgrade;" in nginx
     assert "proxy_set_header Connection $connection_upgrade;" in nginx
     assert "proxy_http_version 1.1;" in nginx and "location = /metrics { return 404; }" in nginx
+
+
+def test_proxies_send_the_apps_security_headers() -> None:
+    """Caddy and nginx send the same Content-Security-Policy (no framing: `frame-ancestors
+    'none'`), nosniff and Referrer-Policy as the app, on every response."""
+    from web.app import CONTENT_SECURITY_POLICY, SECURITY_HEADERS
+
+    assert "frame-ancestors 'none'" in CONTENT_SECURITY_POLICY
+    wanted = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+    assert {"content-security-policy", "x-content-type-options", "referrer-policy"} <= set(wanted)
+    caddy = (ROOT / "deploy" / "Caddyfile").read_text()
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    for name, value in wanted.items():
+        pretty = "-".join(part.capitalize() for part in name.split("-"))
+        assert re.search(rf'^\s*{re.escape(pretty)} "{re.escape(value)}"$', caddy, re.M | re.I), (
+            name
+        )
+        assert re.search(
+            rf'^\s*add_header {re.escape(pretty)} "{re.escape(value)}" always;$', nginx, re.M | re.I
+        ), name
+        assert re.search(rf"^\s*proxy_hide_header {re.escape(pretty)};$", nginx, re.M | re.I), name
+    assert not re.search(r"^\s+add_header", nginx.split("location ~", 1)[1], re.M), (
+        "an add_header inside a location drops the server's security headers there"
+    )

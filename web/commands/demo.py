@@ -101,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         log_level="warning",
+        # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1, letting anyone on
+        # the machine pose as any address (and escape the sign-in limit); the app decides
+        # whom to believe (KLASTER_TRUSTED_PROXIES, nobody by default).
+        proxy_headers=False,
         ws="websockets-sansio",
         # One rendered fragment goes to many sockets: compressing it per client costs more
         # CPU than the bytes saved (put compression in the reverse proxy if needed).

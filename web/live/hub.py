@@ -35,6 +35,7 @@ from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 
 from market.core.events import CHANNELS, GATE_CLOSED, INTERVAL_CLEARED, ORDERBOOK
+from web.config import ACCESS_CHANNEL
 
 if TYPE_CHECKING:
     from market.core.settings import Settings
@@ -58,7 +59,9 @@ def make_channels_plugin(settings: Settings, config: WebConfig) -> ChannelsPlugi
         backend: Any = ResilientRedisPubSubBackend(redis=Redis.from_url(settings.redis_url))
     else:
         backend = MemoryChannelsBackend()
-    return ChannelsPlugin(backend=backend, channels=channel_names(config.channel_prefix))
+    # `access`: credential changes between app processes (web.auth.CredentialRelay)
+    access = config.channel_prefix + ACCESS_CHANNEL
+    return ChannelsPlugin(backend=backend, channels=[*channel_names(config.channel_prefix), access])
 
 
 def channel_names(prefix: str) -> list[str]:

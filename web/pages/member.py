@@ -22,7 +22,7 @@ from market.trading import book, intervals, orders, standing
 from market.trading.order_input import parse_change, parse_order, parse_standing
 from web.api.intake import publish_later
 from web.auth import requires_role
-from web.deps import ClockDep, CurrentActor, Db, PublisherDep
+from web.deps import ClockDep, CurrentActor, Db, PublisherDep, SettingsDep
 from web.pages.forms import ModifyOrderForm, OrderForm, StandingForm
 from web.ratelimit import rate_limited
 from web.ui.i18n import connection_locale, gettext
@@ -199,8 +199,10 @@ class MemberController(Controller):
         )
 
     @post("/token")
-    async def create_token(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
-        token = await market_auth.create_api_token(db, actor, "web")
+    async def create_token(
+        self, request: HTMXRequest, db: Db, actor: CurrentActor, settings: SettingsDep
+    ) -> Template:
+        token = await market_auth.create_api_token(db, actor, "web", days=settings.token_days)
         return render(request, "my/_token.html", token=token)
 
 
