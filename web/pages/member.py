@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from litestar import Controller, get, post
-from litestar.params import FromPath, URLEncodedBody
+from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,7 @@ from market.core.clock import Clock
 from market.core.errors import NotFound
 from market.members.queries import my_metering_points
 from market.trading import book, intervals, orders, standing
+from market.trading.intervals import IntervalView
 from market.trading.order_input import parse_change, parse_order, parse_standing
 from web.api.intake import publish_later
 from web.auth import requires_role
@@ -28,12 +29,43 @@ from web.ratelimit import rate_limited
 from web.ui.i18n import connection_locale, gettext
 from web.ui.render import expect_form, page, render
 
+#: The form suggests the first interval whose gate is at least this far away, so that a member
+#: has time to type a quantity and a price before it closes.
+TIME_TO_ACT_S = 120
 
-async def order_form_context(db: AsyncSession, actor: Actor, clock: Clock) -> dict[str, Any]:
-    """What the order form needs: open intervals, my points, price band, a fresh idempotency key."""
+
+def default_interval_id(
+    open_intervals: list[IntervalView], chosen: str | None = None
+) -> int | None:
+    """The interval the form shows selected: the member's choice while its gate is open, else
+    the first that leaves `TIME_TO_ACT_S` to act (the last open one if none does)."""
+    ids = {str(iv.id): iv.id for iv in open_intervals}
+    if chosen and chosen in ids:
+        return ids[chosen]
+    for iv in open_intervals:
+        if iv.seconds_to_gate >= TIME_TO_ACT_S:
+            return iv.id
+    return open_intervals[-1].id if open_intervals else None
+
+
+async def open_intervals_context(
+    db: AsyncSession, clock: Clock, chosen: str | None = None
+) -> dict[str, Any]:
+    """The intervals whose gate is still open, and which one the form selects."""
     view = await intervals.list_intervals(db, clock, upcoming=8, recent=0)
+    open_now = [iv for iv in view.open if iv.accepting_orders]
     return {
-        "open_intervals": [iv for iv in view.open if iv.accepting_orders],
+        "open_intervals": open_now,
+        "selected_interval_id": default_interval_id(open_now, chosen),
+    }
+
+
+async def order_form_context(
+    db: AsyncSession, actor: Actor, clock: Clock, chosen: str | None = None
+) -> dict[str, Any]:
+    """What the order form needs: open intervals, my points, price band, a fresh idempotency key."""
+    return {
+        **await open_intervals_context(db, clock, chosen),
         "points": await my_metering_points(db, actor),
         "cluster": await cluster_info(db),
         "client_order_id": secrets.token_hex(12),
@@ -76,6 +108,19 @@ class MemberController(Controller):
         view = await intervals.list_intervals(db, clock, upcoming=6, recent=0)
         return page(request, "my/index.html", "my/_intervals.html", intervals=view)
 
+    @get("/order-intervals")
+    async def order_intervals(
+        self,
+        request: HTMXRequest,
+        db: Db,
+        clock: ClockDep,
+        interval_id: FromQuery[str | None] = None,
+    ) -> Template:
+        """The order form's interval list, refetched at every gate closure (keeps the choice
+        while its gate is open)."""
+        context = await open_intervals_context(db, clock, interval_id)
+        return render(request, "my/_interval_select.html", **context)
+
     @get("/orders")
     async def orders_fragment(
         self,
@@ -100,7 +145,7 @@ class MemberController(Controller):
         publisher: PublisherDep,
         data: URLEncodedBody[OrderForm],
     ) -> Template:
-        context = await order_form_context(db, actor, clock)
+        context = await order_form_context(db, actor, clock, data.interval_id)
         expect_form(request, "my/_order_form.html", form=asdict(data), **context)
         done = await orders.place_order(db, actor, clock, parse_order(asdict(data)))
         ok = gettext("Order %(id)s placed.", connection_locale(request), id=done.view.id)
@@ -140,6 +185,8 @@ class MemberController(Controller):
         change = parse_change(data.quantity_kwh, data.price)
         done = await orders.modify_order(db, actor, clock, order_id, change)
         template = render(request, "my/_orders.html", **await orders_context(db, actor, clock))
+        # the edit form targets its own row; the saved order comes back in the whole table
+        template.headers["HX-Retarget"] = "#my-orders"
         template.background = publish_later(publisher, done.events)
         return template
 
