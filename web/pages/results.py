@@ -47,7 +47,9 @@ async def result_detail(
 ) -> Template:
     result = await results.interval_result(db, interval_id)
     trades = await results.my_trades(db, actor, interval_id)
-    return page(request, "results/interval.html", section="results", r=result, trades=trades)
+    why = await results.why_this_price(db, result)
+    return page(request, "results/interval.html", section="results", r=result, trades=trades,
+                why=why)  # fmt: skip
 
 
 HANDLERS = [results_day, result_detail]
