@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from litestar import Controller, Response, get
 from litestar.params import FromQuery
@@ -10,6 +11,7 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 from markupsafe import Markup
 
+from market.core.errors import NotFound
 from market.export.request import parse_month
 from market.reports.service import (
     ClusterReport,
@@ -18,12 +20,58 @@ from market.reports.service import (
     member_statement,
     parse_report_request,
 )
-from market.settlement.settle import statement_csv
+from market.settlement.settle import Statement, statement_csv
 from web.auth import requires_role, signed_in
 from web.deps import CurrentActor, Db
-from web.ui.i18n import connection_locale
+from web.ui.i18n import N_, connection_locale, gettext
 from web.ui.render import page, render
 from web.ui.report_charts import congestion_chart, price_volume_chart, shares_chart
+
+T = TypeVar("T")
+
+
+async def unless_empty(call: Awaitable[T]) -> T | None:
+    """The report or statement, or None when nothing was cleared in the range (the page shows
+    an empty state saying what will appear and when, not an error)."""
+    try:
+        return await call
+    except NotFound as error:
+        if error.field != "from":  # `load_scope`: no cleared interval in the range
+            raise
+        return None
+
+
+#: The statement CSV's columns and items as a Polish reader sees them (the English file keeps
+#: the machine keys of `Statement.rows`).
+STATEMENT_COLUMNS = (N_("Member"), N_("Period"), N_("Item"), N_("Unit"), N_("Value"))
+STATEMENT_ITEMS = {
+    "bought_local": N_("Bought in the cluster"),
+    "sold_local": N_("Sold in the cluster"),
+    "local_amount": N_("Amount for trades in the cluster"),
+    "bought_grid": N_("Bought from the grid"),
+    "sold_grid": N_("Sold to the grid"),
+    "grid_cost": N_("Cost of energy from the grid"),
+    "grid_revenue": N_("Revenue from energy sold to the grid"),
+    "total": N_("Total for the month"),
+    "grid_only": N_("With the grid alone"),
+    "savings": N_("Savings"),
+}
+
+
+def statement_csv_for(statement: Statement, locale: str) -> bytes:
+    """The statement CSV in the reader's language: Polish headers, items and units (zł) with a
+    decimal comma; English keeps the machine keys."""
+    if locale == "en":
+        return statement_csv(statement)
+    rows = [";".join(gettext(c, locale) for c in STATEMENT_COLUMNS)]
+    for key, unit, value in statement.rows():
+        text = format(value, ".3f" if unit == "kWh" else ".2f").replace(".", ",")
+        item = gettext(STATEMENT_ITEMS[key], locale)
+        shown_unit = "zł" if unit == "PLN" else unit
+        rows.append(
+            ";".join((statement.member.replace(";", ","), statement.period, item, shown_unit, text))
+        )
+    return ("\ufeff" + "\r\n".join(rows) + "\r\n").encode("utf-8")
 
 
 def charts(report: ClusterReport, loc: str) -> dict[str, Markup]:
@@ -50,14 +98,14 @@ class ReportsController(Controller):
     ) -> Template:
         start = start or await default_month(db)
         asked = parse_report_request(start, end, period)
-        report = await cluster_report(db, actor, asked.start, asked.end, asked.period)
+        report = await unless_empty(cluster_report(db, actor, asked.start, asked.end, asked.period))
         return page(
             request,
             "reports/index.html",
             "reports/_report.html",
             section="reports",
             report=report,
-            charts=charts(report, connection_locale(request)),
+            charts=charts(report, connection_locale(request)) if report else {},
             start=start,
             end=end or "",
             period=period,
@@ -78,7 +126,7 @@ class StatementController(Controller):
         member: FromQuery[int | None] = None,
     ) -> Template:
         month = month or await default_month(db)
-        statement = await member_statement(db, actor, parse_month(month), member)
+        statement = await unless_empty(member_statement(db, actor, parse_month(month), member))
         return render(
             request,
             "reports/statement.html",
@@ -91,16 +139,20 @@ class StatementController(Controller):
     @get("/csv")
     async def download(
         self,
+        request: HTMXRequest,
         db: Db,
         actor: CurrentActor,
         month: FromQuery[str | None] = None,
         member: FromQuery[int | None] = None,
     ) -> Response[bytes]:
         month = month or await default_month(db)
-        statement = await member_statement(db, actor, parse_month(month), member)
+        asked = parse_month(month)
+        statement = await unless_empty(member_statement(db, actor, asked, member))
+        if statement is None:  # an empty month: the columns, no rows
+            statement = Statement(member="", period=asked.strftime("%Y-%m"))
         name = f"klaster-statement-{statement.period}-{member or actor.member_id}.csv"
         return Response(
-            statement_csv(statement),
+            statement_csv_for(statement, connection_locale(request)),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

@@ -1,0 +1,50 @@
+"""A month with no cleared interval is an empty state that says what will appear and when, on
+the statement, the report and the export — not an error page; the statement CSV speaks the
+page's language."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.world import World, sign_in
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_statement_of_an_empty_month_is_an_empty_state(client: Any, world: World) -> None:
+    sign_in(client, "alice")
+    r = client.get("/statement?month=2020-01")
+    assert r.status_code == 200, r.text[:500]
+    assert "empty-state" in r.text and "nie ma jeszcze czego rozliczyć" in r.text
+    assert "Błąd" not in r.text and "UTC" not in r.text
+
+
+async def test_statement_csv_of_an_empty_month_has_polish_columns(
+    client: Any, world: World
+) -> None:
+    sign_in(client, "alice")
+    r = client.get("/statement/csv?month=2020-01")
+    assert r.status_code == 200
+    lines = r.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "Członek;Okres;Pozycja;Jednostka;Wartość"
+    assert "2020-01;Kupiono w klastrze;kWh;0,000" in lines[1]
+    assert any(";Razem za miesiąc;zł;0,00" in line for line in lines)
+    client.cookies.set("lang", "en")
+    r = client.get("/statement/csv?month=2020-01")
+    assert r.content.decode("utf-8-sig").splitlines()[0] == "member;period;item;unit;value"
+
+
+async def test_report_of_an_empty_range_is_an_empty_state(client: Any, world: World) -> None:
+    sign_in(client, "coord")
+    r = client.get("/reports?start=2020-01")
+    assert r.status_code == 200, r.text[:500]
+    assert "W tym zakresie nie ma jeszcze wyników" in r.text and 'id="report"' in r.text
+
+
+async def test_export_of_an_empty_month_is_an_empty_state(client: Any, world: World) -> None:
+    sign_in(client, "dso")
+    r = client.get("/distributor/export?start=2020-01&format=csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "nie ma jeszcze czego eksportować" in r.text and "Błąd" not in r.text
