@@ -14,7 +14,8 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
 from market.access import audit
-from market.core.errors import NotFound
+from market.core.errors import NotFound, ValidationFailed
+from market.core.fields import blank
 from market.members import inputs as member_inputs
 from market.members import service as member_service
 from market.network import inputs as network_inputs
@@ -22,6 +23,7 @@ from market.network import service as network_service
 from market.trading import parameters as market_parameters
 from web.auth import requires_role
 from web.deps import CurrentActor, Db
+from web.ui.formatting import polish_sort_key
 from web.ui.render import expect_form, page, render
 
 MEMBER_FIELDS = ("name", "kind", "role", "login", "password", "email")
@@ -61,6 +63,12 @@ def _filled(fields: dict[str, str], *keep: str) -> dict[str, str]:
     return {k: v for k, v in fields.items() if v or k in keep}
 
 
+async def _members(db: Db, actor: CurrentActor) -> list[member_service.MemberView]:
+    """The members in Polish alphabetical order (Łukasz after Lucyna, not after Zofia)."""
+    rows = await member_service.list_members(db, actor)
+    return sorted(rows, key=lambda m: polish_sort_key(m.name))
+
+
 class CoordinatorController(Controller):
     path = "/coordinator"
     guards = [requires_role("coordinator")]  # noqa: RUF012 - Litestar's declaration style
@@ -71,13 +79,13 @@ class CoordinatorController(Controller):
             request,
             "coordinator/index.html",
             section="coordinator",
-            members=await member_service.list_members(db, actor),
+            members=await _members(db, actor),
             params=await market_parameters.get_parameters(db),
         )
 
     @get("/members")
     async def members(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
-        rows = await member_service.list_members(db, actor)
+        rows = await _members(db, actor)
         return page(request, "coordinator/members.html", section="coordinator", members=rows)
 
     @post("/members")
@@ -86,7 +94,7 @@ class CoordinatorController(Controller):
         expect_form(request, "coordinator/_member_form.html", form=fields)
         data = member_inputs.parse_member(_filled(fields))
         await member_service.create_member(db, actor, data)
-        rows = await member_service.list_members(db, actor)
+        rows = await _members(db, actor)
         return render(request, "coordinator/_member_added.html", members=rows, form={})
 
     @post("/members/{member_id:int}/deactivate")
@@ -94,14 +102,14 @@ class CoordinatorController(Controller):
         self, request: HTMXRequest, db: Db, actor: CurrentActor, member_id: FromPath[int]
     ) -> Template:
         await member_service.deactivate_member(db, actor, member_id)
-        rows = await member_service.list_members(db, actor)
+        rows = await _members(db, actor)
         return render(request, "coordinator/_members_table.html", members=rows)
 
     @get("/members/{member_id:int}/edit")
     async def edit_member_form(
         self, request: HTMXRequest, db: Db, actor: CurrentActor, member_id: FromPath[int]
     ) -> Template:
-        member = _one(await member_service.list_members(db, actor), member_id, "member_id")
+        member = _one(await _members(db, actor), member_id, "member_id")
         return render(request, "coordinator/_member_edit.html", m=member)
 
     @post("/members/{member_id:int}")
@@ -109,11 +117,11 @@ class CoordinatorController(Controller):
         self, request: HTMXRequest, db: Db, actor: CurrentActor, member_id: FromPath[int]
     ) -> Template:
         fields = await form_fields(request, MEMBER_EDIT_FIELDS)
-        member = _one(await member_service.list_members(db, actor), member_id, "member_id")
+        member = _one(await _members(db, actor), member_id, "member_id")
         expect_form(request, "coordinator/_member_edit.html", m=member, form=fields)
         change = member_inputs.parse_member_change(_filled(fields, "name", "email", "show_name"))
         await member_service.update_member(db, actor, member_id, change)
-        rows = await member_service.list_members(db, actor)
+        rows = await _members(db, actor)
         return render(request, "coordinator/_members_table.html", members=rows)
 
     @get("/points/{point_id:int}/edit")
@@ -147,13 +155,13 @@ class CoordinatorController(Controller):
     ) -> Template:
         rows = await member_service.list_metering_points(db, actor, member_id=member)
         return page(request, "coordinator/points.html", section="coordinator", points=rows,
-                    members=await member_service.list_members(db, actor),
+                    members=await _members(db, actor),
                     network=await network_service.list_network(db))  # fmt: skip
 
     @post("/points")
     async def add_point(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         fields = await form_fields(request, POINT_FIELDS)
-        context: dict[str, Any] = {"members": await member_service.list_members(db, actor),
+        context: dict[str, Any] = {"members": await _members(db, actor),
                    "network": await network_service.list_network(db)}  # fmt: skip
         expect_form(request, "coordinator/_point_form.html", form=fields, **context)
         data = member_inputs.parse_metering_point(fields)
@@ -200,6 +208,8 @@ class CoordinatorController(Controller):
         expect_form(
             request, "coordinator/_lines_table.html", network=await network_service.list_network(db)
         )
+        if blank(fields.get("capacity_kw")):  # the table's box: emptied is not "unchanged"
+            raise ValidationFailed("capacity_kw", "give the line's capacity in kW")
         change = network_inputs.parse_line_change(fields)
         await network_service.update_line(db, actor, line_id, change)
         view = await network_service.list_network(db)

@@ -143,3 +143,19 @@ def iso_utc(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+#: The Polish alphabet (with q, v, x), the order of a Polish dictionary: Ł after L, Ś after S.
+_POLISH_ALPHABET = "aąbcćdeęfghijklłmnńoópqrsśtuvwxyzźż"
+_POLISH_RANK = {c: i for i, c in enumerate(_POLISH_ALPHABET)}
+
+
+def polish_sort_key(text: str) -> tuple[tuple[int, ...], str]:
+    """A collation key for Polish names without system locales (PyICU or `locale`): letters
+    ranked by the Polish alphabet ignoring case, other characters after them by code point;
+    ties broken by the text itself."""
+    ranks = tuple(
+        _POLISH_RANK.get(c, len(_POLISH_ALPHABET) + ord(c)) if c.isalpha() else ord(c) - 1000
+        for c in text.casefold()
+    )
+    return ranks, text
