@@ -159,3 +159,11 @@ def polish_sort_key(text: str) -> tuple[tuple[int, ...], str]:
         for c in text.casefold()
     )
     return ranks, text
+
+
+def countdown(seconds: float) -> str:
+    """`4:05` or `1:02:03`, as klaster.js ticks it (the first render says the same)."""
+    left = max(0, round(seconds))
+    hours, rest = divmod(left, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

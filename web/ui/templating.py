@@ -86,6 +86,7 @@ def configure(engine: JinjaTemplateEngine, timezone: str = DEFAULT_TIMEZONE) -> 
         dt=_with_locale(lambda v, loc: fmt.datetime_short(v, loc, tz)),
         span=lambda v, minutes=15: fmt.interval_label(v, minutes, tz),
         hm=lambda v: fmt.time_hm(v, tz),
+        countdown=fmt.countdown,
         iso=lambda v: fmt.iso_utc(v) if v is not None else "",
     )
     from web.ui import labels, svg_views
