@@ -124,3 +124,37 @@ async def test_member_pages_fit_a_phone_and_tables_keep_their_buttons(
         finally:
             await browser.close()
     assert not errors, errors
+
+
+async def test_a_page_whose_session_ended_says_sign_in_again(live_server: LiveServer) -> None:
+    """A server restart with a new secret ends every session; the socket is then refused. The
+    page notices when its socket closes, stops reconnecting and says how to go on."""
+    from playwright.async_api import async_playwright, expect
+
+    base = live_server.url
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await _page(browser, 1280, 900)
+            await _watch(page, errors)
+            await page.goto(base + "/login")
+            await expect(page.locator("#live-status")).to_have_count(0)  # anonymous: no badge
+            await sign_in(page, base, "alice")
+            await expect(page.locator("#live-status")).to_have_attribute("data-state", "on")
+            await expect(page.locator("#session-ended")).to_be_hidden()
+            await page.context.clear_cookies()  # as after a restart: the session is gone
+            await page.evaluate(
+                "document.querySelector('main').dispatchEvent("
+                "new CustomEvent('htmx:wsClose', {bubbles: true}))"
+            )
+            await expect(page.locator("#session-ended")).to_be_visible()
+            await expect(page.locator("#session-ended a")).to_have_attribute(
+                "href", "/login?next=/my"
+            )
+            await expect(page.locator("#live-status")).to_have_attribute("data-state", "off")
+            dead = await page.evaluate("htmx.createWebSocket('ws://127.0.0.1:9/').readyState")
+            assert dead == 3  # no more reconnecting
+        finally:
+            await browser.close()
+    assert not [e for e in errors if "401" not in e], errors

@@ -26,7 +26,6 @@ from web.auth import requires_role
 from web.deps import ClockDep, CurrentActor, Db, PublisherDep
 from web.pages.forms import ModifyOrderForm, OrderForm, StandingForm
 from web.ratelimit import rate_limited
-from web.ui.i18n import connection_locale, gettext
 from web.ui.render import expect_form, page, render
 
 #: The form suggests the first interval whose gate is at least this far away, so that a member
@@ -78,6 +77,13 @@ async def orders_context(db: AsyncSession, actor: Actor, clock: Clock) -> dict[s
         "orders": await orders.list_my_orders(db, actor, limit=30),
         "accepting_ids": {iv.id for iv in view.open if iv.accepting_orders},
     }
+
+
+async def _buys_and_sells(db: AsyncSession, actor: Actor, interval_id: int) -> bool:
+    """Whether the member now has both a bid and an offer open in the interval (allowed, but
+    they may be matched with each other: the page says so)."""
+    mine = await orders.list_my_orders(db, actor, interval_id=interval_id, status="open")
+    return {o.side for o in mine} >= {"buy", "sell"}
 
 
 class MemberController(Controller):
@@ -148,7 +154,7 @@ class MemberController(Controller):
         context = await order_form_context(db, actor, clock, data.interval_id)
         expect_form(request, "my/_order_form.html", form=asdict(data), **context)
         done = await orders.place_order(db, actor, clock, parse_order(asdict(data)))
-        ok = gettext("Order %(id)s placed.", connection_locale(request), id=done.view.id)
+        both_sides = await _buys_and_sells(db, actor, done.view.interval_id)
         form = {
             "side": data.side,
             "interval_id": data.interval_id,
@@ -156,7 +162,13 @@ class MemberController(Controller):
         }
         return Template(
             "my/_order_placed.html",
-            context={**context, "ok": ok, "form": form, **await orders_context(db, actor, clock)},
+            context={
+                **context,
+                "placed": done.view,
+                "both_sides": both_sides,
+                "form": form,
+                **await orders_context(db, actor, clock),
+            },
             background=publish_later(publisher, done.events),
         )
 
