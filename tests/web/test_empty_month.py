@@ -48,3 +48,37 @@ async def test_export_of_an_empty_month_is_an_empty_state(client: Any, world: Wo
     r = client.get("/distributor/export?start=2020-01&format=csv")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "nie ma jeszcze czego eksportować" in r.text and "Błąd" not in r.text
+
+
+async def test_statement_splits_sales_revenue_from_purchase_cost(client: Any, world: World) -> None:
+    """Alicja sells 1,5 kWh to Bogdan: her statement shows sales revenue, his purchase cost;
+    each reconciles with the net local amount."""
+    import re
+
+    from tests.support.world import htmx_headers, tick
+
+    def place(who: str, side: str, qty: str, price: str) -> None:
+        sign_in(client, who)
+        page = client.get("/my").text
+        iv = re.search(r'name="interval_id"[^>]*>\s*<option value="(\d+)"', page).group(1)
+        form = {"interval_id": iv, "metering_point_id": str(world.ids[f"{who}_point"]),
+                "side": side, "quantity_kwh": qty, "price": price}  # fmt: skip
+        assert client.post("/my/orders", data=form, headers=htmx_headers(client)).status_code == 200
+        client.post("/logout", headers=htmx_headers(client))
+
+    place("alice", "sell", "2", "0,40")
+    place("bob", "buy", "1,5", "0,60")
+    world.clock.advance(minutes=30)
+    tick(client)
+    sign_in(client, "alice")
+    rows = dict(
+        line.split(";")[2:5:2]
+        for line in client.get("/statement/csv?month=2026-06")
+        .content.decode("utf-8-sig")
+        .splitlines()[1:]
+    )
+    assert rows["Przychód ze sprzedaży w klastrze"] == "0,60"  # 1,5 kWh × 0,40
+    assert rows["Koszt zakupów w klastrze"] == "0,00"
+    assert rows["Kwota za transakcje w klastrze"] == "-0,60"
+    page = client.get("/statement?month=2026-06").text
+    assert "przychód ze sprzedaży" in page and "−0,60" in page

@@ -82,3 +82,28 @@ async def test_distributor_checkboxes_sit_in_their_labels(client: Any, world: Wo
     page = client.get("/distributor").text
     for name in ("decimal_comma", "plain", "skip_bad_rows"):
         assert f'<label class="check"><input type="checkbox" name="{name}"' in page
+
+
+async def test_my_fills_are_signed_and_today_splits_revenue_and_cost(
+    client: Any, world: World
+) -> None:
+    sign_in(client, "alice")
+    _order(client, world, "sell", "2", "0,40")
+    client.post("/logout", headers=htmx_headers(client))
+    sign_in(client, "bob")
+    page = client.get("/my").text
+    interval_id = re.search(r'name="interval_id"[^>]*>\s*<option value="(\d+)"', page).group(1)
+    form = {"interval_id": interval_id, "metering_point_id": str(world.ids["bob_point"]),
+            "side": "buy", "quantity_kwh": "1,5", "price": "0,60"}  # fmt: skip
+    assert client.post("/my/orders", data=form, headers=htmx_headers(client)).status_code == 200
+    world.clock.advance(minutes=30)
+    tick(client)
+    bob = client.get("/my/fills", headers=htmx_headers(client)).text
+    assert "−0,60\u00a0zł" in bob and "Koszt zakupów dziś" in bob
+    client.post("/logout", headers=htmx_headers(client))
+    sign_in(client, "alice")
+    alice = client.get("/my").text
+    fills = re.search(r'<div id="my-fills".*?</table>', alice, re.S).group(0)
+    assert re.search(r'class="num amount income"[^>]*>\+0,60\u00a0zł</td>', fills), fills
+    revenue = re.search(r"Przychód ze sprzedaży dziś</dt><dd[^>]*>([^<]*)</dd>", fills).group(1)
+    assert revenue == "+0,60\u00a0zł"

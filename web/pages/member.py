@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any
 
 from litestar import Controller, get, post
@@ -23,9 +24,10 @@ from market.trading.intervals import IntervalView
 from market.trading.order_input import parse_change, parse_order, parse_standing
 from web.api.intake import publish_later
 from web.auth import requires_role
-from web.deps import ClockDep, CurrentActor, Db, PublisherDep
+from web.deps import ClockDep, CurrentActor, Db, PublisherDep, SettingsDep
 from web.pages.forms import ModifyOrderForm, OrderForm, StandingForm
 from web.ratelimit import rate_limited
+from web.ui.formatting import to_local
 from web.ui.render import expect_form, page, render
 
 #: The form suggests the first interval whose gate is at least this far away, so that a member
@@ -86,6 +88,31 @@ async def _buys_and_sells(db: AsyncSession, actor: Actor, interval_id: int) -> b
     return {o.side for o in mine} >= {"buy", "sell"}
 
 
+@dataclass(frozen=True, slots=True)
+class Earnings:
+    """A member's local trading of one day: what selling earned, what buying cost."""
+
+    revenue_pln: Decimal
+    cost_pln: Decimal
+
+    @property
+    def net_pln(self) -> Decimal:
+        return self.revenue_pln - self.cost_pln
+
+
+async def fills_context(
+    db: AsyncSession, actor: Actor, clock: Clock, timezone: str
+) -> dict[str, Any]:
+    """My latest fills, and today's (local day) sales revenue and purchase cost."""
+    today = to_local(clock.now(), timezone).date()
+    day = await book.my_fills(db, actor, day=today, limit=5000)
+    earnings = Earnings(
+        revenue_pln=sum((f.amount_pln for f in day if f.side == "sell"), Decimal("0.00")),
+        cost_pln=sum((f.amount_pln for f in day if f.side == "buy"), Decimal("0.00")),
+    )
+    return {"fills": await book.my_fills(db, actor, limit=20), "today": earnings}
+
+
 class MemberController(Controller):
     path = "/my"
     guards = [requires_role("member")]  # noqa: RUF012 - Litestar's declaration style
@@ -97,13 +124,14 @@ class MemberController(Controller):
         db: Db,
         actor: CurrentActor,
         clock: ClockDep,
+        settings: SettingsDep,
     ) -> Template:
         return render(
             request,
             "my/index.html",
             section="my",
             intervals=await intervals.list_intervals(db, clock, upcoming=6, recent=0),
-            fills=await book.my_fills(db, actor, limit=20),
+            **await fills_context(db, actor, clock, settings.timezone),
             standing=await standing.list_standing_orders(db, actor),
             **await orders_context(db, actor, clock),
             **await order_form_context(db, actor, clock),
@@ -138,8 +166,16 @@ class MemberController(Controller):
         return render(request, "my/_orders.html", **await orders_context(db, actor, clock))
 
     @get("/fills")
-    async def fills_fragment(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
-        return render(request, "my/_fills.html", fills=await book.my_fills(db, actor, limit=20))
+    async def fills_fragment(
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: CurrentActor,
+        clock: ClockDep,
+        settings: SettingsDep,
+    ) -> Template:
+        context = await fills_context(db, actor, clock, settings.timezone)
+        return render(request, "my/_fills.html", **context)
 
     @post("/orders", middleware=[rate_limited("order_limit")])
     async def place(

@@ -47,6 +47,8 @@ STATEMENT_COLUMNS = (N_("Member"), N_("Period"), N_("Item"), N_("Unit"), N_("Val
 STATEMENT_ITEMS = {
     "bought_local": N_("Bought in the cluster"),
     "sold_local": N_("Sold in the cluster"),
+    "local_purchase_cost": N_("Cost of purchases in the cluster"),
+    "local_sales_revenue": N_("Revenue from sales in the cluster"),
     "local_amount": N_("Amount for trades in the cluster"),
     "bought_grid": N_("Bought from the grid"),
     "sold_grid": N_("Sold to the grid"),
