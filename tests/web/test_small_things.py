@@ -107,3 +107,20 @@ async def test_my_fills_are_signed_and_today_splits_revenue_and_cost(
     assert re.search(r'class="num amount income"[^>]*>\+0,60\u00a0zł</td>', fills), fills
     revenue = re.search(r"Przychód ze sprzedaży dziś</dt><dd[^>]*>([^<]*)</dd>", fills).group(1)
     assert revenue == "+0,60\u00a0zł"
+
+
+async def test_order_form_suggests_prices_from_the_book_and_the_node_history(
+    client: Any, world: World
+) -> None:
+    sign_in(client, "alice")
+    hint = re.search(r'<div id="price-hint".*?</div>', client.get("/my").text, re.S).group(0)
+    assert "W tym okresie nie ma jeszcze zleceń" in hint and "Ostatnie ceny" not in hint
+    r = _order(client, world, "sell", "2", "0,40")
+    hint = re.search(r'<div id="price-hint".*?</div>', r.text, re.S).group(0)
+    assert "najniższa oferta sprzedaży 0,4000\u00a0zł/kWh" in hint
+    world.clock.advance(minutes=30)
+    tick(client)
+    point = world.ids["alice_point"]
+    r = client.get(f"/my/price-hint?metering_point_id={point}", headers=htmx_headers(client))
+    assert r.status_code == 200 and "Ostatnie ceny w węźle" in r.text
+    assert re.search(r"12:\d\d–12:\d\d <strong>0,\d{4}</strong>", r.text), r.text

@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access import auth as market_auth
 from market.access.actor import Actor
+from market.clearing.results import node_price_history
 from market.cluster.service import cluster_info
 from market.core.clock import Clock
 from market.core.errors import NotFound
-from market.members.queries import my_metering_points
+from market.members.queries import MyPointView, my_metering_points
 from market.trading import book, intervals, orders, standing
 from market.trading.intervals import IntervalView
 from market.trading.order_input import parse_change, parse_order, parse_standing
@@ -61,13 +62,38 @@ async def open_intervals_context(
     }
 
 
-async def order_form_context(
-    db: AsyncSession, actor: Actor, clock: Clock, chosen: str | None = None
+async def price_hint_context(
+    db: AsyncSession, points: list[MyPointView], interval_id: int | None, point_id: str | None
 ) -> dict[str, Any]:
-    """What the order form needs: open intervals, my points, price band, a fresh idempotency key."""
+    """Price suggestions for the order form: the chosen interval's best bid and offer so far,
+    and the latest cleared prices at the chosen point's node."""
+    point = next((p for p in points if str(p.id) == point_id), points[0] if points else None)
+    book_view = await book.order_book(db, interval_id) if interval_id is not None else None
+    history = await node_price_history(db, point.node, limit=4) if point else []
     return {
-        **await open_intervals_context(db, clock, chosen),
-        "points": await my_metering_points(db, actor),
+        "hint_point": point,
+        "best_bid": book_view.bids[0].price if book_view and book_view.bids else None,
+        "best_offer": book_view.asks[0].price if book_view and book_view.asks else None,
+        "price_history": history,
+    }
+
+
+async def order_form_context(
+    db: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    chosen: str | None = None,
+    point_id: str | None = None,
+) -> dict[str, Any]:
+    """What the order form needs: open intervals, my points, price band, price suggestions,
+    a fresh idempotency key."""
+    intervals_now = await open_intervals_context(db, clock, chosen)
+    points = await my_metering_points(db, actor)
+    hint = await price_hint_context(db, points, intervals_now["selected_interval_id"], point_id)
+    return {
+        **intervals_now,
+        **hint,
+        "points": points,
         "cluster": await cluster_info(db),
         "client_order_id": secrets.token_hex(12),
     }
@@ -155,6 +181,21 @@ class MemberController(Controller):
         context = await open_intervals_context(db, clock, interval_id)
         return render(request, "my/_interval_select.html", **context)
 
+    @get("/price-hint")
+    async def price_hint(
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: CurrentActor,
+        interval_id: FromQuery[str | None] = None,
+        metering_point_id: FromQuery[str | None] = None,
+    ) -> Template:
+        """The order form's price suggestions for the chosen interval and point."""
+        points = await my_metering_points(db, actor)
+        chosen = int(interval_id) if interval_id and interval_id.isdigit() else None
+        context = await price_hint_context(db, points, chosen, metering_point_id)
+        return render(request, "my/_price_hint.html", **context)
+
     @get("/orders")
     async def orders_fragment(
         self,
@@ -187,10 +228,17 @@ class MemberController(Controller):
         publisher: PublisherDep,
         data: URLEncodedBody[OrderForm],
     ) -> Template:
-        context = await order_form_context(db, actor, clock, data.interval_id)
+        context = await order_form_context(
+            db, actor, clock, data.interval_id, data.metering_point_id
+        )
         expect_form(request, "my/_order_form.html", form=asdict(data), **context)
         done = await orders.place_order(db, actor, clock, parse_order(asdict(data)))
         both_sides = await _buys_and_sells(db, actor, done.view.interval_id)
+        context.update(  # the suggestions now include the order just placed
+            await price_hint_context(
+                db, context["points"], done.view.interval_id, data.metering_point_id
+            )
+        )
         form = {
             "side": data.side,
             "interval_id": data.interval_id,
