@@ -82,3 +82,39 @@ async def test_statement_splits_sales_revenue_from_purchase_cost(client: Any, wo
     assert rows["Kwota za transakcje w klastrze"] == "-0,60"
     page = client.get("/statement?month=2026-06").text
     assert "przychód ze sprzedaży" in page and "−0,60" in page
+
+
+async def test_statement_by_day_and_a_day_by_interval(client: Any, world: World) -> None:
+    """The prosumer's own view: the month day by day (cost, revenue, net) and one day interval
+    by interval, traded next to metered (– until meter data arrives)."""
+    import re
+
+    from tests.support.world import htmx_headers, tick
+
+    sign_in(client, "alice")
+    page = client.get("/my").text
+    iv = re.search(r'name="interval_id"[^>]*>\s*<option value="(\d+)"', page).group(1)
+    form = {"interval_id": iv, "metering_point_id": str(world.ids["alice_point"]),
+            "side": "sell", "quantity_kwh": "2", "price": "0,40"}  # fmt: skip
+    client.post("/my/orders", data=form, headers=htmx_headers(client))
+    client.post("/logout", headers=htmx_headers(client))
+    sign_in(client, "bob")
+    form = {**form, "metering_point_id": str(world.ids["bob_point"]), "side": "buy",
+            "quantity_kwh": "1,5", "price": "0,60"}  # fmt: skip
+    client.post("/my/orders", data=form, headers=htmx_headers(client))
+    world.clock.advance(minutes=30)
+    tick(client)
+    client.post("/logout", headers=htmx_headers(client))
+    sign_in(client, "alice")
+    month = client.get("/statement?month=2026-06").text
+    assert "Dzień po dniu w klastrze" in month and 'href="/statement/day?day=2026-06-15"' in month
+    assert "+0,60\u00a0zł" in month
+    day = client.get("/statement/day?day=2026-06-15")
+    assert day.status_code == 200
+    row = re.search(r"<tbody>\s*<tr>(.*?)</tr>", day.text, re.S).group(1)
+    cells = re.findall(r">([^<>]*)</td>", row)
+    assert cells[0].startswith("12:") and cells[1] == "–" and cells[2] == "–"  # no meter data
+    assert cells[3] == "0,000" and cells[4] == "1,500" and cells[6] == "+0,60\u00a0zł"
+    empty = client.get("/statement/day?day=2020-01-01")
+    assert empty.status_code == 200 and "Tego dnia nic jeszcze nie rozliczono" in empty.text
+    assert client.get("/statement/day?day=nonsense").status_code == 422

@@ -136,7 +136,8 @@ async def fills_context(
         revenue_pln=sum((f.amount_pln for f in day if f.side == "sell"), Decimal("0.00")),
         cost_pln=sum((f.amount_pln for f in day if f.side == "buy"), Decimal("0.00")),
     )
-    return {"fills": await book.my_fills(db, actor, limit=20), "today": earnings}
+    fills = await book.my_fills(db, actor, limit=20)
+    return {"fills": fills, "today": earnings, "today_day": today}
 
 
 class MemberController(Controller):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from datetime import date
 from typing import Any, TypeVar
 
 from litestar import Controller, Response, get
@@ -12,7 +13,8 @@ from litestar.response import Template
 from markupsafe import Markup
 
 from market.core.errors import NotFound
-from market.export.request import parse_month
+from market.export.request import month_range, parse_month
+from market.reports.member_days import day_bounds, member_days
 from market.reports.service import (
     ClusterReport,
     cluster_report,
@@ -23,6 +25,7 @@ from market.reports.service import (
 from market.settlement.settle import Statement, statement_csv
 from web.auth import requires_role, signed_in
 from web.deps import CurrentActor, Db
+from web.pages.results import parse_day
 from web.ui.i18n import N_, connection_locale, gettext
 from web.ui.render import page, render
 from web.ui.report_charts import congestion_chart, price_volume_chart, shares_chart
@@ -128,13 +131,38 @@ class StatementController(Controller):
         member: FromQuery[int | None] = None,
     ) -> Template:
         month = month or await default_month(db)
-        statement = await unless_empty(member_statement(db, actor, parse_month(month), member))
+        first = parse_month(month)
+        statement = await unless_empty(member_statement(db, actor, first, member))
+        days = await member_days(db, actor, *month_range(first), member) if statement else []
         return render(
             request,
             "reports/statement.html",
             section="statement",
             statement=statement,
+            days=days,
             month=month,
+            member=member,
+        )
+
+    @get("/day")
+    async def day(
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: CurrentActor,
+        day: FromQuery[str],
+        member: FromQuery[int | None] = None,
+    ) -> Template:
+        """One day interval by interval: metered consumption and production next to what was
+        bought and sold in the cluster."""
+        chosen = parse_day(day, date.today())
+        days = await unless_empty(member_days(db, actor, *day_bounds(chosen), member))
+        return render(
+            request,
+            "reports/statement_day.html",
+            section="statement",
+            day=chosen,
+            member_day=days[0] if days else None,
             member=member,
         )
 
