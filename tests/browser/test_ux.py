@@ -66,6 +66,7 @@ async def test_an_order_being_edited_survives_a_gate_closure(live_server: LiveSe
             await expect(page.locator("#of-interval option").first).not_to_have_attribute(
                 "value", first_offered or ""
             )  # the order form's list moved on live
+            await expect(page.locator("#order-form #of-qty")).to_have_count(1)  # in its form
             await page.click("#my-orders button[type=submit]")
             await expect(page.locator("#my-orders")).to_contain_text("1,750")
             await expect(page.locator("#my-orders form")).to_have_count(0)
@@ -94,7 +95,14 @@ async def test_member_pages_fit_a_phone_and_tables_keep_their_buttons(
             await phone.click("#order-form button[type=submit]")
             await phone.wait_for_selector("#my-orders tr[id^=order-]")
             ARTIFACTS.mkdir(exist_ok=True)
-            for path in ("/my", "/statement", "/results", "/live"):
+            for path in (
+                "/my",
+                "/statement",
+                "/statement?month=2020-01",
+                "/results",
+                "/live",
+                "/statement/day?day=2026-06-15",
+            ):
                 await phone.goto(base + path)
                 scroll, inner = await phone.evaluate(OVERFLOW)
                 assert scroll <= inner, (path, scroll, inner)

@@ -83,6 +83,7 @@ async def test_order_intervals_move_on_at_gate_closure(client: Any, world: World
     world.clock.set(first_gate + timedelta(seconds=1))
     r = client.get(f"/my/order-intervals?interval_id={first_id}", headers=htmx_headers(client))
     assert r.status_code == 200 and 'hx-trigger="live:gate_closed from:body"' in r.text
+    assert 'hx-target="this"' in r.text  # not the form's target, which it sits in
     options = _options(r.text)
     assert str(first_id) not in [i for i, _ in options]
     assert sum(sel for _, sel in options) == 1
