@@ -37,9 +37,7 @@ async def test_an_order_being_edited_survives_a_gate_closure(live_server: LiveSe
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = await (
-                await browser.new_context(viewport={"width": 1280, "height": 900})
-            ).new_page()
+            page = await _page(browser, 1280, 900)
             await _watch(page, errors)
             await sign_in(page, base, "alice")
             await expect(page.locator("#live-status")).to_have_attribute("data-state", "on")
@@ -85,9 +83,7 @@ async def test_member_pages_fit_a_phone_and_tables_keep_their_buttons(
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            phone = await (
-                await browser.new_context(viewport={"width": 360, "height": 780})
-            ).new_page()
+            phone = await _page(browser, 360, 780)
             await _watch(phone, errors)
             await sign_in(phone, base, "alice")
             await phone.fill("#of-qty", "1")
@@ -112,23 +108,30 @@ async def test_member_pages_fit_a_phone_and_tables_keep_their_buttons(
             orders_y = (await phone.locator("#my-orders").bounding_box())["y"]
             assert form_y < orders_y  # phone-first: the order form before the lists
 
-            desk = await (
-                await browser.new_context(viewport={"width": 1280, "height": 900})
-            ).new_page()
+            desk = await _page(browser, 1280, 900)
             await _watch(desk, errors)
             await sign_in(desk, base, "alice")
             assert await desk.evaluate(CLIPPED_TABLES) == []
             await desk.click("#my-orders button:has-text('Zmień')")
             await desk.wait_for_selector("#my-orders form")
             assert await desk.evaluate(CLIPPED_TABLES) == []
-            coord = await (
-                await browser.new_context(viewport={"width": 1280, "height": 900})
-            ).new_page()
+            coord = await _page(browser, 1280, 900)
             await _watch(coord, errors)
             await sign_in(coord, base, "coord")
-            for path in ("/coordinator/members", "/coordinator/points", "/coordinator/network"):
-                await coord.goto(base + path)
-                assert await coord.evaluate(CLIPPED_TABLES) == [], path
+            for width in (1024, 1280, 1440):
+                await coord.set_viewport_size({"width": width, "height": 900})
+                for path in (
+                    "/coordinator/members",
+                    "/coordinator/points",
+                    "/coordinator/network",
+                    "/coordinator/audit",
+                    "/reports",
+                ):
+                    await coord.goto(base + path)
+                    assert await coord.evaluate(CLIPPED_TABLES) == [], (width, path)
+                await desk.set_viewport_size({"width": width, "height": 900})
+                await desk.goto(base + "/my")
+                assert await desk.evaluate(CLIPPED_TABLES) == [], (width, "/my")
         finally:
             await browser.close()
     assert not errors, errors
