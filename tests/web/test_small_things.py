@@ -124,3 +124,33 @@ async def test_order_form_suggests_prices_from_the_book_and_the_node_history(
     r = client.get(f"/my/price-hint?metering_point_id={point}", headers=htmx_headers(client))
     assert r.status_code == 200 and "Ostatnie ceny w węźle" in r.text
     assert re.search(r"12:\d\d–12:\d\d <strong>0,\d{4}</strong>", r.text), r.text
+
+
+async def test_notifications_say_how_orders_ended_and_warn_before_an_empty_gate(
+    client: Any, world: World
+) -> None:
+    sign_in(client, "alice")
+    page = client.get("/my").text
+    notices = re.search(r'<section id="my-notices".*?</section>', page, re.S).group(0)
+    assert "Bramka dla okresu" in notices and "nie masz w nim żadnego zlecenia" in notices
+    _order(client, world, "sell", "2", "0,40")  # the next gate now has an order of mine
+    _order(client, world, "buy", "0,5", "0,25")  # and a bid priced too low
+    r = client.get("/my/notifications?latest=true", headers=htmx_headers(client))
+    assert "Bramka dla okresu" not in r.text
+    client.post("/logout", headers=htmx_headers(client))
+    sign_in(client, "bob")
+    page = client.get("/my").text
+    interval_id = re.search(r'name="interval_id"[^>]*>\s*<option value="(\d+)"', page).group(1)
+    form = {"interval_id": interval_id, "metering_point_id": str(world.ids["bob_point"]),
+            "side": "buy", "quantity_kwh": "1,5", "price": "0,60"}  # fmt: skip
+    client.post("/my/orders", data=form, headers=htmx_headers(client))
+    world.clock.advance(minutes=30)
+    tick(client)
+    client.post("/logout", headers=htmx_headers(client))
+    sign_in(client, "alice")
+    r = client.get("/my/notifications")
+    assert r.status_code == 200 and "<html" in r.text
+    assert "Twoja oferta sprzedaży na 15.06.2026 12:" in r.text
+    assert "została przyjęta częściowo: 1,500 z 2,000 kWh po 0,4000\u00a0zł/kWh" in r.text
+    assert "Twoja oferta kupna na 15.06.2026 12:" in r.text
+    assert "nie została przyjęta: cena wyniosła 0,4000\u00a0zł/kWh, Twój limit to 0,2500" in r.text

@@ -27,6 +27,7 @@ from web.api.intake import publish_later
 from web.auth import requires_role
 from web.deps import ClockDep, CurrentActor, Db, PublisherDep, SettingsDep
 from web.pages.forms import ModifyOrderForm, OrderForm, StandingForm
+from web.pages.notices import my_notices
 from web.ratelimit import rate_limited
 from web.ui.formatting import to_local
 from web.ui.render import expect_form, page, render
@@ -159,6 +160,8 @@ class MemberController(Controller):
             section="my",
             intervals=await intervals.list_intervals(db, clock, upcoming=6, recent=0),
             **await fills_context(db, actor, clock, settings.timezone),
+            notices=await my_notices(db, actor, clock, limit=3),
+            latest=True,
             standing=await standing.list_standing_orders(db, actor),
             **await orders_context(db, actor, clock),
             **await order_form_context(db, actor, clock),
@@ -196,6 +199,20 @@ class MemberController(Controller):
         chosen = int(interval_id) if interval_id and interval_id.isdigit() else None
         context = await price_hint_context(db, points, chosen, metering_point_id)
         return render(request, "my/_price_hint.html", **context)
+
+    @get("/notifications")
+    async def notifications(
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: CurrentActor,
+        clock: ClockDep,
+        latest: FromQuery[bool] = False,
+    ) -> Template:
+        """My notifications: the page, or the /my region (`?latest=true`) htmx refetches."""
+        notices = await my_notices(db, actor, clock, limit=3 if latest else 30)
+        return page(request, "my/notifications.html", "my/_notices.html", section="my",
+                    notices=notices, latest=latest)  # fmt: skip
 
     @get("/orders")
     async def orders_fragment(
