@@ -17,7 +17,7 @@ async def test_statement_of_an_empty_month_is_an_empty_state(client: Any, world:
     sign_in(client, "alice")
     r = client.get("/statement?month=2020-01")
     assert r.status_code == 200, r.text[:500]
-    assert "empty-state" in r.text and "nie ma jeszcze czego rozliczyć" in r.text
+    assert "empty-state" in r.text and "Za styczeń 2020 nie ma jeszcze nic do rozliczenia" in r.text
     assert "Błąd" not in r.text and "UTC" not in r.text
 
 

@@ -167,3 +167,27 @@ def countdown(seconds: float) -> str:
     hours, rest = divmod(left, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+_MONTHS_NOMINATIVE = {
+    "pl": (
+        "styczeń", "luty", "marzec", "kwiecień", "maj", "czerwiec",
+        "lipiec", "sierpień", "wrzesień", "październik", "listopad", "grudzień",
+    ),
+    "en": _MONTHS["en"],
+}  # fmt: skip
+
+
+def month_title(month: str, locale: str = "pl") -> str:
+    """`2026-10` → `październik 2026` / `October 2026` (as typed when it is not a month)."""
+    try:
+        year, number = int(month[:4]), int(month[5:7])
+        name = _MONTHS_NOMINATIVE.get(locale, _MONTHS_NOMINATIVE["pl"])[number - 1]
+    except (ValueError, IndexError):
+        return month
+    return f"{name} {year}"
+
+
+def local_month(moment: datetime, tz: str = DEFAULT_TIMEZONE) -> str:
+    """`2026-10`: the local month of a moment (form values)."""
+    return to_local(moment, tz).strftime("%Y-%m")
