@@ -61,3 +61,25 @@ async def test_audit_log_speaks_polish(client: Any, world: World) -> None:
     row = re.search(r"<tr><td>[^<]*</td><td>[^<]*</td><td>zmieniono</td><td>linia #\d+</td>", audit)
     assert row, audit[-3000:]
     assert ">update<" not in audit and ">line #" not in audit
+
+
+async def test_audit_log_filters_by_record(client: Any, world: World) -> None:
+    sign_in(client, "coord")
+    line_id = _line_id(client)
+    client.post(f"/coordinator/network/lines/{line_id}", data={"capacity_kw": "90"},
+                headers=htmx_headers(client))  # fmt: skip
+    sign_in(client, "alice")
+    page = client.get("/my").text
+    iv = re.search(r'name="interval_id"[^>]*>\s*<option value="(\d+)"', page).group(1)
+    client.post("/my/orders", data={"interval_id": iv, "side": "sell", "quantity_kwh": "1",
+                "price": "0,45", "metering_point_id": str(world.ids["alice_point"])},
+                headers=htmx_headers(client))  # fmt: skip
+    sign_in(client, "coord")
+    lines = client.get("/coordinator/audit?entity=line").text
+    assert "linia #" in lines and "zlecenie #" not in lines
+    assert '<option value="line" selected>linia</option>' in lines
+    orders = client.get("/coordinator/audit?entity=order").text
+    assert "zlecenie #" in orders and "linia #" not in orders
+    one = client.get(f"/coordinator/audit?entity=line&entity_id={line_id}").text
+    assert f"linia #{line_id}" in one
+    assert client.get("/coordinator/audit?entity=nonsense").status_code == 200  # all entries

@@ -26,6 +26,9 @@ from web.deps import CurrentActor, Db
 from web.ui.formatting import polish_sort_key
 from web.ui.render import expect_form, page, render
 
+#: The kinds of record the audit log can be filtered by (`market.access.audit` entities).
+AUDIT_ENTITIES = ("order", "standing_order", "interval", "member", "metering_point", "node",
+                  "line", "grid_connection", "parameters", "api_token")  # fmt: skip
 MEMBER_FIELDS = ("name", "kind", "role", "login", "password", "email")
 MEMBER_EDIT_FIELDS = ("name", "kind", "email", "password", "show_name")
 POINT_FIELDS = ("ppe_code", "member_id", "node", "contracted_power_kw", "pv_kwp", "name",
@@ -245,10 +248,18 @@ class CoordinatorController(Controller):
         db: Db,
         actor: CurrentActor,
         before: FromQuery[int | None] = None,
+        entity: FromQuery[str | None] = None,
+        entity_id: FromQuery[str | None] = None,
     ) -> Template:
-        entries = await audit.list_audit(db, actor, limit=50, before_id=before)
+        """The audit log, newest first, optionally of one kind of record (and one record)."""
+        kind = entity if entity in AUDIT_ENTITIES else None
+        record = (entity_id or "").strip() or None
+        entries = await audit.list_audit(
+            db, actor, limit=50, before_id=before, entity=kind, entity_id=record
+        )
         return page(request, "coordinator/audit.html", "coordinator/_audit_rows.html",
-                    section="coordinator", entries=entries)  # fmt: skip
+                    section="coordinator", entries=entries, entities=AUDIT_ENTITIES,
+                    entity=kind or "", entity_id=record or "")  # fmt: skip
 
 
 HANDLERS = [CoordinatorController]
