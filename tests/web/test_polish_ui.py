@@ -83,3 +83,18 @@ async def test_audit_log_filters_by_record(client: Any, world: World) -> None:
     one = client.get(f"/coordinator/audit?entity=line&entity_id={line_id}").text
     assert f"linia #{line_id}" in one
     assert client.get("/coordinator/audit?entity=nonsense").status_code == 200  # all entries
+
+
+async def test_coordinator_member_detail_page(client: Any, world: World) -> None:
+    sign_in(client, "coord")
+    alice = world.ids["alice"]
+    assert f'href="/coordinator/members/{alice}"' in client.get("/coordinator/members").text
+    r = client.get(f"/coordinator/members/{alice}")
+    assert r.status_code == 200
+    assert "590543500000000018" in r.text  # her metering point
+    assert "W tym miesiącu nic jeszcze nie rozliczono." in r.text
+    assert re.search(rf'href="/statement\?month=\d{{4}}-\d\d&amp;member={alice}"', r.text)
+    assert 'id="audit-h"' in r.text
+    assert client.get("/coordinator/members/999999").status_code == 404
+    sign_in(client, "alice")
+    assert client.get(f"/coordinator/members/{alice}").status_code in (403, 404)

@@ -16,13 +16,16 @@ from litestar.response import Template
 from market.access import audit
 from market.core.errors import NotFound, ValidationFailed
 from market.core.fields import blank
+from market.export.request import parse_month
 from market.members import inputs as member_inputs
 from market.members import service as member_service
 from market.network import inputs as network_inputs
 from market.network import service as network_service
+from market.reports.service import default_month, member_statement
 from market.trading import parameters as market_parameters
 from web.auth import requires_role
 from web.deps import CurrentActor, Db
+from web.pages.reports import unless_empty
 from web.ui.formatting import polish_sort_key
 from web.ui.render import expect_form, page, render
 
@@ -107,6 +110,27 @@ class CoordinatorController(Controller):
         await member_service.deactivate_member(db, actor, member_id)
         rows = await _members(db, actor)
         return render(request, "coordinator/_members_table.html", members=rows)
+
+    @get("/members/{member_id:int}")
+    async def member_detail(
+        self, request: HTMXRequest, db: Db, actor: CurrentActor, member_id: FromPath[int]
+    ) -> Template:
+        """One member: details, metering points, the latest month's statement, the audit."""
+        member = _one(await _members(db, actor), member_id, "member_id")
+        month = await default_month(db)
+        statement = await unless_empty(member_statement(db, actor, parse_month(month), member_id))
+        return page(
+            request,
+            "coordinator/member.html",
+            section="coordinator",
+            m=member,
+            points=await member_service.list_metering_points(db, actor, member_id=member_id),
+            statement=statement,
+            month=month,
+            entries=await audit.list_audit(
+                db, actor, limit=50, entity="member", entity_id=str(member_id)
+            ),
+        )
 
     @get("/members/{member_id:int}/edit")
     async def edit_member_form(
