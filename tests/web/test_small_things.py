@@ -154,3 +154,20 @@ async def test_notifications_say_how_orders_ended_and_warn_before_an_empty_gate(
     assert "została przyjęta częściowo: 1,500 z 2,000 kWh po 0,4000\u00a0zł/kWh" in r.text
     assert "Twoja oferta kupna na 15.06.2026 12:" in r.text
     assert "nie została przyjęta: cena wyniosła 0,4000\u00a0zł/kWh, Twój limit to 0,2500" in r.text
+
+
+async def test_forms_show_every_error_not_only_the_first(client: Any, world: World) -> None:
+    sign_in(client, "alice")
+    form = {"interval_id": "", "metering_point_id": str(world.ids["alice_point"]),
+            "side": "sell", "quantity_kwh": "dużo", "price": "-"}  # fmt: skip
+    r = client.post("/my/orders", data=form, headers=htmx_headers(client))
+    assert r.status_code == 422
+    assert 'id="of-qty-err"' in r.text and 'id="of-price-err"' in r.text
+    assert r.text.count('aria-invalid="true"') >= 3  # the interval too
+    assert 'value="dużo"' in r.text  # what was typed stays
+    r = _order(client, world, "sell", "1", "0,45")
+    order_id = re.search(r'id="order-(\d+)"', client.get("/my/orders").text).group(1)
+    r = client.post(f"/my/orders/{order_id}", data={"quantity_kwh": "-1", "price": "abc"},
+                    headers=htmx_headers(client))  # fmt: skip
+    assert r.status_code == 422 and r.text.count('class="field-error"') == 2
+    assert 'id="order-' not in client.get("/my/orders").text.replace(f'id="order-{order_id}"', "")

@@ -26,7 +26,14 @@ from market.trading.order_input import parse_change, parse_order, parse_standing
 from web.api.intake import publish_later
 from web.auth import requires_role
 from web.deps import ClockDep, CurrentActor, Db, PublisherDep, SettingsDep
-from web.pages.forms import ModifyOrderForm, OrderForm, StandingForm
+from web.pages.forms import (
+    ORDER_FIELDS,
+    ModifyOrderForm,
+    OrderForm,
+    StandingForm,
+    every_error,
+    with_errors,
+)
 from web.pages.notices import my_notices
 from web.ratelimit import rate_limited
 from web.ui.formatting import to_local
@@ -244,12 +251,17 @@ class MemberController(Controller):
         actor: CurrentActor,
         clock: ClockDep,
         publisher: PublisherDep,
+        settings: SettingsDep,
         data: URLEncodedBody[OrderForm],
     ) -> Template:
         context = await order_form_context(
             db, actor, clock, data.interval_id, data.metering_point_id
         )
         expect_form(request, "my/_order_form.html", form=asdict(data), **context)
+        problems = every_error(asdict(data), ORDER_FIELDS)
+        if len(problems) > 1:
+            return with_errors(request, "my/_order_form.html", problems, settings.timezone,
+                               form=asdict(data), **context)  # fmt: skip
         done = await orders.place_order(db, actor, clock, parse_order(asdict(data)))
         both_sides = await _buys_and_sells(db, actor, done.view.interval_id)
         context.update(  # the suggestions now include the order just placed
@@ -292,10 +304,16 @@ class MemberController(Controller):
         clock: ClockDep,
         publisher: PublisherDep,
         order_id: FromPath[int],
+        settings: SettingsDep,
         data: URLEncodedBody[ModifyOrderForm],
     ) -> Template:
         current = await orders.find_my_order(db, actor, order_id)
         expect_form(request, "my/_order_edit.html", o=current, form=asdict(data))
+        given = {k: v for k, v in asdict(data).items() if v.strip()}
+        problems = every_error(given, {k: ORDER_FIELDS[k] for k in given})
+        if len(problems) > 1:
+            return with_errors(request, "my/_order_edit.html", problems, settings.timezone,
+                               o=current, form=asdict(data))  # fmt: skip
         change = parse_change(data.quantity_kwh, data.price)
         done = await orders.modify_order(db, actor, clock, order_id, change)
         template = render(request, "my/_orders.html", **await orders_context(db, actor, clock))
