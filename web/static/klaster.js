@@ -41,7 +41,8 @@
   function checkSession() {
     if (signedOut || Date.now() - lastCheck < 5000) return;
     lastCheck = Date.now();
-    fetch("/live", { credentials: "same-origin", redirect: "manual", headers: { "HX-Request": "true" } })
+    // a redirect to the sign-in form means signed out (and logs no console error, as a 401 would)
+    fetch("/live", { credentials: "same-origin", redirect: "manual" })
       .then(function (r) {
         if (r.type === "opaqueredirect" || r.status === 401 || r.status === 403) sessionEnded();
       }, function () {});
