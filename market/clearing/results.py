@@ -312,3 +312,29 @@ async def my_trades(session: AsyncSession, actor: Actor, interval_id: int) -> li
             )
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class NodePricePoint:
+    start_utc: datetime
+    minutes: int
+    price: Decimal
+
+
+async def node_price_history(
+    session: AsyncSession, node_code: str, limit: int = 8
+) -> list[NodePricePoint]:
+    """The latest cleared prices at a node, newest first (a member's price history and the
+    order form's suggestion)."""
+    rows = (
+        await session.execute(
+            select(Interval.start_utc, Interval.minutes, NodePrice.price)
+            .join(ClearingRun, ClearingRun.interval_id == Interval.id)
+            .join(NodePrice, NodePrice.run_id == ClearingRun.id)
+            .join(Node, Node.id == NodePrice.node_id)
+            .where(Node.code == node_code, Interval.status == IntervalStatus.CLEARED.value)
+            .order_by(Interval.start_utc.desc())
+            .limit(max(1, min(limit, 200)))
+        )
+    ).all()
+    return [NodePricePoint(start, minutes, price) for start, minutes, price in rows]

@@ -72,5 +72,13 @@ def demo_speed_for(interval_seconds_real: float, interval_minutes: int = 15) -> 
     return interval_minutes * 60 / interval_seconds_real
 
 
-def clock_for_speed(speed: float) -> Clock:
-    return SystemClock() if speed == 1.0 else FastClock(speed)
+def clock_for_speed(speed: float, resume_from: datetime | None = None) -> Clock:
+    """The market clock at `speed`. A fast clock resumes from `resume_from` (the market time
+    the database has reached, e.g. the last gate that closed) when that lies ahead of the wall
+    clock: a restarted demo goes on where it stopped instead of waiting for the wall clock to
+    catch up with intervals it has already created and closed."""
+    if speed == 1.0:
+        return SystemClock()
+    wall = datetime.now(UTC)
+    anchor = max(wall, as_utc(resume_from)) if resume_from is not None else wall
+    return FastClock(speed, market_anchor=anchor)

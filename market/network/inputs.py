@@ -98,6 +98,12 @@ def capacity_kw(raw: object, field: str = "capacity_kw") -> Decimal:
     return number(raw, field, places=3, maximum=MAX_CAPACITY_KW, unit="kW")
 
 
+def line_capacity_kw(raw: object, field: str = "capacity_kw") -> Decimal:
+    """A line's capacity: more than 0 (a line of 0 kW cuts off every node behind it; switch
+    the line off instead)."""
+    return number(raw, field, places=3, exclusive_min=True, maximum=MAX_CAPACITY_KW, unit="kW")
+
+
 def reactance(raw: object) -> Decimal | None:
     if blank(raw):
         return None
@@ -130,7 +136,7 @@ def parse_line(fields: Fields) -> LineInput:
         code=code(fields.get("code")),
         from_node=node_ref(fields.get("from_node")),
         to_node=node_ref(fields.get("to_node")),
-        capacity_kw=capacity_kw(fields.get("capacity_kw")),
+        capacity_kw=line_capacity_kw(fields.get("capacity_kw")),
         reactance=reactance(fields.get("reactance")),
         name=text(fields.get("name"), "name", required=False),
     )
@@ -141,7 +147,7 @@ def parse_line_change(fields: Fields) -> LineChange:
     _at_least_one(fields, ("capacity_kw", "reactance", "name", "active"))
     raw_capacity = fields.get("capacity_kw")
     return LineChange(
-        capacity_kw=UNSET if blank(raw_capacity) else capacity_kw(raw_capacity),
+        capacity_kw=UNSET if blank(raw_capacity) else line_capacity_kw(raw_capacity),
         reactance=reactance(fields["reactance"]) if given(fields, "reactance") else UNSET,
         name=text(fields["name"], "name", required=False) if given(fields, "name") else UNSET,
         active=flag(fields["active"], "active") if given(fields, "active") else UNSET,

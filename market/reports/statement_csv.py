@@ -4,6 +4,7 @@ text cell the product writes (no formula, no extra row)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from market.export.writers import CsvDialect, csv_cell
@@ -19,13 +20,26 @@ def _number(value: Decimal, unit: str, decimal_comma: bool) -> str:
     return shown.replace(".", ",") if decimal_comma else shown
 
 
-def statement_csv(statement: Statement, decimal_comma: bool = True) -> bytes:
-    """The statement as CSV in the Polish dialect (`;`, UTF-8 with BOM, CRLF)."""
+def _same(text: str) -> str:
+    return text
+
+
+def statement_csv(
+    statement: Statement,
+    decimal_comma: bool = True,
+    *,
+    header: Sequence[str] = HEADER,
+    item: Callable[[str], str] = _same,
+    unit_label: Callable[[str], str] = _same,
+) -> bytes:
+    """The statement as CSV in the Polish dialect (`;`, UTF-8 with BOM, CRLF). `header`,
+    `item` and `unit_label` let a page write it in the reader's language (machine keys by
+    default)."""
     dialect = CsvDialect.polish(decimal_comma)
     sep = dialect.separator
-    lines = [sep.join(HEADER)]
+    lines = [sep.join(csv_cell(h, sep) for h in header)]
     for key, unit, value in statement.rows():
-        cells = (statement.member, statement.period, key, unit)
+        cells = (statement.member, statement.period, item(key), unit_label(unit))
         # the value is a number written by us: its leading '-' is a sign, not a formula
         number = _number(value, unit, decimal_comma)
         lines.append(sep.join([*(csv_cell(c, sep) for c in cells), number]))

@@ -137,6 +137,18 @@ class Line(NamedTuple):
         return self.traded_amount_pln + (self.grid_amount_pln or ZERO)
 
 
+def split_traded_amount(line: Line) -> tuple[Decimal, Decimal]:
+    """(purchase cost, sales revenue) of a line's traded amount, both ≥ 0, whose difference
+    is the line's (rounded) net amount exactly."""
+    net = line.traded_amount_pln
+    if line.matched_export_kwh <= 0:
+        return net, ZERO
+    if line.matched_import_kwh <= 0:
+        return ZERO, -net
+    cost = to_grosz(line.price_pln_per_kwh * line.matched_import_kwh)
+    return cost, cost - net
+
+
 @dataclass(frozen=True, slots=True)
 class IntervalSettlement:
     start: datetime
@@ -305,6 +317,10 @@ class Statement:
     grid_only_pln: Decimal = ZERO
     intervals_with_meter_data: int = 0
     lines: int = 0
+    #: The local amount split by side: what buying in the cluster cost and what selling in it
+    #: earned (`local_amount_pln` = cost − revenue, to the grosz).
+    local_purchase_cost_pln: Decimal = ZERO
+    local_sales_revenue_pln: Decimal = ZERO
 
     def add(self, line: Line) -> None:
         self.ppes.add(line.ppe)
@@ -312,6 +328,9 @@ class Statement:
         self.bought_local_kwh += line.matched_import_kwh
         self.sold_local_kwh += line.matched_export_kwh
         self.local_amount_pln += line.traded_amount_pln
+        cost, revenue = split_traded_amount(line)
+        self.local_purchase_cost_pln += cost
+        self.local_sales_revenue_pln += revenue
         if line.grid_amount_pln is not None:
             self.intervals_with_meter_data += 1
             self.bought_grid_kwh += line.grid_import_kwh or ZERO
@@ -339,6 +358,8 @@ class Statement:
         return [
             ("bought_local", "kWh", self.bought_local_kwh),
             ("sold_local", "kWh", self.sold_local_kwh),
+            ("local_purchase_cost", "PLN", self.local_purchase_cost_pln),
+            ("local_sales_revenue", "PLN", self.local_sales_revenue_pln),
             ("local_amount", "PLN", self.local_amount_pln),
             ("bought_grid", "kWh", self.bought_grid_kwh),
             ("sold_grid", "kWh", self.sold_grid_kwh),

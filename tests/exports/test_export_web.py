@@ -116,14 +116,15 @@ async def test_meter_upload_reports_lines_and_imports_nothing(client: TestClient
         "/distributor/meter-data", files={"file": ("m.csv", csv, "text/csv")}, headers=headers
     )
     assert r.status_code == 422, r.text
-    assert "ambiguous" in r.text and ">3<" in r.text  # line 3 in the error table
+    # line 3 in the error table, its message in the page's language (Polish)
+    assert "niejednoznaczn" in r.text and "ambiguous" not in r.text and ">3<" in r.text
     assert "<html" not in r.text  # htmx gets the fragment
     plain = client.post(
         "/distributor/meter-data",
         files={"file": ("m.csv", csv, "text/csv")},
         headers={"x-csrftoken": headers["x-csrftoken"]},
     )
-    assert plain.status_code == 422 and "<html" in plain.text and "ambiguous" in plain.text
+    assert plain.status_code == 422 and "<html" in plain.text and "niejednoznaczn" in plain.text
     r = client.post(
         "/distributor/meter-data",
         files={"file": ("m.csv", csv, "text/csv")},
@@ -142,9 +143,14 @@ async def test_report_with_svg_charts_and_statement(client: TestClient[Litestar]
     assert client.get("/reports/", params={"start": "2026-10"}).status_code == 403
     page = client.get("/statement/", params={"month": "2026-10"})
     assert page.status_code == 200 and "Anna Prosument" in page.text
+    csv = client.get("/statement/csv", params={"month": "2026-10"})  # Polish page, Polish CSV
+    assert csv.content.decode("utf-8-sig").startswith("Członek;Okres;Pozycja;Jednostka;Wartość")
+    assert "Kwota za transakcje w klastrze;zł;-1,10" in csv.content.decode("utf-8-sig")
+    client.cookies.set("lang", "en")
     csv = client.get("/statement/csv", params={"month": "2026-10"})
     assert csv.content.startswith(b"\xef\xbb\xbfmember;period;item;unit;value")
     assert "local_amount;PLN;-1,10" in csv.content.decode("utf-8-sig")
+    client.cookies.delete("lang")
     other = client.get("/statement/", params={"month": "2026-10", "member": 4})
     assert other.status_code == 403
 

@@ -159,7 +159,7 @@ async def test_page_and_api_give_the_same_field_and_message_id(client: Any, worl
     cases: list[tuple[str, str, dict[str, Any], str, str, dict[str, Param]]] = [
         ("/coordinator/network/lines", "/network/lines",
          {"code": "L9", "from_node": "S1", "to_node": "GPZ", "capacity_kw": "-5"},
-         "capacity_kw", "must be at least %(bound)s %(unit)s",
+         "capacity_kw", "must be greater than %(bound)s %(unit)s",
          {"bound": Decimal(0), "unit": "kW"}),
         ("/coordinator/network/lines", "/network/lines",
          {"code": "L9", "from_node": "NOPE", "to_node": "GPZ", "capacity_kw": "5"},
@@ -192,7 +192,7 @@ async def test_page_and_api_give_the_same_field_and_message_id(client: Any, worl
         assert _inline_error(r.text) == (field, _shown(message_id, params, "pl"))
         shown[field] = _inline_error(r.text)[1]
     if hasattr(i18n, "translate_message"):  # pages translate by id: the text is Polish
-        assert shown["capacity_kw"] == "musi wynosić co najmniej 0 kW"
+        assert shown["capacity_kw"] == "musi być większa od 0 kW"
         assert shown["ppe_code"].startswith("błędna cyfra kontrolna: ostatnia cyfra powinna być 8")
         assert shown["login"] == "login „alice” jest zajęty; wybierz inny"
 

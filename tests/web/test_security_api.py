@@ -78,7 +78,7 @@ async def test_coordinator_changes_line_capacity_and_audit_shows_it(
     r = client.post(f"/coordinator/network/lines/{line_id}", data={"capacity_kw": "80"},
                     headers=htmx_headers(client))  # fmt: skip
     assert r.status_code == 200 and "80,0" in r.text
-    assert "capacity_kw" in client.get("/coordinator/audit").text
+    assert "przepustowość (kW): 80" in client.get("/coordinator/audit").text
 
 
 async def test_member_cannot_touch_someone_elses_order(client: Any, world: World) -> None:

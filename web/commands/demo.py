@@ -13,6 +13,10 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from market.core.settings import Settings
 
 
@@ -42,8 +46,25 @@ def demo_settings(interval_seconds: float) -> Settings:
     )
 
 
-async def migrate_and_seed(settings: Settings, seed: bool) -> bool:
-    """Migrate; seed when empty. True when demo data was created now."""
+async def market_time_reached(session: AsyncSession) -> datetime | None:
+    """How far the market has got in this database: the last gate that closed (an interval
+    no longer open). Intervals are created ahead, so their start says nothing."""
+    from sqlalchemy import func, select
+
+    from market.core.timegrid import as_utc
+    from market.trading.models import Interval, IntervalStatus
+
+    last = await session.scalar(
+        select(func.max(Interval.gate_closure_utc)).where(
+            Interval.status != IntervalStatus.OPEN.value
+        )
+    )
+    return as_utc(last) if last is not None else None
+
+
+async def migrate_and_seed(settings: Settings, seed: bool) -> tuple[bool, datetime | None]:
+    """Migrate; seed when empty. Returns whether demo data was created now, and the market
+    time the database had reached before (the demo's clock resumes from it)."""
     import anyio
 
     from market.cluster.service import is_empty
@@ -54,12 +75,12 @@ async def migrate_and_seed(settings: Settings, seed: bool) -> bool:
     try:
         async with unit_of_work(session_factory(engine)) as session:
             if not seed or not await is_empty(session):
-                return False
+                return False, await market_time_reached(session)
             from market.core.clock import clock_for_speed
             from market.demo.seed import seed_demo
 
             await seed_demo(session, clock=clock_for_speed(settings.demo_speed))
-            return True
+            return True, None
     finally:
         await engine.dispose()
 
@@ -90,11 +111,13 @@ def run(args: argparse.Namespace) -> int:
     if args.interval_seconds <= 0:
         print("klaster demo: --interval-seconds must be greater than 0", file=sys.stderr)
         return 2
+    from market.core.clock import clock_for_speed
     from web.app import create_app
 
     settings = demo_settings(args.interval_seconds)
-    seeded = asyncio.run(migrate_and_seed(settings, not args.no_seed))
-    app = create_app(settings, scheduler=True)
+    seeded, reached = asyncio.run(migrate_and_seed(settings, not args.no_seed))
+    clock = clock_for_speed(settings.demo_speed, resume_from=reached)
+    app = create_app(settings, scheduler=True, clock=clock)
     print(banner(args.host, args.port, seeded, settings.secret_generated), flush=True)
     uvicorn.run(
         app,

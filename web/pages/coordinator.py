@@ -14,16 +14,24 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
 from market.access import audit
-from market.core.errors import NotFound
+from market.core.errors import NotFound, ValidationFailed
+from market.core.fields import blank
+from market.export.request import parse_month
 from market.members import inputs as member_inputs
 from market.members import service as member_service
 from market.network import inputs as network_inputs
 from market.network import service as network_service
+from market.reports.service import default_month, member_statement
 from market.trading import parameters as market_parameters
 from web.auth import requires_role
 from web.deps import CurrentActor, Db
+from web.pages.reports import unless_empty
+from web.ui.formatting import polish_sort_key
 from web.ui.render import expect_form, page, render
 
+#: The kinds of record the audit log can be filtered by (`market.access.audit` entities).
+AUDIT_ENTITIES = ("order", "standing_order", "interval", "member", "metering_point", "node",
+                  "line", "grid_connection", "parameters", "api_token")  # fmt: skip
 MEMBER_FIELDS = ("name", "kind", "role", "login", "password", "email")
 MEMBER_EDIT_FIELDS = ("name", "kind", "email", "password", "show_name")
 POINT_FIELDS = ("ppe_code", "member_id", "node", "contracted_power_kw", "pv_kwp", "name",
@@ -62,6 +70,12 @@ def _filled(fields: dict[str, str], *keep: str) -> dict[str, str]:
     return {k: v for k, v in fields.items() if v or k in keep}
 
 
+async def _members(db: Db, actor: CurrentActor) -> list[member_service.MemberView]:
+    """The members in Polish alphabetical order (Łukasz after Lucyna, not after Zofia)."""
+    rows = await member_service.list_members(db, actor)
+    return sorted(rows, key=lambda m: polish_sort_key(m.name))
+
+
 class CoordinatorController(Controller):
     path = "/coordinator"
     guards = [requires_role("coordinator")]  # noqa: RUF012 - Litestar's declaration style
@@ -72,13 +86,13 @@ class CoordinatorController(Controller):
             request,
             "coordinator/index.html",
             section="coordinator",
-            members=await member_service.list_members(db, actor),
+            members=await _members(db, actor),
             params=await market_parameters.get_parameters(db),
         )
 
     @get("/members")
     async def members(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
-        rows = await member_service.list_members(db, actor)
+        rows = await _members(db, actor)
         return page(request, "coordinator/members.html", section="coordinator", members=rows)
 
     @post("/members")
@@ -87,7 +101,7 @@ class CoordinatorController(Controller):
         expect_form(request, "coordinator/_member_form.html", form=fields)
         data = member_inputs.parse_member(_filled(fields))
         await member_service.create_member(db, actor, data)
-        rows = await member_service.list_members(db, actor)
+        rows = await _members(db, actor)
         return render(request, "coordinator/_member_added.html", members=rows, form={})
 
     @post("/members/{member_id:int}/deactivate")
@@ -95,14 +109,35 @@ class CoordinatorController(Controller):
         self, request: HTMXRequest, db: Db, actor: CurrentActor, member_id: FromPath[int]
     ) -> Template:
         await member_service.deactivate_member(db, actor, member_id)
-        rows = await member_service.list_members(db, actor)
+        rows = await _members(db, actor)
         return render(request, "coordinator/_members_table.html", members=rows)
+
+    @get("/members/{member_id:int}")
+    async def member_detail(
+        self, request: HTMXRequest, db: Db, actor: CurrentActor, member_id: FromPath[int]
+    ) -> Template:
+        """One member: details, metering points, the latest month's statement, the audit."""
+        member = _one(await _members(db, actor), member_id, "member_id")
+        month = await default_month(db)
+        statement = await unless_empty(member_statement(db, actor, parse_month(month), member_id))
+        return page(
+            request,
+            "coordinator/member.html",
+            section="coordinator",
+            m=member,
+            points=await member_service.list_metering_points(db, actor, member_id=member_id),
+            statement=statement,
+            month=month,
+            entries=await audit.list_audit(
+                db, actor, limit=50, entity="member", entity_id=str(member_id)
+            ),
+        )
 
     @get("/members/{member_id:int}/edit")
     async def edit_member_form(
         self, request: HTMXRequest, db: Db, actor: CurrentActor, member_id: FromPath[int]
     ) -> Template:
-        member = _one(await member_service.list_members(db, actor), member_id, "member_id")
+        member = _one(await _members(db, actor), member_id, "member_id")
         return render(request, "coordinator/_member_edit.html", m=member)
 
     @post("/members/{member_id:int}")
@@ -110,11 +145,11 @@ class CoordinatorController(Controller):
         self, request: HTMXRequest, db: Db, actor: CurrentActor, member_id: FromPath[int]
     ) -> Template:
         fields = await form_fields(request, MEMBER_EDIT_FIELDS)
-        member = _one(await member_service.list_members(db, actor), member_id, "member_id")
+        member = _one(await _members(db, actor), member_id, "member_id")
         expect_form(request, "coordinator/_member_edit.html", m=member, form=fields)
         change = member_inputs.parse_member_change(_filled(fields, "name", "email", "show_name"))
         await member_service.update_member(db, actor, member_id, change)
-        rows = await member_service.list_members(db, actor)
+        rows = await _members(db, actor)
         return render(request, "coordinator/_members_table.html", members=rows)
 
     @get("/points/{point_id:int}/edit")
@@ -148,13 +183,13 @@ class CoordinatorController(Controller):
     ) -> Template:
         rows = await member_service.list_metering_points(db, actor, member_id=member)
         return page(request, "coordinator/points.html", section="coordinator", points=rows,
-                    members=await member_service.list_members(db, actor),
+                    members=await _members(db, actor),
                     network=await network_service.list_network(db))  # fmt: skip
 
     @post("/points")
     async def add_point(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         fields = await form_fields(request, POINT_FIELDS)
-        context: dict[str, Any] = {"members": await member_service.list_members(db, actor),
+        context: dict[str, Any] = {"members": await _members(db, actor),
                    "network": await network_service.list_network(db)}  # fmt: skip
         expect_form(request, "coordinator/_point_form.html", form=fields, **context)
         data = member_inputs.parse_metering_point(fields)
@@ -201,6 +236,8 @@ class CoordinatorController(Controller):
         expect_form(
             request, "coordinator/_lines_table.html", network=await network_service.list_network(db)
         )
+        if blank(fields.get("capacity_kw")):  # the table's box: emptied is not "unchanged"
+            raise ValidationFailed("capacity_kw", "give the line's capacity in kW")
         change = network_inputs.parse_line_change(fields)
         await network_service.update_line(db, actor, line_id, change)
         view = await network_service.list_network(db)
@@ -236,10 +273,18 @@ class CoordinatorController(Controller):
         db: Db,
         actor: CurrentActor,
         before: FromQuery[int | None] = None,
+        entity: FromQuery[str | None] = None,
+        entity_id: FromQuery[str | None] = None,
     ) -> Template:
-        entries = await audit.list_audit(db, actor, limit=50, before_id=before)
+        """The audit log, newest first, optionally of one kind of record (and one record)."""
+        kind = entity if entity in AUDIT_ENTITIES else None
+        record = (entity_id or "").strip() or None
+        entries = await audit.list_audit(
+            db, actor, limit=50, before_id=before, entity=kind, entity_id=record
+        )
         return page(request, "coordinator/audit.html", "coordinator/_audit_rows.html",
-                    section="coordinator", entries=entries)  # fmt: skip
+                    section="coordinator", entries=entries, entities=AUDIT_ENTITIES,
+                    entity=kind or "", entity_id=record or "")  # fmt: skip
 
 
 HANDLERS = [CoordinatorController]

@@ -114,10 +114,14 @@ class DistributorController(Controller):
         table: FromQuery[str | None] = None,
         decimal_comma: FromQuery[bool] = False,
         plain: FromQuery[bool] = False,
-    ) -> Stream:
-        """The form's download: the same parameters and answers as `api_export`."""
+    ) -> Stream | Template:
+        """The form's download: the same parameters and answers as `api_export`; a range with
+        nothing cleared shows the page with an empty state instead of an error."""
         export = parse_export_request(start, end, format, table, decimal_comma, plain)
-        scope = await open_export(db, actor, export, web=True)
+        scope = await reports.unless_empty(open_export(db, actor, export, web=True))
+        if scope is None:
+            context = await _page_context(db)
+            return render(request, "distributor/index.html", empty_range=start, **context)
         return _stream(request, scope, export)
 
     @post("/meter-data", request_max_body_size=MAX_UPLOAD)

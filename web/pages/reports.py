@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Sequence
+from datetime import date
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from litestar import Controller, Response, get
@@ -13,7 +14,9 @@ from litestar.response import Template
 from markupsafe import Markup
 
 from market.cluster.service import cluster_info
-from market.export.request import parse_month
+from market.core.errors import NotFound
+from market.export.request import month_range, parse_month
+from market.reports.member_days import day_bounds, member_days
 from market.reports.service import (
     ClusterReport,
     cluster_report,
@@ -22,16 +25,63 @@ from market.reports.service import (
     parse_report_request,
 )
 from market.reports.statement_csv import statement_csv
+from market.settlement.settle import Statement
 from market.statutory.figures import Granularity, Period
 from market.statutory.points import member_benefit
 from market.statutory.report import parse_statutory_request, request_for_range, statutory_report
 from market.statutory.rules import RULES
 from web.auth import requires_role, signed_in
 from web.deps import CurrentActor, Db
+from web.pages.results import parse_day
 from web.ui import formatting as fmt
-from web.ui.i18n import connection_locale, gettext
+from web.ui.i18n import N_, connection_locale, gettext
 from web.ui.render import page, render
 from web.ui.report_charts import bars_svg, congestion_chart, price_volume_chart, shares_chart
+
+T = TypeVar("T")
+
+
+async def unless_empty(call: Awaitable[T]) -> T | None:
+    """The report or statement, or None when nothing was cleared in the range (the page shows
+    an empty state saying what will appear and when, not an error)."""
+    try:
+        return await call
+    except NotFound as error:
+        if error.field != "from":  # `load_scope`: no cleared interval in the range
+            raise
+        return None
+
+
+#: The statement CSV's columns and items as a Polish reader sees them (the English file keeps
+#: the machine keys of `Statement.rows`).
+STATEMENT_COLUMNS = (N_("Member"), N_("Period"), N_("Item"), N_("Unit"), N_("Value"))
+STATEMENT_ITEMS = {
+    "bought_local": N_("Bought in the cluster"),
+    "sold_local": N_("Sold in the cluster"),
+    "local_purchase_cost": N_("Cost of purchases in the cluster"),
+    "local_sales_revenue": N_("Revenue from sales in the cluster"),
+    "local_amount": N_("Amount for trades in the cluster"),
+    "bought_grid": N_("Bought from the grid"),
+    "sold_grid": N_("Sold to the grid"),
+    "grid_cost": N_("Cost of energy from the grid"),
+    "grid_revenue": N_("Revenue from energy sold to the grid"),
+    "total": N_("Total for the month"),
+    "grid_only": N_("With the grid alone"),
+    "savings": N_("Savings"),
+}
+
+
+def statement_csv_for(statement: Statement, locale: str) -> bytes:
+    """The statement CSV in the reader's language: Polish headers, items and units (zł) with a
+    decimal comma; English keeps the machine keys. Cells go through the product's CSV writer."""
+    if locale == "en":
+        return statement_csv(statement)
+    return statement_csv(
+        statement,
+        header=[gettext(c, locale) for c in STATEMENT_COLUMNS],
+        item=lambda key: gettext(STATEMENT_ITEMS[key], locale),
+        unit_label=lambda unit: "zł" if unit == "PLN" else unit,
+    )
 
 
 def charts(report: ClusterReport, loc: str) -> dict[str, Markup]:
@@ -78,14 +128,14 @@ class ReportsController(Controller):
     ) -> Template:
         start = start or await default_month(db)
         asked = parse_report_request(start, end, period)
-        report = await cluster_report(db, actor, asked.start, asked.end, asked.period)
+        report = await unless_empty(cluster_report(db, actor, asked.start, asked.end, asked.period))
         return page(
             request,
             "reports/index.html",
             "reports/_report.html",
             section="reports",
             report=report,
-            charts=charts(report, connection_locale(request)),
+            charts=charts(report, connection_locale(request)) if report else {},
             statutory_url="/reports/statutory?" + urlencode({"start": start, "end": end or ""}),
             start=start,
             end=end or "",
@@ -129,12 +179,15 @@ class StatementController(Controller):
         member: FromQuery[int | None] = None,
     ) -> Template:
         month = month or await default_month(db)
-        statement = await member_statement(db, actor, parse_month(month), member)
+        first = parse_month(month)
+        statement = await unless_empty(member_statement(db, actor, first, member))
+        days = await member_days(db, actor, *month_range(first), member) if statement else []
         return render(
             request,
             "reports/statement.html",
             section="statement",
             statement=statement,
+            days=days,
             month=month,
             member=member,
         )
@@ -153,19 +206,45 @@ class StatementController(Controller):
         benefit = await member_benefit(db, actor, member or actor.member_id, asked)
         return render(request, "reports/_statement_statutory.html", benefit=benefit)
 
+    @get("/day")
+    async def day(
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: CurrentActor,
+        day: FromQuery[str],
+        member: FromQuery[int | None] = None,
+    ) -> Template:
+        """One day interval by interval: metered consumption and production next to what was
+        bought and sold in the cluster."""
+        chosen = parse_day(day, date.today())
+        days = await unless_empty(member_days(db, actor, *day_bounds(chosen), member))
+        return render(
+            request,
+            "reports/statement_day.html",
+            section="statement",
+            day=chosen,
+            member_day=days[0] if days else None,
+            member=member,
+        )
+
     @get("/csv")
     async def download(
         self,
+        request: HTMXRequest,
         db: Db,
         actor: CurrentActor,
         month: FromQuery[str | None] = None,
         member: FromQuery[int | None] = None,
     ) -> Response[bytes]:
         month = month or await default_month(db)
-        statement = await member_statement(db, actor, parse_month(month), member)
+        asked = parse_month(month)
+        statement = await unless_empty(member_statement(db, actor, asked, member))
+        if statement is None:  # an empty month: the columns, no rows
+            statement = Statement(member="", period=asked.strftime("%Y-%m"))
         name = f"klaster-statement-{statement.period}-{member or actor.member_id}.csv"
         return Response(
-            statement_csv(statement),
+            statement_csv_for(statement, connection_locale(request)),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
-from market.clearing import results
+from market.clearing import price_reasons, results
 from market.core.errors import ValidationFailed
 from web.auth import signed_in
 from web.deps import ClockDep, CurrentActor, Db, SettingsDep
@@ -47,7 +47,9 @@ async def result_detail(
 ) -> Template:
     result = await results.interval_result(db, interval_id)
     trades = await results.my_trades(db, actor, interval_id)
-    return page(request, "results/interval.html", section="results", r=result, trades=trades)
+    why = await price_reasons.why_this_price(db, result)
+    return page(request, "results/interval.html", section="results", r=result, trades=trades,
+                why=why)  # fmt: skip
 
 
 HANDLERS = [results_day, result_detail]

@@ -22,6 +22,34 @@
     if (m) htmx.trigger(document.body, "live:" + m[1], {});
   });
 
+  // After a server restart (or when the session ended) the socket is refused over and over.
+  // When it closes, ask a signed-in page whether we are still signed in; if not, stop
+  // reconnecting and say so, with a link to sign in again.
+  var signedOut = false, lastCheck = 0;
+  var DEAD_SOCKET = { readyState: 3, addEventListener: function () {}, removeEventListener: function () {},
+    close: function () {}, send: function () {} };
+  if (window.htmx && htmx.createWebSocket) {
+    var connect = htmx.createWebSocket;
+    htmx.createWebSocket = function (url) { return signedOut ? DEAD_SOCKET : connect(url); };
+  }
+  function sessionEnded() {
+    signedOut = true;
+    setLive("off");
+    var note = document.getElementById("session-ended");
+    if (note) note.hidden = false;
+  }
+  function checkSession() {
+    if (signedOut || Date.now() - lastCheck < 5000) return;
+    lastCheck = Date.now();
+    // a redirect to the sign-in form means signed out (and logs no console error, as a 401 would)
+    fetch("/live", { credentials: "same-origin", redirect: "manual" })
+      .then(function (r) {
+        if (r.type === "opaqueredirect" || r.status === 401 || r.status === 403) sessionEnded();
+      }, function () {});
+  }
+  document.addEventListener("htmx:wsClose", checkSession);
+  document.addEventListener("htmx:wsError", checkSession);
+
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function tick() {
     var now = Date.now() + (window.klasterClockOffset || 0);

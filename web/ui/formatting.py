@@ -143,3 +143,51 @@ def iso_utc(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+#: The Polish alphabet (with q, v, x), the order of a Polish dictionary: Ł after L, Ś after S.
+_POLISH_ALPHABET = "aąbcćdeęfghijklłmnńoópqrsśtuvwxyzźż"
+_POLISH_RANK = {c: i for i, c in enumerate(_POLISH_ALPHABET)}
+
+
+def polish_sort_key(text: str) -> tuple[tuple[int, ...], str]:
+    """A collation key for Polish names without system locales (PyICU or `locale`): letters
+    ranked by the Polish alphabet ignoring case, other characters after them by code point;
+    ties broken by the text itself."""
+    ranks = tuple(
+        _POLISH_RANK.get(c, len(_POLISH_ALPHABET) + ord(c)) if c.isalpha() else ord(c) - 1000
+        for c in text.casefold()
+    )
+    return ranks, text
+
+
+def countdown(seconds: float) -> str:
+    """`4:05` or `1:02:03`, as klaster.js ticks it (the first render says the same)."""
+    left = max(0, round(seconds))
+    hours, rest = divmod(left, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+_MONTHS_NOMINATIVE = {
+    "pl": (
+        "styczeń", "luty", "marzec", "kwiecień", "maj", "czerwiec",
+        "lipiec", "sierpień", "wrzesień", "październik", "listopad", "grudzień",
+    ),
+    "en": _MONTHS["en"],
+}  # fmt: skip
+
+
+def month_title(month: str, locale: str = "pl") -> str:
+    """`2026-10` → `październik 2026` / `October 2026` (as typed when it is not a month)."""
+    try:
+        year, number = int(month[:4]), int(month[5:7])
+        name = _MONTHS_NOMINATIVE.get(locale, _MONTHS_NOMINATIVE["pl"])[number - 1]
+    except (ValueError, IndexError):
+        return month
+    return f"{name} {year}"
+
+
+def local_month(moment: datetime, tz: str = DEFAULT_TIMEZONE) -> str:
+    """`2026-10`: the local month of a moment (form values)."""
+    return to_local(moment, tz).strftime("%Y-%m")

@@ -51,6 +51,51 @@ TECHNOLOGIES = {
     "none": N_("no generation"),
 }
 
+#: The audit log's action and entity codes (`market.access.audit`) and its details' keys.
+AUDIT = {
+    "create": N_("created"),
+    "update": N_("changed"),
+    "set": N_("set"),
+    "delete": N_("deleted"),
+    "pause": N_("paused"),
+    "resume": N_("resumed"),
+    "place": N_("placed"),
+    "modify": N_("changed"),
+    "cancel": N_("cancelled"),
+    "gate_closed": N_("gate closed"),
+    "clear": N_("cleared"),
+    "fail": N_("clearing failed"),
+    "interval": N_("interval"),
+    "order": N_("order"),
+    "standing_order": N_("standing order"),
+    "node": N_("node"),
+    "line": N_("line"),
+    "grid_connection": N_("grid connection"),
+    "metering_point": N_("metering point"),
+    "api_token": N_("API token"),
+    "parameters": N_("market parameters"),
+    "system": N_("system"),
+    "code": N_("code"),
+    "name": N_("name"),
+    "role": N_("role"),
+    "active": N_("active"),
+    "side": N_("side"),
+    "price": N_("price"),
+    "quantity_kwh": N_("quantity (kWh)"),
+    "capacity_kw": N_("capacity (kW)"),
+    "import_price": N_("import price"),
+    "export_price": N_("export price"),
+    "ppe_code": N_("PPE"),
+    "metering_point_code": N_("PPE"),
+    "orders": N_("orders"),
+    "reason": N_("reason"),
+    "status": N_("status"),
+    "worker": N_("worker"),
+    "client_order_id": N_("client order id"),
+    "input_hash": N_("input hash"),
+    "result_hash": N_("result hash"),
+}
+
 WEEKDAYS = {
     "1234567": N_("every day"),
     "12345": N_("Monday to Friday"),
@@ -61,6 +106,14 @@ WEEKDAYS = {
 @pass_context
 def label(ctx: Any, value: Any) -> str:
     text = LABELS.get(str(value))
+    return gettext(text, context_locale(ctx)) if text else str(value)
+
+
+@pass_context
+def audit_label(ctx: Any, value: Any) -> str:
+    """An audit code in the reader's language: first the audit vocabulary, then the market's
+    (member, buy, …); an unknown code as it is."""
+    text = AUDIT.get(str(value)) or LABELS.get(str(value))
     return gettext(text, context_locale(ctx)) if text else str(value)
 
 
@@ -91,4 +144,5 @@ GLOBALS = {
     "side_label": label,
     "label": label,
     "weekdays_label": weekdays_label,
+    "audit_label": audit_label,
 }

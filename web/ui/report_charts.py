@@ -18,6 +18,14 @@ from web.ui import formatting as fmt
 from web.ui.charts import DayPoint, day_chart_svg
 from web.ui.i18n import gettext
 
+#: Fills drawn into the SVG itself, so that a chart never falls back to black (the
+#: stylesheet's `svg .bar` rules take precedence where they apply).
+BAR_FILL = "#0b8a5f"
+CONGESTED_FILL = "#c62828"
+THRESHOLD_STROKE = "#e08a00"
+#: A bar of a range of one or two periods stays a bar, not a block filling the chart.
+MAX_BAR_W = 56.0
+
 
 def _f(x: float) -> str:
     text = f"{x:.1f}"
@@ -63,9 +71,11 @@ def bars_svg(
         x = pad_l + k * step
         if value is not None:
             h = max(0.0, min(1.0, value)) * plot_h
+            bar_w = min(step * 0.7, MAX_BAR_W)
             parts.append(
-                f'<rect class="bar" x="{_f(x + step * 0.15)}" y="{_f(y0 - h)}" '
-                f'width="{_f(step * 0.7)}" height="{_f(h)}"><title>{escape(label)}: '
+                f'<rect class="bar" fill="{BAR_FILL}" x="{_f(x + (step - bar_w) / 2)}" '
+                f'y="{_f(y0 - h)}" width="{_f(bar_w)}" height="{_f(h)}">'
+                f"<title>{escape(label)}: "
                 f"{escape(fmt_value(value))}</title></rect>"
             )
         if k % label_every == 0:
@@ -76,8 +86,8 @@ def bars_svg(
     if threshold is not None:
         y = y0 - threshold * plot_h
         parts.append(
-            f'<line class="threshold" x1="{pad_l}" x2="{width - pad_r}" y1="{_f(y)}" '
-            f'y2="{_f(y)}" stroke-dasharray="4 3"/>'
+            f'<line class="threshold" stroke="{THRESHOLD_STROKE}" x1="{pad_l}" '
+            f'x2="{width - pad_r}" y1="{_f(y)}" y2="{_f(y)}" stroke-dasharray="4 3"/>'
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -113,7 +123,8 @@ def hbars_svg(
         parts.append(
             f'<text class="tick" x="{pad_l - 6}" y="{label_y}" text-anchor="end">'
             f"{escape(label)}</text>"
-            f'<rect class="bar congested" x="{pad_l}" y="{y + 3}" width="{_f(w)}" '
+            f'<rect class="bar congested" fill="{CONGESTED_FILL}" x="{pad_l}" y="{y + 3}" '
+            f'width="{_f(w)}" '
             f'height="{bar_h}"/><text class="value" x="{_f(pad_l + w + 6)}" y="{label_y}">'
             f"{value} {escape(unit)}</text>"
         )

@@ -85,6 +85,10 @@ def configure(engine: JinjaTemplateEngine, timezone: str = DEFAULT_TIMEZONE) -> 
         date=_with_locale(lambda v, loc: fmt.date_short(v, loc, tz)),
         dt=_with_locale(lambda v, loc: fmt.datetime_short(v, loc, tz)),
         span=lambda v, minutes=15: fmt.interval_label(v, minutes, tz),
+        hm=lambda v: fmt.time_hm(v, tz),
+        countdown=fmt.countdown,
+        month_title=_with_locale(fmt.month_title),
+        local_month=lambda v: fmt.local_month(v, tz),
         iso=lambda v: fmt.iso_utc(v) if v is not None else "",
     )
     from web.ui import labels, svg_views
