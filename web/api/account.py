@@ -10,6 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 
 from market.access import auth as market_auth
 from market.access.auth import TokenView
+from web.api.responses import error_spec
 from web.auth import signed_in, throttle_account
 from web.deps import CurrentActor, Db, SettingsDep
 from web.ratelimit import rate_limited
@@ -37,7 +38,12 @@ class Me:
     name: str
 
 
-@post("/auth/token", middleware=[rate_limited("signin_limit")], status_code=201)
+@post(
+    "/auth/token",
+    middleware=[rate_limited("signin_limit")],
+    status_code=201,
+    responses={401: error_spec(401, "Wrong login or password, or the account is deactivated.")},
+)
 async def issue_token(
     request: Request[Any, Any, Any], db: Db, settings: SettingsDep, data: JSONBody[TokenRequest]
 ) -> TokenResponse:
