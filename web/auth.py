@@ -4,7 +4,8 @@ The middleware never refuses a request; it puts the `Actor` (or None) in `scope[
 Guards refuse: no actor → 401 (pages redirect to the sign-in form), wrong role → 403.
 API paths (`/api/...`) authenticate by `Authorization: Bearer <token>` only, so a cookie can
 never act on the API and the API needs no CSRF token; the pages and the live socket use the
-session cookie.
+session cookie. (Sessions, tokens, the credential stamps they are checked against and the
+sign-in throttles are one request path, kept together: hence a little over 400 lines.)
 """
 
 from __future__ import annotations

@@ -12,7 +12,9 @@ One resolution per file: the `resolution` column of the first row, or (without t
 the full hour or one PPE has starts 15 minutes apart). Other rows must agree.
 
 Putting the readings on the cluster's interval grid (hourly data split into quarter-hours,
-quarter-hours summed per hour) is `market.metering.grid`.
+quarter-hours summed per hour) is `market.metering.grid`; decoding the file's bytes is
+`market.metering.textfile`. What stays here is one reader — columns, rows and the resolution
+rule depend on each other — which is why it runs past 400 lines.
 
 Validation keeps flat memory: duplicates are found with one bitmap per PPE.
 """
