@@ -67,6 +67,12 @@ def test_no_template_holds_an_inline_script() -> None:
         for attributes, body in SCRIPT.findall(text):
             assert "src=" in attributes and not body.strip(), template
         assert "<script" not in SCRIPT.sub("", text), template
+        # inline handlers and htmx code (trigger filters, hx-on, js: values) run as inline
+        # script or eval, which the policy forbids: the browser would refuse them
+        assert not re.search(r"\son[a-z]+=", text), f"inline event handler in {template}"
+        for trigger in re.findall(r'hx-trigger="([^"]*)"', text):
+            assert "[" not in trigger, f"htmx trigger filter (eval) in {template}: {trigger}"
+        assert "hx-on" not in text and "js:" not in text, template
 
 
 async def test_schema_page_references_no_other_origin(client: Any, world: World) -> None:

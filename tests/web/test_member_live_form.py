@@ -43,10 +43,12 @@ async def test_live_refresh_of_my_orders_waits_while_an_order_is_edited(
 ) -> None:
     sign_in(client, "alice")
     r = client.get("/my/orders", headers=htmx_headers(client))
-    trigger = re.search(r'id="my-orders"[^>]*hx-trigger="([^"]+)"', r.text).group(1)
-    # every live trigger of the table is filtered: it does not fire while a form is open in it
-    for part in trigger.split(","):
-        assert "[!document.querySelector('#my-orders form')]" in part.replace("&#39;", "'"), part
+    table = re.search(r'<div id="my-orders"[^>]*>', r.text).group(0)
+    # the table refreshes on live events, and is marked to wait while a form in it is open
+    # (klaster.js cancels the refresh then: no trigger filters, which the CSP forbids as eval);
+    # tests/browser/test_ux.py edits an order across a gate closure in Chromium
+    assert "live:gate_closed from:body" in table and "data-defer-while-editing" in table
+    assert "[" not in table.split('hx-trigger="')[1].split('"')[0]
 
 
 async def test_saving_an_edited_order_brings_back_the_whole_table(

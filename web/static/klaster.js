@@ -50,6 +50,27 @@
   document.addEventListener("htmx:wsClose", checkSession);
   document.addEventListener("htmx:wsError", checkSession);
 
+  // No trigger filters in the templates: htmx evaluates them as code, which the Content
+  // Security Policy (script-src 'self', no 'unsafe-eval') forbids. Their two uses live here.
+  // A region that refreshes itself on live events waits while a form in it is open (an order
+  // being edited); saving or going back brings the fresh table.
+  document.addEventListener("htmx:confirm", function (e) {
+    var el = e.detail.elt, ev = e.detail.triggeringEvent;
+    if (el && el.hasAttribute("data-defer-while-editing") && ev && /^live:/.test(ev.type) &&
+        el.querySelector("form")) e.preventDefault();
+  });
+  // Print buttons (no inline handlers: the CSP allows scripts from this site only).
+  document.addEventListener("click", function (e) {
+    if (e.target && e.target.closest && e.target.closest("[data-print]")) window.print();
+  });
+  // The order form's price hint follows the chosen interval and metering point.
+  document.addEventListener("change", function (e) {
+    var t = e.target;
+    if (t && t.form && (t.name === "interval_id" || t.name === "metering_point_id")) {
+      htmx.trigger(t.form, "klaster:hint", {});
+    }
+  });
+
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function tick() {
     var now = Date.now() + (window.klasterClockOffset || 0);
