@@ -5,11 +5,15 @@ service's typed input (the same parser the API uses), calls one service and rend
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from litestar import Controller, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery, MultipartBody
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
@@ -17,8 +21,10 @@ from market.access import audit
 from market.core.errors import NotFound, ValidationFailed
 from market.core.fields import blank
 from market.export.request import parse_month
+from market.members import bulk as member_bulk
 from market.members import inputs as member_inputs
 from market.members import service as member_service
+from market.metering.textfile import open_text
 from market.network import inputs as network_inputs
 from market.network import service as network_service
 from market.reports.service import default_month, member_statement
@@ -42,6 +48,30 @@ POINT_EDIT_FIELDS = ("name", "node", "contracted_power_kw", "pv_kwp", "annual_us
                      "technology")  # fmt: skip
 PARAM_FIELDS = ("name", "registry_number", "coordinator_name", "gate_closure_minutes",
                 "horizon_intervals", "price_floor", "price_cap")  # fmt: skip
+
+
+#: A members CSV is small: a few hundred rows.
+MAX_MEMBERS_CSV = 2 * 1024 * 1024
+
+
+@dataclass
+class MembersUpload:
+    file: UploadFile
+
+
+async def _upload_text(upload: UploadFile) -> str:
+    """The uploaded CSV as text, decoded as `market.metering.textfile` decodes meter data."""
+    raw = await upload.read(MAX_MEMBERS_CSV + 1)
+    if len(raw) > MAX_MEMBERS_CSV:
+        raise ValidationFailed("file", "the file is larger than %(size_mb)s MB", size_mb=2)
+    with tempfile.NamedTemporaryFile(prefix="klaster-members-", suffix=".csv", delete=False) as out:
+        out.write(raw)
+    path = Path(out.name)
+    try:
+        with open_text(path) as stream:
+            return stream.read()
+    finally:
+        path.unlink(missing_ok=True)
 
 
 class _Row(Protocol):
@@ -103,6 +133,24 @@ class CoordinatorController(Controller):
         await member_service.create_member(db, actor, data)
         rows = await _members(db, actor)
         return render(request, "coordinator/_member_added.html", members=rows, form={})
+
+    @post("/members/import")
+    async def import_members(
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: CurrentActor,
+        data: MultipartBody[MembersUpload],
+    ) -> Template:
+        expect_form(request, "coordinator/_bulk_import.html")
+        text = await _upload_text(data.file)
+        try:
+            summary = await member_bulk.import_members(db, actor, text)
+        except member_bulk.BulkImportFailed as failed:
+            return render(request, "coordinator/_bulk_import.html", status_code=422,
+                          failed=failed)  # fmt: skip
+        rows = await _members(db, actor)
+        return render(request, "coordinator/_bulk_imported.html", members=rows, summary=summary)
 
     @post("/members/{member_id:int}/deactivate")
     async def deactivate_member(
