@@ -97,3 +97,12 @@ async def test_a_member_cannot_import(client: Any, world: World) -> None:
     sign_in(client, "alice")
     r = _post(client, f"{HEADER}\nX;household;;;;;;;;".encode())
     assert r.status_code == 403
+
+
+async def test_a_bad_header_or_a_binary_file_is_refused(client: Any, world: World) -> None:
+    sign_in(client, "coord")
+    r = _post(client, b"name;kind;colour\nA;household;red\n")
+    assert r.status_code == 422 and '<td class="num">1</td><td>colour</td>' in r.text
+    assert "nie jest kolumną importu" in r.text
+    r = _post(client, b"\x89PNG\r\n\x1a\n\x00\x00")
+    assert r.status_code == 422 and "field-error" in r.text and "CSV" in r.text
