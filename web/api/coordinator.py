@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from litestar import get, patch, post, put
+from litestar import Request, get, patch, post, put
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from market.access import audit
@@ -14,9 +14,11 @@ from market.members import inputs as member_inputs
 from market.members import service as member_service
 from market.network import inputs as network_inputs
 from market.network import service as network_service
+from market.trading import halt as market_halt
 from market.trading import parameters as market_parameters
 from web.auth import requires_role
-from web.deps import CurrentActor, Db
+from web.config import app_services
+from web.deps import ClockDep, CurrentActor, Db
 
 staff = [requires_role("coordinator", "distributor")]
 
@@ -43,6 +45,37 @@ async def update_parameters(
 
 
 coordinator_only = [requires_role("coordinator")]
+
+
+@dataclass
+class HaltReason:
+    reason: str
+
+
+@post("/market/halt", guards=coordinator_only, status_code=200)
+async def halt(
+    request: Request[Any, Any, Any],
+    db: Db,
+    actor: CurrentActor,
+    clock: ClockDep,
+    data: JSONBody[HaltReason],
+) -> market_halt.HaltState:
+    """Halt the market (coordinator): no order is placed, modified or cancelled until it is
+    resumed; `reason` (at most 200 characters) is shown on every page."""
+    reason = market_halt.parse_reason(asdict(data))
+    state = await market_halt.halt_market(db, actor, clock.now(), reason)
+    app_services(request.app).halt.set(state)
+    return state
+
+
+@post("/market/resume", guards=coordinator_only, status_code=200)
+async def resume(
+    request: Request[Any, Any, Any], db: Db, actor: CurrentActor
+) -> market_halt.HaltState:
+    """Resume trading after a halt (coordinator)."""
+    state = await market_halt.resume_market(db, actor)
+    app_services(request.app).halt.set(state)
+    return state
 
 
 @dataclass
@@ -253,6 +286,8 @@ HANDLERS: list[Any] = [
     list_members,
     list_points,
     update_parameters,
+    halt,
+    resume,
     create_member,
     update_member,
     deactivate_member,
