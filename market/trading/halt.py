@@ -15,6 +15,7 @@ from market.access.actor import WRITE, Actor, require_role
 from market.cluster.models import Cluster
 from market.cluster.service import get_cluster
 from market.core.errors import Conflict, MarketHalted
+from market.core.events import MARKET_HALTED, Publisher, publish_safely
 from market.core.fields import Fields, text
 
 #: The longest reason a halt may give.
@@ -31,6 +32,25 @@ class HaltState:
     @property
     def halted(self) -> bool:
         return self.halted_at is not None
+
+
+def halt_event(state: HaltState) -> dict[str, object]:
+    """The live event of a halt or resume (`market.core.events`)."""
+    at = state.halted_at.isoformat() if state.halted_at is not None else None
+    return {"type": MARKET_HALTED, "halted_at": at, "reason": state.reason}
+
+
+def state_of_event(event: dict[str, object]) -> HaltState:
+    """The halt an event announces (`halt_event`'s inverse)."""
+    at, reason = event.get("halted_at"), event.get("reason")
+    if not isinstance(at, str):
+        return HaltState()
+    return HaltState(datetime.fromisoformat(at), reason if isinstance(reason, str) else "")
+
+
+async def publish_halt(publisher: Publisher, state: HaltState) -> None:
+    """Tell the live views (after the caller's commit)."""
+    await publish_safely(publisher, MARKET_HALTED, halt_event(state))
 
 
 def parse_reason(fields: Fields) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.world import World, htmx_headers, sign_in, token_for
+from tests.web.test_live import receive_until
 
 pytestmark = pytest.mark.anyio
 
@@ -73,6 +74,8 @@ async def test_coordinator_page_halts_and_resumes(client: Any, world: World) -> 
                     headers=htmx_headers(client))  # fmt: skip
     assert r.status_code == 200 and "Wznów rynek" in r.text
     assert re.search(r'id="market-halted"[^>]*>.*' + REASON, client.get("/live").text)
+    params = client.get("/coordinator/parameters").text
+    assert "Wznów rynek" in params and 'id="market-halted"' in params
     r = client.post("/coordinator/halt", data={"action": "resume"}, headers=htmx_headers(client))
     assert r.status_code == 200 and "Wstrzymaj rynek" in r.text
 
@@ -87,3 +90,16 @@ async def test_members_and_distributor_cannot_halt(client: Any, world: World, lo
     coord = token_for(client, "coord")
     entries = client.get(f"{API}/audit", headers=coord).json()
     assert [e for e in entries if e["entity"] == "market"] == []
+
+
+async def test_open_pages_get_the_banner_pushed(client: Any, world: World) -> None:
+    coord = token_for(client, "coord")
+    sign_in(client, "alice")
+    with client.websocket_connect("/ws/live?page=my") as ws:
+        r = client.post(f"{API}/market/halt", json={"reason": REASON}, headers=coord)
+        assert r.status_code == 200
+        pushed = receive_until(ws, 'id="market-halt-banner"')
+        assert 'hx-swap-oob="true"' in pushed and REASON in pushed
+        assert client.post(f"{API}/market/resume", headers=coord).status_code == 200
+        pushed = receive_until(ws, 'id="market-halt-banner"')
+        assert 'id="market-halted"' not in pushed

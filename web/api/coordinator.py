@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from litestar import Request, get, patch, post, put
+from litestar import Request, Response, get, patch, post, put
+from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from market.access import audit
+from market.core.events import Publisher
 from market.members import inputs as member_inputs
 from market.members import service as member_service
 from market.network import inputs as network_inputs
@@ -18,7 +20,7 @@ from market.trading import halt as market_halt
 from market.trading import parameters as market_parameters
 from web.auth import requires_role
 from web.config import app_services
-from web.deps import ClockDep, CurrentActor, Db
+from web.deps import ClockDep, CurrentActor, Db, PublisherDep
 
 staff = [requires_role("coordinator", "distributor")]
 
@@ -52,30 +54,42 @@ class HaltReason:
     reason: str
 
 
+def announce_halt(
+    request: Request[Any, Any, Any], publisher: Publisher, state: market_halt.HaltState
+) -> BackgroundTask:
+    """After the request's commit: this process's banner cache, then the live views of every
+    process (`market_halted`)."""
+
+    async def announce() -> None:
+        app_services(request.app).halt.set(state)
+        await market_halt.publish_halt(publisher, state)
+
+    return BackgroundTask(announce)
+
+
 @post("/market/halt", guards=coordinator_only, status_code=200)
 async def halt(
     request: Request[Any, Any, Any],
     db: Db,
     actor: CurrentActor,
     clock: ClockDep,
+    publisher: PublisherDep,
     data: JSONBody[HaltReason],
-) -> market_halt.HaltState:
+) -> Response[market_halt.HaltState]:
     """Halt the market (coordinator): no order is placed, modified or cancelled until it is
     resumed; `reason` (at most 200 characters) is shown on every page."""
     reason = market_halt.parse_reason(asdict(data))
     state = await market_halt.halt_market(db, actor, clock.now(), reason)
-    app_services(request.app).halt.set(state)
-    return state
+    return Response(state, background=announce_halt(request, publisher, state))
 
 
 @post("/market/resume", guards=coordinator_only, status_code=200)
 async def resume(
-    request: Request[Any, Any, Any], db: Db, actor: CurrentActor
-) -> market_halt.HaltState:
+    request: Request[Any, Any, Any], db: Db, actor: CurrentActor, publisher: PublisherDep
+) -> Response[market_halt.HaltState]:
     """Resume trading after a halt (coordinator)."""
     state = await market_halt.resume_market(db, actor)
-    app_services(request.app).halt.set(state)
-    return state
+    return Response(state, background=announce_halt(request, publisher, state))
 
 
 @dataclass

@@ -24,9 +24,9 @@ from market.network import service as network_service
 from market.reports.service import default_month, member_statement
 from market.trading import halt as market_halt
 from market.trading import parameters as market_parameters
+from web.api.coordinator import announce_halt
 from web.auth import requires_role
-from web.config import app_services
-from web.deps import ClockDep, CurrentActor, Db
+from web.deps import ClockDep, CurrentActor, Db, PublisherDep
 from web.pages.reports import unless_empty
 from web.ui.formatting import polish_sort_key
 from web.ui.render import expect_form, page, render
@@ -264,7 +264,12 @@ class CoordinatorController(Controller):
 
     @post("/halt")
     async def halt_or_resume(
-        self, request: HTMXRequest, db: Db, actor: CurrentActor, clock: ClockDep
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: CurrentActor,
+        clock: ClockDep,
+        publisher: PublisherDep,
     ) -> Template:
         """Halt the market with a reason, or resume it (the form's `action`)."""
         fields = await form_fields(request, ("action", "reason"))
@@ -275,8 +280,9 @@ class CoordinatorController(Controller):
         else:
             reason = market_halt.parse_reason(fields)
             halt = await market_halt.halt_market(db, actor, clock.now(), reason)
-        app_services(request.app).halt.set(halt)
-        return render(request, "coordinator/_halt_form.html", halt=halt)
+        done = render(request, "coordinator/_halt_form.html", halt=halt)
+        done.background = announce_halt(request, publisher, halt)
+        return done
 
     @post("/parameters")
     async def save_parameters(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
