@@ -37,8 +37,11 @@ async def test_standing_orders_wait_for_the_resume(world: World) -> None:
         await halt.halt_market(s, world.carol, world.clock.now(), "awaria licznika")
     await _create_rule(world)
     assert await _rule_orders(world) == 0
-    await world.scheduler().tick()  # gates still close while halted
-    assert await _rule_orders(world) == 0
+    opened = await world.open_intervals()
+    world.clock.advance(hours=2)
+    report = await world.scheduler().tick()  # gates still close, intervals clear
+    assert {r.interval_id for r in report.cleared} >= {i.id for i in opened}
+    assert await _rule_orders(world) == 0  # nor placed when the gate closes
     async with unit_of_work(world.db.sessions) as s:
         await halt.resume_market(s, world.carol)
         assert not (await halt.halt_state(s)).halted
