@@ -33,7 +33,7 @@ from market.core.settings import Settings, get_settings
 from market.db.engine import create_engine, session_factory
 from web.api.intake import OrderIntake
 from web.auth import ActorMiddleware, CredentialRelay, SessionConfig, TokenCache, client_address
-from web.config import CSRF_COOKIE, AppServices, WebConfig
+from web.config import CSRF_COOKIE, AppServices, WebConfig, app_services
 from web.errors import EXCEPTION_HANDLERS
 from web.input_guard import input_guard
 from web.live.hub import ChannelsPublisher, LiveHub, make_channels_plugin
@@ -251,6 +251,7 @@ def create_app(
         plugins=[HTMXPlugin(), channels, OpsPlugin(settings)],
         stores=_stores(settings, config),
         before_send=[security_headers],
+        before_request=_halt_banner,
         middleware=[
             input_guard,
             session_config.middleware,
@@ -277,6 +278,16 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
     )
+
+
+async def _halt_banner(request: Request[Any, Any, Any]) -> None:
+    """The market's halt for the banner of every page (`request.state.market_halt`), from
+    the per-process cache (web.config.HaltCache); API calls, static files and the health
+    check skip it."""
+    if request.scope["path"].startswith(("/api/", "/static/", "/health")):
+        return
+    services = app_services(request.app)
+    request.state.market_halt = await services.halt.current(services.session_factory)
 
 
 def _pool_options(settings: Settings) -> dict[str, Any]:

@@ -19,7 +19,8 @@ Web knobs, all read by `Settings.from_env` (docs/configuration.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from market.core.settings import DurationUnit, Settings
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
     from market.core.clock import Clock
+    from market.trading.halt import HaltState
     from web.api.intake import OrderIntake
     from web.auth import TokenCache
     from web.live.hub import ChannelsPublisher, LiveHub
@@ -72,6 +74,30 @@ class WebConfig:
         )
 
 
+class HaltCache:
+    """The market's halt as the pages' banner shows it: read from the database at most once
+    every `ttl_s` seconds per process (not a query per page), set at once by a halt or resume
+    made in this process."""
+
+    def __init__(self, ttl_s: float = 5.0) -> None:
+        self.ttl_s = ttl_s
+        self._state: HaltState | None = None
+        self._read_at = 0.0
+
+    async def current(self, sessions: async_sessionmaker[AsyncSession]) -> HaltState:
+        from market.trading.halt import halt_state
+
+        if self._state is None or time.monotonic() - self._read_at > self.ttl_s:
+            async with sessions() as session:
+                self.set(await halt_state(session))
+        assert self._state is not None
+        return self._state
+
+    def set(self, state: HaltState) -> None:
+        self._state = state
+        self._read_at = time.monotonic()
+
+
 @dataclass(slots=True, eq=False)
 class AppServices:
     """Everything the handlers, middleware and lifespans share, built by `create_app`.
@@ -91,6 +117,7 @@ class AppServices:
     signin_account_limit: RateLimit
     rate_counters: Counters
     live_hub: LiveHub | None = None
+    halt: HaltCache = field(default_factory=HaltCache)
     ops_redis: Redis | None = None
 
     def rate_limit(self, name: str) -> RateLimit:

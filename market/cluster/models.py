@@ -36,5 +36,8 @@ class Cluster(Base):
     price_cap: Mapped[Decimal] = mapped_column(price_pln())
     #: Seed of the deterministic synthetic profiles (forecasts for standing orders).
     profile_seed: Mapped[int] = mapped_column(Integer, default=2026)
+    #: When the coordinator halted the market (None: trading), and why (shown to everyone).
+    halted_at: Mapped[datetime | None] = mapped_column(default=None)
+    halt_reason: Mapped[str | None] = mapped_column(String(200), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

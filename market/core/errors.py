@@ -78,6 +78,12 @@ class GateClosed(KlasterError):
     status_code = 409
 
 
+class MarketHalted(KlasterError):
+    """The coordinator has halted the market: no new, modified or cancelled orders."""
+
+    status_code = 409
+
+
 class NotFound(KlasterError):
     status_code = 404
 

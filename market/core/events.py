@@ -7,6 +7,8 @@ Channels and payloads (JSON-serialisable dicts, times ISO 8601 UTC):
 - `interval_cleared`: `{"type": "interval_cleared", "interval_id", "interval_start",
   "status", "reason", "prices": {node_code: "0.1234"}, "local_kwh", "import_kwh",
   "export_kwh", "welfare_pln", "congested_lines": [line_code, ...]}`.
+- `market_halted`: `{"type": "market_halted", "halted_at", "reason"}` after the coordinator
+  halts (both set) or resumes (both null) the market.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any, Protocol
 ORDERBOOK = "orderbook"
 GATE_CLOSED = "gate_closed"
 INTERVAL_CLEARED = "interval_cleared"
-CHANNELS = (ORDERBOOK, GATE_CLOSED, INTERVAL_CLEARED)
+MARKET_HALTED = "market_halted"
+CHANNELS = (ORDERBOOK, GATE_CLOSED, INTERVAL_CLEARED, MARKET_HALTED)
 
 
 class Publisher(Protocol):

@@ -19,6 +19,7 @@ from market.core.clock import Clock
 from market.core.errors import Conflict, NotFound, OrderRejected
 from market.network.models import MeteringPoint
 from market.trading.book import OrderView, member_orders, order_view, order_views
+from market.trading.halt import check_trading
 from market.trading.intervals import open_interval, still_open
 from market.trading.models import Interval, Order, OrderStatus
 from market.trading.order_input import OrderChange, OrderInput
@@ -70,6 +71,7 @@ async def modify_order(
     session: AsyncSession, actor: Actor, clock: Clock, order_id: int, change: OrderChange
 ) -> OrderResult:
     """Change quantity and/or price of my open order before its gate closes."""
+    check_trading(await get_cluster(session))
     order = await _own_open_order(session, actor, order_id)
     now = clock.now()
     interval = await open_interval(session, order.interval_id, now)
@@ -100,6 +102,7 @@ async def cancel_order(
     session: AsyncSession, actor: Actor, clock: Clock, order_id: int
 ) -> OrderResult:
     """Cancel my open order before its gate closes."""
+    check_trading(await get_cluster(session))
     order = await _own_open_order(session, actor, order_id)
     now = clock.now()
     interval = await open_interval(session, order.interval_id, now)

@@ -7,10 +7,10 @@ attribute or rule is written here once.
 - **resolve**: the cluster (price band) with the metering points named and their nodes in one
   statement; the intervals named in one statement, FOR SHARE (a gate closing meanwhile waits
   for this transaction); the client order ids already used in one statement.
-- **validate**: each submission on its own (price band, own active point, open gate,
-  deliverable quantity); a submission that breaks a rule gets its error as its outcome and
-  does not affect the others. (The form of each value was checked when it was parsed into an
-  `OrderInput`, by the same parser for every entry point.)
+- **validate**: each submission on its own (market not halted, price band, own active
+  point, open gate, deliverable quantity); a submission that breaks a rule gets its error as
+  its outcome and does not affect the others. (The form of each value was checked when it
+  was parsed into an `OrderInput`, by the same parser for every entry point.)
 - **insert in bulk**: one INSERT of every accepted row (Core: the ORM would insert and fetch
   ids one row at a time), then the gate re-check SQLite needs (`intervals.still_open`).
 - **audit**: one INSERT of their audit entries (orders of a standing rule are not audited
@@ -51,6 +51,7 @@ from market.core.events import ORDERBOOK, Publisher, publish_safely
 from market.db.engine import dialect_name, insert_returning_ids
 from market.network.models import MeteringPoint, Node
 from market.trading.book import OrderView, order_view, order_views
+from market.trading.halt import check_trading
 from market.trading.intervals import check_closing, check_open, for_share, still_open
 from market.trading.models import Interval, Order, OrderStatus
 from market.trading.order_input import OrderInput
@@ -235,6 +236,7 @@ def _validate(
 ) -> tuple[MeteringPoint, Interval]:
     """The rules that depend on stored state, in the order their errors are reported."""
     order = sub.order
+    check_trading(cluster)
     check_price_band(order.price, cluster)
     point = check_own_point(points.get(order.metering_point_id), order.metering_point_id, sub.actor)
     found = intervals.get(order.interval_id)

@@ -104,13 +104,14 @@ def module_client(web_app: Litestar) -> Iterator[TestClient[Litestar]]:
 def forget_requests(app: Litestar) -> None:
     """What an app remembers of earlier requests: rate-limit windows and cached tokens."""
     from web.auth import TokenCache
-    from web.config import app_services
+    from web.config import HaltCache, app_services
     from web.ratelimit import MemoryCounters
 
     services = app_services(app)
     assert not services.settings.redis_url, "the shared test app keeps its state in memory"
     services.rate_counters = MemoryCounters()
     services.token_cache = TokenCache()
+    services.halt = HaltCache()
 
 
 @pytest.fixture

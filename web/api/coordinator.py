@@ -6,17 +6,21 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from litestar import get, patch, post, put
+from litestar import Request, Response, get, patch, post, put
+from litestar.background_tasks import BackgroundTask
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from market.access import audit
+from market.core.events import Publisher
 from market.members import inputs as member_inputs
 from market.members import service as member_service
 from market.network import inputs as network_inputs
 from market.network import service as network_service
+from market.trading import halt as market_halt
 from market.trading import parameters as market_parameters
 from web.auth import requires_role
-from web.deps import CurrentActor, Db
+from web.config import app_services
+from web.deps import ClockDep, CurrentActor, Db, PublisherDep
 
 staff = [requires_role("coordinator", "distributor")]
 
@@ -43,6 +47,49 @@ async def update_parameters(
 
 
 coordinator_only = [requires_role("coordinator")]
+
+
+@dataclass
+class HaltReason:
+    reason: str
+
+
+def announce_halt(
+    request: Request[Any, Any, Any], publisher: Publisher, state: market_halt.HaltState
+) -> BackgroundTask:
+    """After the request's commit: this process's banner cache, then the live views of every
+    process (`market_halted`)."""
+
+    async def announce() -> None:
+        app_services(request.app).halt.set(state)
+        await market_halt.publish_halt(publisher, state)
+
+    return BackgroundTask(announce)
+
+
+@post("/market/halt", guards=coordinator_only, status_code=200)
+async def halt(
+    request: Request[Any, Any, Any],
+    db: Db,
+    actor: CurrentActor,
+    clock: ClockDep,
+    publisher: PublisherDep,
+    data: JSONBody[HaltReason],
+) -> Response[market_halt.HaltState]:
+    """Halt the market (coordinator): no order is placed, modified or cancelled until it is
+    resumed; `reason` (at most 200 characters) is shown on every page."""
+    reason = market_halt.parse_reason(asdict(data))
+    state = await market_halt.halt_market(db, actor, clock.now(), reason)
+    return Response(state, background=announce_halt(request, publisher, state))
+
+
+@post("/market/resume", guards=coordinator_only, status_code=200)
+async def resume(
+    request: Request[Any, Any, Any], db: Db, actor: CurrentActor, publisher: PublisherDep
+) -> Response[market_halt.HaltState]:
+    """Resume trading after a halt (coordinator)."""
+    state = await market_halt.resume_market(db, actor)
+    return Response(state, background=announce_halt(request, publisher, state))
 
 
 @dataclass
@@ -253,6 +300,8 @@ HANDLERS: list[Any] = [
     list_members,
     list_points,
     update_parameters,
+    halt,
+    resume,
     create_member,
     update_member,
     deactivate_member,

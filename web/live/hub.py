@@ -34,7 +34,7 @@ import msgspec
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 
-from market.core.events import CHANNELS, GATE_CLOSED, INTERVAL_CLEARED, ORDERBOOK
+from market.core.events import CHANNELS, GATE_CLOSED, INTERVAL_CLEARED, MARKET_HALTED, ORDERBOOK
 from web.config import ACCESS_CHANNEL
 
 if TYPE_CHECKING:
@@ -127,8 +127,10 @@ class LiveHub:
         render_html: Renderer,
         load_state: Loader,
         channels: list[str] | None = None,
+        on_halt: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self._plugin = plugin
+        self._on_halt = on_halt
         self._channels = channels or list(CHANNELS)
         self._render_html = render_html
         self._load_state = load_state
@@ -168,6 +170,13 @@ class LiveHub:
 
     async def handle(self, event: dict[str, Any]) -> None:
         kind = str(event.get("type", ""))
+        if kind == MARKET_HALTED:
+            # The banner cache first (pages rendered from now on), then the open pages: the
+            # event carries the whole state, so nothing is read.
+            if self._on_halt is not None:
+                self._on_halt(event)
+            await self.dispatch_paced(LiveUpdate(kind, event, None))
+            return
         if not self._clients:
             return  # nobody to tell: do not read the database for nothing
         if kind == ORDERBOOK:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from market.trading.halt import state_of_event
 from web.config import app_services
 from web.live.hub import LiveHub, LiveUpdate, channel_names
 
@@ -111,6 +112,7 @@ def make_hub(app: Litestar) -> LiveHub:
                 locale=locale,
                 page=page,
                 market_now=clock.now(),
+                halt_of=state_of_event,
                 clock_speed=getattr(clock, "speed", 1.0),
             )
         )
@@ -120,4 +122,5 @@ def make_hub(app: Litestar) -> LiveHub:
         render_html=render,
         load_state=load,
         channels=channel_names(services.web_config.channel_prefix),
+        on_halt=lambda event: services.halt.set(state_of_event(event)),
     )

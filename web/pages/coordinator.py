@@ -28,16 +28,18 @@ from market.metering.textfile import open_text
 from market.network import inputs as network_inputs
 from market.network import service as network_service
 from market.reports.service import default_month, member_statement
+from market.trading import halt as market_halt
 from market.trading import parameters as market_parameters
+from web.api.coordinator import announce_halt
 from web.auth import requires_role
-from web.deps import CurrentActor, Db
+from web.deps import ClockDep, CurrentActor, Db, PublisherDep
 from web.pages.reports import unless_empty
 from web.ui.formatting import polish_sort_key
 from web.ui.render import expect_form, page, render
 
 #: The kinds of record the audit log can be filtered by (`market.access.audit` entities).
 AUDIT_ENTITIES = ("order", "standing_order", "interval", "member", "metering_point", "node",
-                  "line", "grid_connection", "parameters", "api_token")  # fmt: skip
+                  "line", "grid_connection", "parameters", "market", "api_token")  # fmt: skip
 MEMBER_FIELDS = ("name", "kind", "role", "login", "password", "email")
 MEMBER_EDIT_FIELDS = ("name", "kind", "email", "password", "show_name")
 POINT_FIELDS = ("ppe_code", "member_id", "node", "contracted_power_kw", "pv_kwp", "name",
@@ -304,7 +306,31 @@ class CoordinatorController(Controller):
     @get("/parameters")
     async def parameters_page(self, request: HTMXRequest, db: Db) -> Template:
         params = await market_parameters.get_parameters(db)
-        return page(request, "coordinator/parameters.html", section="coordinator", params=params)
+        halt = await market_halt.halt_state(db)
+        return page(request, "coordinator/parameters.html", section="coordinator",
+                    params=params, halt=halt)  # fmt: skip
+
+    @post("/halt")
+    async def halt_or_resume(
+        self,
+        request: HTMXRequest,
+        db: Db,
+        actor: CurrentActor,
+        clock: ClockDep,
+        publisher: PublisherDep,
+    ) -> Template:
+        """Halt the market with a reason, or resume it (the form's `action`)."""
+        fields = await form_fields(request, ("action", "reason"))
+        halt = await market_halt.halt_state(db)
+        expect_form(request, "coordinator/_halt_form.html", halt=halt, form=fields)
+        if fields["action"] == "resume":
+            halt = await market_halt.resume_market(db, actor)
+        else:
+            reason = market_halt.parse_reason(fields)
+            halt = await market_halt.halt_market(db, actor, clock.now(), reason)
+        done = render(request, "coordinator/_halt_form.html", halt=halt)
+        done.background = announce_halt(request, publisher, halt)
+        return done
 
     @post("/parameters")
     async def save_parameters(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
