@@ -284,7 +284,7 @@ async def _halt_banner(request: Request[Any, Any, Any]) -> None:
     """The market's halt for the banner of every page (`request.state.market_halt`), from
     the per-process cache (web.config.HaltCache); API calls, static files and the health
     check skip it."""
-    if request.scope["path"].startswith(("/api/", "/static/", "/health")):
+    if request.scope["path"].startswith(("/api/", "/static/", "/health", "/ready", "/metrics")):
         return
     services = app_services(request.app)
     request.state.market_halt = await services.halt.current(services.session_factory)

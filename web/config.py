@@ -85,11 +85,19 @@ class HaltCache:
         self._read_at = 0.0
 
     async def current(self, sessions: async_sessionmaker[AsyncSession]) -> HaltState:
-        from market.trading.halt import halt_state
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from market.trading.halt import HaltState, halt_state
 
         if self._state is None or time.monotonic() - self._read_at > self.ttl_s:
-            async with sessions() as session:
-                self.set(await halt_state(session))
+            try:
+                async with sessions() as session:
+                    self.set(await halt_state(session))
+            except (SQLAlchemyError, OSError):
+                # The banner never fails a page: with the database away, keep what was last
+                # known (or "trading") and try again after `ttl_s`; a page that needs the
+                # database answers 503 by itself.
+                self.set(self._state or HaltState())
         assert self._state is not None
         return self._state
 
