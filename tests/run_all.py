@@ -1,6 +1,7 @@
-"""The README's test command runs this: the main suite, then the real-browser journey in its
-own pytest process (a sync Playwright session breaks later anyio tests in one process), then
-one closing line with the totals of both."""
+"""The README's test command runs this: the main suite, and beside it the real-browser tests in
+their own pytest process (a sync Playwright session breaks later anyio tests in one process;
+running the two at once uses the machine's second core: the browser tests use their own
+SQLite servers), then one closing line with the totals of both."""
 
 from __future__ import annotations
 
@@ -36,13 +37,21 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         main_report = Path(tmp) / "main.xml"
         browser_report = Path(tmp) / "browser.xml"
+        browser_log = Path(tmp) / "browser.log"
+        browser_dir = ROOT / "tests" / "browser"
+        browser: subprocess.Popen[bytes] | None = None
+        if browser_dir.is_dir() and not argv:
+            cmd = [sys.executable, "-m", "pytest", f"--junitxml={browser_report}", "-m"]
+            cmd += ["browser", str(browser_dir)]
+            print("+", " ".join(cmd), f"> {browser_log} (alongside)", flush=True)
+            with browser_log.open("wb") as log:
+                browser = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         # the slowest tests and set-ups at the end: where the suite's time goes
         rc = pytest(main_report, "-m", "not browser", "--durations=15", *argv)
-        browser_dir = ROOT / "tests" / "browser"
-        if rc == 0 and browser_dir.is_dir() and not argv:
-            rc = pytest(browser_report, "-m", "browser", str(browser_dir))
-            if rc == NO_TESTS:
-                rc = 0
+        if browser is not None:
+            browser_rc = browser.wait()
+            print(browser_log.read_text(errors="replace"), flush=True)
+            rc = rc or (0 if browser_rc == NO_TESTS else browser_rc)
         counts = [totals(main_report), totals(browser_report)]
     passed, failed, skipped = (sum(c[i] for c in counts) for i in range(3))
     print(f"tests: {passed} passed, {failed} failed, {skipped} skipped", flush=True)
