@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,8 +83,7 @@ async def point_periods(
         require_role(actor, *READ)
     cluster = await get_cluster(session)
     zone = ZoneInfo(cluster.timezone)
-    start = datetime.combine(request.first_day, datetime.min.time(), zone)
-    end = datetime.combine(request.last_day + timedelta(days=1), datetime.min.time(), zone)
+    start, end = request.bounds(zone)
     points, _capacity = await load_points(session, rules)
     names = {
         pid: (ppe, member)
@@ -163,8 +162,7 @@ async def member_benefit(
         raise Forbidden("member", "you can only see your own statement")
     cluster = await get_cluster(session)
     zone = ZoneInfo(cluster.timezone)
-    start = datetime.combine(request.first_day, datetime.min.time(), zone)
-    end = datetime.combine(request.last_day + timedelta(days=1), datetime.min.time(), zone)
+    start, end = request.bounds(zone)
     points, _capacity = await load_points(session, rules)
     mine = set(
         await session.scalars(select(MeteringPoint.id).where(MeteringPoint.member_id == member_id))

@@ -36,6 +36,12 @@ class StatutoryRequest:
     last_day: date  # included
     granularity: Granularity
 
+    def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        """[start, end) of the requested local days, as aware datetimes in `zone`."""
+        start = datetime.combine(self.first_day, datetime.min.time(), zone)
+        end = datetime.combine(self.last_day + timedelta(days=1), datetime.min.time(), zone)
+        return start, end
+
 
 def _day_or_month(raw: object, field: str, *, end: bool) -> date:
     text = str(raw or "").strip()
@@ -90,8 +96,7 @@ async def statutory_report(
         require_role(actor, *READ)
     cluster = await get_cluster(session)
     zone = ZoneInfo(cluster.timezone)
-    start = datetime.combine(request.first_day, datetime.min.time(), zone)
-    end = datetime.combine(request.last_day + timedelta(days=1), datetime.min.time(), zone)
+    start, end = request.bounds(zone)
     points, capacity = await load_points(session, rules)
     rates = await load_rate_book(session)
     hours: list[HourResult] = []
