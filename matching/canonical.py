@@ -54,6 +54,31 @@ def _tied(price: FloatArray, lam: FloatArray) -> tuple[BoolArray, BoolArray, Boo
     return tied, (price > lam) & ~tied, (price < lam) & ~tied
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _AtPrices:
+    """What the prices `lam` decide alone: each step and grid exchange strictly in or out of
+    the money is at its bound; the tied ones (the `*_tied` masks) are left to the tie rule."""
+
+    tied: BoolArray
+    x_new: FloatArray
+    i_tied: BoolArray
+    e_tied: BoolArray
+    m_new: FloatArray
+    e_new: FloatArray
+
+
+def _at_prices(steps: Steps, topo: Topology, lam: FloatArray) -> _AtPrices:
+    tied, above, below = _tied(steps.price, lam[steps.node])
+    buy = steps.is_buy
+    x_new = np.where((buy & above) | (~buy & below), steps.quantity_kwh, 0.0)
+    g_lam = lam[topo.grid_node]
+    i_tied, _, i_below = _tied(topo.import_price, g_lam)
+    e_tied, e_above, _ = _tied(topo.export_price, g_lam)
+    m_new = np.where(i_below, topo.import_limit_kwh, 0.0)
+    e_new = np.where(e_above, topo.export_limit_kwh, 0.0)
+    return _AtPrices(tied, x_new, i_tied, e_tied, m_new, e_new)
+
+
 def canonical_primal(
     topo: Topology,
     steps: Steps,
@@ -66,17 +91,12 @@ def canonical_primal(
     """The rule's optimal solution (see the module docstring); transport model only."""
     n = topo.n_nodes
     limit = topo.line_limit_kwh
-    # steps
-    tied, above, below = _tied(steps.price, lam[steps.node])
+    # steps and grid connections: what the prices decide alone
+    fixed = _at_prices(steps, topo, lam)
+    tied, x_new, i_tied, e_tied = fixed.tied, fixed.x_new, fixed.i_tied, fixed.e_tied
+    m_new, e_new = fixed.m_new, fixed.e_new
     buy = steps.is_buy
     q = steps.quantity_kwh
-    x_new = np.where((buy & above) | (~buy & below), q, 0.0)
-    # grid connections
-    g_lam = lam[topo.grid_node]
-    i_tied, _, i_below = _tied(topo.import_price, g_lam)
-    e_tied, e_above, _ = _tied(topo.export_price, g_lam)
-    m_new = np.where(i_below, topo.import_limit_kwh, 0.0)
-    e_new = np.where(e_above, topo.export_limit_kwh, 0.0)
     # lines
     l_tied, l_up, l_down = _tied(lam[topo.line_to], lam[topo.line_from])
     forced_flow = np.where(l_up, limit, np.where(l_down, -limit, 0.0))
@@ -209,15 +229,12 @@ def canonical_primal_dc(
     reaches the solver's welfare (then it is optimal too). Otherwise the solver's solution
     stands, and the reason says so."""
     n = topo.n_nodes
-    tied, above, below = _tied(steps.price, lam[steps.node])
+    # steps and grid connections: what the prices decide alone
+    fixed = _at_prices(steps, topo, lam)
+    tied, x_new, i_tied, e_tied = fixed.tied, fixed.x_new, fixed.i_tied, fixed.e_tied
+    m_new, e_new = fixed.m_new, fixed.e_new
     buy = steps.is_buy
     q = steps.quantity_kwh
-    x_new = np.where((buy & above) | (~buy & below), q, 0.0)
-    g_lam = lam[topo.grid_node]
-    i_tied, _, i_below = _tied(topo.import_price, g_lam)
-    e_tied, e_above, _ = _tied(topo.export_price, g_lam)
-    m_new = np.where(i_below, topo.import_limit_kwh, 0.0)
-    e_new = np.where(e_above, topo.export_limit_kwh, 0.0)
     sign = np.where(buy, -1.0, 1.0)
     zone = topo.component
     kept = Primal(x, flow, imports, exports, "tied orders as solved (DC network)")
