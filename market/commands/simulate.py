@@ -36,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keep-meter-data", action="store_true", help="store the synthetic meter data"
     )
+    parser.add_argument(
+        "--skip-store",
+        action="store_true",
+        help="do not store clearing results (faster; the figures are the same)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--compare", nargs=2, metavar=("A", "B"), help="two results or two scenarios"
@@ -174,6 +179,7 @@ async def _async_simulate(
             pv_error=float(scenario.pv_error),
             progress=_Bar(not args.no_progress),
             keep_meter_data=args.keep_meter_data,
+            store_results=not args.skip_store,
             monthly_export_price=scenario.prices.export_pln_per_kwh is None,
         )
         return await sim.run()
