@@ -80,3 +80,15 @@ async def test_rcem_only_without_imported_prices(cli_db: Any) -> None:
         pv = await member_benefits(s, COORD, OCTOBER, members[PPE_A])
     assert pv.statutory.export_price_source == "rcem"
     assert pv.statutory.counterfactual_export_pln == D("2.31")  # 7 × 0.33
+
+
+async def test_statements_reconcile_with_the_cluster(cli_db: Any) -> None:
+    """Σ over the members' statements = the cluster's month (test_report_cli: exempt 5.5 kWh,
+    avoided 0.0567 PLN, discount 0.0916 PLN; each member's discount rounded to 0.0001)."""
+    members = set((await _members(cli_db)).values())
+    async with cli_db.session() as s:
+        benefits = [(await member_benefits(s, COORD, OCTOBER, m)).statutory for m in members]
+    assert sum(b.exempt_kwh for b in benefits) == D("5.5")
+    assert sum(b.avoided_fees_pln for b in benefits) == D("0.0567")
+    assert abs(sum(b.discount_pln for b in benefits) - D("0.0916")) <= D("0.0001") * len(members)
+    assert {b.discount_tier for b in benefits} == {1}
