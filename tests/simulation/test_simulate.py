@@ -1,4 +1,4 @@
-"""The simulation on a small cluster (60-minute intervals, one day): the real pipeline runs,
+"""The simulation on a small cluster (60-minute intervals, one autumn DST day of 25 hours): the real pipeline runs,
 the figures hold together, a re-run with the same seed gives the same summary, a day hook
 is called with the day's intervals."""
 
@@ -22,7 +22,7 @@ from market.simulation.engine import Simulation
 from market.simulation.scenario import parse_scenario
 from market.trading.models import Interval, IntervalStatus
 
-DAY = date(2026, 6, 1)
+DAY = date(2026, 10, 25)  # the autumn DST day: 25 hours
 SCENARIO = parse_scenario(
     {
         "name": "small",
@@ -47,7 +47,7 @@ def _run(tmp: Path, seed: int, hooks: tuple[Any, ...] = (), store: bool = True) 
                     s,
                     members=20,
                     seed=seed,
-                    now=datetime(2026, 6, 1, tzinfo=UTC),
+                    now=datetime(2026, 10, 25, tzinfo=UTC),
                     interval_minutes=60,
                 )
                 assert await apply_scenario(s, SCENARIO, seed) == 4
@@ -80,15 +80,15 @@ def test_one_day_real_pipeline_deterministic(tmp_path: Path) -> None:
         days.append((day, len(intervals)))
 
     first = _run(tmp_path / "a", 7, hooks=(hook,))
-    assert days == [(DAY, 24)]
-    assert first["intervals"] == first["cleared"] == 24 and first["failed"] == 0
-    assert first["_stored_runs"] == 24 and first["_statuses"] == [IntervalStatus.CLEARED.value]
+    assert days == [(DAY, 25)]
+    assert first["intervals"] == first["cleared"] == 25 and first["failed"] == 0
+    assert first["_stored_runs"] == 25 and first["_statuses"] == [IntervalStatus.CLEARED.value]
     assert first["_points"] == 24 and first["_line"] == 5000
     assert first["metering_points"] == 24 and first["by_kind"]["storage"]["metering_points"] == 3
     st = first["statutory"]
     assert D(st["exempt_kwh"]) <= D(st["matched_kwh"]) <= D(st["renewable_fed_in_kwh"])
     (month,) = st["months"]
-    assert month["hours"] == 24 and month["source"] == "meter_data"
+    assert month["hours"] == 25 and month["source"] == "meter_data"
     # the kinds' energies are the cluster's: every point's metered hours, summed
     kinds = first["by_kind"].values()
     assert sum(D(k["consumption_kwh"]) for k in kinds) == D(month["member_consumption_kwh"])
