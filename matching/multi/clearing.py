@@ -17,13 +17,14 @@ import numpy as np
 from matching import glop
 from matching.multi.model import MultiModel, Reduction, block_balance, build, net_flow
 from matching.multi.prices import StepsAt, bounds, line_constraints, transport_prices
-from matching.multi.problem import MultiProblem
+from matching.multi.problem import Blocks, MultiProblem, Storage
 from matching.multi.reduce import reduce_tree, subtree_matrix, tree_flows
 from matching.network import Topology, build_topology
 from matching.prices import PriceRuleError, choose_prices
 from matching.problem import (
     ClearingProblem,
     FloatArray,
+    IntArray,
     Interval,
     OrderBook,
 )
@@ -232,7 +233,106 @@ def _solve_mip(
 
 def clear(problem: MultiProblem) -> MultiResult:
     """Clear all intervals at once: welfare net of line fees and storage wear, network,
-    storage and block constraints, nodal prices per interval."""
+    storage and block constraints, nodal prices per interval.
+
+    Storage units and blocks are put in a canonical order (what they are, then id) first, so
+    listing them in another order gives the same result."""
+    canon, perm_s, perm_b = canonical(problem)
+    res = _clear(canon)
+    if not (
+        np.array_equal(perm_s, np.arange(perm_s.shape[0]))
+        and np.array_equal(perm_b, np.arange(perm_b.shape[0]))
+    ):
+        res = _uncanonical(problem, res, perm_s, perm_b)
+    return res
+
+
+def canonical(problem: MultiProblem) -> tuple[MultiProblem, IntArray, IntArray]:
+    """The problem with storage and blocks sorted by what they are, then id; and the
+    permutations (canonical position → input position)."""
+    st, bl = problem.storage, problem.blocks
+    n_s, n_b = len(st), len(bl)
+    s_keys = sorted(
+        range(n_s),
+        key=lambda k: (
+            int(st.node[k]), float(st.energy_kwh[k]), float(st.soc_initial_kwh[k]),
+            float(st.soc_final_min_kwh[k]), float(st.charge_kwh[k]), float(st.discharge_kwh[k]),
+            float(st.efficiency_charge[k]), float(st.efficiency_discharge[k]),
+            float(st.cost_per_kwh[k]), st.ids[k],
+        ),
+    )  # fmt: skip
+    gid = [bl.group_ids[g] if g >= 0 else "" for g in bl.group.tolist()]
+    b_keys = sorted(
+        range(n_b),
+        key=lambda k: (
+            int(bl.node[k]), bool(bl.is_buy[k]), float(bl.price[k]), int(bl.first_interval[k]),
+            tuple(bl.quantity_kwh[k].tolist()), float(bl.min_ratio[k]), gid[k], bl.ids[k],
+        ),
+    )  # fmt: skip
+    ps = np.array(s_keys, dtype=np.int64)
+    pb = np.array(b_keys, dtype=np.int64)
+    groups = sorted({g for g in gid if g})
+    g_index = {g: k for k, g in enumerate(groups)}
+    storage = Storage(
+        ids=tuple(st.ids[k] for k in s_keys),
+        node=st.node[ps],
+        energy_kwh=st.energy_kwh[ps],
+        soc_initial_kwh=st.soc_initial_kwh[ps],
+        soc_final_min_kwh=st.soc_final_min_kwh[ps],
+        charge_kwh=st.charge_kwh[ps],
+        discharge_kwh=st.discharge_kwh[ps],
+        efficiency_charge=st.efficiency_charge[ps],
+        efficiency_discharge=st.efficiency_discharge[ps],
+        cost_per_kwh=st.cost_per_kwh[ps],
+    )
+    blocks = Blocks(
+        ids=tuple(bl.ids[k] for k in b_keys),
+        node=bl.node[pb],
+        is_buy=bl.is_buy[pb],
+        price=bl.price[pb],
+        first_interval=bl.first_interval[pb],
+        quantity_kwh=bl.quantity_kwh[pb] if n_b else bl.quantity_kwh,
+        min_ratio=bl.min_ratio[pb],
+        group=np.array([g_index[gid[k]] if gid[k] else -1 for k in b_keys], dtype=np.int64),
+        group_ids=tuple(groups),
+    )
+    return replace(problem, storage=storage, blocks=blocks), ps, pb
+
+
+def _uncanonical(
+    problem: MultiProblem, res: MultiResult, ps: IntArray, pb: IntArray
+) -> MultiResult:
+    """The result with storage and blocks back in input order."""
+
+    def back(values: np.ndarray, perm: IntArray) -> np.ndarray:
+        out = np.empty_like(values)
+        out[perm] = values
+        return out
+
+    k_o, n_s = len(problem.orders), len(problem.storage)
+    owner_map = np.concatenate([np.arange(k_o, dtype=np.int64), k_o + ps, k_o + n_s + pb])
+
+    def owners(o: IntArray) -> IntArray:
+        out: IntArray = np.where(o >= 0, owner_map[np.maximum(o, 0)], o)
+        return out
+
+    trades = tuple(
+        replace(tr, seller=owners(tr.seller), buyer=owners(tr.buyer)) for tr in res.trades
+    )
+    return replace(
+        res,
+        block_ratio=back(res.block_ratio, pb),
+        block_surplus=back(res.block_surplus, pb),
+        block_paradox=back(res.block_paradox, pb),
+        charge_kwh=back(res.charge_kwh, ps),
+        discharge_kwh=back(res.discharge_kwh, ps),
+        soc_kwh=back(res.soc_kwh, ps),
+        storage_profit=back(res.storage_profit, ps),
+        trades=trades,
+    )
+
+
+def _clear(problem: MultiProblem) -> MultiResult:
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
     deadline = None if problem.time_limit_s is None else t_all + problem.time_limit_s
