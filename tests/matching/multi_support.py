@@ -302,9 +302,7 @@ def day_ahead(
     if meshed:
         for k in range(n_nodes // 50):
             a, b = rng.choice(n_nodes, 2, replace=False)
-            lines.append(
-                {"id": f"tie{k}", "from": f"n{a}", "to": f"n{b}", "capacity_kw": 200.0}
-            )
+            lines.append({"id": f"tie{k}", "from": f"n{a}", "to": f"n{b}", "capacity_kw": 200.0})
         for ln in lines:
             ln["reactance"] = float(rng.uniform(0.5, 2.0))
             ln.pop("fee_per_kwh", None)
