@@ -231,14 +231,17 @@ def build_trades(
     supply_items: Items,
     demand_items: Items,
     flow: FloatArray,
+    ranks: tuple[IntArray, IntArray] | None = None,
 ) -> Trades:
-    """Trades from the supply and demand items (see the module docstring)."""
+    """Trades from the supply and demand items (see the module docstring). `ranks` (rank,
+    class) replaces the nodes' ranking by what they are (the several-interval core ranks
+    node-intervals by position: it only promises invariance under reordering of orders)."""
     n = topo.n_nodes
     supply = np.bincount(supply_items.node, weights=supply_items.qty, minlength=n).astype(float)
     demand = np.bincount(demand_items.node, weights=demand_items.qty, minlength=n).astype(float)
     local = np.minimum(supply, demand)
     surplus = supply - demand
-    rank, klass = node_ranks(topo, price, supply, demand, flow)
+    rank, klass = node_ranks(topo, price, supply, demand, flow) if ranks is None else ranks
     src, dst, amt = decompose_flows(n, topo.line_from, topo.line_to, flow, surplus, rank)
     loc = np.flatnonzero(local > 0)
     seg_s_node = np.concatenate([loc, src])
