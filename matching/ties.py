@@ -1,0 +1,164 @@
+"""Tied orders shared by a symmetric rule over the whole optimal face (`matching.canonical`).
+
+Given the chosen prices, complementary slackness fixes every step, grid exchange and line
+whose price is not tied; what is left (the *face*) is a polytope in the tied elements'
+acceptances and the free lines' flows. The rule picks one point of it, by two stages of small
+LPs through `matching.glop`:
+
+1. **Least tied volume:** minimise Σ accepted kWh of the tied elements (tied buy and sell at
+   one price never trade with each other for nothing, as within a node). The optimal face of
+   this LP is read from its reduced costs (complementary slackness with any dual optimum
+   describes the whole face, so it does not matter which dual GLOP returns): an element or
+   line with a non-zero reduced cost is at its bound in every optimum.
+2. **Leximin fill ratios** (progressive filling): maximise t such that every tied element
+   not yet frozen accepts at least t × its capacity, frozen ones fixed; every element whose
+   fill row has a non-zero dual is at t in every optimum (complementary slackness again), so
+   it is frozen there; repeat until all are frozen. Each round freezes at least one element,
+   so the number of LPs is bounded by the number of tied elements (a count, not a clock).
+
+The leximin vector over a convex set is unique, and each freeze is implied by the face
+itself, never by which optimum GLOP returns, so the result depends only on the problem, not
+on how it is written. Where the face allows equal ratios it gives exactly pro rata.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from matching import glop
+from matching.network import Topology
+from matching.problem import BoolArray, FloatArray, IntArray
+
+#: A reduced cost or dual below this (in units of the LP's objective) is read as zero.
+DUAL_TOL = 1e-9
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Elements:
+    """The tied elements: node, +1 for supply (sell, grid import) or −1 for demand,
+    capacity (kWh), and `preset` (NaN where the element is free, else its fixed value)."""
+
+    node: IntArray
+    sign: FloatArray
+    cap: FloatArray
+    preset: FloatArray
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Face:
+    """The rest of the face: each node's fixed injection (kWh, + supplied) from the elements
+    the prices fix, and each line's flow bounds (equal where the prices fix the line)."""
+
+    injection: FloatArray
+    flow_lo: FloatArray
+    flow_hi: FloatArray
+
+
+def _matrix(topo: Topology, el: Elements, kvl: bool) -> tuple[sp.csr_matrix, int]:
+    """Rows: nodal balance (n), KVL (cycles, DC only); columns: elements, lines, t."""
+    n, k, n_l = topo.n_nodes, el.node.shape[0], topo.n_lines
+    rows = [el.node, topo.line_from, topo.line_to]
+    cols = [np.arange(k), k + np.arange(n_l), k + np.arange(n_l)]
+    vals = [el.sign, -np.ones(n_l), np.ones(n_l)]
+    n_rows = n
+    cyc = topo.cycles
+    if kvl and cyc is not None and cyc.n_cycles:
+        rows.append(n + cyc.row)
+        cols.append(k + cyc.line)
+        vals.append(cyc.coefficient)
+        n_rows += cyc.n_cycles
+    matrix = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_rows, k + n_l + 1),
+    )
+    return matrix, n_rows
+
+
+def leximin(topo: Topology, el: Elements, face: Face, *, kvl: bool) -> FloatArray | None:
+    """The tied elements' acceptances by the rule (see the module docstring); None if an
+    LP does not end optimal (numerical trouble)."""
+    k, n_l = el.node.shape[0], topo.n_lines
+    base, n_rows = _matrix(topo, el, kvl)
+    rhs = np.zeros(n_rows)
+    rhs[: topo.n_nodes] = -face.injection
+    preset = np.isfinite(el.preset)
+    lo = np.concatenate([np.where(preset, el.preset, 0.0), face.flow_lo, [0.0]])
+    hi = np.concatenate([np.where(preset, el.preset, el.cap), face.flow_hi, [0.0]])
+    # 1. least tied volume; its optimal face by reduced costs
+    cost = np.concatenate([np.where(preset, 0.0, 1.0), np.zeros(n_l + 1)])
+    out = glop.solve_lp(lo, hi, cost, rhs, rhs, base, maximize=False)
+    if not out.optimal:
+        return None
+    reduced = cost - base.T @ out.duals
+    fix_lo = (reduced > DUAL_TOL) & (lo < hi)
+    fix_hi = (reduced < -DUAL_TOL) & (lo < hi)
+    hi = np.where(fix_lo, lo, hi)
+    lo = np.where(fix_hi, hi, lo)
+    value = np.where(preset, el.preset, np.nan)
+    fixed_el = (lo[:k] == hi[:k]) & ~preset
+    value[fixed_el] = lo[:k][fixed_el]
+    # 2. progressive filling of the fill ratios
+    t_col = k + n_l
+    lo[t_col], hi[t_col] = 0.0, 1.0
+    objective = np.zeros(k + n_l + 1)
+    objective[t_col] = 1.0
+    for _ in range(k + 1):
+        free = np.flatnonzero(np.isnan(value))
+        if free.shape[0] == 0:
+            break
+        m = free.shape[0]
+        fill = sp.csr_matrix(
+            (
+                np.concatenate([np.ones(m), -el.cap[free]]),
+                (np.concatenate([np.arange(m), np.arange(m)]), np.concatenate([free, [t_col] * m])),
+            ),
+            shape=(m, k + n_l + 1),
+        )
+        matrix = sp.vstack([base, fill]).tocsr()
+        r_lo = np.concatenate([rhs, np.zeros(m)])
+        r_hi = np.concatenate([rhs, np.full(m, np.inf)])
+        el_lo = np.where(np.isnan(value), lo[:k], value)
+        el_hi = np.where(np.isnan(value), hi[:k], value)
+        out = glop.solve_lp(
+            np.concatenate([el_lo, lo[k:]]),
+            np.concatenate([el_hi, hi[k:]]),
+            objective,
+            r_lo,
+            r_hi,
+            matrix,
+            maximize=True,
+        )
+        if not out.optimal:
+            return None
+        t = min(max(out.values[t_col], 0.0), 1.0)
+        if t >= 1.0 - 1e-12:
+            value[free] = el.cap[free]
+            break
+        dual = np.abs(out.duals[n_rows:]) * el.cap[free]
+        block = dual > DUAL_TOL
+        if not block.any():  # float trouble: those the solution holds at t
+            x_free = out.values[free]
+            block = x_free <= t * el.cap[free] * (1 + 1e-9) + 1e-12
+        value[free[block]] = t * el.cap[free[block]]
+    if np.isnan(value).any():
+        return None
+    result: FloatArray = np.clip(value, 0.0, el.cap)
+    return result
+
+
+def fixed_lines(
+    topo: Topology, moving: BoolArray, at_pos: BoolArray, at_neg: BoolArray
+) -> tuple[FloatArray, FloatArray]:
+    """Flow bounds on the face: lines in `moving` keep [−F, F]; the others are fixed at the
+    limit they sit on (0 for a zero-limit line)."""
+    limit = topo.line_limit_kwh
+    at = np.where(at_pos & ~at_neg, limit, np.where(at_neg & ~at_pos, -limit, 0.0))
+    lo = np.where(moving, -limit, at)
+    hi = np.where(moving, limit, at)
+    return lo, hi
+
+
+__all__ = ["Elements", "Face", "fixed_lines", "leximin"]
