@@ -210,13 +210,9 @@ def canonical_primal(
     bad[zone[a[over]]] = True
     note = ""
     if bad.any():
-        preset = np.where(bad[zone[el.node]], np.nan, value)
-        lo, hi = fixed_lines(topo, free_line, forced_flow > 0, forced_flow < 0)
-        chosen = leximin(
-            topo, Elements(el.node, el.sign, el.cap, preset), Face(inj_fixed, lo, hi), kvl=False
-        )
+        chosen = _leximin_zones(topo, el, value, zone, bad, free_line, injection)
         if chosen is None:
-            return _route_solver_allocation(topo, x, flow, imports, exports, steps)
+            return _route_solver_allocation(topo, x, flow, imports, exports, steps, "an LP")
         value = chosen
         note = "tied orders shared by the leximin rule"
     x_new, m_new, e_new = el.split(value, at)
@@ -225,8 +221,52 @@ def canonical_primal(
     injection -= np.bincount(topo.line_from, weights=cross, minlength=n)
     routed = least_squares_flow(topo, free_line, injection)
     if routed is None:
-        return _route_solver_allocation(topo, x, flow, imports, exports, steps)
+        return _route_solver_allocation(topo, x, flow, imports, exports, steps, "the flow")
     out = Primal(x_new, np.where(free_line, routed, cross), m_new, e_new, note)
+    return out
+
+
+def _leximin_zones(
+    topo: Topology,
+    el: _Tied,
+    value: FloatArray,
+    zone: IntArray,
+    bad: BoolArray,
+    free_line: BoolArray,
+    injection: FloatArray,
+) -> FloatArray | None:
+    """The LPs of `matching.ties` on the zones pro rata could not settle, each zone its own
+    group: only their nodes and free lines (the zones share no constraint, and the leximin
+    over independent zones is each zone's leximin)."""
+    n = topo.n_nodes
+    in_bad = bad[zone]
+    nodes = np.flatnonzero(in_bad)
+    local = np.full(n, -1, dtype=np.int64)
+    local[nodes] = np.arange(nodes.shape[0])
+    lines = np.flatnonzero(free_line & in_bad[topo.line_from])
+    mine = in_bad[el.node]
+    # what the zone's nodes get from everything but their tied elements
+    own = np.bincount(el.node, weights=el.sign * value, minlength=n)
+    face = Face(
+        nodes.shape[0],
+        local[topo.line_from[lines]],
+        local[topo.line_to[lines]],
+        (injection - own)[nodes],
+        -topo.line_limit_kwh[lines],
+        topo.line_limit_kwh[lines],
+    )
+    sub = Elements(
+        local[el.node[mine]],
+        el.sign[mine],
+        el.cap[mine],
+        np.full(int(mine.sum()), np.nan),
+        zone[el.node[mine]],
+    )
+    chosen = leximin(sub, face)
+    if chosen is None:
+        return None
+    out = value.copy()
+    out[mine] = chosen
     return out
 
 
@@ -279,31 +319,27 @@ def canonical_primal_dc(
     held = ((np.abs(line_dual) > tol) & (pos | neg)) | (limit <= 0)
     inj_fixed = _fixed_injection(steps, topo, at)
     sign = np.where(steps.is_buy, -1.0, 1.0)
-    if el.node.shape[0] == 0:
-        value = np.zeros(0)
-        note = ""
-    else:
-        tied_nodes = np.unique(el.node)
-        value = None
-        note = ""
-        if _nets_fixed(topo, tied_nodes, held):
-            # the solver's net per node is the only one; share it at each node
-            got = np.concatenate([x[at.tied], imports[at.i_tied], exports[at.e_tied]])
-            net = np.bincount(el.node, weights=el.sign * got, minlength=n)
-            scale = np.bincount(el.node, weights=got, minlength=n)
-            net[np.abs(net) <= 1e-14 * scale] = 0.0
-            value, ok = _pro_rata(el, el.node, n, net)
-            if not ok.all():
-                value = None
-        if value is None:
+    value: FloatArray | None = np.zeros(0)
+    note = ""
+    if el.node.shape[0]:
+        # the solver's net per node; where the face's equalities fix it, it is the rule's
+        # and the node shares it pro rata on its side (as within a node)
+        got = np.concatenate([x[at.tied], imports[at.i_tied], exports[at.e_tied]])
+        net = np.bincount(el.node, weights=el.sign * got, minlength=n).astype(np.float64)
+        scale = np.bincount(el.node, weights=got, minlength=n)
+        net[np.abs(net) <= 1e-14 * scale] = 0.0
+        value, ok = _pro_rata(el, el.node, n, net)
+        movable = _movable_nets(topo, np.unique(el.node), held)
+        movable[~ok] = True
+        if movable.any():
             lo, hi = fixed_lines(topo, ~held, pos, neg)
-            preset = np.full(el.node.shape[0], np.nan)
-            value = leximin(
-                topo, Elements(el.node, el.sign, el.cap, preset), Face(inj_fixed, lo, hi), kvl=True
-            )
+            face = Face(n, topo.line_from, topo.line_to, inj_fixed, lo, hi, topo.cycles)
+            preset = np.where(movable[el.node], np.nan, value)
+            group = topo.component[el.node]
+            value = leximin(Elements(el.node, el.sign, el.cap, preset, group), face)
             note = "tied orders shared by the leximin rule"
-            if value is None:
-                return Primal(x, flow, imports, exports, "tied orders as solved (LP trouble)")
+    if value is None:
+        return Primal(x, flow, imports, exports, "tied orders as solved (LP trouble)")
     x_new, m_new, e_new = el.split(value, at)
     injection = np.bincount(steps.node, weights=sign * x_new, minlength=n).astype(np.float64)
     injection += np.bincount(topo.grid_node, weights=m_new - e_new, minlength=n)
@@ -318,22 +354,26 @@ def canonical_primal_dc(
     return Primal(x_new, f_new, m_new, e_new, note)
 
 
-def _nets_fixed(topo: Topology, tied_nodes: IntArray, held: BoolArray) -> bool:
-    """True when the face's equalities (each network's balance; held lines' flows) fix the
-    net tied injection of every node in `tied_nodes` (full column rank)."""
+def _movable_nets(topo: Topology, tied_nodes: IntArray, held: BoolArray) -> BoolArray:
+    """Per node: True where the face's equalities (each network's balance; the held
+    lines' flows, PTDF × injections) leave the node's net tied injection free to move,
+    i.e. where a vector of their null space is non-zero (elsewhere it is the same at every
+    optimum)."""
     from matching.prices import _ptdf_rows
 
+    out = np.zeros(topo.n_nodes, dtype=np.bool_)
     lines = np.flatnonzero(held)
     k = tied_nodes.shape[0]
     n_comp = int(topo.component.max()) + 1
-    if k > n_comp + lines.shape[0]:
-        return False
     ptdf = _ptdf_rows(topo, lines)[:, tied_nodes]
     comp = np.zeros((n_comp, k))
     comp[topo.component[tied_nodes], np.arange(k)] = 1.0
     m = np.vstack([comp, ptdf])
-    sing = np.linalg.svd(m, compute_uv=False)
-    return bool(sing.shape[0] == k and sing.min() > 1e-9 * max(1.0, float(sing.max())))
+    _, sing, vt = np.linalg.svd(m, full_matrices=True)
+    rank = int((sing > 1e-9 * max(1.0, float(sing.max(initial=0.0)))).sum())
+    null = vt[rank:]
+    out[tied_nodes] = np.abs(null).max(axis=0, initial=0.0) > 1e-9
+    return out
 
 
 def _route_solver_allocation(
@@ -343,6 +383,7 @@ def _route_solver_allocation(
     imports: FloatArray,
     exports: FloatArray,
     steps: Steps,
+    what: str,
 ) -> Primal:
     """Numerical trouble only (an LP of the rule not optimal, or the least-squares flow not
     settling): keep the solver's allocation; route it by the least-Σ f² flow, else by a
@@ -356,7 +397,7 @@ def _route_solver_allocation(
     rest = np.where(free, 0.0, flow)
     injection += np.bincount(topo.line_to, weights=rest, minlength=n)
     injection -= np.bincount(topo.line_from, weights=rest, minlength=n)
-    note = "tie rule not applied (numerical trouble); solver's allocation kept"
+    note = f"tie rule not applied (numerical trouble in {what}); solver's allocation kept"
     routed = least_squares_flow(topo, free, injection)
     if routed is None:
         routed = least_flow(topo, free, injection)

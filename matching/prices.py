@@ -328,7 +328,7 @@ def dc_prices(
         null = np.eye(dim)
     price = coef @ z0
 
-    def duals(z: FloatArray) -> FloatArray:
+    def duals(z: np.ndarray) -> FloatArray:
         out = np.zeros(topo.n_lines)
         out[binding] = z[n_comp:]
         return out

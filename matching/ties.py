@@ -29,68 +29,105 @@ import numpy as np
 import scipy.sparse as sp
 
 from matching import glop
-from matching.network import Topology
+from matching.network import Cycles, Topology
 from matching.problem import BoolArray, FloatArray, IntArray
 
 #: A reduced cost or dual below this (in units of the LP's objective) is read as zero.
 DUAL_TOL = 1e-9
+#: GLOP set-ups tried in turn when one ends "abnormal" (a fixed sequence: no clock).
+ATTEMPTS = (
+    glop.DUAL_SIMPLEX,
+    "use_dual_simplex: false",
+    "use_dual_simplex: true, use_preprocessing: false, use_scaling: false",
+)
+
+
+def _solve(
+    lo: FloatArray,
+    hi: FloatArray,
+    objective: FloatArray,
+    r_lo: FloatArray,
+    r_hi: FloatArray,
+    matrix: sp.csr_matrix,
+    *,
+    maximize: bool,
+) -> glop.LpOutcome | None:
+    for parameters in ATTEMPTS:
+        out = glop.solve_lp(
+            lo, hi, objective, r_lo, r_hi, matrix, maximize=maximize, parameters=parameters
+        )
+        if out.optimal:
+            return out
+    return None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Elements:
     """The tied elements: node, +1 for supply (sell, grid import) or −1 for demand,
-    capacity (kWh), and `preset` (NaN where the element is free, else its fixed value)."""
+    capacity (kWh), `preset` (NaN where the element is free, else its fixed value) and
+    `group`: elements of different groups share no constraint (price zones, networks), so
+    each group fills its own ratio in the same LP."""
 
     node: IntArray
     sign: FloatArray
     cap: FloatArray
     preset: FloatArray
+    group: IntArray
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Face:
-    """The rest of the face: each node's fixed injection (kWh, + supplied) from the elements
-    the prices fix, and each line's flow bounds (equal where the prices fix the line)."""
+    """The rest of the face: its nodes and lines, each node's fixed injection (kWh,
+    + supplied) from what the prices fix, each line's flow bounds (equal where the prices
+    fix the line) and, with DC power flow, the KVL rows."""
 
+    n_nodes: int
+    line_from: IntArray
+    line_to: IntArray
     injection: FloatArray
     flow_lo: FloatArray
     flow_hi: FloatArray
+    cycles: Cycles | None = None
 
 
-def _matrix(topo: Topology, el: Elements, kvl: bool) -> tuple[sp.csr_matrix, int]:
-    """Rows: nodal balance (n), KVL (cycles, DC only); columns: elements, lines, t."""
-    n, k, n_l = topo.n_nodes, el.node.shape[0], topo.n_lines
-    rows = [el.node, topo.line_from, topo.line_to]
+def _matrix(face: Face, el: Elements, n_t: int) -> tuple[sp.csr_matrix, int]:
+    """Rows: nodal balance, KVL (DC only); columns: elements, lines, t per group."""
+    n, k, n_l = face.n_nodes, el.node.shape[0], face.line_from.shape[0]
+    rows = [el.node, face.line_from, face.line_to]
     cols = [np.arange(k), k + np.arange(n_l), k + np.arange(n_l)]
     vals = [el.sign, -np.ones(n_l), np.ones(n_l)]
     n_rows = n
-    cyc = topo.cycles
-    if kvl and cyc is not None and cyc.n_cycles:
+    cyc = face.cycles
+    if cyc is not None and cyc.n_cycles:
         rows.append(n + cyc.row)
         cols.append(k + cyc.line)
         vals.append(cyc.coefficient)
         n_rows += cyc.n_cycles
     matrix = sp.csr_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(n_rows, k + n_l + 1),
+        shape=(n_rows, k + n_l + n_t),
     )
     return matrix, n_rows
 
 
-def leximin(topo: Topology, el: Elements, face: Face, *, kvl: bool) -> FloatArray | None:
+def leximin(el: Elements, face: Face) -> FloatArray | None:
     """The tied elements' acceptances by the rule (see the module docstring); None if an
     LP does not end optimal (numerical trouble)."""
-    k, n_l = el.node.shape[0], topo.n_lines
-    base, n_rows = _matrix(topo, el, kvl)
+    k, n_l = el.node.shape[0], face.line_from.shape[0]
+    _, group = np.unique(el.group, return_inverse=True)
+    group = group.ravel()
+    n_t = int(group.max()) + 1 if k else 0
+    base, n_rows = _matrix(face, el, n_t)
     rhs = np.zeros(n_rows)
-    rhs[: topo.n_nodes] = -face.injection
+    rhs[: face.n_nodes] = -face.injection
     preset = np.isfinite(el.preset)
-    lo = np.concatenate([np.where(preset, el.preset, 0.0), face.flow_lo, [0.0]])
-    hi = np.concatenate([np.where(preset, el.preset, el.cap), face.flow_hi, [0.0]])
+    zeros_t = np.zeros(n_t)
+    lo = np.concatenate([np.where(preset, el.preset, 0.0), face.flow_lo, zeros_t])
+    hi = np.concatenate([np.where(preset, el.preset, el.cap), face.flow_hi, zeros_t])
     # 1. least tied volume; its optimal face by reduced costs
-    cost = np.concatenate([np.where(preset, 0.0, 1.0), np.zeros(n_l + 1)])
-    out = glop.solve_lp(lo, hi, cost, rhs, rhs, base, maximize=False)
-    if not out.optimal:
+    cost = np.concatenate([np.where(preset, 0.0, 1.0), np.zeros(n_l + n_t)])
+    out = _solve(lo, hi, cost, rhs, rhs, base, maximize=False)
+    if out is None:
         return None
     reduced = cost - base.T @ out.duals
     fix_lo = (reduced > DUAL_TOL) & (lo < hi)
@@ -100,49 +137,50 @@ def leximin(topo: Topology, el: Elements, face: Face, *, kvl: bool) -> FloatArra
     value = np.where(preset, el.preset, np.nan)
     fixed_el = (lo[:k] == hi[:k]) & ~preset
     value[fixed_el] = lo[:k][fixed_el]
-    # 2. progressive filling of the fill ratios
-    t_col = k + n_l
-    lo[t_col], hi[t_col] = 0.0, 1.0
-    objective = np.zeros(k + n_l + 1)
+    # 2. progressive filling of the fill ratios, every group its own t in one LP (the
+    # groups share no constraint, so maximising Σ t maximises each)
+    t_col = k + n_l + np.arange(n_t)
+    hi[t_col] = 1.0
+    objective = np.zeros(k + n_l + n_t)
     objective[t_col] = 1.0
     for _ in range(k + 1):
         free = np.flatnonzero(np.isnan(value))
         if free.shape[0] == 0:
             break
         m = free.shape[0]
+        live = np.zeros(n_t, dtype=np.bool_)
+        live[group[free]] = True
         fill = sp.csr_matrix(
             (
                 np.concatenate([np.ones(m), -el.cap[free]]),
-                (np.concatenate([np.arange(m), np.arange(m)]), np.concatenate([free, [t_col] * m])),
+                (
+                    np.concatenate([np.arange(m), np.arange(m)]),
+                    np.concatenate([free, t_col[group[free]]]),
+                ),
             ),
-            shape=(m, k + n_l + 1),
+            shape=(m, k + n_l + n_t),
         )
         matrix = sp.vstack([base, fill]).tocsr()
         r_lo = np.concatenate([rhs, np.zeros(m)])
         r_hi = np.concatenate([rhs, np.full(m, np.inf)])
-        el_lo = np.where(np.isnan(value), lo[:k], value)
-        el_hi = np.where(np.isnan(value), hi[:k], value)
-        out = glop.solve_lp(
-            np.concatenate([el_lo, lo[k:]]),
-            np.concatenate([el_hi, hi[k:]]),
-            objective,
-            r_lo,
-            r_hi,
-            matrix,
-            maximize=True,
-        )
-        if not out.optimal:
+        v_lo = np.concatenate([np.where(np.isnan(value), lo[:k], value), lo[k:]])
+        v_hi = np.concatenate([np.where(np.isnan(value), hi[:k], value), hi[k:]])
+        v_hi[t_col[~live]] = 0.0
+        out = _solve(v_lo, v_hi, objective, r_lo, r_hi, matrix, maximize=True)
+        if out is None:
             return None
-        t = min(max(out.values[t_col], 0.0), 1.0)
-        if t >= 1.0 - 1e-12:
-            value[free] = el.cap[free]
-            break
-        dual = np.abs(out.duals[n_rows:]) * el.cap[free]
-        block = dual > DUAL_TOL
-        if not block.any():  # float trouble: those the solution holds at t
-            x_free = out.values[free]
-            block = x_free <= t * el.cap[free] * (1 + 1e-9) + 1e-12
-        value[free[block]] = t * el.cap[free[block]]
+        t = np.clip(out.values[t_col], 0.0, 1.0)
+        t_el = t[group[free]]
+        full = t_el >= 1.0 - 1e-12
+        block = (np.abs(out.duals[n_rows:]) * el.cap[free] > DUAL_TOL) | full
+        # a group with none blocked (float trouble): those the solution holds at its t
+        stuck = np.ones(n_t, dtype=np.bool_)
+        stuck[group[free[block]]] = False
+        x_free = out.values[free]
+        block |= stuck[group[free]] & (x_free <= t_el * el.cap[free] * (1 + 1e-9) + 1e-12)
+        value[free[block]] = np.where(
+            full[block], el.cap[free[block]], t_el[block] * el.cap[free[block]]
+        )
     if np.isnan(value).any():
         return None
     result: FloatArray = np.clip(value, 0.0, el.cap)
