@@ -369,10 +369,12 @@ def _movable_nets(topo: Topology, tied_nodes: IntArray, held: BoolArray) -> Bool
     comp = np.zeros((n_comp, k))
     comp[topo.component[tied_nodes], np.arange(k)] = 1.0
     m = np.vstack([comp, ptdf])
-    _, sing, vt = np.linalg.svd(m, full_matrices=True)
+    # e_i lies in the row space (node i's net is fixed) iff the i-th column of an
+    # orthonormal basis of that space has unit norm
+    _, sing, vt = np.linalg.svd(m, full_matrices=False)
     rank = int((sing > 1e-9 * max(1.0, float(sing.max(initial=0.0)))).sum())
-    null = vt[rank:]
-    out[tied_nodes] = np.abs(null).max(axis=0, initial=0.0) > 1e-9
+    norm = np.square(vt[:rank]).sum(axis=0)
+    out[tied_nodes] = norm < 1.0 - 1e-9
     return out
 
 

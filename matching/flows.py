@@ -68,6 +68,41 @@ def least_flow(topo: Topology, free: BoolArray, injection: FloatArray) -> FloatA
     return flow
 
 
+def _polish(
+    n: int,
+    a: IntArray,
+    b: IntArray,
+    lim: FloatArray,
+    injection: FloatArray,
+    theta: FloatArray,
+    f: FloatArray,
+) -> FloatArray:
+    """The exact flow for the lines the Newton steps found at their limits: those fixed
+    there, the others by one Laplacian solve (each part's float dust spread over its nodes),
+    so the result depends on that set and the injections only, not on where the steps
+    stopped. Kept only if it is consistent (the others within their limits); else `f`."""
+    d = theta[a] - theta[b]
+    sat = np.abs(d) >= lim * (1 - 1e-9)
+    fixed = np.sign(d[sat]) * lim[sat]
+    inj = injection - np.bincount(a[sat], weights=fixed, minlength=n)
+    inj = inj + np.bincount(b[sat], weights=fixed, minlength=n)
+    aa, bb = a[~sat], b[~sat]
+    zone = zones_of(n, aa, bb)
+    n_z = int(zone.max()) + 1 if n else 0
+    total = np.bincount(zone, weights=inj, minlength=n_z)
+    if (np.abs(total) > 1e-9 + 1e-12 * np.abs(inj).sum()).any():
+        return f
+    inj = inj - (total / np.bincount(zone, minlength=n_z))[zone]
+    th = laplacian_solve(n, aa, bb, zone, inj)
+    free = th[aa] - th[bb]
+    if (np.abs(free) > lim[~sat] * (1 + 1e-9)).any():
+        return f
+    out = np.empty_like(f)
+    out[sat] = fixed
+    out[~sat] = free
+    return out
+
+
 def laplacian_solve(
     n: int,
     a: IntArray,
@@ -190,7 +225,7 @@ def least_squares_flow(topo: Topology, free: BoolArray, injection: FloatArray) -
         if size <= tol or (stalled >= 3 and size <= 1e-9 + tol):
             from matching.solve import clean
 
-            flow[idx] = clean(f, -lim, lim)
+            flow[idx] = clean(_polish(n, a, b, lim, injection, theta, f), -lim, lim)
             return flow if _check_acyclic(topo, flow) is not None else None
         inside = (np.abs(theta[a] - theta[b]) <= lim).astype(np.float64)
         rows = np.concatenate([a, b, a, b, np.arange(n)])

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
 
 from matching import glop
 from matching.network import Cycles, Topology
@@ -34,6 +35,9 @@ from matching.problem import BoolArray, FloatArray, IntArray
 
 #: A reduced cost or dual below this (in units of the LP's objective) is read as zero.
 DUAL_TOL = 1e-9
+#: GLOP set-up of the progressive filling: no presolve, so that a round starts from the
+#: last round's basis
+INCREMENTAL = "use_preprocessing: false"
 #: GLOP set-ups tried in turn when one ends "abnormal" (a fixed sequence: no clock).
 ATTEMPTS = (
     glop.DUAL_SIMPLEX,
@@ -141,50 +145,82 @@ def leximin(el: Elements, face: Face) -> FloatArray | None:
     # groups share no constraint, so maximising Σ t maximises each)
     t_col = k + n_l + np.arange(n_t)
     hi[t_col] = 1.0
-    objective = np.zeros(k + n_l + n_t)
-    objective[t_col] = 1.0
-    for _ in range(k + 1):
-        free = np.flatnonzero(np.isnan(value))
-        if free.shape[0] == 0:
-            break
-        m = free.shape[0]
-        live = np.zeros(n_t, dtype=np.bool_)
-        live[group[free]] = True
-        fill = sp.csr_matrix(
-            (
-                np.concatenate([np.ones(m), -el.cap[free]]),
-                (
-                    np.concatenate([np.arange(m), np.arange(m)]),
-                    np.concatenate([free, t_col[group[free]]]),
-                ),
-            ),
-            shape=(m, k + n_l + n_t),
-        )
-        matrix = sp.vstack([base, fill]).tocsr()
-        r_lo = np.concatenate([rhs, np.zeros(m)])
-        r_hi = np.concatenate([rhs, np.full(m, np.inf)])
-        v_lo = np.concatenate([np.where(np.isnan(value), lo[:k], value), lo[k:]])
-        v_hi = np.concatenate([np.where(np.isnan(value), hi[:k], value), hi[k:]])
-        v_hi[t_col[~live]] = 0.0
-        out = _solve(v_lo, v_hi, objective, r_lo, r_hi, matrix, maximize=True)
-        if out is None:
-            return None
-        t = np.clip(out.values[t_col], 0.0, 1.0)
-        t_el = t[group[free]]
-        full = t_el >= 1.0 - 1e-12
-        block = (np.abs(out.duals[n_rows:]) * el.cap[free] > DUAL_TOL) | full
-        # a group with none blocked (float trouble): those the solution holds at its t
-        stuck = np.ones(n_t, dtype=np.bool_)
-        stuck[group[free[block]]] = False
-        x_free = out.values[free]
-        block |= stuck[group[free]] & (x_free <= t_el * el.cap[free] * (1 + 1e-9) + 1e-12)
-        value[free[block]] = np.where(
-            full[block], el.cap[free[block]], t_el[block] * el.cap[free[block]]
-        )
+    if np.isnan(value).any() and not _fill(base, rhs, lo, hi, el, group, t_col, value):
+        return None
     if np.isnan(value).any():
         return None
     result: FloatArray = np.clip(value, 0.0, el.cap)
     return result
+
+
+def _fill(
+    base: sp.csr_matrix,
+    rhs: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    el: Elements,
+    group: IntArray,
+    t_col: IntArray,
+    value: FloatArray,
+) -> bool:
+    """Progressive filling (fills `value` in place): one GLOP model kept across the rounds;
+    a round fixes the frozen elements at their value and drops their fill rows, which keeps
+    the last solution feasible, so GLOP goes on from its basis (a few pivots per round)."""
+    solver = pywraplp.Solver.CreateSolver("GLOP")
+    solver.SetSolverSpecificParametersAsString(INCREMENTAL)
+    inf = solver.infinity()
+    free = np.isnan(value)
+    v_lo = np.where(np.isneginf(lo), -inf, lo)
+    v_hi = np.where(np.isposinf(hi), inf, hi)
+    k = el.node.shape[0]
+    v_lo[:k] = np.where(free, v_lo[:k], value)
+    v_hi[:k] = np.where(free, v_hi[:k], value)
+    cols = [solver.NumVar(a, b, "") for a, b in zip(v_lo.tolist(), v_hi.tolist(), strict=True)]
+    indptr, indices, data = base.indptr.tolist(), base.indices.tolist(), base.data.tolist()
+    for r, b in enumerate(rhs.tolist()):
+        row = solver.Constraint(b, b)
+        for j in range(indptr[r], indptr[r + 1]):
+            row.SetCoefficient(cols[indices[j]], data[j])
+    fill: dict[int, object] = {}
+    for i in np.flatnonzero(free).tolist():
+        row = solver.Constraint(0.0, inf)
+        row.SetCoefficient(cols[i], 1.0)
+        row.SetCoefficient(cols[int(t_col[group[i]])], -float(el.cap[i]))
+        fill[i] = row
+    objective = solver.Objective()
+    for j in t_col.tolist():
+        objective.SetCoefficient(cols[j], 1.0)
+    objective.SetMaximization()
+    t_vars = [cols[j] for j in t_col.tolist()]
+    for _ in range(k + 1):
+        free_idx = np.flatnonzero(np.isnan(value))
+        if free_idx.shape[0] == 0:
+            return True
+        live = np.zeros(t_col.shape[0], dtype=np.bool_)
+        live[group[free_idx]] = True
+        for g, var in enumerate(t_vars):
+            if not live[g]:
+                var.SetBounds(0.0, 0.0)
+        if solver.Solve() != pywraplp.Solver.OPTIMAL:
+            return False
+        t = np.clip(np.array([v.solution_value() for v in t_vars]), 0.0, 1.0)
+        t_el = t[group[free_idx]]
+        cap = el.cap[free_idx]
+        duals = np.array([fill[i].dual_value() for i in free_idx.tolist()])  # type: ignore[attr-defined]
+        x_free = np.array([cols[i].solution_value() for i in free_idx.tolist()])
+        full = t_el >= 1.0 - 1e-12
+        block = (np.abs(duals) * cap > DUAL_TOL) | full
+        # a group with none blocked (float trouble): those the solution holds at its t
+        stuck = np.ones(t_col.shape[0], dtype=np.bool_)
+        stuck[group[free_idx[block]]] = False
+        block |= stuck[group[free_idx]] & (x_free <= t_el * cap * (1 + 1e-9) + 1e-12)
+        for i, at in zip(
+            free_idx[block].tolist(), np.where(full, cap, t_el * cap)[block].tolist(), strict=True
+        ):
+            value[i] = at
+            cols[i].SetBounds(at, at)
+            fill[i].SetBounds(-inf, inf)  # type: ignore[attr-defined]
+    return not np.isnan(value).any()
 
 
 def fixed_lines(
