@@ -266,7 +266,7 @@ def _leximin_zones(
     if chosen is None:
         return None
     out = value.copy()
-    out[mine] = chosen
+    out[mine] = chosen[0]
     return out
 
 
@@ -318,8 +318,9 @@ def canonical_primal_dc(
     tol = LINE_DUAL_TOL * max(1.0, float(np.abs(lam).max(initial=0.0)))
     held = ((np.abs(line_dual) > tol) & (pos | neg)) | (limit <= 0)
     inj_fixed = _fixed_injection(steps, topo, at)
-    sign = np.where(steps.is_buy, -1.0, 1.0)
     value: FloatArray | None = np.zeros(0)
+    level: IntArray | None = None
+    movable = np.zeros(n, dtype=np.bool_)
     note = ""
     if el.node.shape[0]:
         # the solver's net per node; where the face's equalities fix it, it is the rule's
@@ -336,16 +337,25 @@ def canonical_primal_dc(
             face = Face(n, topo.line_from, topo.line_to, inj_fixed, lo, hi, topo.cycles)
             preset = np.where(movable[el.node], np.nan, value)
             group = topo.component[el.node]
-            value = leximin(Elements(el.node, el.sign, el.cap, preset, group), face)
+            chosen = leximin(Elements(el.node, el.sign, el.cap, preset, group), face)
+            value, level = (None, None) if chosen is None else chosen
             note = "tied orders shared by the leximin rule"
     if value is None:
         return Primal(x, flow, imports, exports, "tied orders as solved (LP trouble)")
-    x_new, m_new, e_new = el.split(value, at)
-    injection = np.bincount(steps.node, weights=sign * x_new, minlength=n).astype(np.float64)
-    injection += np.bincount(topo.grid_node, weights=m_new - e_new, minlength=n)
     b = 1.0 / topo.reactance
-    theta = laplacian_solve(n, topo.line_from, topo.line_to, topo.component, injection, b)
-    f_new = b * (theta[topo.line_from] - theta[topo.line_to])
+
+    def flows(v: FloatArray) -> FloatArray:
+        inj = inj_fixed + np.bincount(el.node, weights=el.sign * v, minlength=n)
+        theta = laplacian_solve(n, topo.line_from, topo.line_to, topo.component, inj, b)
+        out: FloatArray = b * (theta[topo.line_from] - theta[topo.line_to])
+        return out
+
+    f_new = flows(value)
+    if value.shape[0]:
+        at_limit = held | (np.abs(f_new) >= limit * (1 - 1e-9))
+        value = _polish_dc(topo, el, value, level, movable, inj_fixed, at_limit, f_new)
+        f_new = flows(value)
+    x_new, m_new, e_new = el.split(value, at)
     if (np.abs(f_new) > limit + 1e-9 * np.maximum(1.0, limit)).any():
         return Primal(x, flow, imports, exports, "tied orders as solved (line limits)")
     from matching.solve import clean
@@ -376,6 +386,77 @@ def _movable_nets(topo: Topology, tied_nodes: IntArray, held: BoolArray) -> Bool
     norm = np.square(vt[:rank]).sum(axis=0)
     out[tied_nodes] = norm < 1.0 - 1e-9
     return out
+
+
+def _polish_dc(
+    topo: Topology,
+    el: _Tied,
+    value: FloatArray,
+    level: IntArray | None,
+    movable: BoolArray,
+    inj_fixed: FloatArray,
+    at_limit: BoolArray,
+    flow: FloatArray,
+) -> FloatArray:
+    """The tied acceptances recomputed exactly from what the rule decided: each fixed
+    node's net and each level of the leximin are the unknowns, the networks' balances and
+    the flows of the lines at their limits (PTDF × injections) the equations (one dense
+    least-squares solve). The LP values are exact only to about 1e-9 kWh, which would show
+    in the result's ninth decimal and depend on how the problem is written; these do not.
+    Kept only when they agree with the LP values to 1e-7 (else the LP values stand)."""
+    from matching.prices import _ptdf_rows
+
+    n = topo.n_nodes
+    k = el.node.shape[0]
+    lev = np.full(k, -1, dtype=np.int64) if level is None else level
+    supply = el.sign > 0
+    # a fixed node's net moves its side's elements pro rata (not when full or zero)
+    net = np.bincount(el.node, weights=el.sign * value, minlength=n)
+    side_cap = np.where(
+        net > 0,
+        np.bincount(el.node, weights=np.where(supply, el.cap, 0.0), minlength=n),
+        np.bincount(el.node, weights=np.where(supply, 0.0, el.cap), minlength=n),
+    )
+    on_side = np.where(net[el.node] > 0, supply, ~supply) & (net[el.node] != 0)
+    by_net = ~movable[el.node] & on_side & (value < el.cap) & (lev < 0)
+    by_level = movable[el.node] & (lev >= 0)
+    net_nodes = np.unique(el.node[by_net])
+    levels = np.unique(lev[by_level])
+    n_u = net_nodes.shape[0] + levels.shape[0]
+    if n_u == 0:
+        return value
+    # injection = const + U u (u: nets of the fixed nodes, then levels)
+    col_of_node = np.full(n, -1, dtype=np.int64)
+    col_of_node[net_nodes] = np.arange(net_nodes.shape[0])
+    u_map = np.zeros((n, n_u))
+    u_map[net_nodes, np.arange(net_nodes.shape[0])] = 1.0
+    level_col = net_nodes.shape[0] + np.searchsorted(levels, lev[by_level])
+    np.add.at(u_map, (el.node[by_level], level_col), el.sign[by_level] * el.cap[by_level])
+    varied = by_net | by_level
+    const = inj_fixed + np.bincount(
+        el.node[~varied], weights=el.sign[~varied] * value[~varied], minlength=n
+    )
+    lines = np.flatnonzero(at_limit)
+    ptdf = _ptdf_rows(topo, lines)
+    n_comp = int(topo.component.max()) + 1
+    comp = np.zeros((n_comp, n))
+    comp[topo.component, np.arange(n)] = 1.0
+    rows = np.vstack([comp, ptdf])
+    target = np.concatenate([np.zeros(n_comp), np.sign(flow[lines]) * topo.line_limit_kwh[lines]])
+    lhs = rows @ u_map
+    rhs = target - rows @ const
+    u, *_ = np.linalg.lstsq(lhs, rhs, rcond=None)
+    scale = 1.0 + float(np.abs(rhs).max(initial=0.0))
+    if np.abs(lhs @ u - rhs).max(initial=0.0) > 1e-9 * scale:
+        return value
+    out = value.copy()
+    share = np.divide(np.abs(u[col_of_node[el.node[by_net]]]), side_cap[el.node[by_net]])
+    out[by_net] = el.cap[by_net] * share
+    out[by_level] = el.cap[by_level] * u[level_col]
+    if (np.abs(out - value) > 1e-7 * (1.0 + np.abs(value))).any():
+        return value
+    polished: FloatArray = np.clip(out, 0.0, el.cap)
+    return polished
 
 
 def _route_solver_allocation(

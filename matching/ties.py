@@ -114,9 +114,10 @@ def _matrix(face: Face, el: Elements, n_t: int) -> tuple[sp.csr_matrix, int]:
     return matrix, n_rows
 
 
-def leximin(el: Elements, face: Face) -> FloatArray | None:
-    """The tied elements' acceptances by the rule (see the module docstring); None if an
-    LP does not end optimal (numerical trouble)."""
+def leximin(el: Elements, face: Face) -> tuple[FloatArray, IntArray] | None:
+    """The tied elements' acceptances by the rule (see the module docstring) and each
+    one's level (elements frozen together at one ratio strictly between 0 and 1 share a
+    level number; −1 for the others); None if an LP does not end optimal."""
     k, n_l = el.node.shape[0], face.line_from.shape[0]
     _, group = np.unique(el.group, return_inverse=True)
     group = group.ravel()
@@ -145,12 +146,13 @@ def leximin(el: Elements, face: Face) -> FloatArray | None:
     # groups share no constraint, so maximising Σ t maximises each)
     t_col = k + n_l + np.arange(n_t)
     hi[t_col] = 1.0
-    if np.isnan(value).any() and not _fill(base, rhs, lo, hi, el, group, t_col, value):
+    level = np.full(k, -1, dtype=np.int64)
+    if np.isnan(value).any() and not _fill(base, rhs, lo, hi, el, group, t_col, value, level):
         return None
     if np.isnan(value).any():
         return None
     result: FloatArray = np.clip(value, 0.0, el.cap)
-    return result
+    return result, level
 
 
 def _fill(
@@ -162,6 +164,7 @@ def _fill(
     group: IntArray,
     t_col: IntArray,
     value: FloatArray,
+    level: IntArray,
 ) -> bool:
     """Progressive filling (fills `value` in place): one GLOP model kept across the rounds;
     a round fixes the frozen elements at their value and drops their fill rows, which keeps
@@ -192,7 +195,7 @@ def _fill(
         objective.SetCoefficient(cols[j], 1.0)
     objective.SetMaximization()
     t_vars = [cols[j] for j in t_col.tolist()]
-    for _ in range(k + 1):
+    for round_ in range(k + 1):
         free_idx = np.flatnonzero(np.isnan(value))
         if free_idx.shape[0] == 0:
             return True
@@ -214,6 +217,8 @@ def _fill(
         stuck = np.ones(t_col.shape[0], dtype=np.bool_)
         stuck[group[free_idx[block]]] = False
         block |= stuck[group[free_idx]] & (x_free <= t_el * cap * (1 + 1e-9) + 1e-12)
+        at_level = block & ~full & (t_el > 0)
+        level[free_idx[at_level]] = round_ * t_col.shape[0] + group[free_idx[at_level]]
         for i, at in zip(
             free_idx[block].tolist(), np.where(full, cap, t_el * cap)[block].tolist(), strict=True
         ):
