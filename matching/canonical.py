@@ -189,7 +189,7 @@ def canonical_primal(
     forced_flow = np.where(l_up, limit, np.where(l_down, -limit, 0.0))
     free_line = l_tied & (limit > 0)
     if _unique_already(topo, steps, free_line, at.tied, at.i_tied, at.e_tied):
-        return Primal(x, flow, imports, exports)
+        return Primal(x, _dust_free(flow), imports, exports)
     el = _tied_elements(steps, topo, at)
     inj_fixed = _fixed_injection(steps, topo, at)
     cross = np.where(free_line, 0.0, forced_flow)
@@ -222,7 +222,7 @@ def canonical_primal(
     routed = least_squares_flow(topo, free_line, injection)
     if routed is None:
         return _route_solver_allocation(topo, x, flow, imports, exports, steps, "the flow")
-    out = Primal(x_new, np.where(free_line, routed, cross), m_new, e_new, note)
+    out = Primal(x_new, _dust_free(np.where(free_line, routed, cross)), m_new, e_new, note)
     return out
 
 
@@ -267,6 +267,15 @@ def _leximin_zones(
         return None
     out = value.copy()
     out[mine] = chosen[0]
+    return out
+
+
+def _dust_free(flow: FloatArray) -> FloatArray:
+    """Flows within float resolution of the largest flow (1e-14 of it) are 0: a line
+    carrying 1e-15 kWh in one writing of the problem and nothing in another would otherwise
+    change which nodes the trades can tell apart."""
+    tiny = 1e-14 * float(np.abs(flow).max(initial=0.0))
+    out: FloatArray = np.where(np.abs(flow) <= tiny, 0.0, flow)
     return out
 
 
@@ -360,7 +369,7 @@ def canonical_primal_dc(
         return Primal(x, flow, imports, exports, "tied orders as solved (line limits)")
     from matching.solve import clean
 
-    f_new = clean(f_new, -limit, limit)
+    f_new = _dust_free(clean(f_new, -limit, limit))
     return Primal(x_new, f_new, m_new, e_new, note)
 
 
