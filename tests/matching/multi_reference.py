@@ -873,7 +873,6 @@ def check_trades(
     out: list[str] = []
     order_by_id = {o["id"]: k for k, o in enumerate(pb.orders)}
     block_by_id = {b.id: k for k, b in enumerate(pb.blocks)}
-    store_by_id = {s.id: k for k, s in enumerate(pb.storage)}
     n_n = len(pb.node_ids)
     for t, iv in enumerate(result["intervals"]):
         sold: dict[tuple[str, Any], float] = {}
