@@ -489,11 +489,91 @@ class BlockRuleResult:
     mip_welfare: float  # the first MIP's optimum (an upper bound)
 
 
-def reference_block_rule(doc: dict[str, Any], tol: float = TOL) -> BlockRuleResult:
+def interval_spans(pb: Parsed) -> list[tuple[float, float]]:
+    """[P_lo, P_hi] per interval: the lowest and highest limit price of the interval's simple
+    orders, the blocks running in it and the grid connections' prices in it ((0, 0) if none)."""
+    spans = []
+    for t in range(pb.n_t):
+        ps = [o["p"] for o in pb.orders if o["t"] == t]
+        ps += [b.price for b in pb.blocks if b.kwh(t) > 0]
+        for c in pb.conns:
+            ps += [c["imp"][t], c["exp"][t]]
+        spans.append((min(ps), max(ps)) if ps else (0.0, 0.0))
+    return spans
+
+
+def midpoint_prices(pb: Parsed, sol: LpSolution) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The documented price rule on the LP's dual optimal face, recomputed: each
+    node-interval's range over the whole face, its target (the midpoint clipped to the
+    interval's span), the targets themselves if they are optimal, else the greatest optimal
+    price vector not above them. Returns (prices, low, high), each (T, N)."""
+    slack = 1e-10 * max(1.0, abs(sol.welfare))
+    a_eq, b_eq, a_ub, b_ub, bounds = _face(sol, slack)
+    width = a_eq.shape[1]
+    n_t, n_n = pb.n_t, len(pb.node_ids)
+    low = np.zeros((n_t, n_n))
+    high = np.zeros((n_t, n_n))
+    for t in range(n_t):
+        for n in range(n_n):
+            k = t * n_n + n
+            for sign, into in ((1.0, low), (-1.0, high)):
+                obj = np.zeros(width)
+                obj[k] = sign
+                res = linprog(
+                    obj, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs"
+                )
+                if res.status == 3:
+                    into[t, n] = -math.inf if sign > 0 else math.inf
+                else:
+                    assert res.status == 0, res.message
+                    into[t, n] = sign * float(res.fun)
+    spans = interval_spans(pb)
+    tgt = np.zeros((n_t, n_n))
+    for t in range(n_t):
+        p_lo, p_hi = spans[t]
+        a = np.maximum(low[t], p_lo)
+        b = np.minimum(high[t], p_hi)
+        tgt[t] = np.where(a <= b, 0.5 * (a + b), np.where(high[t] < p_lo, high[t], low[t]))
+    n_bal = sol.model.n_bal
+    fix = sp.csr_matrix(
+        (np.ones(n_bal), (np.arange(n_bal), np.arange(n_bal))), shape=(n_bal, width)
+    )
+    on_face = linprog(
+        np.zeros(width),
+        A_ub=a_ub,
+        b_ub=b_ub,
+        A_eq=sp.vstack([a_eq, fix]).tocsr(),
+        b_eq=np.concatenate([b_eq, tgt.ravel()]),
+        bounds=bounds,
+        method="highs",
+    )
+    if on_face.status == 0:
+        return tgt, low, high
+    # the greatest optimal vector not above the targets: max Σ u, u ≤ targets, on the face
+    obj = np.zeros(width)
+    obj[:n_bal] = -1.0
+    cap = list(bounds)
+    for k in range(n_bal):
+        cap[k] = (None, float(tgt.ravel()[k]))
+    res = linprog(obj, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=cap, method="highs")
+    assert res.status == 0, ("no optimal price vector below the targets", res.message)
+    return np.asarray(res.x[:n_bal]).reshape(n_t, n_n), low, high
+
+
+def reference_block_rule(
+    doc: dict[str, Any], tol: float = TOL, prices: str = "midpoint"
+) -> BlockRuleResult:
     """The iterative block rule: solve the MIP; fix every block's decision (z) and solve the LP
-    with y ∈ [r z, z]; among the optimal price vectors of that LP take one where the least
-    surplus of an accepted block is greatest; if some accepted block still loses money, drop
-    the one with the most negative surplus (lowest input position on a tie) and repeat."""
+    with y ∈ [r z, z]; price it; if some accepted block loses money at those prices, reject
+    the one with the most negative surplus and repeat.
+
+    `prices="midpoint"` prices like the documented rule (accepted blocks as fixed energy at
+    their ratio, `midpoint_prices`); exact where the core's rule takes ranges over the whole
+    dual face (transport model, no storage: the core fixes storage's value from its LP's
+    duals). `prices="max_min"` instead takes, among all optimal price vectors of the
+    fixed-decision LP, one where the least surplus of an accepted block is greatest: it keeps
+    every block that some optimal prices support (an upper bound on what a rule that rejects
+    only blocks no optimal price can support would reach)."""
     pb = parse(doc)
     excluded: set[int] = set()
     order: list[int] = []
@@ -508,15 +588,23 @@ def reference_block_rule(doc: dict[str, Any], tol: float = TOL) -> BlockRuleResu
         sol = solve_lp(pb, fixed)
         ratios = sol.x[sol.model.col["y"] : sol.model.col["y"] + len(pb.blocks)]
         ratios = np.where(np.array([hi for _, hi in fixed]) > 0, ratios, 0.0)
-        least, prices = max_min_surplus_prices(pb, sol, ratios)
-        if least >= -tol:
-            return BlockRuleResult(sol.welfare, ratios, prices, order, it, first_mip)
-        surpluses = [
-            (surplus_at(pb, blk, float(ratios[bi]), prices), bi)
-            for bi, blk in enumerate(pb.blocks)
-            if ratios[bi] > 1e-9
-        ]
-        worst = min(surpluses)[1]
+        if prices == "max_min":
+            least, px = max_min_surplus_prices(pb, sol, ratios)
+            if least >= -tol:
+                return BlockRuleResult(sol.welfare, ratios, px, order, it, first_mip)
+        else:
+            as_energy = solve_lp(pb, [(float(x), float(x)) for x in ratios])
+            px, _, _ = midpoint_prices(pb, as_energy)
+        losing = []
+        for bi, blk in enumerate(pb.blocks):
+            if ratios[bi] > 1e-9:
+                s = surplus_at(pb, blk, float(ratios[bi]), px)
+                value = abs(blk.price) * sum(blk.qty)
+                if s < -1e-7 * max(1.0, value):
+                    losing.append((s, blk.node, blk.buy, blk.price, blk.first, blk.qty, bi))
+        if not losing:
+            return BlockRuleResult(sol.welfare, ratios, px, order, it, first_mip)
+        worst = min(losing)[-1]
         excluded.add(worst)
         order.append(worst)
     raise AssertionError("block rule did not terminate")
