@@ -117,3 +117,22 @@ def test_the_reference_agrees_with_the_hand_figures() -> None:
     fee = reference_result(load("09-fee-splits-two-prices"))
     assert fee["welfare"] == A(3.3, abs=1e-9) and fee["fees"] == A(0.3, abs=1e-9)
     assert [n["price"] for n in fee["intervals"][0]["nodes"]] == A([0.3, 0.35], abs=1e-9)
+
+
+def _schema(name: str) -> dict[str, Any]:
+    path = Path(__file__).resolve().parents[2] / "docs" / "schema" / f"{name}.schema.json"
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+@needs_core
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
+def test_examples_and_results_match_the_schemas(path: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    problem_schema = _schema("problem")
+    if "intervals" not in json.dumps(problem_schema):
+        pytest.skip("docs/schema does not describe the several-interval form yet")
+    data = json.loads(path.read_text())
+    jsonschema.validate(data, problem_schema)
+    assert clear_document is not None
+    jsonschema.validate(clear_document(data), _schema("result"))
