@@ -6,7 +6,6 @@ share. Used by `matching.canonical` to choose the rule's optimal solution.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from matching import glop
 from matching.network import Topology
@@ -17,6 +16,8 @@ def zones_of(n: int, a: IntArray, b: IntArray) -> IntArray:
     """Connected components (any numbering): union-find for small networks, scipy's
     csgraph (fixed ~1 ms overhead) for large ones."""
     if a.shape[0] > 400:
+        import scipy.sparse as sp  # large networks only (scipy stays off small problems)
+
         graph = sp.coo_matrix((np.ones(a.shape[0]), (a, b)), shape=(n, n))
         _, labels = sp.csgraph.connected_components(graph, directed=False)
         out: IntArray = labels.astype(np.int64)
@@ -55,7 +56,7 @@ def least_flow(topo: Topology, free: BoolArray, injection: FloatArray) -> FloatA
     cols = np.concatenate([np.arange(k), np.arange(k), k + np.arange(k), k + np.arange(k)])
     rows = np.concatenate([a, b, a, b])
     vals = np.concatenate([np.ones(k), -np.ones(k), -np.ones(k), np.ones(k)])
-    matrix = sp.csr_matrix((vals, (rows, cols)), shape=(n, 2 * k))
+    matrix = glop.csr_from_coo(vals, rows, cols, (n, 2 * k))
     lim = np.concatenate([topo.line_limit_kwh[idx], topo.line_limit_kwh[idx]])
     out = glop.solve_lp(
         np.zeros(2 * k), lim, np.ones(2 * k), injection, injection, matrix, maximize=False
@@ -134,8 +135,10 @@ def laplacian_solve(
         np.add.at(dense, (rows, cols), vals)
         theta[k] = np.linalg.solve(dense[np.ix_(k, k)], inj[k])
         return theta
-    lap = sp.coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsc()
+    import scipy.sparse as sp
     from scipy.sparse.linalg import splu
+
+    lap = sp.coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsc()
 
     theta[k] = splu(lap[k][:, k].tocsc()).solve(inj[k])
     return theta
@@ -150,6 +153,8 @@ def _check_acyclic(topo: Topology, flow: FloatArray) -> FloatArray | None:
     b = np.where(flow[moving] > 0, topo.line_to[moving], topo.line_from[moving])
     n = topo.n_nodes
     if a.shape[0] > 400:
+        import scipy.sparse as sp
+
         graph = sp.coo_matrix((np.ones(a.shape[0]), (a, b)), shape=(n, n))
         n_strong, _ = sp.csgraph.connected_components(graph, directed=True, connection="strong")
         return None if n_strong != n else flow

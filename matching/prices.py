@@ -28,14 +28,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from matching import glop
 from matching.network import Topology
 from matching.problem import BoolArray, FloatArray
 from matching.steps import Steps
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 INF = math.inf
 
@@ -221,6 +224,8 @@ def _ptdf_rows(topo: Topology, lines: np.ndarray) -> FloatArray:
     rows = np.concatenate([lf, lt, lf, lt])
     cols = np.concatenate([lf, lt, lt, lf])
     vals = np.concatenate([b, b, -b, -b])
+    import scipy.sparse as sp  # DC only: keep scipy off the radial import path
+
     lap = sp.csc_matrix((vals, (rows, cols)), shape=(n, n))
     roots = topo.parent < 0
     keep = np.flatnonzero(~roots)
@@ -262,7 +267,7 @@ def _lp_extreme(
     a = np.vstack([a, c[None, :]])
     a_lo = np.concatenate([a_lo, [-PRICE_CAP]])
     a_hi = np.concatenate([a_hi, [PRICE_CAP]])
-    out = glop.solve_lp(var_lo, var_hi, c, a_lo, a_hi, sp.csr_matrix(a), maximize=maximize)
+    out = glop.solve_lp(var_lo, var_hi, c, a_lo, a_hi, _sparse(a), maximize=maximize)
     if not out.optimal:
         raise PriceRuleError(f"price-range LP ended {out.solve_status.name}")
     value = out.objective_value
@@ -271,12 +276,19 @@ def _lp_extreme(
     return value
 
 
+def _sparse(a: FloatArray) -> glop.Csr | sp.csr_matrix:
+    """A dense matrix's nonzeros as GLOP's constraint matrix (as `scipy.sparse.csr_matrix(a)`
+    would give them, without importing scipy for a small one)."""
+    rows, cols = np.nonzero(a)
+    return glop.csr_from_coo(a[rows, cols], rows, cols, (a.shape[0], a.shape[1]))
+
+
 def _lp_point(
     var_lo: FloatArray, var_hi: FloatArray, a: FloatArray, a_lo: FloatArray, a_hi: FloatArray
 ) -> FloatArray:
     """Any w with a_lo ≤ a w ≤ a_hi and var_lo ≤ w ≤ var_hi."""
     zero = np.zeros(a.shape[1])
-    out = glop.solve_lp(var_lo, var_hi, zero, a_lo, a_hi, sp.csr_matrix(a), maximize=False)
+    out = glop.solve_lp(var_lo, var_hi, zero, a_lo, a_hi, _sparse(a), maximize=False)
     if not out.optimal:
         raise PriceRuleError(f"price feasibility LP ended {out.solve_status.name}")
     point: FloatArray = out.values
@@ -477,6 +489,8 @@ def dc_prices_unique(
         rows.append(row_of_line[cyc.line[sel]])
         cols.append(n + cyc.row[sel])
         vals.append(cyc.coefficient[sel])
+    import scipy.sparse as sp
+
     m = sp.csc_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
         shape=(n + n_c, n + n_c),
