@@ -216,6 +216,7 @@ def least_squares_flow(topo: Topology, free: BoolArray, injection: FloatArray) -
         h = np.where(ad <= lim, 0.5 * d * d, lim * ad - 0.5 * lim * lim)
         return float(h.sum() - np.dot(th, injection))
 
+    import scipy.sparse as sp
     from scipy.sparse.linalg import splu
 
     g, f = gradient(theta)
