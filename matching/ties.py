@@ -24,14 +24,17 @@ on how it is written. Where the face allows equal ratios it gives exactly pro ra
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
 
 from matching import glop
 from matching.network import Cycles, Topology
 from matching.problem import BoolArray, FloatArray, IntArray
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 #: A reduced cost or dual below this (in units of the LP's objective) is read as zero.
 DUAL_TOL = 1e-9
@@ -96,6 +99,8 @@ class Face:
 
 def _matrix(face: Face, el: Elements, n_t: int) -> tuple[sp.csr_matrix, int]:
     """Rows: nodal balance, KVL (DC only); columns: elements, lines, t per group."""
+    import scipy.sparse as sp  # only where ties need the LPs: keeps scipy off small problems
+
     n, k, n_l = face.n_nodes, el.node.shape[0], face.line_from.shape[0]
     rows = [el.node, face.line_from, face.line_to]
     cols = [np.arange(k), k + np.arange(n_l), k + np.arange(n_l)]
