@@ -177,7 +177,7 @@ class MemberController(Controller):
     @get("/intervals")
     async def intervals_fragment(self, request: HTMXRequest, db: Db, clock: ClockDep) -> Template:
         view = await intervals.list_intervals(db, clock, upcoming=6, recent=0)
-        return page(request, "my/index.html", "my/_intervals.html", intervals=view)
+        return render(request, "my/_intervals.html", intervals=view)
 
     @get("/order-intervals")
     async def order_intervals(
