@@ -77,7 +77,7 @@ class Scheduler:
         """One pass. Overdue intervals (after downtime) are closed and cleared oldest first."""
         report = TickReport()
         now = self.clock.now()
-        notified: list[int] = []
+        notified: list[tuple[int, int]] = []
         async with self.sessions() as session:
             try:
                 cluster = await get_cluster(session)
@@ -189,7 +189,7 @@ class Scheduler:
         )
         return True
 
-    async def _announce(self, members: list[int]) -> None:
+    async def _announce(self, members: list[tuple[int, int]]) -> None:
         """Tell the members' open pages about their new stored notifications (after the
         commit that stored them)."""
         event = notification_event(members)

@@ -30,6 +30,9 @@ from market.db.base import Base, utcnow
 from market.trading.models import Interval
 
 STANDING_REJECTED = "standing_rejected"
+#: Warn a member about the next gate when it closes within this many market seconds (one
+#: interval: the gate that closes next) and the member has nothing placed in its interval.
+GATE_WARNING_S = 900
 
 
 class Notification(Base):
@@ -106,8 +109,9 @@ class NotificationView:
 
 async def record_rejections(
     session: AsyncSession, rejected: Sequence[tuple[int, int, int, KlasterError]]
-) -> list[int]:
-    """Store each (member, rule, interval, error) not stored before; the members told."""
+) -> list[tuple[int, int]]:
+    """Store each (member, rule, interval, error) not stored before: (member, notification)
+    of each stored."""
     if not rejected:
         return []
     rules = {rule for _, rule, _, _ in rejected}
@@ -135,7 +139,7 @@ async def record_rejections(
         )
     session.add_all(fresh)
     await session.flush()
-    return sorted({n.member_id for n in fresh})
+    return [(n.member_id, n.id) for n in fresh]
 
 
 async def list_notifications(
@@ -166,5 +170,10 @@ async def list_notifications(
     ]
 
 
-def notification_event(members: Sequence[int]) -> dict[str, object] | None:
-    return {"type": NOTIFICATION, "members": list(members)} if members else None
+def notification_event(stored: Sequence[tuple[int, int]]) -> dict[str, object] | None:
+    """The live event for new notifications (member, id): whom to tell, and the last id
+    before them (each member's socket reads the member's own newer ones)."""
+    if not stored:
+        return None
+    members = sorted({member for member, _ in stored})
+    return {"type": NOTIFICATION, "members": members, "after": min(i for _, i in stored) - 1}

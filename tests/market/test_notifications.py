@@ -43,8 +43,9 @@ async def test_a_rejected_standing_order_is_stored_once_and_announced(world: Wor
         assert stored[0].interval_start is not None and stored[0].standing_order_id
         assert await notifications.list_notifications(s, world.bob) == []
         count = await s.scalar(select(func.count(Notification.id)))
-    assert world.publisher.of(NOTIFICATION)[-1] == {"type": NOTIFICATION,
-                                                    "members": [world.alice.member_id]}  # fmt: skip
+    event = world.publisher.of(NOTIFICATION)[-1]
+    assert event["type"] == NOTIFICATION and event["members"] == [world.alice.member_id]
+    assert event["after"] < min(n.id for n in stored)
     announced = len(world.publisher.of(NOTIFICATION))
     world.clock.advance(minutes=20)  # their gates close: placed again, refused again
     await world.scheduler().tick()

@@ -59,6 +59,11 @@
     if (el && el.hasAttribute("data-defer-while-editing") && ev && /^live:/.test(ev.type) &&
         el.querySelector("form")) e.preventDefault();
   });
+  // A member's own live messages (#live-notices) close with their × button.
+  document.addEventListener("click", function (e) {
+    var b = e.target && e.target.closest && e.target.closest("[data-dismiss]");
+    if (b && b.parentElement) b.parentElement.remove();
+  });
   // Print buttons (no inline handlers: the CSP allows scripts from this site only).
   document.addEventListener("click", function (e) {
     if (e.target && e.target.closest && e.target.closest("[data-print]")) window.print();
