@@ -347,7 +347,8 @@ class MemberController(Controller):
         data: URLEncodedBody[StandingForm],
     ) -> Template:
         points = await my_metering_points(db, actor)
-        expect_form(request, "my/_standing_form.html", form=asdict(data), points=points)
+        expect_form(request, "my/_standing_form.html", form=asdict(data), points=points,
+                    check=(parse_standing, asdict(data)))  # fmt: skip
         rule = parse_standing(asdict(data))
         await standing.create_standing_order(db, actor, clock, rule)
         return render(
