@@ -40,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 AXE = (Path(__file__).parent / "vendor" / "axe.min.js").read_text(encoding="utf-8")
 CATALOGUE: dict[str, str] = json.loads((ROOT / "web/locale/pl.json").read_text("utf-8"))["messages"]
 WIDTHS = (1280, 390)
+#: Member pages are used on phones: no sideways scrolling down to this width either.
+PHONE = 360
 SHOTS = ARTIFACTS / "sweep"
 ROLES = ("anonymous", "alice", "coord", "dso")  # alice: a prosumer (PV), the member role
 
@@ -54,11 +56,17 @@ QUERIES = {
 #: Further addresses worth a look besides the routes: empty months, a filtered list, a 404.
 EXTRA = (
     "/statement?month=2020-01",
-    "/reports?month=2020-01",
+    "/reports?start=2020-01",
     "/results?day=2020-01-01",
     "/coordinator/audit?entity=order",
     "/no-such-page",
 )
+#: What some pages must show (a CSS selector): an empty month is an empty state, not an error.
+EXPECT = {
+    "/statement?month=2020-01": ".empty-state",
+    "/reports?start=2020-01": ".empty-state",
+    "/my/notifications": ".stored-notices li",
+}
 #: Requests a page makes on purpose that answer ≥ 400: (path, status).
 INTENDED = {("/no-such-page", 404)}
 
@@ -223,8 +231,9 @@ async def seed(server: LiveServer) -> dict[str, int]:
     from sqlalchemy import select
 
     from market.access.actor import Actor
+    from market.core.errors import MarketHalted
     from market.db.engine import create_engine, session_factory
-    from market.trading import intervals, orders, standing
+    from market.trading import intervals, notifications, orders, standing
     from market.trading.models import Interval
     from market.trading.order_input import parse_order, parse_standing
 
@@ -248,7 +257,13 @@ async def seed(server: LiveServer) -> dict[str, int]:
             )
             rule = {"metering_point_id": point, "side": "sell", "quantity_kwh": "0.5",
                     "price": "0.40", "hour_from": "20", "hour_to": "22"}  # fmt: skip
-            await standing.create_standing_order(db, alice, server.clock, parse_standing(rule))
+            made = await standing.create_standing_order(
+                db, alice, server.clock, parse_standing(rule)
+            )
+            refused = MarketHalted("", "the market is halted: %(reason)s", reason="przegląd")
+            await notifications.record_rejections(
+                db, [(alice.member_id, made.id, second.id, refused)]
+            )
             await db.commit()
         server.clock.advance(minutes=11)  # past the first gate: the scheduler clears it
         for _ in range(150):
@@ -307,6 +322,14 @@ async def check_page(sweep: Sweep, page: Any, watch: Watch, role: str, path: str
             sweep.add(here, [f"English {e!r}" for e in english_in(text)])
         sweep.add(here, await page.evaluate(AXE_RUN, width == WIDTHS[-1]))
         await page.screenshot(path=str(SHOTS / f"{slug}-{width}.png"), full_page=True)
+    if role == "alice":
+        await page.set_viewport_size({"width": PHONE, "height": 780})
+        await page.evaluate(FRAMES)
+        overflow = await page.evaluate(OVERFLOW)
+        if overflow:
+            sweep.add(f"{where} @{PHONE}", [f"horizontal overflow {overflow}"])
+    if path in EXPECT and not await page.locator(EXPECT[path]).count():
+        sweep.add(where, [f"shows no {EXPECT[path]}"])
     sweep.add(where, sorted(set(watch.errors)))
     sweep.pages += 1
 
