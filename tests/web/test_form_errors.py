@@ -87,3 +87,13 @@ async def test_standing_order_form_shows_every_error(client: Any, world: World) 
     assert r.status_code in (400, 422)
     shown = ERROR.findall(r.text)
     assert len(shown) >= 3, shown  # quantity, price and the hours, at once
+
+
+async def test_export_form_shows_both_range_errors_on_the_page(client: Any, world: World) -> None:
+    sign_in(client, "dso")
+    r = client.get("/distributor/export", params={"start": "czerwiec", "end": "wczoraj"})
+    assert r.status_code == 422 and "<html" in r.text  # the page again, not an error page
+    shown = ERROR.findall(r.text)
+    assert len(shown) == 2, shown
+    assert all("czerwiec" in m or "wczoraj" in m for m in shown), shown
+    assert 'value="czerwiec"' in r.text and 'value="wczoraj"' in r.text
