@@ -58,3 +58,25 @@ async def test_refused_standing_order_is_pushed_to_its_member_only(
         warning = receive_until(ws, "gate-soon", bob_seen)
     assert re.search(r"Bramka dla .* zamyka się za", warning), warning
     assert not any("nie złożyło" in m for m in bob_seen)  # Alice's message is hers
+
+
+async def test_how_my_order_ended_is_pushed_to_me_when_the_interval_clears(
+    client: Any, world: World
+) -> None:
+    sign_in(client, "bob")
+    page = client.get("/my").text
+    iv = re.search(r'name="interval_id"[^>]*>\s*<option value="(\d+)"', page).group(1)
+    bid = {"interval_id": iv, "side": "buy", "quantity_kwh": "2", "price": "0,60",
+           "metering_point_id": str(world.ids["bob_point"])}  # fmt: skip
+    assert client.post("/my/orders", data=bid, headers=htmx_headers(client)).status_code == 200
+    sign_in(client, "alice")
+    offer = {"interval_id": iv, "side": "sell", "quantity_kwh": "1,5", "price": "0,42",
+             "metering_point_id": str(world.ids["alice_point"])}  # fmt: skip
+    assert client.post("/my/orders", data=offer, headers=htmx_headers(client)).status_code == 200
+    seen: list[str] = []
+    with client.websocket_connect("/ws/live?page=live") as ws:
+        world.clock.advance(minutes=30)
+        tick(client)
+        pushed = receive_until(ws, "toast notice filled", seen)
+    assert "Twoja oferta" in pushed and "1,500" in pushed, pushed
+    assert "kupna" not in pushed  # Bob's bid is his own message, not Alice's

@@ -14,10 +14,11 @@ once and fans out to its own sockets:
   is not pushed: the pushed fragment carries `data-live-event`, and the page's own regions
   refetch themselves over HTTP (`hx-trigger="live:interval_cleared from:body"`), so private
   data is only ever served to its owner through the normal, guarded handlers.
-- The exception are a member's own messages (`notification` events, and the warning that a
-  gate is about to close on an interval where the member has nothing placed, at each
-  `gate_closed`): `load_private` reads them for the members connected here in one go, and
-  each goes only to the sockets signed in as its member (`LiveClient.member_id`).
+- The exception are a member's own messages (`notification` events, how the member's orders
+  ended at each `interval_cleared`, and the warning that a gate is about to close on an
+  interval where the member has nothing placed, at each `gate_closed`): `load_private` reads
+  them for the members connected here in one go, and each goes only to the sockets signed in
+  as its member (`LiveClient.member_id`).
 
 A slow client never holds the others up: each has a bounded queue that drops its oldest
 message when full (the next update supersedes it anyway).
@@ -210,8 +211,7 @@ class LiveHub:
         if kind not in (GATE_CLOSED, INTERVAL_CLEARED):
             log.warning("unknown live event type %r", kind)
         await self.dispatch_paced(LiveUpdate(kind, event, await self._load_state(event)))
-        if kind == GATE_CLOSED:
-            await self.dispatch_private(kind, event)
+        await self.dispatch_private(kind, event)
 
     async def dispatch_private(self, kind: str, event: dict[str, Any]) -> None:
         """Each connected member's own message, to that member's page sockets only."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from market.core.events import NOTIFICATION
+from market.core.events import INTERVAL_CLEARED, NOTIFICATION
 from market.trading.halt import state_of_event
 from market.trading.notifications import GATE_WARNING_S
 from web.config import app_services
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from market.trading.intervals import IntervalsView, IntervalView
 
 LATEST = 8
+#: Order statuses a clearing ends in (each is a member's own message).
+OUTCOMES = ("filled", "partly_filled", "unfilled")
 
 
 @dataclass
@@ -89,14 +91,27 @@ async def private_messages(
     session: AsyncSession, clock: Clock, event: dict[str, Any], members: set[int]
 ) -> dict[int, Any]:
     """Each member's own message for `event`: after a `notification` event the member's new
-    stored notifications; after a gate closure the next interval open for orders, for each
+    stored notifications; after a clearing how each of the member's orders in the interval
+    ended; after a gate closure the next interval open for orders, for each
     member with nothing placed in it (when its gate closes within `GATE_WARNING_S`)."""
     from sqlalchemy import select
 
     from market.access.actor import Actor
-    from market.trading import intervals, notifications
+    from market.trading import book, intervals, notifications
     from market.trading.models import Order, OrderStatus
 
+    if event.get("type") == INTERVAL_CLEARED:
+        rows = await session.execute(
+            book.with_context().where(
+                Order.interval_id == int(event.get("interval_id") or 0),
+                Order.member_id.in_(members),
+                Order.status.in_(OUTCOMES),
+            )
+        )
+        ended: dict[int, list[Any]] = {}
+        for o, i, p, n in rows.all():
+            ended.setdefault(o.member_id, []).append(book.order_view(o, i, p, n))
+        return ended
     if event.get("type") == NOTIFICATION:
         after = int(event.get("after") or 0)
         found: dict[int, Any] = {}
