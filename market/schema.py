@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "market.network.models",
     "market.metering.models",
     "market.trading.models",
+    "market.trading.notifications",
     "market.clearing.models",
     "market.statutory.models",
 )

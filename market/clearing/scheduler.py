@@ -24,10 +24,17 @@ from market.clearing.store import StoredRun
 from market.cluster.service import get_cluster
 from market.core.clock import Clock, SystemClock
 from market.core.errors import NotFound
-from market.core.events import GATE_CLOSED, NullPublisher, Publisher, publish_safely
+from market.core.events import (
+    GATE_CLOSED,
+    NOTIFICATION,
+    NullPublisher,
+    Publisher,
+    publish_safely,
+)
 from market.db.engine import session_factory
 from market.trading.intervals import ensure_intervals
 from market.trading.models import Interval, IntervalStatus, Order, OrderStatus
+from market.trading.notifications import notification_event
 from market.trading.standing import materialise
 
 log = logging.getLogger("klaster.scheduler")
@@ -70,6 +77,7 @@ class Scheduler:
         """One pass. Overdue intervals (after downtime) are closed and cleared oldest first."""
         report = TickReport()
         now = self.clock.now()
+        notified: list[tuple[int, int]] = []
         async with self.sessions() as session:
             try:
                 cluster = await get_cluster(session)
@@ -85,8 +93,10 @@ class Scheduler:
                             .order_by(Interval.start_utc)
                         )
                     ).all()
-                    await materialise(session, cluster, list(new))
+                    placement = await materialise(session, cluster, list(new))
+                    notified = placement.notified
                 await session.commit()
+                await self._announce(notified)
             due = (
                 await session.scalars(
                     select(Interval.id)
@@ -146,7 +156,7 @@ class Scheduler:
             cluster = await get_cluster(session)
             interval = await session.get(Interval, interval_id)
             assert interval is not None
-            await materialise(session, cluster, [interval])
+            placement = await materialise(session, cluster, [interval])
             orders = int(
                 await session.scalar(
                     select(func.count(Order.id)).where(
@@ -166,6 +176,7 @@ class Scheduler:
                 worker=self.worker_id,
             )
             await session.commit()
+        await self._announce(placement.notified)
         await publish_safely(
             self.publisher,
             GATE_CLOSED,
@@ -177,6 +188,13 @@ class Scheduler:
             },
         )
         return True
+
+    async def _announce(self, members: list[tuple[int, int]]) -> None:
+        """Tell the members' open pages about their new stored notifications (after the
+        commit that stored them)."""
+        event = notification_event(members)
+        if event is not None:
+            await publish_safely(self.publisher, NOTIFICATION, event)
 
     async def run(self, *, stop_after: int | None = None) -> None:
         """Tick until cancelled (or `stop_after` ticks). Errors are logged, not fatal."""

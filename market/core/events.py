@@ -9,6 +9,9 @@ Channels and payloads (JSON-serialisable dicts, times ISO 8601 UTC):
   "export_kwh", "welfare_pln", "congested_lines": [line_code, ...]}`.
 - `market_halted`: `{"type": "market_halted", "halted_at", "reason"}` after the coordinator
   halts (both set) or resumes (both null) the market.
+- `notification`: `{"type": "notification", "members": [member ids]}` after notifications
+  were stored for these members (`market.trading.notifications`); no content: each member's
+  own socket reads the member's own.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ ORDERBOOK = "orderbook"
 GATE_CLOSED = "gate_closed"
 INTERVAL_CLEARED = "interval_cleared"
 MARKET_HALTED = "market_halted"
-CHANNELS = (ORDERBOOK, GATE_CLOSED, INTERVAL_CLEARED, MARKET_HALTED)
+NOTIFICATION = "notification"
+CHANNELS = (ORDERBOOK, GATE_CLOSED, INTERVAL_CLEARED, MARKET_HALTED, NOTIFICATION)
 
 
 class Publisher(Protocol):

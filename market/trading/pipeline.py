@@ -113,6 +113,9 @@ class Placement:
 
     results: list[OrderView | KlasterError | _Inserted]
     events: list[Event] = field(default_factory=list)
+    #: New stored notifications (a standing rule's order rejected) as (member, id): the
+    #: caller announces them after its commit (`market.trading.notifications`).
+    notified: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def outcomes(self) -> list[Outcome]:

@@ -25,10 +25,11 @@ from market.access.models import Role
 from market.cluster.models import Cluster
 from market.cluster.service import get_cluster
 from market.core.clock import Clock, SystemClock
-from market.core.errors import NotFound
+from market.core.errors import KlasterError, NotFound
 from market.core.money import energy
 from market.metering.profiles import PointProfile, net_kwh
 from market.network.models import MeteringPoint
+from market.trading import notifications
 from market.trading.models import (
     Interval,
     IntervalStatus,
@@ -240,7 +241,14 @@ async def materialise(
         sub for sub in submissions if (sub.standing_order_id, sub.order.interval_id) not in placed
     ]
     gate = Gate.CLOSING if clock is None else Gate.OPEN
-    return await place(session, clock or SystemClock(), submissions, gate=gate)
+    placement = await place(session, clock or SystemClock(), submissions, gate=gate)
+    rejected = [
+        (sub.actor.member_id, sub.standing_order_id, sub.order.interval_id, outcome)
+        for sub, outcome in zip(submissions, placement.results, strict=True)
+        if isinstance(outcome, KlasterError) and sub.standing_order_id is not None
+    ]
+    placement.notified = await notifications.record_rejections(session, rejected)
+    return placement
 
 
 async def _already_placed(
