@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from market.core.errors import OrderRejected
 from market.core.money import read_int
+from market.trading.day_ahead_models import Market
 from market.trading.models import Side, StandingMode
 from market.trading.rules import (
     interval_key,
@@ -35,6 +36,8 @@ class OrderInput:
     price: Decimal
     #: The member's idempotency key: a retry with it returns the order placed the first time.
     client_order_id: str | None = None
+    #: The interval's own (intraday) auction, or the day-ahead auction of its local day.
+    market: Market = Market.INTRADAY
 
 
 @dataclass(frozen=True, slots=True)
