@@ -65,6 +65,7 @@ from market.trading.rules import (
     parse_side,
     point_key,
 )
+from market.trading.standing import materialise
 
 #: The longest client order id a profile may carry (":<interval number>" is appended).
 PROFILE_ID_MAX = 58
@@ -836,14 +837,22 @@ async def _materialise_open(session: AsyncSession, cluster: Cluster, now: dateti
 
 
 async def materialise_day(session: AsyncSession, cluster: Cluster, day: date, now: datetime) -> int:
-    """Place the daily storage orders and block groups into `day`'s auction (idempotent: the
-    unique (standing_id, local_day) pairs). A daily order that does not fit the day (a block
+    """Place the day-ahead standing orders (`StandingOrder.market = 'da'`, through
+    `standing.materialise`), daily storage orders and block groups into `day`'s auction
+    (idempotent: the unique (standing_order_id, interval_id) and (standing_id, local_day)
+    pairs). A daily order that does not fit the day (a block
     past the end, a unit's state out of bounds since its data changed) is skipped for that day.
     Returns how many day orders were placed."""
     auction = await session.scalar(select(DayAheadAuction).where(DayAheadAuction.local_day == day))
     check_auction_closing(auction, day)
+    intervals = (
+        await session.scalars(
+            select(Interval).where(Interval.local_day == day).order_by(Interval.start_utc)
+        )
+    ).all()
+    simple = await materialise(session, cluster, list(intervals), market=Market.DAY_AHEAD)
+    placed = simple.placed
     insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
-    placed = 0
     standing_storage = (
         await session.scalars(
             select(StorageOrder).where(

@@ -77,6 +77,7 @@ class StandingOrder(Base):
         CheckConstraint(check_in("mode", StandingMode), name="mode"),
         CheckConstraint("hour_from >= 0 AND hour_to <= 24 AND hour_from < hour_to", name="hours"),
         CheckConstraint("mode = 'forecast' OR quantity_kwh > 0", name="quantity"),
+        CheckConstraint(check_in("market", Market), name="market"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -95,6 +96,11 @@ class StandingOrder(Base):
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
     paused: Mapped[bool] = mapped_column(default=False)
+    #: "id": an order into each interval's own auction; "da": into the day-ahead auction of
+    #: each day (placed when the day's auction opens and again at its gate).
+    market: Mapped[str] = mapped_column(
+        String(2), default=Market.INTRADAY.value, server_default=Market.INTRADAY.value
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
