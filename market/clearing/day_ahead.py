@@ -168,7 +168,7 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
             )
             .order_by(Order.id)
         )
-    ).tuples().all()  # fmt: skip
+    ).all()  # fmt: skip
     for oid, mp, iv, side, qty, price in rows:
         point = points.get(mp)
         if point is None or point.node_id not in code:
@@ -184,17 +184,13 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
     doc_storage: list[dict[str, Any]] = []
     storage: dict[str, tuple[int, int, str, Decimal]] = {}
     srows = (
-        (
-            await session.execute(
-                select(StorageOrder, StorageUnit)
-                .join(StorageUnit, StorageUnit.metering_point_id == StorageOrder.metering_point_id)
-                .where(StorageOrder.local_day == day, StorageOrder.cancelled.is_(False))
-                .order_by(StorageOrder.id)
-            )
+        await session.execute(
+            select(StorageOrder, StorageUnit)
+            .join(StorageUnit, StorageUnit.metering_point_id == StorageOrder.metering_point_id)
+            .where(StorageOrder.local_day == day, StorageOrder.cancelled.is_(False))
+            .order_by(StorageOrder.id)
         )
-        .tuples()
-        .all()
-    )
+    ).all()
     for so, unit in srows:
         point = points.get(so.metering_point_id)
         if point is None or point.node_id not in code:
@@ -221,17 +217,13 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
     doc_blocks: list[dict[str, Any]] = []
     blocks: dict[str, tuple[int, int, str, bool, int, list[Decimal]]] = {}
     brows = (
-        (
-            await session.execute(
-                select(BlockOrder, BlockGroup)
-                .join(BlockGroup, BlockGroup.id == BlockOrder.group_id)
-                .where(BlockGroup.local_day == day, BlockGroup.cancelled.is_(False))
-                .order_by(BlockGroup.id, BlockOrder.first_number)
-            )
+        await session.execute(
+            select(BlockOrder, BlockGroup)
+            .join(BlockGroup, BlockGroup.id == BlockOrder.group_id)
+            .where(BlockGroup.local_day == day, BlockGroup.cancelled.is_(False))
+            .order_by(BlockGroup.id, BlockOrder.first_number)
         )
-        .tuples()
-        .all()
-    )
+    ).all()
     for block, group in brows:
         point = points.get(group.metering_point_id)
         first = number_index.get(block.first_number)

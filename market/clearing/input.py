@@ -69,8 +69,8 @@ async def day_ahead_usage(
         )
     )
     return (
-        {line: abs(kwh) * per_hour for line, kwh in flows.tuples()},
-        {node: (imp * per_hour, exp * per_hour) for node, imp, exp in grid.tuples()},
+        {line: abs(kwh) * per_hour for line, kwh in flows.all()},
+        {node: (imp * per_hour, exp * per_hour) for node, imp, exp in grid.all()},
     )
 
 

@@ -109,7 +109,7 @@ def parse_values(raw: object, field: str) -> list[object]:
         except ValueError:
             raise ValidationFailed(field, "not valid JSON") from None
         if isinstance(doc, dict):
-            doc = doc.get(field, doc.get("values"))
+            doc = next((doc[k] for k in (field, "quantities_kwh", "values") if k in doc), None)
         if not isinstance(doc, list):
             raise ValidationFailed(field, "must be a list of numbers")
         return list(doc)
@@ -733,7 +733,7 @@ async def place_profile(
     rows = await session.execute(
         select(Interval.number, Interval.id).where(Interval.local_day == inp.local_day)
     )
-    ids = dict(rows.tuples().all())
+    ids = {k: v for k, v in rows.all()}
     submissions = []
     for number_, quantity in enumerate(inp.quantities_kwh, start=1):
         if quantity <= 0:
@@ -794,23 +794,19 @@ async def my_storage_orders(session: AsyncSession, actor: Actor) -> list[Storage
         .order_by(StorageOrder.local_day.desc(), StorageOrder.id.desc())
         .limit(50)
     )
-    return [_storage_view(o, p) for o, p in rows.tuples()]
+    return [_storage_view(o, p) for o, p in rows.all()]
 
 
 async def my_block_groups(session: AsyncSession, actor: Actor) -> list[BlockGroupView]:
     rows = (
-        (
-            await session.execute(
-                select(BlockGroup, MeteringPoint)
-                .join(MeteringPoint, MeteringPoint.id == BlockGroup.metering_point_id)
-                .where(BlockGroup.member_id == actor.member_id, BlockGroup.cancelled.is_(False))
-                .order_by(BlockGroup.local_day.desc(), BlockGroup.id.desc())
-                .limit(50)
-            )
+        await session.execute(
+            select(BlockGroup, MeteringPoint)
+            .join(MeteringPoint, MeteringPoint.id == BlockGroup.metering_point_id)
+            .where(BlockGroup.member_id == actor.member_id, BlockGroup.cancelled.is_(False))
+            .order_by(BlockGroup.local_day.desc(), BlockGroup.id.desc())
+            .limit(50)
         )
-        .tuples()
-        .all()
-    )
+    ).all()
     counts: dict[int, int] = {}
     for gid in [g.id for g, _ in rows]:
         counts[gid] = len(

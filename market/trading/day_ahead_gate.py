@@ -170,7 +170,7 @@ async def auctions_still_open(session: AsyncSession, auctions: Iterable[DayAhead
     rows = await session.execute(
         select(DayAheadAuction.id, DayAheadAuction.status).where(DayAheadAuction.id.in_(wanted))
     )
-    status = dict(rows.tuples().all())
+    status = {k: v for k, v in rows.all()}
     for auction in wanted.values():
         if status.get(auction.id) != AuctionStatus.OPEN.value:
             raise GateClosed(
