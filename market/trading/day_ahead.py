@@ -161,10 +161,10 @@ def parse_profile(raw: Mapping[str, object], *, minutes: int, tz: str) -> Profil
         if len(hourly) != hours:
             raise OrderRejected(
                 field,
-                "%(day)s has %(expected)s hours; the curve has %(count)s values",
+                "%(day)s has %(expected)s hours; the curve has %(given)s values",
                 day=day,
                 expected=hours,
-                count=len(hourly),
+                given=len(hourly),
             )
         kw = [_value(v, f"{field}[{k}]", "kW") for k, v in enumerate(hourly)]
         quantities = [
@@ -177,11 +177,11 @@ def parse_profile(raw: Mapping[str, object], *, minutes: int, tz: str) -> Profil
             raise OrderRejected(
                 field,
                 "%(day)s has %(expected)s intervals of %(minutes)s min; the profile has "
-                "%(count)s values",
+                "%(given)s values",
                 day=day,
                 expected=count,
                 minutes=minutes,
-                count=len(values),
+                given=len(values),
             )
         quantities = [_value(v, f"{field}[{k}]", "kWh") for k, v in enumerate(values)]
     if not any(q > 0 for q in quantities):

@@ -132,7 +132,7 @@ async def test_a_profile_of_the_wrong_length_for_the_day_is_refused(
     with pytest.raises(ValidationFailed) as err:
         _profile(world, day, ["1"] * count)
     assert err.value.field == "quantities_kwh"
-    assert err.value.params["expected"] == expected and err.value.params["count"] == count
+    assert err.value.params["expected"] == expected and err.value.params["given"] == count
     # The right length for the DST day is accepted.
     assert len(_profile(world, day, ["1"] * expected).quantities_kwh) == expected
 
