@@ -53,6 +53,7 @@ async def test_export_files_and_errors(cli_db: Any, tmp_path: Path, capsys: Any)
         "nodes": 6,
         "lines": 4,
         "grid": 2,
+        "storage": 0,
     }
     assert (
         await klaster(
@@ -65,6 +66,7 @@ async def test_export_files_and_errors(cli_db: Any, tmp_path: Path, capsys: Any)
         "all.lines.csv",
         "all.metering.csv",
         "all.nodes.csv",
+        "all.storage.csv",
         "all.trades.csv",
     ]
     capsys.readouterr()
