@@ -218,8 +218,8 @@ async def _storage(
     )
     views = []
     for so_id, ppe, name, energy in points.all():
-        charge, discharge, soc = series[so_id]
-        views.append(StorageView(so_id, ppe, name, charge, discharge, soc, energy))
+        c_kwh, d_kwh, soc_kwh = series[so_id]
+        views.append(StorageView(so_id, ppe, name, c_kwh, d_kwh, soc_kwh, energy))
     return views
 
 
