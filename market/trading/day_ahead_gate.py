@@ -5,6 +5,7 @@ gate from closing meanwhile, as `market.trading.intervals` does for an interval'
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -193,3 +194,32 @@ async def day_ahead_interval(
     check_auction_open(auction, interval.local_day, now)
     assert auction is not None
     return interval, auction
+
+
+@dataclass(frozen=True, slots=True)
+class NextGate:
+    """The next gate to close: "day_ahead" (for `local_day`) or "intraday" (an interval)."""
+
+    kind: str
+    closes_at: datetime
+    local_day: date | None = None
+    interval_start: datetime | None = None
+
+
+async def next_gate(session: AsyncSession, cluster: Cluster, now: datetime) -> NextGate | None:
+    """Which gate closes next: the day-ahead gate of the next day, or the next interval's."""
+    found: list[NextGate] = []
+    upcoming = next_day_ahead(cluster, now)
+    if upcoming is not None:
+        found.append(NextGate("day_ahead", upcoming[1], local_day=upcoming[0]))
+    row = (
+        await session.execute(
+            select(Interval.gate_closure_utc, Interval.start_utc)
+            .where(Interval.status == IntervalStatus.OPEN.value, Interval.gate_closure_utc > now)
+            .order_by(Interval.gate_closure_utc)
+            .limit(1)
+        )
+    ).first()
+    if row is not None:
+        found.append(NextGate("intraday", row[0], interval_start=row[1]))
+    return min(found, key=lambda g: g.closes_at) if found else None

@@ -25,7 +25,7 @@ DAY = "2026-06-16"  # the next day-ahead gate at 2026-06-15 12:00 local is... se
 def _page(client: Any) -> str:
     r = client.get("/day-ahead")
     assert r.status_code == 200, r.text[:500]
-    return r.text
+    return str(r.text)
 
 
 async def _orders(world: World) -> int:
@@ -38,8 +38,9 @@ async def test_profile_form_places_a_day_and_refuses_bad_input(client: Any, worl
     text = _page(client)
     assert 'id="da-profile-form"' in text and "Następna bramka" in text
     day = text.split('name="local_day" value="', 1)[1].split('"', 1)[0]
+    curve = {f"h{k}": "2" if 10 <= k < 14 else "" for k in range(24)}
     form = {"local_day": day, "metering_point_id": str(world.ids["alice_point"]),
-            "side": "sell", "price": "0,40"} | {f"h{k}": "2" if 10 <= k < 14 else "" for k in range(24)}  # fmt: skip
+            "side": "sell", "price": "0,40"} | curve  # fmt: skip
     r = client.post("/day-ahead/profile", data=form, headers=htmx_headers(client))
     assert r.status_code == 200, r.text[:800]
     assert await _orders(world) == 16
@@ -50,8 +51,9 @@ async def test_profile_form_places_a_day_and_refuses_bad_input(client: Any, worl
     assert await _orders(world) == 16
     # An uploaded CSV of the right length.
     csv = "\n".join(["0"] * 40 + ["1,5"] * 4 + ["0"] * 52).encode()
-    r = client.post("/day-ahead/profile", data={k: v for k, v in form.items() if k[0] != "h"},
-                    files={"file": ("profile.csv", csv, "text/csv")}, headers=htmx_headers(client))  # fmt: skip
+    plain = {k: v for k, v in form.items() if k[0] != "h"}
+    files = {"file": ("profile.csv", csv, "text/csv")}
+    r = client.post("/day-ahead/profile", data=plain, files=files, headers=htmx_headers(client))
     assert r.status_code == 200, r.text[:800]
     assert await _orders(world) == 20
 
@@ -123,3 +125,13 @@ async def test_result_page_shows_heatmap_storage_and_blocks(
     assert 'class="chart chart-storage"' in page and 'class="line soc"' in page
     assert 'data-reason="accepted"' in page and 'data-reason="another_in_group"' in page
     assert 'id="da-mine"' in page
+
+
+async def test_live_page_says_which_gate_is_next(client: Any, world: World) -> None:
+    sign_in(client, "alice")
+    page = client.get("/live").text
+    assert 'id="next-gate"' in page and 'data-kind="intraday"' in page
+    assert "Następna bramka: aukcja śróddzienna" in page
+    world.clock.advance(hours=23, minutes=55)  # the intervals' gates passed; 12:00 is near
+    fragment = client.get("/live/next-gate").text
+    assert 'data-kind="day_ahead"' in fragment and "aukcja dnia następnego" in fragment
