@@ -135,3 +135,43 @@ async def test_live_page_says_which_gate_is_next(client: Any, world: World) -> N
     world.clock.advance(hours=23, minutes=55)  # the intervals' gates passed; 12:00 is near
     fragment = client.get("/live/next-gate").text
     assert 'data-kind="day_ahead"' in fragment and "aukcja dnia następnego" in fragment
+
+
+async def test_api_profile_blocks_storage_and_result(
+    client: Any, world: World, fake_core: list[dict[str, Any]]
+) -> None:
+    from tests.support.world import token_for
+
+    alice = token_for(client, "alice")
+    day = "2026-06-17"
+    body = {"local_day": day, "metering_point_id": world.ids["alice_point"], "side": "sell",
+            "price": "0.4", "quantities_kwh": ["0"] * 40 + ["1.5"] * 8 + ["0"] * 48}  # fmt: skip
+    r = client.post("/api/v1/day-ahead/profiles", json=body, headers=alice)
+    assert r.status_code == 201, r.text
+    assert r.json()["placed"] == 8 and len(r.json()["order_ids"]) == 8
+    # The autumn DST day has 100 intervals: 96 values are refused, naming the field.
+    r = client.post("/api/v1/day-ahead/profiles", json=body | {"local_day": "2026-10-25"},
+                    headers=alice)  # fmt: skip
+    assert r.status_code == 422 and r.json()["field"] == "quantities_kwh"
+    assert r.json()["params"]["expected"] == 100
+    # A day whose gate has closed: 409.
+    r = client.post("/api/v1/day-ahead/profiles", json=body | {"local_day": "2026-06-16"},
+                    headers=alice)  # fmt: skip
+    assert r.status_code == 409 and r.json()["field"] == "local_day"
+    # Storage data on a point that is not storage: 422 naming the point.
+    r = client.put(f"/api/v1/metering-points/{world.ids['alice_point']}/storage",
+                   json={"energy_kwh": "10", "charge_kw": "5", "discharge_kw": "5"},
+                   headers=alice)  # fmt: skip
+    assert r.status_code == 422 and r.json()["field"] == "metering_point_id"
+    group = {"metering_point_id": world.ids["alice_point"], "side": "buy", "power_kw": "4",
+             "duration_minutes": 120, "start_from": "22:00", "start_to": "23:00",
+             "price": "0.6", "local_day": day}  # fmt: skip
+    r = client.post("/api/v1/day-ahead/block-groups", json=group, headers=alice)
+    assert r.status_code == 422 and r.json()["field"] == "start_to"
+    r = client.post("/api/v1/day-ahead/block-groups", json=group | {"start_from": "10:00",
+                    "start_to": "12:00"}, headers=alice)  # fmt: skip
+    assert r.status_code == 201 and r.json()["blocks"] == 3
+    assert client.get(f"/api/v1/day-ahead/{day}", headers=alice).json()["status"] == "open"
+    schema = client.get("/schema/openapi.json").json()
+    responses = schema["paths"]["/api/v1/day-ahead/profiles"]["post"]["responses"]
+    assert {"201", "409", "422"} <= set(responses)
