@@ -1,5 +1,5 @@
-"""`python -m bench [clearing|cluster|export|web_orders|ws_fanout] [options]`: run one benchmark and
-print its figures (each also runs as `python -m bench.NAME`)."""
+"""`python -m bench [clearing|cluster|export|simulate|web_orders|ws_fanout] [options]`: run
+one benchmark and print its figures (each also runs as `python -m bench.NAME`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ BENCHES = {
     "clearing": "bench.clearing",
     "cluster": "bench.cluster",
     "export": "bench.export",
+    "simulate": "bench.simulate",
     "web_orders": "bench.web_orders",
     "ws_fanout": "bench.ws_fanout",
 }

@@ -6,6 +6,7 @@ No database, web, template or file I/O here (enforced by ruff's banned-api rule)
 from __future__ import annotations
 
 from matching.clearing import clear
+from matching.document import clear_document
 from matching.problem import (
     ClearingProblem,
     GridConnection,
@@ -38,4 +39,5 @@ __all__ = [
     "Timings",
     "Trades",
     "clear",
+    "clear_document",
 ]

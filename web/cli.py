@@ -35,6 +35,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "export cleared results for the distributor (CSV/JSON/XLSX)",
     ),
     "import-meter": ("market.commands.import_meter", "import the distributor's meter data (CSV)"),
+    "import-prices": (
+        "market.commands.import_prices",
+        "import market prices RCE (CSV, 15 or 60 minutes) for the net-billing counterfactual",
+    ),
+    "simulate": (
+        "market.commands.simulate",
+        "what-if: the real market pipeline over a range on a simulated cluster (--scenario)",
+    ),
     "report": (
         "market.commands.report",
         "statutory figures: fee exemption, discount, support conditions (JSON/CSV)",

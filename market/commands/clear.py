@@ -49,6 +49,11 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"problem: cannot read {args.problem!r}: {exc}")
 
+    if b'"intervals"' in text:  # perhaps the several-interval form (issue 12)
+        several = _run_several(args, text, started)
+        if several is not None:
+            return several
+
     from matching import ProblemError, Status, clear
     from matching.jsonio import dumps, output_seconds, problem_from_json, result_to_dict
 
@@ -65,6 +70,37 @@ def run(args: argparse.Namespace) -> int:
         result_to_dict(problem, result, timings=not args.no_timings, source=data),
         indent=args.indent,
     )
+    return _write(args, out, result.status is Status.OPTIMAL)
+
+
+def _run_several(args: argparse.Namespace, text: bytes, started: float) -> int | None:
+    """The several-interval form (a top-level `intervals`); None if the text is not it."""
+    from matching import ProblemError, Status
+    from matching.document import is_several
+    from matching.jsonio import dumps, loads
+
+    try:
+        data = loads(text)
+    except ProblemError as exc:
+        return _fail(str(exc))
+    if not is_several(data):
+        return None
+    from matching import multi
+    from matching.multi.problem import parse_text
+
+    try:
+        problem = parse_text(text, data)
+    except ProblemError as exc:
+        return _fail(str(exc))
+    if args.time_limit is not None:
+        left = args.time_limit - (time.monotonic() - started) - multi.output_seconds(problem)
+        object.__setattr__(problem, "time_limit_s", left)
+    result = multi.clear(problem)
+    out = dumps(multi.to_dict(problem, result, timings=not args.no_timings), indent=args.indent)
+    return _write(args, out, result.status is Status.OPTIMAL)
+
+
+def _write(args: argparse.Namespace, out: bytes, optimal: bool) -> int:
     if args.output:
         try:
             Path(args.output).write_bytes(out)
@@ -73,4 +109,4 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.buffer.write(out)
         sys.stdout.flush()
-    return 0 if result.status is Status.OPTIMAL else 1
+    return 0 if optimal else 1

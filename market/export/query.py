@@ -17,6 +17,7 @@ from market.clearing.models import ClearingRun, GridExchange, LineFlow, NodePric
 from market.export.day_ahead import storage_batches
 from market.export.metering import metering_batches
 from market.export.scope import ExportScope, RunInfo, aware
+from market.export.statutory import statutory_batches
 from market.export.tables import (
     GRID_PARTY,
     GridRow,
@@ -220,4 +221,5 @@ BATCHES: dict[str, Callable[[AsyncSession, ExportScope], AsyncIterator[list[Any]
     "lines": line_batches,
     "grid": grid_batches,
     "storage": storage_batches,
+    "statutory": statutory_batches,
 }

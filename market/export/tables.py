@@ -364,3 +364,56 @@ def interval_fields(
         lab.number,
         f"PT{minutes}M",
     )
+
+
+# The statutory table (issue 14) sits apart from the interval tables: hourly figures per
+# metering point under the law (market.statutory), built in `market.export.statutory`.
+STATUTORY = TableSpec(
+    "statutory",
+    "One row per metering point per local hour: the fee exemption under the law",
+    (
+        Column("cluster_id", Kind.TEXT, description="cluster registry number"),
+        Column("ppe", Kind.TEXT, description="metering point code (18-digit GSRN)"),
+        Column("hour_start_utc", Kind.UTC, description="hour start, UTC"),
+        Column("local_start", Kind.LOCAL, description="hour start, local time with offset"),
+        Column("local_day", Kind.DATE, description="local day"),
+        Column("hour_no", Kind.INT, description="number of the hour in the local day, 1…23/24/25"),
+        Column("technology", Kind.TEXT, description="generation technology of the point"),
+        Column("renewable", Kind.BOOL, description="its feed-in counts as renewable"),
+        Column("source", Kind.TEXT, description="meter_data, cleared_positions or mixed"),
+        _energy("consumption_kwh", "energy the point took in the hour"),
+        _energy("fed_in_kwh", "energy the point fed in in the hour"),
+        _energy("exempt_kwh", "its share of the hour's exempt energy (pro rata to consumption)"),
+        Column(
+            "avoided_fees_pln",
+            Kind.DECIMAL,
+            4,
+            "PLN",
+            "OZE, cogeneration (and certificate) fees avoided on the exempt energy",
+        ),
+        Column("rules_version", Kind.TEXT, description="version of the statutory rule set"),
+        Column("version", Kind.TEXT, description="export version (clearing runs, meter data)"),
+    ),
+)
+
+
+class StatutoryRow(NamedTuple):
+    cluster_id: str
+    ppe: str
+    hour_start_utc: datetime
+    local_start: datetime
+    local_day: date
+    hour_no: int
+    technology: str
+    renewable: bool
+    source: str
+    consumption_kwh: Decimal
+    fed_in_kwh: Decimal
+    exempt_kwh: Decimal
+    avoided_fees_pln: Decimal
+    rules_version: str
+    version: str
+
+
+TABLES[STATUTORY.name] = STATUTORY
+ROW_TYPES[STATUTORY.name] = StatutoryRow

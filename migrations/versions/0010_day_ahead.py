@@ -3,7 +3,7 @@ data, the market of an order (intraday or day-ahead), storage orders, block grou
 blocks, and the stored day-ahead clearing per interval.
 
 Revision ID: 0010_day_ahead
-Revises: 0009_halt_market
+Revises: 0011_market_prices
 Create Date: 2026-11-30 14:08:00+00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 
 
 revision: str = '0010_day_ahead'
-down_revision: str | None = '0009_halt_market'
+down_revision: str | None = '0011_market_prices'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,159 @@
+"""The several-interval result's JSON form (lists in input order; ids echoed as given)::
+
+    {"status", "reason", "flow_model", "welfare", "congestion_rent", "fees", "timings",
+     "orders":   [{"id", "accepted_kwh"}],
+     "blocks":   [{"id", "accepted_ratio", "surplus", "paradoxically_rejected"}],
+     "storage":  [{"id", "charge_kwh": [..], "discharge_kwh": [..], "soc_kwh": [..], "profit"}],
+     "intervals": [{"start",
+                    "nodes": [{"id", "price", "price_low", "price_high"}],
+                    "lines": [{"id", "flow_kwh", "fee"}],
+                    "grid_connections": [{"node", "import_kwh", "export_kwh"}],
+                    "trades": [{"seller", "seller_kind", "seller_node", "buyer", "buyer_kind",
+                                "buyer_node", "quantity_kwh", "seller_price",
+                                "buyer_price"}]}]}
+
+`seller_kind`/`buyer_kind` is "order", "storage", "block" or "grid" (the grid's id is null);
+storage charging is a buyer, discharging a seller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from matching.jsonio import _r, _rf
+from matching.multi.clearing import MultiResult
+from matching.multi.problem import MultiProblem
+from matching.result import GRID
+
+Json = dict[str, Any]
+
+
+def output_seconds(problem: MultiProblem) -> float:
+    """A generous estimate of the time `to_dict` + `dumps` take (for a caller's time
+    limit): like the one-interval form's, per order and per node, line, connection and
+    storage unit in every interval."""
+    net = problem.network
+    per_interval = (
+        len(net.nodes) + len(net.lines) + len(net.grid_connections) + len(problem.storage)
+    )
+    return 0.05 + 4e-6 * (len(problem.orders) + problem.n_intervals * per_interval)
+
+
+def to_dict(problem: MultiProblem, result: MultiResult, *, timings: bool = True) -> Json:
+    ids = problem.given_ids
+    node_ids = ids["nodes"]
+    order_ids, storage_ids, block_ids = ids["orders"], ids["storage"], ids["blocks"]
+    k_o, n_s = len(order_ids), len(storage_ids)
+
+    def party(owner: int) -> tuple[Any, str]:
+        if owner == GRID:
+            return None, "grid"
+        if owner < k_o:
+            return order_ids[owner], "order"
+        if owner < k_o + n_s:
+            return storage_ids[owner - k_o], "storage"
+        return block_ids[owner - k_o - n_s], "block"
+
+    intervals = []
+    for t, start in enumerate(problem.starts):
+        price = _r(result.price[t])
+        tr = result.trades[t]
+        trades = []
+        for s, b, sn, bn, q in zip(
+            tr.seller.tolist(),
+            tr.buyer.tolist(),
+            tr.seller_node.tolist(),
+            tr.buyer_node.tolist(),
+            _r(tr.quantity_kwh),
+            strict=True,
+        ):
+            sid, skind = party(s)
+            bid, bkind = party(b)
+            trades.append(
+                {
+                    "seller": sid,
+                    "seller_kind": skind,
+                    "seller_node": node_ids[sn],
+                    "buyer": bid,
+                    "buyer_kind": bkind,
+                    "buyer_node": node_ids[bn],
+                    "quantity_kwh": q,
+                    "seller_price": price[sn],
+                    "buyer_price": price[bn],
+                }
+            )
+        intervals.append(
+            {
+                "start": start.isoformat(),
+                "nodes": [
+                    {"id": i, "price": p, "price_low": lo, "price_high": hi}
+                    for i, p, lo, hi in zip(
+                        node_ids,
+                        price,
+                        _r(result.price_low[t]),
+                        _r(result.price_high[t]),
+                        strict=True,
+                    )
+                ],
+                "lines": [
+                    {"id": i, "flow_kwh": f, "fee": fee}
+                    for i, f, fee in zip(
+                        ids["lines"], _r(result.flow_kwh[t]), _r(result.line_fee[t]), strict=True
+                    )
+                ],
+                "grid_connections": [
+                    {"node": g, "import_kwh": m, "export_kwh": e}
+                    for g, m, e in zip(
+                        ids["grid_connections"],
+                        _r(result.import_kwh[:, t]),
+                        _r(result.export_kwh[:, t]),
+                        strict=True,
+                    )
+                ],
+                "trades": trades,
+            }
+        )
+    out: Json = {
+        "status": result.status.value,
+        "reason": result.reason,
+        "flow_model": result.flow_model,
+        "minutes": problem.minutes,
+        "price_unit": "PLN/kWh",
+        "energy_unit": "kWh",
+        "welfare": _rf(result.welfare),
+        "congestion_rent": _rf(result.congestion_rent),
+        "fees": _rf(result.fees),
+        "orders": [
+            {"id": i, "accepted_kwh": a}
+            for i, a in zip(order_ids, _r(result.accepted_kwh), strict=True)
+        ],
+        "blocks": [
+            {"id": i, "accepted_ratio": r, "surplus": s, "paradoxically_rejected": bool(p)}
+            for i, r, s, p in zip(
+                block_ids,
+                _r(result.block_ratio),
+                _r(result.block_surplus),
+                result.block_paradox.tolist(),
+                strict=True,
+            )
+        ],
+        "storage": [
+            {
+                "id": i,
+                "charge_kwh": _r(result.charge_kwh[k]),
+                "discharge_kwh": _r(result.discharge_kwh[k]),
+                "soc_kwh": _r(result.soc_kwh[k]),
+                "profit": _rf(float(result.storage_profit[k])),
+            }
+            for k, i in enumerate(storage_ids)
+        ],
+        "intervals": intervals,
+    }
+    if timings:
+        out["timings"] = {k: round(v, 3) for k, v in result.timings.items()}
+    return out
+
+
+__all__ = ["np", "output_seconds", "to_dict"]
