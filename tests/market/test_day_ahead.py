@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import anyio
 import pytest
@@ -72,10 +73,11 @@ async def _make_storage(world: World) -> None:
         await day_ahead.set_storage_unit(s, world.bob, world.bob_mp, unit)
 
 
-async def test_the_worker_waits_for_the_core_when_it_is_missing(world: World) -> None:
+async def test_the_worker_waits_for_the_core_when_it_is_missing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     auction_id = await _day_with_orders(world)
-    if da_clearing.core_available():
-        pytest.skip("the several-interval core is installed")
+    monkeypatch.setattr(da_clearing, "core_available", lambda: False)
     report = await world.scheduler(day_ahead=True).tick()
     assert report.day_ahead == []
     async with world.session() as s:
@@ -416,3 +418,45 @@ async def test_cli_clears_a_freshly_seeded_day_once(
     )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "DATE" in err
+
+
+@pytest.mark.skipif(not da_clearing.core_available(), reason="needs the several-interval core")
+async def test_demo_battery_charges_on_cheap_noon_and_discharges_in_the_evening(db: Any) -> None:
+    """The real core on the Staszów demo: the battery's day-ahead schedule buys cheap (noon
+    PV) and sells dear (evening), and the stored positions add up."""
+    assert await anyio.to_thread.run_sync(_cli, "seed", "--demo", "--database-url", db.url) == 0
+    day = "2026-12-01"
+    assert (
+        await anyio.to_thread.run_sync(_cli, "day-ahead", "clear", day, "--database-url", db.url)
+        == 0
+    )
+    from market.network.models import MeteringPoint
+
+    async with db.session() as s:
+        rows = (
+            await s.execute(
+                select(Interval.start_utc, StorageSchedule.charge_kwh,
+                       StorageSchedule.discharge_kwh, DayAheadPrice.price)
+                .join(Interval, Interval.id == StorageSchedule.interval_id)
+                .join(StorageOrder, StorageOrder.id == StorageSchedule.storage_order_id)
+                .join(MeteringPoint, MeteringPoint.id == StorageOrder.metering_point_id)
+                .join(DayAheadPrice, (DayAheadPrice.run_id == StorageSchedule.run_id)
+                      & (DayAheadPrice.interval_id == StorageSchedule.interval_id)
+                      & (DayAheadPrice.node_id == MeteringPoint.node_id))
+                .order_by(Interval.start_utc)
+            )
+        ).all()  # fmt: skip
+        groups = (await s.scalars(select(BlockOrder.accepted_ratio))).all()
+    assert len(rows) == 96
+    charged = sum(r[1] for r in rows)
+    discharged = sum(r[2] for r in rows)
+    assert charged > 100 and discharged > 100
+    bought_at = sum(r[1] * r[3] for r in rows) / charged
+    sold_at = sum(r[2] * r[3] for r in rows) / discharged
+    assert bought_at < sold_at
+    local_hours = {r[0].astimezone(ZoneInfo(TZ)).hour for r in rows if r[1] > 0}
+    assert local_hours <= set(range(7, 17))  # daylight
+    evening = {r[0].astimezone(ZoneInfo(TZ)).hour for r in rows if r[2] > 0}
+    assert evening & {17, 18, 19, 20}
+    # The pumps' exclusive group: exactly one block accepted.
+    assert sum(1 for g in groups if g and g > 0) == 1
