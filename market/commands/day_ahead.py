@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     clear.add_argument("--reclear", action="store_true", help="clear again (next version)")
     clear.add_argument("--database-url", help="default: DATABASE_URL or the SQLite data dir")
     clear.add_argument("--worker-id", help="default: host:pid:random")
+    effect = sub.add_parser("effect", help="what storage changed on a cleared day")
+    effect.add_argument("date", help="the local delivery day, YYYY-MM-DD")
+    effect.add_argument("--database-url", help="default: DATABASE_URL or the SQLite data dir")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
         return fail(f"DATE: the year must be between {FIRST_YEAR} and {LAST_YEAR}")
     url = database_url(args.database_url)
+    if args.action == "effect":
+        return asyncio.run(_effect(url, day))
 
     async def main() -> int:
         from market.clearing import day_ahead
@@ -73,6 +78,12 @@ def run(args: argparse.Namespace) -> int:
             if close is not None:
                 await close()
             await engine.dispose()
+        if outcome.already and outcome.status == "clearing":
+            return fail(
+                f"day-ahead {day.isoformat()}: being cleared by another worker; its claim "
+                "expires after its lease if it died",
+                1,
+            )
         if outcome.already:
             print(
                 f"day-ahead {day.isoformat()}: already {outcome.status} (version "
@@ -92,3 +103,29 @@ def run(args: argparse.Namespace) -> int:
         return 0 if stored.status == "optimal" else 1
 
     return asyncio.run(main())
+
+
+async def _effect(url: str, day: date) -> int:
+    from market.clearing import day_ahead
+    from market.core.errors import KlasterError
+    from market.db.engine import create_engine, session_factory
+    from market.reports.storage_effect import storage_effect
+
+    if not day_ahead.core_available():
+        return fail("the several-interval clearing core (issue 12) is not installed", 1)
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            effect = await storage_effect(session, day)
+    except KlasterError as exc:
+        return fail(f"{exc.field or 'DATE'}: {exc.message}")
+    finally:
+        await engine.dispose()
+    print(f"day-ahead {day.isoformat()}: {effect.storage_units} storage unit(s)")
+    print(f"{'':22}{'with storage':>14}{'without':>14}")
+    w, wo = effect.with_storage, effect.without_storage
+    print(f"{'grid import kWh':22}{w.grid_import_kwh:>14}{wo.grid_import_kwh:>14}")
+    print(f"{'grid export kWh':22}{w.grid_export_kwh:>14}{wo.grid_export_kwh:>14}")
+    print(f"{'demand kWh':22}{w.demand_kwh:>14}{wo.demand_kwh:>14}")
+    print(f"{'self-sufficiency':22}{w.self_sufficiency:>14.1%}{wo.self_sufficiency:>14.1%}")
+    return 0

@@ -68,6 +68,8 @@ class StandingOrderView:
     valid_to: date | None
     paused: bool
     created_at: datetime
+    #: "id" (each interval's auction) or "da" (each day's day-ahead auction).
+    market: str = "id"
 
 
 def _view(row: StandingOrder, point: MeteringPoint) -> StandingOrderView:
@@ -86,6 +88,7 @@ def _view(row: StandingOrder, point: MeteringPoint) -> StandingOrderView:
         valid_to=row.valid_to,
         paused=row.paused,
         created_at=row.created_at,
+        market=row.market,
     )
 
 

@@ -460,3 +460,11 @@ async def test_demo_battery_charges_on_cheap_noon_and_discharges_in_the_evening(
     assert evening & {17, 18, 19, 20}
     # The pumps' exclusive group: exactly one block accepted.
     assert sum(1 for g in groups if g and g > 0) == 1
+    # What storage changed, on the same day: less energy over the grid connection.
+    from market.reports.storage_effect import storage_effect
+
+    async with db.session() as s:
+        effect = await storage_effect(s, date.fromisoformat(day))
+    w, wo = effect.with_storage, effect.without_storage
+    assert effect.storage_units == 1 and w.status == wo.status == "optimal"
+    assert w.grid_import_kwh + w.grid_export_kwh < wo.grid_import_kwh + wo.grid_export_kwh
