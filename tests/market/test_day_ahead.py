@@ -468,3 +468,34 @@ async def test_demo_battery_charges_on_cheap_noon_and_discharges_in_the_evening(
     w, wo = effect.with_storage, effect.without_storage
     assert effect.storage_units == 1 and w.status == wo.status == "optimal"
     assert w.grid_import_kwh + w.grid_export_kwh < wo.grid_import_kwh + wo.grid_export_kwh
+
+
+@pytest.mark.skipif(not da_clearing.core_available(), reason="needs the several-interval core")
+async def test_a_fresh_demo_clears_its_first_day_ahead_auction_within_minutes(db: Any) -> None:
+    """`klaster demo` moves the day-ahead gate to 45 market minutes after seeding: the
+    scheduler (as in the app) opens the next day's auction, closes its gate on the demo
+    clock and clears it with the battery and the pumps' block group."""
+    from datetime import UTC, datetime
+
+    from market.clearing.scheduler import Scheduler
+    from market.core.clock import ManualClock
+    from market.demo.seed import seed_demo
+    from web.commands.demo import demo_day_ahead_gate
+
+    now = datetime(2026, 12, 1, 9, 7, tzinfo=UTC)
+    clock = ManualClock(now)
+    async with unit_of_work(db.sessions) as s:
+        await seed_demo(s, now=now)
+        await demo_day_ahead_gate(s, now)
+    scheduler = Scheduler(db.sessions, clock, worker_id="demo", day_ahead=True)
+    first = await scheduler.tick()
+    assert first.day_ahead == []
+    async with db.session() as s:
+        auction = await s.scalar(select(DayAheadAuction))
+        assert auction is not None and auction.local_day == date(2026, 12, 2)
+        assert auction.gate_closure_utc == datetime(2026, 12, 1, 9, 52, tzinfo=UTC)
+    clock.advance(minutes=46)
+    second = await scheduler.tick()
+    assert [d.status for d in second.day_ahead] == ["optimal"]
+    assert second.day_ahead[0].summary["storage_units"] == 1
+    assert second.day_ahead[0].summary["blocks_accepted"] == 1
