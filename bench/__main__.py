@@ -9,6 +9,7 @@ import sys
 BENCHES = {
     "clearing": "bench.clearing",
     "cluster": "bench.cluster",
+    "day_ahead_product": "bench.day_ahead_product",
     "export": "bench.export",
     "simulate": "bench.simulate",
     "web_orders": "bench.web_orders",
