@@ -29,12 +29,17 @@ pytestmark = [
 ]
 ROOT = Path(__file__).resolve().parents[2]
 CODE = "import sys; from web.cli import main; raise SystemExit(main(sys.argv[1:]))"
+#: The process to kill: its core takes forever, so it is surely killed while clearing.
+STUCK = (
+    "import sys, time; import market.clearing.day_ahead as d; "
+    "d.clear_document = lambda doc: time.sleep(3600); " + CODE
+)
 DAY = "2026-12-01"
 
 
-def _start(url: str, worker: str) -> subprocess.Popen[str]:
+def _start(url: str, worker: str, code: str = CODE) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-c", CODE, "day-ahead", "clear", DAY, "--database-url", url,
+        [sys.executable, "-c", code, "day-ahead", "clear", DAY, "--database-url", url,
          "--worker-id", worker],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -62,8 +67,8 @@ async def test_processes_clear_a_day_once_and_take_over_a_killed_one(pg_db: Any)
         await anyio.to_thread.run_sync(main, ["seed", "--demo", "--database-url", pg_db.url]) == 0
     )
     # A process killed while clearing: SIGKILL once it holds the claim.
-    victim = _start(pg_db.url, "victim")
-    deadline = time.monotonic() + 120
+    victim = _start(pg_db.url, "victim", STUCK)
+    deadline = time.monotonic() + 200
     claimed = False
     while time.monotonic() < deadline and not claimed:
         await anyio.sleep(0.2)
