@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from market.access import audit
+from market.clearing import day_ahead
 from market.clearing.run import claim, clear_claimed
 from market.clearing.store import StoredRun
 from market.cluster.service import get_cluster
@@ -32,6 +33,9 @@ from market.core.events import (
     publish_safely,
 )
 from market.db.engine import session_factory
+from market.trading.day_ahead import materialise_day
+from market.trading.day_ahead_gate import ensure_day, next_day_ahead
+from market.trading.day_ahead_models import DayAheadAuction
 from market.trading.intervals import ensure_intervals
 from market.trading.models import Interval, IntervalStatus, Order, OrderStatus
 from market.trading.notifications import notification_event
@@ -49,6 +53,7 @@ class TickReport:
     created: list[int] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)
     cleared: list[StoredRun] = field(default_factory=list)
+    day_ahead: list[day_ahead.StoredDay] = field(default_factory=list)
 
 
 class Scheduler:
@@ -62,6 +67,7 @@ class Scheduler:
         tick_seconds: float = 1.0,
         lease_seconds: float = 300.0,
         create_intervals: bool = True,
+        day_ahead: bool = False,
     ) -> None:
         self.sessions = (
             engine if isinstance(engine, async_sessionmaker) else session_factory(engine)
@@ -72,6 +78,10 @@ class Scheduler:
         self.tick_seconds = tick_seconds
         self.lease = timedelta(seconds=lease_seconds)
         self.create_intervals = create_intervals
+        #: Run the day-ahead auctions too: open the next day's, close its gate when due
+        #: (placing the daily orders), clear it exactly once.
+        self.day_ahead = day_ahead
+        self._core_missing_logged = False
 
     async def tick(self) -> TickReport:
         """One pass. Overdue intervals (after downtime) are closed and cleared oldest first."""
@@ -117,7 +127,44 @@ class Scheduler:
                 )
                 if stored is not None:
                     report.cleared.append(stored)
+        if self.day_ahead:
+            await self._day_ahead_step(report, now)
         return report
+
+    async def _day_ahead_step(self, report: TickReport, now: datetime) -> None:
+        """The day-ahead gate: the next day's auction exists (with its intervals and daily
+        orders) while its gate is ahead; a due gate closes; a closed auction is cleared."""
+        async with self.sessions() as session:
+            cluster = await get_cluster(session)
+            upcoming = next_day_ahead(cluster, now)
+            if upcoming is not None and self.create_intervals:
+                day, _gate = upcoming
+                exists = await session.scalar(
+                    select(DayAheadAuction.id).where(DayAheadAuction.local_day == day)
+                )
+                if exists is None:
+                    await ensure_day(session, cluster, day, now)
+                    await materialise_day(session, cluster, day, now)
+                    await session.commit()
+            due = await day_ahead.due_auctions(session, now)
+        for auction_id in due:
+            await day_ahead.close_gate(
+                self.sessions, auction_id, self.worker_id, self.publisher, now
+            )
+        async with self.sessions() as session:
+            clearable = await day_ahead.clearable_auctions(session)
+        if clearable and not day_ahead.core_available():
+            if not self._core_missing_logged:
+                log.warning("day-ahead auctions wait: the several-interval core is missing")
+                self._core_missing_logged = True
+            return
+        for auction_id in clearable:
+            if await day_ahead.claim_day(self.sessions, auction_id, self.worker_id, self.lease):
+                stored = await day_ahead.clear_claimed_day(
+                    self.sessions, auction_id, self.worker_id, self.publisher
+                )
+                if stored is not None:
+                    report.day_ahead.append(stored)
 
     async def _clearable(self) -> list[int]:
         wall = datetime.now(UTC)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_notifications"
-down_revision: str | None = "0009_halt_market"
+down_revision: str | None = "0010_day_ahead"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

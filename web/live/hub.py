@@ -53,6 +53,9 @@ if TYPE_CHECKING:
     from market.core.settings import Settings
     from web.config import WebConfig
 
+#: A day-ahead gate closing or its clearing stored: the live state is read again (the next
+#: gate changes) and programs on the JSON feed get the event.
+DAY_AHEAD_EVENTS = ("day_ahead_gate_closed", "day_ahead_cleared")
 log = logging.getLogger("klaster.live")
 
 #: Clients offered a push between two yields to the event loop (see `dispatch_paced`).
@@ -208,7 +211,7 @@ class LiveHub:
         if kind == NOTIFICATION:
             await self.dispatch_private(kind, event)
             return
-        if kind not in (GATE_CLOSED, INTERVAL_CLEARED):
+        if kind not in (GATE_CLOSED, INTERVAL_CLEARED, *DAY_AHEAD_EVENTS):
             log.warning("unknown live event type %r", kind)
         await self.dispatch_paced(LiveUpdate(kind, event, await self._load_state(event)))
         await self.dispatch_private(kind, event)
