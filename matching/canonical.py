@@ -221,7 +221,11 @@ def canonical_primal(
     injection -= np.bincount(topo.line_from, weights=cross, minlength=n)
     routed = least_squares_flow(topo, free_line, injection)
     if routed is None:
-        return _route_solver_allocation(topo, x, flow, imports, exports, steps, "the flow")
+        # the rule's allocation stands; only its routing is then not the unique one
+        routed = least_flow(topo, free_line, injection)
+        if routed is None:
+            return _route_solver_allocation(topo, x, flow, imports, exports, steps, "the flow")
+        note = "; ".join(filter(None, [note, "flows by least-|flow| routing"]))
     out = Primal(x_new, _dust_free(np.where(free_line, routed, cross)), m_new, e_new, note)
     return out
 

@@ -34,8 +34,8 @@ class Steps:
 def aggregate(book: OrderBook) -> Steps:
     """Group orders into steps.
 
-    Σ quantities per step are summed in canonical order, so the step totals do not depend
-    on the input order of the orders (float addition is not associative).
+    Σ quantities per step are summed smallest first, so the step totals do not depend on
+    the input order or the ids of the orders (float addition is not associative).
     """
     n = len(book)
     if n == 0:
@@ -57,7 +57,10 @@ def aggregate(book: OrderBook) -> Steps:
     step_of_sorted = np.cumsum(new) - 1
     order_step = np.empty(n, dtype=np.int64)
     order_step[canonical] = step_of_sorted
-    qty = np.add.reduceat(book.quantity_kwh[canonical], starts)
+    # summed smallest first within each step (not in id order): the total is the same
+    # bits however the ids are spelled
+    by_size = np.lexsort((book.quantity_kwh, book.price, ~book.is_buy, book.node))
+    qty = np.add.reduceat(book.quantity_kwh[by_size], starts)
     return Steps(
         node=node_s[starts],
         is_buy=buy_s[starts],
