@@ -51,7 +51,9 @@ class Notification(Base):
     field: Mapped[str] = mapped_column(String(64), default="")
     message_id: Mapped[str] = mapped_column(Text)
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    interval_id: Mapped[int | None] = mapped_column(ForeignKey("intervals.id"))
+    #: No foreign key: the refused submission's interval as sent (a rule's order for an
+    #: interval that is gone is still worth telling).
+    interval_id: Mapped[int | None] = mapped_column(Integer)
     standing_order_id: Mapped[int | None] = mapped_column(
         Integer, ForeignKey("standing_orders.id", ondelete="SET NULL")
     )

@@ -34,9 +34,6 @@ def upgrade() -> None:
             ["member_id"], ["members.id"], name=op.f("fk_notifications_member_id_members")
         ),
         sa.ForeignKeyConstraint(
-            ["interval_id"], ["intervals.id"], name=op.f("fk_notifications_interval_id_intervals")
-        ),
-        sa.ForeignKeyConstraint(
             ["standing_order_id"],
             ["standing_orders.id"],
             name=op.f("fk_notifications_standing_order_id_standing_orders"),
