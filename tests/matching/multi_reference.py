@@ -684,7 +684,9 @@ def _num(v: Any) -> float:
     return float("nan") if v is None else float(v)
 
 
-def check_multi_result(doc: dict[str, Any], result: dict[str, Any], tol: float = TOL) -> list[str]:
+def check_multi_result(
+    doc: dict[str, Any], result: dict[str, Any], tol: float = TOL, *, flow_paths: bool = True
+) -> list[str]:
     """Every rule of issue 12 that can be checked on one result alone (feasibility, prices
     against acceptance, price-taking storage, the network at its prices, blocks, surplus,
     welfare, fees, trades). Returns the violations found, as readable lines."""
@@ -940,7 +942,7 @@ def check_multi_result(doc: dict[str, Any], result: dict[str, Any], tol: float =
     if gross - fees_total < -scale:
         out.append(f"budget: the money left over {gross} does not cover the fees {fees_total}")
 
-    out += check_trades(pb, result, acc, ratio, chg, dis, imp, exp, price, tol)
+    out += check_trades(pb, result, acc, ratio, chg, dis, imp, exp, price, tol, flow_paths)
     return out
 
 
@@ -955,6 +957,7 @@ def check_trades(
     exp: np.ndarray,
     price: np.ndarray,
     tol: float,
+    flow_paths: bool = True,
 ) -> list[str]:
     """Trades per interval add up to every party's energy in that interval: orders, blocks,
     storage (charging = buyer, discharging = seller), grid import (seller) and export (buyer)."""
@@ -986,6 +989,48 @@ def check_trades(
                 p_rep = tr.get(f"{role}_price")
                 if p_rep is not None and 0 <= node < n_n and abs(p_rep - price[t, node]) > 1e-9:
                     out.append(f"intervals[{t}]: trade {role}_price {p_rep} ≠ node price")
+        # inter-node trades follow the flows: each node's net energy sent away in trades is
+        # its net line outflow, and a trade from a to b has a flow-directed path a → b
+        out_by_node = np.zeros(n_n)
+        pairs = set()
+        for tr in iv.get("trades", []):
+            sn, bn = pb.index.get(tr.get("seller_node"), -1), pb.index.get(tr.get("buyer_node"), -1)
+            if sn < 0 or bn < 0:
+                out.append(f"intervals[{t}]: a trade names an unknown node")
+                continue
+            if sn != bn:
+                q = float(tr["quantity_kwh"])
+                out_by_node[sn] += q
+                out_by_node[bn] -= q
+                pairs.add((sn, bn))
+        net_out = np.zeros(n_n)
+        succ: dict[int, set[int]] = {}
+        for li, ln in enumerate(pb.lines):
+            f = float(result["intervals"][t]["lines"][li]["flow_kwh"])
+            net_out[ln["a"]] += f
+            net_out[ln["b"]] -= f
+            if f > 1e-9:
+                succ.setdefault(ln["a"], set()).add(ln["b"])
+            elif f < -1e-9:
+                succ.setdefault(ln["b"], set()).add(ln["a"])
+        for n in range(n_n if flow_paths else 0):
+            if abs(out_by_node[n] - net_out[n]) > 1e-5:
+                out.append(
+                    f"intervals[{t}]: node {pb.node_ids[n]!r} sends {out_by_node[n]} kWh away in"
+                    f" trades but {net_out[n]} over its lines"
+                )
+        for sn, bn in sorted(pairs) if flow_paths else []:
+            seen, stack = {sn}, [sn]
+            while stack:
+                u = stack.pop()
+                for v in succ.get(u, ()):
+                    if v not in seen:
+                        seen.add(v)
+                        stack.append(v)
+            if bn not in seen:
+                out.append(
+                    f"intervals[{t}]: trade {pb.node_ids[sn]!r} → {pb.node_ids[bn]!r}: no flow path"
+                )
         want_sold: dict[tuple[str, Any], float] = {}
         want_bought: dict[tuple[str, Any], float] = {}
         for k, o in enumerate(pb.orders):
