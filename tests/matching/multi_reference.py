@@ -14,7 +14,12 @@ HiGHS (`linprog`, `milp`) on a formulation written separately from the core's:
 `reference_welfare(doc)` is the LP optimum (blocks relaxed only if there are none);
 `reference_block_rule(doc)` applies the block rule (MIP → fix the block decisions → LP prices →
 drop the paradoxically accepted block with the most negative surplus → repeat).
-`check_multi_result(doc, result)` returns the list of violated rules (empty: all hold).
+`check_multi_result(doc, result)` returns the list of violated rules (empty: all hold):
+feasibility (balance per node and interval, limits, KVL, state of charge, block ratios and
+groups), prices against every simple order, the grid and the network (with fees), pro rata
+ties, storage optimal at its prices, no paradoxically accepted block (and a partly accepted
+block at the money), the surplus/flag/welfare/fees/rent definitions, trades adding up per
+interval and following the flows.
 """
 
 from __future__ import annotations
@@ -836,6 +841,17 @@ def check_multi_result(
                 out.append(f"orders[{k}] ({o['id']!r}): sell at {o['p']} < price {lam} not filled")
             if o["p"] > lam + tol and a > tol:
                 out.append(f"orders[{k}] ({o['id']!r}): sell at {o['p']} > price {lam} accepted")
+    # pro rata: orders with the same (interval, node, side, price) get the same share
+    tied: dict[tuple[int, int, bool, float], list[int]] = {}
+    for k, o in enumerate(pb.orders):
+        tied.setdefault((o["t"], o["node"], o["buy"], o["p"]), []).append(k)
+    for members in tied.values():
+        total_q = sum(pb.orders[k]["q"] for k in members)
+        total_a = sum(acc[k] for k in members)
+        for k in members:
+            fair = total_a * pb.orders[k]["q"] / total_q
+            if abs(acc[k] - fair) > tol * max(1.0, fair):
+                out.append(f"orders[{k}]: accepted {acc[k]}, pro rata share {fair}")
     # the grid connections at their prices
     for t in range(n_t):
         h = pb.hours[t]
