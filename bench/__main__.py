@@ -10,6 +10,7 @@ BENCHES = {
     "clearing": "bench.clearing",
     "cluster": "bench.cluster",
     "day_ahead": "bench.day_ahead",
+    "day_ahead_product": "bench.day_ahead_product",
     "export": "bench.export",
     "simulate": "bench.simulate",
     "web_orders": "bench.web_orders",

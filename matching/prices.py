@@ -55,6 +55,9 @@ class Prices:
     low: FloatArray
     high: FloatArray
     note: str = ""
+    #: DC power flow: each line's dual with these prices (non-zero only at a limit); a line
+    #: with a non-zero dual is at that limit in every optimal solution. None: transport.
+    line_dual: FloatArray | None = None
 
 
 def at_bounds(value: FloatArray, upper: FloatArray) -> tuple[BoolArray, BoolArray]:
@@ -336,8 +339,14 @@ def dc_prices(
         z0 = np.zeros(dim)
         null = np.eye(dim)
     price = coef @ z0
+
+    def duals(z: np.ndarray) -> FloatArray:
+        out = np.zeros(topo.n_lines)
+        out[binding] = z[n_comp:]
+        return out
+
     if null.shape[1] == 0:
-        return Prices(price, price.copy(), price.copy())
+        return Prices(price, price.copy(), price.copy(), line_dual=duals(z0))
 
     # Remaining freedom: z = z0 + N w, price = price0 + g w, w in a polytope.
     null[np.abs(null) < 1e-12] = 0.0
@@ -368,16 +377,16 @@ def dc_prices(
         n_low[node] = price[node] + low
         n_high[node] = price[node] + high
     target = targets(n_low, n_high, span)
+    w0 = _lp_point(w_lo, w_hi, a, a_lo, a_hi)
     if moving.shape[0] == 0:
-        return Prices(price, n_low, n_high)
+        return Prices(price, n_low, n_high, line_dual=duals(z0 + null @ w0))
     # The optimal price vector nearest to the targets: min ‖g w − (target − price0)‖² over
     # the polytope (unique in prices; exact active-set steps from a feasible start).
-    w0 = _lp_point(w_lo, w_hi, a, a_lo, a_hi)
     w = _nearest(g[moving], target[moving] - price[moving], a, a_lo, a_hi, w0)
     final = price + g @ w
     # the chosen price lies in its range up to float dust; keep the report consistent
     final = np.clip(final, n_low, n_high)
-    return Prices(final, n_low, n_high)
+    return Prices(final, n_low, n_high, line_dual=duals(z0 + null @ w))
 
 
 def _nearest(
@@ -508,7 +517,7 @@ def dc_prices_unique(
     one_neg = neg & ~pos
     if (d[one_pos] > tol).any() or (d[one_neg] < -tol).any():
         return None
-    return Prices(lam, lam.copy(), lam.copy())
+    return Prices(lam, lam.copy(), lam.copy(), line_dual=np.where(inside, 0.0, d))
 
 
 def choose_prices(

@@ -37,6 +37,9 @@ from matching.problem import BoolArray, FloatArray, IntArray
 from matching.result import Trades
 from matching.transfers import DUST_KWH, decompose_flows, node_ranks
 
+#: Half the result's resolution (9 decimals): a trade below it is printed as 0 kWh.
+TRADE_DUST_KWH = 5e-10
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Items:
@@ -231,14 +234,17 @@ def build_trades(
     supply_items: Items,
     demand_items: Items,
     flow: FloatArray,
+    ranks: tuple[IntArray, IntArray] | None = None,
 ) -> Trades:
-    """Trades from the supply and demand items (see the module docstring)."""
+    """Trades from the supply and demand items (see the module docstring). `ranks` (rank,
+    class) replaces the nodes' ranking by what they are (the several-interval core ranks
+    node-intervals by position: it only promises invariance under reordering of orders)."""
     n = topo.n_nodes
     supply = np.bincount(supply_items.node, weights=supply_items.qty, minlength=n).astype(float)
     demand = np.bincount(demand_items.node, weights=demand_items.qty, minlength=n).astype(float)
     local = np.minimum(supply, demand)
     surplus = supply - demand
-    rank, klass = node_ranks(topo, price, supply, demand, flow)
+    rank, klass = node_ranks(topo, price, supply, demand, flow) if ranks is None else ranks
     src, dst, amt = decompose_flows(n, topo.line_from, topo.line_to, flow, surplus, rank)
     loc = np.flatnonzero(local > 0)
     seg_s_node = np.concatenate([loc, src])
@@ -298,6 +304,10 @@ def build_trades(
     s_member = sc.member_item[sc.members_start[s_cls[piece]] + within // kd[piece]]
     d_member = dc.member_item[dc.members_start[d_cls[piece]] + within % kd[piece]]
     qty = length[piece] / reps[piece]
+    # a trade the result would print as 0 kWh (9 decimals) is float dust of the flows, not
+    # a trade: kept, it would appear or not depending on how the problem is written
+    real = qty >= TRADE_DUST_KWH
+    s_member, d_member, qty = s_member[real], d_member[real], qty[real]
     sn = supply_items.node[s_member]
     dn = demand_items.node[d_member]
     return Trades(

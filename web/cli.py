@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "market.commands.clear_interval",
         "verify (or --clear) one interval's stored clearing by re-running it",
     ),
+    "day-ahead": (
+        "market.commands.day_ahead",
+        "clear a local day's day-ahead auction (clear DATE [--reclear])",
+    ),
     "serve": ("web.commands.serve", "run the web app (uvicorn)"),
     "demo": ("web.commands.demo", "migrate, seed the Staszów demo and run it on a fast clock"),
     "watch": ("web.commands.watch", "print live market events in the terminal"),

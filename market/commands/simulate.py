@@ -37,6 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--keep-meter-data", action="store_true", help="store the synthetic meter data"
     )
     parser.add_argument(
+        "--interval-minutes",
+        type=int,
+        choices=(15, 60),
+        default=15,
+        help="interval length of a seeded cluster (60: four times fewer clearings)",
+    )
+    parser.add_argument(
         "--skip-store",
         action="store_true",
         help="do not store clearing results (faster; the figures are the same)",
@@ -168,6 +175,7 @@ async def _async_simulate(
                     members=scenario.base_points,
                     seed=args.seed,
                     now=datetime.combine(asked.first_day, datetime.min.time(), UTC),
+                    interval_minutes=args.interval_minutes,
                 )
             await apply_scenario(session, scenario, args.seed)
         sim = Simulation(

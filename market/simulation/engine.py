@@ -25,6 +25,7 @@ Deterministic for a seed (the summary, without timings, is identical on a re-run
 
 from __future__ import annotations
 
+import gc
 import random
 import time
 from collections import defaultdict
@@ -227,14 +228,20 @@ class Simulation:
 
     async def run(self) -> dict[str, Any]:
         """The summary (see the module docstring). On SQLite every statement runs on the
-        event loop's thread (`sqlite_driver.inline`: one process, short statements)."""
+        event loop's thread (`sqlite_driver.inline`: one process, short statements). The
+        cyclic garbage collector runs once a day instead of during it (a day allocates
+        millions of short-lived objects; what it leaves is collected at its end)."""
         engine = self.sessions.kw["bind"]
+        collecting = gc.isenabled()
         async with engine.connect() as connection:  # one connection: commits keep it
             session = AsyncSession(bind=connection, expire_on_commit=False, autoflush=False)
             try:
+                gc.disable()
                 with inline():
                     return await self._run(session)
             finally:
+                if collecting:
+                    gc.enable()
                 await session.close()
 
     async def _run(self, session: AsyncSession) -> dict[str, Any]:
@@ -508,6 +515,8 @@ class Simulation:
                 await session.execute(insert(MeterReading), readings[b : b + 5000])
             await session.commit()
             self._phase("commit", tick)
+            session.expunge_all()  # the day's intervals and rules: reloaded tomorrow
+            gc.collect()
             if self.progress is not None:
                 self.progress(n + 1, days, day)
         months = list(roll_up(hours, Granularity.MONTH, tz, capacity, RULES))

@@ -50,8 +50,7 @@ class MultiModel:
     matrix: sp.csr_matrix
     layout: ModelLayout
     integer: IntArray  # columns that must take integer values (empty for an LP)
-    fee_lines: IntArray
-    free_lines: IntArray
+    reduction: Reduction
 
     def values(self, solution: FloatArray, name: str) -> FloatArray:
         out: FloatArray = solution[self.layout.variable(name).index]
@@ -60,6 +59,46 @@ class MultiModel:
     def duals(self, row_duals: FloatArray, name: str) -> FloatArray:
         out: FloatArray = row_duals[self.layout.constraint(name).index]
         return out
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Reduction:
+    """Which balance row each node-interval belongs to (`row_of`, `n_rows` rows) and which
+    line-intervals are variables: (`free_t`, `free_l`) without a fee, (`fee_t`, `fee_l`)
+    with one. Without reduction every node-interval is its own row and every line-interval
+    a variable; `tree` marks a reduced radial network (flows then follow from injections)."""
+
+    row_of: IntArray
+    n_rows: int
+    free_t: IntArray
+    free_l: IntArray
+    fee_t: IntArray
+    fee_l: IntArray
+    tree: bool
+
+
+def no_reduction(problem: MultiProblem, topo: Topology) -> Reduction:
+    t_n, n = problem.n_intervals, problem.n_nodes
+    fee = problem.fee_per_kwh
+    t_all = np.repeat(np.arange(t_n, dtype=np.int64), topo.n_lines)
+    l_all = np.tile(np.arange(topo.n_lines, dtype=np.int64), t_n)
+    has_fee = fee[l_all] > 0
+    return Reduction(
+        row_of=np.arange(t_n * n, dtype=np.int64),
+        n_rows=t_n * n,
+        free_t=t_all[~has_fee],
+        free_l=l_all[~has_fee],
+        fee_t=t_all[has_fee],
+        fee_l=l_all[has_fee],
+        tree=False,
+    )
+
+
+def red_rows(reduction: Reduction | None, node_interval: IntArray) -> IntArray:
+    if reduction is None:
+        return node_interval
+    out: IntArray = reduction.row_of[node_interval]
+    return out
 
 
 class _Builder:
@@ -99,19 +138,18 @@ def build(
     steps: Steps,
     topo: Topology,
     block_range: tuple[FloatArray, FloatArray] | None,
+    reduction: Reduction | None = None,
 ) -> MultiModel:
     """The MIP (`block_range` None: blocks free with their on/off variables) or the LP with
     every block's ratio held in the given [low, high]."""
     n, t_n = problem.n_nodes, problem.n_intervals
     fee = problem.fee_per_kwh
-    fee_lines = np.flatnonzero(fee > 0)
-    free_lines = np.flatnonzero(fee <= 0)
     cyc = topo.cycles
     n_cyc = 0 if cyc is None else cyc.n_cycles
     st, bl = problem.storage, problem.blocks
     n_s, n_b = len(st), len(bl)
     rows = _Blocks([])
-    balance = rows.add("nodal_balance", n * t_n)
+    balance = rows.add("nodal_balance", n * t_n if reduction is None else reduction.n_rows)
     kvl = rows.add("kvl", n_cyc * t_n)
     soc_rows = rows.add("soc", n_s * t_n)
     mip = block_range is None and n_b > 0
@@ -126,47 +164,37 @@ def build(
     idx = bld.add(
         "order", np.zeros_like(steps.quantity_kwh), steps.quantity_kwh, -sign * steps.price
     )
-    bld.entries(balance.start + steps.node, idx, sign)
+    bld.entries(balance.start + red_rows(reduction, steps.node), idx, sign)
 
-    t_base = (np.arange(t_n, dtype=np.int64) * n)[:, None]  # (T, 1)
     limit = topo.line_limit_kwh
+    red = reduction if reduction is not None else no_reduction(problem, topo)
 
     def line_block(
-        name: str, lines: IntArray, lo_sign: float, direction: float, cost: FloatArray
+        name: str, t: IntArray, ln: IntArray, lo_sign: float, direction: float
     ) -> IntArray:
-        k = lines.shape[0]
-        lim = np.tile(limit[lines], t_n)
-        col = bld.add(name, lo_sign * lim, lim, np.tile(-cost, t_n))
-        frm = (t_base + topo.line_from[lines][None, :]).ravel()
-        to = (t_base + topo.line_to[lines][None, :]).ravel()
-        bld.entries(balance.start + frm, col, np.full(k * t_n, -direction))
-        bld.entries(balance.start + to, col, np.full(k * t_n, direction))
-        return col.reshape(t_n, k)
+        lim = limit[ln]
+        col = bld.add(name, lo_sign * lim, lim, -fee[ln])
+        frm = red.row_of[t * n + topo.line_from[ln]]
+        to = red.row_of[t * n + topo.line_to[ln]]
+        k = ln.shape[0]
+        bld.entries(balance.start + frm, col, np.full(k, -direction))
+        bld.entries(balance.start + to, col, np.full(k, direction))
+        return col
 
-    flow_cols = np.zeros((t_n, topo.n_lines), dtype=np.int64)
-    flow_sign = np.ones(topo.n_lines)
-    flow_cols[:, free_lines] = line_block(
-        "flow", free_lines, -1.0, 1.0, np.zeros(free_lines.shape[0])
-    )
-    fwd = line_block("flow_fwd", fee_lines, 0.0, 1.0, fee[fee_lines])
-    back = line_block("flow_back", fee_lines, 0.0, -1.0, fee[fee_lines])
-    flow_cols[:, fee_lines] = fwd
+    col_net = np.full((t_n, topo.n_lines), -1, dtype=np.int64)
+    col_back = np.full((t_n, topo.n_lines), -1, dtype=np.int64)
+    col_net[red.free_t, red.free_l] = line_block("flow", red.free_t, red.free_l, -1.0, 1.0)
+    col_net[red.fee_t, red.fee_l] = line_block("flow_fwd", red.fee_t, red.fee_l, 0.0, 1.0)
+    col_back[red.fee_t, red.fee_l] = line_block("flow_back", red.fee_t, red.fee_l, 0.0, -1.0)
     if cyc is not None and n_cyc:
-        # KVL per interval on the net flow (f, or f⁺ − f⁻)
-        e = cyc.row.shape[0]
+        # KVL per interval on the net flow (f, or f⁺ − f⁻); meshed networks are not reduced
         r = (np.arange(t_n)[:, None] * n_cyc + cyc.row[None, :]).ravel()
-        c = flow_cols[:, cyc.line].ravel()
-        v = np.tile(cyc.coefficient * flow_sign[cyc.line], t_n)
+        c = col_net[:, cyc.line].ravel()
+        v = np.tile(cyc.coefficient, t_n)
         bld.entries(kvl.start + r, c, v)
-        is_fee = fee[cyc.line] > 0
-        if is_fee.any():
-            pos = np.flatnonzero(is_fee)
-            col_of = np.full(topo.n_lines, -1, dtype=np.int64)
-            col_of[fee_lines] = np.arange(fee_lines.shape[0])
-            rb = (np.arange(t_n)[:, None] * n_cyc + cyc.row[pos][None, :]).ravel()
-            cb = back[:, col_of[cyc.line[pos]]].ravel()
-            bld.entries(kvl.start + rb, cb, -np.tile(cyc.coefficient[pos], t_n))
-        del e
+        cb = col_back[:, cyc.line].ravel()
+        has = cb >= 0
+        bld.entries(kvl.start + r[has], cb[has], -v[has])
 
     # grid connections, (g, t) row-major
     g_n = topo.n_grid
@@ -177,21 +205,21 @@ def build(
         problem.import_limit_kwh.ravel(),
         -problem.import_price.ravel(),
     )
-    bld.entries(balance.start + g_row, imp, np.ones(g_n * t_n))
+    bld.entries(balance.start + red_rows(reduction, g_row), imp, np.ones(g_n * t_n))
     exp = bld.add(
         "grid_export",
         np.zeros(g_n * t_n),
         problem.export_limit_kwh.ravel(),
         problem.export_price.ravel(),
     )
-    bld.entries(balance.start + g_row, exp, -np.ones(g_n * t_n))
+    bld.entries(balance.start + red_rows(reduction, g_row), exp, -np.ones(g_n * t_n))
 
     # storage, (s, t) row-major
     st_n = n_s * t_n
     s_row = (np.arange(t_n)[None, :] * n + st.node[:, None]).ravel()
     soc_r = soc_rows.start + np.arange(st_n)
     ch = bld.add("charge", np.zeros(st_n), np.repeat(st.charge_kwh, t_n), np.zeros(st_n))
-    bld.entries(balance.start + s_row, ch, -np.ones(st_n))
+    bld.entries(balance.start + red_rows(reduction, s_row), ch, -np.ones(st_n))
     bld.entries(soc_r, ch, -np.repeat(st.efficiency_charge, t_n))
     dis = bld.add(
         "discharge",
@@ -199,7 +227,7 @@ def build(
         np.repeat(st.discharge_kwh, t_n),
         -np.repeat(st.cost_per_kwh, t_n),
     )
-    bld.entries(balance.start + s_row, dis, np.ones(st_n))
+    bld.entries(balance.start + red_rows(reduction, s_row), dis, np.ones(st_n))
     bld.entries(soc_r, dis, np.repeat(1.0 / st.efficiency_discharge, t_n))
     soc_lo = np.zeros((n_s, t_n))
     soc_lo[:, -1] = st.soc_final_min_kwh
@@ -219,7 +247,7 @@ def build(
         b_lo, b_hi = block_range
     bcol = bld.add("block", b_lo, b_hi, b_obj)
     bb, bv, bq = block_balance(problem)
-    bld.entries(balance.start + bv, bcol[bb], bq)
+    bld.entries(balance.start + red_rows(reduction, bv), bcol[bb], bq)
     integer = np.zeros(0, dtype=np.int64)
     if mip:
         ycol = bld.add("block_on", np.zeros(n_b), np.ones(n_b), np.zeros(n_b))
@@ -255,21 +283,28 @@ def build(
         matrix=matrix,
         layout=layout,
         integer=integer,
-        fee_lines=fee_lines,
-        free_lines=free_lines,
+        reduction=reduction if reduction is not None else no_reduction(problem, topo),
     )
 
 
 def net_flow(model: MultiModel, values: FloatArray, n_intervals: int, n_lines: int) -> FloatArray:
-    """Flow per (interval, line), + from → to."""
+    """Flow per (interval, line) of the lines in the model, + from → to (0 elsewhere)."""
+    red = model.reduction
     out = np.zeros((n_intervals, n_lines))
-    out[:, model.free_lines] = model.values(values, "flow").reshape(n_intervals, -1)
-    k = model.fee_lines.shape[0]
-    if k:
-        fwd = model.values(values, "flow_fwd").reshape(n_intervals, k)
-        back = model.values(values, "flow_back").reshape(n_intervals, k)
-        out[:, model.fee_lines] = fwd - back
+    out[red.free_t, red.free_l] = model.values(values, "flow")
+    fwd = model.values(values, "flow_fwd")
+    back = model.values(values, "flow_back")
+    out[red.fee_t, red.fee_l] = fwd - back
     return out
 
 
-__all__ = ["Block", "BoolArray", "MultiModel", "block_balance", "build", "net_flow"]
+__all__ = [
+    "Block",
+    "BoolArray",
+    "MultiModel",
+    "Reduction",
+    "block_balance",
+    "build",
+    "net_flow",
+    "no_reduction",
+]

@@ -269,3 +269,112 @@ def storage_best_profit(prices: list[float], s: Json, hours: float) -> float:
     res = linprog(cost, A_eq=a, b_eq=b, bounds=bounds, method="highs")
     assert res.status == 0, res.message
     return float(-res.fun)
+
+
+def day_ahead(
+    seed: int,
+    *,
+    n_intervals: int = 96,
+    n_nodes: int = 500,
+    n_orders: int = 10_000,
+    n_storage: int = 50,
+    n_blocks: int = 0,
+    group_size: int = 5,
+    meshed: bool = False,
+    fees: bool = True,
+) -> Json:
+    """The issue's day-ahead scale: a radial feeder (meshed: plus a few ties, reactances),
+    a grid connection with quarter-hour prices, storage and blocks in exclusive groups."""
+    rng = np.random.default_rng(seed)
+    t = n_intervals
+    nodes = [{"id": f"n{k}"} for k in range(n_nodes)]
+    parent = [0] + [int(rng.integers(max(0, k - 20), k)) for k in range(1, n_nodes)]
+    lines: list[Json] = [
+        {
+            "id": f"l{k}",
+            "from": f"n{parent[k]}",
+            "to": f"n{k}",
+            "capacity_kw": float(rng.choice([150.0, 400.0, 2000.0])),
+            "fee_per_kwh": float(rng.choice([0.0, 0.0, 0.02])) if fees else 0.0,
+        }
+        for k in range(1, n_nodes)
+    ]
+    if meshed:
+        for k in range(n_nodes // 50):
+            a, b = rng.choice(n_nodes, 2, replace=False)
+            lines.append({"id": f"tie{k}", "from": f"n{a}", "to": f"n{b}", "capacity_kw": 200.0})
+        for ln in lines:
+            ln["reactance"] = float(rng.uniform(0.5, 2.0))
+            ln.pop("fee_per_kwh", None)
+    day = np.sin(np.linspace(0, 2 * np.pi, t, endpoint=False) - np.pi / 2)
+    imp = np.round(0.6 + 0.3 * day + rng.uniform(-0.05, 0.05, t), 4)
+    intervals = [
+        {"start": f"2026-06-15T{(15 * m) // 60:02d}:{(15 * m) % 60:02d}:00+00:00", "minutes": 15}
+        for m in range(t)
+    ] if t <= 96 else [
+        {"start": (np.datetime64("2026-10-24T22:00") + np.timedelta64(15 * m, "m")).astype(str)
+         + "+00:00", "minutes": 15}
+        for m in range(t)
+    ]  # fmt: skip
+    grid = [
+        {
+            "node": "n0",
+            "import_price": imp.tolist(),
+            "export_price": np.round(imp - 0.25, 4).tolist(),
+            "import_limit_kw": 5000.0,
+            "export_limit_kw": 5000.0,
+        }
+    ]
+    node = rng.integers(0, n_nodes, n_orders)
+    buy = rng.random(n_orders) < 0.5
+    iv = rng.integers(0, t, n_orders)
+    price = np.round(rng.uniform(0.1, 1.2, n_orders), 3)
+    qty = np.round(rng.uniform(0.5, 30.0, n_orders), 2)
+    orders = [
+        {
+            "id": f"o{k}",
+            "node": f"n{node[k]}",
+            "side": "buy" if buy[k] else "sell",
+            "quantity_kwh": float(qty[k]),
+            "price": float(price[k]),
+            "interval": int(iv[k]),
+        }
+        for k in range(n_orders)
+    ]
+    storage = [
+        {
+            "id": f"s{k}",
+            "node": f"n{int(rng.integers(0, n_nodes))}",
+            "energy_kwh": 200.0,
+            "soc_initial_kwh": 100.0,
+            "charge_kw": 100.0,
+            "discharge_kw": 100.0,
+            "efficiency_charge": 0.95,
+            "efficiency_discharge": 0.95,
+            "cost_per_kwh": 0.01,
+        }
+        for k in range(n_storage)
+    ]
+    blocks = []
+    for k in range(n_blocks):
+        length = 8
+        first = int(rng.integers(0, t - length))
+        blocks.append(
+            {
+                "id": f"b{k}",
+                "node": f"n{int(rng.integers(0, n_nodes))}",
+                "side": "buy" if k % 3 else "sell",
+                "price": round(float(rng.uniform(0.3, 0.9)), 3),
+                "first_interval": first,
+                "quantities_kwh": [float(rng.choice([10.0, 25.0]))] * length,
+                "min_acceptance_ratio": 1.0,
+                "group": f"g{k // group_size}",
+            }
+        )
+    return {
+        "intervals": intervals,
+        "network": {"nodes": nodes, "lines": lines, "grid_connections": grid},
+        "orders": orders,
+        "storage": storage,
+        "blocks": blocks,
+    }

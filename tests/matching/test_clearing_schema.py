@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from matching import clear
+from matching import clear, clear_document
 from matching.jsonio import problem_from_dict, result_to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,8 +23,40 @@ def schema(name: str) -> dict:
 def test_examples_and_results_match_the_schemas(path: Path) -> None:
     data = json.loads(path.read_text())
     jsonschema.validate(data, schema("problem"))
-    problem = problem_from_dict(data)
-    jsonschema.validate(result_to_dict(problem, clear(problem)), schema("result"))
+    jsonschema.validate(clear_document(data), schema("result"))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_several_interval_problems_and_results_match_the_schemas(seed: int) -> None:
+    from tests.matching.multi_support import random_problem
+
+    data = random_problem(seed, n_blocks=3)
+    data["blocks"][0]["group"] = 7  # an integer group id
+    jsonschema.validate(data, schema("problem"))
+    out = clear_document(data)
+    assert out["status"] == "optimal"
+    jsonschema.validate(out, schema("result"))
+    # a single-interval result is not a several-interval one and the other way round
+    single = json.loads(EXAMPLES[0].read_text())
+    several_result = schema("result")["$defs"]["several"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(clear_document(single), several_result)
+
+
+def test_problem_schema_refuses_what_the_several_interval_parser_refuses() -> None:
+    from matching import ProblemError
+    from tests.matching.multi_support import random_problem
+
+    data = random_problem(0)
+    data["storage"][0]["efficiency_charge"] = 1.5
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema("problem"))
+    with pytest.raises(ProblemError, match=r"storage\[0\]\.efficiency_charge"):
+        clear_document(data)
+    data = random_problem(0)
+    data["storage"][0]["efficency_charge"] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, schema("problem"))
 
 
 def test_problem_schema_rejects_what_the_parser_rejects() -> None:

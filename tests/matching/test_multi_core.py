@@ -362,3 +362,18 @@ def test_time_limit_used_up_gives_time_limit_and_nothing_accepted() -> None:
     out = clear_document(small(), time_limit_s=1e-9)
     assert out["status"] == "time_limit"
     assert all(o["accepted_kwh"] == 0 for o in out["orders"])
+
+
+def test_identical_storage_units_listed_the_other_way_round_get_the_same_schedules() -> None:
+    doc = battery()
+    twin = dict(doc["storage"][0], id="twin")
+    doc["storage"].append(twin)
+    doc["orders"][0]["quantity_kwh"] = 15
+    out = clear_document(doc, timings=False)
+    rev = copy.deepcopy(doc)
+    rev["storage"].reverse()
+    back = clear_document(rev, timings=False)
+    by_id = {s["id"]: s for s in back["storage"]}
+    assert all(s == by_id[s["id"]] for s in out["storage"])
+    assert out["intervals"] == back["intervals"]
+    assert out["welfare"] == back["welfare"]

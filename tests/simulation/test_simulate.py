@@ -1,7 +1,6 @@
 """The simulation on a small cluster (60-minute intervals, the autumn DST day of 25 hours):
-the real pipeline runs,
-the figures hold together, a re-run with the same seed gives the same summary, a day hook
-is called with the day's intervals."""
+the real pipeline runs, the figures hold together, a re-run with the same seed gives the same
+summary, a day hook is called with the day's intervals."""
 
 from __future__ import annotations
 
