@@ -690,11 +690,23 @@ def _num(v: Any) -> float:
 
 
 def check_multi_result(
-    doc: dict[str, Any], result: dict[str, Any], tol: float = TOL, *, flow_paths: bool = True
+    doc: dict[str, Any],
+    result: dict[str, Any],
+    tol: float = TOL,
+    *,
+    flow_paths: bool = True,
+    pro_rata: bool = True,
+    strict_partial_blocks: bool = False,
 ) -> list[str]:
     """Every rule of issue 12 that can be checked on one result alone (feasibility, prices
     against acceptance, price-taking storage, the network at its prices, blocks, surplus,
-    welfare, fees, trades). Returns the violations found, as readable lines."""
+    welfare, fees, trades). Returns the violations found, as readable lines.
+
+    With `strict_partial_blocks`, a partly accepted block (r < x < 1) must also be at the
+    money (surplus 0, as a divisible order would be): the documented rule does not promise
+    that (its prices treat accepted blocks as fixed energy), so it is off by default.
+    `flow_paths=False` skips the trades' flow paths (for answers whose trades ignore the
+    network), `pro_rata=False` the shares of tied orders (for a solver's vertex)."""
     pb = parse(doc)
     out: list[str] = []
     if result.get("status") != "optimal":
@@ -845,7 +857,7 @@ def check_multi_result(
     tied: dict[tuple[int, int, bool, float], list[int]] = {}
     for k, o in enumerate(pb.orders):
         tied.setdefault((o["t"], o["node"], o["buy"], o["p"]), []).append(k)
-    for members in tied.values():
+    for members in tied.values() if pro_rata else []:
         total_q = sum(pb.orders[k]["q"] for k in members)
         total_a = sum(acc[k] for k in members)
         for k in members:
@@ -905,10 +917,19 @@ def check_multi_result(
         if rep is None or abs(float(rep) - own) > money:
             out.append(f"blocks[{bi}].surplus {rep} differs from the definition: {own}")
         flag = entry.get("paradoxically_rejected")
-        want_flag = (not accepted) and own > money
+        # in the money yet rejected, and not excluded by another accepted block of its group
+        excluded = blk.group is not None and any(
+            ratio[other] > tol for other in groups.get(blk.group, []) if other != bi
+        )
+        want_flag = (not accepted) and own > money and not excluded
         if bool(flag) != want_flag and not (not accepted and abs(own) <= money):
             out.append(f"blocks[{bi}].paradoxically_rejected {flag} but surplus {own}")
-        if accepted and blk.ratio_min + tol < x < 1 - tol and abs(own) > money:
+        if (
+            strict_partial_blocks
+            and accepted
+            and blk.ratio_min + tol < x < 1 - tol
+            and abs(own) > money
+        ):
             out.append(f"blocks[{bi}] ({blk.id!r}): partly accepted ({x}) but surplus {own} ≠ 0")
 
     # --- welfare, fees, rent
@@ -1120,12 +1141,17 @@ def reference_result(doc: dict[str, Any]) -> dict[str, Any]:
     for bi, blk in enumerate(pb.blocks):
         r = float(ratios[bi])
         s = surplus_at(pb, blk, r if r > 0 else 1.0, prices)
+        taken = blk.group is not None and any(
+            ratios[o] > 0 and pb.blocks[o].group == blk.group
+            for o in range(len(pb.blocks))
+            if o != bi
+        )
         out_blocks.append(
             {
                 "id": blk.id,
                 "accepted_ratio": r,
                 "surplus": s,
-                "paradoxically_rejected": r == 0 and s > TOL,
+                "paradoxically_rejected": r == 0 and s > TOL and not taken,
             }
         )
     out_storage = []
