@@ -14,7 +14,12 @@ HiGHS (`linprog`, `milp`) on a formulation written separately from the core's:
 `reference_welfare(doc)` is the LP optimum (blocks relaxed only if there are none);
 `reference_block_rule(doc)` applies the block rule (MIP → fix the block decisions → LP prices →
 drop the paradoxically accepted block with the most negative surplus → repeat).
-`check_multi_result(doc, result)` returns the list of violated rules (empty: all hold).
+`check_multi_result(doc, result)` returns the list of violated rules (empty: all hold):
+feasibility (balance per node and interval, limits, KVL, state of charge, block ratios and
+groups), prices against every simple order, the grid and the network (with fees), pro rata
+ties, storage optimal at its prices, no paradoxically accepted block (and a partly accepted
+block at the money), the surplus/flag/welfare/fees/rent definitions, trades adding up per
+interval and following the flows.
 """
 
 from __future__ import annotations
@@ -684,10 +689,24 @@ def _num(v: Any) -> float:
     return float("nan") if v is None else float(v)
 
 
-def check_multi_result(doc: dict[str, Any], result: dict[str, Any], tol: float = TOL) -> list[str]:
+def check_multi_result(
+    doc: dict[str, Any],
+    result: dict[str, Any],
+    tol: float = TOL,
+    *,
+    flow_paths: bool = True,
+    pro_rata: bool = True,
+    strict_partial_blocks: bool = False,
+) -> list[str]:
     """Every rule of issue 12 that can be checked on one result alone (feasibility, prices
     against acceptance, price-taking storage, the network at its prices, blocks, surplus,
-    welfare, fees, trades). Returns the violations found, as readable lines."""
+    welfare, fees, trades). Returns the violations found, as readable lines.
+
+    With `strict_partial_blocks`, a partly accepted block (r < x < 1) must also be at the
+    money (surplus 0, as a divisible order would be): the documented rule does not promise
+    that (its prices treat accepted blocks as fixed energy), so it is off by default.
+    `flow_paths=False` skips the trades' flow paths (for answers whose trades ignore the
+    network), `pro_rata=False` the shares of tied orders (for a solver's vertex)."""
     pb = parse(doc)
     out: list[str] = []
     if result.get("status") != "optimal":
@@ -834,6 +853,17 @@ def check_multi_result(doc: dict[str, Any], result: dict[str, Any], tol: float =
                 out.append(f"orders[{k}] ({o['id']!r}): sell at {o['p']} < price {lam} not filled")
             if o["p"] > lam + tol and a > tol:
                 out.append(f"orders[{k}] ({o['id']!r}): sell at {o['p']} > price {lam} accepted")
+    # pro rata: orders with the same (interval, node, side, price) get the same share
+    tied: dict[tuple[int, int, bool, float], list[int]] = {}
+    for k, o in enumerate(pb.orders):
+        tied.setdefault((o["t"], o["node"], o["buy"], o["p"]), []).append(k)
+    for members in tied.values() if pro_rata else []:
+        total_q = sum(pb.orders[k]["q"] for k in members)
+        total_a = sum(acc[k] for k in members)
+        for k in members:
+            fair = total_a * pb.orders[k]["q"] / total_q
+            if abs(acc[k] - fair) > tol * max(1.0, fair):
+                out.append(f"orders[{k}]: accepted {acc[k]}, pro rata share {fair}")
     # the grid connections at their prices
     for t in range(n_t):
         h = pb.hours[t]
@@ -887,10 +917,19 @@ def check_multi_result(doc: dict[str, Any], result: dict[str, Any], tol: float =
         if rep is None or abs(float(rep) - own) > money:
             out.append(f"blocks[{bi}].surplus {rep} differs from the definition: {own}")
         flag = entry.get("paradoxically_rejected")
-        want_flag = (not accepted) and own > money
+        # in the money yet rejected, and not excluded by another accepted block of its group
+        excluded = blk.group is not None and any(
+            ratio[other] > tol for other in groups.get(blk.group, []) if other != bi
+        )
+        want_flag = (not accepted) and own > money and not excluded
         if bool(flag) != want_flag and not (not accepted and abs(own) <= money):
             out.append(f"blocks[{bi}].paradoxically_rejected {flag} but surplus {own}")
-        if accepted and blk.ratio_min + tol < x < 1 - tol and abs(own) > money:
+        if (
+            strict_partial_blocks
+            and accepted
+            and blk.ratio_min + tol < x < 1 - tol
+            and abs(own) > money
+        ):
             out.append(f"blocks[{bi}] ({blk.id!r}): partly accepted ({x}) but surplus {own} ≠ 0")
 
     # --- welfare, fees, rent
@@ -940,7 +979,7 @@ def check_multi_result(doc: dict[str, Any], result: dict[str, Any], tol: float =
     if gross - fees_total < -scale:
         out.append(f"budget: the money left over {gross} does not cover the fees {fees_total}")
 
-    out += check_trades(pb, result, acc, ratio, chg, dis, imp, exp, price, tol)
+    out += check_trades(pb, result, acc, ratio, chg, dis, imp, exp, price, tol, flow_paths)
     return out
 
 
@@ -955,6 +994,7 @@ def check_trades(
     exp: np.ndarray,
     price: np.ndarray,
     tol: float,
+    flow_paths: bool = True,
 ) -> list[str]:
     """Trades per interval add up to every party's energy in that interval: orders, blocks,
     storage (charging = buyer, discharging = seller), grid import (seller) and export (buyer)."""
@@ -986,6 +1026,48 @@ def check_trades(
                 p_rep = tr.get(f"{role}_price")
                 if p_rep is not None and 0 <= node < n_n and abs(p_rep - price[t, node]) > 1e-9:
                     out.append(f"intervals[{t}]: trade {role}_price {p_rep} ≠ node price")
+        # inter-node trades follow the flows: each node's net energy sent away in trades is
+        # its net line outflow, and a trade from a to b has a flow-directed path a → b
+        out_by_node = np.zeros(n_n)
+        pairs = set()
+        for tr in iv.get("trades", []):
+            sn, bn = pb.index.get(tr.get("seller_node"), -1), pb.index.get(tr.get("buyer_node"), -1)
+            if sn < 0 or bn < 0:
+                out.append(f"intervals[{t}]: a trade names an unknown node")
+                continue
+            if sn != bn:
+                q = float(tr["quantity_kwh"])
+                out_by_node[sn] += q
+                out_by_node[bn] -= q
+                pairs.add((sn, bn))
+        net_out = np.zeros(n_n)
+        succ: dict[int, set[int]] = {}
+        for li, ln in enumerate(pb.lines):
+            f = float(result["intervals"][t]["lines"][li]["flow_kwh"])
+            net_out[ln["a"]] += f
+            net_out[ln["b"]] -= f
+            if f > 1e-9:
+                succ.setdefault(ln["a"], set()).add(ln["b"])
+            elif f < -1e-9:
+                succ.setdefault(ln["b"], set()).add(ln["a"])
+        for n in range(n_n if flow_paths else 0):
+            if abs(out_by_node[n] - net_out[n]) > 1e-5:
+                out.append(
+                    f"intervals[{t}]: node {pb.node_ids[n]!r} sends {out_by_node[n]} kWh away in"
+                    f" trades but {net_out[n]} over its lines"
+                )
+        for sn, bn in sorted(pairs) if flow_paths else []:
+            seen, stack = {sn}, [sn]
+            while stack:
+                u = stack.pop()
+                for v in succ.get(u, ()):
+                    if v not in seen:
+                        seen.add(v)
+                        stack.append(v)
+            if bn not in seen:
+                out.append(
+                    f"intervals[{t}]: trade {pb.node_ids[sn]!r} → {pb.node_ids[bn]!r}: no flow path"
+                )
         want_sold: dict[tuple[str, Any], float] = {}
         want_bought: dict[tuple[str, Any], float] = {}
         for k, o in enumerate(pb.orders):
@@ -1059,12 +1141,17 @@ def reference_result(doc: dict[str, Any]) -> dict[str, Any]:
     for bi, blk in enumerate(pb.blocks):
         r = float(ratios[bi])
         s = surplus_at(pb, blk, r if r > 0 else 1.0, prices)
+        taken = blk.group is not None and any(
+            ratios[o] > 0 and pb.blocks[o].group == blk.group
+            for o in range(len(pb.blocks))
+            if o != bi
+        )
         out_blocks.append(
             {
                 "id": blk.id,
                 "accepted_ratio": r,
                 "surplus": s,
-                "paradoxically_rejected": r == 0 and s > TOL,
+                "paradoxically_rejected": r == 0 and s > TOL and not taken,
             }
         )
     out_storage = []

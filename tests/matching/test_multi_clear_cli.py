@@ -156,3 +156,30 @@ def test_clear_document_raises_the_same_error(path: str, value: Any, field: str,
     with pytest.raises(matching.ProblemError) as err:
         matching.clear_document(_set(BASE, path, value))  # type: ignore[attr-defined]
     assert field in str(err.value)
+
+
+@needs_core
+def test_no_timings_output_is_byte_identical_across_processes(tmp_path: Path) -> None:
+    """Determinism across processes (different hash seeds), storage and blocks included."""
+    import os
+
+    from tests.support.multi_problems import random_multi_problem
+
+    src = tmp_path / "problem.json"
+    doc = random_multi_problem(
+        6, 120, 12, seed=3, n_storage=3, n_blocks=6, n_groups=1, group_size=3, minutes=60
+    )
+    src.write_text(json.dumps(doc))
+    outs = []
+    for seed in ("1", "2"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "web.cli", "clear", str(src), "--no-timings"],
+            capture_output=True,
+            timeout=120,
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONHASHSEED=seed),
+        )
+        assert proc.returncode == 0, proc.stderr
+        outs.append(proc.stdout)
+    assert outs[0] == outs[1]
+    assert b"timings" not in outs[0]

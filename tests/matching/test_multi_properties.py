@@ -86,7 +86,9 @@ def test_blocks_welfare_equals_the_rule_reference(doc: dict[str, Any]) -> None:
     result = clear(doc)
     assert result["status"] == "optimal", result.get("reason")
     rule = reference_block_rule(doc)
-    assert math.isclose(result["welfare"], rule.welfare, rel_tol=1e-6, abs_tol=1e-6), (
+    # the core's MIP stops within HiGHS's relative gap 1e-4 (docs/clearing.md), the
+    # reference's is exact: equal to that gap
+    assert math.isclose(result["welfare"], rule.welfare, rel_tol=1e-4, abs_tol=1e-6), (
         result["welfare"],
         rule.welfare,
         [b["accepted_ratio"] for b in result["blocks"]],
