@@ -377,3 +377,27 @@ def test_identical_storage_units_listed_the_other_way_round_get_the_same_schedul
     assert all(s == by_id[s["id"]] for s in out["storage"])
     assert out["intervals"] == back["intervals"]
     assert out["welfare"] == back["welfare"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_radial_reduction_changes_nothing_but_the_lp_size(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matching.multi import clearing
+    from matching.multi.model import no_reduction
+
+    doc = random_problem(seed, n_intervals=5, n_nodes=7, n_orders=40, n_storage=2, n_blocks=2)
+    reduced = clear_document(doc, timings=False)
+    monkeypatch.setattr(
+        clearing, "reduce_tree", lambda problem, steps, topo, down: no_reduction(problem, topo)
+    )
+    full = clear_document(doc, timings=False)
+    assert reduced["status"] == full["status"] == "optimal"
+    assert reduced["welfare"] == pytest.approx(full["welfare"], abs=1e-7)
+    for a, b in zip(reduced["intervals"], full["intervals"], strict=True):
+        for na, nb in zip(a["nodes"], b["nodes"], strict=True):
+            for key in ("price_low", "price_high"):
+                if na[key] is None or nb[key] is None:
+                    continue
+                # equal ranges where the optimum is unique; else both are valid optima
+                assert na["price_low"] is None or na["price_low"] <= na["price"] + 1e-9
