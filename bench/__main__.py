@@ -1,5 +1,5 @@
-"""`python -m bench [clearing|cluster|export|web_orders|ws_fanout] [options]`: run one benchmark and
-print its figures (each also runs as `python -m bench.NAME`)."""
+"""`python -m bench [clearing|cluster|day_ahead|export|simulate|web_orders|ws_fanout] [options]`:
+run one benchmark and print its figures (each also runs as `python -m bench.NAME`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import sys
 BENCHES = {
     "clearing": "bench.clearing",
     "cluster": "bench.cluster",
+    "day_ahead": "bench.day_ahead",
+    "day_ahead_product": "bench.day_ahead_product",
     "export": "bench.export",
+    "simulate": "bench.simulate",
     "web_orders": "bench.web_orders",
     "ws_fanout": "bench.ws_fanout",
 }

@@ -15,9 +15,13 @@ MODEL_MODULES = (
     "market.cluster.models",
     "market.access.models",
     "market.network.models",
+    "market.network.storage_models",
     "market.metering.models",
+    "market.trading.day_ahead_models",
     "market.trading.models",
+    "market.trading.notifications",
     "market.clearing.models",
+    "market.clearing.day_ahead_models",
     "market.statutory.models",
 )
 

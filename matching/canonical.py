@@ -1,4 +1,4 @@
-"""One optimal primal solution chosen by a rule, not by the solver (transport model).
+"""One optimal primal solution chosen by a rule, not by the solver.
 
 The optimal solutions of the clearing LP form a face; a simplex solver returns one of its
 vertices, which depends on how the problem happens to be written (which of two equal-priced
@@ -6,19 +6,20 @@ sellers at different nodes was listed first, which way round a loop the flow was
 the chosen prices λ (optimal duals), complementary slackness describes the whole face:
 
 - a step whose limit price differs from its node's price is fully accepted or rejected; the
-  grid connection likewise; a line whose end prices differ is at its limit towards the dearer
-  end;
+  grid connection likewise; in the transport model a line whose end prices differ is at its
+  limit towards the dearer end, with DC power flow a line whose dual (`Prices.line_dual`) is
+  non-zero is at its limit;
 - the rest is free: steps priced exactly at their node's price (*tied*), the grid at its own
-  price, and lines with equal prices at both ends, which join nodes into price zones.
+  price, and the other lines (within their limits; Kirchhoff's voltage law with DC).
 
-The rule, per price zone: the energy the zone's free elements must supply (or take) is fixed;
-it is shared **pro rata** to capacity among all tied supply (sells and grid import) or tied
-demand (buys and grid export) of the zone, as within a node; the zone's free lines then carry
-the **potential flow** (least Σ f², unit weights; it has no loops, since energy runs downhill
-in θ) within their limits. Where the network cannot carry the pro-rata allocation or the
-potential flow with limits is not found in a bounded number of steps, the solver's own
-allocation is kept and its flows are replaced by a least-Σ|f| flow (also loop-free), and the
-reason says so.
+The rule (`matching.ties`): among the face's points, the least tied volume (Σ accepted kWh of
+the tied elements: tied buys and sells never trade with each other for nothing), then the
+**leximin** of the tied elements' fill ratios (accepted / capacity: the least ratio as high
+as possible, then the next, …). Where the network allows it this is exactly **pro rata**
+(equal ratios on the side that must trade, nothing on the other), computed directly; only
+where it does not are the small LPs of `matching.ties` solved. Flows: with DC power flow they
+follow from the injections; in the transport model the free lines carry the least-Σ f² flow
+within their limits (`matching.flows.least_squares_flow`), unique and loop-free.
 """
 
 from __future__ import annotations
@@ -27,15 +28,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matching.flows import laplacian_solve, least_flow, potential_flow, zones_of
+from matching.flows import laplacian_solve, least_flow, least_squares_flow, zones_of
 from matching.network import Topology
+from matching.prices import line_states
 from matching.problem import BoolArray, FloatArray, IntArray
 from matching.steps import Steps
+from matching.ties import Elements, Face, fixed_lines, leximin
 
 TIE = 1e-12  # relative: a limit price equal to its node's price
-#: Rounds of "fill the most overloaded line" before the solver's allocation is kept: a
-#: bound in work, not time.
-ROUNDS = 4
+#: A line dual below this (relative to the prices) is read as zero.
+LINE_DUAL_TOL = 1e-9
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -76,7 +78,98 @@ def _at_prices(steps: Steps, topo: Topology, lam: FloatArray) -> _AtPrices:
     e_tied, e_above, _ = _tied(topo.export_price, g_lam)
     m_new = np.where(i_below, topo.import_limit_kwh, 0.0)
     e_new = np.where(e_above, topo.export_limit_kwh, 0.0)
+    # a zero grid limit leaves nothing to share
+    i_tied &= topo.import_limit_kwh > 0
+    e_tied &= topo.export_limit_kwh > 0
     return _AtPrices(tied, x_new, i_tied, e_tied, m_new, e_new)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Tied:
+    """The tied elements in one list: steps, then grid imports, then grid exports."""
+
+    node: IntArray
+    sign: FloatArray  # +1 supply, −1 demand
+    cap: FloatArray
+    k_s: int
+    k_i: int
+
+    def split(self, value: FloatArray, at: _AtPrices) -> tuple[FloatArray, FloatArray, FloatArray]:
+        x, m, e = at.x_new.copy(), at.m_new.copy(), at.e_new.copy()
+        x[at.tied] = value[: self.k_s]
+        m[at.i_tied] = value[self.k_s : self.k_s + self.k_i]
+        e[at.e_tied] = value[self.k_s + self.k_i :]
+        return x, m, e
+
+
+def _tied_elements(steps: Steps, topo: Topology, at: _AtPrices) -> _Tied:
+    g = topo.grid_node
+    node = np.concatenate([steps.node[at.tied], g[at.i_tied], g[at.e_tied]])
+    sign = np.concatenate(
+        [
+            np.where(steps.is_buy[at.tied], -1.0, 1.0),
+            np.ones(int(at.i_tied.sum())),
+            -np.ones(int(at.e_tied.sum())),
+        ]
+    )
+    cap = np.concatenate(
+        [
+            steps.quantity_kwh[at.tied],
+            topo.import_limit_kwh[at.i_tied],
+            topo.export_limit_kwh[at.e_tied],
+        ]
+    )
+    return _Tied(node, sign, cap, int(at.tied.sum()), int(at.i_tied.sum()))
+
+
+def _fixed_injection(steps: Steps, topo: Topology, at: _AtPrices) -> FloatArray:
+    """Each node's injection (+ supplied) from the steps and grid exchanges the prices fix."""
+    n = topo.n_nodes
+    sign = np.where(steps.is_buy, -1.0, 1.0)
+    x = np.where(at.tied, 0.0, at.x_new)
+    m = np.where(at.i_tied, 0.0, at.m_new)
+    e = np.where(at.e_tied, 0.0, at.e_new)
+    out = np.bincount(steps.node, weights=sign * x, minlength=n).astype(np.float64)
+    out += np.bincount(topo.grid_node, weights=m - e, minlength=n)
+    return out
+
+
+def _pro_rata(
+    el: _Tied, group: IntArray, n_groups: int, need: FloatArray
+) -> tuple[FloatArray, BoolArray]:
+    """Each group's need (+ supply, − demand) shared pro rata to capacity on its side, the
+    other side nothing; and which groups could be covered."""
+    supply = el.sign > 0
+    s_cap = np.bincount(group, weights=np.where(supply, el.cap, 0.0), minlength=n_groups)
+    d_cap = np.bincount(group, weights=np.where(supply, 0.0, el.cap), minlength=n_groups)
+    covered = np.where(need > 0, s_cap, np.where(need < 0, d_cap, 0.0))
+    ok = np.abs(need) <= covered * (1 + 1e-12) + 1e-12
+    s_share = np.divide(need, s_cap, out=np.zeros(n_groups), where=(need > 0) & (s_cap > 0))
+    d_share = np.divide(-need, d_cap, out=np.zeros(n_groups), where=(need < 0) & (d_cap > 0))
+    share = np.minimum(np.where(supply, s_share[group], d_share[group]), 1.0)
+    value: FloatArray = np.where(share >= 1.0, el.cap, el.cap * share)
+    return value, ok
+
+
+def _need(
+    n_groups: int,
+    group_of_node: IntArray,
+    injection: FloatArray,
+    line_flow: FloatArray,
+    topo: Topology,
+) -> FloatArray:
+    """What each group's tied elements must supply (+) or take (−) to balance its nodes,
+    given the fixed injections and the flows on lines leaving the group; float dust is 0."""
+    z = group_of_node
+    fixed = np.bincount(z, weights=injection, minlength=n_groups).astype(np.float64)
+    fixed += np.bincount(z[topo.line_to], weights=line_flow, minlength=n_groups)
+    fixed -= np.bincount(z[topo.line_from], weights=line_flow, minlength=n_groups)
+    scale = np.bincount(z, weights=np.abs(injection), minlength=n_groups)
+    scale += np.bincount(z[topo.line_to], weights=np.abs(line_flow), minlength=n_groups)
+    scale += np.bincount(z[topo.line_from], weights=np.abs(line_flow), minlength=n_groups)
+    need = -fixed
+    need[np.abs(need) <= 1e-14 * scale] = 0.0
+    return need
 
 
 def canonical_primal(
@@ -88,55 +181,102 @@ def canonical_primal(
     exports: FloatArray,
     lam: FloatArray,
 ) -> Primal:
-    """The rule's optimal solution (see the module docstring); transport model only."""
+    """The rule's optimal solution (see the module docstring); transport model."""
     n = topo.n_nodes
     limit = topo.line_limit_kwh
-    # steps and grid connections: what the prices decide alone
-    fixed = _at_prices(steps, topo, lam)
-    tied, x_new, i_tied, e_tied = fixed.tied, fixed.x_new, fixed.i_tied, fixed.e_tied
-    m_new, e_new = fixed.m_new, fixed.e_new
-    buy = steps.is_buy
-    q = steps.quantity_kwh
-    # lines
+    at = _at_prices(steps, topo, lam)
     l_tied, l_up, l_down = _tied(lam[topo.line_to], lam[topo.line_from])
     forced_flow = np.where(l_up, limit, np.where(l_down, -limit, 0.0))
     free_line = l_tied & (limit > 0)
-    sign = np.where(buy, -1.0, 1.0)
-    s_tied = tied & ~buy
-    d_tied = tied & buy
-    if _unique_already(topo, steps, free_line, tied, i_tied, e_tied):
-        return Primal(x, flow, imports, exports)
-    saturated = np.zeros(topo.n_lines, dtype=np.bool_)
-    for _ in range(min(topo.n_lines, ROUNDS) + 1):
-        open_line = free_line & ~saturated
-        f_fixed = np.where(open_line, 0.0, forced_flow)
-        zone = zones_of(n, topo.line_from[open_line], topo.line_to[open_line])
-        shares = _shares(
-            topo, steps, zone, sign * x_new, m_new - e_new, f_fixed, s_tied, d_tied, i_tied, e_tied
-        )
-        if shares is None:
-            return _route_solver_allocation(topo, x, flow, imports, exports, steps, "the tied")
-        s_share, d_share = shares
-        share = np.where(buy, d_share[zone[steps.node]], s_share[zone[steps.node]])
-        x_try = np.where(tied, np.where(share >= 1.0, q, q * share), x_new)
-        g_zone = zone[topo.grid_node]
-        m_try = np.where(i_tied, _part(topo.import_limit_kwh, s_share[g_zone]), m_new)
-        e_try = np.where(e_tied, _part(topo.export_limit_kwh, d_share[g_zone]), e_new)
-        injection = np.bincount(steps.node, weights=sign * x_try, minlength=n).astype(np.float64)
-        injection += np.bincount(topo.grid_node, weights=m_try - e_try, minlength=n)
-        injection += np.bincount(topo.line_to, weights=f_fixed, minlength=n)
-        injection -= np.bincount(topo.line_from, weights=f_fixed, minlength=n)
-        routed = potential_flow(topo, open_line, injection, settle=False)
-        if routed is None:
-            return _route_solver_allocation(topo, x, flow, imports, exports, steps, "")
-        f_try, newly = routed
-        if not newly.any():
-            return Primal(x_try, np.where(open_line, f_try, f_fixed), m_try, e_try)
-        # the network cannot carry this allocation: the lines it fills separate the zone
-        # into parts, each sharing its own need pro rata
-        saturated |= newly
-        forced_flow = np.where(newly, f_try, forced_flow)
-    return _route_solver_allocation(topo, x, flow, imports, exports, steps, "")
+    if _unique_already(topo, steps, free_line, at.tied, at.i_tied, at.e_tied):
+        return Primal(x, _dust_free(flow), imports, exports)
+    el = _tied_elements(steps, topo, at)
+    inj_fixed = _fixed_injection(steps, topo, at)
+    cross = np.where(free_line, 0.0, forced_flow)
+    zone = zones_of(n, topo.line_from[free_line], topo.line_to[free_line])
+    n_z = int(zone.max()) + 1 if n else 0
+    need = _need(n_z, zone, inj_fixed, cross, topo)
+    value, ok = _pro_rata(el, zone[el.node], n_z, need)
+    # the zone's free lines: the unconstrained potential flow; a zone whose flow it would
+    # overload (or whose need its tied elements cannot cover) goes to the LPs
+    injection = inj_fixed + np.bincount(el.node, weights=el.sign * value, minlength=n)
+    injection += np.bincount(topo.line_to, weights=cross, minlength=n)
+    injection -= np.bincount(topo.line_from, weights=cross, minlength=n)
+    a, b = topo.line_from[free_line], topo.line_to[free_line]
+    theta = laplacian_solve(n, a, b, zone, np.where(ok[zone], injection, 0.0))
+    f_free = theta[a] - theta[b]
+    over = np.abs(f_free) > limit[free_line] * (1 + 1e-12)
+    bad = ~ok
+    bad[zone[a[over]]] = True
+    note = ""
+    if bad.any():
+        chosen = _leximin_zones(topo, el, value, zone, bad, free_line, injection)
+        if chosen is None:
+            return _route_solver_allocation(topo, x, flow, imports, exports, steps, "an LP")
+        value = chosen
+        note = "tied orders shared by the leximin rule"
+    x_new, m_new, e_new = el.split(value, at)
+    injection = inj_fixed + np.bincount(el.node, weights=el.sign * value, minlength=n)
+    injection += np.bincount(topo.line_to, weights=cross, minlength=n)
+    injection -= np.bincount(topo.line_from, weights=cross, minlength=n)
+    routed = least_squares_flow(topo, free_line, injection)
+    if routed is None:
+        return _route_solver_allocation(topo, x, flow, imports, exports, steps, "the flow")
+    out = Primal(x_new, _dust_free(np.where(free_line, routed, cross)), m_new, e_new, note)
+    return out
+
+
+def _leximin_zones(
+    topo: Topology,
+    el: _Tied,
+    value: FloatArray,
+    zone: IntArray,
+    bad: BoolArray,
+    free_line: BoolArray,
+    injection: FloatArray,
+) -> FloatArray | None:
+    """The LPs of `matching.ties` on the zones pro rata could not settle, each zone its own
+    group: only their nodes and free lines (the zones share no constraint, and the leximin
+    over independent zones is each zone's leximin)."""
+    n = topo.n_nodes
+    in_bad = bad[zone]
+    nodes = np.flatnonzero(in_bad)
+    local = np.full(n, -1, dtype=np.int64)
+    local[nodes] = np.arange(nodes.shape[0])
+    lines = np.flatnonzero(free_line & in_bad[topo.line_from])
+    mine = in_bad[el.node]
+    # what the zone's nodes get from everything but their tied elements
+    own = np.bincount(el.node, weights=el.sign * value, minlength=n)
+    face = Face(
+        nodes.shape[0],
+        local[topo.line_from[lines]],
+        local[topo.line_to[lines]],
+        (injection - own)[nodes],
+        -topo.line_limit_kwh[lines],
+        topo.line_limit_kwh[lines],
+    )
+    sub = Elements(
+        local[el.node[mine]],
+        el.sign[mine],
+        el.cap[mine],
+        np.full(int(mine.sum()), np.nan),
+        zone[el.node[mine]],
+    )
+    chosen = leximin(sub, face)
+    if chosen is None:
+        return None
+    out = value.copy()
+    out[mine] = chosen[0]
+    return out
+
+
+def _dust_free(flow: FloatArray) -> FloatArray:
+    """Flows within float resolution of the largest flow (1e-14 of it) are 0: a line
+    carrying 1e-15 kWh in one writing of the problem and nothing in another would otherwise
+    change which nodes the trades can tell apart."""
+    tiny = 1e-14 * float(np.abs(flow).max(initial=0.0))
+    out: FloatArray = np.where(np.abs(flow) <= tiny, 0.0, flow)
+    return out
 
 
 def _unique_already(
@@ -162,56 +302,6 @@ def _unique_already(
     return bool(count.max(initial=0) <= 1)
 
 
-def _part(limit: FloatArray, share: FloatArray) -> FloatArray:
-    out: FloatArray = np.where(share >= 1.0, limit, limit * share)
-    return out
-
-
-def _shares(
-    topo: Topology,
-    steps: Steps,
-    zone: IntArray,
-    step_injection: FloatArray,
-    grid_injection: FloatArray,
-    line_flow: FloatArray,
-    s_tied: BoolArray,
-    d_tied: BoolArray,
-    i_tied: BoolArray,
-    e_tied: BoolArray,
-) -> tuple[FloatArray, FloatArray] | None:
-    """Per zone, the share of their capacity that the tied supply (or demand) must provide
-    so that the zone balances with everything else fixed; None if it cannot."""
-    n_z = int(zone.max()) + 1 if zone.shape[0] else 0
-    q = steps.quantity_kwh
-
-    def per_zone(node: IntArray, w: FloatArray) -> FloatArray:
-        out: FloatArray = np.bincount(zone[node], weights=w, minlength=n_z).astype(np.float64)
-        return out
-
-    fixed = per_zone(steps.node, step_injection) + per_zone(topo.grid_node, grid_injection)
-    fixed += per_zone(topo.line_to, line_flow) - per_zone(topo.line_from, line_flow)
-    scale = (
-        per_zone(steps.node, np.abs(step_injection))
-        + per_zone(topo.grid_node, np.abs(grid_injection))
-        + per_zone(topo.line_to, np.abs(line_flow))
-        + per_zone(topo.line_from, np.abs(line_flow))
-    )
-    need = -fixed  # what the zone's tied supply (+) or demand (−) must provide
-    need[np.abs(need) <= 1e-14 * scale] = 0.0
-    s_cap = per_zone(steps.node[s_tied], q[s_tied]) + per_zone(
-        topo.grid_node[i_tied], topo.import_limit_kwh[i_tied]
-    )
-    d_cap = per_zone(steps.node[d_tied], q[d_tied]) + per_zone(
-        topo.grid_node[e_tied], topo.export_limit_kwh[e_tied]
-    )
-    covered = np.where(need > 0, s_cap, np.where(need < 0, d_cap, 0.0))
-    if (np.abs(need) > covered * (1 + 1e-12) + 1e-12 * scale).any():
-        return None
-    s_share = np.divide(need, s_cap, out=np.zeros(n_z), where=(need > 0) & (s_cap > 0))
-    d_share = np.divide(-need, d_cap, out=np.zeros(n_z), where=(need < 0) & (d_cap > 0))
-    return np.minimum(s_share, 1.0), np.minimum(d_share, 1.0)
-
-
 def canonical_primal_dc(
     topo: Topology,
     steps: Steps,
@@ -220,79 +310,162 @@ def canonical_primal_dc(
     imports: FloatArray,
     exports: FloatArray,
     lam: FloatArray,
+    line_dual: FloatArray | None,
 ) -> Primal:
-    """DC power flow: steps and grid trading not tied to their node's price are fixed by
-    the prices; tied ones with the same price in one connected network keep the solver's
-    net (supply − demand) for that group, which the side it falls on shares pro rata to
-    capacity (the other side trades nothing, as within a node). The DC flows follow
-    from the injections; the result is kept only if it respects every line limit and
-    reaches the solver's welfare (then it is optimal too). Otherwise the solver's solution
-    stands, and the reason says so."""
+    """DC power flow: the same rule. Lines with a non-zero dual are at their limit on the
+    whole face; when the equalities left (each network's balance, those lines' flows as
+    PTDF × injections) fix every node's net tied injection, the solver's nets are the
+    rule's and each node shares its own pro rata on its side; otherwise the LPs of
+    `matching.ties` decide. The DC flows follow from the injections."""
     n = topo.n_nodes
-    # steps and grid connections: what the prices decide alone
-    fixed = _at_prices(steps, topo, lam)
-    tied, x_new, i_tied, e_tied = fixed.tied, fixed.x_new, fixed.i_tied, fixed.e_tied
-    m_new, e_new = fixed.m_new, fixed.e_new
-    buy = steps.is_buy
-    q = steps.quantity_kwh
-    sign = np.where(buy, -1.0, 1.0)
-    zone = topo.component
-    kept = Primal(x, flow, imports, exports, "tied orders as solved (DC network)")
-    # tie groups: (network, side, price) over tied steps and tied grid trading; each keeps
-    # the solver's total and shares it pro rata to capacity
-    g_node = topo.grid_node
-    k_s, k_i, k_e = int(tied.sum()), int(i_tied.sum()), int(e_tied.sum())
-    grp_zone = np.concatenate([zone[steps.node[tied]], zone[g_node[i_tied]], zone[g_node[e_tied]]])
-    grp_buy = np.concatenate(
-        [buy[tied], np.zeros(k_i, dtype=np.bool_), np.ones(k_e, dtype=np.bool_)]
-    )
-    grp_price = np.concatenate(
-        [steps.price[tied], topo.import_price[i_tied], topo.export_price[e_tied]]
-    )
-    cap = np.concatenate([q[tied], topo.import_limit_kwh[i_tied], topo.export_limit_kwh[e_tied]])
-    got = np.concatenate([x[tied], imports[i_tied], exports[e_tied]])
-    if cap.shape[0]:
-        _, group = np.unique(
-            np.stack([grp_zone.astype(np.float64), grp_price]), axis=1, return_inverse=True
-        )
-        group = group.ravel()
-        n_g = int(group.max()) + 1
-        # the group's net (supply − demand) as solved; the side it falls on shares it
-        net = np.bincount(group, weights=np.where(grp_buy, -got, got), minlength=n_g)
-        scale = np.bincount(group, weights=got, minlength=n_g)
-        net[np.abs(net) <= 1e-14 * scale] = 0.0
-        s_room = np.bincount(group, weights=np.where(grp_buy, 0.0, cap), minlength=n_g)
-        d_room = np.bincount(group, weights=np.where(grp_buy, cap, 0.0), minlength=n_g)
-        s_share = np.divide(net, s_room, out=np.zeros(n_g), where=(net > 0) & (s_room > 0))
-        d_share = np.divide(-net, d_room, out=np.zeros(n_g), where=(net < 0) & (d_room > 0))
-        share = np.minimum(np.where(grp_buy, d_share[group], s_share[group]), 1.0)
-        part = np.where(share >= 1.0, cap, cap * share)
-        x_new[tied] = part[:k_s]
-        m_new[i_tied] = part[k_s : k_s + k_i]
-        e_new[e_tied] = part[k_s + k_i :]
-    injection = np.bincount(steps.node, weights=sign * x_new, minlength=n).astype(np.float64)
-    injection += np.bincount(topo.grid_node, weights=m_new - e_new, minlength=n)
-    b = 1.0 / topo.reactance
-    theta = laplacian_solve(n, topo.line_from, topo.line_to, zone, injection, b)
-    f_new = b * (theta[topo.line_from] - theta[topo.line_to])
+    at = _at_prices(steps, topo, lam)
+    el = _tied_elements(steps, topo, at)
     limit = topo.line_limit_kwh
-    if (np.abs(f_new) > limit + 1e-9).any():
-        return kept
+    _, pos, neg = line_states(topo, flow)
+    if line_dual is None:
+        return Primal(x, flow, imports, exports, "tied orders as solved (no line duals)")
+    tol = LINE_DUAL_TOL * max(1.0, float(np.abs(lam).max(initial=0.0)))
+    held = ((np.abs(line_dual) > tol) & (pos | neg)) | (limit <= 0)
+    inj_fixed = _fixed_injection(steps, topo, at)
+    value: FloatArray | None = np.zeros(0)
+    level: IntArray | None = None
+    movable = np.zeros(n, dtype=np.bool_)
+    note = ""
+    if el.node.shape[0]:
+        # the solver's net per node; where the face's equalities fix it, it is the rule's
+        # and the node shares it pro rata on its side (as within a node)
+        got = np.concatenate([x[at.tied], imports[at.i_tied], exports[at.e_tied]])
+        net = np.bincount(el.node, weights=el.sign * got, minlength=n).astype(np.float64)
+        scale = np.bincount(el.node, weights=got, minlength=n)
+        net[np.abs(net) <= 1e-14 * scale] = 0.0
+        value, ok = _pro_rata(el, el.node, n, net)
+        movable = _movable_nets(topo, np.unique(el.node), held)
+        movable[~ok] = True
+        if movable.any():
+            lo, hi = fixed_lines(topo, ~held, pos, neg)
+            face = Face(n, topo.line_from, topo.line_to, inj_fixed, lo, hi, topo.cycles)
+            preset = np.where(movable[el.node], np.nan, value)
+            group = topo.component[el.node]
+            chosen = leximin(Elements(el.node, el.sign, el.cap, preset, group), face)
+            value, level = (None, None) if chosen is None else chosen
+            note = "tied orders shared by the leximin rule"
+    if value is None:
+        return Primal(x, flow, imports, exports, "tied orders as solved (LP trouble)")
+    b = 1.0 / topo.reactance
+
+    def flows(v: FloatArray) -> FloatArray:
+        inj = inj_fixed + np.bincount(el.node, weights=el.sign * v, minlength=n)
+        theta = laplacian_solve(n, topo.line_from, topo.line_to, topo.component, inj, b)
+        out: FloatArray = b * (theta[topo.line_from] - theta[topo.line_to])
+        return out
+
+    f_new = flows(value)
+    if value.shape[0]:
+        at_limit = held | (np.abs(f_new) >= limit * (1 - 1e-9))
+        value = _polish_dc(topo, el, value, level, movable, inj_fixed, at_limit, f_new)
+        f_new = flows(value)
+    x_new, m_new, e_new = el.split(value, at)
+    if (np.abs(f_new) > limit + 1e-9 * np.maximum(1.0, limit)).any():
+        return Primal(x, flow, imports, exports, "tied orders as solved (line limits)")
     from matching.solve import clean
 
-    f_new = clean(f_new, -limit, limit)
+    f_new = _dust_free(clean(f_new, -limit, limit))
+    return Primal(x_new, f_new, m_new, e_new, note)
 
-    def welfare(xs: FloatArray, m: FloatArray, e: FloatArray) -> float:
-        return float(
-            np.dot(-sign * steps.price, xs)
-            - np.dot(topo.import_price, m)
-            + np.dot(topo.export_price, e)
-        )
 
-    w_star = welfare(x, imports, exports)
-    if abs(welfare(x_new, m_new, e_new) - w_star) > 1e-9 * max(1.0, abs(w_star)):
-        return kept
-    return Primal(x_new, f_new, m_new, e_new)
+def _movable_nets(topo: Topology, tied_nodes: IntArray, held: BoolArray) -> BoolArray:
+    """Per node: True where the face's equalities (each network's balance; the held
+    lines' flows, PTDF × injections) leave the node's net tied injection free to move,
+    i.e. where a vector of their null space is non-zero (elsewhere it is the same at every
+    optimum)."""
+    from matching.prices import _ptdf_rows
+
+    out = np.zeros(topo.n_nodes, dtype=np.bool_)
+    lines = np.flatnonzero(held)
+    k = tied_nodes.shape[0]
+    n_comp = int(topo.component.max()) + 1
+    ptdf = _ptdf_rows(topo, lines)[:, tied_nodes]
+    comp = np.zeros((n_comp, k))
+    comp[topo.component[tied_nodes], np.arange(k)] = 1.0
+    m = np.vstack([comp, ptdf])
+    # e_i lies in the row space (node i's net is fixed) iff the i-th column of an
+    # orthonormal basis of that space has unit norm
+    _, sing, vt = np.linalg.svd(m, full_matrices=False)
+    rank = int((sing > 1e-9 * max(1.0, float(sing.max(initial=0.0)))).sum())
+    norm = np.square(vt[:rank]).sum(axis=0)
+    out[tied_nodes] = norm < 1.0 - 1e-9
+    return out
+
+
+def _polish_dc(
+    topo: Topology,
+    el: _Tied,
+    value: FloatArray,
+    level: IntArray | None,
+    movable: BoolArray,
+    inj_fixed: FloatArray,
+    at_limit: BoolArray,
+    flow: FloatArray,
+) -> FloatArray:
+    """The tied acceptances recomputed exactly from what the rule decided: each fixed
+    node's net and each level of the leximin are the unknowns, the networks' balances and
+    the flows of the lines at their limits (PTDF × injections) the equations (one dense
+    least-squares solve). The LP values are exact only to about 1e-9 kWh, which would show
+    in the result's ninth decimal and depend on how the problem is written; these do not.
+    Kept only when they agree with the LP values to 1e-7 (else the LP values stand)."""
+    from matching.prices import _ptdf_rows
+
+    n = topo.n_nodes
+    k = el.node.shape[0]
+    lev = np.full(k, -1, dtype=np.int64) if level is None else level
+    supply = el.sign > 0
+    # a fixed node's net moves its side's elements pro rata (not when full or zero)
+    net = np.bincount(el.node, weights=el.sign * value, minlength=n)
+    side_cap = np.where(
+        net > 0,
+        np.bincount(el.node, weights=np.where(supply, el.cap, 0.0), minlength=n),
+        np.bincount(el.node, weights=np.where(supply, 0.0, el.cap), minlength=n),
+    )
+    on_side = np.where(net[el.node] > 0, supply, ~supply) & (net[el.node] != 0)
+    by_net = ~movable[el.node] & on_side & (value < el.cap) & (lev < 0)
+    by_level = movable[el.node] & (lev >= 0)
+    net_nodes = np.unique(el.node[by_net])
+    levels = np.unique(lev[by_level])
+    n_u = net_nodes.shape[0] + levels.shape[0]
+    if n_u == 0:
+        return value
+    # injection = const + U u (u: nets of the fixed nodes, then levels)
+    col_of_node = np.full(n, -1, dtype=np.int64)
+    col_of_node[net_nodes] = np.arange(net_nodes.shape[0])
+    u_map = np.zeros((n, n_u))
+    u_map[net_nodes, np.arange(net_nodes.shape[0])] = 1.0
+    level_col = net_nodes.shape[0] + np.searchsorted(levels, lev[by_level])
+    np.add.at(u_map, (el.node[by_level], level_col), el.sign[by_level] * el.cap[by_level])
+    varied = by_net | by_level
+    const = inj_fixed + np.bincount(
+        el.node[~varied], weights=el.sign[~varied] * value[~varied], minlength=n
+    )
+    lines = np.flatnonzero(at_limit)
+    ptdf = _ptdf_rows(topo, lines)
+    n_comp = int(topo.component.max()) + 1
+    comp = np.zeros((n_comp, n))
+    comp[topo.component, np.arange(n)] = 1.0
+    rows = np.vstack([comp, ptdf])
+    target = np.concatenate([np.zeros(n_comp), np.sign(flow[lines]) * topo.line_limit_kwh[lines]])
+    lhs = rows @ u_map
+    rhs = target - rows @ const
+    u, *_ = np.linalg.lstsq(lhs, rhs, rcond=None)
+    scale = 1.0 + float(np.abs(rhs).max(initial=0.0))
+    if np.abs(lhs @ u - rhs).max(initial=0.0) > 1e-9 * scale:
+        return value
+    out = value.copy()
+    share = np.divide(np.abs(u[col_of_node[el.node[by_net]]]), side_cap[el.node[by_net]])
+    out[by_net] = el.cap[by_net] * share
+    out[by_level] = el.cap[by_level] * u[level_col]
+    if (np.abs(out - value) > 1e-7 * (1.0 + np.abs(value))).any():
+        return value
+    polished: FloatArray = np.clip(out, 0.0, el.cap)
+    return polished
 
 
 def _route_solver_allocation(
@@ -304,24 +477,20 @@ def _route_solver_allocation(
     steps: Steps,
     what: str,
 ) -> Primal:
-    """Keep the solver's allocation; replace its flows on lines with equal end prices by
-    the potential flow, else by a least-Σ|f| flow (both loop-free)."""
+    """Numerical trouble only (an LP of the rule not optimal, or the least-squares flow not
+    settling): keep the solver's allocation; route it by the least-Σ f² flow, else by a
+    least-Σ|f| flow (both loop-free), and say so."""
     n = topo.n_nodes
     limit = topo.line_limit_kwh
     sign = np.where(steps.is_buy, -1.0, 1.0)
     injection = np.bincount(steps.node, weights=sign * x, minlength=n).astype(np.float64)
     injection += np.bincount(topo.grid_node, weights=imports - exports, minlength=n)
-    # lines the solver left strictly inside their limits may be rerouted; the others keep
-    # their flows (at a limit the dual prices may differ across them)
     free = (np.abs(flow) < limit) & (limit > 0)
     rest = np.where(free, 0.0, flow)
     injection += np.bincount(topo.line_to, weights=rest, minlength=n)
     injection -= np.bincount(topo.line_from, weights=rest, minlength=n)
-    note = "pro-rata allocation of tied orders not carried by the network; solver's kept"
-    if not what:
-        note = "potential flow not found; solver's allocation kept"
-    potential = potential_flow(topo, free, injection)
-    routed = None if potential is None else potential[0]
+    note = f"tie rule not applied (numerical trouble in {what}); solver's allocation kept"
+    routed = least_squares_flow(topo, free, injection)
     if routed is None:
         routed = least_flow(topo, free, injection)
         if routed is None:

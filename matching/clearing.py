@@ -142,8 +142,12 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     if prices.note:
         reason += f"; {prices.note}"
     # the optimal solution chosen by rule: pro rata ties, loop-free flows
-    pick = canonical_primal_dc if topo.dc_flow else canonical_primal
-    primal = pick(topo, steps, x, flow, imports, exports, prices.price)
+    if topo.dc_flow:
+        primal = canonical_primal_dc(
+            topo, steps, x, flow, imports, exports, prices.price, prices.line_dual
+        )
+    else:
+        primal = canonical_primal(topo, steps, x, flow, imports, exports, prices.price)
     x, flow, imports, exports = primal.x, primal.flow, primal.imports, primal.exports
     if primal.note:
         reason += f"; {primal.note}"

@@ -6,7 +6,6 @@ share. Used by `matching.canonical` to choose the rule's optimal solution.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from matching import glop
 from matching.network import Topology
@@ -17,6 +16,8 @@ def zones_of(n: int, a: IntArray, b: IntArray) -> IntArray:
     """Connected components (any numbering): union-find for small networks, scipy's
     csgraph (fixed ~1 ms overhead) for large ones."""
     if a.shape[0] > 400:
+        import scipy.sparse as sp  # large networks only (scipy stays off small problems)
+
         graph = sp.coo_matrix((np.ones(a.shape[0]), (a, b)), shape=(n, n))
         _, labels = sp.csgraph.connected_components(graph, directed=False)
         out: IntArray = labels.astype(np.int64)
@@ -55,7 +56,7 @@ def least_flow(topo: Topology, free: BoolArray, injection: FloatArray) -> FloatA
     cols = np.concatenate([np.arange(k), np.arange(k), k + np.arange(k), k + np.arange(k)])
     rows = np.concatenate([a, b, a, b])
     vals = np.concatenate([np.ones(k), -np.ones(k), -np.ones(k), np.ones(k)])
-    matrix = sp.csr_matrix((vals, (rows, cols)), shape=(n, 2 * k))
+    matrix = glop.csr_from_coo(vals, rows, cols, (n, 2 * k))
     lim = np.concatenate([topo.line_limit_kwh[idx], topo.line_limit_kwh[idx]])
     out = glop.solve_lp(
         np.zeros(2 * k), lim, np.ones(2 * k), injection, injection, matrix, maximize=False
@@ -68,56 +69,39 @@ def least_flow(topo: Topology, free: BoolArray, injection: FloatArray) -> FloatA
     return flow
 
 
-def potential_flow(
-    topo: Topology, free: BoolArray, injection: FloatArray, *, settle: bool = True
-) -> tuple[FloatArray, BoolArray] | None:
-    """Least Σ f² on the free lines (unit weights) that takes away each node's `injection`:
-    lines the unconstrained flow would overload are filled to their limit and the rest
-    solved again (with `settle=False`, the first such lines are returned at once). Returns
-    the flow and the lines so filled; None if the parts left do not balance or a bounded
-    number of rounds does not settle."""
-    n = topo.n_nodes
-    limit = topo.line_limit_kwh
-    out = np.zeros(topo.n_lines)
-    active = free.copy()
-    inj = injection.copy()
-    for _ in range(topo.n_lines + 1):
-        idx = np.flatnonzero(active)
-        a, b = topo.line_from[idx], topo.line_to[idx]
-        zone = zones_of(n, a, b)
-        n_z = int(zone.max()) + 1 if n else 0
-        total = np.bincount(zone, weights=inj, minlength=n_z)
-        size = np.bincount(zone, weights=np.abs(inj), minlength=n_z)
-        if (np.abs(total) > 1e-9 + 1e-12 * size).any():
-            return None
-        theta = laplacian_solve(n, a, b, zone, inj)
-        f = theta[a] - theta[b]
-        over = np.abs(f) > limit[idx] * (1 + 1e-12)
-        if not over.any():
-            from matching.solve import clean
-
-            # float dust next to a limit is the limit (so "congested" does not flicker)
-            out[idx] = clean(f, -limit[idx], limit[idx])
-            if _check_acyclic(topo, out) is None:
-                return None
-            return out, free & ~active
-        if not settle:
-            # only the most overloaded line of each part (and its equals) is filled: an
-            # upstream overload may vanish once a downstream line is full
-            ratio = np.where(over, np.abs(f) / np.maximum(limit[idx], 1e-300), 0.0)
-            worst = np.zeros(n)
-            np.maximum.at(worst, zone[a], ratio)
-            over &= ratio >= worst[zone[a]]
-        sat = idx[over]
-        fixed = np.sign(f[over]) * limit[sat]
-        out[sat] = fixed
-        active[sat] = False
-        if not settle:  # the caller re-allocates with these lines full
-            return out, free & ~active
-        # a saturated line takes its flow out of its from-end and into its to-end
-        inj = inj - np.bincount(topo.line_from[sat], weights=fixed, minlength=n)
-        inj = inj + np.bincount(topo.line_to[sat], weights=fixed, minlength=n)
-    return None
+def _polish(
+    n: int,
+    a: IntArray,
+    b: IntArray,
+    lim: FloatArray,
+    injection: FloatArray,
+    theta: FloatArray,
+    f: FloatArray,
+) -> FloatArray:
+    """The exact flow for the lines the Newton steps found at their limits: those fixed
+    there, the others by one Laplacian solve (each part's float dust spread over its nodes),
+    so the result depends on that set and the injections only, not on where the steps
+    stopped. Kept only if it is consistent (the others within their limits); else `f`."""
+    d = theta[a] - theta[b]
+    sat = np.abs(d) >= lim * (1 - 1e-9)
+    fixed = np.sign(d[sat]) * lim[sat]
+    inj = injection - np.bincount(a[sat], weights=fixed, minlength=n)
+    inj = inj + np.bincount(b[sat], weights=fixed, minlength=n)
+    aa, bb = a[~sat], b[~sat]
+    zone = zones_of(n, aa, bb)
+    n_z = int(zone.max()) + 1 if n else 0
+    total = np.bincount(zone, weights=inj, minlength=n_z)
+    if (np.abs(total) > 1e-9 + 1e-12 * np.abs(inj).sum()).any():
+        return f
+    inj = inj - (total / np.bincount(zone, minlength=n_z))[zone]
+    th = laplacian_solve(n, aa, bb, zone, inj)
+    free = th[aa] - th[bb]
+    if (np.abs(free) > lim[~sat] * (1 + 1e-9)).any():
+        return f
+    out = np.empty_like(f)
+    out[sat] = fixed
+    out[~sat] = free
+    return out
 
 
 def laplacian_solve(
@@ -151,8 +135,10 @@ def laplacian_solve(
         np.add.at(dense, (rows, cols), vals)
         theta[k] = np.linalg.solve(dense[np.ix_(k, k)], inj[k])
         return theta
-    lap = sp.coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsc()
+    import scipy.sparse as sp
     from scipy.sparse.linalg import splu
+
+    lap = sp.coo_matrix((vals, (rows, cols)), shape=(n, n)).tocsc()
 
     theta[k] = splu(lap[k][:, k].tocsc()).solve(inj[k])
     return theta
@@ -167,6 +153,8 @@ def _check_acyclic(topo: Topology, flow: FloatArray) -> FloatArray | None:
     b = np.where(flow[moving] > 0, topo.line_to[moving], topo.line_from[moving])
     n = topo.n_nodes
     if a.shape[0] > 400:
+        import scipy.sparse as sp
+
         graph = sp.coo_matrix((np.ones(a.shape[0]), (a, b)), shape=(n, n))
         n_strong, _ = sp.csgraph.connected_components(graph, directed=True, connection="strong")
         return None if n_strong != n else flow
@@ -185,3 +173,82 @@ def _check_acyclic(topo: Topology, flow: FloatArray) -> FloatArray | None:
             if indeg[v] == 0:
                 ready.append(v)
     return flow if seen == n else None
+
+
+def least_squares_flow(topo: Topology, free: BoolArray, injection: FloatArray) -> FloatArray | None:
+    """The unique least Σ f² flow on the free lines (unit weights), within their limits,
+    that takes away each node's `injection` (the *potential flow with limits*).
+
+    Its optimality conditions say f_l = clip(θ_from − θ_to, −F_l, F_l) for potentials θ
+    with the balance holding at every node, so it runs downhill in θ and has no loops. θ
+    minimises the convex piecewise-quadratic Σ_l H_l(θ_from − θ_to) − θ·injection (H_l'
+    = clip); it is found by Newton steps with a backtracking line search, starting from
+    the unconstrained potential flow (exact at once when no line would be overloaded). A
+    piecewise quadratic ends in finitely many steps; the count is bounded (work, not time).
+    Returns None if the injections cannot be taken away or the steps do not settle. The
+    flow is unique given the injections (strictly convex), whatever θ the steps reach."""
+    n = topo.n_nodes
+    idx = np.flatnonzero(free & (topo.line_limit_kwh > 0))
+    flow = np.zeros(topo.n_lines)
+    a, b = topo.line_from[idx], topo.line_to[idx]
+    lim = topo.line_limit_kwh[idx]
+    scale = 1.0 + float(np.abs(injection).max(initial=0.0))
+    tol = 1e-12 * scale
+    zone = zones_of(n, a, b)
+    n_z = int(zone.max()) + 1 if n else 0
+    if (np.abs(np.bincount(zone, weights=injection, minlength=n_z)) > 1e-9 + tol).any():
+        return None
+    if idx.shape[0] == 0:
+        return flow
+    # float dust of a zone's balance is spread over its nodes, so the steps can settle
+    size = np.bincount(zone, minlength=n_z)
+    injection = injection - (np.bincount(zone, weights=injection, minlength=n_z) / size)[zone]
+    theta = laplacian_solve(n, a, b, zone, injection)
+
+    def gradient(th: FloatArray) -> tuple[FloatArray, FloatArray]:
+        f = np.clip(th[a] - th[b], -lim, lim)
+        g = np.bincount(a, weights=f, minlength=n) - np.bincount(b, weights=f, minlength=n)
+        return g - injection, f
+
+    def phi(th: FloatArray) -> float:
+        d = th[a] - th[b]
+        ad = np.abs(d)
+        h = np.where(ad <= lim, 0.5 * d * d, lim * ad - 0.5 * lim * lim)
+        return float(h.sum() - np.dot(th, injection))
+
+    import scipy.sparse as sp
+    from scipy.sparse.linalg import splu
+
+    g, f = gradient(theta)
+    best, stalled = np.inf, 0
+    for _ in range(200):
+        size = np.abs(g).max(initial=0.0)
+        # settled: exact to float resolution, or no longer improving within the 1e-9 kWh
+        # that the LP's own balance allows (a node between lines at their limits keeps
+        # that residual)
+        stalled = stalled + 1 if size >= best * 0.5 else 0
+        best = min(best, size)
+        if size <= tol or (stalled >= 3 and size <= 1e-9 + tol):
+            from matching.solve import clean
+
+            flow[idx] = clean(_polish(n, a, b, lim, injection, theta, f), -lim, lim)
+            return flow if _check_acyclic(topo, flow) is not None else None
+        inside = (np.abs(theta[a] - theta[b]) <= lim).astype(np.float64)
+        rows = np.concatenate([a, b, a, b, np.arange(n)])
+        cols = np.concatenate([a, b, b, a, np.arange(n)])
+        vals = np.concatenate([inside, inside, -inside, -inside, np.full(n, 1e-10)])
+        hess = sp.csc_matrix((vals, (rows, cols)), shape=(n, n))
+        step = splu(hess).solve(-g)
+        base = phi(theta)
+        slope = float(np.dot(g, step))
+        alpha = 1.0
+        for _ in range(80):
+            trial = theta + alpha * step
+            if phi(trial) <= base + 1e-4 * alpha * slope:
+                break
+            alpha *= 0.5
+        else:
+            return None
+        theta = trial
+        g, f = gradient(theta)
+    return None

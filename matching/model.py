@@ -15,13 +15,17 @@ independent cycle when DC power flow applies; empty otherwise).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
+from matching.glop import Csr, csr_from_coo
 from matching.network import Topology
 from matching.problem import BoolArray, ClearingProblem, FloatArray, IntArray
 from matching.steps import Steps
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,7 @@ class LinearModel:
     objective: FloatArray
     row_lower: FloatArray
     row_upper: FloatArray
-    matrix: sp.csr_matrix
+    matrix: Csr | sp.csr_matrix
     layout: ModelLayout
 
     def values(self, solution: FloatArray, name: str) -> FloatArray:
@@ -234,9 +238,11 @@ def build_model(
     add_kirchhoff_voltage_law(cols, topo, flow_idx, kvl)
     layout = ModelLayout(tuple(cols.blocks.blocks), tuple(rows.blocks))
     n_rows, n_cols = layout.n_constraints, layout.n_variables
-    matrix = sp.csr_matrix(
-        (np.concatenate(cols.vals), (np.concatenate(cols.rows), np.concatenate(cols.cols))),
-        shape=(n_rows, n_cols),
+    matrix = csr_from_coo(
+        np.concatenate(cols.vals),
+        np.concatenate(cols.rows),
+        np.concatenate(cols.cols),
+        (n_rows, n_cols),
     )
     rhs = np.zeros(n_rows)
     if fixed_injection is not None:

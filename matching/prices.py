@@ -28,14 +28,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from matching import glop
 from matching.network import Topology
 from matching.problem import BoolArray, FloatArray
 from matching.steps import Steps
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 INF = math.inf
 
@@ -52,6 +55,9 @@ class Prices:
     low: FloatArray
     high: FloatArray
     note: str = ""
+    #: DC power flow: each line's dual with these prices (non-zero only at a limit); a line
+    #: with a non-zero dual is at that limit in every optimal solution. None: transport.
+    line_dual: FloatArray | None = None
 
 
 def at_bounds(value: FloatArray, upper: FloatArray) -> tuple[BoolArray, BoolArray]:
@@ -218,6 +224,8 @@ def _ptdf_rows(topo: Topology, lines: np.ndarray) -> FloatArray:
     rows = np.concatenate([lf, lt, lf, lt])
     cols = np.concatenate([lf, lt, lt, lf])
     vals = np.concatenate([b, b, -b, -b])
+    import scipy.sparse as sp  # DC only: keep scipy off the radial import path
+
     lap = sp.csc_matrix((vals, (rows, cols)), shape=(n, n))
     roots = topo.parent < 0
     keep = np.flatnonzero(~roots)
@@ -259,7 +267,7 @@ def _lp_extreme(
     a = np.vstack([a, c[None, :]])
     a_lo = np.concatenate([a_lo, [-PRICE_CAP]])
     a_hi = np.concatenate([a_hi, [PRICE_CAP]])
-    out = glop.solve_lp(var_lo, var_hi, c, a_lo, a_hi, sp.csr_matrix(a), maximize=maximize)
+    out = glop.solve_lp(var_lo, var_hi, c, a_lo, a_hi, _sparse(a), maximize=maximize)
     if not out.optimal:
         raise PriceRuleError(f"price-range LP ended {out.solve_status.name}")
     value = out.objective_value
@@ -268,12 +276,19 @@ def _lp_extreme(
     return value
 
 
+def _sparse(a: FloatArray) -> glop.Csr | sp.csr_matrix:
+    """A dense matrix's nonzeros as GLOP's constraint matrix (as `scipy.sparse.csr_matrix(a)`
+    would give them, without importing scipy for a small one)."""
+    rows, cols = np.nonzero(a)
+    return glop.csr_from_coo(a[rows, cols], rows, cols, (a.shape[0], a.shape[1]))
+
+
 def _lp_point(
     var_lo: FloatArray, var_hi: FloatArray, a: FloatArray, a_lo: FloatArray, a_hi: FloatArray
 ) -> FloatArray:
     """Any w with a_lo ≤ a w ≤ a_hi and var_lo ≤ w ≤ var_hi."""
     zero = np.zeros(a.shape[1])
-    out = glop.solve_lp(var_lo, var_hi, zero, a_lo, a_hi, sp.csr_matrix(a), maximize=False)
+    out = glop.solve_lp(var_lo, var_hi, zero, a_lo, a_hi, _sparse(a), maximize=False)
     if not out.optimal:
         raise PriceRuleError(f"price feasibility LP ended {out.solve_status.name}")
     point: FloatArray = out.values
@@ -324,8 +339,14 @@ def dc_prices(
         z0 = np.zeros(dim)
         null = np.eye(dim)
     price = coef @ z0
+
+    def duals(z: np.ndarray) -> FloatArray:
+        out = np.zeros(topo.n_lines)
+        out[binding] = z[n_comp:]
+        return out
+
     if null.shape[1] == 0:
-        return Prices(price, price.copy(), price.copy())
+        return Prices(price, price.copy(), price.copy(), line_dual=duals(z0))
 
     # Remaining freedom: z = z0 + N w, price = price0 + g w, w in a polytope.
     null[np.abs(null) < 1e-12] = 0.0
@@ -356,16 +377,16 @@ def dc_prices(
         n_low[node] = price[node] + low
         n_high[node] = price[node] + high
     target = targets(n_low, n_high, span)
+    w0 = _lp_point(w_lo, w_hi, a, a_lo, a_hi)
     if moving.shape[0] == 0:
-        return Prices(price, n_low, n_high)
+        return Prices(price, n_low, n_high, line_dual=duals(z0 + null @ w0))
     # The optimal price vector nearest to the targets: min ‖g w − (target − price0)‖² over
     # the polytope (unique in prices; exact active-set steps from a feasible start).
-    w0 = _lp_point(w_lo, w_hi, a, a_lo, a_hi)
     w = _nearest(g[moving], target[moving] - price[moving], a, a_lo, a_hi, w0)
     final = price + g @ w
     # the chosen price lies in its range up to float dust; keep the report consistent
     final = np.clip(final, n_low, n_high)
-    return Prices(final, n_low, n_high)
+    return Prices(final, n_low, n_high, line_dual=duals(z0 + null @ w))
 
 
 def _nearest(
@@ -468,6 +489,8 @@ def dc_prices_unique(
         rows.append(row_of_line[cyc.line[sel]])
         cols.append(n + cyc.row[sel])
         vals.append(cyc.coefficient[sel])
+    import scipy.sparse as sp
+
     m = sp.csc_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
         shape=(n + n_c, n + n_c),
@@ -494,7 +517,7 @@ def dc_prices_unique(
     one_neg = neg & ~pos
     if (d[one_pos] > tol).any() or (d[one_neg] < -tol).any():
         return None
-    return Prices(lam, lam.copy(), lam.copy())
+    return Prices(lam, lam.copy(), lam.copy(), line_dual=np.where(inside, 0.0, d))
 
 
 def choose_prices(

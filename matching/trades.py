@@ -37,6 +37,9 @@ from matching.problem import BoolArray, FloatArray, IntArray
 from matching.result import Trades
 from matching.transfers import DUST_KWH, decompose_flows, node_ranks
 
+#: Half the result's resolution (9 decimals): a trade below it is printed as 0 kWh.
+TRADE_DUST_KWH = 5e-10
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Items:
@@ -301,6 +304,10 @@ def build_trades(
     s_member = sc.member_item[sc.members_start[s_cls[piece]] + within // kd[piece]]
     d_member = dc.member_item[dc.members_start[d_cls[piece]] + within % kd[piece]]
     qty = length[piece] / reps[piece]
+    # a trade the result would print as 0 kWh (9 decimals) is float dust of the flows, not
+    # a trade: kept, it would appear or not depending on how the problem is written
+    real = qty >= TRADE_DUST_KWH
+    s_member, d_member, qty = s_member[real], d_member[real], qty[real]
     sn = supply_items.node[s_member]
     dn = demand_items.node[d_member]
     return Trades(

@@ -46,8 +46,9 @@ def node_ranks(
     if len(set(rank)) == n:
         distinct = np.array(rank, dtype=np.int64)
         return distinct, distinct.copy()
-    moving = np.flatnonzero(flow != 0)
     f_round = rounded(flow)
+    # lines that carry something at the result's resolution (float dust is not a neighbour)
+    moving = np.flatnonzero(np.array(f_round) != 0)
     ends = [(int(topo.line_from[j]), int(topo.line_to[j]), f_round[j]) for j in moving.tolist()]
     for _ in range(n):
         nbrs: list[list[tuple[float, int]]] = [[] for _ in range(n)]

@@ -29,6 +29,7 @@ LAYERS = [
     "market.export",
     "market.reports",
     "market.demo",
+    "market.simulation",
     "market.schema",
     "market.commands",
     "web.ui",

@@ -184,6 +184,7 @@ def create_app(
                     worker_id=f"web:{default_worker_id()}",  # unique per app process
                     tick_seconds=settings.tick_seconds,
                     lease_seconds=settings.clearing_lease_seconds,
+                    day_ahead=True,
                 ).run(),
                 name="scheduler",
             )

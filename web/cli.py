@@ -23,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "market.commands.clear_interval",
         "verify (or --clear) one interval's stored clearing by re-running it",
     ),
+    "day-ahead": (
+        "market.commands.day_ahead",
+        "clear a local day's day-ahead auction (clear DATE [--reclear])",
+    ),
     "serve": ("web.commands.serve", "run the web app (uvicorn)"),
     "demo": ("web.commands.demo", "migrate, seed the Staszów demo and run it on a fast clock"),
     "watch": ("web.commands.watch", "print live market events in the terminal"),
@@ -31,6 +35,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "export cleared results for the distributor (CSV/JSON/XLSX)",
     ),
     "import-meter": ("market.commands.import_meter", "import the distributor's meter data (CSV)"),
+    "import-prices": (
+        "market.commands.import_prices",
+        "import market prices RCE (CSV, 15 or 60 minutes) for the net-billing counterfactual",
+    ),
+    "simulate": (
+        "market.commands.simulate",
+        "what-if: the real market pipeline over a range on a simulated cluster (--scenario)",
+    ),
     "report": (
         "market.commands.report",
         "statutory figures: fee exemption, discount, support conditions (JSON/CSV)",

@@ -22,6 +22,7 @@ from litestar.types import ExceptionHandlersMap
 from sqlalchemy import exc as sa_exc
 
 from market.core.errors import KlasterError
+from market.core.fields import every_error
 from web.auth import API_PREFIX
 from web.config import app_services
 from web.ui.i18n import N_, connection_locale, gettext, translate_message
@@ -98,11 +99,21 @@ def klaster_error_handler(request: Request[Any, Any, Any], exc: KlasterError) ->
         return Response(exc.to_dict(), status_code=exc.status_code)
     timezone = app_services(request.app).settings.timezone
     message = translate_message(exc.message_id, exc.params, connection_locale(request), timezone)
-    form = request.scope.get("state", {}).get("form")
+    state = request.scope.get("state", {})
+    form = state.get("form")
     if is_htmx(request) and form is not None:
-        # The controller said which form to re-render: show it again with the message inline.
+        # The controller said which form to re-render: show it again with the message inline
+        # (and every other field's error too, when it named the form's parser).
         template, context = form
         errors = {exc.field or "__all__": message}
+        check = state.get("form_check")
+        if check is not None:
+            locale = connection_locale(request)
+            for error in every_error(*check):
+                errors.setdefault(
+                    error.field or "__all__",
+                    translate_message(error.message_id, error.params, locale, timezone),
+                )
         return Template(
             template, context={**context, "errors": errors}, status_code=exc.status_code
         )

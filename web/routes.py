@@ -29,9 +29,18 @@ def route_handlers() -> list[Any]:
         auth.switch_language,
         live_ws.live_socket,
     ]
-    from web.pages import account, coordinator, distributor, fee_rates, live, member, results
+    from web.pages import (
+        account,
+        coordinator,
+        day_ahead,
+        distributor,
+        fee_rates,
+        live,
+        member,
+        results,
+    )
 
-    for module in (member, live, results, coordinator, fee_rates, distributor, account):
+    for module in (member, live, results, coordinator, fee_rates, distributor, account, day_ahead):
         pages.extend(module.HANDLERS)
     # Handlers of the page modules that serve /api/... (the distributor's exports and meter
     # data) belong in the OpenAPI document with the rest of the API; the pages do not.

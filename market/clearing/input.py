@@ -12,7 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.clearing.day_ahead_models import DayAheadFlow, DayAheadGrid, DayAheadRun
 from market.network.models import GridConnection, Line, MeteringPoint, Node
+from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction, Market
 from market.trading.models import Interval, Order, OrderStatus
 from matching.problem import ClearingProblem
 from matching.problem import GridConnection as GridConn
@@ -39,9 +41,50 @@ class ProblemInput:
     excluded_order_ids: list[int]
 
 
+async def day_ahead_usage(
+    session: AsyncSession, interval: Interval
+) -> tuple[dict[int, Decimal], dict[int, tuple[Decimal, Decimal]]]:
+    """What the day-ahead auction in force for the interval's day used up, in kW: each
+    line's |flow| and each grid node's (import, export). Empty without a cleared day."""
+    run_id = await session.scalar(
+        select(DayAheadRun.id)
+        .join(DayAheadAuction, DayAheadAuction.id == DayAheadRun.auction_id)
+        .where(
+            DayAheadAuction.local_day == interval.local_day,
+            DayAheadAuction.status == AuctionStatus.CLEARED.value,
+            DayAheadRun.version == DayAheadAuction.version,
+        )
+    )
+    if run_id is None:
+        return {}, {}
+    per_hour = Decimal(60) / Decimal(interval.minutes)
+    flows = await session.execute(
+        select(DayAheadFlow.line_id, DayAheadFlow.flow_kwh).where(
+            DayAheadFlow.run_id == run_id, DayAheadFlow.interval_id == interval.id
+        )
+    )
+    grid = await session.execute(
+        select(DayAheadGrid.node_id, DayAheadGrid.import_kwh, DayAheadGrid.export_kwh).where(
+            DayAheadGrid.run_id == run_id, DayAheadGrid.interval_id == interval.id
+        )
+    )
+    return (
+        {line: abs(kwh) * per_hour for line, kwh in flows.all()},
+        {node: (imp * per_hour, exp * per_hour) for node, imp, exp in grid.all()},
+    )
+
+
+def _headroom(limit: Decimal, used: Decimal) -> float:
+    return float(max(Decimal(0), limit - used))
+
+
 async def build_problem(session: AsyncSession, interval: Interval) -> ProblemInput:
-    """The interval's clearing problem from the network as it is now and the interval's
-    orders (limits in kW as stored; the solver turns them into kWh per interval)."""
+    """The interval's (intraday) clearing problem from the network as it is now and the
+    interval's intraday orders (limits in kW as stored; the solver turns them into kWh per
+    interval). The day-ahead positions of the interval's day are firm: the capacity their
+    flows use (|flow| on each line, import/export at each grid connection) is taken off the
+    limits the intraday auction sees (docs/clearing.md)."""
+    used_lines, used_grid = await day_ahead_usage(session, interval)
     nodes = (await session.scalars(select(Node).where(Node.active).order_by(Node.id))).all()
     node_code = {n.id: n.code for n in nodes}
     lines = [
@@ -60,6 +103,7 @@ async def build_problem(session: AsyncSession, interval: Interval) -> ProblemInp
             .join(MeteringPoint, Order.metering_point_id == MeteringPoint.id)
             .where(
                 Order.interval_id == interval.id,
+                Order.market == Market.INTRADAY.value,
                 Order.status != OrderStatus.CANCELLED.value,
             )
             .order_by(Order.id)
@@ -87,7 +131,7 @@ async def build_problem(session: AsyncSession, interval: Interval) -> ProblemInp
                 id=ln.code,
                 from_node=node_code[ln.from_node_id],
                 to_node=node_code[ln.to_node_id],
-                capacity_kw=float(ln.capacity_kw),
+                capacity_kw=_headroom(ln.capacity_kw, used_lines.get(ln.id, Decimal(0))),
                 reactance=None if ln.reactance is None else float(ln.reactance),
             )
             for ln in lines
@@ -97,8 +141,12 @@ async def build_problem(session: AsyncSession, interval: Interval) -> ProblemInp
                 node=node_code[g.node_id],
                 import_price=float(g.import_price),
                 export_price=float(g.export_price),
-                import_limit_kw=float(g.import_limit_kw),
-                export_limit_kw=float(g.export_limit_kw),
+                import_limit_kw=_headroom(
+                    g.import_limit_kw, used_grid.get(g.node_id, (Decimal(0), Decimal(0)))[0]
+                ),
+                export_limit_kw=_headroom(
+                    g.export_limit_kw, used_grid.get(g.node_id, (Decimal(0), Decimal(0)))[1]
+                ),
             )
             for g in conns
         ),

@@ -19,15 +19,26 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from market.access import audit
+from market.clearing import day_ahead
 from market.clearing.run import claim, clear_claimed
 from market.clearing.store import StoredRun
 from market.cluster.service import get_cluster
 from market.core.clock import Clock, SystemClock
 from market.core.errors import NotFound
-from market.core.events import GATE_CLOSED, NullPublisher, Publisher, publish_safely
+from market.core.events import (
+    GATE_CLOSED,
+    NOTIFICATION,
+    NullPublisher,
+    Publisher,
+    publish_safely,
+)
 from market.db.engine import session_factory
+from market.trading.day_ahead import materialise_day
+from market.trading.day_ahead_gate import ensure_day, next_day_ahead
+from market.trading.day_ahead_models import DayAheadAuction
 from market.trading.intervals import ensure_intervals
 from market.trading.models import Interval, IntervalStatus, Order, OrderStatus
+from market.trading.notifications import notification_event
 from market.trading.standing import materialise
 
 log = logging.getLogger("klaster.scheduler")
@@ -42,6 +53,7 @@ class TickReport:
     created: list[int] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)
     cleared: list[StoredRun] = field(default_factory=list)
+    day_ahead: list[day_ahead.StoredDay] = field(default_factory=list)
 
 
 class Scheduler:
@@ -55,6 +67,7 @@ class Scheduler:
         tick_seconds: float = 1.0,
         lease_seconds: float = 300.0,
         create_intervals: bool = True,
+        day_ahead: bool = False,
     ) -> None:
         self.sessions = (
             engine if isinstance(engine, async_sessionmaker) else session_factory(engine)
@@ -65,11 +78,16 @@ class Scheduler:
         self.tick_seconds = tick_seconds
         self.lease = timedelta(seconds=lease_seconds)
         self.create_intervals = create_intervals
+        #: Run the day-ahead auctions too: open the next day's, close its gate when due
+        #: (placing the daily orders), clear it exactly once.
+        self.day_ahead = day_ahead
+        self._core_missing_logged = False
 
     async def tick(self) -> TickReport:
         """One pass. Overdue intervals (after downtime) are closed and cleared oldest first."""
         report = TickReport()
         now = self.clock.now()
+        notified: list[tuple[int, int]] = []
         async with self.sessions() as session:
             try:
                 cluster = await get_cluster(session)
@@ -85,8 +103,10 @@ class Scheduler:
                             .order_by(Interval.start_utc)
                         )
                     ).all()
-                    await materialise(session, cluster, list(new))
+                    placement = await materialise(session, cluster, list(new))
+                    notified = placement.notified
                 await session.commit()
+                await self._announce(notified)
             due = (
                 await session.scalars(
                     select(Interval.id)
@@ -107,7 +127,44 @@ class Scheduler:
                 )
                 if stored is not None:
                     report.cleared.append(stored)
+        if self.day_ahead:
+            await self._day_ahead_step(report, now)
         return report
+
+    async def _day_ahead_step(self, report: TickReport, now: datetime) -> None:
+        """The day-ahead gate: the next day's auction exists (with its intervals and daily
+        orders) while its gate is ahead; a due gate closes; a closed auction is cleared."""
+        async with self.sessions() as session:
+            cluster = await get_cluster(session)
+            upcoming = next_day_ahead(cluster, now)
+            if upcoming is not None and self.create_intervals:
+                day, _gate = upcoming
+                exists = await session.scalar(
+                    select(DayAheadAuction.id).where(DayAheadAuction.local_day == day)
+                )
+                if exists is None:
+                    await ensure_day(session, cluster, day, now)
+                    await materialise_day(session, cluster, day, now)
+                    await session.commit()
+            due = await day_ahead.due_auctions(session, now)
+        for auction_id in due:
+            await day_ahead.close_gate(
+                self.sessions, auction_id, self.worker_id, self.publisher, now
+            )
+        async with self.sessions() as session:
+            clearable = await day_ahead.clearable_auctions(session)
+        if clearable and not day_ahead.core_available():
+            if not self._core_missing_logged:
+                log.warning("day-ahead auctions wait: the several-interval core is missing")
+                self._core_missing_logged = True
+            return
+        for auction_id in clearable:
+            if await day_ahead.claim_day(self.sessions, auction_id, self.worker_id, self.lease):
+                stored = await day_ahead.clear_claimed_day(
+                    self.sessions, auction_id, self.worker_id, self.publisher
+                )
+                if stored is not None:
+                    report.day_ahead.append(stored)
 
     async def _clearable(self) -> list[int]:
         wall = datetime.now(UTC)
@@ -146,7 +203,7 @@ class Scheduler:
             cluster = await get_cluster(session)
             interval = await session.get(Interval, interval_id)
             assert interval is not None
-            await materialise(session, cluster, [interval])
+            placement = await materialise(session, cluster, [interval])
             orders = int(
                 await session.scalar(
                     select(func.count(Order.id)).where(
@@ -166,6 +223,7 @@ class Scheduler:
                 worker=self.worker_id,
             )
             await session.commit()
+        await self._announce(placement.notified)
         await publish_safely(
             self.publisher,
             GATE_CLOSED,
@@ -177,6 +235,13 @@ class Scheduler:
             },
         )
         return True
+
+    async def _announce(self, members: list[tuple[int, int]]) -> None:
+        """Tell the members' open pages about their new stored notifications (after the
+        commit that stored them)."""
+        event = notification_event(members)
+        if event is not None:
+            await publish_safely(self.publisher, NOTIFICATION, event)
 
     async def run(self, *, stop_after: int | None = None) -> None:
         """Tick until cancelled (or `stop_after` ticks). Errors are logged, not fatal."""

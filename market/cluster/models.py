@@ -20,6 +20,11 @@ class Cluster(Base):
         CheckConstraint("interval_minutes IN (15, 60)", name="interval_minutes"),
         CheckConstraint("price_floor <= price_cap", name="price_band"),
         CheckConstraint("gate_closure_minutes >= 0", name="gate_closure"),
+        CheckConstraint(
+            "day_ahead_gate_minute IS NULL OR "
+            "(day_ahead_gate_minute >= 0 AND day_ahead_gate_minute < 1440)",
+            name="day_ahead_gate",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -34,6 +39,11 @@ class Cluster(Base):
     horizon_intervals: Mapped[int] = mapped_column(Integer, default=8)
     price_floor: Mapped[Decimal] = mapped_column(price_pln())
     price_cap: Mapped[Decimal] = mapped_column(price_pln())
+    #: The day-ahead gate: minutes after local midnight of the day before delivery (720: D−1
+    #: 12:00 local time); NULL: no day-ahead auction.
+    day_ahead_gate_minute: Mapped[int | None] = mapped_column(
+        Integer, default=720, server_default="720"
+    )
     #: Seed of the deterministic synthetic profiles (forecasts for standing orders).
     profile_seed: Mapped[int] = mapped_column(Integer, default=2026)
     #: When the coordinator halted the market (None: trading), and why (shown to everyone).

@@ -62,13 +62,15 @@ def run(args: argparse.Namespace) -> int:
             tick_seconds=args.tick or settings.tick_seconds,
             lease_seconds=settings.clearing_lease_seconds,
             create_intervals=not args.no_create,
+            day_ahead=True,
         )
         try:
             if args.once:
                 report = await scheduler.tick()
                 print(
                     f"created {len(report.created)}, closed {len(report.closed)}, "
-                    f"cleared {len(report.cleared)} interval(s)"
+                    f"cleared {len(report.cleared)} interval(s), "
+                    f"{len(report.day_ahead)} day-ahead auction(s)"
                 )
             else:
                 # SIGTERM/SIGINT stop between passes' awaits; a claim cut short simply

@@ -7,8 +7,15 @@ Channels and payloads (JSON-serialisable dicts, times ISO 8601 UTC):
 - `interval_cleared`: `{"type": "interval_cleared", "interval_id", "interval_start",
   "status", "reason", "prices": {node_code: "0.1234"}, "local_kwh", "import_kwh",
   "export_kwh", "welfare_pln", "congested_lines": [line_code, ...]}`.
+- `day_ahead`: `{"type": "day_ahead_gate_closed", "local_day", "auction_id"}` when a day's
+  day-ahead gate closes; `{"type": "day_ahead_cleared", "local_day", "auction_id", "version",
+  "status", "reason", "prices_min", "prices_max", "storage_units", "blocks",
+  "blocks_accepted"}` once its clearing is stored.
 - `market_halted`: `{"type": "market_halted", "halted_at", "reason"}` after the coordinator
   halts (both set) or resumes (both null) the market.
+- `notification`: `{"type": "notification", "members": [member ids]}` after notifications
+  were stored for these members (`market.trading.notifications`); no content: each member's
+  own socket reads the member's own.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ ORDERBOOK = "orderbook"
 GATE_CLOSED = "gate_closed"
 INTERVAL_CLEARED = "interval_cleared"
 MARKET_HALTED = "market_halted"
-CHANNELS = (ORDERBOOK, GATE_CLOSED, INTERVAL_CLEARED, MARKET_HALTED)
+NOTIFICATION = "notification"
+DAY_AHEAD = "day_ahead"
+CHANNELS = (ORDERBOOK, GATE_CLOSED, INTERVAL_CLEARED, MARKET_HALTED, NOTIFICATION, DAY_AHEAD)
 
 
 class Publisher(Protocol):

@@ -8,7 +8,7 @@ same way and give the same message for it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from enum import Enum
 from typing import TypeVar
@@ -16,7 +16,7 @@ from typing import TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.core.errors import Conflict, ValidationFailed
+from market.core.errors import Conflict, KlasterError, ValidationFailed
 from market.core.money import decimal_places, read_decimal, read_int
 
 E = TypeVar("E", bound=Enum)
@@ -173,3 +173,57 @@ async def add_unique(session: AsyncSession, row: object, conflict: Conflict) -> 
             await session.flush()
     except IntegrityError:
         raise conflict from None
+
+
+#: Values tried in place of a field the parser refused (`every_error`): a number, a code, a
+#: yes, a long password, a PPE code with its check digit; a choice's first value is tried too
+#: (its error names them).
+STAND_INS: tuple[str, ...] = ("1", "0", "x-1", "on", "Stand-in-value-1234", "590543500000000018")
+
+
+def every_error(
+    parse: Callable[[Fields], object],
+    fields: Fields,
+    *,
+    stand_ins: Mapping[str, Sequence[object]] | None = None,
+) -> list[KlasterError]:
+    """Every field's error of a parser that stops at the first one, so that a form shows them
+    all at once: parse; on a sent field's error, put in its place a value the parser takes
+    for that field (`stand_ins` for the field, then `STAND_INS`, then the first value of a
+    choice) and parse again, until the parser passes or repeats itself. Only the errors are
+    returned (a stand-in is never used for anything else); each field's first error, in the
+    parser's order. A form-level error (no field, or a field not sent) ends the search."""
+    work = dict(fields)
+    found: dict[str, KlasterError] = {}
+    for _ in range(len(fields) + 1):
+        try:
+            parse(work)
+            break
+        except KlasterError as error:
+            if error.field in found or error.field not in fields:
+                if not found:
+                    found[error.field] = error
+                break
+            found[error.field] = error
+            if not _stand_in(parse, work, error, (stand_ins or {}).get(error.field, ())):
+                break
+    return list(found.values())
+
+
+def _stand_in(
+    parse: Callable[[Fields], object],
+    work: dict[str, object],
+    error: KlasterError,
+    preferred: Sequence[object],
+) -> bool:
+    """Put in `work` a value for the erring field that the parser takes (True if found)."""
+    choices = str(error.params.get("values", "")).split(", ")[:1]
+    for value in (*preferred, *STAND_INS, *[c for c in choices if c]):
+        work[error.field] = value
+        try:
+            parse(work)
+            return True
+        except KlasterError as again:
+            if again.field != error.field:
+                return True
+    return False

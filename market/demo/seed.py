@@ -39,10 +39,70 @@ from market.demo.staszow import (
     points,
 )
 from market.members.ppe import make_ppe
-from market.network.models import GridConnection, Line, MeteringPoint, Node, NodeKind
+from market.network.models import GridConnection, Line, MeteringPoint, Node, NodeKind, Technology
+from market.network.storage_models import StorageUnit
 from market.statutory.models import FeeRate
 from market.statutory.rates import DEMO_RATES_2026
+from market.trading.day_ahead_models import BlockGroup, Market, StorageOrder
 from market.trading.models import StandingMode, StandingOrder
+
+#: Metering points of this contracted power (kW) and more trade their forecast day-ahead.
+DAY_AHEAD_KW = Decimal(200)
+#: The water utility's pumps: 2 h at 200 kW, starting at a full hour 10:00…16:00.
+PUMPS_NAME = "Stacja uzdatniania wody"
+
+
+async def _seed_day_ahead(
+    session: AsyncSession, mps: list[MeteringPoint], *, created: datetime | None
+) -> None:
+    """Every storage point gets its technical data (the battery: 1 MW / 2 MWh, 95 % each way,
+    10 % kept) and a daily storage order; the water utility's pumps a daily block group."""
+    when = {"created_at": created} if created is not None else {}
+    for mp in mps:
+        if mp.technology == Technology.STORAGE.value and mp.storage_kwh > 0:
+            power = mp.contracted_power_kw
+            session.add(
+                StorageUnit(
+                    metering_point_id=mp.id,
+                    energy_kwh=mp.storage_kwh,
+                    charge_kw=power,
+                    discharge_kw=power,
+                    efficiency_charge=Decimal("0.95"),
+                    efficiency_discharge=Decimal("0.95"),
+                    soc_min_kwh=(mp.storage_kwh / 10).quantize(Decimal("0.001")),
+                )
+            )
+            session.add(
+                StorageOrder(
+                    member_id=mp.member_id,
+                    metering_point_id=mp.id,
+                    local_day=None,
+                    daily=True,
+                    soc_initial_kwh=(mp.storage_kwh / 2).quantize(Decimal("0.001")),
+                    cost_per_kwh=Decimal("0.02"),
+                    **when,
+                )
+            )
+        if mp.name == PUMPS_NAME:
+            session.add(
+                BlockGroup(
+                    member_id=mp.member_id,
+                    metering_point_id=mp.id,
+                    local_day=None,
+                    daily=True,
+                    name="Pompy: 2 h między 10:00 a 18:00",
+                    side="buy",
+                    power_kw=Decimal(200),
+                    duration_minutes=120,
+                    start_from=10 * 60,
+                    start_to=16 * 60,
+                    start_step_minutes=60,
+                    price=Decimal("0.8500"),
+                    min_acceptance_ratio=Decimal(1),
+                    **when,
+                )
+            )
+
 
 DEMO_PASSWORD = "klaster-demo"
 DEMO_LOGINS = {
@@ -216,9 +276,16 @@ async def seed_demo(
     mps = (await session.execute(select(MeteringPoint))).scalars().all()
 
     # Simulated participants: surplus offered and deficits bid inside the export-import band.
+    # The large ones (DAY_AHEAD_KW and more) trade their forecast day-ahead; the others in
+    # each interval's (intraday) auction.
     low, high = export_ref, IMPORT_REFERENCE
     rules = []
     for mp in mps:
+        market = (
+            Market.DAY_AHEAD.value
+            if mp.contracted_power_kw >= DAY_AHEAD_KW
+            else Market.INTRADAY.value
+        )
         base = {
             "member_id": mp.member_id,
             "metering_point_id": mp.id,
@@ -226,34 +293,10 @@ async def seed_demo(
             "valid_from": None,
             "valid_to": None,
             "paused": False,
+            "market": market,
         }
-        if mp.storage_kwh > 0:
-            cycle = (mp.contracted_power_kw * interval_minutes / 60 * Decimal("0.8")).quantize(
-                Decimal("0.001")
-            )
-            rules.append(
-                base
-                | {
-                    "side": "buy",
-                    "mode": StandingMode.FIXED.value,
-                    "quantity_kwh": cycle,
-                    "price": band_price(rng, low, high, 0.05, 0.2),
-                    "hour_from": 10,
-                    "hour_to": 14,
-                }
-            )
-            rules.append(
-                base
-                | {
-                    "side": "sell",
-                    "mode": StandingMode.FIXED.value,
-                    "quantity_kwh": cycle,
-                    "price": band_price(rng, low, high, 0.5, 0.8),
-                    "hour_from": 17,
-                    "hour_to": 21,
-                }
-            )
-            continue
+        if mp.technology == Technology.STORAGE.value:
+            continue  # scheduled by the day-ahead auction (`_seed_day_ahead`)
         if mp.pv_kwp > 0 or mp.other_generation_kw > 0:
             rules.append(
                 base
@@ -284,6 +327,7 @@ async def seed_demo(
             )
     for k in range(0, len(rules), 2000):
         await session.execute(insert(StandingOrder), rules[k : k + 2000])
+    await _seed_day_ahead(session, list(mps), created=now)
     session.add_all(
         FeeRate(
             fee=r.fee.value,

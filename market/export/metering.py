@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.clearing.models import GridExchange, LineFlow, NodePrice
+from market.export.day_ahead import DayAheadData, load_day_ahead, metering_columns
 from market.export.scope import ExportScope, PointInfo, RunInfo, aware
 from market.export.tables import IntervalFields, MeteringRow, interval_fields
 from market.metering.models import MeterReading
@@ -29,6 +30,7 @@ from market.settlement.settle import (
     Position,
     settle_interval,
 )
+from market.trading.day_ahead_models import Market
 from market.trading.models import Order, Side
 
 ZERO = Decimal(0)
@@ -50,6 +52,8 @@ class IntervalData:
     grid_binding: bool = False
     congested_lines: list[int] = field(default_factory=list)
     binding_nodes: set[int] = field(default_factory=set)
+    #: The firm day-ahead positions and storage schedules (`market.export.day_ahead`).
+    day_ahead: DayAheadData | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +80,11 @@ async def _load_chunk(
     hours = {r.run_id: Decimal(r.minutes) / 60 for r in runs}
     matched = await session.execute(
         select(Order.interval_id, Order.metering_point_id, Order.side, func.sum(Order.accepted_kwh))
-        .where(Order.interval_id.in_(list(by_interval)), Order.accepted_kwh > 0)
+        .where(
+            Order.interval_id.in_(list(by_interval)),
+            Order.accepted_kwh > 0,
+            Order.market == Market.INTRADAY.value,
+        )
         .group_by(Order.interval_id, Order.metering_point_id, Order.side)
     )
     for interval_id, mp_id, side, kwh in matched:
@@ -134,6 +142,9 @@ async def _load_chunk(
         by_run[run_id].congested_lines.append(line_id)
     for d in by_interval.values():
         d.binding_nodes = _binding_nodes(d)
+    for interval_id, day_ahead in (await load_day_ahead(session, by_interval)).items():
+        if day_ahead.imports or day_ahead.exports:
+            by_interval[interval_id].day_ahead = day_ahead
     return by_interval
 
 
@@ -167,10 +178,15 @@ def settle(
     """Settle one interval. With `idle_points=False` the metering points that neither traded
     nor were metered are left out: they get 0.00 and take no part in the rounding, so every
     other line is the same (reports and statements use this; the export lists everyone)."""
+    da = d.day_ahead
     points = tuple(
         p
         for p in scope.points
-        if (p.active and idle_points) or p.id in d.bought or p.id in d.sold or p.id in d.readings
+        if (p.active and idle_points)
+        or p.id in d.bought
+        or p.id in d.sold
+        or p.id in d.readings
+        or (da is not None and (p.id in da.imports or p.id in da.exports))
     )
     positions = []
     for p in points:
@@ -183,6 +199,8 @@ def settle(
                 d.sold.get(p.id, ZERO),
                 reading[0] if reading else None,
                 reading[1] if reading else None,
+                da.imports.get(p.id, ZERO) if da else ZERO,
+                da.exports.get(p.id, ZERO) if da else ZERO,
             )
         )
     imp, exp = scope.import_reference, scope.export_reference
@@ -216,6 +234,10 @@ def metering_rows(scope: ExportScope, s: SettledInterval) -> list[MeteringRow]:
         if stamp is None:  # first row of this interval with this meter import
             imported = scope.meter_imports.get(key or 0, run.finished_at)
             stamp = stamps[key] = (f"{run.version}-m{key}", _second(max(run.finished_at, imported)))
+        extra = metering_columns(
+            d.day_ahead, p.id, line.matched_import_kwh, line.matched_export_kwh
+        )
+        da_amount = d.day_ahead.amounts.get(p.id, ZERO) if d.day_ahead else ZERO
         rows.append(
             MeteringRow(
                 scope.cluster_id,
@@ -229,10 +251,10 @@ def metering_rows(scope: ExportScope, s: SettledInterval) -> list[MeteringRow]:
                 f.local_day,
                 f.number,
                 f.resolution,
-                line.matched_import_kwh,
-                line.matched_export_kwh,
+                line.matched_import_kwh + extra.da_import_kwh,
+                line.matched_export_kwh + extra.da_export_kwh,
                 d.prices.get(p.node_id),
-                line.traded_amount_pln,
+                line.traded_amount_pln + da_amount,
                 line.metered_import_kwh,
                 line.metered_export_kwh,
                 line.grid_import_kwh,
@@ -242,6 +264,7 @@ def metering_rows(scope: ExportScope, s: SettledInterval) -> list[MeteringRow]:
                 reading[2] if reading else None,
                 stamp[0],
                 stamp[1],
+                *extra,
             )
         )
     return rows

@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from market.clearing.models import ClearingRun, GridExchange, LineFlow, NodePrice, Trade
+from market.export.day_ahead import storage_batches
 from market.export.metering import metering_batches
 from market.export.scope import ExportScope, RunInfo, aware
+from market.export.statutory import statutory_batches
 from market.export.tables import (
     GRID_PARTY,
     GridRow,
@@ -218,4 +220,6 @@ BATCHES: dict[str, Callable[[AsyncSession, ExportScope], AsyncIterator[list[Any]
     "nodes": node_batches,
     "lines": line_batches,
     "grid": grid_batches,
+    "storage": storage_batches,
+    "statutory": statutory_batches,
 }

@@ -18,6 +18,7 @@ from market.core.settings import DEFAULT_TIMEZONE
 from market.core.timegrid import label
 
 ENERGY_SCALE = 3
+NO_KWH = Decimal("0.000")
 PRICE_SCALE = 4
 AMOUNT_SCALE = 2
 
@@ -73,6 +74,41 @@ _INTERVAL_COLUMNS = (
     Column("resolution", Kind.TEXT, description="ISO 8601 duration: PT15M or PT60M"),
 )
 
+#: The metering table's day-ahead columns, after its others (matched = day-ahead + intraday).
+DAY_AHEAD_METERING_COLUMNS = (
+    _energy("da_import_kwh", "bought in the day-ahead auction"),
+    _energy("da_export_kwh", "sold in the day-ahead auction"),
+    Column(
+        "id_import_kwh",
+        Kind.DECIMAL,
+        ENERGY_SCALE,
+        "kWh",
+        "bought in the interval's intraday auction",
+    ),
+    Column(
+        "id_export_kwh",
+        Kind.DECIMAL,
+        ENERGY_SCALE,
+        "kWh",
+        "sold in the interval's intraday auction",
+    ),
+    Column(
+        "storage_charge_kwh",
+        Kind.DECIMAL,
+        ENERGY_SCALE,
+        "kWh",
+        "storage charging scheduled day-ahead",
+    ),
+    Column(
+        "storage_discharge_kwh",
+        Kind.DECIMAL,
+        ENERGY_SCALE,
+        "kWh",
+        "storage discharging scheduled day-ahead",
+    ),
+)
+
+
 METERING = TableSpec(
     "metering",
     "One row per metering point per interval",
@@ -96,6 +132,7 @@ METERING = TableSpec(
         Column("data_quality", Kind.TEXT, description="measured, estimated or substituted"),
         Column("version", Kind.TEXT, description="clearing run (and meter data) version"),
         Column("generated_at", Kind.UTC, description="when the data in this row was produced"),
+        *DAY_AHEAD_METERING_COLUMNS,
     ),
 )
 
@@ -125,6 +162,13 @@ class MeteringRow(NamedTuple):
     data_quality: str | None
     version: str
     generated_at: datetime
+    # The day-ahead columns (`DAY_AHEAD_METERING_COLUMNS`).
+    da_import_kwh: Decimal = NO_KWH
+    da_export_kwh: Decimal = NO_KWH
+    id_import_kwh: Decimal = NO_KWH
+    id_export_kwh: Decimal = NO_KWH
+    storage_charge_kwh: Decimal = NO_KWH
+    storage_discharge_kwh: Decimal = NO_KWH
 
 
 _INTERVAL_KEY = (
@@ -252,7 +296,36 @@ class GridRow(NamedTuple):
     version: str
 
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in (METERING, TRADES, NODES, LINES, GRID)}
+STORAGE = TableSpec(
+    "storage",
+    "Storage schedules from the day-ahead auction, per metering point per interval",
+    (
+        Column("cluster_id", Kind.TEXT),
+        Column("ppe", Kind.TEXT, description="the storage unit's metering point"),
+        Column("interval_start_utc", Kind.UTC),
+        Column("local_day", Kind.DATE),
+        Column("interval_no", Kind.INT),
+        _energy("charge_kwh", "energy taken in to charge"),
+        _energy("discharge_kwh", "energy delivered by discharging"),
+        _energy("soc_kwh", "state of charge at the interval's end"),
+        Column("version", Kind.TEXT, description="day-ahead clearing version (da-N)"),
+    ),
+)
+
+
+class StorageRow(NamedTuple):
+    cluster_id: str
+    ppe: str
+    interval_start_utc: datetime
+    local_day: date
+    interval_no: int
+    charge_kwh: Decimal
+    discharge_kwh: Decimal
+    soc_kwh: Decimal
+    version: str
+
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in (METERING, TRADES, NODES, LINES, GRID, STORAGE)}
 #: Row type per table, in the same column order as its spec.
 ROW_TYPES: dict[str, type[tuple[object, ...]]] = {
     "metering": MeteringRow,
@@ -260,6 +333,7 @@ ROW_TYPES: dict[str, type[tuple[object, ...]]] = {
     "nodes": NodeRow,
     "lines": LineRow,
     "grid": GridRow,
+    "storage": StorageRow,
 }
 
 #: The marker used for the upstream grid in the trades table.
@@ -290,3 +364,56 @@ def interval_fields(
         lab.number,
         f"PT{minutes}M",
     )
+
+
+# The statutory table (issue 14) sits apart from the interval tables: hourly figures per
+# metering point under the law (market.statutory), built in `market.export.statutory`.
+STATUTORY = TableSpec(
+    "statutory",
+    "One row per metering point per local hour: the fee exemption under the law",
+    (
+        Column("cluster_id", Kind.TEXT, description="cluster registry number"),
+        Column("ppe", Kind.TEXT, description="metering point code (18-digit GSRN)"),
+        Column("hour_start_utc", Kind.UTC, description="hour start, UTC"),
+        Column("local_start", Kind.LOCAL, description="hour start, local time with offset"),
+        Column("local_day", Kind.DATE, description="local day"),
+        Column("hour_no", Kind.INT, description="number of the hour in the local day, 1…23/24/25"),
+        Column("technology", Kind.TEXT, description="generation technology of the point"),
+        Column("renewable", Kind.BOOL, description="its feed-in counts as renewable"),
+        Column("source", Kind.TEXT, description="meter_data, cleared_positions or mixed"),
+        _energy("consumption_kwh", "energy the point took in the hour"),
+        _energy("fed_in_kwh", "energy the point fed in in the hour"),
+        _energy("exempt_kwh", "its share of the hour's exempt energy (pro rata to consumption)"),
+        Column(
+            "avoided_fees_pln",
+            Kind.DECIMAL,
+            4,
+            "PLN",
+            "OZE, cogeneration (and certificate) fees avoided on the exempt energy",
+        ),
+        Column("rules_version", Kind.TEXT, description="version of the statutory rule set"),
+        Column("version", Kind.TEXT, description="export version (clearing runs, meter data)"),
+    ),
+)
+
+
+class StatutoryRow(NamedTuple):
+    cluster_id: str
+    ppe: str
+    hour_start_utc: datetime
+    local_start: datetime
+    local_day: date
+    hour_no: int
+    technology: str
+    renewable: bool
+    source: str
+    consumption_kwh: Decimal
+    fed_in_kwh: Decimal
+    exempt_kwh: Decimal
+    avoided_fees_pln: Decimal
+    rules_version: str
+    version: str
+
+
+TABLES[STATUTORY.name] = STATUTORY
+ROW_TYPES[STATUTORY.name] = StatutoryRow

@@ -8,7 +8,8 @@ For each interval:
    connections (that is the budget balance of nodal pricing; the congestion rent is
    *defined* as the difference, so the identity holds exactly whatever the stored precision).
 2. **Residual against the grid.** With meter data, the deviation
-   `(metered_import − metered_export) − (matched_import − matched_export)` (net per interval)
+   `(metered_import − metered_export) − (matched_import − matched_export)` (net per interval;
+   matched = intraday + the firm day-ahead position, whose amount the day-ahead auction settled)
    is bought from the grid at the import reference price when positive and sold to it at the
    export reference price when negative. Each member pays its own residual: these amounts are
    rounded per line, and the residual totals are the sums of the rounded lines.
@@ -77,6 +78,10 @@ class Position(NamedTuple):
     matched_export_kwh: Decimal = ZERO
     metered_import_kwh: Decimal | None = None
     metered_export_kwh: Decimal | None = None
+    #: Firm day-ahead positions (settled in the day-ahead auction at its prices): not part of
+    #: this interval's market amount, but of what the meter is compared with.
+    firm_import_kwh: Decimal = ZERO
+    firm_export_kwh: Decimal = ZERO
 
     @property
     def has_meter_data(self) -> bool:
@@ -176,7 +181,7 @@ def _residual(
     if p.metered_import_kwh is None or p.metered_export_kwh is None:
         return None, None, None
     deviation = (p.metered_import_kwh - p.metered_export_kwh) - (
-        p.matched_import_kwh - p.matched_export_kwh
+        p.matched_import_kwh + p.firm_import_kwh - p.matched_export_kwh - p.firm_export_kwh
     )
     if deviation >= 0:
         return deviation, ZERO, to_grosz(deviation * import_ref)
@@ -187,7 +192,7 @@ def _grid_only(p: Position, import_ref: Decimal, export_ref: Decimal) -> Decimal
     if p.metered_import_kwh is not None and p.metered_export_kwh is not None:
         net = p.metered_import_kwh - p.metered_export_kwh
     else:
-        net = p.matched_import_kwh - p.matched_export_kwh
+        net = p.matched_import_kwh + p.firm_import_kwh - p.matched_export_kwh - p.firm_export_kwh
     if not net:
         return GROSZ_ZERO
     return to_grosz(net * import_ref) if net > 0 else -to_grosz(-net * export_ref)

@@ -20,11 +20,12 @@ from market.access.actor import READ, Actor, require_role
 from market.access.models import Member, Role
 from market.cluster.service import get_cluster
 from market.core.errors import Forbidden
-from market.network.models import MeteringPoint
+from market.network.models import GridConnection, MeteringPoint
 from market.statutory.figures import Capacity, Granularity, roll_up
 from market.statutory.hourly import PLN4, ZERO, DataSource, combine, match_hour
 from market.statutory.inputs import load_points, point_hours
 from market.statutory.models import Fee
+from market.statutory.prices import load_price_book
 from market.statutory.rates import load_rate_book
 from market.statutory.report import StatutoryRequest
 from market.statutory.rules import RULES, RuleSet
@@ -145,6 +146,20 @@ class MemberBenefit:
     discount_tier: int
     discount_pln: Decimal
     source: str | None
+    #: The counterfactual without the cluster: the member's grid import at its tariff (the
+    #: cluster's import reference price) and its energy fed in under net-billing at the
+    #: hour's market price (RCE where imported, else the month's RCEm).
+    export_kwh: Decimal = ZERO
+    tariff_pln_per_kwh: Decimal = ZERO
+    counterfactual_import_pln: Decimal = ZERO
+    counterfactual_export_pln: Decimal = ZERO
+    #: `rce`, `rcem` or `mixed`: which prices valued the energy fed in (None: none fed in).
+    export_price_source: str | None = None
+
+    @property
+    def counterfactual_pln(self) -> Decimal:
+        """What the member would have paid without the cluster (negative: received)."""
+        return self.counterfactual_import_pln - self.counterfactual_export_pln
 
 
 async def member_benefit(
@@ -168,8 +183,12 @@ async def member_benefit(
         await session.scalars(select(MeteringPoint.id).where(MeteringPoint.member_id == member_id))
     )
     rates = await load_rate_book(session)
+    prices = await load_price_book(session, start, end)
+    tariff = await import_tariff(session)
     hours = []
     consumption = exempt = avoided = base = ZERO
+    exported = cf_import = cf_export = ZERO
+    price_sources: set[str] = set()
     sources: set[DataSource] = set()
     async for hour, figures in point_hours(session, points, start, end):
         day = hour.astimezone(zone).date()
@@ -183,6 +202,12 @@ async def member_benefit(
             if p.point_id in mine:
                 sources.add(p.source)
                 consumption += p.import_kwh
+                if p.export_kwh:
+                    price, kind = prices.price(hour, day)
+                    price_sources.add(kind)
+                    exported += p.export_kwh
+                    cf_export += (p.export_kwh * price).quantize(PLN4, rounding=ROUND_HALF_UP)
+                cf_import += (p.import_kwh * tariff).quantize(PLN4, rounding=ROUND_HALF_UP)
                 rate = sum(
                     (
                         rates.rate(fee, day, p.tariff_group) or ZERO
@@ -208,4 +233,19 @@ async def member_benefit(
         tier,
         discount,
         label.value if label else None,
+        exported,
+        tariff,
+        cf_import,
+        cf_export,
+        (price_sources.pop() if len(price_sources) == 1 else "mixed") if price_sources else None,
     )
+
+
+async def import_tariff(session: AsyncSession) -> Decimal:
+    """The price of a kWh from the grid for a member without the cluster: the cluster's
+    import reference (its grid connection's import price; energy, distribution and fees).
+    Per-member tariffs are not modelled yet."""
+    price = await session.scalar(
+        select(GridConnection.import_price).order_by(GridConnection.id).limit(1)
+    )
+    return Decimal(price) if price is not None else ZERO

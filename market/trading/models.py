@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from market.access.models import Member
 from market.db.base import Base, amount_pln, check_in, energy_kwh, price_pln, utcnow
 from market.network.models import MeteringPoint
+from market.trading.day_ahead_models import Market
 
 
 class IntervalStatus(StrEnum):
@@ -76,6 +77,7 @@ class StandingOrder(Base):
         CheckConstraint(check_in("mode", StandingMode), name="mode"),
         CheckConstraint("hour_from >= 0 AND hour_to <= 24 AND hour_from < hour_to", name="hours"),
         CheckConstraint("mode = 'forecast' OR quantity_kwh > 0", name="quantity"),
+        CheckConstraint(check_in("market", Market), name="market"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -94,6 +96,11 @@ class StandingOrder(Base):
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
     paused: Mapped[bool] = mapped_column(default=False)
+    #: "id": an order into each interval's own auction; "da": into the day-ahead auction of
+    #: each day (placed when the day's auction opens and again at its gate).
+    market: Mapped[str] = mapped_column(
+        String(2), default=Market.INTRADAY.value, server_default=Market.INTRADAY.value
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -109,6 +116,7 @@ class Order(Base):
         Unique("member_id", "client_order_id"),
         Unique("standing_order_id", "interval_id"),
         Index("ix_orders_interval_status", "interval_id", "status"),
+        CheckConstraint(check_in("market", Market), name="market"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -119,6 +127,10 @@ class Order(Base):
     quantity_kwh: Mapped[Decimal] = mapped_column(energy_kwh())
     price: Mapped[Decimal] = mapped_column(price_pln())
     status: Mapped[str] = mapped_column(String(16), default=OrderStatus.OPEN.value)
+    #: "id": the interval's own (intraday) auction; "da": the day-ahead auction of its day.
+    market: Mapped[str] = mapped_column(
+        String(2), default=Market.INTRADAY.value, server_default=Market.INTRADAY.value
+    )
     client_order_id: Mapped[str | None] = mapped_column(String(64))
     standing_order_id: Mapped[int | None] = mapped_column(
         ForeignKey("standing_orders.id", ondelete="SET NULL")

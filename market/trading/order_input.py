@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from market.core.errors import OrderRejected
 from market.core.money import read_int
+from market.trading.day_ahead_models import Market
 from market.trading.models import Side, StandingMode
 from market.trading.rules import (
     interval_key,
@@ -35,6 +36,8 @@ class OrderInput:
     price: Decimal
     #: The member's idempotency key: a retry with it returns the order placed the first time.
     client_order_id: str | None = None
+    #: The interval's own (intraday) auction, or the day-ahead auction of its local day.
+    market: Market = Market.INTRADAY
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,8 @@ class StandingInput:
     hour_to: int = 24
     valid_from: date | None = None
     valid_to: date | None = None
+    #: Orders into each interval's own auction, or into each day's day-ahead auction.
+    market: Market = Market.INTRADAY
 
 
 def _hour(raw: object, default: int) -> int:
@@ -131,7 +136,12 @@ def parse_standing(raw: Mapping[str, object]) -> StandingInput:
     valid_to = _date(raw.get("valid_to"), "valid_to")
     if valid_from and valid_to and valid_to < valid_from:
         raise OrderRejected("valid_to", "must not be before valid_from")
+    try:
+        market = Market(str(raw.get("market") or "id").strip().lower())
+    except ValueError:
+        raise OrderRejected("market", "must be 'id' (intraday) or 'da' (day-ahead)") from None
     return StandingInput(
+        market=market,
         metering_point_id=point,
         side=side,
         price=price,

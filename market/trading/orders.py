@@ -7,7 +7,9 @@ events for the caller to publish after its commit (`pipeline.publish`).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +21,8 @@ from market.core.clock import Clock
 from market.core.errors import Conflict, NotFound, OrderRejected
 from market.network.models import MeteringPoint
 from market.trading.book import OrderView, member_orders, order_view, order_views
+from market.trading.day_ahead_gate import auctions_still_open, day_ahead_interval
+from market.trading.day_ahead_models import Market
 from market.trading.halt import check_trading
 from market.trading.intervals import open_interval, still_open
 from market.trading.models import Interval, Order, OrderStatus
@@ -67,6 +71,18 @@ async def _result(session: AsyncSession, order: Order, interval: Interval) -> Or
     return OrderResult(views[order.id], [order_event(interval)])
 
 
+async def _open_gate(
+    session: AsyncSession, order: Order, now: datetime
+) -> tuple[Interval, Callable[[], Awaitable[None]]]:
+    """The order's interval if its gate (the day-ahead gate for a day-ahead order) is ahead,
+    and the re-check to run after the write (`intervals.still_open`)."""
+    if order.market == Market.DAY_AHEAD.value:
+        interval, auction = await day_ahead_interval(session, order.interval_id, now)
+        return interval, lambda: auctions_still_open(session, [auction])
+    interval = await open_interval(session, order.interval_id, now)
+    return interval, lambda: still_open(session, [interval])
+
+
 async def modify_order(
     session: AsyncSession, actor: Actor, clock: Clock, order_id: int, change: OrderChange
 ) -> OrderResult:
@@ -74,7 +90,7 @@ async def modify_order(
     check_trading(await get_cluster(session))
     order = await _own_open_order(session, actor, order_id)
     now = clock.now()
-    interval = await open_interval(session, order.interval_id, now)
+    interval, still = await _open_gate(session, order, now)
     changes: dict[str, str] = {}
     if change.quantity_kwh is not None:
         point = await session.get(MeteringPoint, order.metering_point_id)
@@ -90,7 +106,7 @@ async def modify_order(
         raise OrderRejected("quantity_kwh", "give a new quantity or a new price")
     order.updated_at = now
     await session.flush()
-    await still_open(session, [interval])
+    await still()
     audit.record(
         session, actor, "modify", "order", order.id, interval_id=interval.id, details=changes
     )
@@ -105,11 +121,11 @@ async def cancel_order(
     check_trading(await get_cluster(session))
     order = await _own_open_order(session, actor, order_id)
     now = clock.now()
-    interval = await open_interval(session, order.interval_id, now)
+    interval, still = await _open_gate(session, order, now)
     order.status = OrderStatus.CANCELLED.value
     order.updated_at = now
     await session.flush()
-    await still_open(session, [interval])
+    await still()
     audit.record(session, actor, "cancel", "order", order.id, interval_id=interval.id)
     await session.flush()
     return await _result(session, order, interval)

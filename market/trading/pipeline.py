@@ -46,11 +46,18 @@ from market.access.models import AuditEntry
 from market.cluster.models import Cluster
 from market.cluster.service import get_cluster
 from market.core.clock import Clock
-from market.core.errors import KlasterError
+from market.core.errors import KlasterError, NotFound
 from market.core.events import ORDERBOOK, Publisher, publish_safely
 from market.db.engine import dialect_name, insert_returning_ids
 from market.network.models import MeteringPoint, Node
 from market.trading.book import OrderView, order_view, order_views
+from market.trading.day_ahead_gate import (
+    auctions_for_share,
+    auctions_still_open,
+    check_auction_closing,
+    check_auction_open,
+)
+from market.trading.day_ahead_models import DayAheadAuction, Market
 from market.trading.halt import check_trading
 from market.trading.intervals import check_closing, check_open, for_share, still_open
 from market.trading.models import Interval, Order, OrderStatus
@@ -113,6 +120,9 @@ class Placement:
 
     results: list[OrderView | KlasterError | _Inserted]
     events: list[Event] = field(default_factory=list)
+    #: New stored notifications (a standing rule's order rejected) as (member, id): the
+    #: caller announces them after its commit (`market.trading.notifications`).
+    notified: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def outcomes(self) -> list[Outcome]:
@@ -185,6 +195,14 @@ async def _place(
         iv.id: iv
         for iv in await session.scalars(for_share(s.order.interval_id for s in submissions))
     }
+    days = {
+        iv.local_day
+        for s in submissions
+        if s.order.market is Market.DAY_AHEAD and (iv := intervals.get(s.order.interval_id))
+    }
+    auctions: dict[object, DayAheadAuction] = {}
+    if days:
+        auctions = {a.local_day: a for a in await session.scalars(auctions_for_share(days))}
     existing = await _used_client_ids(session, submissions)
     now = clock.now()
     outcomes: list[OrderView | KlasterError | _Inserted | None] = [None] * len(submissions)
@@ -201,7 +219,7 @@ async def _place(
                 duplicates.append((i, first_with[key]))
                 continue
         try:
-            point, interval = _validate(sub, cluster, points, intervals, now, gate)
+            point, interval = _validate(sub, cluster, points, intervals, auctions, now, gate)
         except KlasterError as exc:
             outcomes[i] = exc
             continue
@@ -214,7 +232,11 @@ async def _place(
         ids = await _insert(session, accepted, savepoint=savepoint and with_client_ids)
         changed = list({a.interval.id: a.interval for a in accepted}.values())
         if gate is Gate.OPEN:
-            await still_open(session, changed)
+            intraday = {a.interval.id for a in accepted if not _day_ahead(a)}
+            await still_open(session, [iv for iv in changed if iv.id in intraday])
+            await auctions_still_open(
+                session, {auctions[a.interval.local_day] for a in accepted if _day_ahead(a)}
+            )
         await _audit(session, submissions, accepted, ids)
         for a, order_id in zip(accepted, ids, strict=True):
             outcomes[a.index] = _Inserted(order_id, a, nodes[a.point.node_id])
@@ -226,21 +248,36 @@ async def _place(
     return Placement(done, events)
 
 
+def _day_ahead(a: _Accepted) -> bool:
+    return a.row["market"] == Market.DAY_AHEAD.value
+
+
 def _validate(
     sub: Submission,
     cluster: Cluster,
     points: dict[int, MeteringPoint],
     intervals: dict[int, Interval],
+    auctions: dict[object, DayAheadAuction],
     now: datetime,
     gate: Gate,
 ) -> tuple[MeteringPoint, Interval]:
-    """The rules that depend on stored state, in the order their errors are reported."""
+    """The rules that depend on stored state, in the order their errors are reported. A
+    day-ahead order needs its day's day-ahead gate ahead, an intraday order its interval's."""
     order = sub.order
     check_trading(cluster)
     check_price_band(order.price, cluster)
     point = check_own_point(points.get(order.metering_point_id), order.metering_point_id, sub.actor)
     found = intervals.get(order.interval_id)
-    if gate is Gate.OPEN:
+    if order.market is Market.DAY_AHEAD:
+        if found is None:
+            raise NotFound("interval_id", "no interval %(id)s", id=order.interval_id)
+        auction = auctions.get(found.local_day)
+        if gate is Gate.OPEN:
+            check_auction_open(auction, found.local_day, now)
+        else:
+            check_auction_closing(auction, found.local_day)
+        interval = found
+    elif gate is Gate.OPEN:
         interval = check_open(found, order.interval_id, now)
     else:
         interval = check_closing(found, order.interval_id)
@@ -261,6 +298,7 @@ def order_row(
         "quantity_kwh": order.quantity_kwh,
         "price": order.price,
         "status": OrderStatus.OPEN.value,
+        "market": order.market.value,
         "client_order_id": order.client_order_id,
         "standing_order_id": sub.standing_order_id,
         "created_at": now,

@@ -25,10 +25,12 @@ from market.access.models import Role
 from market.cluster.models import Cluster
 from market.cluster.service import get_cluster
 from market.core.clock import Clock, SystemClock
-from market.core.errors import NotFound
+from market.core.errors import KlasterError, NotFound
 from market.core.money import energy
 from market.metering.profiles import PointProfile, net_kwh
 from market.network.models import MeteringPoint
+from market.trading import notifications
+from market.trading.day_ahead_models import Market
 from market.trading.models import (
     Interval,
     IntervalStatus,
@@ -67,6 +69,8 @@ class StandingOrderView:
     valid_to: date | None
     paused: bool
     created_at: datetime
+    #: "id" (each interval's auction) or "da" (each day's day-ahead auction).
+    market: str = "id"
 
 
 def _view(row: StandingOrder, point: MeteringPoint) -> StandingOrderView:
@@ -85,6 +89,7 @@ def _view(row: StandingOrder, point: MeteringPoint) -> StandingOrderView:
         valid_to=row.valid_to,
         paused=row.paused,
         created_at=row.created_at,
+        market=row.market,
     )
 
 
@@ -115,6 +120,7 @@ class RuleTerms:
     hour_to: int
     valid_from: date | None
     valid_to: date | None
+    market: Market = Market.INTRADAY
 
     def applies(self, weekday: str, hour: int, day: date) -> bool:
         if weekday not in self.weekdays or not self.hour_from <= hour < self.hour_to:
@@ -166,7 +172,7 @@ def _rule_orders(
             if quantity < MIN_FORECAST_KWH:
                 continue
             owner = Actor(rule.member_id, Role.MEMBER.value, "")
-            order = OrderInput(slot.id, pid, rule.side, quantity, rule.price)
+            order = OrderInput(slot.id, pid, rule.side, quantity, rule.price, market=rule.market)
             orders.append(Submission(owner, order, standing_order_id=rule.id))
     return orders
 
@@ -178,6 +184,7 @@ async def materialise(
     rules: list[StandingOrder] | None = None,
     *,
     clock: Clock | None = None,
+    market: Market = Market.INTRADAY,
 ) -> Placement:
     """Place the orders of active standing rules into the given intervals, through the order
     pipeline (idempotent: a rule's order already in an interval is not placed again). With
@@ -187,7 +194,9 @@ async def materialise(
     if not intervals:
         return Placement([])
     if rules is None:
-        query = select(StandingOrder).where(~StandingOrder.paused)
+        query = select(StandingOrder).where(
+            ~StandingOrder.paused, StandingOrder.market == market.value
+        )
         if len(intervals) == 1:
             # At gate closure most rules are already in: load only the missing ones. (New
             # intervals, the other call, have none.)
@@ -197,9 +206,12 @@ async def materialise(
             query = query.where(StandingOrder.id.not_in(done))
         rules = list((await session.scalars(query)).all())
         placed: set[tuple[int, int]] = set()
+        if market is Market.DAY_AHEAD and rules:
+            # A day's auction takes them when it opens and again at its gate.
+            placed = await _already_placed(session, rules, intervals)
     else:
         placed = await _already_placed(session, rules, intervals)
-    rules = [r for r in rules if not r.paused]
+    rules = [r for r in rules if not r.paused and r.market == market.value]
     if not rules:
         return Placement([])
     point_ids = {r.metering_point_id for r in rules}
@@ -228,6 +240,7 @@ async def materialise(
             hour_to=r.hour_to,
             valid_from=r.valid_from,
             valid_to=r.valid_to,
+            market=Market(r.market),
         )
         for r in rules
         if r.metering_point_id in points
@@ -240,7 +253,14 @@ async def materialise(
         sub for sub in submissions if (sub.standing_order_id, sub.order.interval_id) not in placed
     ]
     gate = Gate.CLOSING if clock is None else Gate.OPEN
-    return await place(session, clock or SystemClock(), submissions, gate=gate)
+    placement = await place(session, clock or SystemClock(), submissions, gate=gate)
+    rejected = [
+        (sub.actor.member_id, sub.standing_order_id, sub.order.interval_id, outcome)
+        for sub, outcome in zip(submissions, placement.results, strict=True)
+        if isinstance(outcome, KlasterError) and sub.standing_order_id is not None
+    ]
+    placement.notified = await notifications.record_rejections(session, rejected)
+    return placement
 
 
 async def _already_placed(
@@ -297,6 +317,7 @@ async def _checked(
         check_deliverable(rule.quantity_kwh, point, cluster.interval_minutes)
     fields = asdict(rule)
     fields["side"], fields["mode"] = rule.side.value, rule.mode.value
+    fields["market"] = rule.market.value
     return fields
 
 

@@ -169,3 +169,33 @@ async def test_a_page_whose_session_ended_says_sign_in_again(live_server: LiveSe
         finally:
             await browser.close()
     assert not errors, errors
+
+
+async def test_a_member_is_warned_live_when_a_gate_closes_with_nothing_placed(
+    live_server: LiveServer,
+) -> None:
+    """A member's own message over the socket: at a gate closure, with nothing placed in the
+    next interval, a warning appears on whatever page is open; its × closes it."""
+    from playwright.async_api import async_playwright, expect
+
+    base = live_server.url
+    errors: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await _page(browser, 390, 844)
+            await _watch(page, errors)
+            await sign_in(page, base, "alice")
+            await page.goto(base + "/results")
+            await expect(page.locator("#live-status")).to_have_attribute("data-state", "on")
+            await expect(page.locator("#live-notices .toast")).to_have_count(0)
+            live_server.clock.advance(minutes=11)  # past the first gate
+            warning = page.locator("#live-notices .toast.gate-soon")
+            await expect(warning).to_have_count(1, timeout=15_000)
+            await expect(warning).to_contain_text("a nie masz w nim żadnego zlecenia")
+            await expect(warning.locator("a")).to_have_attribute("href", "/my#order-form")
+            await warning.locator("button[data-dismiss]").click()
+            await expect(page.locator("#live-notices .toast")).to_have_count(0)
+        finally:
+            await browser.close()
+    assert not errors, errors

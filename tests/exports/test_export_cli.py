@@ -53,6 +53,8 @@ async def test_export_files_and_errors(cli_db: Any, tmp_path: Path, capsys: Any)
         "nodes": 6,
         "lines": 4,
         "grid": 2,
+        "storage": 0,
+        "statutory": 4,  # per point and hour with data (no meter data: cleared positions)
     }
     assert (
         await klaster(
@@ -65,6 +67,8 @@ async def test_export_files_and_errors(cli_db: Any, tmp_path: Path, capsys: Any)
         "all.lines.csv",
         "all.metering.csv",
         "all.nodes.csv",
+        "all.statutory.csv",
+        "all.storage.csv",
         "all.trades.csv",
     ]
     capsys.readouterr()

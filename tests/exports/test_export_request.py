@@ -23,6 +23,8 @@ def test_default_tables_follow_the_format() -> None:
         "nodes",
         "lines",
         "grid",
+        "storage",
+        "statutory",
     )
     assert parse_export_request("2026-10", format_="xlsx", table="grid").tables == ("grid",)
 

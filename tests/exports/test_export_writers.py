@@ -82,6 +82,7 @@ def test_polish_csv_exact_bytes_with_decimal_comma() -> None:
         '"LV ""Zielona; 1""";'
         "2026-03-29T00:45:00Z;2026-03-29T01:00:00Z;2026-03-29T01:45:00+01:00;2026-03-29;8;"
         "PT15M;1,250;0,000;0,6123;0,77;;;;;;0;;7-abcdef01;2026-03-30T06:00:00Z"
+        ";0,000;0,000;0,000;0,000;0,000;0,000"  # the day-ahead columns
     )
     assert out == ("\ufeff" + header + "\r\n" + line + "\r\n").encode("utf-8")
     assert out.startswith(b"\xef\xbb\xbf")

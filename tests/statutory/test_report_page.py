@@ -97,6 +97,8 @@ async def test_statement_shows_the_members_share(client: TestClient[Litestar]) -
     assert cells[0].startswith("5,000") and cells[1].startswith("0,05")
     assert cells[2].startswith("5,000") and cells[3].startswith("0,25")
     assert "próg 3" in r.text and "pozycje z rozliczenia rynku" in r.text
+    assert 'id="statement-counterfactual"' in r.text and "Łączna korzyść z klastra" in r.text
+    assert "w net-billingu" in r.text
     sign_in(client, "anna")
     mine = client.get("/statement/statutory", params={"month": "2026-10"})
     assert mine.status_code == 200 and re.findall(r'<td class="num">([^<]*)</td>', mine.text)[0]

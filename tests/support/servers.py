@@ -26,7 +26,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+#: Screenshots of the browser tests (git-ignored); `KLASTER_ARTIFACTS` puts them elsewhere (CI).
+ARTIFACTS = Path(
+    os.environ.get("KLASTER_ARTIFACTS") or Path(__file__).resolve().parents[2] / "test-artifacts"
+)
 
 
 def redis_url() -> str:
@@ -47,6 +50,8 @@ class LiveServer:
     clock: Any
     ids: dict[str, int]
     db_url: str
+    #: the served Litestar app (the browser sweep reads its routes)
+    app: Any = None
 
 
 class _Db:
@@ -103,7 +108,7 @@ def serve_test_app(tmp_path: Path) -> Iterator[LiveServer]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.05)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", clock, ids, url)
+        yield LiveServer(f"http://127.0.0.1:{port}", clock, ids, url, app)
     finally:
         server.should_exit = True
         thread.join(timeout=15)

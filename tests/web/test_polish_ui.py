@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.world import World, htmx_headers, sign_in
+from tests.support.world import World, htmx_headers, sign_in, tick
 from web.ui.formatting import polish_sort_key
 from web.ui.i18n import ngettext
 
@@ -98,3 +98,30 @@ async def test_coordinator_member_detail_page(client: Any, world: World) -> None
     assert client.get("/coordinator/members/999999").status_code == 404
     sign_in(client, "alice")
     assert client.get(f"/coordinator/members/{alice}").status_code in (403, 404)
+
+
+async def test_audit_details_are_words_not_codes(client: Any, world: World) -> None:
+    """The details' keys and codes in the reader's language, numbers with a decimal comma; the
+    solver's status only once (not again as its own 'GLOP: optimal'); hashes and process
+    names as code."""
+    sign_in(client, "alice")
+    form = {"metering_point_id": str(world.ids["alice_point"]), "side": "sell", "mode": "fixed",
+            "quantity_kwh": "0,5", "price": "0,41", "weekdays": "1234567", "hour_from": "20",
+            "hour_to": "22"}  # fmt: skip
+    assert client.post("/my/standing", data=form, headers=htmx_headers(client)).status_code == 200
+    page = client.get("/my").text
+    iv = re.search(r'name="interval_id"[^>]*>\s*<option value="(\d+)"', page).group(1)
+    client.post("/my/orders", data={"interval_id": iv, "side": "sell", "quantity_kwh": "1,5",
+                "price": "0,45", "metering_point_id": str(world.ids["alice_point"])},
+                headers=htmx_headers(client))  # fmt: skip
+    world.clock.advance(minutes=30)
+    tick(client)
+    sign_in(client, "coord")
+    audit = client.get("/coordinator/audit").text
+    assert "ilość: stała" in audit and "dni: codziennie" in audit, audit[-4000:]
+    assert "od godziny: 20, do godziny: 22" in audit
+    assert "ilość (kWh): 1,5" in audit
+    assert "status: optymalne" in audit
+    for code in ("GLOP", "mode:", "fixed", "hour_from", "weekdays", "valid_to", ": None"):
+        assert code not in audit, code
+    assert re.search(r"skrót wyniku: <code>[0-9a-f]{12}</code>", audit)

@@ -11,7 +11,7 @@ from litestar import Request, Router
 
 
 def api_router() -> Router:
-    from web.api import account, coordinator, market, orders
+    from web.api import account, coordinator, day_ahead, market, orders
     from web.api.responses import document_errors
 
     # Plain requests: the app's HTMXRequest parses htmx headers on every request, which
@@ -19,7 +19,13 @@ def api_router() -> Router:
     return Router(
         path="/api/v1",
         route_handlers=document_errors(
-            [*account.HANDLERS, *market.HANDLERS, *orders.HANDLERS, *coordinator.HANDLERS]
+            [
+                *account.HANDLERS,
+                *market.HANDLERS,
+                *orders.HANDLERS,
+                *coordinator.HANDLERS,
+                *day_ahead.HANDLERS,
+            ]
         ),
         tags=["v1"],
         request_class=Request,

@@ -48,6 +48,8 @@ class NewStandingOrder:
     hour_to: int = 24
     valid_from: date | None = None
     valid_to: date | None = None
+    #: "id": into each interval's own auction; "da": into each day's day-ahead auction.
+    market: str = "id"
 
 
 @dataclass

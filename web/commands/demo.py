@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -79,10 +80,29 @@ async def migrate_and_seed(settings: Settings, seed: bool) -> tuple[bool, dateti
             from market.core.clock import clock_for_speed
             from market.demo.seed import seed_demo
 
-            await seed_demo(session, clock=clock_for_speed(settings.demo_speed))
+            clock = clock_for_speed(settings.demo_speed)
+            await seed_demo(session, clock=clock)
+            await demo_day_ahead_gate(session, clock.now())
             return True, None
     finally:
         await engine.dispose()
+
+
+#: The demo's day-ahead gate closes this long (market time) after seeding, so that a freshly
+#: started demo shows a day-ahead result within its first minutes (a real cluster: 12:00).
+DEMO_GATE_AFTER = timedelta(minutes=45)
+
+
+async def demo_day_ahead_gate(session: AsyncSession, now: datetime) -> None:
+    """Move the demo cluster's day-ahead gate to shortly after `now` (local time of day)."""
+    from zoneinfo import ZoneInfo
+
+    from market.cluster.service import get_cluster
+
+    cluster = await get_cluster(session)
+    local = (now + DEMO_GATE_AFTER).astimezone(ZoneInfo(cluster.timezone))
+    cluster.day_ahead_gate_minute = local.hour * 60 + local.minute
+    await session.flush()
 
 
 def banner(host: str, port: int, seeded: bool, secret_generated: bool) -> str:

@@ -14,6 +14,11 @@ once and fans out to its own sockets:
   is not pushed: the pushed fragment carries `data-live-event`, and the page's own regions
   refetch themselves over HTTP (`hx-trigger="live:interval_cleared from:body"`), so private
   data is only ever served to its owner through the normal, guarded handlers.
+- The exception are a member's own messages (`notification` events, how the member's orders
+  ended at each `interval_cleared`, and the warning that a gate is about to close on an
+  interval where the member has nothing placed, at each `gate_closed`): `load_private` reads
+  them for the members connected here in one go, and each goes only to the sockets signed in
+  as its member (`LiveClient.member_id`).
 
 A slow client never holds the others up: each has a bounded queue that drops its oldest
 message when full (the next update supersedes it anyway).
@@ -34,13 +39,23 @@ import msgspec
 from litestar.channels import ChannelsPlugin
 from litestar.channels.backends.memory import MemoryChannelsBackend
 
-from market.core.events import CHANNELS, GATE_CLOSED, INTERVAL_CLEARED, MARKET_HALTED, ORDERBOOK
+from market.core.events import (
+    CHANNELS,
+    GATE_CLOSED,
+    INTERVAL_CLEARED,
+    MARKET_HALTED,
+    NOTIFICATION,
+    ORDERBOOK,
+)
 from web.config import ACCESS_CHANNEL
 
 if TYPE_CHECKING:
     from market.core.settings import Settings
     from web.config import WebConfig
 
+#: A day-ahead gate closing or its clearing stored: the live state is read again (the next
+#: gate changes) and programs on the JSON feed get the event.
+DAY_AHEAD_EVENTS = ("day_ahead_gate_closed", "day_ahead_cleared")
 log = logging.getLogger("klaster.live")
 
 #: Clients offered a push between two yields to the event loop (see `dispatch_paced`).
@@ -85,6 +100,7 @@ class LiveClient:
     kind: str  # "html" or "json"
     locale: str
     page: str = ""  # which page the socket serves ("live", "my", ...): what to push
+    member_id: int | None = None  # the member signed in on this socket (own messages)
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(CLIENT_QUEUE_SIZE))
 
     def offer(self, message: str) -> None:
@@ -106,6 +122,10 @@ class LiveUpdate:
 
 Renderer = Callable[[LiveUpdate, str, str], str]
 Loader = Callable[[dict[str, Any]], Awaitable[Any]]
+#: (event, members connected here) → each member's own message data (members without one
+#: left out); and how one is rendered: (event type, data, locale) → HTML.
+PrivateLoader = Callable[[dict[str, Any], set[int]], Awaitable[dict[int, Any]]]
+PrivateRenderer = Callable[[str, Any, str], str]
 
 
 def encode_json(update: LiveUpdate) -> str:
@@ -128,8 +148,12 @@ class LiveHub:
         load_state: Loader,
         channels: list[str] | None = None,
         on_halt: Callable[[dict[str, Any]], None] | None = None,
+        load_private: PrivateLoader | None = None,
+        render_private: PrivateRenderer | None = None,
     ) -> None:
         self._plugin = plugin
+        self._load_private = load_private
+        self._render_private = render_private
         self._on_halt = on_halt
         self._channels = channels or list(CHANNELS)
         self._render_html = render_html
@@ -141,8 +165,10 @@ class LiveHub:
         self._background: set[asyncio.Task[None]] = set()
         self._seq = 0
 
-    def connect(self, kind: str, locale: str, page: str = "") -> LiveClient:
-        client = LiveClient(kind=kind, locale=locale, page=page)
+    def connect(
+        self, kind: str, locale: str, page: str = "", member_id: int | None = None
+    ) -> LiveClient:
+        client = LiveClient(kind=kind, locale=locale, page=page, member_id=member_id)
         self._clients.add(client)
         return client
 
@@ -182,9 +208,36 @@ class LiveHub:
         if kind == ORDERBOOK:
             self._book_changed(event)
             return
-        if kind not in (GATE_CLOSED, INTERVAL_CLEARED):
+        if kind == NOTIFICATION:
+            await self.dispatch_private(kind, event)
+            return
+        if kind not in (GATE_CLOSED, INTERVAL_CLEARED, *DAY_AHEAD_EVENTS):
             log.warning("unknown live event type %r", kind)
         await self.dispatch_paced(LiveUpdate(kind, event, await self._load_state(event)))
+        await self.dispatch_private(kind, event)
+
+    async def dispatch_private(self, kind: str, event: dict[str, Any]) -> None:
+        """Each connected member's own message, to that member's page sockets only."""
+        if self._load_private is None or self._render_private is None:
+            return
+        members = {c.member_id for c in self._clients if c.kind == "html" and c.member_id}
+        if kind == NOTIFICATION:
+            members &= {int(m) for m in event.get("members", [])}
+        if not members:
+            return
+        data = await self._load_private(event, {m for m in members if m is not None})
+        rendered: dict[tuple[int, str], str] = {}
+        for n, client in enumerate(list(self._clients), 1):
+            member = client.member_id
+            if client.kind != "html" or member is None or member not in data:
+                continue
+            key = (member, client.locale)
+            if key not in rendered:
+                rendered[key] = self._render_private(kind, data[member], client.locale)
+            if rendered[key]:
+                client.offer(rendered[key])
+            if n % PACE_BATCH == 0:
+                await asyncio.sleep(0)
 
     def _book_changed(self, event: dict[str, Any]) -> None:
         """Coalesce: at most BOOK_UPDATES_PER_SECOND book pushes, the last change always shown."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from market.core.events import INTERVAL_CLEARED, NOTIFICATION
 from market.trading.halt import state_of_event
+from market.trading.notifications import GATE_WARNING_S
 from web.config import app_services
 from web.live.hub import LiveHub, LiveUpdate, channel_names
 
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
     from market.trading.intervals import IntervalsView, IntervalView
 
 LATEST = 8
+#: Order statuses a clearing ends in (each is a member's own message).
+OUTCOMES = ("filled", "partly_filled", "unfilled")
 
 
 @dataclass
@@ -83,6 +87,54 @@ async def refresh_book(session: AsyncSession, clock: Clock, previous: LiveState)
     return state
 
 
+async def private_messages(
+    session: AsyncSession, clock: Clock, event: dict[str, Any], members: set[int]
+) -> dict[int, Any]:
+    """Each member's own message for `event`: after a `notification` event the member's new
+    stored notifications; after a clearing how each of the member's orders in the interval
+    ended; after a gate closure the next interval open for orders, for each
+    member with nothing placed in it (when its gate closes within `GATE_WARNING_S`)."""
+    from sqlalchemy import select
+
+    from market.access.actor import Actor
+    from market.trading import book, intervals, notifications
+    from market.trading.models import Order, OrderStatus
+
+    if event.get("type") == INTERVAL_CLEARED:
+        rows = await session.execute(
+            book.with_context().where(
+                Order.interval_id == int(event.get("interval_id") or 0),
+                Order.member_id.in_(members),
+                Order.status.in_(OUTCOMES),
+            )
+        )
+        ended: dict[int, list[Any]] = {}
+        for o, i, p, n in rows.all():
+            ended.setdefault(o.member_id, []).append(book.order_view(o, i, p, n))
+        return ended
+    if event.get("type") == NOTIFICATION:
+        after = int(event.get("after") or 0)
+        found: dict[int, Any] = {}
+        for member in sorted(members):
+            actor = Actor(member, "member", "")
+            items = await notifications.list_notifications(session, actor, limit=5, after_id=after)
+            if items:
+                found[member] = items
+        return found
+    view = await intervals.list_intervals(session, clock, upcoming=2, recent=0)
+    upcoming = next((iv for iv in view.open if iv.accepting_orders), None)
+    if upcoming is None or upcoming.seconds_to_gate > GATE_WARNING_S:
+        return {}
+    placed = set(
+        await session.scalars(
+            select(Order.member_id)
+            .where(Order.interval_id == upcoming.id, Order.status == OrderStatus.OPEN.value)
+            .distinct()
+        )
+    )
+    return {member: upcoming for member in members - placed}
+
+
 def make_hub(app: Litestar) -> LiveHub:
     services = app_services(app)
     sessions = services.session_factory
@@ -117,10 +169,25 @@ def make_hub(app: Litestar) -> LiveHub:
             )
         )
 
+    async def load_private(event: dict[str, Any], members: set[int]) -> dict[int, Any]:
+        async with sessions() as session:
+            return await private_messages(session, clock, event, members)
+
+    def render_private(kind: str, data: Any, locale: str) -> str:
+        template = engine.get_template("live/_private.html")
+        return str(
+            template.render(
+                kind=kind, data=data, locale=locale, market_now=clock.now(), timezone=timezone
+            )
+        )
+
+    timezone = services.settings.timezone
     return LiveHub(
         services.channels_plugin,
         render_html=render,
         load_state=load,
+        load_private=load_private,
+        render_private=render_private,
         channels=channel_names(services.web_config.channel_prefix),
         on_halt=lambda event: services.halt.set(state_of_event(event)),
     )

@@ -79,7 +79,9 @@ async def _serve(socket: WebSocket[Any, Any, Any], kind: str, page: str = "") ->
         await socket.close(code=CLOSE_ORIGIN, reason="origin not allowed")
         return
     await socket.accept()
-    client = hub.connect(kind, connection_locale(socket), page)
+    actor = socket.scope.get("user")
+    member = actor.member_id if actor is not None and actor.role == "member" else None
+    client = hub.connect(kind, connection_locale(socket), page, member)
     tasks = {
         asyncio.create_task(pump(client, socket.send_text)),
         asyncio.create_task(_receive_until_gone(socket)),

@@ -130,8 +130,12 @@ class CoordinatorController(Controller):
     @post("/members")
     async def add_member(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         fields = await form_fields(request, MEMBER_FIELDS)
-        expect_form(request, "coordinator/_member_form.html", form=fields)
-        data = member_inputs.parse_member(_filled(fields))
+
+        def parse(f: dict[str, str]) -> member_inputs.MemberInput:
+            return member_inputs.parse_member(_filled(f))
+
+        expect_form(request, "coordinator/_member_form.html", form=fields, check=(parse, fields))
+        data = parse(fields)
         await member_service.create_member(db, actor, data)
         rows = await _members(db, actor)
         return render(request, "coordinator/_member_added.html", members=rows, form={})
@@ -196,8 +200,13 @@ class CoordinatorController(Controller):
     ) -> Template:
         fields = await form_fields(request, MEMBER_EDIT_FIELDS)
         member = _one(await _members(db, actor), member_id, "member_id")
-        expect_form(request, "coordinator/_member_edit.html", m=member, form=fields)
-        change = member_inputs.parse_member_change(_filled(fields, "name", "email", "show_name"))
+
+        def parse(f: dict[str, str]) -> member_inputs.MemberChange:
+            return member_inputs.parse_member_change(_filled(f, "name", "email", "show_name"))
+
+        expect_form(request, "coordinator/_member_edit.html", m=member, form=fields,
+                    check=(parse, fields))  # fmt: skip
+        change = parse(fields)
         await member_service.update_member(db, actor, member_id, change)
         rows = await _members(db, actor)
         return render(request, "coordinator/_members_table.html", members=rows)
@@ -217,7 +226,8 @@ class CoordinatorController(Controller):
         fields = await form_fields(request, POINT_EDIT_FIELDS)
         point = _one(await member_service.list_metering_points(db, actor), point_id, "point_id")
         network = await network_service.list_network(db)
-        expect_form(request, "coordinator/_point_edit.html", p=point, network=network, form=fields)
+        expect_form(request, "coordinator/_point_edit.html", p=point, network=network, form=fields,
+                    check=(member_inputs.parse_metering_point_change, fields))  # fmt: skip
         change = member_inputs.parse_metering_point_change(fields)
         await member_service.update_metering_point(db, actor, point_id, change)
         rows = await member_service.list_metering_points(db, actor)
@@ -241,7 +251,8 @@ class CoordinatorController(Controller):
         fields = await form_fields(request, POINT_FIELDS)
         context: dict[str, Any] = {"members": await _members(db, actor),
                    "network": await network_service.list_network(db)}  # fmt: skip
-        expect_form(request, "coordinator/_point_form.html", form=fields, **context)
+        check = (member_inputs.parse_metering_point, fields)
+        expect_form(request, "coordinator/_point_form.html", form=fields, check=check, **context)
         data = member_inputs.parse_metering_point(fields)
         await member_service.create_metering_point(db, actor, data)
         rows = await member_service.list_metering_points(db, actor)
@@ -264,7 +275,8 @@ class CoordinatorController(Controller):
     async def add_line(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         fields = await form_fields(request, LINE_FIELDS)
         expect_form(request, "coordinator/_line_form.html", form=fields,
-                    network=await network_service.list_network(db))  # fmt: skip
+                    network=await network_service.list_network(db),
+                    check=(network_inputs.parse_line, fields))  # fmt: skip
         data = network_inputs.parse_line(fields)
         await network_service.create_line(db, actor, data)
         view = await network_service.list_network(db)
@@ -273,7 +285,8 @@ class CoordinatorController(Controller):
     @post("/network/nodes")
     async def add_node(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         fields = await form_fields(request, ("code", "name", "kind"))
-        expect_form(request, "coordinator/_node_form.html", form=fields)
+        expect_form(request, "coordinator/_node_form.html", form=fields,
+                    check=(network_inputs.parse_node, fields))  # fmt: skip
         await network_service.create_node(db, actor, network_inputs.parse_node(fields))
         view = await network_service.list_network(db)
         return render(request, "coordinator/_node_added.html", network=view, form={})
@@ -297,7 +310,8 @@ class CoordinatorController(Controller):
     async def set_grid(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         fields = await form_fields(request, GRID_FIELDS)
         network = await network_service.list_network(db)
-        expect_form(request, "coordinator/_grid_form.html", form=fields, network=network)
+        expect_form(request, "coordinator/_grid_form.html", form=fields, network=network,
+                    check=(network_inputs.parse_grid_connection, fields))  # fmt: skip
         data = network_inputs.parse_grid_connection(fields)
         await network_service.set_grid_connection(db, actor, data)
         view = await network_service.list_network(db)
@@ -335,7 +349,8 @@ class CoordinatorController(Controller):
     @post("/parameters")
     async def save_parameters(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         fields = await form_fields(request, PARAM_FIELDS)
-        expect_form(request, "coordinator/_params_form.html", params=fields, form=fields)
+        expect_form(request, "coordinator/_params_form.html", params=fields, form=fields,
+                    check=(market_parameters.parse_parameters, fields))  # fmt: skip
         update = market_parameters.parse_parameters(fields)
         params = await market_parameters.update_parameters(db, actor, update)
         return render(request, "coordinator/_params_form.html", params=params, saved=True)

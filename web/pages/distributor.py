@@ -7,7 +7,7 @@ meter-data API. The formats offered come from `market.export.formats.registry`.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterable, Iterator
+from collections.abc import AsyncIterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,8 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Stream, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.core.errors import ValidationFailed
+from market.core.fields import every_error
 from market.export.formats.registry import FORMATS
 from market.export.request import ExportRequest, parse_export_request
 from market.export.scope import ExportScope, cleared_span
@@ -30,10 +32,16 @@ from market.metering.parse import ImportReport
 from market.metering.textfile import open_text
 from web.api.responses import document_errors, error_spec
 from web.auth import requires_role, signed_in
-from web.deps import CurrentActor, Db
+from web.deps import CurrentActor, Db, SettingsDep
 from web.errors import ErrorBody
 from web.pages import reports
+from web.ui.i18n import connection_locale, translate_message
 from web.ui.render import expect_form, render
+
+#: Dates that stand in for a refused one while the form's other errors are looked for.
+EXPORT_STAND_INS = {"start": ("2026-06",), "end": ("",)}
+#: The range's fields as `parse_range` names them → the form's boxes.
+BOX = {"from": "start", "to": "end"}
 
 #: Meter-data uploads up to 200 MB (a month of quarter-hours for ~700 metering points).
 MAX_UPLOAD = 200 * 1024 * 1024
@@ -108,6 +116,7 @@ class DistributorController(Controller):
         request: HTMXRequest,
         db: Db,
         actor: CurrentActor,
+        settings: SettingsDep,
         start: FromQuery[str],
         end: FromQuery[str | None] = None,
         format: FromQuery[str | None] = None,
@@ -117,7 +126,29 @@ class DistributorController(Controller):
     ) -> Stream | Template:
         """The form's download: the same parameters and answers as `api_export`; a range with
         nothing cleared shows the page with an empty state instead of an error."""
-        export = parse_export_request(start, end, format, table, decimal_comma, plain)
+        typed = {"start": start, "end": end or "", "format": format or "", "table": table or ""}
+
+        def parse(f: Mapping[str, object]) -> ExportRequest:
+            try:
+                return parse_export_request(str(f["start"]), str(f["end"]) or None, format,
+                                            table, decimal_comma, plain)  # fmt: skip
+            except ValidationFailed as error:  # the range's own names are the CLI's
+                if error.field not in BOX:
+                    raise
+                raise ValidationFailed(BOX[error.field], error.message_id, **error.params) from None
+
+        problems = every_error(parse, typed, stand_ins=EXPORT_STAND_INS)
+        if problems:  # the form again with every field's error, as the other forms do
+            locale, tz = connection_locale(request), settings.timezone
+            errors = {
+                e.field if e.field in typed else "__all__": translate_message(
+                    e.message_id, e.params, locale, tz
+                )
+                for e in reversed(problems)
+            }
+            return render(request, "distributor/index.html", status_code=422, errors=errors,
+                          form=typed, **await _page_context(db))  # fmt: skip
+        export = parse(typed)
         scope = await reports.unless_empty(open_export(db, actor, export, web=True))
         if scope is None:
             context = await _page_context(db)

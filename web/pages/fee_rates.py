@@ -35,7 +35,8 @@ class FeeRatesController(Controller):
         form = await request.form()
         fields = {name: str(form.get(name, "")).strip() for name in FIELDS}
         listed = await rates.list_fee_rates(db, actor)
-        expect_form(request, "coordinator/_fee_rates.html", form=fields, **_context(listed))
+        expect_form(request, "coordinator/_fee_rates.html", form=fields,
+                    check=(rates.parse_fee_rate, fields), **_context(listed))  # fmt: skip
         await rates.set_fee_rate(db, actor, rates.parse_fee_rate(fields))
         listed = await rates.list_fee_rates(db, actor)
         return render(request, "coordinator/_fee_rates.html", ok=True, **_context(listed))

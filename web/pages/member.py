@@ -177,7 +177,7 @@ class MemberController(Controller):
     @get("/intervals")
     async def intervals_fragment(self, request: HTMXRequest, db: Db, clock: ClockDep) -> Template:
         view = await intervals.list_intervals(db, clock, upcoming=6, recent=0)
-        return page(request, "my/index.html", "my/_intervals.html", intervals=view)
+        return render(request, "my/_intervals.html", intervals=view)
 
     @get("/order-intervals")
     async def order_intervals(
@@ -347,7 +347,8 @@ class MemberController(Controller):
         data: URLEncodedBody[StandingForm],
     ) -> Template:
         points = await my_metering_points(db, actor)
-        expect_form(request, "my/_standing_form.html", form=asdict(data), points=points)
+        expect_form(request, "my/_standing_form.html", form=asdict(data), points=points,
+                    check=(parse_standing, asdict(data)))  # fmt: skip
         rule = parse_standing(asdict(data))
         await standing.create_standing_order(db, actor, clock, rule)
         return render(

@@ -1,5 +1,6 @@
-"""A member's notifications, derived from the market's own records (nothing extra is
-stored): how each order of a cleared interval ended (filled, partly filled, not filled, with
+"""A member's notifications: those stored by the market (a standing order's order refused,
+with the reason: `market.trading.notifications`), and those derived from its own records: how
+each order of a cleared interval ended (filled, partly filled, not filled, with
 the price against the limit), and a warning when the next gate is about to close on an
 interval in which the member has nothing placed. `/my` shows the latest live (refetched at
 every gate closure and clearing, as the other private regions are); `/my/notifications`
@@ -13,13 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access.actor import Actor
 from market.core.clock import Clock
-from market.trading import intervals, orders
+from market.trading import intervals, notifications, orders
 from market.trading.book import OrderView
 from market.trading.intervals import IntervalView
+from market.trading.notifications import GATE_WARNING_S, NotificationView
 
-#: Warn about the next gate when it closes within this many market seconds (one interval: the
-#: gate that closes next) and the member has nothing placed in its interval.
-GATE_WARNING_S = 900
 #: Order outcomes that make a notification.
 OUTCOMES = ("filled", "partly_filled", "unfilled")
 
@@ -30,6 +29,8 @@ class Notices:
     gate_soon: IntervalView | None
     #: My orders of cleared intervals, newest interval first.
     outcomes: list[OrderView]
+    #: Stored notifications (a standing order's order refused, and why), newest first.
+    stored: list[NotificationView]
 
 
 async def my_notices(db: AsyncSession, actor: Actor, clock: Clock, limit: int = 30) -> Notices:
@@ -45,4 +46,5 @@ async def my_notices(db: AsyncSession, actor: Actor, clock: Clock, limit: int = 
         None,
     )
     outcomes = [o for o in mine if o.status in OUTCOMES][:limit]
-    return Notices(gate_soon, outcomes)
+    stored = await notifications.list_notifications(db, actor, limit=limit)
+    return Notices(gate_soon, outcomes, stored)

@@ -16,6 +16,7 @@ from markupsafe import Markup
 from market.cluster.service import cluster_info
 from market.core.errors import NotFound
 from market.export.request import month_range, parse_month
+from market.reports.benefits import member_benefits
 from market.reports.member_days import day_bounds, member_days
 from market.reports.service import (
     ClusterReport,
@@ -27,8 +28,7 @@ from market.reports.service import (
 from market.reports.statement_csv import statement_csv
 from market.settlement.settle import Statement
 from market.statutory.figures import Granularity, Period
-from market.statutory.points import member_benefit
-from market.statutory.report import parse_statutory_request, request_for_range, statutory_report
+from market.statutory.report import request_for_range, statutory_report
 from market.statutory.rules import RULES
 from web.auth import requires_role, signed_in
 from web.deps import CurrentActor, Db
@@ -201,10 +201,13 @@ class StatementController(Controller):
         month: FromQuery[str | None] = None,
         member: FromQuery[int | None] = None,
     ) -> Template:
-        """The member's fee exemption and distribution discount, loaded after the page."""
-        asked = parse_statutory_request(month or await default_month(db), None, "month")
-        benefit = await member_benefit(db, actor, member or actor.member_id, asked)
-        return render(request, "reports/_statement_statutory.html", benefit=benefit)
+        """The member's fee exemption, distribution discount and the month without the
+        cluster, loaded after the page."""
+        first = parse_month(month or await default_month(db))
+        both = await member_benefits(db, actor, first, member or actor.member_id)
+        return render(
+            request, "reports/_statement_statutory.html", benefit=both.statutory, both=both
+        )
 
     @get("/day")
     async def day(

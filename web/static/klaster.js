@@ -59,6 +59,11 @@
     if (el && el.hasAttribute("data-defer-while-editing") && ev && /^live:/.test(ev.type) &&
         el.querySelector("form")) e.preventDefault();
   });
+  // A member's own live messages (#live-notices) close with their × button.
+  document.addEventListener("click", function (e) {
+    var b = e.target && e.target.closest && e.target.closest("[data-dismiss]");
+    if (b && b.parentElement) b.parentElement.remove();
+  });
   // Print buttons (no inline handlers: the CSP allows scripts from this site only).
   document.addEventListener("click", function (e) {
     if (e.target && e.target.closest && e.target.closest("[data-print]")) window.print();
@@ -92,7 +97,32 @@
       if (!el.dataset.rendered) el.dataset.rendered = String(Date.now());
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { stamp(); tick(); setInterval(tick, 1000); });
-  document.addEventListener("htmx:afterSettle", function (e) { stamp(e.target); tick(); });
-  document.addEventListener("htmx:oobAfterSwap", function (e) { stamp(e.detail.target); tick(); });
+  // A table wider than its box scrolls sideways: keyboard users reach it with Tab (a named,
+  // focusable region); a table that fits adds no tab stop.
+  function markScrollable() {
+    document.querySelectorAll(".table-wrap").forEach(function (w) {
+      if (w.scrollWidth > w.clientWidth + 1) {
+        if (w.hasAttribute("tabindex")) return;
+        var box = w.closest("section, form, main");
+        var title = box && box.querySelector("h1, h2, h3, caption, legend");
+        w.tabIndex = 0;
+        w.setAttribute("role", "region");
+        w.setAttribute("aria-label", (title && title.textContent.trim()) || document.title);
+      } else if (w.getAttribute("tabindex") === "0") {
+        w.removeAttribute("tabindex");
+        w.removeAttribute("role");
+        w.removeAttribute("aria-label");
+      }
+    });
+  }
+  var resizing = 0;
+  window.addEventListener("resize", function () {
+    cancelAnimationFrame(resizing);
+    resizing = requestAnimationFrame(markScrollable);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    stamp(); tick(); setInterval(tick, 1000); markScrollable();
+  });
+  document.addEventListener("htmx:afterSettle", function (e) { stamp(e.target); tick(); markScrollable(); });
+  document.addEventListener("htmx:oobAfterSwap", function (e) { stamp(e.detail.target); tick(); markScrollable(); });
 })();

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from jinja2 import pass_context
+from markupsafe import Markup
 
+from web.ui.formatting import number
 from web.ui.i18n import N_, context_locale, gettext
 
 LABELS = {
@@ -74,6 +77,47 @@ AUDIT = {
     "metering_point": N_("metering point"),
     "api_token": N_("API token"),
     "parameters": N_("market parameters"),
+    "revoke": N_("revoked"),
+    "halt": N_("market halted"),
+    "import": N_("imported"),
+    "seed": N_("demo data created"),
+    "fee_rate": N_("fee rate"),
+    "market": N_("market"),
+    "cluster": N_("cluster"),
+    "fee": N_("fee"),
+    "rate": N_("rate (PLN/kWh)"),
+    "valid_from": N_("valid from"),
+    "valid_to": N_("valid to"),
+    "member_id": N_("member"),
+    "interval_id": N_("interval"),
+    "mode": N_("quantity"),
+    "weekdays": N_("days"),
+    "hour_from": N_("from hour"),
+    "hour_to": N_("to hour"),
+    "kind": N_("kind"),
+    "email": N_("e-mail"),
+    "show_name": N_("name shown"),
+    "password": N_("password"),
+    "technology": N_("technology"),
+    "contracted_power_kw": N_("contracted power (kW)"),
+    "pv_kwp": N_("PV (kWp)"),
+    "other_generation_kw": N_("other generation (kW)"),
+    "storage_kwh": N_("storage (kWh)"),
+    "annual_use_kwh": N_("annual use (kWh)"),
+    "load_profile": N_("load profile"),
+    "reactance": N_("reactance"),
+    "members": N_("members"),
+    "points": N_("metering points"),
+    "rows": N_("rows"),
+    "registry_number": N_("registry number (URE)"),
+    "coordinator_name": N_("coordinator"),
+    "interval_minutes": N_("interval length (minutes)"),
+    "gate_closure_minutes": N_("gate closure (minutes)"),
+    "horizon_intervals": N_("intervals open ahead"),
+    "price_floor": N_("price floor"),
+    "price_cap": N_("price cap"),
+    "profile_seed": N_("profile seed"),
+    "tariff_group": N_("tariff group"),
     "system": N_("system"),
     "code": N_("code"),
     "name": N_("name"),
@@ -96,6 +140,18 @@ AUDIT = {
     "result_hash": N_("result hash"),
 }
 
+#: Values of the audit log's details that are codes of the market (besides `LABELS`).
+AUDIT_VALUES: dict[str | bool, str] = {
+    "fixed": N_("fixed"),
+    "forecast": N_("from forecast"),
+    "changed": N_("changed"),
+    True: N_("yes"),
+    False: N_("no"),
+}
+#: Details shown as technical identifiers (in `code`): the solver's words, process names.
+AUDIT_TECHNICAL = {"worker", "reason", "input_hash", "result_hash"}
+AUDIT_PRICES = {"price", "import_price", "export_price", "price_floor", "price_cap", "rate"}
+
 WEEKDAYS = {
     "1234567": N_("every day"),
     "12345": N_("Monday to Friday"),
@@ -115,6 +171,30 @@ def audit_label(ctx: Any, value: Any) -> str:
     (member, buy, …); an unknown code as it is."""
     text = AUDIT.get(str(value)) or LABELS.get(str(value))
     return gettext(text, context_locale(ctx)) if text else str(value)
+
+
+@pass_context
+def audit_value(ctx: Any, key: str, value: Any) -> Markup:
+    """A detail of an audit entry for the reader: codes in words, numbers with the reader's
+    decimal mark, technical identifiers as code."""
+    locale = context_locale(ctx)
+    if value is None or value == "None":
+        return Markup("–")
+    if key in AUDIT_TECHNICAL:
+        text = str(value)
+        return Markup("<code>%s</code>") % (text[:12] if key.endswith("_hash") else text)
+    if isinstance(value, bool) or (isinstance(value, str) and value in AUDIT_VALUES):
+        return Markup.escape(gettext(AUDIT_VALUES[value], locale))
+    if key == "weekdays" and str(value) in WEEKDAYS:
+        return Markup.escape(gettext(WEEKDAYS[str(value)], locale))
+    if key == "technology" and str(value) in TECHNOLOGIES:
+        return Markup.escape(gettext(TECHNOLOGIES[str(value)], locale))
+    if isinstance(value, str) and value in LABELS:
+        return Markup.escape(gettext(LABELS[value], locale))
+    if isinstance(value, str) and re.fullmatch(r"-?\d+\.\d+", value):
+        places = 4 if key in AUDIT_PRICES else len(value.split(".")[1])
+        return Markup.escape(number(value, places, locale))
+    return Markup.escape(str(value))
 
 
 @pass_context
@@ -145,4 +225,5 @@ GLOBALS = {
     "label": label,
     "weekdays_label": weekdays_label,
     "audit_label": audit_label,
+    "audit_value": audit_value,
 }

@@ -3,6 +3,7 @@ full page vs. fragment choice for htmx requests."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request
@@ -49,7 +50,18 @@ def page(
     return render(request, template, **context)
 
 
-def expect_form(request: Request[Any, Any, Any], template: str, **context: Any) -> None:
+def expect_form(
+    request: Request[Any, Any, Any],
+    template: str,
+    *,
+    check: tuple[Callable[[Any], object], Mapping[str, object]] | None = None,
+    **context: Any,
+) -> None:
     """Tell the error handler which form to re-render (with inline errors, 422) if the
-    service call that follows raises a `KlasterError`."""
-    request.scope.setdefault("state", {})["form"] = (template, {**base_context(request), **context})
+    service call that follows raises a `KlasterError`. With `check` (the form's parser and
+    the posted fields) the form shows every field's error at once, not only the first
+    (`market.core.fields.every_error`)."""
+    state = request.scope.setdefault("state", {})
+    state["form"] = (template, {**base_context(request), **context})
+    if check is not None:
+        state["form_check"] = check

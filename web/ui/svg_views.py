@@ -11,6 +11,7 @@ from markupsafe import Markup
 from market.core.settings import DEFAULT_TIMEZONE
 from web.ui import formatting as fmt
 from web.ui.charts import BookLevel, DayPoint, day_chart_svg, supply_demand_svg
+from web.ui.day_ahead_charts import price_heatmap_svg, storage_svg
 from web.ui.i18n import context_locale, gettext
 from web.ui.netmap import MapLine, MapNode, network_svg
 
@@ -134,4 +135,64 @@ def network_map(ctx: Any, network: Any, result: Any = None) -> Markup:
     )
 
 
-GLOBALS = {"book_chart": book_chart, "day_chart": day_chart, "network_map": network_map}
+def _hour_labels(ctx: Any, starts: Any) -> list[tuple[int, str]]:
+    """A column mark every three local hours (on DST days too)."""
+    tz = ctx.get("timezone", DEFAULT_TIMEZONE)
+    marks = []
+    for t, start in enumerate(starts):
+        text = fmt.time_hm(start, tz)
+        if text.endswith(":00") and int(text[:2]) % 3 == 0:
+            marks.append((t, text))
+    return marks
+
+
+@pass_context
+def day_ahead_heatmap(ctx: Any, view: Any) -> Markup:
+    """The day-ahead prices per interval and node (`DayAheadView`)."""
+    loc = context_locale(ctx)
+    tz = ctx.get("timezone", DEFAULT_TIMEZONE)
+    prices = [[_f(p) for p in row] for row in view.prices]
+
+    def describe(t: int, k: int, price: float) -> str:
+        return f"{view.nodes[k]} {fmt.time_hm(view.starts[t], tz)}: {fmt.price(price, loc)}"
+
+    return Markup(
+        price_heatmap_svg(
+            prices,
+            view.nodes,
+            _hour_labels(ctx, view.starts),
+            title=gettext("Day-ahead prices per interval and node", loc),
+            empty_label=gettext("The day-ahead auction of this day is not cleared yet", loc),
+            describe=describe,
+            fmt_price=lambda p: fmt.price(p, loc),
+        )
+    )
+
+
+@pass_context
+def storage_chart(ctx: Any, view: Any, unit: Any) -> Markup:
+    """A storage unit's day: charging, discharging and state of charge (`StorageView`)."""
+    loc = context_locale(ctx)
+    return Markup(
+        storage_svg(
+            [float(v) for v in unit.charge_kwh],
+            [float(v) for v in unit.discharge_kwh],
+            [float(v) for v in unit.soc_kwh],
+            float(unit.energy_kwh or 0),
+            _hour_labels(ctx, view.starts),
+            title=gettext("Storage schedule and state of charge", loc),
+            charge_label=gettext("charging", loc),
+            discharge_label=gettext("discharging", loc),
+            soc_label=gettext("state of charge", loc),
+            fmt_qty=lambda q: fmt.number(q, 0, loc) + " kWh",
+        )
+    )
+
+
+GLOBALS = {
+    "book_chart": book_chart,
+    "day_chart": day_chart,
+    "network_map": network_map,
+    "day_ahead_heatmap": day_ahead_heatmap,
+    "storage_chart": storage_chart,
+}

@@ -1,0 +1,176 @@
+"""Day-ahead product benchmark (issue 13): the demo cluster scaled to N metering points, every
+standing order trading day-ahead, 5 % of the points with a storage unit and a daily storage
+order, 50 daily block groups; then the day-ahead clearing of one day from the database to
+stored results and push (`market.clearing.day_ahead.clear_day`), with the event loop's
+longest stall measured meanwhile (a 10 ms ticker), and the time to place a 96-value profile.
+
+    python -m bench day_ahead_product [--members 5000] [--database-url URL] [--profiles 200]
+
+SQLite in a temporary directory unless --database-url names an empty database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+DAY = date(2026, 12, 2)
+SEEDED_AT = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+async def _prepare(url: str, members: int) -> dict[str, float]:
+    from sqlalchemy import select, update
+
+    from market.db.engine import create_engine, session_factory, unit_of_work
+    from market.demo.seed import seed_demo
+    from market.network.models import MeteringPoint, Technology
+    from market.network.storage_models import StorageUnit
+    from market.trading.day_ahead_models import BlockGroup, StorageOrder
+    from market.trading.models import StandingOrder
+
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    t0 = time.perf_counter()
+    async with unit_of_work(sessions) as s:
+        await seed_demo(s, members=members, now=SEEDED_AT)
+    seeded = time.perf_counter() - t0
+    rng = random.Random(13)
+    async with unit_of_work(sessions) as s:
+        await s.execute(update(StandingOrder).values(market="da"))
+        points = list((await s.scalars(select(MeteringPoint).order_by(MeteringPoint.id))).all())
+        has_storage = {u for u in (await s.scalars(select(StorageUnit.metering_point_id))).all()}
+        for mp in rng.sample(points, max(1, len(points) // 20)):
+            if mp.id in has_storage:
+                continue
+            mp.technology = Technology.STORAGE.value
+            power = min(mp.contracted_power_kw, Decimal(10))
+            s.add(StorageUnit(metering_point_id=mp.id, energy_kwh=power * 2, charge_kw=power,
+                              discharge_kw=power, efficiency_charge=Decimal("0.95"),
+                              efficiency_discharge=Decimal("0.95")))  # fmt: skip
+            s.add(StorageOrder(member_id=mp.member_id, metering_point_id=mp.id, daily=True,
+                               soc_initial_kwh=power, created_at=SEEDED_AT))  # fmt: skip
+        for mp in rng.sample(points, 50):
+            s.add(BlockGroup(member_id=mp.member_id, metering_point_id=mp.id, daily=True,
+                             side="buy", power_kw=min(mp.contracted_power_kw, Decimal(5)),
+                             duration_minutes=120, start_from=600, start_to=960,
+                             start_step_minutes=60, price=Decimal("0.80"),
+                             created_at=SEEDED_AT))  # fmt: skip
+    await engine.dispose()
+    return {"seed_s": seeded}
+
+
+async def _clear(url: str) -> dict[str, float]:
+    from datetime import timedelta
+
+    from market.clearing.day_ahead import claim_day, clear_claimed_day, close_gate
+    from market.cluster.service import get_cluster
+    from market.core.events import RecordingPublisher
+    from market.db.engine import create_engine, session_factory, unit_of_work
+    from market.trading.day_ahead_gate import ensure_day
+
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    stalls: list[float] = []
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while not stop.is_set():
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            stalls.append(now - last - 0.01)
+            last = now
+
+    task = asyncio.create_task(ticker())
+    publisher = RecordingPublisher()
+    t0 = time.perf_counter()
+    async with unit_of_work(sessions) as s:
+        auction = await ensure_day(s, await get_cluster(s), DAY, SEEDED_AT)
+        auction_id = auction.id
+    await close_gate(sessions, auction_id, "bench", publisher, SEEDED_AT)
+    t1 = time.perf_counter()
+    stall_gate = max(stalls, default=0.0)
+    assert await claim_day(sessions, auction_id, "bench", timedelta(minutes=30))
+    stored = await clear_claimed_day(sessions, auction_id, "bench", publisher)
+    t2 = time.perf_counter()
+    stop.set()
+    await task
+    await engine.dispose()
+    assert stored is not None
+    return {
+        "gate_and_orders_s": t1 - t0,
+        "solve_and_store_s": t2 - t1,
+        "total_s": t2 - t0,
+        "max_stall_gate_ms": stall_gate * 1000,
+        "max_stall_ms": max(stalls, default=0.0) * 1000,
+        "events": float(len(publisher.events)),
+        "status_optimal": float(stored.status == "optimal"),
+        "positions": float(stored.positions),
+    }
+
+
+async def _profiles(url: str, count: int) -> dict[str, float]:
+    from sqlalchemy import select
+
+    from market.access.actor import Actor
+    from market.core.clock import ManualClock
+    from market.db.engine import create_engine, session_factory, unit_of_work
+    from market.network.models import MeteringPoint
+    from market.trading.day_ahead import parse_profile, place_profile
+
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    clock = ManualClock(SEEDED_AT)
+    async with sessions() as s:
+        points = (await s.execute(select(MeteringPoint.id, MeteringPoint.member_id))).all()
+    times = []
+    for k in range(count):
+        pid, member = points[k % len(points)]
+        raw = {"local_day": "2026-12-03", "metering_point_id": pid, "side": "buy",
+               "price": "0.5", "quantities_kwh": ["0.5"] * 96}  # fmt: skip
+        t0 = time.perf_counter()
+        async with unit_of_work(sessions) as s:
+            await place_profile(s, Actor(member, "member", ""), clock,
+                                parse_profile(raw, minutes=15, tz="Europe/Warsaw"))  # fmt: skip
+        times.append(time.perf_counter() - t0)
+    await engine.dispose()
+    times.sort()
+    return {
+        "profile_median_ms": statistics.median(times) * 1000,
+        "profile_p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))] * 1000,
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench day_ahead_product")
+    parser.add_argument("--members", type=int, default=5000)
+    parser.add_argument("--database-url")
+    parser.add_argument("--profiles", type=int, default=200)
+    args = parser.parse_args(argv)
+    from market.db.engine import migrate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        migrate(url)
+        figures = asyncio.run(_prepare(url, args.members))
+        figures |= asyncio.run(_clear(url))
+        figures |= asyncio.run(_profiles(url, args.profiles))
+    import os
+
+    print(f"day-ahead product, {args.members} metering points, load {os.getloadavg()[0]:.1f}")
+    for key, value in figures.items():
+        print(f"  {key:20} {value:10.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,88 @@
+"""What storage changed on a day: the day-ahead clearing in force against the same problem
+cleared again without its storage units (same orders, same network, same day).
+
+Figures per variant: grid import and export (kWh, Σ over the day's intervals at the grid
+connections), the members' demand (Σ accepted buying of simple orders and blocks; storage
+charging is not demand) and self-sufficiency = 1 − grid import / demand (the share of the
+demand met inside the cluster), clipped to [0, 1]."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import anyio
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.clearing import day_ahead as da_clearing
+from market.clearing.day_ahead_results import run_in_force
+from market.core.errors import NotFound
+from market.core.money import energy
+from market.trading.day_ahead_models import DayAheadAuction
+
+
+@dataclass(frozen=True, slots=True)
+class DayFigures:
+    grid_import_kwh: Decimal
+    grid_export_kwh: Decimal
+    demand_kwh: Decimal
+    self_sufficiency: Decimal
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class StorageEffect:
+    local_day: date
+    storage_units: int
+    with_storage: DayFigures
+    without_storage: DayFigures
+
+
+def figures(doc: dict[str, Any], result: dict[str, Any]) -> DayFigures:
+    """The figures of one clearing result of `doc` (pure)."""
+    grid_in = sum(
+        (g.get("import_kwh", 0.0) for iv in result.get("intervals", [])
+         for g in iv.get("grid_connections", [])), 0.0,
+    )  # fmt: skip
+    grid_out = sum(
+        (g.get("export_kwh", 0.0) for iv in result.get("intervals", [])
+         for g in iv.get("grid_connections", [])), 0.0,
+    )  # fmt: skip
+    buys = {o["id"] for o in doc.get("orders", []) if o["side"] == "buy"}
+    demand = sum(
+        (o.get("accepted_kwh", 0.0) for o in result.get("orders", []) if o["id"] in buys), 0.0
+    )
+    blocks = {b["id"]: b for b in doc.get("blocks", []) if b["side"] == "buy"}
+    for b in result.get("blocks", []):
+        spec = blocks.get(b["id"])
+        if spec is not None:
+            demand += float(b.get("accepted_ratio", 0.0)) * sum(spec["quantities_kwh"])
+    share = 0.0 if demand <= 0 else min(1.0, max(0.0, 1.0 - grid_in / demand))
+    return DayFigures(
+        energy(grid_in), energy(grid_out), energy(demand),
+        Decimal(repr(round(share, 4))), str(result.get("status", "error")),
+    )  # fmt: skip
+
+
+def _both(doc: dict[str, Any]) -> tuple[DayFigures, DayFigures]:
+    with_result = da_clearing.clear_document(doc)
+    without_doc = {k: v for k, v in doc.items() if k != "storage"}
+    without_result = da_clearing.clear_document(without_doc)
+    return figures(doc, with_result), figures(without_doc, without_result)
+
+
+async def storage_effect(session: AsyncSession, day: date) -> StorageEffect:
+    """The stored problem of the day's clearing in force, cleared with and without its
+    storage (off the event loop)."""
+    auction = await session.scalar(select(DayAheadAuction).where(DayAheadAuction.local_day == day))
+    run = await run_in_force(session, auction) if auction is not None else None
+    if run is None:
+        raise NotFound("day", "the day-ahead auction of %(day)s is not cleared", day=day)
+    doc = json.loads(zlib.decompress(run.problem_gz))
+    with_storage, without = await anyio.to_thread.run_sync(_both, doc)
+    return StorageEffect(day, len(doc.get("storage", [])), with_storage, without)

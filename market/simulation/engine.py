@@ -1,0 +1,594 @@
+"""The what-if simulation: the real market pipeline, day by day, at full speed.
+
+For each local day of the range, in one transaction:
+
+1. the day's intervals are created (as `trading.intervals.ensure_intervals` makes them);
+2. the standing orders are placed into all of them at once by the real
+   `trading.standing.materialise` (the order pipeline, one bulk INSERT);
+3. the day hooks run (`DayHook`: e.g. a day-ahead auction, once the cluster has one);
+4. each interval is cleared by the real clearing functions — `clearing.input.build_problem`,
+   `clearing.run.solve_and_convert` (`matching.clear`), `clearing.store.store_result` — in
+   start order; the claim/lease protocol and the live events are skipped (one process);
+5. synthetic meter data: each point's load and PV from its profile (`metering.profiles`, the
+   same profiles the standing orders forecast from) times (1 + a seeded normal forecast
+   error); storage points meter what they traded;
+6. each interval is settled by `settlement.settle_interval` against that meter data, and
+   each hour matched under the law by `statutory.hourly.match_hour`;
+7. commit. Per-interval objects are dropped at the end of the day: memory holds the points,
+   one day's orders and a small summary per hour.
+
+Figures per member kind: energy, the cost with the cluster (the settlement's total, less
+the avoided fees and the distribution discount) against the cost without it (grid import at
+the tariff, feed-in at the hour's RCE or the month's RCEm under net-billing).
+Deterministic for a seed (the summary, without timings, is identical on a re-run).
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from market.access.models import Member
+from market.clearing.input import build_problem
+from market.clearing.run import solve_and_convert
+from market.clearing.store import store_result
+from market.cluster.models import Cluster
+from market.core.errors import ValidationFailed
+from market.core.money import energy
+from market.core.timegrid import intervals_in_local_day, label
+from market.db.sqlite_driver import inline
+from market.metering.models import MeterImport, MeterReading
+from market.metering.profiles import PointProfile, load_kwh, other_kwh, pv_kwh
+from market.network.models import GridConnection, Line, MeteringPoint, Node, Technology
+from market.settlement.settle import GridFlow, IntervalInput, Position, settle_interval
+from market.statutory.figures import Capacity, Granularity, Period, Sums, conditions, roll_up
+from market.statutory.hourly import PLN4, ZERO, DataSource, HourResult, PointHour, match_hour
+from market.statutory.inputs import load_points
+from market.statutory.models import Fee
+from market.statutory.prices import load_price_book, rcem_pln_per_kwh
+from market.statutory.rates import TARIFF_GROUP, load_rate_book
+from market.statutory.report import period_row
+from market.statutory.rules import RULES
+from market.trading.models import Interval, IntervalStatus, Order, Side
+from market.trading.standing import materialise
+
+WORKER = "simulate"
+#: `cleared_at` of simulated intervals (fixed, so a run is reproducible).
+_NOW = datetime(2000, 1, 1, tzinfo=UTC)
+_GRID_FEES = (Fee.DISTRIBUTION_VARIABLE, Fee.QUALITY)
+
+#: A day hook: runs after the day's standing orders are placed and before its intervals
+#: clear (e.g. a day-ahead auction). It may place orders; the simulation commits.
+DayHook = Callable[[AsyncSession, Cluster, date, list[Interval]], Awaitable[None]]
+Progress = Callable[[int, int, date], None]
+
+
+@dataclass(frozen=True, slots=True)
+class SimPoint:
+    id: int
+    ppe: str
+    kind: str
+    node: str
+    technology: str
+    tariff_group: str
+    profile: PointProfile
+
+
+@dataclass(slots=True)
+class KindFigures:
+    members: set[int] = field(default_factory=set)
+    points: int = 0
+    consumption_kwh: Decimal = ZERO
+    fed_in_kwh: Decimal = ZERO
+    bought_local_kwh: Decimal = ZERO
+    sold_local_kwh: Decimal = ZERO
+    market_pln: Decimal = ZERO  # the settlement's total: local trades and grid residuals
+    avoided_fees_pln: Decimal = ZERO
+    discount_pln: Decimal = ZERO
+    without_import_pln: Decimal = ZERO
+    without_export_pln: Decimal = ZERO
+
+    @property
+    def with_cluster_pln(self) -> Decimal:
+        return self.market_pln - self.avoided_fees_pln - self.discount_pln
+
+    @property
+    def without_cluster_pln(self) -> Decimal:
+        return self.without_import_pln - self.without_export_pln
+
+    @property
+    def benefit_pln(self) -> Decimal:
+        return self.without_cluster_pln - self.with_cluster_pln
+
+    def row(self) -> dict[str, Any]:
+        members = len(self.members)
+        per = (self.benefit_pln / members).quantize(Decimal("0.01")) if members else None
+        return {
+            "members": members,
+            "metering_points": self.points,
+            "consumption_kwh": str(self.consumption_kwh),
+            "fed_in_kwh": str(self.fed_in_kwh),
+            "bought_local_kwh": str(self.bought_local_kwh),
+            "sold_local_kwh": str(self.sold_local_kwh),
+            "with_cluster_pln": str(self.with_cluster_pln),
+            "avoided_fees_pln": str(self.avoided_fees_pln),
+            "discount_pln": str(self.discount_pln),
+            "without_cluster_pln": str(self.without_cluster_pln),
+            "benefit_pln": str(self.benefit_pln),
+            "benefit_per_member_pln": None if per is None else str(per),
+        }
+
+
+@dataclass(slots=True)
+class Totals:
+    intervals: int = 0
+    cleared: int = 0
+    failed: int = 0
+    local_kwh: Decimal = ZERO
+    market_import_kwh: Decimal = ZERO
+    market_export_kwh: Decimal = ZERO
+    grid_import_kwh: Decimal = ZERO  # metered, net of the cluster per interval
+    grid_export_kwh: Decimal = ZERO
+    congestion: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def _gauss_factor(rng: random.Random, sigma: float) -> float:
+    return max(0.0, 1.0 + sigma * rng.gauss(0.0, 1.0)) if sigma else 1.0
+
+
+async def _points(session: AsyncSession) -> list[SimPoint]:
+    rows = await session.execute(
+        select(MeteringPoint, Member.kind, Node.code)
+        .join(Member, Member.id == MeteringPoint.member_id)
+        .join(Node, Node.id == MeteringPoint.node_id)
+        .where(MeteringPoint.active)
+        .order_by(MeteringPoint.id)
+    )
+    return [
+        SimPoint(
+            p.id,
+            p.ppe_code,
+            kind,
+            node,
+            p.technology,
+            TARIFF_GROUP.get(p.load_profile, "G11"),
+            PointProfile(
+                p.ppe_code,
+                p.load_profile,
+                float(p.annual_use_kwh),
+                float(p.pv_kwp),
+                float(p.other_generation_kw),
+            ),
+        )
+        for p, kind, node in rows
+    ]
+
+
+async def _create_day(session: AsyncSession, cluster: Cluster, day: date) -> list[Interval]:
+    minutes = cluster.interval_minutes
+    rows = []
+    for start in intervals_in_local_day(day, minutes, cluster.timezone):
+        lab = label(start, minutes, cluster.timezone)
+        rows.append(
+            {
+                "start_utc": start,
+                "minutes": minutes,
+                "gate_closure_utc": start - timedelta(minutes=cluster.gate_closure_minutes),
+                "local_day": lab.local_day,
+                "number": lab.number,
+                "status": IntervalStatus.OPEN.value,
+                "created_at": start - timedelta(days=1),
+            }
+        )
+    await session.execute(insert(Interval), rows)
+    return list(
+        (
+            await session.scalars(
+                select(Interval)
+                .where(Interval.local_day == day, Interval.start_utc >= rows[0]["start_utc"])
+                .order_by(Interval.start_utc)
+            )
+        ).all()
+    )
+
+
+@dataclass
+class Simulation:
+    """One run; `run` streams the range day by day and returns the summary."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    first_day: date
+    last_day: date  # included
+    seed: int = 2026
+    load_error: float = 0.10
+    pv_error: float = 0.20
+    hooks: Sequence[DayHook] = ()
+    progress: Progress | None = None
+    keep_meter_data: bool = False
+    #: Set the grid connection's export price to each month's RCEm (unless a scenario
+    #: fixed it).
+    monthly_export_price: bool = True
+    #: Store each clearing's result (`clearing.store.store_result`: the run, prices, flows,
+    #: trades, the orders' outcomes, the audit entry) as the scheduler does. False skips
+    #: that write (the figures come from the same converted result), for speed.
+    store_results: bool = True
+    #: Seconds per phase (wall), filled by `run`.
+    phases: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    async def run(self) -> dict[str, Any]:
+        """The summary (see the module docstring). On SQLite every statement runs on the
+        event loop's thread (`sqlite_driver.inline`: one process, short statements). The
+        cyclic garbage collector runs once a day instead of during it (a day allocates
+        millions of short-lived objects; what it leaves is collected at its end)."""
+        engine = self.sessions.kw["bind"]
+        collecting = gc.isenabled()
+        async with engine.connect() as connection:  # one connection: commits keep it
+            session = AsyncSession(bind=connection, expire_on_commit=False, autoflush=False)
+            try:
+                gc.disable()
+                with inline():
+                    return await self._run(session)
+            finally:
+                if collecting:
+                    gc.enable()
+                await session.close()
+
+    async def _run(self, session: AsyncSession) -> dict[str, Any]:
+        began = time.perf_counter()
+        rng = random.Random(f"klaster-simulate:{self.seed}")
+        cluster = await session.scalar(select(Cluster).limit(1))
+        if cluster is None:
+            raise ValidationFailed("database", "no cluster; seed the demo first")
+        zone = ZoneInfo(cluster.timezone)
+        start = datetime.combine(self.first_day, datetime.min.time(), zone)
+        end = datetime.combine(self.last_day + timedelta(days=1), datetime.min.time(), zone)
+        if await session.scalar(
+            select(Interval.id).where(Interval.start_utc >= start, Interval.start_utc < end)
+        ):
+            raise ValidationFailed(
+                "from", "the database already has intervals in this range; use another"
+            )
+        points = await _points(session)
+        _all, capacity = await load_points(session, RULES)
+        rates = await load_rate_book(session)
+        prices = await load_price_book(session, start, end)
+        conn = await session.scalar(select(GridConnection).order_by(GridConnection.id))
+        assert conn is not None
+        line_codes = dict((await session.execute(select(Line.id, Line.code))).all())
+        import_id = None
+        if self.keep_meter_data:
+            record = MeterImport(
+                filename=f"simulate seed {self.seed}",
+                sha256="0" * 64,
+                resolution_minutes=cluster.interval_minutes,
+                rows=0,
+                stored_readings=0,
+            )
+            session.add(record)
+            await session.flush()
+            import_id = record.id
+        await session.commit()
+        tz, minutes, profile_seed = (
+            cluster.timezone,
+            cluster.interval_minutes,
+            cluster.profile_seed,
+        )
+        by_id = {p.id: p for p in points}
+        kinds: dict[str, KindFigures] = defaultdict(KindFigures)
+        member_of = dict(
+            (await session.execute(select(MeteringPoint.id, MeteringPoint.member_id))).all()
+        )
+        for p in points:
+            figures_of_kind = kinds[p.kind]
+            figures_of_kind.points += 1
+            figures_of_kind.members.add(member_of[p.id])
+        totals = Totals()
+        hours: list[HourResult] = []
+        #: (year, month) → kind → discount base (consumption × (distribution + quality)).
+        kind_base: dict[tuple[int, int], dict[str, Decimal]] = defaultdict(
+            lambda: defaultdict(Decimal)
+        )
+        days = (self.last_day - self.first_day).days + 1
+        month: tuple[int, int] | None = None
+        for n in range(days):
+            day = self.first_day + timedelta(days=n)
+            cluster = await session.scalar(select(Cluster).limit(1))
+            assert cluster is not None
+            if self.monthly_export_price and (day.year, day.month) != month:
+                rcem = rcem_pln_per_kwh(day.month).quantize(Decimal("0.0001"))
+                await session.execute(
+                    update(GridConnection).values(
+                        export_price=min(rcem, Decimal(conn.import_price))
+                    )
+                )
+            month = (day.year, day.month)
+            import_price = Decimal(
+                await session.scalar(select(GridConnection.import_price).limit(1)) or 0
+            )
+            export_price = Decimal(
+                await session.scalar(select(GridConnection.export_price).limit(1)) or 0
+            )
+            tick = time.perf_counter()
+            intervals = await _create_day(session, cluster, day)
+            await materialise(session, cluster, intervals)
+            for hook in self.hooks:
+                await hook(session, cluster, day, intervals)
+            tick = self._phase("orders", tick)
+            ids = [i.id for i in intervals]
+            await session.execute(
+                update(Interval)
+                .where(Interval.id.in_(ids))
+                .values(status=IntervalStatus.CLEARING.value, claimed_by=WORKER)
+                .execution_options(synchronize_session=False)
+            )
+            owner = {
+                oid: (pid, side)
+                for oid, pid, side in await session.execute(
+                    select(Order.id, Order.metering_point_id, Order.side).where(
+                        Order.interval_id.in_(ids)
+                    )
+                )
+            }
+            # point → [interval index] → (matched import, matched export); node prices
+            matched: dict[int, dict[int, list[Decimal]]] = defaultdict(dict)
+            node_prices: list[dict[str, Decimal]] = []
+            grids: list[list[GridFlow]] = []
+            node_code = {
+                nid: code for nid, code in await session.execute(select(Node.id, Node.code))
+            }
+            cleared_ids: list[int] = []
+            failed_ids: list[int] = []
+            for k, interval in enumerate(intervals):
+                inp = await build_problem(session, interval)
+                result, converted = solve_and_convert(inp)
+                tick = self._phase("clear", tick)
+                (cleared_ids if result.ok else failed_ids).append(interval.id)
+                if self.store_results:
+                    await store_result(
+                        session,
+                        interval,
+                        converted,
+                        worker_id=WORKER,
+                        started_at=interval.start_utc,
+                    )
+                    tick = self._phase("store", tick)
+                totals.intervals += 1
+                if not result.ok:
+                    totals.failed += 1
+                    node_prices.append({})
+                    grids.append([])
+                    continue
+                totals.cleared += 1
+                totals.local_kwh += converted.run["local_kwh"]
+                totals.market_import_kwh += converted.run["import_kwh"]
+                totals.market_export_kwh += converted.run["export_kwh"]
+                for code in converted.congested_lines:
+                    totals.congestion[code] += 1
+                node_prices.append({c: Decimal(v) for c, v in converted.prices.items()})
+                grids.append(
+                    [
+                        GridFlow(
+                            node_code[g["node_id"]],
+                            g["import_kwh"],
+                            g["export_kwh"],
+                            g["import_price"],
+                            g["export_price"],
+                        )
+                        for g in converted.grid_rows
+                    ]
+                )
+                for row in converted.order_rows:
+                    acc = row["accepted_kwh"]
+                    if not acc:
+                        continue
+                    pid, side = owner[row["id"]]
+                    slot = matched[pid].setdefault(k, [ZERO, ZERO])
+                    slot[0 if side == Side.BUY.value else 1] += acc
+            for status, done in (
+                (IntervalStatus.CLEARED, cleared_ids),
+                (IntervalStatus.FAILED, failed_ids),
+            ):
+                if done:
+                    await session.execute(
+                        update(Interval)
+                        .where(Interval.id.in_(done))
+                        .values(status=status.value, claim_until=None, cleared_at=_NOW)
+                        .execution_options(synchronize_session=False)
+                    )
+            tick = self._phase("store", tick)
+            readings: list[dict[str, Any]] = []
+            hour_points: dict[datetime, dict[int, list[Decimal]]] = defaultdict(dict)
+            for k, interval in enumerate(intervals):
+                at = interval.start_utc
+                positions = []
+                net_cluster = ZERO
+                for p in points:
+                    m = matched.get(p.id, {}).get(k)
+                    mi, me = (m[0], m[1]) if m else (ZERO, ZERO)
+                    if p.technology == Technology.STORAGE.value:
+                        imp, exp = mi, me
+                    else:
+                        load = load_kwh(p.profile, at, minutes, tz) * _gauss_factor(
+                            rng, self.load_error
+                        )
+                        gen = pv_kwh(p.profile, at, minutes, tz, profile_seed)
+                        gen = gen * _gauss_factor(rng, self.pv_error) + other_kwh(
+                            p.profile, minutes
+                        )
+                        net = energy(gen) - energy(load)
+                        imp, exp = max(-net, ZERO), max(net, ZERO)
+                    net_cluster += imp - exp
+                    positions.append(Position(p.ppe, p.node, mi, me, imp, exp))
+                    hour = at.replace(minute=0)
+                    cell = hour_points[hour].get(p.id)
+                    if cell is None:
+                        hour_points[hour][p.id] = [imp, exp]
+                    else:
+                        cell[0] += imp
+                        cell[1] += exp
+                    if import_id is not None:
+                        readings.append(
+                            {
+                                "start_utc": at,
+                                "metering_point_id": p.id,
+                                "import_kwh": imp,
+                                "export_kwh": exp,
+                                "quality": "estimated",
+                                "source_minutes": minutes,
+                                "import_id": import_id,
+                            }
+                        )
+                if net_cluster > 0:
+                    totals.grid_import_kwh += net_cluster
+                else:
+                    totals.grid_export_kwh -= net_cluster
+                if k >= len(node_prices) or not node_prices[k]:
+                    continue  # a failed clearing: nothing to settle
+                settled = settle_interval(
+                    IntervalInput(
+                        at,
+                        node_prices[k],
+                        positions,
+                        grids[k],
+                        import_price,
+                        export_price,
+                    )
+                )
+                for p, line in zip(points, settled.lines, strict=True):
+                    f = kinds[p.kind]
+                    f.market_pln += line.total_pln
+                    f.bought_local_kwh += line.matched_import_kwh
+                    f.sold_local_kwh += line.matched_export_kwh
+            for hour, cells in sorted(hour_points.items()):
+                local_day = hour.astimezone(zone).date()
+                figures = [
+                    PointHour(
+                        pid,
+                        by_id[pid].technology,
+                        by_id[pid].tariff_group,
+                        imp,
+                        exp,
+                        DataSource.METER,
+                    )
+                    for pid, (imp, exp) in sorted(cells.items())
+                ]
+                result_h = match_hour(hour, local_day, figures, RULES, rates)
+                price, _kind = prices.price(hour, local_day)
+                base = kind_base[(local_day.year, local_day.month)]
+                for a in result_h.allocations:
+                    kinds[by_id[a.point_id].kind].avoided_fees_pln += a.avoided_fees_pln
+                for ph in figures:
+                    f = kinds[by_id[ph.point_id].kind]
+                    f.consumption_kwh += ph.import_kwh
+                    f.fed_in_kwh += ph.export_kwh
+                    f.without_import_pln += (ph.import_kwh * import_price).quantize(
+                        PLN4, rounding=ROUND_HALF_UP
+                    )
+                    f.without_export_pln += (ph.export_kwh * price).quantize(
+                        PLN4, rounding=ROUND_HALF_UP
+                    )
+                    if ph.import_kwh:
+                        grid_rate = sum(
+                            (
+                                rates.rate(fee, local_day, ph.tariff_group) or ZERO
+                                for fee in _GRID_FEES
+                            ),
+                            ZERO,
+                        )
+                        base[by_id[ph.point_id].kind] += (ph.import_kwh * grid_rate).quantize(
+                            PLN4, rounding=ROUND_HALF_UP
+                        )
+                hours.append(replace(result_h, allocations=()))
+            tick = self._phase("figures", tick)
+            for b in range(0, len(readings), 5000):
+                await session.execute(insert(MeterReading), readings[b : b + 5000])
+            await session.commit()
+            self._phase("commit", tick)
+            session.expunge_all()  # the day's intervals and rules: reloaded tomorrow
+            gc.collect()
+            if self.progress is not None:
+                self.progress(n + 1, days, day)
+        months = list(roll_up(hours, Granularity.MONTH, tz, capacity, RULES))
+        for period in months:
+            share = period.discount_pay_share
+            if share is None:
+                continue
+            key = (period.start.year, period.start.month)
+            for kind, base_pln in kind_base.get(key, {}).items():
+                kinds[kind].discount_pln += (base_pln * (1 - share)).quantize(
+                    PLN4, rounding=ROUND_HALF_UP
+                )
+        return self._summary(totals, kinds, months, capacity, line_codes, began)
+
+    def _phase(self, name: str, since: float) -> float:
+        now = time.perf_counter()
+        self.phases[name] += now - since
+        return now
+
+    def _summary(
+        self,
+        totals: Totals,
+        kinds: dict[str, KindFigures],
+        months: list[Period],
+        capacity: Capacity,
+        line_codes: dict[int, str],
+        began: float,
+    ) -> dict[str, Any]:
+        whole = Sums()
+        for p in months:
+            whole.add(p.sums)
+        conds = conditions(whole, capacity, self.first_day, RULES)
+        return {
+            "from": self.first_day.isoformat(),
+            "to": self.last_day.isoformat(),
+            "seed": self.seed,
+            "intervals": totals.intervals,
+            "cleared": totals.cleared,
+            "failed": totals.failed,
+            "metering_points": sum(k.points for k in kinds.values()),
+            "grid": {
+                "import_kwh": str(totals.grid_import_kwh),
+                "export_kwh": str(totals.grid_export_kwh),
+                "market_import_kwh": str(totals.market_import_kwh),
+                "market_export_kwh": str(totals.market_export_kwh),
+                "local_kwh": str(totals.local_kwh),
+            },
+            "congestion": {
+                "intervals_by_line": dict(sorted(totals.congestion.items())),
+                "lines": len(line_codes),
+            },
+            "by_kind": {k: kinds[k].row() for k in sorted(kinds)},
+            "statutory": {
+                "exempt_kwh": str(whole.exempt_kwh),
+                "avoided_fees_pln": str(whole.avoided_fees_pln),
+                "discount_pln": str(whole.discount_pln or ZERO),
+                "matched_kwh": str(whole.matched_kwh),
+                "renewable_fed_in_kwh": str(whole.renewable_fed_in_kwh),
+                "conditions": [
+                    {
+                        "name": c.name,
+                        "value": None if c.value is None else str(c.value),
+                        "threshold": str(c.threshold),
+                        "met": c.met,
+                        "draft": c.draft,
+                    }
+                    for c in conds
+                ],
+                "months": [period_row(p) for p in months],
+            },
+            "timing": {
+                "elapsed_s": round(time.perf_counter() - began, 2),
+                "phases_s": {k: round(v, 2) for k, v in sorted(self.phases.items())},
+            },
+        }

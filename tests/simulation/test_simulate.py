@@ -1,0 +1,123 @@
+"""The simulation on a small cluster (60-minute intervals, the autumn DST day of 25 hours):
+the real pipeline runs, the figures hold together, a re-run with the same seed gives the same
+summary, a day hook is called with the day's intervals."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from sqlalchemy import func, select
+
+from market.clearing.models import ClearingRun
+from market.db.engine import create_engine, migrate, session_factory, unit_of_work
+from market.demo.seed import seed_demo
+from market.network.models import Line, MeteringPoint
+from market.simulation.apply import apply_scenario
+from market.simulation.engine import Simulation
+from market.simulation.scenario import parse_scenario
+from market.trading.models import Interval, IntervalStatus
+
+DAY = date(2026, 10, 25)  # the autumn DST day: 25 hours
+SCENARIO = parse_scenario(
+    {
+        "name": "small",
+        "base_points": 20,
+        "add_members": [{"kind": "household", "count": 3, "annual_use_kwh": 3000, "pv_kwp": 5}],
+        "storage": [{"capacity_kwh": 200, "power_kw": 100, "node": "GPZ-STASZOW"}],
+        "lines": [{"line": "L-F2-WIES", "capacity_kw": 5000}],
+    }
+)
+
+
+def _run(tmp: Path, seed: int, hooks: tuple[Any, ...] = (), store: bool = True) -> dict[str, Any]:
+    url = f"sqlite+aiosqlite:///{tmp}/sim-{seed}-{store}.db"
+    migrate(url)
+
+    async def main() -> dict[str, Any]:
+        engine = create_engine(url)
+        sessions = session_factory(engine)
+        try:
+            async with unit_of_work(sessions) as s:
+                await seed_demo(
+                    s,
+                    members=20,
+                    seed=seed,
+                    now=datetime(2026, 10, 25, tzinfo=UTC),
+                    interval_minutes=60,
+                )
+                assert await apply_scenario(s, SCENARIO, seed) == 4
+            doc = await Simulation(
+                sessions, DAY, DAY, seed=seed, hooks=hooks, store_results=store
+            ).run()
+            async with sessions() as s:
+                doc["_stored_runs"] = await s.scalar(select(func.count(ClearingRun.id)))
+                doc["_statuses"] = sorted(set((await s.scalars(select(Interval.status))).all()))
+                doc["_points"] = await s.scalar(select(func.count(MeteringPoint.id)))
+                doc["_line"] = await s.scalar(
+                    select(Line.capacity_kw).where(Line.code == "L-F2-WIES")
+                )
+            return doc
+        finally:
+            await engine.dispose()
+
+    return anyio.run(main)
+
+
+def _figures(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "timing"}
+
+
+@pytest.mark.slow
+def test_one_day_real_pipeline_deterministic(tmp_path: Path) -> None:
+    days: list[tuple[date, int]] = []
+
+    async def hook(session: Any, cluster: Any, day: date, intervals: list[Any]) -> None:
+        days.append((day, len(intervals)))
+
+    first = _run(tmp_path / "a", 7, hooks=(hook,))
+    assert days == [(DAY, 25)]
+    assert first["intervals"] == first["cleared"] == 25 and first["failed"] == 0
+    assert first["_stored_runs"] == 25 and first["_statuses"] == [IntervalStatus.CLEARED.value]
+    assert first["_points"] == 24 and first["_line"] == 5000
+    assert first["metering_points"] == 24 and first["by_kind"]["storage"]["metering_points"] == 3
+    st = first["statutory"]
+    assert D(st["exempt_kwh"]) <= D(st["matched_kwh"]) <= D(st["renewable_fed_in_kwh"])
+    (month,) = st["months"]
+    assert month["hours"] == 25 and month["source"] == "meter_data"
+    # the kinds' energies are the cluster's: every point's metered hours, summed
+    kinds = first["by_kind"].values()
+    assert sum(D(k["consumption_kwh"]) for k in kinds) == D(month["member_consumption_kwh"])
+    assert sum(D(k["avoided_fees_pln"]) for k in kinds) == D(st["avoided_fees_pln"])
+    assert abs(sum(D(k["discount_pln"]) for k in kinds) - D(st["discount_pln"])) <= D(
+        "0.0001"
+    ) * len(first["by_kind"])
+    for k in kinds:  # benefit = without − with, with = market − avoided − discount
+        assert D(k["benefit_pln"]) == D(k["without_cluster_pln"]) - D(k["with_cluster_pln"])
+    # the same seed on a fresh database: the same figures; not storing results: the same
+    again = _run(tmp_path / "b", 7)
+    assert _figures(again) == _figures(first)
+    unstored = _run(tmp_path / "c", 7, store=False)
+    assert unstored["_stored_runs"] == 0
+    for key in ("by_kind", "statutory", "grid", "congestion"):
+        assert unstored[key] == first[key]
+    other = _run(tmp_path / "d", 8)
+    assert other["by_kind"] != first["by_kind"]
+    # two results side by side
+    import json
+
+    from web.cli import main
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(first | {"scenario": "seven"}, default=str), "utf-8")
+    b.write_text(json.dumps(other | {"scenario": "eight"}, default=str), "utf-8")
+    out = tmp_path / "cmp.txt"
+    assert main(["simulate", "--compare", str(a), str(b), "--format", "table", "-o", str(out)]) == 0
+    text = out.read_text("utf-8")
+    assert "seven" in text and "eight" in text
+    assert "household: benefit per member, PLN" in text and "condition renewable_share" in text
+    assert "grid import, kWh" in text

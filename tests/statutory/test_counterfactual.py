@@ -1,0 +1,94 @@
+"""The month without the cluster in a member's statement, computed by hand on the report
+tests' cluster (see tests/statutory/test_report_cli.py for its energies):
+
+- B (bakery) takes 3 kWh in hour 00Z (meter data) and 2.5 kWh in hour 01Z (cleared):
+  without the cluster 5.5 × 0.89 (the grid connection's import price) = 4.895 PLN;
+  its PV point C feeds in 1 kWh in hour 00Z: 1 × 0.4 = 0.40 PLN;
+- A (PV) feeds in 4 kWh in hour 00Z (meter data, RCE imported: 400 PLN/MWh) and 3 kWh in
+  hour 01Z (cleared, no RCE: October's RCEm 330.00): 4 × 0.4 + 3 × 0.33 = 2.59 PLN received.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from market.access.actor import Actor
+from market.access.models import Role
+from market.network.models import MeteringPoint
+from market.reports.benefits import member_benefits
+from market.statutory.models import MarketPrice
+from tests.statutory.test_report_cli import cli_db
+from tests.support.exports import PPE_A, PPE_B
+
+__all__ = ["cli_db"]
+
+pytestmark = pytest.mark.anyio
+COORD = Actor(0, Role.COORDINATOR.value, "coordinator")
+OCTOBER = date(2026, 10, 1)
+
+
+async def _members(db: Any) -> dict[str, int]:
+    async with db.session() as s:
+        rows = await s.execute(select(MeteringPoint.ppe_code, MeteringPoint.member_id))
+        return {ppe: mid for ppe, mid in rows}
+
+
+async def test_counterfactual_by_hand(cli_db: Any) -> None:
+    members = await _members(cli_db)
+    async with cli_db.session() as s:
+        s.add(
+            MarketPrice(
+                start_utc=datetime(2026, 10, 25, 0, tzinfo=UTC),
+                resolution_minutes=60,
+                price_pln_per_mwh=D("400.00"),
+                source="test",
+            )
+        )
+        await s.commit()
+    async with cli_db.session() as s:
+        bakery = await member_benefits(s, COORD, OCTOBER, members[PPE_B])
+        pv = await member_benefits(s, COORD, OCTOBER, members[PPE_A])
+    b = bakery.statutory
+    assert b.consumption_kwh == D("5.5") and b.tariff_pln_per_kwh == D("0.89")
+    assert b.counterfactual_import_pln == D("4.895")
+    # its second point C (PV) fed in 0.5 + 0.5 kWh in hour 00Z, at the RCE: 0.40 PLN
+    assert b.export_kwh == 1 and b.counterfactual_export_pln == D("0.4")
+    assert b.export_price_source == "rce"
+    a = pv.statutory
+    assert a.export_kwh == 7 and a.counterfactual_export_pln == D("2.59")
+    assert a.export_price_source == "mixed" and pv.without_cluster_pln == D("-2.59")
+    for m in (bakery, pv):
+        assert m.statement is not None
+        s_ = m.statement
+        assert s_.local_purchase_cost_pln - s_.local_sales_revenue_pln == s_.local_amount_pln
+        assert m.with_cluster_pln == (
+            s_.total_pln - m.statutory.avoided_fees_pln - m.statutory.discount_pln
+        )
+        assert m.total_benefit_pln == m.without_cluster_pln - m.with_cluster_pln
+    # the bakery bought 5 kWh locally at the cluster's price, below the tariff: it gains
+    assert bakery.total_benefit_pln > 0
+
+
+async def test_rcem_only_without_imported_prices(cli_db: Any) -> None:
+    members = await _members(cli_db)
+    async with cli_db.session() as s:
+        pv = await member_benefits(s, COORD, OCTOBER, members[PPE_A])
+    assert pv.statutory.export_price_source == "rcem"
+    assert pv.statutory.counterfactual_export_pln == D("2.31")  # 7 × 0.33
+
+
+async def test_statements_reconcile_with_the_cluster(cli_db: Any) -> None:
+    """Σ over the members' statements = the cluster's month (test_report_cli: exempt 5.5 kWh,
+    avoided 0.0567 PLN, discount 0.0916 PLN; each member's discount rounded to 0.0001)."""
+    members = set((await _members(cli_db)).values())
+    async with cli_db.session() as s:
+        benefits = [(await member_benefits(s, COORD, OCTOBER, m)).statutory for m in members]
+    assert sum(b.exempt_kwh for b in benefits) == D("5.5")
+    assert sum(b.avoided_fees_pln for b in benefits) == D("0.0567")
+    assert abs(sum(b.discount_pln for b in benefits) - D("0.0916")) <= D("0.0001") * len(members)
+    assert {b.discount_tier for b in benefits} == {1}
