@@ -55,6 +55,11 @@ MULTI_TRANSPORT = "use_dual_simplex: true, perturb_costs_in_dual_simplex: true"
 #: GLOP's row duals π give reduced costs c − Aᵀπ: the price of a node-interval is −π of
 #: its balance row (a buy step's reduced cost is its price minus the node's price).
 DUAL_SIGN = 1.0
+#: Why a block was rejected (`MultiResult.block_reason`; `REJECTION` gives the JSON words):
+#: its surplus at full acceptance would not be positive; another block of its exclusive group
+#: was accepted; or in the money and not excluded, yet rejected (paradoxically rejected).
+REJECTED_NONE, OUT_OF_THE_MONEY, GROUP_EXCLUSIVE, PARADOXICAL = 0, 1, 2, 3
+REJECTION = (None, "out_of_the_money", "group_exclusive", "paradoxically_rejected")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -64,7 +69,7 @@ class MultiResult:
     accepted_kwh: FloatArray  # per order
     block_ratio: FloatArray
     block_surplus: FloatArray
-    block_paradox: np.ndarray  # paradoxically rejected
+    block_reason: np.ndarray  # int8: REJECTED_NONE (accepted) or why a block was rejected
     charge_kwh: FloatArray  # (S, T)
     discharge_kwh: FloatArray
     soc_kwh: FloatArray
@@ -124,7 +129,7 @@ def failed(
         accepted_kwh=z(len(problem.orders)),
         block_ratio=z(n_b),
         block_surplus=np.full(n_b, np.nan),
-        block_paradox=z(n_b, dtype=np.bool_),
+        block_reason=z(n_b, dtype=np.int8),
         charge_kwh=z((n_s, t_n)),
         discharge_kwh=z((n_s, t_n)),
         soc_kwh=z((n_s, t_n)),
@@ -373,7 +378,7 @@ def _uncanonical(
         res,
         block_ratio=back(res.block_ratio, pb),
         block_surplus=back(res.block_surplus, pb),
-        block_paradox=back(res.block_paradox, pb),
+        block_reason=back(res.block_reason, pb),
         charge_kwh=back(res.charge_kwh, ps),
         discharge_kwh=back(res.discharge_kwh, ps),
         soc_kwh=back(res.soc_kwh, ps),
@@ -719,7 +724,15 @@ def _finish(
     profit = (lam_s * (d - c)).sum(axis=1) - st.cost_per_kwh * d.sum(axis=1)
     surplus = _block_surplus(problem, price, np.where(on, ratio, 1.0))
     b_val = np.abs(bl.price) * bl.quantity_kwh.sum(axis=1)
-    paradox = ~on & (surplus > SURPLUS_TOL * np.maximum(1.0, b_val))
+    in_money = ~on & (surplus > SURPLUS_TOL * np.maximum(1.0, b_val))
+    taken = np.zeros(max(1, len(bl.group_ids)), dtype=np.bool_)
+    taken[bl.group[on & (bl.group >= 0)]] = True
+    excluded = ~on & (bl.group >= 0) & taken[np.maximum(bl.group, 0)]
+    reject_reason = np.where(
+        on,
+        REJECTED_NONE,
+        np.where(~in_money, OUT_OF_THE_MONEY, np.where(excluded, GROUP_EXCLUSIVE, PARADOXICAL)),
+    ).astype(np.int8)
     timings["prices_ms"] = _ms(t0)
 
     check = verify(
@@ -744,7 +757,7 @@ def _finish(
         accepted_kwh=accepted,
         block_ratio=np.where(on, ratio, 0.0),
         block_surplus=surplus,
-        block_paradox=paradox,
+        block_reason=reject_reason,
         charge_kwh=c,
         discharge_kwh=d,
         soc_kwh=soc,

@@ -887,9 +887,28 @@ def check_multi_result(doc: dict[str, Any], result: dict[str, Any], tol: float =
         if rep is None or abs(float(rep) - own) > money:
             out.append(f"blocks[{bi}].surplus {rep} differs from the definition: {own}")
         flag = entry.get("paradoxically_rejected")
-        want_flag = (not accepted) and own > money
+        excluded = blk.group is not None and any(
+            pb.blocks[o].group == blk.group and ratio[o] > tol
+            for o in range(len(pb.blocks))
+            if o != bi
+        )
+        want_flag = (not accepted) and own > money and not excluded
         if bool(flag) != want_flag and not (not accepted and abs(own) <= money):
             out.append(f"blocks[{bi}].paradoxically_rejected {flag} but surplus {own}")
+        why = entry.get("rejected_reason", "missing")
+        if accepted:
+            want_why: tuple[str | None, ...] = (None,)
+        elif abs(own) <= money:  # at the tolerance either word is right
+            want_why = (
+                "out_of_the_money",
+                "group_exclusive" if excluded else "paradoxically_rejected",
+            )
+        elif own < 0:
+            want_why = ("out_of_the_money",)
+        else:
+            want_why = ("group_exclusive",) if excluded else ("paradoxically_rejected",)
+        if why not in want_why:
+            out.append(f"blocks[{bi}].rejected_reason {why!r}, expected one of {want_why}")
         if accepted and blk.ratio_min + tol < x < 1 - tol and abs(own) > money:
             out.append(f"blocks[{bi}] ({blk.id!r}): partly accepted ({x}) but surplus {own} ≠ 0")
 
