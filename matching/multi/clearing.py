@@ -441,6 +441,7 @@ def _clear(problem: MultiProblem) -> MultiResult:
             timings["solve_ms"] = _ms(t0)
             timings["total_ms"] = _ms(t_all)
             return failed(problem, status, reason, timings)
+        lp = replace(lp, values=_net_storage(problem, model, lp.values))
         lp = replace(lp, flow=_all_flows(problem, topo, steps, lp, down))
         try:
             px = _prices(problem, topo, steps, lp)
@@ -477,6 +478,30 @@ def _clear(problem: MultiProblem) -> MultiResult:
         if rounds:
             reason += f"; {rounds} paradoxically accepted block{'s' if rounds > 1 else ''} rejected"
     return _finish(problem, topo, book, steps, lp, px, on, timings, t_all, reason, deadline)
+
+
+def _net_storage(problem: MultiProblem, model: MultiModel, values: FloatArray) -> FloatArray:
+    """The canonical schedule of lossless storage: a unit with both efficiencies 1 and no
+    wear that charges and discharges in one interval only does the net of the two (the same
+    state of charge, node balance, welfare and profit; the solver may return either)."""
+    st = problem.storage
+    lossless = (st.efficiency_charge == 1.0) & (st.efficiency_discharge == 1.0)
+    lossless &= st.cost_per_kwh == 0.0
+    if not lossless.any():
+        return values
+    t_n = problem.n_intervals
+    cc = model.layout.variable("charge").index
+    dc = model.layout.variable("discharge").index
+    c = values[cc].reshape(-1, t_n)
+    d = values[dc].reshape(-1, t_n)
+    both = lossless[:, None] & (c > 0) & (d > 0)
+    if not both.any():
+        return values
+    net = c - d
+    out = values.copy()
+    out[cc] = np.where(both, np.maximum(net, 0.0), c).ravel()
+    out[dc] = np.where(both, np.maximum(-net, 0.0), d).ravel()
+    return out
 
 
 def injection(
