@@ -18,6 +18,7 @@ from matching import glop
 from matching.multi.model import MultiModel, Reduction, block_balance, build, net_flow
 from matching.multi.prices import StepsAt, bounds, line_constraints, transport_prices
 from matching.multi.problem import Blocks, MultiProblem, Storage
+from matching.multi.ranks import node_ranks
 from matching.multi.reduce import reduce_tree, subtree_matrix, tree_flows
 from matching.network import Topology, build_topology
 from matching.prices import PriceRuleError, choose_prices
@@ -988,11 +989,14 @@ def _all_trades(
         line_from=compact[k_s + k_d : k_s + k_d + k_l],
         line_to=compact[k_s + k_d + k_l :],
     )
-    # node-intervals ranked by position (interval, then network order)
-    position = np.arange(active.shape[0], dtype=np.int64)
-    tr = build_trades(
-        batch, price.ravel()[active], supply, demand, flow[l_t, l_l], (position, position)
-    )
+    # node-intervals ranked by what they are (as for one interval), never by name or position;
+    # the intervals are disjoint networks, so ranking them together changes nothing
+    n_a = int(active.shape[0])
+    lam, f_l = price.ravel()[active], flow[l_t, l_l]
+    s_tot = np.bincount(supply.node, weights=supply.qty, minlength=n_a).astype(float)
+    d_tot = np.bincount(demand.node, weights=demand.qty, minlength=n_a).astype(float)
+    ranks = node_ranks(n_a, batch.line_from, batch.line_to, lam, s_tot, d_tot, f_l)
+    tr = build_trades(batch, lam, supply, demand, f_l, ranks)
     s_node = active[tr.seller_node]
     b_node = active[tr.buyer_node]
     interval = s_node // n
