@@ -11,10 +11,14 @@ from matching.problem import FloatArray, IntArray
 
 def _dense(rows: np.ndarray) -> IntArray:
     """Dense rank of the rows of a 2-D float array in lexicographic order."""
-    if rows.shape[0] == 0:
+    k = rows.shape[0]
+    if k == 0:
         return np.zeros(0, dtype=np.int64)
-    _, inverse = np.unique(rows, axis=0, return_inverse=True)
-    out: IntArray = inverse.reshape(-1).astype(np.int64)
+    order = np.lexsort(rows.T[::-1])  # the first column is the primary key
+    s = rows[order]
+    step = np.concatenate([[False], (s[1:] != s[:-1]).any(axis=1)])
+    out: IntArray = np.empty(k, dtype=np.int64)
+    out[order] = np.cumsum(step)
     return out
 
 

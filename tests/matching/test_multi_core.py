@@ -481,3 +481,25 @@ def test_rejected_reason_separates_group_exclusion_from_paradox() -> None:
     assert by_id["small"]["paradoxically_rejected"] is False
     assert by_id["cheap"]["rejected_reason"] == "out_of_the_money"
     assert by_id["cheap"]["paradoxically_rejected"] is False
+
+
+def test_vectorised_node_ranks_equal_the_one_interval_ranking() -> None:
+    """`matching.multi.ranks.node_ranks` gives exactly `matching.transfers.node_ranks`."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from matching.multi.ranks import node_ranks as fast
+    from matching.transfers import node_ranks as slow
+
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        n, m = int(rng.integers(1, 12)), int(rng.integers(0, 16))
+        lf, lt = rng.integers(0, n, m), rng.integers(0, n, m)
+        price = rng.choice([0.1, 0.2, 0.2000000000001], n)
+        sup, dem = rng.choice([0.0, 1.0, 2.0], n), rng.choice([0.0, 1.0], n)
+        flow = rng.choice([0.0, 1.0, -1.0, 2.0], m)
+        topo = SimpleNamespace(n_nodes=n, line_from=lf, line_to=lt)
+        want = slow(topo, price, sup, dem, flow)  # type: ignore[arg-type]
+        got = fast(n, lf, lt, price, sup, dem, flow)
+        assert np.array_equal(want[0], got[0]) and np.array_equal(want[1], got[1])
