@@ -455,6 +455,7 @@ def _clear(problem: MultiProblem) -> MultiResult:
         if not n_b:
             break
         ratio = model.values(lp.values, "block")
+        px = _partial_blocks_priced(problem, model, lp, px, on, ratio)
         surplus = _block_surplus(problem, px[0], np.where(on, ratio, 1.0))
         value = np.abs(bl.price) * bl.quantity_kwh.sum(axis=1)
         losing = on & (surplus < -SURPLUS_TOL * np.maximum(1.0, value))
@@ -539,6 +540,33 @@ def _all_flows(
     flow[red.fee_t, red.fee_l] = own[red.fee_t, red.fee_l]
     out: FloatArray = flow
     return out
+
+
+def _partial_blocks_priced(
+    problem: MultiProblem,
+    model: MultiModel,
+    lp: _Lp,
+    px: tuple[FloatArray, FloatArray, FloatArray],
+    on: np.ndarray,
+    ratio: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The chosen prices, unless a partly accepted block (r < ratio < 1) would gain or lose
+    at them: the price rule treats accepted blocks as fixed energy, so it cannot hold such a
+    block at zero surplus. Then the LP's own duals are the prices (price_low = price_high =
+    price): they are optimal duals of the fixed-decision LP, so the block's surplus is 0 and
+    every order and storage unit is consistent with them (docs/clearing.md)."""
+    bl = problem.blocks
+    partial = on & (ratio > bl.min_ratio + 1e-9) & (ratio < 1.0 - 1e-9)
+    if not partial.any():
+        return px
+    surplus = _block_surplus(problem, px[0], ratio)
+    value = np.abs(bl.price) * bl.quantity_kwh.sum(axis=1) * ratio
+    if (np.abs(surplus[partial]) <= SURPLUS_TOL * np.maximum(1.0, value[partial])).all():
+        return px
+    t_n, n = problem.n_intervals, problem.n_nodes
+    rows = -DUAL_SIGN * model.duals(lp.duals, "nodal_balance")
+    dual = rows[model.reduction.row_of].reshape(t_n, n)
+    return dual, dual.copy(), dual.copy()
 
 
 def _canonical_first(problem: MultiProblem, mask: np.ndarray, surplus: FloatArray) -> int:
