@@ -1075,15 +1075,26 @@ def reference_result(doc: dict[str, Any]) -> dict[str, Any]:
         sum(ln["fee"] * abs(flow[t, li]) for t in range(n_t) for li, ln in enumerate(pb.lines))
     )
     out_blocks = []
+    taken = {b.group for bi, b in enumerate(pb.blocks) if b.group is not None and ratios[bi] > 0}
     for bi, blk in enumerate(pb.blocks):
         r = float(ratios[bi])
         s = surplus_at(pb, blk, r if r > 0 else 1.0, prices)
+        why = None
+        if r == 0:
+            why = (
+                "out_of_the_money"
+                if s <= TOL
+                else "group_exclusive"
+                if blk.group in taken
+                else "paradoxically_rejected"
+            )
         out_blocks.append(
             {
                 "id": blk.id,
                 "accepted_ratio": r,
                 "surplus": s,
-                "paradoxically_rejected": r == 0 and s > TOL,
+                "paradoxically_rejected": why == "paradoxically_rejected",
+                "rejected_reason": why,
             }
         )
     out_storage = []
