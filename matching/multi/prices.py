@@ -146,7 +146,9 @@ def _closure(start: FloatArray, edges: Edges, upper: bool, n: int) -> FloatArray
             new = x.copy()
             np.maximum.at(new, edges.b, cand)
         with np.errstate(invalid="ignore"):
-            changed = ~((new == x) | (np.abs(new - x) <= TOL * np.maximum(1.0, np.abs(x))))
+            # (an infinite old value has no tolerance: −inf → 0.45 is a change)
+            close = np.isfinite(x) & (np.abs(new - x) <= TOL * np.maximum(1.0, np.abs(x)))
+            changed = ~((new == x) | close)
         x = new
         if not changed.any():
             return x
