@@ -27,6 +27,7 @@ from matching.result import (
 )
 from matching.solve import solve
 from matching.steps import Steps, aggregate, allocate_pro_rata
+from matching.ties import DEADLINE, TimeUp
 from matching.trades import Items, build_trades
 
 
@@ -142,12 +143,20 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     if prices.note:
         reason += f"; {prices.note}"
     # the optimal solution chosen by rule: pro rata ties, loop-free flows
-    if topo.dc_flow:
-        primal = canonical_primal_dc(
-            topo, steps, x, flow, imports, exports, prices.price, prices.line_dual
-        )
-    else:
-        primal = canonical_primal(topo, steps, x, flow, imports, exports, prices.price)
+    token = DEADLINE.set(deadline)
+    try:
+        if topo.dc_flow:
+            primal = canonical_primal_dc(
+                topo, steps, x, flow, imports, exports, prices.price, prices.line_dual
+            )
+        else:
+            primal = canonical_primal(topo, steps, x, flow, imports, exports, prices.price)
+    except TimeUp:
+        reason += "; time limit reached while sharing tied orders"
+        timings = Timings(build_ms, solve_ms, _ms(t0), 0.0, 0.0, _ms(t_all))
+        return _failed(problem, topo, Status.TIME_LIMIT, reason, timings)
+    finally:
+        DEADLINE.reset(token)
     x, flow, imports, exports = primal.x, primal.flow, primal.imports, primal.exports
     if primal.note:
         reason += f"; {primal.note}"

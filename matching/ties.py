@@ -23,6 +23,8 @@ on how it is written. Where the face allows equal ratios it gives exactly pro ra
 
 from __future__ import annotations
 
+import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,6 +37,22 @@ from matching.problem import BoolArray, FloatArray, IntArray
 
 if TYPE_CHECKING:
     import scipy.sparse as sp
+
+
+class TimeUp(Exception):
+    """The caller's time limit (`--time-limit`) ran out during the rule's LP rounds."""
+
+
+#: The caller's deadline (`time.perf_counter()` value) while the rule runs, or None: the
+#: rounds are bounded in work, so only a time limit the user asked for can stop them.
+DEADLINE: ContextVar[float | None] = ContextVar("klaster_tie_deadline", default=None)
+
+
+def _check_deadline() -> None:
+    deadline = DEADLINE.get()
+    if deadline is not None and time.perf_counter() > deadline:
+        raise TimeUp
+
 
 #: A reduced cost or dual below this (in units of the LP's objective) is read as zero.
 DUAL_TOL = 1e-9
@@ -201,6 +219,7 @@ def _fill(
     objective.SetMaximization()
     t_vars = [cols[j] for j in t_col.tolist()]
     for round_ in range(k + 1):
+        _check_deadline()
         free_idx = np.flatnonzero(np.isnan(value))
         if free_idx.shape[0] == 0:
             return True
@@ -245,4 +264,4 @@ def fixed_lines(
     return lo, hi
 
 
-__all__ = ["Elements", "Face", "fixed_lines", "leximin"]
+__all__ = ["DEADLINE", "Elements", "Face", "TimeUp", "fixed_lines", "leximin"]
