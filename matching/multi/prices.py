@@ -145,8 +145,12 @@ def _closure(start: FloatArray, edges: Edges, upper: bool, n: int) -> FloatArray
             cand = x[edges.a] - edges.w
             new = x.copy()
             np.maximum.at(new, edges.b, cand)
+        # a bound that becomes finite is a change (|new − ±∞| ≤ TOL·∞ would call it none
+        # and stop before it travels on, across a second fee line); finite moves within the
+        # tolerance are not (so rounding on a cycle of fees cannot keep it going)
         with np.errstate(invalid="ignore"):
-            changed = ~((new == x) | (np.abs(new - x) <= TOL * np.maximum(1.0, np.abs(x))))
+            close = np.isfinite(x) & (np.abs(new - x) <= TOL * np.maximum(1.0, np.abs(x)))
+        changed = (new != x) & ~close
         x = new
         if not changed.any():
             return x
