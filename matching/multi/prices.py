@@ -145,12 +145,10 @@ def _closure(start: FloatArray, edges: Edges, upper: bool, n: int) -> FloatArray
             cand = x[edges.a] - edges.w
             new = x.copy()
             np.maximum.at(new, edges.b, cand)
-        # a bound that becomes finite is a change (|new − ±∞| ≤ TOL·∞ would call it none
-        # and stop before it travels on, across a second fee line); finite moves within the
-        # tolerance are not (so rounding on a cycle of fees cannot keep it going)
         with np.errstate(invalid="ignore"):
+            # (an infinite old value has no tolerance: −inf → 0.45 is a change)
             close = np.isfinite(x) & (np.abs(new - x) <= TOL * np.maximum(1.0, np.abs(x)))
-        changed = (new != x) & ~close
+            changed = ~((new == x) | close)
         x = new
         if not changed.any():
             return x

@@ -87,6 +87,8 @@ def test_a_long_chain_of_fee_lines() -> None:
     highs = [nd["price_high"] for nd in out["intervals"][0]["nodes"]]
     assert lows == pytest.approx([0.5 - 0.01 * k for k in range(n)])
     assert highs == pytest.approx([0.9 + 0.01 * (n - 1 - k) for k in range(n)])
+    # every range covers the span [0.5, 0.9]: its midpoint everywhere
+    assert [nd["price"] for nd in out["intervals"][0]["nodes"]] == pytest.approx([0.7] * n)
     assert check_multi_result(doc, out) == []
 
 
@@ -99,11 +101,12 @@ FEES = [0.0, 0.01, 0.05, 0.05, 0.1, 0.3]
 
 
 @st.composite
-def fee_trees(draw: st.DrawFn) -> dict[str, Any]:
-    """A tree of 2–6 nodes (a feeder: a chain, or any tree), most lines with a fee, with or
-    without reactances; 1–3 intervals; orders, sometimes a grid connection and a storage unit."""
-    n_t = draw(st.integers(1, 3))
-    n = draw(st.integers(2, 6))
+def fee_trees(draw: st.DrawFn, max_intervals: int = 3, storage: bool = True) -> dict[str, Any]:
+    """A tree of 2–5 nodes (a feeder: a chain, or any tree), most lines with a fee, with or
+    without reactances; 1 to `max_intervals` intervals; orders, sometimes a grid connection
+    and (if `storage`) a storage unit."""
+    n_t = draw(st.integers(1, max_intervals))
+    n = draw(st.integers(2, 5))
     chain = draw(st.booleans())
     dc = draw(st.booleans())
     lines: list[dict[str, Any]] = []
@@ -145,7 +148,7 @@ def fee_trees(draw: st.DrawFn) -> dict[str, Any]:
         for k in range(draw(st.integers(0, 8)))
     ]
     doc: dict[str, Any] = {"intervals": intervals(n_t, 60), "network": network, "orders": orders}
-    if draw(st.integers(0, 3)) == 0:
+    if storage and draw(st.integers(0, 2)) == 0:
         doc["storage"] = [
             {
                 "id": "S0",
@@ -161,21 +164,36 @@ def fee_trees(draw: st.DrawFn) -> dict[str, Any]:
     return doc
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+def fast(n: int) -> settings:
+    return settings(
+        max_examples=n,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+@fast(50)
 @given(fee_trees())
 def test_the_price_rule_applies_on_every_tree_with_fees(doc: dict[str, Any]) -> None:
-    """No error; every rule of `check_multi_result` holds (prices against orders, grid, fee
-    lines, storage); without storage (whose value μ the rule takes from the solver) the
-    prices and ranges are the documented rule recomputed on the dual face by the reference."""
+    """No error; every rule of `check_multi_result` holds: feasibility, prices against every
+    order, the grid and the lines (|Δprice| ≤ fee, = fee where a fee line carries energy
+    inside its limit), storage optimal at its prices, fees and rent as defined, trades."""
     out = clear_document(copy.deepcopy(doc), timings=False)
     assert out["status"] == "optimal", out["reason"]
     assert check_multi_result(doc, out) == []
-    if "storage" in doc:
-        return
+
+
+@fast(20)
+@given(fee_trees(max_intervals=1, storage=False))
+def test_prices_and_ranges_are_the_documented_rule_on_trees_with_fees(
+    doc: dict[str, Any],
+) -> None:
+    """Without storage (whose value μ the rule takes from the solver's duals) every
+    node's range and price equal the rule recomputed by the reference on the whole dual
+    optimal face (two LPs per node for the range, the midpoint clipped to the span, the
+    greatest optimal vector below it if that is not optimal)."""
+    out = clear_document(copy.deepcopy(doc), timings=False)
+    assert out["status"] == "optimal", out["reason"]
     pb = parse(doc)
     want, low, high = midpoint_prices(pb, solve_lp(pb))
     for t, iv in enumerate(out["intervals"]):
