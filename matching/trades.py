@@ -234,8 +234,8 @@ def build_trades(
     ranks: tuple[IntArray, IntArray] | None = None,
 ) -> Trades:
     """Trades from the supply and demand items (see the module docstring). `ranks` (rank,
-    class) replaces the nodes' ranking by what they are (the several-interval core ranks
-    node-intervals by position: it only promises invariance under reordering of orders)."""
+    class) replaces the computed ranking (the several-interval core passes the same ranking,
+    computed vectorised by `matching.multi.ranks`)."""
     n = topo.n_nodes
     supply = np.bincount(supply_items.node, weights=supply_items.qty, minlength=n).astype(float)
     demand = np.bincount(demand_items.node, weights=demand_items.qty, minlength=n).astype(float)

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import make_url
 
 from tests.support.databases import (
@@ -21,6 +22,15 @@ from tests.support.databases import (
     fresh_database,
     pg_admin,
     release_database,
+)
+
+# CI (`.ci/run` sets KLASTER_HYPOTHESIS_PROFILE=ci; so does an env CI) explores the same
+# examples every run, so a merge is judged on the code and not on the draw; elsewhere every
+# run draws new examples.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+hypothesis_settings.register_profile("explore", print_blob=True)
+hypothesis_settings.load_profile(
+    os.environ.get("KLASTER_HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "explore")
 )
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

@@ -18,6 +18,7 @@ from matching import glop
 from matching.multi.model import MultiModel, Reduction, block_balance, build, net_flow
 from matching.multi.prices import StepsAt, bounds, line_constraints, transport_prices
 from matching.multi.problem import Blocks, MultiProblem, Storage
+from matching.multi.ranks import node_ranks
 from matching.multi.reduce import reduce_tree, subtree_matrix, tree_flows
 from matching.network import Topology, build_topology
 from matching.prices import PriceRuleError, choose_prices
@@ -43,6 +44,11 @@ SURPLUS_TOL = 1e-7
 #: (1e-4). Measured on 96 intervals × 10,000 orders, 500 nodes, 50 storage, 200 blocks in 20
 #: groups of 5: HiGHS 8 s CPU, SCIP 100 s; a zero gap did not finish in minutes.
 MIP_SOLVER = "highs"
+#: The block decisions' guarantee: welfare within this relative gap of the MIP optimum
+#: (HiGHS's own default `mip_rel_gap`).
+MIP_GAP = 1e-4
+#: A relaxed block decision this close to 0 or 1 counts as decided.
+INTEGRAL = 1e-9
 #: GLOP for the several-interval transport LP: dual simplex with presolve and perturbed
 #: costs (96 intervals × 10,000 orders, 500 nodes, 50 storage: 0.9 s CPU against 1.35 s
 #: for the one-interval setting; storage makes the dual highly degenerate).
@@ -50,6 +56,11 @@ MULTI_TRANSPORT = "use_dual_simplex: true, perturb_costs_in_dual_simplex: true"
 #: GLOP's row duals π give reduced costs c − Aᵀπ: the price of a node-interval is −π of
 #: its balance row (a buy step's reduced cost is its price minus the node's price).
 DUAL_SIGN = 1.0
+#: Why a block was rejected (`MultiResult.block_reason`; `REJECTION` gives the JSON words):
+#: its surplus at full acceptance would not be positive; another block of its exclusive group
+#: was accepted; or in the money and not excluded, yet rejected (paradoxically rejected).
+REJECTED_NONE, OUT_OF_THE_MONEY, GROUP_EXCLUSIVE, PARADOXICAL = 0, 1, 2, 3
+REJECTION = (None, "out_of_the_money", "group_exclusive", "paradoxically_rejected")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -59,7 +70,7 @@ class MultiResult:
     accepted_kwh: FloatArray  # per order
     block_ratio: FloatArray
     block_surplus: FloatArray
-    block_paradox: np.ndarray  # paradoxically rejected
+    block_reason: np.ndarray  # int8: REJECTED_NONE (accepted) or why a block was rejected
     charge_kwh: FloatArray  # (S, T)
     discharge_kwh: FloatArray
     soc_kwh: FloatArray
@@ -119,7 +130,7 @@ def failed(
         accepted_kwh=z(len(problem.orders)),
         block_ratio=z(n_b),
         block_surplus=np.full(n_b, np.nan),
-        block_paradox=z(n_b, dtype=np.bool_),
+        block_reason=z(n_b, dtype=np.int8),
         charge_kwh=z((n_s, t_n)),
         discharge_kwh=z((n_s, t_n)),
         soc_kwh=z((n_s, t_n)),
@@ -201,9 +212,56 @@ def _as_lin(model: MultiModel) -> Any:
     return model  # rows_hold only reads matrix, row_lower, row_upper
 
 
-def _solve_mip(
-    model: MultiModel, left: float | None, hint: list[tuple[int, float]]
-) -> tuple[Status, str, FloatArray]:
+def _block_decisions(
+    mip: MultiModel, ycols: slice, group: IntArray, dc: bool, left: float | None
+) -> tuple[Status, str, np.ndarray, str]:
+    """Which blocks are accepted: a MIP solution within `MIP_GAP` of the MIP optimum
+    (docs/clearing.md, "Block orders", step 1).
+
+    The LP relaxation (GLOP) gives an upper bound U. If its block decisions are all 0/1 they
+    are the MIP optimum. Otherwise they are rounded (in each exclusive group the member with
+    the largest relaxed value if it is ≥ 1/2, else none; an ungrouped block to the nearer of
+    0 and 1) and the LP with those decisions is solved: its welfare W is taken when
+    U − W ≤ MIP_GAP × max(1, |U|) (proved by the bound: the same guarantee as HiGHS's own
+    gap), else HiGHS solves the full MIP at its default gap."""
+    t_start = time.perf_counter()
+
+    def rest() -> float | None:
+        return None if left is None else left - (time.perf_counter() - t_start)
+
+    none = np.zeros(0, dtype=np.bool_)
+    status, reason, relax = _solve_lp(mip, dc, left)
+    if status is Status.TIME_LIMIT:
+        return status, reason, none, ""
+    if status is Status.OPTIMAL and relax is not None:
+        y = relax.values[ycols]
+        bound = float(mip.objective @ relax.values)
+        whole = np.abs(y - np.round(y)) <= INTEGRAL
+        if whole.all():
+            return Status.OPTIMAL, reason, np.round(y) > 0.5, "LP relaxation integral"
+        on = np.round(y) > 0.5
+        for g in np.unique(group[~whole & (group >= 0)]).tolist():
+            members = np.flatnonzero(group == g)
+            best = int(members[np.argmax(y[members])])  # ties: the first in canonical order
+            on[members] = False
+            on[best] = bool(y[best] >= 0.5)
+        lower = mip.lower.copy()
+        upper = mip.upper.copy()
+        lower[ycols] = upper[ycols] = on.astype(np.float64)
+        status, r_reason, rounded = _solve_lp(replace(mip, lower=lower, upper=upper), dc, rest())
+        if status is Status.TIME_LIMIT:
+            return status, r_reason, none, ""
+        if status is Status.OPTIMAL and rounded is not None:
+            got = float(mip.objective @ rounded.values)
+            if bound - got <= MIP_GAP * max(1.0, abs(bound)):
+                return Status.OPTIMAL, r_reason, on, "rounded LP relaxation within the gap"
+    status, m_reason, vals = _solve_mip(mip, rest())
+    if status is not Status.OPTIMAL:
+        return status, m_reason, none, ""
+    return Status.OPTIMAL, m_reason, np.round(vals[ycols]) > 0.5, "full MIP"
+
+
+def _solve_mip(model: MultiModel, left: float | None) -> tuple[Status, str, FloatArray]:
     helper = glop.mbh.ModelBuilderHelper()
     helper.fill_model_from_sparse_data(
         model.lower, model.upper, model.objective, model.row_lower, model.row_upper, model.matrix
@@ -213,8 +271,6 @@ def _solve_mip(
     helper.set_maximize(True)
     solver = glop.mbh.ModelSolverHelper(MIP_SOLVER)
     solver.enable_output(False)
-    # (OR-Tools' hints crash HiGHS: the previous round's decisions are not passed on)
-    del hint
     # HiGHS prints a banner on standard output unless told not to
     solver.set_solver_specific_parameters("output_flag=false")
     if left is not None:
@@ -323,7 +379,7 @@ def _uncanonical(
         res,
         block_ratio=back(res.block_ratio, pb),
         block_surplus=back(res.block_surplus, pb),
-        block_paradox=back(res.block_paradox, pb),
+        block_reason=back(res.block_reason, pb),
         charge_kwh=back(res.charge_kwh, ps),
         discharge_kwh=back(res.discharge_kwh, ps),
         soc_kwh=back(res.soc_kwh, ps),
@@ -359,7 +415,7 @@ def _clear(problem: MultiProblem) -> MultiResult:
     mip_ms = 0.0
     removed = np.zeros(n_b, dtype=np.bool_)
     rounds = 0
-    hint: list[tuple[int, float]] = []  # the previous round's block decisions
+    decided: dict[str, int] = {}  # how each round's block decisions were found
     while True:
         if n_b:
             t_m = time.perf_counter()
@@ -367,16 +423,15 @@ def _clear(problem: MultiProblem) -> MultiResult:
             lower = mip.lower.copy()
             upper = mip.upper.copy()
             ycols = mip.layout.variable("block_on").index
-            ycols_idx = np.arange(ycols.start, ycols.stop)
             upper[ycols] = np.where(removed, 0.0, 1.0)
             mip = replace(mip, lower=lower, upper=upper)
-            status, m_reason, mvals = _solve_mip(mip, left(), hint)
+            status, m_reason, on, how = _block_decisions(mip, ycols, bl.group, topo.dc_flow, left())
             mip_ms += _ms(t_m)
             if status is not Status.OPTIMAL:
                 timings["solve_ms"] = _ms(t0)
                 timings["total_ms"] = _ms(t_all)
                 return failed(problem, status, m_reason, timings)
-            on = np.round(mvals[ycols]) > 0.5
+            decided[how] = decided.get(how, 0) + 1
             b_range = (np.where(on, bl.min_ratio, 0.0), np.where(on, 1.0, 0.0))
         else:
             on = np.zeros(0, dtype=np.bool_)
@@ -387,6 +442,7 @@ def _clear(problem: MultiProblem) -> MultiResult:
             timings["solve_ms"] = _ms(t0)
             timings["total_ms"] = _ms(t_all)
             return failed(problem, status, reason, timings)
+        lp = replace(lp, values=_net_storage(problem, model, lp.values))
         lp = replace(lp, flow=_all_flows(problem, topo, steps, lp, down))
         try:
             px = _prices(problem, topo, steps, lp)
@@ -399,6 +455,7 @@ def _clear(problem: MultiProblem) -> MultiResult:
         if not n_b:
             break
         ratio = model.values(lp.values, "block")
+        px = _partial_blocks_priced(problem, model, lp, px, on, ratio)
         surplus = _block_surplus(problem, px[0], np.where(on, ratio, 1.0))
         value = np.abs(bl.price) * bl.quantity_kwh.sum(axis=1)
         losing = on & (surplus < -SURPLUS_TOL * np.maximum(1.0, value))
@@ -409,7 +466,6 @@ def _clear(problem: MultiProblem) -> MultiResult:
         removed[worst] = True
         rounds += 1
         on[worst] = False
-        hint = list(zip(ycols_idx.tolist(), on.astype(np.float64).tolist(), strict=True))
         if deadline is not None and time.perf_counter() > deadline:
             timings["solve_ms"] = _ms(t0)
             timings["total_ms"] = _ms(t_all)
@@ -419,10 +475,35 @@ def _clear(problem: MultiProblem) -> MultiResult:
     timings["solve_ms"] = _ms(t0)
     if n_b:
         timings["mip_ms"] = mip_ms
-        reason = f"{MIP_SOLVER.upper()} + {reason}"
+        how = ", ".join(f"{k} ×{v}" if v > 1 else k for k, v in sorted(decided.items()))
+        reason = f"blocks: {how} + {reason}"
         if rounds:
             reason += f"; {rounds} paradoxically accepted block{'s' if rounds > 1 else ''} rejected"
     return _finish(problem, topo, book, steps, lp, px, on, timings, t_all, reason, deadline)
+
+
+def _net_storage(problem: MultiProblem, model: MultiModel, values: FloatArray) -> FloatArray:
+    """The canonical schedule of lossless storage: a unit with both efficiencies 1 and no
+    wear that charges and discharges in one interval only does the net of the two (the same
+    state of charge, node balance, welfare and profit; the solver may return either)."""
+    st = problem.storage
+    lossless = (st.efficiency_charge == 1.0) & (st.efficiency_discharge == 1.0)
+    lossless &= st.cost_per_kwh == 0.0
+    if not lossless.any():
+        return values
+    t_n = problem.n_intervals
+    cc = model.layout.variable("charge").index
+    dc = model.layout.variable("discharge").index
+    c = values[cc].reshape(-1, t_n)
+    d = values[dc].reshape(-1, t_n)
+    both = lossless[:, None] & (c > 0) & (d > 0)
+    if not both.any():
+        return values
+    net = c - d
+    out = values.copy()
+    out[cc] = np.where(both, np.maximum(net, 0.0), c).ravel()
+    out[dc] = np.where(both, np.maximum(-net, 0.0), d).ravel()
+    return out
 
 
 def injection(
@@ -459,6 +540,33 @@ def _all_flows(
     flow[red.fee_t, red.fee_l] = own[red.fee_t, red.fee_l]
     out: FloatArray = flow
     return out
+
+
+def _partial_blocks_priced(
+    problem: MultiProblem,
+    model: MultiModel,
+    lp: _Lp,
+    px: tuple[FloatArray, FloatArray, FloatArray],
+    on: np.ndarray,
+    ratio: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The chosen prices, unless a partly accepted block (r < ratio < 1) would gain or lose
+    at them: the price rule treats accepted blocks as fixed energy, so it cannot hold such a
+    block at zero surplus. Then the LP's own duals are the prices (price_low = price_high =
+    price): they are optimal duals of the fixed-decision LP, so the block's surplus is 0 and
+    every order and storage unit is consistent with them (docs/clearing.md)."""
+    bl = problem.blocks
+    partial = on & (ratio > bl.min_ratio + 1e-9) & (ratio < 1.0 - 1e-9)
+    if not partial.any():
+        return px
+    surplus = _block_surplus(problem, px[0], ratio)
+    value = np.abs(bl.price) * bl.quantity_kwh.sum(axis=1) * ratio
+    if (np.abs(surplus[partial]) <= SURPLUS_TOL * np.maximum(1.0, value[partial])).all():
+        return px
+    t_n, n = problem.n_intervals, problem.n_nodes
+    rows = -DUAL_SIGN * model.duals(lp.duals, "nodal_balance")
+    dual = rows[model.reduction.row_of].reshape(t_n, n)
+    return dual, dual.copy(), dual.copy()
 
 
 def _canonical_first(problem: MultiProblem, mask: np.ndarray, surplus: FloatArray) -> int:
@@ -670,7 +778,15 @@ def _finish(
     profit = (lam_s * (d - c)).sum(axis=1) - st.cost_per_kwh * d.sum(axis=1)
     surplus = _block_surplus(problem, price, np.where(on, ratio, 1.0))
     b_val = np.abs(bl.price) * bl.quantity_kwh.sum(axis=1)
-    paradox = ~on & (surplus > SURPLUS_TOL * np.maximum(1.0, b_val))
+    in_money = ~on & (surplus > SURPLUS_TOL * np.maximum(1.0, b_val))
+    taken = np.zeros(max(1, len(bl.group_ids)), dtype=np.bool_)
+    taken[bl.group[on & (bl.group >= 0)]] = True
+    excluded = ~on & (bl.group >= 0) & taken[np.maximum(bl.group, 0)]
+    reject_reason = np.where(
+        on,
+        REJECTED_NONE,
+        np.where(~in_money, OUT_OF_THE_MONEY, np.where(excluded, GROUP_EXCLUSIVE, PARADOXICAL)),
+    ).astype(np.int8)
     timings["prices_ms"] = _ms(t0)
 
     check = verify(
@@ -695,7 +811,7 @@ def _finish(
         accepted_kwh=accepted,
         block_ratio=np.where(on, ratio, 0.0),
         block_surplus=surplus,
-        block_paradox=paradox,
+        block_reason=reject_reason,
         charge_kwh=c,
         discharge_kwh=d,
         soc_kwh=soc,
@@ -901,11 +1017,14 @@ def _all_trades(
         line_from=compact[k_s + k_d : k_s + k_d + k_l],
         line_to=compact[k_s + k_d + k_l :],
     )
-    # node-intervals ranked by position (interval, then network order)
-    position = np.arange(active.shape[0], dtype=np.int64)
-    tr = build_trades(
-        batch, price.ravel()[active], supply, demand, flow[l_t, l_l], (position, position)
-    )
+    # node-intervals ranked by what they are (as for one interval), never by name or position;
+    # the intervals are disjoint networks, so ranking them together changes nothing
+    n_a = int(active.shape[0])
+    lam, f_l = price.ravel()[active], flow[l_t, l_l]
+    s_tot = np.bincount(supply.node, weights=supply.qty, minlength=n_a).astype(float)
+    d_tot = np.bincount(demand.node, weights=demand.qty, minlength=n_a).astype(float)
+    ranks = node_ranks(n_a, batch.line_from, batch.line_to, lam, s_tot, d_tot, f_l)
+    tr = build_trades(batch, lam, supply, demand, f_l, ranks)
     s_node = active[tr.seller_node]
     b_node = active[tr.buyer_node]
     interval = s_node // n

@@ -2,7 +2,8 @@
 
     {"status", "reason", "flow_model", "welfare", "congestion_rent", "fees", "timings",
      "orders":   [{"id", "accepted_kwh"}],
-     "blocks":   [{"id", "accepted_ratio", "surplus", "paradoxically_rejected"}],
+     "blocks":   [{"id", "accepted_ratio", "surplus", "paradoxically_rejected",
+                 "rejected_reason"}],
      "storage":  [{"id", "charge_kwh": [..], "discharge_kwh": [..], "soc_kwh": [..], "profit"}],
      "intervals": [{"start",
                     "nodes": [{"id", "price", "price_low", "price_high"}],
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from matching.jsonio import _r, _rf
-from matching.multi.clearing import MultiResult
+from matching.multi.clearing import PARADOXICAL, REJECTION, MultiResult
 from matching.multi.problem import MultiProblem
 from matching.result import GRID
 
@@ -130,12 +131,18 @@ def to_dict(problem: MultiProblem, result: MultiResult, *, timings: bool = True)
             for i, a in zip(order_ids, _r(result.accepted_kwh), strict=True)
         ],
         "blocks": [
-            {"id": i, "accepted_ratio": r, "surplus": s, "paradoxically_rejected": bool(p)}
+            {
+                "id": i,
+                "accepted_ratio": r,
+                "surplus": s,
+                "paradoxically_rejected": p == PARADOXICAL,
+                "rejected_reason": REJECTION[p],
+            }
             for i, r, s, p in zip(
                 block_ids,
                 _r(result.block_ratio),
                 _r(result.block_surplus),
-                result.block_paradox.tolist(),
+                result.block_reason.tolist(),
                 strict=True,
             )
         ],

@@ -917,13 +917,28 @@ def check_multi_result(
         if rep is None or abs(float(rep) - own) > money:
             out.append(f"blocks[{bi}].surplus {rep} differs from the definition: {own}")
         flag = entry.get("paradoxically_rejected")
-        # in the money yet rejected, and not excluded by another accepted block of its group
         excluded = blk.group is not None and any(
-            ratio[other] > tol for other in groups.get(blk.group, []) if other != bi
+            pb.blocks[o].group == blk.group and ratio[o] > tol
+            for o in range(len(pb.blocks))
+            if o != bi
         )
         want_flag = (not accepted) and own > money and not excluded
         if bool(flag) != want_flag and not (not accepted and abs(own) <= money):
             out.append(f"blocks[{bi}].paradoxically_rejected {flag} but surplus {own}")
+        why = entry.get("rejected_reason", "missing")
+        if accepted:
+            want_why: tuple[str | None, ...] = (None,)
+        elif abs(own) <= money:  # at the tolerance either word is right
+            want_why = (
+                "out_of_the_money",
+                "group_exclusive" if excluded else "paradoxically_rejected",
+            )
+        elif own < 0:
+            want_why = ("out_of_the_money",)
+        else:
+            want_why = ("group_exclusive",) if excluded else ("paradoxically_rejected",)
+        if why not in want_why:
+            out.append(f"blocks[{bi}].rejected_reason {why!r}, expected one of {want_why}")
         if (
             strict_partial_blocks
             and accepted
@@ -1138,20 +1153,26 @@ def reference_result(doc: dict[str, Any]) -> dict[str, Any]:
         sum(ln["fee"] * abs(flow[t, li]) for t in range(n_t) for li, ln in enumerate(pb.lines))
     )
     out_blocks = []
+    taken = {b.group for bi, b in enumerate(pb.blocks) if b.group is not None and ratios[bi] > 0}
     for bi, blk in enumerate(pb.blocks):
         r = float(ratios[bi])
         s = surplus_at(pb, blk, r if r > 0 else 1.0, prices)
-        taken = blk.group is not None and any(
-            ratios[o] > 0 and pb.blocks[o].group == blk.group
-            for o in range(len(pb.blocks))
-            if o != bi
-        )
+        why = None
+        if r == 0:
+            why = (
+                "out_of_the_money"
+                if s <= TOL
+                else "group_exclusive"
+                if blk.group in taken
+                else "paradoxically_rejected"
+            )
         out_blocks.append(
             {
                 "id": blk.id,
                 "accepted_ratio": r,
                 "surplus": s,
-                "paradoxically_rejected": r == 0 and s > TOL and not taken,
+                "paradoxically_rejected": why == "paradoxically_rejected",
+                "rejected_reason": why,
             }
         )
     out_storage = []

@@ -377,3 +377,129 @@ def test_identical_storage_units_listed_the_other_way_round_get_the_same_schedul
     assert all(s == by_id[s["id"]] for s in out["storage"])
     assert out["intervals"] == back["intervals"]
     assert out["welfare"] == back["welfare"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_radial_reduction_changes_nothing_but_the_lp_size(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matching.multi import clearing
+    from matching.multi.model import no_reduction
+
+    doc = random_problem(seed, n_intervals=5, n_nodes=7, n_orders=40, n_storage=2, n_blocks=2)
+    reduced = clear_document(doc, timings=False)
+    monkeypatch.setattr(
+        clearing, "reduce_tree", lambda problem, steps, topo, down: no_reduction(problem, topo)
+    )
+    full = clear_document(doc, timings=False)
+    assert reduced["status"] == full["status"] == "optimal"
+    assert reduced["welfare"] == pytest.approx(full["welfare"], abs=1e-7)
+    for a, b in zip(reduced["intervals"], full["intervals"], strict=True):
+        for na, nb in zip(a["nodes"], b["nodes"], strict=True):
+            for key in ("price_low", "price_high"):
+                if na[key] is None or nb[key] is None:
+                    continue
+                # equal ranges where the optimum is unique; else both are valid optima
+                assert na["price_low"] is None or na["price_low"] <= na["price"] + 1e-9
+
+
+def _trade_multiset(out: dict[str, Any]) -> list[list[str]]:
+    return [
+        sorted(json.dumps(tr, sort_keys=True) for tr in iv["trades"]) for iv in out["intervals"]
+    ]
+
+
+def test_trades_do_not_depend_on_how_nodes_are_listed() -> None:
+    """Relisting the network's nodes (same LP solution) gives the same trades: node-intervals
+    are ranked by what they are, never by their position."""
+    checked = 0
+    for seed in range(12):
+        doc = random_problem(seed, n_nodes=5, n_orders=30, n_storage=2, fees=False)
+        out = clear_document(doc, timings=False)
+        rev = copy.deepcopy(doc)
+        rev["network"]["nodes"].reverse()
+        back = clear_document(rev, timings=False)
+        same_solution = out["orders"] == back["orders"] and out["storage"] == back["storage"]
+        same_solution &= all(
+            a["lines"] == b["lines"]
+            for a, b in zip(out["intervals"], back["intervals"], strict=True)
+        )
+        if not same_solution:
+            continue  # another optimal solution: trades may rightly differ
+        checked += 1
+        assert _trade_multiset(out) == _trade_multiset(back), seed
+    assert checked >= 3
+
+
+def test_lossless_storage_never_charges_and_discharges_at_once() -> None:
+    """A unit with both efficiencies 1 and no wear gets the net schedule (never both in one
+    interval), whatever the solver returned."""
+    seen = 0
+    for seed in range(10):
+        doc = random_problem(seed, n_storage=3)
+        for s in doc["storage"]:
+            s["efficiency_charge"] = s["efficiency_discharge"] = 1.0
+            s["cost_per_kwh"] = 0.0
+        out = clear_document(doc, timings=False)
+        assert out["status"] == "optimal"
+        for s in out["storage"]:
+            for c, d in zip(s["charge_kwh"], s["discharge_kwh"], strict=True):
+                seen += c > 0 or d > 0
+                assert c == 0 or d == 0, (seed, s)
+    assert seen
+
+
+def test_rejected_reason_separates_group_exclusion_from_paradox() -> None:
+    """Two blocks of one group, both in the money: the one accepted excludes the other, which
+    is `group_exclusive`, not paradoxically rejected."""
+    doc = {
+        "intervals": [{"start": "2026-06-15T10:00:00+02:00", "minutes": 60}],
+        "network": {
+            "nodes": [{"id": "A"}],
+            "grid_connections": [
+                {"node": "A", "import_price": 0.3, "export_price": 0.1, "import_limit_kw": 100,
+                 "export_limit_kw": 100}
+            ],
+        },
+        "orders": [],
+        "blocks": [
+            {"id": "big", "node": "A", "side": "buy", "price": 0.8, "first_interval": 0,
+             "quantities_kwh": [10], "group": "g"},
+            {"id": "small", "node": "A", "side": "buy", "price": 0.8, "first_interval": 0,
+             "quantities_kwh": [5], "group": "g"},
+            {"id": "cheap", "node": "A", "side": "buy", "price": 0.2, "first_interval": 0,
+             "quantities_kwh": [5]},
+        ],
+    }  # fmt: skip
+    out = clear_document(doc, timings=False)
+    by_id = {b["id"]: b for b in out["blocks"]}
+    assert by_id["big"]["accepted_ratio"] == 1.0
+    assert by_id["big"]["rejected_reason"] is None
+    assert by_id["small"]["accepted_ratio"] == 0.0
+    assert by_id["small"]["surplus"] > 0
+    assert by_id["small"]["rejected_reason"] == "group_exclusive"
+    assert by_id["small"]["paradoxically_rejected"] is False
+    assert by_id["cheap"]["rejected_reason"] == "out_of_the_money"
+    assert by_id["cheap"]["paradoxically_rejected"] is False
+
+
+def test_vectorised_node_ranks_equal_the_one_interval_ranking() -> None:
+    """`matching.multi.ranks.node_ranks` gives exactly `matching.transfers.node_ranks`."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from matching.multi.ranks import node_ranks as fast
+    from matching.transfers import node_ranks as slow
+
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        n, m = int(rng.integers(1, 12)), int(rng.integers(0, 16))
+        lf, lt = rng.integers(0, n, m), rng.integers(0, n, m)
+        price = rng.choice([0.1, 0.2, 0.2000000000001], n)
+        sup, dem = rng.choice([0.0, 1.0, 2.0], n), rng.choice([0.0, 1.0], n)
+        flow = rng.choice([0.0, 1.0, -1.0, 2.0], m)
+        topo = SimpleNamespace(n_nodes=n, line_from=lf, line_to=lt)
+        want = slow(topo, price, sup, dem, flow)  # type: ignore[arg-type]
+        got = fast(n, lf, lt, price, sup, dem, flow)
+        assert np.array_equal(want[0], got[0]) and np.array_equal(want[1], got[1])

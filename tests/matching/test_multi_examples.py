@@ -82,6 +82,7 @@ def test_block_rejected_paradoxically() -> None:
             "accepted_ratio": 0.0,
             "surplus": A(1.0, abs=1e-9),
             "paradoxically_rejected": True,
+            "rejected_reason": "paradoxically_rejected",
         }
     ]
     assert trades(r, 0) == A({("s1", "b1"): 6}, abs=1e-9)

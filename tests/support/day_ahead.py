@@ -23,7 +23,8 @@ def fake_clear_document(doc: dict[str, Any]) -> dict[str, Any]:
             seen.add(b["group"])
         blocks.append(
             {"id": b["id"], "accepted_ratio": 1.0 if take else 0.0, "surplus": 1.5,
-             "paradoxically_rejected": not take}
+             "paradoxically_rejected": False,
+             "rejected_reason": None if take else "group_exclusive"}
         )  # fmt: skip
     storage = [
         {
