@@ -21,6 +21,7 @@ sees energy − minimum, and states are reported back with the minimum added); b
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -66,7 +67,7 @@ from market.trading.models import Interval, Order, OrderStatus
 
 log = logging.getLogger("klaster.day_ahead")
 ZERO = Decimal("0.000")
-CHUNK = 1000
+CHUNK = 250
 
 DAY_AHEAD_GATE_CLOSED = "day_ahead_gate_closed"
 DAY_AHEAD_CLEARED = "day_ahead_cleared"
@@ -155,32 +156,34 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
     doc_orders: list[dict[str, Any]] = []
     orders: dict[str, tuple[int, int, str, bool, int]] = {}
     excluded: list[int] = []
-    rows = (
-        await session.execute(
-            select(
-                Order.id, Order.metering_point_id, Order.interval_id, Order.side,
-                Order.quantity_kwh, Order.price,
-            )
-            .where(
-                Order.interval_id.in_(list(index)),
-                Order.market == Market.DAY_AHEAD.value,
-                Order.status != OrderStatus.CANCELLED.value,
-            )
-            .order_by(Order.id)
+    # Read in partitions, the loop's turn between them (a day has tens of thousands).
+    stream = await session.stream(
+        select(
+            Order.id, Order.metering_point_id, Order.interval_id, Order.side,
+            Order.quantity_kwh, Order.price,
         )
-    ).all()  # fmt: skip
-    for oid, mp, iv, side, qty, price in rows:
-        point = points.get(mp)
-        if point is None or point.node_id not in code:
-            excluded.append(oid)
-            continue
-        key = f"o{oid}"
-        node = code[point.node_id]
-        orders[key] = (oid, mp, node, side == "buy", index[iv])
-        doc_orders.append(
-            {"id": key, "node": node, "side": side, "quantity_kwh": _num(qty),
-             "price": _num(price), "interval": index[iv]}
-        )  # fmt: skip
+        .where(
+            Order.interval_id.in_(list(index)),
+            Order.market == Market.DAY_AHEAD.value,
+            Order.status != OrderStatus.CANCELLED.value,
+        )
+        .order_by(Order.id)
+        .execution_options(yield_per=CHUNK)
+    )  # fmt: skip
+    async for part in stream.partitions():
+        for oid, mp, iv, side, qty, price in part:
+            point = points.get(mp)
+            if point is None or point.node_id not in code:
+                excluded.append(oid)
+                continue
+            key = f"o{oid}"
+            node = code[point.node_id]
+            orders[key] = (oid, mp, node, side == "buy", index[iv])
+            doc_orders.append(
+                {"id": key, "node": node, "side": side, "quantity_kwh": _num(qty),
+                 "price": _num(price), "interval": index[iv]}
+            )  # fmt: skip
+        await asyncio.sleep(0)
     doc_storage: list[dict[str, Any]] = []
     storage: dict[str, tuple[int, int, str, Decimal]] = {}
     srows = (
@@ -681,10 +684,12 @@ async def _store(
     ):
         for k in range(0, len(rows), CHUNK):
             chunk = [row | {"run_id": run.id} for row in rows[k : k + CHUNK]]
-            await session.execute(insert(model), chunk)
+            await session.execute(insert(model.__table__), chunk)  # type: ignore[arg-type]
+            await asyncio.sleep(0)  # the loop's turn between chunks
     for k in range(0, len(converted.order_rows), CHUNK):
         chunk = [row | {"updated_at": now} for row in converted.order_rows[k : k + CHUNK]]
         await session.execute(update(Order), chunk)
+        await asyncio.sleep(0)
     if converted.block_rows:
         await session.execute(update(BlockOrder), converted.block_rows)
     # A partly accepted order is "partly filled" (the core accepts any part of a simple order).

@@ -10,6 +10,7 @@ written by the order pipeline's `order_row`. Services here never commit.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -51,6 +52,8 @@ from market.trading.rules import (
 
 #: Forecast quantities below this are not worth an order (kWh).
 MIN_FORECAST_KWH = Decimal("0.001")
+#: Orders placed per pipeline call when materialising; the loop gets a turn between batches.
+PLACE_BATCH = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +256,19 @@ async def materialise(
         sub for sub in submissions if (sub.standing_order_id, sub.order.interval_id) not in placed
     ]
     gate = Gate.CLOSING if clock is None else Gate.OPEN
-    placement = await place(session, clock or SystemClock(), submissions, gate=gate)
+    # In batches, back to the event loop between them: a day-ahead day places every rule's
+    # 92-100 orders at once (tens of thousands), and validating and inserting them in one go
+    # would hold the loop for seconds (docs/benchmarks.md, day-ahead product).
+    placement = Placement([])
+    for k in range(0, len(submissions), PLACE_BATCH):
+        part = await place(
+            session, clock or SystemClock(), submissions[k : k + PLACE_BATCH], gate=gate
+        )
+        placement.results.extend(part.results)
+        placement.events.extend(part.events)
+        placement.notified.extend(part.notified)
+        if k + PLACE_BATCH < len(submissions):
+            await asyncio.sleep(0)
     rejected = [
         (sub.actor.member_id, sub.standing_order_id, sub.order.interval_id, outcome)
         for sub, outcome in zip(submissions, placement.results, strict=True)
