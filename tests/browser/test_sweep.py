@@ -76,7 +76,7 @@ EXPECT = {
 INTENDED = {("/no-such-page", 404)}
 
 #: Catalogue words that are Polish words too (or loanwords) and may stand in Polish text.
-POLISH_TOO = {"Data", "Import", "No.", "Per", "Role", "role", "generator", "set", "met", "at"}
+POLISH_TOO = {"Data", "Import", "No.", "Per", "Role", "role", "generator", "set", "met", "at", "to"}
 #: English words that never belong in Polish text (none of them a Polish word).
 ENGLISH = {
     *("the", "and", "of", "must", "with", "your", "you", "from", "has", "have", "not", "this"),
