@@ -169,7 +169,11 @@ def _describe(value: Any) -> str:
 
 
 def _check_fields(d: Json, kind: str, path: str) -> None:
-    allowed = FIELDS[kind]
+    check_fields(d, FIELDS[kind], path)
+
+
+def check_fields(d: Json, allowed: tuple[str, ...] | list[str], path: str) -> None:
+    """Refuse a field not in `allowed`, naming it (with the nearest allowed name)."""
     if len(d) <= len(allowed) and all(k in allowed for k in d):
         return
     for key in d:

@@ -24,15 +24,23 @@ Per-interval values are held as arrays of shape (count, n_intervals).
 
 from __future__ import annotations
 
-import difflib
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from matching.jsonio import MAX_MINUTES, _describe, _HugeInteger, _InexactInteger
+from matching.jsonio import (
+    MAX_MINUTES,
+    _describe,
+    _field,
+    _id,
+    _InexactInteger,
+    _list,
+    _obj,
+    check_fields,
+)
+from matching.jsonio import _num as _finite
 from matching.problem import (
     BoolArray,
     FloatArray,
@@ -176,64 +184,11 @@ class MultiProblem:
 
 
 def _check_fields(d: Json, kind: str, path: str) -> None:
-    allowed = FIELDS[kind]
-    for key in d:
-        if key not in allowed:
-            name = (
-                key if isinstance(key, str) and key.isidentifier() and key.isascii() else ascii(key)
-            )
-            hint = difflib.get_close_matches(key, allowed, n=1)
-            also = f"did you mean {hint[0]!r}?" if hint else f"expected {', '.join(allowed)}"
-            raise ProblemError(f"{path}.{name}", f"unknown field ({also})")
-
-
-def _obj(value: Any, path: str) -> Json:
-    if not isinstance(value, dict):
-        raise ProblemError(path, "must be a JSON object")
-    return value
-
-
-def _list(value: Any, path: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ProblemError(path, "must be a JSON array")
-    return value
-
-
-def _field(d: Json, key: str, path: str) -> Any:
-    if key not in d:
-        raise ProblemError(f"{path}.{key}", "is missing")
-    return d[key]
-
-
-def _id(value: Any, path: str) -> str:
-    if isinstance(value, str) and value:
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ProblemError(
-                path, "is not valid Unicode text (it contains a lone surrogate)"
-            ) from None
-        return value
-    if isinstance(value, float):
-        raise _InexactInteger(path)
-    if isinstance(value, _HugeInteger):
-        raise ProblemError(path, f"an integer id of {value.digits} digits is too long")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ProblemError(path, "must be a non-empty string or an integer")
-    return str(value)
+    check_fields(d, FIELDS[kind], path)
 
 
 def _num(value: Any, path: str, *, low: float | None = None, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ProblemError(path, f"must be a number (got {_describe(value)})")
-    try:
-        out = float(value)
-    except OverflowError:
-        out = math.inf
-    if not math.isfinite(out):
-        raise ProblemError(path, "must be a finite number (at most ±1.7e308)")
+    out = _finite(value, path)
     if positive and out <= 0:
         raise ProblemError(path, f"must be greater than 0 (got {out:g})")
     if low is not None and out < low:
