@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from market.commands._common import run_file_import
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="CSV: ppe;interval_start;import_kwh;export_kwh;quality")
@@ -27,25 +29,7 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    import anyio
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from market.core.errors import KlasterError
-
-    path = Path(args.file)
-    if not path.is_file():
-        return _fail(f"file: {args.file!r} not found")
-    try:
-        return int(anyio.run(_run, args, path))
-    except KlasterError as exc:
-        return _fail(str(exc))
-    except SQLAlchemyError as exc:
-        return _fail(
-            f"database: {type(exc).__name__}: {str(exc).splitlines()[0][:160]} "
-            "(is DATABASE_URL right, and has `klaster migrate` run?)"
-        )
-    except UnicodeDecodeError:
-        return _fail("file: not UTF-8 text; save the CSV as UTF-8")
+    return run_file_import("import-meter", args.file, lambda path: _run(args, path))
 
 
 async def _run(args: argparse.Namespace, path: Path) -> int:

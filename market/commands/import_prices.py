@@ -13,7 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from market.commands._common import database_url
+from market.commands._common import database_url, run_file_import
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,23 +30,7 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    import anyio
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from market.core.errors import KlasterError
-
-    path = Path(args.file)
-    if not path.is_file():
-        return _fail(f"file: {args.file!r} not found")
-    try:
-        return int(anyio.run(_run, args, path))
-    except KlasterError as exc:
-        return _fail(str(exc))
-    except SQLAlchemyError as exc:
-        return _fail(
-            f"database: {type(exc).__name__}: {str(exc).splitlines()[0][:160]} "
-            "(is DATABASE_URL right, and has `klaster migrate` run?)"
-        )
+    return run_file_import("import-prices", args.file, lambda path: _run(args, path))
 
 
 async def _run(args: argparse.Namespace, path: Path) -> int:
