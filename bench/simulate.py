@@ -43,6 +43,7 @@ async def _run(url: str, args: argparse.Namespace) -> dict[str, Any]:
             first,
             first + timedelta(days=args.days - 1),
             store_results=not args.skip_store,
+            day_ahead=False if args.no_day_ahead else None,
         )
         return await sim.run()
     finally:
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", type=int, default=75)
     parser.add_argument("--start", default="2026-06-01")
     parser.add_argument("--skip-store", action="store_true")
+    parser.add_argument("--no-day-ahead", action="store_true")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="klaster-bench-sim-") as tmp:
         url = f"sqlite+aiosqlite:///{tmp}/sim.db"
@@ -67,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"simulate {args.days} days × {args.points} points ({n} intervals, "
-        f"store={'no' if args.skip_store else 'yes'}): wall {wall:.1f} s, CPU {cpu:.1f} s, "
+        f"store={'no' if args.skip_store else 'yes'}, "
+        f"day-ahead auctions {doc['day_ahead']['auctions']}): wall {wall:.1f} s, CPU {cpu:.1f} s, "
         f"{wall / n * 1000:.1f} ms/interval wall, {cpu / n * 1000:.1f} ms CPU; "
         f"peak RSS {peak_mb:.0f} MB"
     )

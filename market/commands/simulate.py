@@ -48,6 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not store clearing results (faster; the figures are the same)",
     )
+    parser.add_argument(
+        "--no-day-ahead",
+        action="store_true",
+        help="skip the day-ahead auction even if the cluster has one",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--compare", nargs=2, metavar=("A", "B"), help="two results or two scenarios"
@@ -188,6 +193,7 @@ async def _async_simulate(
             progress=_Bar(not args.no_progress),
             keep_meter_data=args.keep_meter_data,
             store_results=not args.skip_store,
+            day_ahead=False if args.no_day_ahead else None,
             monthly_export_price=scenario.prices.export_pln_per_kwh is None,
         )
         return await sim.run()

@@ -40,11 +40,14 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.access.models import Member
+from market.clearing.day_ahead import clear_day
+from market.clearing.day_ahead_models import DayAheadPosition, DayAheadRun
 from market.clearing.input import build_problems
 from market.clearing.run import solve_and_convert
 from market.clearing.store import Converted, store_results
 from market.cluster.models import Cluster
 from market.core.errors import ValidationFailed
+from market.core.events import NullPublisher
 from market.core.money import energy
 from market.core.timegrid import intervals_in_local_day, label
 from market.db.sqlite_driver import inline
@@ -60,6 +63,8 @@ from market.statutory.prices import load_price_book, rcem_pln_per_kwh
 from market.statutory.rates import TARIFF_GROUP, load_rate_book
 from market.statutory.report import period_row
 from market.statutory.rules import RULES
+from market.trading.day_ahead_gate import day_ahead_enabled, gate_closure
+from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction
 from market.trading.models import Interval, IntervalStatus, Order, Side
 from market.trading.standing import materialise
 
@@ -70,6 +75,7 @@ _GRID_FEES = (Fee.DISTRIBUTION_VARIABLE, Fee.QUALITY)
 #: Orders read, solved and stored per batch of intervals (a whole day of the 75-point demo;
 #: a few intervals at 5,000 points, so memory does not grow with the cluster's day).
 _BATCH_ORDERS = 40_000
+_NO_FIRM = (ZERO, ZERO, ZERO)
 
 #: A day hook: runs after the day's standing orders are placed and before its intervals
 #: clear (e.g. a day-ahead auction). It may place orders; the simulation commits.
@@ -144,6 +150,17 @@ class Totals:
     grid_import_kwh: Decimal = ZERO  # metered, net of the cluster per interval
     grid_export_kwh: Decimal = ZERO
     congestion: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    #: The day-ahead auctions run (`auctions`, `failed`) and their firm positions summed
+    #: (`bought_kwh`, `sold_kwh`, `amount_pln`).
+    day_ahead: dict[str, Any] = field(
+        default_factory=lambda: {
+            "auctions": 0,
+            "failed": 0,
+            "bought_kwh": ZERO,
+            "sold_kwh": ZERO,
+            "amount_pln": ZERO,
+        }
+    )
 
 
 def _gauss_factor(rng: random.Random, sigma: float) -> float:
@@ -217,6 +234,10 @@ class Simulation:
     load_error: float = 0.10
     pv_error: float = 0.20
     hooks: Sequence[DayHook] = ()
+    #: Run each day's day-ahead auction (`clearing.day_ahead.clear_day`, the public
+    #: function the CLI and the worker use) before its intervals clear. None: when the
+    #: cluster has one (`day_ahead_gate_minute` set).
+    day_ahead: bool | None = None
     progress: Progress | None = None
     keep_meter_data: bool = False
     #: Set the grid connection's export price to each month's RCEm (unless a scenario
@@ -226,6 +247,7 @@ class Simulation:
     #: trades, the orders' outcomes, the audit entry) as the scheduler does. False skips
     #: that write (the figures come from the same converted result), for speed.
     store_results: bool = True
+    totals: Totals = field(default_factory=lambda: Totals())
     #: Seconds per phase (wall), filled by `run`.
     phases: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
@@ -296,7 +318,7 @@ class Simulation:
             figures_of_kind = kinds[p.kind]
             figures_of_kind.points += 1
             figures_of_kind.members.add(member_of[p.id])
-        totals = Totals()
+        totals = self.totals = Totals()
         hours: list[HourResult] = []
         #: (year, month) → kind → discount base (consumption × (distribution + quality)).
         kind_base: dict[tuple[int, int], dict[str, Decimal]] = defaultdict(
@@ -328,6 +350,10 @@ class Simulation:
             for hook in self.hooks:
                 await hook(session, cluster, day, intervals)
             tick = self._phase("orders", tick)
+            firm: dict[tuple[int, int], tuple[Decimal, Decimal, Decimal]] = {}
+            if self.day_ahead if self.day_ahead is not None else day_ahead_enabled(cluster):
+                firm = await self._day_ahead(session, cluster, day, intervals)
+                tick = self._phase("day_ahead", tick)
             ids = [i.id for i in intervals]
             await session.execute(
                 update(Interval)
@@ -403,8 +429,11 @@ class Simulation:
                 for p in points:
                     m = matched.get(p.id, {}).get(k)
                     mi, me = (m[0], m[1]) if m else (ZERO, ZERO)
+                    fi, fe, fa = firm.get((interval.id, p.id), _NO_FIRM) if firm else _NO_FIRM
+                    if fa:
+                        kinds[p.kind].market_pln += fa  # settled in the day-ahead auction
                     if p.technology == Technology.STORAGE.value:
-                        imp, exp = mi, me
+                        imp, exp = mi + fi, me + fe
                     else:
                         load = load_kwh(p.profile, at, minutes, tz) * _gauss_factor(
                             rng, self.load_error
@@ -416,7 +445,7 @@ class Simulation:
                         net = energy(gen) - energy(load)
                         imp, exp = max(-net, ZERO), max(net, ZERO)
                     net_cluster += imp - exp
-                    positions.append(Position(p.ppe, p.node, mi, me, imp, exp))
+                    positions.append(Position(p.ppe, p.node, mi, me, imp, exp, fi, fe))
                     hour = at.replace(minute=0)
                     cell = hour_points[hour].get(p.id)
                     if cell is None:
@@ -518,6 +547,49 @@ class Simulation:
                 )
         return self._summary(totals, kinds, months, capacity, line_codes, began)
 
+    async def _day_ahead(
+        self, session: AsyncSession, cluster: Cluster, day: date, intervals: list[Interval]
+    ) -> dict[tuple[int, int], tuple[Decimal, Decimal, Decimal]]:
+        """The day's day-ahead auction, by the public `clearing.day_ahead.clear_day` (it
+        creates the auction, closes its gate placing the daily orders — day-ahead standing
+        orders, storage orders, block groups — claims, clears and stores, in transactions of
+        its own: the simulation commits the day's intraday orders first). The intraday
+        clearing then sees the capacity it used (`clearing.input`), and each point's firm
+        position is part of what its meter is compared with. Returns (interval id, point
+        id) → (import kWh, export kWh, amount PLN) of the auction in force."""
+        await session.commit()
+        outcome = await clear_day(
+            self.sessions,
+            day,
+            worker_id=WORKER,
+            publisher=NullPublisher(),
+            now=gate_closure(cluster, day),
+        )
+        da = self.totals.day_ahead
+        da["auctions"] += 1
+        if outcome.status != AuctionStatus.CLEARED.value:
+            da["failed"] += 1
+            return {}
+        rows = await session.execute(
+            select(
+                DayAheadPosition.interval_id,
+                DayAheadPosition.metering_point_id,
+                DayAheadPosition.import_kwh,
+                DayAheadPosition.export_kwh,
+                DayAheadPosition.amount_pln,
+            )
+            .join(DayAheadRun, DayAheadRun.id == DayAheadPosition.run_id)
+            .join(DayAheadAuction, DayAheadAuction.id == DayAheadRun.auction_id)
+            .where(DayAheadAuction.local_day == day, DayAheadRun.version == DayAheadAuction.version)
+        )
+        firm = {}
+        for interval_id, point_id, imp, exp, amount in rows:
+            firm[(interval_id, point_id)] = (imp, exp, amount)
+            da["bought_kwh"] += imp
+            da["sold_kwh"] += exp
+            da["amount_pln"] += amount
+        return firm
+
     @staticmethod
     def _tally(
         k: int,
@@ -597,6 +669,9 @@ class Simulation:
                 "market_import_kwh": str(totals.market_import_kwh),
                 "market_export_kwh": str(totals.market_export_kwh),
                 "local_kwh": str(totals.local_kwh),
+            },
+            "day_ahead": {
+                k: v if isinstance(v, int) else str(v) for k, v in totals.day_ahead.items()
             },
             "congestion": {
                 "intervals_by_line": dict(sorted(totals.congestion.items())),

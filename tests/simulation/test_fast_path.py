@@ -37,7 +37,9 @@ async def _simulate_and_read(url: str) -> dict[str, Any]:
                 s, members=20, seed=7, now=datetime(2026, 10, 25, tzinfo=UTC), interval_minutes=60
             )
             await apply_scenario(s, SCENARIO, 7)
-        doc = await Simulation(sessions, DAY, DAY, seed=7, keep_meter_data=True).run()
+        doc = await Simulation(
+            sessions, DAY, DAY, seed=7, keep_meter_data=True, day_ahead=False
+        ).run()
         out: dict[str, Any] = {
             "summary": {k: doc[k] for k in ("by_kind", "statutory", "grid", "congestion")},
             "members": {},

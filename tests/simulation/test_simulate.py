@@ -1,6 +1,6 @@
 """The simulation on a small cluster (60-minute intervals, the autumn DST day of 25 hours):
 the real pipeline runs, the figures hold together, a re-run with the same seed gives the same
-summary, a day hook is called with the day's intervals."""
+summary, a day hook is called with the day's intervals, the day-ahead auction runs."""
 
 from __future__ import annotations
 
@@ -82,6 +82,9 @@ def test_one_day_real_pipeline_deterministic(tmp_path: Path) -> None:
     first = _run(tmp_path / "a", 7, hooks=(hook,))
     assert days == [(DAY, 25)]
     assert first["intervals"] == first["cleared"] == 25 and first["failed"] == 0
+    # the demo cluster has a day-ahead auction: it ran before the intervals cleared
+    assert first["day_ahead"]["auctions"] == 1 and first["day_ahead"]["failed"] == 0
+    assert D(first["day_ahead"]["sold_kwh"]) > 0
     assert first["_stored_runs"] == 25 and first["_statuses"] == [IntervalStatus.CLEARED.value]
     assert first["_points"] == 24 and first["_line"] == 5000
     assert first["metering_points"] == 24 and first["by_kind"]["storage"]["metering_points"] == 3
