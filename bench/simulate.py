@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         f"peak RSS {peak_mb:.0f} MB"
     )
     print(f"  phases (wall, s): {doc['timing']['phases_s']}")
+    print(f"  phases (CPU, s): {doc['timing']['phases_cpu_s']}")
     print(
         f"  a year (35,040 intervals) at this rate: {35040 * wall / n / 60:.1f} min wall, "
         f"{35040 * cpu / n / 60:.1f} min CPU; a month (2,976): "

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import Insert, Table, Update, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access import audit
@@ -240,6 +240,31 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
     )
 
 
+async def _executemany(
+    session: AsyncSession, statement: Insert | Update, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Core executemany of tuples: the statement compiled once for the rows' keys, each
+    value passed through its column's bind processor (what SQLAlchemy would do), in chunks
+    of `CHUNK` rows. SQLAlchemy's per-row parameter building — most of the cost of storing
+    a day's results — is skipped. Every column the statement sets must be in the rows (no
+    Python-side defaults are applied)."""
+    if not rows:
+        return
+    connection = await session.connection()
+    dialect = connection.dialect
+    compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
+    names = compiled.positiontup
+    assert names is not None, "a positional paramstyle (SQLite, asyncpg)"
+    processors = [compiled.binds[name].type._cached_bind_processor(dialect) for name in names]
+    columns = list(zip(names, processors, strict=True))
+    for k in range(0, len(rows), CHUNK):
+        params = [
+            tuple(row[n] if p is None else p(row[n]) for n, p in columns)
+            for row in rows[k : k + CHUNK]
+        ]
+        await connection.exec_driver_sql(compiled.string, params)
+
+
 def _table(model: type[Base]) -> Table:
     return cast(Table, model.__table__)
 
@@ -295,8 +320,7 @@ async def store_results(
             for run_id, (_i, converted) in zip(run_ids, cleared, strict=True)
             for row in getattr(converted, attr)
         ]
-        for k in range(0, len(rows), CHUNK):
-            await session.execute(insert(_table(model)), rows[k : k + CHUNK])
+        await _executemany(session, insert(_table(model)), rows)
     orders = _table(Order)
     outcome = (
         update(orders)
@@ -306,7 +330,7 @@ async def store_results(
             clearing_price=bindparam("clearing_price"),
             amount_pln=bindparam("amount_pln"),
             status=bindparam("status"),
-            updated_at=now,
+            updated_at=bindparam("updated_at"),
         )
     )
     order_rows = [
@@ -316,16 +340,18 @@ async def store_results(
             "clearing_price": row["clearing_price"],
             "amount_pln": row["amount_pln"],
             "status": row["status"],
+            "updated_at": now,
         }
         for _i, converted in cleared
         for row in converted.order_rows
     ]
-    for k in range(0, len(order_rows), CHUNK):
-        await session.execute(outcome, order_rows[k : k + CHUNK])
-    await session.execute(
+    await _executemany(session, outcome, order_rows)
+    await _executemany(
+        session,
         insert(_table(AuditEntry)),
         [
-            audit.row(
+            {"at": now}
+            | audit.row(
                 None,
                 "clear",
                 "interval",

@@ -24,10 +24,16 @@ PRICE = Decimal("0.0001")
 AMOUNT = Decimal("0.01")
 
 
+#: 10**-places for the usual places (a hot path: building it each time cost more than the
+#: rounding).
+_QUANTA = {p: Decimal(1).scaleb(-p) for p in range(9)}
+
+
 def quantize(value: Decimal | float, places: int) -> Decimal:
     if isinstance(value, float):
         value = Decimal(repr(value))
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    quantum = _QUANTA.get(places) or Decimal(1).scaleb(-places)
+    return value.quantize(quantum, rounding=ROUND_HALF_EVEN)
 
 
 def energy(value: Decimal | float) -> Decimal:
