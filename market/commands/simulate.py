@@ -138,6 +138,7 @@ def _simulate(args: argparse.Namespace, scenario_name: str | None) -> dict[str, 
     from market.core.errors import ValidationFailed
     from market.core.settings import normalise_database_url
     from market.db.engine import migrate
+    from market.simulation.runs import simulate_into
     from market.simulation.scenario import BASELINE, load_scenario
     from market.statutory.report import parse_statutory_request
 
@@ -154,48 +155,19 @@ def _simulate(args: argparse.Namespace, scenario_name: str | None) -> dict[str, 
         migrate(url)
         import anyio
 
-        doc: dict[str, Any] = anyio.run(_async_simulate, args, url, scenario, asked)
-    doc["scenario"] = scenario.name
+        async def main() -> dict[str, Any]:
+            return await simulate_into(
+                url,
+                scenario,
+                asked.first_day,
+                asked.last_day,
+                seed=args.seed,
+                interval_minutes=args.interval_minutes,
+                progress=_Bar(not args.no_progress),
+                keep_meter_data=args.keep_meter_data,
+                store_results=not args.skip_store,
+                day_ahead=False if args.no_day_ahead else None,
+            )
+
+        doc: dict[str, Any] = anyio.run(main)
     return doc
-
-
-async def _async_simulate(
-    args: argparse.Namespace, url: str, scenario: Any, asked: Any
-) -> dict[str, Any]:
-    from datetime import UTC, datetime
-
-    from market.cluster.service import is_empty
-    from market.db.engine import create_engine, session_factory, unit_of_work
-    from market.demo.seed import seed_demo
-    from market.simulation.apply import apply_scenario
-    from market.simulation.engine import Simulation
-
-    engine = create_engine(url)
-    sessions = session_factory(engine)
-    try:
-        async with unit_of_work(sessions) as session:
-            if await is_empty(session):
-                await seed_demo(
-                    session,
-                    members=scenario.base_points,
-                    seed=args.seed,
-                    now=datetime.combine(asked.first_day, datetime.min.time(), UTC),
-                    interval_minutes=args.interval_minutes,
-                )
-            await apply_scenario(session, scenario, args.seed)
-        sim = Simulation(
-            sessions,
-            asked.first_day,
-            asked.last_day,
-            seed=args.seed,
-            load_error=float(scenario.load_error),
-            pv_error=float(scenario.pv_error),
-            progress=_Bar(not args.no_progress),
-            keep_meter_data=args.keep_meter_data,
-            store_results=not args.skip_store,
-            day_ahead=False if args.no_day_ahead else None,
-            monthly_export_price=scenario.prices.export_pln_per_kwh is None,
-        )
-        return await sim.run()
-    finally:
-        await engine.dispose()
