@@ -49,6 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="do not store clearing results (faster; the figures are the same)",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes to share the days between (temporary database only; default 1)",
+    )
+    parser.add_argument(
         "--no-day-ahead",
         action="store_true",
         help="skip the day-ahead auction even if the cluster has one",
@@ -144,6 +150,12 @@ def _simulate(args: argparse.Namespace, scenario_name: str | None) -> dict[str, 
 
     if not args.start:
         raise ValidationFailed("from", "required")
+    if not 1 <= args.workers <= 64:
+        raise ValidationFailed("workers", "must be between 1 and 64")
+    if args.workers > 1 and (args.database or args.keep_meter_data):
+        raise ValidationFailed(
+            "workers", "several workers simulate on temporary copies: not with --database"
+        )
     asked = parse_statutory_request(args.start, args.end, "month")
     scenario = load_scenario(scenario_name) if scenario_name else BASELINE
     with tempfile.TemporaryDirectory(prefix="klaster-sim-") as tmp:
@@ -167,6 +179,7 @@ def _simulate(args: argparse.Namespace, scenario_name: str | None) -> dict[str, 
                 keep_meter_data=args.keep_meter_data,
                 store_results=not args.skip_store,
                 day_ahead=False if args.no_day_ahead else None,
+                workers=args.workers,
             )
 
         doc: dict[str, Any] = anyio.run(main)

@@ -163,6 +163,98 @@ class Totals:
     )
 
 
+@dataclass(slots=True)
+class Partial:
+    """What a run (or a worker's part of it) adds up, before the summary: merged by
+    `merge` in day order."""
+
+    kinds: dict[str, KindFigures]
+    totals: Totals
+    hours: list[HourResult]
+    #: (year, month) → kind → discount base.
+    kind_base: dict[tuple[int, int], dict[str, Decimal]]
+    phases: dict[str, float]
+    cpu_phases: dict[str, float]
+
+
+_KIND_SUMS = (
+    "consumption_kwh", "fed_in_kwh", "bought_local_kwh", "sold_local_kwh", "market_pln",
+    "avoided_fees_pln", "discount_pln", "without_import_pln", "without_export_pln",
+)  # fmt: skip
+_TOTAL_SUMS = (
+    "intervals", "cleared", "failed", "local_kwh", "market_import_kwh", "market_export_kwh",
+    "grid_import_kwh", "grid_export_kwh",
+)  # fmt: skip
+
+
+def merge(parts: Sequence[Partial]) -> Partial:
+    """The parts of a range (in day order) as one: sums, the hours concatenated; the kinds'
+    members and points are the cluster's, the same in every part."""
+    first = parts[0]
+    kinds = {k: replace(f, members=set(f.members)) for k, f in first.kinds.items()}
+    totals = replace(
+        first.totals,
+        congestion=defaultdict(int, first.totals.congestion),
+        day_ahead=dict(first.totals.day_ahead),
+    )
+    hours = list(first.hours)
+    kind_base: dict[tuple[int, int], dict[str, Decimal]] = {
+        m: dict(b) for m, b in first.kind_base.items()
+    }
+    phases, cpu = defaultdict(float, first.phases), defaultdict(float, first.cpu_phases)
+    for part in parts[1:]:
+        for kind, f in part.kinds.items():
+            mine = kinds.setdefault(kind, replace(f, members=set(f.members)))
+            if mine is not f:
+                for name in _KIND_SUMS:
+                    setattr(mine, name, getattr(mine, name) + getattr(f, name))
+        for name in _TOTAL_SUMS:
+            setattr(totals, name, getattr(totals, name) + getattr(part.totals, name))
+        for line, n in part.totals.congestion.items():
+            totals.congestion[line] += n
+        for key, value in part.totals.day_ahead.items():
+            totals.day_ahead[key] += value
+        hours.extend(part.hours)
+        for m, bases in part.kind_base.items():
+            into = kind_base.setdefault(m, {})
+            for kind, base in bases.items():
+                into[kind] = into.get(kind, ZERO) + base
+        for name, sec in part.phases.items():
+            phases[name] += sec
+        for name, sec in part.cpu_phases.items():
+            cpu[name] += sec
+    return Partial(kinds, totals, hours, kind_base, dict(phases), dict(cpu))
+
+
+def _work(job: tuple[str, date, date, int], params: dict[str, Any], done_days: Any) -> Partial:
+    """A worker process of `Simulation.run_parallel`: its days on its copy of the database."""
+    import anyio
+
+    from market.db.engine import create_engine, session_factory
+
+    url, first, last, skip = job
+
+    async def main() -> Partial:
+        engine = create_engine(url)
+        try:
+            sim = Simulation(
+                session_factory(engine),
+                first,
+                last,
+                skip_draws=skip,
+                partial_only=True,
+                progress=lambda _done, _total, day: done_days.put(day),
+                **params,
+            )
+            await sim.run()
+            assert sim.partial is not None
+            return sim.partial
+        finally:
+            await engine.dispose()
+
+    return anyio.run(main)
+
+
 def _clock() -> tuple[float, float]:
     """(wall, CPU) seconds: on a shared machine the CPU time is the steadier figure."""
     return time.perf_counter(), time.process_time()
@@ -244,6 +336,15 @@ class Simulation:
     #: cluster has one (`day_ahead_gate_minute` set).
     day_ahead: bool | None = None
     progress: Progress | None = None
+    #: Processes to simulate the range in (contiguous parts of the days, each on a copy of
+    #: the database; `run_parallel`). 1: this process, on this database.
+    workers: int = 1
+    #: A worker of a parallel run: draws of the forecast errors the days before its own use
+    #: (skipped, so that every day gets the errors it gets in one process), and return the
+    #: partial figures (`partial`) instead of a summary.
+    skip_draws: int = 0
+    partial_only: bool = False
+    partial: Partial | None = None
     keep_meter_data: bool = False
     #: Set the grid connection's export price to each month's RCEm (unless a scenario
     #: fixed it).
@@ -263,6 +364,8 @@ class Simulation:
         event loop's thread (`sqlite_driver.inline`: one process, short statements). The
         cyclic garbage collector runs once a day instead of during it (a day allocates
         millions of short-lived objects; what it leaves is collected at its end)."""
+        if self.workers > 1 and self.first_day < self.last_day:
+            return await self.run_parallel()
         engine = self.sessions.kw["bind"]
         collecting = gc.isenabled()
         async with engine.connect() as connection:  # one connection: commits keep it
@@ -276,9 +379,98 @@ class Simulation:
                     gc.enable()
                 await session.close()
 
+    async def run_parallel(self) -> dict[str, Any]:
+        """The range in `workers` processes, each simulating a contiguous part of the days on
+        a copy of this (SQLite file) database, the parts' figures merged: the same summary as
+        one process gives (each worker first skips the forecast-error draws of the days
+        before its own; everything else a day needs is the day's own). What the workers
+        store stays in their copies, which are deleted: not with `keep_meter_data`, nor with
+        day hooks (they run in this process only)."""
+        import asyncio
+        import multiprocessing
+        import sqlite3
+        import tempfile
+        from concurrent.futures import ProcessPoolExecutor
+
+        began = time.perf_counter()
+        engine = self.sessions.kw["bind"]
+        url = engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            raise ValidationFailed("workers", "several workers need a SQLite file database")
+        if self.keep_meter_data or self.hooks:
+            raise ValidationFailed(
+                "workers", "several workers keep no meter data and run no day hooks"
+            )
+        async with self.sessions() as session:
+            cluster = await session.scalar(select(Cluster).limit(1))
+            if cluster is None:
+                raise ValidationFailed("database", "no cluster; seed the demo first")
+            tz, minutes = cluster.timezone, cluster.interval_minutes
+            points = await _points(session)
+            _all, capacity = await load_points(session, RULES)
+            line_codes = dict((await session.execute(select(Line.id, Line.code))).all())
+        await engine.dispose()
+        per_interval = sum(1 for p in points if p.technology != Technology.STORAGE.value) * (
+            (self.load_error != 0) + (self.pv_error != 0)
+        )
+        days = [
+            self.first_day + timedelta(days=n)
+            for n in range((self.last_day - self.first_day).days + 1)
+        ]
+        size = -(-len(days) // min(self.workers, len(days)))
+        chunks = [days[k : k + size] for k in range(0, len(days), size)]
+        params = {
+            "seed": self.seed,
+            "load_error": self.load_error,
+            "pv_error": self.pv_error,
+            "day_ahead": self.day_ahead,
+            "monthly_export_price": self.monthly_export_price,
+            "store_results": self.store_results,
+        }
+        jobs, skip = [], 0
+        with tempfile.TemporaryDirectory(prefix="klaster-sim-workers-") as tmp:
+            source = sqlite3.connect(str(url.database))
+            try:
+                for k, chunk in enumerate(chunks):
+                    path = f"{tmp}/part-{k}.db"
+                    with sqlite3.connect(path) as target:
+                        source.backup(target)
+                    jobs.append((f"sqlite+aiosqlite:///{path}", chunk[0], chunk[-1], skip))
+                    skip += per_interval * sum(
+                        len(intervals_in_local_day(d, minutes, tz)) for d in chunk
+                    )
+            finally:
+                source.close()
+            context = multiprocessing.get_context("spawn")
+            loop = asyncio.get_running_loop()
+            with (
+                context.Manager() as manager,
+                ProcessPoolExecutor(len(jobs), mp_context=context) as pool,
+            ):
+                done_days = manager.Queue()
+                futures = [
+                    loop.run_in_executor(pool, _work, job, params, done_days) for job in jobs
+                ]
+                finished = 0
+                while not all(f.done() for f in futures) or not done_days.empty():
+                    while not done_days.empty():
+                        finished += 1
+                        day = done_days.get()
+                        if self.progress is not None:
+                            self.progress(finished, len(days), day)
+                    await asyncio.sleep(0.2)
+                parts = [await f for f in futures]
+        merged = merge(parts)
+        self.totals = merged.totals
+        self.phases = defaultdict(float, merged.phases)
+        self.cpu_phases = defaultdict(float, merged.cpu_phases)
+        return self._finish(merged, tz, capacity, line_codes, began)
+
     async def _run(self, session: AsyncSession) -> dict[str, Any]:
         began = time.perf_counter()
         rng = random.Random(f"klaster-simulate:{self.seed}")
+        for _ in range(self.skip_draws):  # a worker of a parallel run: the days before its own
+            rng.gauss(0.0, 1.0)
         cluster = await session.scalar(select(Cluster).limit(1))
         if cluster is None:
             raise ValidationFailed("database", "no cluster; seed the demo first")
@@ -542,7 +734,30 @@ class Simulation:
             gc.collect()
             if self.progress is not None:
                 self.progress(n + 1, days, day)
-        months = list(roll_up(hours, Granularity.MONTH, tz, capacity, RULES))
+        part = Partial(
+            kinds=dict(kinds),
+            totals=totals,
+            hours=hours,
+            kind_base={m: dict(b) for m, b in kind_base.items()},
+            phases=dict(self.phases),
+            cpu_phases=dict(self.cpu_phases),
+        )
+        if self.partial_only:
+            self.partial = part
+            return {}
+        return self._finish(part, tz, capacity, line_codes, began)
+
+    def _finish(
+        self,
+        part: Partial,
+        tz: str,
+        capacity: Capacity,
+        line_codes: dict[int, str],
+        began: float,
+    ) -> dict[str, Any]:
+        """The summary of the whole range from its (merged) partial figures."""
+        kinds, totals, kind_base = part.kinds, part.totals, part.kind_base
+        months = list(roll_up(part.hours, Granularity.MONTH, tz, capacity, RULES))
         for period in months:
             share = period.discount_pay_share
             if share is None:

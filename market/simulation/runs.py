@@ -54,6 +54,7 @@ async def simulate_into(
     keep_meter_data: bool = False,
     store_results: bool = True,
     day_ahead: bool | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Simulate `scenario` on the (migrated) database at `url`: an empty one is seeded with
     the demo first; the scenario is applied; the summary is returned."""
@@ -86,6 +87,7 @@ async def simulate_into(
             keep_meter_data=keep_meter_data,
             store_results=store_results,
             day_ahead=day_ahead,
+            workers=workers,
             monthly_export_price=scenario.prices.export_pln_per_kwh is None,
         )
         doc = await sim.run()

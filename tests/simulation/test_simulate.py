@@ -124,3 +124,34 @@ def test_one_day_real_pipeline_deterministic(tmp_path: Path) -> None:
     assert "seven" in text and "eight" in text
     assert "household: benefit per member, PLN" in text and "condition renewable_share" in text
     assert "grid import, kWh" in text
+
+
+@pytest.mark.slow
+def test_two_workers_give_the_summary_of_one_process(tmp_path: Path) -> None:
+    """Three days shared by two processes (each on a copy of the database, the second
+    skipping the first's forecast-error draws): the same figures as one process."""
+
+    def run(workers: int) -> dict[str, Any]:
+        url = f"sqlite+aiosqlite:///{tmp_path}/w{workers}.db"
+        migrate(url)
+
+        async def main() -> dict[str, Any]:
+            engine = create_engine(url)
+            sessions = session_factory(engine)
+            try:
+                async with unit_of_work(sessions) as s:
+                    await seed_demo(
+                        s, members=20, seed=5, now=datetime(2026, 3, 1, tzinfo=UTC),
+                        interval_minutes=60,
+                    )  # fmt: skip
+                    await apply_scenario(s, SCENARIO, 5)
+                first, last = date(2026, 3, 28), date(2026, 3, 30)  # the spring DST day too
+                return await Simulation(sessions, first, last, seed=5, workers=workers).run()
+            finally:
+                await engine.dispose()
+
+        return anyio.run(main)
+
+    one, two = run(1), run(2)
+    assert one["intervals"] == 23 + 24 + 24 and one["day_ahead"]["auctions"] == 3
+    assert _figures(two) == _figures(one)

@@ -57,6 +57,12 @@ def spawn_run(run_id: int, database_url: str) -> None:
     threading.Thread(target=process.wait, name=f"simulate-run-{run_id}", daemon=True).start()
 
 
+def run_title(name: str, loc: str) -> str:
+    """A run's name as the reader reads it: a shipped scenario's own name translated, any
+    other (an uploaded file's) as written."""
+    return gettext(name, loc) if name in SCENARIO_TITLES.values() else name
+
+
 def _runner(request: HTMXRequest) -> Callable[[int, str], None]:
     """How a queued run is started: `spawn_run`, unless the app's state names another
     (tests run it in-process)."""
@@ -128,10 +134,12 @@ class SimulationsController(Controller):
     path = "/coordinator/simulations"
     guards = [requires_role("coordinator")]  # noqa: RUF012 - Litestar's declaration style
 
-    async def _context(self, db: Db, actor: CurrentActor) -> dict[str, Any]:
+    async def _context(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> dict[str, Any]:
+        loc = connection_locale(request)
         rows = await service.list_runs(db, actor)
         return {
             "runs": rows,
+            "titles": {r.id: run_title(r.name, loc) for r in rows},
             "headlines": {r.id: service.headline(r) for r in rows},
             "busy": _busy(rows),
             "done": [r for r in rows if r.status == RunStatus.DONE.value],
@@ -149,13 +157,17 @@ class SimulationsController(Controller):
             "simulations/index.html",
             section="coordinator",
             form={"scenario": "founding", "seed": "2026"},
-            **await self._context(db, actor),
+            **await self._context(request, db, actor),
         )
 
     @get("/runs")
     async def runs(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         """The list of runs (polled while one is queued or running)."""
-        return render(request, "simulations/_runs.html", **await self._context(db, actor))
+        return render(
+            request,
+            "simulations/_runs.html",
+            **await self._context(request, db, actor),
+        )
 
     @post("/")
     async def queue(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
@@ -177,7 +189,7 @@ class SimulationsController(Controller):
         rendered = render(
             request,
             "simulations/_run_form.html",
-            **(await self._context(db, actor) | context | {"queued": run, "oob": True}),
+            **(await self._context(request, db, actor) | context | {"queued": run, "oob": True}),
         )
         # after the response: the request's unit of work has committed the queued run
         rendered.background = BackgroundTask(_runner(request), run.id, url)
@@ -196,7 +208,7 @@ class SimulationsController(Controller):
             "simulations/_import_form.html",
             imported=run,
             oob=True,
-            **await self._context(db, actor),
+            **await self._context(request, db, actor),
         )
 
     @get("/compare")
@@ -210,8 +222,9 @@ class SimulationsController(Controller):
     ) -> Template:
         run_a, run_b = await service.finished_pair(db, actor, a, b)
         assert run_a.summary is not None and run_b.summary is not None
-        doc_a = {**run_a.summary, "scenario": f"#{run_a.id} {run_a.name}"}
-        doc_b = {**run_b.summary, "scenario": f"#{run_b.id} {run_b.name}"}
+        loc = connection_locale(request)
+        doc_a = {**run_a.summary, "scenario": f"#{run_a.id} {run_title(run_a.name, loc)}"}
+        doc_b = {**run_b.summary, "scenario": f"#{run_b.id} {run_title(run_b.name, loc)}"}
         c = compare(doc_a, doc_b)
         return page(
             request,
@@ -219,7 +232,7 @@ class SimulationsController(Controller):
             "simulations/_compare.html",
             section="coordinator",
             **(
-                await self._context(db, actor)
+                await self._context(request, db, actor)
                 | {
                     "c": c,
                     "run_a": run_a,
