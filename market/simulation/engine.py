@@ -93,6 +93,10 @@ class SimPoint:
     tariff_group: str
     profile: PointProfile
 
+    @property
+    def storage(self) -> bool:
+        return self.technology == Technology.STORAGE.value
+
 
 @dataclass(slots=True)
 class KindFigures:
@@ -625,13 +629,15 @@ class Simulation:
                 at = interval.start_utc
                 positions = []
                 net_cluster = ZERO
+                in_hour = hour_points[at.replace(minute=0)]
                 for p in points:
-                    m = matched.get(p.id, {}).get(k)
+                    of_point = matched.get(p.id)
+                    m = of_point.get(k) if of_point else None
                     mi, me = (m[0], m[1]) if m else (ZERO, ZERO)
                     fi, fe, fa = firm.get((interval.id, p.id), _NO_FIRM) if firm else _NO_FIRM
                     if fa:
                         kinds[p.kind].market_pln += fa  # settled in the day-ahead auction
-                    if p.technology == Technology.STORAGE.value:
+                    if p.storage:
                         imp, exp = mi + fi, me + fe
                     else:
                         load = load_kwh(p.profile, at, minutes, tz) * _gauss_factor(
@@ -645,10 +651,9 @@ class Simulation:
                         imp, exp = max(-net, ZERO), max(net, ZERO)
                     net_cluster += imp - exp
                     positions.append(Position(p.ppe, p.node, mi, me, imp, exp, fi, fe))
-                    hour = at.replace(minute=0)
-                    cell = hour_points[hour].get(p.id)
+                    cell = in_hour.get(p.id)
                     if cell is None:
-                        hour_points[hour][p.id] = [imp, exp]
+                        in_hour[p.id] = [imp, exp]
                     else:
                         cell[0] += imp
                         cell[1] += exp
