@@ -142,6 +142,7 @@ def benefit_chart(both: MemberBenefits, loc: str) -> Markup:
             title=gettext("The month with and without the cluster", loc),
             empty_label=gettext("No figures for this month.", loc),
             fmt_value=lambda v: fmt.number(v, 2, loc) + " zł",
+            width=440,
         )
     )
 

@@ -9,7 +9,7 @@ zero line and the scale spans the smallest and the largest value.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from html import escape
 
 from web.ui.report_charts import BAR_FILL, THRESHOLD_STROKE
@@ -26,6 +26,11 @@ FILLS = {"with": WITH_FILL, "without": WITHOUT_FILL, "benefit": BENEFIT_FILL}
 def _f(x: float) -> str:
     text = f"{x:.1f}"
     return text[:-2] if text.endswith(".0") else text
+
+
+def _label_room(labels: Iterable[str]) -> int:
+    """Room left of the bars for the longest label (11 px text: ~6.5 px a character)."""
+    return int(min(240, 20 + 6.5 * max((len(t) for t in labels), default=8)))
 
 
 def _scale(
@@ -47,7 +52,8 @@ def signed_bars_svg(
 ) -> str:
     """One horizontal bar per (label, value, kind) from the zero line; kind picks the fill
     (`with`, `without`, `benefit`)."""
-    row_h, pad_l, pad_r, pad_t = 28, 200, 96, 10
+    row_h, pad_r, pad_t = 28, 96, 10
+    pad_l = _label_room(label for label, _, _ in items)
     height = pad_t * 2 + max(1, len(items)) * row_h
     parts = [
         f'<svg class="chart chart-signed" viewBox="0 0 {width} {height}" role="img" '
@@ -63,10 +69,8 @@ def signed_bars_svg(
     for k, (label, value, kind) in enumerate(items):
         y = pad_t + k * row_h
         x1, x2 = sorted((zero, at(value)))
-        text_x = x2 + 6 if value >= 0 else x1 - 6
-        anchor = "start" if value >= 0 else "end"
-        if value < 0 and text_x < pad_l + 40:  # no room left of the bar: write it right
-            text_x, anchor = zero + 6, "start"
+        # the value right of the bar, or right of the zero line for a negative one
+        text_x, anchor = (x2 + 6 if value >= 0 else zero + 6), "start"
         parts.append(
             f'<text class="tick" x="{pad_l - 8}" y="{y + 18}" text-anchor="end">'
             f"{escape(label)}</text>"
@@ -94,7 +98,8 @@ def paired_bars_svg(
 ) -> str:
     """Two horizontal bars per row (scenario A above B) from the zero line, with a legend;
     a missing value (the kind is not in that scenario) draws no bar."""
-    row_h, pad_l, pad_r, pad_t, legend_h = 44, 140, 96, 8, 22
+    row_h, pad_r, pad_t, legend_h = 44, 96, 8, 22
+    pad_l = _label_room(label for label, _, _ in rows)
     height = pad_t * 2 + legend_h + max(1, len(rows)) * row_h
     parts = [
         f'<svg class="chart chart-paired" viewBox="0 0 {width} {height}" role="img" '
@@ -108,7 +113,7 @@ def paired_bars_svg(
         )
         return "".join(parts)
     for k, (name, fill) in enumerate(zip(names, (WITH_FILL, SECOND_FILL), strict=True)):
-        x = pad_l + k * 200
+        x = 8 + k * width // 2
         parts.append(
             f'<rect x="{x}" y="{pad_t + 2}" width="12" height="12" fill="{fill}"/>'
             f'<text class="legend" x="{x + 18}" y="{pad_t + 12}">{escape(name)}</text>'
@@ -121,18 +126,19 @@ def paired_bars_svg(
             f'<text class="tick" x="{pad_l - 8}" y="{y + row_h / 2 + 4}" text-anchor="end">'
             f"{escape(label)}</text>"
         )
-        for j, (value, fill, name) in enumerate(
-            zip(pair, (WITH_FILL, SECOND_FILL), names, strict=True)
+        for j, (value, fill, name, css) in enumerate(
+            zip(pair, (WITH_FILL, SECOND_FILL), names, ("bar-a", "bar-b"), strict=True)
         ):
             if value is None:
                 continue
             by = y + 3 + j * (row_h - 6) / 2
             bh = (row_h - 6) / 2 - 2
             x1, x2 = sorted((zero, at(value)))
-            text_x = x2 + 4 if value >= 0 else max(x1 - 4, pad_l + 30)
-            anchor = "start" if value >= 0 else "end"
+            # the value right of the bar, or right of the zero line for a negative one
+            text_x = x2 + 4 if value >= 0 else zero + 4
+            anchor = "start"
             parts.append(
-                f'<rect class="bar" fill="{fill}" x="{_f(x1)}" y="{_f(by)}" '
+                f'<rect class="bar {css}" fill="{fill}" x="{_f(x1)}" y="{_f(by)}" '
                 f'width="{_f(max(1.0, x2 - x1))}" height="{_f(bh)}">'
                 f"<title>{escape(name)} · {escape(label)}: {escape(fmt_value(value))}</title>"
                 f'</rect><text class="value" x="{_f(text_x)}" y="{_f(by + bh - 2)}" '
