@@ -92,10 +92,7 @@ class SimPoint:
     technology: str
     tariff_group: str
     profile: PointProfile
-
-    @property
-    def storage(self) -> bool:
-        return self.technology == Technology.STORAGE.value
+    storage: bool
 
 
 @dataclass(slots=True)
@@ -291,6 +288,7 @@ async def _points(session: AsyncSession) -> list[SimPoint]:
                 float(p.pv_kwp),
                 float(p.other_generation_kw),
             ),
+            p.technology == Technology.STORAGE.value,
         )
         for p, kind, node in rows
     ]
