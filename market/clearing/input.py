@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,13 +18,12 @@ from market.clearing.day_ahead_models import DayAheadFlow, DayAheadGrid, DayAhea
 from market.network.models import GridConnection, Line, MeteringPoint, Node
 from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction, Market
 from market.trading.models import Interval, Order, OrderStatus
-from matching.problem import ClearingProblem
+from matching.problem import ClearingProblem, OrderBook
 from matching.problem import GridConnection as GridConn
 from matching.problem import Interval as ProblemInterval
 from matching.problem import Line as ProblemLine
 from matching.problem import Network as ProblemNetwork
 from matching.problem import Node as ProblemNode
-from matching.problem import Order as ProblemOrder
 from matching.problem import Side as ProblemSide
 from matching.result import ClearingResult
 
@@ -151,25 +151,24 @@ async def build_problems(
     for row in rows:
         by_interval[row[0]].append(row)
     nodes_t = tuple(ProblemNode(n.code) for n in nodes)
+    node_index = {n.id: k for k, n in enumerate(nodes)}
     zero = (Decimal(0), Decimal(0))
     built = []
     for interval in intervals:
         used_lines, used_grid = usage[interval.id]
-        orders, order_ids, excluded = [], [], []
+        # the order book column by column (what `OrderBook.from_orders` makes of `Order`s)
+        ids, node, is_buy, quantities, prices = [], [], [], [], []
+        order_ids, excluded = [], []
         for _i, order_id, side, quantity, price, node_id in by_interval[interval.id]:
             if node_id not in node_code:
                 excluded.append(order_id)
                 continue
             order_ids.append(order_id)
-            orders.append(
-                ProblemOrder(
-                    id=str(order_id),
-                    node=node_code[node_id],
-                    side=ProblemSide(side),
-                    quantity_kwh=float(quantity),
-                    price=float(price),
-                )
-            )
+            ids.append(str(order_id))
+            node.append(node_index[node_id])
+            is_buy.append(ProblemSide(side) is ProblemSide.BUY)
+            quantities.append(float(quantity))
+            prices.append(float(price))
         network = ProblemNetwork(
             nodes=nodes_t,
             lines=tuple(
@@ -193,9 +192,17 @@ async def build_problems(
                 for g in conns
             ),
         )
-        problem = ClearingProblem.build(
-            ProblemInterval(interval.start_utc, interval.minutes), network, orders
-        )
+        problem = ClearingProblem(
+            ProblemInterval(interval.start_utc, interval.minutes),
+            network,
+            OrderBook(
+                tuple(ids),
+                np.array(node, dtype=np.int64),
+                np.array(is_buy, dtype=np.bool_),
+                np.array(quantities, dtype=np.float64),
+                np.array(prices, dtype=np.float64),
+            ),
+        ).validated()
         built.append(
             ProblemInput(
                 problem=problem,
