@@ -1,0 +1,111 @@
+"""A metering point's net energy forecast from its own meter history (standing orders in
+forecast mode).
+
+The estimator: **the same weekday over the last four weeks, per local wall-clock interval**.
+For an interval that starts at local wall-clock time hh:mm on local day D, the forecast net
+energy (export − import, kWh; > 0 a surplus) is the mean of the point's readings that start
+at hh:mm local time on D − 7, D − 14, D − 21 and D − 28 days, over the readings present.
+
+- DST-aware: intervals are matched by local wall-clock time, not by UTC offset from D. On the
+  spring day (23 h) the missing hour 02:00–02:59 is simply not asked for; when a history day
+  is the spring day it has no 02:xx readings, so those wall-clock times average the other
+  weeks. On the autumn day (25 h) both occurrences of 02:xx get the same forecast; when a
+  history day is the autumn day, both of its 02:xx readings count as samples.
+- Missing data: weeks without a reading at that wall-clock time are left out of the mean; an
+  interval with no reading in any of the four weeks has no history forecast (the caller falls
+  back to the point's synthetic profile, `market.metering.profiles`, for that interval).
+- Set-based: one query per target local day for every point asked about, grouped by point and
+  wall-clock minute in the database (at most points × intervals-per-day rows come back).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from market.metering.models import MeterReading
+
+#: How many weeks back the estimator looks (same weekday each week).
+WEEKS = 4
+
+
+def wall_clock_minute(start_utc: datetime, zone: ZoneInfo) -> int:
+    """Minutes after local midnight on the wall clock (the autumn day's repeated 02:15 is 135
+    both times)."""
+    local = start_utc.astimezone(zone)
+    return local.hour * 60 + local.minute
+
+
+def local_starts(day: date, wall_minute: int, zone: ZoneInfo) -> list[datetime]:
+    """The UTC instants at which local `day` shows wall-clock `wall_minute`: none in the spring
+    gap, two in the autumn repeated hour, else one."""
+    naive = datetime.combine(day, time(wall_minute // 60, wall_minute % 60))
+    found: list[datetime] = []
+    for fold in (0, 1):
+        moment = naive.replace(tzinfo=zone, fold=fold).astimezone(UTC)
+        back = moment.astimezone(zone).replace(tzinfo=None)
+        if back == naive and moment not in found:
+            found.append(moment)
+    return found
+
+
+def history_days(day: date, weeks: int = WEEKS) -> list[date]:
+    return [day - timedelta(days=7 * k) for k in range(1, weeks + 1)]
+
+
+async def _day_means(
+    session: AsyncSession, point_ids: list[int], day: date, minutes: set[int], zone: ZoneInfo
+) -> dict[tuple[int, int], Decimal]:
+    """(point, wall-clock minute) → mean net kWh over the history readings (one query)."""
+    key_of: dict[datetime, int] = {}
+    for past in history_days(day):
+        for minute in minutes:
+            for start in local_starts(past, minute, zone):
+                key_of[start] = minute
+    if not key_of or not point_ids:
+        return {}
+    key = case(*((MeterReading.start_utc == s, m) for s, m in key_of.items()))
+    net = MeterReading.export_kwh - MeterReading.import_kwh
+    rows = await session.execute(
+        select(
+            MeterReading.metering_point_id,
+            key.label("wall_minute"),
+            func.sum(net, type_=MeterReading.export_kwh.type),
+            func.count(),
+        )
+        .where(
+            MeterReading.metering_point_id.in_(point_ids),
+            MeterReading.start_utc.in_(list(key_of)),
+        )
+        .group_by(MeterReading.metering_point_id, key)
+    )
+    return {(pid, int(minute)): total / count for pid, minute, total, count in rows if count}
+
+
+async def history_net_kwh(
+    session: AsyncSession, point_ids: Iterable[int], starts: Iterable[datetime], tz: str
+) -> dict[tuple[int, datetime], float]:
+    """(point, interval start UTC) → forecast net kWh from the point's history, for the pairs
+    that have history (see the module's docstring); one query per local day of `starts`."""
+    zone = ZoneInfo(tz)
+    pids = sorted(set(point_ids))
+    # local day → wall-clock minute → the interval starts showing it (two in the autumn hour)
+    by_day: dict[date, dict[int, list[datetime]]] = defaultdict(lambda: defaultdict(list))
+    for start in starts:
+        local = start.astimezone(zone)
+        by_day[local.date()][local.hour * 60 + local.minute].append(start)
+    out: dict[tuple[int, datetime], float] = {}
+    if not pids:
+        return out
+    for day, targets in sorted(by_day.items()):
+        means = await _day_means(session, pids, day, set(targets), zone)
+        for (pid, minute), mean in means.items():
+            for start in targets.get(minute, ()):
+                out[(pid, start)] = float(mean)
+    return out
