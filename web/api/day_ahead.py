@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from litestar import Response, get, post, put
+from litestar import Response, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from market.clearing.day_ahead_results import DayAheadView, MyPosition, my_day_positions
@@ -148,6 +148,26 @@ async def place_block_group(
     return await day_ahead.place_block_group(db, actor, clock, group)
 
 
+@delete("/day-ahead/storage-orders/{order_id:int}", guards=member_only, status_code=204)
+async def cancel_storage(
+    db: Db, actor: CurrentActor, clock: ClockDep, order_id: FromPath[int]
+) -> None:
+    """Cancel my storage order before its day's day-ahead gate (409 naming `local_day`
+    after it); a daily order stops, with its copies in days still before their gate. Another
+    member's order answers 404 naming `storage_order_id`, as an unused id does."""
+    await day_ahead.cancel_storage_order(db, actor, clock, order_id)
+
+
+@delete("/day-ahead/block-groups/{group_id:int}", guards=member_only, status_code=204)
+async def cancel_block_group(
+    db: Db, actor: CurrentActor, clock: ClockDep, group_id: FromPath[int]
+) -> None:
+    """Cancel my block group before its day's day-ahead gate (409 naming `local_day` after
+    it); a daily group stops, with its copies in days still before their gate. Another
+    member's group answers 404 naming `block_group_id`."""
+    await day_ahead.cancel_block_group(db, actor, clock, group_id)
+
+
 @get("/day-ahead/{day:date}", guards=signed_in)
 async def day_result(db: Db, day: FromPath[date]) -> DayAheadView:
     """A day's day-ahead auction: status, version, prices per interval and node, volumes,
@@ -169,6 +189,8 @@ HANDLERS: list[Any] = [
     set_storage,
     place_storage,
     place_block_group,
+    cancel_storage,
+    cancel_block_group,
     day_result,
     my_positions,
 ]

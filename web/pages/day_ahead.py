@@ -11,7 +11,7 @@ from typing import Any
 
 from litestar import get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
@@ -22,7 +22,7 @@ from market.core.errors import ValidationFailed
 from market.core.timegrid import intervals_per_local_day
 from market.members.queries import my_metering_points
 from market.trading import day_ahead
-from market.trading.day_ahead_gate import next_day_ahead
+from market.trading.day_ahead_gate import gate_closure, next_day_ahead
 from market.trading.rules import point_key
 from web.api.intake import publish_later
 from web.auth import requires_role, signed_in
@@ -100,6 +100,10 @@ async def _context(
         context["storage_orders"] = await day_ahead.my_storage_orders(db, actor)
         context["block_groups"] = await day_ahead.my_block_groups(db, actor)
         context["order_day"] = upcoming[0] if upcoming else chosen
+        # What can still be cancelled: a daily order always, a day's before its gate.
+        days = {o.local_day for o in [*context["storage_orders"], *context["block_groups"]]}
+        open_days = {d for d in days if d is None or gate_closure(cluster, d) > now}
+        context["cancellable"] = open_days.__contains__
     return context
 
 
@@ -184,4 +188,39 @@ async def place_blocks(
                         saved_blocks=view.blocks)  # fmt: skip
 
 
-HANDLERS = [day_ahead_page, place_profile, set_storage_unit, place_storage, place_blocks]
+@post("/day-ahead/storage/{order_id:int}/cancel", guards=[requires_role("member")])
+async def cancel_storage(
+    request: HTMXRequest,
+    db: Db,
+    actor: CurrentActor,
+    clock: ClockDep,
+    settings: SettingsDep,
+    order_id: FromPath[int],
+) -> Template:
+    """Cancel my storage order (a daily one with its copies in days before their gate)."""
+    context = await _context(db, actor, clock, settings.timezone, None)
+    expect_form(request, "day_ahead/_forms.html", active="mine", **context)
+    await day_ahead.cancel_storage_order(db, actor, clock, order_id)
+    return await _forms(request, db, actor, clock, settings.timezone, active="mine",
+                        cancelled_storage=True)  # fmt: skip
+
+
+@post("/day-ahead/blocks/{group_id:int}/cancel", guards=[requires_role("member")])
+async def cancel_blocks(
+    request: HTMXRequest,
+    db: Db,
+    actor: CurrentActor,
+    clock: ClockDep,
+    settings: SettingsDep,
+    group_id: FromPath[int],
+) -> Template:
+    """Cancel my block group (a daily one with its copies in days before their gate)."""
+    context = await _context(db, actor, clock, settings.timezone, None)
+    expect_form(request, "day_ahead/_forms.html", active="mine", **context)
+    await day_ahead.cancel_block_group(db, actor, clock, group_id)
+    return await _forms(request, db, actor, clock, settings.timezone, active="mine",
+                        cancelled_blocks=True)  # fmt: skip
+
+
+HANDLERS = [day_ahead_page, place_profile, set_storage_unit, place_storage, place_blocks,
+            cancel_storage, cancel_blocks]  # fmt: skip
