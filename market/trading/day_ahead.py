@@ -461,6 +461,14 @@ async def set_storage_unit(
 ) -> StorageUnitView:
     """Set the technical data of my storage metering point."""
     point = await _own_point(session, actor, point_id)
+    return await write_storage_unit(session, actor, point, inp)
+
+
+async def write_storage_unit(
+    session: AsyncSession, actor: Actor, point: MeteringPoint, inp: StorageUnitInput
+) -> StorageUnitView:
+    """Store a storage point's technical data (the caller checked who may): power within the
+    contracted power."""
     _storage_point(point)
     limit = point.contracted_power_kw
     for value, field in ((inp.charge_kw, "charge_kw"), (inp.discharge_kw, "discharge_kw")):
@@ -468,11 +476,9 @@ async def set_storage_unit(
             raise ValidationFailed(
                 field, "must not exceed the contracted power (%(power)s kW)", power=limit
             )
-    unit = await session.scalar(
-        select(StorageUnit).where(StorageUnit.metering_point_id == point_id)
-    )
+    unit = await storage_unit(session, point.id)
     if unit is None:
-        unit = StorageUnit(metering_point_id=point_id)
+        unit = StorageUnit(metering_point_id=point.id)
         session.add(unit)
     unit.energy_kwh = inp.energy_kwh
     unit.charge_kw = inp.charge_kw
