@@ -90,3 +90,21 @@ async def test_owner_edits_own_storage_data_and_nobody_else_sees_it(
     client.cookies.clear()
     sign_in(client, "dso")
     assert client.get(path).status_code == 403
+
+
+async def test_api_coordinator_makes_a_storage_point_and_the_owner_edits_it(
+    client: Any, world: World
+) -> None:
+    from tests.support.world import token_for
+
+    path = f"/api/v1/metering-points/{world.ids['alice_point']}/storage"
+    body = {"energy_kwh": "40", "charge_kw": "8", "discharge_kw": "8"}
+    alice, bob, coord = (token_for(client, n) for n in ("alice", "bob", "coord"))
+    r = client.put(path, json=body | {"make_storage": True}, headers=alice)
+    assert r.status_code == 403 and r.json()["field"] == "technology"
+    r = client.put(path, json=body, headers=bob)
+    assert r.status_code == 404 and r.json()["field"] == "metering_point_id"
+    r = client.put(path, json=body | {"make_storage": True}, headers=coord)
+    assert r.status_code == 200 and r.json()["energy_kwh"] == "40.000"
+    r = client.put(path, json=body | {"energy_kwh": "50"}, headers=alice)
+    assert r.status_code == 200 and (await _state(world))[1][0].energy_kwh == Decimal("50.000")

@@ -17,7 +17,7 @@ from market.clearing.day_ahead_results import DayAheadView, MyPosition, my_day_p
 from market.clearing.day_ahead_results import day_ahead_result as read_result
 from market.cluster.service import get_cluster
 from market.core.errors import NotFound
-from market.trading import day_ahead
+from market.trading import day_ahead, storage_data
 from web.api.intake import publish_later
 from web.auth import requires_role
 from web.deps import ClockDep, CurrentActor, Db, PublisherDep
@@ -55,6 +55,8 @@ class StorageData:
     efficiency_discharge: str = "1"
     soc_min_kwh: str | None = None
     soc_final_min_kwh: str | None = None
+    #: The coordinator only: make the point a storage point (technology `storage`) first.
+    make_storage: bool = False
 
 
 @dataclass
@@ -114,13 +116,20 @@ async def place_profile(
     )
 
 
-@put("/metering-points/{point_id:int}/storage", guards=member_only)
+@put("/metering-points/{point_id:int}/storage", guards=[requires_role("member", "coordinator")])
 async def set_storage(
     db: Db, actor: CurrentActor, point_id: FromPath[int], data: JSONBody[StorageData]
 ) -> day_ahead.StorageUnitView:
-    """The technical data of my storage metering point (technology `storage`)."""
-    inp = day_ahead.parse_storage_unit(_raw(data))
-    return await day_ahead.set_storage_unit(db, actor, point_id, inp)
+    """The technical data of a storage metering point (technology `storage`): the owner's
+    own, or any point's for the coordinator, who may also make it a storage point
+    (`make_storage`). Another member's point answers 404 naming `metering_point_id`."""
+    raw = {k: v for k, v in _raw(data).items() if k != "make_storage"}
+    inp = day_ahead.parse_storage_unit(raw)
+    saved = await storage_data.save_storage_data(
+        db, actor, point_id, inp, make_storage=data.make_storage
+    )
+    assert saved.unit is not None  # just stored
+    return saved.unit
 
 
 @post("/day-ahead/storage-orders", guards=member_only, status_code=201)
