@@ -14,8 +14,10 @@ at hh:mm local time on D − 7, D − 14, D − 21 and D − 28 days, over the r
 - Missing data: weeks without a reading at that wall-clock time are left out of the mean; an
   interval with no reading in any of the four weeks has no history forecast (the caller falls
   back to the point's synthetic profile, `market.metering.profiles`, for that interval).
-- Set-based: one query per target local day for every point asked about, grouped by point and
-  wall-clock minute in the database (at most points × intervals-per-day rows come back).
+- Set-based: one query per target local day for every point asked about: the history
+  instants with their wall-clock minute as an inline table (a `VALUES` CTE) joined on the
+  readings' primary key and grouped by point and wall-clock minute in the database (at most
+  points × intervals-per-day rows come back).
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Integer, column, func, select, values
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.db.base import UTCDateTime
 from market.metering.models import MeterReading
 
 #: How many weeks back the estimator looks (same weekday each week).
@@ -70,20 +73,24 @@ async def _day_means(
                 key_of[start] = minute
     if not key_of or not point_ids:
         return {}
-    key = case(*((MeterReading.start_utc == s, m) for s, m in key_of.items()))
+    # The history instants and their wall-clock minute as a small inline table, joined on
+    # the readings' primary key (start_utc, metering_point_id): an index lookup per instant.
+    mapping = (
+        values(column("start_utc", UTCDateTime()), column("wall_minute", Integer), name="history")
+        .data(sorted(key_of.items()))
+        .cte("history")
+    )
     net = MeterReading.export_kwh - MeterReading.import_kwh
     rows = await session.execute(
         select(
             MeterReading.metering_point_id,
-            key.label("wall_minute"),
+            mapping.c.wall_minute,
             func.sum(net, type_=MeterReading.export_kwh.type),
             func.count(),
         )
-        .where(
-            MeterReading.metering_point_id.in_(point_ids),
-            MeterReading.start_utc.in_(list(key_of)),
-        )
-        .group_by(MeterReading.metering_point_id, key)
+        .join(mapping, mapping.c.start_utc == MeterReading.start_utc)
+        .where(MeterReading.metering_point_id.in_(point_ids))
+        .group_by(MeterReading.metering_point_id, mapping.c.wall_minute)
     )
     return {(pid, int(minute)): total / count for pid, minute, total, count in rows if count}
 
