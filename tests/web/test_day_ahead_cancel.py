@@ -51,9 +51,12 @@ async def test_page_cancels_own_orders_and_refuses_others_and_closed_gates(
     page = client.get("/day-ahead").text
     assert f'hx-post="/day-ahead/storage/{order.id}/cancel"' in page
     assert f'hx-post="/day-ahead/blocks/{group.id}/cancel"' in page
+    mine = client.get("/my").text  # the same list, with its buttons, on "My market"
+    assert 'id="da-mine-list"' in mine and f"/day-ahead/blocks/{group.id}/cancel" in mine
 
     r = client.post(f"/day-ahead/storage/{order.id}/cancel", headers=htmx_headers(client))
     assert r.status_code == 200 and "Zlecenie magazynu anulowane" in r.text
+    assert r.text.startswith('<div id="da-mine-list">')  # the list fragment, swapped in place
     assert f"/day-ahead/storage/{order.id}/cancel" not in r.text
     assert [o.cancelled for o in await _rows(world, StorageOrder)] == [True]
 

@@ -97,14 +97,22 @@ async def _context(
     }
     if member:
         context["points"] = await my_metering_points(db, actor)
-        context["storage_orders"] = await day_ahead.my_storage_orders(db, actor)
-        context["block_groups"] = await day_ahead.my_block_groups(db, actor)
         context["order_day"] = upcoming[0] if upcoming else chosen
-        # What can still be cancelled: a daily order always, a day's before its gate.
-        days = {o.local_day for o in [*context["storage_orders"], *context["block_groups"]]}
-        open_days = {d for d in days if d is None or gate_closure(cluster, d) > now}
-        context["cancellable"] = open_days.__contains__
+        context |= await mine_context(db, actor, clock)
     return context
+
+
+async def mine_context(db: Db, actor: Any, clock: Clock) -> dict[str, Any]:
+    """My storage orders and block groups, and which can still be cancelled (a daily one
+    always, a day's before its gate): `day_ahead/_mine.html` (also on /my)."""
+    cluster = await get_cluster(db)
+    now = clock.now()
+    storage_orders = await day_ahead.my_storage_orders(db, actor)
+    block_groups = await day_ahead.my_block_groups(db, actor)
+    days = {o.local_day for o in [*storage_orders, *block_groups]}
+    open_days = {d for d in days if d is None or gate_closure(cluster, d) > now}
+    return {"storage_orders": storage_orders, "block_groups": block_groups,
+            "cancellable": open_days.__contains__}  # fmt: skip
 
 
 @get("/day-ahead", guards=[signed_in])
@@ -194,15 +202,14 @@ async def cancel_storage(
     db: Db,
     actor: CurrentActor,
     clock: ClockDep,
-    settings: SettingsDep,
     order_id: FromPath[int],
 ) -> Template:
     """Cancel my storage order (a daily one with its copies in days before their gate)."""
-    context = await _context(db, actor, clock, settings.timezone, None)
-    expect_form(request, "day_ahead/_forms.html", active="mine", **context)
+    context = await mine_context(db, actor, clock)
+    expect_form(request, "day_ahead/_mine.html", **context)
     await day_ahead.cancel_storage_order(db, actor, clock, order_id)
-    return await _forms(request, db, actor, clock, settings.timezone, active="mine",
-                        cancelled_storage=True)  # fmt: skip
+    return render(request, "day_ahead/_mine.html", **await mine_context(db, actor, clock),
+                  cancelled_storage=True)  # fmt: skip
 
 
 @post("/day-ahead/blocks/{group_id:int}/cancel", guards=[requires_role("member")])
@@ -211,15 +218,14 @@ async def cancel_blocks(
     db: Db,
     actor: CurrentActor,
     clock: ClockDep,
-    settings: SettingsDep,
     group_id: FromPath[int],
 ) -> Template:
     """Cancel my block group (a daily one with its copies in days before their gate)."""
-    context = await _context(db, actor, clock, settings.timezone, None)
-    expect_form(request, "day_ahead/_forms.html", active="mine", **context)
+    context = await mine_context(db, actor, clock)
+    expect_form(request, "day_ahead/_mine.html", **context)
     await day_ahead.cancel_block_group(db, actor, clock, group_id)
-    return await _forms(request, db, actor, clock, settings.timezone, active="mine",
-                        cancelled_blocks=True)  # fmt: skip
+    return render(request, "day_ahead/_mine.html", **await mine_context(db, actor, clock),
+                  cancelled_blocks=True)  # fmt: skip
 
 
 HANDLERS = [day_ahead_page, place_profile, set_storage_unit, place_storage, place_blocks,

@@ -168,7 +168,6 @@ class ReportsController(Controller):
             chart=self_consumption_chart(periods, connection_locale(request)),
         )
 
-
     @get("/storage")
     async def storage(
         self,
