@@ -19,9 +19,7 @@ async def _source(world: World) -> str:
         return str(await s.scalar(select(Cluster.grid_prices)))
 
 
-async def test_parameters_form_and_api_set_the_grid_price_source(
-    client: Any, world: World
-) -> None:
+async def test_parameters_form_and_api_set_the_grid_price_source(client: Any, world: World) -> None:
     sign_in(client, "coord")
     page = client.get("/coordinator/parameters").text
     assert 'name="grid_prices"' in page and "z zaimportowanych cen RCE" in page
