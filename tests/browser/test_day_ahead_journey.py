@@ -99,6 +99,23 @@ async def test_storage_and_blocks_placed_in_the_browser_clear_live(
             )
             await expect(page.locator("#day-ahead-forms ul.plain li")).to_have_count(2)
 
+            # A second group, cancelled with its own button before the gate (htmx, in place);
+            # the block form is still open after the first.
+            await page.fill("#db-name", "Do anulowania")
+            await page.fill("#db-duration_hours", "1")
+            await page.fill("#db-power_kw", "2")
+            await page.fill("#db-start_from", "06:00")
+            await page.fill("#db-start_to", "07:00")
+            await page.fill("#db-price", "0,5")
+            await page.click("#da-blocks-form button[type=submit]")
+            mine = page.locator("#da-mine-list li")
+            await expect(mine).to_have_count(3)
+            await mine.filter(has_text="Do anulowania").locator("button").click()
+            await expect(page.locator("#da-mine-list .alert.success")).to_contain_text(
+                "Grupa bloków anulowana"
+            )
+            await expect(mine).to_have_count(2)
+
             await expect(page.locator("#da-storage")).to_have_count(0)
             await page.evaluate("window.klasterSamePage = true")
             live_server.clock.advance(minutes=11)  # past the day-ahead gate (and one interval)
