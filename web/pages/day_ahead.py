@@ -109,7 +109,7 @@ async def mine_context(db: Db, actor: Any, clock: Clock) -> dict[str, Any]:
     now = clock.now()
     storage_orders = await day_ahead.my_storage_orders(db, actor)
     block_groups = await day_ahead.my_block_groups(db, actor)
-    days = {o.local_day for o in [*storage_orders, *block_groups]}
+    days = {o.local_day for o in storage_orders} | {g.local_day for g in block_groups}
     open_days = {d for d in days if d is None or gate_closure(cluster, d) > now}
     return {"storage_orders": storage_orders, "block_groups": block_groups,
             "cancellable": open_days.__contains__}  # fmt: skip
