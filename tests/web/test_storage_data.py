@@ -108,3 +108,13 @@ async def test_api_coordinator_makes_a_storage_point_and_the_owner_edits_it(
     assert r.status_code == 200 and r.json()["energy_kwh"] == "40.000"
     r = client.put(path, json=body | {"energy_kwh": "50"}, headers=alice)
     assert r.status_code == 200 and (await _state(world))[1][0].energy_kwh == Decimal("50.000")
+
+
+async def test_day_ahead_unit_form_shows_every_error_at_once(client: Any, world: World) -> None:
+    sign_in(client, "alice")
+    bad = {"metering_point_id": str(world.ids["alice_point"]), "energy_kwh": "x",
+           "charge_kw": "-1", "discharge_kw": "2", "efficiency_charge": "3"}  # fmt: skip
+    r = client.post("/day-ahead/storage-unit", data=bad, headers=htmx_headers(client))
+    assert r.status_code == 422
+    assert r.text.count('class="field-error"') >= 3  # energy, charge power, efficiency
+    assert (await _state(world))[1] == []

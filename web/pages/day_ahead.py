@@ -38,6 +38,7 @@ PROFILE_FIELDS = ("local_day", "metering_point_id", "side", "price", "hourly_kw"
 UNIT_FIELDS = ("metering_point_id", "energy_kwh", "charge_kw", "discharge_kw",
                "efficiency_charge", "efficiency_discharge", "soc_min_kwh",
                "soc_final_min_kwh")  # fmt: skip
+UNIT_OPTIONAL = ("efficiency_charge", "efficiency_discharge", "soc_min_kwh", "soc_final_min_kwh")
 STORAGE_FIELDS = ("metering_point_id", "local_day", "daily", "soc_initial_kwh", "cost_per_kwh")
 BLOCK_FIELDS = ("metering_point_id", "local_day", "daily", "side", "power_kw", "duration_hours",
                 "start_from", "start_to", "price", "min_acceptance_ratio", "name")  # fmt: skip
@@ -162,10 +163,13 @@ async def set_storage_unit(
     request: HTMXRequest, db: Db, actor: CurrentActor, clock: ClockDep, settings: SettingsDep
 ) -> Template:
     fields = await _fields(request, UNIT_FIELDS)
+    # Blank optional values take their defaults (as on the storage data page).
+    given = {k: v for k, v in fields.items() if v or k not in UNIT_OPTIONAL}
     context = await _context(db, actor, clock, settings.timezone, None)
-    expect_form(request, "day_ahead/_forms.html", form=fields, active="unit", **context)
+    expect_form(request, "day_ahead/_forms.html", form=fields, active="unit",
+                check=(day_ahead.parse_storage_unit, given), **context)  # fmt: skip
     point = point_key(fields.get("metering_point_id"))
-    await day_ahead.set_storage_unit(db, actor, point, day_ahead.parse_storage_unit(fields))
+    await day_ahead.set_storage_unit(db, actor, point, day_ahead.parse_storage_unit(given))
     return await _forms(request, db, actor, clock, settings.timezone, active="unit",
                         saved_unit=True)  # fmt: skip
 
