@@ -17,7 +17,8 @@ from market.access.actor import WRITE, Actor, require_role
 from market.cluster.models import Cluster
 from market.cluster.service import get_cluster
 from market.core.errors import ValidationFailed
-from market.core.fields import UNSET, Fields, Unset, integer, price_pln_per_kwh, text
+from market.core.fields import UNSET, Fields, Unset, choice, integer, price_pln_per_kwh, text
+from market.prices.grid import GridPrices
 from market.trading.models import Interval
 
 
@@ -35,6 +36,7 @@ class ParametersUpdate:
     price_floor: Decimal | Unset = UNSET
     price_cap: Decimal | Unset = UNSET
     profile_seed: int | Unset = UNSET
+    grid_prices: str | Unset = UNSET
 
 
 def _interval_minutes(raw: object, field: str) -> int:
@@ -55,6 +57,7 @@ _PARSERS: dict[str, Callable[[object, str], object]] = {
     "price_floor": price_pln_per_kwh,
     "price_cap": price_pln_per_kwh,
     "profile_seed": lambda raw, key: integer(raw, key, 0, 2**31 - 1),
+    "grid_prices": lambda raw, key: choice(raw, key, GridPrices).value,
 }
 
 
@@ -84,6 +87,8 @@ class ParametersView:
     price_floor: Decimal
     price_cap: Decimal
     profile_seed: int
+    #: "fixed" or "market": the day-ahead problem's grid prices (`market.prices.grid`).
+    grid_prices: str = GridPrices.FIXED.value
 
 
 def _params(c: Cluster) -> ParametersView:
@@ -98,6 +103,7 @@ def _params(c: Cluster) -> ParametersView:
         c.price_floor,
         c.price_cap,
         c.profile_seed,
+        c.grid_prices,
     )
 
 

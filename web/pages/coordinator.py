@@ -49,7 +49,7 @@ GRID_FIELDS = ("node", "import_price", "export_price", "import_limit_kw", "expor
 POINT_EDIT_FIELDS = ("name", "node", "contracted_power_kw", "pv_kwp", "annual_use_kwh",
                      "technology")  # fmt: skip
 PARAM_FIELDS = ("name", "registry_number", "coordinator_name", "gate_closure_minutes",
-                "horizon_intervals", "price_floor", "price_cap")  # fmt: skip
+                "horizon_intervals", "price_floor", "price_cap", "grid_prices")  # fmt: skip
 
 
 #: A members CSV is small: a few hundred rows.
