@@ -1,13 +1,13 @@
 """The market parameters (interval length, gate closure, horizon, price band, the day-ahead
-gate and its grid prices), set by the coordinator. New values apply to intervals created from now on; the price band applies to
-every order placed or changed from now on."""
+gate and its grid prices), set by the coordinator. New values apply to intervals created from
+now on; the price band applies to every order placed or changed from now on."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-import re
 from typing import Any
 
 from sqlalchemy import select
@@ -50,7 +50,7 @@ def _interval_minutes(raw: object, field: str) -> int:
 
 
 def _day_ahead_gate(raw: object, field: str) -> int | None:
-    """"HH:MM" local time on the day before delivery (e.g. "12:00"), or "off" / an empty
+    """ "HH:MM" local time on the day before delivery (e.g. "12:00"), or "off" / an empty
     field for a cluster without a day-ahead auction."""
     if not isinstance(raw, str):
         raise ValidationFailed(field, "give a time as HH:MM, or off")
