@@ -2,7 +2,7 @@
 coordinator's comparison page.
 
 Revision ID: 0013_sim14_simulation_runs
-Revises: 0012_notifications
+Revises: 0013_dafeat13_grid_prices (main merged into sim14; was 0012_notifications)
 Create Date: 2026-11-30 17:40:00+00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_sim14_simulation_runs"
-down_revision: str | None = "0012_notifications"
+down_revision: str | None = "0013_dafeat13_grid_prices"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
