@@ -40,6 +40,8 @@ class ProblemInput:
     grid_prices: list[tuple[Decimal, Decimal]]
     #: Orders left out (their metering point's node is inactive).
     excluded_order_ids: list[int]
+    #: The metering point of each order of `order_ids` (as read with the orders).
+    order_points: tuple[int, ...] = ()
 
 
 async def day_ahead_usage(
@@ -139,6 +141,7 @@ async def build_problems(
             Order.quantity_kwh,
             Order.price,
             MeteringPoint.node_id,
+            Order.metering_point_id,
         )
         .join(MeteringPoint, Order.metering_point_id == MeteringPoint.id)
         .where(
@@ -158,12 +161,13 @@ async def build_problems(
         used_lines, used_grid = usage[interval.id]
         # the order book column by column (what `OrderBook.from_orders` makes of `Order`s)
         ids, node, is_buy, quantities, prices = [], [], [], [], []
-        order_ids, excluded = [], []
-        for _i, order_id, side, quantity, price, node_id in by_interval[interval.id]:
+        order_ids, excluded, order_points = [], [], []
+        for _i, order_id, side, quantity, price, node_id, point_id in by_interval[interval.id]:
             if node_id not in node_code:
                 excluded.append(order_id)
                 continue
             order_ids.append(order_id)
+            order_points.append(point_id)
             ids.append(str(order_id))
             node.append(node_index[node_id])
             is_buy.append(ProblemSide(side) is ProblemSide.BUY)
@@ -212,6 +216,7 @@ async def build_problems(
                 grid_node_ids=[g.node_id for g in conns],
                 grid_prices=[(g.import_price, g.export_price) for g in conns],
                 excluded_order_ids=excluded,
+                order_points=tuple(order_points),
             )
         )
     return built

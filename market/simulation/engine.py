@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from market.access.models import Member
 from market.clearing.day_ahead import clear_day
 from market.clearing.day_ahead_models import DayAheadPosition, DayAheadRun
-from market.clearing.input import build_problems
+from market.clearing.input import ProblemInput, build_problems
 from market.clearing.run import solve_and_convert
 from market.clearing.store import Converted, store_results
 from market.cluster.models import Cluster
@@ -65,7 +65,7 @@ from market.statutory.report import period_row
 from market.statutory.rules import RULES
 from market.trading.day_ahead_gate import day_ahead_enabled, gate_closure
 from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction
-from market.trading.models import Interval, IntervalStatus, Order, Side
+from market.trading.models import Interval, IntervalStatus
 from market.trading.standing import materialise
 
 WORKER = "simulate"
@@ -562,14 +562,6 @@ class Simulation:
                 .values(status=IntervalStatus.CLEARING.value, claimed_by=WORKER)
                 .execution_options(synchronize_session=False)
             )
-            owner = {
-                oid: (pid, side)
-                for oid, pid, side in await session.execute(
-                    select(Order.id, Order.metering_point_id, Order.side).where(
-                        Order.interval_id.in_(ids)
-                    )
-                )
-            }
             # point → [interval index] → (matched import, matched export); node prices
             matched: dict[int, dict[int, list[Decimal]]] = defaultdict(dict)
             node_prices: list[dict[str, Decimal]] = []
@@ -593,21 +585,13 @@ class Simulation:
                         started_at=_NOW,
                     )
                     tick = self._phase("store", tick)
-                for k, interval, (result, converted) in zip(
-                    range(b, b + len(chunk)), chunk, solved, strict=True
+                for k, inp, (result, converted) in zip(
+                    range(b, b + len(chunk)), inputs, solved, strict=True
                 ):
                     self._tally(
-                        k,
-                        interval,
-                        result.ok,
-                        converted,
-                        totals,
-                        node_code,
-                        owner,
-                        matched,
-                        node_prices,
-                        grids,
+                        k, inp, result.ok, converted, totals, node_code, matched, node_prices, grids
                     )
+                for interval, (result, _c) in zip(chunk, solved, strict=True):
                     (cleared_ids if result.ok else failed_ids).append(interval.id)
             for status, done in (
                 (IntervalStatus.CLEARED, cleared_ids),
@@ -818,12 +802,11 @@ class Simulation:
     @staticmethod
     def _tally(
         k: int,
-        interval: Interval,
+        inp: ProblemInput,
         ok: bool,
         converted: Converted,
         totals: Totals,
         node_code: dict[int, str],
-        owner: dict[int, tuple[int, str]],
         matched: dict[int, dict[int, list[Decimal]]],
         node_prices: list[dict[str, Decimal]],
         grids: list[list[GridFlow]],
@@ -854,13 +837,13 @@ class Simulation:
                 for g in converted.grid_rows
             ]
         )
-        for row in converted.order_rows:
-            acc = row["accepted_kwh"]
-            if not acc:
-                continue
-            pid, side = owner[row["id"]]
-            slot = matched[pid].setdefault(k, [ZERO, ZERO])
-            slot[0 if side == Side.BUY.value else 1] += acc
+        # the first rows are the problem's orders, in its order (then the excluded ones, 0)
+        buys = inp.problem.orders.is_buy.tolist()
+        for j, point_id in enumerate(inp.order_points):
+            acc = converted.order_rows[j]["accepted_kwh"]
+            if acc:
+                slot = matched[point_id].setdefault(k, [ZERO, ZERO])
+                slot[0 if buys[j] else 1] += acc
 
     def _phase(self, name: str, since: tuple[float, float]) -> tuple[float, float]:
         now = _clock()
