@@ -5,22 +5,27 @@ For each local day of the range, in one transaction:
 1. the day's intervals are created (as `trading.intervals.ensure_intervals` makes them);
 2. the standing orders are placed into all of them at once by the real
    `trading.standing.materialise` (the order pipeline, one bulk INSERT);
-3. the day hooks run (`DayHook`: e.g. a day-ahead auction, once the cluster has one);
-4. each interval is cleared by the real clearing functions — `clearing.input.build_problem`,
-   `clearing.run.solve_and_convert` (`matching.clear`), `clearing.store.store_result` — in
-   start order; the claim/lease protocol and the live events are skipped (one process);
+3. the day hooks run (`DayHook`), then the day-ahead auction when the cluster has one: the
+   public `clearing.day_ahead.clear_day`, in its own transactions; its firm positions are
+   read back for settlement (a plain hook could not hand them over);
+4. the intervals are cleared by the real clearing functions, a batch at a time —
+   `clearing.input.build_problems` (one read for the batch), `clearing.run.solve_and_convert`
+   (`matching.clear`; without the audit hashes), `clearing.store.store_results` (a few bulk
+   statements) — in start order; the claim/lease protocol and the live events are skipped
+   (one process);
 5. synthetic meter data: each point's load and PV from its profile (`metering.profiles`, the
    same profiles the standing orders forecast from) times (1 + a seeded normal forecast
-   error); storage points meter what they traded;
+   error); storage points meter what they traded (intraday and day-ahead);
 6. each interval is settled by `settlement.settle_interval` against that meter data, and
    each hour matched under the law by `statutory.hourly.match_hour`;
 7. commit. Per-interval objects are dropped at the end of the day: memory holds the points,
    one day's orders and a small summary per hour.
 
-Figures per member kind: energy, the cost with the cluster (the settlement's total, less
-the avoided fees and the distribution discount) against the cost without it (grid import at
-the tariff, feed-in at the hour's RCE or the month's RCEm under net-billing).
-Deterministic for a seed (the summary, without timings, is identical on a re-run).
+Figures per member kind: energy, the cost with the cluster (the settlement's total and the
+day-ahead amounts, less the avoided fees and the distribution discount) against the cost
+without it (grid import at the tariff, feed-in at the hour's RCE or the month's RCEm under
+net-billing). Deterministic for a seed (the summary, without timings, is identical on a
+re-run, and with any number of `workers`).
 """
 
 from __future__ import annotations
