@@ -81,6 +81,7 @@ _GRID_FEES = (Fee.DISTRIBUTION_VARIABLE, Fee.QUALITY)
 #: a few intervals at 5,000 points, so memory does not grow with the cluster's day).
 _BATCH_ORDERS = 40_000
 _NO_FIRM = (ZERO, ZERO, ZERO)
+_ZERO_KWH = Decimal("0.000")
 
 #: A day hook: runs after the day's standing orders are placed and before its intervals
 #: clear (e.g. a day-ahead auction). It may place orders; the simulation commits.
@@ -634,7 +635,8 @@ class Simulation:
                         gen = gen * _gauss_factor(rng, self.pv_error) + other_kwh(
                             p.profile, minutes
                         )
-                        net = energy(gen) - energy(load)
+                        # energy(0.0) is 0.000: skip the rounding for points without output
+                        net = (energy(gen) if gen else _ZERO_KWH) - energy(load)
                         imp, exp = max(-net, ZERO), max(net, ZERO)
                     net_cluster += imp - exp
                     positions.append(Position(p.ppe, p.node, mi, me, imp, exp, fi, fe))
