@@ -227,9 +227,31 @@ def read_result_file(filename: str, content: bytes) -> dict[str, Any]:
         if not isinstance(doc[key], str):
             raise ValidationFailed("result", "the file's %(key)s is not a date", key=key)
         _day(doc[key], "result")
-    if not isinstance(doc["by_kind"], dict) or not isinstance(doc["statutory"], dict):
+    if not _result_shape(doc):
         raise ValidationFailed("result", "not a JSON file written by klaster simulate -o")
     return doc
+
+
+def _result_shape(doc: dict[str, Any]) -> bool:
+    """The parts of a summary the list and the comparison read, with their types."""
+    grid, congestion, statutory = doc["grid"], doc["congestion"], doc["statutory"]
+    kinds = doc["by_kind"]
+    return (
+        isinstance(grid, dict)
+        and isinstance(congestion, dict)
+        and isinstance(congestion.get("intervals_by_line"), dict)
+        and all(isinstance(n, int) for n in congestion["intervals_by_line"].values())
+        and isinstance(kinds, dict)
+        and all(isinstance(k, dict) and isinstance(k.get("members"), int) for k in kinds.values())
+        and isinstance(statutory, dict)
+        and isinstance(statutory.get("conditions", []), list)
+        and all(
+            isinstance(c, dict) and isinstance(c.get("name"), str) and "threshold" in c
+            for c in statutory.get("conditions", [])
+        )
+        and all(isinstance(doc.get(k), int) for k in ("intervals", "cleared", "failed"))
+        and isinstance(doc.get("metering_points"), int)
+    )
 
 
 async def import_result(

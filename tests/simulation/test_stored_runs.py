@@ -87,7 +87,13 @@ def test_bad_scenario_file_names_the_field(content: bytes, field: str) -> None:
 
 
 def test_bad_result_file_and_range() -> None:
-    for content in (b"[]", b"{", b'{"from": "2026-06-01"}'):
+    good = Path(__file__).parents[1] / "support" / "simulation" / "founding-2026-06-01.json"
+    assert read_result_file("founding.json", good.read_bytes())["metering_points"] == 75
+    broken = good.read_text("utf-8").replace(
+        '"intervals_by_line": {}', '"intervals_by_line": {"L": "x"}'
+    )  # valid JSON, a count that is not a number
+    assert broken != good.read_text("utf-8")
+    for content in (b"[]", b"{", b'{"from": "2026-06-01"}', broken.encode()):
         with pytest.raises(ValidationFailed) as error:
             read_result_file("r.json", content)
         assert error.value.field == "result"
