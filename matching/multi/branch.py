@@ -108,6 +108,14 @@ class WarmLp:
         word = "infeasible" if status == lp.INFEASIBLE else f"GLOP status {status}"
         return Node(word, float("-inf"), np.zeros(0))
 
+    def solution(self) -> tuple[FloatArray, FloatArray]:
+        """Every variable's value and every row's dual of the last (optimal) solve, in the
+        model's order; the duals with the sign of `matching.glop.solve_lp`'s."""
+        solver = self._solver
+        values = np.array([v.solution_value() for v in solver.variables()], dtype=np.float64)
+        duals = np.array([c.dual_value() for c in solver.constraints()], dtype=np.float64)
+        return values, duals
+
 
 @dataclass(frozen=True, slots=True)
 class Search:
