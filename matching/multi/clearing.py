@@ -20,6 +20,7 @@ from matching.multi.model import MultiModel, Reduction, block_balance, build, ne
 from matching.multi.prices import StepsAt, bounds, line_constraints, transport_prices
 from matching.multi.problem import Blocks, MultiProblem, Storage
 from matching.multi.ranks import node_ranks
+from matching.multi.ties import share_ties
 from matching.multi.reduce import (
     deliverable,
     potentials,
@@ -557,7 +558,52 @@ def _clear(problem: MultiProblem) -> MultiResult:
         reason = f"blocks: {how} ({node_lps} GLOP block LPs) + {reason}"
         if rounds:
             reason += f"; {rounds} paradoxically accepted block{'s' if rounds > 1 else ''} rejected"
+    t0 = time.perf_counter()
+    lp, note = _shared_ties(problem, topo, steps, lp, px[0])
+    timings["ties_ms"] = _ms(t0)
+    if note:
+        reason += f"; {note}"
     return _finish(problem, topo, book, steps, lp, px, on, timings, t_all, reason, deadline)
+
+
+def _shared_ties(
+    problem: MultiProblem, topo: Topology, steps: Steps, lp: _Lp, price: FloatArray
+) -> tuple[_Lp, str]:
+    """The LP's solution with tied orders and grid exchanges shared across each price zone
+    by the one-interval rule (`matching.multi.ties`); storage and blocks as they are."""
+    model = lp.model
+    t_n, n = problem.n_intervals, problem.n_nodes
+    values = lp.values
+    st = problem.storage
+    held = np.zeros(t_n * n)
+    sv = (np.arange(t_n)[None, :] * n + st.node[:, None]).ravel()
+    np.add.at(held, sv, model.values(values, "discharge") - model.values(values, "charge"))
+    bb, bv, bq = block_balance(problem)
+    np.add.at(held, bv, bq * model.values(values, "block")[bb])
+    g_n = topo.n_grid
+    shared = share_ties(
+        topo,
+        t_n,
+        problem.fee_per_kwh,
+        steps,
+        model.values(values, "order"),
+        model.values(values, "grid_import").reshape(g_n, t_n),
+        model.values(values, "grid_export").reshape(g_n, t_n),
+        problem.import_price,
+        problem.export_price,
+        problem.import_limit_kwh,
+        problem.export_limit_kwh,
+        held,
+        lp.flow,
+        price,
+    )
+    if not shared.changed:
+        return lp, shared.note
+    out = values.copy()
+    out[model.layout.variable("order").index] = shared.x
+    out[model.layout.variable("grid_import").index] = shared.imports.ravel()
+    out[model.layout.variable("grid_export").index] = shared.exports.ravel()
+    return replace(lp, values=out, flow=shared.flow), shared.note
 
 
 def _unservable(problem: MultiProblem, steps: Steps, topo: Topology) -> np.ndarray:
