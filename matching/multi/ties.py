@@ -136,8 +136,10 @@ def share_ties(
     share = np.minimum(np.where(supply, s_share[el_zone], d_share[el_zone]), 1.0)
     value = np.where(share >= 1.0, el_cap, el_cap * share)
     total = inj + np.bincount(el_node, weights=el_sign * value, minlength=n_v)
-    theta = laplacian_solve(n_v, a, b, zone, np.where(ok[zone], total, 0.0))
-    f_free = theta[a] - theta[b]
+    # the flows a tree zone's injections imply (only zones the rule changes: a Laplacian
+    # over the whole day costs more than the rest of the rule)
+    live = ok & (count >= 2)
+    f_free = _zone_flows(n_v, a, b, zone, live, total)
     over = (f_free > f_hi[free] * (1 + 1e-12) + 1e-12) | (f_free < f_lo[free] * (1 + 1e-12) - 1e-12)
     ok[zone[a[over]]] = False
     note = ""
@@ -155,12 +157,12 @@ def share_ties(
         return same
     new = np.where(rule, value, el_old)
     total = inj + np.bincount(el_node, weights=el_sign * value, minlength=n_v)
-    theta = laplacian_solve(n_v, a, b, zone, np.where(ok[zone], total, 0.0))
+    live = ok & (count >= 2)
+    f_free = _zone_flows(n_v, a, b, zone, live, total)
     f_all = flow.ravel().copy()
     free_idx = np.flatnonzero(free)
-    in_rule = ok[zone[a]]
-    f_all[free_idx[in_rule]] = np.clip((theta[a] - theta[b])[in_rule], f_lo[free][in_rule],
-                                       f_hi[free][in_rule])  # fmt: skip
+    in_rule = live[zone[a]]
+    f_all[free_idx[in_rule]] = np.clip(f_free[in_rule], f_lo[free][in_rule], f_hi[free][in_rule])
     x_new = x.copy()
     x_new[s_tied] = new[:k_s]
     m_new = imports.ravel().copy()
@@ -176,6 +178,20 @@ def share_ties(
         x_new, m_new.reshape(imports.shape), e_new.reshape(exports.shape),
         f_all.reshape(t_n, n_l), note,
     )  # fmt: skip
+
+
+def _zone_flows(
+    n_v: int, a: IntArray, b: IntArray, zone: IntArray, live: np.ndarray, injection: FloatArray
+) -> FloatArray:
+    """Flow on each free line (a → b) of the `live` zones from the injections (unique on a
+    tree: the unconstrained potential flow), 0 on the others."""
+    sel = live[zone[a]]
+    out = np.zeros(a.shape[0])
+    if not sel.any():
+        return out
+    theta = laplacian_solve(n_v, a[sel], b[sel], zone, np.where(live[zone], injection, 0.0))
+    out[sel] = theta[a[sel]] - theta[b[sel]]
+    return out
 
 
 def _leximin_zones(
