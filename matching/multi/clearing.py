@@ -20,7 +20,6 @@ from matching.multi.model import MultiModel, Reduction, block_balance, build, ne
 from matching.multi.prices import StepsAt, bounds, line_constraints, transport_prices
 from matching.multi.problem import Blocks, MultiProblem, Storage
 from matching.multi.ranks import node_ranks
-from matching.multi.ties import share_ties
 from matching.multi.reduce import (
     deliverable,
     potentials,
@@ -28,6 +27,7 @@ from matching.multi.reduce import (
     subtree_matrix,
     tree_flows,
 )
+from matching.multi.ties import share_ties
 from matching.network import Topology, build_topology
 from matching.prices import PriceRuleError, choose_prices
 from matching.problem import (
@@ -806,7 +806,8 @@ def _prices(
         price, low, high = transport_prices(n * t_n, lo, hi, edges, ja, jb, sp_lo, sp_hi)
         return price.reshape(t_n, n), low.reshape(t_n, n), high.reshape(t_n, n)
     if (problem.fee_per_kwh > 0).any():
-        dual = -DUAL_SIGN * model.duals(lp.duals, "nodal_balance").reshape(t_n, n)
+        rows = -DUAL_SIGN * model.duals(lp.duals, "nodal_balance")
+        dual = rows[model.reduction.row_of].reshape(t_n, n)
         return dual, dual.copy(), dual.copy()
     flow = lp.flow
     price = np.empty((t_n, n))
