@@ -64,6 +64,10 @@ BRANCH_NODES = 400
 #: costs (96 intervals × 10,000 orders, 500 nodes, 50 storage: 0.9 s CPU against 1.35 s
 #: for the one-interval setting; storage makes the dual highly degenerate).
 MULTI_TRANSPORT = "use_dual_simplex: true, perturb_costs_in_dual_simplex: true"
+#: GLOP for the several-interval DC model: dual simplex with perturbed costs (96 intervals ×
+#: 5,000 orders, 250 nodes, 25 chords: 22.3 s CPU against 27.2 s with the one-interval
+#: `glop.DC`, no crash basis).
+MULTI_DC = "use_dual_simplex: true, perturb_costs_in_dual_simplex: true"
 #: GLOP's row duals π give reduced costs c − Aᵀπ: the price of a node-interval is −π of
 #: its balance row (a buy step's reduced cost is its price minus the node's price).
 DUAL_SIGN = 1.0
@@ -180,7 +184,7 @@ class _Lp:
 
 
 def _solve_lp(model: MultiModel, dc: bool, left: float | None) -> tuple[Status, str, _Lp | None]:
-    base = glop.DC if dc else MULTI_TRANSPORT
+    base = MULTI_DC if dc else MULTI_TRANSPORT
     tries = (
         base,
         base + ", primal_feasibility_tolerance: 1e-12, dual_feasibility_tolerance: 1e-12",
