@@ -31,8 +31,9 @@ class Steps:
     canonical: IntArray
 
 
-def aggregate(book: OrderBook) -> Steps:
-    """Group orders into steps.
+def aggregate(book: OrderBook, *, by_position: bool = False) -> Steps:
+    """Group orders into steps. `by_position`: the book is written canonically
+    (`matching.labelling`), so positions order equal-priced orders instead of ids.
 
     Σ quantities per step are summed smallest first, so the step totals do not depend on
     the input order or the ids of the orders (float addition is not associative).
@@ -41,9 +42,12 @@ def aggregate(book: OrderBook) -> Steps:
     if n == 0:
         e_i = np.zeros(0, dtype=np.int64)
         return Steps(e_i, np.zeros(0, dtype=np.bool_), np.zeros(0), np.zeros(0), e_i, e_i)
-    id_rank = np.argsort(np.asarray(book.ids), kind="stable")
-    rank = np.empty(n, dtype=np.int64)
-    rank[id_rank] = np.arange(n)
+    if by_position:
+        rank = np.arange(n, dtype=np.int64)
+    else:
+        id_rank = np.argsort(np.asarray(book.ids), kind="stable")
+        rank = np.empty(n, dtype=np.int64)
+        rank[id_rank] = np.arange(n)
     # buy first (is_buy True sorts last with plain keys, so use ~is_buy)
     canonical = np.lexsort((rank, book.price, ~book.is_buy, book.node))
     node_s = book.node[canonical]
