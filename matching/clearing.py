@@ -13,8 +13,8 @@ import time
 import numpy as np
 
 from matching.canonical import canonical_primal, canonical_primal_dc
-from matching.labelling import Labelling, canonical_labelling, relabelled
 from matching.checks import check_result
+from matching.labelling import Labelling, canonical_labelling, relabelled
 from matching.network import Topology, build_topology
 from matching.prices import PriceRuleError, Prices, choose_prices, line_states
 from matching.problem import ClearingProblem, FloatArray
@@ -269,7 +269,14 @@ def _restore(
         s_rank = np.where(seller == GRID, n_o, rank[: seller.shape[0]])
         b_rank = np.where(buyer == GRID, n_o, rank[seller.shape[0] :])
         by = np.lexsort(
-            (b_rank, s_rank, placed.piece, lab.node[placed.dst], lab.node[placed.src], placed.transfer)
+            (
+                b_rank,
+                s_rank,
+                placed.piece,
+                lab.node[placed.dst],
+                lab.node[placed.src],
+                placed.transfer,
+            )
         )
         trades = Trades(
             seller=seller[by],

@@ -158,14 +158,15 @@ def canonical_labelling(problem: ClearingProblem) -> Labelling:
     gc = net.grid_connections
     n_g = len(gc)
     if n_g:
-        keys = [
-            [g.export_limit_kw for g in gc],
-            [g.import_limit_kw for g in gc],
-            [g.export_price for g in gc],
-            [g.import_price for g in gc],
+        keys: list[npt.NDArray[np.generic]] = [
+            np.arange(n_g),
+            np.array([g.export_limit_kw for g in gc], dtype=np.float64),
+            np.array([g.import_limit_kw for g in gc], dtype=np.float64),
+            np.array([g.export_price for g in gc], dtype=np.float64),
+            np.array([g.import_price for g in gc], dtype=np.float64),
             pos[np.array([index[g.node] for g in gc], dtype=np.int64)],
         ]
-        grid_perm = np.lexsort((np.arange(n_g), *keys)).astype(np.int64)
+        grid_perm = np.lexsort(tuple(keys)).astype(np.int64)
     else:
         grid_perm = np.zeros(0, dtype=np.int64)
     n_o = len(book)
