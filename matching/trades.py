@@ -265,7 +265,7 @@ def build_trades_placed(
     local = np.minimum(supply, demand)
     surplus = supply - demand
     rank, klass = node_ranks(topo, price, supply, demand, flow) if ranks is None else ranks
-    src, dst, amt = decompose_flows(n, topo.line_from, topo.line_to, flow, surplus, rank)
+    src, dst, amt = decompose_flows(n, topo.line_from, topo.line_to, flow, surplus, rank, klass)
     loc = np.flatnonzero(local > 0)
     seg_s_node = np.concatenate([loc, src])
     seg_d_node = np.concatenate([loc, dst])
