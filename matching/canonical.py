@@ -188,8 +188,6 @@ def canonical_primal(
     l_tied, l_up, l_down = _tied(lam[topo.line_to], lam[topo.line_from])
     forced_flow = np.where(l_up, limit, np.where(l_down, -limit, 0.0))
     free_line = l_tied & (limit > 0)
-    if _unique_already(topo, steps, free_line, at.tied, at.i_tied, at.e_tied):
-        return Primal(x, _dust_free(flow), imports, exports)
     el = _tied_elements(steps, topo, at)
     inj_fixed = _fixed_injection(steps, topo, at)
     cross = np.where(free_line, 0.0, forced_flow)
@@ -197,6 +195,14 @@ def canonical_primal(
     n_z = int(zone.max()) + 1 if n else 0
     need = _need(n_z, zone, inj_fixed, cross, topo)
     value, ok = _pro_rata(el, zone[el.node], n_z, need)
+    if _unique_already(topo, steps, free_line, at.tied, at.i_tied, at.e_tied):
+        # the optimum is unique: the solver's flows stand, and each tied element takes
+        # its zone's need by the same formula as below (not the solver's value, whose
+        # last bits depend on GLOP's arithmetic)
+        if not ok.all():
+            return Primal(x, _dust_free(topo, flow), imports, exports)
+        x_new, m_new, e_new = el.split(value, at)
+        return Primal(x_new, _dust_free(topo, flow), m_new, e_new)
     # the zone's free lines: the unconstrained potential flow; a zone whose flow it would
     # overload (or whose need its tied elements cannot cover) goes to the LPs
     injection = inj_fixed + np.bincount(el.node, weights=el.sign * value, minlength=n)
@@ -226,7 +232,7 @@ def canonical_primal(
         if routed is None:
             return _route_solver_allocation(topo, x, flow, imports, exports, steps, "the flow")
         note = "; ".join(filter(None, [note, "flows by least-|flow| routing"]))
-    out = Primal(x_new, _dust_free(np.where(free_line, routed, cross)), m_new, e_new, note)
+    out = Primal(x_new, _dust_free(topo, np.where(free_line, routed, cross)), m_new, e_new, note)
     return out
 
 
@@ -274,12 +280,17 @@ def _leximin_zones(
     return out
 
 
-def _dust_free(flow: FloatArray) -> FloatArray:
-    """Flows within float resolution of the largest flow (1e-14 of it) are 0: a line
-    carrying 1e-15 kWh in one writing of the problem and nothing in another would otherwise
-    change which nodes the trades can tell apart."""
-    tiny = 1e-14 * float(np.abs(flow).max(initial=0.0))
-    out: FloatArray = np.where(np.abs(flow) <= tiny, 0.0, flow)
+def _dust_free(topo: Topology, flow: FloatArray) -> FloatArray:
+    """A flow is float dust (→ 0) when it is within 1e-14 of the largest flow at *each* of
+    its ends: a 1e-15 kWh remainder between two nodes passing 1e3 kWh is noise, but a
+    2.5e-10 kWh flow to a node that has nothing else is that node's whole trade, however
+    large the flows elsewhere (issue 11: a tiny order next to 1e9 kWh lost its trade)."""
+    a = np.abs(flow)
+    big = np.zeros(topo.n_nodes)
+    np.maximum.at(big, topo.line_from, a)
+    np.maximum.at(big, topo.line_to, a)
+    tiny = 1e-14 * np.minimum(big[topo.line_from], big[topo.line_to])
+    out: FloatArray = np.where(a <= tiny, 0.0, flow)
     return out
 
 
@@ -373,7 +384,7 @@ def canonical_primal_dc(
         return Primal(x, flow, imports, exports, "tied orders as solved (line limits)")
     from matching.solve import clean
 
-    f_new = _dust_free(clean(f_new, -limit, limit))
+    f_new = _dust_free(topo, clean(f_new, -limit, limit))
     return Primal(x_new, f_new, m_new, e_new, note)
 
 

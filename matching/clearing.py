@@ -8,6 +8,7 @@ given. Each step is timed.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -199,21 +200,12 @@ def _clear(problem: ClearingProblem) -> tuple[ClearingResult, Placement | None]:
         return _failed_(problem, topo, Status.TIME_LIMIT, reason, timings)
 
     buy = book.is_buy
-    welfare = float(
-        np.dot(book.price[buy], accepted[buy])
-        - np.dot(book.price[~buy], accepted[~buy])
-        - np.dot(topo.import_price, imports)
-        + np.dot(topo.export_price, exports)
-    )
+    grid_terms = [-(topo.import_price * imports), topo.export_price * exports]
+    # correctly rounded sums (math.fsum), not BLAS dot products: the same bits on any
+    # machine and BLAS build, and in any order of the terms
+    welfare = _exact_sum([np.where(buy, book.price, -book.price) * accepted, *grid_terms])
     lam = prices.price
-    paid = float(np.dot(lam[book.node[buy]], accepted[buy]))
-    received = float(np.dot(lam[book.node[~buy]], accepted[~buy]))
-    rent = (
-        paid
-        - received
-        - float(np.dot(topo.import_price, imports))
-        + float(np.dot(topo.export_price, exports))
-    )
+    rent = _exact_sum([np.where(buy, lam[book.node], -lam[book.node]) * accepted, *grid_terms])
     failed = check_result(problem, topo, steps, x, accepted, flow, imports, exports, lam, rent)
     if failed is not None:
         reason += f"; result check failed: {failed}"
@@ -240,6 +232,10 @@ def _clear(problem: ClearingProblem) -> tuple[ClearingResult, Placement | None]:
         flow_model=flow_model(topo),
     )
     return result, placed
+
+
+def _exact_sum(parts: list[FloatArray]) -> float:
+    return math.fsum(np.concatenate(parts).tolist()) + 0.0
 
 
 def _restore(

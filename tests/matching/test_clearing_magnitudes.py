@@ -8,6 +8,7 @@ import math
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 from clearing_reference import solve_reference
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -70,6 +71,44 @@ def wide_problems(draw: st.DrawFn) -> ClearingProblem:
 def tolerance(*magnitudes: float) -> float:
     """1e-6 kWh, or the float resolution of the largest figure involved."""
     return 1e-6 + 1e-12 * max([0.0, *(abs(m) for m in magnitudes)])
+
+
+def _tiny_line_beside_a_huge_one(
+    limit_kw: float, qty: list[float], price: list[float]
+) -> ClearingProblem:
+    """N3 sells along a huge line into N0; N1 buys a 1e-6 kWh (or a pro-rata 2.5e-10 kWh)
+    share through a 1e-6 kWh line: its flow was taken for float dust (1e-14 of the largest
+    flow anywhere) and the result failed its check or lost the trade (hypothesis found
+    both; before this fix they failed on main too)."""
+    net = Network(
+        tuple(Node(f"N{i}") for i in range(4)),
+        (
+            Line("L1", "N0", "N1", 4e-6),
+            Line("L2", "N0", "N2", 0.0),
+            Line("L3", "N0", "N3", limit_kw),
+        ),
+    )
+    sides = [Side.SELL, Side.BUY, Side.BUY, Side.BUY, Side.BUY]
+    nodes = ["N3", "N0", "N0", "N0", "N1"]
+    orders = [Order(f"o{k}", nodes[k], sides[k], qty[k], price[k]) for k in range(5)]
+    return ClearingProblem.build(
+        Interval(datetime(2026, 6, 15, 10, 0, tzinfo=UTC), 15), net, orders
+    )
+
+
+@pytest.mark.parametrize(
+    ("limit_kw", "qty", "price"),
+    [
+        (1e9, [1e9, 1e-6, 1e-6, 1e9, 1e-6], [0.2, 0.2, 0.2, 0.4, 0.5]),
+        (1e6, [1e6, 1e-6, 1e-6, 1e9, 1e-6], [0.2, 0.2, 0.2, 0.4, 0.4]),
+    ],
+)
+def test_tiny_flow_beside_a_huge_one_is_not_dust(
+    limit_kw: float, qty: list[float], price: list[float]
+) -> None:
+    test_wide_magnitudes_feasible_optimal_and_traded.hypothesis.inner_test(  # type: ignore[attr-defined]
+        _tiny_line_beside_a_huge_one(limit_kw, qty, price)
+    )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
