@@ -178,6 +178,10 @@ def _clear(problem: ClearingProblem) -> tuple[ClearingResult, Placement | None]:
         return _failed_(problem, topo, Status.TIME_LIMIT, reason, timings)
     finally:
         DEADLINE.reset(token)
+    if primal.failed:
+        reason += f"; tie rule not applied: {primal.failed}"
+        timings = Timings(build_ms, solve_ms, _ms(t0), 0.0, 0.0, _ms(t_all))
+        return _failed_(problem, topo, Status.ERROR, reason, timings)
     x, flow, imports, exports = primal.x, primal.flow, primal.imports, primal.exports
     if primal.note:
         reason += f"; {primal.note}"

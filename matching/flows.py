@@ -1,13 +1,12 @@
 """Flows on a given set of lines that take away given node injections: the potential flow
-(least Σ f², loop-free, within limits), or the least-Σ|f| flow (an LP), and the helpers they
-share. Used by `matching.canonical` to choose the rule's optimal solution.
+(least Σ f², loop-free, within limits) and its helpers. Used by `matching.canonical` to
+choose the rule's optimal solution.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from matching import glop
 from matching.network import Topology
 from matching.problem import BoolArray, FloatArray, IntArray
 
@@ -40,33 +39,6 @@ def zones_of(n: int, a: IntArray, b: IntArray) -> IntArray:
     _, labels = np.unique(np.array(root, dtype=np.int64), return_inverse=True)
     zone: IntArray = labels.astype(np.int64).ravel()
     return zone
-
-
-def least_flow(topo: Topology, free: BoolArray, injection: FloatArray) -> FloatArray | None:
-    """min Σ|f| over the free lines within their limits taking away `injection` (an LP:
-    f = f⁺ − f⁻); a flow with a loop could be reduced, so the optimum has none."""
-    from matching.solve import clean
-
-    idx = np.flatnonzero(free)
-    k = idx.shape[0]
-    n = topo.n_nodes
-    if k == 0:
-        return np.zeros(topo.n_lines) if not np.abs(injection).max(initial=0.0) > 1e-9 else None
-    a, b = topo.line_from[idx], topo.line_to[idx]
-    cols = np.concatenate([np.arange(k), np.arange(k), k + np.arange(k), k + np.arange(k)])
-    rows = np.concatenate([a, b, a, b])
-    vals = np.concatenate([np.ones(k), -np.ones(k), -np.ones(k), np.ones(k)])
-    matrix = glop.csr_from_coo(vals, rows, cols, (n, 2 * k))
-    lim = np.concatenate([topo.line_limit_kwh[idx], topo.line_limit_kwh[idx]])
-    out = glop.solve_lp(
-        np.zeros(2 * k), lim, np.ones(2 * k), injection, injection, matrix, maximize=False
-    )
-    if not out.optimal:
-        return None
-    v = clean(out.values, np.zeros(2 * k), lim)
-    flow = np.zeros(topo.n_lines)
-    flow[idx] = v[:k] - v[k:]
-    return flow
 
 
 def _polish(

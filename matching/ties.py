@@ -234,13 +234,15 @@ def _fill(
         t_el = t[group[free_idx]]
         cap = el.cap[free_idx]
         duals = np.array([fill[i].dual_value() for i in free_idx.tolist()])  # type: ignore[attr-defined]
-        x_free = np.array([cols[i].solution_value() for i in free_idx.tolist()])
         full = t_el >= 1.0 - 1e-12
         block = (np.abs(duals) * cap > DUAL_TOL) | full
-        # a group with none blocked (float trouble): those the solution holds at its t
-        stuck = np.ones(t_col.shape[0], dtype=np.bool_)
-        stuck[group[free_idx[block]]] = False
-        block |= stuck[group[free_idx]] & (x_free <= t_el * cap * (1 + 1e-9) + 1e-12)
+        # every live group freezes at least one element (complementary slackness: its t is
+        # held by some fill row with a non-zero dual); if float trouble hides them all, the
+        # rule cannot be applied here, and the caller says so (never a guessed freeze)
+        blocked = np.zeros(t_col.shape[0], dtype=np.bool_)
+        blocked[group[free_idx[block]]] = True
+        if not blocked[live].all():
+            return False
         at_level = block & ~full & (t_el > 0)
         level[free_idx[at_level]] = round_ * t_col.shape[0] + group[free_idx[at_level]]
         for i, at in zip(
