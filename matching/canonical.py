@@ -229,7 +229,11 @@ def canonical_primal(
     injection = inj_fixed + np.bincount(el.node, weights=el.sign * value, minlength=n)
     injection += np.bincount(topo.line_to, weights=cross, minlength=n)
     injection -= np.bincount(topo.line_from, weights=cross, minlength=n)
-    routed = least_squares_flow(topo, free_line, injection)
+    through = np.bincount(steps.node, weights=x_new, minlength=n).astype(np.float64)
+    through += np.bincount(topo.grid_node, weights=m_new + e_new, minlength=n)
+    through += np.bincount(topo.line_to, weights=np.abs(cross), minlength=n)
+    through += np.bincount(topo.line_from, weights=np.abs(cross), minlength=n)
+    routed = least_squares_flow(topo, free_line, injection, through)
     if routed is None:
         why = "the least-Σf² flow within the limits did not settle"
         return _not_applied(x, flow, imports, exports, why)

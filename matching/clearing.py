@@ -239,7 +239,8 @@ def _clear(problem: ClearingProblem) -> tuple[ClearingResult, Placement | None]:
 
 
 def _exact_sum(parts: list[FloatArray]) -> float:
-    return math.fsum(np.concatenate(parts).tolist()) + 0.0
+    terms = np.concatenate(parts)
+    return math.fsum(terms[terms != 0].tolist()) + 0.0
 
 
 def _restore(
@@ -265,19 +266,23 @@ def _restore(
     if len(tr) and placed is not None:
         seller = np.where(tr.seller == GRID, GRID, lab.order[np.maximum(tr.seller, 0)])
         buyer = np.where(tr.buyer == GRID, GRID, lab.order[np.maximum(tr.buyer, 0)])
-        rank = _id_rank(problem, np.concatenate([seller, buyer]))
-        s_rank = np.where(seller == GRID, n_o, rank[: seller.shape[0]])
-        b_rank = np.where(buyer == GRID, n_o, rank[seller.shape[0] :])
-        by = np.lexsort(
-            (
-                b_rank,
-                s_rank,
-                placed.piece,
-                lab.node[placed.dst],
-                lab.node[placed.src],
-                placed.transfer,
-            )
-        )
+        n_n = int(lab.node.shape[0])
+        segment = (placed.transfer * n_n + lab.node[placed.src]) * n_n + lab.node[placed.dst]
+        keys: list[np.ndarray] = [placed.piece, segment]
+        shared = np.zeros(placed.piece.shape[0], dtype=np.bool_)
+        shared[1:] = placed.piece[1:] == placed.piece[:-1]
+        if shared.any():
+            # pieces shared by the members of a class: those members in order of their ids
+            # (only their ids are ranked: elsewhere the key never decides)
+            shared[:-1] |= shared[1:]
+            s_rank = np.zeros(seller.shape[0], dtype=np.int64)
+            b_rank = np.zeros(buyer.shape[0], dtype=np.int64)
+            k = np.flatnonzero(shared)
+            rank = _id_rank(problem, np.concatenate([seller[k], buyer[k]]))
+            s_rank[k] = np.where(seller[k] == GRID, n_o, rank[: k.shape[0]])
+            b_rank[k] = np.where(buyer[k] == GRID, n_o, rank[k.shape[0] :])
+            keys = [b_rank, s_rank, *keys]
+        by = np.lexsort(tuple(keys))
         trades = Trades(
             seller=seller[by],
             buyer=buyer[by],

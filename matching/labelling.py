@@ -169,9 +169,9 @@ def canonical_labelling(problem: ClearingProblem) -> Labelling:
         grid_perm = np.lexsort(tuple(keys)).astype(np.int64)
     else:
         grid_perm = np.zeros(0, dtype=np.int64)
-    n_o = len(book)
+    # lexsort is stable: equal keys keep their input order
     order_perm = np.lexsort(
-        (np.arange(n_o), book.quantity_kwh, book.price, book.is_buy, pos[book.node])
+        (book.quantity_kwh, book.price, pos[book.node] * 2 + book.is_buy)
     ).astype(np.int64)
     return Labelling(node_perm, line_perm, flip, grid_perm, order_perm)
 

@@ -398,7 +398,16 @@ def _clear(data: Any, with_timings: bool) -> dict[str, Any]:
     if len(el_cap) > 1:  # not unique: the flow step checks the zone's balance
         after = injection + _bincount([s * v for s, v in zip(el_sign, value, strict=True)])
         after = (after + 0.0) - 0.0
-        if abs(0.0 + after) > 1e-9 + 1e-12 * (1.0 + abs(after)):
+        x_all, it_v = list(x_new), iter(value)
+        for i in range(n_s):
+            if tied_s[i]:
+                x_all[i] = next(it_v)
+        m_all = [next(it_v) if i_tied[g] else m_new[g] for g in range(n_g)]
+        e_all = [next(it_v) if e_tied[g] else e_new[g] for g in range(n_g)]
+        through = _bincount(x_all) + _bincount([a + b for a, b in zip(m_all, e_all, strict=True)])
+        through = (through + 0.0) + 0.0
+        allow = (1e-9 + 1e-12 * (1.0 + abs(after))) + 1e-13 * (0.0 + through)
+        if abs(0.0 + after) > allow:
             raise _NotSmall
     it = iter(value)
     for i in range(n_s):

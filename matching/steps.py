@@ -42,14 +42,15 @@ def aggregate(book: OrderBook, *, by_position: bool = False) -> Steps:
     if n == 0:
         e_i = np.zeros(0, dtype=np.int64)
         return Steps(e_i, np.zeros(0, dtype=np.bool_), np.zeros(0), np.zeros(0), e_i, e_i)
+    # buy first (is_buy True sorts last with plain keys, so use ~is_buy); lexsort is
+    # stable, so with `by_position` equal keys keep their (canonical) positions
     if by_position:
-        rank = np.arange(n, dtype=np.int64)
+        canonical = np.lexsort((book.price, book.node * 2 + ~book.is_buy))
     else:
         id_rank = np.argsort(np.asarray(book.ids), kind="stable")
         rank = np.empty(n, dtype=np.int64)
         rank[id_rank] = np.arange(n)
-    # buy first (is_buy True sorts last with plain keys, so use ~is_buy)
-    canonical = np.lexsort((rank, book.price, ~book.is_buy, book.node))
+        canonical = np.lexsort((rank, book.price, ~book.is_buy, book.node))
     node_s = book.node[canonical]
     buy_s = book.is_buy[canonical]
     price_s = book.price[canonical]

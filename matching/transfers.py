@@ -224,6 +224,8 @@ def _packets(arrived: list[tuple[int, int, float]], rank: list[int]) -> list[_Pa
     if len(arrived) == 1:
         c, origin, amount = arrived[0]
         return [_Packet(c, [[origin, amount]])]
+    if len({a[0] for a in arrived}) == len(arrived):  # every piece its own class
+        return [_Packet(c, [[o, v]]) for c, o, v in sorted(arrived, key=lambda a: a[0])]
     by_class: dict[int, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for c, origin, amount in arrived:
         by_class[c][origin].append(amount)
