@@ -123,6 +123,8 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     lab = canonical_labelling(problem)
     inner = relabelled(problem, lab)
     label_ms = _ms(t_all)
+    if problem.time_limit_s is not None:  # the writing counts against the caller's limit
+        object.__setattr__(inner, "time_limit_s", problem.time_limit_s - label_ms / 1000.0)
     result, placed = _clear(inner)
     return _restore(problem, result, placed, lab, label_ms, t_all)
 
