@@ -198,12 +198,11 @@ def canonical_primal(
     n_z = int(zone.max()) + 1 if n else 0
     need = _need(n_z, zone, inj_fixed, cross, topo)
     value, ok = _pro_rata(el, zone[el.node], n_z, need)
-    if _unique_already(topo, steps, free_line, at.tied, at.i_tied, at.e_tied):
+    if ok.all() and _unique_already(topo, steps, free_line, at.tied, at.i_tied, at.e_tied):
         # the optimum is unique: the solver's flows stand, and each tied element takes
         # its zone's need by the same formula as below (not the solver's value, whose
-        # last bits depend on GLOP's arithmetic)
-        if not ok.all():
-            return Primal(x, _dust_free(topo, flow), imports, exports)
+        # last bits depend on GLOP's arithmetic); a need its element cannot cover (float
+        # trouble) goes the general way below
         x_new, m_new, e_new = el.split(value, at)
         return Primal(x_new, _dust_free(topo, flow), m_new, e_new)
     # the zone's free lines: the unconstrained potential flow; a zone whose flow it would
