@@ -149,3 +149,19 @@ def test_klaster_clear_on_a_tiny_problem_imports_no_numpy(tmp_path: Path) -> Non
     assert (rc, heavy) == ("0", [])
     doc = json.loads((EXAMPLES / "01-single-node-merit-order.json").read_text())
     assert out.read_bytes() == full_path(doc)
+
+
+def test_small_path_uses_the_cores_numbers() -> None:
+    """The exact path repeats the core's tolerances (it may not import the core): they must
+    not drift apart."""
+    from matching import canonical, checks, jsonio, small, solve, transfers
+
+    assert small.SNAP_KWH == solve.SNAP_KWH
+    assert small.TIE == canonical.TIE
+    assert small.DUST_KWH == transfers.DUST_KWH
+    assert (small.FEASIBILITY_KWH, small.RELATIVE, small.PRICE_TOL) == (
+        checks.FEASIBILITY_KWH,
+        checks.RELATIVE,
+        checks.PRICE_TOL,
+    )
+    assert small.DIGITS == jsonio.DIGITS
