@@ -222,9 +222,20 @@ def least_squares_flow(
         return None
     if idx.shape[0] == 0:
         return flow
-    # float dust of a zone's balance is spread over its nodes, so the steps can settle
-    size = np.bincount(zone, minlength=n_z)
-    injection = injection - (np.bincount(zone, weights=injection, minlength=n_z) / size)[zone]
+    # float dust of a zone's balance is spread over its nodes, so the steps can settle: in
+    # proportion to the energy through each (the dust of 1e12 kWh belongs to the node
+    # trading it, not to a 3e-6 kWh neighbour), else evenly
+    dust = np.bincount(zone, weights=injection, minlength=n_z)
+    size = np.bincount(zone, minlength=n_z).astype(np.float64)
+    if through is not None:
+        z_through = np.bincount(zone, weights=through, minlength=n_z)
+        share = np.where(
+            z_through[zone] > 0, through / np.where(z_through > 0, z_through, 1.0)[zone], 0.0
+        )
+        share = np.where(z_through[zone] > 0, share, 1.0 / size[zone])
+    else:
+        share = 1.0 / size[zone]
+    injection = injection - dust[zone] * share
     if a.shape[0] == n - n_z:
         # a forest: the flow follows from the injections alone, summed leaf to root (no
         # linear algebra, so no BLAS/LAPACK kernel decides its last bits)

@@ -229,13 +229,17 @@ class _FillModel:
                 var.SetBounds(0.0, 0.0)
         return bool(self.solver.Solve() == pywraplp.Solver.OPTIMAL)
 
-    def rows_hold(self, base: sp.csr_matrix, rhs: FloatArray) -> bool:
+    def rows_hold(
+        self, base: sp.csr_matrix, rhs: FloatArray, last: IntArray, frozen: FloatArray
+    ) -> bool:
         """The last solution holds the face's rows (balance, KVL) to ROW_KWH plus 1e-12 of
-        what passes them."""
+        what passes them, and its elements `last` sit at the values they are frozen at."""
         v = np.array([c.solution_value() for c in self.cols])
         activity = base @ v
         through = abs(base) @ np.abs(v)
-        return bool((np.abs(activity - rhs) <= ROW_KWH + 1e-12 * (through + np.abs(rhs))).all())
+        rows_ok = (np.abs(activity - rhs) <= ROW_KWH + 1e-12 * (through + np.abs(rhs))).all()
+        at = np.abs(v[last] - frozen) <= ROW_KWH + 1e-12 * np.abs(frozen)
+        return bool(rows_ok and at.all())
 
     def freeze(self, i: int, at: float) -> None:
         self.cols[i].SetBounds(at, at)
@@ -277,8 +281,8 @@ def _fill(
     start_value, start_level = value.copy(), level.copy()
     attempt = 0
     while attempt < len(FILL_ATTEMPTS):
-        model, attempt = _rounds(base, rhs, lo, hi, el, group, t_col, value, level, attempt)
-        if model is not None and model.rows_hold(base, rhs):
+        done, attempt = _rounds(base, rhs, lo, hi, el, group, t_col, value, level, attempt)
+        if done:
             return True
         value[:] = start_value
         level[:] = start_level
@@ -297,10 +301,11 @@ def _rounds(
     value: FloatArray,
     level: IntArray,
     attempt: int,
-) -> tuple[_FillModel | None, int]:
+) -> tuple[bool, int]:
     """The filling's rounds from the state in `value`, starting with set-up `attempt`
-    (the next ones when a round does not end optimal). Returns the model and the set-up
-    reached, or None when no set-up could finish a round or a round froze nothing."""
+    (the next ones when a round does not end optimal). Returns whether it finished with the
+    face's rows holding (checked on the last round's solution, whose elements must sit at
+    the values frozen), and the set-up reached."""
 
     def build() -> _FillModel:
         return _FillModel(base, rhs, lo, hi, el, group, t_col, value, FILL_ATTEMPTS[attempt])
@@ -311,15 +316,13 @@ def _rounds(
         _check_deadline()
         free_idx = np.flatnonzero(np.isnan(value))
         if free_idx.shape[0] == 0:
-            if not model.solve(np.zeros(t_col.shape[0], dtype=np.bool_)):
-                return None, attempt
-            return model, attempt
+            return True, attempt
         live = np.zeros(t_col.shape[0], dtype=np.bool_)
         live[group[free_idx]] = True
         while not model.solve(live):
             attempt += 1
             if attempt == len(FILL_ATTEMPTS):
-                return None, attempt
+                return False, attempt
             model = build()
         t = np.clip(np.array([v.solution_value() for v in model.t_vars]), 0.0, 1.0)
         t_el = t[group[free_idx]]
@@ -333,7 +336,11 @@ def _rounds(
         blocked = np.zeros(t_col.shape[0], dtype=np.bool_)
         blocked[group[free_idx[block]]] = True
         if not blocked[live].all():
-            return None, attempt
+            return False, attempt
+        if block.all() and not model.rows_hold(
+            base, rhs, free_idx, np.where(full, cap, t_el * cap)
+        ):
+            return False, attempt
         at_level = block & ~full & (t_el > 0)
         level[free_idx[at_level]] = round_ * t_col.shape[0] + group[free_idx[at_level]]
         for i, at in zip(
@@ -341,7 +348,7 @@ def _rounds(
         ):
             value[i] = at
             model.freeze(i, at)
-    return None, attempt
+    return False, attempt
 
 
 def fixed_lines(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 from clearing_reference import solve_reference
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from matching import (
@@ -115,6 +115,13 @@ def test_tiny_flow_beside_a_huge_one_is_not_dust(
 @given(wide_problems())
 def test_wide_magnitudes_feasible_optimal_and_traded(problem: ClearingProblem) -> None:
     r = clear(problem)
+    if r.status is Status.ERROR and "tie rule not applied" in r.reason:
+        # float resolution itself defeats the rule's LPs (1e12 kWh beside a 2 kWh line:
+        # GLOP's and the rows' tolerances are then larger than the line): the result says
+        # so and publishes nothing, never the solver's allocation instead (issue 11)
+        assert not r.accepted_kwh.any() and len(r.trades) == 0
+        event("tie rule refused at float resolution")
+        return
     assert r.status is Status.OPTIMAL, r.reason
     book, net = problem.orders, problem.network
     idx = net.node_index()
@@ -247,3 +254,45 @@ def test_micro_flow_is_not_snapped_onto_its_limit() -> None:
             ],
         )
     )
+
+
+def test_infeasible_verdict_on_a_feasible_lp_is_retried() -> None:
+    """GLOP called this 1e12/1e-6 kWh problem infeasible (on main too); accepting nothing is
+    always feasible, so the verdict is numerical trouble and the fixed re-solve sequence
+    goes on (here to HiGHS for the primal)."""
+    net = Network(
+        (Node("N0"), Node("N1")),
+        (Line("L1", "N0", "N1", 4e-6),),
+        (GridConnection("N0", 0.89, 0.3, 0.0, 4e-6),),
+    )
+    problem = ClearingProblem.build(
+        Interval(datetime(2026, 6, 15, 10, 0, tzinfo=UTC), 15),
+        net,
+        [
+            Order("o0", "N0", Side.SELL, 1e12, 0.2),
+            Order("o1", "N1", Side.BUY, 1e-6, 0.2),
+            Order("o2", "N0", Side.BUY, 1e12, 0.4),
+        ],
+    )
+    test_wide_magnitudes_feasible_optimal_and_traded.hypothesis.inner_test(problem)  # type: ignore[attr-defined]
+
+
+def test_zone_dust_stays_with_the_large_node() -> None:
+    """Buyers at one price: 1e12 kWh at N0 and 3e-6 kWh behind a line at N1. Pro rata gives
+    N0 1e12 − 3e-6 kWh, which a float cannot hold (its resolution there is 1e-4 kWh): the
+    zone's dust is spread in proportion to the energy through each node, so the 3e-6 kWh
+    still flows to N1 (spread evenly it left N1 1.5e-6 kWh short; on main the rule was
+    abandoned for the solver's allocation)."""
+    net = Network((Node("N0"), Node("N1")), (Line("L1", "N0", "N1", 8.0),), ())
+    problem = ClearingProblem.build(
+        Interval(datetime(2026, 6, 15, 10, 0, tzinfo=UTC), 15),
+        net,
+        [
+            Order("o0", "N0", Side.SELL, 1e12, 0.2),
+            Order("o1", "N1", Side.BUY, 3e-6, 0.4),
+            Order("o2", "N0", Side.BUY, 1e12, 0.4),
+        ],
+    )
+    test_wide_magnitudes_feasible_optimal_and_traded.hypothesis.inner_test(problem)  # type: ignore[attr-defined]
+    r = clear(problem)
+    assert r.accepted_kwh[1] == 3e-6 and r.flow_kwh[0] == 3e-6
