@@ -43,12 +43,13 @@ def highs_seconds(problem, repeat: int) -> float:
 
     topo = build_topology(problem)
     model = build_model(problem, aggregate(problem.orders), topo)
+    matrix = model.matrix.to_scipy() if hasattr(model.matrix, "to_scipy") else model.matrix
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         res = linprog(
             -model.objective,
-            A_eq=model.matrix,
+            A_eq=matrix,
             b_eq=model.row_lower,
             bounds=np.column_stack([model.lower, model.upper]),
             method="highs",
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     head = (
         f"{'case':10} {'orders':>7} {'nodes':>5} {'steps':>6} {'total':>7} {'build':>6} "
         f"{'solve':>6} {'prices':>6} {'alloc':>6} {'trades':>6} {'highs':>7} {'ratio':>5}"
-        f" {'cli':>7}"
+        f" {'cpu':>7} {'cli':>7}"
     )
     print(head)
     for label, n_orders, n_nodes, meshed in CASES:
@@ -95,12 +96,15 @@ def main(argv: list[str] | None = None) -> int:
         problem = random_problem(n_orders, n_nodes, seed=7, meshed=meshed)
         clear(problem)  # warm-up
         runs = []
+        cpu_runs = []
         for _ in range(args.repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             result = clear(problem)
             runs.append((time.perf_counter() - t0, result.timings))
+            cpu_runs.append(time.process_time() - c0)
             assert result.ok, result.reason
         total = statistics.median(r[0] for r in runs) * 1000
+        cpu = statistics.median(cpu_runs) * 1000
         med = {
             k: statistics.median(getattr(r[1], k) for r in runs)
             for k in ("build_ms", "solve_ms", "prices_ms", "allocation_ms", "trades_ms")
@@ -115,10 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{label:10} {n_orders:7d} {n_nodes:5d} {steps:6d} {total:7.1f} {med['build_ms']:6.1f} "
             f"{med['solve_ms']:6.1f} {med['prices_ms']:6.1f} {med['allocation_ms']:6.1f} "
-            f"{med['trades_ms']:6.1f} {highs:7.1f} {highs / total:5.2f} {cli:>7}",
+            f"{med['trades_ms']:6.1f} {highs:7.1f} {highs / total:5.2f} {cpu:7.1f} {cli:>7}",
             flush=True,
         )
     print("ratio = scipy HiGHS time for the same LP (solve only) / Klaster's whole clear()")
+    print("cpu = process CPU time of the whole clear() (all threads)")
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
     return 0
 
 

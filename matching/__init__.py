@@ -1,25 +1,66 @@
 """Klaster's clearing core: a pure function from a clearing problem to its result.
 
 No database, web, template or file I/O here (enforced by ruff's banned-api rule).
+
+The names below are loaded on first use (PEP 562), so that importing a pure-Python part of
+the core (`matching.small`, the exact path of `klaster clear` for small problems) does not
+import numpy and OR-Tools.
 """
 
 from __future__ import annotations
 
-from matching.clearing import clear
-from matching.document import clear_document
-from matching.problem import (
-    ClearingProblem,
-    GridConnection,
-    Interval,
-    Line,
-    Network,
-    Node,
-    Order,
-    OrderBook,
-    ProblemError,
-    Side,
-)
-from matching.result import GRID, ClearingResult, FlowModel, Status, Timings, Trades
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matching.clearing import clear
+    from matching.document import clear_document
+    from matching.problem import (
+        ClearingProblem,
+        GridConnection,
+        Interval,
+        Line,
+        Network,
+        Node,
+        Order,
+        OrderBook,
+        ProblemError,
+        Side,
+    )
+    from matching.result import GRID, ClearingResult, FlowModel, Status, Timings, Trades
+
+_WHERE = {
+    "clear": "matching.clearing",
+    "clear_document": "matching.document",
+    **dict.fromkeys(
+        (
+            "ClearingProblem",
+            "GridConnection",
+            "Interval",
+            "Line",
+            "Network",
+            "Node",
+            "Order",
+            "OrderBook",
+            "ProblemError",
+            "Side",
+        ),
+        "matching.problem",
+    ),
+    **dict.fromkeys(
+        ("GRID", "ClearingResult", "FlowModel", "Status", "Timings", "Trades"), "matching.result"
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'matching' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "GRID",

@@ -1,18 +1,21 @@
 """`clear(problem) -> ClearingResult`: the whole clearing as named steps.
 
-aggregate orders into steps → solve the LP with GLOP (`matching.solve`) → choose
-nodal prices by the documented rule → allocate steps to orders pro rata → decompose into
-trades. Each step is timed.
+write the problem canonically (`matching.labelling`) → aggregate orders into steps → solve
+the LP with GLOP (`matching.solve`) → choose nodal prices by the documented rule → allocate
+steps to orders pro rata → decompose into trades → map the result back to the problem as
+given. Each step is timed.
 """
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
 
 from matching.canonical import canonical_primal, canonical_primal_dc
 from matching.checks import check_result
+from matching.labelling import Labelling, canonical_labelling, relabelled
 from matching.network import Topology, build_topology
 from matching.prices import PriceRuleError, Prices, choose_prices, line_states
 from matching.problem import ClearingProblem, FloatArray
@@ -28,7 +31,7 @@ from matching.result import (
 from matching.solve import solve
 from matching.steps import Steps, aggregate, allocate_pro_rata
 from matching.ties import DEADLINE, TimeUp
-from matching.trades import Items, build_trades
+from matching.trades import Items, Placement, build_trades_placed
 
 
 def _ms(t0: float) -> float:
@@ -40,6 +43,12 @@ def flow_model(topo: Topology) -> FlowModel:
     transport model, which is how it is solved), else the transport model."""
     dc = topo.n_lines > 0 and bool(np.isfinite(topo.reactance).all())
     return FlowModel.DC if dc else FlowModel.TRANSPORT
+
+
+def _failed_(
+    problem: ClearingProblem, topo: Topology, status: Status, reason: str, timings: Timings
+) -> tuple[ClearingResult, None]:
+    return _failed(problem, topo, status, reason, timings), None
 
 
 def _failed(
@@ -76,7 +85,7 @@ def _trades(
     flow: FloatArray,
     imports: FloatArray,
     exports: FloatArray,
-) -> Trades:
+) -> tuple[Trades, Placement]:
     book = problem.orders
     listing = np.empty(len(book), dtype=np.int64)
     listing[steps.canonical] = np.arange(len(book))
@@ -102,21 +111,35 @@ def _trades(
 
     supply = items(False, imports, topo.import_price, topo.export_price, topo.import_limit_kwh)
     demand = items(True, exports, topo.export_price, topo.import_price, topo.export_limit_kwh)
-    return build_trades(topo, prices.price, supply, demand, flow)
+    return build_trades_placed(topo, prices.price, supply, demand, flow)
 
 
 def clear(problem: ClearingProblem) -> ClearingResult:
-    """Clear one interval: welfare-maximising, network-constrained, with nodal prices."""
+    """Clear one interval: welfare-maximising, network-constrained, with nodal prices.
+
+    The problem is cleared as written canonically (`matching.labelling`), so that the result
+    does not depend on how it is written, and the result is mapped back."""
+    t_all = time.perf_counter()
+    lab = canonical_labelling(problem)
+    inner = relabelled(problem, lab)
+    label_ms = _ms(t_all)
+    if problem.time_limit_s is not None:  # the writing counts against the caller's limit
+        object.__setattr__(inner, "time_limit_s", problem.time_limit_s - label_ms / 1000.0)
+    result, placed = _clear(inner)
+    return _restore(problem, result, placed, lab, label_ms, t_all)
+
+
+def _clear(problem: ClearingProblem) -> tuple[ClearingResult, Placement | None]:
     t_all = time.perf_counter()
     t0 = t_all
     book = problem.orders
     topo = build_topology(problem)
     if problem.time_limit_s is not None and problem.time_limit_s <= 0:
         timings = Timings(_ms(t0), 0.0, 0.0, 0.0, 0.0, _ms(t_all))
-        return _failed(
+        return _failed_(
             problem, topo, Status.TIME_LIMIT, "time limit reached before solving", timings
         )
-    steps = aggregate(book)
+    steps = aggregate(book, by_position=True)
     build_ms = _ms(t0)
 
     deadline = None if problem.time_limit_s is None else t_all + problem.time_limit_s
@@ -126,7 +149,7 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     solve_ms = _ms(t0) - sol.model_ms
     build_ms += sol.model_ms
     if status is not Status.OPTIMAL:
-        return _failed(
+        return _failed_(
             problem, topo, status, reason, Timings(build_ms, solve_ms, 0.0, 0.0, 0.0, _ms(t_all))
         )
 
@@ -139,7 +162,7 @@ def clear(problem: ClearingProblem) -> ClearingResult:
         # The documented rule holds or the result is not published as optimal.
         reason += f"; price rule not applied: {exc}"
         timings = Timings(build_ms, solve_ms, _ms(t0), 0.0, 0.0, _ms(t_all))
-        return _failed(problem, topo, Status.ERROR, reason, timings)
+        return _failed_(problem, topo, Status.ERROR, reason, timings)
     if prices.note:
         reason += f"; {prices.note}"
     # the optimal solution chosen by rule: pro rata ties, loop-free flows
@@ -154,9 +177,13 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     except TimeUp:
         reason += "; time limit reached while sharing tied orders"
         timings = Timings(build_ms, solve_ms, _ms(t0), 0.0, 0.0, _ms(t_all))
-        return _failed(problem, topo, Status.TIME_LIMIT, reason, timings)
+        return _failed_(problem, topo, Status.TIME_LIMIT, reason, timings)
     finally:
         DEADLINE.reset(token)
+    if primal.failed:
+        reason += f"; tie rule not applied: {primal.failed}"
+        timings = Timings(build_ms, solve_ms, _ms(t0), 0.0, 0.0, _ms(t_all))
+        return _failed_(problem, topo, Status.ERROR, reason, timings)
     x, flow, imports, exports = primal.x, primal.flow, primal.imports, primal.exports
     if primal.note:
         reason += f"; {primal.note}"
@@ -164,44 +191,35 @@ def clear(problem: ClearingProblem) -> ClearingResult:
     if deadline is not None and time.perf_counter() > deadline:
         reason += "; time limit reached while choosing prices"
         timings = Timings(build_ms, solve_ms, prices_ms, 0.0, 0.0, _ms(t_all))
-        return _failed(problem, topo, Status.TIME_LIMIT, reason, timings)
+        return _failed_(problem, topo, Status.TIME_LIMIT, reason, timings)
 
     t0 = time.perf_counter()
     accepted = allocate_pro_rata(book, steps, x)
     alloc_ms = _ms(t0)
 
     t0 = time.perf_counter()
-    trades = _trades(problem, topo, steps, accepted, prices, flow, imports, exports)
+    trades, placed = _trades(problem, topo, steps, accepted, prices, flow, imports, exports)
     trades_ms = _ms(t0)
     if deadline is not None and time.perf_counter() > deadline:
         reason += "; time limit reached while building trades"
         timings = Timings(build_ms, solve_ms, prices_ms, alloc_ms, trades_ms, _ms(t_all))
-        return _failed(problem, topo, Status.TIME_LIMIT, reason, timings)
+        return _failed_(problem, topo, Status.TIME_LIMIT, reason, timings)
 
     buy = book.is_buy
-    welfare = float(
-        np.dot(book.price[buy], accepted[buy])
-        - np.dot(book.price[~buy], accepted[~buy])
-        - np.dot(topo.import_price, imports)
-        + np.dot(topo.export_price, exports)
-    )
+    grid_terms = [-(topo.import_price * imports), topo.export_price * exports]
+    # correctly rounded sums (math.fsum), not BLAS dot products: the same bits on any
+    # machine and BLAS build, and in any order of the terms
+    welfare = _exact_sum([np.where(buy, book.price, -book.price) * accepted, *grid_terms])
     lam = prices.price
-    paid = float(np.dot(lam[book.node[buy]], accepted[buy]))
-    received = float(np.dot(lam[book.node[~buy]], accepted[~buy]))
-    rent = (
-        paid
-        - received
-        - float(np.dot(topo.import_price, imports))
-        + float(np.dot(topo.export_price, exports))
-    )
+    rent = _exact_sum([np.where(buy, lam[book.node], -lam[book.node]) * accepted, *grid_terms])
     failed = check_result(problem, topo, steps, x, accepted, flow, imports, exports, lam, rent)
     if failed is not None:
         reason += f"; result check failed: {failed}"
         timings = Timings(build_ms, solve_ms, prices_ms, alloc_ms, trades_ms, _ms(t_all))
-        return _failed(problem, topo, Status.ERROR, reason, timings)
+        return _failed_(problem, topo, Status.ERROR, reason, timings)
     _, pos, neg = line_states(topo, flow)
     congested = (pos ^ neg) & (topo.line_limit_kwh > 0)
-    return ClearingResult(
+    result = ClearingResult(
         status=Status.OPTIMAL,
         reason=reason,
         accepted_kwh=accepted,
@@ -219,6 +237,101 @@ def clear(problem: ClearingProblem) -> ClearingResult:
         timings=Timings(build_ms, solve_ms, prices_ms, alloc_ms, trades_ms, _ms(t_all)),
         flow_model=flow_model(topo),
     )
+    return result, placed
+
+
+def _exact_sum(parts: list[FloatArray]) -> float:
+    terms = np.concatenate(parts)
+    return math.fsum(terms[terms != 0].tolist()) + 0.0
+
+
+def _restore(
+    problem: ClearingProblem,
+    r: ClearingResult,
+    placed: Placement | None,
+    lab: Labelling,
+    label_ms: float,
+    t_all: float,
+) -> ClearingResult:
+    """The canonical writing's result in the problem's own ids and order. The list of
+    trades is ordered as documented: local matches by node, then transfers by (source,
+    destination) node, in the input's order of nodes; along each its tape; members of a
+    class of identical orders by id."""
+
+    def back(values: np.ndarray, perm: np.ndarray) -> np.ndarray:
+        out = np.empty_like(values)
+        out[perm] = values
+        return out
+
+    n_o = len(problem.orders)
+    tr = r.trades
+    if len(tr) and placed is not None:
+        seller = np.where(tr.seller == GRID, GRID, lab.order[np.maximum(tr.seller, 0)])
+        buyer = np.where(tr.buyer == GRID, GRID, lab.order[np.maximum(tr.buyer, 0)])
+        n_n = int(lab.node.shape[0])
+        segment = (placed.transfer * n_n + lab.node[placed.src]) * n_n + lab.node[placed.dst]
+        keys: list[np.ndarray] = [placed.piece, segment]
+        shared = np.zeros(placed.piece.shape[0], dtype=np.bool_)
+        shared[1:] = placed.piece[1:] == placed.piece[:-1]
+        if shared.any():
+            # pieces shared by the members of a class: those members in order of their ids
+            # (only their ids are ranked: elsewhere the key never decides)
+            shared[:-1] |= shared[1:]
+            s_rank = np.zeros(seller.shape[0], dtype=np.int64)
+            b_rank = np.zeros(buyer.shape[0], dtype=np.int64)
+            k = np.flatnonzero(shared)
+            rank = _id_rank(problem, np.concatenate([seller[k], buyer[k]]))
+            s_rank[k] = np.where(seller[k] == GRID, n_o, rank[: k.shape[0]])
+            b_rank[k] = np.where(buyer[k] == GRID, n_o, rank[k.shape[0] :])
+            keys = [b_rank, s_rank, *keys]
+        by = np.lexsort(tuple(keys))
+        trades = Trades(
+            seller=seller[by],
+            buyer=buyer[by],
+            seller_node=lab.node[tr.seller_node[by]],
+            buyer_node=lab.node[tr.buyer_node[by]],
+            quantity_kwh=tr.quantity_kwh[by],
+            seller_price=tr.seller_price[by],
+            buyer_price=tr.buyer_price[by],
+        )
+    else:
+        trades = empty_trades()
+    t = r.timings
+    timings = Timings(
+        t.build_ms + label_ms, t.solve_ms, t.prices_ms, t.allocation_ms, t.trades_ms, _ms(t_all)
+    )
+    flow = np.where(lab.flip, -r.flow_kwh, r.flow_kwh) + 0.0
+    return ClearingResult(
+        status=r.status,
+        reason=r.reason,
+        accepted_kwh=back(r.accepted_kwh, lab.order),
+        price=back(r.price, lab.node),
+        price_low=back(r.price_low, lab.node),
+        price_high=back(r.price_high, lab.node),
+        flow_kwh=back(flow, lab.line),
+        line_limit_kwh=back(r.line_limit_kwh, lab.line),
+        line_congested=back(r.line_congested, lab.line),
+        import_kwh=back(r.import_kwh, lab.grid),
+        export_kwh=back(r.export_kwh, lab.grid),
+        welfare=r.welfare,
+        congestion_rent=r.congestion_rent,
+        trades=trades,
+        timings=timings,
+        solver=r.solver,
+        flow_model=r.flow_model,
+    )
+
+
+def _id_rank(problem: ClearingProblem, owners: np.ndarray) -> np.ndarray:
+    """Per owner (an order index, or GRID): the rank of the order's id among the owners'
+    ids (only the order of identical orders depends on it)."""
+    ids = problem.orders.ids
+    distinct = np.unique(owners[owners != GRID])
+    key = sorted(range(distinct.shape[0]), key=lambda k: ids[int(distinct[k])])
+    rank_of = np.zeros(len(ids), dtype=np.int64)
+    rank_of[distinct[np.array(key, dtype=np.int64)]] = np.arange(distinct.shape[0])
+    out: np.ndarray = np.where(owners == GRID, 0, rank_of[np.maximum(owners, 0)])
+    return out
 
 
 __all__ = ["clear"]

@@ -1,13 +1,12 @@
 """Flows on a given set of lines that take away given node injections: the potential flow
-(least Σ f², loop-free, within limits), or the least-Σ|f| flow (an LP), and the helpers they
-share. Used by `matching.canonical` to choose the rule's optimal solution.
+(least Σ f², loop-free, within limits) and its helpers. Used by `matching.canonical` to
+choose the rule's optimal solution.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from matching import glop
 from matching.network import Topology
 from matching.problem import BoolArray, FloatArray, IntArray
 
@@ -40,33 +39,6 @@ def zones_of(n: int, a: IntArray, b: IntArray) -> IntArray:
     _, labels = np.unique(np.array(root, dtype=np.int64), return_inverse=True)
     zone: IntArray = labels.astype(np.int64).ravel()
     return zone
-
-
-def least_flow(topo: Topology, free: BoolArray, injection: FloatArray) -> FloatArray | None:
-    """min Σ|f| over the free lines within their limits taking away `injection` (an LP:
-    f = f⁺ − f⁻); a flow with a loop could be reduced, so the optimum has none."""
-    from matching.solve import clean
-
-    idx = np.flatnonzero(free)
-    k = idx.shape[0]
-    n = topo.n_nodes
-    if k == 0:
-        return np.zeros(topo.n_lines) if not np.abs(injection).max(initial=0.0) > 1e-9 else None
-    a, b = topo.line_from[idx], topo.line_to[idx]
-    cols = np.concatenate([np.arange(k), np.arange(k), k + np.arange(k), k + np.arange(k)])
-    rows = np.concatenate([a, b, a, b])
-    vals = np.concatenate([np.ones(k), -np.ones(k), -np.ones(k), np.ones(k)])
-    matrix = glop.csr_from_coo(vals, rows, cols, (n, 2 * k))
-    lim = np.concatenate([topo.line_limit_kwh[idx], topo.line_limit_kwh[idx]])
-    out = glop.solve_lp(
-        np.zeros(2 * k), lim, np.ones(2 * k), injection, injection, matrix, maximize=False
-    )
-    if not out.optimal:
-        return None
-    v = clean(out.values, np.zeros(2 * k), lim)
-    flow = np.zeros(topo.n_lines)
-    flow[idx] = v[:k] - v[k:]
-    return flow
 
 
 def _polish(
@@ -175,7 +147,52 @@ def _check_acyclic(topo: Topology, flow: FloatArray) -> FloatArray | None:
     return flow if seen == n else None
 
 
-def least_squares_flow(topo: Topology, free: BoolArray, injection: FloatArray) -> FloatArray | None:
+def _forest_flow(n: int, a: IntArray, b: IntArray, injection: FloatArray) -> FloatArray:
+    """The flow on a forest of lines (a → b positive) that takes away `injection` (each
+    tree's balance already 0): each node's surplus, its own plus what its subtree sends,
+    goes up the line to its parent. Trees are rooted at their lowest-numbered node (the
+    canonical writing's order) and children are taken in line order."""
+    adj: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+    for k, (u, v) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
+        adj[u].append((v, k))
+        adj[v].append((u, k))
+    seen = [False] * n
+    order: list[int] = []
+    up = [-1] * n  # the line to the parent
+    for root in range(n):
+        if seen[root] or not adj[root]:
+            continue
+        seen[root] = True
+        stack = [root]
+        while stack:
+            u = stack.pop()
+            order.append(u)
+            for v, k in adj[u]:
+                if not seen[v]:
+                    seen[v] = True
+                    up[v] = k
+                    stack.append(v)
+    surplus = injection.tolist()
+    a_l = a.tolist()
+    out = [0.0] * a.shape[0]
+    for u in reversed(order):
+        k = up[u]
+        if k < 0:
+            continue
+        s = surplus[u]
+        if a_l[k] == u:  # u → parent along the line
+            out[k] = s
+            parent = int(b[k])
+        else:
+            out[k] = -s
+            parent = a_l[k]
+        surplus[parent] += s
+    return np.array(out, dtype=np.float64)
+
+
+def least_squares_flow(
+    topo: Topology, free: BoolArray, injection: FloatArray, through: FloatArray | None = None
+) -> FloatArray | None:
     """The unique least Σ f² flow on the free lines (unit weights), within their limits,
     that takes away each node's `injection` (the *potential flow with limits*).
 
@@ -186,7 +203,9 @@ def least_squares_flow(topo: Topology, free: BoolArray, injection: FloatArray) -
     the unconstrained potential flow (exact at once when no line would be overloaded). A
     piecewise quadratic ends in finitely many steps; the count is bounded (work, not time).
     Returns None if the injections cannot be taken away or the steps do not settle. The
-    flow is unique given the injections (strictly convex), whatever θ the steps reach."""
+    flow is unique given the injections (strictly convex), whatever θ the steps reach.
+    `through` (kWh per node, gross): a zone's balance may be off by float dust of the energy
+    passing its nodes (1e-13 of it, as the result check allows), not only by 1e-9 kWh."""
     n = topo.n_nodes
     idx = np.flatnonzero(free & (topo.line_limit_kwh > 0))
     flow = np.zeros(topo.n_lines)
@@ -196,13 +215,36 @@ def least_squares_flow(topo: Topology, free: BoolArray, injection: FloatArray) -
     tol = 1e-12 * scale
     zone = zones_of(n, a, b)
     n_z = int(zone.max()) + 1 if n else 0
-    if (np.abs(np.bincount(zone, weights=injection, minlength=n_z)) > 1e-9 + tol).any():
+    allow: float | FloatArray = 1e-9 + tol
+    if through is not None:
+        allow = allow + 1e-13 * np.bincount(zone, weights=through, minlength=n_z).astype(np.float64)
+    if (np.abs(np.bincount(zone, weights=injection, minlength=n_z)) > allow).any():
         return None
     if idx.shape[0] == 0:
         return flow
-    # float dust of a zone's balance is spread over its nodes, so the steps can settle
-    size = np.bincount(zone, minlength=n_z)
-    injection = injection - (np.bincount(zone, weights=injection, minlength=n_z) / size)[zone]
+    # float dust of a zone's balance is spread over its nodes, so the steps can settle: in
+    # proportion to the energy through each (the dust of 1e12 kWh belongs to the node
+    # trading it, not to a 3e-6 kWh neighbour), else evenly
+    dust = np.bincount(zone, weights=injection, minlength=n_z)
+    size = np.bincount(zone, minlength=n_z).astype(np.float64)
+    if through is not None:
+        z_through = np.bincount(zone, weights=through, minlength=n_z)
+        share = np.where(
+            z_through[zone] > 0, through / np.where(z_through > 0, z_through, 1.0)[zone], 0.0
+        )
+        share = np.where(z_through[zone] > 0, share, 1.0 / size[zone])
+    else:
+        share = 1.0 / size[zone]
+    injection = injection - dust[zone] * share
+    if a.shape[0] == n - n_z:
+        # a forest: the flow follows from the injections alone, summed leaf to root (no
+        # linear algebra, so no BLAS/LAPACK kernel decides its last bits)
+        tree = _forest_flow(n, a, b, injection)
+        if (np.abs(tree) <= lim + 4 * np.spacing(lim)).all():
+            out = np.clip(tree, -lim, lim)
+            at = np.abs(lim - np.abs(out)) <= 4 * np.spacing(lim)
+            flow[idx] = np.where(at, np.sign(out) * lim, out)
+            return flow
     theta = laplacian_solve(n, a, b, zone, injection)
 
     def gradient(th: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -229,12 +271,14 @@ def least_squares_flow(topo: Topology, free: BoolArray, injection: FloatArray) -
         stalled = stalled + 1 if size >= best * 0.5 else 0
         best = min(best, size)
         if size <= tol or stalled >= 3:
-            from matching.solve import clean
-
             exact = _polish(n, a, b, lim, injection, theta, f)
             # stuck far from balance: go on unless the limits found give an exact flow
             if size <= tol or size <= 1e-8 * scale or exact is not f:
-                flow[idx] = clean(exact, -lim, lim)
+                # onto a limit only within float resolution of it: these flows are computed,
+                # not a solver's, and 1e-9 kWh is the whole flow of a 1e-6 kWh line
+                out = np.clip(exact, -lim, lim)
+                at = np.abs(lim - np.abs(out)) <= 4 * np.spacing(lim)
+                flow[idx] = np.where(at, np.sign(out) * lim, out)
                 return flow if _check_acyclic(topo, flow) is not None else None
         inside = (np.abs(theta[a] - theta[b]) <= lim).astype(np.float64)
         rows = np.concatenate([a, b, a, b, np.arange(n)])

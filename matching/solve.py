@@ -74,8 +74,9 @@ SNAP_KWH = 1e-9
 #: float resolution), or GLOP ends "abnormal" (seen without presolve on 1e-6/1e12 mixes),
 #: the LP is solved again with stricter tolerances, then with presolve, then with the
 #: primal simplex (with presolve, then without presolve and scaling), and last with HiGHS:
-#: deterministic, no clock involved. If none succeeds the result says so (never an
-#: infeasible "optimal").
+#: deterministic, no clock involved. A verdict "infeasible" is retried the same way (the LP
+#: always has a feasible point: accept nothing). If none succeeds the result says so, as
+#: `error` (never an infeasible "optimal").
 ROW_KWH = 1e-9
 _STRICT = ", primal_feasibility_tolerance: 1e-12, dual_feasibility_tolerance: 1e-12"
 _PRESOLVE = ("use_preprocessing: false", "use_preprocessing: true")
@@ -149,10 +150,15 @@ def solve(
             values = clean(values, model.lower, model.upper)
             if rows_hold(model, values):
                 break
-        elif status is not Status.ERROR:
-            break  # infeasible or out of time: retrying cannot help
+        elif status is Status.TIME_LIMIT:
+            break  # out of time: retrying cannot help
+        # "infeasible" is numerical trouble too: accepting nothing is always feasible
+        # (hypothesis found GLOP calling a 1e12/1e-6 kWh mix infeasible, on main too)
     if status is Status.OPTIMAL and tries > 1:
         reason += f" (after {tries - 1} stricter re-solve{'s' if tries > 2 else ''})"
+    if status is Status.INFEASIBLE:
+        status = Status.ERROR
+        reason += " (the clearing LP is always feasible — accept nothing —: numerical trouble)"
     if status is not Status.OPTIMAL:
         empty = np.zeros(0)
         return Solution(status, reason, empty, empty, empty, empty, empty, model_ms)

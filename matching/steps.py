@@ -31,8 +31,10 @@ class Steps:
     canonical: IntArray
 
 
-def aggregate(book: OrderBook) -> Steps:
-    """Group orders into steps.
+def aggregate(book: OrderBook, *, by_position: bool = False) -> Steps:
+    """Group orders into steps. `by_position`: the book is written canonically
+    (`matching.labelling`: sorted by node, side with sells first, price, quantity), so
+    positions order equal-priced orders instead of ids, and no sort is needed.
 
     Σ quantities per step are summed smallest first, so the step totals do not depend on
     the input order or the ids of the orders (float addition is not associative).
@@ -41,11 +43,17 @@ def aggregate(book: OrderBook) -> Steps:
     if n == 0:
         e_i = np.zeros(0, dtype=np.int64)
         return Steps(e_i, np.zeros(0, dtype=np.bool_), np.zeros(0), np.zeros(0), e_i, e_i)
-    id_rank = np.argsort(np.asarray(book.ids), kind="stable")
-    rank = np.empty(n, dtype=np.int64)
-    rank[id_rank] = np.arange(n)
-    # buy first (is_buy True sorts last with plain keys, so use ~is_buy)
-    canonical = np.lexsort((rank, book.price, ~book.is_buy, book.node))
+    # buy first (is_buy True sorts last with plain keys, so use ~is_buy); lexsort is
+    # stable, so with `by_position` equal keys keep their (canonical) positions
+    if by_position:
+        # written canonically: sorted by (node, side with sells first, price, quantity), so
+        # moving each node's buys before its sells keeps everything else in order
+        canonical = np.argsort(book.node * 2 + ~book.is_buy, kind="stable")
+    else:
+        id_rank = np.argsort(np.asarray(book.ids), kind="stable")
+        rank = np.empty(n, dtype=np.int64)
+        rank[id_rank] = np.arange(n)
+        canonical = np.lexsort((rank, book.price, ~book.is_buy, book.node))
     node_s = book.node[canonical]
     buy_s = book.is_buy[canonical]
     price_s = book.price[canonical]
@@ -59,7 +67,11 @@ def aggregate(book: OrderBook) -> Steps:
     order_step[canonical] = step_of_sorted
     # summed smallest first within each step (not in id order): the total is the same
     # bits however the ids are spelled
-    by_size = np.lexsort((book.quantity_kwh, book.price, ~book.is_buy, book.node))
+    by_size = (
+        canonical
+        if by_position
+        else np.lexsort((book.quantity_kwh, book.price, ~book.is_buy, book.node))
+    )
     qty = np.add.reduceat(book.quantity_kwh[by_size], starts)
     return Steps(
         node=node_s[starts],

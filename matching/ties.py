@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from ortools.linear_solver import pywraplp  # type: ignore[attr-defined]
@@ -178,6 +178,91 @@ def leximin(el: Elements, face: Face) -> tuple[FloatArray, IntArray] | None:
     return result, level
 
 
+class _FillModel:
+    """The progressive filling's GLOP model for the current state: frozen elements fixed
+    at their value (no fill row), the free ones with their fill rows, one t per group."""
+
+    def __init__(
+        self,
+        base: sp.csr_matrix,
+        rhs: FloatArray,
+        lo: FloatArray,
+        hi: FloatArray,
+        el: Elements,
+        group: IntArray,
+        t_col: IntArray,
+        value: FloatArray,
+        parameters: str,
+    ) -> None:
+        solver = pywraplp.Solver.CreateSolver("GLOP")
+        solver.SetSolverSpecificParametersAsString(parameters)
+        self.solver = solver
+        self.inf = inf = solver.infinity()
+        free = np.isnan(value)
+        v_lo = np.where(np.isneginf(lo), -inf, lo)
+        v_hi = np.where(np.isposinf(hi), inf, hi)
+        k = el.node.shape[0]
+        v_lo[:k] = np.where(free, v_lo[:k], value)
+        v_hi[:k] = np.where(free, v_hi[:k], value)
+        cols = [solver.NumVar(a, b, "") for a, b in zip(v_lo.tolist(), v_hi.tolist(), strict=True)]
+        indptr, indices, data = base.indptr.tolist(), base.indices.tolist(), base.data.tolist()
+        for r, b in enumerate(rhs.tolist()):
+            row = solver.Constraint(b, b)
+            for j in range(indptr[r], indptr[r + 1]):
+                row.SetCoefficient(cols[indices[j]], data[j])
+        self.fill: dict[int, Any] = {}
+        for i in np.flatnonzero(free).tolist():
+            row = solver.Constraint(0.0, inf)
+            row.SetCoefficient(cols[i], 1.0)
+            row.SetCoefficient(cols[int(t_col[group[i]])], -float(el.cap[i]))
+            self.fill[i] = row
+        objective = solver.Objective()
+        for j in t_col.tolist():
+            objective.SetCoefficient(cols[j], 1.0)
+        objective.SetMaximization()
+        self.cols = cols
+        self.t_vars = [cols[j] for j in t_col.tolist()]
+
+    def solve(self, live: BoolArray) -> bool:
+        for g, var in enumerate(self.t_vars):
+            if not live[g]:
+                var.SetBounds(0.0, 0.0)
+        return bool(self.solver.Solve() == pywraplp.Solver.OPTIMAL)
+
+    def rows_hold(
+        self, base: sp.csr_matrix, rhs: FloatArray, last: IntArray, frozen: FloatArray
+    ) -> bool:
+        """The last solution holds the face's rows (balance, KVL) to ROW_KWH plus 1e-12 of
+        what passes them, and its elements `last` sit at the values they are frozen at."""
+        v = np.array([c.solution_value() for c in self.cols])
+        activity = base @ v
+        through = abs(base) @ np.abs(v)
+        rows_ok = (np.abs(activity - rhs) <= ROW_KWH + 1e-12 * (through + np.abs(rhs))).all()
+        at = np.abs(v[last] - frozen) <= ROW_KWH + 1e-12 * np.abs(frozen)
+        return bool(rows_ok and at.all())
+
+    def freeze(self, i: int, at: float) -> None:
+        self.cols[i].SetBounds(at, at)
+        self.fill[i].SetBounds(-self.inf, self.inf)
+
+
+#: GLOP set-ups for the filling, in turn: the first continues from the last round's basis;
+#: when a round does not end optimal, or the finished filling does not hold the face's rows
+#: to ROW_KWH (numerical trouble, e.g. 1e-6 next to 1e6 kWh, where GLOP's own 1e-6
+#: tolerance is the size of the orders), the filling is done again with the next one,
+#: stricter (a fixed sequence, no clock).
+_STRICT = ", primal_feasibility_tolerance: 1e-12, dual_feasibility_tolerance: 1e-12"
+FILL_ATTEMPTS = (
+    INCREMENTAL,
+    INCREMENTAL + _STRICT,
+    "use_preprocessing: true" + _STRICT,
+    "use_dual_simplex: true, use_preprocessing: false, use_scaling: false" + _STRICT,
+    "use_dual_simplex: false, use_preprocessing: true" + _STRICT,
+)
+#: The face's rows (nodal balance, KVL) must hold to this (kWh) plus 1e-12 of what passes.
+ROW_KWH = 1e-9
+
+
 def _fill(
     base: sp.csr_matrix,
     rhs: FloatArray,
@@ -191,65 +276,79 @@ def _fill(
 ) -> bool:
     """Progressive filling (fills `value` in place): one GLOP model kept across the rounds;
     a round fixes the frozen elements at their value and drops their fill rows, which keeps
-    the last solution feasible, so GLOP goes on from its basis (a few pivots per round)."""
-    solver = pywraplp.Solver.CreateSolver("GLOP")
-    solver.SetSolverSpecificParametersAsString(INCREMENTAL)
-    inf = solver.infinity()
-    free = np.isnan(value)
-    v_lo = np.where(np.isneginf(lo), -inf, lo)
-    v_hi = np.where(np.isposinf(hi), inf, hi)
+    the last solution feasible, so GLOP goes on from its basis (a few pivots per round).
+    Checked at the end: the rows hold with the frozen values, else done again stricter."""
+    start_value, start_level = value.copy(), level.copy()
+    attempt = 0
+    while attempt < len(FILL_ATTEMPTS):
+        done, attempt = _rounds(base, rhs, lo, hi, el, group, t_col, value, level, attempt)
+        if done:
+            return True
+        value[:] = start_value
+        level[:] = start_level
+        attempt += 1
+    return False
+
+
+def _rounds(
+    base: sp.csr_matrix,
+    rhs: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    el: Elements,
+    group: IntArray,
+    t_col: IntArray,
+    value: FloatArray,
+    level: IntArray,
+    attempt: int,
+) -> tuple[bool, int]:
+    """The filling's rounds from the state in `value`, starting with set-up `attempt`
+    (the next ones when a round does not end optimal). Returns whether it finished with the
+    face's rows holding (checked on the last round's solution, whose elements must sit at
+    the values frozen), and the set-up reached."""
+
+    def build() -> _FillModel:
+        return _FillModel(base, rhs, lo, hi, el, group, t_col, value, FILL_ATTEMPTS[attempt])
+
+    model = build()
     k = el.node.shape[0]
-    v_lo[:k] = np.where(free, v_lo[:k], value)
-    v_hi[:k] = np.where(free, v_hi[:k], value)
-    cols = [solver.NumVar(a, b, "") for a, b in zip(v_lo.tolist(), v_hi.tolist(), strict=True)]
-    indptr, indices, data = base.indptr.tolist(), base.indices.tolist(), base.data.tolist()
-    for r, b in enumerate(rhs.tolist()):
-        row = solver.Constraint(b, b)
-        for j in range(indptr[r], indptr[r + 1]):
-            row.SetCoefficient(cols[indices[j]], data[j])
-    fill: dict[int, object] = {}
-    for i in np.flatnonzero(free).tolist():
-        row = solver.Constraint(0.0, inf)
-        row.SetCoefficient(cols[i], 1.0)
-        row.SetCoefficient(cols[int(t_col[group[i]])], -float(el.cap[i]))
-        fill[i] = row
-    objective = solver.Objective()
-    for j in t_col.tolist():
-        objective.SetCoefficient(cols[j], 1.0)
-    objective.SetMaximization()
-    t_vars = [cols[j] for j in t_col.tolist()]
     for round_ in range(k + 1):
         _check_deadline()
         free_idx = np.flatnonzero(np.isnan(value))
         if free_idx.shape[0] == 0:
-            return True
+            return True, attempt
         live = np.zeros(t_col.shape[0], dtype=np.bool_)
         live[group[free_idx]] = True
-        for g, var in enumerate(t_vars):
-            if not live[g]:
-                var.SetBounds(0.0, 0.0)
-        if solver.Solve() != pywraplp.Solver.OPTIMAL:
-            return False
-        t = np.clip(np.array([v.solution_value() for v in t_vars]), 0.0, 1.0)
+        while not model.solve(live):
+            attempt += 1
+            if attempt == len(FILL_ATTEMPTS):
+                return False, attempt
+            model = build()
+        t = np.clip(np.array([v.solution_value() for v in model.t_vars]), 0.0, 1.0)
         t_el = t[group[free_idx]]
         cap = el.cap[free_idx]
-        duals = np.array([fill[i].dual_value() for i in free_idx.tolist()])  # type: ignore[attr-defined]
-        x_free = np.array([cols[i].solution_value() for i in free_idx.tolist()])
+        duals = np.array([model.fill[i].dual_value() for i in free_idx.tolist()])
         full = t_el >= 1.0 - 1e-12
         block = (np.abs(duals) * cap > DUAL_TOL) | full
-        # a group with none blocked (float trouble): those the solution holds at its t
-        stuck = np.ones(t_col.shape[0], dtype=np.bool_)
-        stuck[group[free_idx[block]]] = False
-        block |= stuck[group[free_idx]] & (x_free <= t_el * cap * (1 + 1e-9) + 1e-12)
+        # every live group freezes at least one element (complementary slackness: its t is
+        # held by some fill row with a non-zero dual); if float trouble hides them all, the
+        # rule cannot be applied here, and the caller says so (never a guessed freeze)
+        blocked = np.zeros(t_col.shape[0], dtype=np.bool_)
+        blocked[group[free_idx[block]]] = True
+        if not blocked[live].all():
+            return False, attempt
+        if block.all() and not model.rows_hold(
+            base, rhs, free_idx, np.where(full, cap, t_el * cap)
+        ):
+            return False, attempt
         at_level = block & ~full & (t_el > 0)
         level[free_idx[at_level]] = round_ * t_col.shape[0] + group[free_idx[at_level]]
         for i, at in zip(
             free_idx[block].tolist(), np.where(full, cap, t_el * cap)[block].tolist(), strict=True
         ):
             value[i] = at
-            cols[i].SetBounds(at, at)
-            fill[i].SetBounds(-inf, inf)  # type: ignore[attr-defined]
-    return not np.isnan(value).any()
+            model.freeze(i, at)
+    return False, attempt
 
 
 def fixed_lines(

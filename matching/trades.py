@@ -236,20 +236,44 @@ def build_trades(
     """Trades from the supply and demand items (see the module docstring). `ranks` (rank,
     class) replaces the computed ranking (the several-interval core passes the same ranking,
     computed vectorised by `matching.multi.ranks`)."""
+    return build_trades_placed(topo, price, supply_items, demand_items, flow, ranks)[0]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Placement:
+    """Where each trade lies: its segment (a node's local match, or a transfer from
+    `src` to `dst`) and its place along the segment (`piece`, increasing along it)."""
+
+    transfer: BoolArray
+    src: IntArray
+    dst: IntArray
+    piece: IntArray
+
+
+def build_trades_placed(
+    topo: Topology,
+    price: FloatArray,
+    supply_items: Items,
+    demand_items: Items,
+    flow: FloatArray,
+    ranks: tuple[IntArray, IntArray] | None = None,
+) -> tuple[Trades, Placement]:
+    """`build_trades`, and where each trade lies (`Placement`)."""
     n = topo.n_nodes
     supply = np.bincount(supply_items.node, weights=supply_items.qty, minlength=n).astype(float)
     demand = np.bincount(demand_items.node, weights=demand_items.qty, minlength=n).astype(float)
     local = np.minimum(supply, demand)
     surplus = supply - demand
     rank, klass = node_ranks(topo, price, supply, demand, flow) if ranks is None else ranks
-    src, dst, amt = decompose_flows(n, topo.line_from, topo.line_to, flow, surplus, rank)
+    src, dst, amt = decompose_flows(n, topo.line_from, topo.line_to, flow, surplus, rank, klass)
     loc = np.flatnonzero(local > 0)
     seg_s_node = np.concatenate([loc, src])
     seg_d_node = np.concatenate([loc, dst])
     seg_len = np.concatenate([local[loc], amt])
     sc, dc = _classes(supply_items, n), _classes(demand_items, n)
     if seg_len.shape[0] == 0 or sc.node.shape[0] == 0 or dc.node.shape[0] == 0:
-        return _empty()
+        e_i = np.zeros(0, dtype=np.int64)
+        return _empty(), Placement(np.zeros(0, dtype=np.bool_), e_i, e_i, e_i)
     s_seg, s_off, s_first = _views(sc, seg_s_node, klass[seg_d_node], seg_len)
     d_seg, d_off, d_first = _views(dc, seg_d_node, klass[seg_s_node], seg_len)
     n_seg = seg_len.shape[0]
@@ -292,7 +316,7 @@ def build_trades(
         group = np.cumsum(~cont) - 1
         head = np.flatnonzero(~cont)
         length = np.bincount(group, weights=length).astype(np.float64)
-        s_cls, d_cls = s_cls[head], d_cls[head]
+        s_cls, d_cls, seg = s_cls[head], d_cls[head], seg[head]
     # classes trade as one; each pair of members gets an equal share
     ks, kd = sc.count[s_cls], dc.count[d_cls]
     reps = ks * kd
@@ -303,7 +327,7 @@ def build_trades(
     qty = length[piece] / reps[piece]
     sn = supply_items.node[s_member]
     dn = demand_items.node[d_member]
-    return Trades(
+    trades = Trades(
         seller=supply_items.owner[s_member],
         buyer=demand_items.owner[d_member],
         seller_node=sn,
@@ -312,6 +336,9 @@ def build_trades(
         seller_price=price[sn],
         buyer_price=price[dn],
     )
+    seg_t = seg[piece]
+    placed = Placement(seg_t >= loc.shape[0], seg_s_node[seg_t], seg_d_node[seg_t], piece)
+    return trades, placed
 
 
 def _empty() -> Trades:
@@ -320,4 +347,4 @@ def _empty() -> Trades:
     return Trades(i, i, i, i, f, f, f)
 
 
-__all__ = ["Items", "build_trades"]
+__all__ = ["Items", "Placement", "build_trades", "build_trades_placed"]

@@ -81,14 +81,17 @@ def solve_reference(problem: ClearingProblem) -> Reference:
     return Reference(-float(res.fun), c, a, lb, ub, n)
 
 
-def price_range(ref: Reference, node: int, fixed: dict[int, float]) -> tuple[float, float]:
-    """Range of node's optimal price over the dual optimal face, with `fixed` prices held.
+def price_range(
+    ref: Reference, node: int, fixed: dict[int, float], slack: float = 1e-9
+) -> tuple[float, float]:
+    """Range of node's optimal price over the dual optimal face, with `fixed` prices held
+    (the face admits `slack` PLN of welfare, for HiGHS's tolerances).
 
     Dual of min c x, A x = 0, lb ≤ x ≤ ub: variables y (rows), r ≥ 0 (lower bounds), s ≥ 0
     (upper bounds): c − Aᵀy = r − s, dual objective lb·r − ub·s equals the optimum −W*.
     The price at node n is y[n] (the cost of one more kWh withdrawn there).
     """
-    a_face, b_face, a_ub, b_ub, bounds = _face(ref)
+    a_face, b_face, a_ub, b_ub, bounds = _face(ref, slack)
     m = a_face.shape[1]
     keys = list(fixed)
     held = sp.csr_matrix((np.ones(len(keys)), (np.arange(len(keys)), keys)), shape=(len(keys), m))
@@ -109,9 +112,11 @@ def price_range(ref: Reference, node: int, fixed: dict[int, float]) -> tuple[flo
     return out[0], out[1]
 
 
-def _face(ref: Reference) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray, list]:
+def _face(
+    ref: Reference, slack: float = 1e-9
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray, list]:
     """The dual optimal face as (a_eq, b_eq, a_ub, b_ub, bounds) over (y, r, s):
-    Aᵀy + r − s = c, r, s ≥ 0, and lb·r − ub·s ≥ −W* (within 1e-9)."""
+    Aᵀy + r − s = c, r, s ≥ 0, and lb·r − ub·s ≥ −W* (within `slack`)."""
     rows, nv = ref.a.shape
     fin_l = np.flatnonzero(np.isfinite(ref.lb))
     fin_u = np.flatnonzero(np.isfinite(ref.ub))
@@ -123,7 +128,7 @@ def _face(ref: Reference) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.nda
     a_ub = np.zeros((1, m))
     a_ub[0, rows : rows + nr] = -ref.lb[fin_l]
     a_ub[0, rows + nr :] = ref.ub[fin_u]
-    b_ub = np.array([ref.welfare + 1e-9])
+    b_ub = np.array([ref.welfare + slack])
     bounds = [(None, None)] * rows + [(0, None)] * (nr + ns)
     return a_eq, ref.c, a_ub, b_ub, bounds
 

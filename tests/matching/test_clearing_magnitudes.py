@@ -8,8 +8,9 @@ import math
 from datetime import UTC, datetime
 
 import numpy as np
+import pytest
 from clearing_reference import solve_reference
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from matching import (
@@ -72,10 +73,55 @@ def tolerance(*magnitudes: float) -> float:
     return 1e-6 + 1e-12 * max([0.0, *(abs(m) for m in magnitudes)])
 
 
+def _tiny_line_beside_a_huge_one(
+    limit_kw: float, qty: list[float], price: list[float]
+) -> ClearingProblem:
+    """N3 sells along a huge line into N0; N1 buys a 1e-6 kWh (or a pro-rata 2.5e-10 kWh)
+    share through a 1e-6 kWh line: its flow was taken for float dust (1e-14 of the largest
+    flow anywhere) and the result failed its check or lost the trade (hypothesis found
+    both; before this fix they failed on main too)."""
+    net = Network(
+        tuple(Node(f"N{i}") for i in range(4)),
+        (
+            Line("L1", "N0", "N1", 4e-6),
+            Line("L2", "N0", "N2", 0.0),
+            Line("L3", "N0", "N3", limit_kw),
+        ),
+    )
+    sides = [Side.SELL, Side.BUY, Side.BUY, Side.BUY, Side.BUY]
+    nodes = ["N3", "N0", "N0", "N0", "N1"]
+    orders = [Order(f"o{k}", nodes[k], sides[k], qty[k], price[k]) for k in range(5)]
+    return ClearingProblem.build(
+        Interval(datetime(2026, 6, 15, 10, 0, tzinfo=UTC), 15), net, orders
+    )
+
+
+@pytest.mark.parametrize(
+    ("limit_kw", "qty", "price"),
+    [
+        (1e9, [1e9, 1e-6, 1e-6, 1e9, 1e-6], [0.2, 0.2, 0.2, 0.4, 0.5]),
+        (1e6, [1e6, 1e-6, 1e-6, 1e9, 1e-6], [0.2, 0.2, 0.2, 0.4, 0.4]),
+    ],
+)
+def test_tiny_flow_beside_a_huge_one_is_not_dust(
+    limit_kw: float, qty: list[float], price: list[float]
+) -> None:
+    test_wide_magnitudes_feasible_optimal_and_traded.hypothesis.inner_test(  # type: ignore[attr-defined]
+        _tiny_line_beside_a_huge_one(limit_kw, qty, price)
+    )
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(wide_problems())
 def test_wide_magnitudes_feasible_optimal_and_traded(problem: ClearingProblem) -> None:
     r = clear(problem)
+    if r.status is Status.ERROR and "tie rule not applied" in r.reason:
+        # float resolution itself defeats the rule's LPs (1e12 kWh beside a 2 kWh line:
+        # GLOP's and the rows' tolerances are then larger than the line): the result says
+        # so and publishes nothing, never the solver's allocation instead (issue 11)
+        assert not r.accepted_kwh.any() and len(r.trades) == 0
+        event("tie rule refused at float resolution")
+        return
     assert r.status is Status.OPTIMAL, r.reason
     book, net = problem.orders, problem.network
     idx = net.node_index()
@@ -170,3 +216,83 @@ def test_small_acceptance_of_a_large_order_is_priced_right() -> None:
     assert r.price[0] == 0.5
     assert r.congestion_rent >= 0
     assert any(s == 1 for s in r.trades.seller.tolist())
+
+
+def test_micro_flow_is_not_snapped_onto_its_limit() -> None:
+    """A 9.99e-7 kWh flow on a 1e-6 kWh line is 1e-9 kWh from its limit: the rule's
+    computed flows are put onto a limit only within float resolution (a 1e-9 kWh snap moved
+    it there, unbalanced the node and left a 1e-9 kWh buyer without its trade; hypothesis
+    found it, on main too). Also a leximin filling on 1e-6 next to 1e6 kWh, whose GLOP
+    rounds need stricter tolerances (before: the solver's allocation was kept)."""
+    net = Network(
+        tuple(Node(f"N{i}") for i in range(4)),
+        (Line("L1", "N0", "N1", 4e-6), Line("L2", "N0", "N2", 4e-6), Line("L3", "N0", "N3", 0.0)),
+    )
+    start = Interval(datetime(2026, 6, 15, 10, 0, tzinfo=UTC), 15)
+    problem = ClearingProblem.build(
+        start,
+        net,
+        [
+            Order("o0", "N0", Side.SELL, 1e-6, 0.2),
+            Order("o1", "N1", Side.BUY, 1e-6, 0.4),
+            Order("o2", "N2", Side.BUY, 1e-3, 0.4),
+        ],
+    )
+    check = test_wide_magnitudes_feasible_optimal_and_traded.hypothesis.inner_test  # type: ignore[attr-defined]
+    check(problem)
+    net2 = Network(net.nodes, (net.lines[0], Line("L2", "N1", "N2", 8.0), net.lines[2]))
+    check(
+        ClearingProblem.build(
+            start,
+            net2,
+            [
+                Order("o0", "N2", Side.BUY, 1e6, 0.4),
+                Order("o1", "N0", Side.BUY, 1e-6, 0.2),
+                Order("o2", "N0", Side.BUY, 1e-6, 0.2),
+                Order("o3", "N0", Side.BUY, 3e-6, 0.4),
+                Order("o4", "N0", Side.SELL, 3e-6, 0.2),
+            ],
+        )
+    )
+
+
+def test_infeasible_verdict_on_a_feasible_lp_is_retried() -> None:
+    """GLOP called this 1e12/1e-6 kWh problem infeasible (on main too); accepting nothing is
+    always feasible, so the verdict is numerical trouble and the fixed re-solve sequence
+    goes on (here to HiGHS for the primal)."""
+    net = Network(
+        (Node("N0"), Node("N1")),
+        (Line("L1", "N0", "N1", 4e-6),),
+        (GridConnection("N0", 0.89, 0.3, 0.0, 4e-6),),
+    )
+    problem = ClearingProblem.build(
+        Interval(datetime(2026, 6, 15, 10, 0, tzinfo=UTC), 15),
+        net,
+        [
+            Order("o0", "N0", Side.SELL, 1e12, 0.2),
+            Order("o1", "N1", Side.BUY, 1e-6, 0.2),
+            Order("o2", "N0", Side.BUY, 1e12, 0.4),
+        ],
+    )
+    test_wide_magnitudes_feasible_optimal_and_traded.hypothesis.inner_test(problem)  # type: ignore[attr-defined]
+
+
+def test_zone_dust_stays_with_the_large_node() -> None:
+    """Buyers at one price: 1e12 kWh at N0 and 3e-6 kWh behind a line at N1. Pro rata gives
+    N0 1e12 − 3e-6 kWh, which a float cannot hold (its resolution there is 1e-4 kWh): the
+    zone's dust is spread in proportion to the energy through each node, so the 3e-6 kWh
+    still flows to N1 (spread evenly it left N1 1.5e-6 kWh short; on main the rule was
+    abandoned for the solver's allocation)."""
+    net = Network((Node("N0"), Node("N1")), (Line("L1", "N0", "N1", 8.0),), ())
+    problem = ClearingProblem.build(
+        Interval(datetime(2026, 6, 15, 10, 0, tzinfo=UTC), 15),
+        net,
+        [
+            Order("o0", "N0", Side.SELL, 1e12, 0.2),
+            Order("o1", "N1", Side.BUY, 3e-6, 0.4),
+            Order("o2", "N0", Side.BUY, 1e12, 0.4),
+        ],
+    )
+    test_wide_magnitudes_feasible_optimal_and_traded.hypothesis.inner_test(problem)  # type: ignore[attr-defined]
+    r = clear(problem)
+    assert r.accepted_kwh[1] == 3e-6 and r.flow_kwh[0] == 3e-6

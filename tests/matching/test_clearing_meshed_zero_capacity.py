@@ -46,9 +46,12 @@ def test_rule_applied_on_meshed_dc_with_zero_capacity_lines(n_nodes: int, seed: 
     assert math.isclose(result.welfare, ref.welfare, rel_tol=1e-6, abs_tol=1e-9)
     lows, highs, targets = rule_targets(problem, ref)
     # the reference's face admits 1e-9 PLN of welfare slack, which widens a range by up
-    # to a few 1e-6 PLN/kWh where a price moves welfare only slightly
-    np.testing.assert_allclose(result.price_low, lows, atol=1e-5)
-    np.testing.assert_allclose(result.price_high, highs, atol=1e-5)
+    # to ~1e-5 PLN/kWh where a price moves welfare only slightly (n=38, seed=319: 1.1e-5
+    # at one node); such a node is checked again on a face with 1e-12 PLN of slack
+    for ours, theirs, end in ((result.price_low, lows, 0), (result.price_high, highs, 1)):
+        for node in np.flatnonzero(~np.isclose(ours, theirs, rtol=1e-7, atol=1e-5)).tolist():
+            tight = price_range(ref, node, {}, slack=1e-12)[end]
+            assert math.isclose(ours[node], tight, rel_tol=1e-7, abs_tol=1e-6), (node, end)
     assert_nearest_on_face(ref, targets, result.price)
 
 
