@@ -24,6 +24,7 @@ MODEL_MODULES = (
     "market.clearing.models",
     "market.clearing.day_ahead_models",
     "market.statutory.models",
+    "market.simulation.models",
 )
 
 

@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "market.commands.import_prices",
         "import market prices RCE (CSV, 15 or 60 minutes) for the net-billing counterfactual",
     ),
+    "simulate-run": (
+        "market.commands.simulate_run",
+        "execute a simulation run queued on the coordinator's simulations page",
+    ),
     "simulate": (
         "market.commands.simulate",
         "what-if: the real market pipeline over a range on a simulated cluster (--scenario)",

@@ -38,11 +38,12 @@ def route_handlers() -> list[Any]:
         live,
         member,
         results,
+        simulations,
         storage,
     )
 
     for module in (member, live, results, coordinator, fee_rates, distributor, account, day_ahead,
-                   storage):  # fmt: skip
+                   storage, simulations):  # fmt: skip
         pages.extend(module.HANDLERS)
     # Handlers of the page modules that serve /api/... (the distributor's exports and meter
     # data) belong in the OpenAPI document with the rest of the API; the pages do not.

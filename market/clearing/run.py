@@ -44,10 +44,13 @@ from matching.result import ClearingResult
 log = logging.getLogger("klaster.clearing")
 
 
-def solve_and_convert(inp: ProblemInput) -> tuple[ClearingResult, Converted]:
-    """Solve and turn the floats into stored decimals: the CPU-bound part, off the loop."""
+def solve_and_convert(
+    inp: ProblemInput, *, audited: bool = True
+) -> tuple[ClearingResult, Converted]:
+    """Solve and turn the floats into stored decimals: the CPU-bound part, off the loop.
+    `audited=False`: without the audit hashes and stored problem (simulated runs)."""
     result = solve(inp.problem)
-    return result, convert(inp, result)
+    return result, convert(inp, result, audited=audited)
 
 
 __all__ = [
@@ -248,6 +251,12 @@ async def verify_interval(session: AsyncSession, interval: Interval) -> Verifica
         raise NotFound(
             "start",
             "the interval starting %(start)s has no stored clearing",
+            start=interval.start_utc,
+        )
+    if not run.problem_gz:
+        raise NotFound(
+            "start",
+            "the interval starting %(start)s was simulated; its input was not kept for audit",
             start=interval.start_utc,
         )
     problem = decompress_problem(run.problem_gz)

@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import insert, update
+from sqlalchemy import Insert, Table, Update, bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access import audit
+from market.access.models import AuditEntry
 from market.clearing.input import ProblemInput, compress_problem, input_hash, result_hash
 from market.clearing.models import ClearingRun, GridExchange, LineFlow, NodePrice, Trade
 from market.core.money import AMOUNT, AMOUNT_PLACES, allocate_rounded, energy, largest_remainder
 from market.core.money import price as round_price
+from market.db.base import Base
+from market.db.engine import insert_returning_ids
 from market.trading.models import Interval, Order, OrderStatus
 from matching.result import GRID, ClearingResult
 
@@ -72,10 +76,12 @@ class Converted:
     congested_lines: list[str]
 
 
-def convert(inp: ProblemInput, result: ClearingResult) -> Converted:
+def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) -> Converted:
     """Pure and CPU-bound (run it in a worker thread): solver floats to stored decimals with
     largest-remainder rounding per price step (energy), per side (amounts) and per buyer
-    order (trades)."""
+    order (trades). `audited=False` (simulated runs) leaves out the input and result hashes
+    and the compressed problem (empty: such a run cannot be re-verified); every figure is
+    the same."""
     problem = inp.problem
     book = problem.orders
     ok = result.ok
@@ -124,9 +130,9 @@ def convert(inp: ProblemInput, result: ClearingResult) -> Converted:
         (bought if buys[k] else sold)[nodes[k]] += accepted[k]
     timings = result.timings
     run = {
-        "input_hash": input_hash(problem),
-        "result_hash": result_hash(problem, result),
-        "problem_gz": compress_problem(problem),
+        "input_hash": input_hash(problem) if audited else "",
+        "result_hash": result_hash(problem, result) if audited else "",
+        "problem_gz": compress_problem(problem) if audited else b"",
         "solver": result.solver,
         "status": result.status.value,
         "reason": result.reason,
@@ -234,6 +240,35 @@ def convert(inp: ProblemInput, result: ClearingResult) -> Converted:
     )
 
 
+async def _executemany(
+    session: AsyncSession, statement: Insert | Update, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Core executemany of tuples: the statement compiled once for the rows' keys, each
+    value passed through its column's bind processor (what SQLAlchemy would do), in chunks
+    of `CHUNK` rows. SQLAlchemy's per-row parameter building — most of the cost of storing
+    a day's results — is skipped. Every column the statement sets must be in the rows (no
+    Python-side defaults are applied)."""
+    if not rows:
+        return
+    connection = await session.connection()
+    dialect = connection.dialect
+    compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
+    names = compiled.positiontup
+    assert names is not None, "a positional paramstyle (SQLite, asyncpg)"
+    processors = [compiled.binds[name].type._cached_bind_processor(dialect) for name in names]
+    columns = list(zip(names, processors, strict=True))
+    for k in range(0, len(rows), CHUNK):
+        params = [
+            tuple(row[n] if p is None else p(row[n]) for n, p in columns)
+            for row in rows[k : k + CHUNK]
+        ]
+        await connection.exec_driver_sql(compiled.string, params)
+
+
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
 async def store_result(
     session: AsyncSession,
     interval: Interval,
@@ -243,54 +278,109 @@ async def store_result(
     started_at: datetime,
 ) -> StoredRun:
     """Write the run and everything it decided (the caller commits: all or nothing)."""
+    stored = await store_results(
+        session, [(interval, converted)], worker_id=worker_id, started_at=started_at
+    )
+    return stored[0]
+
+
+async def store_results(
+    session: AsyncSession,
+    cleared: Sequence[tuple[Interval, Converted]],
+    *,
+    worker_id: str,
+    started_at: datetime,
+) -> list[StoredRun]:
+    """`store_result` of several intervals (e.g. a simulated day) in a few bulk statements:
+    one INSERT … RETURNING of the runs, one executemany per result table, one UPDATE
+    executemany of the orders' outcomes and one INSERT of the audit entries (Core
+    statements: no ORM objects). The caller commits."""
+    if not cleared:
+        return []
     now = datetime.now(UTC)
-    run = ClearingRun(
-        interval_id=interval.id,
-        worker_id=worker_id,
-        started_at=started_at,
-        finished_at=now,
-        **converted.run,
-    )
-    session.add(run)
-    await session.flush()
-    for model, rows in (
-        (NodePrice, converted.node_rows),
-        (LineFlow, converted.line_rows),
-        (GridExchange, converted.grid_rows),
-        (Trade, converted.trade_rows),
+    runs = [
+        {
+            "interval_id": interval.id,
+            "worker_id": worker_id,
+            "started_at": started_at,
+            "finished_at": now,
+            **converted.run,
+        }
+        for interval, converted in cleared
+    ]
+    run_ids = await insert_returning_ids(session, _table(ClearingRun), runs)
+    for model, attr in (
+        (NodePrice, "node_rows"),
+        (LineFlow, "line_rows"),
+        (GridExchange, "grid_rows"),
+        (Trade, "trade_rows"),
     ):
-        for k in range(0, len(rows), CHUNK):
-            chunk = [row | {"run_id": run.id} for row in rows[k : k + CHUNK]]
-            await session.execute(insert(model), chunk)
-    orders = converted.order_rows
-    for k in range(0, len(orders), CHUNK):
-        chunk = [row | {"updated_at": now} for row in orders[k : k + CHUNK]]
-        await session.execute(update(Order), chunk)
-    audit.record(
+        rows = [
+            row | {"run_id": run_id}
+            for run_id, (_i, converted) in zip(run_ids, cleared, strict=True)
+            for row in getattr(converted, attr)
+        ]
+        await _executemany(session, insert(_table(model)), rows)
+    orders = _table(Order)
+    outcome = (
+        update(orders)
+        .where(orders.c.id == bindparam("order_id"))
+        .values(
+            accepted_kwh=bindparam("accepted_kwh"),
+            clearing_price=bindparam("clearing_price"),
+            amount_pln=bindparam("amount_pln"),
+            status=bindparam("status"),
+            updated_at=bindparam("updated_at"),
+        )
+    )
+    order_rows = [
+        {
+            "order_id": row["id"],
+            "accepted_kwh": row["accepted_kwh"],
+            "clearing_price": row["clearing_price"],
+            "amount_pln": row["amount_pln"],
+            "status": row["status"],
+            "updated_at": now,
+        }
+        for _i, converted in cleared
+        for row in converted.order_rows
+    ]
+    await _executemany(session, outcome, order_rows)
+    await _executemany(
         session,
-        None,
-        "clear",
-        "interval",
-        interval.id,
-        interval_id=interval.id,
-        status=run.status,
-        reason=run.reason,
-        orders=run.order_count,
-        input_hash=run.input_hash,
-        result_hash=run.result_hash,
-        worker=worker_id,
+        insert(_table(AuditEntry)),
+        [
+            {"at": now}
+            | audit.row(
+                None,
+                "clear",
+                "interval",
+                interval.id,
+                interval_id=interval.id,
+                status=run["status"],
+                reason=run["reason"],
+                orders=run["order_count"],
+                input_hash=run["input_hash"],
+                result_hash=run["result_hash"],
+                worker=worker_id,
+            )
+            for (interval, _c), run in zip(cleared, runs, strict=True)
+        ],
     )
-    return StoredRun(
-        interval_id=interval.id,
-        run_id=run.id,
-        status=run.status,
-        reason=run.reason,
-        input_hash=run.input_hash,
-        result_hash=run.result_hash,
-        prices=converted.prices,
-        local_kwh=run.local_kwh,
-        import_kwh=run.import_kwh,
-        export_kwh=run.export_kwh,
-        welfare_pln=run.welfare_pln,
-        congested_lines=converted.congested_lines,
-    )
+    return [
+        StoredRun(
+            interval_id=interval.id,
+            run_id=run_id,
+            status=run["status"],
+            reason=run["reason"],
+            input_hash=run["input_hash"],
+            result_hash=run["result_hash"],
+            prices=converted.prices,
+            local_kwh=run["local_kwh"],
+            import_kwh=run["import_kwh"],
+            export_kwh=run["export_kwh"],
+            welfare_pln=run["welfare_pln"],
+            congested_lines=converted.congested_lines,
+        )
+        for (interval, converted), run_id, run in zip(cleared, run_ids, runs, strict=True)
+    ]

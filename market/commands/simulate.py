@@ -48,6 +48,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not store clearing results (faster; the figures are the same)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes to share the days between (temporary database only; default 1)",
+    )
+    parser.add_argument(
+        "--no-day-ahead",
+        action="store_true",
+        help="skip the day-ahead auction even if the cluster has one",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--compare", nargs=2, metavar=("A", "B"), help="two results or two scenarios"
@@ -133,11 +144,18 @@ def _simulate(args: argparse.Namespace, scenario_name: str | None) -> dict[str, 
     from market.core.errors import ValidationFailed
     from market.core.settings import normalise_database_url
     from market.db.engine import migrate
+    from market.simulation.runs import simulate_into
     from market.simulation.scenario import BASELINE, load_scenario
     from market.statutory.report import parse_statutory_request
 
     if not args.start:
         raise ValidationFailed("from", "required")
+    if not 1 <= args.workers <= 64:
+        raise ValidationFailed("workers", "must be between 1 and 64")
+    if args.workers > 1 and (args.database or args.keep_meter_data):
+        raise ValidationFailed(
+            "workers", "several workers simulate on temporary copies: not with --database"
+        )
     asked = parse_statutory_request(args.start, args.end, "month")
     scenario = load_scenario(scenario_name) if scenario_name else BASELINE
     with tempfile.TemporaryDirectory(prefix="klaster-sim-") as tmp:
@@ -149,47 +167,20 @@ def _simulate(args: argparse.Namespace, scenario_name: str | None) -> dict[str, 
         migrate(url)
         import anyio
 
-        doc: dict[str, Any] = anyio.run(_async_simulate, args, url, scenario, asked)
-    doc["scenario"] = scenario.name
+        async def main() -> dict[str, Any]:
+            return await simulate_into(
+                url,
+                scenario,
+                asked.first_day,
+                asked.last_day,
+                seed=args.seed,
+                interval_minutes=args.interval_minutes,
+                progress=_Bar(not args.no_progress),
+                keep_meter_data=args.keep_meter_data,
+                store_results=not args.skip_store,
+                day_ahead=False if args.no_day_ahead else None,
+                workers=args.workers,
+            )
+
+        doc: dict[str, Any] = anyio.run(main)
     return doc
-
-
-async def _async_simulate(
-    args: argparse.Namespace, url: str, scenario: Any, asked: Any
-) -> dict[str, Any]:
-    from datetime import UTC, datetime
-
-    from market.cluster.service import is_empty
-    from market.db.engine import create_engine, session_factory, unit_of_work
-    from market.demo.seed import seed_demo
-    from market.simulation.apply import apply_scenario
-    from market.simulation.engine import Simulation
-
-    engine = create_engine(url)
-    sessions = session_factory(engine)
-    try:
-        async with unit_of_work(sessions) as session:
-            if await is_empty(session):
-                await seed_demo(
-                    session,
-                    members=scenario.base_points,
-                    seed=args.seed,
-                    now=datetime.combine(asked.first_day, datetime.min.time(), UTC),
-                    interval_minutes=args.interval_minutes,
-                )
-            await apply_scenario(session, scenario, args.seed)
-        sim = Simulation(
-            sessions,
-            asked.first_day,
-            asked.last_day,
-            seed=args.seed,
-            load_error=float(scenario.load_error),
-            pv_error=float(scenario.pv_error),
-            progress=_Bar(not args.no_progress),
-            keep_meter_data=args.keep_meter_data,
-            store_results=not args.skip_store,
-            monthly_export_price=scenario.prices.export_pln_per_kwh is None,
-        )
-        return await sim.run()
-    finally:
-        await engine.dispose()

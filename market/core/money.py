@@ -24,10 +24,16 @@ PRICE = Decimal("0.0001")
 AMOUNT = Decimal("0.01")
 
 
+#: 10**-places for the usual places (a hot path: building it each time cost more than the
+#: rounding).
+_QUANTA = {p: Decimal(1).scaleb(-p) for p in range(9)}
+
+
 def quantize(value: Decimal | float, places: int) -> Decimal:
     if isinstance(value, float):
         value = Decimal(repr(value))
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    quantum = _QUANTA.get(places) or Decimal(1).scaleb(-places)
+    return value.quantize(quantum, rounding=ROUND_HALF_EVEN)
 
 
 def energy(value: Decimal | float) -> Decimal:
@@ -133,6 +139,14 @@ def largest_remainder(values: Sequence[float], places: int) -> list[Decimal]:
     if not values:
         return []
     unit = 10**places
+    if len(values) == 1:  # the common case (one order at a price step): the same rule, inline
+        one = max(0.0, float(values[0])) * unit
+        floor, target = math.floor(one + 1e-9), round(one)
+        if target > floor:
+            floor += 1
+        elif target < floor and floor > 0:
+            floor -= 1
+        return [Decimal(floor).scaleb(-places)]
     scaled = [max(0.0, float(v)) * unit for v in values]
     floors = [math.floor(s + 1e-9) for s in scaled]
     target = round(math.fsum(scaled))

@@ -210,6 +210,7 @@ class Connection:
         if self._conn is None:
             return
         conn, self._conn = self._conn, None
+        self._busy_off = False  # closing: no busy timeout to restore (and no connection to)
         try:
             await self._call(conn.close)
         finally:

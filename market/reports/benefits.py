@@ -65,3 +65,21 @@ async def member_benefits(
             raise
         statement = None
     return MemberBenefits(statement, statutory)
+
+
+def benefit_rows(both: MemberBenefits) -> list[tuple[str, str, Decimal]]:
+    """(key, unit, value) rows of the statutory benefits and the month without the cluster,
+    for the statement's CSV after `Statement.rows` (same signs: positive is paid)."""
+    s = both.statutory
+    return [
+        ("exempt", "kWh", s.exempt_kwh),
+        ("avoided_fees", "PLN", s.avoided_fees_pln),
+        ("distribution_discount", "PLN", s.discount_pln),
+        ("with_cluster", "PLN", both.with_cluster_pln),
+        ("without_cluster_import", "kWh", s.consumption_kwh),
+        ("without_cluster_import_cost", "PLN", s.counterfactual_import_pln),
+        ("without_cluster_export", "kWh", s.export_kwh),
+        ("without_cluster_export_revenue", "PLN", s.counterfactual_export_pln),
+        ("without_cluster", "PLN", both.without_cluster_pln),
+        ("total_benefit", "PLN", both.total_benefit_pln),
+    ]

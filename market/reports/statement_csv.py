@@ -31,14 +31,16 @@ def statement_csv(
     header: Sequence[str] = HEADER,
     item: Callable[[str], str] = _same,
     unit_label: Callable[[str], str] = _same,
+    extra: Sequence[tuple[str, str, Decimal]] = (),
 ) -> bytes:
     """The statement as CSV in the Polish dialect (`;`, UTF-8 with BOM, CRLF). `header`,
     `item` and `unit_label` let a page write it in the reader's language (machine keys by
-    default)."""
+    default). `extra`: more (key, unit, value) rows after the statement's own (the benefits
+    and the month without the cluster, `market.reports.benefits.benefit_rows`)."""
     dialect = CsvDialect.polish(decimal_comma)
     sep = dialect.separator
     lines = [sep.join(csv_cell(h, sep) for h in header)]
-    for key, unit, value in statement.rows():
+    for key, unit, value in [*statement.rows(), *extra]:
         cells = (statement.member, statement.period, item(key), unit_label(unit))
         # the value is a number written by us: its leading '-' is a sign, not a formula
         number = _number(value, unit, decimal_comma)

@@ -5,22 +5,27 @@ For each local day of the range, in one transaction:
 1. the day's intervals are created (as `trading.intervals.ensure_intervals` makes them);
 2. the standing orders are placed into all of them at once by the real
    `trading.standing.materialise` (the order pipeline, one bulk INSERT);
-3. the day hooks run (`DayHook`: e.g. a day-ahead auction, once the cluster has one);
-4. each interval is cleared by the real clearing functions — `clearing.input.build_problem`,
-   `clearing.run.solve_and_convert` (`matching.clear`), `clearing.store.store_result` — in
-   start order; the claim/lease protocol and the live events are skipped (one process);
+3. the day hooks run (`DayHook`), then the day-ahead auction when the cluster has one: the
+   public `clearing.day_ahead.clear_day`, in its own transactions; its firm positions are
+   read back for settlement (a plain hook could not hand them over);
+4. the intervals are cleared by the real clearing functions, a batch at a time —
+   `clearing.input.build_problems` (one read for the batch), `clearing.run.solve_and_convert`
+   (`matching.clear`; without the audit hashes), `clearing.store.store_results` (a few bulk
+   statements) — in start order; the claim/lease protocol and the live events are skipped
+   (one process);
 5. synthetic meter data: each point's load and PV from its profile (`metering.profiles`, the
    same profiles the standing orders forecast from) times (1 + a seeded normal forecast
-   error); storage points meter what they traded;
+   error); storage points meter what they traded (intraday and day-ahead);
 6. each interval is settled by `settlement.settle_interval` against that meter data, and
    each hour matched under the law by `statutory.hourly.match_hour`;
 7. commit. Per-interval objects are dropped at the end of the day: memory holds the points,
    one day's orders and a small summary per hour.
 
-Figures per member kind: energy, the cost with the cluster (the settlement's total, less
-the avoided fees and the distribution discount) against the cost without it (grid import at
-the tariff, feed-in at the hour's RCE or the month's RCEm under net-billing).
-Deterministic for a seed (the summary, without timings, is identical on a re-run).
+Figures per member kind: energy, the cost with the cluster (the settlement's total and the
+day-ahead amounts, less the avoided fees and the distribution discount) against the cost
+without it (grid import at the tariff, feed-in at the hour's RCE or the month's RCEm under
+net-billing). Deterministic for a seed (the summary, without timings, is identical on a
+re-run, and with any number of `workers`).
 """
 
 from __future__ import annotations
@@ -40,11 +45,14 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.access.models import Member
-from market.clearing.input import build_problem
+from market.clearing.day_ahead import clear_day
+from market.clearing.day_ahead_models import DayAheadPosition, DayAheadRun
+from market.clearing.input import ProblemInput, build_problems
 from market.clearing.run import solve_and_convert
-from market.clearing.store import store_result
+from market.clearing.store import Converted, store_results
 from market.cluster.models import Cluster
 from market.core.errors import ValidationFailed
+from market.core.events import NullPublisher
 from market.core.money import energy
 from market.core.timegrid import intervals_in_local_day, label
 from market.db.sqlite_driver import inline
@@ -60,13 +68,20 @@ from market.statutory.prices import load_price_book, rcem_pln_per_kwh
 from market.statutory.rates import TARIFF_GROUP, load_rate_book
 from market.statutory.report import period_row
 from market.statutory.rules import RULES
-from market.trading.models import Interval, IntervalStatus, Order, Side
+from market.trading.day_ahead_gate import day_ahead_enabled, gate_closure
+from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction
+from market.trading.models import Interval, IntervalStatus
 from market.trading.standing import materialise
 
 WORKER = "simulate"
 #: `cleared_at` of simulated intervals (fixed, so a run is reproducible).
 _NOW = datetime(2000, 1, 1, tzinfo=UTC)
 _GRID_FEES = (Fee.DISTRIBUTION_VARIABLE, Fee.QUALITY)
+#: Orders read, solved and stored per batch of intervals (a whole day of the 75-point demo;
+#: a few intervals at 5,000 points, so memory does not grow with the cluster's day).
+_BATCH_ORDERS = 40_000
+_NO_FIRM = (ZERO, ZERO, ZERO)
+_ZERO_KWH = Decimal("0.000")
 
 #: A day hook: runs after the day's standing orders are placed and before its intervals
 #: clear (e.g. a day-ahead auction). It may place orders; the simulation commits.
@@ -83,6 +98,7 @@ class SimPoint:
     technology: str
     tariff_group: str
     profile: PointProfile
+    storage: bool
 
 
 @dataclass(slots=True)
@@ -141,6 +157,114 @@ class Totals:
     grid_import_kwh: Decimal = ZERO  # metered, net of the cluster per interval
     grid_export_kwh: Decimal = ZERO
     congestion: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    #: The day-ahead auctions run (`auctions`, `failed`) and their firm positions summed
+    #: (`bought_kwh`, `sold_kwh`, `amount_pln`).
+    day_ahead: dict[str, Any] = field(
+        default_factory=lambda: {
+            "auctions": 0,
+            "failed": 0,
+            "bought_kwh": ZERO,
+            "sold_kwh": ZERO,
+            "amount_pln": ZERO,
+        }
+    )
+
+
+@dataclass(slots=True)
+class Partial:
+    """What a run (or a worker's part of it) adds up, before the summary: merged by
+    `merge` in day order."""
+
+    kinds: dict[str, KindFigures]
+    totals: Totals
+    hours: list[HourResult]
+    #: (year, month) → kind → discount base.
+    kind_base: dict[tuple[int, int], dict[str, Decimal]]
+    phases: dict[str, float]
+    cpu_phases: dict[str, float]
+
+
+_KIND_SUMS = (
+    "consumption_kwh", "fed_in_kwh", "bought_local_kwh", "sold_local_kwh", "market_pln",
+    "avoided_fees_pln", "discount_pln", "without_import_pln", "without_export_pln",
+)  # fmt: skip
+_TOTAL_SUMS = (
+    "intervals", "cleared", "failed", "local_kwh", "market_import_kwh", "market_export_kwh",
+    "grid_import_kwh", "grid_export_kwh",
+)  # fmt: skip
+
+
+def merge(parts: Sequence[Partial]) -> Partial:
+    """The parts of a range (in day order) as one: sums, the hours concatenated; the kinds'
+    members and points are the cluster's, the same in every part."""
+    first = parts[0]
+    kinds = {k: replace(f, members=set(f.members)) for k, f in first.kinds.items()}
+    totals = replace(
+        first.totals,
+        congestion=defaultdict(int, first.totals.congestion),
+        day_ahead=dict(first.totals.day_ahead),
+    )
+    hours = list(first.hours)
+    kind_base: dict[tuple[int, int], dict[str, Decimal]] = {
+        m: dict(b) for m, b in first.kind_base.items()
+    }
+    phases, cpu = defaultdict(float, first.phases), defaultdict(float, first.cpu_phases)
+    for part in parts[1:]:
+        for kind, f in part.kinds.items():
+            mine = kinds.setdefault(kind, replace(f, members=set(f.members)))
+            if mine is not f:
+                for name in _KIND_SUMS:
+                    setattr(mine, name, getattr(mine, name) + getattr(f, name))
+        for name in _TOTAL_SUMS:
+            setattr(totals, name, getattr(totals, name) + getattr(part.totals, name))
+        for line, n in part.totals.congestion.items():
+            totals.congestion[line] += n
+        for key, value in part.totals.day_ahead.items():
+            totals.day_ahead[key] += value
+        hours.extend(part.hours)
+        for m, bases in part.kind_base.items():
+            into = kind_base.setdefault(m, {})
+            for kind, base in bases.items():
+                into[kind] = into.get(kind, ZERO) + base
+        for name, sec in part.phases.items():
+            phases[name] += sec
+        for name, sec in part.cpu_phases.items():
+            cpu[name] += sec
+    return Partial(kinds, totals, hours, kind_base, dict(phases), dict(cpu))
+
+
+def _work(job: tuple[str, date, date, int], params: dict[str, Any], done_days: Any) -> Partial:
+    """A worker process of `Simulation.run_parallel`: its days on its copy of the database."""
+    import anyio
+
+    from market.db.engine import create_engine, session_factory
+
+    url, first, last, skip = job
+
+    async def main() -> Partial:
+        engine = create_engine(url)
+        try:
+            sim = Simulation(
+                session_factory(engine),
+                first,
+                last,
+                skip_draws=skip,
+                partial_only=True,
+                progress=lambda _done, _total, day: done_days.put(day),
+                **params,
+            )
+            await sim.run()
+            assert sim.partial is not None
+            return sim.partial
+        finally:
+            await engine.dispose()
+
+    return anyio.run(main)
+
+
+def _clock() -> tuple[float, float]:
+    """(wall, CPU) seconds: on a shared machine the CPU time is the steadier figure."""
+    return time.perf_counter(), time.process_time()
 
 
 def _gauss_factor(rng: random.Random, sigma: float) -> float:
@@ -170,6 +294,7 @@ async def _points(session: AsyncSession) -> list[SimPoint]:
                 float(p.pv_kwp),
                 float(p.other_generation_kw),
             ),
+            p.technology == Technology.STORAGE.value,
         )
         for p, kind, node in rows
     ]
@@ -214,7 +339,20 @@ class Simulation:
     load_error: float = 0.10
     pv_error: float = 0.20
     hooks: Sequence[DayHook] = ()
+    #: Run each day's day-ahead auction (`clearing.day_ahead.clear_day`, the public
+    #: function the CLI and the worker use) before its intervals clear. None: when the
+    #: cluster has one (`day_ahead_gate_minute` set).
+    day_ahead: bool | None = None
     progress: Progress | None = None
+    #: Processes to simulate the range in (contiguous parts of the days, each on a copy of
+    #: the database; `run_parallel`). 1: this process, on this database.
+    workers: int = 1
+    #: A worker of a parallel run: draws of the forecast errors the days before its own use
+    #: (skipped, so that every day gets the errors it gets in one process), and return the
+    #: partial figures (`partial`) instead of a summary.
+    skip_draws: int = 0
+    partial_only: bool = False
+    partial: Partial | None = None
     keep_meter_data: bool = False
     #: Set the grid connection's export price to each month's RCEm (unless a scenario
     #: fixed it).
@@ -223,14 +361,19 @@ class Simulation:
     #: trades, the orders' outcomes, the audit entry) as the scheduler does. False skips
     #: that write (the figures come from the same converted result), for speed.
     store_results: bool = True
+    totals: Totals = field(default_factory=lambda: Totals())
     #: Seconds per phase (wall), filled by `run`.
     phases: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    #: CPU seconds per phase (the process's, all threads), filled by `run`.
+    cpu_phases: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     async def run(self) -> dict[str, Any]:
         """The summary (see the module docstring). On SQLite every statement runs on the
         event loop's thread (`sqlite_driver.inline`: one process, short statements). The
         cyclic garbage collector runs once a day instead of during it (a day allocates
         millions of short-lived objects; what it leaves is collected at its end)."""
+        if self.workers > 1 and self.first_day < self.last_day:
+            return await self.run_parallel()
         engine = self.sessions.kw["bind"]
         collecting = gc.isenabled()
         async with engine.connect() as connection:  # one connection: commits keep it
@@ -244,9 +387,98 @@ class Simulation:
                     gc.enable()
                 await session.close()
 
+    async def run_parallel(self) -> dict[str, Any]:
+        """The range in `workers` processes, each simulating a contiguous part of the days on
+        a copy of this (SQLite file) database, the parts' figures merged: the same summary as
+        one process gives (each worker first skips the forecast-error draws of the days
+        before its own; everything else a day needs is the day's own). What the workers
+        store stays in their copies, which are deleted: not with `keep_meter_data`, nor with
+        day hooks (they run in this process only)."""
+        import asyncio
+        import multiprocessing
+        import sqlite3
+        import tempfile
+        from concurrent.futures import ProcessPoolExecutor
+
+        began = time.perf_counter()
+        engine = self.sessions.kw["bind"]
+        url = engine.url
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            raise ValidationFailed("workers", "several workers need a SQLite file database")
+        if self.keep_meter_data or self.hooks:
+            raise ValidationFailed(
+                "workers", "several workers keep no meter data and run no day hooks"
+            )
+        async with self.sessions() as session:
+            cluster = await session.scalar(select(Cluster).limit(1))
+            if cluster is None:
+                raise ValidationFailed("database", "no cluster; seed the demo first")
+            tz, minutes = cluster.timezone, cluster.interval_minutes
+            points = await _points(session)
+            _all, capacity = await load_points(session, RULES)
+            line_codes = dict((await session.execute(select(Line.id, Line.code))).all())
+        await engine.dispose()
+        per_interval = sum(1 for p in points if p.technology != Technology.STORAGE.value) * (
+            (self.load_error != 0) + (self.pv_error != 0)
+        )
+        days = [
+            self.first_day + timedelta(days=n)
+            for n in range((self.last_day - self.first_day).days + 1)
+        ]
+        size = -(-len(days) // min(self.workers, len(days)))
+        chunks = [days[k : k + size] for k in range(0, len(days), size)]
+        params = {
+            "seed": self.seed,
+            "load_error": self.load_error,
+            "pv_error": self.pv_error,
+            "day_ahead": self.day_ahead,
+            "monthly_export_price": self.monthly_export_price,
+            "store_results": self.store_results,
+        }
+        jobs, skip = [], 0
+        with tempfile.TemporaryDirectory(prefix="klaster-sim-workers-") as tmp:
+            source = sqlite3.connect(str(url.database))
+            try:
+                for k, chunk in enumerate(chunks):
+                    path = f"{tmp}/part-{k}.db"
+                    with sqlite3.connect(path) as target:
+                        source.backup(target)
+                    jobs.append((f"sqlite+aiosqlite:///{path}", chunk[0], chunk[-1], skip))
+                    skip += per_interval * sum(
+                        len(intervals_in_local_day(d, minutes, tz)) for d in chunk
+                    )
+            finally:
+                source.close()
+            context = multiprocessing.get_context("spawn")
+            loop = asyncio.get_running_loop()
+            with (
+                context.Manager() as manager,
+                ProcessPoolExecutor(len(jobs), mp_context=context) as pool,
+            ):
+                done_days = manager.Queue()
+                futures = [
+                    loop.run_in_executor(pool, _work, job, params, done_days) for job in jobs
+                ]
+                finished = 0
+                while not all(f.done() for f in futures) or not done_days.empty():
+                    while not done_days.empty():
+                        finished += 1
+                        day = done_days.get()
+                        if self.progress is not None:
+                            self.progress(finished, len(days), day)
+                    await asyncio.sleep(0.2)
+                parts = [await f for f in futures]
+        merged = merge(parts)
+        self.totals = merged.totals
+        self.phases = defaultdict(float, merged.phases)
+        self.cpu_phases = defaultdict(float, merged.cpu_phases)
+        return self._finish(merged, tz, capacity, line_codes, began)
+
     async def _run(self, session: AsyncSession) -> dict[str, Any]:
         began = time.perf_counter()
         rng = random.Random(f"klaster-simulate:{self.seed}")
+        for _ in range(self.skip_draws):  # a worker of a parallel run: the days before its own
+            rng.gauss(0.0, 1.0)
         cluster = await session.scalar(select(Cluster).limit(1))
         if cluster is None:
             raise ValidationFailed("database", "no cluster; seed the demo first")
@@ -293,7 +525,7 @@ class Simulation:
             figures_of_kind = kinds[p.kind]
             figures_of_kind.points += 1
             figures_of_kind.members.add(member_of[p.id])
-        totals = Totals()
+        totals = self.totals = Totals()
         hours: list[HourResult] = []
         #: (year, month) → kind → discount base (consumption × (distribution + quality)).
         kind_base: dict[tuple[int, int], dict[str, Decimal]] = defaultdict(
@@ -319,12 +551,16 @@ class Simulation:
             export_price = Decimal(
                 await session.scalar(select(GridConnection.export_price).limit(1)) or 0
             )
-            tick = time.perf_counter()
+            tick = _clock()
             intervals = await _create_day(session, cluster, day)
             await materialise(session, cluster, intervals)
             for hook in self.hooks:
                 await hook(session, cluster, day, intervals)
             tick = self._phase("orders", tick)
+            firm: dict[tuple[int, int], tuple[Decimal, Decimal, Decimal]] = {}
+            if self.day_ahead if self.day_ahead is not None else day_ahead_enabled(cluster):
+                firm = await self._day_ahead(session, cluster, day, intervals)
+                tick = self._phase("day_ahead", tick)
             ids = [i.id for i in intervals]
             await session.execute(
                 update(Interval)
@@ -332,14 +568,6 @@ class Simulation:
                 .values(status=IntervalStatus.CLEARING.value, claimed_by=WORKER)
                 .execution_options(synchronize_session=False)
             )
-            owner = {
-                oid: (pid, side)
-                for oid, pid, side in await session.execute(
-                    select(Order.id, Order.metering_point_id, Order.side).where(
-                        Order.interval_id.in_(ids)
-                    )
-                )
-            }
             # point → [interval index] → (matched import, matched export); node prices
             matched: dict[int, dict[int, list[Decimal]]] = defaultdict(dict)
             node_prices: list[dict[str, Decimal]] = []
@@ -349,52 +577,28 @@ class Simulation:
             }
             cleared_ids: list[int] = []
             failed_ids: list[int] = []
-            for k, interval in enumerate(intervals):
-                inp = await build_problem(session, interval)
-                result, converted = solve_and_convert(inp)
+            batch = max(1, _BATCH_ORDERS // max(1, 2 * len(points)))
+            for b in range(0, len(intervals), batch):
+                chunk = intervals[b : b + batch]
+                inputs = await build_problems(session, chunk)
+                solved = [solve_and_convert(inp, audited=False) for inp in inputs]
                 tick = self._phase("clear", tick)
-                (cleared_ids if result.ok else failed_ids).append(interval.id)
                 if self.store_results:
-                    await store_result(
+                    await store_results(
                         session,
-                        interval,
-                        converted,
+                        [(i, c) for i, (_r, c) in zip(chunk, solved, strict=True)],
                         worker_id=WORKER,
-                        started_at=interval.start_utc,
+                        started_at=_NOW,
                     )
                     tick = self._phase("store", tick)
-                totals.intervals += 1
-                if not result.ok:
-                    totals.failed += 1
-                    node_prices.append({})
-                    grids.append([])
-                    continue
-                totals.cleared += 1
-                totals.local_kwh += converted.run["local_kwh"]
-                totals.market_import_kwh += converted.run["import_kwh"]
-                totals.market_export_kwh += converted.run["export_kwh"]
-                for code in converted.congested_lines:
-                    totals.congestion[code] += 1
-                node_prices.append({c: Decimal(v) for c, v in converted.prices.items()})
-                grids.append(
-                    [
-                        GridFlow(
-                            node_code[g["node_id"]],
-                            g["import_kwh"],
-                            g["export_kwh"],
-                            g["import_price"],
-                            g["export_price"],
-                        )
-                        for g in converted.grid_rows
-                    ]
-                )
-                for row in converted.order_rows:
-                    acc = row["accepted_kwh"]
-                    if not acc:
-                        continue
-                    pid, side = owner[row["id"]]
-                    slot = matched[pid].setdefault(k, [ZERO, ZERO])
-                    slot[0 if side == Side.BUY.value else 1] += acc
+                for k, inp, (result, converted) in zip(
+                    range(b, b + len(chunk)), inputs, solved, strict=True
+                ):
+                    self._tally(
+                        k, inp, result.ok, converted, totals, node_code, matched, node_prices, grids
+                    )
+                for interval, (result, _c) in zip(chunk, solved, strict=True):
+                    (cleared_ids if result.ok else failed_ids).append(interval.id)
             for status, done in (
                 (IntervalStatus.CLEARED, cleared_ids),
                 (IntervalStatus.FAILED, failed_ids),
@@ -413,11 +617,16 @@ class Simulation:
                 at = interval.start_utc
                 positions = []
                 net_cluster = ZERO
+                in_hour = hour_points[at.replace(minute=0)]
                 for p in points:
-                    m = matched.get(p.id, {}).get(k)
+                    of_point = matched.get(p.id)
+                    m = of_point.get(k) if of_point else None
                     mi, me = (m[0], m[1]) if m else (ZERO, ZERO)
-                    if p.technology == Technology.STORAGE.value:
-                        imp, exp = mi, me
+                    fi, fe, fa = firm.get((interval.id, p.id), _NO_FIRM) if firm else _NO_FIRM
+                    if fa:
+                        kinds[p.kind].market_pln += fa  # settled in the day-ahead auction
+                    if p.storage:
+                        imp, exp = mi + fi, me + fe
                     else:
                         load = load_kwh(p.profile, at, minutes, tz) * _gauss_factor(
                             rng, self.load_error
@@ -426,14 +635,14 @@ class Simulation:
                         gen = gen * _gauss_factor(rng, self.pv_error) + other_kwh(
                             p.profile, minutes
                         )
-                        net = energy(gen) - energy(load)
+                        # energy(0.0) is 0.000: skip the rounding for points without output
+                        net = (energy(gen) if gen else _ZERO_KWH) - energy(load)
                         imp, exp = max(-net, ZERO), max(net, ZERO)
                     net_cluster += imp - exp
-                    positions.append(Position(p.ppe, p.node, mi, me, imp, exp))
-                    hour = at.replace(minute=0)
-                    cell = hour_points[hour].get(p.id)
+                    positions.append(Position(p.ppe, p.node, mi, me, imp, exp, fi, fe))
+                    cell = in_hour.get(p.id)
                     if cell is None:
-                        hour_points[hour][p.id] = [imp, exp]
+                        in_hour[p.id] = [imp, exp]
                     else:
                         cell[0] += imp
                         cell[1] += exp
@@ -519,7 +728,30 @@ class Simulation:
             gc.collect()
             if self.progress is not None:
                 self.progress(n + 1, days, day)
-        months = list(roll_up(hours, Granularity.MONTH, tz, capacity, RULES))
+        part = Partial(
+            kinds=dict(kinds),
+            totals=totals,
+            hours=hours,
+            kind_base={m: dict(b) for m, b in kind_base.items()},
+            phases=dict(self.phases),
+            cpu_phases=dict(self.cpu_phases),
+        )
+        if self.partial_only:
+            self.partial = part
+            return {}
+        return self._finish(part, tz, capacity, line_codes, began)
+
+    def _finish(
+        self,
+        part: Partial,
+        tz: str,
+        capacity: Capacity,
+        line_codes: dict[int, str],
+        began: float,
+    ) -> dict[str, Any]:
+        """The summary of the whole range from its (merged) partial figures."""
+        kinds, totals, kind_base = part.kinds, part.totals, part.kind_base
+        months = list(roll_up(part.hours, Granularity.MONTH, tz, capacity, RULES))
         for period in months:
             share = period.discount_pay_share
             if share is None:
@@ -531,9 +763,99 @@ class Simulation:
                 )
         return self._summary(totals, kinds, months, capacity, line_codes, began)
 
-    def _phase(self, name: str, since: float) -> float:
-        now = time.perf_counter()
-        self.phases[name] += now - since
+    async def _day_ahead(
+        self, session: AsyncSession, cluster: Cluster, day: date, intervals: list[Interval]
+    ) -> dict[tuple[int, int], tuple[Decimal, Decimal, Decimal]]:
+        """The day's day-ahead auction, by the public `clearing.day_ahead.clear_day` (it
+        creates the auction, closes its gate placing the daily orders — day-ahead standing
+        orders, storage orders, block groups — claims, clears and stores, in transactions of
+        its own: the simulation commits the day's intraday orders first). The intraday
+        clearing then sees the capacity it used (`clearing.input`), and each point's firm
+        position is part of what its meter is compared with. Returns (interval id, point
+        id) → (import kWh, export kWh, amount PLN) of the auction in force."""
+        await session.commit()
+        outcome = await clear_day(
+            self.sessions,
+            day,
+            worker_id=WORKER,
+            publisher=NullPublisher(),
+            now=gate_closure(cluster, day),
+        )
+        da = self.totals.day_ahead
+        da["auctions"] += 1
+        if outcome.status != AuctionStatus.CLEARED.value:
+            da["failed"] += 1
+            return {}
+        rows = await session.execute(
+            select(
+                DayAheadPosition.interval_id,
+                DayAheadPosition.metering_point_id,
+                DayAheadPosition.import_kwh,
+                DayAheadPosition.export_kwh,
+                DayAheadPosition.amount_pln,
+            )
+            .join(DayAheadRun, DayAheadRun.id == DayAheadPosition.run_id)
+            .join(DayAheadAuction, DayAheadAuction.id == DayAheadRun.auction_id)
+            .where(DayAheadAuction.local_day == day, DayAheadRun.version == DayAheadAuction.version)
+        )
+        firm = {}
+        for interval_id, point_id, imp, exp, amount in rows:
+            firm[(interval_id, point_id)] = (imp, exp, amount)
+            da["bought_kwh"] += imp
+            da["sold_kwh"] += exp
+            da["amount_pln"] += amount
+        return firm
+
+    @staticmethod
+    def _tally(
+        k: int,
+        inp: ProblemInput,
+        ok: bool,
+        converted: Converted,
+        totals: Totals,
+        node_code: dict[int, str],
+        matched: dict[int, dict[int, list[Decimal]]],
+        node_prices: list[dict[str, Decimal]],
+        grids: list[list[GridFlow]],
+    ) -> None:
+        """Add interval k's cleared result to the totals and the points' matched energy."""
+        totals.intervals += 1
+        if not ok:
+            totals.failed += 1
+            node_prices.append({})
+            grids.append([])
+            return
+        totals.cleared += 1
+        totals.local_kwh += converted.run["local_kwh"]
+        totals.market_import_kwh += converted.run["import_kwh"]
+        totals.market_export_kwh += converted.run["export_kwh"]
+        for code in converted.congested_lines:
+            totals.congestion[code] += 1
+        node_prices.append({c: Decimal(v) for c, v in converted.prices.items()})
+        grids.append(
+            [
+                GridFlow(
+                    node_code[g["node_id"]],
+                    g["import_kwh"],
+                    g["export_kwh"],
+                    g["import_price"],
+                    g["export_price"],
+                )
+                for g in converted.grid_rows
+            ]
+        )
+        # the first rows are the problem's orders, in its order (then the excluded ones, 0)
+        buys = inp.problem.orders.is_buy.tolist()
+        for j, point_id in enumerate(inp.order_points):
+            acc = converted.order_rows[j]["accepted_kwh"]
+            if acc:
+                slot = matched[point_id].setdefault(k, [ZERO, ZERO])
+                slot[0 if buys[j] else 1] += acc
+
+    def _phase(self, name: str, since: tuple[float, float]) -> tuple[float, float]:
+        now = _clock()
+        self.phases[name] += now[0] - since[0]
+        self.cpu_phases[name] += now[1] - since[1]
         return now
 
     def _summary(
@@ -564,6 +886,9 @@ class Simulation:
                 "market_export_kwh": str(totals.market_export_kwh),
                 "local_kwh": str(totals.local_kwh),
             },
+            "day_ahead": {
+                k: v if isinstance(v, int) else str(v) for k, v in totals.day_ahead.items()
+            },
             "congestion": {
                 "intervals_by_line": dict(sorted(totals.congestion.items())),
                 "lines": len(line_codes),
@@ -590,5 +915,6 @@ class Simulation:
             "timing": {
                 "elapsed_s": round(time.perf_counter() - began, 2),
                 "phases_s": {k: round(v, 2) for k, v in sorted(self.phases.items())},
+                "phases_cpu_s": {k: round(v, 2) for k, v in sorted(self.cpu_phases.items())},
             },
         }

@@ -57,6 +57,7 @@ NOT_PAGES = ("/api/", "/static/", "/schema", "/ws/", "/lang/", "/health", "/read
 QUERIES = {
     "/statement/day": "day=2026-06-15",
     "/distributor/export": "start=2026-06&format=csv",
+    "/coordinator/simulations/compare": "a=1&b=2",  # the two runs `seed` imports
 }
 #: Further addresses worth a look besides the routes: empty months, a filtered list, a 404.
 EXTRA = (
@@ -241,6 +242,7 @@ async def seed(server: LiveServer) -> dict[str, int]:
     from market.access.actor import Actor
     from market.core.errors import MarketHalted
     from market.db.engine import create_engine, session_factory
+    from market.simulation.runs import import_result
     from market.trading import intervals, notifications, orders, standing
     from market.trading.models import Interval
     from market.trading.order_input import parse_order, parse_standing
@@ -272,6 +274,10 @@ async def seed(server: LiveServer) -> dict[str, int]:
             await notifications.record_rejections(
                 db, [(alice.member_id, made.id, second.id, refused)]
             )
+            coordinator = Actor(server.ids["coord"], "coordinator", "Koordynator")
+            for name in ("founding", "battery-2mwh"):  # two simulation runs to compare
+                result = ROOT / "tests" / "support" / "simulation" / f"{name}-2026-06-01.json"
+                await import_result(db, coordinator, result.name, result.read_bytes())
             await db.commit()
         server.clock.advance(minutes=11)  # past the first gate: the scheduler clears it
         for _ in range(150):

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from tests.support.exports import PASSWORD, PPE_A, PPE_B, build_cluster
+
+HX = {"HX-Request": "true"}
 
 pytestmark = pytest.mark.anyio
 
@@ -150,7 +153,26 @@ async def test_report_with_svg_charts_and_statement(client: TestClient[Litestar]
     csv = client.get("/statement/csv", params={"month": "2026-10"})
     assert csv.content.startswith(b"\xef\xbb\xbfmember;period;item;unit;value")
     assert "local_amount;PLN;-1,10" in csv.content.decode("utf-8-sig")
+    # the benefits and the month without the cluster follow the statement's own rows
+    values = {
+        row.split(";")[2]: Decimal(row.split(";")[4].replace(",", "."))
+        for row in csv.content.decode("utf-8-sig").splitlines()[1:]
+    }
+    assert values["total"] == Decimal("-1.10") + values["grid_cost"] - values["grid_revenue"]
+    assert values["with_cluster"] == (
+        values["total"] - values["avoided_fees"] - values["distribution_discount"]
+    )
+    assert values["without_cluster"] == (
+        values["without_cluster_import_cost"] - values["without_cluster_export_revenue"]
+    )
+    assert values["total_benefit"] == values["without_cluster"] - values["with_cluster"]
+    assert "without_cluster_export" in values and "exempt" in values
     client.cookies.delete("lang")
+    polish = client.get("/statement/csv", params={"month": "2026-10"}).content.decode("utf-8-sig")
+    assert ";Łączna korzyść z klastra;zł;" in polish
+    part = client.get("/statement/statutory", params={"month": "2026-10"}, headers=HX)
+    assert part.status_code == 200 and 'id="statement-benefit-chart"' in part.text
+    assert "<svg" in part.text and "Bez klastra" in part.text
     other = client.get("/statement/", params={"month": "2026-10", "member": 4})
     assert other.status_code == 403
 

@@ -34,6 +34,12 @@ def test_largest_remainder_keeps_the_rounded_total(values: list[float]) -> None:
     assert all(abs(float(r) - v) < 0.001 + 1e-6 for r, v in zip(rounded, values, strict=True))
 
 
+@given(st.floats(0, 1e6, allow_nan=False), st.integers(0, 4))
+def test_largest_remainder_of_one_value_is_the_general_rule(value: float, places: int) -> None:
+    """One value takes a short path; beside a zero it goes through the general one."""
+    assert largest_remainder([value], places) == largest_remainder([value, 0.0], places)[:1]
+
+
 @given(
     st.lists(st.decimals(0, 10**6, places=7, allow_nan=False, allow_infinity=False), max_size=40)
 )

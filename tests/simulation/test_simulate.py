@@ -1,6 +1,6 @@
 """The simulation on a small cluster (60-minute intervals, the autumn DST day of 25 hours):
 the real pipeline runs, the figures hold together, a re-run with the same seed gives the same
-summary, a day hook is called with the day's intervals."""
+summary, a day hook is called with the day's intervals, the day-ahead auction runs."""
 
 from __future__ import annotations
 
@@ -82,6 +82,9 @@ def test_one_day_real_pipeline_deterministic(tmp_path: Path) -> None:
     first = _run(tmp_path / "a", 7, hooks=(hook,))
     assert days == [(DAY, 25)]
     assert first["intervals"] == first["cleared"] == 25 and first["failed"] == 0
+    # the demo cluster has a day-ahead auction: it ran before the intervals cleared
+    assert first["day_ahead"]["auctions"] == 1 and first["day_ahead"]["failed"] == 0
+    assert D(first["day_ahead"]["sold_kwh"]) > 0
     assert first["_stored_runs"] == 25 and first["_statuses"] == [IntervalStatus.CLEARED.value]
     assert first["_points"] == 24 and first["_line"] == 5000
     assert first["metering_points"] == 24 and first["by_kind"]["storage"]["metering_points"] == 3
@@ -121,3 +124,34 @@ def test_one_day_real_pipeline_deterministic(tmp_path: Path) -> None:
     assert "seven" in text and "eight" in text
     assert "household: benefit per member, PLN" in text and "condition renewable_share" in text
     assert "grid import, kWh" in text
+
+
+@pytest.mark.slow
+def test_two_workers_give_the_summary_of_one_process(tmp_path: Path) -> None:
+    """Three days shared by two processes (each on a copy of the database, the second
+    skipping the first's forecast-error draws): the same figures as one process."""
+
+    def run(workers: int) -> dict[str, Any]:
+        url = f"sqlite+aiosqlite:///{tmp_path}/w{workers}.db"
+        migrate(url)
+
+        async def main() -> dict[str, Any]:
+            engine = create_engine(url)
+            sessions = session_factory(engine)
+            try:
+                async with unit_of_work(sessions) as s:
+                    await seed_demo(
+                        s, members=20, seed=5, now=datetime(2026, 3, 1, tzinfo=UTC),
+                        interval_minutes=60,
+                    )  # fmt: skip
+                    await apply_scenario(s, SCENARIO, 5)
+                first, last = date(2026, 3, 28), date(2026, 3, 30)  # the spring DST day too
+                return await Simulation(sessions, first, last, seed=5, workers=workers).run()
+            finally:
+                await engine.dispose()
+
+        return anyio.run(main)
+
+    one, two = run(1), run(2)
+    assert one["intervals"] == 23 + 24 + 24 and one["day_ahead"]["auctions"] == 3
+    assert _figures(two) == _figures(one)

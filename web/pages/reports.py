@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ from market.clearing.day_ahead import core_available
 from market.cluster.service import cluster_info
 from market.core.errors import NotFound
 from market.export.request import month_range, parse_month
-from market.reports.benefits import member_benefits
+from market.reports.benefits import MemberBenefits, benefit_rows, member_benefits
 from market.reports.member_days import day_bounds, member_days
 from market.reports.service import (
     ClusterReport,
@@ -37,6 +38,7 @@ from web.auth import requires_role, signed_in
 from web.deps import CurrentActor, Db
 from web.pages.results import parse_day
 from web.ui import formatting as fmt
+from web.ui.benefit_charts import signed_bars_svg
 from web.ui.i18n import N_, connection_locale, gettext
 from web.ui.render import page, render
 from web.ui.report_charts import bars_svg, congestion_chart, price_volume_chart, shares_chart
@@ -71,16 +73,32 @@ STATEMENT_ITEMS = {
     "total": N_("Total for the month"),
     "grid_only": N_("With the grid alone"),
     "savings": N_("Savings"),
+    "exempt": N_("Renewable energy exempt from the OZE and cogeneration fees"),
+    "avoided_fees": N_("Fees avoided (exemption)"),
+    "distribution_discount": N_("Distribution-fee discount"),
+    "with_cluster": N_("With the cluster, after the fee exemption and the discount"),
+    "without_cluster_import": N_("Without the cluster: grid import"),
+    "without_cluster_import_cost": N_("Without the cluster: cost of grid import at the tariff"),
+    "without_cluster_export": N_("Without the cluster: energy fed in"),
+    "without_cluster_export_revenue": N_(
+        "Without the cluster: revenue for energy fed in under net-billing"
+    ),
+    "without_cluster": N_("Without the cluster, in total"),
+    "total_benefit": N_("Total benefit of the cluster"),
 }
 
 
-def statement_csv_for(statement: Statement, locale: str) -> bytes:
+def statement_csv_for(
+    statement: Statement, locale: str, extra: Sequence[tuple[str, str, Decimal]] = ()
+) -> bytes:
     """The statement CSV in the reader's language: Polish headers, items and units (zł) with a
-    decimal comma; English keeps the machine keys. Cells go through the product's CSV writer."""
+    decimal comma; English keeps the machine keys. Cells go through the product's CSV writer.
+    `extra`: the benefit rows (`benefit_rows`)."""
     if locale == "en":
-        return statement_csv(statement)
+        return statement_csv(statement, extra=extra)
     return statement_csv(
         statement,
+        extra=extra,
         header=[gettext(c, locale) for c in STATEMENT_COLUMNS],
         item=lambda key: gettext(STATEMENT_ITEMS[key], locale),
         unit_label=lambda unit: "zł" if unit == "PLN" else unit,
@@ -111,6 +129,23 @@ def self_consumption_chart(periods: Sequence[Period], loc: str) -> Markup:
             empty_label=gettext("No cleared intervals or meter data in this range.", loc),
             fmt_value=lambda v: fmt.percent(v, loc),
             threshold=float(min(tiers)) if tiers else None,
+        )
+    )
+
+
+def benefit_chart(both: MemberBenefits, loc: str) -> Markup:
+    """The member's month with the cluster, without it, and the benefit (PLN; paid > 0)."""
+    return Markup(
+        signed_bars_svg(
+            [
+                (gettext("With the cluster", loc), float(both.with_cluster_pln), "with"),
+                (gettext("Without the cluster", loc), float(both.without_cluster_pln), "without"),
+                (gettext("Total benefit", loc), float(both.total_benefit_pln), "benefit"),
+            ],
+            title=gettext("The month with and without the cluster", loc),
+            empty_label=gettext("No figures for this month.", loc),
+            fmt_value=lambda v: fmt.number(v, 2, loc) + " zł",
+            width=440,
         )
     )
 
@@ -234,7 +269,11 @@ class StatementController(Controller):
         first = parse_month(month or await default_month(db))
         both = await member_benefits(db, actor, first, member or actor.member_id)
         return render(
-            request, "reports/_statement_statutory.html", benefit=both.statutory, both=both
+            request,
+            "reports/_statement_statutory.html",
+            benefit=both.statutory,
+            both=both,
+            chart=benefit_chart(both, connection_locale(request)),
         )
 
     @get("/day")
@@ -270,12 +309,13 @@ class StatementController(Controller):
     ) -> Response[bytes]:
         month = month or await default_month(db)
         asked = parse_month(month)
-        statement = await unless_empty(member_statement(db, actor, asked, member))
+        both = await member_benefits(db, actor, asked, member or actor.member_id)
+        statement, extra = both.statement, benefit_rows(both)
         if statement is None:  # an empty month: the columns, no rows
-            statement = Statement(member="", period=asked.strftime("%Y-%m"))
+            statement, extra = Statement(member="", period=asked.strftime("%Y-%m")), []
         name = f"klaster-statement-{statement.period}-{member or actor.member_id}.csv"
         return Response(
-            statement_csv_for(statement, connection_locale(request)),
+            statement_csv_for(statement, connection_locale(request), extra),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
