@@ -66,13 +66,14 @@ async def _prepare(url: str, members: int) -> dict[str, float]:
     return {"seed_s": seeded}
 
 
-async def _clear(url: str) -> dict[str, float]:
+async def _clear(url: str, processes: bool) -> dict[str, float]:
     from datetime import timedelta
 
     from market.clearing.day_ahead import claim_day, clear_claimed_day, close_gate
     from market.cluster.service import get_cluster
     from market.core.events import RecordingPublisher
     from market.db.engine import create_engine, session_factory, unit_of_work
+    from market.db.offload import ProcessOffload
     from market.trading.day_ahead_gate import ensure_day
 
     engine = create_engine(url)
@@ -88,18 +89,30 @@ async def _clear(url: str) -> dict[str, float]:
             stalls.append(now - last - 0.01)
             last = now
 
+    offload = None
+    if processes:
+        # The worker's pool is started (and its imports done) when the worker starts.
+        offload = ProcessOffload()
+        await offload.warm("market.clearing.day_ahead", "matching")
     task = asyncio.create_task(ticker())
     publisher = RecordingPublisher()
+    c0 = time.process_time()
     t0 = time.perf_counter()
     async with unit_of_work(sessions) as s:
         auction = await ensure_day(s, await get_cluster(s), DAY, SEEDED_AT)
         auction_id = auction.id
-    await close_gate(sessions, auction_id, "bench", publisher, SEEDED_AT)
+    await close_gate(sessions, auction_id, "bench", publisher, SEEDED_AT, offload=offload)
     t1 = time.perf_counter()
+    c1 = time.process_time()
+    gate_worker_cpu = offload.last_cpu_s if offload is not None else 0.0
     stall_gate = max(stalls, default=0.0)
     assert await claim_day(sessions, auction_id, "bench", timedelta(minutes=30))
-    stored = await clear_claimed_day(sessions, auction_id, "bench", publisher)
+    stored = await clear_claimed_day(sessions, auction_id, "bench", publisher, offload=offload)
     t2 = time.perf_counter()
+    c2 = time.process_time()
+    clear_worker_cpu = offload.last_cpu_s if offload is not None else 0.0
+    if offload is not None:
+        offload.shutdown()
     stop.set()
     await task
     await engine.dispose()
@@ -108,6 +121,10 @@ async def _clear(url: str) -> dict[str, float]:
         "gate_and_orders_s": t1 - t0,
         "solve_and_store_s": t2 - t1,
         "total_s": t2 - t0,
+        "gate_cpu_s": c1 - c0 + gate_worker_cpu,
+        "clear_cpu_s": c2 - c1 + clear_worker_cpu,
+        "loop_process_cpu_s": c2 - c0,
+        **{f"phase_{k}": v for k, v in stored.phases.items()},
         "max_stall_gate_ms": stall_gate * 1000,
         "max_stall_ms": max(stalls, default=0.0) * 1000,
         "events": float(len(publisher.events)),
@@ -153,6 +170,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--members", type=int, default=5000)
     parser.add_argument("--database-url")
     parser.add_argument("--profiles", type=int, default=200)
+    parser.add_argument(
+        "--in-process", action="store_true",
+        help="run the day's steps in the loop's process (threads), not a worker process",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     from market.db.engine import migrate
 
@@ -160,7 +181,7 @@ def main(argv: list[str]) -> int:
         url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         migrate(url)
         figures = asyncio.run(_prepare(url, args.members))
-        figures |= asyncio.run(_clear(url))
+        figures |= asyncio.run(_clear(url, not args.in_process))
         figures |= asyncio.run(_profiles(url, args.profiles))
     import os
 

@@ -25,9 +25,10 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 import zlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -51,6 +52,7 @@ from market.core.events import DAY_AHEAD, Publisher, publish_safely
 from market.core.money import AMOUNT, energy
 from market.core.money import price as round_price
 from market.db.engine import unit_of_work
+from market.db.offload import ProcessOffload
 from market.network.models import GridConnection, Line, MeteringPoint, Node
 from market.network.storage_models import StorageUnit
 from market.trading.day_ahead import materialise_day
@@ -494,9 +496,30 @@ async def close_gate(
     worker_id: str,
     publisher: Publisher,
     now: datetime,
+    *,
+    offload: ProcessOffload | None = None,
 ) -> bool:
     """open → closed, with the daily storage orders and block groups placed into the day in
-    the same transaction. True for the one process that closed it."""
+    the same transaction. True for the one process that closed it. With `offload`, the work
+    runs in a worker process (the event loop only waits); the event is published here."""
+    if offload is None:
+        day = await close_gate_step(sessions, auction_id, worker_id, now)
+    else:
+        day = await offload.run(sessions, close_gate_step, auction_id, worker_id, now)
+    if day is None:
+        return False
+    await publish_safely(
+        publisher,
+        DAY_AHEAD,
+        {"type": DAY_AHEAD_GATE_CLOSED, "local_day": day.isoformat(), "auction_id": auction_id},
+    )
+    return True
+
+
+async def close_gate_step(
+    sessions: async_sessionmaker[AsyncSession], auction_id: int, worker_id: str, now: datetime
+) -> date | None:
+    """`close_gate`'s database work (no publishing): the day closed, or None."""
     async with sessions() as session:
         result = await session.execute(
             update(DayAheadAuction)
@@ -509,7 +532,7 @@ async def close_gate(
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             await session.rollback()
-            return False
+            return None
         auction = await session.get(DayAheadAuction, auction_id)
         assert auction is not None
         cluster = await get_cluster(session)
@@ -518,12 +541,7 @@ async def close_gate(
         audit.record(session, None, "gate_closed", "day_ahead", auction_id,
                      local_day=str(day), daily_orders=placed, worker=worker_id)  # fmt: skip
         await session.commit()
-    await publish_safely(
-        publisher,
-        DAY_AHEAD,
-        {"type": DAY_AHEAD_GATE_CLOSED, "local_day": day.isoformat(), "auction_id": auction_id},
-    )
-    return True
+    return day
 
 
 async def claim_day(
@@ -588,6 +606,9 @@ class StoredDay:
     result_hash: str
     positions: int
     summary: dict[str, Any]
+    #: Wall and CPU seconds of the steps (`build_s`, `build_cpu_s`, `solve_s`, ...), for logs
+    #: and benchmarks.
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 async def clear_claimed_day(
@@ -595,15 +616,34 @@ async def clear_claimed_day(
     auction_id: int,
     worker_id: str,
     publisher: Publisher,
+    *,
+    offload: ProcessOffload | None = None,
 ) -> StoredDay | None:
     """Clear an auction this worker has claimed; None if the claim was lost meanwhile.
-    Its own transactions on purpose (see `market.clearing.run.clear_claimed`)."""
+    Its own transactions on purpose (see `market.clearing.run.clear_claimed`). With
+    `offload`, reading, solving and storing run in a worker process (the event loop only
+    waits); the event is published here."""
+    if offload is None:
+        stored = await clear_claimed_step(sessions, auction_id, worker_id)
+    else:
+        stored = await offload.run(sessions, clear_claimed_step, auction_id, worker_id)
+    if stored is not None:
+        await publish_safely(publisher, DAY_AHEAD, cleared_event(stored))
+    return stored
+
+
+async def clear_claimed_step(
+    sessions: async_sessionmaker[AsyncSession], auction_id: int, worker_id: str
+) -> StoredDay | None:
+    """`clear_claimed_day`'s database and solver work (no publishing)."""
     started = datetime.now(UTC)
+    phases = _Phases()
     async with sessions() as session:
         auction = await session.get(DayAheadAuction, auction_id)
         assert auction is not None
         problem = await build_day_problem(session, auction)
         await session.rollback()  # release the read snapshot while solving
+        phases.done("build")
         try:
             result, converted = await anyio.to_thread.run_sync(solve_day, problem)
         except CoreUnavailable:
@@ -612,6 +652,7 @@ async def clear_claimed_day(
             log.exception("day-ahead clearing of auction %s crashed", auction_id)
             result = {"status": "error", "reason": f"solver crashed: {exc!r}"}
             converted = convert_day(problem, result)
+        phases.done("solve")
         try:
             stored = await _store(session, auction_id, worker_id, started, converted)
             if stored is None:
@@ -625,8 +666,23 @@ async def clear_claimed_day(
         except BaseException:
             await session.rollback()
             raise
-    await publish_safely(publisher, DAY_AHEAD, cleared_event(stored))
-    return stored
+        phases.done("store")
+    log.info("day-ahead auction %s cleared: %s", auction_id, phases.figures)
+    return replace(stored, phases=phases.figures)
+
+
+class _Phases:
+    """Wall and CPU seconds per step (CPU of the whole process, its threads included)."""
+
+    def __init__(self) -> None:
+        self.figures: dict[str, float] = {}
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def done(self, name: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.figures[f"{name}_s"] = round(wall - self._wall, 3)
+        self.figures[f"{name}_cpu_s"] = round(cpu - self._cpu, 3)
+        self._wall, self._cpu = wall, cpu
 
 
 async def _store(
@@ -761,6 +817,7 @@ async def clear_day(
     now: datetime,
     reclear: bool = False,
     lease: timedelta = timedelta(minutes=10),
+    offload: ProcessOffload | None = None,
 ) -> DayOutcome:
     """Clear `day`'s auction now, whatever its gate's time (the CLI): create the day's
     intervals and auction if missing, close the gate (placing the daily orders), claim,
@@ -778,14 +835,34 @@ async def clear_day(
             return DayOutcome(day, status, version, None, already=True)
         await reopen_for_reclear(sessions, auction_id, worker_id)
     if status == AuctionStatus.OPEN.value:
-        await close_gate(sessions, auction_id, worker_id, publisher, now)
+        await close_gate(sessions, auction_id, worker_id, publisher, now, offload=offload)
     stored = None
     if await claim_day(sessions, auction_id, worker_id, lease):
-        stored = await clear_claimed_day(sessions, auction_id, worker_id, publisher)
+        stored = await clear_claimed_day(
+            sessions, auction_id, worker_id, publisher, offload=offload
+        )
     async with sessions() as session:
         row = await session.get(DayAheadAuction, auction_id)
         assert row is not None
         return DayOutcome(day, row.status, row.version, stored, already=stored is None)
+
+
+async def open_day_step(
+    sessions: async_sessionmaker[AsyncSession], day: date, now: datetime
+) -> bool:
+    """The next day's auction and intervals, with its daily orders placed (the scheduler,
+    while the day's gate is ahead); False if it existed already. Run by `offload.run` in a
+    worker process: placing a day's standing orders is the biggest part of a gate."""
+    async with unit_of_work(sessions) as session:
+        exists = await session.scalar(
+            select(DayAheadAuction.id).where(DayAheadAuction.local_day == day)
+        )
+        if exists is not None:
+            return False
+        cluster = await get_cluster(session)
+        await ensure_day(session, cluster, day, now)
+        await materialise_day(session, cluster, day, now)
+    return True
 
 
 async def due_auctions(session: AsyncSession, now: datetime) -> list[int]:

@@ -33,8 +33,8 @@ from market.core.events import (
     publish_safely,
 )
 from market.db.engine import session_factory
-from market.trading.day_ahead import materialise_day
-from market.trading.day_ahead_gate import ensure_day, next_day_ahead
+from market.db.offload import ProcessOffload
+from market.trading.day_ahead_gate import next_day_ahead
 from market.trading.day_ahead_models import DayAheadAuction
 from market.trading.intervals import ensure_intervals
 from market.trading.models import Interval, IntervalStatus, Order, OrderStatus
@@ -68,6 +68,7 @@ class Scheduler:
         lease_seconds: float = 300.0,
         create_intervals: bool = True,
         day_ahead: bool = False,
+        offload: ProcessOffload | None = None,
     ) -> None:
         self.sessions = (
             engine if isinstance(engine, async_sessionmaker) else session_factory(engine)
@@ -81,6 +82,9 @@ class Scheduler:
         #: Run the day-ahead auctions too: open the next day's, close its gate when due
         #: (placing the daily orders), clear it exactly once.
         self.day_ahead = day_ahead
+        #: Where a day's heavy steps run (placing its daily orders, closing its gate, clearing
+        #: it): a worker process, or None for this one (tests, the CLI).
+        self.offload = offload
         self._core_missing_logged = False
 
     async def tick(self) -> TickReport:
@@ -137,20 +141,24 @@ class Scheduler:
         async with self.sessions() as session:
             cluster = await get_cluster(session)
             upcoming = next_day_ahead(cluster, now)
+            exists = None
             if upcoming is not None and self.create_intervals:
-                day, _gate = upcoming
                 exists = await session.scalar(
-                    select(DayAheadAuction.id).where(DayAheadAuction.local_day == day)
+                    select(DayAheadAuction.id).where(DayAheadAuction.local_day == upcoming[0])
                 )
-                if exists is None:
-                    await ensure_day(session, cluster, day, now)
-                    await materialise_day(session, cluster, day, now)
-                    await session.commit()
+        if upcoming is not None and self.create_intervals and exists is None:
+            step, day = day_ahead.open_day_step, upcoming[0]
+            if self.offload is None:
+                await step(self.sessions, day, now)
+            else:
+                await self.offload.run(self.sessions, step, day, now)
+        async with self.sessions() as session:
             due = await day_ahead.due_auctions(session, now)
         for auction_id in due:
             await day_ahead.close_gate(
-                self.sessions, auction_id, self.worker_id, self.publisher, now
-            )
+                self.sessions, auction_id, self.worker_id, self.publisher, now,
+                offload=self.offload,
+            )  # fmt: skip
         async with self.sessions() as session:
             clearable = await day_ahead.clearable_auctions(session)
         if clearable and not day_ahead.core_available():
@@ -161,8 +169,9 @@ class Scheduler:
         for auction_id in clearable:
             if await day_ahead.claim_day(self.sessions, auction_id, self.worker_id, self.lease):
                 stored = await day_ahead.clear_claimed_day(
-                    self.sessions, auction_id, self.worker_id, self.publisher
-                )
+                    self.sessions, auction_id, self.worker_id, self.publisher,
+                    offload=self.offload,
+                )  # fmt: skip
                 if stored is not None:
                     report.day_ahead.append(stored)
 
@@ -247,6 +256,8 @@ class Scheduler:
         """Tick until cancelled (or `stop_after` ticks). Errors are logged, not fatal."""
         ticks = 0
         log.info("scheduler %s started", self.worker_id)
+        if self.offload is not None:
+            await self.offload.warm("market.clearing.day_ahead", "matching")
         while stop_after is None or ticks < stop_after:
             try:
                 report = await self.tick()
@@ -256,3 +267,5 @@ class Scheduler:
                 log.exception("scheduler tick failed; retrying")
             ticks += 1
             await anyio.sleep(self.tick_seconds)
+        if self.offload is not None:
+            self.offload.shutdown()
