@@ -31,10 +31,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import anyio
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import Table, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -51,6 +51,7 @@ from market.cluster.service import get_cluster
 from market.core.events import DAY_AHEAD, Publisher, publish_safely
 from market.core.money import AMOUNT, energy
 from market.core.money import price as round_price
+from market.db import bulk
 from market.db.engine import unit_of_work
 from market.db.offload import ProcessOffload
 from market.network.models import GridConnection, Line, MeteringPoint, Node
@@ -731,6 +732,8 @@ async def _store(
     )
     session.add(run)
     await session.flush()
+    # Tens of thousands of result rows and an update of every order of the day: plain tuples
+    # in bulk (COPY on PostgreSQL; `market.db.bulk`), not SQLAlchemy's executemany.
     for model, rows in (
         (DayAheadPrice, converted.price_rows),
         (DayAheadFlow, converted.flow_rows),
@@ -738,18 +741,28 @@ async def _store(
         (DayAheadPosition, converted.position_rows),
         (StorageSchedule, converted.storage_rows),
     ):
-        for k in range(0, len(rows), CHUNK):
-            chunk = [row | {"run_id": run.id} for row in rows[k : k + CHUNK]]
-            await session.execute(insert(model.__table__), chunk)  # type: ignore[arg-type]
-            await asyncio.sleep(0)  # the loop's turn between chunks
-    for k in range(0, len(converted.order_rows), CHUNK):
-        chunk = [row | {"updated_at": now} for row in converted.order_rows[k : k + CHUNK]]
-        await session.execute(update(Order), chunk)
-        await asyncio.sleep(0)
+        if rows:
+            columns = ["run_id", *rows[0]]
+            await bulk.insert_rows(
+                session, cast(Table, model.__table__), columns,
+                [(run.id, *row.values()) for row in rows],
+            )  # fmt: skip
+    # A partly accepted order is "partly filled" (the core accepts any part of a simple order).
+    await bulk.update_from(
+        session,
+        cast(Table, Order.__table__),
+        ["id", "accepted_kwh", "clearing_price", "amount_pln", "status", "updated_at"],
+        [
+            (r["id"], r["accepted_kwh"], r["clearing_price"], r["amount_pln"], r["status"], now)
+            for r in converted.order_rows
+        ],
+        "accepted_kwh = r.accepted_kwh, clearing_price = r.clearing_price, "
+        "amount_pln = r.amount_pln, updated_at = r.updated_at, status = CASE "
+        f"WHEN r.accepted_kwh > 0 AND r.accepted_kwh < {Order.__tablename__}.quantity_kwh "
+        f"THEN '{OrderStatus.PARTLY_FILLED.value}' ELSE r.status END",
+    )  # fmt: skip
     if converted.block_rows:
         await session.execute(update(BlockOrder), converted.block_rows)
-    # A partly accepted order is "partly filled" (the core accepts any part of a simple order).
-    await _mark_partly_filled(session, [r["id"] for r in converted.order_rows])
     audit.record(session, None, "clear", "day_ahead", auction_id, local_day=str(day),
                  version=version, status=run.status, input_hash=run.input_hash,
                  result_hash=run.result_hash, worker=worker_id)  # fmt: skip
@@ -765,21 +778,6 @@ async def _store(
         positions=len(converted.position_rows),
         summary=converted.summary,
     )
-
-
-async def _mark_partly_filled(session: AsyncSession, order_ids: list[int]) -> None:
-    for k in range(0, len(order_ids), CHUNK):
-        chunk = order_ids[k : k + CHUNK]
-        await session.execute(
-            update(Order)
-            .where(
-                Order.id.in_(chunk),
-                Order.accepted_kwh > 0,
-                Order.accepted_kwh < Order.quantity_kwh,
-            )
-            .values(status=OrderStatus.PARTLY_FILLED.value)
-            .execution_options(synchronize_session=False)
-        )
 
 
 def cleared_event(stored: StoredDay) -> dict[str, Any]:
