@@ -30,11 +30,11 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, cast
 
 import anyio
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import Float, Table, and_, or_, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -49,7 +49,7 @@ from market.clearing.day_ahead_models import (
 )
 from market.cluster.service import get_cluster
 from market.core.events import DAY_AHEAD, Publisher, publish_safely
-from market.core.money import AMOUNT, energy
+from market.core.money import AMOUNT, ENERGY, energy
 from market.core.money import price as round_price
 from market.db import bulk
 from market.db.engine import unit_of_work
@@ -126,7 +126,7 @@ class DayProblem:
     excluded_order_ids: list[int] = field(default_factory=list)
 
 
-def _num(value: Decimal) -> float | int:
+def _num(value: Decimal | float) -> float | int:
     as_int = int(value)
     return as_int if value == as_int else float(value)
 
@@ -160,10 +160,12 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
     orders: dict[str, tuple[int, int, str, bool, int]] = {}
     excluded: list[int] = []
     # Read in partitions, the loop's turn between them (a day has tens of thousands).
+    # Quantities and prices as floats straight from the driver (the document's numbers; what
+    # `Dec` would make of them is the same number, at ~1 µs more per value).
     stream = await session.stream(
         select(
             Order.id, Order.metering_point_id, Order.interval_id, Order.side,
-            Order.quantity_kwh, Order.price,
+            type_coerce(Order.quantity_kwh, Float()), type_coerce(Order.price, Float()),
         )
         .where(
             Order.interval_id.in_(list(index)),
@@ -335,7 +337,10 @@ class ConvertedDay:
 
 
 def _e(value: Any) -> Decimal:
-    return energy(float(value or 0.0))
+    """`energy(float(value))`, with its rounding; most of a day's orders take 0."""
+    if not value:
+        return ZERO
+    return Decimal(repr(float(value))).quantize(ENERGY, rounding=ROUND_HALF_EVEN)
 
 
 def convert_day(problem: DayProblem, result: dict[str, Any]) -> ConvertedDay:
@@ -451,10 +456,11 @@ def convert_day(problem: DayProblem, result: dict[str, Any]) -> ConvertedDay:
         for (t, mp), cell in sorted(pos.items())
     ]
     timings = result.get("timings") or {}
+    document = canonical(problem.doc).encode()
     run = {
-        "input_hash": digest(problem.doc),
+        "input_hash": hashlib.sha256(document).hexdigest(),
         "result_hash": result_digest(result),
-        "problem_gz": zlib.compress(canonical(problem.doc).encode(), 6),
+        "problem_gz": zlib.compress(document, 6),
         "status": status,
         "reason": str(result.get("reason", "") or ""),
         "interval_count": len(ivs),
@@ -745,7 +751,7 @@ async def _store(
             columns = ["run_id", *rows[0]]
             await bulk.insert_rows(
                 session, cast(Table, model.__table__), columns,
-                [(run.id, *row.values()) for row in rows],
+                [(run.id, *row.values()) for row in rows], quantised=True,
             )  # fmt: skip
     # A partly accepted order is "partly filled" (the core accepts any part of a simple order).
     await bulk.update_from(
@@ -760,6 +766,7 @@ async def _store(
         "amount_pln = r.amount_pln, updated_at = r.updated_at, status = CASE "
         f"WHEN r.accepted_kwh > 0 AND r.accepted_kwh < {Order.__tablename__}.quantity_kwh "
         f"THEN '{OrderStatus.PARTLY_FILLED.value}' ELSE r.status END",
+        quantised=True,
     )  # fmt: skip
     if converted.block_rows:
         await session.execute(update(BlockOrder), converted.block_rows)
