@@ -212,8 +212,12 @@ async def materialise(
         rules = list((await session.scalars(query)).all())
         placed: set[tuple[int, int]] = set()
         if market is Market.DAY_AHEAD and rules:
-            # A day's auction takes them when it opens and again at its gate.
+            # A day's auction takes them when it opens and again at its gate. A rule with
+            # orders in the day was placed into it already (once per day, as a daily storage
+            # order or block group is): at the gate only rules new since the day opened are.
             placed = await _already_placed(session, rules, intervals)
+            in_day = {rule_id for rule_id, _ in placed}
+            rules = [r for r in rules if r.id not in in_day]
     else:
         placed = await _already_placed(session, rules, intervals)
     rules = [r for r in rules if not r.paused and r.market == market.value]
