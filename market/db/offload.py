@@ -24,6 +24,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -108,9 +109,15 @@ class ProcessOffload:
         if url is None:
             return await step(sessions, *args)
         loop = asyncio.get_running_loop()
-        result, self.last_cpu_s = await loop.run_in_executor(
-            self._executor(), _run, url, step, args
-        )
+        try:
+            result, self.last_cpu_s = await loop.run_in_executor(
+                self._executor(), _run, url, step, args
+            )
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): what it held is left as a killed
+            # worker leaves it (a claim runs out); the next step gets a new pool.
+            self.shutdown()
+            raise
         return result
 
     def shutdown(self) -> None:
