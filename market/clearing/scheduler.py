@@ -7,6 +7,7 @@ them may run against one PostgreSQL database (the guards are in the database, se
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -256,16 +257,25 @@ class Scheduler:
         """Tick until cancelled (or `stop_after` ticks). Errors are logged, not fatal."""
         ticks = 0
         log.info("scheduler %s started", self.worker_id)
+        warming = None
         if self.offload is not None:
-            await self.offload.warm("market.clearing.day_ahead", "matching")
-        while stop_after is None or ticks < stop_after:
-            try:
-                report = await self.tick()
-                for run in report.cleared:
-                    log.info("cleared interval %s: %s", run.interval_id, run.status)
-            except Exception:
-                log.exception("scheduler tick failed; retrying")
-            ticks += 1
-            await anyio.sleep(self.tick_seconds)
-        if self.offload is not None:
-            self.offload.shutdown()
+            # Start the worker process now (its imports take seconds), not at the first gate;
+            # the ticks go on meanwhile.
+            warming = asyncio.ensure_future(
+                self.offload.warm("market.clearing.day_ahead", "matching")
+            )
+        try:
+            while stop_after is None or ticks < stop_after:
+                try:
+                    report = await self.tick()
+                    for run in report.cleared:
+                        log.info("cleared interval %s: %s", run.interval_id, run.status)
+                except Exception:
+                    log.exception("scheduler tick failed; retrying")
+                ticks += 1
+                await anyio.sleep(self.tick_seconds)
+        finally:
+            if warming is not None and not warming.done():
+                warming.cancel()
+            if self.offload is not None:
+                self.offload.shutdown()
