@@ -460,7 +460,8 @@ def convert_day(problem: DayProblem, result: dict[str, Any]) -> ConvertedDay:
     run = {
         "input_hash": hashlib.sha256(document).hexdigest(),
         "result_hash": result_digest(result),
-        "problem_gz": zlib.compress(document, 6),
+        # level 1: a fifth of level 6's time for 20 % more bytes (49 MB of JSON at 5,000 points)
+        "problem_gz": zlib.compress(document, 1),
         "status": status,
         "reason": str(result.get("reason", "") or ""),
         "interval_count": len(ivs),
