@@ -201,6 +201,9 @@ async def update_from(
     await _write(
         session, temp, columns, driver_rows(session, table, columns, rows, quantised=quantised)
     )
+    if dialect_name(session) == "postgresql":
+        # A new temporary table has no statistics: without them the planner guesses its size.
+        await conn.exec_driver_sql(f"ANALYZE {temp}")
     await conn.exec_driver_sql(
         f"UPDATE {table.name} SET {assignments} FROM {temp} AS r WHERE {table.name}.id = r.id"
     )
