@@ -12,7 +12,9 @@ attribute or rule is written here once.
   its outcome and does not affect the others. (The form of each value was checked when it
   was parsed into an `OrderInput`, by the same parser for every entry point.)
 - **insert in bulk**: one INSERT of every accepted row (Core: the ORM would insert and fetch
-  ids one row at a time), then the gate re-check SQLite needs (`intervals.still_open`).
+  ids one row at a time; rows without a client order id, which nothing can conflict with,
+  as plain tuples through `market.db.bulk`: a day-ahead day places ~480,000), then the gate
+  re-check SQLite needs (`intervals.still_open`).
 - **audit**: one INSERT of their audit entries (orders of a standing rule are not audited
   one by one: the rule's own entries say what it places).
 - **gate**: members' orders need the gate ahead (`Gate.OPEN`); the scheduler places the
@@ -63,11 +65,7 @@ from market.trading.halt import check_trading
 from market.trading.intervals import check_closing, check_open, for_share, still_open
 from market.trading.models import Interval, Order, OrderStatus
 from market.trading.order_input import OrderInput
-from market.trading.rules import (
-    check_deliverable,
-    check_own_point,
-    check_price_band,
-)
+from market.trading.rules import check_deliverable, check_own_point, check_price_band
 
 Outcome = OrderView | KlasterError
 Event = dict[str, object]
@@ -260,9 +258,9 @@ def _day_ahead(a: _Accepted) -> bool:
 
 class _Checks:
     """The rules that depend on stored state, for one batch (see `check`). A batch of standing
-    orders names the same few points and intervals thousands of times: what passed once for
-    a (member, point) or an interval is remembered; what failed
-    is checked again, so each submission gets its own error."""
+    orders names the same few points and intervals thousands of times: what passed once for a
+    (member, point) or an interval is remembered; what failed is checked again, so each
+    submission gets its own error."""
 
     def __init__(
         self,
