@@ -12,8 +12,8 @@ attribute or rule is written here once.
   its outcome and does not affect the others. (The form of each value was checked when it
   was parsed into an `OrderInput`, by the same parser for every entry point.)
 - **insert in bulk**: one INSERT of every accepted row (Core: the ORM would insert and fetch
-  ids one row at a time; rows without a client order id, which nothing can conflict with,
-  as plain tuples through `market.db.bulk`: a day-ahead day places ~480,000), then the gate
+  ids one row at a time; rows without a client order id, which need no retry handling, as
+  plain tuples through `market.db.bulk`: a day-ahead day places ~480,000), then the gate
   re-check SQLite needs (`intervals.still_open`).
 - **audit**: one INSERT of their audit entries (orders of a standing rule are not audited
   one by one: the rule's own entries say what it places).
@@ -413,9 +413,9 @@ async def _insert(
     table = cast(Table, Order.__table__)
     rows = [a.row for a in accepted]
     if all(row["client_order_id"] is None for row in rows):
-        # Nothing can conflict (the unique (standing rule, interval) pairs were looked up):
-        # the bulk path, without SQLAlchemy's per-row parameter processing (a day-ahead day
-        # places ~480,000 standing orders).
+        # No client order id, so no retry to recognise: the bulk path, without SQLAlchemy's
+        # per-row parameter processing (a day-ahead day places ~480,000 standing orders). A
+        # unique (rule, interval) clash of two schedulers still fails the transaction.
         return await bulk.insert_returning_ids(session, table, rows)
     if not savepoint:
         return await insert_returning_ids(session, table, rows)
