@@ -73,6 +73,9 @@ Event = dict[str, object]
 FIRST_CLUSTER = aliased(Cluster, select(Cluster).order_by(Cluster.id).limit(1).subquery())
 #: Client-order-id lookups per statement (SQLite allows 500 terms in a compound SELECT).
 LOOKUPS_PER_STATEMENT = 256
+#: Rows from which an insert takes the bulk path (`market.db.bulk`); a page's single order
+#: keeps the plain INSERT (a COPY costs more to start than it saves on a few rows).
+BULK_ROWS = 32
 #: What a newly placed order has in the columns its row does not set.
 NOT_CLEARED = {"accepted_kwh": None, "clearing_price": None, "amount_pln": None}
 
@@ -412,7 +415,7 @@ async def _insert(
     another transaction and ours is still usable to look again."""
     table = cast(Table, Order.__table__)
     rows = [a.row for a in accepted]
-    if all(row["client_order_id"] is None for row in rows):
+    if len(rows) >= BULK_ROWS and all(row["client_order_id"] is None for row in rows):
         # No client order id, so no retry to recognise: the bulk path, without SQLAlchemy's
         # per-row parameter processing (a day-ahead day places ~480,000 standing orders). A
         # unique (rule, interval) clash of two schedulers still fails the transaction.
