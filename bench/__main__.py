@@ -1,5 +1,6 @@
-"""`python -m bench [clearing|cluster|day_ahead|export|simulate|web_orders|ws_fanout] [options]`:
-run one benchmark and print its figures (each also runs as `python -m bench.NAME`)."""
+"""`python -m bench NAME [options]` (NAME: clearing, cluster, day_ahead, day_ahead_product,
+export, forecast, simulate, web_orders, ws_fanout): run one benchmark and print its figures
+(each also runs as `python -m bench.NAME`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ BENCHES = {
     "day_ahead": "bench.day_ahead",
     "day_ahead_product": "bench.day_ahead_product",
     "export": "bench.export",
+    "forecast": "bench.forecast",
     "simulate": "bench.simulate",
     "web_orders": "bench.web_orders",
     "ws_fanout": "bench.ws_fanout",

@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "market.network.models",
     "market.network.storage_models",
     "market.metering.models",
+    "market.prices.models",
     "market.trading.day_ahead_models",
     "market.trading.models",
     "market.trading.notifications",

@@ -22,6 +22,7 @@ LAYERS = [
     "market.network",
     "market.members",
     "market.metering",
+    "market.prices",
     "market.trading",
     "market.clearing",
     "market.settlement",

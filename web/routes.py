@@ -38,9 +38,11 @@ def route_handlers() -> list[Any]:
         live,
         member,
         results,
+        storage,
     )
 
-    for module in (member, live, results, coordinator, fee_rates, distributor, account, day_ahead):
+    for module in (member, live, results, coordinator, fee_rates, distributor, account, day_ahead,
+                   storage):  # fmt: skip
         pages.extend(module.HANDLERS)
     # Handlers of the page modules that serve /api/... (the distributor's exports and meter
     # data) belong in the OpenAPI document with the rest of the API; the pages do not.

@@ -28,6 +28,7 @@ import logging
 import time
 import zlib
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -57,6 +58,7 @@ from market.db.engine import unit_of_work
 from market.db.offload import ProcessOffload
 from market.network.models import GridConnection, Line, MeteringPoint, Node
 from market.network.storage_models import StorageUnit
+from market.prices.grid import GridPrices, grid_price_series, interval_rce
 from market.trading.day_ahead import materialise_day
 from market.trading.day_ahead_gate import ensure_day
 from market.trading.day_ahead_models import (
@@ -264,6 +266,7 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
                 "group": f"g{group.id}",
             }
         )
+    grid_prices = await _grid_prices(session, conns, intervals)
     doc: dict[str, Any] = {
         "intervals": [
             {"start": iv.start_utc.isoformat().replace("+00:00", "Z"), "minutes": iv.minutes}
@@ -284,8 +287,8 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
             "grid_connections": [
                 {
                     "node": code[g.node_id],
-                    "import_price": _num(g.import_price),
-                    "export_price": _num(g.export_price),
+                    "import_price": grid_prices[g.id][0],
+                    "export_price": grid_prices[g.id][1],
                     "import_limit_kw": _num(g.import_limit_kw),
                     "export_limit_kw": _num(g.export_limit_kw),
                 }
@@ -308,6 +311,26 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
         blocks=blocks,
         excluded_order_ids=excluded,
     )
+
+
+async def _grid_prices(
+    session: AsyncSession, conns: list[GridConnection], intervals: Sequence[Interval]
+) -> dict[int, tuple[Any, Any]]:
+    """Each connection's (import, export) price for the document: its fixed prices, or under
+    the cluster's `grid_prices = "market"` one per interval from the imported RCE
+    (`market.prices.grid`)."""
+    cluster = await get_cluster(session)
+    fixed = {g.id: (_num(g.import_price), _num(g.export_price)) for g in conns}
+    if cluster.grid_prices != GridPrices.MARKET.value or not intervals or not conns:
+        return fixed
+    rce = await interval_rce(session, [iv.start_utc for iv in intervals], intervals[0].minutes)
+    if all(r is None for r in rce):
+        return fixed
+    out: dict[int, tuple[Any, Any]] = {}
+    for g in conns:
+        imports, exports = grid_price_series(g.import_price, g.export_price, rce)
+        out[g.id] = ([_num(p) for p in imports], [_num(p) for p in exports])
+    return out
 
 
 def canonical(data: Any) -> str:

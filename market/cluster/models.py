@@ -25,6 +25,7 @@ class Cluster(Base):
             "(day_ahead_gate_minute >= 0 AND day_ahead_gate_minute < 1440)",
             name="day_ahead_gate",
         ),
+        CheckConstraint("grid_prices IN ('fixed', 'market')", name="grid_prices"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -44,6 +45,10 @@ class Cluster(Base):
     day_ahead_gate_minute: Mapped[int | None] = mapped_column(
         Integer, default=720, server_default="720"
     )
+    #: Where the day-ahead problem takes the grid connections' prices: "fixed" (each
+    #: connection's import/export price in every interval) or "market" (per interval from the
+    #: imported RCE, `market.prices.grid`; docs/clearing.md).
+    grid_prices: Mapped[str] = mapped_column(String(8), default="fixed", server_default="fixed")
     #: Seed of the deterministic synthetic profiles (forecasts for standing orders).
     profile_seed: Mapped[int] = mapped_column(Integer, default=2026)
     #: When the coordinator halted the market (None: trading), and why (shown to everyone).

@@ -21,6 +21,7 @@ class MyPointView:
     node_name: str
     contracted_power_kw: Decimal
     pv_kwp: Decimal
+    technology: str = "none"
 
 
 async def my_metering_points(session: AsyncSession, actor: Actor) -> list[MyPointView]:
@@ -42,6 +43,7 @@ async def my_metering_points(session: AsyncSession, actor: Actor) -> list[MyPoin
             node_name=n.name,
             contracted_power_kw=p.contracted_power_kw,
             pv_kwp=p.pv_kwp,
+            technology=p.technology,
         )
         for p, n in rows
     ]

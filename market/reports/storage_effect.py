@@ -4,14 +4,19 @@ cleared again without its storage units (same orders, same network, same day).
 Figures per variant: grid import and export (kWh, Σ over the day's intervals at the grid
 connections), the members' demand (Σ accepted buying of simple orders and blocks; storage
 charging is not demand) and self-sufficiency = 1 − grid import / demand (the share of the
-demand met inside the cluster), clipped to [0, 1]."""
+demand met inside the cluster), clipped to [0, 1].
+
+The source of both: the problem document stored with the day's run in force
+(`day_ahead_runs.problem_gz`, its version and clearing time are reported), cleared twice by
+the several-interval core, with and without its `storage` (off the event loop; about two
+day-ahead solves, so the report page loads it after the page)."""
 
 from __future__ import annotations
 
 import json
 import zlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +28,7 @@ from market.clearing import day_ahead as da_clearing
 from market.clearing.day_ahead_results import run_in_force
 from market.core.errors import NotFound
 from market.core.money import energy
-from market.trading.day_ahead_models import DayAheadAuction
+from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,9 @@ class StorageEffect:
     storage_units: int
     with_storage: DayFigures
     without_storage: DayFigures
+    #: The run whose problem was cleared again (the version in force) and when it cleared.
+    version: int = 1
+    cleared_at: datetime | None = None
 
 
 def figures(doc: dict[str, Any], result: dict[str, Any]) -> DayFigures:
@@ -85,4 +93,20 @@ async def storage_effect(session: AsyncSession, day: date) -> StorageEffect:
         raise NotFound("day", "the day-ahead auction of %(day)s is not cleared", day=day)
     doc = json.loads(zlib.decompress(run.problem_gz))
     with_storage, without = await anyio.to_thread.run_sync(_both, doc)
-    return StorageEffect(day, len(doc.get("storage", [])), with_storage, without)
+    return StorageEffect(
+        day, len(doc.get("storage", [])), with_storage, without, run.version, run.finished_at
+    )
+
+
+async def latest_cleared_day(session: AsyncSession, first: date, last: date) -> date | None:
+    """The latest local day in [first, last] whose day-ahead auction is cleared."""
+    return await session.scalar(
+        select(DayAheadAuction.local_day)
+        .where(
+            DayAheadAuction.status == AuctionStatus.CLEARED.value,
+            DayAheadAuction.local_day >= first,
+            DayAheadAuction.local_day <= last,
+        )
+        .order_by(DayAheadAuction.local_day.desc())
+        .limit(1)
+    )

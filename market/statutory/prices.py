@@ -35,7 +35,7 @@ from market.access.models import Role
 from market.core.errors import ValidationFailed
 from market.core.money import decimal_places, read_decimal
 from market.metering.parse import RowError, parse_start
-from market.statutory.models import MarketPrice
+from market.prices.models import MarketPrice
 
 MWH = Decimal(1000)
 #: A price outside this band (PLN/MWh) is a typo (RCE may be negative; the harmonised

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -461,6 +461,14 @@ async def set_storage_unit(
 ) -> StorageUnitView:
     """Set the technical data of my storage metering point."""
     point = await _own_point(session, actor, point_id)
+    return await write_storage_unit(session, actor, point, inp)
+
+
+async def write_storage_unit(
+    session: AsyncSession, actor: Actor, point: MeteringPoint, inp: StorageUnitInput
+) -> StorageUnitView:
+    """Store a storage point's technical data (the caller checked who may): power within the
+    contracted power."""
     _storage_point(point)
     limit = point.contracted_power_kw
     for value, field in ((inp.charge_kw, "charge_kw"), (inp.discharge_kw, "discharge_kw")):
@@ -468,11 +476,9 @@ async def set_storage_unit(
             raise ValidationFailed(
                 field, "must not exceed the contracted power (%(power)s kW)", power=limit
             )
-    unit = await session.scalar(
-        select(StorageUnit).where(StorageUnit.metering_point_id == point_id)
-    )
+    unit = await storage_unit(session, point.id)
     if unit is None:
-        unit = StorageUnit(metering_point_id=point_id)
+        unit = StorageUnit(metering_point_id=point.id)
         session.add(unit)
     unit.energy_kwh = inp.energy_kwh
     unit.charge_kw = inp.charge_kw
@@ -758,32 +764,87 @@ async def place_profile(
     return placement
 
 
+async def _cancellable(session: AsyncSession, clock: Clock, local_day: date | None) -> datetime:
+    """The market trades, and a day's order is still before its day-ahead gate (GateClosed
+    naming `local_day` otherwise); a daily order may be cancelled any time."""
+    cluster = await get_cluster(session)
+    check_trading(cluster)
+    now = clock.now()
+    if local_day is not None:
+        await open_auction(session, cluster, local_day, now)
+    return now
+
+
+async def _open_days(session: AsyncSession, now: datetime) -> list[date]:
+    """Days whose day-ahead gate is still ahead (their copies of a daily order go with it)."""
+    days = (
+        await session.scalars(
+            select(DayAheadAuction.local_day).where(
+                DayAheadAuction.status == AuctionStatus.OPEN.value,
+                DayAheadAuction.gate_closure_utc > now,
+            )
+        )
+    ).all()
+    return list(days)
+
+
 async def cancel_storage_order(
     session: AsyncSession, actor: Actor, clock: Clock, order_id: int
-) -> None:
+) -> int:
+    """Cancel my storage order before its day's gate; a daily one stops, and its copies in
+    days still before their gate are cancelled with it (days past the gate stay firm).
+    Returns how many rows were cancelled."""
     row = await session.get(StorageOrder, order_id)
-    if row is None or row.member_id != actor.member_id:
-        raise NotFound("id", "no storage order %(id)s", id=order_id)
-    if row.local_day is not None:
-        cluster = await get_cluster(session)
-        await open_auction(session, cluster, row.local_day, clock.now())
+    if row is None or row.member_id != actor.member_id or row.cancelled:
+        raise NotFound("storage_order_id", "no storage order %(id)s", id=order_id)
+    now = await _cancellable(session, clock, row.local_day)
     row.cancelled = True
-    audit.record(session, actor, "cancel", "storage_order", row.id)
+    cancelled = 1
+    if row.daily and row.local_day is None:
+        days = await _open_days(session, now)
+        if days:
+            result = await session.execute(
+                update(StorageOrder)
+                .where(
+                    StorageOrder.standing_id == row.id,
+                    StorageOrder.local_day.in_(days),
+                    StorageOrder.cancelled.is_(False),
+                )
+                .values(cancelled=True)
+            )
+            cancelled += int(getattr(result, "rowcount", 0) or 0)
+    audit.record(session, actor, "cancel", "storage_order", row.id, cancelled=cancelled)
     await session.flush()
+    return cancelled
 
 
 async def cancel_block_group(
     session: AsyncSession, actor: Actor, clock: Clock, group_id: int
-) -> None:
+) -> int:
+    """Cancel my block group before its day's gate; a daily one stops, with its copies in
+    days still before their gate. Returns how many groups were cancelled."""
     row = await session.get(BlockGroup, group_id)
-    if row is None or row.member_id != actor.member_id:
-        raise NotFound("id", "no block group %(id)s", id=group_id)
-    if row.local_day is not None:
-        cluster = await get_cluster(session)
-        await open_auction(session, cluster, row.local_day, clock.now())
+    if row is None or row.member_id != actor.member_id or row.cancelled:
+        raise NotFound("block_group_id", "no block group %(id)s", id=group_id)
+    now = await _cancellable(session, clock, row.local_day)
     row.cancelled = True
-    audit.record(session, actor, "cancel", "block_group", row.id)
+    cancelled = 1
+    if row.daily and row.local_day is None:
+        days = await _open_days(session, now)
+        if days:
+            result = await session.execute(
+                update(BlockGroup)
+                .where(
+                    BlockGroup.standing_id == row.id,
+                    BlockGroup.local_day.in_(days),
+                    BlockGroup.cancelled.is_(False),
+                )
+                .values(cancelled=True)
+            )
+            cancelled += int(getattr(result, "rowcount", 0) or 0)
+    audit.record(session, actor, "cancel", "block_group", row.id, cancelled=cancelled)
     await session.flush()
+    return cancelled
 
 
 async def my_storage_orders(session: AsyncSession, actor: Actor) -> list[StorageOrderView]:

@@ -1,9 +1,10 @@
-"""The market parameters (interval length, gate closure, horizon, price band), set by the
-coordinator. New values apply to intervals created from now on; the price band applies to
-every order placed or changed from now on."""
+"""The market parameters (interval length, gate closure, horizon, price band, the day-ahead
+gate and its grid prices), set by the coordinator. New values apply to intervals created from
+now on; the price band applies to every order placed or changed from now on."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,7 +18,8 @@ from market.access.actor import WRITE, Actor, require_role
 from market.cluster.models import Cluster
 from market.cluster.service import get_cluster
 from market.core.errors import ValidationFailed
-from market.core.fields import UNSET, Fields, Unset, integer, price_pln_per_kwh, text
+from market.core.fields import UNSET, Fields, Unset, choice, integer, price_pln_per_kwh, text
+from market.prices.grid import GridPrices
 from market.trading.models import Interval
 
 
@@ -35,6 +37,9 @@ class ParametersUpdate:
     price_floor: Decimal | Unset = UNSET
     price_cap: Decimal | Unset = UNSET
     profile_seed: int | Unset = UNSET
+    grid_prices: str | Unset = UNSET
+    #: The day-ahead gate as minutes after local midnight on D−1; None turns the auction off.
+    day_ahead_gate: int | Unset | None = UNSET
 
 
 def _interval_minutes(raw: object, field: str) -> int:
@@ -42,6 +47,25 @@ def _interval_minutes(raw: object, field: str) -> int:
     if value not in (15, 60):
         raise ValidationFailed(field, "must be 15 or 60")
     return value
+
+
+def _day_ahead_gate(raw: object, field: str) -> int | None:
+    """ "HH:MM" local time on the day before delivery (e.g. "12:00"), or "off" / an empty
+    field for a cluster without a day-ahead auction."""
+    if not isinstance(raw, str):
+        raise ValidationFailed(field, "give a time as HH:MM, or off")
+    value = raw.strip().lower()
+    if value in ("", "off"):
+        return None
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value)
+    if match is None:
+        raise ValidationFailed(field, "give a time as HH:MM, or off")
+    return int(match.group(1)) * 60 + int(match.group(2))
+
+
+def gate_text(minute: int | None) -> str:
+    """The day-ahead gate as the parameters show it: "12:00", or "off"."""
+    return "off" if minute is None else f"{minute // 60:02d}:{minute % 60:02d}"
 
 
 #: How each parameter is parsed from a form string or a JSON value.
@@ -55,7 +79,12 @@ _PARSERS: dict[str, Callable[[object, str], object]] = {
     "price_floor": price_pln_per_kwh,
     "price_cap": price_pln_per_kwh,
     "profile_seed": lambda raw, key: integer(raw, key, 0, 2**31 - 1),
+    "grid_prices": lambda raw, key: choice(raw, key, GridPrices).value,
+    "day_ahead_gate": _day_ahead_gate,
 }
+
+#: Parameters stored under another column name than the one users send.
+_COLUMNS = {"day_ahead_gate": "day_ahead_gate_minute"}
 
 
 def parse_parameters(fields: Fields) -> ParametersUpdate:
@@ -84,6 +113,10 @@ class ParametersView:
     price_floor: Decimal
     price_cap: Decimal
     profile_seed: int
+    #: "fixed" or "market": the day-ahead problem's grid prices (`market.prices.grid`).
+    grid_prices: str = GridPrices.FIXED.value
+    #: The day-ahead gate on D−1 in local time ("12:00"), or "off" (no day-ahead auction).
+    day_ahead_gate: str = "12:00"
 
 
 def _params(c: Cluster) -> ParametersView:
@@ -98,6 +131,8 @@ def _params(c: Cluster) -> ParametersView:
         c.price_floor,
         c.price_cap,
         c.profile_seed,
+        c.grid_prices,
+        gate_text(c.day_ahead_gate_minute),
     )
 
 
@@ -124,8 +159,8 @@ async def update_parameters(
             and await session.scalar(select(Interval.id).limit(1))
         ):
             raise ValidationFailed(key, "can only change before the first interval")
-        setattr(cluster, key, value)
-        changes[key] = str(value)
+        setattr(cluster, _COLUMNS.get(key, key), value)
+        changes[key] = gate_text(value) if key == "day_ahead_gate" else str(value)
     if cluster.price_floor > cluster.price_cap:
         raise ValidationFailed("price_floor", "must not be above the price cap")
     audit.record(session, actor, "update", "parameters", cluster.id, details=changes)

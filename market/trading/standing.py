@@ -28,6 +28,7 @@ from market.cluster.service import get_cluster
 from market.core.clock import Clock, SystemClock
 from market.core.errors import KlasterError, NotFound
 from market.core.money import energy
+from market.metering.forecast import history_net_kwh
 from market.metering.profiles import PointProfile, net_kwh
 from market.network.models import MeteringPoint
 from market.trading import notifications
@@ -150,10 +151,14 @@ def _rule_orders(
     slots: list[_Slot],
     tz: str,
     seed: int,
+    history: dict[tuple[int, datetime], float] | None = None,
 ) -> list[Submission]:
     """The orders the rules place into the intervals (pure; runs in a worker thread): price
-    within the band, quantity within what the point can deliver."""
+    within the band, quantity within what the point can deliver. A forecast rule takes the
+    point's net energy from `history` (its meter history, `market.metering.forecast`) where
+    given for the interval, else from its synthetic profile."""
     zone = ZoneInfo(tz)
+    history = history or {}
     orders = []
     for slot in slots:
         local = slot.start_utc.astimezone(zone)
@@ -168,7 +173,12 @@ def _rule_orders(
                 wanted = rule.quantity_kwh or Decimal(0)
             else:
                 if pid not in net:
-                    net[pid] = net_kwh(profile, slot.start_utc, slot.minutes, tz, seed)
+                    known = history.get((pid, slot.start_utc))
+                    net[pid] = (
+                        known
+                        if known is not None
+                        else net_kwh(profile, slot.start_utc, slot.minutes, tz, seed)
+                    )
                 surplus = net[pid] if rule.side is Side.SELL else -net[pid]
                 wanted = energy(max(0.0, surplus))
                 if rule.quantity_kwh is not None:
@@ -255,8 +265,17 @@ async def materialise(
         if r.metering_point_id in points
     ]
     slots = [_Slot(i.id, i.start_utc, i.minutes, i.local_day) for i in intervals]
+    # Forecast rules read their points' meter history: one query per local day for all points.
+    forecast_points = {r.metering_point_id for r in plain if r.mode is StandingMode.FORECAST}
+    history = (
+        await history_net_kwh(
+            session, forecast_points, [s.start_utc for s in slots], cluster.timezone
+        )
+        if forecast_points
+        else {}
+    )
     submissions = await anyio.to_thread.run_sync(
-        _rule_orders, plain, points_plain, slots, cluster.timezone, cluster.profile_seed
+        _rule_orders, plain, points_plain, slots, cluster.timezone, cluster.profile_seed, history
     )
     submissions = [
         sub for sub in submissions if (sub.standing_order_id, sub.order.interval_id) not in placed

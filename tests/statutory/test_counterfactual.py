@@ -20,8 +20,8 @@ from sqlalchemy import select
 from market.access.actor import Actor
 from market.access.models import Role
 from market.network.models import MeteringPoint
+from market.prices.models import MarketPrice
 from market.reports.benefits import member_benefits
-from market.statutory.models import MarketPrice
 from tests.statutory.test_report_cli import cli_db
 from tests.support.exports import PPE_A, PPE_B
 

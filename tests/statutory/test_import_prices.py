@@ -12,7 +12,7 @@ import anyio
 import pytest
 from sqlalchemy import func, select
 
-from market.statutory.models import MarketPrice
+from market.prices.models import MarketPrice
 from market.statutory.prices import PriceBook, hourly_means, rcem_pln_per_kwh
 from web.cli import main
 

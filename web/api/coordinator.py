@@ -41,7 +41,10 @@ async def update_parameters(
 ) -> market_parameters.ParametersView:
     """Change market parameters (coordinator): any of name, registry_number,
     coordinator_name, interval_minutes, gate_closure_minutes, horizon_intervals, price_floor,
-    price_cap, profile_seed."""
+    price_cap, profile_seed, grid_prices ("fixed" or "market": the day-ahead problem's grid
+    prices per interval from the imported RCE), day_ahead_gate ("HH:MM" local time the day
+    before delivery, or "off" for no day-ahead auction; applies to days whose auction has not
+    opened yet)."""
     update = market_parameters.parse_parameters(data)
     return await market_parameters.update_parameters(db, actor, update)
 

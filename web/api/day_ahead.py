@@ -10,14 +10,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
-from litestar import Response, get, post, put
+from litestar import Response, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from market.clearing.day_ahead_results import DayAheadView, MyPosition, my_day_positions
 from market.clearing.day_ahead_results import day_ahead_result as read_result
 from market.cluster.service import get_cluster
 from market.core.errors import NotFound
-from market.trading import day_ahead
+from market.trading import day_ahead, storage_data
 from web.api.intake import publish_later
 from web.auth import requires_role
 from web.deps import ClockDep, CurrentActor, Db, PublisherDep
@@ -55,6 +55,8 @@ class StorageData:
     efficiency_discharge: str = "1"
     soc_min_kwh: str | None = None
     soc_final_min_kwh: str | None = None
+    #: The coordinator only: make the point a storage point (technology `storage`) first.
+    make_storage: bool = False
 
 
 @dataclass
@@ -114,13 +116,20 @@ async def place_profile(
     )
 
 
-@put("/metering-points/{point_id:int}/storage", guards=member_only)
+@put("/metering-points/{point_id:int}/storage", guards=[requires_role("member", "coordinator")])
 async def set_storage(
     db: Db, actor: CurrentActor, point_id: FromPath[int], data: JSONBody[StorageData]
 ) -> day_ahead.StorageUnitView:
-    """The technical data of my storage metering point (technology `storage`)."""
-    inp = day_ahead.parse_storage_unit(_raw(data))
-    return await day_ahead.set_storage_unit(db, actor, point_id, inp)
+    """The technical data of a storage metering point (technology `storage`): the owner's
+    own, or any point's for the coordinator, who may also make it a storage point
+    (`make_storage`). Another member's point answers 404 naming `metering_point_id`."""
+    raw = {k: v for k, v in _raw(data).items() if k != "make_storage"}
+    inp = day_ahead.parse_storage_unit(raw)
+    saved = await storage_data.save_storage_data(
+        db, actor, point_id, inp, make_storage=data.make_storage
+    )
+    assert saved.unit is not None  # just stored
+    return saved.unit
 
 
 @post("/day-ahead/storage-orders", guards=member_only, status_code=201)
@@ -148,6 +157,26 @@ async def place_block_group(
     return await day_ahead.place_block_group(db, actor, clock, group)
 
 
+@delete("/day-ahead/storage-orders/{order_id:int}", guards=member_only, status_code=204)
+async def cancel_storage(
+    db: Db, actor: CurrentActor, clock: ClockDep, order_id: FromPath[int]
+) -> None:
+    """Cancel my storage order before its day's day-ahead gate (409 naming `local_day`
+    after it); a daily order stops, with its copies in days still before their gate. Another
+    member's order answers 404 naming `storage_order_id`, as an unused id does."""
+    await day_ahead.cancel_storage_order(db, actor, clock, order_id)
+
+
+@delete("/day-ahead/block-groups/{group_id:int}", guards=member_only, status_code=204)
+async def cancel_block_group(
+    db: Db, actor: CurrentActor, clock: ClockDep, group_id: FromPath[int]
+) -> None:
+    """Cancel my block group before its day's day-ahead gate (409 naming `local_day` after
+    it); a daily group stops, with its copies in days still before their gate. Another
+    member's group answers 404 naming `block_group_id`."""
+    await day_ahead.cancel_block_group(db, actor, clock, group_id)
+
+
 @get("/day-ahead/{day:date}", guards=signed_in)
 async def day_result(db: Db, day: FromPath[date]) -> DayAheadView:
     """A day's day-ahead auction: status, version, prices per interval and node, volumes,
@@ -169,6 +198,8 @@ HANDLERS: list[Any] = [
     set_storage,
     place_storage,
     place_block_group,
+    cancel_storage,
+    cancel_block_group,
     day_result,
     my_positions,
 ]

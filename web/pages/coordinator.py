@@ -49,7 +49,8 @@ GRID_FIELDS = ("node", "import_price", "export_price", "import_limit_kw", "expor
 POINT_EDIT_FIELDS = ("name", "node", "contracted_power_kw", "pv_kwp", "annual_use_kwh",
                      "technology")  # fmt: skip
 PARAM_FIELDS = ("name", "registry_number", "coordinator_name", "gate_closure_minutes",
-                "horizon_intervals", "price_floor", "price_cap")  # fmt: skip
+                "horizon_intervals", "price_floor", "price_cap", "grid_prices",
+                "day_ahead_gate")  # fmt: skip
 
 
 #: A members CSV is small: a few hundred rows.
@@ -349,6 +350,8 @@ class CoordinatorController(Controller):
     @post("/parameters")
     async def save_parameters(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> Template:
         fields = await form_fields(request, PARAM_FIELDS)
+        if "day_ahead_gate" not in await request.form():
+            del fields["day_ahead_gate"]  # a form without the box leaves the gate as it is
         expect_form(request, "coordinator/_params_form.html", params=fields, form=fields,
                     check=(market_parameters.parse_parameters, fields))  # fmt: skip
         update = market_parameters.parse_parameters(fields)

@@ -11,7 +11,7 @@ from typing import Any
 
 from litestar import get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
@@ -22,7 +22,7 @@ from market.core.errors import ValidationFailed
 from market.core.timegrid import intervals_per_local_day
 from market.members.queries import my_metering_points
 from market.trading import day_ahead
-from market.trading.day_ahead_gate import next_day_ahead
+from market.trading.day_ahead_gate import gate_closure, next_day_ahead
 from market.trading.rules import point_key
 from web.api.intake import publish_later
 from web.auth import requires_role, signed_in
@@ -38,6 +38,7 @@ PROFILE_FIELDS = ("local_day", "metering_point_id", "side", "price", "hourly_kw"
 UNIT_FIELDS = ("metering_point_id", "energy_kwh", "charge_kw", "discharge_kw",
                "efficiency_charge", "efficiency_discharge", "soc_min_kwh",
                "soc_final_min_kwh")  # fmt: skip
+UNIT_OPTIONAL = ("efficiency_charge", "efficiency_discharge", "soc_min_kwh", "soc_final_min_kwh")
 STORAGE_FIELDS = ("metering_point_id", "local_day", "daily", "soc_initial_kwh", "cost_per_kwh")
 BLOCK_FIELDS = ("metering_point_id", "local_day", "daily", "side", "power_kw", "duration_hours",
                 "start_from", "start_to", "price", "min_acceptance_ratio", "name")  # fmt: skip
@@ -97,10 +98,22 @@ async def _context(
     }
     if member:
         context["points"] = await my_metering_points(db, actor)
-        context["storage_orders"] = await day_ahead.my_storage_orders(db, actor)
-        context["block_groups"] = await day_ahead.my_block_groups(db, actor)
         context["order_day"] = upcoming[0] if upcoming else chosen
+        context |= await mine_context(db, actor, clock)
     return context
+
+
+async def mine_context(db: Db, actor: Any, clock: Clock) -> dict[str, Any]:
+    """My storage orders and block groups, and which can still be cancelled (a daily one
+    always, a day's before its gate): `day_ahead/_mine.html` (also on /my)."""
+    cluster = await get_cluster(db)
+    now = clock.now()
+    storage_orders = await day_ahead.my_storage_orders(db, actor)
+    block_groups = await day_ahead.my_block_groups(db, actor)
+    days = {o.local_day for o in storage_orders} | {g.local_day for g in block_groups}
+    open_days = {d for d in days if d is None or gate_closure(cluster, d) > now}
+    return {"storage_orders": storage_orders, "block_groups": block_groups,
+            "cancellable": open_days.__contains__}  # fmt: skip
 
 
 @get("/day-ahead", guards=[signed_in])
@@ -150,10 +163,13 @@ async def set_storage_unit(
     request: HTMXRequest, db: Db, actor: CurrentActor, clock: ClockDep, settings: SettingsDep
 ) -> Template:
     fields = await _fields(request, UNIT_FIELDS)
+    # Blank optional values take their defaults (as on the storage data page).
+    given = {k: v for k, v in fields.items() if v or k not in UNIT_OPTIONAL}
     context = await _context(db, actor, clock, settings.timezone, None)
-    expect_form(request, "day_ahead/_forms.html", form=fields, active="unit", **context)
+    expect_form(request, "day_ahead/_forms.html", form=fields, active="unit",
+                check=(day_ahead.parse_storage_unit, given), **context)  # fmt: skip
     point = point_key(fields.get("metering_point_id"))
-    await day_ahead.set_storage_unit(db, actor, point, day_ahead.parse_storage_unit(fields))
+    await day_ahead.set_storage_unit(db, actor, point, day_ahead.parse_storage_unit(given))
     return await _forms(request, db, actor, clock, settings.timezone, active="unit",
                         saved_unit=True)  # fmt: skip
 
@@ -184,4 +200,37 @@ async def place_blocks(
                         saved_blocks=view.blocks)  # fmt: skip
 
 
-HANDLERS = [day_ahead_page, place_profile, set_storage_unit, place_storage, place_blocks]
+@post("/day-ahead/storage/{order_id:int}/cancel", guards=[requires_role("member")])
+async def cancel_storage(
+    request: HTMXRequest,
+    db: Db,
+    actor: CurrentActor,
+    clock: ClockDep,
+    order_id: FromPath[int],
+) -> Template:
+    """Cancel my storage order (a daily one with its copies in days before their gate)."""
+    context = await mine_context(db, actor, clock)
+    expect_form(request, "day_ahead/_mine.html", **context)
+    await day_ahead.cancel_storage_order(db, actor, clock, order_id)
+    return render(request, "day_ahead/_mine.html", **await mine_context(db, actor, clock),
+                  cancelled_storage=True)  # fmt: skip
+
+
+@post("/day-ahead/blocks/{group_id:int}/cancel", guards=[requires_role("member")])
+async def cancel_blocks(
+    request: HTMXRequest,
+    db: Db,
+    actor: CurrentActor,
+    clock: ClockDep,
+    group_id: FromPath[int],
+) -> Template:
+    """Cancel my block group (a daily one with its copies in days before their gate)."""
+    context = await mine_context(db, actor, clock)
+    expect_form(request, "day_ahead/_mine.html", **context)
+    await day_ahead.cancel_block_group(db, actor, clock, group_id)
+    return render(request, "day_ahead/_mine.html", **await mine_context(db, actor, clock),
+                  cancelled_blocks=True)  # fmt: skip
+
+
+HANDLERS = [day_ahead_page, place_profile, set_storage_unit, place_storage, place_blocks,
+            cancel_storage, cancel_blocks]  # fmt: skip

@@ -26,6 +26,7 @@ from market.trading.order_input import parse_change, parse_order, parse_standing
 from web.api.intake import publish_later
 from web.auth import requires_role
 from web.deps import ClockDep, CurrentActor, Db, PublisherDep, SettingsDep
+from web.pages.day_ahead import mine_context
 from web.pages.forms import (
     ORDER_FIELDS,
     ModifyOrderForm,
@@ -172,6 +173,7 @@ class MemberController(Controller):
             standing=await standing.list_standing_orders(db, actor),
             **await orders_context(db, actor, clock),
             **await order_form_context(db, actor, clock),
+            **await mine_context(db, actor, clock),
         )
 
     @get("/intervals")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, Response, get
 from litestar.params import FromQuery
@@ -13,6 +14,7 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 from markupsafe import Markup
 
+from market.clearing.day_ahead import core_available
 from market.cluster.service import cluster_info
 from market.core.errors import NotFound
 from market.export.request import month_range, parse_month
@@ -26,6 +28,7 @@ from market.reports.service import (
     parse_report_request,
 )
 from market.reports.statement_csv import statement_csv
+from market.reports.storage_effect import latest_cleared_day, storage_effect
 from market.settlement.settle import Statement
 from market.statutory.figures import Granularity, Period
 from market.statutory.report import request_for_range, statutory_report
@@ -137,6 +140,7 @@ class ReportsController(Controller):
             report=report,
             charts=charts(report, connection_locale(request)) if report else {},
             statutory_url="/reports/statutory?" + urlencode({"start": start, "end": end or ""}),
+            storage_url="/reports/storage?" + urlencode({"start": start, "end": end or ""}),
             start=start,
             end=end or "",
             period=period,
@@ -163,6 +167,30 @@ class ReportsController(Controller):
             statutory_version=RULES.version,
             chart=self_consumption_chart(periods, connection_locale(request)),
         )
+
+    @get("/storage")
+    async def storage(
+        self,
+        request: HTMXRequest,
+        db: Db,
+        day: FromQuery[str | None] = None,
+        start: FromQuery[str | None] = None,
+        end: FromQuery[str | None] = None,
+    ) -> Template:
+        """What storage changed on a cleared day-ahead day (`day`, else the latest in the
+        report's range), loaded after the page: it clears the day twice."""
+        tz = (await cluster_info(db)).timezone
+        if day:
+            chosen: date | None = parse_day(day, date.today())
+        else:
+            asked = parse_report_request(start or await default_month(db), end or None)
+            first = asked.start.astimezone(ZoneInfo(tz)).date()
+            last = (asked.end - timedelta(microseconds=1)).astimezone(ZoneInfo(tz)).date()
+            chosen = await latest_cleared_day(db, first, last)
+        available = core_available()
+        effect = await storage_effect(db, chosen) if chosen and available else None
+        return render(request, "reports/_storage_effect.html", effect=effect, day=chosen,
+                      core_missing=not available)  # fmt: skip
 
 
 class StatementController(Controller):

@@ -117,6 +117,8 @@ AUDIT = {
     "price_floor": N_("price floor"),
     "price_cap": N_("price cap"),
     "profile_seed": N_("profile seed"),
+    "grid_prices": N_("grid prices"),
+    "day_ahead_gate": N_("day-ahead gate"),
     "tariff_group": N_("tariff group"),
     "system": N_("system"),
     "code": N_("code"),
