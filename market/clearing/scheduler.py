@@ -86,6 +86,9 @@ class Scheduler:
         #: Where a day's heavy steps run (placing its daily orders, closing its gate, clearing
         #: it): a worker process, or None for this one (tests, the CLI).
         self.offload = offload
+        #: `run` with a worker process: the day-ahead step runs beside the ticks.
+        self._day_ahead_beside = False
+        self._day_ahead_task: asyncio.Future[None] | None = None
         self._core_missing_logged = False
 
     async def tick(self) -> TickReport:
@@ -133,8 +136,26 @@ class Scheduler:
                 if stored is not None:
                     report.cleared.append(stored)
         if self.day_ahead:
-            await self._day_ahead_step(report, now)
+            if self._day_ahead_beside:
+                self._start_day_ahead(now)
+            else:
+                await self._day_ahead_step(report, now)
         return report
+
+    def _start_day_ahead(self, now: datetime) -> None:
+        """The day-ahead step as a task of its own (`run` with a worker process): a 5,000-point
+        day takes its worker a minute, and the intraday gates must not wait for it."""
+        if self._day_ahead_task is None or self._day_ahead_task.done():
+            self._day_ahead_task = asyncio.ensure_future(self._day_ahead_beside_ticks(now))
+
+    async def _day_ahead_beside_ticks(self, now: datetime) -> None:
+        report = TickReport()
+        try:
+            await self._day_ahead_step(report, now)
+        except Exception:
+            log.exception("day-ahead step failed; retrying")
+        for stored in report.day_ahead:
+            log.info("day-ahead %s cleared: %s", stored.local_day, stored.status)
 
     async def _day_ahead_step(self, report: TickReport, now: datetime) -> None:
         """The day-ahead gate: the next day's auction exists (with its intervals and daily
@@ -260,10 +281,11 @@ class Scheduler:
         warming = None
         if self.offload is not None:
             # Start the worker process now (its imports take seconds), not at the first gate;
-            # the ticks go on meanwhile.
+            # the ticks go on meanwhile, and so they do while a day is worked on.
             warming = asyncio.ensure_future(
                 self.offload.warm("market.clearing.day_ahead", "matching")
             )
+            self._day_ahead_beside = True
         try:
             while stop_after is None or ticks < stop_after:
                 try:
@@ -275,7 +297,8 @@ class Scheduler:
                 ticks += 1
                 await anyio.sleep(self.tick_seconds)
         finally:
-            if warming is not None and not warming.done():
-                warming.cancel()
+            for task in (warming, self._day_ahead_task):
+                if task is not None and not task.done():
+                    task.cancel()
             if self.offload is not None:
                 self.offload.shutdown()
