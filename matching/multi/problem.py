@@ -432,6 +432,74 @@ def _unique(ids: list[str], path: str, what: str) -> None:
 
 
 def _orders(raw: list[Any], index: dict[str, int], t: int) -> tuple[MultiOrders, list[Any]]:
+    fast = _orders_fast(raw, index, t)
+    if fast is not None:
+        return fast
+    return _orders_checked(raw, index, t)
+
+
+def _num_list(values: list[Any]) -> FloatArray | None:
+    """The numbers as floats when every one is a finite int or float (not bool), else None."""
+    if not all(type(v) is float or type(v) is int for v in values):
+        return None
+    try:
+        out = np.array(values, dtype=np.float64)
+    except OverflowError:
+        return None
+    return out if np.isfinite(out).all() else None
+
+
+def _orders_fast(
+    raw: list[Any], index: dict[str, int], t: int
+) -> tuple[MultiOrders, list[Any]] | None:
+    """The orders of a well-formed list (string ids and nodes, known nodes, finite numbers,
+    valid sides and intervals, unique ids) in whole-list passes; None as soon as anything is
+    off, and `_orders_checked` then finds and names it (the day-ahead's 10,000 orders: 0.13 s
+    → 0.04 s)."""
+    allowed = set(FIELDS["order"])
+    if not all(type(o) is dict and o.keys() <= allowed for o in raw):
+        return None
+    try:
+        ids = [o["id"] for o in raw]
+        nodes = [o["node"] for o in raw]
+        sides = [o["side"] for o in raw]
+        qty = _num_list([o["quantity_kwh"] for o in raw])
+        price = _num_list([o["price"] for o in raw])
+    except KeyError:
+        return None
+    steps = [o.get("interval", 0) for o in raw]
+    if qty is None or price is None or not (qty > 0).all():
+        return None
+    if not all(type(i) is str and i for i in ids) or not all(type(i) is str for i in nodes):
+        return None
+    if not all(type(i) is int for i in steps) or len(set(ids)) != len(ids):
+        return None
+    try:
+        "".join(ids).encode("utf-8")
+        node = np.array([index[k] for k in nodes], dtype=np.int64)
+    except (UnicodeEncodeError, KeyError):
+        return None
+    is_buy = np.array([v == "buy" for v in sides], dtype=np.bool_)
+    if not all(type(v) is str and (v == "buy" or v == "sell") for v in sides):
+        return None
+    interval = np.array(steps, dtype=np.int64)
+    if interval.shape[0] and (interval.min() < 0 or interval.max() >= t):
+        return None
+    n = len(raw)
+    return (
+        MultiOrders(
+            tuple(ids),
+            node.reshape(n),
+            is_buy.reshape(n),
+            qty.reshape(n),
+            price.reshape(n),
+            interval.reshape(n),
+        ),
+        list(ids),
+    )
+
+
+def _orders_checked(raw: list[Any], index: dict[str, int], t: int) -> tuple[MultiOrders, list[Any]]:
     n = len(raw)
     ids: list[str] = [""] * n
     node = np.empty(n, dtype=np.int64)

@@ -82,6 +82,44 @@ def potentials(
     return supply.reshape(t_n, n), take.reshape(t_n, n)
 
 
+def deliverable(topo: Topology, amount: FloatArray) -> FloatArray:
+    """The most energy each node-interval can receive (T, N) when every node-interval can give
+    at most `amount` (T, N) and every line carries at most its limit, kWh.
+
+    On a forest this is exact for the given limits: the best flow into v takes what v has
+    plus, from each side of v, min(the line's limit, what that side can deliver to it);
+    one pass up the tree (what a subtree can send to its parent) and one down (what the rest
+    can send into a subtree) give it for every node. On a meshed network it is the
+    component's total (an upper bound, not tight)."""
+    if topo.chords.shape[0]:
+        comp = topo.component
+        tot = np.zeros((amount.shape[0], int(comp.max()) + 1))
+        np.add.at(tot.T, comp, amount.T)
+        out: FloatArray = tot[:, comp]
+        return out
+    cap = topo.line_limit_kwh
+    order = topo.bfs_order.tolist()
+    parent = topo.parent.tolist()
+    p_line = topo.parent_line.tolist()
+    up = np.zeros_like(amount)  # up[:, u]: the most u's subtree can send to u's parent
+    inner = amount.copy()  # what u has plus what its children's subtrees can send to it
+    col_up = up.T
+    col_in = inner.T
+    for u in reversed(order):
+        p = parent[u]
+        if p >= 0:
+            col_up[u] = np.minimum(cap[p_line[u]], col_in[u])
+            col_in[p] += col_up[u]
+    down = np.zeros_like(amount)  # the most the rest of the tree can send into u
+    col_dn = down.T
+    for u in order:
+        p = parent[u]
+        if p >= 0:
+            col_dn[u] = np.minimum(cap[p_line[u]], col_in[p] - col_up[u] + col_dn[p])
+    got: FloatArray = inner + down
+    return got
+
+
 def reduce_tree(
     problem: MultiProblem, steps: Steps, topo: Topology, down: sp.csr_matrix
 ) -> Reduction:
@@ -124,4 +162,4 @@ def reduce_tree(
     )
 
 
-__all__ = ["potentials", "reduce_tree", "subtree_matrix", "tree_flows"]
+__all__ = ["deliverable", "potentials", "reduce_tree", "subtree_matrix", "tree_flows"]

@@ -561,8 +561,37 @@ def midpoint_prices(pb: Parsed, sol: LpSolution) -> tuple[np.ndarray, np.ndarray
     for k in range(n_bal):
         cap[k] = (None, float(tgt.ravel()[k]))
     res = linprog(obj, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=cap, method="highs")
-    assert res.status == 0, ("no optimal price vector below the targets", res.message)
-    return np.asarray(res.x[:n_bal]).reshape(n_t, n_n), low, high
+    if res.status == 0:
+        return np.asarray(res.x[:n_bal]).reshape(n_t, n_n), low, high
+    # with DC power flow no optimal vector may lie below every target at once (a binding
+    # cycle ties the nodes' prices together): the optimal vector nearest the targets (least
+    # Σ |u − target|) instead — any optimal price vector passes the rules checked here
+    t_flat = tgt.ravel()
+    pick = sp.csr_matrix(
+        (np.ones(n_bal), (np.arange(n_bal), np.arange(n_bal))), shape=(n_bal, width)
+    )
+    eye = sp.identity(n_bal, format="csr")
+    a_ub2 = sp.vstack(
+        [
+            sp.hstack([a_ub, sp.csr_matrix((a_ub.shape[0], n_bal))]),
+            sp.hstack([pick, -eye]),
+            sp.hstack([-pick, -eye]),
+        ]
+    ).tocsr()
+    b_ub2 = np.concatenate([b_ub, t_flat, -t_flat])
+    a_eq2 = sp.hstack([a_eq, sp.csr_matrix((a_eq.shape[0], n_bal))]).tocsr()
+    obj2 = np.concatenate([np.zeros(width), np.ones(n_bal)])
+    near = linprog(
+        obj2,
+        A_ub=a_ub2,
+        b_ub=b_ub2,
+        A_eq=a_eq2,
+        b_eq=b_eq,
+        bounds=list(bounds) + [(0, None)] * n_bal,
+        method="highs",
+    )
+    assert near.status == 0, ("no optimal price vector near the targets", near.message)
+    return np.asarray(near.x[:n_bal]).reshape(n_t, n_n), low, high
 
 
 def reference_block_rule(

@@ -287,6 +287,18 @@ BAD = [
      r"network\.lines\[0\]\.fee_per_kwh: must be 0 or more"),
     (lambda d: d["orders"].append(dict(d["orders"][0])), r"orders\[2\]\.id: duplicate"),
     (lambda d: d.update(intervals=[]), r"intervals: must hold 1 to 100"),
+    # each way out of the orders' whole-list fast path names the field as the checked loop does
+    (lambda d: d["orders"][1].update(node="Z"), r"orders\[1\]\.node: unknown node 'Z'"),
+    (lambda d: d["orders"][1].update(side="Buy"), r"orders\[1\]\.side: must be 'buy' or 'sell'"),
+    (lambda d: d["orders"][1].update(quantity_kwh=0),
+     r"orders\[1\]\.quantity_kwh: must be greater"),
+    (lambda d: d["orders"][1].update(price=True), r"orders\[1\]\.price: must be a number"),
+    (lambda d: d["orders"][1].update(price=1e400), r"orders\[1\]\.price: must be a finite"),
+    (lambda d: d["orders"][1].update(interval=1.0), r"orders\[1\]\.interval: must be a whole"),
+    (lambda d: d["orders"][1].update(id=""), r"orders\[1\]\.id: must be a non-empty"),
+    (lambda d: d["orders"][1].pop("price"), r"orders\[1\]\.price: is missing"),
+    (lambda d: d["orders"][1].update(prize=1),
+     r"orders\[1\]\.prize: unknown field \(did you mean 'price'"),
 ]  # fmt: skip
 
 

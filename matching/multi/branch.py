@@ -1,0 +1,261 @@
+"""Block decisions by branch and bound over the blocks' on/off variables, every node an LP
+solved by GLOP warm-started from the previous node's basis (docs/clearing.md, "Block
+orders", step 1).
+
+The MIP's relaxation is loaded once into one GLOP solver (`WarmLp`); a node only changes
+the bounds of the on/off variables, and GLOP's dual simplex goes on from the basis it has,
+so a node costs tens of pivots (≈ 60 ms at the day-ahead scale, against ≈ 0.9 s for the
+first solve). The search is best-bound first, diving towards the rounded relaxation until the
+first incumbent, and stops when no open node's bound is more than the gap above the
+incumbent: the same guarantee as HiGHS's relative gap, proved by the bounds.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from matching.multi.model import MultiModel
+from matching.problem import FloatArray, IntArray
+
+#: GLOP for the nodes: the first solve with presolve (0.9 s against 1.3 s without at the
+#: day-ahead scale), then without, so that GLOP keeps its basis from node to node.
+FIRST = "use_dual_simplex: true, use_preprocessing: false, perturb_costs_in_dual_simplex: true"
+WARM = "use_dual_simplex: true, use_preprocessing: false"
+#: A relaxed on/off value this close to 0 or 1 counts as decided.
+INTEGRAL = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A node's LP: `status` "optimal", "infeasible" or what GLOP said; its welfare and the
+    on/off values."""
+
+    status: str
+    objective: float
+    y: FloatArray
+
+    @property
+    def optimal(self) -> bool:
+        return self.status == "optimal"
+
+    @property
+    def integral(self) -> bool:
+        return bool((np.abs(self.y - np.round(self.y)) <= INTEGRAL).all())
+
+
+class WarmLp:
+    """The MIP's LP relaxation in one GLOP solver; `solve(lower, upper)` sets the on/off
+    variables' bounds and re-solves from the basis GLOP has."""
+
+    def __init__(self, model: MultiModel, ycols: IntArray) -> None:
+        # OR-Tools ships no stubs for these two modules
+        from ortools.linear_solver import (  # type: ignore[attr-defined]
+            linear_solver_pb2,
+            pywraplp,
+        )
+
+        proto = linear_solver_pb2.MPModelProto(maximize=True)
+        add_var = proto.variable.add
+        for lo, hi, obj in zip(
+            model.lower.tolist(), model.upper.tolist(), model.objective.tolist(), strict=True
+        ):
+            add_var(lower_bound=lo, upper_bound=hi, objective_coefficient=obj)
+        mat = model.matrix.tocsr()
+        ptr, idx, val = mat.indptr.tolist(), mat.indices.tolist(), mat.data.tolist()
+        add_row = proto.constraint.add
+        for i, (lo, hi) in enumerate(
+            zip(model.row_lower.tolist(), model.row_upper.tolist(), strict=True)
+        ):
+            add_row(
+                lower_bound=lo,
+                upper_bound=hi,
+                var_index=idx[ptr[i] : ptr[i + 1]],
+                coefficient=val[ptr[i] : ptr[i + 1]],
+            )
+        self._pywraplp: Any = pywraplp
+        solver: Any = pywraplp.Solver.CreateSolver("GLOP")
+        error = solver.LoadModelFromProto(proto)
+        if error:
+            raise ValueError(f"GLOP could not load the block model: {error}")
+        self._solver = solver
+        self._vars = [solver.variable(int(j)) for j in ycols.tolist()]
+        self._lower = np.full(ycols.shape[0], np.nan)
+        self._upper = np.full(ycols.shape[0], np.nan)
+        self._solved = False
+        self.solves = 0
+
+    def solve(self, lower: FloatArray, upper: FloatArray, left: float | None) -> Node:
+        changed = np.flatnonzero((lower != self._lower) | (upper != self._upper))
+        for k in changed.tolist():
+            self._vars[k].SetBounds(float(lower[k]), float(upper[k]))
+        self._lower = lower.copy()
+        self._upper = upper.copy()
+        solver = self._solver
+        solver.SetSolverSpecificParametersAsString(WARM if self._solved else FIRST)
+        if left is not None:
+            solver.set_time_limit(max(1, int(left * 1000)))
+        status = solver.Solve()
+        self.solves += 1
+        self._solved = True
+        lp = self._pywraplp.Solver
+        if status == lp.OPTIMAL:
+            y = np.array([v.solution_value() for v in self._vars], dtype=np.float64)
+            return Node("optimal", float(solver.Objective().Value()), y)
+        word = "infeasible" if status == lp.INFEASIBLE else f"GLOP status {status}"
+        return Node(word, float("-inf"), np.zeros(0))
+
+    def solution(self) -> tuple[FloatArray, FloatArray]:
+        """Every variable's value and every row's dual of the last (optimal) solve, in the
+        model's order; the duals with the sign of `matching.glop.solve_lp`'s."""
+        solver = self._solver
+        values = np.array([v.solution_value() for v in solver.variables()], dtype=np.float64)
+        duals = np.array([c.dual_value() for c in solver.constraints()], dtype=np.float64)
+        return values, duals
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """What the search found: `on` (empty when nothing feasible was found), its welfare, the
+    best bound left open when it stopped, the nodes solved, and why it stopped early
+    ("" when it finished)."""
+
+    on: np.ndarray
+    welfare: float
+    bound: float
+    nodes: int
+    stopped: str
+
+
+def branch_and_bound(
+    lp: WarmLp,
+    root: Node,
+    lower: FloatArray,
+    upper: FloatArray,
+    incumbent: tuple[np.ndarray, float] | None,
+    gap: float,
+    max_nodes: int,
+    left: Any,
+) -> Search:
+    """Best-bound-first search over the on/off variables from `root` (the relaxation with
+    `lower`/`upper`), starting from `incumbent` (decisions, welfare) if any. Branches by
+    pseudo-costs (`PseudoCosts`), the child towards the rounded value first; until the first
+    incumbent it dives (depth first) into the child with the higher bound. Stops when every
+    open node's bound is
+    within `gap` of the incumbent, or after `max_nodes` node LPs, or when `left()` (seconds,
+    None = no limit) runs out."""
+    best_on = None if incumbent is None else incumbent[0]
+    best = float("-inf") if incumbent is None else incumbent[1]
+    heap: list[tuple[float, int, FloatArray, FloatArray, FloatArray]] = []
+    seq = 0
+    nodes = 0
+    costs = PseudoCosts(root.y.shape[0])
+    current: tuple[float, FloatArray, FloatArray, FloatArray] | None = (
+        root.objective, lower, upper, root.y
+    )  # fmt: skip
+    while True:
+        if current is None:
+            if not heap:
+                break
+            neg, _, lo, hi, y = heapq.heappop(heap)
+            current = (-neg, lo, hi, y)
+        bound, lo, hi, y = current
+        current = None
+        if bound <= best + gap:
+            # best-bound first: every other open node is at most the heap's top
+            if best_on is not None and (not heap or -heap[0][0] <= best + gap):
+                break
+            continue
+        k = costs.choose(y)
+        first = float(np.round(y[k]))
+        dive: tuple[float, FloatArray, FloatArray, FloatArray] | None = None
+        for v in (first, 1.0 - first):
+            c_lo, c_hi = lo.copy(), hi.copy()
+            c_lo[k] = c_hi[k] = v
+            rest = left()
+            if rest is not None and rest <= 0:
+                return Search(_on(best_on), best, _open_bound(heap, bound), nodes, "time")
+            node = lp.solve(c_lo, c_hi, rest)
+            nodes += 1
+            if node.status == "infeasible":
+                costs.infeasible(k, v, y[k])
+                continue
+            if not node.optimal:
+                return Search(_on(best_on), best, _open_bound(heap, bound), nodes, node.status)
+            costs.record(k, v, y[k], bound - node.objective)
+            if node.objective <= best + gap:
+                continue
+            if node.integral:
+                best, best_on = node.objective, np.round(node.y) > 0.5
+                continue
+            child: tuple[float, FloatArray, FloatArray, FloatArray] | None = (
+                node.objective, c_lo, c_hi, node.y
+            )  # fmt: skip
+            if best_on is None and (dive is None or node.objective > dive[0]):
+                # dive into the child with the higher bound; the other waits in the heap
+                child, dive = dive, child
+            if child is not None:
+                heapq.heappush(heap, (-child[0], seq, child[1], child[2], child[3]))
+                seq += 1
+        if nodes >= max_nodes:
+            if dive is not None:
+                heapq.heappush(heap, (-dive[0], seq, dive[1], dive[2], dive[3]))
+            return Search(_on(best_on), best, _open_bound(heap, bound), nodes, "nodes")
+        if dive is not None and best_on is not None:
+            # the dive's sibling found the first incumbent: the dive child waits its turn
+            heapq.heappush(heap, (-dive[0], seq, dive[1], dive[2], dive[3]))
+            seq += 1
+            dive = None
+        current = dive
+    return Search(_on(best_on), best, best if best_on is not None else float("-inf"), nodes, "")
+
+
+class PseudoCosts:
+    """Pseudo-costs: the average loss of bound per unit of change of each on/off variable,
+    up and down, learnt from the children solved so far. The branching variable maximises
+    max(down loss, ε) × max(up loss, ε) (the usual product rule; a variable not yet
+    branched on gets the average of those that were, before any, its fractionality);
+    ties: the first. An infeasible child counts as a large loss."""
+
+    def __init__(self, n: int) -> None:
+        self.total = np.zeros((2, n))
+        self.count = np.zeros((2, n))
+
+    def record(self, k: int, value: float, y: float, loss: float) -> None:
+        side = int(value > 0.5)
+        change = max(abs(value - y), INTEGRAL)
+        self.total[side, k] += max(loss, 0.0) / change
+        self.count[side, k] += 1
+
+    def infeasible(self, k: int, value: float, y: float) -> None:
+        seen = self.count > 0
+        big = 10.0 * float(self.total[seen].sum() / self.count[seen].sum()) if seen.any() else 1.0
+        self.record(k, value, y, big * max(abs(value - y), INTEGRAL))
+
+    def choose(self, y: FloatArray) -> int:
+        frac = np.abs(y - np.round(y))
+        cand = frac > INTEGRAL
+        seen = self.count > 0
+        if not seen.any():
+            return int(np.argmax(np.where(cand, frac, -1.0)))
+        mean = np.where(seen, self.total / np.maximum(self.count, 1.0), np.nan)
+        avg = np.array([np.nanmean(row) if np.isfinite(row).any() else 1.0 for row in mean])
+        unit = np.where(seen, mean, avg[:, None])
+        down = unit[0] * y
+        up = unit[1] * (1.0 - y)
+        score = np.maximum(down, 1e-6) * np.maximum(up, 1e-6)
+        return int(np.argmax(np.where(cand, score, -1.0)))
+
+
+def _on(on: np.ndarray | None) -> np.ndarray:
+    return np.zeros(0, dtype=np.bool_) if on is None else on
+
+
+def _open_bound(heap: list[Any], bound: float) -> float:
+    return float(max([bound] + [-h[0] for h in heap]))
+
+
+__all__ = ["Node", "PseudoCosts", "Search", "WarmLp", "branch_and_bound"]
