@@ -175,6 +175,7 @@ def create_app(
         task = None
         if scheduler:
             from market.clearing.scheduler import Scheduler, default_worker_id
+            from market.db.offload import ProcessOffload
 
             task = asyncio.create_task(
                 Scheduler(
@@ -185,6 +186,7 @@ def create_app(
                     tick_seconds=settings.tick_seconds,
                     lease_seconds=settings.clearing_lease_seconds,
                     day_ahead=True,
+                    offload=ProcessOffload() if settings.day_ahead_process else None,
                 ).run(),
                 name="scheduler",
             )

@@ -7,6 +7,7 @@ them may run against one PostgreSQL database (the guards are in the database, se
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -33,8 +34,8 @@ from market.core.events import (
     publish_safely,
 )
 from market.db.engine import session_factory
-from market.trading.day_ahead import materialise_day
-from market.trading.day_ahead_gate import ensure_day, next_day_ahead
+from market.db.offload import ProcessOffload
+from market.trading.day_ahead_gate import next_day_ahead
 from market.trading.day_ahead_models import DayAheadAuction
 from market.trading.intervals import ensure_intervals
 from market.trading.models import Interval, IntervalStatus, Order, OrderStatus
@@ -68,6 +69,7 @@ class Scheduler:
         lease_seconds: float = 300.0,
         create_intervals: bool = True,
         day_ahead: bool = False,
+        offload: ProcessOffload | None = None,
     ) -> None:
         self.sessions = (
             engine if isinstance(engine, async_sessionmaker) else session_factory(engine)
@@ -81,6 +83,12 @@ class Scheduler:
         #: Run the day-ahead auctions too: open the next day's, close its gate when due
         #: (placing the daily orders), clear it exactly once.
         self.day_ahead = day_ahead
+        #: Where a day's heavy steps run (placing its daily orders, closing its gate, clearing
+        #: it): a worker process, or None for this one (tests, the CLI).
+        self.offload = offload
+        #: `run` with a worker process: the day-ahead step runs beside the ticks.
+        self._day_ahead_beside = False
+        self._day_ahead_task: asyncio.Future[None] | None = None
         self._core_missing_logged = False
 
     async def tick(self) -> TickReport:
@@ -128,8 +136,26 @@ class Scheduler:
                 if stored is not None:
                     report.cleared.append(stored)
         if self.day_ahead:
-            await self._day_ahead_step(report, now)
+            if self._day_ahead_beside:
+                self._start_day_ahead(now)
+            else:
+                await self._day_ahead_step(report, now)
         return report
+
+    def _start_day_ahead(self, now: datetime) -> None:
+        """The day-ahead step as a task of its own (`run` with a worker process): a 5,000-point
+        day takes its worker a minute, and the intraday gates must not wait for it."""
+        if self._day_ahead_task is None or self._day_ahead_task.done():
+            self._day_ahead_task = asyncio.ensure_future(self._day_ahead_beside_ticks(now))
+
+    async def _day_ahead_beside_ticks(self, now: datetime) -> None:
+        report = TickReport()
+        try:
+            await self._day_ahead_step(report, now)
+        except Exception:
+            log.exception("day-ahead step failed; retrying")
+        for stored in report.day_ahead:
+            log.info("day-ahead %s cleared: %s", stored.local_day, stored.status)
 
     async def _day_ahead_step(self, report: TickReport, now: datetime) -> None:
         """The day-ahead gate: the next day's auction exists (with its intervals and daily
@@ -137,20 +163,24 @@ class Scheduler:
         async with self.sessions() as session:
             cluster = await get_cluster(session)
             upcoming = next_day_ahead(cluster, now)
+            exists = None
             if upcoming is not None and self.create_intervals:
-                day, _gate = upcoming
                 exists = await session.scalar(
-                    select(DayAheadAuction.id).where(DayAheadAuction.local_day == day)
+                    select(DayAheadAuction.id).where(DayAheadAuction.local_day == upcoming[0])
                 )
-                if exists is None:
-                    await ensure_day(session, cluster, day, now)
-                    await materialise_day(session, cluster, day, now)
-                    await session.commit()
+        if upcoming is not None and self.create_intervals and exists is None:
+            step, day = day_ahead.open_day_step, upcoming[0]
+            if self.offload is None:
+                await step(self.sessions, day, now)
+            else:
+                await self.offload.run(self.sessions, step, day, now)
+        async with self.sessions() as session:
             due = await day_ahead.due_auctions(session, now)
         for auction_id in due:
             await day_ahead.close_gate(
-                self.sessions, auction_id, self.worker_id, self.publisher, now
-            )
+                self.sessions, auction_id, self.worker_id, self.publisher, now,
+                offload=self.offload,
+            )  # fmt: skip
         async with self.sessions() as session:
             clearable = await day_ahead.clearable_auctions(session)
         if clearable and not day_ahead.core_available():
@@ -161,8 +191,9 @@ class Scheduler:
         for auction_id in clearable:
             if await day_ahead.claim_day(self.sessions, auction_id, self.worker_id, self.lease):
                 stored = await day_ahead.clear_claimed_day(
-                    self.sessions, auction_id, self.worker_id, self.publisher
-                )
+                    self.sessions, auction_id, self.worker_id, self.publisher,
+                    offload=self.offload,
+                )  # fmt: skip
                 if stored is not None:
                     report.day_ahead.append(stored)
 
@@ -247,12 +278,27 @@ class Scheduler:
         """Tick until cancelled (or `stop_after` ticks). Errors are logged, not fatal."""
         ticks = 0
         log.info("scheduler %s started", self.worker_id)
-        while stop_after is None or ticks < stop_after:
-            try:
-                report = await self.tick()
-                for run in report.cleared:
-                    log.info("cleared interval %s: %s", run.interval_id, run.status)
-            except Exception:
-                log.exception("scheduler tick failed; retrying")
-            ticks += 1
-            await anyio.sleep(self.tick_seconds)
+        warming = None
+        if self.offload is not None:
+            # Start the worker process now (its imports take seconds), not at the first gate;
+            # the ticks go on meanwhile, and so they do while a day is worked on.
+            warming = asyncio.ensure_future(
+                self.offload.warm("market.clearing.day_ahead", "matching")
+            )
+            self._day_ahead_beside = True
+        try:
+            while stop_after is None or ticks < stop_after:
+                try:
+                    report = await self.tick()
+                    for run in report.cleared:
+                        log.info("cleared interval %s: %s", run.interval_id, run.status)
+                except Exception:
+                    log.exception("scheduler tick failed; retrying")
+                ticks += 1
+                await anyio.sleep(self.tick_seconds)
+        finally:
+            for task in (warming, self._day_ahead_task):
+                if task is not None and not task.done():
+                    task.cancel()
+            if self.offload is not None:
+                self.offload.shutdown()

@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from market.core.clock import clock_for_speed
     from market.core.settings import get_settings
     from market.db.engine import create_engine, migrate
+    from market.db.offload import ProcessOffload
 
     if args.tick is not None and args.tick <= 0:
         return fail("--tick: must be greater than 0 seconds")
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             lease_seconds=settings.clearing_lease_seconds,
             create_intervals=not args.no_create,
             day_ahead=True,
+            offload=ProcessOffload() if settings.day_ahead_process else None,
         )
         try:
             if args.once:

@@ -89,6 +89,10 @@ class Settings:
     tick_seconds: float = 1.0
     #: Seconds a worker may hold a clearing claim before another may take over.
     clearing_lease_seconds: float = 300.0
+    #: Run a day-ahead day's heavy steps (placing its daily orders, closing its gate,
+    #: clearing and storing it) in a worker process, so the event loop never waits for them
+    #: (KLASTER_DAY_AHEAD_PROCESS=0: in the scheduler's own process).
+    day_ahead_process: bool = True
     sql_echo: bool = False
     #: The cluster's time zone (IANA name): local days and every time shown.
     timezone: str = DEFAULT_TIMEZONE
@@ -143,6 +147,7 @@ class Settings:
             demo_speed=speed,
             tick_seconds=_float(env, "KLASTER_TICK_SECONDS", 1.0),
             clearing_lease_seconds=_float(env, "KLASTER_CLEARING_LEASE_SECONDS", 300.0),
+            day_ahead_process=env.get("KLASTER_DAY_AHEAD_PROCESS", "1") not in _FALSE,
             sql_echo=env.get("KLASTER_SQL_ECHO", "") not in ("", *_FALSE),
             channel_prefix=env.get("KLASTER_CHANNEL_PREFIX", ""),
             secure_cookies=env.get("KLASTER_SECURE_COOKIES", "1") not in _FALSE,

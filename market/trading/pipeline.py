@@ -12,7 +12,9 @@ attribute or rule is written here once.
   its outcome and does not affect the others. (The form of each value was checked when it
   was parsed into an `OrderInput`, by the same parser for every entry point.)
 - **insert in bulk**: one INSERT of every accepted row (Core: the ORM would insert and fetch
-  ids one row at a time), then the gate re-check SQLite needs (`intervals.still_open`).
+  ids one row at a time; rows without a client order id, which need no retry handling, as
+  plain tuples through `market.db.bulk`: a day-ahead day places ~480,000), then the gate
+  re-check SQLite needs (`intervals.still_open`).
 - **audit**: one INSERT of their audit entries (orders of a standing rule are not audited
   one by one: the rule's own entries say what it places).
 - **gate**: members' orders need the gate ahead (`Gate.OPEN`); the scheduler places the
@@ -48,6 +50,7 @@ from market.cluster.service import get_cluster
 from market.core.clock import Clock
 from market.core.errors import KlasterError, NotFound
 from market.core.events import ORDERBOOK, Publisher, publish_safely
+from market.db import bulk
 from market.db.engine import dialect_name, insert_returning_ids
 from market.network.models import MeteringPoint, Node
 from market.trading.book import OrderView, order_view, order_views
@@ -70,6 +73,9 @@ Event = dict[str, object]
 FIRST_CLUSTER = aliased(Cluster, select(Cluster).order_by(Cluster.id).limit(1).subquery())
 #: Client-order-id lookups per statement (SQLite allows 500 terms in a compound SELECT).
 LOOKUPS_PER_STATEMENT = 256
+#: Rows from which an insert takes the bulk path (`market.db.bulk`); a page's single order
+#: keeps the plain INSERT (a COPY costs more to start than it saves on a few rows).
+BULK_ROWS = 32
 #: What a newly placed order has in the columns its row does not set.
 NOT_CLEARED = {"accepted_kwh": None, "clearing_price": None, "amount_pln": None}
 
@@ -209,6 +215,7 @@ async def _place(
     first_with: dict[tuple[int, str], int] = {}
     duplicates: list[tuple[int, int]] = []
     accepted: list[_Accepted] = []
+    checks = _Checks(cluster, points, intervals, auctions, now, gate)
     for i, sub in enumerate(submissions):
         key = _client_key(sub)
         if key is not None:
@@ -219,7 +226,7 @@ async def _place(
                 duplicates.append((i, first_with[key]))
                 continue
         try:
-            point, interval = _validate(sub, cluster, points, intervals, auctions, now, gate)
+            point, interval = checks.check(sub)
         except KlasterError as exc:
             outcomes[i] = exc
             continue
@@ -252,37 +259,63 @@ def _day_ahead(a: _Accepted) -> bool:
     return a.row["market"] == Market.DAY_AHEAD.value
 
 
-def _validate(
-    sub: Submission,
-    cluster: Cluster,
-    points: dict[int, MeteringPoint],
-    intervals: dict[int, Interval],
-    auctions: dict[object, DayAheadAuction],
-    now: datetime,
-    gate: Gate,
-) -> tuple[MeteringPoint, Interval]:
-    """The rules that depend on stored state, in the order their errors are reported. A
-    day-ahead order needs its day's day-ahead gate ahead, an intraday order its interval's."""
-    order = sub.order
-    check_trading(cluster)
-    check_price_band(order.price, cluster)
-    point = check_own_point(points.get(order.metering_point_id), order.metering_point_id, sub.actor)
-    found = intervals.get(order.interval_id)
-    if order.market is Market.DAY_AHEAD:
-        if found is None:
-            raise NotFound("interval_id", "no interval %(id)s", id=order.interval_id)
-        auction = auctions.get(found.local_day)
-        if gate is Gate.OPEN:
-            check_auction_open(auction, found.local_day, now)
-        else:
-            check_auction_closing(auction, found.local_day)
-        interval = found
-    elif gate is Gate.OPEN:
-        interval = check_open(found, order.interval_id, now)
-    else:
-        interval = check_closing(found, order.interval_id)
-    check_deliverable(order.quantity_kwh, point, interval.minutes)
-    return point, interval
+class _Checks:
+    """The rules that depend on stored state, for one batch (see `check`). A batch of standing
+    orders names the same few points and intervals thousands of times: what passed once for a
+    (member, point) or an interval is remembered; what failed is checked again, so each
+    submission gets its own error."""
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        points: dict[int, MeteringPoint],
+        intervals: dict[int, Interval],
+        auctions: dict[object, DayAheadAuction],
+        now: datetime,
+        gate: Gate,
+    ) -> None:
+        self.cluster, self.points, self.intervals = cluster, points, intervals
+        self.auctions, self.now, self.gate = auctions, now, gate
+        self.floor, self.cap = cluster.price_floor, cluster.price_cap
+        self.trading = cluster.halted_at is None
+        self.own: dict[tuple[int, int], MeteringPoint] = {}
+        self.taking: dict[tuple[int, Market], Interval] = {}
+
+    def check(self, sub: Submission) -> tuple[MeteringPoint, Interval]:
+        """The rules in the order their errors are reported. A day-ahead order needs its
+        day's day-ahead gate ahead, an intraday order its interval's."""
+        order = sub.order
+        if not self.trading:
+            check_trading(self.cluster)
+        if not self.floor <= order.price <= self.cap:
+            check_price_band(order.price, self.cluster)
+        point = self.own.get((sub.actor.member_id, order.metering_point_id))
+        if point is None:
+            point = check_own_point(
+                self.points.get(order.metering_point_id), order.metering_point_id, sub.actor
+            )
+            self.own[(sub.actor.member_id, order.metering_point_id)] = point
+        interval = self.taking.get((order.interval_id, order.market))
+        if interval is None:
+            interval = self._interval(order)
+            self.taking[(order.interval_id, order.market)] = interval
+        check_deliverable(order.quantity_kwh, point, interval.minutes)
+        return point, interval
+
+    def _interval(self, order: OrderInput) -> Interval:
+        found = self.intervals.get(order.interval_id)
+        if order.market is Market.DAY_AHEAD:
+            if found is None:
+                raise NotFound("interval_id", "no interval %(id)s", id=order.interval_id)
+            auction = self.auctions.get(found.local_day)
+            if self.gate is Gate.OPEN:
+                check_auction_open(auction, found.local_day, self.now)
+            else:
+                check_auction_closing(auction, found.local_day)
+            return found
+        if self.gate is Gate.OPEN:
+            return check_open(found, order.interval_id, self.now)
+        return check_closing(found, order.interval_id)
 
 
 def order_row(
@@ -382,6 +415,11 @@ async def _insert(
     another transaction and ours is still usable to look again."""
     table = cast(Table, Order.__table__)
     rows = [a.row for a in accepted]
+    if len(rows) >= BULK_ROWS and all(row["client_order_id"] is None for row in rows):
+        # No client order id, so no retry to recognise: the bulk path, without SQLAlchemy's
+        # per-row parameter processing (a day-ahead day places ~480,000 standing orders). A
+        # unique (rule, interval) clash of two schedulers still fails the transaction.
+        return await bulk.insert_returning_ids(session, table, rows)
     if not savepoint:
         return await insert_returning_ids(session, table, rows)
     if dialect_name(session) == "sqlite":

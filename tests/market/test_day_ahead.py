@@ -471,14 +471,20 @@ async def test_demo_battery_charges_on_cheap_noon_and_discharges_in_the_evening(
 
 
 @pytest.mark.skipif(not da_clearing.core_available(), reason="needs the several-interval core")
-async def test_a_fresh_demo_clears_its_first_day_ahead_auction_within_minutes(db: Any) -> None:
+@pytest.mark.parametrize("in_worker_process", [False, True], ids=["here", "worker-process"])
+async def test_a_fresh_demo_clears_its_first_day_ahead_auction_within_minutes(
+    db: Any, in_worker_process: bool
+) -> None:
     """`klaster demo` moves the day-ahead gate to 45 market minutes after seeding: the
     scheduler (as in the app) opens the next day's auction, closes its gate on the demo
-    clock and clears it with the battery and the pumps' block group."""
+    clock and clears it with the battery and the pumps' block group; the same with the
+    day's steps in a worker process (the app's setting), events published by the scheduler."""
     from datetime import UTC, datetime
 
     from market.clearing.scheduler import Scheduler
     from market.core.clock import ManualClock
+    from market.core.events import RecordingPublisher
+    from market.db.offload import ProcessOffload
     from market.demo.seed import seed_demo
     from web.commands.demo import demo_day_ahead_gate
 
@@ -487,7 +493,11 @@ async def test_a_fresh_demo_clears_its_first_day_ahead_auction_within_minutes(db
     async with unit_of_work(db.sessions) as s:
         await seed_demo(s, now=now)
         await demo_day_ahead_gate(s, now)
-    scheduler = Scheduler(db.sessions, clock, worker_id="demo", day_ahead=True)
+    offload = ProcessOffload() if in_worker_process else None
+    publisher = RecordingPublisher()
+    scheduler = Scheduler(
+        db.sessions, clock, publisher, worker_id="demo", day_ahead=True, offload=offload
+    )
     first = await scheduler.tick()
     assert first.day_ahead == []
     async with db.session() as s:
@@ -495,7 +505,73 @@ async def test_a_fresh_demo_clears_its_first_day_ahead_auction_within_minutes(db
         assert auction is not None and auction.local_day == date(2026, 12, 2)
         assert auction.gate_closure_utc == datetime(2026, 12, 1, 9, 52, tzinfo=UTC)
     clock.advance(minutes=46)
-    second = await scheduler.tick()
+    try:
+        second = await scheduler.tick()
+    finally:
+        if offload is not None:
+            offload.shutdown()
     assert [d.status for d in second.day_ahead] == ["optimal"]
     assert second.day_ahead[0].summary["storage_units"] == 1
     assert second.day_ahead[0].summary["blocks_accepted"] == 1
+    kinds = [e["type"] for channel, e in publisher.events if channel == DAY_AHEAD]
+    assert kinds == [da_clearing.DAY_AHEAD_GATE_CLOSED, da_clearing.DAY_AHEAD_CLEARED]
+    if in_worker_process:
+        assert offload is not None and offload.last_cpu_s > 0
+    async with db.session() as s:
+        placed = await s.scalar(
+            select(func.count(Order.id)).where(Order.market == "da", Order.accepted_kwh > 0)
+        )
+        assert placed and placed > 0
+
+
+@pytest.mark.skipif(not da_clearing.core_available(), reason="needs the several-interval core")
+async def test_the_running_scheduler_keeps_ticking_while_its_worker_clears_a_day(db: Any) -> None:
+    """`Scheduler.run` with a worker process (the app's setting): the day-ahead step runs
+    beside the ticks, so intraday gates do not wait for a day's clearing."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from market.clearing.scheduler import Scheduler
+    from market.core.clock import ManualClock
+    from market.db.offload import ProcessOffload
+    from market.demo.seed import seed_demo
+    from web.commands.demo import demo_day_ahead_gate
+
+    now = datetime(2026, 12, 1, 9, 7, tzinfo=UTC)
+    async with unit_of_work(db.sessions) as s:
+        await seed_demo(s, now=now)
+        await demo_day_ahead_gate(s, now)
+    clock = ManualClock(now)
+    scheduler = Scheduler(
+        db.sessions, clock, worker_id="demo", day_ahead=True, tick_seconds=0.05,
+        offload=ProcessOffload(),
+    )  # fmt: skip
+    ticks: list[int] = []
+    tick = scheduler.tick
+
+    async def counted() -> Any:
+        report = await tick()
+        ticks.append(len(ticks))
+        return report
+
+    async def auction_status() -> str | None:
+        async with db.session() as s:
+            return await s.scalar(
+                select(DayAheadAuction.status).where(DayAheadAuction.local_day == date(2026, 12, 2))
+            )
+
+    scheduler.tick = counted  # type: ignore[method-assign]
+    running = asyncio.ensure_future(scheduler.run())
+    try:
+        with anyio.fail_after(120):
+            while await auction_status() != AuctionStatus.OPEN.value:
+                await anyio.sleep(0.1)  # the worker opens the next day
+            clock.advance(minutes=46)
+            before = len(ticks)
+            while await auction_status() != AuctionStatus.CLEARED.value:
+                await anyio.sleep(0.1)  # the worker closes its gate and clears it
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+    # The ticks went on while the worker closed the gate and cleared the day.
+    assert len(ticks) - before > 5
