@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-# One BLAS thread, set before numpy is imported (it is imported only when a problem needs
-# it): the dense solves of the clearing then do the same float operations whatever the
-# machine's core count or load (and on the 2-core machines one thread was also faster).
+# One BLAS thread, set before numpy is imported (also by `web.cli` for every `klaster`
+# command, and repeated here for callers of this module's `main`): the dense solves of the
+# clearing then do the same float operations whatever the machine's core count or load.
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
