@@ -13,11 +13,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-# One BLAS thread in every `klaster` process (the web app, the worker, the simulation and
-# the processes they spawn inherit it), set before anything imports numpy: the clearing's
-# dense solves then do the same float operations whatever the machine's core count or load.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+from market.core.settings import pin_blas_threads
+
+# One BLAS thread in every `klaster` process (the web app, the worker, the simulation and the
+# processes they spawn inherit it), set before anything imports numpy.
+pin_blas_threads()
 
 #: name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {

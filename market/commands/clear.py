@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import sys
 import time
 from pathlib import Path
 
-# One BLAS thread, set before numpy is imported (also by `web.cli` for every `klaster`
-# command, and repeated here for callers of this module's `main`): the dense solves of the
-# clearing then do the same float operations whatever the machine's core count or load.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+from market.core.settings import pin_blas_threads
+
+pin_blas_threads()  # before numpy is imported (only when a problem needs it)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

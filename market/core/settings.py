@@ -26,6 +26,19 @@ _LOG_FORMATS: tuple[LogFormat, ...] = ("auto", "json", "text")
 _FALSE = ("0", "false", "no")
 
 
+#: The BLAS libraries' thread settings `pin_blas_threads` sets.
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def pin_blas_threads() -> None:
+    """One BLAS thread in this process and those it starts, unless the environment says
+    otherwise; called before anything imports numpy (`web.cli`, `klaster clear`). The
+    clearing's dense solves then do the same float operations whatever the machine's core
+    count or load (and on 2 cores one thread was also faster)."""
+    for name in BLAS_THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
+
+
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
