@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.access.actor import Actor, require_role
 from market.access.models import Role
 from market.core.errors import Forbidden, ValidationFailed
+from market.export.day_ahead import day_ahead_amounts
 from market.export.metering import SettledInterval, settled_intervals
 from market.export.request import LOCAL_TZ, month_range, parse_range
 from market.export.scope import ExportScope, PointInfo, cleared_span, line_names, load_scope
@@ -320,8 +321,9 @@ async def member_statement(
     session: AsyncSession, actor: Actor, month: date, member_id: int | None = None
 ) -> Statement:
     """A member's statement for the local month of `month` (parsed at the boundary by
-    `market.export.request.parse_month`). Members see their own; the coordinator and the
-    distributor any member's."""
+    `market.export.request.parse_month`): the intraday trades and grid residuals of the settled
+    intervals, and the firm day-ahead positions of the month at the day-ahead prices. Members
+    see their own; the coordinator and the distributor any member's."""
     target = actor.member_id if member_id is None else member_id
     if target != actor.member_id and actor.role not in (Role.COORDINATOR, Role.DISTRIBUTOR):
         raise Forbidden("member", "you can only see your own statement")
@@ -334,6 +336,8 @@ async def member_statement(
         for line in s.settlement.lines:
             if line.ppe in mine:
                 statement.add(line)
+    for position in await day_ahead_amounts(session, start, end, target):
+        statement.add_day_ahead(position)
     return statement
 
 

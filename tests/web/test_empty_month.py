@@ -29,7 +29,7 @@ async def test_statement_csv_of_an_empty_month_has_polish_columns(
     assert r.status_code == 200
     lines = r.content.decode("utf-8-sig").splitlines()
     assert lines[0] == "Członek;Okres;Pozycja;Jednostka;Wartość"
-    assert "2020-01;Kupiono w klastrze;kWh;0,000" in lines[1]
+    assert "2020-01;Kupiono na aukcjach śróddziennych;kWh;0,000" in lines[1]
     assert any(";Razem za miesiąc;zł;0,00" in line for line in lines)
     client.cookies.set("lang", "en")
     r = client.get("/statement/csv?month=2020-01")
