@@ -77,9 +77,9 @@ async def test_statement_splits_sales_revenue_from_purchase_cost(client: Any, wo
         .content.decode("utf-8-sig")
         .splitlines()[1:]
     )
-    assert rows["Przychód ze sprzedaży w klastrze"] == "0,60"  # 1,5 kWh × 0,40
-    assert rows["Koszt zakupów w klastrze"] == "0,00"
-    assert rows["Kwota za transakcje w klastrze"] == "-0,60"
+    assert rows["Przychód ze sprzedaży na aukcjach śróddziennych"] == "0,60"  # 1,5 kWh × 0,40
+    assert rows["Koszt zakupów na aukcjach śróddziennych"] == "0,00"
+    assert rows["Kwota za aukcje śróddzienne"] == "-0,60"
     page = client.get("/statement?month=2026-06").text
     assert "przychód ze sprzedaży" in page and "−0,60" in page
 
