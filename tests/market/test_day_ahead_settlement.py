@@ -39,7 +39,10 @@ from market.reports.statement_csv import statement_csv
 from market.settlement.settle import DayAheadAmount
 from market.trading.day_ahead_models import DayAheadAuction
 from market.trading.models import Interval
+from tests.exports.test_export_web import app, client, sign_in
 from tests.support.exports import PPE_A, PPE_B, STARTS, build_cluster
+
+__all__ = ["app", "client"]
 
 pytestmark = pytest.mark.anyio
 COORD = Actor(0, Role.COORDINATOR.value, "coordinator")
@@ -48,7 +51,7 @@ DAY = date(2026, 10, 25)
 LATE = datetime(2026, 10, 25, 2, 0, tzinfo=UTC)  # not cleared intraday
 
 
-async def _day_ahead(s: Any, built: Any) -> dict[str, int]:
+async def _day_ahead(s: Any) -> dict[str, int]:
     nodes = {code: nid for code, nid in await s.execute(select(Node.code, Node.id))}
     points = {
         ppe: (pid, mid)
@@ -74,7 +77,7 @@ async def _day_ahead(s: Any, built: Any) -> dict[str, int]:
     )
     s.add(auction)
     await s.flush()
-    first = built.interval_ids[0]
+    first = await s.scalar(select(Interval.id).where(Interval.start_utc == STARTS[0]))
     a, b = points[PPE_A][0], points[PPE_B][0]
     runs = []
     for version in (1, 2):
@@ -138,8 +141,8 @@ async def _day_ahead(s: Any, built: Any) -> dict[str, int]:
 
 async def test_day_ahead_buy_and_intraday_sell_in_the_statement(db: Any) -> None:
     async with db.session() as s:
-        built = await build_cluster(s, STARTS)
-        members = await _day_ahead(s, built)
+        await build_cluster(s, STARTS)
+        members = await _day_ahead(s)
     async with db.session() as s:
         anna = await member_statement(s, COORD, OCTOBER, members[PPE_A])
         bakery = await member_statement(s, COORD, OCTOBER, members[PPE_B])
@@ -177,8 +180,8 @@ async def test_day_ahead_buy_and_intraday_sell_in_the_statement(db: Any) -> None
 async def test_every_member_day_ahead_reconciles(db: Any) -> None:
     """Σ over all positions (no member filter) = Σ of the members' day-ahead amounts."""
     async with db.session() as s:
-        built = await build_cluster(s, STARTS)
-        await _day_ahead(s, built)
+        await build_cluster(s, STARTS)
+        await _day_ahead(s)
     async with db.session() as s:
         everyone = await day_ahead_amounts(s, *month_range(OCTOBER))
         november = await day_ahead_amounts(s, *month_range(date(2026, 11, 1)))
@@ -192,3 +195,28 @@ def test_split_of_a_two_sided_position() -> None:
     assert p.split() == (D("0.67"), D("0.34"))
     assert DayAheadAmount("X", D(0), D("1.5"), D("-0.60"), D("0.4")).split() == (D(0), D("0.60"))
     assert DayAheadAmount("X", D("4"), D(0), D("1.80")).split() == (D("1.80"), D(0))
+
+
+async def test_statement_page_and_csv_show_both_markets(db: Any, client: Any) -> None:
+    """The member's page, its CSV and the statutory part: day-ahead and intraday apart, the
+    total over both (the app's cluster is the same; the auction is stored after it)."""
+    async with db.session() as s:
+        await _day_ahead(s)
+    sign_in(client, "anna")
+    page = client.get("/statement/", params={"month": "2026-10"}).text
+    assert "Kupiono na aukcji dnia następnego (koszt zakupu)" in page and "2,47" in page
+    assert "Sprzedano na aukcjach śróddziennych (przychód ze sprzedaży)" in page
+    assert "1,03" in page  # the total
+    rows = dict(
+        line.split(";")[2:5:2]
+        for line in client.get("/statement/csv", params={"month": "2026-10"})
+        .content.decode("utf-8-sig")
+        .splitlines()[1:]
+    )
+    assert rows["Koszt zakupów na aukcji dnia następnego"] == "2,47"
+    assert rows["Przychód ze sprzedaży na aukcji dnia następnego"] == "0,34"
+    assert rows["Kwota za aukcję dnia następnego"] == "2,13"
+    assert rows["Kwota za aukcje śróddzienne"] == "-1,10"
+    assert rows["Razem za miesiąc"] == "1,03"
+    statutory = client.get("/statement/statutory", params={"month": "2026-10"}).text
+    assert "Kupiono na aukcji dnia następnego (koszt zakupu)" in statutory
