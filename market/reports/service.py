@@ -8,7 +8,8 @@ metered when meter data exists, else what the market matched):
 - self-consumption = Σ min(C_t, G_t) / Σ G_t — cluster generation used inside the cluster;
 - share traded locally = Σ min(bought_t, sold_t) / Σ C_t — energy the market matched between
   members;
-- savings = Σ (what members would have paid with the grid alone − what they paid).
+- savings = Σ (what members would have paid with the grid alone − what they paid), what
+  they paid counting the day-ahead positions' amounts of the settled intervals.
 
 Statutory shares (draft rules for clusters, see docs/export-format.md): renewable share of the
 energy fed in ≥ 30 %; ability to cover ≥ 40 % of members' annual demand (from installed
@@ -217,6 +218,8 @@ def statutory_shares(points: Iterable[PointInfo], totals: Figures) -> list[Statu
 def figures_of(s: SettledInterval, renewable: set[int]) -> IntervalFigures:
     consumption = generation = bought = sold = renewable_in = ZERO
     cost = grid_only = ZERO
+    # the day-ahead money of the interval's firm positions: `grid_only` counts their energy
+    day_ahead = s.data.day_ahead.amounts if s.data.day_ahead is not None else {}
     for p, line in zip(s.points, s.settlement.lines, strict=True):
         imp = (
             line.metered_import_kwh
@@ -234,7 +237,7 @@ def figures_of(s: SettledInterval, renewable: set[int]) -> IntervalFigures:
             renewable_in += exp
         bought += line.matched_import_kwh
         sold += line.matched_export_kwh
-        cost += line.total_pln
+        cost += line.total_pln + day_ahead.get(p.id, ZERO)
         grid_only += line.grid_only_amount_pln
     d = s.data
     price = d.prices.get(d.grid_nodes[0]) if d.grid_nodes else None

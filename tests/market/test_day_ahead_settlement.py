@@ -34,7 +34,7 @@ from market.core.timegrid import label
 from market.export.day_ahead import day_ahead_amounts
 from market.export.request import month_range
 from market.network.models import MeteringPoint, Node
-from market.reports.service import member_statement
+from market.reports.service import Period, cluster_report, member_statement
 from market.reports.statement_csv import statement_csv
 from market.settlement.settle import DayAheadAmount
 from market.trading.day_ahead_models import DayAheadAuction
@@ -173,6 +173,11 @@ async def test_day_ahead_buy_and_intraday_sell_in_the_statement(db: Any) -> None
     assert bakery.day_ahead_sales_revenue_pln == D("0.70") and bakery.total_pln == D("3.30")
     # the cluster's day-ahead money reconciles with the stored results, to the grosz
     assert anna.day_ahead_amount_pln + bakery.day_ahead_amount_pln == stored == D("1.43")
+    # the cluster report's cost counts the day-ahead money of the settled intervals
+    # (00:00Z: 1.80 − 0.70; 02:00Z is not settled): intraday A −1.10, B +4.00
+    async with db.session() as s:
+        report = await cluster_report(s, None, *month_range(OCTOBER), Period.MONTH)
+    assert report.totals.cost_pln == D("-1.10") + D("4.00") + D("1.80") - D("0.70")
     text = statement_csv(anna).decode("utf-8-sig")
     assert ";day_ahead_amount;PLN;2,13" in text and ";total;PLN;1,03" in text
 
