@@ -8,16 +8,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal as D
-from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 from sqlalchemy import select
 
 from market.access.actor import Actor
 from market.access.models import Member
-from market.db.engine import create_engine, migrate, session_factory, unit_of_work
+from market.db.engine import unit_of_work
 from market.demo.seed import seed_demo
 from market.reports.benefits import member_benefits
 from market.simulation.apply import apply_scenario
@@ -25,33 +23,27 @@ from market.simulation.engine import Simulation
 from tests.simulation.test_simulate import DAY, SCENARIO
 
 
-async def _simulate(url: str) -> tuple[dict[str, Any], dict[str, list[Any]]]:
-    engine = create_engine(url)
-    sessions = session_factory(engine)
-    try:
-        async with unit_of_work(sessions) as s:
-            await seed_demo(
-                s, members=20, seed=7, now=datetime(2026, 10, 25, tzinfo=UTC), interval_minutes=60
-            )
-            await apply_scenario(s, SCENARIO, 7)
-        doc = await Simulation(sessions, DAY, DAY, seed=7, keep_meter_data=True).run()
-        by_kind: dict[str, list[Any]] = {}
-        async with sessions() as s:
-            coordinator = Actor(0, "coordinator", "c")
-            for m in (await s.scalars(select(Member).order_by(Member.id))).all():
-                b = await member_benefits(s, coordinator, date(2026, 10, 1), m.id)
-                if b.statement is not None:
-                    by_kind.setdefault(m.kind, []).append(b)
-        return doc, by_kind
-    finally:
-        await engine.dispose()
+async def _simulate(sessions: Any) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    async with unit_of_work(sessions) as s:
+        await seed_demo(
+            s, members=20, seed=7, now=datetime(2026, 10, 25, tzinfo=UTC), interval_minutes=60
+        )
+        await apply_scenario(s, SCENARIO, 7)
+    doc = await Simulation(sessions, DAY, DAY, seed=7, keep_meter_data=True).run()
+    by_kind: dict[str, list[Any]] = {}
+    async with sessions() as s:
+        coordinator = Actor(0, "coordinator", "c")
+        for m in (await s.scalars(select(Member).order_by(Member.id))).all():
+            b = await member_benefits(s, coordinator, date(2026, 10, 1), m.id)
+            if b.statement is not None:
+                by_kind.setdefault(m.kind, []).append(b)
+    return doc, by_kind
 
 
 @pytest.mark.slow
-def test_statements_carry_the_simulated_day_ahead_money(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path}/da.db"
-    migrate(url)
-    doc, by_kind = anyio.run(_simulate, url)
+@pytest.mark.anyio
+async def test_statements_carry_the_simulated_day_ahead_money(db: Any) -> None:
+    doc, by_kind = await _simulate(db.sessions)
     da = doc["day_ahead"]
     assert da["auctions"] == 1 and da["failed"] == 0 and D(da["amount_pln"]) != 0
     statements = [b.statement for bs in by_kind.values() for b in bs]
