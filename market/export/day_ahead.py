@@ -7,16 +7,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.clearing.day_ahead_models import DayAheadPosition, DayAheadRun, StorageSchedule
+from market.clearing.day_ahead_models import (
+    DayAheadPosition,
+    DayAheadPrice,
+    DayAheadRun,
+    StorageSchedule,
+)
 from market.export.scope import ExportScope, aware
 from market.export.tables import StorageRow, interval_fields
 from market.network.models import MeteringPoint
+from market.settlement.settle import DayAheadAmount
 from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction, StorageOrder
 from market.trading.models import Interval, IntervalStatus
 
@@ -83,6 +90,42 @@ async def load_day_ahead(
         d.charge[mp] = d.charge.get(mp, ZERO) + charge
         d.discharge[mp] = d.discharge.get(mp, ZERO) + discharge
     return out
+
+
+async def day_ahead_amounts(
+    session: AsyncSession, start: datetime, end: datetime, member_id: int | None = None
+) -> list[DayAheadAmount]:
+    """Every firm day-ahead position (the run in force of each cleared auction) in intervals
+    starting in [start, end), of one member's metering points or of everyone's, with its
+    node's day-ahead price: what the statement adds as the day-ahead market. Also intervals
+    the intraday market has not cleared (the positions are firm once the auction cleared)."""
+    stmt = (
+        select(
+            MeteringPoint.ppe_code,
+            DayAheadPosition.import_kwh,
+            DayAheadPosition.export_kwh,
+            DayAheadPosition.amount_pln,
+            DayAheadPrice.price,
+        )
+        .select_from(DayAheadPosition)
+        .join(DayAheadRun, DayAheadRun.id == DayAheadPosition.run_id)
+        .join(DayAheadAuction, _in_force())
+        .join(MeteringPoint, MeteringPoint.id == DayAheadPosition.metering_point_id)
+        .join(Interval, Interval.id == DayAheadPosition.interval_id)
+        .outerjoin(
+            DayAheadPrice,
+            and_(
+                DayAheadPrice.run_id == DayAheadPosition.run_id,
+                DayAheadPrice.interval_id == DayAheadPosition.interval_id,
+                DayAheadPrice.node_id == MeteringPoint.node_id,
+            ),
+        )
+        .where(Interval.start_utc >= start, Interval.start_utc < end)
+        .order_by(Interval.start_utc, MeteringPoint.ppe_code)
+    )
+    if member_id is not None:
+        stmt = stmt.where(MeteringPoint.member_id == member_id)
+    return [DayAheadAmount(*row) for row in (await session.execute(stmt)).all()]
 
 
 class MeteringDayAhead(NamedTuple):

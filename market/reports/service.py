@@ -8,7 +8,8 @@ metered when meter data exists, else what the market matched):
 - self-consumption = Σ min(C_t, G_t) / Σ G_t — cluster generation used inside the cluster;
 - share traded locally = Σ min(bought_t, sold_t) / Σ C_t — energy the market matched between
   members;
-- savings = Σ (what members would have paid with the grid alone − what they paid).
+- savings = Σ (what members would have paid with the grid alone − what they paid), what
+  they paid counting the day-ahead positions' amounts of the settled intervals.
 
 Statutory shares (draft rules for clusters, see docs/export-format.md): renewable share of the
 energy fed in ≥ 30 %; ability to cover ≥ 40 % of members' annual demand (from installed
@@ -32,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from market.access.actor import Actor, require_role
 from market.access.models import Role
 from market.core.errors import Forbidden, ValidationFailed
+from market.export.day_ahead import day_ahead_amounts
 from market.export.metering import SettledInterval, settled_intervals
 from market.export.request import LOCAL_TZ, month_range, parse_range
 from market.export.scope import ExportScope, PointInfo, cleared_span, line_names, load_scope
@@ -216,6 +218,8 @@ def statutory_shares(points: Iterable[PointInfo], totals: Figures) -> list[Statu
 def figures_of(s: SettledInterval, renewable: set[int]) -> IntervalFigures:
     consumption = generation = bought = sold = renewable_in = ZERO
     cost = grid_only = ZERO
+    # the day-ahead money of the interval's firm positions: `grid_only` counts their energy
+    day_ahead = s.data.day_ahead.amounts if s.data.day_ahead is not None else {}
     for p, line in zip(s.points, s.settlement.lines, strict=True):
         imp = (
             line.metered_import_kwh
@@ -233,7 +237,7 @@ def figures_of(s: SettledInterval, renewable: set[int]) -> IntervalFigures:
             renewable_in += exp
         bought += line.matched_import_kwh
         sold += line.matched_export_kwh
-        cost += line.total_pln
+        cost += line.total_pln + day_ahead.get(p.id, ZERO)
         grid_only += line.grid_only_amount_pln
     d = s.data
     price = d.prices.get(d.grid_nodes[0]) if d.grid_nodes else None
@@ -320,8 +324,9 @@ async def member_statement(
     session: AsyncSession, actor: Actor, month: date, member_id: int | None = None
 ) -> Statement:
     """A member's statement for the local month of `month` (parsed at the boundary by
-    `market.export.request.parse_month`). Members see their own; the coordinator and the
-    distributor any member's."""
+    `market.export.request.parse_month`): the intraday trades and grid residuals of the settled
+    intervals, and the firm day-ahead positions of the month at the day-ahead prices. Members
+    see their own; the coordinator and the distributor any member's."""
     target = actor.member_id if member_id is None else member_id
     if target != actor.member_id and actor.role not in (Role.COORDINATOR, Role.DISTRIBUTOR):
         raise Forbidden("member", "you can only see your own statement")
@@ -334,6 +339,8 @@ async def member_statement(
         for line in s.settlement.lines:
             if line.ppe in mine:
                 statement.add(line)
+    for position in await day_ahead_amounts(session, start, end, target):
+        statement.add_day_ahead(position)
     return statement
 
 

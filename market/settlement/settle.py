@@ -303,9 +303,35 @@ def settle(intervals: Iterable[IntervalInput]) -> Iterable[IntervalSettlement]:
         yield settle_interval(data)
 
 
+class DayAheadAmount(NamedTuple):
+    """A metering point's firm day-ahead position in one interval, as the auction stored it:
+    bought (import) and sold (export) kWh, the net amount in PLN (already rounded to the grosz
+    by the auction; positive = paid) and the node's day-ahead price."""
+
+    ppe: str
+    import_kwh: Decimal
+    export_kwh: Decimal
+    amount_pln: Decimal
+    price_pln_per_kwh: Decimal | None = None
+
+    def split(self) -> tuple[Decimal, Decimal]:
+        """(purchase cost, sales revenue), both ≥ 0 when the position is one-sided, their
+        difference the stored amount exactly (as `split_traded_amount`). A position both
+        buying and selling (a storage unit charging and discharging in one interval) costs
+        import × price rounded to the grosz; the revenue is what makes up the stored amount."""
+        if self.export_kwh <= 0:
+            return self.amount_pln, ZERO
+        if self.import_kwh <= 0:
+            return ZERO, -self.amount_pln
+        cost = to_grosz((self.price_pln_per_kwh or ZERO) * self.import_kwh)
+        return cost, cost - self.amount_pln
+
+
 @dataclass(slots=True)
 class Statement:
-    """A member's monthly statement, accumulated line by line."""
+    """A member's monthly statement, accumulated line by line: the intraday market (`local_*`,
+    `add`), the day-ahead auction's firm positions (`day_ahead_*`, `add_day_ahead`) and the
+    grid residuals. Both markets count in `total_pln`."""
 
     member: str
     period: str
@@ -326,6 +352,27 @@ class Statement:
     #: earned (`local_amount_pln` = cost − revenue, to the grosz).
     local_purchase_cost_pln: Decimal = ZERO
     local_sales_revenue_pln: Decimal = ZERO
+    #: The day-ahead auction's firm positions (simple orders, blocks, storage charge as a
+    #: purchase and discharge as a sale) at the day-ahead nodal prices, as stored with the
+    #: run in force: `day_ahead_amount_pln` is the sum of the stored amounts (already in
+    #: grosze), = cost − revenue.
+    bought_day_ahead_kwh: Decimal = ZERO
+    sold_day_ahead_kwh: Decimal = ZERO
+    day_ahead_purchase_cost_pln: Decimal = ZERO
+    day_ahead_sales_revenue_pln: Decimal = ZERO
+    day_ahead_amount_pln: Decimal = ZERO
+    day_ahead_positions: int = 0
+
+    def add_day_ahead(self, position: DayAheadAmount) -> None:
+        """Add one metering point's firm day-ahead position in one interval."""
+        self.ppes.add(position.ppe)
+        self.day_ahead_positions += 1
+        self.bought_day_ahead_kwh += position.import_kwh
+        self.sold_day_ahead_kwh += position.export_kwh
+        self.day_ahead_amount_pln += position.amount_pln
+        cost, revenue = position.split()
+        self.day_ahead_purchase_cost_pln += cost
+        self.day_ahead_sales_revenue_pln += revenue
 
     def add(self, line: Line) -> None:
         self.ppes.add(line.ppe)
@@ -350,8 +397,19 @@ class Statement:
 
     @property
     def total_pln(self) -> Decimal:
-        """What the member pays for the month (negative: what it receives)."""
-        return self.local_amount_pln + self.grid_cost_pln - self.grid_revenue_pln
+        """What the member pays for the month (negative: what it receives): day-ahead and
+        intraday trades and the grid residuals."""
+        return (
+            self.day_ahead_amount_pln
+            + self.local_amount_pln
+            + self.grid_cost_pln
+            - self.grid_revenue_pln
+        )
+
+    @property
+    def market_amount_pln(self) -> Decimal:
+        """Both markets' net amount (day-ahead + intraday)."""
+        return self.day_ahead_amount_pln + self.local_amount_pln
 
     @property
     def savings_pln(self) -> Decimal:
@@ -366,6 +424,11 @@ class Statement:
             ("local_purchase_cost", "PLN", self.local_purchase_cost_pln),
             ("local_sales_revenue", "PLN", self.local_sales_revenue_pln),
             ("local_amount", "PLN", self.local_amount_pln),
+            ("bought_day_ahead", "kWh", self.bought_day_ahead_kwh),
+            ("sold_day_ahead", "kWh", self.sold_day_ahead_kwh),
+            ("day_ahead_purchase_cost", "PLN", self.day_ahead_purchase_cost_pln),
+            ("day_ahead_sales_revenue", "PLN", self.day_ahead_sales_revenue_pln),
+            ("day_ahead_amount", "PLN", self.day_ahead_amount_pln),
             ("bought_grid", "kWh", self.bought_grid_kwh),
             ("sold_grid", "kWh", self.sold_grid_kwh),
             ("grid_cost", "PLN", self.grid_cost_pln),

@@ -148,7 +148,8 @@ async def test_report_with_svg_charts_and_statement(client: TestClient[Litestar]
     assert page.status_code == 200 and "Anna Prosument" in page.text
     csv = client.get("/statement/csv", params={"month": "2026-10"})  # Polish page, Polish CSV
     assert csv.content.decode("utf-8-sig").startswith("Członek;Okres;Pozycja;Jednostka;Wartość")
-    assert "Kwota za transakcje w klastrze;zł;-1,10" in csv.content.decode("utf-8-sig")
+    assert "Kwota za aukcje śróddzienne;zł;-1,10" in csv.content.decode("utf-8-sig")
+    assert "Kwota za aukcję dnia następnego;zł;0,00" in csv.content.decode("utf-8-sig")
     client.cookies.set("lang", "en")
     csv = client.get("/statement/csv", params={"month": "2026-10"})
     assert csv.content.startswith(b"\xef\xbb\xbfmember;period;item;unit;value")
@@ -158,7 +159,10 @@ async def test_report_with_svg_charts_and_statement(client: TestClient[Litestar]
         row.split(";")[2]: Decimal(row.split(";")[4].replace(",", "."))
         for row in csv.content.decode("utf-8-sig").splitlines()[1:]
     }
-    assert values["total"] == Decimal("-1.10") + values["grid_cost"] - values["grid_revenue"]
+    assert values["day_ahead_amount"] == 0  # no day-ahead auction in this cluster
+    assert values["total"] == (
+        values["day_ahead_amount"] + Decimal("-1.10") + values["grid_cost"] - values["grid_revenue"]
+    )
     assert values["with_cluster"] == (
         values["total"] - values["avoided_fees"] - values["distribution_discount"]
     )

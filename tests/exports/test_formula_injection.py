@@ -86,6 +86,6 @@ async def test_statement_download_neutralises_a_member_name(
     rows = _rows(r.content)
     # a Polish page writes Polish column names; the cells go through the same writer
     assert rows[0] == ["Członek", "Okres", "Pozycja", "Jednostka", "Wartość"]
-    # 12 items (cost and revenue of local trading split) and 10 of the benefits and the month
-    # without the cluster, each in one row with the name in one cell
-    assert len(rows) == 23 and all(row[0] == EVIL[-2] for row in rows[1:])
+    # 17 items (cost and revenue of intraday and of day-ahead trading split) and 10 of the
+    # benefits and the month without the cluster, each in one row with the name in one cell
+    assert len(rows) == 28 and all(row[0] == EVIL[-2] for row in rows[1:])

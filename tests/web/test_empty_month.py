@@ -29,7 +29,7 @@ async def test_statement_csv_of_an_empty_month_has_polish_columns(
     assert r.status_code == 200
     lines = r.content.decode("utf-8-sig").splitlines()
     assert lines[0] == "Członek;Okres;Pozycja;Jednostka;Wartość"
-    assert "2020-01;Kupiono w klastrze;kWh;0,000" in lines[1]
+    assert "2020-01;Kupiono na aukcjach śróddziennych;kWh;0,000" in lines[1]
     assert any(";Razem za miesiąc;zł;0,00" in line for line in lines)
     client.cookies.set("lang", "en")
     r = client.get("/statement/csv?month=2020-01")
@@ -77,9 +77,9 @@ async def test_statement_splits_sales_revenue_from_purchase_cost(client: Any, wo
         .content.decode("utf-8-sig")
         .splitlines()[1:]
     )
-    assert rows["Przychód ze sprzedaży w klastrze"] == "0,60"  # 1,5 kWh × 0,40
-    assert rows["Koszt zakupów w klastrze"] == "0,00"
-    assert rows["Kwota za transakcje w klastrze"] == "-0,60"
+    assert rows["Przychód ze sprzedaży na aukcjach śróddziennych"] == "0,60"  # 1,5 kWh × 0,40
+    assert rows["Koszt zakupów na aukcjach śróddziennych"] == "0,00"
+    assert rows["Kwota za aukcje śróddzienne"] == "-0,60"
     page = client.get("/statement?month=2026-06").text
     assert "przychód ze sprzedaży" in page and "−0,60" in page
 

@@ -61,11 +61,16 @@ async def unless_empty(call: Awaitable[T]) -> T | None:
 #: the machine keys of `Statement.rows`).
 STATEMENT_COLUMNS = (N_("Member"), N_("Period"), N_("Item"), N_("Unit"), N_("Value"))
 STATEMENT_ITEMS = {
-    "bought_local": N_("Bought in the cluster"),
-    "sold_local": N_("Sold in the cluster"),
-    "local_purchase_cost": N_("Cost of purchases in the cluster"),
-    "local_sales_revenue": N_("Revenue from sales in the cluster"),
-    "local_amount": N_("Amount for trades in the cluster"),
+    "bought_day_ahead": N_("Bought in the day-ahead auction"),
+    "sold_day_ahead": N_("Sold in the day-ahead auction"),
+    "day_ahead_purchase_cost": N_("Cost of purchases in the day-ahead auction"),
+    "day_ahead_sales_revenue": N_("Revenue from sales in the day-ahead auction"),
+    "day_ahead_amount": N_("Amount for the day-ahead auction"),
+    "bought_local": N_("Bought in the intraday auctions"),
+    "sold_local": N_("Sold in the intraday auctions"),
+    "local_purchase_cost": N_("Cost of purchases in the intraday auctions"),
+    "local_sales_revenue": N_("Revenue from sales in the intraday auctions"),
+    "local_amount": N_("Amount for the intraday auctions"),
     "bought_grid": N_("Bought from the grid"),
     "sold_grid": N_("Sold to the grid"),
     "grid_cost": N_("Cost of energy from the grid"),

@@ -1,0 +1,227 @@
+"""The day-ahead auction's firm positions in a member's monthly statement, by hand.
+
+The export tests' cluster (tests.support.exports): in each of two intervals of 2026-10-25
+(00:00Z, 01:00Z) prosumer A (member anna, node LV-1) sells 3 kWh intraday at 0.1829 →
+receives 0.55; bakery B (LV-2) buys 2.5 kWh at 0.8 → pays 2.00. No meter data.
+
+The day-ahead auction of 2026-10-25 (version 2 in force; version 1's positions are stale):
+
+- 00:00Z: A buys 4 kWh at LV-1's day-ahead price 0.45 → 1.80; B sells 1 kWh at LV-2's 0.70
+  → −0.70;
+- 02:00Z (an interval the intraday market has not cleared): A's battery charges 2 kWh and
+  discharges 1 kWh at 0.3333 → net 0.3333 → stored 0.33; cost 2 × 0.3333 = 0.6666 → 0.67,
+  revenue 0.67 − 0.33 = 0.34.
+
+A's October: day-ahead bought 6 kWh for 2.47, sold 1 kWh for 0.34, amount 2.13; intraday sold
+6 kWh for 1.10 (amount −1.10); total 2.13 − 1.10 = 1.03. Σ day-ahead over the members
+= 2.13 − 0.70 = 1.43 = Σ the stored positions of the run in force.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from market.access.actor import Actor
+from market.access.models import Role
+from market.clearing.day_ahead_models import DayAheadPosition, DayAheadPrice, DayAheadRun
+from market.core.timegrid import label
+from market.export.day_ahead import day_ahead_amounts
+from market.export.request import month_range
+from market.network.models import MeteringPoint, Node
+from market.reports.service import Period, cluster_report, member_statement
+from market.reports.statement_csv import statement_csv
+from market.settlement.settle import DayAheadAmount
+from market.trading.day_ahead_models import DayAheadAuction
+from market.trading.models import Interval
+from tests.exports.test_export_web import app, client, sign_in
+from tests.support.exports import PPE_A, PPE_B, STARTS, build_cluster
+
+__all__ = ["app", "client"]
+
+pytestmark = pytest.mark.anyio
+COORD = Actor(0, Role.COORDINATOR.value, "coordinator")
+OCTOBER = date(2026, 10, 1)
+DAY = date(2026, 10, 25)
+LATE = datetime(2026, 10, 25, 2, 0, tzinfo=UTC)  # not cleared intraday
+
+
+async def _day_ahead(s: Any) -> dict[str, int]:
+    nodes = {code: nid for code, nid in await s.execute(select(Node.code, Node.id))}
+    points = {
+        ppe: (pid, mid)
+        for ppe, pid, mid in await s.execute(
+            select(MeteringPoint.ppe_code, MeteringPoint.id, MeteringPoint.member_id)
+        )
+    }
+    lab = label(LATE, 15)
+    late = Interval(
+        start_utc=LATE,
+        minutes=15,
+        gate_closure_utc=LATE - timedelta(minutes=5),
+        local_day=lab.local_day,
+        number=lab.number,
+        status="open",
+    )
+    s.add(late)
+    auction = DayAheadAuction(
+        local_day=DAY,
+        gate_closure_utc=datetime(2026, 10, 24, 10, tzinfo=UTC),
+        status="cleared",
+        version=2,
+    )
+    s.add(auction)
+    await s.flush()
+    first = await s.scalar(select(Interval.id).where(Interval.start_utc == STARTS[0]))
+    a, b = points[PPE_A][0], points[PPE_B][0]
+    runs = []
+    for version in (1, 2):
+        run = DayAheadRun(
+            auction_id=auction.id,
+            version=version,
+            input_hash="i" * 64,
+            result_hash="r" * 64,
+            problem_gz=zlib.compress(b"{}"),
+            status="optimal",
+            reason="",
+            interval_count=3,
+            order_count=3,
+            welfare_pln=D("1.00"),
+            timings={},
+            worker_id="test",
+            started_at=LATE,
+        )
+        s.add(run)
+        runs.append(run)
+    await s.flush()
+    stale, current = runs
+    s.add(
+        DayAheadPosition(
+            run_id=stale.id,
+            interval_id=first,
+            metering_point_id=a,
+            import_kwh=D(100),
+            export_kwh=D(0),
+            amount_pln=D("99.99"),
+        )
+    )
+    for interval, code, price in (
+        (first, "LV-1", "0.45"),
+        (first, "LV-2", "0.70"),
+        (late.id, "LV-1", "0.3333"),
+    ):
+        s.add(
+            DayAheadPrice(
+                run_id=current.id, interval_id=interval, node_id=nodes[code], price=D(price)
+            )
+        )
+    for interval, point, imp, exp, amount in (
+        (first, a, "4", "0", "1.80"),
+        (first, b, "0", "1", "-0.70"),
+        (late.id, a, "2", "1", "0.33"),
+    ):
+        s.add(
+            DayAheadPosition(
+                run_id=current.id,
+                interval_id=interval,
+                metering_point_id=point,
+                import_kwh=D(imp),
+                export_kwh=D(exp),
+                amount_pln=D(amount),
+            )
+        )
+    await s.commit()
+    return {ppe: mid for ppe, (_, mid) in points.items()}
+
+
+async def test_day_ahead_buy_and_intraday_sell_in_the_statement(db: Any) -> None:
+    async with db.session() as s:
+        await build_cluster(s, STARTS)
+        members = await _day_ahead(s)
+    async with db.session() as s:
+        anna = await member_statement(s, COORD, OCTOBER, members[PPE_A])
+        bakery = await member_statement(s, COORD, OCTOBER, members[PPE_B])
+        stored = await s.scalar(
+            select(func.sum(DayAheadPosition.amount_pln))
+            .join(DayAheadRun, DayAheadRun.id == DayAheadPosition.run_id)
+            .where(DayAheadRun.version == 2)
+        )
+    # intraday: as before
+    assert (anna.sold_local_kwh, anna.bought_local_kwh) == (D(6), D(0))
+    assert anna.local_sales_revenue_pln == D("1.10") and anna.local_amount_pln == D("-1.10")
+    # day-ahead: the buy at 00:00Z and the battery at 02:00Z (not cleared intraday)
+    assert (anna.bought_day_ahead_kwh, anna.sold_day_ahead_kwh) == (D(6), D(1))
+    assert anna.day_ahead_purchase_cost_pln == D("2.47")
+    assert anna.day_ahead_sales_revenue_pln == D("0.34")
+    assert anna.day_ahead_amount_pln == D("2.13")
+    assert anna.day_ahead_positions == 2  # version 1's stale position is not counted
+    assert anna.market_amount_pln == D("1.03")
+    assert anna.total_pln == D("1.03")  # no meter data: no grid residual
+    assert anna.savings_pln == anna.grid_only_pln - D("1.03")
+    rows = {key: value for key, _unit, value in anna.rows()}
+    assert rows["day_ahead_purchase_cost"] - rows["day_ahead_sales_revenue"] == D("2.13")
+    assert rows["total"] == (
+        rows["day_ahead_amount"] + rows["local_amount"] + rows["grid_cost"] - rows["grid_revenue"]
+    )
+    # the bakery: its intraday purchases and its day-ahead sale
+    assert bakery.local_amount_pln == D("4.00") and bakery.day_ahead_amount_pln == D("-0.70")
+    assert bakery.day_ahead_sales_revenue_pln == D("0.70") and bakery.total_pln == D("3.30")
+    # the cluster's day-ahead money reconciles with the stored results, to the grosz
+    assert anna.day_ahead_amount_pln + bakery.day_ahead_amount_pln == stored == D("1.43")
+    # the cluster report's cost counts the day-ahead money of the settled intervals
+    # (00:00Z: 1.80 − 0.70; 02:00Z is not settled): intraday A −1.10, B +4.00
+    async with db.session() as s:
+        report = await cluster_report(s, None, *month_range(OCTOBER), Period.MONTH)
+    assert report.totals.cost_pln == D("-1.10") + D("4.00") + D("1.80") - D("0.70")
+    text = statement_csv(anna).decode("utf-8-sig")
+    assert ";day_ahead_amount;PLN;2,13" in text and ";total;PLN;1,03" in text
+
+
+async def test_every_member_day_ahead_reconciles(db: Any) -> None:
+    """Σ over all positions (no member filter) = Σ of the members' day-ahead amounts."""
+    async with db.session() as s:
+        await build_cluster(s, STARTS)
+        await _day_ahead(s)
+    async with db.session() as s:
+        everyone = await day_ahead_amounts(s, *month_range(OCTOBER))
+        november = await day_ahead_amounts(s, *month_range(date(2026, 11, 1)))
+    assert sum((p.amount_pln for p in everyone), D(0)) == D("1.43")
+    assert sum((p.split()[0] - p.split()[1] for p in everyone), D(0)) == D("1.43")
+    assert november == []
+
+
+def test_split_of_a_two_sided_position() -> None:
+    p = DayAheadAmount("X", D("2"), D("1"), D("0.33"), D("0.3333"))
+    assert p.split() == (D("0.67"), D("0.34"))
+    assert DayAheadAmount("X", D(0), D("1.5"), D("-0.60"), D("0.4")).split() == (D(0), D("0.60"))
+    assert DayAheadAmount("X", D("4"), D(0), D("1.80")).split() == (D("1.80"), D(0))
+
+
+async def test_statement_page_and_csv_show_both_markets(db: Any, client: Any) -> None:
+    """The member's page, its CSV and the statutory part: day-ahead and intraday apart, the
+    total over both (the app's cluster is the same; the auction is stored after it)."""
+    async with db.session() as s:
+        await _day_ahead(s)
+    sign_in(client, "anna")
+    page = client.get("/statement/", params={"month": "2026-10"}).text
+    assert "Kupiono na aukcji dnia następnego (koszt zakupu)" in page and "2,47" in page
+    assert "Sprzedano na aukcjach śróddziennych (przychód ze sprzedaży)" in page
+    assert "1,03" in page  # the total
+    rows = dict(
+        line.split(";")[2:5:2]
+        for line in client.get("/statement/csv", params={"month": "2026-10"})
+        .content.decode("utf-8-sig")
+        .splitlines()[1:]
+    )
+    assert rows["Koszt zakupów na aukcji dnia następnego"] == "2,47"
+    assert rows["Przychód ze sprzedaży na aukcji dnia następnego"] == "0,34"
+    assert rows["Kwota za aukcję dnia następnego"] == "2,13"
+    assert rows["Kwota za aukcje śróddzienne"] == "-1,10"
+    assert rows["Razem za miesiąc"] == "1,03"
+    statutory = client.get("/statement/statutory", params={"month": "2026-10"}).text
+    assert "Kupiono na aukcji dnia następnego (koszt zakupu)" in statutory
