@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any, cast
 
 import numpy as np
@@ -21,7 +22,7 @@ from market.clearing.input import ProblemInput, compress_problem, input_hash, re
 from market.clearing.models import ClearingRun, GridExchange, LineFlow, NodePrice, Trade
 from market.core.money import AMOUNT, AMOUNT_PLACES, allocate_rounded, energy, largest_remainder
 from market.core.money import price as round_price
-from market.db.base import Base
+from market.db.base import Base, Dec, UTCDateTime
 from market.db.engine import insert_returning_ids
 from market.trading.models import Interval, Order, OrderStatus
 from matching.result import GRID, ClearingResult
@@ -255,14 +256,37 @@ async def _executemany(
     compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
     names = compiled.positiontup
     assert names is not None, "a positional paramstyle (SQLite, asyncpg)"
-    processors = [compiled.binds[name].type._cached_bind_processor(dialect) for name in names]
-    columns = list(zip(names, processors, strict=True))
+    processors = [_bind_rule(compiled.binds[name].type, dialect) for name in names]
     for k in range(0, len(rows), CHUNK):
-        params = [
-            tuple(row[n] if p is None else p(row[n]) for n, p in columns)
-            for row in rows[k : k + CHUNK]
-        ]
+        part = rows[k : k + CHUNK]
+        # column by column (`map` of one function over a column), then back into rows
+        columns = []
+        for n, p in zip(names, processors, strict=True):
+            column = [row[n] for row in part]
+            columns.append(column if p is None else list(map(p, column)))
+        params = list(zip(*columns, strict=True))
         await connection.exec_driver_sql(compiled.string, params)
+
+
+def _bind_rule(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    """The column type's bind processing as one plain function: `Dec`'s own rule called
+    directly (after it SQLAlchemy only applies `float` to its float on SQLite, nothing on
+    PostgreSQL), a timestamp's processed text remembered per value (a batch's rows share a
+    few), anything else SQLAlchemy's processor: the same values SQLAlchemy sends."""
+    if isinstance(column_type, Dec):
+        return partial(column_type.process_bind_param, dialect=dialect)
+    processor = column_type._cached_bind_processor(dialect)
+    if processor is None or not isinstance(column_type, UTCDateTime):
+        return cast(Callable[[Any], Any] | None, processor)
+    seen: dict[Any, Any] = {}
+
+    def when(value: Any) -> Any:
+        out = seen.get(value, seen)
+        if out is seen:
+            out = seen[value] = processor(value)
+        return out
+
+    return when
 
 
 def _table(model: type[Base]) -> Table:
