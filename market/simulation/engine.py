@@ -57,7 +57,7 @@ from market.core.money import energy
 from market.core.timegrid import intervals_in_local_day, label
 from market.db.sqlite_driver import inline
 from market.metering.models import MeterImport, MeterReading
-from market.metering.profiles import PointProfile, load_kwh, other_kwh, pv_kwh
+from market.metering.profiles import PointProfile, clock, load_kwh_at, other_kwh, pv_kwh_at
 from market.network.models import GridConnection, Line, MeteringPoint, Node, Technology
 from market.settlement.settle import GridFlow, IntervalInput, Position, settle_interval
 from market.statutory.figures import Capacity, Granularity, Period, Sums, conditions, roll_up
@@ -624,6 +624,7 @@ class Simulation:
                 positions = []
                 net_cluster = ZERO
                 in_hour = hour_points[at.replace(minute=0)]
+                when = clock(at, minutes, tz)  # the profiles' view of the interval, once
                 for p in points:
                     of_point = matched.get(p.id)
                     m = of_point.get(k) if of_point else None
@@ -634,10 +635,8 @@ class Simulation:
                     if p.storage:
                         imp, exp = mi + fi, me + fe
                     else:
-                        load = load_kwh(p.profile, at, minutes, tz) * _gauss_factor(
-                            rng, self.load_error
-                        )
-                        gen = pv_kwh(p.profile, at, minutes, tz, profile_seed)
+                        load = load_kwh_at(p.profile, when) * _gauss_factor(rng, self.load_error)
+                        gen = pv_kwh_at(p.profile, when, profile_seed)
                         gen = gen * _gauss_factor(rng, self.pv_error) + other_kwh(
                             p.profile, minutes
                         )
@@ -685,6 +684,7 @@ class Simulation:
                     f.market_pln += line.total_pln
                     f.bought_local_kwh += line.matched_import_kwh
                     f.sold_local_kwh += line.matched_export_kwh
+            grid_rates: dict[tuple[date, str | None], Decimal] = {}
             for hour, cells in sorted(hour_points.items()):
                 local_day = hour.astimezone(zone).date()
                 figures = [
@@ -714,13 +714,15 @@ class Simulation:
                         PLN4, rounding=ROUND_HALF_UP
                     )
                     if ph.import_kwh:
-                        grid_rate = sum(
-                            (
-                                rates.rate(fee, local_day, ph.tariff_group) or ZERO
-                                for fee in _GRID_FEES
-                            ),
-                            ZERO,
-                        )
+                        grid_rate = grid_rates.get((local_day, ph.tariff_group))
+                        if grid_rate is None:  # the same for a day and tariff group
+                            grid_rate = grid_rates[(local_day, ph.tariff_group)] = sum(
+                                (
+                                    rates.rate(fee, local_day, ph.tariff_group) or ZERO
+                                    for fee in _GRID_FEES
+                                ),
+                                ZERO,
+                            )
                         base[by_id[ph.point_id].kind] += (ph.import_kwh * grid_rate).quantize(
                             PLN4, rounding=ROUND_HALF_UP
                         )
