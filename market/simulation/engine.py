@@ -377,7 +377,7 @@ class Simulation:
         if self.workers > 1 and self.first_day < self.last_day:
             return await self.run_parallel()
         engine = self.sessions.kw["bind"]
-        collecting = gc.isenabled()
+        collecting, frozen_before = gc.isenabled(), gc.get_freeze_count() > 0
         async with engine.connect() as connection:  # one connection: commits keep it
             session = AsyncSession(bind=connection, expire_on_commit=False, autoflush=False)
             try:
@@ -385,7 +385,8 @@ class Simulation:
                 with inline():
                     return await self._run(session)
             finally:
-                gc.unfreeze()
+                if not frozen_before:  # a process that froze its heap itself keeps it so
+                    gc.unfreeze()
                 if collecting:
                     gc.enable()
                 await session.close()
