@@ -25,15 +25,17 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from market.access.actor import Actor
 from market.access.models import Role
 from market.clearing.day_ahead_models import DayAheadPosition, DayAheadPrice, DayAheadRun
+from market.core.errors import NotFound
 from market.core.timegrid import label
 from market.export.day_ahead import day_ahead_amounts
 from market.export.request import month_range
 from market.network.models import MeteringPoint, Node
+from market.reports.member_days import member_days, month_totals
 from market.reports.service import Period, cluster_report, member_statement
 from market.reports.statement_csv import statement_csv
 from market.settlement.settle import DayAheadAmount
@@ -173,11 +175,12 @@ async def test_day_ahead_buy_and_intraday_sell_in_the_statement(db: Any) -> None
     assert bakery.day_ahead_sales_revenue_pln == D("0.70") and bakery.total_pln == D("3.30")
     # the cluster's day-ahead money reconciles with the stored results, to the grosz
     assert anna.day_ahead_amount_pln + bakery.day_ahead_amount_pln == stored == D("1.43")
-    # the cluster report's cost counts the day-ahead money of the settled intervals
-    # (00:00Z: 1.80 − 0.70; 02:00Z is not settled): intraday A −1.10, B +4.00
+    # the cluster report's cost counts the day-ahead money of every interval (00:00Z:
+    # 1.80 − 0.70; 02:00Z, not cleared intraday: 0.33): intraday A −1.10, B +4.00
     async with db.session() as s:
         report = await cluster_report(s, None, *month_range(OCTOBER), Period.MONTH)
-    assert report.totals.cost_pln == D("-1.10") + D("4.00") + D("1.80") - D("0.70")
+    assert report.totals.cost_pln == D("-1.10") + D("4.00") + D("1.80") - D("0.70") + D("0.33")
+    assert report.totals.cost_pln == anna.total_pln + bakery.total_pln
     text = statement_csv(anna).decode("utf-8-sig")
     assert ";day_ahead_amount;PLN;2,13" in text and ";total;PLN;1,03" in text
 
@@ -225,3 +228,82 @@ async def test_statement_page_and_csv_show_both_markets(db: Any, client: Any) ->
     assert rows["Razem za miesiąc"] == "1,03"
     statutory = client.get("/statement/statutory", params={"month": "2026-10"}).text
     assert "Kupiono na aukcji dnia następnego (koszt zakupu)" in statutory
+
+
+# --- the day-by-day views, a month with day-ahead positions only, the cluster report, the API
+
+
+async def test_member_days_show_both_markets_and_add_up_to_the_statement(db: Any) -> None:
+    """A's 2026-10-25 by interval (all three intervals fall on the local day):
+    00:00Z intraday sold 3 (+0.55), day-ahead bought 4 at 0.45 (−1.80) → net −1.25;
+    01:00Z intraday sold 3 → +0.55; 02:00Z (day-ahead only) battery 2 in / 1 out, stored 0.33
+    → −0.33. The day: day-ahead 6 / 1 kWh, −2.13; intraday sold 6, +1.10; net −1.03 =
+    −(A's statement's market amount 1.03)."""
+    async with db.session() as s:
+        await build_cluster(s, STARTS)
+        members = await _day_ahead(s)
+    async with db.session() as s:
+        days = await member_days(s, COORD, *month_range(OCTOBER), members[PPE_A])
+        anna = await member_statement(s, COORD, OCTOBER, members[PPE_A])
+    assert [d.day for d in days] == [DAY]
+    rows = days[0].intervals
+    assert [r.start_utc for r in rows] == [*STARTS, LATE]
+    assert [r.net_pln for r in rows] == [D("-1.25"), D("0.55"), D("-0.33")]
+    first, _, late = rows
+    assert (first.day_ahead_bought_kwh, first.day_ahead_price_pln_per_kwh) == (D(4), D("0.45"))
+    assert first.revenue_pln == D("0.55") and first.cleared_intraday
+    assert late.price_pln_per_kwh is None and not late.cleared_intraday
+    assert (late.day_ahead_cost_pln, late.day_ahead_revenue_pln) == (D("0.67"), D("0.34"))
+    day = days[0]
+    assert (day.day_ahead_bought_kwh, day.day_ahead_sold_kwh) == (D(6), D(1))
+    assert day.day_ahead_amount_pln == D("2.13") and day.intraday_net_pln == D("1.10")
+    assert (day.purchase_cost_pln, day.sales_revenue_pln) == (D("2.47"), D("1.44"))
+    total = month_totals(days)
+    assert total.net_pln == -anna.market_amount_pln == D("-1.03")
+    assert total.day_ahead_amount_pln == anna.day_ahead_amount_pln
+    assert total.cost_pln - total.revenue_pln == anna.local_amount_pln
+
+
+async def test_a_month_with_day_ahead_positions_only(db: Any) -> None:
+    """Both intraday intervals failed: no interval is cleared intraday, the statement is the
+    day-ahead part alone (A: 2.13, its name kept), and the days show the two positions."""
+    async with db.session() as s:
+        await build_cluster(s, STARTS)
+        members = await _day_ahead(s)
+        await s.execute(update(Interval).values(status="failed"))
+        await s.commit()
+    async with db.session() as s:
+        anna = await member_statement(s, COORD, OCTOBER, members[PPE_A])
+        days = await member_days(s, COORD, *month_range(OCTOBER), members[PPE_A])
+        with pytest.raises(NotFound):  # neither market: still nothing to show
+            await member_statement(s, COORD, date(2026, 11, 1), members[PPE_A])
+    assert anna.member == "Anna Prosument" and anna.lines == 0
+    assert anna.day_ahead_amount_pln == anna.total_pln == D("2.13")
+    assert [r.start_utc for r in days[0].intervals] == [STARTS[0], LATE]
+    assert month_totals(days).net_pln == D("-2.13")
+
+
+async def test_cluster_report_counts_day_ahead_only_intervals_and_local_share(db: Any) -> None:
+    """02:00Z's intraday clearing failed: the report still has its day-ahead money (0.33),
+    its firm kWh (A bought 2, sold 1) and grid-only 1 kWh × 0.89. Locally traded (both
+    markets, no meter data): 00:00Z min(2.5 + 4, 3 + 1) = 4, 01:00Z min(2.5, 3) = 2.5, 02:00Z
+    min(2, 1) = 1 → 7.5 of 6.5 + 2.5 + 2 = 11 kWh consumed. The money reconciles with the
+    members' statements: −1.10 + 4.00 + 1.80 − 0.70 + 0.33 = 4.33 = 1.03 + 3.30."""
+    async with db.session() as s:
+        await build_cluster(s, STARTS)
+        members = await _day_ahead(s)
+        await s.execute(update(Interval).where(Interval.start_utc == LATE).values(status="failed"))
+        await s.commit()
+    async with db.session() as s:
+        report = await cluster_report(s, None, *month_range(OCTOBER), Period.INTERVAL)
+        statements = [
+            await member_statement(s, COORD, OCTOBER, members[ppe]) for ppe in (PPE_A, PPE_B)
+        ]
+    assert report.totals.cost_pln == D("4.33") == sum((st.total_pln for st in statements), D(0))
+    assert report.totals.local_kwh == D("7.5") and report.totals.consumption_kwh == D(11)
+    assert report.totals.intervals == 3
+    late = report.rows[-1][1]
+    assert report.rows[-1][0] == "2026-10-25T03:00+01:00"
+    assert (late.cost_pln, late.local_kwh, late.consumption_kwh) == (D("0.33"), D(1), D(2))
+    assert late.grid_only_pln == D("0.89")
+    assert [f.start_utc for f in report.last_day] == [*STARTS, LATE]
