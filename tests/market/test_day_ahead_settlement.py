@@ -19,6 +19,7 @@ A's October: day-ahead bought 6 kWh for 2.47, sold 1 kWh for 0.34, amount 2.13; 
 
 from __future__ import annotations
 
+import re
 import zlib
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
@@ -41,7 +42,7 @@ from market.reports.statement_csv import statement_csv
 from market.settlement.settle import DayAheadAmount
 from market.trading.day_ahead_models import DayAheadAuction
 from market.trading.models import Interval
-from tests.exports.test_export_web import app, client, sign_in
+from tests.exports.test_export_web import app, client, sign_in, token_for
 from tests.support.exports import PPE_A, PPE_B, STARTS, build_cluster
 
 __all__ = ["app", "client"]
@@ -307,3 +308,80 @@ async def test_cluster_report_counts_day_ahead_only_intervals_and_local_share(db
     assert (late.cost_pln, late.local_kwh, late.consumption_kwh) == (D("0.33"), D(1), D(2))
     assert late.grid_only_pln == D("0.89")
     assert [f.start_utc for f in report.last_day] == [*STARTS, LATE]
+
+
+def _cells(html: str, table: str, part: str) -> list[str]:
+    body = re.search(rf'id="{table}".*?<{part}>(.*?)</{part}>', html, re.S)
+    assert body, f"no {part} in #{table}"
+    return [c.strip() for c in re.findall(r">([^<>]*)</t[dh]>", body.group(1))]
+
+
+async def test_statement_days_and_day_view_pages_show_day_ahead(db: Any, client: Any) -> None:
+    """The page's day table and its month total (A: day-ahead 6 / 1 kWh, −2.13; intraday
+    sold 6, +1.10; net −1.03 = −the statement's market amount), the day view's 02:00Z row
+    (day-ahead only: no intraday price, net −0.33) and its total."""
+    async with db.session() as s:
+        await _day_ahead(s)
+    sign_in(client, "anna")
+    page = client.get("/statement/", params={"month": "2026-10"}).text
+    zl = "\u00a0zł"
+    total = _cells(page, "days", "tfoot")
+    assert total == ["Razem za miesiąc", "6,000", "1,000", f"−2,13{zl}", "0,000", "6,000",
+                     f"0,00{zl}", f"+1,10{zl}", f"−1,03{zl}"]  # fmt: skip
+    assert "Aukcja dnia następnego: kupiono kWh" in page
+    day = client.get("/statement/day", params={"day": "2026-10-25"}).text
+    rows = re.findall(r"<tr><td data-label[^>]*>.*?</tr>", day, re.S)
+    late = [c.strip() for c in re.findall(r">([^<>]*)</td>", rows[-1])]
+    assert late[3:] == ["0,000", "0,000", "–", "2,000", "1,000", "0,3333", f"−0,33{zl}"]
+    assert _cells(day, "intervals", "tfoot")[-1] == f"−1,03{zl}"
+    assert f"+1,44{zl}" in day and f"−2,47{zl}" in day  # both markets' revenue and cost
+
+
+async def test_month_with_day_ahead_only_shows_the_statement(db: Any, client: Any) -> None:
+    async with db.session() as s:
+        await _day_ahead(s)
+        await s.execute(update(Interval).values(status="failed"))
+        await s.commit()
+    sign_in(client, "anna")
+    page = client.get("/statement/", params={"month": "2026-10"}).text
+    assert "nie ma jeszcze nic do rozliczenia" not in page and "Razem za miesiąc" in page
+    assert "2,13" in page and "Aukcja dnia następnego: saldo" in page
+
+
+async def test_statement_api(db: Any, client: Any) -> None:
+    """GET /api/v1/statements/{YYYY-MM}: the statement's figures as decimal strings; a
+    member's own only (403 naming member_id), the coordinator anyone's (404 for no member),
+    422 naming month for a bad month."""
+    async with db.session() as s:
+        members = await _day_ahead(s)
+    anna = token_for(client, "anna")
+    r = client.get("/api/v1/statements/2026-10", headers=anna)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["member"], body["month"], body["day_ahead_positions"]) == (
+        "Anna Prosument", "2026-10", 2,
+    )  # fmt: skip
+    figures = body["figures"]
+    assert figures["day_ahead_amount_pln"] == "2.13" and figures["local_amount_pln"] == "-1.10"
+    assert figures["total_pln"] == "1.03" and figures["bought_day_ahead_kwh"] == "6.000"
+    assert figures["day_ahead_purchase_cost_pln"] == "2.47"
+    other = client.get(
+        "/api/v1/statements/2026-10", params={"member_id": members[PPE_B]}, headers=anna
+    )
+    assert other.status_code == 403 and other.json()["field"] == "member_id"
+    for bad in ("2026-13", "October", "2026-1"):
+        r = client.get(f"/api/v1/statements/{bad}", headers=anna)
+        assert r.status_code == 422 and r.json()["field"] == "month", (bad, r.text)
+    assert client.get("/api/v1/statements/2026-10").status_code == 401
+    coord = token_for(client, "coord")
+    bakery = client.get(
+        "/api/v1/statements/2026-10", params={"member_id": members[PPE_B]}, headers=coord
+    ).json()
+    assert bakery["figures"]["total_pln"] == "3.30" and bakery["member"] == "Piekarnia"
+    missing = client.get("/api/v1/statements/2026-10", params={"member_id": 99999}, headers=coord)
+    assert missing.status_code == 404 and missing.json()["field"] == "member_id"
+    empty = client.get("/api/v1/statements/2020-01", headers=anna).json()
+    assert empty["figures"]["total_pln"] == "0.00" and empty["day_ahead_positions"] == 0
+    schema = client.get("/schema/openapi.json").json()
+    op = schema["paths"]["/api/v1/statements/{month}"]["get"]
+    assert {"200", "401", "403", "404", "422"} <= set(op["responses"])

@@ -38,13 +38,17 @@ class StatementView:
     intraday_lines: int
     day_ahead_positions: int
     intervals_with_meter_data: int
-    #: The statement's items by key (`bought_local_kwh`, `day_ahead_amount_pln`, …; the CSV's
-    #: keys with the unit as suffix), each a decimal string.
+    #: The statement's items by key (`bought_local_kwh`, `day_ahead_amount_pln`, …: the CSV's
+    #: keys with the unit as suffix), each a decimal string (kWh with 3 places, PLN with 2).
     figures: dict[str, str] = field(default_factory=dict)
 
 
-def _text(value: Decimal) -> str:
-    return str(value)
+#: The scale each unit is stored with (kWh to the Wh, PLN to the grosz).
+PLACES = {"kWh": Decimal("0.001"), "PLN": Decimal("0.01")}
+
+
+def _text(value: Decimal, unit: str) -> str:
+    return str(value.quantize(PLACES[unit]))
 
 
 def view_of(statement: Statement, member_id: int) -> StatementView:
@@ -56,7 +60,9 @@ def view_of(statement: Statement, member_id: int) -> StatementView:
         intraday_lines=statement.lines,
         day_ahead_positions=statement.day_ahead_positions,
         intervals_with_meter_data=statement.intervals_with_meter_data,
-        figures={f"{key}_{unit.lower()}": _text(value) for key, unit, value in statement.rows()},
+        figures={
+            f"{key}_{unit.lower()}": _text(value, unit) for key, unit, value in statement.rows()
+        },
     )
 
 
