@@ -346,6 +346,11 @@ async def test_month_with_day_ahead_only_shows_the_statement(db: Any, client: An
     page = client.get("/statement/", params={"month": "2026-10"}).text
     assert "nie ma jeszcze nic do rozliczenia" not in page and "Razem za miesiąc" in page
     assert "2,13" in page and "Aukcja dnia następnego: saldo" in page
+    assert client.get("/statement/statutory", params={"month": "2026-10"}).status_code == 200
+    csv = client.get("/statement/csv", params={"month": "2026-10"}).content.decode("utf-8-sig")
+    assert "Kwota za aukcję dnia następnego;zł;2,13" in csv
+    day = client.get("/statement/day", params={"day": "2026-10-25"}).text
+    assert "Tego dnia nic jeszcze nie rozliczono" not in day and "2,000" in day
 
 
 async def test_statement_api(db: Any, client: Any) -> None:
