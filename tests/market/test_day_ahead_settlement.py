@@ -390,3 +390,13 @@ async def test_statement_api(db: Any, client: Any) -> None:
     schema = client.get("/schema/openapi.json").json()
     op = schema["paths"]["/api/v1/statements/{month}"]["get"]
     assert {"200", "401", "403", "404", "422"} <= set(op["responses"])
+
+
+async def test_report_page_counts_the_day_ahead_only_interval(db: Any, client: Any) -> None:
+    """The coordinator's report: 3 intervals (02:00Z has day-ahead positions only), the
+    definition note in Polish, share traded locally 7.5 / 11 = 68.2 %."""
+    async with db.session() as s:
+        await _day_ahead(s)
+    sign_in(client, "coord")
+    page = client.get("/reports/", params={"start": "2026-10"}).text
+    assert "Liczą się oba rynki" in page and "68,2" in page
