@@ -370,6 +370,12 @@ async def test_statement_api(db: Any, client: Any) -> None:
     assert figures["day_ahead_amount_pln"] == "2.13" and figures["local_amount_pln"] == "-1.10"
     assert figures["total_pln"] == "1.03" and figures["bought_day_ahead_kwh"] == "6.000"
     assert figures["day_ahead_purchase_cost_pln"] == "2.47"
+    assert body["days"] == [
+        {"day": "2026-10-25", "day_ahead_bought_kwh": "6.000", "day_ahead_sold_kwh": "1.000",
+         "day_ahead_amount_pln": "2.13", "intraday_bought_kwh": "0.000",
+         "intraday_sold_kwh": "6.000", "intraday_cost_pln": "0.00",
+         "intraday_revenue_pln": "1.10"}
+    ]  # fmt: skip
     other = client.get(
         "/api/v1/statements/2026-10", params={"member_id": members[PPE_B]}, headers=anna
     )
@@ -387,6 +393,7 @@ async def test_statement_api(db: Any, client: Any) -> None:
     assert missing.status_code == 404 and missing.json()["field"] == "member_id"
     empty = client.get("/api/v1/statements/2020-01", headers=anna).json()
     assert empty["figures"]["total_pln"] == "0.00" and empty["day_ahead_positions"] == 0
+    assert empty["days"] == []
     schema = client.get("/schema/openapi.json").json()
     op = schema["paths"]["/api/v1/statements/{month}"]["get"]
     assert {"200", "401", "403", "404", "422"} <= set(op["responses"])
