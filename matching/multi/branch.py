@@ -234,9 +234,10 @@ def dive(
     group: IntArray,
     max_nodes: int,
 ) -> tuple[np.ndarray, float, int]:
-    """An incumbent by fixing and re-solving (docs/clearing.md, "Block orders", step 1(c)):
-    from `root`, fix every fractional on/off value and re-solve, leaving the others free,
-    until the LP is integral. An exclusive group with a fractional member is decided whole:
+    """An incumbent by fixing and re-solving (docs/clearing.md, "Block orders", step 1(b′)):
+    from `root`, fix the fractional on/off value nearest to 0 or 1 (ties: the first) and
+    re-solve, leaving the others free, until the LP is integral. An exclusive group with a
+    fractional member is decided whole:
     its member with the largest relaxed value (ties: the first) is fixed on when the group's
     relaxed total is at least ½, the others off; else its fractional members are fixed off.
     An ungrouped block goes to the nearer of 0 and 1 (½ up). If a step is infeasible its
@@ -251,6 +252,9 @@ def dive(
         if not frac.any():
             return np.round(y) > 0.5, node.objective, nodes
         fix = np.flatnonzero(frac)
+        # only the fractional value nearest to 0 or 1 (ties: the first), with its group's
+        k = int(fix[np.argmin(np.abs(y[fix] - np.round(y[fix])))])
+        fix = np.flatnonzero(frac & (group == group[k])) if group[k] >= 0 else fix[fix == k]
         value = np.round(y[fix])
         grouped = group[fix] >= 0
         value[grouped] = 0.0
