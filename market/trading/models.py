@@ -6,9 +6,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import DDL, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import DDL, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, event
 from sqlalchemy import UniqueConstraint as Unique
-from sqlalchemy import event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from market.access.models import Member
@@ -155,8 +154,8 @@ class Order(Base):
 
 #: PostgreSQL keeps this share of each page of `orders` for new rows, the rest for the new
 #: versions of the rows when their interval or day is cleared: the update then stays on the
-#: page (HOT) and writes no index entry. 480,000 orders of a 5,000-point day: 12.9 s of server
-#: time with full pages and every index written, 7.1 s this way (docs/benchmarks.md, da13b).
+#: page (HOT) and writes no index entry. 480,000 orders of a 5,000-point day: 18.6–28.4 s of
+#: server time with full pages and every index written, 2.3 s this way (docs/benchmarks.md).
 #: Without it, the same update moves every row to new pages (the table's size after a
 #: clearing is about the same either way).
 ORDERS_FILLFACTOR = 50
@@ -164,7 +163,7 @@ ORDERS_FILLFACTOR = 50
 event.listen(
     Order.__table__,
     "after_create",
-    DDL(f"ALTER TABLE orders SET (fillfactor = {ORDERS_FILLFACTOR})").execute_if(
+    DDL(f"ALTER TABLE orders SET (fillfactor = {ORDERS_FILLFACTOR})").execute_if(  # type: ignore[no-untyped-call]
         dialect="postgresql"
     ),
 )
