@@ -357,7 +357,8 @@ class ConvertedDay:
     position_rows: list[dict[str, Any]]
     storage_rows: list[dict[str, Any]]
     block_rows: list[dict[str, Any]]
-    order_rows: list[dict[str, Any]]
+    #: (order id, accepted kWh, clearing price, amount PLN, status) per order of the day.
+    order_rows: list[tuple[int, Decimal, Decimal | None, Decimal, str]]
     ok: bool
     #: Per interval index: {node code: price string} (the live event's summary).
     summary: dict[str, Any]
@@ -428,25 +429,24 @@ def convert_day(
         cell[2] += kwh * p if buy else -kwh * p
         return (kwh * p).quantize(AMOUNT)
 
-    accepted = {str(o["id"]): o.get("accepted_kwh", 0.0) for o in result.get("orders", [])}
-    order_rows: list[dict[str, Any]] = []
+    # (id, accepted kWh, clearing price, amount, status) per order, as plain tuples (a day has
+    # ~500,000: no dict per row); most orders take nothing, and share one zero.
+    accepted = {o["id"]: o.get("accepted_kwh", 0.0) for o in result.get("orders", [])} if ok else {}
+    no_amount = Decimal("0.00")
+    order_rows: list[tuple[int, Decimal, Decimal | None, Decimal, str]] = []
+    append = order_rows.append
     for key, (oid, mp, node, buy, t) in problem.orders.items():
-        kwh = _e(accepted.get(key, 0.0)) if ok else ZERO
-        amount = add(t, mp, node, buy, kwh)
-        order_rows.append(
-            {
-                "id": oid,
-                "accepted_kwh": kwh,
-                "clearing_price": prices[t].get(node) if ok else None,
-                "amount_pln": amount,
-                "status": FILLED if kwh > 0 else UNFILLED,
-            }
-        )
+        price = prices[t].get(node) if ok else None
+        value = accepted.get(key)
+        if not value:
+            append((oid, ZERO, price, no_amount, UNFILLED))
+            continue
+        kwh = _e(value)
+        append((oid, kwh, price, add(t, mp, node, buy, kwh), FILLED if kwh > 0 else UNFILLED))
     order_rows += [
-        {"id": oid, "accepted_kwh": ZERO, "clearing_price": None,
-         "amount_pln": Decimal("0.00"), "status": OrderStatus.UNFILLED.value}
+        (oid, ZERO, None, no_amount, OrderStatus.UNFILLED.value)
         for oid in problem.excluded_order_ids
-    ]  # fmt: skip
+    ]
     # A partly accepted simple order: its requested quantity is compared by the caller.
     storage_rows: list[dict[str, Any]] = []
     by_storage = {str(s["id"]): s for s in result.get("storage", [])} if ok else {}
@@ -799,10 +799,7 @@ async def _store(
         session,
         cast(Table, Order.__table__),
         ["id", "accepted_kwh", "clearing_price", "amount_pln", "status", "updated_at"],
-        [
-            (r["id"], r["accepted_kwh"], r["clearing_price"], r["amount_pln"], r["status"], now)
-            for r in converted.order_rows
-        ],
+        [(*row, now) for row in converted.order_rows],
         "accepted_kwh = r.accepted_kwh, clearing_price = r.clearing_price, "
         "amount_pln = r.amount_pln, updated_at = r.updated_at, status = CASE "
         f"WHEN r.accepted_kwh > 0 AND r.accepted_kwh < {Order.__tablename__}.quantity_kwh "

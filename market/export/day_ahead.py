@@ -106,6 +106,7 @@ async def day_ahead_amounts(
             DayAheadPosition.export_kwh,
             DayAheadPosition.amount_pln,
             DayAheadPrice.price,
+            Interval.start_utc,
         )
         .select_from(DayAheadPosition)
         .join(DayAheadRun, DayAheadRun.id == DayAheadPosition.run_id)
@@ -125,7 +126,43 @@ async def day_ahead_amounts(
     )
     if member_id is not None:
         stmt = stmt.where(MeteringPoint.member_id == member_id)
-    return [DayAheadAmount(*row) for row in (await session.execute(stmt)).all()]
+    return [
+        DayAheadAmount(ppe, imp, exp, amount, price, aware(start))
+        for ppe, imp, exp, amount, price, start in (await session.execute(stmt)).all()
+    ]
+
+
+class UnsettledInterval(NamedTuple):
+    interval_id: int
+    start_utc: datetime
+    minutes: int
+
+
+async def day_ahead_only_intervals(
+    session: AsyncSession, start: datetime, end: datetime, settled: Iterable[int]
+) -> list[UnsettledInterval]:
+    """The intervals starting in [start, end) with firm day-ahead positions (of the run in
+    force) that are not among `settled` (the intraday market's cleared intervals): open,
+    failed or not yet cleared intraday, in time order."""
+    done = set(settled)
+    stmt = (
+        select(Interval.id, Interval.start_utc, Interval.minutes)
+        .where(
+            Interval.start_utc >= start,
+            Interval.start_utc < end,
+            Interval.id.in_(
+                select(DayAheadPosition.interval_id)
+                .join(DayAheadRun, DayAheadRun.id == DayAheadPosition.run_id)
+                .join(DayAheadAuction, _in_force())
+            ),
+        )
+        .order_by(Interval.start_utc)
+    )
+    return [
+        UnsettledInterval(iid, aware(t), minutes)
+        for iid, t, minutes in (await session.execute(stmt)).all()
+        if iid not in done
+    ]
 
 
 class MeteringDayAhead(NamedTuple):

@@ -1,6 +1,12 @@
 """A member's month day by day, and a day interval by interval: metered consumption and
 production next to what the member bought and sold in the cluster, with the purchase cost and
-the sales revenue (the prosumer's own view of the statement)."""
+the sales revenue (the prosumer's own view of the statement).
+
+Both markets appear: the intraday auctions' trades (`bought_kwh`, `cost_pln`, …) and the
+day-ahead auction's firm positions (`day_ahead_*`, the stored amounts of the run in force),
+also in intervals the intraday market has not cleared. Summed over the month, the days give
+the statement's market figures exactly: Σ `cost_pln − revenue_pln` = `local_amount_pln`,
+Σ `day_ahead_amount_pln` = `day_ahead_amount_pln` (see `MonthDays.totals`)."""
 
 from __future__ import annotations
 
@@ -13,12 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access.actor import Actor
 from market.access.models import Role
-from market.core.errors import Forbidden
+from market.core.errors import Forbidden, NotFound
 from market.core.timegrid import as_utc
+from market.export.day_ahead import day_ahead_amounts
 from market.export.metering import settled_intervals
 from market.export.request import LOCAL_TZ, local_midnight, month_range
 from market.export.scope import load_scope
-from market.settlement.settle import ZERO, Line, split_traded_amount
+from market.settlement.settle import ZERO, DayAheadAmount, Line, split_traded_amount
 
 
 @dataclass
@@ -27,8 +34,9 @@ class MemberInterval:
 
     start_utc: datetime
     local_day: date
-    #: The price at the member's node (of the first point when the points sit at several).
-    price_pln_per_kwh: Decimal
+    #: The intraday price at the member's node (of the first point when the points sit at
+    #: several); None when the intraday market has not cleared the interval.
+    price_pln_per_kwh: Decimal | None
     bought_kwh: Decimal = ZERO
     sold_kwh: Decimal = ZERO
     cost_pln: Decimal = ZERO
@@ -36,6 +44,31 @@ class MemberInterval:
     #: Metered consumption (import) and production (export); None before meter data arrives.
     metered_import_kwh: Decimal | None = None
     metered_export_kwh: Decimal | None = None
+    #: The day-ahead auction's firm positions (cost − revenue = the stored amount).
+    day_ahead_bought_kwh: Decimal = ZERO
+    day_ahead_sold_kwh: Decimal = ZERO
+    day_ahead_cost_pln: Decimal = ZERO
+    day_ahead_revenue_pln: Decimal = ZERO
+    day_ahead_amount_pln: Decimal = ZERO
+    #: The day-ahead price at the member's node (of the first point with a position).
+    day_ahead_price_pln_per_kwh: Decimal | None = None
+    #: Whether the intraday market cleared this interval (False: day-ahead positions only).
+    cleared_intraday: bool = False
+
+    @property
+    def net_pln(self) -> Decimal:
+        """Earned (positive) or paid (negative) in both markets in the interval."""
+        return self.revenue_pln - self.cost_pln - self.day_ahead_amount_pln
+
+    def add_day_ahead(self, position: DayAheadAmount) -> None:
+        self.day_ahead_bought_kwh += position.import_kwh
+        self.day_ahead_sold_kwh += position.export_kwh
+        self.day_ahead_amount_pln += position.amount_pln
+        cost, revenue = position.split()
+        self.day_ahead_cost_pln += cost
+        self.day_ahead_revenue_pln += revenue
+        if self.day_ahead_price_pln_per_kwh is None:
+            self.day_ahead_price_pln_per_kwh = position.price_pln_per_kwh
 
     def add(self, line: Line) -> None:
         self.bought_kwh += line.matched_import_kwh
@@ -71,9 +104,59 @@ class MemberDay:
         return sum((i.revenue_pln for i in self.intervals), ZERO)
 
     @property
-    def net_pln(self) -> Decimal:
-        """Earned (positive) or paid (negative) in the cluster that day."""
+    def purchase_cost_pln(self) -> Decimal:
+        """What buying cost that day in both markets."""
+        return self.cost_pln + self.day_ahead_cost_pln
+
+    @property
+    def sales_revenue_pln(self) -> Decimal:
+        """What selling earned that day in both markets."""
+        return self.revenue_pln + self.day_ahead_revenue_pln
+
+    @property
+    def intraday_net_pln(self) -> Decimal:
+        """Earned (positive) or paid (negative) in the intraday auctions that day."""
         return self.revenue_pln - self.cost_pln
+
+    @property
+    def day_ahead_bought_kwh(self) -> Decimal:
+        return sum((i.day_ahead_bought_kwh for i in self.intervals), ZERO)
+
+    @property
+    def day_ahead_sold_kwh(self) -> Decimal:
+        return sum((i.day_ahead_sold_kwh for i in self.intervals), ZERO)
+
+    @property
+    def day_ahead_cost_pln(self) -> Decimal:
+        return sum((i.day_ahead_cost_pln for i in self.intervals), ZERO)
+
+    @property
+    def day_ahead_revenue_pln(self) -> Decimal:
+        return sum((i.day_ahead_revenue_pln for i in self.intervals), ZERO)
+
+    @property
+    def day_ahead_amount_pln(self) -> Decimal:
+        """Paid (positive) or received (negative) for the day's firm day-ahead positions."""
+        return sum((i.day_ahead_amount_pln for i in self.intervals), ZERO)
+
+    @property
+    def day_ahead_net_pln(self) -> Decimal:
+        """Earned (positive) or paid (negative) in the day-ahead auction that day."""
+        return -self.day_ahead_amount_pln
+
+    @property
+    def net_pln(self) -> Decimal:
+        """Earned (positive) or paid (negative) in both markets that day."""
+        return self.intraday_net_pln + self.day_ahead_net_pln
+
+
+def month_totals(days: list[MemberDay]) -> MemberDay:
+    """The days added up (one `MemberDay` holding every interval): its intraday net is
+    −`Statement.local_amount_pln`, its day-ahead amount `Statement.day_ahead_amount_pln`."""
+    total = MemberDay(days[0].day if days else date.min)
+    for d in days:
+        total.intervals.extend(d.intervals)
+    return total
 
 
 def _target(actor: Actor, member_id: int | None) -> int:
@@ -91,22 +174,39 @@ async def member_days(
     member_id: int | None = None,
     tz: str = LOCAL_TZ,
 ) -> list[MemberDay]:
-    """The member's cleared intervals in [start, end) grouped by local day, oldest first
-    (`NotFound` from `load_scope` when nothing was cleared there)."""
+    """The member's intervals in [start, end) with an intraday trade or a firm day-ahead
+    position, grouped by local day, oldest first (`NotFound` from `load_scope` when nothing
+    was cleared there in either market)."""
     target = _target(actor, member_id)
-    scope = await load_scope(session, start, end)
-    mine = {p.ppe for p in scope.points if p.member_id == target}
+    day_ahead = await day_ahead_amounts(session, start, end, target)
+    rows: dict[datetime, MemberInterval] = {}
+    try:
+        scope = await load_scope(session, start, end)
+    except NotFound as error:
+        if error.field != "from" or not day_ahead:
+            raise
+    else:
+        mine = {p.ppe for p in scope.points if p.member_id == target}
+        async for s in settled_intervals(session, scope, idle_points=False):
+            lines = [line for line in s.settlement.lines if line.ppe in mine]
+            if not lines:
+                continue
+            start_utc = as_utc(s.settlement.start)
+            row = MemberInterval(start_utc, _local_day(start_utc, tz), lines[0].price_pln_per_kwh)
+            row.cleared_intraday = True
+            for line in lines:
+                row.add(line)
+            rows[start_utc] = row
+    for position in day_ahead:
+        start_utc = as_utc(position.start_utc or start)
+        found = rows.get(start_utc)
+        if found is None:  # not cleared intraday (yet, or its clearing failed)
+            found = rows[start_utc] = MemberInterval(start_utc, _local_day(start_utc, tz), None)
+        found.add_day_ahead(position)
     days: dict[date, MemberDay] = {}
-    async for s in settled_intervals(session, scope, idle_points=False):
-        lines = [line for line in s.settlement.lines if line.ppe in mine]
-        if not lines:
-            continue
-        start_utc = as_utc(s.settlement.start)
-        local_day = _local_day(start_utc, tz)
-        row = MemberInterval(start_utc, local_day, lines[0].price_pln_per_kwh)
-        for line in lines:
-            row.add(line)
-        days.setdefault(local_day, MemberDay(local_day)).intervals.append(row)
+    for start_utc in sorted(rows):
+        row = rows[start_utc]
+        days.setdefault(row.local_day, MemberDay(row.local_day)).intervals.append(row)
     return list(days.values())
 
 

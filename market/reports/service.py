@@ -6,10 +6,18 @@ metered when meter data exists, else what the market matched):
 - self-sufficiency = Σ min(C_t, G_t) / Σ C_t — consumption covered by cluster generation in
   the same interval;
 - self-consumption = Σ min(C_t, G_t) / Σ G_t — cluster generation used inside the cluster;
-- share traded locally = Σ min(bought_t, sold_t) / Σ C_t — energy the market matched between
-  members;
+- share traded locally = Σ min(bought_t, sold_t) / Σ C_t — energy the markets matched between
+  members, where bought_t and sold_t are the members' purchases and sales in *both* markets
+  (the day-ahead auction's firm positions + the intraday auction's trades of interval t);
 - savings = Σ (what members would have paid with the grid alone − what they paid), what
-  they paid counting the day-ahead positions' amounts of the settled intervals.
+  they paid counting the day-ahead positions' amounts.
+
+Intervals with firm day-ahead positions that the intraday market did not clear (its clearing
+failed, or it has not run yet) are in the report too, as the statements have them: their
+quantities are the firm positions (there is no settlement against meter data for them), what
+members paid is the positions' stored amounts, and grid-only prices their net firm energy at
+the grid connection's reference prices. So Σ of the members' statements' market amounts
+(day-ahead + intraday) = the report's market money.
 
 Statutory shares (draft rules for clusters, see docs/export-format.md): renewable share of the
 energy fed in ≥ 30 %; ability to cover ≥ 40 % of members' annual demand (from installed
@@ -28,16 +36,24 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access.actor import Actor, require_role
-from market.access.models import Role
-from market.core.errors import Forbidden, ValidationFailed
-from market.export.day_ahead import day_ahead_amounts
+from market.access.models import Member, Role
+from market.core.errors import Forbidden, NotFound, ValidationFailed
+from market.export.day_ahead import (
+    DayAheadData,
+    UnsettledInterval,
+    day_ahead_amounts,
+    day_ahead_only_intervals,
+    load_day_ahead,
+)
 from market.export.metering import SettledInterval, settled_intervals
 from market.export.request import LOCAL_TZ, month_range, parse_range
 from market.export.scope import ExportScope, PointInfo, cleared_span, line_names, load_scope
-from market.settlement.settle import ZERO, Statement
+from market.export.tables import interval_fields
+from market.settlement.settle import ZERO, Statement, to_grosz
 
 PV_YIELD_KWH_PER_KWP = Decimal(1050)
 OTHER_GENERATION_HOURS = Decimal(8000)
@@ -219,7 +235,10 @@ def figures_of(s: SettledInterval, renewable: set[int]) -> IntervalFigures:
     consumption = generation = bought = sold = renewable_in = ZERO
     cost = grid_only = ZERO
     # the day-ahead money of the interval's firm positions: `grid_only` counts their energy
-    day_ahead = s.data.day_ahead.amounts if s.data.day_ahead is not None else {}
+    da = s.data.day_ahead
+    day_ahead = da.amounts if da is not None else {}
+    day_ahead_in = da.imports if da is not None else {}
+    day_ahead_out = da.exports if da is not None else {}
     for p, line in zip(s.points, s.settlement.lines, strict=True):
         imp = (
             line.metered_import_kwh
@@ -231,12 +250,18 @@ def figures_of(s: SettledInterval, renewable: set[int]) -> IntervalFigures:
             if line.metered_export_kwh is not None
             else line.matched_export_kwh
         )
+        firm_in = day_ahead_in.get(p.id, ZERO)
+        firm_out = day_ahead_out.get(p.id, ZERO)
+        if line.metered_import_kwh is None:  # unmetered: what both markets matched
+            imp += firm_in
+        if line.metered_export_kwh is None:
+            exp += firm_out
         consumption += imp
         generation += exp
         if p.id in renewable:
             renewable_in += exp
-        bought += line.matched_import_kwh
-        sold += line.matched_export_kwh
+        bought += line.matched_import_kwh + firm_in
+        sold += line.matched_export_kwh + firm_out
         cost += line.total_pln + day_ahead.get(p.id, ZERO)
         grid_only += line.grid_only_amount_pln
     d = s.data
@@ -256,6 +281,41 @@ def figures_of(s: SettledInterval, renewable: set[int]) -> IntervalFigures:
         grid_only,
         price,
         tuple(d.congested_lines),
+    )
+
+
+def day_ahead_only_figures(
+    interval: UnsettledInterval,
+    d: DayAheadData,
+    scope: ExportScope,
+    renewable: set[int],
+) -> IntervalFigures:
+    """An interval with firm day-ahead positions that the intraday market did not clear:
+    the positions' quantities and stored amounts (see the module docstring)."""
+    bought = sum(d.imports.values(), ZERO)
+    sold = sum(d.exports.values(), ZERO)
+    renewable_in = sum((v for k, v in d.exports.items() if k in renewable), ZERO)
+    grid_only = ZERO
+    for point in set(d.imports) | set(d.exports):
+        net = d.imports.get(point, ZERO) - d.exports.get(point, ZERO)
+        if net > 0:
+            grid_only += to_grosz(net * scope.import_reference)
+        elif net < 0:
+            grid_only -= to_grosz(-net * scope.export_reference)
+    f = interval_fields(interval.start_utc, interval.minutes, scope.timezone)
+    return IntervalFigures(
+        interval.start_utc,
+        f.local_start,
+        f.local_day,
+        bought,
+        sold,
+        bought,
+        sold,
+        renewable_in,
+        sum(d.amounts.values(), ZERO),
+        grid_only,
+        None,
+        (),
     )
 
 
@@ -302,13 +362,31 @@ async def cluster_report(
     per: dict[str, Figures] = {}
     totals = Figures()
     last_day: list[IntervalFigures] = []
-    async for s in settled_intervals(session, scope, idle_points=False):
-        f = figures_of(s, renewable)
+
+    def add(f: IntervalFigures) -> None:
+        nonlocal last_day
         totals.add(f)
         per.setdefault(period_key(f, period), Figures()).add(f)
         if last_day and last_day[-1].local_day != f.local_day:
             last_day = []
         last_day.append(f)
+
+    unsettled = await day_ahead_only_intervals(
+        session, scope.start, scope.end, (r.interval_id for r in scope.runs)
+    )
+    firm = await load_day_ahead(session, (u.interval_id for u in unsettled))
+    extra = [day_ahead_only_figures(u, firm[u.interval_id], scope, renewable) for u in unsettled]
+    waiting = iter(extra)
+    pending = next(waiting, None)
+    async for s in settled_intervals(session, scope, idle_points=False):
+        f = figures_of(s, renewable)
+        while pending is not None and pending.start_utc < f.start_utc:
+            add(pending)
+            pending = next(waiting, None)
+        add(f)
+    while pending is not None:
+        add(pending)
+        pending = next(waiting, None)
     return ClusterReport(
         scope,
         period,
@@ -321,25 +399,47 @@ async def cluster_report(
 
 
 async def member_statement(
-    session: AsyncSession, actor: Actor, month: date, member_id: int | None = None
+    session: AsyncSession,
+    actor: Actor,
+    month: date,
+    member_id: int | None = None,
+    *,
+    field: str = "member",
 ) -> Statement:
     """A member's statement for the local month of `month` (parsed at the boundary by
     `market.export.request.parse_month`): the intraday trades and grid residuals of the settled
-    intervals, and the firm day-ahead positions of the month at the day-ahead prices. Members
-    see their own; the coordinator and the distributor any member's."""
+    intervals, and the firm day-ahead positions of the month at the day-ahead prices.
+
+    Members see their own (`Forbidden` on `field` for another's); the coordinator and the
+    distributor any member's (`NotFound` on `field` for an unknown one). A month with
+    day-ahead positions but no interval cleared intraday has a statement of its day-ahead
+    part; a month with neither raises `NotFound` on `from`."""
     target = actor.member_id if member_id is None else member_id
-    if target != actor.member_id and actor.role not in (Role.COORDINATOR, Role.DISTRIBUTOR):
-        raise Forbidden("member", "you can only see your own statement")
+    if target != actor.member_id:
+        if actor.role not in (Role.COORDINATOR, Role.DISTRIBUTOR):
+            raise Forbidden(field, "you can only see your own statement")
+        if await session.get(Member, target) is None:
+            raise NotFound(field, "no member %(member_id)s", member_id=target)
     start, end = month_range(month)
-    scope = await load_scope(session, start, end)
-    mine = {p.ppe for p in scope.points if p.member_id == target}
-    name = next((p.member for p in scope.points if p.member_id == target), "")
-    statement = Statement(member=name, period=month.strftime("%Y-%m"))
-    async for s in settled_intervals(session, scope, idle_points=False):
-        for line in s.settlement.lines:
-            if line.ppe in mine:
-                statement.add(line)
-    for position in await day_ahead_amounts(session, start, end, target):
+    day_ahead = await day_ahead_amounts(session, start, end, target)
+    try:
+        scope = await load_scope(session, start, end)
+    except NotFound as error:
+        # a month with firm day-ahead positions but no interval cleared intraday yet still
+        # has a statement (its day-ahead part); without either there is nothing to show
+        if error.field != "from" or not day_ahead:
+            raise
+        name = await session.scalar(select(Member.name).where(Member.id == target))
+        statement = Statement(member=name or "", period=month.strftime("%Y-%m"))
+    else:
+        mine = {p.ppe for p in scope.points if p.member_id == target}
+        name = next((p.member for p in scope.points if p.member_id == target), "")
+        statement = Statement(member=name, period=month.strftime("%Y-%m"))
+        async for s in settled_intervals(session, scope, idle_points=False):
+            for line in s.settlement.lines:
+                if line.ppe in mine:
+                    statement.add(line)
+    for position in day_ahead:
         statement.add_day_ahead(position)
     return statement
 

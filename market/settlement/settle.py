@@ -313,6 +313,8 @@ class DayAheadAmount(NamedTuple):
     export_kwh: Decimal
     amount_pln: Decimal
     price_pln_per_kwh: Decimal | None = None
+    #: The interval's start (UTC), for views by day and interval.
+    start_utc: datetime | None = None
 
     def split(self) -> tuple[Decimal, Decimal]:
         """(purchase cost, sales revenue), both ≥ 0 when the position is one-sided, their

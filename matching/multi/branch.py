@@ -86,9 +86,20 @@ class WarmLp:
         self._lower = np.full(ycols.shape[0], np.nan)
         self._upper = np.full(ycols.shape[0], np.nan)
         self._solved = False
+        self._last: Node | None = None
         self.solves = 0
 
     def solve(self, lower: FloatArray, upper: FloatArray, left: float | None) -> Node:
+        last = self._last
+        if (
+            last is not None
+            and bool(((lower >= self._lower) & (upper <= self._upper)).all())
+            and bool(((lower <= last.y) & (last.y <= upper)).all())
+        ):
+            # the bounds only shrank and the last optimum lies within them: it is still
+            # optimal (exact). The solver keeps its bounds until the next real solve, so
+            # `solution()` still reads that optimum.
+            return last
         changed = np.flatnonzero((lower != self._lower) | (upper != self._upper))
         for k in changed.tolist():
             self._vars[k].SetBounds(float(lower[k]), float(upper[k]))
@@ -104,7 +115,9 @@ class WarmLp:
         lp = self._pywraplp.Solver
         if status == lp.OPTIMAL:
             y = np.array([v.solution_value() for v in self._vars], dtype=np.float64)
-            return Node("optimal", float(solver.Objective().Value()), y)
+            self._last = Node("optimal", float(solver.Objective().Value()), y)
+            return self._last
+        self._last = None
         word = "infeasible" if status == lp.INFEASIBLE else f"GLOP status {status}"
         return Node(word, float("-inf"), np.zeros(0))
 
@@ -213,6 +226,64 @@ def branch_and_bound(
     return Search(_on(best_on), best, best if best_on is not None else float("-inf"), nodes, "")
 
 
+def dive(
+    lp: WarmLp,
+    root: Node,
+    lower: FloatArray,
+    upper: FloatArray,
+    group: IntArray,
+    max_nodes: int,
+) -> tuple[np.ndarray, float, int]:
+    """An incumbent by fixing and re-solving (docs/clearing.md, "Block orders", step 1(b′)):
+    from `root`, fix the fractional on/off value nearest to 0 or 1 (ties: the first) and
+    re-solve, leaving the others free, until the LP is integral. An exclusive group with a
+    fractional member is decided whole:
+    its member with the largest relaxed value (ties: the first) is fixed on when the group's
+    relaxed total is at least ½, the others off; else its fractional members are fixed off.
+    An ungrouped block goes to the nearer of 0 and 1 (½ up). If a step is infeasible its
+    blocks are fixed off instead. Returns (decisions, welfare, node LPs); the decisions are
+    empty when no incumbent was found within `max_nodes` node LPs."""
+    lo, hi = lower.copy(), upper.copy()
+    node = root
+    nodes = 0
+    while nodes < max_nodes:
+        y = node.y
+        frac = np.abs(y - np.round(y)) > INTEGRAL
+        if not frac.any():
+            return np.round(y) > 0.5, node.objective, nodes
+        fix = np.flatnonzero(frac)
+        # only the fractional value nearest to 0 or 1 (ties: the first), with its group's
+        k = int(fix[np.argmin(np.abs(y[fix] - np.round(y[fix])))])
+        fix = np.flatnonzero(frac & (group == group[k])) if group[k] >= 0 else fix[fix == k]
+        value = np.round(y[fix])
+        grouped = group[fix] >= 0
+        value[grouped] = 0.0
+        for g in np.unique(group[fix[grouped]]).tolist():
+            members = np.flatnonzero((group == g) & (lo < hi))
+            if members.shape[0] == 0:
+                continue
+            best = int(members[np.argmax(y[members])])  # ties: the first in canonical order
+            if float(y[members].sum()) >= 0.5:
+                lo[members] = hi[members] = 0.0
+                lo[best] = hi[best] = 1.0
+                value[fix == best] = 1.0
+        lo[fix] = hi[fix] = value
+        node = lp.solve(lo, hi, None)
+        nodes += 1
+        if node.status == "infeasible" and nodes < max_nodes:
+            # every block this step fixed on is fixed off instead
+            changed = np.zeros(lo.shape[0], dtype=np.bool_)
+            changed[fix] = True
+            changed |= np.isin(group, group[fix[grouped]])
+            turned = changed & (lo > 0.5)
+            lo[turned] = hi[turned] = 0.0
+            node = lp.solve(lo, hi, None)
+            nodes += 1
+        if not node.optimal:
+            break
+    return np.zeros(0, dtype=np.bool_), float("-inf"), nodes
+
+
 class PseudoCosts:
     """Pseudo-costs: the average loss of bound per unit of change of each on/off variable,
     up and down, learnt from the children solved so far. The branching variable maximises
@@ -258,4 +329,4 @@ def _open_bound(heap: list[Any], bound: float) -> float:
     return float(max([bound] + [-h[0] for h in heap]))
 
 
-__all__ = ["Node", "PseudoCosts", "Search", "WarmLp", "branch_and_bound"]
+__all__ = ["Node", "PseudoCosts", "Search", "WarmLp", "branch_and_bound", "dive"]

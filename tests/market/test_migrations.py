@@ -100,3 +100,30 @@ async def test_problem_json_is_compressed_and_back(empty_db_url: str) -> None:
             )
     finally:
         await engine.dispose()
+
+
+def _orders_storage(connection: Connection) -> tuple[list[list[str]], list[str] | None]:
+    indexes = [list(ix["column_names"]) for ix in inspect(connection).get_indexes("orders")]
+    options = None
+    if connection.dialect.name == "postgresql":
+        options = connection.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'orders'")
+        ).scalar()
+    return indexes, options
+
+
+async def test_clearing_an_orders_outcome_changes_no_indexed_column(empty_db_url: str) -> None:
+    """A day's clearing updates ~500,000 orders' status, accepted kWh, price and amount: none
+    of them indexed, and on PostgreSQL room on each page, so the update is HOT (da13b)."""
+    engine = create_engine(empty_db_url)
+    try:
+        await anyio.to_thread.run_sync(migrate, empty_db_url)
+        async with engine.connect() as conn:
+            indexes, options = await conn.run_sync(_orders_storage)
+        outcome = {"status", "accepted_kwh", "clearing_price", "amount_pln", "updated_at"}
+        assert indexes and not [ix for ix in indexes if outcome & set(ix)]
+        assert ["interval_id"] in indexes
+        if empty_db_url.startswith("postgresql"):
+            assert options == ["fillfactor=50"]
+    finally:
+        await engine.dispose()

@@ -96,7 +96,16 @@ def test_blocks_welfare_equals_the_rule_reference(doc: dict[str, Any]) -> None:
     rule = reference_block_rule(doc)
     # the core's MIP stops within HiGHS's relative gap 1e-4 (docs/clearing.md), the
     # reference's is exact: equal to that gap
-    assert math.isclose(result["welfare"], rule.welfare, rel_tol=1e-4, abs_tol=1e-6), (
+    if math.isclose(result["welfare"], rule.welfare, rel_tol=1e-4, abs_tol=1e-6):
+        return
+    # Where the MIP has several optima, the rule starts from whichever one its solver
+    # returns, and removing paradoxically accepted blocks can end at different welfare
+    # (hypothesis found three blocks where the core ends at 0.3 and the reference at
+    # 0.075). The core's end must then still be an end of the rule — every rule holds on
+    # it, no accepted block loses money — and no worse than the reference's end.
+    problems = check_multi_result(doc, result)
+    assert not problems, problems
+    assert result["welfare"] >= rule.welfare - 1e-4 * max(1.0, abs(rule.welfare)) - 1e-6, (
         result["welfare"],
         rule.welfare,
         [b["accepted_ratio"] for b in result["blocks"]],

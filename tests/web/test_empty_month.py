@@ -114,7 +114,12 @@ async def test_statement_by_day_and_a_day_by_interval(client: Any, world: World)
     row = re.search(r"<tbody>\s*<tr>(.*?)</tr>", day.text, re.S).group(1)
     cells = re.findall(r">([^<>]*)</td>", row)
     assert cells[0].startswith("12:") and cells[1] == "–" and cells[2] == "–"  # no meter data
-    assert cells[3] == "0,000" and cells[4] == "1,500" and cells[6] == "+0,60\u00a0zł"
+    assert (
+        cells[3] == "0,000"
+        and cells[4] == "1,500"
+        and cells[6] == "0,000"
+        and cells[9] == "+0,60\u00a0zł"
+    )
     empty = client.get("/statement/day?day=2020-01-01")
     assert empty.status_code == 200 and "Tego dnia nic jeszcze nie rozliczono" in empty.text
     assert client.get("/statement/day?day=nonsense").status_code == 422

@@ -11,7 +11,7 @@ from litestar import Request, Router
 
 
 def api_router() -> Router:
-    from web.api import account, coordinator, day_ahead, market, orders
+    from web.api import account, coordinator, day_ahead, market, orders, statements
     from web.api.responses import document_errors
 
     # Plain requests: the app's HTMXRequest parses htmx headers on every request, which
@@ -25,6 +25,7 @@ def api_router() -> Router:
                 *orders.HANDLERS,
                 *coordinator.HANDLERS,
                 *day_ahead.HANDLERS,
+                *statements.HANDLERS,
             ]
         ),
         tags=["v1"],

@@ -20,7 +20,7 @@ from market.cluster.service import cluster_info
 from market.core.errors import NotFound
 from market.export.request import month_range, parse_month
 from market.reports.benefits import MemberBenefits, benefit_rows, member_benefits
-from market.reports.member_days import day_bounds, member_days
+from market.reports.member_days import day_bounds, member_days, month_totals
 from market.reports.service import (
     ClusterReport,
     cluster_report,
@@ -256,6 +256,7 @@ class StatementController(Controller):
             section="statement",
             statement=statement,
             days=days,
+            month_days=month_totals(days),
             month=month,
             member=member,
         )
