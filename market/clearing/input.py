@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Float, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.clearing.day_ahead_models import DayAheadFlow, DayAheadGrid, DayAheadRun
@@ -138,8 +138,10 @@ async def build_problems(
             Order.interval_id,
             Order.id,
             Order.side,
-            Order.quantity_kwh,
-            Order.price,
+            # floats straight from the driver: the problem's numbers (what `Dec` makes of a
+            # stored value and `float()` makes back is the same float; no Decimal per order)
+            type_coerce(Order.quantity_kwh, Float()),
+            type_coerce(Order.price, Float()),
             MeteringPoint.node_id,
             Order.metering_point_id,
         )
@@ -171,7 +173,7 @@ async def build_problems(
             ids.append(str(order_id))
             node.append(node_index[node_id])
             is_buy.append(ProblemSide(side) is ProblemSide.BUY)
-            quantities.append(float(quantity))
+            quantities.append(float(quantity))  # a float already (a Decimal on some drivers)
             prices.append(float(price))
         network = ProblemNetwork(
             nodes=nodes_t,

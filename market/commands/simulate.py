@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -51,8 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="processes to share the days between (temporary database only; default 1)",
+        default=None,
+        help=(
+            "processes to share the days between (temporary database only; default: the "
+            "machine's cores for two weeks or more on a temporary database, else 1)"
+        ),
     )
     parser.add_argument(
         "--no-day-ahead",
@@ -140,6 +144,24 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+#: A worker process costs a few CPU seconds to start (imports, a copy of the database,
+#: skipping the earlier days' forecast-error draws): worth it from about two weeks.
+PARALLEL_FROM_DAYS = 14
+
+
+def default_workers(days: int, *, temporary: bool) -> int:
+    """`--workers` when not given: the cores this process may use, for a range of two weeks
+    or more on a temporary database (the wall-time target is for the machine's cores, and
+    the figures are the same for any number of workers); otherwise one process."""
+    if not temporary or days < PARALLEL_FROM_DAYS:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 64, days // 7))
+
+
 def _simulate(args: argparse.Namespace, scenario_name: str | None) -> dict[str, Any]:
     from market.core.errors import ValidationFailed
     from market.core.settings import normalise_database_url
@@ -150,13 +172,18 @@ def _simulate(args: argparse.Namespace, scenario_name: str | None) -> dict[str, 
 
     if not args.start:
         raise ValidationFailed("from", "required")
+    asked = parse_statutory_request(args.start, args.end, "month")
+    if args.workers is None:
+        args.workers = default_workers(
+            (asked.last_day - asked.first_day).days + 1,
+            temporary=not (args.database or args.keep_meter_data),
+        )
     if not 1 <= args.workers <= 64:
         raise ValidationFailed("workers", "must be between 1 and 64")
     if args.workers > 1 and (args.database or args.keep_meter_data):
         raise ValidationFailed(
             "workers", "several workers simulate on temporary copies: not with --database"
         )
-    asked = parse_statutory_request(args.start, args.end, "month")
     scenario = load_scenario(scenario_name) if scenario_name else BASELINE
     with tempfile.TemporaryDirectory(prefix="klaster-sim-") as tmp:
         url = (

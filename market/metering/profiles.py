@@ -134,14 +134,45 @@ def _daily_shape(kind: str, weekend: bool, month: int) -> tuple[float, ...]:
     return _FLAT
 
 
+@dataclass(frozen=True, slots=True)
+class IntervalClock:
+    """What the profiles read of an interval's time, the same for every point: computed once
+    per interval (`clock`) instead of once per point and interval."""
+
+    minutes: int
+    local: datetime  # the interval's middle, local time
+    weekend: bool
+    season: float
+    pv_hour: float  # local hour + minute / 60
+    pv_day: date
+
+
+@lru_cache(maxsize=1 << 12)
+def clock(start: datetime, minutes: int, tz: str) -> IntervalClock:
+    local = start.astimezone(ZoneInfo(tz)) + timedelta(minutes=minutes / 2)
+    return IntervalClock(
+        minutes,
+        local,
+        local.isoweekday() >= 6,
+        SEASON[local.month - 1],
+        local.hour + local.minute / 60.0,
+        local.date(),
+    )
+
+
 def load_kwh(point: PointProfile, start: datetime, minutes: int, tz: str) -> float:
     """Energy the point uses in the interval starting at `start` (UTC)."""
+    return load_kwh_at(point, clock(start, minutes, tz))
+
+
+def load_kwh_at(point: PointProfile, at: IntervalClock) -> float:
+    """`load_kwh` with the interval's clock given."""
     if point.annual_use_kwh <= 0:
         return 0.0
-    local = start.astimezone(ZoneInfo(tz)) + timedelta(minutes=minutes / 2)
-    shape = _daily_shape(point.load_profile, local.isoweekday() >= 6, local.month)
+    local = at.local
+    shape = _daily_shape(point.load_profile, at.weekend, local.month)
     per_hour = point.annual_use_kwh / 8760.0
-    return per_hour * shape[local.hour] * SEASON[local.month - 1] * minutes / 60.0
+    return per_hour * shape[local.hour] * at.season * at.minutes / 60.0
 
 
 @lru_cache(maxsize=1 << 16)
@@ -153,11 +184,16 @@ def cloud_factor(seed: int, day: date, key: str) -> float:
 
 
 def pv_kwh(point: PointProfile, start: datetime, minutes: int, tz: str, seed: int) -> float:
+    return pv_kwh_at(point, clock(start, minutes, tz), seed)
+
+
+def pv_kwh_at(point: PointProfile, at: IntervalClock, seed: int) -> float:
+    """`pv_kwh` with the interval's clock given."""
     if point.pv_kwp <= 0:
         return 0.0
-    local = start.astimezone(ZoneInfo(tz)) + timedelta(minutes=minutes / 2)
+    local = at.local
     sunrise, sunset = DAYLIGHT[local.month - 1]
-    hour = local.hour + local.minute / 60.0
+    hour = at.pv_hour
     if not sunrise < hour < sunset:
         return 0.0
     days = calendar.monthrange(local.year, local.month)[1]
@@ -165,7 +201,7 @@ def pv_kwh(point: PointProfile, start: datetime, minutes: int, tz: str, seed: in
     length = sunset - sunrise
     # ∫ sin(π x / L) dx over the day = 2L/π, so the bell integrates to `daily`.
     power = daily * math.pi / (2 * length) * math.sin(math.pi * (hour - sunrise) / length)
-    return power * minutes / 60.0 * cloud_factor(seed, local.date(), point.key)
+    return power * at.minutes / 60.0 * cloud_factor(seed, at.pv_day, point.key)
 
 
 def other_kwh(point: PointProfile, minutes: int) -> float:
@@ -174,5 +210,6 @@ def other_kwh(point: PointProfile, minutes: int) -> float:
 
 def net_kwh(point: PointProfile, start: datetime, minutes: int, tz: str, seed: int) -> float:
     """Generation minus use in the interval: > 0 surplus, < 0 deficit."""
-    generation = pv_kwh(point, start, minutes, tz, seed) + other_kwh(point, minutes)
-    return generation - load_kwh(point, start, minutes, tz)
+    at = clock(start, minutes, tz)
+    generation = pv_kwh_at(point, at, seed) + other_kwh(point, minutes)
+    return generation - load_kwh_at(point, at)

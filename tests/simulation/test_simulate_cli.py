@@ -42,3 +42,15 @@ def test_kept_database_reports_the_same_statutory_figures(tmp_path: Path) -> Non
     assert float(ours["exempt_kwh"]) > 0
     # the range now has intervals: a second run over it is refused, naming the field
     assert main([*argv, "--no-progress", "-o", str(sim)]) == 2
+
+
+def test_workers_default_to_the_cores_for_two_weeks_or_more_on_a_temporary_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from market.commands import simulate
+
+    monkeypatch.setattr(simulate.os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3})
+    assert simulate.default_workers(365, temporary=True) == 4
+    assert simulate.default_workers(14, temporary=True) == 2  # a week each at least
+    assert simulate.default_workers(13, temporary=True) == 1
+    assert simulate.default_workers(365, temporary=False) == 1  # --database/--keep-meter-data
