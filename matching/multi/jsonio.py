@@ -48,43 +48,36 @@ def to_dict(problem: MultiProblem, result: MultiResult, *, timings: bool = True)
     order_ids, storage_ids, block_ids = ids["orders"], ids["storage"], ids["blocks"]
     k_o, n_s = len(order_ids), len(storage_ids)
 
-    def party(owner: int) -> tuple[Any, str]:
-        if owner == GRID:
-            return None, "grid"
-        if owner < k_o:
-            return order_ids[owner], "order"
-        if owner < k_o + n_s:
-            return storage_ids[owner - k_o], "storage"
-        return block_ids[owner - k_o - n_s], "block"
+    # owner → id and kind by list index; GRID (-1) picks the last entry
+    party_id = [*order_ids, *storage_ids, *block_ids, None]
+    party_kind = ["order"] * k_o + ["storage"] * n_s + ["block"] * len(block_ids) + ["grid"]
+    assert GRID == -1
 
     intervals = []
     for t, start in enumerate(problem.starts):
         price = _r(result.price[t])
         tr = result.trades[t]
-        trades = []
-        for s, b, sn, bn, q in zip(
-            tr.seller.tolist(),
-            tr.buyer.tolist(),
-            tr.seller_node.tolist(),
-            tr.buyer_node.tolist(),
-            _r(tr.quantity_kwh),
-            strict=True,
-        ):
-            sid, skind = party(s)
-            bid, bkind = party(b)
-            trades.append(
-                {
-                    "seller": sid,
-                    "seller_kind": skind,
-                    "seller_node": node_ids[sn],
-                    "buyer": bid,
-                    "buyer_kind": bkind,
-                    "buyer_node": node_ids[bn],
-                    "quantity_kwh": q,
-                    "seller_price": price[sn],
-                    "buyer_price": price[bn],
-                }
+        trades = [
+            {
+                "seller": party_id[s],
+                "seller_kind": party_kind[s],
+                "seller_node": node_ids[sn],
+                "buyer": party_id[b],
+                "buyer_kind": party_kind[b],
+                "buyer_node": node_ids[bn],
+                "quantity_kwh": q,
+                "seller_price": price[sn],
+                "buyer_price": price[bn],
+            }
+            for s, b, sn, bn, q in zip(
+                tr.seller.tolist(),
+                tr.buyer.tolist(),
+                tr.seller_node.tolist(),
+                tr.buyer_node.tolist(),
+                _r(tr.quantity_kwh),
+                strict=True,
             )
+        ]
         intervals.append(
             {
                 "start": start.isoformat(),
