@@ -6,6 +6,7 @@ A document with `intervals` (plural) is the several-interval form (`matching.mul
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 Json = dict[str, Any]
@@ -22,10 +23,20 @@ def clear_document(doc: Any, *, time_limit_s: float | None = None, timings: bool
     if is_several(doc):
         from matching import multi
 
-        problem = multi.parse(doc)
-        if time_limit_s is not None:
-            object.__setattr__(problem, "time_limit_s", time_limit_s)
-        return multi.to_dict(problem, multi.clear(problem), timings=timings)
+        # The cyclic collector would walk the day-ahead's ~100k result dicts and lists
+        # (and the parsed input) several times and find nothing: they hold no cycles. Off
+        # while clearing (≈ 0.03 s of 0.85 s CPU on 96 intervals × 10,000 orders); anything
+        # cyclic left behind is collected once it is back on.
+        was_on = gc.isenabled()
+        gc.disable()
+        try:
+            problem = multi.parse(doc)
+            if time_limit_s is not None:
+                object.__setattr__(problem, "time_limit_s", time_limit_s)
+            return multi.to_dict(problem, multi.clear(problem), timings=timings)
+        finally:
+            if was_on:
+                gc.enable()
     from matching.clearing import clear
     from matching.jsonio import problem_from_dict, result_to_dict
 

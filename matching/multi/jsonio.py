@@ -23,12 +23,21 @@ from typing import Any
 
 import numpy as np
 
-from matching.jsonio import _r, _rf
+from matching.jsonio import DIGITS, _r, _rf
 from matching.multi.clearing import PARADOXICAL, REJECTION, MultiResult
 from matching.multi.problem import MultiProblem
 from matching.result import GRID
 
 Json = dict[str, Any]
+
+
+def _rows(values: np.ndarray) -> list[list[float | None]]:
+    """`_r` of every row of a 2-D array, rounded in one pass (the same numbers)."""
+    out = np.round(values.astype(np.float64), DIGITS) + 0.0
+    if np.isfinite(out).all():
+        rows: list[list[float | None]] = out.tolist()
+        return rows
+    return [_r(row) for row in values]
 
 
 def output_seconds(problem: MultiProblem) -> float:
@@ -48,43 +57,39 @@ def to_dict(problem: MultiProblem, result: MultiResult, *, timings: bool = True)
     order_ids, storage_ids, block_ids = ids["orders"], ids["storage"], ids["blocks"]
     k_o, n_s = len(order_ids), len(storage_ids)
 
-    def party(owner: int) -> tuple[Any, str]:
-        if owner == GRID:
-            return None, "grid"
-        if owner < k_o:
-            return order_ids[owner], "order"
-        if owner < k_o + n_s:
-            return storage_ids[owner - k_o], "storage"
-        return block_ids[owner - k_o - n_s], "block"
+    # owner → id and kind by list index; GRID (-1) picks the last entry
+    party_id = [*order_ids, *storage_ids, *block_ids, None]
+    party_kind = ["order"] * k_o + ["storage"] * n_s + ["block"] * len(block_ids) + ["grid"]
+    assert GRID == -1
 
+    prices, lows, highs = _rows(result.price), _rows(result.price_low), _rows(result.price_high)
+    flows, fees = _rows(result.flow_kwh), _rows(result.line_fee)
+    imports, exports = _rows(result.import_kwh.T), _rows(result.export_kwh.T)
     intervals = []
     for t, start in enumerate(problem.starts):
-        price = _r(result.price[t])
+        price = prices[t]
         tr = result.trades[t]
-        trades = []
-        for s, b, sn, bn, q in zip(
-            tr.seller.tolist(),
-            tr.buyer.tolist(),
-            tr.seller_node.tolist(),
-            tr.buyer_node.tolist(),
-            _r(tr.quantity_kwh),
-            strict=True,
-        ):
-            sid, skind = party(s)
-            bid, bkind = party(b)
-            trades.append(
-                {
-                    "seller": sid,
-                    "seller_kind": skind,
-                    "seller_node": node_ids[sn],
-                    "buyer": bid,
-                    "buyer_kind": bkind,
-                    "buyer_node": node_ids[bn],
-                    "quantity_kwh": q,
-                    "seller_price": price[sn],
-                    "buyer_price": price[bn],
-                }
+        trades = [
+            {
+                "seller": party_id[s],
+                "seller_kind": party_kind[s],
+                "seller_node": node_ids[sn],
+                "buyer": party_id[b],
+                "buyer_kind": party_kind[b],
+                "buyer_node": node_ids[bn],
+                "quantity_kwh": q,
+                "seller_price": price[sn],
+                "buyer_price": price[bn],
+            }
+            for s, b, sn, bn, q in zip(
+                tr.seller.tolist(),
+                tr.buyer.tolist(),
+                tr.seller_node.tolist(),
+                tr.buyer_node.tolist(),
+                _r(tr.quantity_kwh),
+                strict=True,
             )
+        ]
         intervals.append(
             {
                 "start": start.isoformat(),
@@ -93,23 +98,21 @@ def to_dict(problem: MultiProblem, result: MultiResult, *, timings: bool = True)
                     for i, p, lo, hi in zip(
                         node_ids,
                         price,
-                        _r(result.price_low[t]),
-                        _r(result.price_high[t]),
+                        lows[t],
+                        highs[t],
                         strict=True,
                     )
                 ],
                 "lines": [
                     {"id": i, "flow_kwh": f, "fee": fee}
-                    for i, f, fee in zip(
-                        ids["lines"], _r(result.flow_kwh[t]), _r(result.line_fee[t]), strict=True
-                    )
+                    for i, f, fee in zip(ids["lines"], flows[t], fees[t], strict=True)
                 ],
                 "grid_connections": [
                     {"node": g, "import_kwh": m, "export_kwh": e}
                     for g, m, e in zip(
                         ids["grid_connections"],
-                        _r(result.import_kwh[:, t]),
-                        _r(result.export_kwh[:, t]),
+                        imports[t],
+                        exports[t],
                         strict=True,
                     )
                 ],

@@ -440,7 +440,7 @@ def _orders(raw: list[Any], index: dict[str, int], t: int) -> tuple[MultiOrders,
 
 def _num_list(values: list[Any]) -> FloatArray | None:
     """The numbers as floats when every one is a finite int or float (not bool), else None."""
-    if not all(type(v) is float or type(v) is int for v in values):
+    if not {*map(type, values)} <= {float, int}:  # a bool's type is bool
         return None
     try:
         out = np.array(values, dtype=np.float64)
@@ -457,7 +457,8 @@ def _orders_fast(
     off, and `_orders_checked` then finds and names it (the day-ahead's 10,000 orders: 0.13 s
     → 0.04 s)."""
     allowed = set(FIELDS["order"])
-    if not all(type(o) is dict and o.keys() <= allowed for o in raw):
+    # type and key checks as set operations over the whole list (C loops, not Python ones)
+    if not {*map(type, raw)} <= {dict} or not all(map(allowed.issuperset, raw)):
         return None
     try:
         ids = [o["id"] for o in raw]
@@ -470,9 +471,9 @@ def _orders_fast(
     steps = [o.get("interval", 0) for o in raw]
     if qty is None or price is None or not (qty > 0).all():
         return None
-    if not all(type(i) is str and i for i in ids) or not all(type(i) is str for i in nodes):
+    if not {*map(type, ids)} <= {str} or not all(ids) or not {*map(type, nodes)} <= {str}:
         return None
-    if not all(type(i) is int for i in steps) or len(set(ids)) != len(ids):
+    if not {*map(type, steps)} <= {int} or len(set(ids)) != len(ids):
         return None
     try:
         "".join(ids).encode("utf-8")
@@ -480,7 +481,7 @@ def _orders_fast(
     except (UnicodeEncodeError, KeyError):
         return None
     is_buy = np.array([v == "buy" for v in sides], dtype=np.bool_)
-    if not all(type(v) is str and (v == "buy" or v == "sell") for v in sides):
+    if not {*map(type, sides)} <= {str} or not {*sides} <= {"buy", "sell"}:
         return None
     interval = np.array(steps, dtype=np.int64)
     if interval.shape[0] and (interval.min() < 0 or interval.max() >= t):

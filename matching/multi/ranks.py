@@ -22,6 +22,31 @@ def _dense(rows: np.ndarray) -> IntArray:
     return out
 
 
+def _dense_int(table: IntArray) -> IntArray:
+    """`_dense` of a 2-D array of integers ≥ -1: the columns are packed, most significant
+    first, into as few int64 keys as fit, so the sort compares a few keys instead of every
+    column (same ranks, since packing keeps the lexicographic order)."""
+    k, width = table.shape
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    base = int(table.max()) + 2  # values + 1 lie in [0, base)
+    per = max(1, 62 // base.bit_length())
+    keys = []
+    for c0 in range(0, width, per):
+        key = np.zeros(k, dtype=np.int64)
+        for c in range(c0, min(c0 + per, width)):
+            key = key * base + (table[:, c] + 1)
+        keys.append(key)
+    order = np.lexsort(keys[::-1])  # the first key is the primary one
+    step = np.zeros(k, dtype=np.bool_)
+    for key in keys:
+        s = key[order]
+        step[1:] |= s[1:] != s[:-1]
+    out: IntArray = np.empty(k, dtype=np.int64)
+    out[order] = np.cumsum(step)
+    return out
+
+
 def node_ranks(
     n: int,
     line_from: IntArray,
@@ -51,17 +76,20 @@ def node_ranks(
     sign_f = np.concatenate([fm, -fm])
     degree = np.bincount(owner, minlength=n)
     width = int(degree.max(initial=0))
+    f_rank = _dense(sign_f[:, None])  # the flows' order, once
     for _ in range(n):
         # the pairs (flow, neighbour rank), sorted per node, padded below every real pair
-        pair = _dense(np.column_stack([sign_f, rank[other].astype(np.float64)]))
-        by = np.lexsort((pair, owner))
+        span = int(rank.max()) + 1
+        _, pair = np.unique(f_rank * span + rank[other], return_inverse=True)
+        pair = pair.reshape(-1).astype(np.int64)
+        by = np.argsort(owner * (int(pair.max(initial=0)) + 1) + pair, kind="stable")
         o_sorted = owner[by]
         start = np.searchsorted(o_sorted, np.arange(n))
         slot = np.arange(o_sorted.shape[0]) - start[o_sorted]
-        table = np.full((n, width + 1), -1.0)
+        table = np.full((n, width + 1), -1, dtype=np.int64)
         table[:, 0] = rank
         table[o_sorted, 1 + slot] = pair[by]
-        refined = _dense(table)
+        refined = _dense_int(table)
         if refined.max() == rank.max():
             break
         rank = refined

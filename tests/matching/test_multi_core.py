@@ -515,3 +515,39 @@ def test_vectorised_node_ranks_equal_the_one_interval_ranking() -> None:
         want = slow(topo, price, sup, dem, flow)  # type: ignore[arg-type]
         got = fast(n, lf, lt, price, sup, dem, flow)
         assert np.array_equal(want[0], got[0]) and np.array_equal(want[1], got[1])
+
+
+def test_vectorised_node_ranks_on_wide_nodes_equal_the_one_interval_ranking() -> None:
+    """Nodes with many flowing lines: the refinement's rows no longer fit one packed key."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from matching.multi.ranks import node_ranks as fast
+    from matching.transfers import node_ranks as slow
+
+    rng = np.random.default_rng(1)
+    for _ in range(6):
+        n, m = 300, 2000
+        lf, lt = rng.integers(0, n, m), rng.integers(0, n, m)
+        price = rng.choice([0.1, 0.2], n)
+        sup, dem = rng.choice([0.0, 1.0], n), rng.choice([0.0, 1.0], n)
+        flow = rng.choice([0.0, 1.0, -1.0, 2.0], m)
+        topo = SimpleNamespace(n_nodes=n, line_from=lf, line_to=lt)
+        want = slow(topo, price, sup, dem, flow)  # type: ignore[arg-type]
+        got = fast(n, lf, lt, price, sup, dem, flow)
+        assert np.array_equal(want[0], got[0]) and np.array_equal(want[1], got[1])
+
+
+def test_packed_dense_rank_equals_the_column_by_column_rank() -> None:
+    """`_dense_int` ranks integer rows as `_dense` does, also when a key holds one column."""
+    import numpy as np
+
+    from matching.multi.ranks import _dense, _dense_int
+
+    rng = np.random.default_rng(2)
+    for high in (3, 300, 2**40):
+        table = rng.integers(-1, high, (500, 9))
+        table[::3, 4:] = table[1::3, 4:][: table[::3].shape[0]]  # rows sharing a prefix
+        table[::7] = table[0]  # equal rows
+        assert np.array_equal(_dense_int(table), _dense(table.astype(np.float64)))
