@@ -25,7 +25,7 @@
   // After a server restart (or when the session ended) the socket is refused over and over.
   // When it closes, ask a signed-in page whether we are still signed in; if not, stop
   // reconnecting and say so, with a link to sign in again.
-  var signedOut = false, lastCheck = 0;
+  var signedOut = false, lastCheck = 0, pendingCheck = null, CHECK_GAP_MS = 2000;
   var DEAD_SOCKET = { readyState: 3, addEventListener: function () {}, removeEventListener: function () {},
     close: function () {}, send: function () {} };
   if (window.htmx && htmx.createWebSocket) {
@@ -39,7 +39,14 @@
     if (note) note.hidden = false;
   }
   function checkSession() {
-    if (signedOut || Date.now() - lastCheck < 5000) return;
+    if (signedOut) return;
+    // at most one check every CHECK_GAP_MS; a close within the gap is checked when it ends
+    // (not dropped: the session may have ended just after the last check)
+    var wait = lastCheck + CHECK_GAP_MS - Date.now();
+    if (wait > 0) {
+      if (!pendingCheck) pendingCheck = setTimeout(function () { pendingCheck = null; checkSession(); }, wait);
+      return;
+    }
     lastCheck = Date.now();
     // a redirect to the sign-in form means signed out (and logs no console error, as a 401 would)
     fetch("/live", { credentials: "same-origin", redirect: "manual" })
