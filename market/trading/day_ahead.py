@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -788,15 +789,25 @@ async def _open_days(session: AsyncSession, now: datetime) -> list[date]:
     return list(days)
 
 
-async def cancel_storage_order(
-    session: AsyncSession, actor: Actor, clock: Clock, order_id: int
+#: What a member cancels together with its daily copies.
+_Cancellable = TypeVar("_Cancellable", StorageOrder, BlockGroup)
+
+
+async def _cancel_with_copies(
+    session: AsyncSession,
+    actor: Actor,
+    clock: Clock,
+    model: type[_Cancellable],
+    row_id: int,
+    missing: NotFound,
+    entity: str,
 ) -> int:
-    """Cancel my storage order before its day's gate; a daily one stops, and its copies in
-    days still before their gate are cancelled with it (days past the gate stay firm).
-    Returns how many rows were cancelled."""
-    row = await session.get(StorageOrder, order_id)
+    """Cancel one of my storage orders or block groups before its day's gate; a daily one
+    stops, and its copies in days still before their gate are cancelled with it (days past
+    the gate stay firm). Returns how many rows were cancelled."""
+    row = await session.get(model, row_id)
     if row is None or row.member_id != actor.member_id or row.cancelled:
-        raise NotFound("storage_order_id", "no storage order %(id)s", id=order_id)
+        raise missing
     now = await _cancellable(session, clock, row.local_day)
     row.cancelled = True
     cancelled = 1
@@ -804,47 +815,38 @@ async def cancel_storage_order(
         days = await _open_days(session, now)
         if days:
             result = await session.execute(
-                update(StorageOrder)
+                update(model)
                 .where(
-                    StorageOrder.standing_id == row.id,
-                    StorageOrder.local_day.in_(days),
-                    StorageOrder.cancelled.is_(False),
+                    model.standing_id == row.id,
+                    model.local_day.in_(days),
+                    model.cancelled.is_(False),
                 )
                 .values(cancelled=True)
             )
             cancelled += int(getattr(result, "rowcount", 0) or 0)
-    audit.record(session, actor, "cancel", "storage_order", row.id, cancelled=cancelled)
+    audit.record(session, actor, "cancel", entity, row.id, cancelled=cancelled)
     await session.flush()
     return cancelled
+
+
+async def cancel_storage_order(
+    session: AsyncSession, actor: Actor, clock: Clock, order_id: int
+) -> int:
+    """Cancel my storage order (and a daily one's open copies); see `_cancel_with_copies`."""
+    missing = NotFound("storage_order_id", "no storage order %(id)s", id=order_id)
+    return await _cancel_with_copies(
+        session, actor, clock, StorageOrder, order_id, missing, "storage_order"
+    )
 
 
 async def cancel_block_group(
     session: AsyncSession, actor: Actor, clock: Clock, group_id: int
 ) -> int:
-    """Cancel my block group before its day's gate; a daily one stops, with its copies in
-    days still before their gate. Returns how many groups were cancelled."""
-    row = await session.get(BlockGroup, group_id)
-    if row is None or row.member_id != actor.member_id or row.cancelled:
-        raise NotFound("block_group_id", "no block group %(id)s", id=group_id)
-    now = await _cancellable(session, clock, row.local_day)
-    row.cancelled = True
-    cancelled = 1
-    if row.daily and row.local_day is None:
-        days = await _open_days(session, now)
-        if days:
-            result = await session.execute(
-                update(BlockGroup)
-                .where(
-                    BlockGroup.standing_id == row.id,
-                    BlockGroup.local_day.in_(days),
-                    BlockGroup.cancelled.is_(False),
-                )
-                .values(cancelled=True)
-            )
-            cancelled += int(getattr(result, "rowcount", 0) or 0)
-    audit.record(session, actor, "cancel", "block_group", row.id, cancelled=cancelled)
-    await session.flush()
-    return cancelled
+    """Cancel my block group (and a daily one's open copies); see `_cancel_with_copies`."""
+    missing = NotFound("block_group_id", "no block group %(id)s", id=group_id)
+    return await _cancel_with_copies(
+        session, actor, clock, BlockGroup, group_id, missing, "block_group"
+    )
 
 
 async def my_storage_orders(session: AsyncSession, actor: Actor) -> list[StorageOrderView]:
