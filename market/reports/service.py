@@ -13,11 +13,12 @@ metered when meter data exists, else what the market matched):
   they paid counting the day-ahead positions' amounts.
 
 Intervals with firm day-ahead positions that the intraday market did not clear (its clearing
-failed, or it has not run yet) are in the report too, as the statements have them: their
-quantities are the firm positions (there is no settlement against meter data for them), what
-members paid is the positions' stored amounts, and grid-only prices their net firm energy at
-the grid connection's reference prices. So Σ of the members' statements' market amounts
-(day-ahead + intraday) = the report's market money.
+failed, or it has not run yet) are in the report too, as the statements have them
+(`market.reports.day_ahead_only`): their quantities are each point's meter data where
+imported, else its firm position; what members paid is the positions' stored amounts plus the
+residual against the meter data (metered − firm, at the reference prices); grid-only prices
+the net metered (else firm) energy at the grid connection's reference prices. So Σ of the
+members' statements' totals (day-ahead + intraday + residuals) = the report's money.
 
 Statutory shares (draft rules for clusters, see docs/export-format.md): renewable share of the
 energy fed in ≥ 30 %; ability to cover ≥ 40 % of members' annual demand (from installed
@@ -29,7 +30,7 @@ generation (PV, landfill gas) counts as renewable and storage discharge does not
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -53,7 +54,8 @@ from market.export.metering import SettledInterval, settled_intervals
 from market.export.request import LOCAL_TZ, month_range, parse_range
 from market.export.scope import ExportScope, PointInfo, cleared_span, line_names, load_scope
 from market.export.tables import interval_fields
-from market.settlement.settle import ZERO, Statement, to_grosz
+from market.reports.day_ahead_only import day_ahead_only_lines
+from market.settlement.settle import ZERO, Line, Statement, to_grosz
 
 PV_YIELD_KWH_PER_KWP = Decimal(1050)
 OTHER_GENERATION_HOURS = Decimal(8000)
@@ -289,15 +291,40 @@ def day_ahead_only_figures(
     d: DayAheadData,
     scope: ExportScope,
     renewable: set[int],
+    lines: Sequence[Line] = (),
 ) -> IntervalFigures:
     """An interval with firm day-ahead positions that the intraday market did not clear:
-    the positions' quantities and stored amounts (see the module docstring)."""
+    the positions' stored amounts, and per point its meter data where imported, else its
+    firm position; `lines` (`reports.day_ahead_only.day_ahead_only_lines` of the interval)
+    add the residual against the meter data and give the grid-only amount, as the
+    statements have them. Without lines (no meter data) grid-only prices the net firm
+    energy at the reference prices (what the lines would say)."""
     bought = sum(d.imports.values(), ZERO)
     sold = sum(d.exports.values(), ZERO)
-    renewable_in = sum((v for k, v in d.exports.items() if k in renewable), ZERO)
-    grid_only = ZERO
-    for point in set(d.imports) | set(d.exports):
-        net = d.imports.get(point, ZERO) - d.exports.get(point, ZERO)
+    ids = {p.ppe: p.id for p in scope.points}
+    consumption = generation = renewable_in = residual = grid_only = ZERO
+    seen: set[int] = set()
+    for line in lines:
+        pid = ids.get(line.ppe)
+        if pid is None:
+            continue
+        seen.add(pid)
+        firm_in, firm_out = d.imports.get(pid, ZERO), d.exports.get(pid, ZERO)
+        imp = line.metered_import_kwh if line.metered_import_kwh is not None else firm_in
+        exp = line.metered_export_kwh if line.metered_export_kwh is not None else firm_out
+        consumption += imp
+        generation += exp
+        if pid in renewable:
+            renewable_in += exp
+        residual += line.grid_amount_pln or ZERO
+        grid_only += line.grid_only_amount_pln
+    for point in (set(d.imports) | set(d.exports)) - seen:
+        imp, exp = d.imports.get(point, ZERO), d.exports.get(point, ZERO)
+        consumption += imp
+        generation += exp
+        if point in renewable:
+            renewable_in += exp
+        net = imp - exp
         if net > 0:
             grid_only += to_grosz(net * scope.import_reference)
         elif net < 0:
@@ -307,12 +334,12 @@ def day_ahead_only_figures(
         interval.start_utc,
         f.local_start,
         f.local_day,
-        bought,
-        sold,
+        consumption,
+        generation,
         bought,
         sold,
         renewable_in,
-        sum(d.amounts.values(), ZERO),
+        sum(d.amounts.values(), ZERO) + residual,
         grid_only,
         None,
         (),
@@ -375,7 +402,17 @@ async def cluster_report(
         session, scope.start, scope.end, (r.interval_id for r in scope.runs)
     )
     firm = await load_day_ahead(session, (u.interval_id for u in unsettled))
-    extra = [day_ahead_only_figures(u, firm[u.interval_id], scope, renewable) for u in unsettled]
+    by_start: dict[datetime, list[Line]] = {}
+    if unsettled:
+        settled = [r.interval_id for r in scope.runs]
+        for line in await day_ahead_only_lines(session, scope.start, scope.end, settled):
+            by_start.setdefault(line.start, []).append(line)
+    extra = [
+        day_ahead_only_figures(
+            u, firm[u.interval_id], scope, renewable, by_start.get(u.start_utc, [])
+        )
+        for u in unsettled
+    ]
     waiting = iter(extra)
     pending = next(waiting, None)
     async for s in settled_intervals(session, scope, idle_points=False):
@@ -422,6 +459,7 @@ async def member_statement(
             raise NotFound(field, "no member %(member_id)s", member_id=target)
     start, end = month_range(month)
     day_ahead = await day_ahead_amounts(session, start, end, target)
+    settled: list[int] = []
     try:
         scope = await load_scope(session, start, end)
     except NotFound as error:
@@ -432,6 +470,7 @@ async def member_statement(
         name = await session.scalar(select(Member.name).where(Member.id == target))
         statement = Statement(member=name or "", period=month.strftime("%Y-%m"))
     else:
+        settled = [r.interval_id for r in scope.runs]
         mine = {p.ppe for p in scope.points if p.member_id == target}
         name = next((p.member for p in scope.points if p.member_id == target), "")
         statement = Statement(member=name, period=month.strftime("%Y-%m"))
@@ -439,6 +478,11 @@ async def member_statement(
             for line in s.settlement.lines:
                 if line.ppe in mine:
                     statement.add(line)
+    if day_ahead:
+        # intervals with day-ahead positions only: the residual against the meter data and
+        # the grid-only amount, as in the intervals cleared intraday
+        for line in await day_ahead_only_lines(session, start, end, settled, target):
+            statement.add(line, intraday=False)
     for position in day_ahead:
         statement.add_day_ahead(position)
     return statement

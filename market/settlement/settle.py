@@ -364,6 +364,8 @@ class Statement:
     day_ahead_sales_revenue_pln: Decimal = ZERO
     day_ahead_amount_pln: Decimal = ZERO
     day_ahead_positions: int = 0
+    #: Lines of intervals with day-ahead positions only (`market.reports.day_ahead_only`).
+    day_ahead_only_lines: int = 0
 
     def add_day_ahead(self, position: DayAheadAmount) -> None:
         """Add one metering point's firm day-ahead position in one interval."""
@@ -376,9 +378,14 @@ class Statement:
         self.day_ahead_purchase_cost_pln += cost
         self.day_ahead_sales_revenue_pln += revenue
 
-    def add(self, line: Line) -> None:
+    def add(self, line: Line, *, intraday: bool = True) -> None:
+        """Add one settled line; `intraday=False` for an interval with day-ahead positions
+        only (no intraday trade: its line carries the residual and the grid-only amount)."""
         self.ppes.add(line.ppe)
-        self.lines += 1
+        if intraday:
+            self.lines += 1
+        else:
+            self.day_ahead_only_lines += 1
         self.bought_local_kwh += line.matched_import_kwh
         self.sold_local_kwh += line.matched_export_kwh
         self.local_amount_pln += line.traded_amount_pln
@@ -396,6 +403,17 @@ class Statement:
             self.metered_import_kwh += line.metered_import_kwh or ZERO
             self.metered_export_kwh += line.metered_export_kwh or ZERO
         self.grid_only_pln += line.grid_only_amount_pln
+
+    @property
+    def source(self) -> str | None:
+        """Which energy the figures stand on: `meter_data` (every line metered),
+        `cleared_positions` (none: the traded quantities), `mixed`, or None (no line)."""
+        count = self.lines + self.day_ahead_only_lines
+        if count == 0:
+            return None
+        if self.intervals_with_meter_data == count:
+            return "meter_data"
+        return "cleared_positions" if self.intervals_with_meter_data == 0 else "mixed"
 
     @property
     def total_pln(self) -> Decimal:

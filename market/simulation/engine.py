@@ -34,7 +34,7 @@ import gc
 import random
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
@@ -59,6 +59,7 @@ from market.db.sqlite_driver import inline
 from market.metering.models import MeterImport, MeterReading
 from market.metering.profiles import PointProfile, clock, load_kwh_at, other_kwh, pv_kwh_at
 from market.network.models import GridConnection, Line, MeteringPoint, Node, Technology
+from market.reports.day_ahead_only import NoIntradayPrice
 from market.settlement.settle import GridFlow, IntervalInput, Position, settle_interval
 from market.statutory.figures import Capacity, Granularity, Period, Sums, conditions, roll_up
 from market.statutory.hourly import PLN4, ZERO, DataSource, HourResult, PointHour, match_hour
@@ -623,12 +624,16 @@ class Simulation:
             readings: list[dict[str, Any]] = []
             load_error, pv_error = self.load_error, self.pv_error
             hour_points: dict[datetime, dict[int, list[Decimal]]] = defaultdict(dict)
+            # (hour, point) → [value at the 15-minute RCE, kWh so valued]: only for intervals
+            # with an imported 15-minute RCE from `QUARTER_HOUR_RCE_FROM` (net-billing)
+            quarter_fed: dict[tuple[datetime, int], list[Decimal]] = {}
             for k, interval in enumerate(intervals):
                 at = interval.start_utc
                 positions = []
                 net_cluster = ZERO
                 in_hour = hour_points[at.replace(minute=0)]
                 when = clock(at, minutes, tz)  # the profiles' view of the interval, once
+                rce_q = prices.quarter_price(at, interval.local_day) if prices.quarters else None
                 interval_id = interval.id
                 for p in points:
                     of_point = matched.get(p.id)
@@ -657,6 +662,10 @@ class Simulation:
                     else:
                         cell[0] += imp
                         cell[1] += exp
+                    if rce_q is not None and exp:
+                        q = quarter_fed.setdefault((at.replace(minute=0), p.id), [ZERO, ZERO])
+                        q[0] += exp * rce_q
+                        q[1] += exp
                     if import_id is not None:
                         readings.append(
                             {
@@ -674,13 +683,21 @@ class Simulation:
                 else:
                     totals.grid_export_kwh -= net_cluster
                 if k >= len(node_prices) or not node_prices[k]:
-                    continue  # a failed clearing: nothing to settle
+                    # a failed intraday clearing: only day-ahead positions are firm; with
+                    # them the meter is settled against them, as in the members' statements
+                    # (`reports.day_ahead_only`), else there is nothing to settle
+                    if not any(q.firm_import_kwh or q.firm_export_kwh for q in positions):
+                        continue
+                    interval_prices: Mapping[str, Decimal] = NoIntradayPrice()
+                    interval_grid: Sequence[GridFlow] = ()
+                else:
+                    interval_prices, interval_grid = node_prices[k], grids[k]
                 settled = settle_interval(
                     IntervalInput(
                         at,
-                        node_prices[k],
+                        interval_prices,
                         positions,
-                        grids[k],
+                        interval_grid,
                         import_price,
                         export_price,
                     )
@@ -716,9 +733,13 @@ class Simulation:
                     f.without_import_pln += (ph.import_kwh * import_price).quantize(
                         PLN4, rounding=ROUND_HALF_UP
                     )
-                    f.without_export_pln += (ph.export_kwh * price).quantize(
-                        PLN4, rounding=ROUND_HALF_UP
+                    fed_q = quarter_fed.get((hour, ph.point_id)) if quarter_fed else None
+                    fed_value = (
+                        ph.export_kwh * price
+                        if fed_q is None
+                        else fed_q[0] + (ph.export_kwh - fed_q[1]) * price
                     )
+                    f.without_export_pln += fed_value.quantize(PLN4, rounding=ROUND_HALF_UP)
                     if ph.import_kwh:
                         grid_rate = grid_rates.get((local_day, ph.tariff_group))
                         if grid_rate is None:  # the same for a day and tariff group

@@ -61,6 +61,9 @@ class PointHour:
     import_kwh: Decimal
     export_kwh: Decimal
     source: DataSource
+    #: The energy fed in per 15-minute period, (start UTC, kWh), where asked for
+    #: (`inputs.point_hours(quarters_of=…)`): net-billing values it per quarter-hour.
+    export_by_start: tuple[tuple[datetime, Decimal], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

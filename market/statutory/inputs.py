@@ -1,11 +1,16 @@
 """The hourly inputs of the statutory figures, read from the database week by week.
 
 Per metering point and interval: the **meter data** where a reading was imported, else the
-**cleared position** (accepted buy − accepted sell of the point's orders in a cleared
-interval, netted: a positive net is consumption, a negative one feed-in). Intervals are
-summed into hours of UTC (= local hours) per point, keeping which source each came from:
-readings by the database (GROUP BY hour and point), cleared positions — far fewer rows, and
-only for the intervals and points without a reading (an outer join) — here.
+**cleared position**: the point's firm day-ahead position (import − export of the day-ahead
+run in force: simple orders, blocks and storage, `day_ahead_positions`) plus its intraday
+trades (accepted buy − accepted sell of its `market='id'` orders in an interval the intraday
+market cleared), netted per interval: a positive net is consumption, a negative one feed-in.
+The day-ahead position counts whether or not the intraday market cleared the interval (it is
+firm once the auction cleared, and the statements bill it), so a month with day-ahead trades
+only has its figures too. Intervals are summed into hours of UTC (= local hours) per point,
+keeping which source each came from: readings by the database (GROUP BY hour and point),
+cleared positions — far fewer rows, and only for the intervals and points without a reading
+(an outer join) — here.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.clearing.day_ahead_models import DayAheadPosition, DayAheadRun
 from market.core.timegrid import as_utc
 from market.metering.models import MeterReading
 from market.network.models import MeteringPoint, Technology
@@ -27,6 +33,7 @@ from market.statutory.figures import Capacity
 from market.statutory.hourly import ZERO, DataSource, PointHour
 from market.statutory.rates import TARIFF_GROUP
 from market.statutory.rules import RuleSet
+from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction, Market
 from market.trading.models import Interval, IntervalStatus, Order, Side
 
 CHUNK = timedelta(days=7)
@@ -86,6 +93,8 @@ def _bucket_time(value: Any) -> datetime:
 
 
 Cells = dict[datetime, dict[int, list[Any]]]
+#: (hour, point) → [(interval start, kWh fed in)], for the points asked for.
+Quarters = dict[tuple[datetime, int], list[tuple[datetime, Decimal]]]
 
 
 def _add(
@@ -101,9 +110,16 @@ def _add(
         slot[2] = DataSource.MIXED
 
 
-async def _chunk(session: AsyncSession, start: datetime, end: datetime) -> Cells:
+async def _chunk(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    quarters_of: frozenset[int] = frozenset(),
+    quarters: Quarters | None = None,
+) -> Cells:
     """hour → point → [import, export, source]: meter data summed per hour by the database;
-    cleared positions only for the intervals and points without a reading."""
+    cleared positions only for the intervals and points without a reading. For the points in
+    `quarters_of`, each interval's energy fed in goes to `quarters` too."""
     cells: Cells = defaultdict(dict)
     hour = _hour_bucket(session.get_bind().dialect.name).label("hour")
     readings = await session.execute(
@@ -122,49 +138,107 @@ async def _chunk(session: AsyncSession, start: datetime, end: datetime) -> Cells
         if at is None:
             at = times[bucket] = _bucket_time(bucket)
         _add(cells, at, pid, imp, exp, DataSource.METER)
-    cleared = await session.execute(
+    no_reading = and_(
+        MeterReading.start_utc == Interval.start_utc,
+        MeterReading.metering_point_id == Order.metering_point_id,
+    )
+    intraday = await session.execute(
         select(
             Interval.start_utc, Order.metering_point_id, Order.side, func.sum(Order.accepted_kwh)
         )
         .join(Interval, Interval.id == Order.interval_id)
-        .outerjoin(
-            MeterReading,
-            and_(
-                MeterReading.start_utc == Interval.start_utc,
-                MeterReading.metering_point_id == Order.metering_point_id,
-            ),
-        )
+        .outerjoin(MeterReading, no_reading)
         .where(
             Interval.start_utc >= start,
             Interval.start_utc < end,
             Interval.status == IntervalStatus.CLEARED.value,
+            Order.market == Market.INTRADAY.value,
             Order.accepted_kwh > 0,
             MeterReading.metering_point_id.is_(None),
         )
         .group_by(Interval.start_utc, Order.metering_point_id, Order.side)
     )
     net: dict[tuple[datetime, int], Decimal] = defaultdict(Decimal)
-    for at, pid, side, kwh in cleared:
+    for at, pid, side, kwh in intraday:
         sign = 1 if side == Side.BUY.value else -1
-        net[(at, pid)] += sign * Decimal(kwh or 0)
+        net[(as_utc(at), pid)] += sign * Decimal(kwh or 0)
+    # the firm day-ahead positions of the run in force (simple orders, blocks, storage), in
+    # any interval (cleared intraday or not), where the point has no reading
+    firm = await session.execute(
+        select(
+            Interval.start_utc,
+            DayAheadPosition.metering_point_id,
+            DayAheadPosition.import_kwh,
+            DayAheadPosition.export_kwh,
+        )
+        .select_from(DayAheadPosition)
+        .join(DayAheadRun, DayAheadRun.id == DayAheadPosition.run_id)
+        .join(
+            DayAheadAuction,
+            and_(
+                DayAheadAuction.id == DayAheadRun.auction_id,
+                DayAheadAuction.status == AuctionStatus.CLEARED.value,
+                DayAheadRun.version == DayAheadAuction.version,
+            ),
+        )
+        .join(Interval, Interval.id == DayAheadPosition.interval_id)
+        .outerjoin(
+            MeterReading,
+            and_(
+                MeterReading.start_utc == Interval.start_utc,
+                MeterReading.metering_point_id == DayAheadPosition.metering_point_id,
+            ),
+        )
+        .where(
+            Interval.start_utc >= start,
+            Interval.start_utc < end,
+            MeterReading.metering_point_id.is_(None),
+        )
+    )
+    for at, pid, imp, exp in firm:
+        net[(as_utc(at), pid)] += Decimal(imp or 0) - Decimal(exp or 0)
     for (at, pid), value in net.items():
         _add(cells, _hour(at), pid, max(value, ZERO), max(-value, ZERO), DataSource.CLEARED)
+        if quarters is not None and value < 0 and pid in quarters_of:
+            quarters.setdefault((_hour(at), pid), []).append((at, -value))
+    if quarters is not None and quarters_of:
+        fed_in = await session.execute(
+            select(
+                MeterReading.start_utc, MeterReading.metering_point_id, MeterReading.export_kwh
+            ).where(
+                MeterReading.start_utc >= start,
+                MeterReading.start_utc < end,
+                MeterReading.metering_point_id.in_(sorted(quarters_of)),
+                MeterReading.export_kwh > 0,
+            )
+        )
+        for at, pid, kwh in fed_in:
+            at = as_utc(at)
+            quarters.setdefault((_hour(at), pid), []).append((at, Decimal(kwh)))
     return cells
 
 
 async def point_hours(
-    session: AsyncSession, points: dict[int, PointInfo], start: datetime, end: datetime
+    session: AsyncSession,
+    points: dict[int, PointInfo],
+    start: datetime,
+    end: datetime,
+    *,
+    quarters_of: frozenset[int] = frozenset(),
 ) -> AsyncIterator[tuple[datetime, list[PointHour]]]:
     """(hour start UTC, the points' figures) for every hour in [start, end) with data, in
-    time order; read a week at a time."""
+    time order; read a week at a time. The points in `quarters_of` also carry their energy
+    fed in per interval (`PointHour.export_by_start`, for net-billing per quarter-hour)."""
     at = start
     while at < end:
         stop = min(end, at + CHUNK)
-        cells = await _chunk(session, at, stop)
+        quarters: Quarters = {}
+        cells = await _chunk(session, at, stop, quarters_of, quarters)
         for hour in sorted(cells):
             out = []
             for pid, (imp, exp, label) in sorted(cells[hour].items()):
                 info = points.get(pid) or PointInfo(pid, Technology.NONE.value, "G11")
-                out.append(PointHour(pid, info.technology, info.tariff_group, imp, exp, label))
+                fed = tuple(sorted(quarters.get((hour, pid), ()))) if exp else ()
+                out.append(PointHour(pid, info.technology, info.tariff_group, imp, exp, label, fed))
             yield hour, out
         at = stop

@@ -179,7 +179,7 @@ async def member_benefit(
     zone = ZoneInfo(cluster.timezone)
     start, end = request.bounds(zone)
     points, _capacity = await load_points(session, rules)
-    mine = set(
+    mine = frozenset(
         await session.scalars(select(MeteringPoint.id).where(MeteringPoint.member_id == member_id))
     )
     rates = await load_rate_book(session)
@@ -190,7 +190,7 @@ async def member_benefit(
     exported = cf_import = cf_export = ZERO
     price_sources: set[str] = set()
     sources: set[DataSource] = set()
-    async for hour, figures in point_hours(session, points, start, end):
+    async for hour, figures in point_hours(session, points, start, end, quarters_of=mine):
         day = hour.astimezone(zone).date()
         result = match_hour(hour, day, figures, rules, rates)
         hours.append(result)
@@ -203,10 +203,10 @@ async def member_benefit(
                 sources.add(p.source)
                 consumption += p.import_kwh
                 if p.export_kwh:
-                    price, kind = prices.price(hour, day)
+                    value, kind = prices.export_value(hour, day, p.export_kwh, p.export_by_start)
                     price_sources.add(kind)
                     exported += p.export_kwh
-                    cf_export += (p.export_kwh * price).quantize(PLN4, rounding=ROUND_HALF_UP)
+                    cf_export += value.quantize(PLN4, rounding=ROUND_HALF_UP)
                 cf_import += (p.import_kwh * tariff).quantize(PLN4, rounding=ROUND_HALF_UP)
                 rate = sum(
                     (

@@ -34,6 +34,7 @@ from market.access.actor import Actor, require_role
 from market.access.models import Role
 from market.core.errors import ValidationFailed
 from market.core.money import decimal_places, read_decimal
+from market.core.timegrid import as_utc
 from market.metering.parse import RowError, parse_start
 from market.prices.models import MarketPrice
 
@@ -299,19 +300,68 @@ async def import_prices(
 class PriceSource:
     RCE = "rce"
     RCEM = "rcem"
+    MIXED = "mixed"
+
+
+#: From this local day a prosumer's feed-in is valued per 15-minute period at that period's
+#: RCE; before it per hour (the RCE of the hour, published as the mean of its quarter-hours).
+#: DOMAIN.md: the net-billing price is "the market price RCE (15-minute)"; the Polish
+#: day-ahead market settles per 15 minutes since 2025-10-01 (DOMAIN.md, "Time"). The
+#: switch date itself is not verified against the act (docs/statutory.md, "Net-billing").
+QUARTER_HOUR_RCE_FROM = date(2025, 10, 1)
 
 
 @dataclass(frozen=True, slots=True)
 class PriceBook:
-    """The hour's net-billing price (PLN/kWh): the hour's RCE where imported, else RCEm."""
+    """Net-billing prices (PLN/kWh): each imported 15-minute RCE (`quarters`), each hour's
+    RCE (`hourly`: an hourly row, or the mean of the hour's quarter-hours), else RCEm."""
 
     hourly: dict[datetime, Decimal]
+    quarters: dict[datetime, Decimal] = field(default_factory=dict)
 
     def price(self, hour_utc: datetime, local_day: date) -> tuple[Decimal, str]:
+        """The hour's price: its RCE where imported, else the month's RCEm."""
         rce = self.hourly.get(hour_utc)
         if rce is not None:
             return rce, PriceSource.RCE
         return rcem_pln_per_kwh(local_day.month), PriceSource.RCEM
+
+    def quarter_price(self, start_utc: datetime, local_day: date) -> Decimal | None:
+        """The 15-minute RCE of the period starting `start_utc` when feed-in is valued per
+        quarter-hour on `local_day` and the price was imported at 15 minutes, else None."""
+        if local_day < QUARTER_HOUR_RCE_FROM:
+            return None
+        return self.quarters.get(start_utc)
+
+    def export_value(
+        self,
+        hour_utc: datetime,
+        local_day: date,
+        export_kwh: Decimal,
+        by_start: Iterable[tuple[datetime, Decimal]] = (),
+    ) -> tuple[Decimal, str]:
+        """What `export_kwh` fed in during the hour is worth under net-billing (exact, PLN)
+        and which prices valued it (`rce`, `rcem`, `mixed`). `by_start`: the energy per
+        15-minute period (its start, kWh) where known. From `QUARTER_HOUR_RCE_FROM` each
+        quarter-hour with an imported 15-minute RCE is valued at it; the rest of the hour's
+        energy at the hour's price (`price`)."""
+        value = Decimal(0)
+        rest = export_kwh
+        quarter_priced = False
+        for start, kwh in by_start:
+            if not kwh:
+                continue
+            q = self.quarter_price(start, local_day)
+            if q is not None:
+                value += kwh * q
+                rest -= kwh
+                quarter_priced = True
+        if not rest:
+            return value, PriceSource.RCE
+        hour_price, kind = self.price(hour_utc, local_day)
+        if quarter_priced and kind != PriceSource.RCE:
+            kind = PriceSource.MIXED
+        return value + rest * hour_price, kind
 
 
 def hourly_means(rows: Iterable[tuple[datetime, int, Decimal]]) -> dict[datetime, Decimal]:
@@ -331,10 +381,22 @@ def hourly_means(rows: Iterable[tuple[datetime, int, Decimal]]) -> dict[datetime
     return hourly
 
 
+def quarter_prices(rows: Iterable[tuple[datetime, int, Decimal]]) -> dict[datetime, Decimal]:
+    """Start (UTC) → PLN/kWh of every 15-minute price."""
+    return {start.astimezone(UTC): price / MWH for start, minutes, price in rows if minutes == 15}
+
+
 async def load_price_book(session: AsyncSession, start: datetime, end: datetime) -> PriceBook:
-    rows = await session.execute(
-        select(
-            MarketPrice.start_utc, MarketPrice.resolution_minutes, MarketPrice.price_pln_per_mwh
-        ).where(MarketPrice.start_utc >= start - timedelta(hours=1), MarketPrice.start_utc < end)
-    )
-    return PriceBook(hourly_means((s, m, p) for s, m, p in rows))
+    rows = [
+        (as_utc(s), m, p)
+        for s, m, p in await session.execute(
+            select(
+                MarketPrice.start_utc,
+                MarketPrice.resolution_minutes,
+                MarketPrice.price_pln_per_mwh,
+            ).where(
+                MarketPrice.start_utc >= start - timedelta(hours=1), MarketPrice.start_utc < end
+            )
+        )
+    ]
+    return PriceBook(hourly_means(rows), quarter_prices(rows))

@@ -35,6 +35,7 @@ from market.core.errors import NotFound
 from market.core.timegrid import label
 from market.export.day_ahead import day_ahead_amounts
 from market.export.request import month_range
+from market.metering.models import MeterImport, MeterReading
 from market.network.models import MeteringPoint, Node
 from market.reports.member_days import member_days, month_totals
 from market.reports.service import Period, cluster_report, member_statement
@@ -308,6 +309,47 @@ async def test_cluster_report_counts_day_ahead_only_intervals_and_local_share(db
     assert (late.cost_pln, late.local_kwh, late.consumption_kwh) == (D("0.33"), D(1), D(2))
     assert late.grid_only_pln == D("0.89")
     assert [f.start_utc for f in report.last_day] == [*STARTS, LATE]
+
+
+async def test_day_ahead_only_interval_with_meter_data_reconciles(db: Any) -> None:
+    """02:00Z (intraday failed) with A's meter data: imported 1.5 kWh against its firm net
+    purchase 2 − 1 = 1 kWh → residual 0.5 × 0.89 = 0.445 → 0.45 paid. A's statement: 1.03 +
+    0.45 = 1.48, its grid-only gains 1.5 × 0.89 = 1.335 → 1.34 for the interval; the report's
+    02:00Z row: consumption 1.5 (metered, not the firm 2), cost 0.33 + 0.45 = 0.78, grid-only
+    1.34; its money = Σ the statements' totals (4.33 + 0.45 = 4.78)."""
+    async with db.session() as s:
+        await build_cluster(s, STARTS)
+        members = await _day_ahead(s)
+        await s.execute(update(Interval).where(Interval.start_utc == LATE).values(status="failed"))
+        point = await s.scalar(select(MeteringPoint.id).where(MeteringPoint.ppe_code == PPE_A))
+        imp = MeterImport(
+            filename="late.csv", sha256="0" * 64, resolution_minutes=15, rows=1, stored_readings=1
+        )
+        s.add(imp)
+        await s.flush()
+        s.add(
+            MeterReading(
+                start_utc=LATE, metering_point_id=point, import_kwh=D("1.5"), export_kwh=D(0),
+                quality="measured", source_minutes=15, import_id=imp.id,
+            )
+        )  # fmt: skip
+        await s.commit()
+    async with db.session() as s:
+        report = await cluster_report(s, None, *month_range(OCTOBER), Period.INTERVAL)
+        anna, bakery = [
+            await member_statement(s, COORD, OCTOBER, members[ppe]) for ppe in (PPE_A, PPE_B)
+        ]
+    assert (anna.grid_cost_pln, anna.bought_grid_kwh, anna.total_pln) == (
+        D("0.45"), D("0.5"), D("1.48"),
+    )  # fmt: skip
+    assert (anna.lines, anna.day_ahead_only_lines, anna.source) == (2, 1, "mixed")
+    assert bakery.total_pln == D("3.30") and bakery.day_ahead_only_lines == 0
+    late = report.rows[-1][1]
+    assert (late.consumption_kwh, late.cost_pln, late.grid_only_pln) == (
+        D("1.5"), D("0.78"), D("1.34"),
+    )  # fmt: skip
+    assert report.totals.cost_pln == D("4.78") == anna.total_pln + bakery.total_pln
+    assert report.totals.grid_only_pln == anna.grid_only_pln + bakery.grid_only_pln
 
 
 def _cells(html: str, table: str, part: str) -> list[str]:
