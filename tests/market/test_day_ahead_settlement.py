@@ -388,7 +388,12 @@ async def test_month_with_day_ahead_only_shows_the_statement(db: Any, client: An
     page = client.get("/statement/", params={"month": "2026-10"}).text
     assert "nie ma jeszcze nic do rozliczenia" not in page and "Razem za miesiąc" in page
     assert "2,13" in page and "Aukcja dnia następnego: saldo" in page
-    assert client.get("/statement/statutory", params={"month": "2026-10"}).status_code == 200
+    statutory = client.get("/statement/statutory", params={"month": "2026-10"})
+    assert statutory.status_code == 200
+    # both figures say what they stand on: no meter data, the cleared (day-ahead) positions
+    assert statutory.text.count('data-source="cleared_positions"') == 2
+    assert "(pozycje z rozliczenia rynku)" in statutory.text
+    assert "15-minutowa RCE" in statutory.text
     csv = client.get("/statement/csv", params={"month": "2026-10"}).content.decode("utf-8-sig")
     assert "Kwota za aukcję dnia następnego;zł;2,13" in csv
     day = client.get("/statement/day", params={"day": "2026-10-25"}).text
@@ -408,6 +413,8 @@ async def test_statement_api(db: Any, client: Any) -> None:
     assert (body["member"], body["month"], body["day_ahead_positions"]) == (
         "Anna Prosument", "2026-10", 2,
     )  # fmt: skip
+    # 02:00Z has day-ahead positions only: its line, no meter data anywhere
+    assert (body["day_ahead_only_lines"], body["source"]) == (1, "cleared_positions")
     figures = body["figures"]
     assert figures["day_ahead_amount_pln"] == "2.13" and figures["local_amount_pln"] == "-1.10"
     assert figures["total_pln"] == "1.03" and figures["bought_day_ahead_kwh"] == "6.000"

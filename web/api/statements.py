@@ -57,6 +57,11 @@ class StatementView:
     intraday_lines: int
     day_ahead_positions: int
     intervals_with_meter_data: int
+    #: Lines of intervals with day-ahead positions only (settled against meter data where
+    #: imported: the residual and grid-only figures), and what the figures stand on:
+    #: `meter_data`, `cleared_positions`, `mixed`, or null (no line).
+    day_ahead_only_lines: int = 0
+    source: str | None = None
     #: The statement's items by key (`bought_local_kwh`, `day_ahead_amount_pln`, …: the CSV's
     #: keys with the unit as suffix), each a decimal string (kWh with 3 places, PLN with 2).
     figures: dict[str, str] = field(default_factory=dict)
@@ -93,6 +98,8 @@ def view_of(statement: Statement, member_id: int, days: list[MemberDay]) -> Stat
         intraday_lines=statement.lines,
         day_ahead_positions=statement.day_ahead_positions,
         intervals_with_meter_data=statement.intervals_with_meter_data,
+        day_ahead_only_lines=statement.day_ahead_only_lines,
+        source=statement.source,
         figures={
             f"{key}_{unit.lower()}": _text(value, unit) for key, unit, value in statement.rows()
         },
