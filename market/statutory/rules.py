@@ -22,7 +22,18 @@ from enum import StrEnum
 
 from market.network.models import Technology
 
-ACT = "ustawa o OZE, zm. ustawą z 17.08.2023 r. (Dz.U. 2023 poz. 1762)"
+ACT = (
+    "ustawa o OZE, zm. ustawą z 17.08.2023 r. (Dz.U. 2023 poz. 1762); "
+    "t.j. Dz.U. 2024 poz. 1361 (od 2024-09-13)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A public page found that states (part of) a rule: its address and the exact words."""
+
+    url: str
+    quote: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +43,31 @@ class Source:
     #: True when the figure comes from a draft or a secondary source, not the final act.
     draft: bool = False
     note: str = ""
+    #: What was found for it (docs/statutory.md, "Checked against public sources").
+    evidence: tuple[Evidence, ...] = ()
+
+
+#: The cluster provisions' dates (register 2024-01-01, support 2024-07-02).
+_IN_FORCE = Evidence(
+    "https://serwisy.gazetaprawna.pl/samorzad/artykuly/9340621,nowe-zasady-funkcjonowania-"
+    "klastrow-energii-wieksze-wsparcie-i-obowia.html",
+    "centralne miejsce zajmują regulacje dotyczące klastrów energii, przy czym akurat te "
+    "przepisy zaczną obowiązywać w 2024 r. (częściowo od 1 stycznia; częściowo od 2 lipca)",
+)
+#: The discount exists and is tied to the members' self-consumption of the renewable
+#: generation (no figures).
+_DISCOUNT_EXISTS = Evidence(
+    "https://p4b.com.pl/klaster-energii/",
+    "dość wysokie wymagania co do wysokości udziału autkokonsumpcji członków do  generacji "
+    "oze nie przekładają się na istotne obniżenie kosztów opłat zmiennych",
+)
+_DISCOUNT_ON_DISTRIBUTION = Evidence(
+    "https://nowa-energia.com.pl/2024/09/06/klastry-energii-w-polsce-doswiadczenia-"
+    "ciechanowskiego-klastra-energii-pierwszego-zarejestrowanego-przez-prezesa-urzedu-"
+    "regulacji-energetyki",
+    "wprowadziła możliwość korzystania z upustów w rozliczeniach opłat za usługi dystrybucji "
+    "energii elektrycznej",
+)
 
 
 class Comparison(StrEnum):
@@ -103,7 +139,14 @@ class RuleSet:
     #: Denominator of the self-consumption ratio: "generation" (matched ÷ renewable fed in).
     self_consumption_basis: str = "generation"
     self_consumption_source: Source = field(
-        default_factory=lambda: Source(ACT, "art. 38c (upusty)", draft=True)
+        default_factory=lambda: Source(
+            ACT,
+            "art. 38c (upusty)",
+            draft=True,
+            note="the basis (members' self-consumption ÷ renewable generation) matches a "
+            "commentary; the act's wording was not found",
+            evidence=(_DISCOUNT_EXISTS,),
+        )
     )
     _renewable_values: frozenset[str] = field(init=False, default=frozenset(), repr=False)
     _generating_values: frozenset[str] = field(init=False, default=frozenset(), repr=False)
@@ -135,15 +178,25 @@ class RuleSet:
 
 _SUPPORT = date(2024, 7, 2)
 _DRAFT_CONDITIONS = Source(
-    ACT, "art. 38b (warunki wsparcia)", draft=True, note="figure from the draft act"
+    ACT,
+    "art. 38b (warunki wsparcia)",
+    draft=True,
+    note="figure from the draft act; not found in any public source checked",
 )
 _SHARE = Source(
     ACT,
     "art. 38b ust. 1 (udział OZE)",
     draft=True,
-    note="30 %/50 % from secondary sources on the final act",
+    note="30 %/50 % from secondary sources on the final act; not found in the sources checked",
 )
-_TIERS = Source(ACT, "art. 38c (upust w opłacie dystrybucyjnej)", draft=True, note="draft tiers")
+_TIERS = Source(
+    ACT,
+    "art. 38c (upust w opłacie dystrybucyjnej)",
+    draft=True,
+    note="draft tiers; that a discount on the variable distribution fees tied to the members' "
+    "self-consumption exists is confirmed, the 60/70/80/90 % tiers are not",
+    evidence=(_DISCOUNT_ON_DISTRIBUTION, _DISCOUNT_EXISTS),
+)
 
 
 def _tier(above: str, pay: str) -> DiscountTier:
@@ -151,7 +204,7 @@ def _tier(above: str, pay: str) -> DiscountTier:
 
 
 RULES = RuleSet(
-    version="2023-1762/1",
+    version="2023-1762/2",
     renewable={
         Technology.PV: True,
         Technology.WIND: True,
@@ -164,13 +217,33 @@ RULES = RuleSet(
         Technology.NONE: False,
     },
     generating=frozenset(Technology) - {Technology.STORAGE, Technology.NONE},
-    renewable_source=Source(ACT, "art. 2 pkt 22 (odnawialne źródło energii)"),
+    renewable_source=Source(
+        ACT,
+        "art. 2 pkt 22 (odnawialne źródło energii), art. 2 pkt 1 (biogaz)",
+        note="landfill gas is biogas (art. 2 pkt 1)",
+        evidence=(
+            Evidence(
+                "http://e-czytelnia.abrys.pl/energia-i-recykling-21/2018-4-1018/prawo-12582/"
+                "biogaz-skladowiskowy-perspektywa-rozwoju-23889",
+                "Zgodnie z definicją ustawową, wskazaną w art. 2 pkt 1 ustawa o OZE, biogaz jest "
+                "gazem uzyskanym z biomasy, w szczególności z instalacji przeróbki odpadów "
+                "zwierzęcych lub roślinnych, oczyszczalni ścieków oraz składowisk odpadów.",
+            ),
+        ),
+    ),
     exemptions=(
         Exemption(
             _SUPPORT,
             date(2029, 12, 31),
             ("oze", "cogeneration", "certificate"),
-            Source(ACT, "art. 38e (zwolnienia z opłat)", note="period per the amending act"),
+            Source(
+                ACT,
+                "art. 38e (zwolnienia z opłat)",
+                draft=True,
+                note="start 2024-07-02 confirmed (the cluster support provisions' date); the "
+                "end 2029-12-31 and the list of fees not found in the sources checked",
+                evidence=(_IN_FORCE,),
+            ),
         ),
     ),
     conditions=(
