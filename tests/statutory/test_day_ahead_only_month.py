@@ -44,6 +44,7 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from market.access.actor import Actor
 from market.access.models import Role
@@ -302,3 +303,33 @@ def test_quarter_hour_valuation_starts_on_2025_10_01() -> None:
     part = PriceBook({}, {H2: D("0.1")})
     value, kind = part.export_value(H2, date(2026, 6, 10), D(3), ((H2, D(1)), (H2 + Q, D(2))))
     assert (value, kind) == (D("0.1") + 2 * D("0.1363"), "mixed")
+
+
+async def test_day_ahead_positions_in_intervals_cleared_intraday_count_too(db: Any) -> None:
+    """The export tests' intervals (tests.market.test_day_ahead_settlement): day-ahead
+    positions stored without orders (as blocks and storage are) count beside the intraday
+    trades. 00Z: A sells 3 intraday and buys 4 day-ahead → net import 1; B buys 2.5 and sells
+    1 → 1.5: renewable fed in 0, consumption 2.5, nothing matched (only the intraday sale
+    counted before: 3 fed in, 2.5 matched). 01Z: A 3 fed in, B 2.5 → matched 2.5. 02Z (not
+    cleared intraday): A's battery 2 in, 1 out → 1 consumed (missing before)."""
+    from tests.market.test_day_ahead_settlement import _day_ahead
+    from tests.support.exports import STARTS, build_cluster
+
+    async with db.session() as s:
+        await build_cluster(s, STARTS)
+        await _day_ahead(s)
+        point = await s.scalar(select(MeteringPoint).where(MeteringPoint.ppe_code == PPE_A))
+        assert point is not None
+        point.technology = "pv"
+        await s.commit()
+    request = StatutoryRequest(date(2026, 10, 25), date(2026, 10, 25), Granularity.HOUR)
+    async with db.session() as s:
+        hours = [p async for p in statutory_report(s, None, request)]
+    starts = [h.start.astimezone(UTC).hour for h in hours]
+    assert starts == [0, 1, 2]
+    first, second, late = (h.sums for h in hours)
+    assert (first.renewable_fed_in_kwh, first.member_consumption_kwh) == (D(0), D("2.5"))
+    assert first.matched_kwh == D(0)
+    assert (second.renewable_fed_in_kwh, second.matched_kwh) == (D(3), D("2.5"))
+    assert (late.member_consumption_kwh, late.renewable_fed_in_kwh) == (D(1), D(0))
+    assert {h.source for h in hours} == {"cleared_positions"}
