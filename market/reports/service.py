@@ -460,15 +460,13 @@ async def member_statement(
     start, end = month_range(month)
     day_ahead = await day_ahead_amounts(session, start, end, target)
     settled: list[int] = []
+    statement: Statement | None = None
     try:
         scope = await load_scope(session, start, end)
     except NotFound as error:
-        # a month with firm day-ahead positions but no interval cleared intraday yet still
-        # has a statement (its day-ahead part); without either there is nothing to show
-        if error.field != "from" or not day_ahead:
+        if error.field != "from":
             raise
-        name = await session.scalar(select(Member.name).where(Member.id == target))
-        statement = Statement(member=name or "", period=month.strftime("%Y-%m"))
+        missing = error
     else:
         settled = [r.interval_id for r in scope.runs]
         mine = {p.ppe for p in scope.points if p.member_id == target}
@@ -478,11 +476,18 @@ async def member_statement(
             for line in s.settlement.lines:
                 if line.ppe in mine:
                     statement.add(line)
-    if day_ahead:
-        # intervals with day-ahead positions only: the residual against the meter data and
-        # the grid-only amount, as in the intervals cleared intraday
-        for line in await day_ahead_only_lines(session, start, end, settled, target):
-            statement.add(line, intraday=False)
+    # intervals with day-ahead positions only: the member's firm positions and readings
+    # there, settled like the intervals cleared intraday (residual, grid-only amount)
+    extra = await day_ahead_only_lines(session, start, end, settled, target)
+    if statement is None:
+        # a month with firm day-ahead positions (or readings in day-ahead intervals) but no
+        # interval cleared intraday yet still has a statement; without either, nothing
+        if not day_ahead and not extra:
+            raise missing
+        known = await session.scalar(select(Member.name).where(Member.id == target))
+        statement = Statement(member=known or "", period=month.strftime("%Y-%m"))
+    for line in extra:
+        statement.add(line, intraday=False)
     for position in day_ahead:
         statement.add_day_ahead(position)
     return statement

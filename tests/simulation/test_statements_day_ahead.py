@@ -57,3 +57,41 @@ async def test_statements_carry_the_simulated_day_ahead_money(db: Any) -> None:
             + D(figures["discount_pln"])
         )
         assert sum(b.statement.total_pln for b in by_kind[kind]) == market, kind
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_failed_intraday_hours_settle_day_ahead_against_meter_data(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The intraday clearing of 09:00–12:00Z fails (the day-ahead auction has cleared them):
+    the simulation settles the firm day-ahead positions of those hours against the synthetic
+    meter data, and the members' statements do the same (`reports.day_ahead_only`) — each
+    member kind's statements still add up to the simulation's figure, to the grosz."""
+    from dataclasses import replace
+
+    from market.clearing import run
+    from matching.result import Status
+
+    real = run.solve
+
+    def failing(problem: Any) -> Any:
+        result = real(problem)
+        if 9 <= problem.interval.start.astimezone(UTC).hour < 12:
+            return replace(result, status=Status.ERROR, reason="test: intraday failed")
+        return result
+
+    monkeypatch.setattr(run, "solve", failing)
+    doc, by_kind = await _simulate(db.sessions)
+    assert doc["failed"] == 3 and doc["day_ahead"]["failed"] == 0
+    statements = [b.statement for bs in by_kind.values() for b in bs]
+    assert sum(s.day_ahead_only_lines for s in statements) > 0
+    # the residual of those hours is in the statements: some grid money beyond the cleared
+    assert any(s.day_ahead_only_lines and s.intervals_with_meter_data for s in statements)
+    for kind, figures in doc["by_kind"].items():
+        market = (
+            D(figures["with_cluster_pln"])
+            + D(figures["avoided_fees_pln"])
+            + D(figures["discount_pln"])
+        )
+        assert sum(b.statement.total_pln for b in by_kind[kind]) == market, kind
