@@ -22,25 +22,27 @@ sees energy − minimum, and states are reported back with the minimum added); b
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import time
-import zlib
-from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any, cast
 
 import anyio
+import numpy as np
 from sqlalchemy import Float, Table, and_, or_, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.access import audit
+from market.clearing.day_ahead_convert import (
+    ConvertedDay,
+    convert_day,
+    problem_record,
+)
 from market.clearing.day_ahead_models import (
     DayAheadFlow,
     DayAheadGrid,
@@ -51,10 +53,8 @@ from market.clearing.day_ahead_models import (
 )
 from market.cluster.service import get_cluster
 from market.core.events import DAY_AHEAD, Publisher, publish_safely
-from market.core.money import AMOUNT, ENERGY, energy
-from market.core.money import price as round_price
 from market.db import bulk
-from market.db.engine import unit_of_work
+from market.db.engine import dialect_name, unit_of_work
 from market.db.offload import ProcessOffload
 from market.network.models import GridConnection, Line, MeteringPoint, Node
 from market.network.storage_models import StorageUnit
@@ -72,9 +72,7 @@ from market.trading.day_ahead_models import (
 from market.trading.models import Interval, Order, OrderStatus
 
 log = logging.getLogger("klaster.day_ahead")
-ZERO = Decimal("0.000")
 CHUNK_ROWS = 5000
-FILLED, UNFILLED = OrderStatus.FILLED.value, OrderStatus.UNFILLED.value
 
 DAY_AHEAD_GATE_CLOSED = "day_ahead_gate_closed"
 DAY_AHEAD_CLEARED = "day_ahead_cleared"
@@ -117,10 +115,17 @@ class DayProblem:
 
     doc: dict[str, Any]
     interval_ids: list[int]
+    #: Node code → node id, in the document's order (a node's index is its place here).
     node_ids: dict[str, int]
     line_ids: dict[str, int]
-    #: Document order id → (order id, metering point id, node code, is buy, interval index).
-    orders: dict[str, tuple[int, int, str, bool, int]]
+    #: The simple orders, column-wise in the document's order: its ids ("o<id>"), the
+    #: order ids, metering points, node indexes, buys, interval indexes.
+    order_keys: list[str]
+    order_ids: list[int]
+    order_point: np.ndarray
+    order_node: np.ndarray
+    order_buy: np.ndarray
+    order_interval: np.ndarray
     #: Document storage id → (storage order id, metering point id, node code, soc minimum).
     storage: dict[str, tuple[int, int, str, Decimal]]
     #: Document block id → (block id, metering point id, node code, is buy, first index,
@@ -161,7 +166,12 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
         for p in (await session.scalars(select(MeteringPoint).where(MeteringPoint.active))).all()
     }
     doc_orders: list[dict[str, Any]] = []
-    orders: dict[str, tuple[int, int, str, bool, int]] = {}
+    order_keys: list[str] = []
+    order_ids: list[int] = []
+    order_point: list[int] = []
+    order_node: list[int] = []
+    order_buy: list[bool] = []
+    order_interval: list[int] = []
     excluded: list[int] = []
     # A day has hundreds of thousands: Core rows (no ORM row processing) in partitions, the
     # loop's turn between them; quantities and prices as floats straight from the driver (the
@@ -180,18 +190,29 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
         .order_by(table.id)
         .execution_options(yield_per=CHUNK_ROWS)
     )  # fmt: skip
-    node_of = {p.id: code[p.node_id] for p in points.values() if p.node_id in code}
+    node_at = {n.id: k for k, n in enumerate(nodes)}
+    node_of = {
+        p.id: (code[p.node_id], node_at[p.node_id]) for p in points.values() if p.node_id in code
+    }
+    add_doc, add_key, add_id = doc_orders.append, order_keys.append, order_ids.append
+    add_point, add_node = order_point.append, order_node.append
+    add_buy, add_interval = order_buy.append, order_interval.append
     async for part in stream.partitions():
         for oid, mp, iv, side, qty, price in part:
-            node = node_of.get(mp)
-            if node is None:
+            at = node_of.get(mp)
+            if at is None:
                 excluded.append(oid)
                 continue
             key = f"o{oid}"
             t = index[iv]
-            orders[key] = (oid, mp, node, side == "buy", t)
-            doc_orders.append(
-                {"id": key, "node": node, "side": side, "quantity_kwh": _num(qty),
+            add_key(key)
+            add_id(oid)
+            add_point(mp)
+            add_node(at[1])
+            add_buy(side == "buy")
+            add_interval(t)
+            add_doc(
+                {"id": key, "node": at[0], "side": side, "quantity_kwh": _num(qty),
                  "price": _num(price), "interval": t}
             )  # fmt: skip
         await asyncio.sleep(0)
@@ -306,7 +327,12 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
         interval_ids=[iv.id for iv in intervals],
         node_ids={n.code: n.id for n in nodes},
         line_ids={ln.code: ln.id for ln in lines},
-        orders=orders,
+        order_keys=order_keys,
+        order_ids=order_ids,
+        order_point=np.array(order_point, dtype=np.int64),
+        order_node=np.array(order_node, dtype=np.int64),
+        order_buy=np.array(order_buy, dtype=np.bool_),
+        order_interval=np.array(order_interval, dtype=np.int64),
         storage=storage,
         blocks=blocks,
         excluded_order_ids=excluded,
@@ -331,194 +357,6 @@ async def _grid_prices(
         imports, exports = grid_price_series(g.import_price, g.export_price, rce)
         out[g.id] = ([_num(p) for p in imports], [_num(p) for p in exports])
     return out
-
-
-def canonical(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-def digest(data: Any) -> str:
-    return hashlib.sha256(canonical(data).encode()).hexdigest()
-
-
-def result_digest(result: dict[str, Any]) -> str:
-    return digest({k: v for k, v in result.items() if k != "timings"})
-
-
-# ---------------------------------------------------------------- converting the result
-
-
-@dataclass(frozen=True, slots=True)
-class ConvertedDay:
-    run: dict[str, Any]
-    price_rows: list[dict[str, Any]]
-    flow_rows: list[dict[str, Any]]
-    grid_rows: list[dict[str, Any]]
-    position_rows: list[dict[str, Any]]
-    storage_rows: list[dict[str, Any]]
-    block_rows: list[dict[str, Any]]
-    #: (order id, accepted kWh, clearing price, amount PLN, status) per order of the day.
-    order_rows: list[tuple[int, Decimal, Decimal | None, Decimal, str]]
-    ok: bool
-    #: Per interval index: {node code: price string} (the live event's summary).
-    summary: dict[str, Any]
-
-
-def _e(value: Any) -> Decimal:
-    """`energy(float(value))`, with its rounding; most of a day's orders take 0."""
-    if not value:
-        return ZERO
-    return Decimal(repr(float(value))).quantize(ENERGY, rounding=ROUND_HALF_EVEN)
-
-
-def problem_record(doc: dict[str, Any]) -> tuple[str, bytes]:
-    """The problem document's audit hash (sha256 of its canonical JSON) and the stored,
-    compressed JSON. (Level 1: a fifth of level 6's time for 20 % more bytes; the document
-    is 49 MB of JSON at 5,000 metering points.)"""
-    document = canonical(doc).encode()
-    return hashlib.sha256(document).hexdigest(), zlib.compress(document, 1)
-
-
-def convert_day(
-    problem: DayProblem, result: dict[str, Any], record: tuple[str, bytes] | None = None
-) -> ConvertedDay:
-    """The core's floats as stored decimals (energy to the Wh, prices to 4 places, amounts
-    to the grosz per position); pure, run off the event loop. `record`: `problem_record`
-    of the problem's document, if made already."""
-    status = str(result.get("status", "error"))
-    ok = status == "optimal"
-    ivs = problem.interval_ids
-    prices: list[dict[str, Decimal]] = [{} for _ in ivs]
-    price_rows: list[dict[str, Any]] = []
-    flow_rows: list[dict[str, Any]] = []
-    grid_rows: list[dict[str, Any]] = []
-    if ok:
-        for t, item in enumerate(result.get("intervals", [])):
-            for nd in item.get("nodes", []):
-                p = round_price(float(nd["price"]))
-                prices[t][str(nd["id"])] = p
-                price_rows.append(
-                    {"interval_id": ivs[t], "node_id": problem.node_ids[str(nd["id"])], "price": p}
-                )
-            for ln in item.get("lines", []):
-                flow_rows.append(
-                    {
-                        "interval_id": ivs[t],
-                        "line_id": problem.line_ids[str(ln["id"])],
-                        "flow_kwh": _e(ln.get("flow_kwh")),
-                    }
-                )
-            for g in item.get("grid_connections", []):
-                grid_rows.append(
-                    {
-                        "interval_id": ivs[t],
-                        "node_id": problem.node_ids[str(g["node"])],
-                        "import_kwh": _e(g.get("import_kwh")),
-                        "export_kwh": _e(g.get("export_kwh")),
-                    }
-                )
-    # Per (interval index, metering point): [import, export, amount].
-    pos: dict[tuple[int, int], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO, Decimal(0)])
-
-    def add(t: int, mp: int, node: str, buy: bool, kwh: Decimal) -> Decimal:
-        if kwh <= 0:
-            return Decimal("0.00")
-        p = prices[t].get(node, Decimal(0))
-        cell = pos[(t, mp)]
-        cell[0 if buy else 1] += kwh
-        cell[2] += kwh * p if buy else -kwh * p
-        return (kwh * p).quantize(AMOUNT)
-
-    # (id, accepted kWh, clearing price, amount, status) per order, as plain tuples (a day has
-    # ~500,000: no dict per row); most orders take nothing, and share one zero.
-    accepted = {o["id"]: o.get("accepted_kwh", 0.0) for o in result.get("orders", [])} if ok else {}
-    no_amount = Decimal("0.00")
-    order_rows: list[tuple[int, Decimal, Decimal | None, Decimal, str]] = []
-    append = order_rows.append
-    for key, (oid, mp, node, buy, t) in problem.orders.items():
-        price = prices[t].get(node) if ok else None
-        value = accepted.get(key)
-        if not value:
-            append((oid, ZERO, price, no_amount, UNFILLED))
-            continue
-        kwh = _e(value)
-        append((oid, kwh, price, add(t, mp, node, buy, kwh), FILLED if kwh > 0 else UNFILLED))
-    order_rows += [
-        (oid, ZERO, None, no_amount, OrderStatus.UNFILLED.value)
-        for oid in problem.excluded_order_ids
-    ]
-    # A partly accepted simple order: its requested quantity is compared by the caller.
-    storage_rows: list[dict[str, Any]] = []
-    by_storage = {str(s["id"]): s for s in result.get("storage", [])} if ok else {}
-    for key, (so_id, mp, node, low) in problem.storage.items():
-        item = by_storage.get(key)
-        if item is None:
-            continue
-        charge, discharge, soc = item["charge_kwh"], item["discharge_kwh"], item["soc_kwh"]
-        for t in range(len(ivs)):
-            c, d = _e(charge[t]), _e(discharge[t])
-            add(t, mp, node, True, c)
-            add(t, mp, node, False, d)
-            storage_rows.append(
-                {
-                    "storage_order_id": so_id,
-                    "interval_id": ivs[t],
-                    "charge_kwh": c,
-                    "discharge_kwh": d,
-                    "soc_kwh": _e(soc[t]) + low,
-                }
-            )
-    block_rows: list[dict[str, Any]] = []
-    by_block = {str(b["id"]): b for b in result.get("blocks", [])} if ok else {}
-    for key, (bid, mp, node, buy, first, quantities) in problem.blocks.items():
-        item = by_block.get(key, {})
-        ratio = Decimal(repr(round(float(item.get("accepted_ratio", 0.0)), 6)))
-        for k, q in enumerate(quantities):
-            add(first + k, mp, node, buy, energy(q * ratio))
-        block_rows.append(
-            {
-                "id": bid,
-                "accepted_ratio": ratio,
-                "surplus_pln": Decimal(repr(round(float(item.get("surplus", 0.0)), 2))),
-                "paradoxically_rejected": bool(item.get("paradoxically_rejected", False)),
-            }
-        )
-    position_rows = [
-        {
-            "interval_id": ivs[t],
-            "metering_point_id": mp,
-            "import_kwh": cell[0],
-            "export_kwh": cell[1],
-            "amount_pln": cell[2].quantize(AMOUNT),
-        }
-        for (t, mp), cell in sorted(pos.items())
-    ]
-    timings = result.get("timings") or {}
-    input_hash, problem_gz = record or problem_record(problem.doc)
-    run = {
-        "input_hash": input_hash,
-        "result_hash": result_digest(result),
-        "problem_gz": problem_gz,
-        "status": status,
-        "reason": str(result.get("reason", "") or ""),
-        "interval_count": len(ivs),
-        "order_count": len(problem.orders) + len(problem.blocks) + len(problem.storage),
-        "welfare_pln": Decimal(repr(round(float(result.get("welfare", 0.0) or 0.0), 2)))
-        if ok
-        else Decimal("0.00"),
-        "timings": {str(k): float(v) for k, v in timings.items() if isinstance(v, int | float)},
-    }
-    summary = {
-        "prices_min": str(min((p for d in prices for p in d.values()), default=Decimal(0))),
-        "prices_max": str(max((p for d in prices for p in d.values()), default=Decimal(0))),
-        "storage_units": len(problem.storage),
-        "blocks_accepted": sum(1 for b in block_rows if b["accepted_ratio"] > 0),
-        "blocks": len(block_rows),
-    }
-    return ConvertedDay(
-        run, price_rows, flow_rows, grid_rows, position_rows, storage_rows, block_rows,
-        order_rows, ok, summary,
-    )  # fmt: skip
 
 
 def solve_day(problem: DayProblem) -> tuple[dict[str, Any], ConvertedDay]:
@@ -780,7 +618,9 @@ async def _store(
     session.add(run)
     await session.flush()
     # Tens of thousands of result rows and an update of every order of the day: plain tuples
-    # in bulk (COPY on PostgreSQL; `market.db.bulk`), not SQLAlchemy's executemany.
+    # in bulk (COPY on PostgreSQL; `market.db.bulk`), not SQLAlchemy's executemany; their
+    # decimals made for the driver column by column (`ScaledColumn.driver`).
+    sqlite = dialect_name(session) == "sqlite"
     for model, rows in (
         (DayAheadPrice, converted.price_rows),
         (DayAheadFlow, converted.flow_rows),
@@ -788,23 +628,24 @@ async def _store(
         (DayAheadPosition, converted.position_rows),
         (StorageSchedule, converted.storage_rows),
     ):
-        if rows:
-            columns = ["run_id", *rows[0]]
-            await bulk.insert_rows(
-                session, cast(Table, model.__table__), columns,
-                [(run.id, *row.values()) for row in rows], quantised=True,
+        if len(rows):
+            await bulk.insert_driver_rows(
+                session, cast(Table, model.__table__), ["run_id", *rows.columns],
+                rows.driver_rows(sqlite, run.id),
             )  # fmt: skip
     # A partly accepted order is "partly filled" (the core accepts any part of a simple order).
+    orders = cast(Table, Order.__table__)
+    updated_at = bulk.converter(orders.c.updated_at.type, sqlite)(now)
     await bulk.update_from(
         session,
-        cast(Table, Order.__table__),
-        ["id", "accepted_kwh", "clearing_price", "amount_pln", "status", "updated_at"],
-        [(*row, now) for row in converted.order_rows],
+        orders,
+        ["updated_at", *converted.order_rows.columns],
+        converted.order_rows.driver_rows(sqlite, updated_at),
         "accepted_kwh = r.accepted_kwh, clearing_price = r.clearing_price, "
         "amount_pln = r.amount_pln, updated_at = r.updated_at, status = CASE "
         f"WHEN r.accepted_kwh > 0 AND r.accepted_kwh < {Order.__tablename__}.quantity_kwh "
         f"THEN '{OrderStatus.PARTLY_FILLED.value}' ELSE r.status END",
-        quantised=True,
+        driver_ready=True,
     )  # fmt: skip
     if converted.block_rows:
         await session.execute(update(BlockOrder), converted.block_rows)
