@@ -33,13 +33,15 @@ from typing import Any, cast
 
 import anyio
 import numpy as np
-from sqlalchemy import Float, Table, and_, or_, select, type_coerce, update
+from sqlalchemy import Float, Table, and_, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.access import audit
 from market.clearing.day_ahead_convert import (
     ConvertedDay,
+    ScaledColumn,
     convert_day,
     problem_record,
 )
@@ -140,6 +142,13 @@ def _num(value: Decimal | float) -> float | int:
     return as_int if value == as_int else float(value)
 
 
+def _number(value: float | int) -> float | int:
+    """`_num` of a driver's number (mostly floats: the fast test first)."""
+    if value.__class__ is float:
+        return int(value) if value.is_integer() else value  # type: ignore[union-attr]
+    return _num(value)
+
+
 async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> DayProblem:
     day = auction.local_day
     intervals = (
@@ -174,13 +183,14 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
     order_interval: list[int] = []
     excluded: list[int] = []
     # A day has hundreds of thousands: Core rows (no ORM row processing) in partitions, the
-    # loop's turn between them; quantities and prices as floats straight from the driver (the
-    # document's numbers; what `Dec` would make of them is the same number, ~1 µs later).
+    # loop's turn between them; quantities and prices cast to floats by the database (the
+    # document's numbers, the nearest double to the decimal, as `float(Decimal)`; asyncpg
+    # then decodes a float8, not a numeric into a `Decimal`).
     table = cast(Table, Order.__table__).c
     stream = await session.stream(
         select(
             table.id, table.metering_point_id, table.interval_id, table.side,
-            type_coerce(table.quantity_kwh, Float()), type_coerce(table.price, Float()),
+            sql_cast(table.quantity_kwh, Float()), sql_cast(table.price, Float()),
         )
         .where(
             table.interval_id.in_(list(index)),
@@ -194,27 +204,32 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
     node_of = {
         p.id: (code[p.node_id], node_at[p.node_id]) for p in points.values() if p.node_id in code
     }
-    add_doc, add_key, add_id = doc_orders.append, order_keys.append, order_ids.append
-    add_point, add_node = order_point.append, order_node.append
-    add_buy, add_interval = order_buy.append, order_interval.append
+    # Column by column per partition (comprehensions, not a Python loop body per order).
     async for part in stream.partitions():
-        for oid, mp, iv, side, qty, price in part:
-            at = node_of.get(mp)
-            if at is None:
-                excluded.append(oid)
-                continue
-            key = f"o{oid}"
-            t = index[iv]
-            add_key(key)
-            add_id(oid)
-            add_point(mp)
-            add_node(at[1])
-            add_buy(side == "buy")
-            add_interval(t)
-            add_doc(
-                {"id": key, "node": at[0], "side": side, "quantity_kwh": _num(qty),
-                 "price": _num(price), "interval": t}
-            )  # fmt: skip
+        if not part:
+            continue
+        oids, mps, ivs, sides, qtys, prices = zip(*part, strict=True)
+        at = list(map(node_of.get, mps))
+        if None in at:
+            excluded += [oid for oid, a in zip(oids, at, strict=True) if a is None]
+            kept = [k for k, a in enumerate(at) if a is not None]
+            oids, mps, ivs, sides, qtys, prices, at = (
+                [col[k] for k in kept] for col in (oids, mps, ivs, sides, qtys, prices, at)
+            )
+        keys = [f"o{oid}" for oid in oids]
+        steps = list(map(index.__getitem__, ivs))
+        order_keys += keys
+        order_ids += oids
+        order_point += mps
+        order_node += [a[1] for a in at]  # type: ignore[index]
+        order_buy += [side == "buy" for side in sides]
+        order_interval += steps
+        doc_orders += [
+            {"id": key, "node": a[0], "side": side, "quantity_kwh": q, "price": p, "interval": t}
+            for key, a, side, q, p, t in zip(
+                keys, at, sides, map(_number, qtys), map(_number, prices), steps, strict=True
+            )
+        ]  # fmt: skip
         await asyncio.sleep(0)
     doc_storage: list[dict[str, Any]] = []
     storage: dict[str, tuple[int, int, str, Decimal]] = {}
@@ -636,17 +651,38 @@ async def _store(
     # A partly accepted order is "partly filled" (the core accepts any part of a simple order).
     orders = cast(Table, Order.__table__)
     updated_at = bulk.converter(orders.c.updated_at.type, sqlite)(now)
-    await bulk.update_from(
-        session,
-        orders,
-        ["updated_at", *converted.order_rows.columns],
-        converted.order_rows.driver_rows(sqlite, updated_at),
-        "accepted_kwh = r.accepted_kwh, clearing_price = r.clearing_price, "
-        "amount_pln = r.amount_pln, updated_at = r.updated_at, status = CASE "
-        f"WHEN r.accepted_kwh > 0 AND r.accepted_kwh < {Order.__tablename__}.quantity_kwh "
-        f"THEN '{OrderStatus.PARTLY_FILLED.value}' ELSE r.status END",
-        driver_ready=True,
-    )  # fmt: skip
+    outcome = converted.order_rows
+    partly = (
+        f"status = CASE WHEN {{accepted}} > 0 AND {{accepted}} < {orders.name}.quantity_kwh "
+        f"THEN '{OrderStatus.PARTLY_FILLED.value}' ELSE r.status END"
+    )
+    if sqlite:
+        await bulk.update_from(
+            session, orders, ["updated_at", *outcome.columns],
+            outcome.driver_rows(sqlite, updated_at),
+            "accepted_kwh = r.accepted_kwh, clearing_price = r.clearing_price, "
+            "amount_pln = r.amount_pln, updated_at = r.updated_at, "
+            + partly.format(accepted="r.accepted_kwh"),
+            driver_ready=True,
+        )  # fmt: skip
+    else:
+        # The decimals as integers of their last place, scaled by the server (exactly:
+        # bigint × numeric), instead of 1.4 million `Decimal`s through COPY.
+        ids, accepted, price, amount, status = outcome.values
+        assert isinstance(accepted, ScaledColumn) and isinstance(price, ScaledColumn)
+        assert isinstance(amount, ScaledColumn)
+        scale = {c.places for c in (accepted, price, amount)}
+        assert scale == {3, 4, 2}, scale
+        await bulk.update_from(
+            session, orders, ["id", "updated_at", "status", "accepted_units", "price_units",
+                              "amount_units"],
+            list(zip(ids, [updated_at] * len(ids), status, accepted.integers(),
+                     price.integers(), amount.integers(), strict=True)),
+            "accepted_kwh = r.accepted_units * 0.001, clearing_price = r.price_units * 0.0001, "
+            "amount_pln = r.amount_units * 0.01, updated_at = r.updated_at, "
+            + partly.format(accepted="r.accepted_units * 0.001"),
+            driver_ready=True, integers=["accepted_units", "price_units", "amount_units"],
+        )  # fmt: skip
     if converted.block_rows:
         await session.execute(update(BlockOrder), converted.block_rows)
     audit.record(session, None, "clear", "day_ahead", auction_id, local_day=str(day),

@@ -116,6 +116,13 @@ class ScaledColumn:
     def decimals(self) -> list[Decimal | None]:
         return self.driver(sqlite=False)
 
+    def integers(self) -> list[int | None]:
+        out: list[int | None] = self.units.tolist()
+        if self.missing is not None:
+            for i in np.nonzero(self.missing)[0].tolist():
+                out[i] = None
+        return out
+
     def driver(self, sqlite: bool) -> list[Any]:
         """The values as the database driver takes them: floats on SQLite (`Dec` sends
         floats there; `n / 10.0**p` is the float nearest the decimal, as `float(Decimal)`
