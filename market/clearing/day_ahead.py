@@ -213,9 +213,10 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
         if None in at:
             excluded += [oid for oid, a in zip(oids, at, strict=True) if a is None]
             kept = [k for k, a in enumerate(at) if a is not None]
-            oids, mps, ivs, sides, qtys, prices, at = (
-                [col[k] for k in kept] for col in (oids, mps, ivs, sides, qtys, prices, at)
+            oids, mps, ivs, sides, qtys, prices = (
+                tuple(col[k] for k in kept) for col in (oids, mps, ivs, sides, qtys, prices)
             )
+            at = [at[k] for k in kept]
         keys = [f"o{oid}" for oid in oids]
         steps = list(map(index.__getitem__, ivs))
         order_keys += keys
@@ -554,6 +555,10 @@ async def clear_claimed_step(
             result = {"status": "error", "reason": f"solver crashed: {exc!r}"}
             converted = convert_day(problem, result)
         phases.done("solve")
+        # Of which the core itself (its own clock; the rest is its output and our conversion).
+        core_ms = (result.get("timings") or {}).get("total_ms")
+        if isinstance(core_ms, int | float):
+            phases.figures["solve_core_s"] = round(core_ms / 1000, 3)
         try:
             stored = await _store(session, auction_id, worker_id, started, converted)
             if stored is None:
@@ -668,11 +673,11 @@ async def _store(
     else:
         # The decimals as integers of their last place, scaled by the server (exactly:
         # bigint × numeric), instead of 1.4 million `Decimal`s through COPY.
-        ids, accepted, price, amount, status = outcome.values
-        assert isinstance(accepted, ScaledColumn) and isinstance(price, ScaledColumn)
-        assert isinstance(amount, ScaledColumn)
-        scale = {c.places for c in (accepted, price, amount)}
-        assert scale == {3, 4, 2}, scale
+        ids, accepted, price, amount, status = cast(
+            tuple[list[int], ScaledColumn, ScaledColumn, ScaledColumn, list[str]],
+            outcome.values,
+        )
+        assert (accepted.places, price.places, amount.places) == (3, 4, 2)  # the SQL's scales
         await bulk.update_from(
             session, orders, ["id", "updated_at", "status", "accepted_units", "price_units",
                               "amount_units"],

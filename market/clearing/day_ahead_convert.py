@@ -213,7 +213,7 @@ class _Contributions:
         import and export kWh, and the amount (Σ ± kWh × the node's price, rounded to the
         grosz once)."""
         names = ("interval_id", "metering_point_id", "import_kwh", "export_kwh", "amount_pln")
-        if not self.parts:
+        if not self.parts or not sum(len(part[4]) for part in self.parts):
             return ResultRows(names, tuple([] for _ in names))
         t, mp, node, buy, kwh = (np.concatenate(c) for c in zip(*self.parts, strict=True))
         signed = np.where(buy, kwh, -kwh) * price[t, node]  # 10**-7 PLN
