@@ -224,6 +224,9 @@ async def update_from(
     if dialect_name(session) == "postgresql":
         # A new temporary table has no statistics: without them the planner guesses its size.
         await conn.exec_driver_sql(f"ANALYZE {temp}")
+        # The join's hash of a day's ~480,000 ids needs ~27 MB: with the default 4 MB it
+        # spills to disk in 4 batches (for this transaction only).
+        await conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
     await conn.exec_driver_sql(
         f"UPDATE {table.name} SET {assignments} FROM {temp} AS r WHERE {table.name}.id = r.id"
     )
