@@ -1,6 +1,15 @@
 """The stored day-ahead clearing of a local day: one run per version, and what it decided per
 interval (nodal prices, line flows, grid exchange, each metering point's position, storage
-schedules). Block outcomes are on `BlockOrder`, simple orders' on `Order`."""
+schedules). Block outcomes are on `BlockOrder`, simple orders' on `Order`.
+
+The four big result tables (prices, flows, positions, storage schedules: ~310,000 rows a day
+at 5,000 metering points) carry no foreign keys (migration `0015_da13c_result_fks`): on
+PostgreSQL each key was a trigger and an index lookup per inserted row, 4 s of the server's
+time for a day's positions alone. Their ids are written by one writer only
+(`market.clearing.day_ahead._store`), in the transaction that inserts the run they belong to,
+from the intervals, nodes, lines, metering points and storage orders the clearing read; none
+of those rows is ever deleted (metering points and nodes are deactivated, storage orders
+cancelled), and neither is a run. The small grid table keeps its keys."""
 
 from __future__ import annotations
 
@@ -44,12 +53,17 @@ def _run_fk() -> Mapped[int]:
     return mapped_column(ForeignKey("day_ahead_runs.id", ondelete="CASCADE"), primary_key=True)
 
 
+def _key() -> Mapped[int]:
+    """A key column of a big result table: no foreign key (see the module's docstring)."""
+    return mapped_column(Integer, primary_key=True, autoincrement=False)
+
+
 class DayAheadPrice(Base):
     __tablename__ = "day_ahead_prices"
 
-    run_id: Mapped[int] = _run_fk()
-    interval_id: Mapped[int] = mapped_column(ForeignKey("intervals.id"), primary_key=True)
-    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id"), primary_key=True)
+    run_id: Mapped[int] = _key()
+    interval_id: Mapped[int] = _key()
+    node_id: Mapped[int] = _key()
     price: Mapped[Decimal] = mapped_column(price_pln())
 
 
@@ -59,9 +73,9 @@ class DayAheadFlow(Base):
 
     __tablename__ = "day_ahead_flows"
 
-    run_id: Mapped[int] = _run_fk()
-    interval_id: Mapped[int] = mapped_column(ForeignKey("intervals.id"), primary_key=True)
-    line_id: Mapped[int] = mapped_column(ForeignKey("lines.id"), primary_key=True)
+    run_id: Mapped[int] = _key()
+    interval_id: Mapped[int] = _key()
+    line_id: Mapped[int] = _key()
     flow_kwh: Mapped[Decimal] = mapped_column(energy_kwh())
 
 
@@ -81,11 +95,9 @@ class DayAheadPosition(Base):
 
     __tablename__ = "day_ahead_positions"
 
-    run_id: Mapped[int] = _run_fk()
-    interval_id: Mapped[int] = mapped_column(ForeignKey("intervals.id"), primary_key=True)
-    metering_point_id: Mapped[int] = mapped_column(
-        ForeignKey("metering_points.id"), primary_key=True
-    )
+    run_id: Mapped[int] = _key()
+    interval_id: Mapped[int] = _key()
+    metering_point_id: Mapped[int] = _key()
     import_kwh: Mapped[Decimal] = mapped_column(energy_kwh())
     export_kwh: Mapped[Decimal] = mapped_column(energy_kwh())
     #: Paid (positive) or received (negative) at the node's price, PLN.
@@ -95,9 +107,9 @@ class DayAheadPosition(Base):
 class StorageSchedule(Base):
     __tablename__ = "storage_schedules"
 
-    run_id: Mapped[int] = _run_fk()
-    storage_order_id: Mapped[int] = mapped_column(ForeignKey("storage_orders.id"), primary_key=True)
-    interval_id: Mapped[int] = mapped_column(ForeignKey("intervals.id"), primary_key=True)
+    run_id: Mapped[int] = _key()
+    storage_order_id: Mapped[int] = _key()
+    interval_id: Mapped[int] = _key()
     charge_kwh: Mapped[Decimal] = mapped_column(energy_kwh())
     discharge_kwh: Mapped[Decimal] = mapped_column(energy_kwh())
     #: State of charge at the end of the interval.

@@ -127,3 +127,39 @@ async def test_clearing_an_orders_outcome_changes_no_indexed_column(empty_db_url
             assert options == ["fillfactor=50"]
     finally:
         await engine.dispose()
+
+
+RESULT_TABLES = ("day_ahead_prices", "day_ahead_flows", "day_ahead_positions", "storage_schedules")
+
+
+def _foreign_keys(connection: Connection) -> dict[str, list[str]]:
+    found = inspect(connection)
+    return {
+        table: sorted(c for fk in found.get_foreign_keys(table) for c in fk["constrained_columns"])
+        for table in (*RESULT_TABLES, "day_ahead_grid")
+    }
+
+
+async def test_day_ahead_result_tables_lose_their_foreign_keys_and_get_them_back(
+    empty_db_url: str,
+) -> None:
+    """The big result tables are written without per-row key checks (da13c); a downgrade to
+    0014 restores the keys, an upgrade drops them again; the grid table keeps its keys."""
+    engine = create_engine(empty_db_url)
+    try:
+        await anyio.to_thread.run_sync(migrate, empty_db_url)
+        async with engine.connect() as conn:
+            keys = await conn.run_sync(_foreign_keys)
+        assert {t: keys[t] for t in RESULT_TABLES} == {t: [] for t in RESULT_TABLES}
+        assert keys["day_ahead_grid"] == ["interval_id", "node_id", "run_id"]
+        await anyio.to_thread.run_sync(downgrade, empty_db_url, "0014_da13b_orders_hot_update")
+        async with engine.connect() as conn:
+            keys = await conn.run_sync(_foreign_keys)
+        assert keys["day_ahead_positions"] == ["interval_id", "metering_point_id", "run_id"]
+        assert keys["storage_schedules"] == ["interval_id", "run_id", "storage_order_id"]
+        await anyio.to_thread.run_sync(migrate, empty_db_url)
+        async with engine.connect() as conn:
+            assert (await conn.run_sync(_foreign_keys))["day_ahead_positions"] == []
+            assert await conn.run_sync(_diff) == []
+    finally:
+        await engine.dispose()
