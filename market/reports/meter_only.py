@@ -27,18 +27,21 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from market.clearing.day_ahead_models import DayAheadPosition, DayAheadRun
 from market.cluster.models import Cluster
 from market.core.timegrid import as_utc
 from market.metering.models import MeterReading
 from market.network.models import MeteringPoint
 from market.statutory.points import import_tariff
 from market.statutory.prices import PriceBook, load_price_book
+from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction
+from market.trading.models import Interval, IntervalStatus
 
 ZERO = Decimal(0)
 PLN4 = Decimal("0.0001")
@@ -115,6 +118,29 @@ async def count_readings(session: AsyncSession, start: datetime, end: datetime) 
     return int(count or 0)
 
 
+def _market_starts(start: datetime, end: datetime) -> Any:
+    """The starts of the intervals in [start, end) that had a market: cleared intraday, or
+    with a firm position of the day-ahead run in force (the database leaves their readings
+    out, so a month cleared throughout reads none)."""
+    firm = (
+        select(DayAheadPosition.interval_id)
+        .join(DayAheadRun, DayAheadRun.id == DayAheadPosition.run_id)
+        .join(
+            DayAheadAuction,
+            and_(
+                DayAheadAuction.id == DayAheadRun.auction_id,
+                DayAheadAuction.status == AuctionStatus.CLEARED.value,
+                DayAheadRun.version == DayAheadAuction.version,
+            ),
+        )
+    )
+    return select(Interval.start_utc).where(
+        Interval.start_utc >= start,
+        Interval.start_utc < end,
+        or_(Interval.status == IntervalStatus.CLEARED.value, Interval.id.in_(firm)),
+    )
+
+
 async def meter_only_lines(
     session: AsyncSession,
     start: datetime,
@@ -122,9 +148,10 @@ async def meter_only_lines(
     covered: set[datetime],
     member_id: int | None = None,
 ) -> list[GridSettledLine]:
-    """The lines of every reading in [start, end) whose interval start is not in `covered`
-    (the intervals cleared intraday and those with firm day-ahead positions), of the points
-    of `member_id` (None: everyone's), in time order then by PPE code."""
+    """The lines of every reading in [start, end) whose interval had no market: not in
+    `covered` (the caller's intervals cleared intraday and with firm day-ahead positions) and
+    not cleared intraday or with a firm day-ahead position in the database, of the points of
+    `member_id` (None: everyone's), in time order then by PPE code."""
     stmt = (
         select(
             MeterReading.start_utc,
@@ -135,7 +162,11 @@ async def meter_only_lines(
             MeterReading.export_kwh,
         )
         .join(MeteringPoint, MeteringPoint.id == MeterReading.metering_point_id)
-        .where(MeterReading.start_utc >= start, MeterReading.start_utc < end)
+        .where(
+            MeterReading.start_utc >= start,
+            MeterReading.start_utc < end,
+            MeterReading.start_utc.not_in(_market_starts(start, end)),
+        )
         .order_by(MeterReading.start_utc, MeteringPoint.ppe_code)
     )
     if member_id is not None:
