@@ -200,3 +200,18 @@ async def test_report_page_of_a_meter_only_month_in_polish(db: Any, client: Any)
     assert not ENGLISH.search(visible), ENGLISH.search(visible)
     # consumption 8 kWh, generation 4 kWh, savings 0,00 zł
     assert re.search(r"Oszczędność względem samej sieci</dt><dd>0,00", text), text[:3000]
+    # the members' statements of that month: the readings settled against the grid (B: 8 kWh
+    # × 0.89 = 7.12; A: 4 kWh at November's RCEm 382.88 PLN/MWh = 1.5315)
+    members = await _members(db)
+    coord = token_for(client, "coord")
+    bakery = client.get(
+        "/api/v1/statements/2026-11", params={"member_id": members[PPE_B]}, headers=coord
+    ).json()
+    assert (bakery["grid_settled_lines"], bakery["source"]) == (4, "meter_data")
+    assert bakery["figures"]["total_pln"] == "7.12" and bakery["figures"]["savings_pln"] == "0.00"
+    assert bakery["days"] == []
+    sign_in(client, "anna")
+    page = client.get("/statement/", params={"month": "2026-11"})
+    assert page.status_code == 200
+    assert "Oddane do sieci w okresach bez rynku (dane pomiarowe, w net-billingu)" in page.text
+    assert "1,53" in page.text and "4,000" in page.text

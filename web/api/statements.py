@@ -132,11 +132,16 @@ async def statement(
     target = actor.member_id if member_id is None else member_id
     try:
         found = await member_statement(db, actor, first, target, field="member_id")
-        days = await member_days(db, actor, *month_range(first), target)
     except NotFound as error:
         if error.field != "from":  # `load_scope`: nothing settled in the month
             raise
-        found, days = Statement(member="", period=first.strftime("%Y-%m")), []
+        return view_of(Statement(member="", period=first.strftime("%Y-%m")), target, [])
+    try:
+        days = await member_days(db, actor, *month_range(first), target)
+    except NotFound as error:
+        if error.field != "from":  # a month with meter data only: no market days
+            raise
+        days = []
     return view_of(found, target, days)
 
 

@@ -255,7 +255,9 @@ class StatementController(Controller):
         month = month or await default_month(db)
         first = parse_month(month)
         statement = await unless_empty(member_statement(db, actor, first, member))
-        days = await member_days(db, actor, *month_range(first), member) if statement else []
+        days: list[Any] = []
+        if statement:  # a month with meter data only has a statement but no market days
+            days = await unless_empty(member_days(db, actor, *month_range(first), member)) or []
         return render(
             request,
             "reports/statement.html",
