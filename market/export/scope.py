@@ -130,9 +130,16 @@ def check_range(start: datetime, end: datetime) -> None:
 
 
 async def load_scope(
-    session: AsyncSession, start: datetime, end: datetime, *, max_days: int | None = None
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    *,
+    max_days: int | None = None,
+    allow_empty: bool = False,
 ) -> ExportScope:
-    """The scope of an export of [start, end); `NotFound` when nothing was cleared there."""
+    """The scope of an export of [start, end); `NotFound` when nothing was cleared there
+    (unless `allow_empty`: the cluster report also shows day-ahead-only and meter-only
+    intervals, and decides itself when there is nothing)."""
     start, end = aware(start), aware(end)
     check_range(start, end)
     if max_days is not None and end - start > timedelta(days=max_days):
@@ -190,7 +197,7 @@ async def load_scope(
         RunInfo(iid, aware(t), minutes, rid, _run_version(rid, rhash, aware(fin)), aware(fin))
         for iid, t, minutes, rid, rhash, fin in run_rows
     )
-    if not runs:
+    if not runs and not allow_empty:
         raise NotFound(
             "from",
             "no cleared intervals between %(start)s and %(end)s; "
@@ -212,7 +219,7 @@ async def load_scope(
     for import_id, count, imported_at in imports_used:
         meter_imports[import_id] = aware(imported_at)
         digest.update(f"m{import_id}|{count}\n".encode())
-    generated_at = max([r.finished_at for r in runs] + list(meter_imports.values()))
+    generated_at = max([r.finished_at for r in runs] + list(meter_imports.values()), default=start)
     return ExportScope(
         start=start,
         end=end,

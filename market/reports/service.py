@@ -20,6 +20,13 @@ residual against the meter data (metered − firm, at the reference prices); gri
 the net metered (else firm) energy at the grid connection's reference prices. So Σ of the
 members' statements' totals (day-ahead + intraday + residuals) = the report's money.
 
+Intervals with meter data and no market at all (not cleared intraday, no firm day-ahead
+position: `market.reports.meter_only`) are in the report too, from the meter data: what
+members paid is the grid at the tariff and net-billing, and the grid-only cost is the same
+(no savings), as in their statements. So a month with no intraday clearing has a report
+from its day-ahead positions and/or its meter data; every interval says which
+(`IntervalFigures.kind` and `source`, rolled up in `Figures.kinds` and `Figures.source`).
+
 Statutory shares (draft rules for clusters, see docs/export-format.md): renewable share of the
 energy fed in ≥ 30 %; ability to cover ≥ 40 % of members' annual demand (from installed
 capacity: PV kWp × 1,050 kWh/kWp and other generation × 8,000 h, against the members'
@@ -55,6 +62,7 @@ from market.export.request import LOCAL_TZ, month_range, parse_range
 from market.export.scope import ExportScope, PointInfo, cleared_span, line_names, load_scope
 from market.export.tables import interval_fields
 from market.reports.day_ahead_only import day_ahead_only_lines
+from market.reports.meter_only import GridSettledLine, count_readings, meter_only_lines
 from market.settlement.settle import ZERO, Line, Statement, to_grosz
 
 PV_YIELD_KWH_PER_KWP = Decimal(1050)
@@ -114,6 +122,26 @@ class IntervalFigures:
     grid_only_pln: Decimal
     price_pln_per_kwh: Decimal | None
     congested_lines: tuple[int, ...]
+    #: What settled the interval (`IntervalKind`) and what its energy stands on
+    #: (`meter_data`, `cleared_positions`, `mixed`; None: no point had anything).
+    kind: str = "intraday"
+    source: str | None = None
+
+
+class IntervalKind(StrEnum):
+    """How an interval of a report was settled."""
+
+    INTRADAY = "intraday"  # cleared by the intraday market (its day-ahead positions too)
+    DAY_AHEAD_ONLY = "day_ahead_only"  # firm day-ahead positions, no intraday clearing
+    METER_ONLY = "meter_only"  # meter data, no market: settled against the grid
+
+
+def _source(metered: int, lines: int) -> str | None:
+    if lines == 0:
+        return None
+    if metered == lines:
+        return "meter_data"
+    return "cleared_positions" if metered == 0 else "mixed"
 
 
 def _ratio(a: Decimal, b: Decimal) -> float | None:
@@ -135,9 +163,15 @@ class Figures:
     price_sum: Decimal = ZERO
     priced: int = 0
     congestion: dict[int, int] = field(default_factory=dict)
+    #: Intervals per `IntervalKind`, and the sources of their energy.
+    kinds: dict[str, int] = field(default_factory=dict)
+    sources: set[str] = field(default_factory=set)
 
     def add(self, f: IntervalFigures) -> None:
         self.intervals += 1
+        self.kinds[f.kind] = self.kinds.get(f.kind, 0) + 1
+        if f.source is not None:
+            self.sources.add(f.source)
         self.consumption_kwh += f.consumption_kwh
         self.generation_kwh += f.generation_kwh
         self.covered_kwh += min(f.consumption_kwh, f.generation_kwh)
@@ -150,6 +184,13 @@ class Figures:
             self.priced += 1
         for line in f.congested_lines:
             self.congestion[line] = self.congestion.get(line, 0) + 1
+
+    @property
+    def source(self) -> str | None:
+        """`meter_data`, `cleared_positions`, `mixed`, or None (no energy at all)."""
+        if not self.sources:
+            return None
+        return next(iter(self.sources)) if len(self.sources) == 1 else "mixed"
 
     @property
     def self_sufficiency(self) -> float | None:
@@ -241,7 +282,10 @@ def figures_of(s: SettledInterval, renewable: set[int]) -> IntervalFigures:
     day_ahead = da.amounts if da is not None else {}
     day_ahead_in = da.imports if da is not None else {}
     day_ahead_out = da.exports if da is not None else {}
+    metered = 0
     for p, line in zip(s.points, s.settlement.lines, strict=True):
+        if line.metered_import_kwh is not None:
+            metered += 1
         imp = (
             line.metered_import_kwh
             if line.metered_import_kwh is not None
@@ -283,6 +327,8 @@ def figures_of(s: SettledInterval, renewable: set[int]) -> IntervalFigures:
         grid_only,
         price,
         tuple(d.congested_lines),
+        IntervalKind.INTRADAY,
+        _source(metered, len(s.settlement.lines)),
     )
 
 
@@ -304,11 +350,14 @@ def day_ahead_only_figures(
     ids = {p.ppe: p.id for p in scope.points}
     consumption = generation = renewable_in = residual = grid_only = ZERO
     seen: set[int] = set()
+    metered = 0
     for line in lines:
         pid = ids.get(line.ppe)
         if pid is None:
             continue
         seen.add(pid)
+        if line.metered_import_kwh is not None:
+            metered += 1
         firm_in, firm_out = d.imports.get(pid, ZERO), d.exports.get(pid, ZERO)
         imp = line.metered_import_kwh if line.metered_import_kwh is not None else firm_in
         exp = line.metered_export_kwh if line.metered_export_kwh is not None else firm_out
@@ -343,7 +392,27 @@ def day_ahead_only_figures(
         grid_only,
         None,
         (),
+        IntervalKind.DAY_AHEAD_ONLY,
+        _source(metered, len(seen | set(d.imports) | set(d.exports))),
     )
+
+
+def meter_only_figures(
+    lines: Sequence[GridSettledLine], scope: ExportScope, renewable: set[int]
+) -> IntervalFigures:
+    """An interval with meter data and no market (`reports.meter_only`): the metered energy,
+    nothing traded, and the grid amounts as both what members paid and the grid-only cost
+    (so no savings), as in their statements."""
+    consumption = sum((line.import_kwh for line in lines), ZERO)
+    generation = sum((line.export_kwh for line in lines), ZERO)
+    renewable_in = sum((line.export_kwh for line in lines if line.point_id in renewable), ZERO)
+    cost = sum((line.amount_pln for line in lines), ZERO)
+    start = lines[0].start
+    f = interval_fields(start, scope.minutes, scope.timezone)
+    return IntervalFigures(
+        start, f.local_start, f.local_day, consumption, generation, ZERO, ZERO, renewable_in,
+        cost, cost, None, (), IntervalKind.METER_ONLY, "meter_data",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,15 +444,23 @@ async def cluster_report(
     """The coordinator's report for [start, end) (the distributor may read it too)."""
     if actor is not None:
         require_role(actor, Role.COORDINATOR, Role.DISTRIBUTOR)
-    scope = await load_scope(session, start, end)
-    size = scope.metering_rows_estimate
+    # A month without intraday clearing still has a report: from the day-ahead positions
+    # and/or the meter data (each interval says which, `IntervalFigures.kind`/`source`).
+    scope = await load_scope(session, start, end, allow_empty=True)
+    unsettled = await day_ahead_only_intervals(
+        session, scope.start, scope.end, (r.interval_id for r in scope.runs)
+    )
+    readings = await count_readings(session, scope.start, scope.end)
+    # the cleared intervals' rows, or the readings where they are more (meter-only months)
+    size = max(scope.metering_rows_estimate, readings)
     if max_point_intervals is not None and size > max_point_intervals:
+        points = max(1, sum(1 for p in scope.points if p.active))
         raise ValidationFailed(
             "start",
             "%(intervals)s intervals × %(points)s metering points is too much for one page; "
             "choose a shorter range",
-            intervals=scope.interval_count,
-            points=size // max(1, scope.interval_count),
+            intervals=size // points,
+            points=points,
         )
     renewable = {p.id for p in scope.points if _generates(p)}
     per: dict[str, Figures] = {}
@@ -398,9 +475,6 @@ async def cluster_report(
             last_day = []
         last_day.append(f)
 
-    unsettled = await day_ahead_only_intervals(
-        session, scope.start, scope.end, (r.interval_id for r in scope.runs)
-    )
     firm = await load_day_ahead(session, (u.interval_id for u in unsettled))
     by_start: dict[datetime, list[Line]] = {}
     if unsettled:
@@ -413,6 +487,21 @@ async def cluster_report(
         )
         for u in unsettled
     ]
+    covered = {r.start_utc for r in scope.runs} | {u.start_utc for u in unsettled}
+    grid_lines: dict[datetime, list[GridSettledLine]] = {}
+    if readings:
+        for g in await meter_only_lines(session, scope.start, scope.end, covered):
+            grid_lines.setdefault(g.start, []).append(g)
+    extra.extend(meter_only_figures(lines, scope, renewable) for lines in grid_lines.values())
+    extra.sort(key=lambda f: f.start_utc)
+    if not scope.runs and not extra:
+        raise NotFound(
+            "from",
+            "nothing cleared and no meter data between %(start)s and %(end)s; "
+            "choose a range in which the market has cleared or readings were imported",
+            start=scope.start,
+            end=scope.end,
+        )
     waiting = iter(extra)
     pending = next(waiting, None)
     async for s in settled_intervals(session, scope, idle_points=False):
@@ -479,15 +568,26 @@ async def member_statement(
     # intervals with day-ahead positions only: the member's firm positions and readings
     # there, settled like the intervals cleared intraday (residual, grid-only amount)
     extra = await day_ahead_only_lines(session, start, end, settled, target)
+    # intervals with readings and no market at all: settled against the grid, as the month
+    # without the cluster prices them (`reports.meter_only`)
+    unsettled = await day_ahead_only_intervals(session, start, end, settled)
+    covered = {u.start_utc for u in unsettled}
+    if statement is not None:
+        covered |= {r.start_utc for r in scope.runs}
+    grid = await meter_only_lines(session, start, end, covered, target)
     if statement is None:
-        # a month with firm day-ahead positions (or readings in day-ahead intervals) but no
-        # interval cleared intraday yet still has a statement; without either, nothing
-        if not day_ahead and not extra:
+        # a month with firm day-ahead positions, or readings, but no interval cleared
+        # intraday yet still has a statement; without any, nothing
+        if not day_ahead and not extra and not grid:
             raise missing
         known = await session.scalar(select(Member.name).where(Member.id == target))
         statement = Statement(member=known or "", period=month.strftime("%Y-%m"))
     for line in extra:
         statement.add(line, intraday=False)
+    for g in grid:
+        statement.add_grid_settled(
+            g.ppe, g.import_kwh, g.export_kwh, g.import_cost_pln, g.export_revenue_pln
+        )
     for position in day_ahead:
         statement.add_day_ahead(position)
     return statement

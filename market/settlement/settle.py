@@ -366,6 +366,15 @@ class Statement:
     day_ahead_positions: int = 0
     #: Lines of intervals with day-ahead positions only (`market.reports.day_ahead_only`).
     day_ahead_only_lines: int = 0
+    #: Intervals with meter data but no market (neither cleared intraday nor with a firm
+    #: day-ahead position, `market.reports.meter_only`): settled against the grid as without
+    #: the cluster, metered import at the tariff and energy fed in under net-billing (PLN to
+    #: 0.0001). They count in `total_pln` and `grid_only_pln` alike: no savings there.
+    grid_settled_lines: int = 0
+    grid_settled_import_kwh: Decimal = ZERO
+    grid_settled_export_kwh: Decimal = ZERO
+    grid_settled_import_cost_pln: Decimal = ZERO
+    grid_settled_export_revenue_pln: Decimal = ZERO
 
     def add_day_ahead(self, position: DayAheadAmount) -> None:
         """Add one metering point's firm day-ahead position in one interval."""
@@ -404,26 +413,50 @@ class Statement:
             self.metered_export_kwh += line.metered_export_kwh or ZERO
         self.grid_only_pln += line.grid_only_amount_pln
 
+    def add_grid_settled(
+        self,
+        ppe: str,
+        import_kwh: Decimal,
+        export_kwh: Decimal,
+        import_cost_pln: Decimal,
+        export_revenue_pln: Decimal,
+    ) -> None:
+        """Add one metering point's interval without a market, settled against the grid."""
+        self.ppes.add(ppe)
+        self.grid_settled_lines += 1
+        self.grid_settled_import_kwh += import_kwh
+        self.grid_settled_export_kwh += export_kwh
+        self.grid_settled_import_cost_pln += import_cost_pln
+        self.grid_settled_export_revenue_pln += export_revenue_pln
+        self.grid_only_pln += import_cost_pln - export_revenue_pln
+
+    @property
+    def grid_settled_amount_pln(self) -> Decimal:
+        return self.grid_settled_import_cost_pln - self.grid_settled_export_revenue_pln
+
     @property
     def source(self) -> str | None:
         """Which energy the figures stand on: `meter_data` (every line metered),
-        `cleared_positions` (none: the traded quantities), `mixed`, or None (no line)."""
-        count = self.lines + self.day_ahead_only_lines
+        `cleared_positions` (none: the traded quantities), `mixed`, or None (no line).
+        Intervals without a market are meter data by definition."""
+        count = self.lines + self.day_ahead_only_lines + self.grid_settled_lines
+        metered = self.intervals_with_meter_data + self.grid_settled_lines
         if count == 0:
             return None
-        if self.intervals_with_meter_data == count:
+        if metered == count:
             return "meter_data"
-        return "cleared_positions" if self.intervals_with_meter_data == 0 else "mixed"
+        return "cleared_positions" if metered == 0 else "mixed"
 
     @property
     def total_pln(self) -> Decimal:
         """What the member pays for the month (negative: what it receives): day-ahead and
-        intraday trades and the grid residuals."""
+        intraday trades, the grid residuals and the intervals without a market."""
         return (
             self.day_ahead_amount_pln
             + self.local_amount_pln
             + self.grid_cost_pln
             - self.grid_revenue_pln
+            + self.grid_settled_amount_pln
         )
 
     @property
@@ -436,8 +469,20 @@ class Statement:
         """How much less than with the grid alone (negative: more)."""
         return self.grid_only_pln - self.total_pln
 
-    def rows(self) -> list[tuple[str, str, Decimal]]:
-        """(key, unit, value) rows for the CSV statement and the HTML table."""
+    def rows(self, *, grid_settled: bool | None = None) -> list[tuple[str, str, Decimal]]:
+        """(key, unit, value) rows for the CSV statement and the HTML table. The four
+        `grid_settled_*` rows (intervals without a market) come after `grid_revenue` when
+        `grid_settled` is True, or when None and the month has such intervals."""
+        if grid_settled is None:
+            grid_settled = self.grid_settled_lines > 0
+        settled: list[tuple[str, str, Decimal]] = []
+        if grid_settled:
+            settled = [
+                ("grid_settled_import", "kWh", self.grid_settled_import_kwh),
+                ("grid_settled_import_cost", "PLN", self.grid_settled_import_cost_pln),
+                ("grid_settled_export", "kWh", self.grid_settled_export_kwh),
+                ("grid_settled_export_revenue", "PLN", self.grid_settled_export_revenue_pln),
+            ]
         return [
             ("bought_local", "kWh", self.bought_local_kwh),
             ("sold_local", "kWh", self.sold_local_kwh),
@@ -453,6 +498,7 @@ class Statement:
             ("sold_grid", "kWh", self.sold_grid_kwh),
             ("grid_cost", "PLN", self.grid_cost_pln),
             ("grid_revenue", "PLN", self.grid_revenue_pln),
+            *settled,
             ("total", "PLN", self.total_pln),
             ("grid_only", "PLN", self.grid_only_pln),
             ("savings", "PLN", self.savings_pln),

@@ -70,8 +70,25 @@ async def test_counterfactual_by_hand(cli_db: Any) -> None:
             s_.total_pln - m.statutory.avoided_fees_pln - m.statutory.discount_pln
         )
         assert m.total_benefit_pln == m.without_cluster_pln - m.with_cluster_pln
-    # the bakery bought 5 kWh locally at the cluster's price, below the tariff: it gains
-    assert bakery.total_benefit_pln > 0
+    # The bakery bought 2 × 2.5 kWh locally at 0.80 (4.00) but its meter took only 1.5 kWh at
+    # 00:00Z: 1 kWh went back to the grid at 0.1829 (−0.18), and C's 0.5 kWh too (−0.09).
+    # 00:15Z has meter data and no market: settled against the grid as without the cluster
+    # (B 1.5 × 0.89 = 1.335, C 0.5 × 0.40 = 0.20), so "with" covers the same intervals as
+    # "without" (before issue 14 it left them out and showed a benefit of 0.9133).
+    # With = 4.00 − 0.27 + 1.335 − 0.20 − 0.0567 (exemption) − 0.0916 (discount) = 4.7167;
+    # without = 4.895 − 0.40 = 4.495; benefit −0.2217: the over-buying at 00:00Z costs more
+    # than the local price and the fee benefits save.
+    sb = bakery.statement
+    assert sb is not None
+    assert (sb.grid_settled_import_kwh, sb.grid_settled_import_cost_pln) == (
+        D("1.5"), D("1.335"),
+    )  # fmt: skip
+    assert (sb.grid_settled_export_kwh, sb.grid_settled_export_revenue_pln) == (
+        D("0.5"), D("0.2"),
+    )  # fmt: skip
+    assert sb.total_pln == D("4.865") and bakery.with_cluster_pln == D("4.7167")
+    assert bakery.without_cluster_pln == D("4.495")
+    assert bakery.total_benefit_pln == D("-0.2217")
 
 
 async def test_rcem_only_without_imported_prices(cli_db: Any) -> None:

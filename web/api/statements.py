@@ -47,7 +47,8 @@ class DayView:
 class StatementView:
     """A member's month. Positive amounts are paid by the member, negative ones paid to it;
     `total_pln` = `day_ahead_amount_pln` + `local_amount_pln` + `grid_cost_pln` −
-    `grid_revenue_pln`; `savings_pln` = `grid_only_pln` − `total_pln`."""
+    `grid_revenue_pln` + `grid_settled_import_cost_pln` − `grid_settled_export_revenue_pln`;
+    `savings_pln` = `grid_only_pln` − `total_pln`."""
 
     member_id: int
     member: str
@@ -62,6 +63,9 @@ class StatementView:
     #: `meter_data`, `cleared_positions`, `mixed`, or null (no line).
     day_ahead_only_lines: int = 0
     source: str | None = None
+    #: Lines (metering point × interval) with meter data but no market at all, settled
+    #: against the grid as without the cluster (`grid_settled_*` figures; no savings there).
+    grid_settled_lines: int = 0
     #: The statement's items by key (`bought_local_kwh`, `day_ahead_amount_pln`, …: the CSV's
     #: keys with the unit as suffix), each a decimal string (kWh with 3 places, PLN with 2).
     figures: dict[str, str] = field(default_factory=dict)
@@ -100,8 +104,10 @@ def view_of(statement: Statement, member_id: int, days: list[MemberDay]) -> Stat
         intervals_with_meter_data=statement.intervals_with_meter_data,
         day_ahead_only_lines=statement.day_ahead_only_lines,
         source=statement.source,
+        grid_settled_lines=statement.grid_settled_lines,
         figures={
-            f"{key}_{unit.lower()}": _text(value, unit) for key, unit, value in statement.rows()
+            f"{key}_{unit.lower()}": _text(value, unit)
+            for key, unit, value in statement.rows(grid_settled=True)
         },
         days=[day_view(d) for d in days],
     )
@@ -126,11 +132,16 @@ async def statement(
     target = actor.member_id if member_id is None else member_id
     try:
         found = await member_statement(db, actor, first, target, field="member_id")
-        days = await member_days(db, actor, *month_range(first), target)
     except NotFound as error:
         if error.field != "from":  # `load_scope`: nothing settled in the month
             raise
-        found, days = Statement(member="", period=first.strftime("%Y-%m")), []
+        return view_of(Statement(member="", period=first.strftime("%Y-%m")), target, [])
+    try:
+        days = await member_days(db, actor, *month_range(first), target)
+    except NotFound as error:
+        if error.field != "from":  # a month with meter data only: no market days
+            raise
+        days = []
     return view_of(found, target, days)
 
 

@@ -75,6 +75,12 @@ STATEMENT_ITEMS = {
     "sold_grid": N_("Sold to the grid"),
     "grid_cost": N_("Cost of energy from the grid"),
     "grid_revenue": N_("Revenue from energy sold to the grid"),
+    "grid_settled_import": N_("Bought from the grid in intervals without a market"),
+    "grid_settled_import_cost": N_("Cost of grid import in intervals without a market (tariff)"),
+    "grid_settled_export": N_("Fed into the grid in intervals without a market"),
+    "grid_settled_export_revenue": N_(
+        "Revenue for energy fed in in intervals without a market (net-billing)"
+    ),
     "total": N_("Total for the month"),
     "grid_only": N_("With the grid alone"),
     "savings": N_("Savings"),
@@ -249,7 +255,9 @@ class StatementController(Controller):
         month = month or await default_month(db)
         first = parse_month(month)
         statement = await unless_empty(member_statement(db, actor, first, member))
-        days = await member_days(db, actor, *month_range(first), member) if statement else []
+        days: list[Any] = []
+        if statement:  # a month with meter data only has a statement but no market days
+            days = await unless_empty(member_days(db, actor, *month_range(first), member)) or []
         return render(
             request,
             "reports/statement.html",
