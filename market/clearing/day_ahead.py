@@ -36,7 +36,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, cast
 
 import anyio
-from sqlalchemy import Float, Table, and_, or_, select, type_coerce, update
+from sqlalchemy import Float, Table, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -55,6 +55,7 @@ from market.core.money import AMOUNT, ENERGY, energy
 from market.core.money import price as round_price
 from market.db import bulk
 from market.db.engine import unit_of_work
+from market.db.lease import Lease
 from market.db.offload import ProcessOffload
 from market.network.models import GridConnection, Line, MeteringPoint, Node
 from market.network.storage_models import StorageUnit
@@ -592,6 +593,10 @@ async def close_gate_step(
     return day
 
 
+#: How a day's auction is claimed for clearing (`market.db.lease`).
+AUCTION_LEASE = Lease(DayAheadAuction, AuctionStatus.CLEARING.value, (AuctionStatus.CLOSED.value,))
+
+
 async def claim_day(
     sessions: async_sessionmaker[AsyncSession],
     auction_id: int,
@@ -599,26 +604,7 @@ async def claim_day(
     lease: timedelta,
 ) -> bool:
     """Take the auction for clearing; True for exactly one contender."""
-    now = datetime.now(UTC)
-    async with unit_of_work(sessions) as session:
-        result = await session.execute(
-            update(DayAheadAuction)
-            .where(
-                DayAheadAuction.id == auction_id,
-                or_(
-                    DayAheadAuction.status == AuctionStatus.CLOSED.value,
-                    and_(
-                        DayAheadAuction.status == AuctionStatus.CLEARING.value,
-                        DayAheadAuction.claim_until < now,
-                    ),
-                ),
-            )
-            .values(
-                status=AuctionStatus.CLEARING.value, claimed_by=worker_id, claim_until=now + lease
-            )
-            .execution_options(synchronize_session=False)
-        )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return await AUCTION_LEASE.claim(sessions, auction_id, worker_id, lease)
 
 
 async def reopen_for_reclear(
@@ -743,23 +729,15 @@ async def _store(
     final = AuctionStatus.CLEARED if converted.ok else AuctionStatus.FAILED
     now = datetime.now(UTC)
     # The guard: only the worker holding the claim stores (this UPDATE locks the row).
-    result = await session.execute(
-        update(DayAheadAuction)
-        .where(
-            DayAheadAuction.id == auction_id,
-            DayAheadAuction.status == AuctionStatus.CLEARING.value,
-            DayAheadAuction.claimed_by == worker_id,
-        )
-        .values(
-            status=final.value,
-            reason=converted.run["reason"] or None,
-            cleared_at=now,
-            claim_until=None,
-            version=DayAheadAuction.version + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not await AUCTION_LEASE.finish(
+        session,
+        auction_id,
+        worker_id,
+        final.value,
+        reason=converted.run["reason"] or None,
+        cleared_at=now,
+        version=DayAheadAuction.version + 1,
+    ):
         return None
     auction = (
         await session.execute(
@@ -930,15 +908,7 @@ async def clearable_auctions(session: AsyncSession) -> list[int]:
         (
             await session.scalars(
                 select(DayAheadAuction.id)
-                .where(
-                    or_(
-                        DayAheadAuction.status == AuctionStatus.CLOSED.value,
-                        and_(
-                            DayAheadAuction.status == AuctionStatus.CLEARING.value,
-                            DayAheadAuction.claim_until < wall,
-                        ),
-                    )
-                )
+                .where(AUCTION_LEASE.open_clause(wall))
                 .order_by(DayAheadAuction.local_day)
             )
         ).all()
