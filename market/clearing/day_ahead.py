@@ -549,7 +549,8 @@ async def close_gate(
     offload: ProcessOffload | None = None,
 ) -> bool:
     """open → closed, with the daily storage orders and block groups placed into the day in
-    the same transaction. True for the one process that closed it. With `offload`, the work
+    the same transaction (and forecast-mode standing orders re-placed where the forecast
+    changed since the day opened). True for the one process that closed it. With `offload`, the work
     runs in a worker process (the event loop only waits); the event is published here."""
     if offload is None:
         day = await close_gate_step(sessions, auction_id, worker_id, now)
@@ -585,7 +586,9 @@ async def close_gate_step(
         auction = await session.get(DayAheadAuction, auction_id)
         assert auction is not None
         cluster = await get_cluster(session)
-        placed = await materialise_day(session, cluster, auction.local_day, now)
+        # Forecast-mode standing orders are re-placed if the forecast changed since the day
+        # opened (new meter data): the auction clears the latest forecast.
+        placed = await materialise_day(session, cluster, auction.local_day, now, at_gate=True)
         day = auction.local_day
         audit.record(session, None, "gate_closed", "day_ahead", auction_id,
                      local_day=str(day), daily_orders=placed, worker=worker_id)  # fmt: skip

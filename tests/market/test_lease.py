@@ -89,7 +89,9 @@ async def test_an_expired_lease_is_taken_over_and_the_loser_can_neither_renew_no
     row = await _row(db, run_id)
     assert (row.status, row.summary, row.claim_until) == ("done", {"x": 2}, None)
     # A finished row is claimed by nobody.
-    assert not await LEASE.claim(db.sessions, run_id, "late", MINUTE, now=datetime.now(UTC) + MINUTE)
+    assert not await LEASE.claim(
+        db.sessions, run_id, "late", MINUTE, now=datetime.now(UTC) + MINUTE
+    )
 
 
 async def test_a_finish_and_a_take_over_racing_for_the_row_serialise(db: Any) -> None:

@@ -173,7 +173,6 @@ def _stand_in_process(run_id: int) -> Any:
     """A process whose command line names `simulate-run` and the run, as the page starts."""
     import subprocess
     import sys
-
     import time
     from pathlib import Path
 
