@@ -209,9 +209,10 @@ async def materialise(
     the placement; the caller commits.
 
     `refresh_forecast` (the day-ahead gate): a forecast rule whose orders are in the day
-    already (placed when the day opened) has them replaced if the forecast changed since
-    (new meter data): its open orders of the day are cancelled and the current forecast's
-    placed, in the caller's transaction (`_replace_changed`)."""
+    already (placed when the day opened) and whose point has meter history has them
+    replaced if the forecast changed since (new meter data): its open orders of the day are
+    cancelled and the current forecast's placed, in the caller's transaction
+    (`_with_history`, `_replace_changed`)."""
     if not intervals:
         return Placement([])
     refresh: set[int] = set()
@@ -236,10 +237,12 @@ async def materialise(
             placed = await _already_placed(session, rules, intervals)
             in_day = {rule_id for rule_id, _ in placed}
             if refresh_forecast:
-                refresh = {
-                    r.id for r in rules
-                    if r.id in in_day and r.mode == StandingMode.FORECAST.value
-                }  # fmt: skip
+                refresh = await _with_history(
+                    session,
+                    [r for r in rules if r.id in in_day and r.mode == StandingMode.FORECAST.value],
+                    intervals,
+                    cluster.timezone,
+                )
             rules = [r for r in rules if r.id not in in_day or r.id in refresh]
     else:
         placed = await _already_placed(session, rules, intervals)
@@ -320,6 +323,22 @@ async def materialise(
     ]
     placement.notified = await notifications.record_rejections(session, rejected)
     return placement
+
+
+async def _with_history(
+    session: AsyncSession, rules: list[StandingOrder], intervals: list[Interval], tz: str
+) -> set[int]:
+    """The forecast rules whose forecast may have changed since their orders were placed:
+    those whose point has meter history for the intervals now. Without history a forecast
+    is the point's synthetic profile, which does not change (one query per local day, as the
+    forecast's own; a gate without meter data costs no more)."""
+    if not rules:
+        return set()
+    history = await history_net_kwh(
+        session, {r.metering_point_id for r in rules}, [i.start_utc for i in intervals], tz
+    )
+    with_data = {pid for pid, _start in history}
+    return {r.id for r in rules if r.metering_point_id in with_data}
 
 
 async def _replace_changed(
