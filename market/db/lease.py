@@ -182,9 +182,14 @@ async def heartbeat(
                 return
             beat.renewals += 1
 
+    failed: Exception | None = None
     async with anyio.create_task_group() as group:
         group.start_soon(renew_loop)
         try:
             yield beat
+        except Exception as exc:  # raised below, outside the group (not as an ExceptionGroup)
+            failed = exc
         finally:
             group.cancel_scope.cancel()
+    if failed is not None:
+        raise failed

@@ -149,3 +149,12 @@ async def test_heartbeat_keeps_the_lease_and_notices_it_lost(db: Any) -> None:
     async with db.sessions() as s:
         status = await s.scalar(select(SimulationRun.status).where(SimulationRun.id == run_id))
     assert status == "cancelled"
+
+
+async def test_an_error_in_the_heartbeats_block_comes_out_as_itself(db: Any) -> None:
+    run_id = await _queued(db)
+    assert await LEASE.claim(db.sessions, run_id, "w", MINUTE)
+    with pytest.raises(ValueError, match="the work failed"):
+        async with heartbeat(LEASE, db.sessions, run_id, "w", MINUTE, timedelta(seconds=0.05)):
+            await anyio.sleep(0.2)
+            raise ValueError("the work failed")
