@@ -341,6 +341,13 @@ LEASE = timedelta(seconds=60)
 RENEW_EVERY = timedelta(seconds=10)
 
 
+#: The reasons this module stores (the page translates them; other reasons are shown as
+#: stored: a scenario's error names its field, a crash its exception).
+REASON_CANCELLED = "cancelled by the coordinator"
+REASON_STOPPED = "interrupted: the process was stopped"
+REASON_LEASE_LOST = "interrupted: its process stopped renewing its lease"
+
+
 class RunStopped(Exception):
     """Raised inside the simulation (at a day's end) when the run was cancelled or its lease
     lost: nothing of it is stored."""
@@ -410,7 +417,7 @@ async def execute_run(
             scenario = parse_scenario(doc)
             summary = await anyio.to_thread.run_sync(fn, scenario, first, last, seed)
         except RunStopped:
-            status, reason = RunStatus.FAILED, "interrupted: the process was stopped"
+            status, reason = RunStatus.FAILED, REASON_STOPPED
         except KlasterError as exc:
             status, reason = RunStatus.FAILED, f"{exc.field}: {exc.message}"
         except Exception as exc:  # a crash is stored as the run's reason, not lost
@@ -464,7 +471,7 @@ async def cancel_run(session: AsyncSession, actor: Actor, run_id: int) -> str | 
         run_id,
         RunStatus.CANCELLED.value,
         also_from=(RunStatus.QUEUED.value,),
-        reason="cancelled by the coordinator",
+        reason=REASON_CANCELLED,
         finished_at=datetime.now(UTC),
     ):
         raise ValidationFailed("run", "run %(id)s is not queued or running", id=run_id)
@@ -488,7 +495,7 @@ async def rerun(session: AsyncSession, actor: Actor, run_id: int) -> SimulationR
             .where(SimulationRun.id == run_id, RUN_LEASE.expired_clause(now))
             .values(
                 status=RunStatus.FAILED.value,
-                reason="interrupted: its process stopped renewing its lease",
+                reason=REASON_LEASE_LOST,
                 claim_until=None,
                 finished_at=now,
             )

@@ -321,6 +321,7 @@ async def test_a_run_whose_process_died_shows_interrupted_and_runs_again(
     assert (new.first_day, new.last_day, new.scenario) == (old.first_day, old.last_day,
                                                            old.scenario)  # fmt: skip
     assert started[-1][0] == new.id and "every 3s" in r.text
+    assert "przerwane: proces przestał się zgłaszać" in r.text  # the stored reason, in Polish
     # a queued or finished run is not run again
     assert client.post(URL + f"{new.id}/again", headers=htmx_headers(client)).status_code == 422
     # and a lease still alive is not interrupted

@@ -62,6 +62,19 @@ def spawn_run(run_id: int, database_url: str) -> None:
     threading.Thread(target=process.wait, name=f"simulate-run-{run_id}", daemon=True).start()
 
 
+#: The reasons the service stores, as the reader reads them.
+REASONS = {
+    service.REASON_CANCELLED: N_("cancelled by the coordinator"),
+    service.REASON_STOPPED: N_("interrupted: the process was stopped"),
+    service.REASON_LEASE_LOST: N_("interrupted: its process stopped renewing its lease"),
+}
+
+
+def reason_text(reason: str, loc: str) -> str:
+    known = REASONS.get(reason)
+    return gettext(known, loc) if known else reason
+
+
 def stop_process(worker_id: str | None, run_id: int) -> bool:
     """SIGTERM to the `klaster simulate-run` process that holds the run, if it runs on this
     machine: its worker id (`simulate-run:HOST:PID`) names it, and the PID's command line
@@ -180,6 +193,7 @@ class SimulationsController(Controller):
             "titles": {r.id: run_title(r.name, loc) for r in rows},
             "headlines": {r.id: service.headline(r) for r in rows},
             "shown": shown,
+            "reasons": {r.id: reason_text(r.reason, loc) for r in rows},
             "busy": _busy(shown),
             "done": [r for r in rows if r.status == RunStatus.DONE.value],
             "shipped": shipped_scenarios(),
