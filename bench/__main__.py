@@ -1,6 +1,6 @@
-"""`python -m bench NAME [options]` (NAME: clearing, cluster, day_ahead, day_ahead_product,
-export, forecast, simulate, web_orders, ws_fanout): run one benchmark and print its figures
-(each also runs as `python -m bench.NAME`)."""
+"""`python -m bench NAME [options]` (NAME: clearing, cluster, day_ahead, day_ahead_gate,
+day_ahead_product, export, forecast, simulate, web_orders, ws_fanout): run one benchmark and
+print its figures (each also runs as `python -m bench.NAME`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ BENCHES = {
     "clearing": "bench.clearing",
     "cluster": "bench.cluster",
     "day_ahead": "bench.day_ahead",
+    "day_ahead_gate": "bench.day_ahead_gate",
     "day_ahead_product": "bench.day_ahead_product",
     "export": "bench.export",
     "forecast": "bench.forecast",

@@ -33,7 +33,7 @@ from typing import Any, cast
 
 import anyio
 import numpy as np
-from sqlalchemy import Float, Table, and_, or_, select, update
+from sqlalchemy import Float, Table, select, update
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -57,6 +57,7 @@ from market.cluster.service import get_cluster
 from market.core.events import DAY_AHEAD, Publisher, publish_safely
 from market.db import bulk
 from market.db.engine import dialect_name, unit_of_work
+from market.db.lease import Lease
 from market.db.offload import ProcessOffload
 from market.network.models import GridConnection, Line, MeteringPoint, Node
 from market.network.storage_models import StorageUnit
@@ -402,7 +403,8 @@ async def close_gate(
     offload: ProcessOffload | None = None,
 ) -> bool:
     """open → closed, with the daily storage orders and block groups placed into the day in
-    the same transaction. True for the one process that closed it. With `offload`, the work
+    the same transaction (and forecast-mode standing orders re-placed where the forecast
+    changed since the day opened). True for the one process that closed it. With `offload`, the work
     runs in a worker process (the event loop only waits); the event is published here."""
     if offload is None:
         day = await close_gate_step(sessions, auction_id, worker_id, now)
@@ -438,12 +440,18 @@ async def close_gate_step(
         auction = await session.get(DayAheadAuction, auction_id)
         assert auction is not None
         cluster = await get_cluster(session)
-        placed = await materialise_day(session, cluster, auction.local_day, now)
+        # Forecast-mode standing orders are re-placed if the forecast changed since the day
+        # opened (new meter data): the auction clears the latest forecast.
+        placed = await materialise_day(session, cluster, auction.local_day, now, at_gate=True)
         day = auction.local_day
         audit.record(session, None, "gate_closed", "day_ahead", auction_id,
                      local_day=str(day), daily_orders=placed, worker=worker_id)  # fmt: skip
         await session.commit()
     return day
+
+
+#: How a day's auction is claimed for clearing (`market.db.lease`).
+AUCTION_LEASE = Lease(DayAheadAuction, AuctionStatus.CLEARING.value, (AuctionStatus.CLOSED.value,))
 
 
 async def claim_day(
@@ -453,26 +461,7 @@ async def claim_day(
     lease: timedelta,
 ) -> bool:
     """Take the auction for clearing; True for exactly one contender."""
-    now = datetime.now(UTC)
-    async with unit_of_work(sessions) as session:
-        result = await session.execute(
-            update(DayAheadAuction)
-            .where(
-                DayAheadAuction.id == auction_id,
-                or_(
-                    DayAheadAuction.status == AuctionStatus.CLOSED.value,
-                    and_(
-                        DayAheadAuction.status == AuctionStatus.CLEARING.value,
-                        DayAheadAuction.claim_until < now,
-                    ),
-                ),
-            )
-            .values(
-                status=AuctionStatus.CLEARING.value, claimed_by=worker_id, claim_until=now + lease
-            )
-            .execution_options(synchronize_session=False)
-        )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return await AUCTION_LEASE.claim(sessions, auction_id, worker_id, lease)
 
 
 async def reopen_for_reclear(
@@ -601,23 +590,15 @@ async def _store(
     final = AuctionStatus.CLEARED if converted.ok else AuctionStatus.FAILED
     now = datetime.now(UTC)
     # The guard: only the worker holding the claim stores (this UPDATE locks the row).
-    result = await session.execute(
-        update(DayAheadAuction)
-        .where(
-            DayAheadAuction.id == auction_id,
-            DayAheadAuction.status == AuctionStatus.CLEARING.value,
-            DayAheadAuction.claimed_by == worker_id,
-        )
-        .values(
-            status=final.value,
-            reason=converted.run["reason"] or None,
-            cleared_at=now,
-            claim_until=None,
-            version=DayAheadAuction.version + 1,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not await AUCTION_LEASE.finish(
+        session,
+        auction_id,
+        worker_id,
+        final.value,
+        reason=converted.run["reason"] or None,
+        cleared_at=now,
+        version=DayAheadAuction.version + 1,
+    ):
         return None
     auction = (
         await session.execute(
@@ -812,15 +793,7 @@ async def clearable_auctions(session: AsyncSession) -> list[int]:
         (
             await session.scalars(
                 select(DayAheadAuction.id)
-                .where(
-                    or_(
-                        DayAheadAuction.status == AuctionStatus.CLOSED.value,
-                        and_(
-                            DayAheadAuction.status == AuctionStatus.CLEARING.value,
-                            DayAheadAuction.claim_until < wall,
-                        ),
-                    )
-                )
+                .where(AUCTION_LEASE.open_clause(wall))
                 .order_by(DayAheadAuction.local_day)
             )
         ).all()

@@ -1,8 +1,9 @@
 """Clearing an interval from the database: build the problem, solve it off the event loop,
 store the result in one transaction, and verify a stored clearing.
 
-Exactly once: an interval is claimed by a conditional UPDATE (closed → clearing, or a
-clearing claim whose lease ran out), and the result is stored only if the same UPDATE-guard
+Exactly once (`market.db.lease`, as the day-ahead auction and simulation runs): an interval
+is claimed by a conditional UPDATE (closed → clearing, or a clearing claim whose lease ran
+out), and the result is stored only if the same UPDATE-guard
 still holds (`status = 'clearing' AND claimed_by = me`) in the storing transaction; the
 unique `clearing_runs.interval_id` is the last line of defence. A process that dies while
 clearing leaves the interval in `clearing` with a lease that expires; the next worker takes it
@@ -18,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 import anyio
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -37,6 +38,7 @@ from market.clearing.models import ClearingRun
 from market.clearing.store import Converted, StoredRun, convert, store_result
 from market.core.events import INTERVAL_CLEARED, Publisher, publish_safely
 from market.db.engine import unit_of_work
+from market.db.lease import Lease
 from market.trading.models import Interval, IntervalStatus, Order, OrderStatus
 from matching.problem import ProblemError
 from matching.result import ClearingResult
@@ -70,6 +72,10 @@ __all__ = [
 ]
 
 
+#: How an interval is claimed for clearing (`market.db.lease`).
+INTERVAL_LEASE = Lease(Interval, IntervalStatus.CLEARING.value, (IntervalStatus.CLOSED.value,))
+
+
 async def claim(
     sessions: async_sessionmaker[AsyncSession],
     interval_id: int,
@@ -77,48 +83,21 @@ async def claim(
     lease: timedelta,
 ) -> bool:
     """Take the interval for clearing; True for exactly one contender."""
-    now = datetime.now(UTC)
-    async with unit_of_work(sessions) as session:
-        result = await session.execute(
-            update(Interval)
-            .where(
-                Interval.id == interval_id,
-                or_(
-                    Interval.status == IntervalStatus.CLOSED.value,
-                    and_(
-                        Interval.status == IntervalStatus.CLEARING.value,
-                        Interval.claim_until < now,
-                    ),
-                ),
-            )
-            .values(
-                status=IntervalStatus.CLEARING.value, claimed_by=worker_id, claim_until=now + lease
-            )
-            .execution_options(synchronize_session=False)
-        )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return await INTERVAL_LEASE.claim(sessions, interval_id, worker_id, lease)
 
 
 async def _finish(
     session: AsyncSession, interval_id: int, worker_id: str, status: IntervalStatus, reason: str
 ) -> bool:
     """Set the final status if this worker still holds the claim (locks the row)."""
-    result = await session.execute(
-        update(Interval)
-        .where(
-            Interval.id == interval_id,
-            Interval.status == IntervalStatus.CLEARING.value,
-            Interval.claimed_by == worker_id,
-        )
-        .values(
-            status=status.value,
-            reason=reason or None,
-            cleared_at=datetime.now(UTC),
-            claim_until=None,
-        )
-        .execution_options(synchronize_session=False)
+    return await INTERVAL_LEASE.finish(
+        session,
+        interval_id,
+        worker_id,
+        status.value,
+        reason=reason or None,
+        cleared_at=datetime.now(UTC),
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def clear_claimed(

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import anyio
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from market.access import audit
 from market.clearing import day_ahead
-from market.clearing.run import claim, clear_claimed
+from market.clearing.run import INTERVAL_LEASE, claim, clear_claimed
 from market.clearing.store import StoredRun
 from market.cluster.service import get_cluster
 from market.core.clock import Clock, SystemClock
@@ -204,15 +204,7 @@ class Scheduler:
                 (
                     await session.scalars(
                         select(Interval.id)
-                        .where(
-                            or_(
-                                Interval.status == IntervalStatus.CLOSED.value,
-                                and_(
-                                    Interval.status == IntervalStatus.CLEARING.value,
-                                    Interval.claim_until < wall,
-                                ),
-                            )
-                        )
+                        .where(INTERVAL_LEASE.open_clause(wall))
                         .order_by(Interval.start_utc)
                     )
                 ).all()

@@ -108,14 +108,14 @@ def run(args: argparse.Namespace) -> int:
 async def _effect(url: str, day: date) -> int:
     from market.clearing import day_ahead
     from market.core.errors import KlasterError
-    from market.db.engine import create_engine, session_factory
+    from market.db.engine import create_engine, session_factory, unit_of_work
     from market.reports.storage_effect import storage_effect
 
     if not day_ahead.core_available():
         return fail("the several-interval clearing core (issue 12) is not installed", 1)
     engine = create_engine(url)
     try:
-        async with session_factory(engine)() as session:
+        async with unit_of_work(session_factory(engine)) as session:
             effect = await storage_effect(session, day)
     except KlasterError as exc:
         return fail(f"{exc.field or 'DATE'}: {exc.message}")

@@ -1,7 +1,10 @@
 """`klaster simulate-run ID [--database-url URL]`: execute a simulation run the coordinator
 queued on the simulations page (claim it, simulate on a temporary SQLite database, store the
 summary or the reason it failed). The page starts it as a process of its own; running it by
-hand does the same (a run another process holds is left alone, exit 1)."""
+hand does the same (a run another process holds is left alone, exit 1). The process renews
+its lease every few seconds (`market.simulation.runs.LEASE`); SIGTERM (the page's Cancel, on
+this machine) or a lost lease (cancelled from elsewhere) ends it at the end of the day being
+simulated, storing nothing."""
 
 from __future__ import annotations
 
@@ -17,7 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import os
+    import signal
     import socket
+    import threading
 
     import anyio
 
@@ -31,10 +36,13 @@ def run(args: argparse.Namespace) -> int:
     url = database_url(args.database_url)
     worker = f"simulate-run:{socket.gethostname()}:{os.getpid()}"
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+
     async def main() -> str | None:
         engine = create_engine(url)
         try:
-            return await execute_run(session_factory(engine), run_id, worker)
+            return await execute_run(session_factory(engine), run_id, worker, stop=stop)
         finally:
             await engine.dispose()
 

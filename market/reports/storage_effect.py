@@ -9,7 +9,8 @@ demand met inside the cluster), clipped to [0, 1].
 The source of both: the problem document stored with the day's run in force
 (`day_ahead_runs.problem_gz`, its version and clearing time are reported), cleared twice by
 the several-interval core, with and without its `storage` (off the event loop; about two
-day-ahead solves, so the report page loads it after the page)."""
+day-ahead solves, so the report page loads it after the page). The figures are computed once
+per day-ahead run and kept (`market.reports.models.StorageEffectFigures`)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,16 @@ from typing import Any
 
 import anyio
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.clearing import day_ahead as da_clearing
 from market.clearing.day_ahead_results import run_in_force
 from market.core.errors import NotFound
 from market.core.money import energy
+from market.db.engine import dialect_name
+from market.reports.models import StorageEffectFigures
 from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction
 
 
@@ -84,18 +89,66 @@ def _both(doc: dict[str, Any]) -> tuple[DayFigures, DayFigures]:
     return figures(doc, with_result), figures(without_doc, without_result)
 
 
+def _to_json(effect: StorageEffect) -> dict[str, Any]:
+    def day(f: DayFigures) -> dict[str, str]:
+        return {
+            "grid_import_kwh": str(f.grid_import_kwh),
+            "grid_export_kwh": str(f.grid_export_kwh),
+            "demand_kwh": str(f.demand_kwh),
+            "self_sufficiency": str(f.self_sufficiency),
+            "status": f.status,
+        }
+
+    return {
+        "storage_units": effect.storage_units,
+        "with_storage": day(effect.with_storage),
+        "without_storage": day(effect.without_storage),
+    }
+
+
+def _from_json(
+    doc: dict[str, Any], day: date, version: int, cleared_at: datetime | None
+) -> StorageEffect:
+    def figures_of(d: dict[str, str]) -> DayFigures:
+        return DayFigures(
+            Decimal(d["grid_import_kwh"]), Decimal(d["grid_export_kwh"]),
+            Decimal(d["demand_kwh"]), Decimal(d["self_sufficiency"]), d["status"],
+        )  # fmt: skip
+
+    return StorageEffect(
+        day, int(doc["storage_units"]), figures_of(doc["with_storage"]),
+        figures_of(doc["without_storage"]), version, cleared_at,
+    )  # fmt: skip
+
+
 async def storage_effect(session: AsyncSession, day: date) -> StorageEffect:
     """The stored problem of the day's clearing in force, cleared with and without its
-    storage (off the event loop)."""
+    storage (off the event loop) — once per day-ahead run: the figures are kept
+    (`storage_effects`, keyed by the run, i.e. the day and its version) and read back on the
+    next view; a re-clear stores a new run, so its first view computes them again. The
+    figures are added to the caller's transaction."""
     auction = await session.scalar(select(DayAheadAuction).where(DayAheadAuction.local_day == day))
     run = await run_in_force(session, auction) if auction is not None else None
     if run is None:
         raise NotFound("day", "the day-ahead auction of %(day)s is not cleared", day=day)
+    kept = await session.scalar(
+        select(StorageEffectFigures.figures).where(StorageEffectFigures.run_id == run.id)
+    )
+    if kept is not None:
+        return _from_json(kept, day, run.version, run.finished_at)
     doc = json.loads(zlib.decompress(run.problem_gz))
     with_storage, without = await anyio.to_thread.run_sync(_both, doc)
-    return StorageEffect(
+    effect = StorageEffect(
         day, len(doc.get("storage", [])), with_storage, without, run.version, run.finished_at
     )
+    # Two first views at once both compute; the first to commit keeps its figures.
+    insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(StorageEffectFigures)
+        .values(run_id=run.id, figures=_to_json(effect))
+        .on_conflict_do_nothing(index_elements=["run_id"])
+    )
+    return effect
 
 
 async def latest_cleared_day(session: AsyncSession, first: date, last: date) -> date | None:

@@ -19,6 +19,8 @@ class RunStatus(StrEnum):
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
+    #: Stopped by the coordinator (nothing of it stored).
+    CANCELLED = "cancelled"
 
 
 class SimulationRun(Base):
@@ -46,3 +48,6 @@ class SimulationRun(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     claimed_by: Mapped[str | None] = mapped_column(String(80), default=None)
+    #: The running process's lease (`market.db.lease`): renewed every few seconds while it
+    #: lives, so a run whose process died is seen (and can be taken over) within a minute.
+    claim_until: Mapped[datetime | None] = mapped_column(default=None)

@@ -10,8 +10,10 @@ the summary) — or imported from the result file of a longer `klaster simulate 
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
+import threading
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,8 +24,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from market.access import audit
 from market.access.actor import WRITE, Actor, require_role
 from market.core.errors import NotFound, ValidationFailed
+from market.db.lease import Heartbeat, Lease, heartbeat
 from market.simulation.engine import Progress, Simulation
 from market.simulation.models import RunStatus, SimulationRun
 from market.simulation.scenario import (
@@ -328,32 +332,51 @@ async def finished_pair(
 
 # ---------------------------------------------------------------- executing a stored run
 
-#: A run still `running` this long after it started is taken to have died with its process.
-STALE_AFTER = timedelta(hours=2)
+#: How a stored run is claimed (`market.db.lease`): queued → running, or a running one whose
+#: process stopped renewing its lease (taken over).
+RUN_LEASE = Lease(SimulationRun, RunStatus.RUNNING.value, (RunStatus.QUEUED.value,))
+#: The running process's lease, renewed every `RENEW_EVERY`: a run whose process died shows
+#: as interrupted (and can be taken over) at most this long after its last renewal.
+LEASE = timedelta(seconds=60)
+RENEW_EVERY = timedelta(seconds=10)
+
+
+#: The reasons this module stores (the page translates them; other reasons are shown as
+#: stored: a scenario's error names its field, a crash its exception).
+REASON_CANCELLED = "cancelled by the coordinator"
+REASON_STOPPED = "interrupted: the process was stopped"
+REASON_LEASE_LOST = "interrupted: its process stopped renewing its lease"
+
+
+class RunStopped(Exception):
+    """Raised inside the simulation (at a day's end) when the run was cancelled or its lease
+    lost: nothing of it is stored."""
+
+
+def is_interrupted(run: SimulationRun, now: datetime | None = None) -> bool:
+    """Running, but its process stopped renewing the lease (it died, or its machine did)."""
+    if run.status != RunStatus.RUNNING.value or run.claim_until is None:
+        return False
+    until = run.claim_until
+    if until.tzinfo is None:  # SQLite hands back naive UTC
+        until = until.replace(tzinfo=UTC)
+    return until < (now or datetime.now(UTC))
+
+
+def shown_status(run: SimulationRun, now: datetime | None = None) -> str:
+    """The status the page shows: the stored one, or `interrupted`."""
+    return "interrupted" if is_interrupted(run, now) else run.status
 
 
 async def claim_run(
-    sessions: async_sessionmaker[AsyncSession], run_id: int, worker_id: str
+    sessions: async_sessionmaker[AsyncSession],
+    run_id: int,
+    worker_id: str,
+    lease: timedelta = LEASE,
 ) -> bool:
-    """queued → running (or a running one that went stale); True for exactly one."""
-    from market.db.engine import unit_of_work
-
+    """queued → running (or a running one whose lease ran out); True for exactly one."""
     now = datetime.now(UTC)
-    async with unit_of_work(sessions) as session:
-        result = await session.execute(
-            update(SimulationRun)
-            .where(
-                SimulationRun.id == run_id,
-                (SimulationRun.status == RunStatus.QUEUED.value)
-                | (
-                    (SimulationRun.status == RunStatus.RUNNING.value)
-                    & (SimulationRun.started_at < now - STALE_AFTER)
-                ),
-            )
-            .values(status=RunStatus.RUNNING.value, claimed_by=worker_id, started_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return await RUN_LEASE.claim(sessions, run_id, worker_id, lease, now=now, started_at=now)
 
 
 async def execute_run(
@@ -361,58 +384,156 @@ async def execute_run(
     run_id: int,
     worker_id: str,
     simulate: Callable[[Scenario, date, date, int], Any] | None = None,
+    *,
+    stop: threading.Event | None = None,
+    lease: timedelta = LEASE,
+    renew_every: timedelta = RENEW_EVERY,
 ) -> str | None:
     """Claim and run a stored run, storing its summary (or the reason it failed). Returns
-    the final status, or None when another process has it. `simulate(scenario, first, last,
-    seed)` defaults to `simulate_temporary` (in a worker thread: the simulation runs its own
-    event loop on a temporary SQLite database)."""
+    the final status, `cancelled` when it was cancelled meanwhile, or None when another
+    process has it. `simulate(scenario, first, last, seed)` defaults to `simulate_temporary`
+    (in a worker thread: the simulation runs its own event loop on a temporary SQLite
+    database). While it runs the lease is renewed every `renew_every`; when a renewal finds
+    the claim gone (cancelled, or taken over), or `stop` is set (the process was asked to
+    end), `stop` is set and the default simulation ends at the next day's end."""
     import anyio
 
     from market.core.errors import KlasterError
     from market.db.engine import unit_of_work
 
-    if not await claim_run(sessions, run_id, worker_id):
+    if not await claim_run(sessions, run_id, worker_id, lease):
         return None
+    stopping = stop or threading.Event()
     async with sessions() as session:
         run = await session.get(SimulationRun, run_id)
         assert run is not None
         doc, first, last, seed = dict(run.scenario), run.first_day, run.last_day, run.seed
     status, reason, summary = RunStatus.DONE, "", None
-    try:
-        scenario = parse_scenario(doc)
-        summary = await anyio.to_thread.run_sync(
-            simulate or simulate_temporary, scenario, first, last, seed
-        )
-    except KlasterError as exc:
-        status, reason = RunStatus.FAILED, f"{exc.field}: {exc.message}"
-    except Exception as exc:  # a crash is stored as the run's reason, not lost
-        status, reason = RunStatus.FAILED, f"crashed: {exc!r}"[:2000]
+    fn = simulate or functools.partial(simulate_temporary, stop=stopping)
+
+    async def simulate_in_thread(group: Any) -> None:
+        nonlocal status, reason, summary
+        try:
+            scenario = parse_scenario(doc)
+            summary = await anyio.to_thread.run_sync(fn, scenario, first, last, seed)
+        except RunStopped:
+            status, reason = RunStatus.FAILED, REASON_STOPPED
+        except KlasterError as exc:
+            status, reason = RunStatus.FAILED, f"{exc.field}: {exc.message}"
+        except Exception as exc:  # a crash is stored as the run's reason, not lost
+            status, reason = RunStatus.FAILED, f"crashed: {exc!r}"[:2000]
+        finally:
+            group.cancel_scope.cancel()
+
+    async def watch(beat: Heartbeat) -> None:
+        await beat.lost.wait()
+        stopping.set()
+
+    async with (
+        heartbeat(RUN_LEASE, sessions, run_id, worker_id, lease, renew_every) as beat,
+        anyio.create_task_group() as group,
+    ):
+        group.start_soon(watch, beat)
+        group.start_soon(simulate_in_thread, group)
     async with unit_of_work(sessions) as session:
+        stored = await RUN_LEASE.finish(
+            session,
+            run_id,
+            worker_id,
+            status.value,
+            reason=reason,
+            summary=summary,
+            finished_at=datetime.now(UTC),
+        )
+        now_status = (
+            None
+            if stored
+            else await session.scalar(
+                select(SimulationRun.status).where(SimulationRun.id == run_id)
+            )
+        )
+    if stored:
+        return status.value
+    return RunStatus.CANCELLED.value if now_status == RunStatus.CANCELLED.value else None
+
+
+async def cancel_run(session: AsyncSession, actor: Actor, run_id: int) -> str | None:
+    """queued | running → cancelled (the caller commits): the running process's next
+    renewal finds its claim gone and it stores nothing. Returns the worker that held it
+    (`simulate-run:HOST:PID`), for stopping its process, or None."""
+    require_role(actor, *WRITE)
+    run = await session.get(SimulationRun, run_id)
+    if run is None:
+        raise NotFound("run", "no simulation run %(id)s", id=run_id)
+    holder = run.claimed_by if run.status == RunStatus.RUNNING.value else None
+    if not await RUN_LEASE.release(
+        session,
+        run_id,
+        RunStatus.CANCELLED.value,
+        also_from=(RunStatus.QUEUED.value,),
+        reason=REASON_CANCELLED,
+        finished_at=datetime.now(UTC),
+    ):
+        raise ValidationFailed("run", "run %(id)s is not queued or running", id=run_id)
+    audit.record(session, actor, "cancel", "simulation_run", run_id, worker=holder)
+    await session.refresh(run)
+    return holder
+
+
+async def rerun(session: AsyncSession, actor: Actor, run_id: int) -> SimulationRun:
+    """A failed, cancelled or interrupted run queued again as a new run with the same
+    scenario, range and seed (an interrupted one is marked failed first). The caller
+    commits, then starts it."""
+    require_role(actor, *WRITE)
+    run = await session.get(SimulationRun, run_id)
+    if run is None:
+        raise NotFound("run", "no simulation run %(id)s", id=run_id)
+    now = datetime.now(UTC)
+    if is_interrupted(run, now):
         await session.execute(
             update(SimulationRun)
-            .where(SimulationRun.id == run_id, SimulationRun.claimed_by == worker_id)
+            .where(SimulationRun.id == run_id, RUN_LEASE.expired_clause(now))
             .values(
-                status=status.value,
-                reason=reason,
-                summary=summary,
-                finished_at=datetime.now(UTC),
+                status=RunStatus.FAILED.value,
+                reason=REASON_LEASE_LOST,
+                claim_until=None,
+                finished_at=now,
             )
             .execution_options(synchronize_session=False)
         )
-    return status.value
+        await session.refresh(run)
+    if run.status not in (RunStatus.FAILED.value, RunStatus.CANCELLED.value) or not run.scenario:
+        raise ValidationFailed("run", "run %(id)s cannot be run again", id=run_id)
+    request = RunRequest(run.name, run.source, dict(run.scenario), run.first_day,
+                         run.last_day, run.seed)  # fmt: skip
+    return await queue_run(session, actor, request)
 
 
-def simulate_temporary(scenario: Scenario, first: date, last: date, seed: int) -> dict[str, Any]:
-    """`simulate_into` a fresh temporary SQLite database (deleted afterwards)."""
+def simulate_temporary(
+    scenario: Scenario,
+    first: date,
+    last: date,
+    seed: int,
+    *,
+    stop: threading.Event | None = None,
+) -> dict[str, Any]:
+    """`simulate_into` a fresh temporary SQLite database (deleted afterwards). When `stop`
+    is set, `RunStopped` is raised at the end of the day being simulated."""
     import anyio
 
     from market.db.engine import migrate
 
+    def progress(_done: int, _total: int, _day: date) -> None:
+        if stop is not None and stop.is_set():
+            raise RunStopped
+
     with tempfile.TemporaryDirectory(prefix="klaster-sim-") as tmp:
+        if stop is not None and stop.is_set():
+            raise RunStopped
         url = f"sqlite+aiosqlite:///{tmp}/simulate.db"
         migrate(url)
 
         async def main() -> dict[str, Any]:
-            return await simulate_into(url, scenario, first, last, seed=seed)
+            return await simulate_into(url, scenario, first, last, seed=seed, progress=progress)
 
         return anyio.run(main)

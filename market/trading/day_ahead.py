@@ -895,13 +895,17 @@ async def _materialise_open(session: AsyncSession, cluster: Cluster, now: dateti
         await materialise_day(session, cluster, day, now)
 
 
-async def materialise_day(session: AsyncSession, cluster: Cluster, day: date, now: datetime) -> int:
+async def materialise_day(
+    session: AsyncSession, cluster: Cluster, day: date, now: datetime, *, at_gate: bool = False
+) -> int:
     """Place the day-ahead standing orders (`StandingOrder.market = 'da'`, through
     `standing.materialise`), daily storage orders and block groups into `day`'s auction
     (idempotent: the unique (standing_order_id, interval_id) and (standing_id, local_day)
     pairs). A daily order that does not fit the day (a block
     past the end, a unit's state out of bounds since its data changed) is skipped for that day.
-    Returns how many day orders were placed."""
+    `at_gate` (the gate closing): forecast-mode standing orders placed when the day opened
+    are replaced by the current forecast where it changed (docs/clearing.md). Returns how
+    many day orders were placed."""
     auction = await session.scalar(select(DayAheadAuction).where(DayAheadAuction.local_day == day))
     check_auction_closing(auction, day)
     intervals = (
@@ -909,7 +913,9 @@ async def materialise_day(session: AsyncSession, cluster: Cluster, day: date, no
             select(Interval).where(Interval.local_day == day).order_by(Interval.start_utc)
         )
     ).all()
-    simple = await materialise(session, cluster, list(intervals), market=Market.DAY_AHEAD)
+    simple = await materialise(
+        session, cluster, list(intervals), market=Market.DAY_AHEAD, refresh_forecast=at_gate
+    )
     placed = simple.placed
     insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
     standing_storage = (

@@ -200,14 +200,22 @@ async def materialise(
     *,
     clock: Clock | None = None,
     market: Market = Market.INTRADAY,
+    refresh_forecast: bool = False,
 ) -> Placement:
     """Place the orders of active standing rules into the given intervals, through the order
     pipeline (idempotent: a rule's order already in an interval is not placed again). With
     `clock` (a member changing a rule) only intervals whose gate is ahead take them; without
     (the scheduler, creating intervals or closing a gate) open or just-closed ones. Returns
-    the placement; the caller commits."""
+    the placement; the caller commits.
+
+    `refresh_forecast` (the day-ahead gate): a forecast rule whose orders are in the day
+    already (placed when the day opened) and whose point has meter history has them
+    replaced if the forecast changed since (new meter data): its open orders of the day are
+    cancelled and the current forecast's placed, in the caller's transaction
+    (`_with_history`, `_replace_changed`)."""
     if not intervals:
         return Placement([])
+    refresh: set[int] = set()
     if rules is None:
         query = select(StandingOrder).where(
             ~StandingOrder.paused, StandingOrder.market == market.value
@@ -224,10 +232,18 @@ async def materialise(
         if market is Market.DAY_AHEAD and rules:
             # A day's auction takes them when it opens and again at its gate. A rule with
             # orders in the day was placed into it already (once per day, as a daily storage
-            # order or block group is): at the gate only rules new since the day opened are.
+            # order or block group is): at the gate only rules new since the day opened are,
+            # and forecast rules whose forecast changed are replaced.
             placed = await _already_placed(session, rules, intervals)
             in_day = {rule_id for rule_id, _ in placed}
-            rules = [r for r in rules if r.id not in in_day]
+            if refresh_forecast:
+                refresh = await _with_history(
+                    session,
+                    [r for r in rules if r.id in in_day and r.mode == StandingMode.FORECAST.value],
+                    intervals,
+                    cluster.timezone,
+                )
+            rules = [r for r in rules if r.id not in in_day or r.id in refresh]
     else:
         placed = await _already_placed(session, rules, intervals)
     rules = [r for r in rules if not r.paused and r.market == market.value]
@@ -277,6 +293,10 @@ async def materialise(
     submissions = await anyio.to_thread.run_sync(
         _rule_orders, plain, points_plain, slots, cluster.timezone, cluster.profile_seed, history
     )
+    if refresh:
+        submissions, placed = await _replace_changed(
+            session, refresh, submissions, intervals, placed, (clock or SystemClock()).now()
+        )
     submissions = [
         sub for sub in submissions if (sub.standing_order_id, sub.order.interval_id) not in placed
     ]
@@ -303,6 +323,88 @@ async def materialise(
     ]
     placement.notified = await notifications.record_rejections(session, rejected)
     return placement
+
+
+async def _with_history(
+    session: AsyncSession, rules: list[StandingOrder], intervals: list[Interval], tz: str
+) -> set[int]:
+    """The forecast rules whose forecast may have changed since their orders were placed:
+    those whose point has meter history for the intervals now. Without history a forecast
+    is the point's synthetic profile, which does not change (one query per local day, as the
+    forecast's own; a gate without meter data costs no more)."""
+    if not rules:
+        return set()
+    history = await history_net_kwh(
+        session, {r.metering_point_id for r in rules}, [i.start_utc for i in intervals], tz
+    )
+    with_data = {pid for pid, _start in history}
+    return {r.id for r in rules if r.metering_point_id in with_data}
+
+
+async def _replace_changed(
+    session: AsyncSession,
+    rule_ids: set[int],
+    submissions: list[Submission],
+    intervals: list[Interval],
+    placed: set[tuple[int, int]],
+    now: datetime,
+) -> tuple[list[Submission], set[tuple[int, int]]]:
+    """The day-ahead gate's refresh of forecast rules placed when the day opened. Per rule:
+    the current forecast's orders (`submissions`) against the rule's open orders in the day
+    (interval → quantity and price). Unchanged: its submissions are dropped (nothing to do).
+    Changed: its open orders are cancelled (and unlinked from the rule, as `_withdraw` does)
+    so that the submissions are placed in their stead by the pipeline. An interval whose
+    order is no longer open (the member cancelled it) is left as it is. Returns the
+    submissions and the (rule, interval) pairs still taken."""
+    rows = (
+        await session.execute(
+            select(Order.standing_order_id, Order.interval_id, Order.status,
+                   Order.quantity_kwh, Order.price)
+            .where(
+                Order.standing_order_id.in_(rule_ids),
+                Order.interval_id.in_([i.id for i in intervals]),
+            )
+        )
+    ).all()  # fmt: skip
+    standing: dict[int, dict[int, tuple[Decimal, Decimal]]] = {r: {} for r in rule_ids}
+    open_count: dict[int, int] = dict.fromkeys(rule_ids, 0)
+    kept: set[tuple[int, int]] = set()  # pairs with an order that is not open: left alone
+    for rule_id, interval_id, status, quantity, price in rows:
+        assert rule_id is not None  # selected by it
+        if status == OrderStatus.OPEN.value:
+            standing[rule_id][interval_id] = (Decimal(quantity), Decimal(price))
+            open_count[rule_id] += 1
+        else:
+            kept.add((rule_id, interval_id))
+    wanted: dict[int, dict[int, tuple[Decimal, Decimal]]] = {r: {} for r in rule_ids}
+    for sub in submissions:
+        rule_id = sub.standing_order_id
+        if (
+            rule_id is not None
+            and rule_id in rule_ids
+            and ((rule_id, sub.order.interval_id) not in kept)
+        ):
+            wanted[rule_id][sub.order.interval_id] = (sub.order.quantity_kwh, sub.order.price)
+    changed = {r for r in rule_ids if wanted[r] != standing[r]}
+    if changed:
+        # By rule and day, not by order id: a whole cluster's day is ~500,000 orders.
+        await session.execute(
+            update(Order)
+            .where(
+                Order.standing_order_id.in_(sorted(changed)),
+                Order.interval_id.in_([i.id for i in intervals]),
+                Order.status == OrderStatus.OPEN.value,
+            )
+            .values(status=OrderStatus.CANCELLED.value, updated_at=now, standing_order_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        for r in sorted(changed):
+            audit.record(session, None, "forecast_replaced", "standing_order", r,
+                         cancelled=open_count[r], placed=len(wanted[r]))  # fmt: skip
+    unchanged = rule_ids - changed
+    submissions = [s for s in submissions if s.standing_order_id not in unchanged]
+    placed = {(r, i) for r, i in placed if r not in changed} | kept
+    return submissions, placed
 
 
 async def _already_placed(

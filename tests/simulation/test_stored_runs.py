@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -105,3 +106,107 @@ def test_bad_result_file_and_range() -> None:
     assert (ok.first_day, ok.last_day, ok.seed, ok.source) == (
         date(2026, 6, 1), date(2026, 6, 1), 2026, "founding"
     )  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+async def test_a_killed_run_shows_interrupted_within_a_minute_and_a_cancelled_one_stops(
+    db: Any,
+) -> None:
+    """Two real `klaster simulate-run` processes, on SQLite and on PostgreSQL: one renews its
+    lease while it runs and is SIGKILLed — the run shows as interrupted once its lease ran out
+    (≤ 60 s after its last renewal); the other is cancelled the page's way (the run marked
+    cancelled, then SIGTERM to its process) — it ends and stores nothing."""
+    await anyio.to_thread.run_sync(_kill_one_cancel_the_other, db.url)
+
+
+def _kill_one_cancel_the_other(url: str) -> None:
+    import os
+    import signal
+
+    from market.simulation.runs import LEASE, cancel_run, shown_status
+    from web.pages.simulations import stop_process
+
+    scenario = b'name = "week"\nbase_points = 20\n'
+    asked = parse_run_request(
+        shipped=None, upload=("week.toml", scenario), start="2026-06-01", end="2026-06-14",
+        seed="3",
+    )  # fmt: skip
+
+    async def with_session(fn: Any) -> Any:
+        engine = create_engine(url)
+        try:
+            async with unit_of_work(session_factory(engine)) as s:
+                return await fn(s)
+        finally:
+            await engine.dispose()
+
+    async def queue_two(s: Any) -> tuple[int, int]:
+        await seed_demo(s, members=20, now=datetime(2026, 5, 1, tzinfo=UTC))
+        member_id = await s.scalar(select(Member.id).order_by(Member.id).limit(1))
+        coordinator = Actor(member_id, "coordinator", "Koordynator")
+        return (await queue_run(s, coordinator, asked)).id, (
+            await queue_run(s, coordinator, asked)
+        ).id
+
+    killed, cancelled = anyio.run(with_session, queue_two)
+    spawn_run(killed, url)
+    spawn_run(cancelled, url)
+
+    def read(run_id: int) -> SimulationRun:
+        async def get(s: Any) -> SimulationRun:
+            run = await s.get(SimulationRun, run_id)
+            assert run is not None
+            return run
+
+        run: SimulationRun = anyio.run(with_session, get)
+        return run
+
+    def wait_for(run_id: int, check: Any, seconds: float) -> SimulationRun:
+        deadline = time.monotonic() + seconds
+        run = read(run_id)
+        while not check(run):
+            assert time.monotonic() < deadline, (run.status, run.reason, run.claim_until)
+            time.sleep(0.5)
+            run = read(run_id)
+        return run
+
+    first = wait_for(killed, lambda r: r.status == "running", 120)
+    wait_for(cancelled, lambda r: r.status == "running", 120)
+    assert first.claim_until is not None
+    # the process renews its lease while it simulates
+    renewed = wait_for(killed, lambda r: r.claim_until > first.claim_until, 30)
+    assert renewed.status == "running" and shown_status(renewed) == "running"
+
+    # the page's Cancel: the run is cancelled in one transaction, then its process signalled
+    async def cancel(s: Any) -> str | None:
+        member_id = await s.scalar(select(Member.id).order_by(Member.id).limit(1))
+        return await cancel_run(s, Actor(member_id, "coordinator", "K"), cancelled)
+
+    holder = anyio.run(with_session, cancel)
+    assert holder is not None and stop_process(holder, cancelled)
+    pid = int(holder.rsplit(":", 1)[1])
+
+    # SIGKILL the other: nothing runs its `finally`, its lease just stops being renewed
+    victim = read(killed)
+    assert victim.claimed_by is not None
+    os.kill(int(victim.claimed_by.rsplit(":", 1)[1]), signal.SIGKILL)
+    killed_at = time.monotonic()
+
+    def gone(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    deadline = time.monotonic() + 120
+    while not gone(pid):  # ends at the end of the day it simulates
+        assert time.monotonic() < deadline, "the cancelled run's process did not end"
+        time.sleep(0.5)
+    stopped = read(cancelled)
+    assert (stopped.status, stopped.summary) == ("cancelled", None)
+
+    interrupted = wait_for(killed, lambda r: shown_status(r) == "interrupted", 90)
+    assert time.monotonic() - killed_at <= LEASE.total_seconds() + 5
+    assert interrupted.status == "running" and interrupted.summary is None

@@ -156,3 +156,176 @@ async def test_compare_needs_two_finished_runs(client: Any, world: World, starte
     assert r.status_code in (400, 422) and "a" in r.text
     missing = client.get(URL + "compare", params={"a": 999, "b": run.id})
     assert missing.status_code == 404
+
+
+# ---------------------------------------------------------------- cancel, interrupted, run again
+
+
+async def _set(world: World, run_id: int, **values: Any) -> None:
+    from sqlalchemy import update
+
+    async with world.db.session() as s:
+        await s.execute(update(SimulationRun).where(SimulationRun.id == run_id).values(**values))
+        await s.commit()
+
+
+def _stand_in_process(run_id: int) -> Any:
+    """A process whose command line names `simulate-run` and the run, as the page starts."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", "simulate-run", str(run_id)]
+    )
+    # Popen returns as the child starts its exec: its command line is briefly empty.
+    deadline = time.monotonic() + 10
+    while b"simulate-run" not in Path(f"/proc/{process.pid}/cmdline").read_bytes():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    return process
+
+
+async def test_cancel_stops_the_runs_process_and_only_the_coordinator_may(
+    client: Any, world: World, started: list[tuple[int, str]]
+) -> None:
+    import signal
+    import socket
+    from datetime import UTC, datetime, timedelta
+
+    sign_in(client, "coord")
+    assert _post(client, {"scenario": "founding", "start": "2026-06-01"}).status_code == 200
+    (run,) = await _runs(world)
+    process = _stand_in_process(run.id)
+    try:
+        await _set(world, run.id, status="running", claimed_by=f"simulate-run:"
+                   f"{socket.gethostname()}:{process.pid}",
+                   claim_until=datetime.now(UTC) + timedelta(minutes=1))  # fmt: skip
+        listing = client.get(URL + "runs", headers=htmx_headers(client)).text
+        assert f'hx-post="/coordinator/simulations/{run.id}/cancel"' in listing
+        assert "every 3s" in listing and "Uruchom ponownie" not in listing
+        # CSRF as every form: without the token nothing happens
+        no_token = client.post(URL + f"{run.id}/cancel", headers={"HX-Request": "true"})
+        assert no_token.status_code == 403
+        client.cookies.clear()
+        sign_in(client, "alice")
+        member = client.post(URL + f"{run.id}/cancel", headers=htmx_headers(client),
+                             follow_redirects=False)  # fmt: skip
+        assert member.status_code in (302, 303, 401, 403)
+        assert process.poll() is None and (await _runs(world))[0].status == "running"
+
+        client.cookies.clear()
+        sign_in(client, "coord")
+        r = client.post(URL + f"{run.id}/cancel", headers=htmx_headers(client))
+        assert r.status_code == 200, r.text
+        assert 'id="sim-runs"' in r.text and "anulowane" in r.text
+        assert "every 3s" not in r.text and f"/{run.id}/again" in r.text
+        assert process.wait(timeout=10) == -signal.SIGTERM  # its process was stopped
+        (cancelled,) = await _runs(world)
+        assert (cancelled.status, cancelled.summary) == ("cancelled", None)
+        assert cancelled.claim_until is None and cancelled.finished_at is not None
+        again = client.post(URL + f"{run.id}/cancel", headers=htmx_headers(client))
+        assert again.status_code == 422 and "nie czeka w kolejce" in again.text
+        assert client.post(URL + "999/cancel", headers=htmx_headers(client)).status_code == 404
+    finally:
+        process.kill()
+        process.wait()
+
+
+async def test_a_pid_that_is_not_the_runs_process_is_left_alone(
+    client: Any, world: World, started: list[tuple[int, str]]
+) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from web.pages.simulations import stop_process
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    stand_in = _stand_in_process(41)
+    try:
+        host = socket.gethostname()
+        assert not stop_process(f"simulate-run:{host}:{other.pid}", 41)  # not simulate-run
+        assert not stop_process(f"simulate-run:{host}:{stand_in.pid}", 42)  # another run
+        assert not stop_process(f"simulate-run:elsewhere:{stand_in.pid}", 41)  # another host
+        assert not stop_process(None, 41) and not stop_process("worker:x", 41)
+        assert other.poll() is None and stand_in.poll() is None
+        assert stop_process(f"simulate-run:{host}:{stand_in.pid}", 41)
+        assert stand_in.wait(timeout=10) != 0
+    finally:
+        for p in (other, stand_in):
+            p.kill()
+            p.wait()
+
+
+async def test_a_cancelled_run_stores_nothing_even_if_its_simulation_finishes(
+    client: Any, world: World, started: list[tuple[int, str]]
+) -> None:
+    """In-process: the run renews its lease while it simulates; the coordinator cancels; the
+    next renewal finds the claim gone, asks the simulation to stop, and the summary it returns
+    anyway is not stored."""
+    import functools
+    import threading
+    from datetime import timedelta
+
+    from web.config import app_services
+
+    world.app.state.simulation_stopper = lambda holder, run_id: False
+    try:
+        sign_in(client, "coord")
+        _post(client, {"scenario": "founding", "start": "2026-06-01"})
+        (run,) = await _runs(world)
+        stop, running = threading.Event(), threading.Event()
+
+        def simulate(scenario: Any, first: date, last: date, seed: int) -> dict[str, Any]:
+            running.set()
+            assert stop.wait(timeout=20), "the lost lease did not stop the simulation"
+            return summary("founding", "1.00", "1", 0)
+
+        sessions = app_services(world.app).session_factory
+        call = functools.partial(execute_run, sessions, run.id, "test", simulate, stop=stop,
+                                 renew_every=timedelta(seconds=0.1))  # fmt: skip
+        future = client.blocking_portal.start_task_soon(call)
+        assert running.wait(timeout=20)
+        assert (await _runs(world))[0].status == "running"
+        r = client.post(URL + f"{run.id}/cancel", headers=htmx_headers(client))
+        assert r.status_code == 200
+        assert future.result(timeout=30) == "cancelled" and stop.is_set()
+        (row,) = await _runs(world)
+        assert (row.status, row.summary, row.claimed_by) == ("cancelled", None, "test")
+    finally:
+        del world.app.state["simulation_stopper"]
+
+
+async def test_a_run_whose_process_died_shows_interrupted_and_runs_again(
+    client: Any, world: World, started: list[tuple[int, str]]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    sign_in(client, "coord")
+    _post(client, {"start": "2026-06-01", "end": "2026-06-03", "seed": "9"},
+          ("mine.toml", b'name = "mine"\nbase_points = 20\n', "text/plain"))  # fmt: skip
+    (run,) = await _runs(world)
+    # Its process renewed the lease last more than a lease ago (it was killed, say).
+    await _set(world, run.id, status="running", claimed_by="simulate-run:gone:1",
+               claim_until=datetime.now(UTC) - timedelta(seconds=1))  # fmt: skip
+    listing = client.get(URL + "runs", headers=htmx_headers(client)).text
+    assert "przerwane" in listing and "every 3s" not in listing
+    assert f"/{run.id}/again" in listing and f"/{run.id}/cancel" in listing
+    r = client.post(URL + f"{run.id}/again", headers=htmx_headers(client))
+    assert r.status_code == 200, r.text
+    old, new = await _runs(world)
+    assert old.status == "failed" and old.reason.startswith("interrupted")
+    assert (new.status, new.name, new.source, new.seed) == ("queued", "mine", "mine.toml", 9)
+    assert (new.first_day, new.last_day, new.scenario) == (old.first_day, old.last_day,
+                                                           old.scenario)  # fmt: skip
+    assert started[-1][0] == new.id and "every 3s" in r.text
+    assert "przerwane: proces przestał się zgłaszać" in r.text  # the stored reason, in Polish
+    # a queued or finished run is not run again
+    assert client.post(URL + f"{new.id}/again", headers=htmx_headers(client)).status_code == 422
+    # and a lease still alive is not interrupted
+    await _set(world, new.id, status="running", claimed_by="simulate-run:busy:2",
+               claim_until=datetime.now(UTC) + timedelta(minutes=1))  # fmt: skip
+    listing = client.get(URL + "runs", headers=htmx_headers(client)).text
+    assert "every 3s" in listing and f"/{new.id}/again" not in listing

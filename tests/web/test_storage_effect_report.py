@@ -59,6 +59,28 @@ async def test_report_shows_the_storage_effect_of_a_cleared_day(
     # Both clearings ran on the stored problem: with its storage unit and without.
     assert len(fake_core) == 3 and "storage" in fake_core[1] and "storage" not in fake_core[2]
 
+    # A second view reads the kept figures: nothing is cleared again.
+    again = client.get("/reports/storage?start=2026-06", headers=htmx_headers(client)).text
+    assert len(fake_core) == 3 and again == section
+    async with world.db.engine.connect() as conn:
+        kept = (await conn.execute(sql("SELECT COUNT(*) FROM storage_effects"))).scalar_one()
+    assert kept == 1
+
+    # Re-clearing the day (version 2) makes the kept figures stale: the next view computes.
+    async def reclear() -> Any:
+        sessions = client.app.state.services.session_factory
+        return await da_clearing.clear_day(
+            sessions, date.fromisoformat(DAY), worker_id="t", publisher=NullPublisher(),
+            now=world.clock.now(), reclear=True,
+        )  # fmt: skip
+
+    assert run_in_app(client, reclear).stored.version == 2
+    assert len(fake_core) == 4
+    fresh = client.get("/reports/storage?start=2026-06", headers=htmx_headers(client)).text
+    assert "wersja 2" in fresh and len(fake_core) == 6
+    assert client.get("/reports/storage?start=2026-06", headers=htmx_headers(client)).text == fresh
+    assert len(fake_core) == 6
+
 
 async def test_a_range_without_a_cleared_day_says_so(client: Any, world: World) -> None:
     sign_in(client, "coord")

@@ -4,16 +4,21 @@ run in a process of its own (`klaster simulate-run`), or import the result file 
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from litestar import Controller, get, post
 from litestar.background_tasks import BackgroundTask
 from litestar.datastructures import UploadFile
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 from markupsafe import Markup
@@ -21,7 +26,7 @@ from markupsafe import Markup
 from market.core.errors import ValidationFailed
 from market.simulation import runs as service
 from market.simulation.compare import Comparison, compare
-from market.simulation.models import RunStatus, SimulationRun
+from market.simulation.models import RunStatus
 from market.simulation.scenario import shipped_scenarios
 from web.auth import requires_role
 from web.config import app_services
@@ -57,6 +62,42 @@ def spawn_run(run_id: int, database_url: str) -> None:
     threading.Thread(target=process.wait, name=f"simulate-run-{run_id}", daemon=True).start()
 
 
+#: The reasons the service stores, as the reader reads them.
+REASONS = {
+    service.REASON_CANCELLED: N_("cancelled by the coordinator"),
+    service.REASON_STOPPED: N_("interrupted: the process was stopped"),
+    service.REASON_LEASE_LOST: N_("interrupted: its process stopped renewing its lease"),
+}
+
+
+def reason_text(reason: str, loc: str) -> str:
+    known = REASONS.get(reason)
+    return gettext(known, loc) if known else reason
+
+
+def stop_process(worker_id: str | None, run_id: int) -> bool:
+    """SIGTERM to the `klaster simulate-run` process that holds the run, if it runs on this
+    machine: its worker id (`simulate-run:HOST:PID`) names it, and the PID's command line
+    must name `simulate-run` and the run (a PID reused since is left alone). The process ends
+    at the end of the day it simulates, storing nothing; a process elsewhere finds its lease
+    gone at its next renewal and ends the same way. True if a signal was sent."""
+    parts = (worker_id or "").split(":")
+    if len(parts) != 3 or parts[0] != "simulate-run" or parts[1] != socket.gethostname():
+        return False
+    try:
+        pid = int(parts[2])
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (ValueError, OSError):
+        return False
+    if b"simulate-run" not in args or str(run_id).encode() not in args:
+        return False
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def run_title(name: str, loc: str) -> str:
     """A run's name as the reader reads it: a shipped scenario's own name translated, any
     other (an uploaded file's) as written."""
@@ -70,6 +111,13 @@ def _runner(request: HTMXRequest) -> Callable[[int, str], None]:
     return runner
 
 
+def _stopper(request: HTMXRequest) -> Callable[[str, int], bool]:
+    """How a cancelled run's process is stopped: `stop_process`, unless the app's state
+    names another."""
+    stopper: Callable[[str, int], bool] = request.app.state.get("simulation_stopper", stop_process)
+    return stopper
+
+
 async def _upload(form: Any, name: str) -> tuple[str, bytes] | None:
     value = form.get(name)
     if not isinstance(value, UploadFile) or not value.filename:
@@ -78,8 +126,9 @@ async def _upload(form: Any, name: str) -> tuple[str, bytes] | None:
     return value.filename, content
 
 
-def _busy(runs: list[SimulationRun]) -> bool:
-    return any(r.status in (RunStatus.QUEUED.value, RunStatus.RUNNING.value) for r in runs)
+def _busy(shown: dict[int, str]) -> bool:
+    """A run is queued or running (the list polls): not one whose process died."""
+    return any(s in (RunStatus.QUEUED.value, RunStatus.RUNNING.value) for s in shown.values())
 
 
 def comparison_charts(c: Comparison, loc: str) -> dict[str, Markup]:
@@ -137,11 +186,15 @@ class SimulationsController(Controller):
     async def _context(self, request: HTMXRequest, db: Db, actor: CurrentActor) -> dict[str, Any]:
         loc = connection_locale(request)
         rows = await service.list_runs(db, actor)
+        now = datetime.now(UTC)
+        shown = {r.id: service.shown_status(r, now) for r in rows}
         return {
             "runs": rows,
             "titles": {r.id: run_title(r.name, loc) for r in rows},
             "headlines": {r.id: service.headline(r) for r in rows},
-            "busy": _busy(rows),
+            "shown": shown,
+            "reasons": {r.id: reason_text(r.reason, loc) for r in rows},
+            "busy": _busy(shown),
             "done": [r for r in rows if r.status == RunStatus.DONE.value],
             "shipped": shipped_scenarios(),
             "scenario_titles": SCENARIO_TITLES,
@@ -192,6 +245,31 @@ class SimulationsController(Controller):
             **(await self._context(request, db, actor) | context | {"queued": run, "oob": True}),
         )
         # after the response: the request's unit of work has committed the queued run
+        rendered.background = BackgroundTask(_runner(request), run.id, url)
+        return rendered
+
+    @post("/{run_id:int}/cancel")
+    async def cancel(
+        self, request: HTMXRequest, db: Db, actor: CurrentActor, run_id: FromPath[int]
+    ) -> Template:
+        """Stop a queued or running run: cancelled in this request's transaction, then its
+        process (on this machine) is signalled after the response."""
+        holder = await service.cancel_run(db, actor, run_id)
+        rendered = render(request, "simulations/_runs.html",
+                          **await self._context(request, db, actor))  # fmt: skip
+        if holder is not None:
+            rendered.background = BackgroundTask(_stopper(request), holder, run_id)
+        return rendered
+
+    @post("/{run_id:int}/again")
+    async def again(
+        self, request: HTMXRequest, db: Db, actor: CurrentActor, run_id: FromPath[int]
+    ) -> Template:
+        """A failed, cancelled or interrupted run queued again (as a new run), and started."""
+        run = await service.rerun(db, actor, run_id)
+        url = app_services(request.app).settings.database_url
+        rendered = render(request, "simulations/_runs.html",
+                          **await self._context(request, db, actor))  # fmt: skip
         rendered.background = BackgroundTask(_runner(request), run.id, url)
         return rendered
 
