@@ -16,6 +16,7 @@ import numpy as np
 
 from matching import glop
 from matching.multi.branch import WarmLp, branch_and_bound, dive
+from matching.multi.labelling import MultiLabelling, canonical_labelling, relabelled
 from matching.multi.model import MultiModel, Reduction, block_balance, build, net_flow
 from matching.multi.prices import StepsAt, bounds, line_constraints, transport_prices
 from matching.multi.problem import Blocks, MultiProblem, Storage
@@ -411,14 +412,65 @@ def clear(problem: MultiProblem) -> MultiResult:
 
     Storage units and blocks are put in a canonical order (what they are, then id) first, so
     listing them in another order gives the same result."""
-    canon, perm_s, perm_b = canonical(problem)
+    lab = canonical_labelling(problem)
+    written = problem if lab.identity else relabelled(problem, lab)
+    canon, perm_s, perm_b = canonical(written)
     res = _clear(canon)
     if not (
         np.array_equal(perm_s, np.arange(perm_s.shape[0]))
         and np.array_equal(perm_b, np.arange(perm_b.shape[0]))
     ):
-        res = _uncanonical(problem, res, perm_s, perm_b)
+        res = _uncanonical(written, res, perm_s, perm_b)
+    if not lab.identity:
+        res = _unlabelled(problem, res, lab)
     return res
+
+
+def _unlabelled(problem: MultiProblem, res: MultiResult, lab: MultiLabelling) -> MultiResult:
+    """The result of the canonical writing (`matching.multi.labelling`) in the input's
+    nodes, lines, grid connections and orders."""
+    k_o = len(problem.orders)
+    n_l = lab.line.shape[0]
+
+    def cols(values: np.ndarray, perm: IntArray) -> np.ndarray:
+        out = np.empty_like(values)
+        out[:, perm] = values
+        return out
+
+    def rows(values: np.ndarray, perm: IntArray) -> np.ndarray:
+        out = np.empty_like(values)
+        out[perm] = values
+        return out
+
+    sign = np.where(lab.flip, -1.0, 1.0) if n_l else np.ones(0)
+    def owners(o: IntArray) -> IntArray:
+        if not k_o:
+            return o
+        out: IntArray = np.where((o >= 0) & (o < k_o), lab.order[np.clip(o, 0, k_o - 1)], o)
+        return out
+
+    trades = tuple(
+        replace(
+            tr,
+            seller=owners(tr.seller),
+            buyer=owners(tr.buyer),
+            seller_node=lab.node[tr.seller_node],
+            buyer_node=lab.node[tr.buyer_node],
+        )
+        for tr in res.trades
+    )
+    return replace(
+        res,
+        accepted_kwh=rows(res.accepted_kwh, lab.order),
+        price=cols(res.price, lab.node),
+        price_low=cols(res.price_low, lab.node),
+        price_high=cols(res.price_high, lab.node),
+        flow_kwh=cols(res.flow_kwh * sign[None, :], lab.line) + 0.0,
+        line_fee=cols(res.line_fee, lab.line),
+        import_kwh=rows(res.import_kwh, lab.grid),
+        export_kwh=rows(res.export_kwh, lab.grid),
+        trades=trades,
+    )
 
 
 def canonical(problem: MultiProblem) -> tuple[MultiProblem, IntArray, IntArray]:
