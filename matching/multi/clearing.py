@@ -18,7 +18,14 @@ from matching import glop
 from matching.multi.branch import WarmLp, branch_and_bound, dive
 from matching.multi.labelling import MultiLabelling, canonical_labelling, relabelled
 from matching.multi.model import MultiModel, Reduction, block_balance, build, net_flow
-from matching.multi.prices import StepsAt, bounds, line_constraints, transport_prices
+from matching.multi.prices import (
+    StepsAt,
+    StorageFace,
+    bounds,
+    line_constraints,
+    transport_prices,
+    transport_prices_storage,
+)
 from matching.multi.problem import Blocks, MultiProblem, Storage
 from matching.multi.ranks import node_ranks
 from matching.multi.reduce import (
@@ -885,6 +892,29 @@ def storage_steps(problem: MultiProblem, lp: _Lp) -> tuple[StepsAt, FloatArray, 
     return steps, c, d
 
 
+def storage_face(problem: MultiProblem, lp: _Lp) -> StorageFace:
+    """The storage columns of the LP's solution, for the joint rule over μ."""
+    st = problem.storage
+    t_n, n = problem.n_intervals, problem.n_nodes
+    model = lp.model
+    soc_lo = np.zeros((len(st), t_n))
+    soc_lo[:, -1] = st.soc_final_min_kwh
+    return StorageFace(
+        at=(np.arange(t_n)[None, :] * n + st.node[:, None]).ravel(),
+        charge=model.values(lp.values, "charge"),
+        charge_cap=np.repeat(st.charge_kwh, t_n),
+        discharge=model.values(lp.values, "discharge"),
+        discharge_cap=np.repeat(st.discharge_kwh, t_n),
+        eta_c=np.repeat(st.efficiency_charge, t_n),
+        eta_d=np.repeat(st.efficiency_discharge, t_n),
+        wear=np.repeat(st.cost_per_kwh, t_n),
+        soc=model.values(lp.values, "soc"),
+        soc_lo=soc_lo.ravel(),
+        soc_hi=np.repeat(st.energy_kwh, t_n),
+        n_intervals=t_n,
+    )
+
+
 def _prices(
     problem: MultiProblem, topo: Topology, steps: Steps, lp: _Lp
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -893,6 +923,10 @@ def _prices(
     model = lp.model
     x = model.values(lp.values, "order")
     s_steps, _, _ = storage_steps(problem, lp)
+    joint = not topo.dc_flow and len(problem.storage) > 0
+    if joint:  # storage enters the transport rule through its values μ, not as steps
+        s_steps = StepsAt(*(a[:0] for a in (s_steps.node, s_steps.is_buy, s_steps.price,
+                                             s_steps.quantity, s_steps.accepted)))  # fmt: skip
     all_steps = StepsAt(
         node=np.concatenate([steps.node, s_steps.node]),
         is_buy=np.concatenate([steps.is_buy, s_steps.is_buy]),
@@ -925,7 +959,13 @@ def _prices(
         edges, ja, jb = line_constraints(frm, to, lim, fee, fwd.ravel(), back.ravel())
         sp_lo = np.repeat(span_lo, n)
         sp_hi = np.repeat(span_hi, n)
-        price, low, high = transport_prices(n * t_n, lo, hi, edges, ja, jb, sp_lo, sp_hi)
+        if joint:
+            face = storage_face(problem, lp)
+            price, low, high = transport_prices_storage(
+                n * t_n, lo, hi, edges, ja, jb, sp_lo, sp_hi, face
+            )
+        else:
+            price, low, high = transport_prices(n * t_n, lo, hi, edges, ja, jb, sp_lo, sp_hi)
         return price.reshape(t_n, n), low.reshape(t_n, n), high.reshape(t_n, n)
     if (problem.fee_per_kwh > 0).any():
         rows = -DUAL_SIGN * model.duals(lp.duals, "nodal_balance")

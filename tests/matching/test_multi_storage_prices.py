@@ -1,0 +1,107 @@
+"""Prices with storage in the several-interval core (issue 12, docs/clearing.md "Prices per
+(node, interval)", rule 1): the storage units' values of stored energy μ are not taken from
+the solver; the documented rule runs over the whole dual optimal face, μ free, so an idle
+battery no longer pins the prices of quiet intervals at whatever μ the solver returned."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from multi_strategies import multi_problems
+
+from matching import clear_document
+from tests.matching.multi_reference import check_multi_result, midpoint_prices, parse, solve_lp
+
+HOURS = [
+    {"start": f"2026-06-15T{h}:00:00+00:00", "minutes": 60} for h in ("16", "17", "18")
+]
+
+
+def idle_battery() -> dict[str, Any]:
+    """One node, the grid (import 0.89, export 0.20), a half-full battery that must end where
+    it began (η 0.95 each way, wear 0.01), and one buy at 0.5 in the first hour: nothing
+    trades and the battery stays idle."""
+    return {
+        "intervals": HOURS,
+        "network": {
+            "nodes": [{"id": "A"}],
+            "grid_connections": [
+                {"node": "A", "import_price": 0.89, "export_price": 0.20,
+                 "import_limit_kw": 100, "export_limit_kw": 100},
+            ],
+        },  # fmt: skip
+        "orders": [
+            {"id": "h", "node": "A", "side": "buy", "quantity_kwh": 3.0, "price": 0.5,
+             "interval": 0},
+        ],  # fmt: skip
+        "storage": [
+            {"id": "bat", "node": "A", "energy_kwh": 20, "soc_initial_kwh": 10,
+             "charge_kw": 4, "discharge_kw": 4, "efficiency_charge": 0.95,
+             "efficiency_discharge": 0.95, "cost_per_kwh": 0.01},
+        ],  # fmt: skip
+    }
+
+
+def test_an_idle_battery_gets_the_midpoints_of_the_whole_face() -> None:
+    """By hand. The battery's μ is one number over the three hours (its state stays strictly
+    inside [0, 20]), not charging means 0.95 μ ≤ λ_t and not discharging λ_t ≤ μ/0.95 + 0.01.
+    Greatest: every λ_t = 0.89 (the unused import). Least: λ₀ ≥ 0.5 (the rejected buy), so
+    μ ≥ 0.95 × (0.5 − 0.01) = 0.4655 and λ₁, λ₂ ≥ 0.95 μ = 0.442225 (above the export's 0.20).
+    Targets: (0.5 + 0.89)/2 = 0.695 and (0.442225 + 0.89)/2 = 0.6661125; they are optimal
+    together (any μ in [0.65075, 0.70117] fits), so they are the prices. Before the rule the
+    solver's μ gave 0.80405 in every hour with ranges of that μ alone ([0.7581, 0.85])."""
+    out = clear_document(idle_battery(), timings=False)
+    assert out["status"] == "optimal", out["reason"]
+    assert out["storage"][0]["charge_kwh"] == [0.0, 0.0, 0.0]
+    got = [
+        (iv["nodes"][0]["price"], iv["nodes"][0]["price_low"], iv["nodes"][0]["price_high"])
+        for iv in out["intervals"]
+    ]
+    assert got[0] == pytest.approx((0.695, 0.5, 0.89), abs=1e-12)
+    for t in (1, 2):
+        assert got[t] == pytest.approx((0.6661125, 0.442225, 0.89), abs=1e-12)
+    assert check_multi_result(idle_battery(), out) == []
+
+
+def test_the_prices_do_not_follow_the_listing_of_identical_hours() -> None:
+    """The same battery with a second, identical quiet problem appended as more hours gives
+    the same ranges in every quiet hour (one μ, one face), whatever the solver's basis."""
+    doc = idle_battery()
+    out = clear_document(copy.deepcopy(doc), timings=False)
+    quiet = {(iv["nodes"][0]["price_low"], iv["nodes"][0]["price_high"]) for iv in
+             out["intervals"][1:]}  # fmt: skip
+    assert quiet == {(0.442225, 0.89)}
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(multi_problems(max_intervals=3, max_nodes=3, max_orders=8, max_storage=2, max_blocks=0,
+                      meshed=False))  # fmt: skip
+def test_storage_prices_and_ranges_are_the_rule_on_the_whole_dual_face(
+    doc: dict[str, Any],
+) -> None:
+    """Radial networks (fees, grid prices per interval) with storage: every node-interval's
+    range equals the reference's two LPs over the whole dual optimal face of an
+    independently written LP (scipy's HiGHS; μ free), and every price the reference's rule on
+    that face (the clipped midpoints if optimal, else the greatest optimal vector not above
+    them)."""
+    out = clear_document(copy.deepcopy(doc), timings=False)
+    assert out["status"] == "optimal", out["reason"]
+    assert check_multi_result(doc, out) == []
+    pb = parse(doc)
+    want, low, high = midpoint_prices(pb, solve_lp(pb))
+    for t, iv in enumerate(out["intervals"]):
+        for k, nd in enumerate(iv["nodes"]):
+            where = (t, nd["id"])
+            for got, ref in ((nd["price_low"], low[t, k]), (nd["price_high"], high[t, k])):
+                if got is None:
+                    assert abs(ref) == float("inf"), (where, got, ref)
+                else:
+                    assert got == pytest.approx(ref, abs=1e-7), (where, got, ref)
+            assert nd["price"] == pytest.approx(want[t, k], abs=1e-7), (where, nd, want[t, k])
