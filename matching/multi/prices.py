@@ -359,7 +359,22 @@ def transport_prices_storage(
     if (edges.w[~keep] < -TOL).any():
         raise PriceRuleError("a fee line at its limit joins two nodes of one price zone")
     lines = _monotone(Edges(za[keep], zb[keep], edges.w[keep]), za[keep], zb[keep])
-    s_cons, mu_lo, mu_hi = storage_constraints(face, zone, n_z)
+    # μ of one unit is one number while its state stays strictly inside its limits
+    k_n = face.at.shape[0]
+    t_n = face.n_intervals
+    held = ((np.arange(k_n) % t_n) < t_n - 1) & (face.soc > face.soc_lo) & (face.soc < face.soc_hi)
+    src = np.flatnonzero(held)
+    g = coo_matrix((np.ones(src.shape[0]), (src, src + 1)), shape=(k_n, k_n)).tocsr()
+    n_m, mu_of = connected_components(g, directed=False)
+    s_raw, raw_lo, raw_hi = storage_constraints(face, zone, n_z)
+    var = np.concatenate([np.arange(n_z), n_z + mu_of])
+    s_i, s_j = var[s_raw.i], var[s_raw.j]
+    loop = s_i == s_j  # the joined states' own equalities
+    s_cons = Monotone(s_i[~loop], s_j[~loop], s_raw.a[~loop], s_raw.b[~loop], s_raw.w[~loop])
+    mu_lo = np.full(n_m, -INF)
+    mu_hi = np.full(n_m, INF)
+    np.maximum.at(mu_lo, mu_of, raw_lo)
+    np.minimum.at(mu_hi, mu_of, raw_hi)
     cons = Monotone(
         *(np.concatenate([getattr(lines, f), getattr(s_cons, f)]) for f in ("i", "j", "a", "b", "w"))
     )
