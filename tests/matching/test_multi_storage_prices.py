@@ -6,14 +6,23 @@ battery no longer pins the prices of quiet intervals at whatever μ the solver r
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from multi_strategies import multi_problems
+from scipy.optimize import linprog
 
 from matching import clear_document
-from tests.matching.multi_reference import check_multi_result, midpoint_prices, parse, solve_lp
+from tests.matching.multi_reference import (
+    _face,
+    block_surplus_row,
+    check_multi_result,
+    midpoint_prices,
+    parse,
+    solve_lp,
+)
 
 HOURS = [
     {"start": f"2026-06-15T{h}:00:00+00:00", "minutes": 60} for h in ("16", "17", "18")
@@ -105,3 +114,87 @@ def test_storage_prices_and_ranges_are_the_rule_on_the_whole_dual_face(
                 else:
                     assert got == pytest.approx(ref, abs=1e-7), (where, got, ref)
             assert nd["price"] == pytest.approx(want[t, k], abs=1e-7), (where, nd, want[t, k])
+
+
+def journey_group() -> dict[str, Any]:
+    """The day-ahead journey's case (issue 13, docs/clearing.md): an idle battery that must
+    end where it began, the grid at 0.89/0.20 and a buy group of 4 kWh at 0.85 at 18, 19 or
+    20 h; nothing can serve a block below 0.89."""
+    hours = [{"start": f"2026-12-01T{h:02d}:00:00+00:00", "minutes": 60} for h in range(24)]
+    return {
+        "intervals": hours,
+        "network": {
+            "nodes": [{"id": "A"}],
+            "grid_connections": [
+                {"node": "A", "import_price": 0.89, "export_price": 0.20,
+                 "import_limit_kw": 100, "export_limit_kw": 100},
+            ],
+        },  # fmt: skip
+        "orders": [],
+        "storage": [
+            {"id": "bat", "node": "A", "energy_kwh": 20, "soc_initial_kwh": 10,
+             "charge_kw": 5, "discharge_kw": 5, "efficiency_charge": 0.95,
+             "efficiency_discharge": 0.95, "cost_per_kwh": 0.01},
+        ],  # fmt: skip
+        "blocks": [
+            {"id": f"p{h}", "node": "A", "side": "buy", "price": 0.85, "first_interval": h,
+             "quantities_kwh": [4.0], "group": "pump"}
+            for h in (18, 19, 20)
+        ],  # fmt: skip
+    }
+
+
+def test_a_block_nothing_can_serve_is_not_paradoxically_rejected() -> None:
+    """Quiet hours: every price in [0.20, 0.89] is optimal, the published one is the midpoint
+    0.545, where the block would gain (0.85 − 0.545) × 4 = 1.22. At the other end (0.89) it
+    would lose: it is not in the money at every optimal price, so it is `out_of_the_money`,
+    not paradoxically rejected (its surplus at the published prices is still reported)."""
+    out = clear_document(journey_group(), timings=False)
+    assert out["status"] == "optimal", out["reason"]
+    assert [iv["nodes"][0]["price"] for iv in out["intervals"][18:21]] == [0.545] * 3
+    for b in out["blocks"]:
+        assert b["accepted_ratio"] == 0.0
+        assert b["surplus"] == pytest.approx(1.22, abs=1e-12)
+        assert b["rejected_reason"] == "out_of_the_money"
+        assert b["paradoxically_rejected"] is False
+    assert check_multi_result(journey_group(), out) == []
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(multi_problems(max_intervals=3, max_nodes=3, max_orders=8, max_storage=1, max_blocks=3,
+                      meshed=False))  # fmt: skip
+def test_paradoxically_rejected_means_in_the_money_at_every_optimal_price(
+    doc: dict[str, Any],
+) -> None:
+    """Radial networks with storage and blocks: a rejected block is flagged exactly when the
+    reference's least surplus over the whole dual optimal face of the fixed-decision LP
+    (scipy's HiGHS, one LP per block) is positive and no other block of its group runs
+    (200 examples once: 6 blocks in the money at the published prices but not at every
+    optimal price, 1 flagged)."""
+    out = clear_document(copy.deepcopy(doc), timings=False)
+    assert out["status"] == "optimal", out["reason"]
+    assert check_multi_result(doc, out) == []
+    pb = parse(doc)
+    ratios = [float(b["accepted_ratio"]) for b in out["blocks"]]
+    sol = solve_lp(pb, [(r, r) for r in ratios])
+    a_eq, b_eq, a_ub, b_ub, bounds = _face(sol, 1e-10 * max(1.0, abs(sol.welfare)))
+    for bi, blk in enumerate(pb.blocks):
+        if ratios[bi] > 0:
+            continue
+        coef, const = block_surplus_row(pb, blk, 1.0, a_eq.shape[1])
+        res = linprog(coef, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds,
+                      method="highs")  # fmt: skip
+        assert res.status in (0, 3), res.message
+        least = -math.inf if res.status == 3 else float(res.fun) + const
+        excluded = blk.group is not None and any(
+            pb.blocks[o].group == blk.group and ratios[o] > 0 for o in range(len(pb.blocks))
+        )
+        money = 1e-7 * max(1.0, abs(blk.price) * sum(blk.qty))
+        if abs(least) <= money:
+            continue
+        entry = out["blocks"][bi]
+        assert entry["paradoxically_rejected"] == (least > 0 and not excluded), (blk.id, least)
