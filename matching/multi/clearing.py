@@ -908,6 +908,28 @@ def storage_steps(problem: MultiProblem, lp: _Lp) -> tuple[StepsAt, FloatArray, 
     return steps, c, d
 
 
+def single_partial_blocks(problem: MultiProblem, ratio: FloatArray) -> StepsAt:
+    """Partly accepted blocks (r < ratio < 1) that run in one interval, as marginal steps:
+    the ratio's reduced cost q × (p − λ) is 0, so their node-interval's price is their limit
+    price — a bound like any marginal order's, which the price rule then keeps. (A block
+    over several intervals ties its prices in one row, Σ_t q_t λ_t = p Σ q: not a bound;
+    `_partial_blocks_priced` handles those.)"""
+    bl = problem.blocks
+    n = problem.n_nodes
+    runs = (bl.quantity_kwh > 0).sum(axis=1) == 1 if len(bl) else np.zeros(0, np.bool_)
+    inner = runs & (ratio > bl.min_ratio + 1e-9) & (ratio < 1.0 - 1e-9)
+    k = np.flatnonzero(inner)
+    t = np.argmax(bl.quantity_kwh[k] > 0, axis=1) if k.shape[0] else np.zeros(0, np.int64)
+    q = bl.quantity_kwh[k, t] if k.shape[0] else np.zeros(0)
+    return StepsAt(
+        node=(t * n + bl.node[k]).astype(np.int64),
+        is_buy=bl.is_buy[k],
+        price=bl.price[k],
+        quantity=q,
+        accepted=q * ratio[k],
+    )
+
+
 def storage_face(problem: MultiProblem, lp: _Lp) -> StorageFace:
     """The storage columns of the LP's solution, for the joint rule over μ."""
     st = problem.storage
@@ -943,12 +965,13 @@ def _prices(
     if joint:  # storage enters the transport rule through its values μ, not as steps
         s_steps = StepsAt(*(a[:0] for a in (s_steps.node, s_steps.is_buy, s_steps.price,
                                              s_steps.quantity, s_steps.accepted)))  # fmt: skip
+    b_steps = single_partial_blocks(problem, model.values(lp.values, "block"))
     all_steps = StepsAt(
-        node=np.concatenate([steps.node, s_steps.node]),
-        is_buy=np.concatenate([steps.is_buy, s_steps.is_buy]),
-        price=np.concatenate([steps.price, s_steps.price]),
-        quantity=np.concatenate([steps.quantity_kwh, s_steps.quantity]),
-        accepted=np.concatenate([x, s_steps.accepted]),
+        node=np.concatenate([steps.node, s_steps.node, b_steps.node]),
+        is_buy=np.concatenate([steps.is_buy, s_steps.is_buy, b_steps.is_buy]),
+        price=np.concatenate([steps.price, s_steps.price, b_steps.price]),
+        quantity=np.concatenate([steps.quantity_kwh, s_steps.quantity, b_steps.quantity]),
+        accepted=np.concatenate([x, s_steps.accepted, b_steps.accepted]),
     )
     g_node = (np.arange(t_n)[None, :] * n + topo.grid_node[:, None]).ravel()
     imports = model.values(lp.values, "grid_import")
