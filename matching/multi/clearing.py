@@ -450,6 +450,7 @@ def _unlabelled(problem: MultiProblem, res: MultiResult, lab: MultiLabelling) ->
         return out
 
     sign = np.where(lab.flip, -1.0, 1.0) if n_l else np.ones(0)
+
     def owners(o: IntArray) -> IntArray:
         if not k_o:
             return o
@@ -963,8 +964,13 @@ def _prices(
     s_steps, _, _ = storage_steps(problem, lp)
     joint = not topo.dc_flow and len(problem.storage) > 0
     if joint:  # storage enters the transport rule through its values μ, not as steps
-        s_steps = StepsAt(*(a[:0] for a in (s_steps.node, s_steps.is_buy, s_steps.price,
-                                             s_steps.quantity, s_steps.accepted)))  # fmt: skip
+        s_steps = StepsAt(
+            node=s_steps.node[:0],
+            is_buy=s_steps.is_buy[:0],
+            price=s_steps.price[:0],
+            quantity=s_steps.quantity[:0],
+            accepted=s_steps.accepted[:0],
+        )
     b_steps = single_partial_blocks(problem, model.values(lp.values, "block"))
     all_steps = StepsAt(
         node=np.concatenate([steps.node, s_steps.node, b_steps.node]),

@@ -163,9 +163,9 @@ def canonical_labelling(problem: MultiProblem) -> MultiLabelling:
             dtype=np.float64,
         )
         lo, hi = np.minimum(pa, pb), np.maximum(pa, pb)
-        line_perm = np.lexsort(
-            (np.arange(n_l), problem.fee_per_kwh, react, cap, hi, lo)
-        ).astype(np.int64)
+        line_perm = np.lexsort((np.arange(n_l), problem.fee_per_kwh, react, cap, hi, lo)).astype(
+            np.int64
+        )
         flip = (pa > pb)[line_perm]
     else:
         line_perm = np.zeros(0, dtype=np.int64)
@@ -186,9 +186,9 @@ def canonical_labelling(problem: MultiProblem) -> MultiLabelling:
     else:
         grid_perm = np.zeros(0, dtype=np.int64)
     # lexsort is stable: equal keys keep their input order
-    order_perm = np.lexsort(
-        (o.quantity_kwh, o.price, o.is_buy, o.interval, pos[o.node])
-    ).astype(np.int64)
+    order_perm = np.lexsort((o.quantity_kwh, o.price, o.is_buy, o.interval, pos[o.node])).astype(
+        np.int64
+    )
     return MultiLabelling(node_perm, line_perm, flip, grid_perm, order_perm)
 
 

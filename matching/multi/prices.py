@@ -2,21 +2,21 @@
 
 The rule (docs/clearing.md, "Several intervals"):
 
-1. The storage units' value of stored energy μ[s, t] is taken from the final LP's duals of
-   the state-of-charge rows. Given μ, charging is a buy step at η_c × μ and discharging a sell
-   step at μ / η_d + wear cost (their limits per interval); every interval's prices are then
-   independent of the others' and are described by complementary slackness as in the single
-   interval (accepted blocks are energy fixed at their accepted ratio).
+1. Storage: the value of stored energy μ[s, t] (the dual of a unit's state-of-charge row)
+   relates to its node's price as a step does: charging at η_c × μ, discharging at
+   μ / η_d + wear cost, and μ[t] to μ[t+1] through the state of charge.
 2. Transport model: bounds from steps and grid connections, and per line
    price(to) − price(from) = 0 (fee-free, strictly inside its limit), = fee (flow inside the
    limit with a fee), ≥ / ≤ (at the limit), |·| ≤ fee (a fee line without flow): a system of
    difference constraints whose least and greatest solutions are each node-interval's
-   range [price_low, price_high] (propagation, no LP). The chosen price is the midpoint of
-   the range clipped to the interval's span of limit prices (`matching.prices.targets`);
-   if that vector breaks a line's fee constraint, the greatest optimal vector not above the
-   targets is taken.
+   range [price_low, price_high] (propagation, no LP). With storage, μ is a variable of the
+   same system (`transport_prices_storage`: two-variable monotone constraints, still a
+   lattice), so the ranges are over the whole dual optimal face, not the solver's μ. The
+   chosen price is the midpoint of the range clipped to the interval's span of limit prices
+   (`matching.prices.targets`); if those targets are not optimal together, the greatest
+   optimal vector not above them is taken.
 3. Meshed DC power flow without fees: the single-interval rule (`matching.prices.choose_prices`)
-   per interval, storage as steps.
+   per interval, storage as steps at the LP's μ.
 4. Meshed DC power flow with fees: the LP's duals (range = the price itself); documented limit.
 """
 
@@ -376,7 +376,10 @@ def transport_prices_storage(
     np.maximum.at(mu_lo, mu_of, raw_lo)
     np.minimum.at(mu_hi, mu_of, raw_hi)
     cons = Monotone(
-        *(np.concatenate([getattr(lines, f), getattr(s_cons, f)]) for f in ("i", "j", "a", "b", "w"))
+        *(
+            np.concatenate([getattr(lines, f), getattr(s_cons, f)])
+            for f in ("i", "j", "a", "b", "w")
+        )
     )
     v_lo = np.concatenate([z_lo, mu_lo])
     v_hi = np.concatenate([z_hi, mu_hi])
@@ -385,8 +388,15 @@ def transport_prices_storage(
     # starts from ±BIG, converges to the face's extremes within that box (geometrically
     # around such a cycle), and a value beyond ±`UNBOUNDED` of the problem's scale is an
     # unbounded end.
-    finite = np.concatenate([v_lo[np.isfinite(v_lo)], v_hi[np.isfinite(v_hi)], cons.w,
-                             span_lo[np.isfinite(span_lo)], span_hi[np.isfinite(span_hi)]])  # fmt: skip
+    finite = np.concatenate(
+        [
+            v_lo[np.isfinite(v_lo)],
+            v_hi[np.isfinite(v_hi)],
+            cons.w,
+            span_lo[np.isfinite(span_lo)],
+            span_hi[np.isfinite(span_hi)],
+        ]
+    )
     scale = max(1.0, float(np.abs(finite).max(initial=0.0)))
     big = BIG * scale
     high = _mono_closure(np.minimum(v_hi, big), cons, True)

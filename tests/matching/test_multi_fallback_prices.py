@@ -92,15 +92,34 @@ def test_a_partly_accepted_one_hour_block_pins_its_price_by_the_rule() -> None:
         "orders": [
             {"id": "s", "node": "A", "side": "sell", "quantity_kwh": 3, "price": 0.3},
             {"id": "b", "node": "A", "side": "buy", "quantity_kwh": 1, "price": 0.9},
-            {"id": "s1", "node": "A", "side": "sell", "quantity_kwh": 1, "price": 0.7,
-             "interval": 1},
-            {"id": "b1", "node": "A", "side": "buy", "quantity_kwh": 1, "price": 0.4,
-             "interval": 1},
-        ],  # fmt: skip
+            {
+                "id": "s1",
+                "node": "A",
+                "side": "sell",
+                "quantity_kwh": 1,
+                "price": 0.7,
+                "interval": 1,
+            },
+            {
+                "id": "b1",
+                "node": "A",
+                "side": "buy",
+                "quantity_kwh": 1,
+                "price": 0.4,
+                "interval": 1,
+            },
+        ],
         "blocks": [
-            {"id": "k", "node": "A", "side": "buy", "price": 0.5, "first_interval": 0,
-             "quantities_kwh": [4.0], "min_acceptance_ratio": 0.25},
-        ],  # fmt: skip
+            {
+                "id": "k",
+                "node": "A",
+                "side": "buy",
+                "price": 0.5,
+                "first_interval": 0,
+                "quantities_kwh": [4.0],
+                "min_acceptance_ratio": 0.25,
+            },
+        ],
     }
     result = clear(doc)
     assert result["blocks"][0]["accepted_ratio"] == 0.5

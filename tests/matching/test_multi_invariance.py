@@ -114,11 +114,14 @@ def assert_same_result(
         )
         _close(
             [list(g[1:]) for g in grid],
-            [[g[1], g[2]] for g in sorted(
-                (g["node"], g["import_kwh"], g["export_kwh"]) for g in b["grid_connections"]
-            )],
+            [
+                [g[1], g[2]]
+                for g in sorted(
+                    (g["node"], g["import_kwh"], g["export_kwh"]) for g in b["grid_connections"]
+                )
+            ],
             f"interval {t} grid",
-        )  # fmt: skip
+        )
         assert sorted(_trade(tr, node_map) for tr in a["trades"]) == sorted(
             _trade(tr, None) for tr in b["trades"]
         ), f"interval {t} trades"

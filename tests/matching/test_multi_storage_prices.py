@@ -24,9 +24,7 @@ from tests.matching.multi_reference import (
     solve_lp,
 )
 
-HOURS = [
-    {"start": f"2026-06-15T{h}:00:00+00:00", "minutes": 60} for h in ("16", "17", "18")
-]
+HOURS = [{"start": f"2026-06-15T{h}:00:00+00:00", "minutes": 60} for h in ("16", "17", "18")]
 
 
 def idle_battery() -> dict[str, Any]:
@@ -38,19 +36,38 @@ def idle_battery() -> dict[str, Any]:
         "network": {
             "nodes": [{"id": "A"}],
             "grid_connections": [
-                {"node": "A", "import_price": 0.89, "export_price": 0.20,
-                 "import_limit_kw": 100, "export_limit_kw": 100},
+                {
+                    "node": "A",
+                    "import_price": 0.89,
+                    "export_price": 0.20,
+                    "import_limit_kw": 100,
+                    "export_limit_kw": 100,
+                },
             ],
-        },  # fmt: skip
+        },
         "orders": [
-            {"id": "h", "node": "A", "side": "buy", "quantity_kwh": 3.0, "price": 0.5,
-             "interval": 0},
-        ],  # fmt: skip
+            {
+                "id": "h",
+                "node": "A",
+                "side": "buy",
+                "quantity_kwh": 3.0,
+                "price": 0.5,
+                "interval": 0,
+            },
+        ],
         "storage": [
-            {"id": "bat", "node": "A", "energy_kwh": 20, "soc_initial_kwh": 10,
-             "charge_kw": 4, "discharge_kw": 4, "efficiency_charge": 0.95,
-             "efficiency_discharge": 0.95, "cost_per_kwh": 0.01},
-        ],  # fmt: skip
+            {
+                "id": "bat",
+                "node": "A",
+                "energy_kwh": 20,
+                "soc_initial_kwh": 10,
+                "charge_kw": 4,
+                "discharge_kw": 4,
+                "efficiency_charge": 0.95,
+                "efficiency_discharge": 0.95,
+                "cost_per_kwh": 0.01,
+            },
+        ],
     }
 
 
@@ -80,8 +97,9 @@ def test_the_prices_do_not_follow_the_listing_of_identical_hours() -> None:
     the same ranges in every quiet hour (one μ, one face), whatever the solver's basis."""
     doc = idle_battery()
     out = clear_document(copy.deepcopy(doc), timings=False)
-    quiet = {(iv["nodes"][0]["price_low"], iv["nodes"][0]["price_high"]) for iv in
-             out["intervals"][1:]}  # fmt: skip
+    quiet = {
+        (iv["nodes"][0]["price_low"], iv["nodes"][0]["price_high"]) for iv in out["intervals"][1:]
+    }
     assert quiet == {(0.442225, 0.89)}
 
 
@@ -90,8 +108,11 @@ def test_the_prices_do_not_follow_the_listing_of_identical_hours() -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(multi_problems(max_intervals=3, max_nodes=3, max_orders=8, max_storage=2, max_blocks=0,
-                      meshed=False))  # fmt: skip
+@given(
+    multi_problems(
+        max_intervals=3, max_nodes=3, max_orders=8, max_storage=2, max_blocks=0, meshed=False
+    )
+)
 def test_storage_prices_and_ranges_are_the_rule_on_the_whole_dual_face(
     doc: dict[str, Any],
 ) -> None:
@@ -126,21 +147,41 @@ def journey_group() -> dict[str, Any]:
         "network": {
             "nodes": [{"id": "A"}],
             "grid_connections": [
-                {"node": "A", "import_price": 0.89, "export_price": 0.20,
-                 "import_limit_kw": 100, "export_limit_kw": 100},
+                {
+                    "node": "A",
+                    "import_price": 0.89,
+                    "export_price": 0.20,
+                    "import_limit_kw": 100,
+                    "export_limit_kw": 100,
+                },
             ],
-        },  # fmt: skip
+        },
         "orders": [],
         "storage": [
-            {"id": "bat", "node": "A", "energy_kwh": 20, "soc_initial_kwh": 10,
-             "charge_kw": 5, "discharge_kw": 5, "efficiency_charge": 0.95,
-             "efficiency_discharge": 0.95, "cost_per_kwh": 0.01},
-        ],  # fmt: skip
+            {
+                "id": "bat",
+                "node": "A",
+                "energy_kwh": 20,
+                "soc_initial_kwh": 10,
+                "charge_kw": 5,
+                "discharge_kw": 5,
+                "efficiency_charge": 0.95,
+                "efficiency_discharge": 0.95,
+                "cost_per_kwh": 0.01,
+            },
+        ],
         "blocks": [
-            {"id": f"p{h}", "node": "A", "side": "buy", "price": 0.85, "first_interval": h,
-             "quantities_kwh": [4.0], "group": "pump"}
+            {
+                "id": f"p{h}",
+                "node": "A",
+                "side": "buy",
+                "price": 0.85,
+                "first_interval": h,
+                "quantities_kwh": [4.0],
+                "group": "pump",
+            }
             for h in (18, 19, 20)
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -165,8 +206,11 @@ def test_a_block_nothing_can_serve_is_not_paradoxically_rejected() -> None:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(multi_problems(max_intervals=3, max_nodes=3, max_orders=8, max_storage=1, max_blocks=3,
-                      meshed=False))  # fmt: skip
+@given(
+    multi_problems(
+        max_intervals=3, max_nodes=3, max_orders=8, max_storage=1, max_blocks=3, meshed=False
+    )
+)
 def test_paradoxically_rejected_means_in_the_money_at_every_optimal_price(
     doc: dict[str, Any],
 ) -> None:
@@ -186,8 +230,9 @@ def test_paradoxically_rejected_means_in_the_money_at_every_optimal_price(
         if ratios[bi] > 0:
             continue
         coef, const = block_surplus_row(pb, blk, 1.0, a_eq.shape[1])
-        res = linprog(coef, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds,
-                      method="highs")  # fmt: skip
+        res = linprog(
+            coef, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs"
+        )
         assert res.status in (0, 3), res.message
         least = -math.inf if res.status == 3 else float(res.fun) + const
         excluded = blk.group is not None and any(
