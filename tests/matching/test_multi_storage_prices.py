@@ -92,11 +92,17 @@ def test_an_idle_battery_gets_the_midpoints_of_the_whole_face() -> None:
     assert check_multi_result(idle_battery(), out) == []
 
 
-def test_the_prices_do_not_follow_the_listing_of_identical_hours() -> None:
-    """The same battery with a second, identical quiet problem appended as more hours gives
-    the same ranges in every quiet hour (one μ, one face), whatever the solver's basis."""
+def test_more_quiet_hours_keep_the_same_face() -> None:
+    """Three more quiet hours after the idle battery's: its μ is still one number, so every
+    quiet hour has the same range as before, [0.442225, 0.89] (not whatever μ the solver's
+    basis for the longer LP holds)."""
     doc = idle_battery()
+    doc["intervals"] = [
+        {"start": f"2026-06-15T{h}:00:00+00:00", "minutes": 60} for h in range(16, 22)
+    ]
     out = clear_document(copy.deepcopy(doc), timings=False)
+    assert out["status"] == "optimal", out["reason"]
+    assert len(out["intervals"]) == 6
     quiet = {
         (iv["nodes"][0]["price_low"], iv["nodes"][0]["price_high"]) for iv in out["intervals"][1:]
     }
