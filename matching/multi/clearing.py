@@ -16,8 +16,16 @@ import numpy as np
 
 from matching import glop
 from matching.multi.branch import WarmLp, branch_and_bound, dive
+from matching.multi.labelling import MultiLabelling, canonical_labelling, relabelled
 from matching.multi.model import MultiModel, Reduction, block_balance, build, net_flow
-from matching.multi.prices import StepsAt, bounds, line_constraints, transport_prices
+from matching.multi.prices import (
+    StepsAt,
+    StorageFace,
+    bounds,
+    line_constraints,
+    transport_prices,
+    transport_prices_storage,
+)
 from matching.multi.problem import Blocks, MultiProblem, Storage
 from matching.multi.ranks import node_ranks
 from matching.multi.reduce import (
@@ -411,14 +419,66 @@ def clear(problem: MultiProblem) -> MultiResult:
 
     Storage units and blocks are put in a canonical order (what they are, then id) first, so
     listing them in another order gives the same result."""
-    canon, perm_s, perm_b = canonical(problem)
+    lab = canonical_labelling(problem)
+    written = problem if lab.identity else relabelled(problem, lab)
+    canon, perm_s, perm_b = canonical(written)
     res = _clear(canon)
     if not (
         np.array_equal(perm_s, np.arange(perm_s.shape[0]))
         and np.array_equal(perm_b, np.arange(perm_b.shape[0]))
     ):
-        res = _uncanonical(problem, res, perm_s, perm_b)
+        res = _uncanonical(written, res, perm_s, perm_b)
+    if not lab.identity:
+        res = _unlabelled(problem, res, lab)
     return res
+
+
+def _unlabelled(problem: MultiProblem, res: MultiResult, lab: MultiLabelling) -> MultiResult:
+    """The result of the canonical writing (`matching.multi.labelling`) in the input's
+    nodes, lines, grid connections and orders."""
+    k_o = len(problem.orders)
+    n_l = lab.line.shape[0]
+
+    def cols(values: np.ndarray, perm: IntArray) -> np.ndarray:
+        out = np.empty_like(values)
+        out[:, perm] = values
+        return out
+
+    def rows(values: np.ndarray, perm: IntArray) -> np.ndarray:
+        out = np.empty_like(values)
+        out[perm] = values
+        return out
+
+    sign = np.where(lab.flip, -1.0, 1.0) if n_l else np.ones(0)
+
+    def owners(o: IntArray) -> IntArray:
+        if not k_o:
+            return o
+        out: IntArray = np.where((o >= 0) & (o < k_o), lab.order[np.clip(o, 0, k_o - 1)], o)
+        return out
+
+    trades = tuple(
+        replace(
+            tr,
+            seller=owners(tr.seller),
+            buyer=owners(tr.buyer),
+            seller_node=lab.node[tr.seller_node],
+            buyer_node=lab.node[tr.buyer_node],
+        )
+        for tr in res.trades
+    )
+    return replace(
+        res,
+        accepted_kwh=rows(res.accepted_kwh, lab.order),
+        price=cols(res.price, lab.node),
+        price_low=cols(res.price_low, lab.node),
+        price_high=cols(res.price_high, lab.node),
+        flow_kwh=cols(res.flow_kwh * sign[None, :], lab.line) + 0.0,
+        line_fee=cols(res.line_fee, lab.line),
+        import_kwh=rows(res.import_kwh, lab.grid),
+        export_kwh=rows(res.export_kwh, lab.grid),
+        trades=trades,
+    )
 
 
 def canonical(problem: MultiProblem) -> tuple[MultiProblem, IntArray, IntArray]:
@@ -800,6 +860,22 @@ def _canonical_first(problem: MultiProblem, mask: np.ndarray, surplus: FloatArra
     return int(keys[0])
 
 
+def worst_surplus(problem: MultiProblem, low: FloatArray, high: FloatArray) -> FloatArray:
+    """What each block would gain at full acceptance at its least favourable prices within
+    the published ranges: a buy at every interval's `price_high`, a sell at `price_low`
+    (−∞ when that end is unbounded). In the transport model the ranges' ends are one optimal
+    price vector each (the face is a lattice), so this is the least surplus over all optimal
+    prices; elsewhere it is a lower bound of it."""
+    bl = problem.blocks
+    q = bl.quantity_kwh
+    end = np.where(bl.is_buy[:, None], high[:, bl.node].T, low[:, bl.node].T)  # (B, T)
+    with np.errstate(invalid="ignore"):
+        gain = np.where(q > 0, (bl.price[:, None] - end) * q, 0.0)
+    total = gain.sum(axis=1)
+    out: FloatArray = np.where(bl.is_buy, total, -total)
+    return np.where(np.isnan(out), -np.inf, out)
+
+
 def _block_surplus(problem: MultiProblem, price: FloatArray, ratio: FloatArray) -> FloatArray:
     """What each block gains at the prices (T, N) with the given ratio."""
     bl = problem.blocks
@@ -833,6 +909,51 @@ def storage_steps(problem: MultiProblem, lp: _Lp) -> tuple[StepsAt, FloatArray, 
     return steps, c, d
 
 
+def single_partial_blocks(problem: MultiProblem, ratio: FloatArray) -> StepsAt:
+    """Partly accepted blocks (r < ratio < 1) that run in one interval, as marginal steps:
+    the ratio's reduced cost q × (p − λ) is 0, so their node-interval's price is their limit
+    price — a bound like any marginal order's, which the price rule then keeps. (A block
+    over several intervals ties its prices in one row, Σ_t q_t λ_t = p Σ q: not a bound;
+    `_partial_blocks_priced` handles those.)"""
+    bl = problem.blocks
+    n = problem.n_nodes
+    runs = (bl.quantity_kwh > 0).sum(axis=1) == 1 if len(bl) else np.zeros(0, np.bool_)
+    inner = runs & (ratio > bl.min_ratio + 1e-9) & (ratio < 1.0 - 1e-9)
+    k = np.flatnonzero(inner)
+    t = np.argmax(bl.quantity_kwh[k] > 0, axis=1) if k.shape[0] else np.zeros(0, np.int64)
+    q = bl.quantity_kwh[k, t] if k.shape[0] else np.zeros(0)
+    return StepsAt(
+        node=(t * n + bl.node[k]).astype(np.int64),
+        is_buy=bl.is_buy[k],
+        price=bl.price[k],
+        quantity=q,
+        accepted=q * ratio[k],
+    )
+
+
+def storage_face(problem: MultiProblem, lp: _Lp) -> StorageFace:
+    """The storage columns of the LP's solution, for the joint rule over μ."""
+    st = problem.storage
+    t_n, n = problem.n_intervals, problem.n_nodes
+    model = lp.model
+    soc_lo = np.zeros((len(st), t_n))
+    soc_lo[:, -1] = st.soc_final_min_kwh
+    return StorageFace(
+        at=(np.arange(t_n)[None, :] * n + st.node[:, None]).ravel(),
+        charge=model.values(lp.values, "charge"),
+        charge_cap=np.repeat(st.charge_kwh, t_n),
+        discharge=model.values(lp.values, "discharge"),
+        discharge_cap=np.repeat(st.discharge_kwh, t_n),
+        eta_c=np.repeat(st.efficiency_charge, t_n),
+        eta_d=np.repeat(st.efficiency_discharge, t_n),
+        wear=np.repeat(st.cost_per_kwh, t_n),
+        soc=model.values(lp.values, "soc"),
+        soc_lo=soc_lo.ravel(),
+        soc_hi=np.repeat(st.energy_kwh, t_n),
+        n_intervals=t_n,
+    )
+
+
 def _prices(
     problem: MultiProblem, topo: Topology, steps: Steps, lp: _Lp
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -841,12 +962,22 @@ def _prices(
     model = lp.model
     x = model.values(lp.values, "order")
     s_steps, _, _ = storage_steps(problem, lp)
+    joint = not topo.dc_flow and len(problem.storage) > 0
+    if joint:  # storage enters the transport rule through its values μ, not as steps
+        s_steps = StepsAt(
+            node=s_steps.node[:0],
+            is_buy=s_steps.is_buy[:0],
+            price=s_steps.price[:0],
+            quantity=s_steps.quantity[:0],
+            accepted=s_steps.accepted[:0],
+        )
+    b_steps = single_partial_blocks(problem, model.values(lp.values, "block"))
     all_steps = StepsAt(
-        node=np.concatenate([steps.node, s_steps.node]),
-        is_buy=np.concatenate([steps.is_buy, s_steps.is_buy]),
-        price=np.concatenate([steps.price, s_steps.price]),
-        quantity=np.concatenate([steps.quantity_kwh, s_steps.quantity]),
-        accepted=np.concatenate([x, s_steps.accepted]),
+        node=np.concatenate([steps.node, s_steps.node, b_steps.node]),
+        is_buy=np.concatenate([steps.is_buy, s_steps.is_buy, b_steps.is_buy]),
+        price=np.concatenate([steps.price, s_steps.price, b_steps.price]),
+        quantity=np.concatenate([steps.quantity_kwh, s_steps.quantity, b_steps.quantity]),
+        accepted=np.concatenate([x, s_steps.accepted, b_steps.accepted]),
     )
     g_node = (np.arange(t_n)[None, :] * n + topo.grid_node[:, None]).ravel()
     imports = model.values(lp.values, "grid_import")
@@ -873,7 +1004,13 @@ def _prices(
         edges, ja, jb = line_constraints(frm, to, lim, fee, fwd.ravel(), back.ravel())
         sp_lo = np.repeat(span_lo, n)
         sp_hi = np.repeat(span_hi, n)
-        price, low, high = transport_prices(n * t_n, lo, hi, edges, ja, jb, sp_lo, sp_hi)
+        if joint:
+            face = storage_face(problem, lp)
+            price, low, high = transport_prices_storage(
+                n * t_n, lo, hi, edges, ja, jb, sp_lo, sp_hi, face
+            )
+        else:
+            price, low, high = transport_prices(n * t_n, lo, hi, edges, ja, jb, sp_lo, sp_hi)
         return price.reshape(t_n, n), low.reshape(t_n, n), high.reshape(t_n, n)
     if (problem.fee_per_kwh > 0).any():
         rows = -DUAL_SIGN * model.duals(lp.duals, "nodal_balance")
@@ -992,7 +1129,9 @@ def _finish(
     profit = (lam_s * (d - c)).sum(axis=1) - st.cost_per_kwh * d.sum(axis=1)
     surplus = _block_surplus(problem, price, np.where(on, ratio, 1.0))
     b_val = np.abs(bl.price) * bl.quantity_kwh.sum(axis=1)
-    in_money = ~on & (surplus > SURPLUS_TOL * np.maximum(1.0, b_val))
+    # a rejected block is in the money when it would gain at every optimal price vector, not
+    # only at the published one (docs/clearing.md, "Block orders", step 4)
+    in_money = ~on & (worst_surplus(problem, low, high) > SURPLUS_TOL * np.maximum(1.0, b_val))
     taken = np.zeros(max(1, len(bl.group_ids)), dtype=np.bool_)
     taken[bl.group[on & (bl.group >= 0)]] = True
     excluded = ~on & (bl.group >= 0) & taken[np.maximum(bl.group, 0)]

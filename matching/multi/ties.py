@@ -13,8 +13,10 @@ one-interval rule: least tied volume, then leximin fill ratios, which is exactly
 directly there, by `matching.ties.leximin`'s small LPs elsewhere.
 
 Zones whose free lines form a tree (every zone of a radial network) get the rule; their
-flows then follow from the injections. A zone with a cycle of free lines (meshed networks)
-keeps the solver's allocation, as does everything with DC power flow: `Shared.note` says so.
+flows then follow from the injections. A zone with a cycle of free lines (meshed transport
+networks) gets pro rata when the unconstrained potential flow of that allocation (least
+Σ f², the one-interval rule's flow) fits its lines' limits; otherwise it keeps the solver's
+allocation, as does everything with DC power flow: `Shared.note` says so.
 """
 
 from __future__ import annotations
@@ -130,7 +132,9 @@ def share_ties(
     s_cap = np.bincount(el_zone, weights=np.where(supply, el_cap, 0.0), minlength=n_z)
     d_cap = np.bincount(el_zone, weights=np.where(supply, 0.0, el_cap), minlength=n_z)
     covered = np.where(need > 0, s_cap, np.where(need < 0, d_cap, 0.0))
-    ok = tree & (np.abs(need) <= covered * (1 + 1e-12) + 1e-12)
+    # a zone with a loop of free lines too: its pro rata allocation stands when the
+    # unconstrained potential flow (least Σ f², so loop-free) fits the lines' limits
+    ok = np.abs(need) <= covered * (1 + 1e-12) + 1e-12
     s_share = np.divide(need, s_cap, out=np.zeros(n_z), where=(need > 0) & (s_cap > 0))
     d_share = np.divide(-need, d_cap, out=np.zeros(n_z), where=(need < 0) & (d_cap > 0))
     share = np.minimum(np.where(supply, s_share[el_zone], d_share[el_zone]), 1.0)
@@ -169,7 +173,7 @@ def share_ties(
     m_new[i_tied] = new[k_s : k_s + k_i]
     e_new = exports.ravel().copy()
     e_new[e_tied] = new[k_s + k_i :]
-    cyc = int((~tree & (count >= 2)).sum())
+    cyc = int((~tree & ~ok & (count >= 2)).sum())
     if cyc:
         note = "; ".join(
             filter(None, [note, f"{cyc} price zone(s) with a loop keep the solver's ties"])

@@ -80,6 +80,54 @@ def test_a_partly_accepted_block_is_held_at_the_money_by_the_lp_duals() -> None:
     assert check_multi_result(doc, result, strict_partial_blocks=True) == []
 
 
+def test_a_partly_accepted_one_hour_block_pins_its_price_by_the_rule() -> None:
+    """A one-hour buy block of 4 kWh at 0.5 (r = 0.25) takes the 2 kWh a seller at 0.3
+    leaves after a buy at 0.9: it runs at 0.5, so its hour's price is its limit, 0.5 — a
+    bound of the rule like a marginal order's, not the LP's duals. The second hour (a sell
+    at 0.7, a buy at 0.4, nothing trades) then gets the rule too: the midpoint 0.55 of
+    [0.4, 0.7] with its range (before: the LP's dual 0.4 with no range)."""
+    doc = {
+        "intervals": TWO_HOURS,
+        "network": {"nodes": [{"id": "A"}]},
+        "orders": [
+            {"id": "s", "node": "A", "side": "sell", "quantity_kwh": 3, "price": 0.3},
+            {"id": "b", "node": "A", "side": "buy", "quantity_kwh": 1, "price": 0.9},
+            {
+                "id": "s1",
+                "node": "A",
+                "side": "sell",
+                "quantity_kwh": 1,
+                "price": 0.7,
+                "interval": 1,
+            },
+            {
+                "id": "b1",
+                "node": "A",
+                "side": "buy",
+                "quantity_kwh": 1,
+                "price": 0.4,
+                "interval": 1,
+            },
+        ],
+        "blocks": [
+            {
+                "id": "k",
+                "node": "A",
+                "side": "buy",
+                "price": 0.5,
+                "first_interval": 0,
+                "quantities_kwh": [4.0],
+                "min_acceptance_ratio": 0.25,
+            },
+        ],
+    }
+    result = clear(doc)
+    assert result["blocks"][0]["accepted_ratio"] == 0.5
+    assert result["blocks"][0]["surplus"] == 0.0
+    assert prices(result) == [[(0.5, 0.5, 0.5)], [(0.55, 0.4, 0.7)]]
+    assert not check_multi_result(doc, result)
+
+
 def test_meshed_dc_with_a_fee_line_passes_every_rule() -> None:
     """A DC triangle with a fee on one line: the prices are the LP's duals (no range), and
     they satisfy the reference's rules: orders, grid, KVL, fees (|Δλ| ≤ fee on an

@@ -188,7 +188,7 @@ def test_the_price_rule_applies_on_every_tree_with_fees(doc: dict[str, Any]) -> 
 def test_prices_and_ranges_are_the_documented_rule_on_trees_with_fees(
     doc: dict[str, Any],
 ) -> None:
-    """Without storage (whose value μ the rule takes from the solver's duals) every
+    """Without storage (`test_multi_storage_prices.py` covers storage) every
     node's range and price equal the rule recomputed by the reference on the whole dual
     optimal face (two LPs per node for the range, the midpoint clipped to the span, the
     greatest optimal vector below it if that is not optimal)."""

@@ -10,6 +10,7 @@ import math
 import random
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from multi_reference import check_multi_result
@@ -158,3 +159,38 @@ def test_invariant_under_relabelling_nodes_lines_and_orders(
         assert sorted(_trade(tr, node_map) for tr in a["trades"]) == sorted(
             _trade(tr, None) for tr in b["trades"]
         ), f"interval {t} trades"
+
+
+def triangle(order: str) -> dict[str, Any]:
+    """A loop of three fee-free lines without reactances (transport model), 100 kW each;
+    sellers at A (10 kWh) and B (30 kWh) at one price, a buyer of 20 kWh at C."""
+    return {
+        "intervals": HOUR,
+        "network": {
+            "nodes": [{"id": x} for x in order],
+            "lines": [
+                {"id": "AB", "from": "A", "to": "B", "capacity_kw": 100},
+                {"id": "BC", "from": "B", "to": "C", "capacity_kw": 100},
+                {"id": "CA", "from": "C", "to": "A", "capacity_kw": 100},
+            ],
+        },
+        "orders": [
+            {"id": "sa", "node": "A", "side": "sell", "quantity_kwh": 10.0, "price": 0.3},
+            {"id": "sb", "node": "B", "side": "sell", "quantity_kwh": 30.0, "price": 0.3},
+            {"id": "bc", "node": "C", "side": "buy", "quantity_kwh": 20.0, "price": 0.9},
+        ],
+    }
+
+
+def test_a_zone_with_a_loop_of_free_lines_shares_pro_rata_with_the_potential_flow() -> None:
+    """Before, the loop kept the solver's ties (A sold nothing, 100 kWh circled the loop).
+    Now pro rata (A 5, B 15) with the least Σ f² flow: B → A 10/3, A → C 25/3, B → C 35/3
+    (injections +5, +15, −20 balance at every node), whatever the listing."""
+    for order in ("ABC", "CBA", "BCA"):
+        result = clear(triangle(order))
+        assert result["status"] == "optimal", result["reason"]
+        assert accepted(result) == {"sa": 5.0, "sb": 15.0, "bc": 20.0}
+        flows = {ln["id"]: ln["flow_kwh"] for ln in result["intervals"][0]["lines"]}
+        assert flows == pytest.approx({"AB": -10 / 3, "BC": 35 / 3, "CA": -25 / 3}, abs=1e-9)
+        assert "loop" not in result["reason"]
+        assert not check_multi_result(triangle(order), result)
