@@ -860,22 +860,6 @@ def _canonical_first(problem: MultiProblem, mask: np.ndarray, surplus: FloatArra
     return int(keys[0])
 
 
-def worst_surplus(problem: MultiProblem, low: FloatArray, high: FloatArray) -> FloatArray:
-    """What each block would gain at full acceptance at its least favourable prices within
-    the published ranges: a buy at every interval's `price_high`, a sell at `price_low`
-    (−∞ when that end is unbounded). In the transport model the ranges' ends are one optimal
-    price vector each (the face is a lattice), so this is the least surplus over all optimal
-    prices; elsewhere it is a lower bound of it."""
-    bl = problem.blocks
-    q = bl.quantity_kwh
-    end = np.where(bl.is_buy[:, None], high[:, bl.node].T, low[:, bl.node].T)  # (B, T)
-    with np.errstate(invalid="ignore"):
-        gain = np.where(q > 0, (bl.price[:, None] - end) * q, 0.0)
-    total = gain.sum(axis=1)
-    out: FloatArray = np.where(bl.is_buy, total, -total)
-    return np.where(np.isnan(out), -np.inf, out)
-
-
 def _block_surplus(problem: MultiProblem, price: FloatArray, ratio: FloatArray) -> FloatArray:
     """What each block gains at the prices (T, N) with the given ratio."""
     bl = problem.blocks
@@ -1129,9 +1113,9 @@ def _finish(
     profit = (lam_s * (d - c)).sum(axis=1) - st.cost_per_kwh * d.sum(axis=1)
     surplus = _block_surplus(problem, price, np.where(on, ratio, 1.0))
     b_val = np.abs(bl.price) * bl.quantity_kwh.sum(axis=1)
-    # a rejected block is in the money when it would gain at every optimal price vector, not
-    # only at the published one (docs/clearing.md, "Block orders", step 4)
-    in_money = ~on & (worst_surplus(problem, low, high) > SURPLUS_TOL * np.maximum(1.0, b_val))
+    # a rejected block is in the money when it would gain at the published prices (the
+    # surplus it reports; docs/clearing.md, "Block orders", step 4)
+    in_money = ~on & (surplus > SURPLUS_TOL * np.maximum(1.0, b_val))
     taken = np.zeros(max(1, len(bl.group_ids)), dtype=np.bool_)
     taken[bl.group[on & (bl.group >= 0)]] = True
     excluded = ~on & (bl.group >= 0) & taken[np.maximum(bl.group, 0)]

@@ -655,21 +655,6 @@ def surplus_at(pb: Parsed, blk: Block, ratio: float, prices: np.ndarray) -> floa
 # price-taker problems at published prices
 
 
-def surplus_at_ends(pb: Parsed, blk: Block, result: dict[str, Any]) -> float:
-    """A block's surplus at full acceptance at the least favourable end of each interval's
-    published price range (−inf when that end is unbounded)."""
-    total = 0.0
-    key = "price_high" if blk.buy else "price_low"
-    for t in range(pb.n_t):
-        q = blk.kwh(t)
-        if q:
-            end = result["intervals"][t]["nodes"][blk.node][key]
-            if end is None:
-                return -math.inf
-            total += (blk.price - float(end)) * q if blk.buy else (float(end) - blk.price) * q
-    return total
-
-
 def storage_best_profit(s: Storage, prices: list[float], hours: list[float]) -> float:
     """max Σ_t λ_t (d_t − c_t) − cost Σ d_t over the unit's own feasible schedules (an LP)."""
     n_t = len(prices)
@@ -966,25 +951,18 @@ def check_multi_result(
             for o in range(len(pb.blocks))
             if o != bi
         )
-        # in the money at every optimal price: at the least favourable end of each
-        # interval's published range (a buy at price_high, a sell at price_low)
-        worst = surplus_at_ends(pb, blk, result)
-        if worst > own + money:
-            out.append(f"blocks[{bi}]: surplus at the range ends {worst} above the surplus {own}")
-        want_flag = (not accepted) and worst > money and not excluded
-        if bool(flag) != want_flag and not (not accepted and abs(worst) <= money):
-            out.append(f"blocks[{bi}].paradoxically_rejected {flag} but worst surplus {worst}")
-        if flag and own <= money:
-            out.append(f"blocks[{bi}].paradoxically_rejected but surplus {own}")
+        want_flag = (not accepted) and own > money and not excluded
+        if bool(flag) != want_flag and not (not accepted and abs(own) <= money):
+            out.append(f"blocks[{bi}].paradoxically_rejected {flag} but surplus {own}")
         why = entry.get("rejected_reason", "missing")
         if accepted:
             want_why: tuple[str | None, ...] = (None,)
-        elif abs(worst) <= money:  # at the tolerance either word is right
+        elif abs(own) <= money:  # at the tolerance either word is right
             want_why = (
                 "out_of_the_money",
                 "group_exclusive" if excluded else "paradoxically_rejected",
             )
-        elif worst < 0:
+        elif own < 0:
             want_why = ("out_of_the_money",)
         else:
             want_why = ("group_exclusive",) if excluded else ("paradoxically_rejected",)

@@ -171,8 +171,7 @@ def check_prices_and_trades(doc: dict[str, Any], out: dict[str, Any]) -> None:
     for b in out["blocks"]:
         if b["accepted_ratio"] > 0:
             assert b["surplus"] >= -1e-6  # no paradoxically accepted block
-        if b["paradoxically_rejected"]:  # in the money at every optimal price, so at these
-            assert b["accepted_ratio"] == 0 and b["surplus"] > 1e-6
+        assert b["paradoxically_rejected"] == (b["accepted_ratio"] == 0 and b["surplus"] > 1e-6)
     for iv in out["intervals"]:
         for n in iv["nodes"]:
             if n["price_low"] is not None:
