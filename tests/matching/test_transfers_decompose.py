@@ -79,3 +79,27 @@ def test_levels_put_every_node_after_its_inflow() -> None:
     assert sorted(level) == [0, 1, 2, 3, 4]
     assert level[0] < level[1] < level[2] and level[3] < level[2]
     assert _levels(2, np.array([0, 1]), np.array([1, 0])) is None  # a circulation
+
+
+def test_pair_search_is_searchsorted_on_pairs() -> None:
+    """`matching.trades._search_pairs` gives `np.searchsorted` on (node, at) records, both
+    sides, with ties, −0.0 and queries outside every node."""
+    from matching.trades import _search_pairs
+
+    rng = np.random.default_rng(0)
+    pair = np.dtype([("node", np.int64), ("at", np.float64)])
+    for _ in range(300):
+        n_c, n_s = int(rng.integers(0, 60)), int(rng.integers(0, 60))
+        node = rng.integers(0, 6, n_c)
+        at = rng.choice([0.0, -0.0, 1.0, 2.5, 3.0, 1e-9], n_c)
+        o = np.lexsort((at, node))
+        node, at = node[o], at[o]
+        q_node = rng.integers(-1, 7, n_s)
+        q_at = rng.choice([0.0, -0.0, 1.0, 2.5, 3.0, 1e-9, 0.5], n_s)
+        ends = np.empty(n_c, pair)
+        ends["node"], ends["at"] = node, at
+        query = np.empty(n_s, pair)
+        query["node"], query["at"] = q_node, q_at
+        for right in (True, False):
+            want = np.searchsorted(ends, query, side="right" if right else "left")
+            assert np.array_equal(_search_pairs(node, at, q_node, q_at, right=right), want)
