@@ -198,7 +198,9 @@ def _push(
         p_amt = np.concatenate([g[3] for g in got])
         by = np.lexsort((p_cls, p_dst))
         p_dst, p_cls, p_org, p_amt = p_dst[by], p_cls[by], p_org[by], p_amt[by]
-        act, p_first, p_count = np.unique(p_dst, return_index=True, return_counts=True)
+        p_first = np.flatnonzero(np.concatenate([[True], p_dst[1:] != p_dst[:-1]]))
+        act = p_dst[p_first]
+        p_count = np.diff(np.append(p_first, p_dst.shape[0]))
         bad = line_bad[act].copy()
         dup = (p_dst[1:] == p_dst[:-1]) & (p_cls[1:] == p_cls[:-1])
         if dup.any():
@@ -345,15 +347,12 @@ def _merge(
     wrong |= last & ((np.abs(s) > t) | (prev == 0))
     ok = np.ones(n_act, dtype=np.bool_)
     ok[row[wrong]] = False
-    # the packet and demand in use at each item
-    cur_p = np.where(side == 0, np.arange(row.shape[0]), -1)
-    cur_d = np.where(side == 1, np.arange(row.shape[0]), -1)
-    t_p = np.full((n_act, width), -1, dtype=np.int64)
-    t_d = np.full((n_act, width), -1, dtype=np.int64)
-    t_p[row, col] = cur_p
-    t_d[row, col] = cur_d
-    cur_p = np.maximum.accumulate(t_p, axis=1)[row, col]
-    cur_d = np.maximum.accumulate(t_d, axis=1)[row, col]
+    # the packet and demand in use at each item (the latest of each side so far; at every
+    # piece of a good node both sides have started within the node: its first two items
+    # are one of each)
+    at = np.arange(row.shape[0])
+    cur_p = np.maximum.accumulate(np.where(side == 0, at, -1))
+    cur_d = np.maximum.accumulate(np.where(side == 1, at, -1))
     ev = (col > 0) & (prev != 0) & ok[row]
     e_amt = np.minimum(np.abs(prev[ev]), np.abs(val[ev]))
     return ok, item[cur_p[ev]], item[cur_d[ev]], e_amt
