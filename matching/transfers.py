@@ -17,6 +17,11 @@ from matching.problem import FloatArray, IntArray
 
 #: Pieces shorter than this (kWh) are float dust.
 DUST_KWH = 1e-12
+#: Flow graphs with at least this many flowing lines are decomposed level by level in numpy
+#: (`_push`); smaller ones node by node (`_loop`), where numpy's per-call cost per level
+#: outweighs the loop (1,000 orders on 100 nodes: 12 → 15 ms per clear with `_push`).
+#: Both give the same transfers bit for bit.
+VECTOR_LINES = 1_000
 
 
 def node_ranks(
@@ -123,7 +128,8 @@ def decompose_flows(
         amount = np.array([e[1] for x in range(n_nodes) for e in out[x]], dtype=np.float64)
         parts = _levels(n_nodes, a, b)
         assert parts is not None
-    src, dst, amt = _push(n_nodes, a, b, amount, surplus, tiny_at, rank, klass, parts)
+    push = _push if a.shape[0] >= VECTOR_LINES else _loop
+    src, dst, amt = push(n_nodes, a, b, amount, surplus, tiny_at, rank, klass, parts)
     # pieces of one (origin, destination) summed exactly; the pairs sorted
     key = src * max(n_nodes, 1) + dst
     by = np.argsort(key, kind="stable")
@@ -278,6 +284,42 @@ def _push(
         np.concatenate([r[1] for r in rows]).astype(np.int64),
         np.concatenate([r[2] for r in rows]).astype(np.float64),
     )
+
+
+def _loop(
+    n: int,
+    a: IntArray,
+    b: IntArray,
+    amount: FloatArray,
+    surplus: FloatArray,
+    tiny_at: FloatArray,
+    rank: IntArray,
+    klass: IntArray,
+    parts: list[IntArray],
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """`_push`'s pieces node by node with `_node` (small flow graphs)."""
+    klass_l, rank_l, surplus_l, tiny_l = (
+        klass.tolist(),
+        rank.tolist(),
+        surplus.tolist(),
+        tiny_at.tolist(),
+    )
+    out: list[list[list[float]]] = [[] for _ in range(n)]
+    for x, y, f in zip(a.tolist(), b.tolist(), amount.tolist(), strict=True):
+        out[x].append([y, f])
+    inbound: dict[int, list[tuple[int, int, float]]] = defaultdict(list)
+    transfers: dict[int, list[float]] = defaultdict(list)
+    for u in np.concatenate(parts).tolist():
+        own = surplus_l[u]
+        arrived = inbound.pop(u, [])
+        if own > 0:
+            arrived.append((klass_l[u], u, own))
+        if arrived:
+            _node(u, own, arrived, out[u], tiny_l[u], klass_l, rank_l, inbound, transfers, n)
+    keys = [k for k, v in transfers.items() for _ in v]
+    kk = np.array(keys, dtype=np.int64)
+    amt = np.array([x for v in transfers.values() for x in v], dtype=np.float64)
+    return kk // max(n, 1), kk % max(n, 1), amt
 
 
 def _send(

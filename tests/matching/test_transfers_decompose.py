@@ -1,5 +1,6 @@
-"""`matching.transfers.decompose_flows` (vectorised, level by level) gives exactly the
-transfers of the one-node-at-a-time loop it replaced (`transfers_reference`), bit for bit:
+"""`matching.transfers.decompose_flows` (level by level in numpy, or node by node for small
+flow graphs) gives exactly the transfers of the loop it replaced (`transfers_reference`),
+bit for bit:
 on forests (every radial network, each interval of the several-interval core), meshed
 flow graphs where one origin reaches a node by two paths, graphs with circulations, nodes
 that share a class, float dust in the balances and lines of dust."""
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from transfers_reference import decompose_flows as reference
 
+from matching import transfers
 from matching.transfers import _levels, decompose_flows
 
 
@@ -55,8 +57,14 @@ def _case(seed: int, shape: str) -> tuple:
     return n, lf, lt, flow, surplus, rank, klass
 
 
+@pytest.mark.parametrize("way", ["numpy", "loop"])
 @pytest.mark.parametrize("shape", ["forest", "dag", "any"])
-def test_decompose_flows_is_the_loop_bit_for_bit(shape: str) -> None:
+def test_decompose_flows_is_the_loop_bit_for_bit(
+    shape: str, way: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways (level by level in numpy, `_push`; node by node, `_loop`; the choice is by
+    size) give the old loop's transfers."""
+    monkeypatch.setattr(transfers, "VECTOR_LINES", 0 if way == "numpy" else 10**9)
     vectorised = 0
     for seed in range(400):
         args = _case(seed, shape)
