@@ -7,6 +7,8 @@ that share a class, float dust in the balances and lines of dust."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from transfers_reference import decompose_flows as reference
@@ -15,7 +17,7 @@ from matching import transfers
 from matching.transfers import _levels, decompose_flows
 
 
-def _case(seed: int, shape: str) -> tuple:
+def _case(seed: int, shape: str) -> tuple[Any, ...]:
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 40))
     if shape == "forest":
