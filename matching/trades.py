@@ -142,15 +142,8 @@ def _place(
     classes by binary search on (node, coordinate) pairs, so coordinates stay node-local:
     nothing is added across nodes."""
     n_s, n_c = seg_node.shape[0], c.node.shape[0]
-    pair = np.dtype([("node", np.int64), ("at", np.float64)])
-    ends = np.empty(n_c, dtype=pair)
-    ends["node"], ends["at"] = c.node, c.end
-    start = np.empty(n_s, dtype=pair)
-    start["node"], start["at"] = seg_node, seg_from
-    stop = np.empty(n_s, dtype=pair)
-    stop["node"], stop["at"] = seg_node, seg_from + seg_len
-    i0 = np.searchsorted(ends, start, side="right")  # first class ending after the start
-    i1 = np.searchsorted(ends, stop, side="left")  # classes ending before the stop
+    i0 = _search_pairs(c.node, c.end, seg_node, seg_from, right=True)  # first ending after
+    i1 = _search_pairs(c.node, c.end, seg_node, seg_from + seg_len, right=False)  # before stop
     same = (i0 < n_c) & (c.node[np.minimum(i0, max(n_c - 1, 0))] == seg_node)
     first = np.where(same, i0, -1).astype(np.int64)
     count = np.maximum(i1 - i0, 0)
@@ -161,6 +154,24 @@ def _place(
     off = c.end[cls] - seg_from[seg]
     inside = (off > 0) & (off < seg_len[seg])
     return seg[inside], off[inside], cls[inside], first
+
+
+def _search_pairs(
+    node: IntArray, at: FloatArray, q_node: IntArray, q_at: FloatArray, *, right: bool
+) -> IntArray:
+    """`np.searchsorted` of the queries (q_node, q_at) among the (node, at) pairs (sorted by
+    node, then at), compared as pairs: with `right` the number of pairs ≤ each query, else
+    the number < it. One sort of both lists by (node, at), the pairs before the queries
+    on a tie when `right` (after them otherwise); the count of pairs passed is the index."""
+    n_c = node.shape[0]
+    is_pair = np.concatenate([np.ones(n_c, dtype=np.int64), np.zeros(q_node.shape[0], np.int64)])
+    tie = 1 - is_pair if right else is_pair
+    by = np.lexsort((tie, np.concatenate([at, q_at]), np.concatenate([node, q_node])))
+    passed = np.cumsum(is_pair[by])
+    out: IntArray = np.empty(q_node.shape[0], dtype=np.int64)
+    q = by >= n_c
+    out[by[q] - n_c] = passed[q]
+    return out
 
 
 def _layout(

@@ -74,22 +74,43 @@ def node_ranks(
     owner = np.concatenate([a, b])  # each line seen from both ends
     other = np.concatenate([b, a])
     sign_f = np.concatenate([fm, -fm])
-    degree = np.bincount(owner, minlength=n)
-    width = int(degree.max(initial=0))
     f_rank = _dense(sign_f[:, None])  # the flows' order, once
+    by_owner = np.argsort(owner, kind="stable")
+    degree = np.bincount(owner, minlength=n)
+    first = np.cumsum(degree) - degree
     for _ in range(n):
-        # the pairs (flow, neighbour rank), sorted per node, padded below every real pair
-        span = int(rank.max()) + 1
-        _, pair = np.unique(f_rank * span + rank[other], return_inverse=True)
-        pair = pair.reshape(-1).astype(np.int64)
-        by = np.argsort(owner * (int(pair.max(initial=0)) + 1) + pair, kind="stable")
-        o_sorted = owner[by]
-        start = np.searchsorted(o_sorted, np.arange(n))
-        slot = np.arange(o_sorted.shape[0]) - start[o_sorted]
-        table = np.full((n, width + 1), -1, dtype=np.int64)
-        table[:, 0] = rank
-        table[o_sorted, 1 + slot] = pair[by]
-        refined = _dense_int(table)
+        # Only nodes in a class of several can be split; a node alone in its class keeps
+        # its place among the classes. The refined rank is the dense rank of (rank, the
+        # node's sorted (flow, neighbour rank) pairs): class by class in rank order, the
+        # distinct pair lists of its nodes.
+        n_cls = int(rank.max()) + 1
+        size = np.bincount(rank, minlength=n_cls)
+        split = np.flatnonzero(size[rank] > 1)
+        if split.shape[0] == 0:
+            break
+        cnt = degree[split]
+        ends = by_owner[
+            np.repeat(first[split] - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+        ]
+        row = np.repeat(np.arange(split.shape[0]), cnt)
+        # a pair's code orders pairs as (flow, neighbour rank); codes are ≥ 0
+        code = f_rank[ends] * n_cls + rank[other[ends]]
+        by = np.argsort(row * (int(code.max(initial=0)) + 1) + code, kind="stable")
+        slot = np.arange(row.shape[0]) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        table = np.full((split.shape[0], int(cnt.max(initial=0)) + 1), -1, dtype=np.int64)
+        table[:, 0] = rank[split]
+        table[row, 1 + slot] = code[by]
+        sub = _dense_int(table)
+        cls = rank[split]
+        lo = np.full(n_cls, np.iinfo(np.int64).max, dtype=np.int64)
+        hi = np.zeros(n_cls, dtype=np.int64)
+        np.minimum.at(lo, cls, sub)
+        np.maximum.at(hi, cls, sub)
+        width = np.ones(n_cls, dtype=np.int64)  # distinct keys per class
+        width[cls] = hi[cls] - lo[cls] + 1
+        start = np.cumsum(width) - width
+        refined = start[rank]
+        refined[split] += sub - lo[cls]
         if refined.max() == rank.max():
             break
         rank = refined
