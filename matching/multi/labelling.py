@@ -17,7 +17,9 @@ data in the colours):
    (side, price, first interval, quantities, minimum ratio, whether grouped); each round a
    node's colour becomes the hash of its colour and of the multiset of (line capacity,
    reactance and fee, neighbour's colour) over its lines; the rounds stop when the number of
-   distinct colours stops growing. Nodes are sorted by their final colour.
+   distinct colours stops growing. Nodes are then listed breadth first over the lines: each
+   component from its first node by final colour, a node's neighbours by final colour (so
+   the LP keeps the network's locality).
 2. *Lines* run from the end with the lower rank to the other, sorted by (ranks of their
    ends, capacity, reactance, fee); *grid connections* by (rank of their node, prices,
    limits); *orders* by (rank of their node, interval, side, limit price, quantity). Storage
@@ -145,12 +147,50 @@ def node_colours(problem: MultiProblem) -> U64:
     return colour
 
 
+def _walk(net: Network, index: dict[str, int], by_colour: IntArray) -> IntArray:
+    """Nodes in breadth-first order over the lines, from the first node by colour of each
+    component, neighbours by colour: canonical as the colour order is, and neighbours get
+    near positions, so the LP's rows and columns keep the network's locality (sorting by
+    colour alone scatters a feeder and made GLOP's factorisations 5× slower on the
+    product's day)."""
+    n = by_colour.shape[0]
+    if not net.lines:
+        return by_colour
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_colour] = np.arange(n)
+    a = np.array([index[ln.from_node] for ln in net.lines], dtype=np.int64)
+    b = np.array([index[ln.to_node] for ln in net.lines], dtype=np.int64)
+    ends = np.concatenate([a, b])
+    other = np.concatenate([b, a])
+    # adjacency in CSR form, each node's neighbours by colour rank
+    order = np.lexsort((rank[other], ends))
+    nbr = other[order].tolist()
+    start = np.searchsorted(ends[order], np.arange(n + 1)).tolist()
+    seen = [False] * n
+    out: list[int] = []
+    for root in by_colour.tolist():
+        if seen[root]:
+            continue
+        seen[root] = True
+        out.append(root)
+        k = len(out) - 1
+        while k < len(out):
+            v = out[k]
+            k += 1
+            for w in nbr[start[v] : start[v + 1]]:
+                if not seen[w]:
+                    seen[w] = True
+                    out.append(w)
+    return np.array(out, dtype=np.int64)
+
+
 def canonical_labelling(problem: MultiProblem) -> MultiLabelling:
     net, o = problem.network, problem.orders
     n = len(net.nodes)
     index = net.node_index()
     colour = node_colours(problem)
-    node_perm = np.lexsort((np.arange(n), colour)).astype(np.int64)
+    by_colour = np.lexsort((np.arange(n), colour)).astype(np.int64)
+    node_perm = _walk(net, index, by_colour)
     pos = np.empty(n, dtype=np.int64)
     pos[node_perm] = np.arange(n)
     n_l = len(net.lines)
