@@ -284,7 +284,7 @@ def _bind_rule(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
     PostgreSQL), a timestamp's processed text remembered per value (a batch's rows share a
     few), anything else SQLAlchemy's processor: the same values SQLAlchemy sends."""
     if isinstance(column_type, Dec):
-        return partial(column_type.process_bind_param, dialect=dialect)
+        return _dec_rule(column_type, dialect)
     processor = column_type._cached_bind_processor(dialect)
     if processor is None or not isinstance(column_type, UTCDateTime):
         return cast(Callable[[Any], Any] | None, processor)
@@ -297,6 +297,23 @@ def _bind_rule(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
         return out
 
     return when
+
+
+def _dec_rule(column_type: Dec, dialect: Any) -> Callable[[Any], Any]:
+    """`Dec.process_bind_param` for this dialect, with its common case (a `Decimal`, as
+    `convert` writes every amount) first: the same quantize and the same float on SQLite,
+    without a call through `partial` and the dialect's name per value (≈ 2,000,000 values a
+    day at 5,000 points)."""
+    quantum, sqlite = column_type._quantum, dialect.name == "sqlite"
+    general = partial(column_type.process_bind_param, dialect=dialect)
+    decimal = Decimal
+
+    def rule(value: Any) -> Any:
+        if value.__class__ is decimal:
+            return float(value.quantize(quantum)) if sqlite else value.quantize(quantum)
+        return general(value)  # None, a float, an int, a Decimal subclass
+
+    return rule
 
 
 def _table(model: type[Base]) -> Table:
