@@ -27,6 +27,7 @@ from market.core.money import (
     allocate_rounded,
     energy,
     largest_remainder,
+    largest_remainder_units,
 )
 from market.core.money import price as round_price
 from market.db.base import Base, Dec, UTCDateTime
@@ -103,14 +104,21 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
     nodes = book.node.tolist()
     buys = book.is_buy.tolist()
 
-    accepted = [Decimal("0.000")] * n_orders
     steps: dict[tuple[int, bool, float], list[int]] = defaultdict(list)
     for k, key in enumerate(zip(nodes, buys, book.price.tolist(), strict=True)):
         steps[key].append(k)
+    # Most price steps hold one order: each order rounded on its own first (the one-value
+    # rule of `largest_remainder`, for the whole array at once), then the steps of several
+    # orders by `largest_remainder` itself.
+    accepted = [
+        min(Decimal(u).scaleb(-3), q)
+        for u, q in zip(largest_remainder_units(accepted_f, 3), quantity, strict=True)
+    ]
     for members in steps.values():
-        rounded = largest_remainder([float(accepted_f[k]) for k in members], 3)
-        for k, q in zip(members, rounded, strict=True):
-            accepted[k] = min(q, quantity[k])
+        if len(members) > 1:
+            rounded = largest_remainder([float(accepted_f[k]) for k in members], 3)
+            for k, q in zip(members, rounded, strict=True):
+                accepted[k] = min(q, quantity[k])
     amounts = [Decimal("0.00")] * n_orders
     for side in (True, False):
         ks = [k for k in range(n_orders) if buys[k] is side]
