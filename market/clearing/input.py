@@ -98,6 +98,11 @@ async def _day_ahead_usage(
     return usage
 
 
+#: A stored side → whether it buys (`ProblemSide(side) is ProblemSide.BUY` without an enum
+#: call per order; a side that is not one raises, as the enum call would).
+_IS_BUY = {side.value: side is ProblemSide.BUY for side in ProblemSide}
+
+
 def _headroom(limit: Decimal, used: Decimal) -> float:
     return float(max(Decimal(0), limit - used))
 
@@ -172,7 +177,7 @@ async def build_problems(
             order_points.append(point_id)
             ids.append(str(order_id))
             node.append(node_index[node_id])
-            is_buy.append(ProblemSide(side) is ProblemSide.BUY)
+            is_buy.append(_IS_BUY[side])
             quantities.append(float(quantity))  # a float already (a Decimal on some drivers)
             prices.append(float(price))
         network = ProblemNetwork(

@@ -27,6 +27,7 @@ from market.core.money import (
     allocate_rounded,
     energy,
     largest_remainder,
+    largest_remainder_units,
 )
 from market.core.money import price as round_price
 from market.db.base import Base, Dec, UTCDateTime
@@ -103,14 +104,21 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
     nodes = book.node.tolist()
     buys = book.is_buy.tolist()
 
-    accepted = [Decimal("0.000")] * n_orders
     steps: dict[tuple[int, bool, float], list[int]] = defaultdict(list)
     for k, key in enumerate(zip(nodes, buys, book.price.tolist(), strict=True)):
         steps[key].append(k)
+    # Most price steps hold one order: each order rounded on its own first (the one-value
+    # rule of `largest_remainder`, for the whole array at once), then the steps of several
+    # orders by `largest_remainder` itself.
+    accepted = [
+        min(Decimal(u).scaleb(-3), q)
+        for u, q in zip(largest_remainder_units(accepted_f, 3), quantity, strict=True)
+    ]
     for members in steps.values():
-        rounded = largest_remainder([float(accepted_f[k]) for k in members], 3)
-        for k, q in zip(members, rounded, strict=True):
-            accepted[k] = min(q, quantity[k])
+        if len(members) > 1:
+            rounded = largest_remainder([float(accepted_f[k]) for k in members], 3)
+            for k, q in zip(members, rounded, strict=True):
+                accepted[k] = min(q, quantity[k])
     amounts = [Decimal("0.00")] * n_orders
     for side in (True, False):
         ks = [k for k in range(n_orders) if buys[k] is side]
@@ -259,22 +267,31 @@ async def _executemany(
     of `CHUNK` rows. SQLAlchemy's per-row parameter building — most of the cost of storing
     a day's results — is skipped. Every column the statement sets must be in the rows (no
     Python-side defaults are applied)."""
-    if not rows:
+    if rows:
+        await _executemany_columns(session, statement, {n: [r[n] for r in rows] for n in rows[0]})
+
+
+async def _executemany_columns(
+    session: AsyncSession, statement: Insert | Update, columns: dict[str, Sequence[Any]]
+) -> None:
+    """`_executemany` of rows given column by column (equal lengths): a caller that has its
+    values as columns builds no dict per row (a day's order outcomes: ~480,000 rows)."""
+    count = len(next(iter(columns.values()), ()))
+    if not count:
         return
     connection = await session.connection()
     dialect = connection.dialect
-    compiled = statement.compile(dialect=dialect, column_keys=list(rows[0]))
+    compiled = statement.compile(dialect=dialect, column_keys=list(columns))
     names = compiled.positiontup
     assert names is not None, "a positional paramstyle (SQLite, asyncpg)"
     processors = [_bind_rule(compiled.binds[name].type, dialect) for name in names]
-    for k in range(0, len(rows), CHUNK):
-        part = rows[k : k + CHUNK]
-        # column by column (`map` of one function over a column), then back into rows
-        columns = []
+    for k in range(0, count, CHUNK):
+        # column by column (`map` of one function over a column), then into rows
+        part = []
         for n, p in zip(names, processors, strict=True):
-            column = [row[n] for row in part]
-            columns.append(column if p is None else list(map(p, column)))
-        params = list(zip(*columns, strict=True))
+            column = columns[n][k : k + CHUNK]
+            part.append(column if p is None else list(map(p, column)))
+        params = list(zip(*part, strict=True))
         await connection.exec_driver_sql(compiled.string, params)
 
 
@@ -284,7 +301,7 @@ def _bind_rule(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
     PostgreSQL), a timestamp's processed text remembered per value (a batch's rows share a
     few), anything else SQLAlchemy's processor: the same values SQLAlchemy sends."""
     if isinstance(column_type, Dec):
-        return partial(column_type.process_bind_param, dialect=dialect)
+        return _dec_rule(column_type, dialect)
     processor = column_type._cached_bind_processor(dialect)
     if processor is None or not isinstance(column_type, UTCDateTime):
         return cast(Callable[[Any], Any] | None, processor)
@@ -297,6 +314,23 @@ def _bind_rule(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
         return out
 
     return when
+
+
+def _dec_rule(column_type: Dec, dialect: Any) -> Callable[[Any], Any]:
+    """`Dec.process_bind_param` for this dialect, with its common case (a `Decimal`, as
+    `convert` writes every amount) first: the same quantize and the same float on SQLite,
+    without a call through `partial` and the dialect's name per value (≈ 2,000,000 values a
+    day at 5,000 points)."""
+    quantum, sqlite = column_type._quantum, dialect.name == "sqlite"
+    general = partial(column_type.process_bind_param, dialect=dialect)
+    decimal = Decimal
+
+    def rule(value: Any) -> Any:
+        if value.__class__ is decimal:
+            return float(value.quantize(quantum)) if sqlite else value.quantize(quantum)
+        return general(value)  # None, a float, an int, a Decimal subclass
+
+    return rule
 
 
 def _table(model: type[Base]) -> Table:
@@ -367,19 +401,19 @@ async def store_results(
             updated_at=bindparam("updated_at"),
         )
     )
-    order_rows = [
+    order_rows = [row for _i, converted in cleared for row in converted.order_rows]
+    await _executemany_columns(
+        session,
+        outcome,
         {
-            "order_id": row["id"],
-            "accepted_kwh": row["accepted_kwh"],
-            "clearing_price": row["clearing_price"],
-            "amount_pln": row["amount_pln"],
-            "status": row["status"],
-            "updated_at": now,
-        }
-        for _i, converted in cleared
-        for row in converted.order_rows
-    ]
-    await _executemany(session, outcome, order_rows)
+            "order_id": [row["id"] for row in order_rows],
+            "accepted_kwh": [row["accepted_kwh"] for row in order_rows],
+            "clearing_price": [row["clearing_price"] for row in order_rows],
+            "amount_pln": [row["amount_pln"] for row in order_rows],
+            "status": [row["status"] for row in order_rows],
+            "updated_at": [now] * len(order_rows),
+        },
+    )
     await _executemany(
         session,
         insert(_table(AuditEntry)),

@@ -11,10 +11,13 @@ group's rounded total.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from collections.abc import Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
+
+import numpy as np
 
 ENERGY_PLACES = 3
 PRICE_PLACES = 4
@@ -166,6 +169,19 @@ def largest_remainder(values: Sequence[float], places: int) -> list[Decimal]:
     return [Decimal(f).scaleb(-places) for f in floors]
 
 
+def largest_remainder_units(values: np.ndarray, places: int) -> list[int]:
+    """`largest_remainder([v], places)` of each value on its own, in units of 10**-places
+    (ints), for a whole array at once: the same float operations as its one-value rule
+    (`np.rint` rounds half to even, as `round` does; `np.floor` is `math.floor`)."""
+    one = np.maximum(0.0, values.astype(np.float64)) * (10**places)
+    floor = np.floor(one + 1e-9)
+    target = np.rint(one)
+    floor = np.where(
+        target > floor, floor + 1, np.where((target < floor) & (floor > 0), floor - 1, floor)
+    )
+    return [int(f) for f in floor.tolist()]
+
+
 def allocate_rounded(values: Sequence[Decimal], places: int) -> list[Decimal]:
     """Decimal largest-remainder rounding: each value rounded down to `places`, then the
     units missing to reach the rounded exact total go to the largest remainders."""
@@ -175,7 +191,12 @@ def allocate_rounded(values: Sequence[Decimal], places: int) -> list[Decimal]:
     floors = [v.quantize(quantum, rounding="ROUND_FLOOR") for v in values]
     target = sum(values, Decimal(0)).quantize(quantum, rounding=ROUND_HALF_EVEN)
     missing = int((target - sum(floors, Decimal(0))) / quantum)
-    order = sorted(range(len(values)), key=lambda i: (-(values[i] - floors[i]), i))
-    for i in order[: max(0, missing)]:
-        floors[i] += quantum
+    if missing > 0:
+        # the `missing` first of the (remainder descending, index) order: a strict order, so
+        # `nsmallest` picks what a full sort's head would (a side has ~240,000 orders a day
+        # at 5,000 points; a few units are missing)
+        for i in heapq.nsmallest(
+            missing, range(len(values)), key=lambda i: (-(values[i] - floors[i]), i)
+        ):
+            floors[i] += quantum
     return floors

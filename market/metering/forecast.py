@@ -17,7 +17,9 @@ at hh:mm local time on D − 7, D − 14, D − 21 and D − 28 days, over the r
 - Set-based: one query per target local day for every point asked about: the history
   instants with their wall-clock minute as an inline table (a `VALUES` CTE) joined on the
   readings' primary key and grouped by point and wall-clock minute in the database (at most
-  points × intervals-per-day rows come back).
+  points × intervals-per-day rows come back). Before it, a probe per history week of the
+  primary key's leading column: with no reading in those weeks (a simulation, a new
+  cluster) the join is not built at all.
 """
 
 from __future__ import annotations
@@ -74,6 +76,11 @@ async def _day_means(
                 key_of[start] = minute
     if not key_of or not point_ids:
         return {}
+    # No reading at any of the instants (a what-if simulation stores no meter data; a new
+    # cluster has none yet): nothing to group. One probe of the primary key's leading
+    # column per week instead of compiling and running the grouped join (≈ 45 ms a day).
+    if not await _any_reading(session, sorted(key_of)):
+        return {}
     # The history instants and their wall-clock minute as a small inline table, joined on
     # the readings' primary key (start_utc, metering_point_id): an index lookup per instant.
     mapping = (
@@ -101,6 +108,27 @@ async def _day_means(
         .group_by(MeterReading.metering_point_id, mapping.c.wall_minute)
     )
     return {(pid, int(minute)): float(total) / n for pid, minute, total, n in rows if n}
+
+
+async def _any_reading(session: AsyncSession, instants: list[datetime]) -> bool:
+    """Whether any reading starts within the history days' spans of `instants` (sorted): a
+    cheap superset test of the join below (a reading between two instants of a week also
+    counts; the join then decides)."""
+    spans: list[tuple[datetime, datetime]] = []
+    for at in instants:
+        if spans and at - spans[-1][1] < timedelta(days=1):
+            spans[-1] = (spans[-1][0], at)
+        else:
+            spans.append((at, at))
+    for first, last in spans:
+        found = await session.scalar(
+            select(MeterReading.start_utc)
+            .where(MeterReading.start_utc >= first, MeterReading.start_utc <= last)
+            .limit(1)
+        )
+        if found is not None:
+            return True
+    return False
 
 
 async def history_net_kwh(

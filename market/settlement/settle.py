@@ -175,29 +175,6 @@ class IntervalSettlement:
         return self.market_grid_export_revenue_pln + self.residual_export_revenue_pln
 
 
-def _residual(
-    p: Position, import_ref: Decimal, export_ref: Decimal
-) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
-    if p.metered_import_kwh is None or p.metered_export_kwh is None:
-        return None, None, None
-    deviation = (p.metered_import_kwh - p.metered_export_kwh) - (
-        p.matched_import_kwh + p.firm_import_kwh - p.matched_export_kwh - p.firm_export_kwh
-    )
-    if deviation >= 0:
-        return deviation, ZERO, to_grosz(deviation * import_ref)
-    return ZERO, -deviation, -to_grosz(-deviation * export_ref)
-
-
-def _grid_only(p: Position, import_ref: Decimal, export_ref: Decimal) -> Decimal:
-    if p.metered_import_kwh is not None and p.metered_export_kwh is not None:
-        net = p.metered_import_kwh - p.metered_export_kwh
-    else:
-        net = p.matched_import_kwh + p.firm_import_kwh - p.matched_export_kwh - p.firm_export_kwh
-    if not net:
-        return GROSZ_ZERO
-    return to_grosz(net * import_ref) if net > 0 else -to_grosz(-net * export_ref)
-
-
 GROSZ_ZERO = Decimal("0.00")
 
 
@@ -226,29 +203,53 @@ def settle_interval(data: IntervalInput) -> IntervalSettlement:
     lines = []
     residual_import = residual_export = ZERO
     imp_ref, exp_ref = data.import_reference_pln_per_kwh, data.export_reference_pln_per_kwh
+    start = data.start
     for p, price, x in zip(data.positions, prices, exact, strict=True):
         amount = GROSZ_ZERO if x is None else next(split)
-        grid_in, grid_out, grid_amount = _residual(p, imp_ref, exp_ref)
-        if grid_amount is not None:
-            if grid_amount >= 0:
+        # The residual (metered net − matched net, firm included) and what the grid alone
+        # would have cost, in one pass (a simulated day settles 480,000 lines at 5,000
+        # points; tests/exports/test_settlement_lines.py holds the rules as first written)
+        mi, me, met_in, met_out = (
+            p.matched_import_kwh, p.matched_export_kwh, p.metered_import_kwh, p.metered_export_kwh
+        )  # fmt: skip
+        matched_net = mi + p.firm_import_kwh - me - p.firm_export_kwh
+        if met_in is None or met_out is None:
+            grid_in = grid_out = grid_amount = None
+            net = matched_net
+        else:
+            net = met_in - met_out
+            deviation = net - matched_net
+            if deviation >= 0:
+                grid_in, grid_out = deviation, ZERO
+                grid_amount = (deviation * imp_ref).quantize(GROSZ, rounding=ROUND_HALF_UP)
+            else:
+                grid_in, grid_out = ZERO, -deviation
+                grid_amount = -(-deviation * exp_ref).quantize(GROSZ, rounding=ROUND_HALF_UP)
+            if grid_amount >= 0:  # by the amount's sign (-0.00 counts as an import)
                 residual_import += grid_amount
             else:
                 residual_export -= grid_amount
+        if not net:
+            grid_only = GROSZ_ZERO
+        elif net > 0:
+            grid_only = (net * imp_ref).quantize(GROSZ, rounding=ROUND_HALF_UP)
+        else:
+            grid_only = -(-net * exp_ref).quantize(GROSZ, rounding=ROUND_HALF_UP)
         lines.append(
             Line(
-                data.start,
+                start,
                 p.ppe,
                 p.node,
                 price,
-                p.matched_import_kwh,
-                p.matched_export_kwh,
+                mi,
+                me,
                 amount,
-                p.metered_import_kwh,
-                p.metered_export_kwh,
+                met_in,
+                met_out,
                 grid_in,
                 grid_out,
                 grid_amount,
-                _grid_only(p, imp_ref, exp_ref),
+                grid_only,
             )
         )
     return IntervalSettlement(

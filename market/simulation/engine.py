@@ -270,10 +270,6 @@ def _clock() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
-def _gauss_factor(rng: random.Random, sigma: float) -> float:
-    return max(0.0, 1.0 + sigma * rng.gauss(0.0, 1.0)) if sigma else 1.0
-
-
 async def _points(session: AsyncSession) -> list[SimPoint]:
     rows = await session.execute(
         select(MeteringPoint, Member.kind, Node.code)
@@ -622,7 +618,7 @@ class Simulation:
                     )
             tick = self._phase("store", tick)
             readings: list[dict[str, Any]] = []
-            load_error, pv_error = self.load_error, self.pv_error
+            load_error, pv_error, gauss = self.load_error, self.pv_error, rng.gauss
             hour_points: dict[datetime, dict[int, list[Decimal]]] = defaultdict(dict)
             # (hour, point) → [value at the 15-minute RCE, kWh so valued]: only for intervals
             # with an imported 15-minute RCE from `QUARTER_HOUR_RCE_FROM` (net-billing)
@@ -645,9 +641,15 @@ class Simulation:
                     if p.storage:
                         imp, exp = mi + fi, me + fe
                     else:
-                        load = load_kwh_at(p.profile, when) * _gauss_factor(rng, load_error)
+                        # the forecast errors' factor max(0, 1 + σ·N(0, 1)) written out (two
+                        # draws per point-interval; none for σ = 0, where x · 1.0 is x)
+                        load = load_kwh_at(p.profile, when)
+                        if load_error:
+                            load *= max(0.0, 1.0 + load_error * gauss(0.0, 1.0))
                         gen = pv_kwh_at(p.profile, when, profile_seed)
-                        gen = gen * _gauss_factor(rng, pv_error) + other_kwh(p.profile, minutes)
+                        if pv_error:
+                            gen *= max(0.0, 1.0 + pv_error * gauss(0.0, 1.0))
+                        gen += other_kwh(p.profile, minutes)
                         # `money.energy` written out (a hot loop: ~1,000,000 a day at 5,000
                         # points); energy(0.0) is 0.000: no rounding for points without output
                         net = (

@@ -102,3 +102,35 @@ async def test_a_batch_through_the_pipeline_takes_the_bulk_path_with_each_outcom
                 subs[k].order.interval_id,
                 Decimal("0.500"),
             )
+
+
+async def test_a_batch_checks_each_quantity_against_the_point_limit_it_remembers(
+    world: World,
+) -> None:
+    # Alice's point: 80 kW contracted, 20.000 kWh per 15-minute interval. The batch's limit
+    # is looked up once; each order is still compared with it, and one over it gets its own
+    # error (with the limit in its parameters) while the same point's others are placed.
+    interval = (await world.open_intervals())[0]
+
+    def sub(quantity: str) -> Submission:
+        order = OrderInput(
+            interval.id, world.alice_mp, Side.SELL, Decimal(quantity), Decimal("0.45")
+        )
+        return Submission(world.alice, order)
+
+    subs = [sub("20.000"), sub("20.001"), sub("0.001"), sub("25")]
+    async with world.session() as s:
+        placement = await place(s, world.clock, subs)
+        outcomes = placement.outcomes
+        await s.rollback()
+    assert placement.placed == 2
+    for k in (1, 3):
+        error = outcomes[k]
+        assert type(error).__name__ == "OrderRejected"
+        assert error.field == "quantity_kwh"  # type: ignore[union-attr]
+        assert error.params["limit"] == Decimal("20.000")  # type: ignore[union-attr]
+        assert error.params["quantity"] == Decimal(subs[k].order.quantity_kwh)  # type: ignore[union-attr]
+    assert [o.quantity_kwh for k, o in enumerate(outcomes) if k in (0, 2)] == [  # type: ignore[union-attr]
+        Decimal("20.000"),
+        Decimal("0.001"),
+    ]

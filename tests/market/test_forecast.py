@@ -127,25 +127,54 @@ async def test_autumn_days_both_ways(world: World) -> None:
     assert got == {(world.alice_mp, utc(2026, 11, 1, 1)): pytest.approx((6 + 1 + 3) / 3)}
 
 
-async def test_one_query_per_local_day(world: World) -> None:
+async def grouped_queries(world: World, pids: list[int], starts: list[datetime]) -> list[str]:
+    """The grouped history joins `history_net_kwh` runs for the starts (not the probes)."""
     statements: list[str] = []
 
     def seen(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        if "meter_readings" in sql:
+        if "meter_readings" in sql and "GROUP BY" in sql:
             statements.append(sql)
 
     sync = world.db.engine.sync_engine
     event.listen(sync, "before_cursor_execute", seen)
     try:
-        # Two local days (21:45 and 22:00 UTC straddle Warsaw midnight), two points.
-        await forecast(
-            world,
-            [world.alice_mp, world.bob_mp],
-            [utc(2026, 6, 22, 21, 45), utc(2026, 6, 22, 22, 0), utc(2026, 6, 22, 22, 15)],
-        )
+        await forecast(world, pids, starts)
     finally:
         event.remove(sync, "before_cursor_execute", seen)
+    return statements
+
+
+async def test_one_query_per_local_day(world: World) -> None:
+    # Monday 1 June 23:45 and Tuesday 2 June 00:00 local: history of both days below
+    await readings(
+        world,
+        world.alice_mp,
+        [(utc(2026, 6, 1, 21, 45), "1", "0"), (utc(2026, 6, 1, 22, 0), "1", "0")],
+    )
+    # Two local days (21:45 and 22:00 UTC straddle Warsaw midnight), two points.
+    statements = await grouped_queries(
+        world,
+        [world.alice_mp, world.bob_mp],
+        [utc(2026, 6, 22, 21, 45), utc(2026, 6, 22, 22, 0), utc(2026, 6, 22, 22, 15)],
+    )
     assert len(statements) == 2
+
+
+async def test_no_readings_in_the_weeks_no_grouped_query(world: World) -> None:
+    # A reading outside the four weeks (five weeks back, and the day itself) is not history.
+    await readings(
+        world,
+        world.alice_mp,
+        [(utc(2026, 5, 18, 10), "0", "99"), (utc(2026, 6, 22, 10), "0", "99")],
+    )
+    starts = [utc(2026, 6, 22, 10), utc(2026, 6, 22, 10, 15)]
+    assert await grouped_queries(world, [world.alice_mp], starts) == []
+    assert await forecast(world, [world.alice_mp], starts) == {}
+    # A reading in one of the weeks between the instants asked for (10:05): the probe
+    # finds it, the join runs and finds nothing for these wall-clock minutes.
+    await readings(world, world.alice_mp, [(utc(2026, 6, 8, 10, 5), "1", "0")])
+    assert len(await grouped_queries(world, [world.alice_mp], starts)) == 1
+    assert await forecast(world, [world.alice_mp], starts) == {}
 
 
 async def test_forecast_rule_takes_history_where_there_is_some(world: World) -> None:

@@ -50,6 +50,62 @@ def test_allocate_rounded_keeps_the_rounded_total(values: list[Decimal]) -> None
     assert all(abs(r - v) < Decimal("0.01") for r, v in zip(rounded, values, strict=True))
 
 
+# floats near the rounding boundaries (x.xxx5, whole units, tiny values) as well as any
+_near_half = st.builds(
+    lambda units, off, places: max(0.0, (units + 0.5) / 10**places + off),
+    st.integers(0, 10**7),
+    st.sampled_from([0.0, 1e-12, -1e-12, 1e-9, -1e-9, 5e-10, -5e-10]),
+    st.just(3),
+)
+_floats = st.one_of(st.floats(-10.0, 1e6, allow_nan=False), _near_half, st.just(0.0))
+
+
+@given(st.lists(_floats, max_size=60), st.integers(0, 4))
+def test_largest_remainder_units_is_the_one_value_rule_for_each(
+    values: list[float], places: int
+) -> None:
+    """The whole-array form `clearing.store.convert` uses gives each value exactly what
+    `largest_remainder([value], places)` gives (the same Decimal: digits and exponent)."""
+    import numpy as np
+
+    from market.core.money import largest_remainder_units
+
+    units = largest_remainder_units(np.array(values, dtype=np.float64), places)
+    for u, v in zip(units, values, strict=True):
+        want = largest_remainder([v], places)[0]
+        got = Decimal(u).scaleb(-places)
+        assert got.as_tuple() == want.as_tuple(), (v, got, want)
+
+
+def _allocate_by_full_sort(values: list[Decimal], places: int) -> list[Decimal]:
+    """`allocate_rounded` as it was written before (a full sort of the remainders)."""
+    if not values:
+        return []
+    quantum = Decimal(1).scaleb(-places)
+    floors = [v.quantize(quantum, rounding="ROUND_FLOOR") for v in values]
+    target = sum(values, Decimal(0)).quantize(quantum, rounding="ROUND_HALF_EVEN")
+    missing = int((target - sum(floors, Decimal(0))) / quantum)
+    order = sorted(range(len(values)), key=lambda i: (-(values[i] - floors[i]), i))
+    for i in order[: max(0, missing)]:
+        floors[i] += quantum
+    return floors
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.decimals(-(10**3), 10**3, places=7, allow_nan=False, allow_infinity=False),
+            st.sampled_from([Decimal("0.005"), Decimal("0.0049999"), Decimal("-0.005")]),
+        ),
+        max_size=60,
+    ),
+    st.integers(0, 3),
+)
+def test_allocate_rounded_picks_what_a_full_sort_picks(values: list[Decimal], places: int) -> None:
+    got, want = allocate_rounded(values, places), _allocate_by_full_sort(values, places)
+    assert [g.as_tuple() for g in got] == [w.as_tuple() for w in want]
+
+
 def test_settings_from_environment(tmp_path: object) -> None:
     s = Settings.from_env({"KLASTER_DATA_DIR": "/srv/klaster"})
     assert s.database_url == "sqlite+aiosqlite:////srv/klaster/klaster.db"

@@ -261,13 +261,13 @@ async def test_a_gate_closing_while_an_order_is_placed_never_loses_the_order(
 ) -> None:
     first = (await world.open_intervals())[0]
     seen: list[str] = []
-    real_check = pipeline.check_deliverable
+    real_limit = pipeline.max_quantity_kwh  # the last rule checked: the gate closes after it
 
-    def racing_check(*args: Any, **kwargs: Any) -> None:
+    def racing_limit(*args: Any, **kwargs: Any) -> Any:
         seen.append(_close_gate_elsewhere(world.db.url, first.id))
-        real_check(*args, **kwargs)
+        return real_limit(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "check_deliverable", racing_check)
+    monkeypatch.setattr(pipeline, "max_quantity_kwh", racing_limit)
     if world.db.backend == "sqlite":
         # The gate closes between our check and our write: the order must be refused.
         with pytest.raises(GateClosed, match="just closed"):

@@ -151,3 +151,49 @@ async def test_someone_elses_rules_are_off_limits(world: World) -> None:
                     await standing.delete_standing_order(s, world.bob, world.clock, rule.id)
         assert err.value.field == "standing_order_id"
     assert await snapshot(world.db) == before
+
+
+def test_rule_orders_per_slot_follow_each_rules_weekdays_hours_and_validity() -> None:
+    """`_rule_orders` works out which rules apply once per (weekday, hour, day) and each
+    point's limit once: the orders are still those of `RuleTerms.applies`, slot by slot, in
+    the rules' order, capped at the point's deliverable quantity."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from market.metering.profiles import PointProfile
+    from market.trading.day_ahead_models import Market
+    from market.trading.models import Side, StandingMode
+
+    def rule(rid: int, **kw: Any) -> standing.RuleTerms:
+        base: dict[str, Any] = dict(
+            id=rid, member_id=7, metering_point_id=1, side=Side.BUY, mode=StandingMode.FIXED,
+            quantity_kwh=Decimal("1.5"), price=Decimal("0.5"), weekdays="1234567",
+            hour_from=0, hour_to=24, valid_from=None, valid_to=None, market=Market.INTRADAY,
+        )  # fmt: skip
+        return standing.RuleTerms(**(base | kw))
+
+    rules = [
+        rule(1, hour_from=12, hour_to=13),  # 12:xx local only
+        rule(2, weekdays="1", quantity_kwh=Decimal("9")),  # Mondays, capped at 5 kWh
+        rule(3, valid_to=date(2026, 6, 15)),  # until Monday 15 June
+    ]
+    points = {1: (PointProfile("PL1", "G11", 3000.0, 0.0, 0.0), Decimal("20"))}
+    # Monday 15 June and Tuesday 16 June, 10:00 and 10:15 UTC (12:00, 12:15 local) and
+    # 11:00 UTC (13:00 local)
+    times = ((10, 0), (10, 15), (11, 0))
+    starts = [datetime(2026, 6, d, h, m, tzinfo=UTC) for d in (15, 16) for h, m in times]
+    slots = [
+        standing._Slot(100 + k, at, 15, (at + timedelta(hours=2)).date())
+        for k, at in enumerate(starts)
+    ]
+    got = [
+        (s.order.interval_id, s.standing_order_id, s.order.quantity_kwh, s.actor.member_id)
+        for s in standing._rule_orders(rules, points, slots, "Europe/Warsaw", 1)
+    ]
+    five, fifteen = Decimal("5.000"), Decimal("1.5")
+    assert got == [
+        (100, 1, fifteen, 7), (100, 2, five, 7), (100, 3, fifteen, 7),
+        (101, 1, fifteen, 7), (101, 2, five, 7), (101, 3, fifteen, 7),
+        (102, 2, five, 7), (102, 3, fifteen, 7),
+        (103, 1, fifteen, 7),
+        (104, 1, fifteen, 7),
+    ]  # fmt: skip
