@@ -127,9 +127,11 @@ def _kill_one_cancel_the_other(url: str) -> None:
     from market.simulation.runs import LEASE, cancel_run, shown_status
     from web.pages.simulations import stop_process
 
-    scenario = b'name = "week"\nbase_points = 20\n'
+    # long enough (a month at 40 points) that neither run ends before it is killed or
+    # cancelled on a quiet machine: the renewal comes every 10 s
+    scenario = b'name = "month"\nbase_points = 40\n'
     asked = parse_run_request(
-        shipped=None, upload=("week.toml", scenario), start="2026-06-01", end="2026-06-14",
+        shipped=None, upload=("month.toml", scenario), start="2026-06-01", end="2026-06-30",
         seed="3",
     )  # fmt: skip
 
@@ -175,7 +177,11 @@ def _kill_one_cancel_the_other(url: str) -> None:
     wait_for(cancelled, lambda r: r.status == "running", 120)
     assert first.claim_until is not None
     # the process renews its lease while it simulates
-    renewed = wait_for(killed, lambda r: r.claim_until > first.claim_until, 30)
+    renewed = wait_for(
+        killed,
+        lambda r: r.status != "running" or r.claim_until > first.claim_until,
+        30,
+    )
     assert renewed.status == "running" and shown_status(renewed) == "running"
 
     # the page's Cancel: the run is cancelled in one transaction, then its process signalled
