@@ -229,7 +229,13 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         migrate(url)
-        figures = asyncio.run(_prepare(url, args.members))
+        from market.core.errors import Conflict
+
+        try:
+            figures = asyncio.run(_prepare(url, args.members))
+        except Conflict as exc:  # a --database-url that already holds a cluster
+            print(f"--database-url: {exc}", file=sys.stderr)
+            return 2
         figures |= asyncio.run(_clear(url, not args.in_process))
         figures |= asyncio.run(_profiles(url, args.profiles))
     import os
