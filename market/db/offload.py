@@ -21,6 +21,7 @@ import contextlib
 import importlib
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -55,9 +56,25 @@ def _warm(modules: tuple[str, ...]) -> int:
 WORKER_NICE = 10
 
 
+#: How often a worker checks that the process that started it is still alive.
+PARENT_CHECK_S = 1.0
+
+
 def _start_worker() -> None:
     with contextlib.suppress(OSError):  # not allowed here: the default priority then
         os.nice(WORKER_NICE)
+    # A pool's worker outlives a parent that was killed (SIGKILL, OOM): it would sit idle
+    # holding its memory for good. It leaves when its parent is gone; a step it was running
+    # is abandoned uncommitted, and the lease lets another worker take the work over.
+    parent = os.getppid()
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent:
+            os._exit(0)
 
 
 def _run(url: str, step: Step[T], args: tuple[Any, ...]) -> tuple[T, float]:

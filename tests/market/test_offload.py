@@ -68,3 +68,49 @@ async def test_a_database_only_this_process_can_open_runs_the_step_here() -> Non
         assert offload._pool is None
     finally:
         await engine.dispose()
+
+
+_PARENT = """
+import asyncio, sys
+from market.db.offload import ProcessOffload
+
+async def main():
+    off = ProcessOffload()
+    await off.warm("json")
+    pool = off._executor()
+    print(*[p.pid for p in pool._processes.values()], flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+def test_a_worker_whose_parent_was_killed_leaves() -> None:
+    """SIGKILL the process that owns the pool: its worker notices within seconds and exits
+    (before, it stayed idle for good, holding its memory)."""
+    import subprocess
+    import sys
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        worker = int(parent.stdout.readline().split()[0])
+        os.kill(worker, 0)  # alive while its parent is
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+        os.kill(worker, signal.SIGKILL)
+        raise AssertionError(f"worker {worker} still running 15 s after its parent was killed")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
+        if parent.stdout is not None:
+            parent.stdout.close()
