@@ -50,6 +50,17 @@ class Labelling:
     grid: IntArray
     order: IntArray
 
+    @property
+    def identity(self) -> bool:
+        """Every permutation the identity and no line flipped (the input already canonical)."""
+        return bool(
+            not self.flip.any()
+            and all(
+                np.array_equal(p, np.arange(p.shape[0]))
+                for p in (self.node, self.line, self.grid, self.order)
+            )
+        )
+
 
 _C1 = np.uint64(0x9E3779B97F4A7C15)
 _C2 = np.uint64(0xBF58476D1CE4E5B9)

@@ -32,38 +32,20 @@ orders, storage units or blocks, which then differ by id only) keep their input 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
 
-from matching.labelling import _C2, _C3, _bits, _hash_rows, _mix, _pick, _sum_at
+from matching.labelling import _C2, _C3, Labelling, _bits, _hash_rows, _mix, _pick, _sum_at
 from matching.multi.problem import MultiOrders, MultiProblem
 from matching.problem import IntArray, Line, Network
 
 U64 = npt.NDArray[np.uint64]
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class MultiLabelling:
-    """Canonical position → input position, per kind; `flip[j]` when canonical line j runs
-    against its input direction."""
-
-    node: IntArray
-    line: IntArray
-    flip: npt.NDArray[np.bool_]
-    grid: IntArray
-    order: IntArray
-
-    @property
-    def identity(self) -> bool:
-        return bool(
-            not self.flip.any()
-            and all(
-                np.array_equal(p, np.arange(p.shape[0]))
-                for p in (self.node, self.line, self.grid, self.order)
-            )
-        )
+#: The same permutations as one interval's (`matching.labelling.Labelling`).
+MultiLabelling = Labelling
 
 
 def _row_hash(values: npt.NDArray[np.float64]) -> U64:
