@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from matching.multi.model import MultiModel
+from matching.multi.wire import model_proto
 from matching.problem import FloatArray, IntArray
 
 #: GLOP for the nodes: the first solve with presolve (0.9 s against 1.3 s without at the
@@ -58,24 +59,10 @@ class WarmLp:
             pywraplp,
         )
 
-        proto = linear_solver_pb2.MPModelProto(maximize=True)
-        add_var = proto.variable.add
-        for lo, hi, obj in zip(
-            model.lower.tolist(), model.upper.tolist(), model.objective.tolist(), strict=True
-        ):
-            add_var(lower_bound=lo, upper_bound=hi, objective_coefficient=obj)
-        mat = model.matrix.tocsr()
-        ptr, idx, val = mat.indptr.tolist(), mat.indices.tolist(), mat.data.tolist()
-        add_row = proto.constraint.add
-        for i, (lo, hi) in enumerate(
-            zip(model.row_lower.tolist(), model.row_upper.tolist(), strict=True)
-        ):
-            add_row(
-                lower_bound=lo,
-                upper_bound=hi,
-                var_index=idx[ptr[i] : ptr[i + 1]],
-                coefficient=val[ptr[i] : ptr[i + 1]],
-            )
+        # the message encoded from the arrays (`matching.multi.wire`): equal to the one
+        # filled variable by variable, in a few ms instead of ≈ 0.2 s
+        proto = model_proto(model, maximize=True)
+        self._pb2: Any = linear_solver_pb2
         self._pywraplp: Any = pywraplp
         solver: Any = pywraplp.Solver.CreateSolver("GLOP")
         error = solver.LoadModelFromProto(proto)
@@ -124,9 +111,13 @@ class WarmLp:
     def solution(self) -> tuple[FloatArray, FloatArray]:
         """Every variable's value and every row's dual of the last (optimal) solve, in the
         model's order; the duals with the sign of `matching.glop.solve_lp`'s."""
-        solver = self._solver
-        values = np.array([v.solution_value() for v in solver.variables()], dtype=np.float64)
-        duals = np.array([c.dual_value() for c in solver.constraints()], dtype=np.float64)
+        # one response message (`MPSolver::FillSolutionResponseProto` reads the same
+        # `solution_value()` and `dual_value()` of every variable and row) instead of a
+        # Python call per variable: ≈ 0.4 s less at the day-ahead scale
+        response = self._pb2.MPSolutionResponse()
+        self._solver.FillSolutionResponseProto(response)
+        values = np.array(response.variable_value, dtype=np.float64)
+        duals = np.array(response.dual_value, dtype=np.float64)
         return values, duals
 
 

@@ -302,20 +302,30 @@ SWEEPS_MIN = 2_000
 def _mono_closure(start: FloatArray, cons: Monotone, upper: bool) -> FloatArray:
     """The greatest (`upper`) or least solution of the monotone constraints from `start`:
     x[i] = min(x[i], (w + b·x[j]) / a), or x[j] = max(x[j], (a·x[i] − w) / b), all at once
-    each sweep (Jacobi: the result does not depend on the order of the constraints)."""
+    each sweep (Jacobi: the result does not depend on the order of the constraints).
+
+    A sweep only evaluates the constraints whose source (x[j], or x[i]) moved in the
+    previous sweep: any other one gives the value it gave then, which its target already
+    is at or beyond, so it would change nothing (the same numbers, bit for bit, as
+    evaluating every constraint every sweep)."""
     x = start.copy()
     if cons.i.shape[0] == 0:
         return x
     n = x.shape[0]
+    i, j, a, b, w = cons.i, cons.j, cons.a, cons.b, cons.w
+    moved = np.ones(n, dtype=np.bool_)
     for _ in range(max(SWEEPS_MIN, SWEEPS_PER_VARIABLE * n)):
         new = x.copy()
         with np.errstate(invalid="ignore"):
             if upper:
-                np.minimum.at(new, cons.i, (cons.w + cons.b * x[cons.j]) / cons.a)
+                k = np.flatnonzero(moved[j])
+                np.minimum.at(new, i[k], (w[k] + b[k] * x[j[k]]) / a[k])
             else:
-                np.maximum.at(new, cons.j, (cons.a * x[cons.i] - cons.w) / cons.b)
+                k = np.flatnonzero(moved[i])
+                np.maximum.at(new, j[k], (a[k] * x[i[k]] - w[k]) / b[k])
             close = np.isfinite(x) & (np.abs(new - x) <= TOL * np.maximum(1.0, np.abs(x)))
             changed = ~((new == x) | close)
+        moved = new != x  # NaN counts as moved: re-evaluating is always harmless
         x = new
         if not changed.any():
             return x
