@@ -154,11 +154,13 @@ class Order(Base):
 
 #: PostgreSQL keeps this share of each page of `orders` for new rows, the rest for the new
 #: versions of the rows when their interval or day is cleared: the update then stays on the
-#: page (HOT) and writes no index entry. 480,000 orders of a 5,000-point day: 18.6–28.4 s of
-#: server time with full pages and every index written, 2.3 s this way (docs/benchmarks.md).
-#: Without it, the same update moves every row to new pages (the table's size after a
-#: clearing is about the same either way).
-ORDERS_FILLFACTOR = 50
+#: page (HOT) and writes no index entry. A cleared row is ~30 bytes longer than an open one
+#: (its accepted kWh, price and amount), so the room must exceed what the rows take: at 50 %
+#: the last ~14 % of a page's rows found none (68,564 of a 5,000-point day's 479,390 updates
+#: were not HOT, each writing all five indexes); at 40 % every one is, and the server's
+#: update of the day takes half the time (da13d; docs/benchmarks.md). The table is ~25 %
+#: bigger (94 → 117 MB for that day before clearing).
+ORDERS_FILLFACTOR = 40
 
 event.listen(
     Order.__table__,

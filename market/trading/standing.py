@@ -248,8 +248,7 @@ async def materialise(
             # orders in the day was placed into it already (once per day, as a daily storage
             # order or block group is): at the gate only rules new since the day opened are,
             # and forecast rules whose forecast changed are replaced.
-            placed = await _already_placed(session, rules, intervals)
-            in_day = {rule_id for rule_id, _ in placed}
+            in_day = await _rules_in_day(session, rules, intervals)
             if refresh_forecast:
                 refresh = await _with_history(
                     session,
@@ -258,6 +257,13 @@ async def materialise(
                     cluster.timezone,
                 )
             rules = [r for r in rules if r.id not in in_day or r.id in refresh]
+            # The (rule, interval) pairs taken matter only for the rules left to place: a
+            # rule not in the day has none, so only the refreshed rules' are read (not the
+            # day's ~480,000 pairs, da13d).
+            if refresh:
+                placed = await _already_placed(
+                    session, [r for r in rules if r.id in refresh], intervals
+                )
     else:
         placed = await _already_placed(session, rules, intervals)
     rules = [r for r in rules if not r.paused and r.market == market.value]
@@ -419,6 +425,23 @@ async def _replace_changed(
     submissions = [s for s in submissions if s.standing_order_id not in unchanged]
     placed = {(r, i) for r, i in placed if r not in changed} | kept
     return submissions, placed
+
+
+async def _rules_in_day(
+    session: AsyncSession, rules: list[StandingOrder], intervals: list[Interval]
+) -> set[int]:
+    """The rules with an order (of any status) in one of the intervals: one probe of the
+    unique (standing_order_id, interval_id) index per rule, not a row per order."""
+    ids = [i.id for i in intervals]
+    has_order = (
+        select(Order.id)
+        .where(Order.standing_order_id == StandingOrder.id, Order.interval_id.in_(ids))
+        .exists()
+    )
+    found = await session.scalars(
+        select(StandingOrder.id).where(StandingOrder.id.in_([r.id for r in rules]), has_order)
+    )
+    return set(found.all())
 
 
 async def _already_placed(

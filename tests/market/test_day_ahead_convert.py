@@ -197,3 +197,29 @@ def test_the_stored_problem_is_what_its_hash_covers() -> None:
     assert hashlib.sha256(zlib.decompress(blob)).hexdigest() == input_hash
     text = '{"intervals":[],"orders":[{"id":"o1","node":"Staszów","price":0.5}]}'
     assert zlib.decompress(blob) == text.encode()
+
+
+_DOC_NUMBERS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.integers(-(10**6), 10**6).map(float),  # whole floats: written as integers
+    st.sampled_from([0.0, -0.0, 1.0, 0.5, 2.0**53, 1e15, 0.001]),
+)
+
+
+@given(st.lists(_DOC_NUMBERS, max_size=60))
+def test_a_columns_numbers_are_written_as_each_alone(values: list[float]) -> None:
+    """`_numbers` (numpy's whole floats, da13d) gives the document exactly `_number`'s
+    values and types, so the problem's hash does not change."""
+    from market.clearing.day_ahead import _number, _numbers
+
+    got = _numbers(tuple(values))
+    want = [_number(v) for v in values]
+    assert got == want
+    assert [type(v) for v in got] == [type(v) for v in want]
+
+
+def test_a_column_with_other_numbers_takes_the_value_by_value_rule() -> None:
+    from market.clearing.day_ahead import _numbers
+
+    assert _numbers((1.0, Decimal("2.50"), 3)) == [1, 2.5, 3]
+    assert [type(v) for v in _numbers((1.0, Decimal("2.00")))] == [int, int]

@@ -116,3 +116,19 @@ async def test_an_unknown_grid_price_source_is_refused_naming_the_field() -> Non
     with pytest.raises(ValidationFailed) as err:
         parameters.parse_parameters({"grid_prices": "dynamic"})
     assert err.value.field == "grid_prices"
+
+
+async def test_reading_a_day_leaves_the_connections_page_cache_as_it_was(world: World) -> None:
+    """The day's orders are read with a bigger SQLite page cache (da13d); the connection,
+    back in the pool afterwards, has its own size again."""
+    from sqlalchemy import text
+
+    async with unit_of_work(world.db.sessions) as s:
+        sqlite = s.get_bind().dialect.name == "sqlite"
+        if sqlite:
+            await s.execute(text("PRAGMA cache_size = -3000"))
+        cluster = await get_cluster(s)
+        auction = await ensure_day(s, cluster, DAY, world.clock.now())
+        await build_day_problem(s, auction)
+        if sqlite:
+            assert (await s.execute(text("PRAGMA cache_size"))).scalar() == -3000
