@@ -324,10 +324,21 @@ def _dec_rule(column_type: Dec, dialect: Any) -> Callable[[Any], Any]:
     quantum, sqlite = column_type._quantum, dialect.name == "sqlite"
     general = partial(column_type.process_bind_param, dialect=dialect)
     decimal = Decimal
+    # A day's outcomes repeat their values (prices per node, small quantities): each
+    # non-zero value is converted once per statement (zero is not remembered: -0 and 0 are
+    # equal keys and would share a sign).
+    seen: dict[Decimal, Any] = {}
 
     def rule(value: Any) -> Any:
         if value.__class__ is decimal:
-            return float(value.quantize(quantum)) if sqlite else value.quantize(quantum)
+            if not value:
+                return float(value.quantize(quantum)) if sqlite else value.quantize(quantum)
+            out = seen.get(value, seen)
+            if out is seen:
+                out = seen[value] = (
+                    float(value.quantize(quantum)) if sqlite else value.quantize(quantum)
+                )
+            return out
         return general(value)  # None, a float, an int, a Decimal subclass
 
     return rule
