@@ -535,6 +535,7 @@ class Simulation:
             figures_of_kind = kinds[p.kind]
             figures_of_kind.points += 1
             figures_of_kind.members.add(member_of[p.id])
+        figures_of = [kinds[p.kind] for p in points]  # each point's kind's, in points' order
         totals = self.totals = Totals()
         hours: list[HourResult] = []
         #: (year, month) → kind → discount base (consumption × (distribution + quality)).
@@ -717,8 +718,7 @@ class Simulation:
                         export_price,
                     )
                 )
-                for p, line in zip(points, settled.lines, strict=True):
-                    f = kinds[p.kind]
+                for f, line in zip(figures_of, settled.lines, strict=True):
                     f.market_pln += line.total_pln
                     f.bought_local_kwh += line.matched_import_kwh
                     f.sold_local_kwh += line.matched_export_kwh
