@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import partial
+from operator import itemgetter
 from typing import Any, cast
 
 import numpy as np
@@ -268,7 +269,9 @@ async def _executemany(
     a day's results — is skipped. Every column the statement sets must be in the rows (no
     Python-side defaults are applied)."""
     if rows:
-        await _executemany_columns(session, statement, {n: [r[n] for r in rows] for n in rows[0]})
+        await _executemany_columns(
+            session, statement, {n: list(map(itemgetter(n), rows)) for n in rows[0]}
+        )
 
 
 async def _executemany_columns(
@@ -324,10 +327,21 @@ def _dec_rule(column_type: Dec, dialect: Any) -> Callable[[Any], Any]:
     quantum, sqlite = column_type._quantum, dialect.name == "sqlite"
     general = partial(column_type.process_bind_param, dialect=dialect)
     decimal = Decimal
+    # A day's outcomes repeat their values (prices per node, small quantities): each
+    # non-zero value is converted once per statement (zero is not remembered: -0 and 0 are
+    # equal keys and would share a sign).
+    seen: dict[Decimal, Any] = {}
 
     def rule(value: Any) -> Any:
         if value.__class__ is decimal:
-            return float(value.quantize(quantum)) if sqlite else value.quantize(quantum)
+            if not value:
+                return float(value.quantize(quantum)) if sqlite else value.quantize(quantum)
+            out = seen.get(value, seen)
+            if out is seen:
+                out = seen[value] = (
+                    float(value.quantize(quantum)) if sqlite else value.quantize(quantum)
+                )
+            return out
         return general(value)  # None, a float, an int, a Decimal subclass
 
     return rule
@@ -406,11 +420,12 @@ async def store_results(
         session,
         outcome,
         {
-            "order_id": [row["id"] for row in order_rows],
-            "accepted_kwh": [row["accepted_kwh"] for row in order_rows],
-            "clearing_price": [row["clearing_price"] for row in order_rows],
-            "amount_pln": [row["amount_pln"] for row in order_rows],
-            "status": [row["status"] for row in order_rows],
+            # (`map` of an itemgetter: a column out of ~480,000 dicts a day, in C)
+            "order_id": list(map(itemgetter("id"), order_rows)),
+            "accepted_kwh": list(map(itemgetter("accepted_kwh"), order_rows)),
+            "clearing_price": list(map(itemgetter("clearing_price"), order_rows)),
+            "amount_pln": list(map(itemgetter("amount_pln"), order_rows)),
+            "status": list(map(itemgetter("status"), order_rows)),
             "updated_at": [now] * len(order_rows),
         },
     )

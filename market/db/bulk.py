@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import Table
@@ -46,7 +47,20 @@ def converter(column_type: Any, sqlite: bool, *, quantised: bool = False) -> Con
         if quantised:
             return _float_or_none if sqlite else _same
 
+        # A batch's quantities and prices repeat (a day's ~480,000 standing orders hold a few
+        # thousand distinct values): each non-zero `Decimal` is converted once per batch.
+        # (Zero is not remembered: -0 and 0 are equal keys and would share a sign.)
+        known: dict[Decimal, Any] = {}
+        decimal = Decimal
+
         def dec(value: Any) -> Any:
+            if value.__class__ is decimal and value:
+                out = known.get(value, known)
+                if out is known:
+                    out = known[value] = (
+                        float(value.quantize(quantum)) if sqlite else value.quantize(quantum)
+                    )
+                return out
             if value is None:
                 return None
             if not isinstance(value, Decimal):
@@ -76,6 +90,18 @@ def _float_or_none(value: Any) -> Any:
     return None if value is None else float(value)
 
 
+def _converters(
+    session: AsyncSession, table: Table, columns: Sequence[str], quantised: bool
+) -> list[Convert]:
+    sqlite = dialect_name(session) == "sqlite"
+    convert: list[Convert] = []
+    for name in columns:
+        column = table.c[name]
+        rule = converter(column.type, sqlite, quantised=quantised)
+        convert.append(float if rule is _float_or_none and not column.nullable else rule)
+    return convert
+
+
 def driver_rows(
     session: AsyncSession,
     table: Table,
@@ -86,15 +112,27 @@ def driver_rows(
 ) -> list[tuple[Any, ...]]:
     """The rows as the driver takes them (converted column by column: `map` of one function
     over a column is much cheaper than a generator per row)."""
-    sqlite = dialect_name(session) == "sqlite"
-    convert: list[Convert] = []
-    for name in columns:
-        column = table.c[name]
-        rule = converter(column.type, sqlite, quantised=quantised)
-        convert.append(float if rule is _float_or_none and not column.nullable else rule)
+    convert = _converters(session, table, columns, quantised)
     if all(c is _same for c in convert):
         return [tuple(r) for r in rows]
-    by_column = list(zip(*rows, strict=True))
+    return _zipped(convert, list(zip(*rows, strict=True)))
+
+
+def driver_columns(
+    session: AsyncSession,
+    table: Table,
+    columns: Sequence[str],
+    values: Sequence[Sequence[Any]],
+    *,
+    quantised: bool = False,
+) -> list[tuple[Any, ...]]:
+    """`driver_rows` of values given column by column (`values[j]` is column `j`'s): a caller
+    holding its rows as dicts takes each column out once (`map(itemgetter)`), and the rows
+    are transposed only once, into the driver's tuples."""
+    return _zipped(_converters(session, table, columns, quantised), values)
+
+
+def _zipped(convert: list[Convert], by_column: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
     return list(
         zip(
             *(
@@ -156,6 +194,7 @@ async def insert_returning_ids(
     columns = list(rows[0])
     n = len(rows)
     conn = await session.connection()
+    by_column = [list(map(itemgetter(c), rows)) for c in columns]
     if dialect_name(session) == "postgresql":
         ids = list(
             (
@@ -165,15 +204,10 @@ async def insert_returning_ids(
                 )
             ).scalars()
         )
-        values = driver_rows(session, table, columns, [[r[c] for c in columns] for r in rows])
-        await _write(
-            session,
-            table.name,
-            ["id", *columns],
-            [(i, *v) for i, v in zip(ids, values, strict=True)],
-        )
+        values = driver_columns(session, table, ["id", *columns], [ids, *by_column])
+        await _write(session, table.name, ["id", *columns], values)
         return [int(i) for i in ids]
-    values = driver_rows(session, table, columns, [[r[c] for c in columns] for r in rows])
+    values = driver_columns(session, table, columns, by_column)
     await _write(session, table.name, columns, values)
     found = await conn.exec_driver_sql(
         f"SELECT last_insert_rowid(), max(id), count(*) FROM {table.name} "

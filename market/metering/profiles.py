@@ -145,18 +145,35 @@ class IntervalClock:
     season: float
     pv_hour: float  # local hour + minute / 60
     pv_day: date
+    #: The PV bell's terms that are the same for every point (`pv_kwh_at`): whether the
+    #: middle is in daylight, the month's share of the yield, its days, twice the day's
+    #: length and the bell's sine. (Kept as terms, not folded: each point's float is the
+    #: formula's, operation by operation.)
+    pv_daylight: bool = False
+    pv_share: float = 0.0
+    pv_days: int = 30
+    pv_two_length: float = 1.0
+    pv_sine: float = 0.0
 
 
 @lru_cache(maxsize=1 << 12)
 def clock(start: datetime, minutes: int, tz: str) -> IntervalClock:
     local = start.astimezone(ZoneInfo(tz)) + timedelta(minutes=minutes / 2)
+    hour = local.hour + local.minute / 60.0
+    sunrise, sunset = DAYLIGHT[local.month - 1]
+    length = sunset - sunrise
     return IntervalClock(
         minutes,
         local,
         local.isoweekday() >= 6,
         SEASON[local.month - 1],
-        local.hour + local.minute / 60.0,
+        hour,
         local.date(),
+        sunrise < hour < sunset,
+        PV_MONTH_SHARE[local.month - 1],
+        calendar.monthrange(local.year, local.month)[1],
+        2 * length,
+        math.sin(math.pi * (hour - sunrise) / length),
     )
 
 
@@ -189,18 +206,14 @@ def pv_kwh(point: PointProfile, start: datetime, minutes: int, tz: str, seed: in
 
 def pv_kwh_at(point: PointProfile, at: IntervalClock, seed: int) -> float:
     """`pv_kwh` with the interval's clock given."""
-    if point.pv_kwp <= 0:
+    if point.pv_kwp <= 0 or not at.pv_daylight:
         return 0.0
-    local = at.local
-    sunrise, sunset = DAYLIGHT[local.month - 1]
-    hour = at.pv_hour
-    if not sunrise < hour < sunset:
-        return 0.0
-    days = calendar.monthrange(local.year, local.month)[1]
-    daily = point.pv_kwp * PV_YIELD_KWH_PER_KWP * PV_MONTH_SHARE[local.month - 1] / days
-    length = sunset - sunrise
-    # ∫ sin(π x / L) dx over the day = 2L/π, so the bell integrates to `daily`.
-    power = daily * math.pi / (2 * length) * math.sin(math.pi * (hour - sunrise) / length)
+    # daily = kWp × yield × the month's share / its days; L = sunset − sunrise, h = the
+    # local hour: ∫ sin(π x / L) dx over the day = 2L/π, so the bell integrates to `daily`.
+    # (The interval's terms come from the clock; the operations are the formula's, in its
+    # order: tests/simulation/test_hot_loop.py.)
+    daily = point.pv_kwp * PV_YIELD_KWH_PER_KWP * at.pv_share / at.pv_days
+    power = daily * math.pi / at.pv_two_length * at.pv_sine
     return power * at.minutes / 60.0 * cloud_factor(seed, at.pv_day, point.key)
 
 
@@ -210,6 +223,10 @@ def other_kwh(point: PointProfile, minutes: int) -> float:
 
 def net_kwh(point: PointProfile, start: datetime, minutes: int, tz: str, seed: int) -> float:
     """Generation minus use in the interval: > 0 surplus, < 0 deficit."""
-    at = clock(start, minutes, tz)
-    generation = pv_kwh_at(point, at, seed) + other_kwh(point, minutes)
+    return net_kwh_at(point, clock(start, minutes, tz), seed)
+
+
+def net_kwh_at(point: PointProfile, at: IntervalClock, seed: int) -> float:
+    """`net_kwh` with the interval's clock given."""
+    generation = pv_kwh_at(point, at, seed) + other_kwh(point, at.minutes)
     return generation - load_kwh_at(point, at)

@@ -224,7 +224,8 @@ async def _place(
     accepted: list[_Accepted] = []
     checks = _Checks(cluster, points, intervals, auctions, now, gate)
     for i, sub in enumerate(submissions):
-        key = _client_key(sub)
+        cid = sub.order.client_order_id  # `_client_key`, inline (once per order)
+        key = None if cid is None else (sub.actor.member_id, cid)
         if key is not None:
             if key in existing:
                 outcomes[i] = existing[key]
@@ -244,7 +245,7 @@ async def _place(
     if accepted:
         with_client_ids = any(a.row["client_order_id"] is not None for a in accepted)
         ids = await _insert(session, accepted, savepoint=savepoint and with_client_ids)
-        changed = list({a.interval.id: a.interval for a in accepted}.values())
+        changed = list({a.row["interval_id"]: a.interval for a in accepted}.values())
         if gate is Gate.OPEN:
             intraday = {a.interval.id for a in accepted if not _day_ahead(a)}
             await still_open(session, [iv for iv in changed if iv.id in intraday])
@@ -252,8 +253,12 @@ async def _place(
                 session, {auctions[a.interval.local_day] for a in accepted if _day_ahead(a)}
             )
         await _audit(session, submissions, accepted, ids)
+        node_of: dict[object, Node] = {}  # point id → its node (a batch names few points)
         for a, order_id in zip(accepted, ids, strict=True):
-            outcomes[a.index] = _Inserted(order_id, a, nodes[a.point.node_id])
+            node = node_of.get(a.row["metering_point_id"])
+            if node is None:
+                node = node_of[a.row["metering_point_id"]] = nodes[a.point.node_id]
+            outcomes[a.index] = _Inserted(order_id, a, node)
         events = [order_event(iv) for iv in changed]
     for i, first in duplicates:
         outcomes[i] = outcomes[first]
@@ -286,7 +291,8 @@ class _Checks:
         self.floor, self.cap = cluster.price_floor, cluster.price_cap
         self.trading = cluster.halted_at is None
         self.own: dict[tuple[int, int], MeteringPoint] = {}
-        self.taking: dict[tuple[int, Market], Interval] = {}
+        #: (interval id, market) → the interval taking the order, and its minutes
+        self.taking: dict[tuple[int, Market], tuple[Interval, int]] = {}
         #: (point id, minutes) → the quantity it can deliver (`check_deliverable`'s limit)
         self.limits: dict[tuple[int, int], Decimal] = {}
 
@@ -304,17 +310,23 @@ class _Checks:
                 self.points.get(order.metering_point_id), order.metering_point_id, sub.actor
             )
             self.own[(sub.actor.member_id, order.metering_point_id)] = point
-        interval = self.taking.get((order.interval_id, order.market))
-        if interval is None:
+        # (ids and minutes as plain values: an ORM attribute read costs a descriptor call,
+        # and a day's standing orders are ~480,000; `order.metering_point_id` is `point.id`)
+        taking = self.taking.get((order.interval_id, order.market))
+        if taking is None:
             interval = self._interval(order)
-            self.taking[(order.interval_id, order.market)] = interval
-        limit = self.limits.get((point.id, interval.minutes))
+            taking = self.taking[(order.interval_id, order.market)] = (
+                interval,
+                interval.minutes,
+            )
+        interval, minutes = taking
+        limit = self.limits.get((order.metering_point_id, minutes))
         if limit is None:
-            limit = self.limits[(point.id, interval.minutes)] = max_quantity_kwh(
-                point, interval.minutes
+            limit = self.limits[(order.metering_point_id, minutes)] = max_quantity_kwh(
+                point, minutes
             )
         if not order.quantity_kwh <= limit:
-            check_deliverable(order.quantity_kwh, point, interval.minutes)  # raises
+            check_deliverable(order.quantity_kwh, point, minutes)  # raises
         return point, interval
 
     def _interval(self, order: OrderInput) -> Interval:
@@ -339,11 +351,13 @@ def order_row(
     """The column values of a newly placed order: the one place they are written."""
     order = sub.order
     # `_value_`: the member's value as a plain attribute (`.value` is a descriptor call;
-    # this runs for each of a day-ahead day's ~480,000 standing orders)
+    # this runs for each of a day-ahead day's ~480,000 standing orders). The ids are the
+    # order's own: `point` and `interval` are the ones it names (looked up by these ids),
+    # and reading them from the ORM objects would be two more descriptor calls.
     return {
         "member_id": sub.actor.member_id,
-        "metering_point_id": point.id,
-        "interval_id": interval.id,
+        "metering_point_id": order.metering_point_id,
+        "interval_id": order.interval_id,
         "side": order.side._value_,
         "quantity_kwh": order.quantity_kwh,
         "price": order.price,

@@ -29,7 +29,7 @@ from market.core.clock import Clock, SystemClock
 from market.core.errors import KlasterError, NotFound
 from market.core.money import ENERGY
 from market.metering.forecast import history_net_kwh
-from market.metering.profiles import PointProfile, net_kwh
+from market.metering.profiles import PointProfile, clock, net_kwh_at
 from market.network.models import MeteringPoint
 from market.trading import notifications
 from market.trading.day_ahead_models import Market
@@ -53,6 +53,9 @@ from market.trading.rules import (
 
 #: Forecast quantities below this are not worth an order (kWh).
 MIN_FORECAST_KWH = Decimal("0.001")
+#: A forecast below this float rounds (half even to the Wh, as `money.energy`) to less than
+#: `MIN_FORECAST_KWH`: its rule places no order, and the Decimal rounding is skipped.
+NO_ORDER_BELOW_KWH = float(MIN_FORECAST_KWH) / 2
 #: Orders placed per pipeline call when materialising; the loop gets a turn between batches.
 #: A day-ahead day places every rule's 92-100 orders (480,000 at 5,000 points); it runs in a
 #: worker process (`market.db.offload`), where a big batch only saves statements.
@@ -174,6 +177,7 @@ def _rule_orders(
         if active is None:
             active = applying[key] = [r for r in rules if r.applies(*key)]
         net: dict[int, float] = {}
+        at = clock(slot.start_utc, slot.minutes, tz)  # `net_kwh`'s clock, once per slot
         for rule in active:
             pid = rule.metering_point_id
             if rule.mode is StandingMode.FIXED:
@@ -182,12 +186,10 @@ def _rule_orders(
                 if pid not in net:
                     known = history.get((pid, slot.start_utc))
                     profile, _kw = points[pid]
-                    net[pid] = (
-                        known
-                        if known is not None
-                        else net_kwh(profile, slot.start_utc, slot.minutes, tz, seed)
-                    )
+                    net[pid] = known if known is not None else net_kwh_at(profile, at, seed)
                 surplus = net[pid] if rule.side is Side.SELL else -net[pid]
+                if surplus < NO_ORDER_BELOW_KWH:
+                    continue  # rounds to less than the minimum: no order (most nights' rules)
                 # `energy` of a float, written out
                 wanted = Decimal(repr(max(0.0, surplus))).quantize(ENERGY, ROUND_HALF_EVEN)
                 if rule.quantity_kwh is not None:

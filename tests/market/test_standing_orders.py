@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from market.core.errors import Forbidden, KlasterError, NotFound, OrderRejected
@@ -197,3 +200,13 @@ def test_rule_orders_per_slot_follow_each_rules_weekdays_hours_and_validity() ->
         (103, 1, fifteen, 7),
         (104, 1, fifteen, 7),
     ]  # fmt: skip
+
+
+@given(st.floats(min_value=-1.0, max_value=0.01, allow_nan=False))
+def test_a_forecast_skipped_before_rounding_would_round_to_no_order(surplus: float) -> None:
+    # `_rule_orders` skips a forecast below `NO_ORDER_BELOW_KWH` without rounding it: exactly
+    # those that `energy` rounds below the minimum order (the boundary itself is rounded)
+    if surplus < standing.NO_ORDER_BELOW_KWH:
+        assert energy(max(0.0, surplus)) < standing.MIN_FORECAST_KWH
+    assert energy(standing.NO_ORDER_BELOW_KWH) < standing.MIN_FORECAST_KWH  # half even: 0.000
+    assert energy(math.nextafter(standing.NO_ORDER_BELOW_KWH, 1.0)) == standing.MIN_FORECAST_KWH
