@@ -6,7 +6,7 @@ import hashlib
 import json
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -163,7 +163,6 @@ async def build_problems(
         by_interval[row[0]].append(row)
     nodes_t = tuple(ProblemNode(n.code) for n in nodes)
     node_index = {n.id: k for k, n in enumerate(nodes)}
-    zero = (Decimal(0), Decimal(0))
     # what every interval of the batch shares: the lines and grid connections at their full
     # limits (an interval's day-ahead usage replaces only the ones it uses; `_headroom` of
     # no usage is the full limit), and the ids
@@ -213,7 +212,13 @@ async def build_problems(
             lines=tuple(
                 full
                 if ln.id not in used_lines
-                else replace(full, capacity_kw=_headroom(ln.capacity_kw, used_lines[ln.id]))
+                else ProblemLine(
+                    full.id,
+                    full.from_node,
+                    full.to_node,
+                    _headroom(ln.capacity_kw, used_lines[ln.id]),
+                    full.reactance,
+                )
                 for ln, full in zip(lines, full_lines, strict=True)
             )
             if used_lines
@@ -221,10 +226,12 @@ async def build_problems(
             grid_connections=tuple(
                 full
                 if g.node_id not in used_grid
-                else replace(
-                    full,
-                    import_limit_kw=_headroom(g.import_limit_kw, used_grid.get(g.node_id, zero)[0]),
-                    export_limit_kw=_headroom(g.export_limit_kw, used_grid.get(g.node_id, zero)[1]),
+                else GridConn(
+                    full.node,
+                    full.import_price,
+                    full.export_price,
+                    _headroom(g.import_limit_kw, used_grid[g.node_id][0]),
+                    _headroom(g.export_limit_kw, used_grid[g.node_id][1]),
                 )
                 for g, full in zip(conns, full_conns, strict=True)
             )
