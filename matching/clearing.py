@@ -143,7 +143,7 @@ def clear(problem: ClearingProblem, memo: Memo | None = None) -> ClearingResult:
     result, placed = _clear(inner)
     if key is not None:
         assert memo is not None
-        memo.put(key, (lab, replace(result, timings=_NO_TIME), placed))
+        memo.put(key, (lab, replace(result, timings=_NO_TIME), placed), len(problem.orders))
     return _restore(problem, result, placed, lab, label_ms, t_all)
 
 

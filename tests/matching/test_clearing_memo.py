@@ -127,8 +127,9 @@ def test_time_limited_and_large_problems_are_not_memoised() -> None:
 
 
 def test_the_oldest_entries_are_forgotten() -> None:
-    memo = Memo(max_entries=2)
+    memo = Memo(max_held_orders=40)
     ps = [random_problem(20, 4, seed=s) for s in range(3)]
+    assert all(len(p.orders) == 20 for p in ps)
     for p in ps:
         clear(p, memo)
     assert len(memo) == 2
