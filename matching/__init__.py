@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from matching.clearing import clear
     from matching.document import clear_document
+    from matching.memo import Memo
     from matching.problem import (
         ClearingProblem,
         GridConnection,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "clear": "matching.clearing",
     "clear_document": "matching.document",
+    "Memo": "matching.memo",
     **dict.fromkeys(
         (
             "ClearingProblem",
@@ -70,6 +72,7 @@ __all__ = [
     "GridConnection",
     "Interval",
     "Line",
+    "Memo",
     "Network",
     "Node",
     "Order",

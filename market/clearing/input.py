@@ -18,6 +18,7 @@ from market.clearing.day_ahead_models import DayAheadFlow, DayAheadGrid, DayAhea
 from market.network.models import GridConnection, Line, MeteringPoint, Node
 from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction, Market
 from market.trading.models import Interval, Order, OrderStatus
+from matching.memo import Memo
 from matching.problem import ClearingProblem, OrderBook
 from matching.problem import GridConnection as GridConn
 from matching.problem import Interval as ProblemInterval
@@ -162,7 +163,33 @@ async def build_problems(
         by_interval[row[0]].append(row)
     nodes_t = tuple(ProblemNode(n.code) for n in nodes)
     node_index = {n.id: k for k, n in enumerate(nodes)}
-    zero = (Decimal(0), Decimal(0))
+    # what every interval of the batch shares: the lines and grid connections at their full
+    # limits (an interval's day-ahead usage replaces only the ones it uses; `_headroom` of
+    # no usage is the full limit), and the ids
+    full_lines = tuple(
+        ProblemLine(
+            id=ln.code,
+            from_node=node_code[ln.from_node_id],
+            to_node=node_code[ln.to_node_id],
+            capacity_kw=_headroom(ln.capacity_kw, Decimal(0)),
+            reactance=None if ln.reactance is None else float(ln.reactance),
+        )
+        for ln in lines
+    )
+    full_conns = tuple(
+        GridConn(
+            node=node_code[g.node_id],
+            import_price=float(g.import_price),
+            export_price=float(g.export_price),
+            import_limit_kw=_headroom(g.import_limit_kw, Decimal(0)),
+            export_limit_kw=_headroom(g.export_limit_kw, Decimal(0)),
+        )
+        for g in conns
+    )
+    node_ids = [n.id for n in nodes]
+    line_ids = [ln.id for ln in lines]
+    grid_node_ids = [g.node_id for g in conns]
+    grid_prices = [(g.import_price, g.export_price) for g in conns]
     built = []
     for interval in intervals:
         used_lines, used_grid = usage[interval.id]
@@ -183,25 +210,33 @@ async def build_problems(
         network = ProblemNetwork(
             nodes=nodes_t,
             lines=tuple(
-                ProblemLine(
-                    id=ln.code,
-                    from_node=node_code[ln.from_node_id],
-                    to_node=node_code[ln.to_node_id],
-                    capacity_kw=_headroom(ln.capacity_kw, used_lines.get(ln.id, Decimal(0))),
-                    reactance=None if ln.reactance is None else float(ln.reactance),
+                full
+                if ln.id not in used_lines
+                else ProblemLine(
+                    full.id,
+                    full.from_node,
+                    full.to_node,
+                    _headroom(ln.capacity_kw, used_lines[ln.id]),
+                    full.reactance,
                 )
-                for ln in lines
-            ),
+                for ln, full in zip(lines, full_lines, strict=True)
+            )
+            if used_lines
+            else full_lines,
             grid_connections=tuple(
-                GridConn(
-                    node=node_code[g.node_id],
-                    import_price=float(g.import_price),
-                    export_price=float(g.export_price),
-                    import_limit_kw=_headroom(g.import_limit_kw, used_grid.get(g.node_id, zero)[0]),
-                    export_limit_kw=_headroom(g.export_limit_kw, used_grid.get(g.node_id, zero)[1]),
+                full
+                if g.node_id not in used_grid
+                else GridConn(
+                    full.node,
+                    full.import_price,
+                    full.export_price,
+                    _headroom(g.import_limit_kw, used_grid[g.node_id][0]),
+                    _headroom(g.export_limit_kw, used_grid[g.node_id][1]),
                 )
-                for g in conns
-            ),
+                for g, full in zip(conns, full_conns, strict=True)
+            )
+            if used_grid
+            else full_conns,
         )
         problem = ClearingProblem(
             ProblemInterval(interval.start_utc, interval.minutes),
@@ -218,10 +253,10 @@ async def build_problems(
             ProblemInput(
                 problem=problem,
                 order_ids=order_ids,
-                node_ids=[n.id for n in nodes],
-                line_ids=[ln.id for ln in lines],
-                grid_node_ids=[g.node_id for g in conns],
-                grid_prices=[(g.import_price, g.export_price) for g in conns],
+                node_ids=node_ids,
+                line_ids=line_ids,
+                grid_node_ids=grid_node_ids,
+                grid_prices=grid_prices,
                 excluded_order_ids=excluded,
                 order_points=tuple(order_points),
             )
@@ -263,7 +298,8 @@ def result_hash(problem: ClearingProblem, result: ClearingResult) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def solve(problem: ClearingProblem) -> ClearingResult:
+def solve(problem: ClearingProblem, memo: Memo | None = None) -> ClearingResult:
+    """`matching.clear`; with a `memo`, repeats of a problem's data reuse its clearing."""
     from matching import clear
 
-    return clear(problem)
+    return clear(problem, memo)

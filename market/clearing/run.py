@@ -40,6 +40,7 @@ from market.core.events import INTERVAL_CLEARED, Publisher, publish_safely
 from market.db.engine import unit_of_work
 from market.db.lease import Lease
 from market.trading.models import Interval, IntervalStatus, Order, OrderStatus
+from matching.memo import Memo
 from matching.problem import ProblemError
 from matching.result import ClearingResult
 
@@ -47,11 +48,12 @@ log = logging.getLogger("klaster.clearing")
 
 
 def solve_and_convert(
-    inp: ProblemInput, *, audited: bool = True
+    inp: ProblemInput, *, audited: bool = True, memo: Memo | None = None
 ) -> tuple[ClearingResult, Converted]:
     """Solve and turn the floats into stored decimals: the CPU-bound part, off the loop.
-    `audited=False`: without the audit hashes and stored problem (simulated runs)."""
-    result = solve(inp.problem)
+    `audited=False`: without the audit hashes and stored problem (simulated runs); `memo`:
+    repeats of a problem's data reuse its clearing (`matching.memo`; the same result)."""
+    result = solve(inp.problem, memo)
     return result, convert(inp, result, audited=audited)
 
 

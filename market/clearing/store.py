@@ -25,12 +25,11 @@ from market.core.money import (
     AMOUNT,
     AMOUNT_PLACES,
     ENERGY,
+    PRICE,
     allocate_rounded,
-    energy,
     largest_remainder,
     largest_remainder_units,
 )
-from market.core.money import price as round_price
 from market.db.base import Base, Dec, UTCDateTime
 from market.db.engine import insert_returning_ids
 from market.trading.models import Interval, Order, OrderStatus
@@ -42,18 +41,29 @@ PRICE_LIMIT = Decimal("999999")
 CHUNK = 1000
 
 
+_PRICE_LIMIT_F = float(PRICE_LIMIT)
+_UNFILLED, _FILLED, _PARTLY = (
+    OrderStatus.UNFILLED.value,
+    OrderStatus.FILLED.value,
+    OrderStatus.PARTLY_FILLED.value,
+)
+#: `money.price`/`money.energy` of a float written out (a hot path: ~100 a clearing):
+#: `Decimal(repr(x)).quantize(quantum, ROUND_HALF_EVEN)`, what `money.quantize` does.
+_dec = Decimal
+
+
 def _bound(value: float) -> Decimal | None:
-    if not math.isfinite(value) or abs(value) >= float(PRICE_LIMIT):
+    if not math.isfinite(value) or abs(value) >= _PRICE_LIMIT_F:
         return None
-    return round_price(value)
+    return _dec(repr(value)).quantize(PRICE, ROUND_HALF_EVEN)
 
 
 def _status_of(accepted: Decimal, quantity: Decimal) -> str:
     if accepted <= 0:
-        return OrderStatus.UNFILLED.value
+        return _UNFILLED
     if accepted >= quantity:
-        return OrderStatus.FILLED.value
-    return OrderStatus.PARTLY_FILLED.value
+        return _FILLED
+    return _PARTLY
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +107,11 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
     ok = result.ok
     n_orders = len(book)
     accepted_f = result.accepted_kwh if ok else np.zeros(n_orders)
-    node_price = [round_price(float(p)) if ok else Decimal("0.0000") for p in result.price]
+    node_price = (
+        [_dec(repr(p)).quantize(PRICE, ROUND_HALF_EVEN) for p in result.price.tolist()]
+        if ok
+        else [Decimal("0.0000")] * len(result.price)
+    )
     # `energy` written out over Python floats (one per order: ~480,000 a day at 5,000 points)
     quantity = [
         Decimal(repr(q)).quantize(ENERGY, ROUND_HALF_EVEN) for q in book.quantity_kwh.tolist()
@@ -127,8 +141,14 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
         for k, a in zip(ks, allocate_rounded(exact, AMOUNT_PLACES), strict=True):
             amounts[k] = a
 
-    import_kwh = [energy(float(v)) if ok else Decimal("0.000") for v in result.import_kwh]
-    export_kwh = [energy(float(v)) if ok else Decimal("0.000") for v in result.export_kwh]
+    import_kwh = [
+        _dec(repr(v)).quantize(ENERGY, ROUND_HALF_EVEN) if ok else Decimal("0.000")
+        for v in result.import_kwh.tolist()
+    ]
+    export_kwh = [
+        _dec(repr(v)).quantize(ENERGY, ROUND_HALF_EVEN) if ok else Decimal("0.000")
+        for v in result.export_kwh.tolist()
+    ]
     tr = result.trades
     trade_q = [Decimal("0.000")] * len(tr)
     sellers, buyers = tr.seller.tolist(), tr.buyer.tolist()
@@ -176,23 +196,26 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
     }
     node_rows, line_rows, grid_rows, trade_rows = [], [], [], []
     if ok:
+        lows, highs = result.price_low.tolist(), result.price_high.tolist()
         node_rows = [
             {
                 "node_id": inp.node_ids[n],
                 "price": node_price[n],
-                "price_low": _bound(float(result.price_low[n])),
-                "price_high": _bound(float(result.price_high[n])),
+                "price_low": _bound(lows[n]),
+                "price_high": _bound(highs[n]),
                 "bought_kwh": bought[n],
                 "sold_kwh": sold[n],
             }
             for n in range(len(inp.node_ids))
         ]
+        flows, limits = result.flow_kwh.tolist(), result.line_limit_kwh.tolist()
+        congested = result.line_congested.tolist()
         line_rows = [
             {
                 "line_id": inp.line_ids[m],
-                "flow_kwh": energy(float(result.flow_kwh[m])),
-                "limit_kwh": energy(float(result.line_limit_kwh[m])),
-                "congested": bool(result.line_congested[m]),
+                "flow_kwh": _dec(repr(flows[m])).quantize(ENERGY, ROUND_HALF_EVEN),
+                "limit_kwh": _dec(repr(limits[m])).quantize(ENERGY, ROUND_HALF_EVEN),
+                "congested": bool(congested[m]),
             }
             for m in range(len(inp.line_ids))
         ]
