@@ -508,9 +508,11 @@ async def _audit(
     ]
     if not entries:
         return
+    # The table, not the mapped class: the ORM's bulk insert would collect each row again.
+    table = cast(Table, AuditEntry.__table__)
     if dialect_name(session) == "postgresql":
         # With RETURNING, SQLAlchemy sends the rows as one multi-row INSERT (asyncpg's
         # executemany would execute the statement once per row); the ids are not needed.
-        await session.execute(insert(AuditEntry).returning(AuditEntry.id), entries)
+        await session.execute(insert(table).returning(table.c.id), entries)
     else:
-        await session.execute(insert(AuditEntry), entries)
+        await session.execute(insert(table), entries)
