@@ -45,6 +45,7 @@ from market.trading.day_ahead_gate import (
     auctions_still_open,
     check_auction_closing,
     open_auction,
+    open_auction_day,
 )
 from market.trading.day_ahead_models import (
     AuctionStatus,
@@ -57,7 +58,7 @@ from market.trading.day_ahead_models import (
 from market.trading.halt import check_trading
 from market.trading.models import Interval, Side
 from market.trading.order_input import OrderInput
-from market.trading.pipeline import Placement, Submission, place
+from market.trading.pipeline import Locked, Placement, Submission, place
 from market.trading.rules import (
     check_own_point,
     check_price_band,
@@ -736,11 +737,10 @@ async def place_profile(
     cluster = await get_cluster(session)
     check_trading(cluster)
     now = clock.now()
-    await open_auction(session, cluster, inp.local_day, now)
-    rows = await session.execute(
-        select(Interval.number, Interval.id).where(Interval.local_day == inp.local_day)
-    )
-    ids = {k: v for k, v in rows.all()}
+    # The auction with the day's intervals, FOR SHARE as the pipeline would lock them: handed
+    # to it (`Locked`), so neither is read again.
+    auction, day = await open_auction_day(session, cluster, inp.local_day, now)
+    ids = {iv.number: iv.id for iv in day}
     submissions = []
     for number_, quantity in enumerate(inp.quantities_kwh, start=1):
         if quantity <= 0:
@@ -756,7 +756,8 @@ async def place_profile(
             market=Market.DAY_AHEAD,
         )
         submissions.append(Submission(actor, order))
-    placement = await place(session, clock, submissions)
+    locked = Locked({iv.id: iv for iv in day}, {inp.local_day: auction})
+    placement = await place(session, clock, submissions, locked=locked)
     for outcome in placement.results:
         if isinstance(outcome, KlasterError):
             if outcome.field in ("quantity_kwh",):

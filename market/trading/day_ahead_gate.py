@@ -136,11 +136,8 @@ def check_auction_closing(auction: DayAheadAuction | None, day: date) -> None:
         )
 
 
-async def open_auction(
-    session: AsyncSession, cluster: Cluster, day: date, now: datetime
-) -> DayAheadAuction:
-    """The auction of `day` (created if missing, with its intervals), locked FOR SHARE, if it
-    takes orders at `now`."""
+def _check_gate_ahead(cluster: Cluster, day: date, now: datetime) -> None:
+    """The cluster runs day-ahead auctions and the gate of `day` is ahead at `now`."""
     if not day_ahead_enabled(cluster):
         raise ValidationFailed("local_day", "this cluster runs no day-ahead auction")
     gate = gate_closure(cluster, day)
@@ -152,6 +149,14 @@ async def open_auction(
             day=day,
             gate_closure=gate,
         )
+
+
+async def open_auction(
+    session: AsyncSession, cluster: Cluster, day: date, now: datetime
+) -> DayAheadAuction:
+    """The auction of `day` (created if missing, with its intervals), locked FOR SHARE, if it
+    takes orders at `now`."""
+    _check_gate_ahead(cluster, day, now)
     auction = await session.scalar(auctions_for_share([day]))
     if auction is None:
         await ensure_day(session, cluster, day, now)
@@ -159,6 +164,33 @@ async def open_auction(
     check_auction_open(auction, day, now)
     assert auction is not None
     return auction
+
+
+async def open_auction_day(
+    session: AsyncSession, cluster: Cluster, day: date, now: datetime
+) -> tuple[DayAheadAuction, list[Interval]]:
+    """`open_auction` with the day's intervals (id order), both FOR SHARE, in one statement
+    (a profile's placement: one round trip, not two)."""
+    _check_gate_ahead(cluster, day, now)
+    rows = (await session.execute(_day_for_share(day))).all()
+    if not rows:
+        await ensure_day(session, cluster, day, now)
+        rows = (await session.execute(_day_for_share(day))).all()
+    auction = rows[0][0] if rows else None
+    check_auction_open(auction, day, now)
+    assert auction is not None
+    return auction, [iv for _, iv in rows]
+
+
+def _day_for_share(day: date) -> Select[DayAheadAuction, Interval]:
+    """The auction of `day` joined with its intervals, FOR SHARE (rows of both tables)."""
+    return (
+        select(DayAheadAuction, Interval)
+        .join(Interval, Interval.local_day == DayAheadAuction.local_day)
+        .where(DayAheadAuction.local_day == day)
+        .order_by(Interval.id)
+        .with_for_update(read=True)
+    )
 
 
 async def auctions_still_open(session: AsyncSession, auctions: Iterable[DayAheadAuction]) -> None:

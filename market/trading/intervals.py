@@ -161,6 +161,8 @@ async def still_open(session: AsyncSession, intervals: Iterable[Interval]) -> No
     if session.get_bind().dialect.name != "sqlite":
         return
     wanted = {iv.id: iv for iv in intervals}
+    if not wanted:  # (a day-ahead placement: its auction is re-checked instead)
+        return
     rows = await session.execute(
         select(Interval.id, Interval.status).where(Interval.id.in_(wanted))
     )

@@ -11,12 +11,15 @@ attribute or rule is written here once.
   point, open gate, deliverable quantity); a submission that breaks a rule gets its error as
   its outcome and does not affect the others. (The form of each value was checked when it
   was parsed into an `OrderInput`, by the same parser for every entry point.)
+  A caller that has read the intervals and their day-ahead auctions FOR SHARE in its own
+  transaction already (`place_profile`: one day's) passes them (`Locked`): not read again.
 - **insert in bulk**: one INSERT of every accepted row (Core: the ORM would insert and fetch
-  ids one row at a time; rows without a client order id, which need no retry handling, as
-  plain tuples through `market.db.bulk`: a day-ahead day places ~480,000), then the gate
-  re-check SQLite needs (`intervals.still_open`).
+  ids one row at a time; from `COPY_ROWS` rows without a client order id, which need no retry
+  handling, as plain tuples through `market.db.bulk`: a day-ahead day places ~480,000), then
+  the gate re-check SQLite needs (`intervals.still_open`).
 - **audit**: one INSERT of their audit entries (orders of a standing rule are not audited
-  one by one: the rule's own entries say what it places).
+  one by one: the rule's own entries say what it places); on PostgreSQL one multi-row
+  statement (SQLAlchemy's "insertmanyvalues"), not one execution per row.
 - **gate**: members' orders need the gate ahead (`Gate.OPEN`); the scheduler places the
   orders of standing rules when an interval is created and in the transaction that closes
   its gate (`Gate.CLOSING`: open or just closed, not yet cleared).
@@ -32,7 +35,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from types import SimpleNamespace
@@ -82,6 +85,10 @@ LOOKUPS_PER_STATEMENT = 256
 #: Rows from which an insert takes the bulk path (`market.db.bulk`); a page's single order
 #: keeps the plain INSERT (a COPY costs more to start than it saves on a few rows).
 BULK_ROWS = 32
+#: PostgreSQL: rows from which the bulk path's COPY pays. Below, one multi-row INSERT ...
+#: RETURNING is one round trip where the COPY takes three (ids from the sequence, COPY start,
+#: COPY end): a 96-value profile's orders.
+COPY_ROWS = 1000
 #: What a newly placed order has in the columns its row does not set.
 NOT_CLEARED = {"accepted_kwh": None, "clearing_price": None, "amount_pln": None}
 _OPEN = OrderStatus.OPEN.value
@@ -125,6 +132,15 @@ class _Inserted:
         a = self.accepted
         order = cast(Any, SimpleNamespace(id=self.order_id, **a.row, **NOT_CLEARED))
         return order_view(order, a.interval, a.point, self.node)
+
+
+@dataclass(frozen=True, slots=True)
+class Locked:
+    """Intervals (by id) and day-ahead auctions (by local day) the caller has read FOR SHARE
+    in this transaction: `place` does not read them again."""
+
+    intervals: dict[int, Interval]
+    auctions: dict[date, DayAheadAuction]
 
 
 @dataclass(slots=True)
@@ -173,17 +189,18 @@ async def place(
     submissions: Sequence[Submission],
     *,
     gate: Gate = Gate.OPEN,
+    locked: Locked | None = None,
 ) -> Placement:
     """Place the submissions (see the module's doc). Raises only on what is not a rule error;
     the caller's transaction is then to be rolled back."""
     if not submissions:
         return Placement([])
     try:
-        return await _place(session, clock, submissions, gate, savepoint=True)
+        return await _place(session, clock, submissions, gate, savepoint=True, locked=locked)
     except _ClientIdTaken:
         # Another transaction committed one of our client order ids after we looked: look
         # again (it is found now, and its order is the outcome, as for any retry).
-        return await _place(session, clock, submissions, gate, savepoint=False)
+        return await _place(session, clock, submissions, gate, savepoint=False, locked=locked)
 
 
 async def place_one(session: AsyncSession, clock: Clock, submission: Submission) -> Placement:
@@ -202,19 +219,26 @@ async def _place(
     gate: Gate,
     *,
     savepoint: bool,
+    locked: Locked | None,
 ) -> Placement:
     cluster, points, nodes = await _resolve_points(session, submissions)
-    intervals = {
-        iv.id: iv
-        for iv in await session.scalars(for_share(s.order.interval_id for s in submissions))
-    }
+    if locked is not None and all(s.order.interval_id in locked.intervals for s in submissions):
+        intervals = locked.intervals
+    else:
+        locked = None
+        intervals = {
+            iv.id: iv
+            for iv in await session.scalars(for_share(s.order.interval_id for s in submissions))
+        }
     days = {
         iv.local_day
         for s in submissions
         if s.order.market is Market.DAY_AHEAD and (iv := intervals.get(s.order.interval_id))
     }
     auctions: dict[object, DayAheadAuction] = {}
-    if days:
+    if locked is not None and days <= locked.auctions.keys():
+        auctions = {day: locked.auctions[day] for day in days}
+    elif days:
         auctions = {a.local_day: a for a in await session.scalars(auctions_for_share(days))}
     existing = await _used_client_ids(session, submissions)
     now = clock.now()
@@ -446,7 +470,9 @@ async def _insert(
     another transaction and ours is still usable to look again."""
     table = cast(Table, Order.__table__)
     rows = [a.row for a in accepted]
-    if len(rows) >= BULK_ROWS and all(row["client_order_id"] is None for row in rows):
+    postgres = dialect_name(session) == "postgresql"
+    enough = len(rows) >= (COPY_ROWS if postgres else BULK_ROWS)
+    if enough and all(row["client_order_id"] is None for row in rows):
         # No client order id, so no retry to recognise: the bulk path, without SQLAlchemy's
         # per-row parameter processing (a day-ahead day places ~480,000 standing orders). A
         # unique (rule, interval) clash of two schedulers still fails the transaction.
@@ -494,5 +520,13 @@ async def _audit(
         for a, order_id in zip(accepted, ids, strict=True)
         if a.row["standing_order_id"] is None
     ]
-    if entries:
-        await session.execute(insert(AuditEntry), entries)
+    if not entries:
+        return
+    # The table, not the mapped class: the ORM's bulk insert would collect each row again.
+    table = cast(Table, AuditEntry.__table__)
+    if dialect_name(session) == "postgresql":
+        # With RETURNING, SQLAlchemy sends the rows as one multi-row INSERT (asyncpg's
+        # executemany would execute the statement once per row); the ids are not needed.
+        await session.execute(insert(table).returning(table.c.id), entries)
+    else:
+        await session.execute(insert(table), entries)

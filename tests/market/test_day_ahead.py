@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 
 import anyio
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from market.access.models import AuditEntry
 from market.clearing import day_ahead as da_clearing
 from market.clearing.day_ahead_models import (
     DayAheadFlow,
@@ -112,6 +113,53 @@ async def test_a_profile_places_one_day_ahead_order_per_interval(world: World) -
         )
         assert interval is not None
         assert len((await build_problem(s, interval)).order_ids) == 0
+
+
+async def test_a_profile_reads_its_day_once_and_writes_orders_and_audit_in_one_go(
+    world: World,
+) -> None:
+    """Issue 13: a profile's placement is a few round trips. The auction and the day's
+    intervals are read once (one statement, both FOR SHARE), the orders are one INSERT and
+    their 16 audit entries one more (not one execution per row), and each entry names its
+    order."""
+    async with unit_of_work(world.db.sessions) as s:  # creates the day
+        await day_ahead.place_profile(s, world.alice, world.clock, _profile(world))
+    statements: list[tuple[str, bool]] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        statements.append((" ".join(statement.split()), many))
+
+    engine = world.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        async with unit_of_work(world.db.sessions) as s:
+            placement = await day_ahead.place_profile(
+                s, world.alice, world.clock, _profile(world, side="buy")
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert placement.placed == 16
+    # (SQLite re-checks the auction's status after the insert: `auctions_still_open`.)
+    reads_day = [t for t, _ in statements if "FROM day_ahead_auctions" in t and ".id IN" not in t]
+    reads_intervals = [t for t, _ in statements if "FROM intervals" in t or "JOIN intervals" in t]
+    assert len(reads_day) == 1 and reads_intervals == reads_day
+    orders = [(t, many) for t, many in statements if t.startswith("INSERT INTO orders")]
+    audit = [(t, many) for t, many in statements if t.startswith("INSERT INTO audit_log")]
+    assert len(orders) == 1 and len(audit) == 1
+    if world.db.backend == "postgresql":
+        # One statement carrying every row (SQLAlchemy's "insertmanyvalues"), not asyncpg's
+        # executemany of one row each.
+        assert audit[0][0].count("), (") == 15
+    async with world.session() as s:
+        ids = {o.order_id for o in placement.results if not isinstance(o, KlasterError)}
+        logged = (
+            await s.scalars(
+                select(AuditEntry.entity_id).where(
+                    AuditEntry.entity == "order", AuditEntry.entity_id.in_([str(i) for i in ids])
+                )
+            )
+        ).all()
+    assert sorted(int(i) for i in logged) == sorted(ids) and len(ids) == 16
 
 
 async def test_an_hourly_curve_becomes_quarter_hour_quantities(world: World) -> None:
