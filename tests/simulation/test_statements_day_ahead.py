@@ -75,8 +75,8 @@ async def test_failed_intraday_hours_settle_day_ahead_against_meter_data(
 
     real = run.solve
 
-    def failing(problem: Any) -> Any:
-        result = real(problem)
+    def failing(problem: Any, memo: Any = None) -> Any:
+        result = real(problem, memo)
         if 9 <= problem.interval.start.astimezone(UTC).hour < 12:
             return replace(result, status=Status.ERROR, reason="test: intraday failed")
         return result
