@@ -60,13 +60,14 @@ WORKER_NICE = 10
 PARENT_CHECK_S = 1.0
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int) -> None:
     with contextlib.suppress(OSError):  # not allowed here: the default priority then
         os.nice(WORKER_NICE)
     # A pool's worker outlives a parent that was killed (SIGKILL, OOM): it would sit idle
     # holding its memory for good. It leaves when its parent is gone; a step it was running
     # is abandoned uncommitted, and the lease lets another worker take the work over.
-    parent = os.getppid()
+    # `parent` is the pid the pool's owner gave (not `getppid()` read here: a parent killed
+    # while this worker was still starting would leave it reading 1, init, for good).
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 
@@ -111,6 +112,7 @@ class ProcessOffload:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker,
+                initargs=(os.getpid(),),
             )
         return self._pool
 

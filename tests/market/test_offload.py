@@ -114,3 +114,30 @@ def test_a_worker_whose_parent_was_killed_leaves() -> None:
             parent.wait(10)
         if parent.stdout is not None:
             parent.stdout.close()
+
+
+_LATE_WORKER = """
+import sys, time
+from market.db.offload import _start_worker
+_start_worker(int(sys.argv[1]))
+time.sleep(30)
+"""
+
+
+def test_a_worker_whose_parent_died_while_it_started_leaves() -> None:
+    """The pool's owner passes its pid: a worker whose owner was killed before the worker's
+    initializer ran (it reads `getppid()` = 1 then) still sees it is orphaned and exits."""
+    import subprocess
+    import sys
+
+    # The owner it is told about is a process that has already exited (as a killed owner
+    # has); its real parent, this test, lives on.
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(10)
+    worker = subprocess.Popen([sys.executable, "-c", _LATE_WORKER, str(gone.pid)])
+    try:
+        assert worker.wait(15) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
