@@ -63,11 +63,18 @@ PARENT_CHECK_S = 1.0
 def _start_worker(parent: int) -> None:
     with contextlib.suppress(OSError):  # not allowed here: the default priority then
         os.nice(WORKER_NICE)
-    # A pool's worker outlives a parent that was killed (SIGKILL, OOM): it would sit idle
-    # holding its memory for good. It leaves when its parent is gone; a step it was running
-    # is abandoned uncommitted, and the lease lets another worker take the work over.
-    # `parent` is the pid the pool's owner gave (not `getppid()` read here: a parent killed
-    # while this worker was still starting would leave it reading 1, init, for good).
+    exit_with_parent(parent)
+
+
+def exit_with_parent(parent: int) -> None:
+    """In a worker process (a pool's initializer): leave when `parent` is gone.
+
+    A pool's worker outlives a parent that was killed (SIGKILL, OOM): it would sit idle
+    holding its memory for good (or run its job to the end for nobody). It leaves when its
+    parent is gone; a step it was running is abandoned uncommitted, and the lease lets
+    another worker take the work over. `parent` is the pid the pool's owner gave (not
+    `getppid()` read here: a parent killed while this worker was still starting would leave
+    it reading 1, init, for good)."""
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
 
 

@@ -31,15 +31,17 @@ re-run, and with any number of `workers`).
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
 import random
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
@@ -75,6 +77,11 @@ from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction
 from market.trading.models import Interval, IntervalStatus
 from market.trading.standing import materialise
 from matching.memo import Memo
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.managers import SyncManager
+
 
 WORKER = "simulate"
 #: `cleared_at` of simulated intervals (fixed, so a run is reproducible).
@@ -410,7 +417,6 @@ class Simulation:
         import multiprocessing
         import sqlite3
         import tempfile
-        from concurrent.futures import ProcessPoolExecutor
 
         began = time.perf_counter()
         engine = self.sessions.kw["bind"]
@@ -463,10 +469,7 @@ class Simulation:
                 source.close()
             context = multiprocessing.get_context("spawn")
             loop = asyncio.get_running_loop()
-            with (
-                context.Manager() as manager,
-                ProcessPoolExecutor(len(jobs), mp_context=context) as pool,
-            ):
+            with _worker_processes(context, len(jobs)) as (manager, pool):
                 done_days = manager.Queue()
                 futures = [
                     loop.run_in_executor(pool, _work, job, params, done_days) for job in jobs
@@ -975,3 +978,28 @@ class Simulation:
                 "phases_cpu_s": {k: round(v, 2) for k, v in sorted(self.cpu_phases.items())},
             },
         }
+
+
+@contextlib.contextmanager
+def _worker_processes(
+    context: Any, workers: int
+) -> Iterator[tuple[SyncManager, ProcessPoolExecutor]]:
+    """The several-worker run's processes: a manager (the progress queue) and a pool. Each
+    leaves when this process is gone (`exit_with_parent`): a run whose process was killed
+    (the coordinator's run, a benchmark stopped) would otherwise leave its workers simulating
+    for nobody, then idle for good."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.managers import SyncManager
+
+    from market.db.offload import exit_with_parent
+
+    owner = os.getpid()
+    manager = SyncManager(ctx=context)
+    manager.start(exit_with_parent, (owner,))
+    try:
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=exit_with_parent, initargs=(owner,)
+        ) as pool:
+            yield manager, pool
+    finally:
+        manager.shutdown()

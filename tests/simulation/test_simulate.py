@@ -155,3 +155,64 @@ def test_two_workers_give_the_summary_of_one_process(tmp_path: Path) -> None:
     one, two = run(1), run(2)
     assert one["intervals"] == 23 + 24 + 24 and one["day_ahead"]["auctions"] == 3
     assert _figures(two) == _figures(one)
+
+
+_OWNER = """
+import multiprocessing, os, time
+from market.simulation.engine import _worker_processes
+
+with _worker_processes(multiprocessing.get_context("spawn"), 2) as (manager, pool):
+    futures = [pool.submit(time.sleep, 0.2) for _ in range(4)]
+    [f.result() for f in futures]
+    print(manager._process.pid, *pool._processes, flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_simulation_whose_process_was_killed_leaves_no_workers() -> None:
+    """SIGKILL a several-worker run's process: its manager and pool workers exit within
+    seconds (before, they ran on for nobody, then idled for good)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    owner = subprocess.Popen([sys.executable, "-c", _OWNER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        children = [int(pid) for pid in owner.stdout.readline().split()]
+        assert len(children) == 3
+        for pid in children:
+            os.kill(pid, 0)  # alive while their owner is
+        owner.send_signal(signal.SIGKILL)
+        owner.wait(10)
+        deadline = time.monotonic() + 15
+        alive = children
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = [pid for pid in alive if _running(pid)]
+        for pid in alive:
+            os.kill(pid, signal.SIGKILL)
+        assert not alive, f"still running 15 s after their owner was killed: {alive}"
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait(10)
+        if owner.stdout is not None:
+            owner.stdout.close()
+
+
+def _running(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped by init) counts as gone
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
