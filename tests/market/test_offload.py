@@ -88,32 +88,11 @@ asyncio.run(main())
 def test_a_worker_whose_parent_was_killed_leaves() -> None:
     """SIGKILL the process that owns the pool: its worker notices within seconds and exits
     (before, it stayed idle for good, holding its memory)."""
-    import subprocess
-    import sys
-    import time
+    from tests.support.processes import kill_and_survivors, owner
 
-    parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True)
-    try:
-        assert parent.stdout is not None
-        worker = int(parent.stdout.readline().split()[0])
-        os.kill(worker, 0)  # alive while its parent is
-        parent.send_signal(signal.SIGKILL)
-        parent.wait(10)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                os.kill(worker, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.2)
-        os.kill(worker, signal.SIGKILL)
-        raise AssertionError(f"worker {worker} still running 15 s after its parent was killed")
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait(10)
-        if parent.stdout is not None:
-            parent.stdout.close()
+    with owner(_PARENT) as (parent, workers):
+        alive = kill_and_survivors(parent, workers[:1])
+        assert not alive, f"worker {alive} still running 15 s after its parent was killed"
 
 
 _LATE_WORKER = """

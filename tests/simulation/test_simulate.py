@@ -172,47 +172,9 @@ with _worker_processes(multiprocessing.get_context("spawn"), 2) as (manager, poo
 def test_a_simulation_whose_process_was_killed_leaves_no_workers() -> None:
     """SIGKILL a several-worker run's process: its manager and pool workers exit within
     seconds (before, they ran on for nobody, then idled for good)."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
+    from tests.support.processes import kill_and_survivors, owner
 
-    owner = subprocess.Popen([sys.executable, "-c", _OWNER], stdout=subprocess.PIPE, text=True)
-    try:
-        assert owner.stdout is not None
-        children = [int(pid) for pid in owner.stdout.readline().split()]
+    with owner(_OWNER) as (process, children):
         assert len(children) == 3
-        for pid in children:
-            os.kill(pid, 0)  # alive while their owner is
-        owner.send_signal(signal.SIGKILL)
-        owner.wait(10)
-        deadline = time.monotonic() + 15
-        alive = children
-        while alive and time.monotonic() < deadline:
-            time.sleep(0.2)
-            alive = [pid for pid in alive if _running(pid)]
-        for pid in alive:
-            os.kill(pid, signal.SIGKILL)
+        alive = kill_and_survivors(process, children)
         assert not alive, f"still running 15 s after their owner was killed: {alive}"
-    finally:
-        if owner.poll() is None:
-            owner.kill()
-            owner.wait(10)
-        if owner.stdout is not None:
-            owner.stdout.close()
-
-
-def _running(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie (exited, not yet reaped by init) counts as gone
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ", 1)[1][0] != "Z"
-    except FileNotFoundError:
-        return False
