@@ -39,6 +39,7 @@ from market.metering.parse import RowError, parse_start
 from market.prices.models import MarketPrice
 
 MWH = Decimal(1000)
+ZERO_PRICE = Decimal(0)
 #: A price outside this band (PLN/MWh) is a typo (RCE may be negative; the harmonised
 #: clearing limits are about ±4,000 EUR/MWh).
 PRICE_LIMIT = Decimal(50_000)
@@ -364,13 +365,21 @@ class PriceBook:
         return value + rest * hour_price, kind
 
 
+def net_billing_price(price: Decimal) -> Decimal:
+    """The price net-billing values energy fed in at: a negative RCE counts as zero (a
+    prosumer's deposit is never charged for feeding in; see docs/statutory.md)."""
+    return price if price > 0 else ZERO_PRICE
+
+
 def hourly_means(rows: Iterable[tuple[datetime, int, Decimal]]) -> dict[datetime, Decimal]:
     """Hour start (UTC) → PLN/kWh: an hourly price as it is, else the mean of the hour's
-    quarter-hours (an hourly row wins when both were imported)."""
+    quarter-hours (an hourly row wins when both were imported); a negative price counts as
+    zero, also inside the mean (`net_billing_price`)."""
     hourly: dict[datetime, Decimal] = {}
     quarters: dict[datetime, list[Decimal]] = defaultdict(list)
     for start, minutes, price in rows:
         hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        price = net_billing_price(price)
         if minutes == 60:
             hourly[hour] = price / MWH
         else:
@@ -382,8 +391,12 @@ def hourly_means(rows: Iterable[tuple[datetime, int, Decimal]]) -> dict[datetime
 
 
 def quarter_prices(rows: Iterable[tuple[datetime, int, Decimal]]) -> dict[datetime, Decimal]:
-    """Start (UTC) → PLN/kWh of every 15-minute price."""
-    return {start.astimezone(UTC): price / MWH for start, minutes, price in rows if minutes == 15}
+    """Start (UTC) → PLN/kWh of every 15-minute price (a negative one as zero)."""
+    return {
+        start.astimezone(UTC): net_billing_price(price) / MWH
+        for start, minutes, price in rows
+        if minutes == 15
+    }
 
 
 async def load_price_book(session: AsyncSession, start: datetime, end: datetime) -> PriceBook:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from market.prices.models import MarketPrice
-from market.statutory.prices import PriceBook, hourly_means, rcem_pln_per_kwh
+from market.statutory.prices import PriceBook, hourly_means, quarter_prices, rcem_pln_per_kwh
 from web.cli import main
 
 pytestmark = pytest.mark.anyio
@@ -141,9 +141,30 @@ def test_hour_price_from_quarters_hourly_wins_rcem_fallback() -> None:
             (h.replace(hour=11), 60, D("90")),
         ]
     )
-    assert means[h] == D("0.1")  # (100 + 200 − 50.5 + 150.5) / 4 / 1000
+    # the negative quarter-hour counts as zero in the mean: (100 + 200 + 0 + 150.5) / 4 / 1000
+    assert means[h] == D("0.112625")
     assert means[h.replace(hour=11)] == D("0.09")  # the hourly row wins
     book = PriceBook(means)
-    assert book.price(h, date(2026, 6, 1)) == (D("0.1"), "rce")
+    assert book.price(h, date(2026, 6, 1)) == (D("0.112625"), "rce")
     assert book.price(h.replace(hour=12), date(2026, 6, 1)) == (D("0.1363"), "rcem")
     assert rcem_pln_per_kwh(1) == D("0.48001")
+
+
+def test_negative_prices_value_feed_in_at_zero() -> None:
+    """Net-billing never charges a prosumer for energy fed in: a negative RCE, hourly or
+    15-minute, values the energy at zero (the rest of the hour at its own price)."""
+    h = datetime(2026, 10, 11, 11, tzinfo=UTC)  # after QUARTER_HOUR_RCE_FROM
+    day = date(2026, 10, 11)
+    rows = [
+        (h, 15, D("-120")),
+        (h.replace(minute=15), 15, D("-0.01")),
+        (h.replace(minute=30), 15, D("0")),
+        (h.replace(minute=45), 15, D("200")),
+        (h.replace(hour=12), 60, D("-300")),
+    ]
+    book = PriceBook(hourly_means(rows), quarter_prices(rows))
+    assert book.quarter_price(h, day) == 0 and book.quarter_price(h.replace(minute=45), day) == D("0.2")
+    assert book.price(h, day) == (D("0.05"), "rce")  # (0 + 0 + 0 + 200) / 4 / 1000
+    by_start = [(h.replace(minute=m), D("1.5")) for m in (0, 15, 30, 45)]
+    assert book.export_value(h, day, D("6"), by_start) == (D("0.3"), "rce")  # 1.5 × 0.2
+    assert book.export_value(h.replace(hour=12), day, D("4")) == (D("0"), "rce")
