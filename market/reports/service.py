@@ -39,17 +39,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access.actor import Actor, require_role
 from market.access.models import Member, Role
 from market.core.errors import Forbidden, NotFound, ValidationFailed
+from market.core.timegrid import as_utc
 from market.export.day_ahead import (
     DayAheadData,
     UnsettledInterval,
@@ -59,11 +60,14 @@ from market.export.day_ahead import (
 )
 from market.export.metering import SettledInterval, settled_intervals
 from market.export.request import LOCAL_TZ, month_range, parse_range
-from market.export.scope import ExportScope, PointInfo, cleared_span, line_names, load_scope
+from market.export.scope import ExportScope, PointInfo, line_names, load_scope
 from market.export.tables import interval_fields
+from market.metering.models import MeterReading
 from market.reports.day_ahead_only import day_ahead_only_lines
 from market.reports.meter_only import GridSettledLine, count_readings, meter_only_lines
 from market.settlement.settle import ZERO, Line, Statement, to_grosz
+from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction
+from market.trading.models import Interval, IntervalStatus
 
 PV_YIELD_KWH_PER_KWP = Decimal(1050)
 OTHER_GENERATION_HOURS = Decimal(8000)
@@ -597,7 +601,36 @@ def local_month(moment: datetime, tz: str = LOCAL_TZ) -> str:
     return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m")
 
 
-async def default_month(session: AsyncSession) -> str:
-    """The local month of the latest cleared interval (or the current month), as `2026-10`."""
-    span = await cleared_span(session)
-    return local_month(span[1] if span else datetime.now(UTC))
+async def latest_data(
+    session: AsyncSession, until: datetime | None = None, tz: str = LOCAL_TZ
+) -> datetime | None:
+    """The start of the latest data a report can show, not after `until` (None: no bound):
+    an interval cleared intraday, the local day of a cleared day-ahead auction, or a meter
+    reading, whichever is latest."""
+    zone = ZoneInfo(tz)
+    cleared = select(func.max(Interval.start_utc)).where(
+        Interval.status == IntervalStatus.CLEARED.value
+    )
+    day_ahead = select(func.max(DayAheadAuction.local_day)).where(
+        DayAheadAuction.status == AuctionStatus.CLEARED.value
+    )
+    metered = select(func.max(MeterReading.start_utc))
+    if until is not None:
+        cleared = cleared.where(Interval.start_utc <= until)
+        day_ahead = day_ahead.where(DayAheadAuction.local_day <= until.astimezone(zone).date())
+        metered = metered.where(MeterReading.start_utc <= until)
+    found = [as_utc(t) for t in (await session.scalar(cleared), await session.scalar(metered)) if t]
+    day = await session.scalar(day_ahead)
+    if day is not None:
+        found.append(datetime.combine(day, time(), zone).astimezone(UTC))
+    return max(found, default=None)
+
+
+async def default_month(session: AsyncSession, now: datetime | None = None) -> str:
+    """The local month a report opens on, as `2026-10`: that of the latest data up to `now`
+    (intraday clearing, a day-ahead result or meter data — a cluster that trades only day
+    ahead, or only has meter data, opens on its own month), else that of the latest data at
+    all (everything lies after `now`), else `now`'s month."""
+    now = now or datetime.now(UTC)
+    latest = await latest_data(session, now) or await latest_data(session)
+    return local_month(latest or now)

@@ -54,6 +54,7 @@ from market.metering.models import MeterImport, MeterReading
 from market.network.models import MeteringPoint
 from market.prices.models import MarketPrice
 from market.reports.benefits import benefit_rows, member_benefits
+from market.reports.service import default_month, latest_data
 from market.statutory.figures import Granularity
 from market.statutory.models import Fee, FeeRate
 from market.statutory.points import point_periods
@@ -333,3 +334,20 @@ async def test_day_ahead_positions_in_intervals_cleared_intraday_count_too(db: A
     assert (second.renewable_fed_in_kwh, second.matched_kwh) == (D(3), D("2.5"))
     assert (late.member_consumption_kwh, late.renewable_fed_in_kwh) == (D(1), D(0))
     assert {h.source for h in hours} == {"cleared_positions"}
+
+
+async def test_reports_open_on_the_month_of_the_latest_data(db: Any) -> None:
+    """No interval of June was cleared intraday: the reports still open on June (its
+    day-ahead result and meter data), not on the current month; data after `now` waits."""
+    async with db.session() as s:
+        await _month(s)
+    async with db.session() as s:
+        # the day-ahead day starts at local midnight; H2's last reading at 11:45Z
+        before_readings = datetime(2026, 6, 10, 10, 30, tzinfo=UTC)
+        assert await latest_data(s, before_readings) == datetime(2026, 6, 9, 22, tzinfo=UTC)
+        assert await latest_data(s, H2 + timedelta(hours=2)) == H2 + 3 * Q
+        assert await latest_data(s) == H2 + 3 * Q
+        assert await default_month(s, datetime(2026, 12, 1, tzinfo=UTC)) == "2026-06"
+        # everything lies after `now`: the earliest month that has any (June, not May)
+        assert await default_month(s, datetime(2026, 5, 20, tzinfo=UTC)) == "2026-06"
+        assert await latest_data(s, datetime(2026, 5, 20, tzinfo=UTC)) is None

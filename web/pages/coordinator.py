@@ -169,11 +169,16 @@ class CoordinatorController(Controller):
 
     @get("/members/{member_id:int}")
     async def member_detail(
-        self, request: HTMXRequest, db: Db, actor: CurrentActor, member_id: FromPath[int]
+        self,
+        request: HTMXRequest,
+        db: Db,
+        clock: ClockDep,
+        actor: CurrentActor,
+        member_id: FromPath[int],
     ) -> Template:
         """One member: details, metering points, the latest month's statement, the audit."""
         member = _one(await _members(db, actor), member_id, "member_id")
-        month = await default_month(db)
+        month = await default_month(db, clock.now())
         statement = await unless_empty(member_statement(db, actor, parse_month(month), member_id))
         return page(
             request,

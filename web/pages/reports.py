@@ -35,7 +35,7 @@ from market.statutory.figures import Granularity, Period
 from market.statutory.report import request_for_range, statutory_report
 from market.statutory.rules import RULES
 from web.auth import requires_role, signed_in
-from web.deps import CurrentActor, Db
+from web.deps import ClockDep, CurrentActor, Db
 from web.pages.results import parse_day
 from web.ui import formatting as fmt
 from web.ui.benefit_charts import signed_bars_svg
@@ -170,12 +170,13 @@ class ReportsController(Controller):
         self,
         request: HTMXRequest,
         db: Db,
+        clock: ClockDep,
         actor: CurrentActor,
         start: FromQuery[str | None] = None,
         end: FromQuery[str | None] = None,
         period: FromQuery[str] = "day",
     ) -> Template:
-        start = start or await default_month(db)
+        start = start or await default_month(db, clock.now())
         asked = parse_report_request(start, end, period)
         report = await unless_empty(cluster_report(db, actor, asked.start, asked.end, asked.period))
         return page(
@@ -197,12 +198,13 @@ class ReportsController(Controller):
         self,
         request: HTMXRequest,
         db: Db,
+        clock: ClockDep,
         actor: CurrentActor,
         start: FromQuery[str | None] = None,
         end: FromQuery[str | None] = None,
     ) -> Template:
         """The statutory section, loaded after the page (it reads every hour of the range)."""
-        asked = parse_report_request(start or await default_month(db), end or None)
+        asked = parse_report_request(start or await default_month(db, clock.now()), end or None)
         tz = (await cluster_info(db)).timezone
         legal = request_for_range(asked.start, asked.end, tz, Granularity.MONTH)
         periods = [p async for p in statutory_report(db, actor, legal)]
@@ -219,6 +221,7 @@ class ReportsController(Controller):
         self,
         request: HTMXRequest,
         db: Db,
+        clock: ClockDep,
         day: FromQuery[str | None] = None,
         start: FromQuery[str | None] = None,
         end: FromQuery[str | None] = None,
@@ -229,7 +232,7 @@ class ReportsController(Controller):
         if day:
             chosen: date | None = parse_day(day, date.today())
         else:
-            asked = parse_report_request(start or await default_month(db), end or None)
+            asked = parse_report_request(start or await default_month(db, clock.now()), end or None)
             first = asked.start.astimezone(ZoneInfo(tz)).date()
             last = (asked.end - timedelta(microseconds=1)).astimezone(ZoneInfo(tz)).date()
             chosen = await latest_cleared_day(db, first, last)
@@ -248,11 +251,12 @@ class StatementController(Controller):
         self,
         request: HTMXRequest,
         db: Db,
+        clock: ClockDep,
         actor: CurrentActor,
         month: FromQuery[str | None] = None,
         member: FromQuery[int | None] = None,
     ) -> Template:
-        month = month or await default_month(db)
+        month = month or await default_month(db, clock.now())
         first = parse_month(month)
         statement = await unless_empty(member_statement(db, actor, first, member))
         days: list[Any] = []
@@ -274,13 +278,14 @@ class StatementController(Controller):
         self,
         request: HTMXRequest,
         db: Db,
+        clock: ClockDep,
         actor: CurrentActor,
         month: FromQuery[str | None] = None,
         member: FromQuery[int | None] = None,
     ) -> Template:
         """The member's fee exemption, distribution discount and the month without the
         cluster, loaded after the page."""
-        first = parse_month(month or await default_month(db))
+        first = parse_month(month or await default_month(db, clock.now()))
         both = await member_benefits(db, actor, first, member or actor.member_id)
         return render(
             request,
@@ -317,11 +322,12 @@ class StatementController(Controller):
         self,
         request: HTMXRequest,
         db: Db,
+        clock: ClockDep,
         actor: CurrentActor,
         month: FromQuery[str | None] = None,
         member: FromQuery[int | None] = None,
     ) -> Response[bytes]:
-        month = month or await default_month(db)
+        month = month or await default_month(db, clock.now())
         asked = parse_month(month)
         both = await member_benefits(db, actor, asked, member or actor.member_id)
         statement, extra = both.statement, benefit_rows(both)
