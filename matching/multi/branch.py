@@ -7,7 +7,9 @@ the bounds of the on/off variables, and GLOP's dual simplex goes on from the bas
 so a node costs tens of pivots (≈ 60 ms at the day-ahead scale, against ≈ 0.9 s for the
 first solve). The search is best-bound first, diving towards the rounded relaxation until the
 first incumbent, and stops when no open node's bound is more than the gap above the
-incumbent: the same guarantee as HiGHS's relative gap, proved by the bounds.
+incumbent: the same guarantee as HiGHS's relative gap, proved by the bounds. A finished
+search hands back its leaves, from which the block rule's next round (one more block
+forbidden) searches on (`restrict`) instead of starting again from the relaxation.
 """
 
 from __future__ import annotations
