@@ -142,3 +142,54 @@ def test_dive_and_cold_root_keep_the_welfare_within_the_gap(
         assert math.isclose(result["welfare"], highs["welfare"], rel_tol=1e-4)
         assert result["welfare"] <= mip + 1e-6 * max(1.0, abs(mip))
         assert check_multi_result(doc, result) == []
+
+
+def test_restrict_keeps_exact_leaves_drops_impossible_ones_and_marks_the_rest_stale() -> None:
+    """`branch.restrict`: a leaf fixing a now forbidden block on is dropped; a leaf whose LP
+    optimum has that block at 0 keeps it (exact); one whose optimum used it keeps only its
+    bound (y None, solved when reached)."""
+    import numpy as np
+
+    from matching.multi.branch import Leaf, restrict
+
+    one, zero = np.ones(3), np.zeros(3)
+    on_fixed = Leaf(10.0, np.array([1.0, 0.0, 0.0]), one.copy(), np.array([1.0, 0.5, 0.0]))
+    exact = Leaf(9.0, zero.copy(), np.array([0.0, 1.0, 1.0]), np.array([0.0, 0.5, 1.0]))
+    stale = Leaf(8.0, zero.copy(), one.copy(), np.array([0.25, 0.5, 1.0]))
+    upper = np.array([0.0, 1.0, 1.0])  # block 0 is forbidden now
+    out = restrict((on_fixed, exact, stale), zero, upper)
+    assert [leaf.bound for leaf in out] == [9.0, 8.0]
+    assert out[0].y is not None and out[0].y.tolist() == [0.0, 0.5, 1.0]
+    assert out[1].y is None and out[1].upper.tolist() == [0.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("seed", [3, 8, 27])
+def test_later_rounds_from_the_previous_tree_keep_the_rule_and_the_gap(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Days where the rule rejects paradoxically accepted blocks after a branch and bound
+    (two to four rounds): a later round searching from the previous round's leaves
+    (`REUSE_TREE`, which it does here) and one searching afresh from the relaxation find
+    decisions whose welfare agrees to the 1e-4 gap, and both answers pass every rule."""
+    from matching.multi import branch
+
+    doc = random_multi_problem(
+        12, 300, 20, seed=seed, n_storage=3, n_blocks=30, n_groups=4, group_size=5
+    )
+    used = []
+
+    def counting(*args: Any) -> Any:
+        out = branch.restrict(*args)
+        used.append(len(out))
+        return out
+
+    monkeypatch.setattr(core, "restrict", counting)
+    reused = clear_document(copy.deepcopy(doc))
+    assert used, "the later round did not start from the previous tree"
+    monkeypatch.setattr(core, "REUSE_TREE", False)
+    afresh = clear_document(copy.deepcopy(doc))
+    for result in (reused, afresh):
+        assert result["status"] == "optimal", result["reason"]
+        assert "paradoxically accepted" in result["reason"]
+        assert check_multi_result(doc, result) == []
+    assert math.isclose(reused["welfare"], afresh["welfare"], rel_tol=1e-4)
