@@ -118,15 +118,15 @@ def _figures(rows: list[tuple[float, float, float, int, float]]) -> dict[str, An
 async def _service(url: str, count: int) -> dict[str, Any]:
     from sqlalchemy import select
 
+    # The app's pool (`web.app._pool_options`): on SQLite a request takes an open connection;
+    # `bench.day_ahead_product._profiles` opens one per placement (NullPool), ~10 ms more.
+    from sqlalchemy.pool import AsyncAdaptedQueuePool
+
     from market.access.actor import Actor
     from market.core.clock import ManualClock
     from market.db.engine import create_engine, session_factory, unit_of_work
     from market.network.models import MeteringPoint
     from market.trading.day_ahead import parse_profile, place_profile
-
-    # The app's pool (`web.app._pool_options`): on SQLite a request takes an open connection;
-    # `bench.day_ahead_product._profiles` opens one per placement (NullPool), ~10 ms more.
-    from sqlalchemy.pool import AsyncAdaptedQueuePool
 
     pool = {"poolclass": AsyncAdaptedQueuePool, "pool_size": 4, "max_overflow": 4}
     engine = create_engine(url, **(pool if "sqlite" in url else {}))
@@ -174,8 +174,8 @@ async def _web(url: str, count: int, path: str) -> dict[str, Any]:
 
         meter.attach(app_services(app).engine)
         if path == "api":
-            r = await client.post("/api/v1/auth/token",
-                                  json={"login": "prosument", "password": DEMO_PASSWORD})  # fmt: skip
+            login = {"login": "prosument", "password": DEMO_PASSWORD}
+            r = await client.post("/api/v1/auth/token", json=login)
             assert r.status_code == 201, r.text
             headers = {"Authorization": f"Bearer {r.json()['token']}"}
             points = (await client.get("/api/v1/metering-points", headers=headers)).json()

@@ -135,12 +135,25 @@ class _Inserted:
 
 
 @dataclass(frozen=True, slots=True)
+class Resolved:
+    """The cluster and the metering points `point_ids` (those that exist, with their nodes),
+    as `resolve_points` reads them in one statement."""
+
+    cluster: Cluster
+    points: dict[int, MeteringPoint]
+    nodes: dict[int, Node]
+    point_ids: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
 class Locked:
     """Intervals (by id) and day-ahead auctions (by local day) the caller has read FOR SHARE
-    in this transaction: `place` does not read them again."""
+    in this transaction: `place` does not read them again; nor the cluster and points, if
+    the caller has `resolved` them (`place_profile`: one day's, for one point)."""
 
     intervals: dict[int, Interval]
     auctions: dict[date, DayAheadAuction]
+    resolved: Resolved | None = None
 
 
 @dataclass(slots=True)
@@ -221,7 +234,12 @@ async def _place(
     savepoint: bool,
     locked: Locked | None,
 ) -> Placement:
-    cluster, points, nodes = await _resolve_points(session, submissions)
+    resolved = locked.resolved if locked is not None else None
+    if resolved is None or any(
+        s.order.metering_point_id not in resolved.point_ids for s in submissions
+    ):
+        resolved = await resolve_points(session, {s.order.metering_point_id for s in submissions})
+    cluster, points, nodes = resolved.cluster, resolved.points, resolved.nodes
     if locked is not None and all(s.order.interval_id in locked.intervals for s in submissions):
         intervals = locked.intervals
     else:
@@ -394,12 +412,10 @@ def order_row(
     }
 
 
-async def _resolve_points(
-    session: AsyncSession, submissions: Sequence[Submission]
-) -> tuple[Cluster, dict[int, MeteringPoint], dict[int, Node]]:
+async def resolve_points(session: AsyncSession, point_ids: Iterable[int]) -> Resolved:
     """The cluster and the points named, with their nodes: the cluster's one row LEFT JOIN
     the points, one statement."""
-    point_ids = {s.order.metering_point_id for s in submissions}
+    point_ids = frozenset(point_ids)
     joined = (
         await session.execute(
             select(FIRST_CLUSTER, MeteringPoint, Node)
@@ -412,7 +428,7 @@ async def _resolve_points(
         await get_cluster(session)  # raises: no cluster set up yet
     points = {mp.id: mp for _, mp, _ in joined if mp is not None}
     nodes = {nd.id: nd for _, _, nd in joined if nd is not None}
-    return joined[0][0], points, nodes
+    return Resolved(joined[0][0], points, nodes, point_ids)
 
 
 def _client_key(sub: Submission) -> tuple[int, str] | None:
