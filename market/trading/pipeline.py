@@ -178,6 +178,16 @@ class Placement:
         return [r.view() if isinstance(r, _Inserted) else r for r in self.results]
 
     @property
+    def order_ids(self) -> list[int]:
+        """The ids of the submissions' orders (placed now, or before under the same client
+        order id), in order; without building their views."""
+        return [
+            r.order_id if isinstance(r, _Inserted) else r.id
+            for r in self.results
+            if not isinstance(r, KlasterError)
+        ]
+
+    @property
     def placed(self) -> int:
         """How many orders were inserted."""
         return sum(1 for r in self.results if isinstance(r, _Inserted))
