@@ -550,13 +550,14 @@ def _array_insert(table: Table, columns: tuple[str, ...], returning: bool) -> Te
 
 def _by_column(table: Table, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
     """Each column's values as the column's type binds them on PostgreSQL (`bulk.converter`:
-    `Dec` quantised to its scale, `UTCDateTime` in UTC; a `JSON` value as its JSON text)."""
+    `Dec` quantised to its scale, `UTCDateTime` in UTC; a `JSON` value as its JSON text,
+    None as JSON null like SQLAlchemy's `JSON` type)."""
     out: dict[str, list[Any]] = {}
     for name in rows[0]:
         column_type = table.c[name].type
         values = [row[name] for row in rows]
         if isinstance(column_type, JSON):
-            out[name] = [None if v is None else json.dumps(v) for v in values]
+            out[name] = [json.dumps(v) for v in values]
         else:
             out[name] = list(map(bulk.converter(column_type, False), values))
     return out
