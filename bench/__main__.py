@@ -1,6 +1,6 @@
 """`python -m bench NAME [options]` (NAME: clearing, cluster, day_ahead, day_ahead_gate,
-day_ahead_product, export, forecast, simulate, web_orders, ws_fanout): run one benchmark and
-print its figures (each also runs as `python -m bench.NAME`)."""
+day_ahead_product, export, forecast, profile_placement, simulate, web_orders, ws_fanout): run
+one benchmark and print its figures (each also runs as `python -m bench.NAME`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ BENCHES = {
     "day_ahead_product": "bench.day_ahead_product",
     "export": "bench.export",
     "forecast": "bench.forecast",
+    "profile_placement": "bench.profile_placement",
     "simulate": "bench.simulate",
     "web_orders": "bench.web_orders",
     "ws_fanout": "bench.ws_fanout",

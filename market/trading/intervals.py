@@ -131,6 +131,23 @@ def for_share(keys: Iterable[int]) -> Select[Interval]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class DayInterval:
+    """What an order placed into an interval needs of it (`market.trading.pipeline`: its id,
+    start, length and day), read without the ORM: a day-ahead profile names a day's 96."""
+
+    id: int
+    start_utc: datetime
+    minutes: int
+    local_day: date
+    number: int
+
+
+def day_intervals(rows: Iterable[tuple[int, datetime, int, date, int]]) -> list[DayInterval]:
+    """`DayInterval`s from (id, start_utc, minutes, local_day, number) rows."""
+    return [DayInterval(*row) for row in rows]
+
+
 def check_closing(interval: Interval | None, key: int) -> Interval:
     """`interval` if it still takes a standing rule's orders: while open, and at its gate
     closure (the transaction closing it places them, before clearing)."""

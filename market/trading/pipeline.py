@@ -15,11 +15,13 @@ attribute or rule is written here once.
   transaction already (`place_profile`: one day's) passes them (`Locked`): not read again.
 - **insert in bulk**: one INSERT of every accepted row (Core: the ORM would insert and fetch
   ids one row at a time; from `COPY_ROWS` rows without a client order id, which need no retry
-  handling, as plain tuples through `market.db.bulk`: a day-ahead day places ~480,000), then
-  the gate re-check SQLite needs (`intervals.still_open`).
+  handling, as plain tuples through `market.db.bulk`: a day-ahead day places ~480,000; below
+  that on PostgreSQL one array a column, `_insert_arrays`), then the gate re-check SQLite
+  needs (`intervals.still_open`).
 - **audit**: one INSERT of their audit entries (orders of a standing rule are not audited
-  one by one: the rule's own entries say what it places); on PostgreSQL one multi-row
-  statement (SQLAlchemy's "insertmanyvalues"), not one execution per row.
+  one by one: the rule's own entries say what it places); on PostgreSQL one statement with
+  one array a column (`_insert_arrays`), on SQLite one executemany of the driver
+  (`market.db.bulk`), not one execution per row nor SQLAlchemy's processing of each value.
 - **gate**: members' orders need the gate ahead (`Gate.OPEN`); the scheduler places the
   orders of standing rules when an interval is created and in the transaction that closes
   its gate (`Gate.CLOSING`: open or just closed, not yet cleared).
@@ -33,7 +35,8 @@ It never commits: the caller's unit of work does.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -41,7 +44,8 @@ from enum import StrEnum
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, union_all
+from sqlalchemy import JSON, Table, TextClause, bindparam, select, text, union_all
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -55,6 +59,7 @@ from market.core.clock import Clock
 from market.core.errors import KlasterError, NotFound
 from market.core.events import ORDERBOOK, Publisher, publish_safely
 from market.db import bulk
+from market.db.base import utcnow
 from market.db.engine import dialect_name, insert_returning_ids
 from market.network.models import MeteringPoint, Node
 from market.trading.book import OrderView, order_view, order_views
@@ -135,12 +140,25 @@ class _Inserted:
 
 
 @dataclass(frozen=True, slots=True)
+class Resolved:
+    """The cluster and the metering points `point_ids` (those that exist, with their nodes),
+    as `resolve_points` reads them in one statement."""
+
+    cluster: Cluster
+    points: dict[int, MeteringPoint]
+    nodes: dict[int, Node]
+    point_ids: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
 class Locked:
     """Intervals (by id) and day-ahead auctions (by local day) the caller has read FOR SHARE
-    in this transaction: `place` does not read them again."""
+    in this transaction: `place` does not read them again; nor the cluster and points, if
+    the caller has `resolved` them (`place_profile`: one day's, for one point)."""
 
     intervals: dict[int, Interval]
     auctions: dict[date, DayAheadAuction]
+    resolved: Resolved | None = None
 
 
 @dataclass(slots=True)
@@ -158,6 +176,16 @@ class Placement:
         """Each submission's order view or rule error. (Views are built on demand: the
         scheduler placing a standing rule's orders in bulk never needs them.)"""
         return [r.view() if isinstance(r, _Inserted) else r for r in self.results]
+
+    @property
+    def order_ids(self) -> list[int]:
+        """The ids of the submissions' orders (placed now, or before under the same client
+        order id), in order; without building their views."""
+        return [
+            r.order_id if isinstance(r, _Inserted) else r.id
+            for r in self.results
+            if not isinstance(r, KlasterError)
+        ]
 
     @property
     def placed(self) -> int:
@@ -221,7 +249,12 @@ async def _place(
     savepoint: bool,
     locked: Locked | None,
 ) -> Placement:
-    cluster, points, nodes = await _resolve_points(session, submissions)
+    resolved = locked.resolved if locked is not None else None
+    if resolved is None or any(
+        s.order.metering_point_id not in resolved.point_ids for s in submissions
+    ):
+        resolved = await resolve_points(session, {s.order.metering_point_id for s in submissions})
+    cluster, points, nodes = resolved.cluster, resolved.points, resolved.nodes
     if locked is not None and all(s.order.interval_id in locked.intervals for s in submissions):
         intervals = locked.intervals
     else:
@@ -394,12 +427,10 @@ def order_row(
     }
 
 
-async def _resolve_points(
-    session: AsyncSession, submissions: Sequence[Submission]
-) -> tuple[Cluster, dict[int, MeteringPoint], dict[int, Node]]:
+async def resolve_points(session: AsyncSession, point_ids: Iterable[int]) -> Resolved:
     """The cluster and the points named, with their nodes: the cluster's one row LEFT JOIN
     the points, one statement."""
-    point_ids = {s.order.metering_point_id for s in submissions}
+    point_ids = frozenset(point_ids)
     joined = (
         await session.execute(
             select(FIRST_CLUSTER, MeteringPoint, Node)
@@ -412,7 +443,7 @@ async def _resolve_points(
         await get_cluster(session)  # raises: no cluster set up yet
     points = {mp.id: mp for _, mp, _ in joined if mp is not None}
     nodes = {nd.id: nd for _, _, nd in joined if nd is not None}
-    return joined[0][0], points, nodes
+    return Resolved(joined[0][0], points, nodes, point_ids)
 
 
 def _client_key(sub: Submission) -> tuple[int, str] | None:
@@ -477,8 +508,9 @@ async def _insert(
         # per-row parameter processing (a day-ahead day places ~480,000 standing orders). A
         # unique (rule, interval) clash of two schedulers still fails the transaction.
         return await bulk.insert_returning_ids(session, table, rows)
+    write = _insert_arrays if postgres else insert_returning_ids
     if not savepoint:
-        return await insert_returning_ids(session, table, rows)
+        return await write(session, table, rows)
     if dialect_name(session) == "sqlite":
         # No SAVEPOINT: with sqlite3's implicit transactions the first one would start (and
         # its RELEASE commit) the caller's transaction. A failed statement is undone alone
@@ -493,9 +525,54 @@ async def _insert(
     # PostgreSQL: a failed statement aborts the transaction; the SAVEPOINT keeps it usable.
     try:
         async with session.begin_nested():
-            return await insert_returning_ids(session, table, rows)
+            return await _insert_arrays(session, table, rows)
     except IntegrityError as exc:
         raise _ClientIdTaken from exc
+
+
+@functools.cache
+def _array_insert(table: Table, columns: tuple[str, ...], returning: bool) -> TextClause:
+    """PostgreSQL: INSERT of rows given as one array per column (`unnest ... WITH
+    ORDINALITY`, in the rows' order), RETURNING their ids: one parameter a column, not one
+    a value (a profile's 96 orders are 1,152 values; SQLAlchemy processes each and asyncpg
+    encodes each as its own parameter, where an array is encoded at once)."""
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    arrays = ", ".join(
+        f"CAST(:{c} AS {table.c[c].type.compile(dialect=dialect)}[])" for c in columns
+    )
+    names = ", ".join(columns)
+    sql = (
+        f"INSERT INTO {table.name} ({names}) SELECT {', '.join(f'u.{c}' for c in columns)} "
+        f"FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) ORDER BY u.n"
+    )
+    return text(sql + (" RETURNING id" if returning else ""))
+
+
+def _by_column(table: Table, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Each column's values as the column's type binds them on PostgreSQL (`bulk.converter`:
+    `Dec` quantised to its scale, `UTCDateTime` in UTC; a `JSON` value as its JSON text,
+    None as JSON null like SQLAlchemy's `JSON` type)."""
+    out: dict[str, list[Any]] = {}
+    for name in rows[0]:
+        column_type = table.c[name].type
+        values = [row[name] for row in rows]
+        if isinstance(column_type, JSON):
+            out[name] = [json.dumps(v) for v in values]
+        else:
+            out[name] = list(map(bulk.converter(column_type, False), values))
+    return out
+
+
+async def _insert_arrays(
+    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], *, ids: bool = True
+) -> list[int]:
+    """Insert `rows` (dicts with the same keys) on PostgreSQL in one statement
+    (`_array_insert`) and return their new ids in the rows' order: the ids a serial column
+    gives rows inserted from one ordered SELECT ascend in that order (the assumption
+    SQLAlchemy's own "insertmanyvalues" makes for PostgreSQL, `ANY_AUTOINCREMENT`)."""
+    statement = _array_insert(table, tuple(rows[0]), ids)
+    result = await session.execute(statement, _by_column(table, rows))
+    return sorted(result.scalars()) if ids else []
 
 
 async def _audit(
@@ -524,9 +601,15 @@ async def _audit(
         return
     # The table, not the mapped class: the ORM's bulk insert would collect each row again.
     table = cast(Table, AuditEntry.__table__)
+    # `at` as its column default gives it when SQLAlchemy inserts: per row.
+    for entry in entries:
+        entry["at"] = utcnow()
     if dialect_name(session) == "postgresql":
-        # With RETURNING, SQLAlchemy sends the rows as one multi-row INSERT (asyncpg's
-        # executemany would execute the statement once per row); the ids are not needed.
-        await session.execute(insert(table).returning(table.c.id), entries)
+        # One statement, one array a column (asyncpg's executemany would execute the
+        # statement once per row).
+        await _insert_arrays(session, table, entries, ids=False)
     else:
-        await session.execute(insert(table), entries)
+        # One executemany of the driver, the values as SQLAlchemy would bind them.
+        columns = [c for c in entries[0] if c != "details"]
+        rows = [[e[c] for c in columns] + [json.dumps(e["details"])] for e in entries]
+        await bulk.insert_rows(session, table, [*columns, "details"], rows)

@@ -60,6 +60,11 @@ def _profile(world: World, day: date = DAY, values: list[Any] | None = None, **e
     return day_ahead.parse_profile(raw, minutes=15, tz=TZ)
 
 
+async def _day_intervals(world: World) -> list[Interval]:
+    async with world.session() as s:
+        return list((await s.scalars(select(Interval).where(Interval.local_day == DAY))).all())
+
+
 async def _make_storage(world: World) -> None:
     await execute(
         world.db,
@@ -147,19 +152,40 @@ async def test_a_profile_reads_its_day_once_and_writes_orders_and_audit_in_one_g
     audit = [(t, many) for t, many in statements if t.startswith("INSERT INTO audit_log")]
     assert len(orders) == 1 and len(audit) == 1
     if world.db.backend == "postgresql":
-        # One statement carrying every row (SQLAlchemy's "insertmanyvalues"), not asyncpg's
-        # executemany of one row each.
-        assert audit[0][0].count("), (") == 15
+        # One execution carrying every row (one array a column), not asyncpg's executemany
+        # of one row each.
+        assert not orders[0][1] and not audit[0][1]
+        assert "unnest(" in orders[0][0] and "unnest(" in audit[0][0]
     async with world.session() as s:
         ids = {o.order_id for o in placement.results if not isinstance(o, KlasterError)}
         logged = (
             await s.scalars(
-                select(AuditEntry.entity_id).where(
+                select(AuditEntry).where(
                     AuditEntry.entity == "order", AuditEntry.entity_id.in_([str(i) for i in ids])
                 )
             )
         ).all()
-    assert sorted(int(i) for i in logged) == sorted(ids) and len(ids) == 16
+        stored = {
+            o.id: o for o in (await s.scalars(select(Order).where(Order.id.in_(ids)))).all()
+        }
+    assert sorted(int(e.entity_id or 0) for e in logged) == sorted(ids) and len(ids) == 16
+    # Each order's row and its audit entry hold what was placed, for the order the id names
+    # (ids matched to rows in order: interval 41 got the first id).
+    intervals = {iv.id: iv.number for iv in await _day_intervals(world)}
+    for entry in logged:
+        order = stored[int(entry.entity_id or 0)]
+        assert (order.side, order.quantity_kwh, order.price) == ("buy", Decimal("2.500"),
+                                                                 Decimal("0.4000"))  # fmt: skip
+        assert (order.market, order.status, order.client_order_id) == ("da", "open", None)
+        assert order.created_at == order.updated_at == world.clock.now()
+        assert entry.interval_id == order.interval_id and entry.actor_id == world.alice.member_id
+        assert entry.details == {"side": "buy", "quantity_kwh": "2.5", "price": "0.40",
+                                 "metering_point": entry.details["metering_point"],
+                                 "client_order_id": None}  # fmt: skip
+        assert entry.at.tzinfo is not None and entry.action == "place"
+    assert sorted(stored) == [
+        o.id for o in sorted(stored.values(), key=lambda o: intervals[o.interval_id])
+    ]
 
 
 async def test_an_hourly_curve_becomes_quarter_hour_quantities(world: World) -> None:

@@ -148,7 +148,15 @@ async def test_api_profile_blocks_storage_and_result(
             "price": "0.4", "quantities_kwh": ["0"] * 40 + ["1.5"] * 8 + ["0"] * 48}  # fmt: skip
     r = client.post("/api/v1/day-ahead/profiles", json=body, headers=alice)
     assert r.status_code == 201, r.text
-    assert r.json()["placed"] == 8 and len(r.json()["order_ids"]) == 8
+    assert r.json()["placed"] == 8 and len(set(r.json()["order_ids"])) == 8
+    # A retry under the same client order id places nothing and answers the same orders.
+    keyed = body | {"client_order_id": "da-p1", "side": "buy"}
+    first = client.post("/api/v1/day-ahead/profiles", json=keyed, headers=alice)
+    assert first.status_code == 201 and first.json()["placed"] == 8
+    again = client.post("/api/v1/day-ahead/profiles", json=keyed, headers=alice)
+    assert again.status_code == 201
+    assert again.json() == {"placed": 0, "order_ids": first.json()["order_ids"]}
+    assert set(first.json()["order_ids"]).isdisjoint(r.json()["order_ids"])
     # The autumn DST day has 100 intervals: 96 values are refused, naming the field.
     r = client.post("/api/v1/day-ahead/profiles", json=body | {"local_day": "2026-10-25"},
                     headers=alice)  # fmt: skip

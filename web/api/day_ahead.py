@@ -108,9 +108,8 @@ async def place_profile(
     raw["local_day"] = data.local_day.isoformat()
     inp = day_ahead.parse_profile(raw, minutes=cluster.interval_minutes, tz=cluster.timezone)
     placement = await day_ahead.place_profile(db, actor, clock, inp)
-    ids = [o.id for o in placement.outcomes if not isinstance(o, Exception)]
     return Response(
-        Placed(placement.placed, ids),
+        Placed(placement.placed, placement.order_ids),
         status_code=201,
         background=publish_later(publisher, placement.events),
     )
