@@ -42,8 +42,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from market.access import audit
 from market.clearing.day_ahead_convert import (
     ConvertedDay,
+    OrderOutcome,
+    ResultRows,
     ScaledColumn,
     convert_day,
+    convert_orders,
+    convert_rest,
     problem_record,
 )
 from market.clearing.day_ahead_models import (
@@ -414,8 +418,15 @@ async def _grid_prices(
 
 
 def solve_day(problem: DayProblem) -> tuple[dict[str, Any], ConvertedDay]:
-    """The CPU-bound part (off the event loop). The problem's audit record is made in a
-    thread beside the core's solve (the solver releases the GIL: on two cores it is free)."""
+    """The CPU-bound part (off the event loop): `solve_core`, then `convert_day`."""
+    result, record = solve_core(problem)
+    return result, convert_day(problem, result, record)
+
+
+def solve_core(problem: DayProblem) -> tuple[dict[str, Any], tuple[str, bytes]]:
+    """The core's result (an error result if the core rejects the problem) and the
+    problem's audit record, made in a thread beside the core's solve (the solver releases
+    the GIL: on two cores it is free)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         record = pool.submit(problem_record, problem.doc)
         try:
@@ -424,7 +435,7 @@ def solve_day(problem: DayProblem) -> tuple[dict[str, Any], ConvertedDay]:
             raise
         except problem_error() as exc:
             result = {"status": "error", "reason": f"bad network or orders: {exc}"}
-        return result, convert_day(problem, result, record.result())
+        return result, record.result()
 
 
 # ---------------------------------------------------------------- the gate, claim and store
@@ -573,20 +584,32 @@ async def clear_claimed_step(
         await session.rollback()  # release the read snapshot while solving
         phases.done("build")
         try:
-            result, converted = await anyio.to_thread.run_sync(solve_day, problem)
+            result, record = await anyio.to_thread.run_sync(solve_core, problem)
+            outcome = await anyio.to_thread.run_sync(convert_orders, problem, result)
         except CoreUnavailable:
             raise
         except Exception as exc:
             log.exception("day-ahead clearing of auction %s crashed", auction_id)
-            result = {"status": "error", "reason": f"solver crashed: {exc!r}"}
-            converted = convert_day(problem, result)
+            result, record = _crashed(exc), None
+            outcome = convert_orders(problem, result)
         phases.done("solve")
         # Of which the core itself (its own clock; the rest is its output and our conversion).
         core_ms = (result.get("timings") or {}).get("total_ms")
         if isinstance(core_ms, int | float):
             phases.figures["solve_core_s"] = round(core_ms / 1000, 3)
         try:
-            stored = await _store(session, auction_id, worker_id, started, converted)
+            try:
+                stored = await _store(
+                    session, auction_id, worker_id, started, problem, result, outcome, record
+                )
+            except _Unconvertible as exc:  # as a crash of the solver: a failed run is stored
+                await session.rollback()
+                log.error("day-ahead clearing of auction %s crashed", auction_id, exc_info=exc)
+                result = _crashed(exc.__cause__ or exc)
+                outcome = convert_orders(problem, result)
+                stored = await _store(
+                    session, auction_id, worker_id, started, problem, result, outcome, record
+                )
             if stored is None:
                 await session.rollback()
                 return None
@@ -601,6 +624,14 @@ async def clear_claimed_step(
         phases.done("store")
     log.info("day-ahead auction %s cleared: %s", auction_id, phases.figures)
     return replace(stored, phases=phases.figures)
+
+
+def _crashed(exc: BaseException) -> dict[str, Any]:
+    return {"status": "error", "reason": f"solver crashed: {exc!r}"}
+
+
+class _Unconvertible(Exception):
+    """The core's result could not be converted (`convert_rest` raised: its cause)."""
 
 
 class _Phases:
@@ -622,9 +653,17 @@ async def _store(
     auction_id: int,
     worker_id: str,
     started: datetime,
-    converted: ConvertedDay,
+    problem: DayProblem,
+    result: dict[str, Any],
+    outcome: OrderOutcome,
+    record: tuple[str, bytes] | None,
 ) -> StoredDay | None:
-    final = AuctionStatus.CLEARED if converted.ok else AuctionStatus.FAILED
+    """The guarded store. The day's orders (the biggest write: every order of the day) are
+    written first, while the rest of the result is converted in a thread (`convert_rest`,
+    with the result's hash): the database's work on the orders (SQLite's in its own
+    thread, PostgreSQL's in the server) and that conversion use both cores. All in the
+    caller's one transaction, as before."""
+    final = AuctionStatus.CLEARED if outcome.ok else AuctionStatus.FAILED
     now = datetime.now(UTC)
     # The guard: only the worker holding the claim stores (this UPDATE locks the row).
     if not await AUCTION_LEASE.finish(
@@ -632,11 +671,20 @@ async def _store(
         auction_id,
         worker_id,
         final.value,
-        reason=converted.run["reason"] or None,
+        reason=str(result.get("reason", "") or "") or None,
         cleared_at=now,
         version=DayAheadAuction.version + 1,
     ):
         return None
+    orders = asyncio.create_task(_store_orders(session, outcome.order_rows, now))
+    try:
+        converted = await anyio.to_thread.run_sync(convert_rest, problem, result, outcome, record)
+    except Exception as exc:
+        raise _Unconvertible from exc
+    finally:
+        # The orders' write ends (or fails) before anything else uses the session.
+        await asyncio.wait([orders])
+    orders.result()
     auction = (
         await session.execute(
             select(DayAheadAuction.version, DayAheadAuction.local_day).where(
@@ -655,9 +703,10 @@ async def _store(
     )
     session.add(run)
     await session.flush()
-    # Tens of thousands of result rows and an update of every order of the day: plain tuples
-    # in bulk (COPY on PostgreSQL; `market.db.bulk`), not SQLAlchemy's executemany; their
-    # decimals made for the driver column by column (`ScaledColumn.driver`).
+    # Tens of thousands of result rows (and, above, an update of every order of the day):
+    # plain tuples in bulk (COPY on PostgreSQL; `market.db.bulk`), not SQLAlchemy's
+    # executemany; their decimals made for the driver column by column
+    # (`ScaledColumn.driver`).
     sqlite = dialect_name(session) == "sqlite"
     for model, rows in (
         (DayAheadPrice, converted.price_rows),
@@ -671,10 +720,31 @@ async def _store(
                 session, cast(Table, model.__table__), ["run_id", *rows.columns],
                 rows.driver_rows(sqlite, run.id),
             )  # fmt: skip
+    if converted.block_rows:
+        await session.execute(update(BlockOrder), converted.block_rows)
+    audit.record(session, None, "clear", "day_ahead", auction_id, local_day=str(day),
+                 version=version, status=run.status, input_hash=run.input_hash,
+                 result_hash=run.result_hash, worker=worker_id)  # fmt: skip
+    return StoredDay(
+        auction_id=auction_id,
+        local_day=day,
+        version=version,
+        run_id=run.id,
+        status=run.status,
+        reason=run.reason,
+        input_hash=run.input_hash,
+        result_hash=run.result_hash,
+        positions=len(converted.position_rows),
+        summary=converted.summary,
+    )
+
+
+async def _store_orders(session: AsyncSession, outcome: ResultRows, now: datetime) -> None:
+    """Every order of the day's outcome, in bulk through a temporary table."""
+    sqlite = dialect_name(session) == "sqlite"
     # A partly accepted order is "partly filled" (the core accepts any part of a simple order).
     orders = cast(Table, Order.__table__)
     updated_at = bulk.converter(orders.c.updated_at.type, sqlite)(now)
-    outcome = converted.order_rows
     partly = (
         f"status = CASE WHEN {{accepted}} > 0 AND {{accepted}} < {orders.name}.quantity_kwh "
         f"THEN '{OrderStatus.PARTLY_FILLED.value}' ELSE r.status END"
@@ -706,23 +776,6 @@ async def _store(
             + partly.format(accepted="r.accepted_units * 0.001"),
             driver_ready=True, integers=["accepted_units", "price_units", "amount_units"],
         )  # fmt: skip
-    if converted.block_rows:
-        await session.execute(update(BlockOrder), converted.block_rows)
-    audit.record(session, None, "clear", "day_ahead", auction_id, local_day=str(day),
-                 version=version, status=run.status, input_hash=run.input_hash,
-                 result_hash=run.result_hash, worker=worker_id)  # fmt: skip
-    return StoredDay(
-        auction_id=auction_id,
-        local_day=day,
-        version=version,
-        run_id=run.id,
-        status=run.status,
-        reason=run.reason,
-        input_hash=run.input_hash,
-        result_hash=run.result_hash,
-        positions=len(converted.position_rows),
-        summary=converted.summary,
-    )
 
 
 def cleared_event(stored: StoredDay) -> dict[str, Any]:
