@@ -22,9 +22,11 @@ sees energy − minimum, and states are reported back with the minimum added); b
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -189,6 +191,36 @@ async def _page_cache(session: AsyncSession) -> AsyncIterator[None]:
         await conn.exec_driver_sql(f"PRAGMA cache_size = {int(before or -2000)}")
 
 
+#: Partitions of a day's orders read ahead of the one being turned into the document.
+READ_AHEAD = 2
+
+
+async def _read_ahead(parts: AsyncIterator[Sequence[Any]]) -> AsyncIterator[Sequence[Any]]:
+    """`parts`, with up to `READ_AHEAD` partitions read ahead by a task of their own: the
+    database reads the next rows (SQLite in its connection's thread, PostgreSQL in the
+    server) while this process turns the last ones into the document, instead of each
+    waiting for the other. Only that task uses the connection until `parts` is done."""
+    queue: asyncio.Queue[Sequence[Any] | None] = asyncio.Queue(maxsize=READ_AHEAD)
+
+    async def read() -> None:
+        try:
+            async for part in parts:
+                await queue.put(part)
+        finally:
+            await queue.put(None)
+
+    reader = asyncio.create_task(read())
+    try:
+        while (part := await queue.get()) is not None:
+            yield part
+        await reader  # its error, if it stopped on one
+    finally:
+        if not reader.done():
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+
 async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> DayProblem:
     day = auction.local_day
     intervals = (
@@ -245,8 +277,9 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
             .order_by(table.id)
             .execution_options(yield_per=CHUNK_ROWS)
         )  # fmt: skip
-        # Column by column per partition (comprehensions, not a Python loop body per order).
-        async for part in stream.partitions():
+        # Column by column per partition (comprehensions, not a Python loop body per order),
+        # the next partition read meanwhile (`_read_ahead`).
+        async for part in _read_ahead(stream.partitions()):
             if not part:
                 continue
             oids, mps, ivs, sides, qtys, prices = zip(*part, strict=True)
@@ -574,7 +607,33 @@ async def clear_claimed_day(
 async def clear_claimed_step(
     sessions: async_sessionmaker[AsyncSession], auction_id: int, worker_id: str
 ) -> StoredDay | None:
-    """`clear_claimed_day`'s database and solver work (no publishing)."""
+    """`clear_claimed_day`'s database and solver work (no publishing), without the cyclic
+    garbage collector (`_without_cyclic_gc`)."""
+    with _without_cyclic_gc():
+        return await _clear_claimed(sessions, auction_id, worker_id)
+
+
+@contextlib.contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """The cyclic collector off while a day is built, solved and stored (as the core turns
+    it off while it clears): a day's ~480,000 order dicts, keys and result rows are
+    containers that hold no cycles, and allocating them set off ~19 full collections over an
+    ever larger heap, half of the build's CPU (5,000-point day: 3.4 s → 1.8 s). Reference
+    counting frees them as always; anything cyclic made meanwhile is collected once it is
+    back on. (The process's collector: a step run in the app's process, without a worker,
+    holds its other tasks' cyclic garbage for those seconds too.)"""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+async def _clear_claimed(
+    sessions: async_sessionmaker[AsyncSession], auction_id: int, worker_id: str
+) -> StoredDay | None:
     started = datetime.now(UTC)
     phases = _Phases()
     async with sessions() as session:
