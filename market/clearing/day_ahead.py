@@ -43,6 +43,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.access import audit
 from market.clearing.day_ahead_convert import (
+    FILLED,
+    UNFILLED,
     ConvertedDay,
     OrderOutcome,
     ResultRows,
@@ -807,40 +809,49 @@ async def _store(
 
 
 async def _store_orders(session: AsyncSession, outcome: ResultRows, now: datetime) -> None:
-    """Every order of the day's outcome, in bulk through a temporary table."""
+    """Every order of the day's outcome, in bulk through a temporary table of (id, accepted,
+    price, amount). What is the same for every row is written in the SQL, not sent 480,000
+    times: the update's time (a literal of our own clock's value) and the status, which
+    follows from the accepted quantity (`convert_orders`: filled if anything was accepted,
+    else unfilled; partly filled if less than the order's quantity: the core accepts any
+    part of a simple order)."""
     sqlite = dialect_name(session) == "sqlite"
-    # A partly accepted order is "partly filled" (the core accepts any part of a simple order).
     orders = cast(Table, Order.__table__)
     updated_at = bulk.converter(orders.c.updated_at.type, sqlite)(now)
-    partly = (
-        f"status = CASE WHEN {{accepted}} > 0 AND {{accepted}} < {orders.name}.quantity_kwh "
-        f"THEN '{OrderStatus.PARTLY_FILLED.value}' ELSE r.status END"
+    stamp = str(updated_at if sqlite else updated_at.isoformat())
+    assert "'" not in stamp  # a timestamp's text, written as a literal
+    ids, accepted, price, amount, status = cast(
+        tuple[list[int], ScaledColumn, ScaledColumn, ScaledColumn, list[str]], outcome.values
     )
+    assert outcome.columns == ("id", "accepted_kwh", "clearing_price", "amount_pln", "status")
+    assert set(status) <= {FILLED, UNFILLED}
+
+    def assignments(accepted: str) -> str:
+        return (
+            f"updated_at = '{stamp}', status = CASE WHEN {accepted} > 0 THEN CASE WHEN "
+            f"{accepted} < {orders.name}.quantity_kwh THEN '{OrderStatus.PARTLY_FILLED.value}' "
+            f"ELSE '{FILLED}' END ELSE '{UNFILLED}' END"
+        )
+
     if sqlite:
         await bulk.update_from(
-            session, orders, ["updated_at", *outcome.columns],
-            outcome.driver_rows(sqlite, updated_at),
+            session, orders, ["id", "accepted_kwh", "clearing_price", "amount_pln"],
+            list(zip(ids, accepted.driver(sqlite), price.driver(sqlite), amount.driver(sqlite),
+                     strict=True)),
             "accepted_kwh = r.accepted_kwh, clearing_price = r.clearing_price, "
-            "amount_pln = r.amount_pln, updated_at = r.updated_at, "
-            + partly.format(accepted="r.accepted_kwh"),
+            "amount_pln = r.amount_pln, " + assignments("r.accepted_kwh"),
             driver_ready=True,
         )  # fmt: skip
     else:
         # The decimals as integers of their last place, scaled by the server (exactly:
         # bigint × numeric), instead of 1.4 million `Decimal`s through COPY.
-        ids, accepted, price, amount, status = cast(
-            tuple[list[int], ScaledColumn, ScaledColumn, ScaledColumn, list[str]],
-            outcome.values,
-        )
         assert (accepted.places, price.places, amount.places) == (3, 4, 2)  # the SQL's scales
         await bulk.update_from(
-            session, orders, ["id", "updated_at", "status", "accepted_units", "price_units",
-                              "amount_units"],
-            list(zip(ids, [updated_at] * len(ids), status, accepted.integers(),
-                     price.integers(), amount.integers(), strict=True)),
+            session, orders, ["id", "accepted_units", "price_units", "amount_units"],
+            list(zip(ids, accepted.integers(), price.integers(), amount.integers(),
+                     strict=True)),
             "accepted_kwh = r.accepted_units * 0.001, clearing_price = r.price_units * 0.0001, "
-            "amount_pln = r.amount_units * 0.01, updated_at = r.updated_at, "
-            + partly.format(accepted="r.accepted_units * 0.001"),
+            "amount_pln = r.amount_units * 0.01, " + assignments("r.accepted_units * 0.001"),
             driver_ready=True, integers=["accepted_units", "price_units", "amount_units"],
         )  # fmt: skip
 
