@@ -237,20 +237,67 @@ class _Contributions:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class OrderOutcome:
+    """The first part of a conversion, all the store needs to update the day's orders (the
+    biggest write): the node prices and every order's outcome. The rest
+    (`convert_rest`) is converted while the orders are written."""
+
+    status: str
+    ok: bool
+    #: The node prices, 10**-4 PLN/kWh: price[t, node], known where `priced`.
+    price: IntArray
+    priced: np.ndarray
+    #: Every order of the day: id, accepted_kwh, clearing_price, amount_pln, status.
+    order_rows: ResultRows
+    #: The accepted Wh of the problem's simple orders (for the positions).
+    accepted: IntArray
+
+
 def convert_day(
     problem: DayProblem, result: dict[str, Any], record: tuple[str, bytes] | None = None
 ) -> ConvertedDay:
     """The core's floats as stored decimals (energy to the Wh, prices to 4 places, amounts
     to the grosz per order and per position); pure, run off the event loop. `record`:
-    `problem_record` of the problem's document, if made already."""
+    `problem_record` of the problem's document, if made already. (`convert_orders` then
+    `convert_rest`: the store runs them apart, writing the orders meanwhile.)"""
+    return convert_rest(problem, result, convert_orders(problem, result), record)
+
+
+def convert_orders(problem: DayProblem, result: dict[str, Any]) -> OrderOutcome:
+    """The node prices and every order's outcome (see `OrderOutcome`)."""
     status = str(result.get("status", "error"))
     ok = status == "optimal"
     ivs = problem.interval_ids
     codes = list(problem.node_ids)
     node_at = {code: k for k, code in enumerate(codes)}
-    # The node prices, 10**-4 PLN/kWh: price[t, node], known where `priced`.
     price = np.zeros((len(ivs), len(codes)), dtype=np.int64)
     priced = np.zeros((len(ivs), len(codes)), dtype=np.bool_)
+    p_val: list[float] = []
+    p_at: list[tuple[int, int]] = []
+    if ok:
+        for t, item in enumerate(result.get("intervals", [])):
+            for nd in item.get("nodes", []):
+                p_val.append(float(nd["price"]))
+                p_at.append((t, node_at[str(nd["id"])]))
+    if p_at:
+        at_t, at_node = np.array(p_at, dtype=np.int64).T
+        price[at_t, at_node] = units(p_val, PRICE_PLACES)  # a repeated node: the last one
+        priced[at_t, at_node] = True
+    order_rows, accepted = _orders(problem, result, ok, price, priced)
+    return OrderOutcome(status, ok, price, priced, order_rows, accepted)
+
+
+def convert_rest(
+    problem: DayProblem,
+    result: dict[str, Any],
+    outcome: OrderOutcome,
+    record: tuple[str, bytes] | None = None,
+) -> ConvertedDay:
+    """The rest of `convert_day` after `convert_orders`: the result tables, positions,
+    blocks, the run's record and the live event's summary."""
+    status, ok, price, priced = outcome.status, outcome.ok, outcome.price, outcome.priced
+    ivs = problem.interval_ids
     p_iv: list[int] = []
     p_node: list[int] = []
     p_val: list[float] = []
@@ -261,16 +308,13 @@ def convert_day(
     g_node: list[int] = []
     g_in: list[float] = []
     g_out: list[float] = []
-    p_at: list[tuple[int, int]] = []
     if ok:
         for t, item in enumerate(result.get("intervals", [])):
             iv = ivs[t]
             for nd in item.get("nodes", []):
-                code = str(nd["id"])
                 p_iv.append(iv)
-                p_node.append(problem.node_ids[code])
+                p_node.append(problem.node_ids[str(nd["id"])])
                 p_val.append(float(nd["price"]))
-                p_at.append((t, node_at[code]))
             for ln in item.get("lines", []):
                 f_iv.append(iv)
                 f_line.append(problem.line_ids[str(ln["id"])])
@@ -280,14 +324,9 @@ def convert_day(
                 g_node.append(problem.node_ids[str(g["node"])])
                 g_in.append(_value(g, "import_kwh"))
                 g_out.append(_value(g, "export_kwh"))
-    price_units = units(p_val, PRICE_PLACES)
-    if p_at:
-        at_t, at_node = np.array(p_at, dtype=np.int64).T
-        price[at_t, at_node] = price_units  # a repeated node: the last one, as before
-        priced[at_t, at_node] = True
     price_rows = ResultRows(
         ("interval_id", "node_id", "price"),
-        (p_iv, p_node, ScaledColumn(price_units, PRICE_PLACES)),
+        (p_iv, p_node, ScaledColumn(units(p_val, PRICE_PLACES), PRICE_PLACES)),
     )
     flow_rows = ResultRows(
         ("interval_id", "line_id", "flow_kwh"),
@@ -299,7 +338,10 @@ def convert_day(
          ScaledColumn(units(g_out, ENERGY_PLACES), ENERGY_PLACES)),
     )  # fmt: skip
     contributions = _Contributions()
-    order_rows = _orders(problem, result, ok, price, priced, contributions)
+    contributions.add(
+        problem.order_interval, problem.order_point, problem.order_node, problem.order_buy,
+        outcome.accepted,
+    )  # fmt: skip
     storage_rows = _storage(problem, result, ok, contributions)
     block_rows = _blocks(problem, result, ok, contributions)
     position_rows = contributions.positions(price, ivs)
@@ -328,7 +370,7 @@ def convert_day(
     }
     return ConvertedDay(
         run, price_rows, flow_rows, grid_rows, position_rows, storage_rows, block_rows,
-        order_rows, ok, summary,
+        outcome.order_rows, ok, summary,
     )  # fmt: skip
 
 
@@ -338,8 +380,7 @@ def _orders(
     ok: bool,
     price: IntArray,
     priced: np.ndarray,
-    contributions: _Contributions,
-) -> ResultRows:
+) -> tuple[ResultRows, IntArray]:
     """Every order of the day (the excluded ones last): accepted kWh, the node's price (None
     if the day failed or the node has none), the amount at it, filled or unfilled (partly
     filled is decided by the store, against the requested quantity)."""
@@ -356,13 +397,12 @@ def _orders(
     t, node = problem.order_interval, problem.order_node
     filled = accepted > 0
     amounts = round_units(np.where(filled, accepted * price[t, node], 0), 5)
-    contributions.add(t, problem.order_point, node, problem.order_buy, accepted)
     excluded = len(problem.excluded_order_ids)
     missing = np.ones(n + excluded, dtype=np.bool_)
     if ok:
         missing[:n] = ~priced[t, node]
     none = np.zeros(excluded, dtype=np.int64)
-    return ResultRows(
+    rows = ResultRows(
         ("id", "accepted_kwh", "clearing_price", "amount_pln", "status"),
         (
             [*problem.order_ids, *problem.excluded_order_ids],
@@ -372,6 +412,7 @@ def _orders(
             [FILLED if f else UNFILLED for f in filled.tolist()] + [UNFILLED] * excluded,
         ),
     )
+    return rows, accepted
 
 
 def _storage(

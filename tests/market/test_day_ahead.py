@@ -8,6 +8,7 @@ right now, 17 June's is a day ahead. Storing and exactly-once run with a stand-i
 
 from __future__ import annotations
 
+import gc
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -394,6 +395,62 @@ async def test_a_worker_killed_while_clearing_a_day_is_taken_over(
     )
     async with world.session() as s:
         assert await s.scalar(select(func.count(DayAheadRun.id))) == 1
+
+
+async def test_a_result_that_cannot_be_converted_is_stored_as_a_crashed_solve(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store writes the orders while the rest of the result is converted (da13f): a
+    result whose rest fails to convert stores a failed run in place of the half-written one
+    (the orders as unfilled, no positions), as a solver crash did before; and the cyclic
+    collector is off while the core runs and on again after."""
+    from tests.support.day_ahead import fake_clear_document
+
+    collector_on: list[bool] = []
+
+    def short_storage(doc: dict[str, Any]) -> dict[str, Any]:
+        collector_on.append(gc.isenabled())
+        result = fake_clear_document(doc)
+        result["storage"][0]["soc_kwh"] = result["storage"][0]["soc_kwh"][:10]
+        return result
+
+    monkeypatch.setattr(da_clearing, "clear_document", short_storage)
+    auction_id = await _day_with_orders(world)
+    sessions = world.db.sessions
+    await da_clearing.close_gate(sessions, auction_id, "w", world.publisher, world.clock.now())
+    assert await da_clearing.claim_day(sessions, auction_id, "w", timedelta(minutes=5))
+    assert gc.isenabled()
+    stored = await da_clearing.clear_claimed_day(sessions, auction_id, "w", world.publisher)
+    assert collector_on == [False] and gc.isenabled()
+    assert stored is not None and stored.status == "error"
+    assert (
+        stored.reason.startswith("solver crashed: ValueError(") and "fewer values" in stored.reason
+    )
+    async with world.session() as s:
+        auction = await s.get(DayAheadAuction, auction_id)
+        assert auction is not None and auction.status == AuctionStatus.FAILED.value
+        assert await s.scalar(select(func.count(DayAheadRun.id))) == 1
+        assert await s.scalar(select(func.count(DayAheadPosition.run_id))) == 0
+        orders = (await s.scalars(select(Order).where(Order.market == "da"))).all()
+        assert orders and {(o.status, o.accepted_kwh, o.clearing_price) for o in orders} == {
+            ("unfilled", Decimal("0.000"), None)
+        }
+
+
+async def test_read_ahead_yields_every_partition_in_order_and_the_readers_error() -> None:
+    async def parts(fail: bool) -> Any:
+        for k in range(5):
+            await anyio.sleep(0)
+            yield [k]
+        if fail:
+            raise RuntimeError("the database went away")
+
+    assert [p async for p in da_clearing._read_ahead(parts(False))] == [[k] for k in range(5)]
+    seen: list[Any] = []
+    with pytest.raises(RuntimeError, match="went away"):
+        async for p in da_clearing._read_ahead(parts(True)):
+            seen.append(p)
+    assert seen == [[k] for k in range(5)]
 
 
 async def test_concurrent_claims_store_one_run(
