@@ -460,7 +460,10 @@ class Simulation:
         """The range in `workers` processes, each simulating a contiguous part of the days on
         a copy of this (SQLite file) database, the parts' figures merged: the same summary as
         one process gives (each worker first skips the forecast-error draws of the days
-        before its own; everything else a day needs is the day's own). What the workers
+        before its own; everything else a day needs is the day's own). A part is at most
+        `_POINT_DAYS_PER_PROCESS` point-days, and a process simulates one part: a long range
+        is more parts than workers, each in a fresh process, so that a process's memory does
+        not grow with the range. What the workers
         store stays in their copies, which are deleted: not with `keep_meter_data`, nor with
         day hooks (they run in this process only)."""
         import asyncio
