@@ -97,6 +97,12 @@ _NO_FIRM = (ZERO, ZERO, ZERO)
 #: cache every batch re-reads and spills them (store phase −30 % CPU at 5,000 points). A
 #: fixed cap: memory stays flat in the length of the range.
 _SQLITE_CACHE_KIB = 128 * 1024
+#: Point-days a worker process of a parallel run simulates before it is replaced by a fresh
+#: one (4 days at 5,000 points, the whole part at the demo's 75). A process's resident
+#: memory creeps up with the days it has simulated (what a day frees around the few objects
+#: that outlive it stays the process's, fragmented); a fresh process per few days keeps the
+#: largest worker's memory independent of the length of the range.
+_POINT_DAYS_PER_PROCESS = 20_000
 _ZERO_KWH = Decimal("0.000")
 #: `money.energy(x)` of a float is `Decimal(repr(x)).quantize(ENERGY, ROUND_HALF_EVEN)`
 _decimal, _WH, _HALF_EVEN = Decimal, ENERGY, ROUND_HALF_EVEN
@@ -276,8 +282,52 @@ def _work(job: tuple[str, date, date, int], params: dict[str, Any], done_days: A
             return sim.partial
         finally:
             await engine.dispose()
+            # the copy is this job's alone: its disk space goes as soon as it is done
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(f"{engine.url.database}{suffix}")
 
     return anyio.run(main)
+
+
+def _skip_gauss(rng: random.Random, draws: int) -> None:
+    """Advance a fresh `rng` past `draws` calls of its `gauss` without computing them (a
+    worker of a parallel run that starts on day 28 of 5,000 points skips 27 million). CPython's
+    `gauss` takes two `random()` per pair of draws and keeps the pair's second for the next
+    call; `random()` takes two 32-bit words of the generator, as `getrandbits(64)` does: so
+    a pair of draws is 128 bits of `getrandbits`, and an odd last draw is drawn
+    (`tests/simulation/test_hot_loop.py` checks it against drawing them all)."""
+    assert rng.gauss_next is None  # type: ignore[attr-defined]
+    pairs, odd = divmod(draws, 2)
+    step = 1 << 20  # pairs per call: a 16 MB integer at most
+    for k in range(0, pairs, step):
+        rng.getrandbits(128 * min(step, pairs - k))
+    if odd:
+        rng.gauss(0.0, 1.0)
+
+
+def _give_back_freed_memory() -> None:
+    """Return the C heap's free pages to the system (glibc's `malloc_trim`), once a day. A
+    day allocates and frees hundreds of MB of objects, with a few long-lived ones among them
+    (caches, the hours' figures): what is freed around those stays the process's, and its
+    resident size crept up from day to day. Elsewhere (no glibc) nothing happens."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    import ctypes
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
 
 
 def _clock() -> tuple[float, float]:
@@ -410,7 +460,10 @@ class Simulation:
         """The range in `workers` processes, each simulating a contiguous part of the days on
         a copy of this (SQLite file) database, the parts' figures merged: the same summary as
         one process gives (each worker first skips the forecast-error draws of the days
-        before its own; everything else a day needs is the day's own). What the workers
+        before its own; everything else a day needs is the day's own). A part is at most
+        `_POINT_DAYS_PER_PROCESS` point-days, and a process simulates one part: a long range
+        is more parts than workers, each in a fresh process, so that a process's memory does
+        not grow with the range. What the workers
         store stays in their copies, which are deleted: not with `keep_meter_data`, nor with
         day hooks (they run in this process only)."""
         import asyncio
@@ -443,7 +496,10 @@ class Simulation:
             self.first_day + timedelta(days=n)
             for n in range((self.last_day - self.first_day).days + 1)
         ]
-        size = -(-len(days) // min(self.workers, len(days)))
+        size = min(
+            -(-len(days) // min(self.workers, len(days))),
+            max(1, _POINT_DAYS_PER_PROCESS // max(1, len(points))),
+        )
         chunks = [days[k : k + size] for k in range(0, len(days), size)]
         params = {
             "seed": self.seed,
@@ -469,7 +525,7 @@ class Simulation:
                 source.close()
             context = multiprocessing.get_context("spawn")
             loop = asyncio.get_running_loop()
-            with _worker_processes(context, len(jobs)) as (manager, pool):
+            with _worker_processes(context, min(self.workers, len(jobs))) as (manager, pool):
                 done_days = manager.Queue()
                 futures = [
                     loop.run_in_executor(pool, _work, job, params, done_days) for job in jobs
@@ -492,8 +548,7 @@ class Simulation:
     async def _run(self, session: AsyncSession) -> dict[str, Any]:
         began = time.perf_counter()
         rng = random.Random(f"klaster-simulate:{self.seed}")
-        for _ in range(self.skip_draws):  # a worker of a parallel run: the days before its own
-            rng.gauss(0.0, 1.0)
+        _skip_gauss(rng, self.skip_draws)  # a worker of a parallel run: the days before its own
         cluster = await session.scalar(select(Cluster).limit(1))
         if cluster is None:
             raise ValidationFailed("database", "no cluster; seed the demo first")
@@ -783,8 +838,13 @@ class Simulation:
             await session.commit()
             self._phase("commit", tick)
             session.expunge_all()  # the day's intervals and rules: reloaded tomorrow
+            # The day's point-interval figures go now, not when tomorrow rebinds them: else
+            # they live on through tomorrow's orders and clearing, on top of its own.
+            del matched, node_prices, grids, readings, hour_points, quarter_fed, in_hour
+            del firm, firm_by_interval, inputs, solved, positions, figures, result_h
             tick = _clock()
             gc.collect()
+            _give_back_freed_memory()
             self._phase("gc", tick)
             if self.progress is not None:
                 self.progress(n + 1, days, day)
@@ -984,10 +1044,11 @@ class Simulation:
 def _worker_processes(
     context: Any, workers: int
 ) -> Iterator[tuple[SyncManager, ProcessPoolExecutor]]:
-    """The several-worker run's processes: a manager (the progress queue) and a pool. Each
-    leaves when this process is gone (`exit_with_parent`): a run whose process was killed
-    (the coordinator's run, a benchmark stopped) would otherwise leave its workers simulating
-    for nobody, then idle for good."""
+    """The several-worker run's processes: a manager (the progress queue) and a pool whose
+    processes each run one job (a few days, `_POINT_DAYS_PER_PROCESS`) and are replaced.
+    Each leaves when this process is gone (`exit_with_parent`): a run whose process was
+    killed (the coordinator's run, a benchmark stopped) would otherwise leave its workers
+    simulating for nobody, then idle for good."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing.managers import SyncManager
 
@@ -998,7 +1059,11 @@ def _worker_processes(
     manager.start(exit_with_parent, (owner,))
     try:
         with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=exit_with_parent, initargs=(owner,)
+            workers,
+            mp_context=context,
+            initializer=exit_with_parent,
+            initargs=(owner,),
+            max_tasks_per_child=1,
         ) as pool:
             yield manager, pool
     finally:

@@ -63,3 +63,14 @@ def test_the_interval_clock_gives_the_profiles_floats(
     assert load_kwh(point, start, minutes, tz) == pr.load_kwh_at(point, at) == load
     assert pv_kwh(point, start, minutes, tz, 7) == pr.pv_kwh_at(point, at, 7) == pv
     assert net_kwh(point, start, minutes, tz, 7) == pv + 0.0 - load
+
+
+@given(st.integers(min_value=0, max_value=5000), st.integers(min_value=0, max_value=2**32))
+def test_skipping_draws_leaves_the_generator_where_drawing_them_does(n: int, seed: int) -> None:
+    import random
+
+    drawn, skipped = random.Random(seed), random.Random(seed)
+    for _ in range(n):
+        drawn.gauss(0.0, 1.0)
+    engine._skip_gauss(skipped, n)
+    assert [skipped.gauss(0.0, 1.0) for _ in range(3)] == [drawn.gauss(0.0, 1.0) for _ in range(3)]

@@ -17,6 +17,7 @@ from market.clearing.models import ClearingRun
 from market.db.engine import create_engine, migrate, session_factory, unit_of_work
 from market.demo.seed import seed_demo
 from market.network.models import Line, MeteringPoint
+from market.simulation import engine as sim_engine
 from market.simulation.apply import apply_scenario
 from market.simulation.engine import Simulation
 from market.simulation.scenario import parse_scenario
@@ -127,9 +128,15 @@ def test_one_day_real_pipeline_deterministic(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_two_workers_give_the_summary_of_one_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("a_process_per_day", [False, True])
+def test_two_workers_give_the_summary_of_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, a_process_per_day: bool
+) -> None:
     """Three days shared by two processes (each on a copy of the database, the second
-    skipping the first's forecast-error draws): the same figures as one process."""
+    skipping the first's forecast-error draws): the same figures as one process. Also with
+    a fresh process for every day (three jobs, two processes at a time)."""
+    if a_process_per_day:
+        monkeypatch.setattr(sim_engine, "_POINT_DAYS_PER_PROCESS", 1)
 
     def run(workers: int) -> dict[str, Any]:
         url = f"sqlite+aiosqlite:///{tmp_path}/w{workers}.db"
@@ -162,8 +169,10 @@ import multiprocessing, os, time
 from market.simulation.engine import _worker_processes
 
 with _worker_processes(multiprocessing.get_context("spawn"), 2) as (manager, pool):
-    futures = [pool.submit(time.sleep, 0.2) for _ in range(4)]
-    [f.result() for f in futures]
+    [f.result() for f in [pool.submit(time.sleep, 0.2) for _ in range(4)]]  # replaced ones
+    futures = [pool.submit(time.sleep, 60) for _ in range(2)]  # then two busy for long
+    while len(pool._processes) < 2 or not all(f.running() for f in futures):
+        time.sleep(0.05)
     print(manager._process.pid, *pool._processes, flush=True)
     time.sleep(60)
 """
