@@ -408,6 +408,10 @@ class Simulation:
     #: cluster has one (`day_ahead_gate_minute` set).
     day_ahead: bool | None = None
     progress: Progress | None = None
+    #: Called after every phase of a day (its orders, its day-ahead, each batch of intervals
+    #: cleared and stored, its figures): raising there ends the run within the day, not at
+    #: its end (a coordinator's cancel; `runs.simulate_temporary`). This process only.
+    checkpoint: Callable[[], None] | None = None
     #: Processes to simulate the range in (contiguous parts of the days, each on a copy of
     #: the database; `run_parallel`). 1: this process, on this database.
     workers: int = 1
@@ -976,6 +980,8 @@ class Simulation:
         now = _clock()
         self.phases[name] += now[0] - since[0]
         self.cpu_phases[name] += now[1] - since[1]
+        if self.checkpoint is not None:
+            self.checkpoint()
         return now
 
     def _summary(

@@ -4,7 +4,7 @@ summary, a day hook is called with the day's intervals, the day-ahead auction ru
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -187,3 +187,26 @@ def test_a_simulation_whose_process_was_killed_leaves_no_workers() -> None:
         assert len(children) == 3
         alive = kill_and_survivors(process, children)
         assert not alive, f"still running 15 s after their owner was killed: {alive}"
+
+
+def test_a_stopped_run_ends_within_the_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A coordinator's cancel sets `stop`: the run ends after the phase it is in (here the
+    day's orders), not after the rest of the day (at 5,000 points a day is a minute)."""
+    import threading
+
+    from market.simulation.runs import RunStopped, simulate_temporary
+
+    stop = threading.Event()
+    phases: list[str] = []
+    phase = Simulation._phase
+
+    def spy(self: Simulation, name: str, since: tuple[float, float]) -> tuple[float, float]:
+        phases.append(name)
+        if name == "orders":
+            stop.set()  # the cancel arrives while the day's orders are placed
+        return phase(self, name, since)
+
+    monkeypatch.setattr(Simulation, "_phase", spy)
+    with pytest.raises(RunStopped):
+        simulate_temporary(SCENARIO, DAY, DAY + timedelta(days=1), 1, stop=stop)
+    assert phases == ["orders"]
