@@ -351,3 +351,30 @@ async def test_reports_open_on_the_month_of_the_latest_data(db: Any) -> None:
         # everything lies after `now`: the earliest month that has any (June, not May)
         assert await default_month(s, datetime(2026, 5, 20, tzinfo=UTC)) == "2026-06"
         assert await latest_data(s, datetime(2026, 5, 20, tzinfo=UTC)) is None
+
+
+async def test_a_members_statement_reads_only_their_day_ahead_positions(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The day-ahead-only intervals of one member's statement load that member's firm
+    positions, not the whole cluster's (a 5,000-point day holds ~200,000 of them: the
+    statement page took 5–9 s reading them all)."""
+    from market.reports import day_ahead_only
+    from market.reports.service import member_statement
+
+    loaded: list[int] = []
+    real = day_ahead_only.load_day_ahead
+
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        out = await real(*args, **kwargs)
+        loaded.extend(mp for d in out.values() for mp in (*d.imports, *d.exports))
+        return out
+
+    monkeypatch.setattr(day_ahead_only, "load_day_ahead", spy)
+    async with db.session() as s:
+        members = await _month(s)
+        b_point = await s.scalar(select(MeteringPoint.id).where(MeteringPoint.ppe_code == PPE_B))
+    async with db.session() as s:
+        statement = await member_statement(s, COORD, JUNE, members[PPE_B])
+    assert statement.day_ahead_only_lines == 8  # the same statement as before
+    assert loaded and set(loaded) == {b_point}
