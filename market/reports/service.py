@@ -483,7 +483,8 @@ async def cluster_report(
     by_start: dict[datetime, list[Line]] = {}
     if unsettled:
         settled = [r.interval_id for r in scope.runs]
-        for line in await day_ahead_only_lines(session, scope.start, scope.end, settled):
+        lines = await day_ahead_only_lines(session, scope.start, scope.end, settled, firm=firm)
+        for line in lines:
             by_start.setdefault(line.start, []).append(line)
     extra = [
         day_ahead_only_figures(

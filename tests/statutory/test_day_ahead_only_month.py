@@ -378,3 +378,34 @@ async def test_a_members_statement_reads_only_their_day_ahead_positions(
         statement = await member_statement(s, COORD, JUNE, members[PPE_B])
     assert statement.day_ahead_only_lines == 8  # the same statement as before
     assert loaded and set(loaded) == {b_point}
+
+
+async def test_the_cluster_report_reads_the_day_ahead_positions_once(db: Any) -> None:
+    """The report's day-ahead-only intervals: their positions are read once, not once for the
+    figures and again for the settlement lines (a 5,000-point day: 2 × ~200,000 rows)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from market.reports.service import cluster_report
+
+    reads: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if "day_ahead_positions.amount_pln" in statement:
+            reads.append(statement)
+
+    async with db.session() as s:
+        await _month(s)
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        async with db.session() as s:
+            report = await cluster_report(
+                s,
+                COORD,
+                datetime(2026, 5, 31, 22, tzinfo=UTC),
+                datetime(2026, 6, 30, 22, tzinfo=UTC),
+            )
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert (report.totals.intervals, report.totals.consumption_kwh) == (8, D(15))  # as before
+    assert len(reads) == 1
