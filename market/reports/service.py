@@ -483,7 +483,9 @@ async def cluster_report(
     by_start: dict[datetime, list[Line]] = {}
     if unsettled:
         settled = [r.interval_id for r in scope.runs]
-        lines = await day_ahead_only_lines(session, scope.start, scope.end, settled, firm=firm)
+        lines = await day_ahead_only_lines(
+            session, scope.start, scope.end, settled, firm=firm, metered_only=True
+        )
         for line in lines:
             by_start.setdefault(line.start, []).append(line)
     extra = [

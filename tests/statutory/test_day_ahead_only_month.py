@@ -409,3 +409,32 @@ async def test_the_cluster_report_reads_the_day_ahead_positions_once(db: Any) ->
         event.remove(Engine, "before_cursor_execute", seen)
     assert (report.totals.intervals, report.totals.consumption_kwh) == (8, D(15))  # as before
     assert len(reads) == 1
+
+
+async def test_the_cluster_report_settles_only_the_metered_day_ahead_positions(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A day-ahead-only quarter without meter data has no residual, and the report prices its
+    net firm energy itself: only H2's metered positions (A and B, four quarters) go through
+    the settlement, not H1's too (5,000 points: ~480,000 lines a day for nothing). The
+    cluster's cost is the members' statements' totals: B 7.88 + A −5.82 = 2.06."""
+    from market.reports import day_ahead_only
+    from market.reports.service import cluster_report
+
+    settled: list[int] = []
+    real = day_ahead_only.settle_interval
+
+    def spy(data: Any) -> Any:
+        settled.append(len(data.positions))
+        return real(data)
+
+    monkeypatch.setattr(day_ahead_only, "settle_interval", spy)
+    async with db.session() as s:
+        await _month(s)
+    async with db.session() as s:
+        report = await cluster_report(
+            s, COORD, datetime(2026, 5, 31, 22, tzinfo=UTC), datetime(2026, 6, 30, 22, tzinfo=UTC)
+        )
+    assert report.totals.cost_pln == D("2.06")
+    assert report.totals.source == "mixed"
+    assert settled == [2, 2, 2, 2]
