@@ -52,12 +52,20 @@ def _in_force() -> Any:
 
 
 async def load_day_ahead(
-    session: AsyncSession, interval_ids: Iterable[int]
+    session: AsyncSession, interval_ids: Iterable[int], points: Iterable[int] | None = None
 ) -> dict[int, DayAheadData]:
+    """The day-ahead figures of `interval_ids`, of the metering points `points` only when
+    given (a member's statement reads its own positions, not the cluster's ~5,000 a quarter)."""
     ids = list(interval_ids)
     out = {i: DayAheadData() for i in ids}
     if not ids:
         return out
+    position_filter = [DayAheadPosition.interval_id.in_(ids)]
+    schedule_filter = [StorageSchedule.interval_id.in_(ids)]
+    if points is not None:
+        chosen = list(points)
+        position_filter.append(DayAheadPosition.metering_point_id.in_(chosen))
+        schedule_filter.append(StorageOrder.metering_point_id.in_(chosen))
     positions = await session.execute(
         select(
             DayAheadPosition.interval_id,
@@ -68,7 +76,7 @@ async def load_day_ahead(
         )
         .join(DayAheadRun, DayAheadRun.id == DayAheadPosition.run_id)
         .join(DayAheadAuction, _in_force())
-        .where(DayAheadPosition.interval_id.in_(ids))
+        .where(*position_filter)
     )
     for interval_id, mp, imp, exp, amount in positions.all():
         d = out[interval_id]
@@ -83,7 +91,7 @@ async def load_day_ahead(
         .join(StorageOrder, StorageOrder.id == StorageSchedule.storage_order_id)
         .join(DayAheadRun, DayAheadRun.id == StorageSchedule.run_id)
         .join(DayAheadAuction, _in_force())
-        .where(StorageSchedule.interval_id.in_(ids))
+        .where(*schedule_filter)
     )
     for interval_id, mp, charge, discharge in schedules.all():
         d = out[interval_id]

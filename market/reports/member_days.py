@@ -10,6 +10,7 @@ the statement's market figures exactly: Σ `cost_pln − revenue_pln` = `local_a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -173,30 +174,37 @@ async def member_days(
     end: datetime,
     member_id: int | None = None,
     tz: str = LOCAL_TZ,
+    *,
+    intraday: Sequence[tuple[datetime, Sequence[Line]]] | None = None,
 ) -> list[MemberDay]:
     """The member's intervals in [start, end) with an intraday trade or a firm day-ahead
     position, grouped by local day, oldest first (`NotFound` from `load_scope` when nothing
-    was cleared there in either market)."""
+    was cleared there in either market). `intraday`: the member's lines of the intervals
+    cleared intraday in [start, end), when the caller has them already
+    (`reports.service.member_statement(intraday=…)` of the same month): not settled again."""
     target = _target(actor, member_id)
     day_ahead = await day_ahead_amounts(session, start, end, target)
     rows: dict[datetime, MemberInterval] = {}
-    try:
-        scope = await load_scope(session, start, end)
-    except NotFound as error:
-        if error.field != "from" or not day_ahead:
-            raise
-    else:
-        mine = {p.ppe for p in scope.points if p.member_id == target}
-        async for s in settled_intervals(session, scope, idle_points=False):
-            lines = [line for line in s.settlement.lines if line.ppe in mine]
-            if not lines:
-                continue
-            start_utc = as_utc(s.settlement.start)
-            row = MemberInterval(start_utc, _local_day(start_utc, tz), lines[0].price_pln_per_kwh)
-            row.cleared_intraday = True
-            for line in lines:
-                row.add(line)
-            rows[start_utc] = row
+    if intraday is None:
+        try:
+            scope = await load_scope(session, start, end)
+        except NotFound as error:
+            if error.field != "from" or not day_ahead:
+                raise
+            intraday = []
+        else:
+            mine = {p.ppe for p in scope.points if p.member_id == target}
+            intraday = [
+                (as_utc(s.settlement.start), own)
+                async for s in settled_intervals(session, scope, idle_points=False)
+                if (own := [line for line in s.settlement.lines if line.ppe in mine])
+            ]
+    for start_utc, lines in intraday:
+        row = MemberInterval(start_utc, _local_day(start_utc, tz), lines[0].price_pln_per_kwh)
+        row.cleared_intraday = True
+        for line in lines:
+            row.add(line)
+        rows[start_utc] = row
     for position in day_ahead:
         start_utc = as_utc(position.start_utc or start)
         found = rows.get(start_utc)

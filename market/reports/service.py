@@ -483,7 +483,10 @@ async def cluster_report(
     by_start: dict[datetime, list[Line]] = {}
     if unsettled:
         settled = [r.interval_id for r in scope.runs]
-        for line in await day_ahead_only_lines(session, scope.start, scope.end, settled):
+        lines = await day_ahead_only_lines(
+            session, scope.start, scope.end, settled, firm=firm, metered_only=True
+        )
+        for line in lines:
             by_start.setdefault(line.start, []).append(line)
     extra = [
         day_ahead_only_figures(
@@ -535,6 +538,7 @@ async def member_statement(
     member_id: int | None = None,
     *,
     field: str = "member",
+    intraday: list[tuple[datetime, list[Line]]] | None = None,
 ) -> Statement:
     """A member's statement for the local month of `month` (parsed at the boundary by
     `market.export.request.parse_month`): the intraday trades and grid residuals of the settled
@@ -543,7 +547,9 @@ async def member_statement(
     Members see their own (`Forbidden` on `field` for another's); the coordinator and the
     distributor any member's (`NotFound` on `field` for an unknown one). A month with
     day-ahead positions but no interval cleared intraday has a statement of its day-ahead
-    part; a month with neither raises `NotFound` on `from`."""
+    part; a month with neither raises `NotFound` on `from`. `intraday`, when given, receives
+    the member's lines of each interval cleared intraday (start, lines), for
+    `reports.member_days.member_days(intraday=…)`: the month is settled once, not twice."""
     target = actor.member_id if member_id is None else member_id
     if target != actor.member_id:
         if actor.role not in (Role.COORDINATOR, Role.DISTRIBUTOR):
@@ -566,9 +572,11 @@ async def member_statement(
         name = next((p.member for p in scope.points if p.member_id == target), "")
         statement = Statement(member=name, period=month.strftime("%Y-%m"))
         async for s in settled_intervals(session, scope, idle_points=False):
-            for line in s.settlement.lines:
-                if line.ppe in mine:
-                    statement.add(line)
+            lines = [line for line in s.settlement.lines if line.ppe in mine]
+            for line in lines:
+                statement.add(line)
+            if intraday is not None and lines:
+                intraday.append((as_utc(s.settlement.start), lines))
     # intervals with day-ahead positions only: the member's firm positions and readings
     # there, settled like the intervals cleared intraday (residual, grid-only amount)
     extra = await day_ahead_only_lines(session, start, end, settled, target)

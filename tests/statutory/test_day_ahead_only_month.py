@@ -351,3 +351,90 @@ async def test_reports_open_on_the_month_of_the_latest_data(db: Any) -> None:
         # everything lies after `now`: the earliest month that has any (June, not May)
         assert await default_month(s, datetime(2026, 5, 20, tzinfo=UTC)) == "2026-06"
         assert await latest_data(s, datetime(2026, 5, 20, tzinfo=UTC)) is None
+
+
+async def test_a_members_statement_reads_only_their_day_ahead_positions(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The day-ahead-only intervals of one member's statement load that member's firm
+    positions, not the whole cluster's (a 5,000-point day holds ~200,000 of them: the
+    statement page took 5–9 s reading them all)."""
+    from market.reports import day_ahead_only
+    from market.reports.service import member_statement
+
+    loaded: list[int] = []
+    real = day_ahead_only.load_day_ahead
+
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        out = await real(*args, **kwargs)
+        loaded.extend(mp for d in out.values() for mp in (*d.imports, *d.exports))
+        return out
+
+    monkeypatch.setattr(day_ahead_only, "load_day_ahead", spy)
+    async with db.session() as s:
+        members = await _month(s)
+        b_point = await s.scalar(select(MeteringPoint.id).where(MeteringPoint.ppe_code == PPE_B))
+    async with db.session() as s:
+        statement = await member_statement(s, COORD, JUNE, members[PPE_B])
+    assert statement.day_ahead_only_lines == 8  # the same statement as before
+    assert loaded and set(loaded) == {b_point}
+
+
+async def test_the_cluster_report_reads_the_day_ahead_positions_once(db: Any) -> None:
+    """The report's day-ahead-only intervals: their positions are read once, not once for the
+    figures and again for the settlement lines (a 5,000-point day: 2 × ~200,000 rows)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from market.reports.service import cluster_report
+
+    reads: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if "day_ahead_positions.amount_pln" in statement:
+            reads.append(statement)
+
+    async with db.session() as s:
+        await _month(s)
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        async with db.session() as s:
+            report = await cluster_report(
+                s,
+                COORD,
+                datetime(2026, 5, 31, 22, tzinfo=UTC),
+                datetime(2026, 6, 30, 22, tzinfo=UTC),
+            )
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+    assert (report.totals.intervals, report.totals.consumption_kwh) == (8, D(15))  # as before
+    assert len(reads) == 1
+
+
+async def test_the_cluster_report_settles_only_the_metered_day_ahead_positions(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A day-ahead-only quarter without meter data has no residual, and the report prices its
+    net firm energy itself: only H2's metered positions (A and B, four quarters) go through
+    the settlement, not H1's too (5,000 points: ~480,000 lines a day for nothing). The
+    cluster's cost is the members' statements' totals: B 7.88 + A −5.82 = 2.06."""
+    from market.reports import day_ahead_only
+    from market.reports.service import cluster_report
+
+    settled: list[int] = []
+    real = day_ahead_only.settle_interval
+
+    def spy(data: Any) -> Any:
+        settled.append(len(data.positions))
+        return real(data)
+
+    monkeypatch.setattr(day_ahead_only, "settle_interval", spy)
+    async with db.session() as s:
+        await _month(s)
+    async with db.session() as s:
+        report = await cluster_report(
+            s, COORD, datetime(2026, 5, 31, 22, tzinfo=UTC), datetime(2026, 6, 30, 22, tzinfo=UTC)
+        )
+    assert report.totals.cost_pln == D("2.06")
+    assert report.totals.source == "mixed"
+    assert settled == [2, 2, 2, 2]

@@ -37,6 +37,41 @@ async def test_edit_member_and_point(client: Any, world: World) -> None:
     assert r.status_code == 200 and "12,5" in r.text
 
 
+async def test_one_member_or_point_is_read_alone(
+    client: Any, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A member's page and the member and point edit forms read that member or point, not
+    the whole list (5,000 rows for one: the member page took ~5 s at that scale)."""
+    from market.members import service as member_service
+
+    listed: list[str] = []
+    list_members, list_points = member_service.list_members, member_service.list_metering_points
+
+    async def members_spy(*args: Any, **kwargs: Any) -> Any:
+        listed.append("members")
+        return await list_members(*args, **kwargs)
+
+    async def points_spy(*args: Any, member_id: int | None = None, **kwargs: Any) -> Any:
+        if member_id is None:
+            listed.append("points")
+        return await list_points(*args, member_id=member_id, **kwargs)
+
+    monkeypatch.setattr(member_service, "list_members", members_spy)
+    monkeypatch.setattr(member_service, "list_metering_points", points_spy)
+    sign_in(client, "coord")
+    alice, point = world.ids["alice"], world.ids["alice_point"]
+    listed.clear()
+    page = client.get(f"/coordinator/members/{alice}")
+    assert page.status_code == 200 and ALICE_PPE in page.text
+    form = client.get(f"/coordinator/members/{alice}/edit", headers=htmx_headers(client))
+    assert form.status_code == 200 and form.text.startswith(f'<tr id="member-{alice}">')
+    edit = client.get(f"/coordinator/points/{point}/edit", headers=htmx_headers(client))
+    assert edit.status_code == 200 and ALICE_PPE in edit.text
+    missing = client.get("/coordinator/members/999999/edit", headers=htmx_headers(client))
+    assert missing.status_code == 404
+    assert listed == []
+
+
 async def test_add_node(client: Any, world: World) -> None:
     sign_in(client, "coord")
     data = {"code": "S2", "name": "Stacja 2", "kind": "station"}

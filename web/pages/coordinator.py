@@ -6,10 +6,9 @@ service's typed input (the same parser the API uses), calls one service and rend
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from litestar import Controller, get, post
 from litestar.datastructures import UploadFile
@@ -18,11 +17,12 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
 from market.access import audit
-from market.core.errors import NotFound, ValidationFailed
+from market.core.errors import ValidationFailed
 from market.core.fields import blank
 from market.export.request import parse_month
 from market.members import bulk as member_bulk
 from market.members import inputs as member_inputs
+from market.members import queries as member_queries
 from market.members import service as member_service
 from market.metering.textfile import open_text
 from market.network import inputs as network_inputs
@@ -77,25 +77,10 @@ async def _upload_text(upload: UploadFile) -> str:
         path.unlink(missing_ok=True)
 
 
-class _Row(Protocol):
-    @property
-    def id(self) -> int: ...
-
-
-R = TypeVar("R", bound=_Row)
-
-
 async def form_fields(request: HTMXRequest, names: tuple[str, ...]) -> dict[str, str]:
     """The named fields of a posted form, as text (an unticked checkbox is "")."""
     form = await request.form()
     return {name: str(form.get(name, "")).strip() for name in names}
-
-
-def _one(rows: Sequence[R], row_id: int, field: str) -> R:
-    found = next((row for row in rows if row.id == row_id), None)
-    if found is None:
-        raise NotFound(field, "no record %(record_id)s", record_id=row_id)
-    return found
 
 
 def _filled(fields: dict[str, str], *keep: str) -> dict[str, str]:
@@ -177,7 +162,7 @@ class CoordinatorController(Controller):
         member_id: FromPath[int],
     ) -> Template:
         """One member: details, metering points, the latest month's statement, the audit."""
-        member = _one(await _members(db, actor), member_id, "member_id")
+        member = await member_queries.member_view(db, actor, member_id)
         month = await default_month(db, clock.now())
         statement = await unless_empty(member_statement(db, actor, parse_month(month), member_id))
         return page(
@@ -197,7 +182,7 @@ class CoordinatorController(Controller):
     async def edit_member_form(
         self, request: HTMXRequest, db: Db, actor: CurrentActor, member_id: FromPath[int]
     ) -> Template:
-        member = _one(await _members(db, actor), member_id, "member_id")
+        member = await member_queries.member_view(db, actor, member_id)
         return render(request, "coordinator/_member_edit.html", m=member)
 
     @post("/members/{member_id:int}")
@@ -205,7 +190,7 @@ class CoordinatorController(Controller):
         self, request: HTMXRequest, db: Db, actor: CurrentActor, member_id: FromPath[int]
     ) -> Template:
         fields = await form_fields(request, MEMBER_EDIT_FIELDS)
-        member = _one(await _members(db, actor), member_id, "member_id")
+        member = await member_queries.member_view(db, actor, member_id)
 
         def parse(f: dict[str, str]) -> member_inputs.MemberChange:
             return member_inputs.parse_member_change(_filled(f, "name", "email", "show_name"))
@@ -221,7 +206,7 @@ class CoordinatorController(Controller):
     async def edit_point_form(
         self, request: HTMXRequest, db: Db, actor: CurrentActor, point_id: FromPath[int]
     ) -> Template:
-        point = _one(await member_service.list_metering_points(db, actor), point_id, "point_id")
+        point = await member_queries.metering_point_view(db, actor, point_id)
         network = await network_service.list_network(db)
         return render(request, "coordinator/_point_edit.html", p=point, network=network)
 
@@ -230,7 +215,7 @@ class CoordinatorController(Controller):
         self, request: HTMXRequest, db: Db, actor: CurrentActor, point_id: FromPath[int]
     ) -> Template:
         fields = await form_fields(request, POINT_EDIT_FIELDS)
-        point = _one(await member_service.list_metering_points(db, actor), point_id, "point_id")
+        point = await member_queries.metering_point_view(db, actor, point_id)
         network = await network_service.list_network(db)
         expect_form(request, "coordinator/_point_edit.html", p=point, network=network, form=fields,
                     check=(member_inputs.parse_metering_point_change, fields))  # fmt: skip

@@ -258,10 +258,14 @@ class StatementController(Controller):
     ) -> Template:
         month = month or await default_month(db, clock.now())
         first = parse_month(month)
-        statement = await unless_empty(member_statement(db, actor, first, member))
+        intraday: list[Any] = []  # the month's intraday lines of the member, settled once
+        statement = await unless_empty(
+            member_statement(db, actor, first, member, intraday=intraday)
+        )
         days: list[Any] = []
         if statement:  # a month with meter data only has a statement but no market days
-            days = await unless_empty(member_days(db, actor, *month_range(first), member)) or []
+            got = member_days(db, actor, *month_range(first), member, intraday=intraday)
+            days = await unless_empty(got) or []
         return render(
             request,
             "reports/statement.html",
