@@ -166,9 +166,7 @@ async def test_a_profile_reads_its_day_once_and_writes_orders_and_audit_in_one_g
                 )
             )
         ).all()
-        stored = {
-            o.id: o for o in (await s.scalars(select(Order).where(Order.id.in_(ids)))).all()
-        }
+        stored = {o.id: o for o in (await s.scalars(select(Order).where(Order.id.in_(ids)))).all()}
     assert sorted(int(e.entity_id or 0) for e in logged) == sorted(ids) and len(ids) == 16
     # Each order's row and its audit entry hold what was placed, for the order the id names
     # (ids matched to rows in order: interval 41 got the first id).

@@ -163,7 +163,8 @@ def test_negative_prices_value_feed_in_at_zero() -> None:
         (h.replace(hour=12), 60, D("-300")),
     ]
     book = PriceBook(hourly_means(rows), quarter_prices(rows))
-    assert book.quarter_price(h, day) == 0 and book.quarter_price(h.replace(minute=45), day) == D("0.2")
+    assert book.quarter_price(h, day) == 0
+    assert book.quarter_price(h.replace(minute=45), day) == D("0.2")
     assert book.price(h, day) == (D("0.05"), "rce")  # (0 + 0 + 0 + 200) / 4 / 1000
     by_start = [(h.replace(minute=m), D("1.5")) for m in (0, 15, 30, 45)]
     assert book.export_value(h, day, D("6"), by_start) == (D("0.3"), "rce")  # 1.5 × 0.2
