@@ -125,6 +125,47 @@ async def test_result_page_shows_heatmap_storage_and_blocks(
     assert 'class="chart chart-storage"' in page and 'class="line soc"' in page
     assert 'data-reason="accepted"' in page and 'data-reason="another_in_group"' in page
     assert 'id="da-mine"' in page
+    assert "data-storage-total" not in page and "data-storage-row" not in page
+    ppe = page.split('data-storage="', 1)[1].split('"', 1)[0]
+    # More units than CHARTED_UNITS (here: more than none): their sum, the owner's own curve,
+    # a row per unit linking to its curve; someone else sees the sum until they pick the unit.
+    import web.pages.day_ahead as pages
+
+    limit, pages.CHARTED_UNITS = pages.CHARTED_UNITS, 0
+    try:
+        mine = client.get(f"/day-ahead?day={day}").text
+        assert "data-storage-total" in mine and f'data-storage="{ppe}"' in mine
+        assert f'data-storage-row="{ppe}"' in mine and "Wszystkie magazyny energii" in mine
+        sign_in(client, "coord")
+        theirs = client.get(f"/day-ahead?day={day}").text
+        assert "data-storage-total" in theirs and f'data-storage="{ppe}"' not in theirs
+        assert f'data-storage-row="{ppe}"' in theirs
+        picked = client.get(f"/day-ahead?day={day}&unit={ppe}").text
+        assert f'data-storage="{ppe}"' in picked and f"unit={ppe}" in picked
+    finally:
+        pages.CHARTED_UNITS = limit
+
+
+def test_storage_charts_draw_every_unit_or_their_sum() -> None:
+    from decimal import Decimal as D
+
+    from market.clearing.day_ahead_results import StorageView
+    from web.pages.day_ahead import CHARTED_UNITS, storage_charts
+
+    def unit(k: int) -> StorageView:
+        return StorageView(k, f"PPE{k}", "", [D(k), D(0)], [D(0), D(1)], [D(k), D(k - 1)],
+                           D(10) if k % 2 else None)  # fmt: skip
+
+    few = [unit(k) for k in range(1, CHARTED_UNITS + 1)]
+    assert storage_charts(few, set(), None) == (few, None)
+    many = [unit(k) for k in range(1, CHARTED_UNITS + 2)]
+    shown, total = storage_charts(many, {"PPE3"}, "PPE5")
+    assert [u.ppe_code for u in shown] == ["PPE3", "PPE5"] and total is not None
+    n = len(many)
+    assert total.charge_kwh == [D(n * (n + 1) // 2), D(0)]
+    assert total.discharge_kwh == [D(0), D(n)]
+    assert total.soc_kwh == [D(n * (n + 1) // 2), D(n * (n - 1) // 2)]
+    assert total.energy_kwh == D(10 * ((n + 1) // 2))  # units without data count 0
 
 
 async def test_live_page_says_which_gate_is_next(client: Any, world: World) -> None:

@@ -7,6 +7,7 @@ create an exclusive block group."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from litestar import get, post
@@ -15,7 +16,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
-from market.clearing.day_ahead_results import day_ahead_result, my_day_positions
+from market.clearing.day_ahead_results import StorageView, day_ahead_result, my_day_positions
 from market.cluster.service import get_cluster
 from market.core.clock import Clock
 from market.core.errors import ValidationFailed
@@ -74,8 +75,36 @@ def _day_hours(clock_hours: list[str], fields: dict[str, Any]) -> list[str]:
     return clock_hours
 
 
+#: Up to this many storage units the result charts each; beyond it (a 5,000-point cluster
+#: has ~250: 6 MB of charts) it charts their sum, the member's own units and the unit asked
+#: for (`?unit=PPE`), and lists every unit with a link to its own curve.
+CHARTED_UNITS = 12
+ZERO = Decimal(0)
+
+
+def storage_charts(
+    units: list[StorageView], mine: set[str], asked: str | None
+) -> tuple[list[StorageView], StorageView | None]:
+    """The storage units whose curves the page draws, and the units' sum when there are
+    more than `CHARTED_UNITS` of them (None: every unit is drawn)."""
+    if len(units) <= CHARTED_UNITS:
+        return units, None
+    shown = [u for u in units if u.ppe_code in mine or u.ppe_code == asked]
+    n = len(units[0].soc_kwh)
+    total = StorageView(
+        storage_order_id=0,
+        ppe_code="",
+        name="",
+        charge_kwh=[sum((u.charge_kwh[t] for u in units), ZERO) for t in range(n)],
+        discharge_kwh=[sum((u.discharge_kwh[t] for u in units), ZERO) for t in range(n)],
+        soc_kwh=[sum((u.soc_kwh[t] for u in units), ZERO) for t in range(n)],
+        energy_kwh=sum((u.energy_kwh or ZERO for u in units), ZERO),
+    )
+    return shown, total
+
+
 async def _context(
-    db: Db, actor: Any, clock: Clock, timezone: str, day: date | None
+    db: Db, actor: Any, clock: Clock, timezone: str, day: date | None, unit: str | None = None
 ) -> dict[str, Any]:
     cluster = await get_cluster(db)
     now = clock.now()
@@ -96,10 +125,14 @@ async def _context(
         "my_positions": await my_day_positions(db, actor, chosen) if member else [],
         "hours": list(range(24)),
     }
+    mine: set[str] = set()
     if member:
         context["points"] = await my_metering_points(db, actor)
         context["order_day"] = upcoming[0] if upcoming else chosen
         context |= await mine_context(db, actor, clock)
+        mine = {p.ppe_code for p in context["points"]}
+    shown, total = storage_charts(view.storage if view else [], mine, unit)
+    context |= {"storage_shown": shown, "storage_total": total, "unit_asked": unit or ""}
     return context
 
 
@@ -143,9 +176,10 @@ async def day_ahead_page(
     clock: ClockDep,
     settings: SettingsDep,
     day: FromQuery[str | None] = None,
+    unit: FromQuery[str | None] = None,
 ) -> Template:
     chosen = parse_day(day, to_local(clock.now(), settings.timezone).date()) if day else None
-    context = await _context(db, actor, clock, settings.timezone, chosen)
+    context = await _context(db, actor, clock, settings.timezone, chosen, (unit or "").strip())
     return page(request, "day_ahead/index.html", "day_ahead/_result.html", **context)
 
 
