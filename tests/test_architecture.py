@@ -36,6 +36,7 @@ LAYERS = [
     "web.ui",
     "web.resilience",
     "web.ratelimit",
+    "web.background",
     "web.config",
     "web.auth",
     "web.deps",

@@ -205,6 +205,9 @@ def create_app(
             await intake.stop()
             await relay.stop()
             await hub.stop()
+            jobs = app.state.get("storage_effect_jobs")
+            if jobs is not None:
+                await jobs.stop()
             if isinstance(counters, RedisCounters):
                 await counters.aclose()
             await engine.dispose()

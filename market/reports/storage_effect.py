@@ -25,7 +25,7 @@ import anyio
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from market.clearing import day_ahead as da_clearing
 from market.clearing.day_ahead_results import run_in_force
@@ -121,12 +121,22 @@ def _from_json(
     )  # fmt: skip
 
 
-async def storage_effect(session: AsyncSession, day: date) -> StorageEffect:
+#: Up to this many orders in the day's problem, the first view clears it again while it
+#: waits (a 75-point day: well under a second). A larger day (a 5,000-point cluster's
+#: ~480,000 orders: ~35 s) is computed in the background (`compute_storage_effect`) while
+#: the page says so; a request that waits that long times out behind most proxies.
+INLINE_ORDERS = 50_000
+
+
+async def storage_effect(
+    session: AsyncSession, day: date, *, wait: bool = True
+) -> StorageEffect | None:
     """The stored problem of the day's clearing in force, cleared with and without its
     storage (off the event loop) — once per day-ahead run: the figures are kept
     (`storage_effects`, keyed by the run, i.e. the day and its version) and read back on the
     next view; a re-clear stores a new run, so its first view computes them again. The
-    figures are added to the caller's transaction."""
+    figures are added to the caller's transaction. With `wait=False`, figures not kept yet of
+    a day with more than `INLINE_ORDERS` orders are not computed: None."""
     auction = await session.scalar(select(DayAheadAuction).where(DayAheadAuction.local_day == day))
     run = await run_in_force(session, auction) if auction is not None else None
     if run is None:
@@ -136,6 +146,8 @@ async def storage_effect(session: AsyncSession, day: date) -> StorageEffect:
     )
     if kept is not None:
         return _from_json(kept, day, run.version, run.finished_at)
+    if not wait and (run.order_count or 0) > INLINE_ORDERS:
+        return None
     doc = json.loads(zlib.decompress(run.problem_gz))
     with_storage, without = await anyio.to_thread.run_sync(_both, doc)
     effect = StorageEffect(
@@ -149,6 +161,15 @@ async def storage_effect(session: AsyncSession, day: date) -> StorageEffect:
         .on_conflict_do_nothing(index_elements=["run_id"])
     )
     return effect
+
+
+async def compute_storage_effect(sessions: async_sessionmaker[AsyncSession], day: date) -> None:
+    """Compute and keep the day's figures in their own transaction (a module-level step:
+    `market.db.offload.ProcessOffload.run` runs it in a worker process)."""
+    from market.db.engine import unit_of_work
+
+    async with unit_of_work(sessions) as session:
+        await storage_effect(session, day)
 
 
 async def latest_cleared_day(session: AsyncSession, first: date, last: date) -> date | None:

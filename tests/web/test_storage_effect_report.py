@@ -88,3 +88,55 @@ async def test_a_range_without_a_cleared_day_says_so(client: Any, world: World) 
     assert section.status_code == 200
     assert "nie ma rozliczonej aukcji dnia następnego" in section.text
     assert client.get("/reports/storage?day=2020-13-01").status_code == 422
+
+
+async def test_a_large_day_is_computed_in_the_background_and_appears(
+    client: Any, world: World, fake_core: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A day with more orders than `INLINE_ORDERS` (a 5,000-point cluster's: ~35 s) is not
+    cleared twice while the request waits: the section says it is being computed and asks
+    again; a worker process (the real core) computes and keeps the figures."""
+    import time
+
+    from market.reports import storage_effect as effect_module
+
+    async with world.db.engine.begin() as conn:
+        await conn.execute(sql("UPDATE metering_points SET technology = 'storage' WHERE id = :i"),
+                           {"i": world.ids["bob_point"]})  # fmt: skip
+    sign_in(client, "bob")
+    unit = {"metering_point_id": str(world.ids["bob_point"]), "energy_kwh": "100",
+            "charge_kw": "20", "discharge_kw": "20", "efficiency_charge": "0,9",
+            "efficiency_discharge": "0,9"}  # fmt: skip
+    assert client.post("/day-ahead/storage-unit", data=unit,
+                       headers=htmx_headers(client)).status_code == 200  # fmt: skip
+    order = {"metering_point_id": str(world.ids["bob_point"]), "local_day": DAY,
+             "soc_initial_kwh": "50"}  # fmt: skip
+    assert client.post("/day-ahead/storage", data=order,
+                       headers=htmx_headers(client)).status_code == 200  # fmt: skip
+    world.clock.advance(hours=24)
+
+    async def clear() -> Any:
+        sessions = client.app.state.services.session_factory
+        return await da_clearing.clear_day(
+            sessions, date.fromisoformat(DAY), worker_id="t", publisher=NullPublisher(),
+            now=world.clock.now(),
+        )  # fmt: skip
+
+    assert run_in_app(client, clear).stored is not None
+    monkeypatch.setattr(effect_module, "INLINE_ORDERS", 0)
+    client.cookies.clear()
+    sign_in(client, "coord")
+    url = f"/reports/storage?day={DAY}"
+    first = client.get(url, headers=htmx_headers(client)).text
+    assert "data-pending" in first and "wyniki pojawią się tutaj same" in first
+    assert f'hx-get="{url}"' in first and "Z magazynem" not in first
+    assert len(fake_core) == 1  # only the day's own clearing ran here
+    deadline = time.monotonic() + 90
+    section = first
+    while "data-pending" in section and time.monotonic() < deadline:
+        time.sleep(0.5)
+        section = client.get(url, headers=htmx_headers(client)).text
+    assert "Z magazynem" in section and "z 1 magazynem energii" in section, section
+    async with world.db.engine.connect() as conn:
+        kept = (await conn.execute(sql("SELECT COUNT(*) FROM storage_effects"))).scalar_one()
+    assert kept == 1 and len(fake_core) == 1  # computed in the worker, with the real core

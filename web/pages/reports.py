@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from litestar import Controller, Response, get
+from litestar import Controller, Litestar, Response, get
 from litestar.params import FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
@@ -35,6 +35,8 @@ from market.statutory.figures import Granularity, Period
 from market.statutory.report import request_for_range, statutory_report
 from market.statutory.rules import RULES
 from web.auth import requires_role, signed_in
+from web.background import StorageEffectJobs
+from web.config import app_services
 from web.deps import ClockDep, CurrentActor, Db
 from web.pages.results import parse_day
 from web.ui import formatting as fmt
@@ -161,6 +163,14 @@ def benefit_chart(both: MemberBenefits, loc: str) -> Markup:
     )
 
 
+def storage_jobs(app: Litestar) -> StorageEffectJobs:
+    """The app's background storage-effect jobs (made on first use)."""
+    jobs = app.state.get("storage_effect_jobs")
+    if jobs is None:
+        jobs = app.state["storage_effect_jobs"] = StorageEffectJobs()
+    return jobs
+
+
 class ReportsController(Controller):
     path = "/reports"
     guards = [requires_role("coordinator", "distributor")]  # noqa: RUF012 - Litestar style
@@ -237,9 +247,17 @@ class ReportsController(Controller):
             last = (asked.end - timedelta(microseconds=1)).astimezone(ZoneInfo(tz)).date()
             chosen = await latest_cleared_day(db, first, last)
         available = core_available()
-        effect = await storage_effect(db, chosen) if chosen and available else None
+        effect, pending, failed = None, False, None
+        if chosen and available:
+            effect = await storage_effect(db, chosen, wait=False)
+            if effect is None:  # a large day: computed in the background, asked for again
+                jobs = storage_jobs(request.app)
+                failed = jobs.take_failure(chosen)
+                if failed is None:
+                    jobs.start(app_services(request.app).session_factory, chosen)
+                    pending = True
         return render(request, "reports/_storage_effect.html", effect=effect, day=chosen,
-                      core_missing=not available)  # fmt: skip
+                      pending=pending, failed=failed, core_missing=not available)  # fmt: skip
 
 
 class StatementController(Controller):
