@@ -97,3 +97,43 @@ async def test_set_the_grid_connection(client: Any, world: World) -> None:
     network = client.get("/api/v1/network", headers=token_for(client, "coord")).json()
     (conn,) = network["grid_connections"]
     assert float(conn["import_price"]) == 0.95 and float(conn["import_limit_kw"]) == 250
+
+
+async def test_long_tables_are_paged_and_searched(
+    client: Any, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The members' and points' tables show `PAGE_ROWS` rows a page with links either side,
+    a search (case and accents ignored), and a row's deactivation answers with the page the
+    browser shows (htmx's HX-Current-URL)."""
+    import web.pages.coordinator as pages
+
+    monkeypatch.setattr(pages, "PAGE_ROWS", 2)
+    sign_in(client, "coord")
+    first = client.get("/coordinator/members").text
+    assert 'data-pager="1/2"' in first and "Wiersze 1–2 z 4" in first
+    assert "Alicja Nowak" in first and "Bogdan Kowal" in first
+    assert first.count('<tr id="member-') == 2
+    assert 'href="/coordinator/members?page=2" rel="next"' in first and 'rel="prev"' not in first
+    second = client.get("/coordinator/members?page=2").text
+    assert "Koordynator</a></td>" in second and "PGE Dystrybucja" in second
+    assert second.count('<tr id="member-') == 2 and "Alicja" not in second
+    assert 'href="/coordinator/members?page=1" rel="prev"' in second
+    assert 'data-pager="2/2"' in client.get("/coordinator/members?page=99").text  # clamped
+    found = client.get("/coordinator/members", params={"q": " NOWAK "}).text
+    assert "Alicja Nowak" in found and "Bogdan" not in found and 'data-pager="1/1"' in found
+    assert 'value="NOWAK"' in found
+    assert client.get("/coordinator/members?page=abc").status_code == 400
+
+    headers = htmx_headers(client) | {"HX-Current-URL": "http://t/coordinator/members?page=2"}
+    r = client.post(f"/coordinator/members/{world.ids['bob']}/deactivate", headers=headers)
+    assert r.status_code == 200 and 'data-pager="2/2"' in r.text
+    assert "Koordynator</a></td>" in r.text
+
+    points = client.get("/coordinator/points", params={"q": ALICE_PPE.lower()}).text
+    assert ALICE_PPE in points and 'data-pager="1/1"' in points and "Wiersze 1–1 z 1" in points
+
+
+def test_search_ignores_case_and_polish_accents() -> None:
+    from web.pages.coordinator import fold
+
+    assert fold(" Łukasz ŻÓŁĆ Gęślą ") == "lukasz zolc gesla"
