@@ -785,6 +785,10 @@ class Simulation:
             session.expunge_all()  # the day's intervals and rules: reloaded tomorrow
             tick = _clock()
             gc.collect()
+            # what survives a day's collection lives on (the memo's clearings, the hours'
+            # figures, caches): frozen too, so tomorrow's collection walks only tomorrow's
+            # objects, not every earlier day's again (`run` unfreezes at the end)
+            gc.freeze()
             self._phase("gc", tick)
             if self.progress is not None:
                 self.progress(n + 1, days, day)
