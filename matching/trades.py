@@ -115,6 +115,13 @@ def _cumsum_by_group(group: IntArray, values: FloatArray) -> FloatArray:
     k = values.shape[0]
     if k == 0:
         return values.copy()
+    if k <= _PLAIN:
+        return _cumsum_by_group_plain(group, values)
+    return _cumsum_by_group_table(group, values)
+
+
+def _cumsum_by_group_table(group: IntArray, values: FloatArray) -> FloatArray:
+    k = values.shape[0]
     begin = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1]]))
     size = np.diff(np.append(begin, k))
     out = np.empty_like(values)
@@ -130,6 +137,24 @@ def _cumsum_by_group(group: IntArray, values: FloatArray) -> FloatArray:
         table[row, col] = values[pos]
         out[pos] = np.cumsum(table, axis=1)[row, col]
     return out
+
+
+#: Up to this many values `_cumsum_by_group` runs in plain Python: the same additions in the
+#: same order (a running sum per group from its first value, as `np.cumsum` does), without
+#: the ~15 array operations of the padded table, which cost more than the sums on a small
+#: clearing's few dozen classes.
+_PLAIN = 256
+
+
+def _cumsum_by_group_plain(group: IntArray, values: FloatArray) -> FloatArray:
+    out: list[float] = []
+    prev = None
+    run = 0.0
+    for g, v in zip(group.tolist(), values.tolist(), strict=True):
+        run = v if g != prev else run + v
+        prev = g
+        out.append(run)
+    return np.array(out, dtype=np.float64)
 
 
 def _place(

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from functools import partial
+from functools import lru_cache, partial
 from operator import itemgetter
 from typing import Any, cast
 
@@ -52,10 +52,31 @@ _UNFILLED, _FILLED, _PARTLY = (
 _dec = Decimal
 
 
+def _written(value: float, quantum: Decimal) -> Decimal:
+    return _dec(repr(value)).quantize(quantum, ROUND_HALF_EVEN)
+
+
+# `_written` of a price or an energy, remembered per value: a simulation's intervals repeat
+# their quantities and prices (hourly profiles, a few node prices), so most are looked up,
+# not written out again (a `Decimal` is immutable: one object can stand in every row). One
+# cache per quantum (equal quanta of other exponents must not share one); zero is not
+# remembered: 0.0 and −0.0 are equal keys and would share a sign.
+_price_nonzero = lru_cache(maxsize=1 << 12, typed=True)(partial(_written, quantum=PRICE))
+_energy_nonzero = lru_cache(maxsize=1 << 14, typed=True)(partial(_written, quantum=ENERGY))
+
+
+def _price(value: float) -> Decimal:
+    return _price_nonzero(value) if value else _written(value, PRICE)
+
+
+def _energy(value: float) -> Decimal:
+    return _energy_nonzero(value) if value else _written(value, ENERGY)
+
+
 def _bound(value: float) -> Decimal | None:
     if not math.isfinite(value) or abs(value) >= _PRICE_LIMIT_F:
         return None
-    return _dec(repr(value)).quantize(PRICE, ROUND_HALF_EVEN)
+    return _price(value)
 
 
 def _status_of(accepted: Decimal, quantity: Decimal) -> str:
@@ -108,14 +129,12 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
     n_orders = len(book)
     accepted_f = result.accepted_kwh if ok else np.zeros(n_orders)
     node_price = (
-        [_dec(repr(p)).quantize(PRICE, ROUND_HALF_EVEN) for p in result.price.tolist()]
+        [_price(p) for p in result.price.tolist()]
         if ok
         else [Decimal("0.0000")] * len(result.price)
     )
     # `energy` written out over Python floats (one per order: ~480,000 a day at 5,000 points)
-    quantity = [
-        Decimal(repr(q)).quantize(ENERGY, ROUND_HALF_EVEN) for q in book.quantity_kwh.tolist()
-    ]
+    quantity = [_energy(q) for q in book.quantity_kwh.tolist()]
     nodes = book.node.tolist()
     buys = book.is_buy.tolist()
 
@@ -141,14 +160,8 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
         for k, a in zip(ks, allocate_rounded(exact, AMOUNT_PLACES), strict=True):
             amounts[k] = a
 
-    import_kwh = [
-        _dec(repr(v)).quantize(ENERGY, ROUND_HALF_EVEN) if ok else Decimal("0.000")
-        for v in result.import_kwh.tolist()
-    ]
-    export_kwh = [
-        _dec(repr(v)).quantize(ENERGY, ROUND_HALF_EVEN) if ok else Decimal("0.000")
-        for v in result.export_kwh.tolist()
-    ]
+    import_kwh = [_energy(v) if ok else Decimal("0.000") for v in result.import_kwh.tolist()]
+    export_kwh = [_energy(v) if ok else Decimal("0.000") for v in result.export_kwh.tolist()]
     tr = result.trades
     trade_q = [Decimal("0.000")] * len(tr)
     sellers, buyers = tr.seller.tolist(), tr.buyer.tolist()
@@ -213,8 +226,8 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
         line_rows = [
             {
                 "line_id": inp.line_ids[m],
-                "flow_kwh": _dec(repr(flows[m])).quantize(ENERGY, ROUND_HALF_EVEN),
-                "limit_kwh": _dec(repr(limits[m])).quantize(ENERGY, ROUND_HALF_EVEN),
+                "flow_kwh": _energy(flows[m]),
+                "limit_kwh": _energy(limits[m]),
                 "congested": bool(congested[m]),
             }
             for m in range(len(inp.line_ids))

@@ -849,6 +849,10 @@ class Simulation:
             tick = _clock()
             gc.collect()
             _give_back_freed_memory()
+            # what survives a day's collection lives on (the memo's clearings, the hours'
+            # figures, caches): frozen too, so tomorrow's collection walks only tomorrow's
+            # objects, not every earlier day's again (`run` unfreezes at the end)
+            gc.freeze()
             self._phase("gc", tick)
             if self.progress is not None:
                 self.progress(n + 1, days, day)
