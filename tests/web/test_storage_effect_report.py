@@ -21,9 +21,8 @@ __all__ = ["fake_core"]
 DAY = "2026-06-17"
 
 
-async def test_report_shows_the_storage_effect_of_a_cleared_day(
-    client: Any, world: World, fake_core: list[dict[str, Any]]
-) -> None:
+async def _clear_a_day_with_storage(client: Any, world: World) -> None:
+    """Bob's point made a storage unit with a storage order for DAY, and DAY cleared."""
     async with world.db.engine.begin() as conn:
         await conn.execute(sql("UPDATE metering_points SET technology = 'storage' WHERE id = :i"),
                            {"i": world.ids["bob_point"]})  # fmt: skip
@@ -47,6 +46,12 @@ async def test_report_shows_the_storage_effect_of_a_cleared_day(
         )  # fmt: skip
 
     assert run_in_app(client, clear).stored is not None
+
+
+async def test_report_shows_the_storage_effect_of_a_cleared_day(
+    client: Any, world: World, fake_core: list[dict[str, Any]]
+) -> None:
+    await _clear_a_day_with_storage(client, world)
     client.cookies.clear()
     sign_in(client, "coord")
     page = client.get("/reports?start=2026-06").text
@@ -100,29 +105,7 @@ async def test_a_large_day_is_computed_in_the_background_and_appears(
 
     from market.reports import storage_effect as effect_module
 
-    async with world.db.engine.begin() as conn:
-        await conn.execute(sql("UPDATE metering_points SET technology = 'storage' WHERE id = :i"),
-                           {"i": world.ids["bob_point"]})  # fmt: skip
-    sign_in(client, "bob")
-    unit = {"metering_point_id": str(world.ids["bob_point"]), "energy_kwh": "100",
-            "charge_kw": "20", "discharge_kw": "20", "efficiency_charge": "0,9",
-            "efficiency_discharge": "0,9"}  # fmt: skip
-    assert client.post("/day-ahead/storage-unit", data=unit,
-                       headers=htmx_headers(client)).status_code == 200  # fmt: skip
-    order = {"metering_point_id": str(world.ids["bob_point"]), "local_day": DAY,
-             "soc_initial_kwh": "50"}  # fmt: skip
-    assert client.post("/day-ahead/storage", data=order,
-                       headers=htmx_headers(client)).status_code == 200  # fmt: skip
-    world.clock.advance(hours=24)
-
-    async def clear() -> Any:
-        sessions = client.app.state.services.session_factory
-        return await da_clearing.clear_day(
-            sessions, date.fromisoformat(DAY), worker_id="t", publisher=NullPublisher(),
-            now=world.clock.now(),
-        )  # fmt: skip
-
-    assert run_in_app(client, clear).stored is not None
+    await _clear_a_day_with_storage(client, world)
     monkeypatch.setattr(effect_module, "INLINE_ORDERS", 0)
     client.cookies.clear()
     sign_in(client, "coord")
