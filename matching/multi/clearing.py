@@ -473,16 +473,7 @@ def _unlabelled(problem: MultiProblem, res: MultiResult, lab: MultiLabelling) ->
         out: IntArray = np.where((o >= 0) & (o < k_o), lab.order[np.clip(o, 0, k_o - 1)], o)
         return out
 
-    trades = tuple(
-        replace(
-            tr,
-            seller=owners(tr.seller),
-            buyer=owners(tr.buyer),
-            seller_node=lab.node[tr.seller_node],
-            buyer_node=lab.node[tr.buyer_node],
-        )
-        for tr in res.trades
-    )
+    trades = _mapped_trades(res.trades, owners, lab.node)
     return replace(
         res,
         accepted_kwh=rows(res.accepted_kwh, lab.order),
@@ -494,6 +485,34 @@ def _unlabelled(problem: MultiProblem, res: MultiResult, lab: MultiLabelling) ->
         import_kwh=rows(res.import_kwh, lab.grid),
         export_kwh=rows(res.export_kwh, lab.grid),
         trades=trades,
+    )
+
+
+def _mapped_trades(
+    trades: tuple[Trades, ...], owners: Any, node: IntArray | None
+) -> tuple[Trades, ...]:
+    """Every interval's trades with sellers and buyers mapped by `owners` (and their nodes
+    by `node`, unless None): one pass over the whole day's trades, then split by interval
+    again (element-wise maps, so the same values as interval by interval)."""
+    if not trades:
+        return trades
+    ends = np.cumsum([len(tr) for tr in trades])[:-1]
+
+    def whole(name: str) -> IntArray:
+        out: IntArray = np.concatenate([getattr(tr, name) for tr in trades])
+        return out
+
+    seller = np.split(owners(whole("seller")), ends)
+    buyer = np.split(owners(whole("buyer")), ends)
+    if node is None:
+        return tuple(
+            replace(tr, seller=s, buyer=b) for tr, s, b in zip(trades, seller, buyer, strict=True)
+        )
+    s_node = np.split(node[whole("seller_node")], ends)
+    b_node = np.split(node[whole("buyer_node")], ends)
+    return tuple(
+        replace(tr, seller=s, buyer=b, seller_node=sn, buyer_node=bn)
+        for tr, s, b, sn, bn in zip(trades, seller, buyer, s_node, b_node, strict=True)
     )
 
 
@@ -566,9 +585,7 @@ def _uncanonical(
         out: IntArray = np.where(o >= 0, owner_map[np.maximum(o, 0)], o)
         return out
 
-    trades = tuple(
-        replace(tr, seller=owners(tr.seller), buyer=owners(tr.buyer)) for tr in res.trades
-    )
+    trades = _mapped_trades(res.trades, owners, None)
     return replace(
         res,
         block_ratio=back(res.block_ratio, pb),

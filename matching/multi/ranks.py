@@ -66,7 +66,8 @@ def node_ranks(
 
     rank = _dense(np.column_stack([rounded(price), rounded(supply - demand), rounded(supply),
                                    rounded(demand)]))  # fmt: skip
-    if n == 0 or np.unique(rank).shape[0] == n:
+    # dense ranks are 0 … (distinct − 1): all distinct when the largest is n − 1
+    if n == 0 or int(rank.max()) + 1 == n:
         return rank, rank.copy()
     f = rounded(flow)
     moving = np.flatnonzero(f != 0)

@@ -160,9 +160,12 @@ def share_ties(
     if not rule.any():
         return same
     new = np.where(rule, value, el_old)
-    total = inj + np.bincount(el_node, weights=el_sign * value, minlength=n_v)
-    live = ok & (count >= 2)
-    f_free = _zone_flows(n_v, a, b, zone, live, total)
+    if over.any() or bad.any():
+        # some zones left the rule or got leximin's values: their flows again
+        total = inj + np.bincount(el_node, weights=el_sign * value, minlength=n_v)
+        live = ok & (count >= 2)
+        f_free = _zone_flows(n_v, a, b, zone, live, total)
+    # else the same zones and injections as above: the same flows
     f_all = flow.ravel().copy()
     free_idx = np.flatnonzero(free)
     in_rule = live[zone[a]]
