@@ -176,7 +176,8 @@ def database_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     if _database_unreachable(exc):
         request.logger.warning("database unreachable on %s: %s", request.url.path, exc)
         status, message, error = 503, GENERIC[503], "ServiceUnavailable"
-    elif isinstance(exc, sa_exc.DataError):
+    elif isinstance(exc, (sa_exc.DataError, OverflowError)):
+        # OverflowError: SQLite's driver refusing an integer beyond 64 bits
         request.logger.warning("database refused a value on %s: %s", request.url.path, exc)
         status, message, error = 422, DATA_REFUSED, "ValidationFailed"
     elif isinstance(exc, sa_exc.IntegrityError):
@@ -198,6 +199,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     sa_exc.SQLAlchemyError: database_error_handler,
     ConnectionError: database_error_handler,
     OSError: database_error_handler,
+    OverflowError: database_error_handler,
     HTTPException: http_error_handler,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,
 }

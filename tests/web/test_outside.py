@@ -1,0 +1,108 @@
+"""What a checker from outside found on the running demo (branch `outside`, 2026-12-01): each
+test is one finding's reproduction, now answered as it should be."""
+
+from __future__ import annotations
+
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from tests.support.world import World, htmx_headers, sign_in, token_for
+
+pytestmark = pytest.mark.anyio
+
+
+async def _count(world: World, table: str) -> int:
+    from sqlalchemy import text
+
+    async with world.db.session() as s:
+        return int((await s.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())
+
+
+# --- a node named by an id no integer column holds: 500 -> 422 naming the field ----------
+
+
+@pytest.mark.parametrize("node", ["99999999999999999999", "\u00b2", "\u0661"])
+async def test_node_given_as_a_bad_id_is_a_422(
+    world: World, client: TestClient[Litestar], node: str
+) -> None:
+    coord = token_for(client, "coord")
+    lines = await _count(world, "lines")
+    line = {"code": "LX", "from_node": node, "to_node": "S1", "capacity_kw": "10"}
+    r = client.post("/api/v1/network/lines", json=line, headers=coord)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "from_node"
+    grid = {"node": node, "import_price": "0.8", "export_price": "0.2"}
+    grid |= {"import_limit_kw": "100", "export_limit_kw": "100"}
+    r = client.put("/api/v1/network/grid-connection", json=grid, headers=coord)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "node"
+    assert await _count(world, "lines") == lines
+
+
+async def test_grid_form_with_a_bad_node_answers_in_polish(
+    world: World, client: TestClient[Litestar]
+) -> None:
+    sign_in(client, "coord")
+    form = {"node": "\u00b2", "import_price": "0,8", "export_price": "0,2"}
+    form |= {"import_limit_kw": "100", "export_limit_kw": "100"}
+    r = client.post("/coordinator/network/grid", data=form, headers=htmx_headers(client))
+    assert r.status_code == 422, r.text[:300]
+    assert "nieznany węzeł" in r.text
+
+
+async def test_a_node_id_still_names_the_node(world: World, client: TestClient[Litestar]) -> None:
+    """Ids keep working where a code is expected (what the `isdigit` branch was for)."""
+    from sqlalchemy import text
+
+    async with world.db.session() as s:
+        s1 = (await s.execute(text("SELECT id FROM nodes WHERE code = 'S1'"))).scalar_one()
+    coord = token_for(client, "coord")
+    line = {"code": "LX", "from_node": "GPZ", "to_node": str(s1), "capacity_kw": "10"}
+    r = client.post("/api/v1/network/lines", json=line, headers=coord)
+    assert r.status_code == 201, r.text
+    assert r.json()["to_node"] == "S1"
+
+
+# --- answers of the input guard were logged and counted as 500s, without a request id ----
+
+
+def _samples(method: str, route: str, status: str) -> float:
+    from web.ops import REQUEST_SECONDS
+
+    for metric in REQUEST_SECONDS.collect():
+        for sample in metric.samples:
+            labels = sample.labels
+            if (
+                sample.name.endswith("_count")
+                and labels.get("method") == method
+                and labels.get("route") == route
+                and labels.get("status") == status
+            ):
+                return sample.value
+    return 0.0
+
+
+async def test_input_guard_answers_are_counted_with_their_status(
+    world: World, client: TestClient[Litestar]
+) -> None:
+    alice = token_for(client, "alice")
+    route = "/api/v1/intervals/{interval_id}/book"
+    before = {s: _samples("GET", route, s) for s in ("404", "500")}
+    r = client.get(f"/api/v1/intervals/{2**70}/book", headers=alice)
+    assert r.status_code == 404
+    assert r.headers.get("x-request-id")
+    assert _samples("GET", route, "404") == before["404"] + 1
+    assert _samples("GET", route, "500") == before["500"]
+    # a refused JSON body (the guard reads it before any handler)
+    orders = "/api/v1/orders"
+    before_422 = _samples("POST", orders, "422")
+    r = client.post(orders, json={"interval_id": 2**70}, headers=alice)
+    assert r.status_code == 422
+    assert r.headers.get("x-request-id")
+    assert _samples("POST", orders, "422") == before_422 + 1
+
+
+async def test_request_id_is_sent_once(world: World, client: TestClient[Litestar]) -> None:
+    r = client.get("/login", headers={"X-Request-ID": "abc-123"})
+    assert r.headers.get_list("x-request-id") == ["abc-123"]
