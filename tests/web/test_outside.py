@@ -106,3 +106,29 @@ async def test_input_guard_answers_are_counted_with_their_status(
 async def test_request_id_is_sent_once(world: World, client: TestClient[Litestar]) -> None:
     r = client.get("/login", headers={"X-Request-ID": "abc-123"})
     assert r.headers.get_list("x-request-id") == ["abc-123"]
+
+
+# --- the audit log showed the day-ahead auction's entries as codes on the Polish page -----
+
+
+async def test_day_ahead_audit_entries_are_in_polish(
+    world: World, client: TestClient[Litestar]
+) -> None:
+    from market.access import audit
+
+    async with world.db.session() as s:
+        audit.record(s, None, "gate_closed", "day_ahead", "7", local_day="2026-06-16",
+                     daily_orders=3, worker="w1")  # fmt: skip
+        audit.record(s, None, "place", "block_group", 5, metering_point="590543500000000018",
+                     local_day="daily", blocks=4)  # fmt: skip
+        audit.record(s, None, "place", "storage_order", 6, local_day="2026-06-16",
+                     soc_initial_kwh="1.5")  # fmt: skip
+        await s.commit()
+    sign_in(client, "coord")
+    r = client.get("/coordinator/audit")
+    assert r.status_code == 200
+    for code in ("day_ahead", "local_day", "daily_orders", "block_group", "soc_initial_kwh"):
+        assert code not in r.text, code
+    for polish in ("aukcja dnia następnego", "złożone zlecenia codzienne", "grupa bloków"):
+        assert polish in r.text, polish
+    assert "początkowy stan naładowania (kWh): 1,5" in r.text
