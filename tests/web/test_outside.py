@@ -132,3 +132,32 @@ async def test_day_ahead_audit_entries_are_in_polish(
     for polish in ("aukcja dnia następnego", "złożone zlecenia codzienne", "grupa bloków"):
         assert polish in r.text, polish
     assert "początkowy stan naładowania (kWh): 1,5" in r.text
+
+
+# --- a choice error listed the codes (household, business) under a select of Polish labels --
+
+
+async def test_choice_errors_name_the_choices_as_the_page_does(
+    world: World, client: TestClient[Litestar]
+) -> None:
+    sign_in(client, "coord")
+    members = await _count(world, "members")
+    form = {"name": "Nowy", "kind": "abc", "role": "member"}
+    r = client.post("/coordinator/members", data=form, headers=htmx_headers(client))
+    assert r.status_code == 422, r.text[:300]
+    assert "gospodarstwo domowe, firma" in r.text
+    assert "household, business" not in r.text
+    assert await _count(world, "members") == members
+    form = {"fee": "abc", "rate_pln_per_kwh": "0,1", "valid_from": "2026-01-01"}
+    r = client.post("/coordinator/fee-rates", data=form, headers=htmx_headers(client))
+    assert r.status_code == 422, r.text[:300]
+    assert "opłata OZE, opłata kogeneracyjna" in r.text
+    assert "oze, cogeneration" not in r.text
+    # the API keeps the codes: they are what a program sends
+    r = client.post(
+        "/api/v1/members",
+        json={"name": "Nowy", "kind": "abc"},
+        headers=token_for(client, "coord"),
+    )
+    assert r.status_code == 422
+    assert "household, business" in r.json()["message"]

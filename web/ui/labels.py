@@ -54,6 +54,15 @@ TECHNOLOGIES = {
     "none": N_("no generation"),
 }
 
+#: Fees of the law (`market.statutory.rates.Fee`), as the fee-rates page names them.
+FEES = {
+    "oze": N_("OZE fee"),
+    "cogeneration": N_("cogeneration fee"),
+    "certificate": N_("certificate obligation"),
+    "quality": N_("quality rate"),
+    "distribution_variable": N_("variable distribution rate"),
+}
+
 #: The audit log's action and entity codes (`market.access.audit`) and its details' keys.
 AUDIT = {
     "create": N_("created"),
@@ -226,6 +235,18 @@ def weekdays_label(ctx: Any, value: str) -> str:
 def technology_label(ctx: Any, value: Any) -> str:
     text = TECHNOLOGIES.get(str(value))
     return gettext(text, context_locale(ctx)) if text else str(value)
+
+
+def choices_label(values: str, locale: str) -> str:
+    """A list of codes from an error ("household, business, …", the values a field takes)
+    as the page's select names them: a Polish page said "wybierz jedną z wartości:
+    household, business" under a select showing "gospodarstwo domowe", "firma". A code
+    without a label stays as it is."""
+    words = []
+    for code in values.split(", "):
+        text = LABELS.get(code) or TECHNOLOGIES.get(code) or FEES.get(code)
+        words.append(gettext(text, locale) if text else code)
+    return ", ".join(words)
 
 
 def renewable(technology: Any) -> bool:
