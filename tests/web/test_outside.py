@@ -161,3 +161,24 @@ async def test_choice_errors_name_the_choices_as_the_page_does(
     )
     assert r.status_code == 422
     assert "household, business" in r.json()["message"]
+
+
+# --- the address of a part opened in a browser was a bare fragment (no style, no lang) -----
+
+NAVIGATE = {"Sec-Fetch-Dest": "document", "Sec-Fetch-Mode": "navigate"}
+
+
+@pytest.mark.parametrize("path", ["/account/tokens", "/my/fills", "/my/price-hint"])
+async def test_a_part_opened_as_a_page_gets_the_layout(
+    world: World, client: TestClient[Litestar], path: str
+) -> None:
+    sign_in(client, "alice")
+    page = client.get(path, headers=NAVIGATE)
+    assert page.status_code == 200
+    assert page.text.lstrip().startswith("<!doctype html>")
+    assert '<html lang="pl">' in page.text and "/static/klaster.css" in page.text
+    part = client.get(path, headers={"HX-Request": "true"})
+    assert part.status_code == 200 and "<html" not in part.text
+    assert part.text.strip() in page.text  # the same part, framed
+    plain = client.get(path)  # a program (no Sec-Fetch-Dest): the part, as before
+    assert "<html" not in plain.text
