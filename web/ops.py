@@ -104,7 +104,7 @@ class _Answer:
     def __init__(self, scope: Scope, rid: str, access_log: bool) -> None:
         self.rid = rid
         self.access_log = access_log
-        self.method = str(scope["method"])
+        self.method = str(scope.get("method", ""))
         self.path = str(scope["path"])
         self.route = str(scope.get("path_template") or "unmatched")
         self.start = time.perf_counter()

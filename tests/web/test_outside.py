@@ -182,3 +182,33 @@ async def test_a_part_opened_as_a_page_gets_the_layout(
     assert part.text.strip() in page.text  # the same part, framed
     plain = client.get(path)  # a program (no Sec-Fetch-Dest): the part, as before
     assert "<html" not in plain.text
+
+
+# --- an API body's unknown field was dropped without a word ------------------------------
+
+
+async def test_unknown_fields_of_an_api_body_are_refused(
+    world: World, client: TestClient[Litestar]
+) -> None:
+    alice = token_for(client, "alice")
+    intervals = client.get("/api/v1/intervals", headers=alice).json()
+    interval_id = next(iv["id"] for iv in intervals["open"] if iv["accepting_orders"])
+    order = {"interval_id": interval_id, "metering_point_id": world.ids["alice_point"],
+             "side": "sell", "quantity_kwh": "1", "price": "0.5"}  # fmt: skip
+    orders = await _count(world, "orders")
+    for extra in ({"status": "filled"}, {"member_id": world.ids["bob"]}):
+        r = client.post("/api/v1/orders", json=order | extra, headers=alice)
+        assert r.status_code == 422, r.text
+        body = r.json()
+        assert body["field"] == next(iter(extra))
+        assert body["message_id"] == "unknown field; expected one of %(choices)s"
+        assert "quantity_kwh" in body["params"]["choices"]
+    assert await _count(world, "orders") == orders
+    placed = client.post("/api/v1/orders", json=order, headers=alice)
+    assert placed.status_code == 201, placed.text
+    r = client.patch(f"/api/v1/orders/{placed.json()['id']}", json={"qty": "2"}, headers=alice)
+    assert r.status_code == 422 and r.json()["field"] == "qty"
+    coord = token_for(client, "coord")
+    r = client.post("/api/v1/network/nodes", headers=coord,
+                    json={"code": "N9", "name": "N9", "kind": "lv", "voltage": 400})  # fmt: skip
+    assert r.status_code == 422 and r.json()["field"] == "voltage"
