@@ -212,3 +212,41 @@ async def test_unknown_fields_of_an_api_body_are_refused(
     r = client.post("/api/v1/network/nodes", headers=coord,
                     json={"code": "N9", "name": "N9", "kind": "lv", "voltage": 400})  # fmt: skip
     assert r.status_code == 422 and r.json()["field"] == "voltage"
+
+
+# --- the newest interval failed without a run: /live answered 404, live pushes failed -----
+
+
+async def test_live_page_when_the_newest_interval_failed(
+    world: World, client: TestClient[Litestar]
+) -> None:
+    from sqlalchemy import select, update
+
+    from market.trading.models import Interval
+
+    async with world.db.session() as s:
+        first = await s.scalar(select(Interval.id).order_by(Interval.start_utc).limit(1))
+        await s.execute(
+            update(Interval)
+            .where(Interval.id == first)
+            .values(status="failed", reason="bad network or orders: node 'X' is not connected")
+        )
+        await s.commit()
+    sign_in(client, "alice")
+    r = client.get("/live")
+    assert r.status_code == 200, r.text[:300]
+    from market.core.clock import ManualClock
+    from web.config import app_services
+    from web.live.render import load_live_state
+
+    services = app_services(client.app)
+    clock = services.clock
+    assert isinstance(clock, ManualClock)
+
+    async def state() -> object:
+        async with services.session_factory() as session:
+            return await load_live_state(session, clock)
+
+    live = client.blocking_portal.call(state)
+    assert live.latest and live.latest[0].status == "failed"  # type: ignore[attr-defined]
+    assert live.result is None  # type: ignore[attr-defined]
