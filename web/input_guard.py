@@ -52,8 +52,13 @@ def _int_out_of_range(field: str, value: int) -> ValidationFailed | None:
     limit = MAX_ID if field == "id" or field.endswith("_id") else MAX_INT64
     if -limit - 1 <= value <= limit:
         return None
+    # the field in the text too: a page shows the message alone (`?page=1e30` on a list)
     return ValidationFailed(
-        field, "must be between %(low)s and %(high)s", low=-limit - 1, high=limit
+        field,
+        "%(field)s must be between %(low)s and %(high)s",
+        field=field,
+        low=-limit - 1,
+        high=limit,
     )
 
 

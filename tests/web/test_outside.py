@@ -250,3 +250,20 @@ async def test_live_page_when_the_newest_interval_failed(
     live = client.blocking_portal.call(state)
     assert live.latest and live.latest[0].status == "failed"  # type: ignore[attr-defined]
     assert live.result is None  # type: ignore[attr-defined]
+
+
+# --- a page's bad query parameter: an error page that did not say which parameter ---------
+
+
+async def test_a_pages_bad_parameter_is_named(world: World, client: TestClient[Litestar]) -> None:
+    sign_in(client, "coord")
+    r = client.get("/coordinator/members", params={"page": "\u00b2"})
+    assert r.status_code == 400
+    assert "Nieprawidłowa wartość parametru page" in r.text
+    r = client.get("/coordinator/members", params={"page": "9" * 30})
+    assert r.status_code == 422
+    assert "page: wartość musi być między" in r.text
+    r = client.get("/api/v1/orders", params={"interval_id": "9" * 30},
+                   headers=token_for(client, "alice"))  # fmt: skip
+    assert r.status_code == 422 and r.json()["field"] == "interval_id"
+    assert r.json()["message"].startswith("interval_id must be between")
