@@ -267,3 +267,15 @@ async def test_a_pages_bad_parameter_is_named(world: World, client: TestClient[L
                    headers=token_for(client, "alice"))  # fmt: skip
     assert r.status_code == 422 and r.json()["field"] == "interval_id"
     assert r.json()["message"].startswith("interval_id must be between")
+
+
+# --- a node added without a line fails every clearing until the line comes (reported; the
+# --- form now says so) ---------------------------------------------------------------------
+
+
+async def test_adding_a_node_says_to_connect_it(world: World, client: TestClient[Litestar]) -> None:
+    sign_in(client, "coord")
+    form = {"code": "N9", "name": "Nowa stacja", "kind": "station"}
+    r = client.post("/coordinator/network/nodes", data=form, headers=htmx_headers(client))
+    assert r.status_code == 200, r.text[:300]
+    assert "Połącz go teraz linią" in r.text
