@@ -277,7 +277,8 @@ def create_app(
                 "Local energy market of a Polish energy cluster. Authenticate with "
                 "`Authorization: Bearer <token>` (POST /api/v1/auth/token). Errors are "
                 '`{"error", "field", "message", "message_id", "params"}`: `message_id` is the '
-                "English text with `%(name)s` placeholders, `params` its values."
+                "English text with `%(name)s` placeholders, `params` its values. A field a body "
+                "does not take is refused (422 naming it), not ignored."
             ),
             render_plugins=[OfflineSwaggerPlugin()],
         ),

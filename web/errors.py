@@ -63,6 +63,9 @@ GENERIC = {
 DATA_REFUSED = N_("A value is out of range or not allowed here.")
 
 
+#: A parameter of a page that could not be read (Litestar's own validation).
+INVALID_FIELD = N_("The value of %(field)s is not valid here.")
+
 CSRF_FAILED = N_(
     "This form has expired or did not come from this site. Reload the page and try again."
 )
@@ -144,9 +147,21 @@ def _http_error_response(request: Request[Any, Any, Any], exc: HTTPException) ->
                 message = str(first.get("message") or message)
         return _json(status, field, message, type(exc).__name__)
     message = gettext(GENERIC.get(status, GENERIC[400]), locale)
+    field = _invalid_field(exc)
+    if field:  # a query parameter of a page that is not what it should be (`?page=x`)
+        message = gettext(INVALID_FIELD, locale) % {"field": field}
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
         message = gettext(CSRF_FAILED, locale)
     return _page(request, status, message)
+
+
+def _invalid_field(exc: HTTPException) -> str:
+    """The parameter Litestar could not read (a `ValidationException`), or ""."""
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra:
+        first = exc.extra[0]
+        if isinstance(first, dict):
+            return str(first.get("key") or "")
+    return ""
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -176,7 +191,8 @@ def database_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     if _database_unreachable(exc):
         request.logger.warning("database unreachable on %s: %s", request.url.path, exc)
         status, message, error = 503, GENERIC[503], "ServiceUnavailable"
-    elif isinstance(exc, sa_exc.DataError):
+    elif isinstance(exc, (sa_exc.DataError, OverflowError)):
+        # OverflowError: SQLite's driver refusing an integer beyond 64 bits
         request.logger.warning("database refused a value on %s: %s", request.url.path, exc)
         status, message, error = 422, DATA_REFUSED, "ValidationFailed"
     elif isinstance(exc, sa_exc.IntegrityError):
@@ -198,6 +214,7 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     sa_exc.SQLAlchemyError: database_error_handler,
     ConnectionError: database_error_handler,
     OSError: database_error_handler,
+    OverflowError: database_error_handler,
     HTTPException: http_error_handler,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,
 }

@@ -9,11 +9,16 @@ of the product may hold is refused once here, naming the field, in the reader's 
 - a query parameter or a path id beyond the database's integer (ids are PostgreSQL
   `integer`, SQLite's overflow at 64 bits).
 
+- a field the endpoint does not take in an API JSON object (`{"status": "filled"}` beside
+  an order was silently dropped: the client believed it had set something); the fields an
+  endpoint takes are those of its body dataclass.
+
 Multipart uploads and CSV bodies are left to their parsers (`market.metering.textfile`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
@@ -47,8 +52,13 @@ def _int_out_of_range(field: str, value: int) -> ValidationFailed | None:
     limit = MAX_ID if field == "id" or field.endswith("_id") else MAX_INT64
     if -limit - 1 <= value <= limit:
         return None
+    # the field in the text too: a page shows the message alone (`?page=1e30` on a list)
     return ValidationFailed(
-        field, "must be between %(low)s and %(high)s", low=-limit - 1, high=limit
+        field,
+        "%(field)s must be between %(low)s and %(high)s",
+        field=field,
+        low=-limit - 1,
+        high=limit,
     )
 
 
@@ -99,7 +109,39 @@ def check_path(scope: Scope) -> None:
             raise NotFound("path", "Nothing here: the page or record does not exist.")
 
 
-def check_body(content_type: str, body: bytes) -> None:
+_FIELDS: dict[int, frozenset[str] | None] = {}
+
+
+def body_fields(scope: Scope) -> frozenset[str] | None:
+    """The fields the API endpoint's JSON body takes (its `data` dataclass); None when it
+    takes any (a dict) or is not an API endpoint."""
+    handler = scope.get("route_handler")
+    if handler is None or not str(scope.get("path", "")).startswith("/api/"):
+        return None
+    key = id(handler)
+    if key not in _FIELDS:
+        fields = None
+        parameter = handler.parsed_fn_signature.parameters.get("data")
+        annotation = getattr(parameter, "annotation", None)
+        if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+            fields = frozenset(f.name for f in dataclasses.fields(annotation))
+        _FIELDS[key] = fields
+    return _FIELDS[key]
+
+
+def check_fields(data: Any, fields: frozenset[str] | None) -> None:
+    if fields is None or not isinstance(data, dict):
+        return
+    for key in data:
+        if key not in fields:
+            raise ValidationFailed(
+                str(key),
+                "unknown field; expected one of %(choices)s",
+                choices=", ".join(sorted(fields)),
+            )
+
+
+def check_body(content_type: str, body: bytes, fields: frozenset[str] | None = None) -> None:
     if not body:
         return
     if content_type.startswith("application/json"):
@@ -112,6 +154,7 @@ def check_body(content_type: str, body: bytes) -> None:
         except ValueError:
             return  # not JSON: Litestar answers 400
         check_json(data)
+        check_fields(data, fields)
     else:
         text = body.decode("utf-8", errors="replace")
         _check_pairs(parse_qsl(text, keep_blank_values=True), ids_only=True)
@@ -147,7 +190,7 @@ def input_guard(app: ASGIApp) -> ASGIApp:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        check_body(content_type, body)
+        check_body(content_type, body, body_fields(scope))
         replayed: list[Any] = [{"type": "http.request", "body": body, "more_body": False}]
         await app(scope, _replay(replayed, receive), send)
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from litestar import Response, get
 from litestar.config.app import AppConfig
+from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.logging.config import LoggingConfig
 from litestar.middleware.base import DefineMiddleware
@@ -79,6 +80,84 @@ def order_outcome(status: int) -> str:
     return "throttled" if status == 429 else "error"
 
 
+#: Scope key of the `_Answer` of a request (see `stamp_response`).
+_ANSWER = "klaster.answer"
+
+
+class _Answer:
+    """One HTTP request's record: its id, method, path, route and start, and the status it
+    was answered with. `record` writes the access line and the metrics once."""
+
+    __slots__ = (
+        "access_log",
+        "method",
+        "path",
+        "pending",
+        "recorded",
+        "rid",
+        "route",
+        "start",
+        "started",
+        "status",
+    )
+
+    def __init__(self, scope: Scope, rid: str, access_log: bool) -> None:
+        self.rid = rid
+        self.access_log = access_log
+        self.method = str(scope.get("method", ""))
+        self.path = str(scope["path"])
+        self.route = str(scope.get("path_template") or "unmatched")
+        self.start = time.perf_counter()
+        self.status = 500
+        #: the middleware returned by an exception: Litestar's handler answers after it
+        self.pending = False
+        self.started = False
+        self.recorded = False
+
+    def record(self) -> None:
+        if self.recorded:
+            return
+        self.recorded = True
+        seconds = time.perf_counter() - self.start
+        status = self.status
+        REQUEST_SECONDS.labels(self.method, self.route, str(status)).observe(seconds)
+        if (self.method, self.route) in ORDER_ROUTES:
+            ORDERS.labels(order_outcome(status)).inc()
+        if self.access_log:
+            access_log.info(
+                "%s %s %s %.1f ms",
+                self.method,
+                self.path,
+                status,
+                seconds * 1000,
+                extra={"status": status, "duration_ms": round(seconds * 1000, 2)},
+            )
+
+
+async def stamp_response(message: Message, scope: Scope) -> None:
+    """`before_send` hook for the answers that bypass `RequestMiddleware`'s `send`: an error
+    raised by a middleware below it (the input guard's 422, 404 or 413) is answered by
+    Litestar's exception handler after the middleware has returned, through the app's own
+    `send`. Those answers get their `X-Request-ID` here, and their access line and metrics
+    with the status actually sent (they were logged and counted as 500s)."""
+    if message["type"] != "http.response.start":
+        return
+    answer = scope.get(_ANSWER)  # type: ignore[call-overload]
+    if not isinstance(answer, _Answer) or answer.recorded:
+        return
+    headers = MutableScopeHeaders.from_message(message)
+    if "x-request-id" not in headers:
+        headers.add("x-request-id", answer.rid)
+    if not answer.pending:
+        return  # the middleware's own `send` saw this answer; it records it when it returns
+    answer.status = int(message["status"])
+    token = request_id_var.set(answer.rid)
+    try:
+        answer.record()
+    finally:
+        request_id_var.reset(token)
+
+
 class RequestMiddleware:
     """Request id, access log and metrics for every HTTP request; counts open sockets."""
 
@@ -100,34 +179,28 @@ class RequestMiddleware:
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         rid = given if _REQUEST_ID.match(given) else os.urandom(8).hex()
         token = request_id_var.set(rid)
-        start = time.perf_counter()
-        status = 500
+        answer = _Answer(scope, rid, self.access_log)
+        scope[_ANSWER] = answer  # type: ignore[literal-required]
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                answer.status = int(message["status"])
+                answer.started = True
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
             await send(message)
 
+        answered = False
         try:
             await self.app(scope, receive, send_with_id)
+            answered = True
         finally:
-            seconds = time.perf_counter() - start
-            method = scope["method"]
-            route = str(scope.get("path_template") or "unmatched")
-            REQUEST_SECONDS.labels(method, route, str(status)).observe(seconds)
-            if (method, route) in ORDER_ROUTES:
-                ORDERS.labels(order_outcome(status)).inc()
-            if self.access_log:
-                access_log.info(
-                    "%s %s %s %.1f ms",
-                    method,
-                    scope["path"],
-                    status,
-                    seconds * 1000,
-                    extra={"status": status, "duration_ms": round(seconds * 1000, 2)},
-                )
+            answer.route = str(scope.get("path_template") or "unmatched")
+            if answered or answer.started:
+                answer.record()
+            else:
+                # an exception is on its way to Litestar's handler, whose answer
+                # `stamp_response` records with its real status
+                answer.pending = True
             request_id_var.reset(token)
 
 
@@ -252,6 +325,7 @@ class OpsPlugin(InitPluginProtocol):
         on = self.settings.access_log
         access_log = fmt == "json" if on is None else on
         app_config.route_handlers = [*app_config.route_handlers, ready, metrics]
+        app_config.before_send = [*app_config.before_send, stamp_response]
         app_config.middleware = [
             DefineMiddleware(RequestMiddleware, access_log=access_log),
             *app_config.middleware,

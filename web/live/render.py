@@ -58,6 +58,7 @@ class LiveState:
 async def load_live_state(session: AsyncSession, clock: Clock) -> LiveState:
     from market.clearing import results
     from market.cluster.service import cluster_info
+    from market.core.errors import NotFound
     from market.network.queries import network_for_map
     from market.trading import book, intervals
 
@@ -69,8 +70,14 @@ async def load_live_state(session: AsyncSession, clock: Clock) -> LiveState:
         state.book_interval = accepting[0]
         state.book = await book.order_book(session, accepting[0].id)
     state.latest = list(await results.latest_results(session, limit=LATEST))
-    if state.latest:
-        state.result = await results.interval_result(session, state.latest[0].interval_id)
+    # The newest interval that has a result: one that failed before its run was stored has
+    # none (the page answered 404, and every live push failed, while it was the newest).
+    for summary in state.latest:
+        try:
+            state.result = await results.interval_result(session, summary.interval_id)
+        except NotFound:
+            continue
+        break
     state.network = await network_for_map(session)
     return state
 

@@ -80,6 +80,11 @@ def ngettext(singular: str, plural: str, n: int, locale: str, **values: object) 
     return text % values
 
 
+#: Params of market messages that list the codes a field takes ("must be one of: %(values)s"):
+#: shown with the labels the page uses for them (`web.ui.labels.choices_label`).
+CHOICE_PARAMS = frozenset({"values", "choices"})
+
+
 def translate_message(
     message_id: str, params: Mapping[str, object], locale: str, timezone: str
 ) -> str:
@@ -96,7 +101,13 @@ def translate_message(
         text = messages.get(key) or messages.get(message_id) or message_id
     if not params:
         return text
-    return text % {k: format_param(v, locale, timezone) for k, v in params.items()}
+    shown = {k: format_param(v, locale, timezone) for k, v in params.items()}
+    if locale != "en":
+        from web.ui.labels import choices_label  # labels builds on this module
+
+        for key in CHOICE_PARAMS.intersection(shown):
+            shown[key] = choices_label(shown[key], locale)
+    return text % shown
 
 
 def format_param(value: object, locale: str, timezone: str) -> str:

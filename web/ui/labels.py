@@ -54,6 +54,15 @@ TECHNOLOGIES = {
     "none": N_("no generation"),
 }
 
+#: Fees of the law (`market.statutory.rates.Fee`), as the fee-rates page names them.
+FEES = {
+    "oze": N_("OZE fee"),
+    "cogeneration": N_("cogeneration fee"),
+    "certificate": N_("certificate obligation"),
+    "quality": N_("quality rate"),
+    "distribution_variable": N_("variable distribution rate"),
+}
+
 #: The audit log's action and entity codes (`market.access.audit`) and its details' keys.
 AUDIT = {
     "create": N_("created"),
@@ -138,6 +147,22 @@ AUDIT = {
     "status": N_("status"),
     "worker": N_("worker"),
     "client_order_id": N_("client order id"),
+    # the day-ahead auction's and the storage's entries (were shown as codes: local_day, …)
+    "day_ahead": N_("day-ahead auction"),
+    "block_group": N_("block group"),
+    "storage_order": N_("storage order"),
+    "storage_unit": N_("storage unit"),
+    "simulation_run": N_("simulation run"),
+    "reclear": N_("reopened to clear again"),
+    "forecast_replaced": N_("forecast orders replaced"),
+    "local_day": N_("day"),
+    "daily_orders": N_("daily orders placed"),
+    "version": N_("version"),
+    "blocks": N_("blocks"),
+    "energy_kwh": N_("energy (kWh)"),
+    "soc_initial_kwh": N_("initial state of charge (kWh)"),
+    "previous": N_("previous"),
+    "metering_points": N_("metering points"),
     "input_hash": N_("input hash"),
     "result_hash": N_("result hash"),
 }
@@ -147,6 +172,7 @@ AUDIT_VALUES: dict[str | bool, str] = {
     "fixed": N_("fixed"),
     "forecast": N_("from forecast"),
     "changed": N_("changed"),
+    "daily": N_("every day"),
     True: N_("yes"),
     False: N_("no"),
 }
@@ -209,6 +235,18 @@ def weekdays_label(ctx: Any, value: str) -> str:
 def technology_label(ctx: Any, value: Any) -> str:
     text = TECHNOLOGIES.get(str(value))
     return gettext(text, context_locale(ctx)) if text else str(value)
+
+
+def choices_label(values: str, locale: str) -> str:
+    """A list of codes from an error ("household, business, …", the values a field takes)
+    as the page's select names them: a Polish page said "wybierz jedną z wartości:
+    household, business" under a select showing "gospodarstwo domowe", "firma". A code
+    without a label stays as it is."""
+    words = []
+    for code in values.split(", "):
+        text = LABELS.get(code) or TECHNOLOGIES.get(code) or FEES.get(code)
+        words.append(gettext(text, locale) if text else code)
+    return ", ".join(words)
 
 
 def renewable(technology: Any) -> bool:

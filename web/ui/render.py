@@ -27,6 +27,23 @@ def base_context(request: Request[Any, Any, Any]) -> dict[str, Any]:
     }
 
 
+#: The page that frames a part (see `render`).
+PART_PAGE = "part_page.html"
+
+
+def opened_as_page(request: Request[Any, Any, Any], template: str) -> bool:
+    """Whether a browser opened the address of a part (a `_thing.html` that htmx loads into
+    a page: /my/fills, /account/tokens, /reports/storage, …) as a page of its own — typed,
+    bookmarked, opened in a new tab. `Sec-Fetch-Dest: document` is sent by browsers on a
+    top-level navigation only; htmx requests, scripts and programs never send it."""
+    return (
+        template.rsplit("/", 1)[-1].startswith("_")
+        and request.method == "GET"
+        and request.headers.get("hx-request") != "true"
+        and request.headers.get("sec-fetch-dest") == "document"
+    )
+
+
 def render(
     request: Request[Any, Any, Any],
     template: str,
@@ -34,7 +51,14 @@ def render(
     status_code: int = 200,
     **context: Any,
 ) -> Template:
-    return Template(template, context={**base_context(request), **context}, status_code=status_code)
+    """`template` with the common context. A part opened as a page is framed by the site's
+    layout (`PART_PAGE`): on its own it had no stylesheet, no `lang`, no navigation — it
+    overflowed a phone's width and read as a broken page."""
+    context = {**base_context(request), **context}
+    if opened_as_page(request, template):
+        context["part_template"] = template
+        template = PART_PAGE
+    return Template(template, context=context, status_code=status_code)
 
 
 def page(
