@@ -68,7 +68,8 @@ from market.db import bulk
 from market.db.engine import dialect_name, unit_of_work
 from market.db.lease import Lease
 from market.db.offload import ProcessOffload
-from market.network.models import GridConnection, Line, MeteringPoint, Node
+from market.network.models import GridConnection, MeteringPoint
+from market.network.queries import clearable_network
 from market.network.storage_models import StorageUnit
 from market.prices.grid import GridPrices, grid_price_series, interval_rce
 from market.trading.day_ahead import materialise_day
@@ -232,13 +233,8 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
     ).all()
     index = {iv.id: k for k, iv in enumerate(intervals)}
     number_index = {iv.number: k for k, iv in enumerate(intervals)}
-    nodes = (await session.scalars(select(Node).where(Node.active).order_by(Node.id))).all()
+    nodes, lines = await clearable_network(session)
     code = {n.id: n.code for n in nodes}
-    lines = [
-        ln
-        for ln in (await session.scalars(select(Line).where(Line.active).order_by(Line.id))).all()
-        if ln.from_node_id in code and ln.to_node_id in code
-    ]
     conns = [
         g
         for g in (await session.scalars(select(GridConnection).order_by(GridConnection.id))).all()

@@ -15,7 +15,8 @@ from sqlalchemy import Float, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.clearing.day_ahead_models import DayAheadFlow, DayAheadGrid, DayAheadRun
-from market.network.models import GridConnection, Line, MeteringPoint, Node
+from market.network.models import GridConnection, MeteringPoint
+from market.network.queries import clearable_network
 from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction, Market
 from market.trading.models import Interval, Order, OrderStatus
 from matching.memo import Memo
@@ -126,13 +127,8 @@ async def build_problems(
     if not intervals:
         return []
     usage = await _day_ahead_usage(session, intervals)
-    nodes = (await session.scalars(select(Node).where(Node.active).order_by(Node.id))).all()
+    nodes, lines = await clearable_network(session)
     node_code = {n.id: n.code for n in nodes}
-    lines = [
-        ln
-        for ln in (await session.scalars(select(Line).where(Line.active).order_by(Line.id))).all()
-        if ln.from_node_id in node_code and ln.to_node_id in node_code
-    ]
     conns = [
         g
         for g in (await session.scalars(select(GridConnection).order_by(GridConnection.id))).all()

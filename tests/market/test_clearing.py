@@ -268,18 +268,48 @@ async def test_clear_interval_command_clears_a_closed_interval_once(world: World
         assert await s.scalar(select(func.count(ClearingRun.id))) == 1
 
 
-async def test_unclearable_network_fails_the_interval_with_a_reason(world: World) -> None:
+async def test_a_node_no_line_reaches_yet_is_left_out_of_the_clearing(world: World) -> None:
+    """A coordinator adds a node before the line to it (a line needs both ends): the market
+    goes on clearing without the node, exactly as before it was added (the core refuses an
+    unconnected node, so every interval used to fail until the line came)."""
     first = await congested_case(world)
     await execute(
         world.db, "INSERT INTO nodes (code, name, kind, active) VALUES ('X', 'x', 'lv', true)"
     )
     world.clock.set(first.gate_closure_utc)
     report = await world.scheduler().tick()
+    assert [r.interval_id for r in report.cleared] == [first.id]
+    async with world.session() as s:
+        interval = await s.get(Interval, first.id)
+        assert interval is not None and interval.status == "cleared"
+        result = await interval_result(s, first.id)
+        accepted = sorted(
+            (await s.scalars(select(Order.accepted_kwh).where(Order.interval_id == first.id)))
+        )
+    assert accepted == [Decimal("10.000"), Decimal("10.000")]
+    assert result is not None
+    assert "X" not in {n.code for n in result.nodes}
+
+
+async def test_unclearable_network_fails_the_interval_with_a_reason(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from market.clearing import run
+    from matching.problem import ProblemError
+
+    first = await congested_case(world)
+
+    async def unclearable(*_args: Any, **_kw: Any) -> Any:
+        raise ProblemError("network.nodes[0].id", "something the core cannot clear")
+
+    monkeypatch.setattr(run, "build_problem", unclearable)
+    world.clock.set(first.gate_closure_utc)
+    report = await world.scheduler().tick()
     assert report.cleared == []
     async with world.session() as s:
         interval = await s.get(Interval, first.id)
         assert interval is not None
-        assert interval.status == "failed" and "not connected" in (interval.reason or "")
+        assert interval.status == "failed" and "cannot clear" in (interval.reason or "")
         statuses = set(
             (await s.scalars(select(Order.status).where(Order.interval_id == first.id))).all()
         )
