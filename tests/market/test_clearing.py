@@ -284,7 +284,7 @@ async def test_a_node_no_line_reaches_yet_is_left_out_of_the_clearing(world: Wor
         assert interval is not None and interval.status == "cleared"
         result = await interval_result(s, first.id)
         accepted = sorted(
-            (await s.scalars(select(Order.accepted_kwh).where(Order.interval_id == first.id)))
+            await s.scalars(select(Order.accepted_kwh).where(Order.interval_id == first.id))
         )
     assert accepted == [Decimal("10.000"), Decimal("10.000")]
     assert result is not None
