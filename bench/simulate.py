@@ -6,7 +6,7 @@ load average, and the extrapolation to a year (or a month).
 
 Memory is flat in the length of the range (one day's objects at a time, a small summary per
 hour): compare the peak RSS of --days 1 and --days 7. In one process (`--workers 1`) the
-resident memory at the end of each day is printed too: it levels off after a few days.
+resident memory at the end of each day is printed too (its growth slows after the first days).
 """
 
 from __future__ import annotations
