@@ -5,7 +5,8 @@ load average, and the extrapolation to a year (or a month).
     python -m bench simulate [--days 7] [--points 75] [--start 2026-06-01] [--skip-store]
 
 Memory is flat in the length of the range (one day's objects at a time, a small summary per
-hour): compare the peak RSS of --days 1 and --days 7.
+hour): compare the peak RSS of --days 1 and --days 7. In one process (`--workers 1`) the
+resident memory at the end of each day is printed too (its growth slows after the first days).
 """
 
 from __future__ import annotations
@@ -30,11 +31,23 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _rss_mb() -> int | None:
+    """This process's resident memory now (Linux), MB."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return None
+
+
 def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-async def _run(url: str, args: argparse.Namespace) -> dict[str, Any]:
+async def _run(url: str, args: argparse.Namespace, rss: list[int | None]) -> dict[str, Any]:
     engine = create_engine(url)
     sessions = session_factory(engine)
     first = date.fromisoformat(args.start)
@@ -50,6 +63,10 @@ async def _run(url: str, args: argparse.Namespace) -> dict[str, Any]:
             store_results=not args.skip_store,
             day_ahead=False if args.no_day_ahead else None,
             workers=args.workers,
+            # the days' ends in this process (a parallel run's days end in its workers)
+            progress=(lambda _done, _total, _day: rss.append(_rss_mb()))
+            if args.workers == 1
+            else None,
         )
         return await sim.run()
     finally:
@@ -70,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         migrate(url)
         load_before = _load()
         wall, cpu = time.perf_counter(), time.process_time() + _children_cpu()
-        doc = anyio.run(_run, url, args)
+        rss: list[int | None] = []
+        doc = anyio.run(_run, url, args, rss)
         wall = time.perf_counter() - wall
         cpu = time.process_time() + _children_cpu() - cpu  # with --workers: theirs too
     n = doc["intervals"]
@@ -90,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{35040 * cpu / n / 60:.1f} min CPU; a month (2,976): "
         f"{2976 * wall / n / 60:.1f} min wall, {2976 * cpu / n / 60:.1f} min CPU"
     )
+    if rss:
+        print(f"  RSS at the end of each day (MB): {', '.join(str(m) for m in rss)}")
     print(f"  load average before: {load_before}, after: {_load()}")
     return 0
 

@@ -65,6 +65,13 @@ _price_nonzero = lru_cache(maxsize=1 << 12, typed=True)(partial(_written, quantu
 _energy_nonzero = lru_cache(maxsize=1 << 14, typed=True)(partial(_written, quantum=ENERGY))
 
 
+def forget_written_values() -> None:
+    """Empty the written-value caches (a long simulation does it at each day's end, so that
+    what it keeps does not grow with the days)."""
+    _price_nonzero.cache_clear()
+    _energy_nonzero.cache_clear()
+
+
 def _price(value: float) -> Decimal:
     return _price_nonzero(value) if value else _written(value, PRICE)
 
