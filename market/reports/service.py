@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access.actor import Actor, require_role
 from market.access.models import Member, Role
+from market.clearing.models import ClearingRun
 from market.core.errors import Forbidden, NotFound, ValidationFailed
 from market.core.timegrid import as_utc
 from market.export.day_ahead import (
@@ -63,9 +64,12 @@ from market.export.request import LOCAL_TZ, month_range, parse_range
 from market.export.scope import ExportScope, PointInfo, line_names, load_scope
 from market.export.tables import interval_fields
 from market.metering.models import MeterReading
+from market.network.models import MeteringPoint
 from market.reports.day_ahead_only import day_ahead_only_lines
 from market.reports.meter_only import GridSettledLine, count_readings, meter_only_lines
+from market.reports.settled import add_settled_month
 from market.settlement.settle import ZERO, Line, Statement, to_grosz
+from market.settlement.stored import cluster_timezone
 from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction
 from market.trading.models import Interval, IntervalStatus
 
@@ -531,6 +535,47 @@ async def cluster_report(
     )
 
 
+async def cleared_runs(
+    session: AsyncSession, start: datetime, end: datetime
+) -> list[tuple[int, datetime]]:
+    """(interval id, start) of the intervals cleared intraday in [start, end) with a run, as
+    `load_scope` finds them."""
+    rows = await session.execute(
+        select(Interval.id, Interval.start_utc)
+        .join(ClearingRun, ClearingRun.interval_id == Interval.id)
+        .where(
+            Interval.start_utc >= start,
+            Interval.start_utc < end,
+            Interval.status == IntervalStatus.CLEARED.value,
+        )
+        .order_by(Interval.start_utc)
+    )
+    return [(interval_id, as_utc(at)) for interval_id, at in rows]
+
+
+def _nothing_cleared(start: datetime, end: datetime) -> NotFound:
+    """`load_scope`'s answer for a range without cleared intervals."""
+    return NotFound(
+        "from",
+        "no cleared intervals between %(start)s and %(end)s; "
+        "choose a range in which the market has cleared",
+        start=start,
+        end=end,
+    )
+
+
+async def _point_member_name(session: AsyncSession, member_id: int) -> str:
+    """The member's name as the export scope has it: through its metering points (a member
+    without any has none)."""
+    name = await session.scalar(
+        select(Member.name)
+        .join(MeteringPoint, MeteringPoint.member_id == Member.id)
+        .where(Member.id == member_id)
+        .limit(1)
+    )
+    return name or ""
+
+
 async def member_statement(
     session: AsyncSession,
     actor: Actor,
@@ -539,6 +584,7 @@ async def member_statement(
     *,
     field: str = "member",
     intraday: list[tuple[datetime, list[Line]]] | None = None,
+    stored: bool = True,
 ) -> Statement:
     """A member's statement for the local month of `month` (parsed at the boundary by
     `market.export.request.parse_month`): the intraday trades and grid residuals of the settled
@@ -549,7 +595,9 @@ async def member_statement(
     day-ahead positions but no interval cleared intraday has a statement of its day-ahead
     part; a month with neither raises `NotFound` on `from`. `intraday`, when given, receives
     the member's lines of each interval cleared intraday (start, lines), for
-    `reports.member_days.member_days(intraday=…)`: the month is settled once, not twice."""
+    `reports.member_days.member_days(intraday=…)`: the month is settled once, not twice.
+    Without `intraday` the intraday lines come summed per day from the settled days
+    (`reports.settled`; `stored=False`: settled here, as with `intraday`) — the same sums."""
     target = actor.member_id if member_id is None else member_id
     if target != actor.member_id:
         if actor.role not in (Role.COORDINATOR, Role.DISTRIBUTOR):
@@ -559,33 +607,50 @@ async def member_statement(
     start, end = month_range(month)
     day_ahead = await day_ahead_amounts(session, start, end, target)
     settled: list[int] = []
+    covered: set[datetime] = set()
     statement: Statement | None = None
-    try:
-        scope = await load_scope(session, start, end)
-    except NotFound as error:
-        if error.field != "from":
-            raise
-        missing = error
+    tz = await cluster_timezone(session)
+    if intraday is None and tz == LOCAL_TZ and stored:
+        # the intraday lines from the settled days (`reports.settled`): the member's rows,
+        # the cluster's month settled once and stored, not at every request
+        runs = await cleared_runs(session, start, end)
+        if not runs:
+            missing = _nothing_cleared(start, end)
+        else:
+            settled = [interval_id for interval_id, _ in runs]
+            covered = {at for _, at in runs}
+            statement = Statement(
+                member=await _point_member_name(session, target),
+                period=month.strftime("%Y-%m"),
+            )
+            last = (end - timedelta(microseconds=1)).astimezone(ZoneInfo(tz)).date()
+            await add_settled_month(session, statement, target, month.replace(day=1), last, tz)
     else:
-        settled = [r.interval_id for r in scope.runs]
-        mine = {p.ppe for p in scope.points if p.member_id == target}
-        name = next((p.member for p in scope.points if p.member_id == target), "")
-        statement = Statement(member=name, period=month.strftime("%Y-%m"))
-        async for s in settled_intervals(session, scope, idle_points=False):
-            lines = [line for line in s.settlement.lines if line.ppe in mine]
-            for line in lines:
-                statement.add(line)
-            if intraday is not None and lines:
-                intraday.append((as_utc(s.settlement.start), lines))
+        try:
+            scope = await load_scope(session, start, end)
+        except NotFound as error:
+            if error.field != "from":
+                raise
+            missing = error
+        else:
+            settled = [r.interval_id for r in scope.runs]
+            covered = {r.start_utc for r in scope.runs}
+            mine = {p.ppe for p in scope.points if p.member_id == target}
+            name = next((p.member for p in scope.points if p.member_id == target), "")
+            statement = Statement(member=name, period=month.strftime("%Y-%m"))
+            async for s in settled_intervals(session, scope, idle_points=False):
+                lines = [line for line in s.settlement.lines if line.ppe in mine]
+                for line in lines:
+                    statement.add(line)
+                if intraday is not None and lines:
+                    intraday.append((as_utc(s.settlement.start), lines))
     # intervals with day-ahead positions only: the member's firm positions and readings
     # there, settled like the intervals cleared intraday (residual, grid-only amount)
     extra = await day_ahead_only_lines(session, start, end, settled, target)
     # intervals with readings and no market at all: settled against the grid, as the month
     # without the cluster prices them (`reports.meter_only`)
     unsettled = await day_ahead_only_intervals(session, start, end, settled)
-    covered = {u.start_utc for u in unsettled}
-    if statement is not None:
-        covered |= {r.start_utc for r in scope.runs}
+    covered |= {u.start_utc for u in unsettled}
     grid = await meter_only_lines(session, start, end, covered, target)
     if statement is None:
         # a month with firm day-ahead positions, or readings, but no interval cleared
