@@ -20,7 +20,7 @@ from market.access.actor import READ, Actor, require_role
 from market.access.models import Member, Role
 from market.cluster.service import get_cluster
 from market.core.errors import Forbidden
-from market.network.models import GridConnection, MeteringPoint
+from market.network.models import MeteringPoint
 from market.settlement.stored import days_between, member_days
 from market.statutory.figures import Capacity, Granularity, roll_up, roll_up_days
 from market.statutory.hourly import PLN4, ZERO, DataSource, combine, match_hour
@@ -30,7 +30,13 @@ from market.statutory.prices import load_price_book
 from market.statutory.rates import load_rate_book
 from market.statutory.report import StatutoryRequest
 from market.statutory.rules import RULES, RuleSet
-from market.statutory.stored import KIND, MemberSums, cluster_days, ensure_statutory_days
+from market.statutory.stored import (
+    KIND,
+    MemberSums,
+    cluster_days,
+    ensure_statutory_days,
+    import_tariff,
+)
 
 
 @dataclass(slots=True)
@@ -285,13 +291,3 @@ async def _stored_member_benefit(
         v["counterfactual_export_pln"],
         (kinds.pop() if len(kinds) == 1 else "mixed") if kinds else None,
     )
-
-
-async def import_tariff(session: AsyncSession) -> Decimal:
-    """The price of a kWh from the grid for a member without the cluster: the cluster's
-    import reference (its grid connection's import price; energy, distribution and fees).
-    Per-member tariffs are not modelled yet."""
-    price = await session.scalar(
-        select(GridConnection.import_price).order_by(GridConnection.id).limit(1)
-    )
-    return Decimal(price) if price is not None else ZERO

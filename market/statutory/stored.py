@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.core.timegrid import as_utc
-from market.network.models import MeteringPoint
+from market.network.models import GridConnection, MeteringPoint
 from market.prices.models import MarketPrice
 from market.settlement.stored import (
     CLUSTER,
@@ -98,8 +98,6 @@ async def compute_statutory_days(
     session: AsyncSession, days: list[date], tz: str, rules: RuleSet
 ) -> dict[date, dict[int, Figures]]:
     """Day → member (0: the cluster) → the day's sums, for consecutive `days`."""
-    from market.statutory.points import import_tariff
-
     zone = ZoneInfo(tz)
     start, end = day_bounds(days, tz)
     points, _capacity = await load_points(session, rules)
@@ -196,3 +194,13 @@ class MemberSums:
                 self.values[name] += Decimal(figures[name])
             self.sources.update(DataSource(s) for s in figures["sources"])
             self.price_sources.update(figures["price_sources"])
+
+
+async def import_tariff(session: AsyncSession) -> Decimal:
+    """The price of a kWh from the grid for a member without the cluster: the cluster's
+    import reference (its grid connection's import price; energy, distribution and fees).
+    Per-member tariffs are not modelled yet."""
+    price = await session.scalar(
+        select(GridConnection.import_price).order_by(GridConnection.id).limit(1)
+    )
+    return Decimal(price) if price is not None else ZERO
