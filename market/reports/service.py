@@ -37,11 +37,12 @@ generation (PV, landfill gas) counts as renewable and storage discharge does not
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -67,7 +68,7 @@ from market.metering.models import MeterReading
 from market.network.models import MeteringPoint
 from market.reports.day_ahead_only import day_ahead_only_lines
 from market.reports.meter_only import GridSettledLine, count_readings, meter_only_lines
-from market.reports.settled import add_settled_month
+from market.reports.settled import add_settled_month, cluster_intervals, ensure_statement_days
 from market.settlement.settle import ZERO, Line, Statement, to_grosz
 from market.settlement.stored import cluster_timezone
 from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction
@@ -340,6 +341,57 @@ def figures_of(s: SettledInterval, renewable: set[int]) -> IntervalFigures:
     )
 
 
+class IntervalRow:
+    """`figures_of` an interval settled for the settled days (`reports.settled`), as JSON
+    (decimals as strings); `stored_figures` reads it back. One per computation (it keeps the
+    renewable points of the scope it last saw)."""
+
+    def __init__(self) -> None:
+        self._scope: ExportScope | None = None
+        self._renewable: set[int] = set()
+
+    def __call__(self, scope: ExportScope, s: SettledInterval) -> dict[str, Any]:
+        if scope is not self._scope:
+            self._scope = scope
+            self._renewable = {p.id for p in scope.points if _generates(p)}
+        return _interval_row(s, self._renewable)
+
+
+def _interval_row(s: SettledInterval, renewable: set[int]) -> dict[str, Any]:
+    f = figures_of(s, renewable)
+    return {
+        "start": f.start_utc.isoformat(),
+        "minutes": s.run.minutes,
+        "values": [
+            str(v)
+            for v in (
+                f.consumption_kwh,
+                f.generation_kwh,
+                f.bought_kwh,
+                f.sold_kwh,
+                f.renewable_fed_in_kwh,
+                f.cost_pln,
+                f.grid_only_pln,
+            )
+        ],
+        "price": None if f.price_pln_per_kwh is None else str(f.price_pln_per_kwh),
+        "congested": list(f.congested_lines),
+        "source": f.source,
+    }
+
+
+def stored_figures(row: dict[str, Any], tz: str) -> IntervalFigures:
+    """`IntervalRow` read back: the same `IntervalFigures` as `figures_of`."""
+    start = datetime.fromisoformat(row["start"]).astimezone(UTC)
+    fields = interval_fields(start, row["minutes"], tz)
+    values = [Decimal(v) for v in row["values"]]
+    return IntervalFigures(
+        start, fields.local_start, fields.local_day, *values,
+        None if row["price"] is None else Decimal(row["price"]),
+        tuple(row["congested"]), IntervalKind.INTRADAY, row["source"],
+    )  # fmt: skip
+
+
 def day_ahead_only_figures(
     interval: UnsettledInterval,
     d: DayAheadData,
@@ -440,6 +492,26 @@ class ClusterReport:
 WEB_REPORT_MAX_POINT_INTERVALS = 6_000_000
 
 
+async def _intraday_figures(
+    session: AsyncSession, scope: ExportScope, renewable: set[int], *, stored: bool
+) -> AsyncIterator[IntervalFigures]:
+    """The figures of the scope's intervals cleared intraday, in time order."""
+    if not scope.runs:
+        return
+    if stored and scope.timezone == LOCAL_TZ:
+        zone = ZoneInfo(scope.timezone)
+        first = scope.runs[0].start_utc.astimezone(zone).date()
+        last = scope.runs[-1].start_utc.astimezone(zone).date()
+        days = await ensure_statement_days(session, first, last, scope.timezone, IntervalRow())
+        for row in await cluster_intervals(session, days):
+            f = stored_figures(row, scope.timezone)
+            if scope.start <= f.start_utc < scope.end:
+                yield f
+        return
+    async for s in settled_intervals(session, scope, idle_points=False):
+        yield figures_of(s, renewable)
+
+
 async def cluster_report(
     session: AsyncSession,
     actor: Actor | None,
@@ -448,8 +520,11 @@ async def cluster_report(
     period: Period = Period.DAY,
     *,
     max_point_intervals: int | None = WEB_REPORT_MAX_POINT_INTERVALS,
+    stored: bool = True,
 ) -> ClusterReport:
-    """The coordinator's report for [start, end) (the distributor may read it too)."""
+    """The coordinator's report for [start, end) (the distributor may read it too). The
+    intervals cleared intraday come from the settled days (`reports.settled`: settled once
+    a day and stored; `stored=False`: settled here — the same figures)."""
     if actor is not None:
         require_role(actor, Role.COORDINATOR, Role.DISTRIBUTOR)
     # A month without intraday clearing still has a report: from the day-ahead positions
@@ -515,8 +590,7 @@ async def cluster_report(
         )
     waiting = iter(extra)
     pending = next(waiting, None)
-    async for s in settled_intervals(session, scope, idle_points=False):
-        f = figures_of(s, renewable)
+    async for f in _intraday_figures(session, scope, renewable, stored=stored):
         while pending is not None and pending.start_utc < f.start_utc:
             add(pending)
             pending = next(waiting, None)
@@ -624,7 +698,9 @@ async def member_statement(
                 period=month.strftime("%Y-%m"),
             )
             last = (end - timedelta(microseconds=1)).astimezone(ZoneInfo(tz)).date()
-            await add_settled_month(session, statement, target, month.replace(day=1), last, tz)
+            await add_settled_month(
+                session, statement, target, month.replace(day=1), last, tz, IntervalRow()
+            )
     else:
         try:
             scope = await load_scope(session, start, end)

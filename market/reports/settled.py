@@ -1,20 +1,24 @@
-"""The intraday part of the members' statements from the settled days
-(`market.settlement.stored`, kind `statement`): each local day's cleared intervals settled
-once for the whole cluster, each member's lines summed per day (`Statement.add`, then
-`Statement.intraday_figures`) and stored; a statement adds its member's days
-(`Statement.add_intraday_figures`). The same sums as adding the month's lines one by one.
+"""The intraday part of the members' statements and of the cluster report from the settled
+days (`market.settlement.stored`, kind `statement`): each local day's cleared intervals
+settled once for the whole cluster, each member's lines summed per day (`Statement.add`,
+then `Statement.intraday_figures`) and stored; a statement adds its member's days
+(`Statement.add_intraday_figures`): the same sums as adding the month's lines one by one.
+The cluster's row of the day (member 0) holds each interval's report figures (`cluster`,
+`reports.service.figures_of` as JSON), which the cluster report reads instead of settling.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from market.export.metering import settled_intervals
-from market.export.scope import load_scope
+from market.export.metering import SettledInterval, settled_intervals
+from market.export.scope import ExportScope, load_scope
 from market.settlement.settle import Statement
 from market.settlement.stored import (
+    CLUSTER,
     Figures,
     day_bounds,
     day_stamps,
@@ -26,16 +30,23 @@ from market.settlement.stored import (
 KIND = "statement"
 
 
+#: (the day's scope, one settled interval) → the interval's figures for the cluster's row.
+ClusterFigures = Callable[[ExportScope, SettledInterval], Figures]
+
+
 async def compute_statement_days(
-    session: AsyncSession, days: list[date], tz: str
+    session: AsyncSession, days: list[date], tz: str, cluster: ClusterFigures
 ) -> dict[date, dict[int, Figures]]:
-    """Day → member → the intraday sums of the member's lines that day, for consecutive
-    `days`: every cleared interval settled once (`idle_points=False`, as the statements)."""
+    """Day → member → the intraday sums of the member's lines that day, and member 0 → the
+    day's intervals (`cluster` of each, `{"intervals": [...]}`), for consecutive `days`:
+    every cleared interval settled once (`idle_points=False`, as the statements)."""
     start, end = day_bounds(days, tz)
     scope = await load_scope(session, start, end, allow_empty=True)
     member_of = {p.ppe: p.member_id for p in scope.points}
     out: dict[date, dict[int, Statement]] = {}
+    intervals: dict[date, list[Figures]] = {}
     async for s in settled_intervals(session, scope, idle_points=False):
+        intervals.setdefault(s.fields.local_day, []).append(cluster(scope, s))
         per = out.setdefault(s.fields.local_day, {})
         for line in s.settlement.lines:
             member = member_of[line.ppe]
@@ -43,22 +54,46 @@ async def compute_statement_days(
             if statement is None:
                 statement = per[member] = Statement(member="", period="")
             statement.add(line)
-    return {
-        day: {member: s.intraday_figures() for member, s in per.items()} for day, per in out.items()
-    }
+    result: dict[date, dict[int, Figures]] = {}
+    for day, per in out.items():
+        result[day] = {member: s.intraday_figures() for member, s in per.items()}
+        result[day][CLUSTER] = {"intervals": intervals[day]}
+    return result
 
 
-async def add_settled_month(
-    session: AsyncSession, statement: Statement, member_id: int, first: date, last: date, tz: str
-) -> None:
-    """Add the member's intraday lines of the local days first … last to `statement`, from
-    the settled days (computed and stored first where missing or stale)."""
+async def ensure_statement_days(
+    session: AsyncSession, first: date, last: date, tz: str, cluster: ClusterFigures
+) -> list[date]:
+    """Make the settled days first … last current; returns them."""
     days = days_between(first, last)
     stamps = await day_stamps(session, KIND, days, tz)
 
     async def compute(span: list[date]) -> dict[date, dict[int, Figures]]:
-        return await compute_statement_days(session, span, tz)
+        return await compute_statement_days(session, span, tz, cluster)
 
     await ensure_days(session, KIND, days, stamps, compute, tz)
+    return days
+
+
+async def add_settled_month(
+    session: AsyncSession,
+    statement: Statement,
+    member_id: int,
+    first: date,
+    last: date,
+    tz: str,
+    cluster: ClusterFigures,
+) -> None:
+    """Add the member's intraday lines of the local days first … last to `statement`, from
+    the settled days (computed and stored first where missing or stale)."""
+    days = await ensure_statement_days(session, first, last, tz, cluster)
     for _day, figures in await member_days(session, KIND, member_id, days):
         statement.add_intraday_figures(figures)
+
+
+async def cluster_intervals(session: AsyncSession, days: list[date]) -> list[Figures]:
+    """The stored report figures of every interval cleared on `days`, in time order."""
+    out: list[Figures] = []
+    for _day, figures in await member_days(session, KIND, CLUSTER, days):
+        out.extend(figures["intervals"])
+    return out

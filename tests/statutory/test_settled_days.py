@@ -1,8 +1,9 @@
 """The settled days (`market.settlement.stored`): members' statements, their statutory
-benefits and the statutory report read from per-day rows stored on first read equal what
-the current computation gives (every interval settled, every hour matched, `stored=False`)
-to the last digit — on a simulated autumn DST day (25 hours) with meter data, again after a
-new meter import changes some readings of the day, and after a re-clear of an interval."""
+benefits, the cluster report and the statutory report read from per-day rows stored on first
+read equal what the current computation gives (every interval settled, every hour matched,
+`stored=False`) to the last digit — on a simulated autumn DST day (25 hours) with meter data,
+again after a new meter import changes some readings of the day, and after a re-clear of an
+interval."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from market.clearing.models import ClearingRun
 from market.core.errors import NotFound
 from market.db.engine import unit_of_work
 from market.demo.seed import seed_demo
+from market.export.request import month_range
 from market.metering.imports import import_meter_data
 from market.metering.models import MeterReading
 from market.network.models import MeteringPoint
-from market.reports.service import member_statement
+from market.reports.service import Period, cluster_report, member_statement
 from market.settlement.models import SettledDay, SettledMemberDay
 from market.simulation.apply import apply_scenario
 from market.simulation.engine import Simulation
@@ -64,6 +66,10 @@ async def _everything(sessions: Any, *, stored: bool) -> dict[str, Any]:
             out[f"statement {m}"] = await _statement(s, m, stored=stored)
             benefit = await member_benefit(s, COORDINATOR, m, request, stored=stored)
             out[f"benefit {m}"] = repr(benefit)
+        for period in (Period.DAY, Period.INTERVAL):
+            start, end = month_range(MONTH)
+            r = await cluster_report(s, None, start, end, period, stored=stored)
+            out[f"cluster report {period}"] = repr((r.rows, r.totals, r.shares, r.last_day))
         for level in ("month", "year"):
             asked = parse_statutory_request("2026-10", None, level)
             periods = [p async for p in statutory_report(s, None, asked, stored=stored)]
