@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.clearing.models import ClearingRun
@@ -220,20 +220,29 @@ async def _stale(
     behind the latest import (which did not touch them) move their mark forward."""
     mark = await session.scalar(select(func.coalesce(func.max(MeterImport.id), 0))) or 0
     stored = {
-        r.local_day: r
-        for r in await session.scalars(
-            select(SettledDay).where(SettledDay.kind == kind, SettledDay.local_day.in_(days))
+        day: (stamp, meter_mark)
+        for day, stamp, meter_mark in await session.execute(
+            select(SettledDay.local_day, SettledDay.stamp, SettledDay.meter_mark).where(
+                SettledDay.kind == kind, SettledDay.local_day.in_(days)
+            )
         )
     }
-    stale = {d for d in days if d not in stored or stored[d].stamp != stamps[d]}
-    behind = [r for d, r in stored.items() if d not in stale and r.meter_mark < mark]
+    stale = {d for d in days if d not in stored or stored[d][0] != stamps[d]}
+    behind = {d: m for d, (_, m) in stored.items() if d not in stale and m < mark}
     if behind:
-        touched = await _touched(session, min(r.meter_mark for r in behind), tz)
-        for r in behind:
-            if any(i > r.meter_mark and a <= r.local_day <= b for i, a, b in touched):
-                stale.add(r.local_day)
+        touched = await _touched(session, min(behind.values()), tz)
+        moved = []
+        for day, meter_mark in behind.items():
+            if any(i > meter_mark and a <= day <= b for i, a, b in touched):
+                stale.add(day)
             else:
-                r.meter_mark = mark
+                moved.append(day)
+        if moved:
+            await session.execute(
+                update(SettledDay)
+                .where(SettledDay.kind == kind, SettledDay.local_day.in_(moved))
+                .values(meter_mark=mark)
+            )
     return stale, mark
 
 
@@ -253,10 +262,8 @@ async def ensure_days(
     if stale and session.get_bind().dialect.name == "postgresql":
         await _lock(session, kind)
         # another reader may have stored them while this one waited
-        session.expire_all()
         stale, mark = await _stale(session, kind, sorted(stale), stamps, tz)
     if not stale:
-        await session.flush()
         return set()
     chosen = sorted(stale)
     await session.execute(
@@ -290,7 +297,6 @@ async def ensure_days(
                 for day in span
             ],
         )
-    await session.flush()
     return stale
 
 
