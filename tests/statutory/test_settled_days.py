@@ -168,3 +168,36 @@ async def test_the_hour_granularity_is_not_stored(db: Any) -> None:
         hours = [p async for p in statutory_report(s, None, asked)]
         assert len(hours) == 25
     assert await _stored_rows(db.sessions) == (0, 0)
+
+
+async def test_two_first_readers_at_once_store_the_day_once(db: Any) -> None:
+    """Two requests reading a month nobody has read yet, at the same time: both get the
+    statement and the statutory benefit, the day is stored once (on PostgreSQL the second
+    waits for the first's advisory lock and finds the day stored; without it, its insert
+    would break the primary key)."""
+    import anyio
+
+    await _simulate(db.sessions)
+    async with db.sessions() as s:
+        member = await s.scalar(select(MeteringPoint.member_id).order_by(MeteringPoint.id))
+    assert member is not None
+    request = parse_statutory_request("2026-10", None, "month")
+    seen: list[str] = []
+
+    async def read() -> None:
+        async with db.sessions() as s:
+            benefit = await member_benefit(s, COORDINATOR, member, request)
+            statement = await member_statement(s, COORDINATOR, MONTH, member)
+            await s.commit()
+        seen.append(repr(benefit) + repr(statement))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(read)
+        group.start_soon(read)
+    async with db.sessions() as s:
+        expected = repr(await member_benefit(s, COORDINATOR, member, request, stored=False)) + repr(
+            await member_statement(s, COORDINATOR, MONTH, member, stored=False)
+        )
+    assert seen == [expected, expected]
+    days, _rows = await _stored_rows(db.sessions)
+    assert days == 2 * 31
