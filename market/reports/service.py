@@ -68,7 +68,12 @@ from market.metering.models import MeterReading
 from market.network.models import MeteringPoint
 from market.reports.day_ahead_only import day_ahead_only_lines
 from market.reports.meter_only import GridSettledLine, count_readings, meter_only_lines
-from market.reports.settled import add_settled_month, cluster_intervals, ensure_statement_days
+from market.reports.settled import (
+    add_settled_month,
+    cluster_intervals,
+    ensure_statement_days,
+    settlement_scope,
+)
 from market.settlement.settle import ZERO, Line, Statement, to_grosz
 from market.settlement.stored import cluster_timezone
 from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction
@@ -529,7 +534,10 @@ async def cluster_report(
         require_role(actor, Role.COORDINATOR, Role.DISTRIBUTOR)
     # A month without intraday clearing still has a report: from the day-ahead positions
     # and/or the meter data (each interval says which, `IntervalFigures.kind`/`source`).
-    scope = await load_scope(session, start, end, allow_empty=True)
+    if stored:  # the meter imports' summary is the export's, not the report's
+        scope = await settlement_scope(session, start, end, allow_empty=True)
+    else:
+        scope = await load_scope(session, start, end, allow_empty=True)
     unsettled = await day_ahead_only_intervals(
         session, scope.start, scope.end, (r.interval_id for r in scope.runs)
     )
