@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import fields, is_dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -83,10 +84,26 @@ def spans(days: Iterable[date]) -> list[list[date]]:
     return out
 
 
+def stable_repr(value: object) -> str:
+    """A representation that is the same in every process: sets sorted (a set's iteration
+    order of strings changes with the interpreter's hash seed), dataclasses field by field."""
+    if is_dataclass(value) and not isinstance(value, type):
+        inner = ", ".join(f"{f.name}={stable_repr(getattr(value, f.name))}" for f in fields(value))
+        return f"{type(value).__name__}({inner})"
+    if isinstance(value, (set, frozenset)):
+        return "{" + ", ".join(sorted(stable_repr(v) for v in value)) + "}"
+    if isinstance(value, (list, tuple)):
+        return "(" + ", ".join(stable_repr(v) for v in value) + ")"
+    if isinstance(value, dict):
+        items = sorted((stable_repr(k), stable_repr(v)) for k, v in value.items())
+        return "{" + ", ".join(f"{k}: {v}" for k, v in items) + "}"
+    return repr(value)
+
+
 def _digest(parts: Iterable[object]) -> str:
     h = hashlib.sha256()
     for part in parts:
-        h.update(repr(part).encode())
+        h.update(stable_repr(part).encode())
         h.update(b"\n")
     return h.hexdigest()
 

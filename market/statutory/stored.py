@@ -35,6 +35,7 @@ from market.settlement.stored import (
     day_stamps,
     ensure_days,
     member_days,
+    stable_repr,
 )
 from market.statutory.figures import Sums, sums_figures, sums_from
 from market.statutory.hourly import PLN4, ZERO, DataSource, match_hour
@@ -70,7 +71,7 @@ async def _stamps(
             FeeRate.valid_to,
         ).order_by(FeeRate.id)
     )
-    extra = hashlib.sha256(repr((rules, *map(tuple, rates))).encode()).hexdigest()
+    extra = hashlib.sha256(stable_repr((rules, *map(tuple, rates))).encode()).hexdigest()
     start, end = day_bounds(days, tz)
     zone = ZoneInfo(tz)
     prices: dict[date, list[object]] = {}
@@ -86,7 +87,7 @@ async def _stamps(
             (moment + timedelta(hours=1)).astimezone(zone).date(),
         }:
             prices.setdefault(day, []).append((moment.isoformat(), minutes, str(price)))
-    by_day = {d: hashlib.sha256(repr(prices.get(d, [])).encode()).hexdigest() for d in days}
+    by_day = {d: hashlib.sha256(stable_repr(prices.get(d, [])).encode()).hexdigest() for d in days}
     return await day_stamps(session, KIND, days, tz, extra, by_day)
 
 
