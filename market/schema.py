@@ -23,6 +23,7 @@ MODEL_MODULES = (
     "market.trading.notifications",
     "market.clearing.models",
     "market.clearing.day_ahead_models",
+    "market.settlement.models",
     "market.reports.models",
     "market.statutory.models",
     "market.simulation.models",

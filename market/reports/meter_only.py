@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -141,6 +141,33 @@ def _market_starts(start: datetime, end: datetime) -> Any:
     )
 
 
+#: Readings lie on the cluster's grid of 15 or 60 minutes: every one starts on a quarter-hour.
+QUARTER = timedelta(minutes=15)
+#: Beyond this many quarter-hours without a market, the database filters the readings itself.
+MAX_CANDIDATES = 5000
+
+
+async def _starts_without_market(
+    session: AsyncSession, start: datetime, end: datetime, covered: set[datetime]
+) -> list[datetime] | None:
+    """The quarter-hours of [start, end) that had no market (not in `covered`, not cleared
+    intraday, no firm day-ahead position): the only starts whose readings are meter-only. So
+    a month cleared throughout reads no reading at all (the `NOT IN` filter read every one of
+    the range to keep none). None when there are more than `MAX_CANDIDATES`."""
+    begin, finish = as_utc(start), as_utc(end)
+    market = {as_utc(t) for t in await session.scalars(_market_starts(begin, finish))}
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    at = epoch + -((epoch - begin) // QUARTER) * QUARTER  # the first quarter-hour ≥ begin
+    out: list[datetime] = []
+    while at < finish:
+        if at not in covered and at not in market:
+            out.append(at)
+            if len(out) > MAX_CANDIDATES:
+                return None
+        at += QUARTER
+    return out
+
+
 async def meter_only_lines(
     session: AsyncSession,
     start: datetime,
@@ -152,6 +179,19 @@ async def meter_only_lines(
     `covered` (the caller's intervals cleared intraday and with firm day-ahead positions) and
     not cleared intraday or with a firm day-ahead position in the database, of the points of
     `member_id` (None: everyone's), in time order then by PPE code."""
+    candidates = await _starts_without_market(session, start, end, covered)
+    if candidates is not None and not candidates:
+        return []  # every quarter-hour of the range had a market: no reading to read
+    # by the candidates alone (a range next to them makes SQLite scan the whole range)
+    without_market = (
+        [MeterReading.start_utc.in_(candidates)]
+        if candidates is not None
+        else [
+            MeterReading.start_utc >= start,
+            MeterReading.start_utc < end,
+            MeterReading.start_utc.not_in(_market_starts(start, end)),
+        ]
+    )
     stmt = (
         select(
             MeterReading.start_utc,
@@ -162,11 +202,7 @@ async def meter_only_lines(
             MeterReading.export_kwh,
         )
         .join(MeteringPoint, MeteringPoint.id == MeterReading.metering_point_id)
-        .where(
-            MeterReading.start_utc >= start,
-            MeterReading.start_utc < end,
-            MeterReading.start_utc.not_in(_market_starts(start, end)),
-        )
+        .where(*without_market)
         .order_by(MeterReading.start_utc, MeteringPoint.ppe_code)
     )
     if member_id is not None:

@@ -37,11 +37,12 @@ generation (PV, landfill gas) counts as renewable and storage discharge does not
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -49,6 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access.actor import Actor, require_role
 from market.access.models import Member, Role
+from market.clearing.models import ClearingRun
 from market.core.errors import Forbidden, NotFound, ValidationFailed
 from market.core.timegrid import as_utc
 from market.export.day_ahead import (
@@ -63,9 +65,17 @@ from market.export.request import LOCAL_TZ, month_range, parse_range
 from market.export.scope import ExportScope, PointInfo, line_names, load_scope
 from market.export.tables import interval_fields
 from market.metering.models import MeterReading
+from market.network.models import MeteringPoint
 from market.reports.day_ahead_only import day_ahead_only_lines
 from market.reports.meter_only import GridSettledLine, count_readings, meter_only_lines
+from market.reports.settled import (
+    add_settled_month,
+    cluster_intervals,
+    ensure_statement_days,
+    settlement_scope,
+)
 from market.settlement.settle import ZERO, Line, Statement, to_grosz
+from market.settlement.stored import cluster_timezone
 from market.trading.day_ahead_models import AuctionStatus, DayAheadAuction
 from market.trading.models import Interval, IntervalStatus
 
@@ -336,6 +346,57 @@ def figures_of(s: SettledInterval, renewable: set[int]) -> IntervalFigures:
     )
 
 
+class IntervalRow:
+    """`figures_of` an interval settled for the settled days (`reports.settled`), as JSON
+    (decimals as strings); `stored_figures` reads it back. One per computation (it keeps the
+    renewable points of the scope it last saw)."""
+
+    def __init__(self) -> None:
+        self._scope: ExportScope | None = None
+        self._renewable: set[int] = set()
+
+    def __call__(self, scope: ExportScope, s: SettledInterval) -> dict[str, Any]:
+        if scope is not self._scope:
+            self._scope = scope
+            self._renewable = {p.id for p in scope.points if _generates(p)}
+        return _interval_row(s, self._renewable)
+
+
+def _interval_row(s: SettledInterval, renewable: set[int]) -> dict[str, Any]:
+    f = figures_of(s, renewable)
+    return {
+        "start": f.start_utc.isoformat(),
+        "minutes": s.run.minutes,
+        "values": [
+            str(v)
+            for v in (
+                f.consumption_kwh,
+                f.generation_kwh,
+                f.bought_kwh,
+                f.sold_kwh,
+                f.renewable_fed_in_kwh,
+                f.cost_pln,
+                f.grid_only_pln,
+            )
+        ],
+        "price": None if f.price_pln_per_kwh is None else str(f.price_pln_per_kwh),
+        "congested": list(f.congested_lines),
+        "source": f.source,
+    }
+
+
+def stored_figures(row: dict[str, Any], tz: str) -> IntervalFigures:
+    """`IntervalRow` read back: the same `IntervalFigures` as `figures_of`."""
+    start = datetime.fromisoformat(row["start"]).astimezone(UTC)
+    fields = interval_fields(start, row["minutes"], tz)
+    values = [Decimal(v) for v in row["values"]]
+    return IntervalFigures(
+        start, fields.local_start, fields.local_day, *values,
+        None if row["price"] is None else Decimal(row["price"]),
+        tuple(row["congested"]), IntervalKind.INTRADAY, row["source"],
+    )  # fmt: skip
+
+
 def day_ahead_only_figures(
     interval: UnsettledInterval,
     d: DayAheadData,
@@ -436,6 +497,26 @@ class ClusterReport:
 WEB_REPORT_MAX_POINT_INTERVALS = 6_000_000
 
 
+async def _intraday_figures(
+    session: AsyncSession, scope: ExportScope, renewable: set[int], *, stored: bool
+) -> AsyncIterator[IntervalFigures]:
+    """The figures of the scope's intervals cleared intraday, in time order."""
+    if not scope.runs:
+        return
+    if stored and scope.timezone == LOCAL_TZ:
+        zone = ZoneInfo(scope.timezone)
+        first = scope.runs[0].start_utc.astimezone(zone).date()
+        last = scope.runs[-1].start_utc.astimezone(zone).date()
+        days = await ensure_statement_days(session, first, last, scope.timezone, IntervalRow())
+        for row in await cluster_intervals(session, days):
+            f = stored_figures(row, scope.timezone)
+            if scope.start <= f.start_utc < scope.end:
+                yield f
+        return
+    async for s in settled_intervals(session, scope, idle_points=False):
+        yield figures_of(s, renewable)
+
+
 async def cluster_report(
     session: AsyncSession,
     actor: Actor | None,
@@ -444,13 +525,19 @@ async def cluster_report(
     period: Period = Period.DAY,
     *,
     max_point_intervals: int | None = WEB_REPORT_MAX_POINT_INTERVALS,
+    stored: bool = True,
 ) -> ClusterReport:
-    """The coordinator's report for [start, end) (the distributor may read it too)."""
+    """The coordinator's report for [start, end) (the distributor may read it too). The
+    intervals cleared intraday come from the settled days (`reports.settled`: settled once
+    a day and stored; `stored=False`: settled here — the same figures)."""
     if actor is not None:
         require_role(actor, Role.COORDINATOR, Role.DISTRIBUTOR)
     # A month without intraday clearing still has a report: from the day-ahead positions
     # and/or the meter data (each interval says which, `IntervalFigures.kind`/`source`).
-    scope = await load_scope(session, start, end, allow_empty=True)
+    if stored:  # the meter imports' summary is the export's, not the report's
+        scope = await settlement_scope(session, start, end, allow_empty=True)
+    else:
+        scope = await load_scope(session, start, end, allow_empty=True)
     unsettled = await day_ahead_only_intervals(
         session, scope.start, scope.end, (r.interval_id for r in scope.runs)
     )
@@ -511,8 +598,7 @@ async def cluster_report(
         )
     waiting = iter(extra)
     pending = next(waiting, None)
-    async for s in settled_intervals(session, scope, idle_points=False):
-        f = figures_of(s, renewable)
+    async for f in _intraday_figures(session, scope, renewable, stored=stored):
         while pending is not None and pending.start_utc < f.start_utc:
             add(pending)
             pending = next(waiting, None)
@@ -531,6 +617,47 @@ async def cluster_report(
     )
 
 
+async def cleared_runs(
+    session: AsyncSession, start: datetime, end: datetime
+) -> list[tuple[int, datetime]]:
+    """(interval id, start) of the intervals cleared intraday in [start, end) with a run, as
+    `load_scope` finds them."""
+    rows = await session.execute(
+        select(Interval.id, Interval.start_utc)
+        .join(ClearingRun, ClearingRun.interval_id == Interval.id)
+        .where(
+            Interval.start_utc >= start,
+            Interval.start_utc < end,
+            Interval.status == IntervalStatus.CLEARED.value,
+        )
+        .order_by(Interval.start_utc)
+    )
+    return [(interval_id, as_utc(at)) for interval_id, at in rows]
+
+
+def _nothing_cleared(start: datetime, end: datetime) -> NotFound:
+    """`load_scope`'s answer for a range without cleared intervals."""
+    return NotFound(
+        "from",
+        "no cleared intervals between %(start)s and %(end)s; "
+        "choose a range in which the market has cleared",
+        start=start,
+        end=end,
+    )
+
+
+async def _point_member_name(session: AsyncSession, member_id: int) -> str:
+    """The member's name as the export scope has it: through its metering points (a member
+    without any has none)."""
+    name = await session.scalar(
+        select(Member.name)
+        .join(MeteringPoint, MeteringPoint.member_id == Member.id)
+        .where(Member.id == member_id)
+        .limit(1)
+    )
+    return name or ""
+
+
 async def member_statement(
     session: AsyncSession,
     actor: Actor,
@@ -539,6 +666,7 @@ async def member_statement(
     *,
     field: str = "member",
     intraday: list[tuple[datetime, list[Line]]] | None = None,
+    stored: bool = True,
 ) -> Statement:
     """A member's statement for the local month of `month` (parsed at the boundary by
     `market.export.request.parse_month`): the intraday trades and grid residuals of the settled
@@ -549,7 +677,9 @@ async def member_statement(
     day-ahead positions but no interval cleared intraday has a statement of its day-ahead
     part; a month with neither raises `NotFound` on `from`. `intraday`, when given, receives
     the member's lines of each interval cleared intraday (start, lines), for
-    `reports.member_days.member_days(intraday=…)`: the month is settled once, not twice."""
+    `reports.member_days.member_days(intraday=…)`: the month is settled once, not twice.
+    Without `intraday` the intraday lines come summed per day from the settled days
+    (`reports.settled`; `stored=False`: settled here, as with `intraday`) — the same sums."""
     target = actor.member_id if member_id is None else member_id
     if target != actor.member_id:
         if actor.role not in (Role.COORDINATOR, Role.DISTRIBUTOR):
@@ -559,33 +689,52 @@ async def member_statement(
     start, end = month_range(month)
     day_ahead = await day_ahead_amounts(session, start, end, target)
     settled: list[int] = []
+    covered: set[datetime] = set()
     statement: Statement | None = None
-    try:
-        scope = await load_scope(session, start, end)
-    except NotFound as error:
-        if error.field != "from":
-            raise
-        missing = error
+    tz = await cluster_timezone(session)
+    if intraday is None and tz == LOCAL_TZ and stored:
+        # the intraday lines from the settled days (`reports.settled`): the member's rows,
+        # the cluster's month settled once and stored, not at every request
+        runs = await cleared_runs(session, start, end)
+        if not runs:
+            missing = _nothing_cleared(start, end)
+        else:
+            settled = [interval_id for interval_id, _ in runs]
+            covered = {at for _, at in runs}
+            statement = Statement(
+                member=await _point_member_name(session, target),
+                period=month.strftime("%Y-%m"),
+            )
+            last = (end - timedelta(microseconds=1)).astimezone(ZoneInfo(tz)).date()
+            await add_settled_month(
+                session, statement, target, month.replace(day=1), last, tz, IntervalRow()
+            )
     else:
-        settled = [r.interval_id for r in scope.runs]
-        mine = {p.ppe for p in scope.points if p.member_id == target}
-        name = next((p.member for p in scope.points if p.member_id == target), "")
-        statement = Statement(member=name, period=month.strftime("%Y-%m"))
-        async for s in settled_intervals(session, scope, idle_points=False):
-            lines = [line for line in s.settlement.lines if line.ppe in mine]
-            for line in lines:
-                statement.add(line)
-            if intraday is not None and lines:
-                intraday.append((as_utc(s.settlement.start), lines))
+        try:
+            scope = await load_scope(session, start, end)
+        except NotFound as error:
+            if error.field != "from":
+                raise
+            missing = error
+        else:
+            settled = [r.interval_id for r in scope.runs]
+            covered = {r.start_utc for r in scope.runs}
+            mine = {p.ppe for p in scope.points if p.member_id == target}
+            name = next((p.member for p in scope.points if p.member_id == target), "")
+            statement = Statement(member=name, period=month.strftime("%Y-%m"))
+            async for s in settled_intervals(session, scope, idle_points=False):
+                lines = [line for line in s.settlement.lines if line.ppe in mine]
+                for line in lines:
+                    statement.add(line)
+                if intraday is not None and lines:
+                    intraday.append((as_utc(s.settlement.start), lines))
     # intervals with day-ahead positions only: the member's firm positions and readings
     # there, settled like the intervals cleared intraday (residual, grid-only amount)
     extra = await day_ahead_only_lines(session, start, end, settled, target)
     # intervals with readings and no market at all: settled against the grid, as the month
     # without the cluster prices them (`reports.meter_only`)
     unsettled = await day_ahead_only_intervals(session, start, end, settled)
-    covered = {u.start_utc for u in unsettled}
-    if statement is not None:
-        covered |= {r.start_utc for r in scope.runs}
+    covered |= {u.start_utc for u in unsettled}
     grid = await meter_only_lines(session, start, end, covered, target)
     if statement is None:
         # a month with firm day-ahead positions, or readings, but no interval cleared

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 GROSZ = Decimal("0.01")
 ZERO = Decimal(0)
@@ -330,6 +330,24 @@ class DayAheadAmount(NamedTuple):
         return cost, cost - self.amount_pln
 
 
+#: The `Statement` fields that `Statement.add` sums (intraday lines), decimals and counts.
+INTRADAY_SUMS = (
+    "bought_local_kwh",
+    "sold_local_kwh",
+    "local_amount_pln",
+    "local_purchase_cost_pln",
+    "local_sales_revenue_pln",
+    "bought_grid_kwh",
+    "sold_grid_kwh",
+    "grid_cost_pln",
+    "grid_revenue_pln",
+    "metered_import_kwh",
+    "metered_export_kwh",
+    "grid_only_pln",
+)
+INTRADAY_COUNTS = ("lines", "intervals_with_meter_data")
+
+
 @dataclass(slots=True)
 class Statement:
     """A member's monthly statement, accumulated line by line: the intraday market (`local_*`,
@@ -413,6 +431,23 @@ class Statement:
             self.metered_import_kwh += line.metered_import_kwh or ZERO
             self.metered_export_kwh += line.metered_export_kwh or ZERO
         self.grid_only_pln += line.grid_only_amount_pln
+
+    def intraday_figures(self) -> dict[str, Any]:
+        """What `add` summed (the intraday lines), as JSON-ready values with decimals as
+        strings (exact), for `add_intraday_figures` (`market.settlement.stored`)."""
+        out: dict[str, Any] = {name: str(getattr(self, name)) for name in INTRADAY_SUMS}
+        out.update({name: getattr(self, name) for name in INTRADAY_COUNTS})
+        out["ppes"] = sorted(self.ppes)
+        return out
+
+    def add_intraday_figures(self, figures: Mapping[str, Any]) -> None:
+        """Add the sums of `intraday_figures` (another statement's, e.g. one day's): the
+        same as adding its lines one by one (decimal sums are exact)."""
+        self.ppes.update(figures["ppes"])
+        for name in INTRADAY_SUMS:
+            setattr(self, name, getattr(self, name) + Decimal(figures[name]))
+        for name in INTRADAY_COUNTS:
+            setattr(self, name, getattr(self, name) + int(figures[name]))
 
     def add_grid_settled(
         self,

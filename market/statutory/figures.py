@@ -212,3 +212,74 @@ def roll_up(
     year.add(done.sums)
     if granularity is Granularity.YEAR:
         yield _period(Granularity.YEAR, local_start((month_key[0], 1)), year, capacity, rules)
+
+
+def sums_figures(sums: Sums) -> dict[str, object]:
+    """A day's (or any) sums as JSON-ready values, decimals as strings (exact)."""
+    return {
+        **{name: str(getattr(sums, name)) for name in _SUMMED},
+        "hours": sums.hours,
+        "sources": sorted(s.value for s in sums.sources),
+        "missing_rates": sorted(sums.missing_rates),
+    }
+
+
+def sums_from(figures: dict[str, object]) -> Sums:
+    """`sums_figures` read back."""
+    sums = Sums()
+    for name in _SUMMED:
+        setattr(sums, name, Decimal(str(figures[name])))
+    sums.hours = int(str(figures["hours"]))
+    sums.sources = {DataSource(s) for s in figures["sources"]}  # type: ignore[attr-defined]
+    sums.missing_rates = set(figures["missing_rates"])  # type: ignore[call-overload]
+    return sums
+
+
+_SUMMED = (
+    "renewable_fed_in_kwh",
+    "generation_fed_in_kwh",
+    "member_consumption_kwh",
+    "matched_kwh",
+    "exempt_kwh",
+    "avoided_fees_pln",
+    "discount_base_pln",
+)
+
+
+def roll_up_days(
+    days: Iterable[tuple[date, Sums]],
+    granularity: Granularity,
+    tz: str,
+    capacity: Capacity,
+    rules: RuleSet,
+) -> Iterator[Period]:
+    """As `roll_up` for months and years, from the sums of whole local days (each the exact
+    sum of its hours, `market.statutory.stored`), in day order: the same periods."""
+    if granularity is Granularity.HOUR:
+        raise ValueError("hours are not rolled up from days")
+    zone = ZoneInfo(tz)
+    months: dict[tuple[int, int], Sums] = {}
+    for day, sums in days:
+        if sums.hours == 0:
+            continue
+        months.setdefault((day.year, day.month), Sums()).add(sums)
+    year: Sums | None = None
+    year_key: int | None = None
+    for key, sums in months.items():
+        done = _period(Granularity.MONTH, datetime(key[0], key[1], 1, tzinfo=zone), sums,
+                       capacity, rules)  # fmt: skip
+        if granularity is Granularity.MONTH:
+            yield done
+            continue
+        if year is not None and key[0] != year_key:
+            assert year_key is not None
+            yield _period(Granularity.YEAR, datetime(year_key, 1, 1, tzinfo=zone), year,
+                          capacity, rules)  # fmt: skip
+            year = None
+        if year is None:
+            year = Sums()
+        year_key = key[0]
+        year.add(done.sums)
+    if year is not None and year_key is not None:
+        yield _period(Granularity.YEAR, datetime(year_key, 1, 1, tzinfo=zone), year, capacity,
+                      rules)  # fmt: skip

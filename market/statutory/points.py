@@ -20,8 +20,9 @@ from market.access.actor import READ, Actor, require_role
 from market.access.models import Member, Role
 from market.cluster.service import get_cluster
 from market.core.errors import Forbidden
-from market.network.models import GridConnection, MeteringPoint
-from market.statutory.figures import Capacity, Granularity, roll_up
+from market.network.models import MeteringPoint
+from market.settlement.stored import days_between, member_days
+from market.statutory.figures import Capacity, Granularity, roll_up, roll_up_days
 from market.statutory.hourly import PLN4, ZERO, DataSource, combine, match_hour
 from market.statutory.inputs import load_points, point_hours
 from market.statutory.models import Fee
@@ -29,6 +30,13 @@ from market.statutory.prices import load_price_book
 from market.statutory.rates import load_rate_book
 from market.statutory.report import StatutoryRequest
 from market.statutory.rules import RULES, RuleSet
+from market.statutory.stored import (
+    KIND,
+    MemberSums,
+    cluster_days,
+    ensure_statutory_days,
+    import_tariff,
+)
 
 
 @dataclass(slots=True)
@@ -168,14 +176,20 @@ async def member_benefit(
     member_id: int,
     request: StatutoryRequest,
     rules: RuleSet = RULES,
+    *,
+    stored: bool = True,
 ) -> MemberBenefit:
     """The member's exempt energy, avoided fees and distribution discount over the request's
     range (a month: the discount tier is the cluster's for the month, applied to the
     member's own discount base). Members see their own; the coordinator and the distributor
-    anyone's."""
+    anyone's. From the settled days (`statutory.stored`: the cluster's hours matched once a
+    day and stored); `stored=False` matches every hour of the range here — the same
+    figures."""
     if member_id != actor.member_id and actor.role not in (Role.COORDINATOR, Role.DISTRIBUTOR):
         raise Forbidden("member", "you can only see your own statement")
     cluster = await get_cluster(session)
+    if stored:
+        return await _stored_member_benefit(session, member_id, request, cluster.timezone, rules)
     zone = ZoneInfo(cluster.timezone)
     start, end = request.bounds(zone)
     points, _capacity = await load_points(session, rules)
@@ -241,11 +255,39 @@ async def member_benefit(
     )
 
 
-async def import_tariff(session: AsyncSession) -> Decimal:
-    """The price of a kWh from the grid for a member without the cluster: the cluster's
-    import reference (its grid connection's import price; energy, distribution and fees).
-    Per-member tariffs are not modelled yet."""
-    price = await session.scalar(
-        select(GridConnection.import_price).order_by(GridConnection.id).limit(1)
+async def _stored_member_benefit(
+    session: AsyncSession, member_id: int, request: StatutoryRequest, tz: str, rules: RuleSet
+) -> MemberBenefit:
+    """`member_benefit` from the stored days: the member's sums and the cluster's month."""
+    days = days_between(request.first_day, request.last_day)
+    await ensure_statutory_days(session, days, tz, rules)
+    mine = MemberSums(await member_days(session, KIND, member_id, days))
+    months = list(
+        roll_up_days(
+            await cluster_days(session, days), Granularity.MONTH, tz, Capacity(ZERO, ZERO), rules
+        )
     )
-    return Decimal(price) if price is not None else ZERO
+    tier = months[-1].discount_tier if len(months) == 1 else 0
+    share = months[-1].discount_pay_share if len(months) == 1 else None
+    v = mine.values
+    discount = ZERO
+    if share is not None:
+        discount = (v["discount_base_pln"] * (1 - share)).quantize(PLN4, rounding=ROUND_HALF_UP)
+    label = combine(mine.sources)
+    kinds = mine.price_sources
+    return MemberBenefit(
+        member_id,
+        request.bounds(ZoneInfo(tz))[0],
+        v["consumption_kwh"],
+        v["exempt_kwh"],
+        v["avoided_fees_pln"],
+        v["discount_base_pln"],
+        tier,
+        discount,
+        label.value if label else None,
+        v["export_kwh"],
+        await import_tariff(session),
+        v["counterfactual_import_pln"],
+        v["counterfactual_export_pln"],
+        (kinds.pop() if len(kinds) == 1 else "mixed") if kinds else None,
+    )

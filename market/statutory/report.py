@@ -20,11 +20,13 @@ from market.access.actor import READ, Actor, require_role
 from market.cluster.service import get_cluster
 from market.core import fields as f
 from market.core.errors import ValidationFailed
-from market.statutory.figures import Granularity, Period, roll_up
+from market.settlement.stored import days_between
+from market.statutory.figures import Granularity, Period, roll_up, roll_up_days
 from market.statutory.hourly import HourResult, match_hour
 from market.statutory.inputs import load_points, point_hours
 from market.statutory.rates import load_rate_book
 from market.statutory.rules import RULES, RuleSet
+from market.statutory.stored import cluster_days, ensure_statutory_days
 
 #: The longest report, in local days.
 MAX_DAYS = 366 * 6
@@ -90,14 +92,26 @@ async def statutory_report(
     actor: Actor | None,
     request: StatutoryRequest,
     rules: RuleSet = RULES,
+    *,
+    stored: bool = True,
 ) -> AsyncIterator[Period]:
-    """The periods of the report, in time order (`actor` None: a trusted command)."""
+    """The periods of the report, in time order (`actor` None: a trusted command). Months
+    and years come from the settled days (`statutory.stored`: the cluster's hours matched
+    once a day and stored; `stored=False`: every hour matched here, the same periods);
+    hours are matched here."""
     if actor is not None:
         require_role(actor, *READ)
     cluster = await get_cluster(session)
     zone = ZoneInfo(cluster.timezone)
     start, end = request.bounds(zone)
     points, capacity = await load_points(session, rules)
+    if stored and request.granularity is not Granularity.HOUR:
+        days = days_between(request.first_day, request.last_day)
+        await ensure_statutory_days(session, days, cluster.timezone, rules)
+        sums = await cluster_days(session, days)
+        for period in roll_up_days(sums, request.granularity, cluster.timezone, capacity, rules):
+            yield period
+        return
     rates = await load_rate_book(session)
     hours: list[HourResult] = []
     async for hour, figures in point_hours(session, points, start, end):
