@@ -171,3 +171,20 @@ async def test_forms_show_every_error_not_only_the_first(client: Any, world: Wor
                     headers=htmx_headers(client))  # fmt: skip
     assert r.status_code == 422 and r.text.count('class="field-error"') == 2
     assert 'id="order-' not in client.get("/my/orders").text.replace(f'id="order-{order_id}"', "")
+
+
+@pytest.mark.parametrize("interval_id", ["²", "٣", "1" * 30, "-1", "0"])
+async def test_price_hint_takes_any_interval_query_without_a_500(
+    client: Any, world: World, interval_id: str
+) -> None:
+    """Found from outside: "²".isdigit() is true but int("²") fails, so the hint gave a 500."""
+    sign_in(client, "alice")
+    point = world.ids["alice_point"]
+    r = client.get(
+        f"/my/price-hint?interval_id={interval_id}&metering_point_id={point}",
+        headers=htmx_headers(client),
+    )
+    if interval_id == "1" * 30:  # the input guard refuses an overlong number, by name
+        assert r.status_code == 422 and "interval_id" in r.text
+    else:  # not an interval of the form: the hint for the point's next interval
+        assert r.status_code == 200 and "zleceń" in r.text, r.text

@@ -155,7 +155,9 @@ def _shown(request: HTMXRequest) -> tuple[int | None, str | None]:
     that adding, editing or deactivating a row answers with that page, not the first."""
     query = parse_qs(urlsplit(request.headers.get("hx-current-url") or "").query)
     page_no = (query.get("page") or [""])[0]
-    return (int(page_no) if page_no.isdigit() else None), (query.get("q") or [None])[0]
+    return (int(page_no) if page_no.isascii() and page_no.isdigit() else None), (
+        query.get("q") or [None]
+    )[0]
 
 
 async def _member_rows(
