@@ -195,13 +195,14 @@ def _rate(fee: Fee, value: str, group: str | None = None, note: str = "") -> Fee
     return FeeRateInput(fee, group, Decimal(value), date(2026, 1, 1), None, note)
 
 
-#: 2026 levels for the demo, open-ended (PLN/kWh net; estimates where the note says so).
+#: 2026 levels for the demo, open-ended (PLN/kWh net; estimates where the note says so). The
+#: notes are the coordinator's own words, data not UI: the demo cluster's are in Polish.
 DEMO_RATES_2026 = (
-    _rate(Fee.OZE, "0.0035", note="estimate; OZE + cogeneration ≈ 0.0103"),
-    _rate(Fee.COGENERATION, "0.0068", note="estimate; OZE + cogeneration ≈ 0.0103"),
+    _rate(Fee.OZE, "0.0035", note="szacunek; opłata OZE + kogeneracyjna ≈ 0,0103"),
+    _rate(Fee.COGENERATION, "0.0068", note="szacunek; opłata OZE + kogeneracyjna ≈ 0,0103"),
     _rate(Fee.QUALITY, "0.0331"),
-    _rate(Fee.DISTRIBUTION_VARIABLE, "0.35", "G11", "estimate for PGE Dystrybucja"),
-    _rate(Fee.DISTRIBUTION_VARIABLE, "0.30", "C11", "estimate"),
-    _rate(Fee.DISTRIBUTION_VARIABLE, "0.25", "C21", "estimate"),
-    _rate(Fee.DISTRIBUTION_VARIABLE, "0.12", "B21", "estimate"),
+    _rate(Fee.DISTRIBUTION_VARIABLE, "0.35", "G11", "szacunek dla PGE Dystrybucja"),
+    _rate(Fee.DISTRIBUTION_VARIABLE, "0.30", "C11", "szacunek"),
+    _rate(Fee.DISTRIBUTION_VARIABLE, "0.25", "C21", "szacunek"),
+    _rate(Fee.DISTRIBUTION_VARIABLE, "0.12", "B21", "szacunek"),
 )
