@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -312,6 +312,83 @@ def _lp_extreme(
     return value
 
 
+def _extremes_warm(
+    dirs: FloatArray,
+    var_lo: FloatArray,
+    var_hi: FloatArray,
+    a: FloatArray,
+    a_lo: FloatArray,
+    a_hi: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """min and max of each row of `dirs` · w over {a_lo ≤ a w ≤ a_hi, var_lo ≤ w ≤ var_hi}
+    (±inf when unbounded): the same numbers as `_lp_extreme` per direction, from one GLOP
+    model re-solved with only its objective changed (primal simplex from the last basis).
+
+    Each direction k is a free column y_k = dirs[k] · w, capped at ±PRICE_CAP only while it
+    is the objective (a value at the cap reads as unbounded, as in `_lp_extreme`; capping
+    the others too would bound a direction by theirs), so the matrix never changes between
+    solves.
+    Used when line fees make the ranges' polytopes many-dimensional (an idle fee line adds a
+    direction); the fee-free rule keeps `_lp_extreme`, bit for bit as before."""
+    # OR-Tools ships no stubs for these two modules
+    from ortools.linear_solver import (  # type: ignore[attr-defined]
+        linear_solver_pb2,
+        pywraplp,
+    )
+
+    r = a.shape[1]
+    k_n = dirs.shape[0]
+    proto: Any = linear_solver_pb2.MPModelProto()
+    for lo_j, hi_j in zip(var_lo.tolist(), var_hi.tolist(), strict=True):
+        v = proto.variable.add()
+        v.lower_bound, v.upper_bound = lo_j, hi_j
+    for _ in range(k_n):  # capped only while it is the objective
+        v = proto.variable.add()
+        v.lower_bound, v.upper_bound = -INF, INF
+    for i in range(a.shape[0]):
+        cols = np.flatnonzero(a[i])
+        c = proto.constraint.add()
+        c.lower_bound, c.upper_bound = float(a_lo[i]), float(a_hi[i])
+        c.var_index.extend(cols.tolist())
+        c.coefficient.extend(a[i, cols].tolist())
+    for k in range(k_n):
+        cols = np.flatnonzero(dirs[k])
+        c = proto.constraint.add()
+        c.lower_bound = c.upper_bound = 0.0
+        c.var_index.extend([*cols.tolist(), r + k])
+        c.coefficient.extend([*dirs[k, cols].tolist(), -1.0])
+    solver: Any = pywraplp.Solver.CreateSolver("GLOP")
+    error = solver.LoadModelFromProto(proto)
+    if error:
+        raise PriceRuleError(f"price-range LP not loaded: {error}")
+    solver.SetSolverSpecificParametersAsString("use_dual_simplex: false, use_preprocessing: false")
+    objective = solver.Objective()
+    lows = np.empty(k_n)
+    highs = np.empty(k_n)
+    prev: Any = None
+    for k in range(k_n):
+        y = solver.variable(r + k)
+        if prev is not None:
+            objective.SetCoefficient(prev, 0.0)
+            prev.SetBounds(-solver.infinity(), solver.infinity())
+        objective.SetCoefficient(y, 1.0)
+        y.SetBounds(-PRICE_CAP, PRICE_CAP)
+        prev = y
+        for maximize, out in ((False, lows), (True, highs)):
+            if maximize:
+                objective.SetMaximization()
+            else:
+                objective.SetMinimization()
+            status = solver.Solve()
+            if status != pywraplp.Solver.OPTIMAL:
+                raise PriceRuleError(f"price-range LP ended with GLOP status {status}")
+            value = float(objective.Value())
+            if abs(value) >= PRICE_CAP * (1 - 1e-9):
+                value = INF if value > 0 else -INF
+            out[k] = value
+    return lows, highs
+
+
 def _sparse(a: FloatArray) -> glop.Csr | sp.csr_matrix:
     """A dense matrix's nonzeros as GLOP's constraint matrix (as `scipy.sparse.csr_matrix(a)`
     would give them, without importing scipy for a small one)."""
@@ -343,7 +420,12 @@ def dc_prices(
     n = topo.n_nodes
     ld = line_duals(topo, flow, fee)
     binding = np.flatnonzero(ld.varies)
-    ptdf = _ptdf_rows(topo, binding)
+    carried = np.flatnonzero(ld.fixed & (ld.value != 0.0))
+    if carried.shape[0]:  # one LU solve for both sets of rows
+        both = _ptdf_rows(topo, np.concatenate([binding, carried]))
+        ptdf, ptdf_carried = both[: binding.shape[0]], both[binding.shape[0] :]
+    else:
+        ptdf = _ptdf_rows(topo, binding)
     n_comp = int(topo.component.max()) + 1
     dim = n_comp + binding.shape[0]
     # price(n) = coef[n] · z + offset[n], z = (λ₀ per component, ν per line whose ν varies);
@@ -352,10 +434,9 @@ def dc_prices(
     coef[np.arange(n), topo.component] = 1.0
     coef[:, n_comp:] = ptdf.T
     coef[np.abs(coef) < 1e-12] = 0.0  # float dust from the LU solve upsets GLOP
-    carried = np.flatnonzero(ld.fixed & (ld.value != 0.0))
     offset: FloatArray | None = None
     if carried.shape[0]:
-        offset = _ptdf_rows(topo, carried).T @ ld.value[carried]
+        offset = ptdf_carried.T @ ld.value[carried]
         offset[np.abs(offset) < 1e-12 * float(np.abs(ld.value).max())] = 0.0
     z_lo = np.full(dim, -INF)
     z_hi = np.full(dim, INF)
@@ -412,6 +493,14 @@ def dc_prices(
     n_high = price.copy()
     moving = np.flatnonzero(np.abs(g).max(axis=1) > 0)
     extremes: dict[bytes, tuple[float, float]] = {}
+    if fee is not None and moving.shape[0]:  # one warm GLOP for every direction
+        keys: dict[bytes, int] = {}
+        for node in moving.tolist():
+            keys.setdefault(g[node].tobytes(), node)
+        firsts = list(keys.values())
+        lows, highs = _extremes_warm(g[firsts], w_lo, w_hi, a, a_lo, a_hi)
+        for key, lw, hg in zip(keys, lows.tolist(), highs.tolist(), strict=True):
+            extremes[key] = (lw, hg)
     for node in moving.tolist():
         key = g[node].tobytes()
         if key not in extremes:
