@@ -12,7 +12,11 @@ slackness with the primal solution describes it:
 - transport model: a line strictly inside its limit forces equal prices at its ends; a line
   at its limit in the from → to direction allows price(to) ≥ price(from);
 - DC power flow: price(n) = λ₀ + Σ_l PTDF[l, n] · ν_l over the lines at their limit, with
-  ν_l ≤ 0 for a line at +limit and ν_l ≥ 0 at −limit.
+  ν_l ≤ 0 for a line at +limit and ν_l ≥ 0 at −limit;
+- DC power flow with line fees (several intervals, `fee_per_kwh`): ν_l is minus a
+  subgradient of the line's cost fee·|f| (limits included) at its flow f: −fee for a flow
+  from → to inside the limit, ≤ −fee at +limit, in [−fee, fee] for a line carrying nothing,
+  +fee (≥ fee at −limit) for a flow to → from. A fee-free line is the case fee = 0.
 
 The rule: each node's **target** is the midpoint of its own range of optimal prices, clipped
 to the span [P_lo, P_hi] of all limit prices in the problem (orders and grid connections), so
@@ -28,7 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -98,6 +102,38 @@ def line_states(topo: Topology, flow: FloatArray) -> tuple[BoolArray, BoolArray,
     pos = flow >= limit
     neg = flow <= -limit
     return ~(pos | neg), pos, neg
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LineDuals:
+    """What complementary slackness says about each line's dual ν (DC power flow): `fixed`
+    lines have ν = `value` (a fee-free line inside its limit: 0; a fee line carrying energy
+    inside its limit: −fee from → to, +fee to → from); the others (`varies`) have ν in
+    [`lo`, `hi`] (at +limit: ≤ −fee; at −limit: ≥ fee; a fee line carrying nothing:
+    [−fee, fee]; a zero limit: free)."""
+
+    fixed: BoolArray
+    value: FloatArray
+    varies: BoolArray
+    lo: FloatArray
+    hi: FloatArray
+
+
+def line_duals(topo: Topology, flow: FloatArray, fee: FloatArray | None) -> LineDuals:
+    """The lines' dual bounds from their flows (exact comparisons, as in `line_states`)."""
+    inside, pos, neg = line_states(topo, flow)
+    f = np.zeros(topo.n_lines) if fee is None else fee
+    idle = inside & (f > 0) & (flow == 0.0)
+    fixed = inside & ~idle
+    value = np.where(fixed & (f > 0), -np.sign(flow) * f, 0.0)
+    lo = np.full(topo.n_lines, -INF)
+    hi = np.full(topo.n_lines, INF)
+    only_pos, only_neg = pos & ~neg, neg & ~pos
+    hi[only_pos] = 0.0 - f[only_pos]  # (0.0 − 0.0 is +0.0: fee-free bounds as before)
+    lo[only_neg] = f[only_neg]
+    lo[idle] = 0.0 - f[idle]
+    hi[idle] = f[idle]
+    return LineDuals(fixed, value, ~fixed, lo, hi)
 
 
 def price_span(topo: Topology, steps: Steps) -> tuple[float, float]:
@@ -276,6 +312,83 @@ def _lp_extreme(
     return value
 
 
+def _extremes_warm(
+    dirs: FloatArray,
+    var_lo: FloatArray,
+    var_hi: FloatArray,
+    a: FloatArray,
+    a_lo: FloatArray,
+    a_hi: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """min and max of each row of `dirs` · w over {a_lo ≤ a w ≤ a_hi, var_lo ≤ w ≤ var_hi}
+    (±inf when unbounded): the same numbers as `_lp_extreme` per direction, from one GLOP
+    model re-solved with only its objective changed (primal simplex from the last basis).
+
+    Each direction k is a free column y_k = dirs[k] · w, capped at ±PRICE_CAP only while it
+    is the objective (a value at the cap reads as unbounded, as in `_lp_extreme`; capping
+    the others too would bound a direction by theirs), so the matrix never changes between
+    solves.
+    Used when line fees make the ranges' polytopes many-dimensional (an idle fee line adds a
+    direction); the fee-free rule keeps `_lp_extreme`, bit for bit as before."""
+    # OR-Tools ships no stubs for these two modules
+    from ortools.linear_solver import (  # type: ignore[attr-defined]
+        linear_solver_pb2,
+        pywraplp,
+    )
+
+    r = a.shape[1]
+    k_n = dirs.shape[0]
+    proto: Any = linear_solver_pb2.MPModelProto()
+    for lo_j, hi_j in zip(var_lo.tolist(), var_hi.tolist(), strict=True):
+        v = proto.variable.add()
+        v.lower_bound, v.upper_bound = lo_j, hi_j
+    for _ in range(k_n):  # capped only while it is the objective
+        v = proto.variable.add()
+        v.lower_bound, v.upper_bound = -INF, INF
+    for i in range(a.shape[0]):
+        cols = np.flatnonzero(a[i])
+        c = proto.constraint.add()
+        c.lower_bound, c.upper_bound = float(a_lo[i]), float(a_hi[i])
+        c.var_index.extend(cols.tolist())
+        c.coefficient.extend(a[i, cols].tolist())
+    for k in range(k_n):
+        cols = np.flatnonzero(dirs[k])
+        c = proto.constraint.add()
+        c.lower_bound = c.upper_bound = 0.0
+        c.var_index.extend([*cols.tolist(), r + k])
+        c.coefficient.extend([*dirs[k, cols].tolist(), -1.0])
+    solver: Any = pywraplp.Solver.CreateSolver("GLOP")
+    error = solver.LoadModelFromProto(proto)
+    if error:
+        raise PriceRuleError(f"price-range LP not loaded: {error}")
+    solver.SetSolverSpecificParametersAsString("use_dual_simplex: false, use_preprocessing: false")
+    objective = solver.Objective()
+    lows = np.empty(k_n)
+    highs = np.empty(k_n)
+    prev: Any = None
+    for k in range(k_n):
+        y = solver.variable(r + k)
+        if prev is not None:
+            objective.SetCoefficient(prev, 0.0)
+            prev.SetBounds(-solver.infinity(), solver.infinity())
+        objective.SetCoefficient(y, 1.0)
+        y.SetBounds(-PRICE_CAP, PRICE_CAP)
+        prev = y
+        for maximize, out in ((False, lows), (True, highs)):
+            if maximize:
+                objective.SetMaximization()
+            else:
+                objective.SetMinimization()
+            status = solver.Solve()
+            if status != pywraplp.Solver.OPTIMAL:
+                raise PriceRuleError(f"price-range LP ended with GLOP status {status}")
+            value = float(objective.Value())
+            if abs(value) >= PRICE_CAP * (1 - 1e-9):
+                value = INF if value > 0 else -INF
+            out[k] = value
+    return lows, highs
+
+
 def _sparse(a: FloatArray) -> glop.Csr | sp.csr_matrix:
     """A dense matrix's nonzeros as GLOP's constraint matrix (as `scipy.sparse.csr_matrix(a)`
     would give them, without importing scipy for a small one)."""
@@ -302,24 +415,33 @@ def dc_prices(
     flow: FloatArray,
     span: tuple[float, float],
     eps: float = 1e-9,
+    fee: FloatArray | None = None,
 ) -> Prices:
     n = topo.n_nodes
-    _, pos, neg = line_states(topo, flow)
-    binding = np.flatnonzero(pos | neg)
-    ptdf = _ptdf_rows(topo, binding)
+    ld = line_duals(topo, flow, fee)
+    binding = np.flatnonzero(ld.varies)
+    carried = np.flatnonzero(ld.fixed & (ld.value != 0.0))
+    if carried.shape[0]:  # one LU solve for both sets of rows
+        both = _ptdf_rows(topo, np.concatenate([binding, carried]))
+        ptdf, ptdf_carried = both[: binding.shape[0]], both[binding.shape[0] :]
+    else:
+        ptdf = _ptdf_rows(topo, binding)
     n_comp = int(topo.component.max()) + 1
     dim = n_comp + binding.shape[0]
-    # price(n) = coef[n] · z, z = (λ₀ per component, ν per binding line)
+    # price(n) = coef[n] · z + offset[n], z = (λ₀ per component, ν per line whose ν varies);
+    # offset: the fee lines carrying energy inside their limits (ν = ∓fee)
     coef = np.zeros((n, dim))
     coef[np.arange(n), topo.component] = 1.0
     coef[:, n_comp:] = ptdf.T
     coef[np.abs(coef) < 1e-12] = 0.0  # float dust from the LU solve upsets GLOP
+    offset: FloatArray | None = None
+    if carried.shape[0]:
+        offset = ptdf_carried.T @ ld.value[carried]
+        offset[np.abs(offset) < 1e-12 * float(np.abs(ld.value).max())] = 0.0
     z_lo = np.full(dim, -INF)
     z_hi = np.full(dim, INF)
-    only_pos = pos[binding] & ~neg[binding]
-    only_neg = neg[binding] & ~pos[binding]
-    z_hi[n_comp:][only_pos] = 0.0  # at +limit: ν ≤ 0
-    z_lo[n_comp:][only_neg] = 0.0  # at −limit: ν ≥ 0
+    z_lo[n_comp:] = ld.lo[binding]  # at +limit: ν ≤ −fee (≤ 0 without a fee)
+    z_hi[n_comp:] = ld.hi[binding]  # at −limit: ν ≥ fee; carrying nothing: |ν| ≤ fee
 
     # Nodes whose own steps pin their price give equalities; usually they determine z.
     width = hi - lo
@@ -328,6 +450,8 @@ def dc_prices(
         raise PriceRuleError("a node's own orders give an empty price range")
     e_rows = coef[pinned]
     e_vals = 0.5 * (lo[pinned] + hi[pinned])
+    if offset is not None:
+        e_vals = e_vals - offset[pinned]
     if e_rows.shape[0]:
         z0, *_ = np.linalg.lstsq(e_rows, e_vals, rcond=None)
         if np.abs(e_rows @ z0 - e_vals).max() > 1e-6 * max(1.0, float(np.abs(e_vals).max())):
@@ -339,10 +463,13 @@ def dc_prices(
         z0 = np.zeros(dim)
         null = np.eye(dim)
     price = coef @ z0
+    if offset is not None:
+        price = price + offset
 
     def duals(z: np.ndarray) -> FloatArray:
         out = np.zeros(topo.n_lines)
         out[binding] = z[n_comp:]
+        out[carried] = ld.value[carried]
         return out
 
     if null.shape[1] == 0:
@@ -366,6 +493,14 @@ def dc_prices(
     n_high = price.copy()
     moving = np.flatnonzero(np.abs(g).max(axis=1) > 0)
     extremes: dict[bytes, tuple[float, float]] = {}
+    if fee is not None and moving.shape[0]:  # one warm GLOP for every direction
+        keys: dict[bytes, int] = {}
+        for node in moving.tolist():
+            keys.setdefault(g[node].tobytes(), node)
+        firsts = list(keys.values())
+        lows, highs = _extremes_warm(g[firsts], w_lo, w_hi, a, a_lo, a_hi)
+        for key, lw, hg in zip(keys, lows.tolist(), highs.tolist(), strict=True):
+            extremes[key] = (lw, hg)
     for node in moving.tolist():
         key = g[node].tobytes()
         if key not in extremes:
@@ -456,20 +591,27 @@ def _nearest(
 
 
 def dc_prices_unique(
-    topo: Topology, lo: FloatArray, hi: FloatArray, flow: FloatArray, eps: float = 1e-9
+    topo: Topology,
+    lo: FloatArray,
+    hi: FloatArray,
+    flow: FloatArray,
+    eps: float = 1e-9,
+    fee: FloatArray | None = None,
 ) -> Prices | None:
     """The common case: the equalities of complementary slackness alone fix all prices.
 
     Unknowns: prices λ (one per node) and κ (one per KVL cycle). Equalities: λ[n] = p for a
-    node with a marginal step (or grid connection); λ_from − λ_to + Σ_c K[c, l] κ_c = 0 for a
-    line strictly inside its limit (K: the KVL coefficients). When these form a nonsingular
-    square system its solution is the only optimal price vector (checked against every
-    inequality too); otherwise (a degenerate optimum) return None.
+    node with a marginal step (or grid connection); λ_from − λ_to + Σ_c K[c, l] κ_c = ν_l for
+    a line whose dual ν_l is fixed (`line_duals`: 0 for a fee-free line strictly inside its
+    limit, ∓fee for a fee line carrying energy inside it; K: the KVL coefficients). When these
+    form a nonsingular square system its solution is the only optimal price vector (checked
+    against every inequality too); otherwise (a degenerate optimum) return None.
     """
     n = topo.n_nodes
     cyc = topo.cycles
     n_c = 0 if cyc is None else cyc.n_cycles
-    inside, pos, neg = line_states(topo, flow)
+    ld = line_duals(topo, flow, fee)
+    inside = ld.fixed
     width = hi - lo
     pinned = np.flatnonzero(np.isfinite(width) & (width <= eps * np.maximum(1.0, np.abs(lo))))
     lines_in = np.flatnonzero(inside)
@@ -495,7 +637,7 @@ def dc_prices_unique(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
         shape=(n + n_c, n + n_c),
     )
-    rhs = np.concatenate([0.5 * (lo[pinned] + hi[pinned]), np.zeros(lines_in.shape[0])])
+    rhs = np.concatenate([0.5 * (lo[pinned] + hi[pinned]), ld.value[lines_in]])
     from scipy.sparse.linalg import splu
 
     try:
@@ -509,15 +651,15 @@ def dc_prices_unique(
     tol = 1e-7 * scale
     if (lam < lo - tol).any() or (lam > hi + tol).any():
         return None
-    # binding lines: reduced cost sign must match the side of the limit it sits on
+    # the other lines: their dual must lie in its range (at +limit ≤ −fee, at −limit ≥ fee,
+    # a fee line carrying nothing within ±fee)
     d = lam[topo.line_from] - lam[topo.line_to]
     if cyc is not None and n_c:
         np.add.at(d, cyc.line, cyc.coefficient * kappa[cyc.row])
-    one_pos = pos & ~neg
-    one_neg = neg & ~pos
-    if (d[one_pos] > tol).any() or (d[one_neg] < -tol).any():
+    other = ld.varies
+    if (d[other] > ld.hi[other] + tol).any() or (d[other] < ld.lo[other] - tol).any():
         return None
-    return Prices(lam, lam.copy(), lam.copy(), line_dual=np.where(inside, 0.0, d))
+    return Prices(lam, lam.copy(), lam.copy(), line_dual=np.where(inside, ld.value, d))
 
 
 def choose_prices(
@@ -527,10 +669,18 @@ def choose_prices(
     flow: FloatArray,
     imports: FloatArray,
     exports: FloatArray,
+    fee: FloatArray | None = None,
 ) -> Prices:
+    """The documented rule's prices and ranges. `fee` (per line, PLN/kWh; several intervals
+    with DC power flow only) adds the lines' fees to the complementary-slackness description;
+    None, or all zero, is the fee-free rule."""
     lo, hi = node_bounds(topo, steps, x, imports, exports)
     span = price_span(topo, steps)
+    if fee is not None and not (fee > 0).any():
+        fee = None
     if topo.dc_flow:
-        unique = dc_prices_unique(topo, lo, hi, flow)
-        return unique if unique is not None else dc_prices(topo, lo, hi, flow, span)
+        unique = dc_prices_unique(topo, lo, hi, flow, fee=fee)
+        return unique if unique is not None else dc_prices(topo, lo, hi, flow, span, fee=fee)
+    if fee is not None:
+        raise PriceRuleError("line fees with the transport model: matching.multi.prices")
     return transport_prices(topo, lo, hi, flow, span)

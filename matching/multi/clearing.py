@@ -1030,11 +1030,8 @@ def _prices(
         else:
             price, low, high = transport_prices(n * t_n, lo, hi, edges, ja, jb, sp_lo, sp_hi)
         return price.reshape(t_n, n), low.reshape(t_n, n), high.reshape(t_n, n)
-    if (problem.fee_per_kwh > 0).any():
-        rows = -DUAL_SIGN * model.duals(lp.duals, "nodal_balance")
-        dual = rows[model.reduction.row_of].reshape(t_n, n)
-        return dual, dual.copy(), dual.copy()
     flow = lp.flow
+    fee = problem.fee_per_kwh  # meshed DC with fees: the one-interval rule knows them
     price = np.empty((t_n, n))
     low = np.empty((t_n, n))
     high = np.empty((t_n, n))
@@ -1052,7 +1049,9 @@ def _prices(
         )
         topo_t = interval_topology(problem, topo, t)
         # span of the interval (orders and grid, as in the single interval)
-        pr = choose_prices(topo_t, st_t, all_steps.accepted[sel], flow[t], imp[:, t], exp[:, t])
+        pr = choose_prices(
+            topo_t, st_t, all_steps.accepted[sel], flow[t], imp[:, t], exp[:, t], fee
+        )
         price[t], low[t], high[t] = pr.price, pr.low, pr.high
     return price, low, high
 

@@ -15,9 +15,10 @@ The rule (docs/clearing.md, "Several intervals"):
    chosen price is the midpoint of the range clipped to the interval's span of limit prices
    (`matching.prices.targets`); if those targets are not optimal together, the greatest
    optimal vector not above them is taken.
-3. Meshed DC power flow without fees: the single-interval rule (`matching.prices.choose_prices`)
+3. Meshed DC power flow, with or without fees: the single-interval rule
+   (`matching.prices.choose_prices`, each line's dual ν in its fee's range: −fee carrying
+   energy from → to inside the limit, [−fee, fee] carrying nothing, ≤ −fee at the limit)
    per interval, storage as steps at the LP's μ.
-4. Meshed DC power flow with fees: the LP's duals (range = the price itself); documented limit.
 """
 
 from __future__ import annotations

@@ -129,8 +129,9 @@ def test_a_partly_accepted_one_hour_block_pins_its_price_by_the_rule() -> None:
 
 
 def test_meshed_dc_with_a_fee_line_passes_every_rule() -> None:
-    """A DC triangle with a fee on one line: the prices are the LP's duals (no range), and
-    they satisfy the reference's rules: orders, grid, KVL, fees (|Δλ| ≤ fee on an
+    """A DC triangle with a fee on one line (priced by rule 3 since branch meshfee12, no
+    longer by the LP's duals; the optimum is unique here, so no range), and the prices
+    satisfy the reference's rules: orders, grid, KVL, fees (|Δλ| ≤ fee on an
     uncongested fee line carrying nothing, Δλ = fee where it carries energy), rent ≥ 0."""
     lines = [
         {
