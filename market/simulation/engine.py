@@ -316,7 +316,11 @@ def _work(job: tuple[str, date, date, int], params: dict[str, Any], done_days: A
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(f"{engine.url.database}{suffix}")
 
-    return anyio.run(main)
+    part = anyio.run(main)
+    # What the job leaves in the process (modules, the memo's clearings) frozen again, as
+    # each of its days left it: the next job's first collection walks only its own objects.
+    gc.freeze()
+    return part
 
 
 def _skip_gauss(rng: random.Random, draws: int) -> None:
