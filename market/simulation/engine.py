@@ -316,11 +316,7 @@ def _work(job: tuple[str, date, date, int], params: dict[str, Any], done_days: A
                 with contextlib.suppress(FileNotFoundError):
                     os.remove(f"{engine.url.database}{suffix}")
 
-    part = anyio.run(main)
-    # What the job leaves in the process (modules, the memo's clearings) frozen again, as
-    # each of its days left it: the next job's first collection walks only its own objects.
-    gc.freeze()
-    return part
+    return anyio.run(main)
 
 
 def _skip_gauss(rng: random.Random, draws: int) -> None:
