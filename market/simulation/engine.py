@@ -319,6 +319,12 @@ def _work(job: tuple[str, date, date, int], params: dict[str, Any], done_days: A
     return anyio.run(main)
 
 
+#: Pairs of draws `_skip_gauss` skips per `getrandbits` call: a 1 MB integer at most. (At
+#: 16 MB, a late job of a process that had run several already added its 16 MB on top of
+#: the heap the earlier jobs left: the largest worker's peak.)
+_SKIP_PAIRS_PER_CALL = 1 << 16
+
+
 def _skip_gauss(rng: random.Random, draws: int) -> None:
     """Advance a fresh `rng` past `draws` calls of its `gauss` without computing them (a
     worker of a parallel run that starts on day 28 of 5,000 points skips 27 million). CPython's
@@ -328,7 +334,7 @@ def _skip_gauss(rng: random.Random, draws: int) -> None:
     (`tests/simulation/test_hot_loop.py` checks it against drawing them all)."""
     assert rng.gauss_next is None  # type: ignore[attr-defined]
     pairs, odd = divmod(draws, 2)
-    step = 1 << 20  # pairs per call: a 16 MB integer at most
+    step = _SKIP_PAIRS_PER_CALL
     for k in range(0, pairs, step):
         rng.getrandbits(128 * min(step, pairs - k))
     if odd:
