@@ -103,6 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"  phases (wall, s): {doc['timing']['phases_s']}")
     print(f"  phases (CPU, s): {doc['timing']['phases_cpu_s']}")
+    if "workers_busy_s" in doc["timing"]:  # the balance of a several-worker run
+        print(
+            f"  jobs {doc['timing']['jobs']}, each worker busy (wall, s): "
+            f"{doc['timing']['workers_busy_s']}"
+        )
     print(
         f"  a year (35,040 intervals) at this rate: {35040 * wall / n / 60:.1f} min wall, "
         f"{35040 * cpu / n / 60:.1f} min CPU; a month (2,976): "

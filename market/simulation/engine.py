@@ -106,11 +106,14 @@ _NO_FIRM = (ZERO, ZERO, ZERO)
 #: fixed cap: memory stays flat in the length of the range.
 _SQLITE_CACHE_KIB = 128 * 1024
 #: Point-days a worker process of a parallel run simulates before it is replaced by a fresh
-#: one (4 days at 5,000 points, the whole part at the demo's 75). A process's resident
+#: one (4 days at 5,000 points, 266 at the demo's 75); no job is longer. A process's resident
 #: memory creeps up with the days it has simulated (what a day frees around the few objects
 #: that outlive it stays the process's, fragmented); a fresh process per few days keeps the
 #: largest worker's memory independent of the length of the range.
 _POINT_DAYS_PER_PROCESS = 20_000
+#: The shortest job of a parallel run (days), unless a job of that length would exceed
+#: `_POINT_DAYS_PER_PROCESS`: the jobs shrink towards the end of the range (`_job_sizes`).
+_LEAST_JOB_DAYS = 2
 _ZERO_KWH = Decimal("0.000")
 #: `money.energy(x)` of a float is `Decimal(repr(x)).quantize(ENERGY, ROUND_HALF_EVEN)`
 _decimal, _WH, _HALF_EVEN = Decimal, ENERGY, ROUND_HALF_EVEN
@@ -265,9 +268,34 @@ def merge(parts: Sequence[Partial]) -> Partial:
     return Partial(kinds, totals, hours, kind_base, dict(phases), dict(cpu))
 
 
+def _job_sizes(days: int, workers: int, most: int) -> list[int]:
+    """The days of a parallel run's jobs, in day order: each a share of the days still
+    left (1/(2·workers) of them, guided self-scheduling), at most `most` (the point-days a
+    process may simulate) and at least `_LEAST_JOB_DAYS`. The jobs are handed out in this
+    order to whichever worker is free: the long ones first, the short ones last fill the
+    gaps, so the workers finish within about a short job of each other (two halves of the
+    year, one per worker, left one idle for the other's last seconds)."""
+    sizes, left = [], days
+    least = min(most, _LEAST_JOB_DAYS)
+    while left:
+        size = min(left, most, max(least, -(-left // (2 * workers))))
+        sizes.append(size)
+        left -= size
+    return sizes
+
+
+#: A worker process's memo of clearings (`matching.memo`), kept from job to job: a job
+#: takes over the clearings of the process's earlier ones, as one long part's days do.
+_PROCESS_MEMO: Memo | None = None
+
+
 def _work(job: tuple[str, date, date, int], params: dict[str, Any], done_days: Any) -> Partial:
     """A worker process of `Simulation.run_parallel`: its days on its copy of the database."""
     import anyio
+
+    global _PROCESS_MEMO
+    if _PROCESS_MEMO is None:
+        _PROCESS_MEMO = Memo()
 
     from market.db.engine import create_engine, session_factory
 
@@ -282,6 +310,7 @@ def _work(job: tuple[str, date, date, int], params: dict[str, Any], done_days: A
                 last,
                 skip_draws=skip,
                 partial_only=True,
+                memo=_PROCESS_MEMO,
                 progress=lambda _done, _total, day: done_days.put(day),
                 **params,
             )
@@ -298,6 +327,12 @@ def _work(job: tuple[str, date, date, int], params: dict[str, Any], done_days: A
     return anyio.run(main)
 
 
+#: Pairs of draws `_skip_gauss` skips per `getrandbits` call: a 1 MB integer at most. (At
+#: 16 MB, a late job of a process that had run several already added its 16 MB on top of
+#: the heap the earlier jobs left: the largest worker's peak.)
+_SKIP_PAIRS_PER_CALL = 1 << 16
+
+
 def _skip_gauss(rng: random.Random, draws: int) -> None:
     """Advance a fresh `rng` past `draws` calls of its `gauss` without computing them (a
     worker of a parallel run that starts on day 28 of 5,000 points skips 27 million). CPython's
@@ -307,7 +342,7 @@ def _skip_gauss(rng: random.Random, draws: int) -> None:
     (`tests/simulation/test_hot_loop.py` checks it against drawing them all)."""
     assert rng.gauss_next is None  # type: ignore[attr-defined]
     pairs, odd = divmod(draws, 2)
-    step = 1 << 20  # pairs per call: a 16 MB integer at most
+    step = _SKIP_PAIRS_PER_CALL
     for k in range(0, pairs, step):
         rng.getrandbits(128 * min(step, pairs - k))
     if odd:
@@ -441,6 +476,9 @@ class Simulation:
     #: partial figures (`partial`) instead of a summary.
     skip_draws: int = 0
     partial_only: bool = False
+    #: The memo of clearings to use (a worker process's, kept from job to job); None: a
+    #: fresh one for the run.
+    memo: Memo | None = None
     partial: Partial | None = None
     keep_meter_data: bool = False
     #: Set the grid connection's export price to each month's RCEm (unless a scenario
@@ -455,6 +493,9 @@ class Simulation:
     phases: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     #: CPU seconds per phase (the process's, all threads), filled by `run`.
     cpu_phases: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    #: A parallel run's jobs and the seconds each worker spent on them, filled by
+    #: `run_parallel` (in the summary's timing).
+    balance: dict[str, Any] = field(default_factory=dict)
 
     async def run(self) -> dict[str, Any]:
         """The summary (see the module docstring). On SQLite every statement runs on the
@@ -485,10 +526,11 @@ class Simulation:
         """The range in `workers` processes, each simulating a contiguous part of the days on
         a copy of this (SQLite file) database, the parts' figures merged: the same summary as
         one process gives (each worker first skips the forecast-error draws of the days
-        before its own; everything else a day needs is the day's own). A part is at most
-        `_POINT_DAYS_PER_PROCESS` point-days, and a process simulates one part: a long range
-        is more parts than workers, each in a fresh process, so that a process's memory does
-        not grow with the range. What the workers
+        before its own; everything else a day needs is the day's own). The parts (jobs) are
+        shorter towards the end of the range (`_job_sizes`) and handed to whichever worker
+        is free, so that both finish together. A process simulates jobs of at most
+        `_POINT_DAYS_PER_PROCESS` point-days in all, then is replaced by a fresh one
+        (`_Pools`), so that a process's memory does not grow with the range. What the workers
         store stays in their copies, which are deleted: not with `keep_meter_data`, nor with
         day hooks (they run in this process only)."""
         import asyncio
@@ -521,11 +563,11 @@ class Simulation:
             self.first_day + timedelta(days=n)
             for n in range((self.last_day - self.first_day).days + 1)
         ]
-        size = min(
-            -(-len(days) // min(self.workers, len(days))),
-            max(1, _POINT_DAYS_PER_PROCESS // max(1, len(points))),
-        )
-        chunks = [days[k : k + size] for k in range(0, len(days), size)]
+        most = max(1, _POINT_DAYS_PER_PROCESS // max(1, len(points)))
+        chunks, at = [], 0
+        for size in _job_sizes(len(days), self.workers, most):
+            chunks.append(days[at : at + size])
+            at += size
         params = {
             "seed": self.seed,
             "load_error": self.load_error,
@@ -550,21 +592,41 @@ class Simulation:
                 source.close()
             context = multiprocessing.get_context("spawn")
             loop = asyncio.get_running_loop()
-            with _worker_processes(context, min(self.workers, len(jobs))) as (manager, pool):
+            workers = min(self.workers, len(jobs))
+            parts: list[Partial | None] = [None] * len(jobs)
+            waiting = list(range(len(jobs)))[::-1]  # popped from the end: in day order
+            busy = [0.0] * workers  # seconds each worker spent on jobs (the balance)
+
+            async def worker(slot: int) -> None:
+                # the next job to whichever worker is free (not a fixed share each)
+                while waiting:
+                    j = waiting.pop()
+                    pool = pools.pool(slot, len(chunks[j]) * len(points))
+                    since = time.perf_counter()
+                    try:
+                        parts[j] = await loop.run_in_executor(
+                            pool, _work, jobs[j], params, done_days
+                        )
+                    except BaseException:
+                        waiting.clear()  # the run fails: no more jobs
+                        raise
+                    busy[slot] += time.perf_counter() - since
+
+            with _worker_processes(context, workers) as (manager, pools):
                 done_days = manager.Queue()
-                futures = [
-                    loop.run_in_executor(pool, _work, job, params, done_days) for job in jobs
-                ]
+                tasks = [asyncio.ensure_future(worker(slot)) for slot in range(workers)]
                 finished = 0
-                while not all(f.done() for f in futures) or not done_days.empty():
+                while not all(t.done() for t in tasks) or not done_days.empty():
                     while not done_days.empty():
                         finished += 1
                         day = done_days.get()
                         if self.progress is not None:
                             self.progress(finished, len(days), day)
                     await asyncio.sleep(0.2)
-                parts = [await f for f in futures]
-        merged = merge(parts)
+                for t in tasks:
+                    await t  # a failed job's error
+        self.balance = {"jobs": len(jobs), "workers_busy_s": [round(b, 2) for b in busy]}
+        merged = merge([p for p in parts if p is not None])
         self.totals = merged.totals
         self.phases = defaultdict(float, merged.phases)
         self.cpu_phases = defaultdict(float, merged.cpu_phases)
@@ -631,7 +693,7 @@ class Simulation:
         month: tuple[int, int] | None = None
         # repeats of a problem's data (the demo's hourly profiles: a night hour's quarters,
         # the same hour of other days) reuse its clearing, the same bits (`matching.memo`)
-        memo = Memo()
+        memo = self.memo if self.memo is not None else Memo()
         sqlite = dialect_name(session) == "sqlite"
         # What exists now (modules, the cluster's rows, the books) lives for the whole run:
         # the daily collection below then walks only the day's objects, not the whole heap
@@ -1075,20 +1137,52 @@ class Simulation:
                 "elapsed_s": round(time.perf_counter() - began, 2),
                 "phases_s": {k: round(v, 2) for k, v in sorted(self.phases.items())},
                 "phases_cpu_s": {k: round(v, 2) for k, v in sorted(self.cpu_phases.items())},
+                **self.balance,
             },
         }
 
 
+class _Pools:
+    """A several-worker run's processes: one single-process pool per worker (`pool(slot,
+    point_days)`), replaced by a fresh process when the jobs it has run and the next one
+    would exceed `_POINT_DAYS_PER_PROCESS` point-days (so a process's memory does not grow
+    with the range, while the demo's year needs only one process per worker). Each process
+    leaves when the run's process is gone (`exit_with_parent`)."""
+
+    def __init__(self, context: Any, workers: int, owner: int) -> None:
+        self._context, self._owner = context, owner
+        self._pools: list[ProcessPoolExecutor | None] = [None] * workers
+        self._used = [0] * workers
+
+    def pool(self, slot: int, point_days: int) -> ProcessPoolExecutor:
+        from concurrent.futures import ProcessPoolExecutor
+
+        from market.db.offload import exit_with_parent
+
+        pool = self._pools[slot]
+        if pool is not None and self._used[slot] + point_days > _POINT_DAYS_PER_PROCESS:
+            pool.shutdown()  # idle: its last job is done
+            pool = None
+        if pool is None:
+            pool = self._pools[slot] = ProcessPoolExecutor(
+                1, mp_context=self._context, initializer=exit_with_parent, initargs=(self._owner,)
+            )
+            self._used[slot] = 0
+        self._used[slot] += point_days
+        return pool
+
+    def shutdown(self) -> None:
+        for pool in self._pools:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
+
+
 @contextlib.contextmanager
-def _worker_processes(
-    context: Any, workers: int
-) -> Iterator[tuple[SyncManager, ProcessPoolExecutor]]:
-    """The several-worker run's processes: a manager (the progress queue) and a pool whose
-    processes each run one job (a few days, `_POINT_DAYS_PER_PROCESS`) and are replaced.
-    Each leaves when this process is gone (`exit_with_parent`): a run whose process was
-    killed (the coordinator's run, a benchmark stopped) would otherwise leave its workers
-    simulating for nobody, then idle for good."""
-    from concurrent.futures import ProcessPoolExecutor
+def _worker_processes(context: Any, workers: int) -> Iterator[tuple[SyncManager, _Pools]]:
+    """The several-worker run's processes: a manager (the progress queue) and the workers'
+    pools (`_Pools`). Each leaves when this process is gone (`exit_with_parent`): a run
+    whose process was killed (the coordinator's run, a benchmark stopped) would otherwise
+    leave its workers simulating for nobody, then idle for good."""
     from multiprocessing.managers import SyncManager
 
     from market.db.offload import exit_with_parent
@@ -1096,14 +1190,9 @@ def _worker_processes(
     owner = os.getpid()
     manager = SyncManager(ctx=context)
     manager.start(exit_with_parent, (owner,))
+    pools = _Pools(context, workers, owner)
     try:
-        with ProcessPoolExecutor(
-            workers,
-            mp_context=context,
-            initializer=exit_with_parent,
-            initargs=(owner,),
-            max_tasks_per_child=1,
-        ) as pool:
-            yield manager, pool
+        yield manager, pools
     finally:
+        pools.shutdown()
         manager.shutdown()

@@ -7,6 +7,7 @@ import calendar
 import math
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -73,4 +74,17 @@ def test_skipping_draws_leaves_the_generator_where_drawing_them_does(n: int, see
     for _ in range(n):
         drawn.gauss(0.0, 1.0)
     engine._skip_gauss(skipped, n)
+    assert [skipped.gauss(0.0, 1.0) for _ in range(3)] == [drawn.gauss(0.0, 1.0) for _ in range(3)]
+
+
+def test_skipping_in_several_calls_is_skipping_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`_skip_gauss` takes its bits a bounded number of pairs at a time: the generator ends
+    where drawing them all leaves it, whatever the chunk (an odd last draw included)."""
+    import random
+
+    monkeypatch.setattr(engine, "_SKIP_PAIRS_PER_CALL", 3)
+    drawn, skipped = random.Random(11), random.Random(11)
+    for _ in range(101):
+        drawn.gauss(0.0, 1.0)
+    engine._skip_gauss(skipped, 101)
     assert [skipped.gauss(0.0, 1.0) for _ in range(3)] == [drawn.gauss(0.0, 1.0) for _ in range(3)]

@@ -128,15 +128,19 @@ def test_one_day_real_pipeline_deterministic(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("a_process_per_day", [False, True])
+@pytest.mark.parametrize("split", ["default", "a process per day", "a job per day"])
 def test_two_workers_give_the_summary_of_one_process(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, a_process_per_day: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, split: str
 ) -> None:
-    """Three days shared by two processes (each on a copy of the database, the second
-    skipping the first's forecast-error draws): the same figures as one process. Also with
-    a fresh process for every day (three jobs, two processes at a time)."""
-    if a_process_per_day:
+    """Three days shared by two processes (each job on a copy of the database, skipping the
+    earlier days' forecast-error draws): the same figures as one process. Also with a fresh
+    process for every day (three jobs, two processes at a time), and with a job per day
+    handed to whichever process is free (one process runs two, its memo of clearings kept
+    from the first to the second)."""
+    if split == "a process per day":
         monkeypatch.setattr(sim_engine, "_POINT_DAYS_PER_PROCESS", 1)
+    elif split == "a job per day":
+        monkeypatch.setattr(sim_engine, "_LEAST_JOB_DAYS", 1)
 
     def run(workers: int) -> dict[str, Any]:
         url = f"sqlite+aiosqlite:///{tmp_path}/w{workers}.db"
@@ -164,16 +168,34 @@ def test_two_workers_give_the_summary_of_one_process(
     assert _figures(two) == _figures(one)
 
 
+@pytest.mark.parametrize(
+    ("days", "workers", "most"),
+    [(365, 2, 266), (30, 2, 4), (3, 2, 1000), (1, 2, 5), (7, 4, 1), (100, 3, 10)],
+)
+def test_jobs_shrink_towards_the_end(days: int, workers: int, most: int) -> None:
+    sizes = sim_engine._job_sizes(days, workers, most)
+    assert sum(sizes) == days
+    assert all(1 <= n <= most for n in sizes)
+    assert sizes == sorted(sizes, reverse=True)
+    least = min(most, sim_engine._LEAST_JOB_DAYS)
+    assert all(n >= least for n in sizes[:-1])
+    if days == 365:  # the demo's year: a quarter of it first, two-day jobs last
+        assert sizes[0] == 92 and max(sizes[-4:]) == 2 and len(sizes) < 20
+
+
 _OWNER = """
 import multiprocessing, os, time
+from market.simulation import engine
 from market.simulation.engine import _worker_processes
 
-with _worker_processes(multiprocessing.get_context("spawn"), 2) as (manager, pool):
-    [f.result() for f in [pool.submit(time.sleep, 0.2) for _ in range(4)]]  # replaced ones
-    futures = [pool.submit(time.sleep, 60) for _ in range(2)]  # then two busy for long
-    while len(pool._processes) < 2 or not all(f.running() for f in futures):
+engine._POINT_DAYS_PER_PROCESS = 1  # a fresh process for every job
+with _worker_processes(multiprocessing.get_context("spawn"), 2) as (manager, pools):
+    for _ in range(2):  # replaced ones
+        [f.result() for f in [pools.pool(slot, 1).submit(time.sleep, 0.2) for slot in (0, 1)]]
+    futures = [pools.pool(slot, 1).submit(time.sleep, 60) for slot in (0, 1)]  # two busy
+    while not all(f.running() for f in futures):
         time.sleep(0.05)
-    print(manager._process.pid, *pool._processes, flush=True)
+    print(manager._process.pid, *[pid for p in pools._pools for pid in p._processes], flush=True)
     time.sleep(60)
 """
 
