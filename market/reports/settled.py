@@ -5,21 +5,27 @@ then `Statement.intraday_figures`) and stored; a statement adds its member's day
 (`Statement.add_intraday_figures`): the same sums as adding the month's lines one by one.
 The cluster's row of the day (member 0) holds each interval's report figures (`cluster`,
 `reports.service.figures_of` as JSON), which the cluster report reads instead of settling.
+Each member's row also holds its intervals (`ROWS`: start, bought, sold, purchase cost, sales
+revenue of the member's lines in each interval cleared that day, exact decimal strings), which
+the month statement's day table reads (`reports.member_days.member_days(stored=True)`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.clearing.models import ClearingRun
+from market.core.timegrid import as_utc
 from market.export.metering import SettledInterval, settled_intervals
 from market.export.scope import ExportScope, RunInfo, aware, load_scope
-from market.settlement.settle import Statement
+from market.settlement.settle import ZERO, Line, Statement, split_traded_amount
 from market.settlement.stored import (
     CLUSTER,
     Figures,
@@ -32,6 +38,31 @@ from market.settlement.stored import (
 from market.trading.models import Interval, IntervalStatus
 
 KIND = "statement"
+#: A member's figures key: its intervals of the day, [epoch seconds (UTC) of the start,
+#: bought kWh, sold kWh, purchase cost PLN, sales revenue PLN] (decimals as exact strings).
+ROWS = "interval_rows"
+
+#: One interval of a member's stored row: (start, bought, sold, cost, revenue).
+IntervalSums = tuple[datetime, Decimal, Decimal, Decimal, Decimal]
+
+
+def interval_row(start_utc: datetime, lines: list[Line]) -> list[Any]:
+    """The member's lines of one interval summed as `MemberInterval.add` sums them."""
+    bought = sold = cost = revenue = ZERO
+    for line in lines:
+        bought += line.matched_import_kwh
+        sold += line.matched_export_kwh
+        c, r = split_traded_amount(line)
+        cost += c
+        revenue += r
+    return [int(start_utc.timestamp()), str(bought), str(sold), str(cost), str(revenue)]
+
+
+def interval_sums(row: list[Any]) -> IntervalSums:
+    """`interval_row` read back (the same decimals, to the exponent)."""
+    at, bought, sold, cost, revenue = row
+    start = datetime.fromtimestamp(at, UTC)
+    return start, Decimal(bought), Decimal(sold), Decimal(cost), Decimal(revenue)
 
 
 async def settlement_scope(
@@ -75,26 +106,36 @@ ClusterFigures = Callable[[ExportScope, SettledInterval], Figures]
 async def compute_statement_days(
     session: AsyncSession, days: list[date], tz: str, cluster: ClusterFigures
 ) -> dict[date, dict[int, Figures]]:
-    """Day → member → the intraday sums of the member's lines that day, and member 0 → the
-    day's intervals (`cluster` of each, `{"intervals": [...]}`), for consecutive `days`:
-    every cleared interval settled once (`idle_points=False`, as the statements)."""
+    """Day → member → the intraday sums of the member's lines that day (and its intervals,
+    `ROWS`), and member 0 → the day's intervals (`cluster` of each, `{"intervals": [...]}`),
+    for consecutive `days`: every cleared interval settled once (`idle_points=False`, as the
+    statements)."""
     start, end = day_bounds(days, tz)
     scope = await settlement_scope(session, start, end, allow_empty=True)
     member_of = {p.ppe: p.member_id for p in scope.points}
     out: dict[date, dict[int, Statement]] = {}
     intervals: dict[date, list[Figures]] = {}
+    rows: dict[date, dict[int, list[list[Any]]]] = {}
     async for s in settled_intervals(session, scope, idle_points=False):
         intervals.setdefault(s.fields.local_day, []).append(cluster(scope, s))
         per = out.setdefault(s.fields.local_day, {})
+        mine: dict[int, list[Line]] = {}
         for line in s.settlement.lines:
             member = member_of[line.ppe]
             statement = per.get(member)
             if statement is None:
                 statement = per[member] = Statement(member="", period="")
             statement.add(line)
+            mine.setdefault(member, []).append(line)
+        start = as_utc(s.settlement.start)
+        day_rows = rows.setdefault(s.fields.local_day, {})
+        for member, lines in mine.items():
+            day_rows.setdefault(member, []).append(interval_row(start, lines))
     result: dict[date, dict[int, Figures]] = {}
     for day, per in out.items():
-        result[day] = {member: s.intraday_figures() for member, s in per.items()}
+        result[day] = {
+            member: {**s.intraday_figures(), ROWS: rows[day][member]} for member, s in per.items()
+        }
         result[day][CLUSTER] = {"intervals": intervals[day]}
     return result
 
