@@ -27,7 +27,7 @@ from market.export.metering import settled_intervals
 from market.export.request import LOCAL_TZ, local_midnight, month_range
 from market.export.scope import load_scope
 from market.reports.service import IntervalRow, cleared_runs
-from market.reports.settled import KIND, ROWS, IntervalSums, ensure_statement_days, interval_sums
+from market.reports.settled import KIND, ROWS, IntervalSums, decode_rows, ensure_statement_days
 from market.settlement.settle import ZERO, DayAheadAmount, Line, split_traded_amount
 from market.settlement.stored import cluster_timezone
 from market.settlement.stored import member_days as stored_member_days
@@ -263,8 +263,7 @@ async def _stored_intervals(
     )
     out: list[IntervalSums] = []
     for _day, figures in await stored_member_days(session, KIND, member_id, days):
-        for row in figures[ROWS]:
-            sums = interval_sums(row)
+        for sums in decode_rows(figures[ROWS]):
             if first <= sums[0] < last:
                 out.append(sums)
     return out

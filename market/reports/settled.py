@@ -6,7 +6,7 @@ then `Statement.intraday_figures`) and stored; a statement adds its member's day
 The cluster's row of the day (member 0) holds each interval's report figures (`cluster`,
 `reports.service.figures_of` as JSON), which the cluster report reads instead of settling.
 Each member's row also holds its intervals (`ROWS`: start, bought, sold, purchase cost, sales
-revenue of the member's lines in each interval cleared that day, exact decimal strings), which
+revenue of the member's lines in each interval cleared that day, exact decimals), which
 the month statement's day table reads (`reports.member_days.member_days(stored=True)`).
 """
 
@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,15 +37,21 @@ from market.settlement.stored import (
 from market.trading.models import Interval, IntervalStatus
 
 KIND = "statement"
-#: A member's figures key: its intervals of the day, [epoch seconds (UTC) of the start,
-#: bought kWh, sold kWh, purchase cost PLN, sales revenue PLN] (decimals as exact strings).
+#: A member's figures key: its intervals of the day in time order, one string
+#: (`encode_rows`): the start (minutes since the epoch for the first interval, since the
+#: previous interval's start after it), bought kWh, sold kWh, purchase cost PLN and sales
+#: revenue PLN (exact decimal strings), ";" between intervals. An interval of the member's
+#: lines with nothing traded (meter data only: 0, 0, 0.00, 0) is its start alone.
 ROWS = "interval_rows"
+#: The sums of an interval of lines with nothing traded, written as its start alone.
+_NOTHING = ("0", "0", "0.00", "0")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: One interval of a member's stored row: (start, bought, sold, cost, revenue).
 IntervalSums = tuple[datetime, Decimal, Decimal, Decimal, Decimal]
 
 
-def interval_row(start_utc: datetime, lines: list[Line]) -> list[Any]:
+def interval_sums_of(start_utc: datetime, lines: list[Line]) -> IntervalSums:
     """The member's lines of one interval summed as `MemberInterval.add` sums them."""
     bought = sold = cost = revenue = ZERO
     for line in lines:
@@ -55,14 +60,32 @@ def interval_row(start_utc: datetime, lines: list[Line]) -> list[Any]:
         c, r = split_traded_amount(line)
         cost += c
         revenue += r
-    return [int(start_utc.timestamp()), str(bought), str(sold), str(cost), str(revenue)]
+    return start_utc, bought, sold, cost, revenue
 
 
-def interval_sums(row: list[Any]) -> IntervalSums:
-    """`interval_row` read back (the same decimals, to the exponent)."""
-    at, bought, sold, cost, revenue = row
-    start = datetime.fromtimestamp(at, UTC)
-    return start, Decimal(bought), Decimal(sold), Decimal(cost), Decimal(revenue)
+def encode_rows(rows: list[IntervalSums]) -> str:
+    """The intervals as `ROWS` stores them (the decimals exact, to the exponent)."""
+    parts: list[str] = []
+    previous = 0
+    for start, *sums in rows:
+        minutes = (start - _EPOCH) // timedelta(minutes=1)
+        texts = tuple(str(v) for v in sums)
+        delta = str(minutes - previous)
+        parts.append(delta if texts == _NOTHING else ":".join((delta, *texts)))
+        previous = minutes
+    return ";".join(parts)
+
+
+def decode_rows(text: str) -> list[IntervalSums]:
+    """`encode_rows` read back."""
+    out: list[IntervalSums] = []
+    minutes = 0
+    for part in text.split(";") if text else []:
+        delta, *texts = part.split(":")
+        minutes += int(delta)
+        b, s, c, r = (Decimal(t) for t in (texts or _NOTHING))
+        out.append((_EPOCH + timedelta(minutes=minutes), b, s, c, r))
+    return out
 
 
 async def settlement_scope(
@@ -115,7 +138,7 @@ async def compute_statement_days(
     member_of = {p.ppe: p.member_id for p in scope.points}
     out: dict[date, dict[int, Statement]] = {}
     intervals: dict[date, list[Figures]] = {}
-    rows: dict[date, dict[int, list[list[Any]]]] = {}
+    rows: dict[date, dict[int, list[IntervalSums]]] = {}
     async for s in settled_intervals(session, scope, idle_points=False):
         intervals.setdefault(s.fields.local_day, []).append(cluster(scope, s))
         per = out.setdefault(s.fields.local_day, {})
@@ -130,11 +153,12 @@ async def compute_statement_days(
         start = as_utc(s.settlement.start)
         day_rows = rows.setdefault(s.fields.local_day, {})
         for member, lines in mine.items():
-            day_rows.setdefault(member, []).append(interval_row(start, lines))
+            day_rows.setdefault(member, []).append(interval_sums_of(start, lines))
     result: dict[date, dict[int, Figures]] = {}
     for day, per in out.items():
         result[day] = {
-            member: {**s.intraday_figures(), ROWS: rows[day][member]} for member, s in per.items()
+            member: {**s.intraday_figures(), ROWS: encode_rows(rows[day][member])}
+            for member, s in per.items()
         }
         result[day][CLUSTER] = {"intervals": intervals[day]}
     return result

@@ -8,7 +8,7 @@ page body is byte-identical to the page built from settled lines."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,11 +23,13 @@ from market.demo.seed import DEMO_PASSWORD
 from market.export.request import month_range
 from market.reports import member_days as days_module
 from market.reports.member_days import MemberDay, day_bounds, member_days
+from market.reports.settled import ROWS, decode_rows, encode_rows
 from market.settlement.models import SettledMemberDay
 from tests.simulation.test_simulate import DAY
 from tests.statutory.test_settled_days import COORDINATOR, MONTH, _simulate
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+MINUTE = timedelta(minutes=1)
 
 #: What the month's day table reads of an interval (the intraday price and the metered
 #: values are not stored: None on the stored path).
@@ -85,7 +87,23 @@ async def test_stored_member_days_equal_the_settled_lines(db: Any) -> None:
     async with db.sessions() as s:
         rows = (await s.scalars(select(SettledMemberDay.figures))).all()
     # a member's row holds its intervals of the day: 25 on the DST day
-    assert max(len(f.get("interval_rows", [])) for f in rows) == 25
+    assert max(len(decode_rows(f.get(ROWS, ""))) for f in rows) == 25
+
+
+def test_the_stored_intervals_read_back_exactly() -> None:
+    """Decimals to the exponent, starts across the DST change, nothing traded as a start."""
+    at = datetime(2026, 10, 25, 0, 45, tzinfo=UTC)
+    rows = [
+        (at, Decimal("0"), Decimal("0"), Decimal("0.00"), Decimal("0")),
+        (at + 15 * MINUTE, Decimal("1.250"), Decimal("0"), Decimal("0.62"), Decimal("0")),
+        (at + 75 * MINUTE, Decimal("0.000"), Decimal("2.5"), Decimal("0"), Decimal("1.10")),
+        (at + 90 * MINUTE, Decimal("0"), Decimal("0"), Decimal("0.00"), Decimal("0")),
+    ]
+    text = encode_rows(rows)
+    assert text == "29881485;15:1.250:0:0.62:0;60:0.000:2.5:0:1.10;15"
+    back = decode_rows(text)
+    assert [tuple(map(str, r)) for r in back] == [tuple(map(str, r)) for r in rows]
+    assert decode_rows(encode_rows([])) == []
 
 
 async def test_the_statement_page_is_byte_identical(
