@@ -26,7 +26,11 @@ from market.export.day_ahead import day_ahead_amounts
 from market.export.metering import settled_intervals
 from market.export.request import LOCAL_TZ, local_midnight, month_range
 from market.export.scope import load_scope
+from market.reports.service import IntervalRow, cleared_runs
+from market.reports.settled import KIND, ROWS, IntervalSums, decode_rows, ensure_statement_days
 from market.settlement.settle import ZERO, DayAheadAmount, Line, split_traded_amount
+from market.settlement.stored import cluster_timezone
+from market.settlement.stored import member_days as stored_member_days
 
 
 @dataclass
@@ -176,15 +180,30 @@ async def member_days(
     tz: str = LOCAL_TZ,
     *,
     intraday: Sequence[tuple[datetime, Sequence[Line]]] | None = None,
+    stored: bool = False,
 ) -> list[MemberDay]:
     """The member's intervals in [start, end) with an intraday trade or a firm day-ahead
     position, grouped by local day, oldest first (`NotFound` from `load_scope` when nothing
     was cleared there in either market). `intraday`: the member's lines of the intervals
     cleared intraday in [start, end), when the caller has them already
-    (`reports.service.member_statement(intraday=…)` of the same month): not settled again."""
+    (`reports.service.member_statement(intraday=…)` of the same month): not settled again.
+
+    `stored=True` (without `intraday`): the intraday part from the settled days
+    (`reports.settled`, computed and stored first where missing or stale; `tz` must be the
+    cluster's, else the lines are settled here): the same days, intervals and sums, except
+    that the intervals carry no intraday price and no metered values (None; the month's day
+    table does not show them — `/statement/day` settles its day)."""
     target = _target(actor, member_id)
     day_ahead = await day_ahead_amounts(session, start, end, target)
     rows: dict[datetime, MemberInterval] = {}
+    if intraday is None and stored and await cluster_timezone(session) == tz:
+        for at, bought, sold, cost, revenue in await _stored_intervals(
+            session, start, end, target, tz, bool(day_ahead)
+        ):
+            row = MemberInterval(at, _local_day(at, tz), None, bought, sold, cost, revenue)
+            row.cleared_intraday = True
+            rows[at] = row
+        intraday = []
     if intraday is None:
         try:
             scope = await load_scope(session, start, end)
@@ -216,6 +235,38 @@ async def member_days(
         row = rows[start_utc]
         days.setdefault(row.local_day, MemberDay(row.local_day)).intervals.append(row)
     return list(days.values())
+
+
+async def _stored_intervals(
+    session: AsyncSession,
+    start: datetime,
+    end: datetime,
+    member_id: int,
+    tz: str,
+    any_day_ahead: bool,
+) -> list[IntervalSums]:
+    """The member's intervals cleared intraday in [start, end), from the settled days;
+    `NotFound` on `from` (as `load_scope`) when none was cleared and no day-ahead position
+    stands either."""
+    first, last = as_utc(start), as_utc(end)
+    if not await cleared_runs(session, first, last):
+        if not any_day_ahead:
+            await load_scope(session, first, last)  # its NotFound, worded as ever
+        return []
+    zone = ZoneInfo(tz)
+    days = await ensure_statement_days(
+        session,
+        first.astimezone(zone).date(),
+        (last - timedelta(microseconds=1)).astimezone(zone).date(),
+        tz,
+        IntervalRow(),
+    )
+    out: list[IntervalSums] = []
+    for _day, figures in await stored_member_days(session, KIND, member_id, days):
+        for sums in decode_rows(figures[ROWS]):
+            if first <= sums[0] < last:
+                out.append(sums)
+    return out
 
 
 def _local_day(moment: datetime, tz: str) -> date:

@@ -49,7 +49,7 @@ from market.trading.day_ahead_models import DayAheadAuction
 from market.trading.models import Interval, IntervalStatus
 
 #: Bump when a kind's computation changes: every stored day is then computed again.
-VERSION = "settle14-1"
+VERSION = "stmtpage-2"
 #: The cluster's own figures of a day (kinds that have them).
 CLUSTER = 0
 #: Advisory-lock key space on PostgreSQL (one lock per kind).

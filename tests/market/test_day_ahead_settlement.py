@@ -237,10 +237,12 @@ async def test_the_statement_page_settles_the_month_once(
 ) -> None:
     """The statement and its days come from one settlement of the month's intraday
     intervals, not one each (each reads every point's positions of every cleared interval:
-    the page took 2 s of its 6 s at 5,000 points twice over). The days still add up to the
-    statement (−1.03, as below)."""
+    the page took 2 s of its 6 s at 5,000 points twice over): the settled days
+    (`reports.settled`), computed on the first read and read from the stored rows after
+    that. The days still add up to the statement (−1.03, as below)."""
     from market.reports import member_days as days_module
     from market.reports import service as service_module
+    from market.reports import settled as settled_module
 
     runs: list[int] = []
     real = service_module.settled_intervals
@@ -251,6 +253,7 @@ async def test_the_statement_page_settles_the_month_once(
 
     monkeypatch.setattr(service_module, "settled_intervals", counted)
     monkeypatch.setattr(days_module, "settled_intervals", counted)
+    monkeypatch.setattr(settled_module, "settled_intervals", counted)
     async with db.session() as s:
         await _day_ahead(s)
     sign_in(client, "anna")
@@ -258,6 +261,9 @@ async def test_the_statement_page_settles_the_month_once(
     assert page.status_code == 200 and "1,03" in page.text
     assert "/statement/day?day=2026-10-25" in page.text  # the day's row
     assert len(runs) == 1
+    again = client.get("/statement/", params={"month": "2026-10"})
+    assert again.text == page.text
+    assert len(runs) == 1  # the stored days: not settled again
 
 
 # --- the day-by-day views, a month with day-ahead positions only, the cluster report, the API

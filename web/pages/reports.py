@@ -276,13 +276,12 @@ class StatementController(Controller):
     ) -> Template:
         month = month or await default_month(db, clock.now())
         first = parse_month(month)
-        intraday: list[Any] = []  # the month's intraday lines of the member, settled once
-        statement = await unless_empty(
-            member_statement(db, actor, first, member, intraday=intraday)
-        )
+        # both from the settled days (`reports.settled`): the member's rows, the cluster's
+        # month settled once and stored, not at every request
+        statement = await unless_empty(member_statement(db, actor, first, member))
         days: list[Any] = []
         if statement:  # a month with meter data only has a statement but no market days
-            got = member_days(db, actor, *month_range(first), member, intraday=intraday)
+            got = member_days(db, actor, *month_range(first), member, stored=True)
             days = await unless_empty(got) or []
         return render(
             request,
