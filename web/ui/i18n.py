@@ -16,7 +16,7 @@ rather than dropped (the catalogue test fails on it).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -82,6 +82,10 @@ def ngettext(singular: str, plural: str, n: int, locale: str, **values: object) 
 
 #: Params of market messages that list the codes a field takes ("must be one of: %(values)s"):
 #: shown with the labels the page uses for them (`web.ui.labels.choices_label`).
+#: Names a list of codes as the page's selects do (`web.ui.labels` sets it when imported:
+#: labels builds on this module, so this one may not import it).
+choices_label: Callable[[str, str], str] | None = None
+
 CHOICE_PARAMS = frozenset({"values", "choices"})
 
 
@@ -102,9 +106,7 @@ def translate_message(
     if not params:
         return text
     shown = {k: format_param(v, locale, timezone) for k, v in params.items()}
-    if locale != "en":
-        from web.ui.labels import choices_label  # labels builds on this module
-
+    if locale != "en" and choices_label is not None:
         for key in CHOICE_PARAMS.intersection(shown):
             shown[key] = choices_label(shown[key], locale)
     return text % shown

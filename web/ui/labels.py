@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import pass_context
 from markupsafe import Markup
 
+from web.ui import i18n
 from web.ui.formatting import number
 from web.ui.i18n import N_, context_locale, gettext
 
@@ -247,6 +248,9 @@ def choices_label(values: str, locale: str) -> str:
         text = LABELS.get(code) or TECHNOLOGIES.get(code) or FEES.get(code)
         words.append(gettext(text, locale) if text else code)
     return ", ".join(words)
+
+
+i18n.choices_label = choices_label
 
 
 def renewable(technology: Any) -> bool:
