@@ -33,13 +33,20 @@ def _day_ends(tmp: Path) -> list[dict[str, int]]:
     url = f"sqlite+aiosqlite:///{tmp}/memory.db"
     migrate(url)
     ends: list[dict[str, int]] = []
+    #: What other tests (the same process in the whole suite) left alive before the run.
+    before: Counter[type] = Counter()
 
-    def progress(_done: int, _total: int, _day: date) -> None:
+    def alive() -> Counter[type]:
         gc.unfreeze()  # the day's survivors are frozen: count them too, then as they were
         try:
-            live = Counter(type(o) for o in gc.get_objects())
+            gc.collect()
+            return Counter(type(o) for o in gc.get_objects())
         finally:
             gc.freeze()
+
+    def progress(_done: int, _total: int, _day: date) -> None:
+        counted = alive()
+        live = {kind: max(0, counted[kind] - before[kind]) for kind in (IntervalClock, Interval)}
         ends.append(
             {
                 "cloud_factor": profiles.cloud_factor.cache_info().currsize,
@@ -62,6 +69,7 @@ def _day_ends(tmp: Path) -> list[dict[str, int]]:
                 )  # fmt: skip
                 await apply_scenario(s, SCENARIO, 3)
             last = FIRST + timedelta(days=DAYS - 1)
+            before.update(alive())
             await Simulation(sessions, FIRST, last, seed=3, workers=1, progress=progress).run()
         finally:
             await engine.dispose()
