@@ -137,7 +137,7 @@ async def statement(
             raise
         return view_of(Statement(member="", period=first.strftime("%Y-%m")), target, [])
     try:
-        days = await member_days(db, actor, *month_range(first), target)
+        days = await member_days(db, actor, *month_range(first), target, stored=True)
     except NotFound as error:
         if error.field != "from":  # a month with meter data only: no market days
             raise
