@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -18,6 +19,21 @@ from market.network.models import Line, Node
 from market.trading.models import Interval, IntervalStatus, Order
 
 ZERO_KWH = Decimal("0.000")
+
+
+def cleared_with_runs(start: datetime, end: datetime, *columns: Any) -> Select[Any]:
+    """`columns` of the intervals cleared intraday in [start, end) joined to their clearing
+    run, in time order: what settlement, statements and their stored days read as "cleared"."""
+    return (
+        select(*columns)
+        .join(ClearingRun, ClearingRun.interval_id == Interval.id)
+        .where(
+            Interval.start_utc >= start,
+            Interval.start_utc < end,
+            Interval.status == IntervalStatus.CLEARED.value,
+        )
+        .order_by(Interval.start_utc)
+    )
 
 
 @dataclass(frozen=True, slots=True)

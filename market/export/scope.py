@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access.models import Member
 from market.clearing.models import ClearingRun
+from market.clearing.results import cleared_with_runs
 from market.cluster.models import Cluster
 from market.core.errors import NotFound, ValidationFailed
 from market.metering.models import MeterImport, MeterReading
@@ -177,7 +178,9 @@ async def load_scope(
         for mp, name in point_rows
     )
     run_rows = await session.execute(
-        select(
+        cleared_with_runs(
+            start,
+            end,
             Interval.id,
             Interval.start_utc,
             Interval.minutes,
@@ -185,13 +188,6 @@ async def load_scope(
             ClearingRun.result_hash,
             ClearingRun.finished_at,
         )
-        .join(ClearingRun, ClearingRun.interval_id == Interval.id)
-        .where(
-            Interval.start_utc >= start,
-            Interval.start_utc < end,
-            Interval.status == IntervalStatus.CLEARED.value,
-        )
-        .order_by(Interval.start_utc)
     )
     runs = tuple(
         RunInfo(iid, aware(t), minutes, rid, _run_version(rid, rhash, aware(fin)), aware(fin))

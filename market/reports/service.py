@@ -50,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.access.actor import Actor, require_role
 from market.access.models import Member, Role
-from market.clearing.models import ClearingRun
+from market.clearing.results import cleared_with_runs
 from market.core.errors import Forbidden, NotFound, ValidationFailed
 from market.core.timegrid import as_utc
 from market.export.day_ahead import (
@@ -622,16 +622,7 @@ async def cleared_runs(
 ) -> list[tuple[int, datetime]]:
     """(interval id, start) of the intervals cleared intraday in [start, end) with a run, as
     `load_scope` finds them."""
-    rows = await session.execute(
-        select(Interval.id, Interval.start_utc)
-        .join(ClearingRun, ClearingRun.interval_id == Interval.id)
-        .where(
-            Interval.start_utc >= start,
-            Interval.start_utc < end,
-            Interval.status == IntervalStatus.CLEARED.value,
-        )
-        .order_by(Interval.start_utc)
-    )
+    rows = await session.execute(cleared_with_runs(start, end, Interval.id, Interval.start_utc))
     return [(interval_id, as_utc(at)) for interval_id, at in rows]
 
 

@@ -40,13 +40,14 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from market.clearing.models import ClearingRun
+from market.clearing.results import cleared_with_runs
 from market.cluster.models import Cluster
 from market.core.timegrid import as_utc
 from market.metering.models import MeterImport, MeterReading
 from market.network.models import GridConnection, MeteringPoint
 from market.settlement.models import SettledDay, SettledMemberDay
 from market.trading.day_ahead_models import DayAheadAuction
-from market.trading.models import Interval, IntervalStatus
+from market.trading.models import Interval
 
 #: Bump when a kind's computation changes: every stored day is then computed again.
 VERSION = "stmtpage-2"
@@ -128,7 +129,9 @@ async def day_stamps(
     zone = ZoneInfo(tz)
     runs: dict[date, list[object]] = {d: [] for d in days}
     rows = await session.execute(
-        select(
+        cleared_with_runs(
+            start,
+            end,
             Interval.start_utc,
             Interval.id,
             Interval.minutes,
@@ -136,13 +139,6 @@ async def day_stamps(
             ClearingRun.result_hash,
             ClearingRun.finished_at,
         )
-        .join(ClearingRun, ClearingRun.interval_id == Interval.id)
-        .where(
-            Interval.start_utc >= start,
-            Interval.start_utc < end,
-            Interval.status == IntervalStatus.CLEARED.value,
-        )
-        .order_by(Interval.start_utc)
     )
     for at, *rest in rows:
         moment = as_utc(at)
