@@ -116,6 +116,15 @@ def read_id(raw: object) -> int:
     return value
 
 
+def id_or_none(raw: object) -> int | None:
+    """`read_id`, or None for anything that is not an id (a query parameter a page may
+    ignore; `"²".isdigit()` is true but `int("²")` fails)."""
+    try:
+        return read_id(raw)
+    except ValueError:
+        return None
+
+
 def parse_decimal(raw: object, field: str) -> Decimal:
     """A finite Decimal from user input (see `read_decimal`); raises ValueError with a
     message for the field."""

@@ -5,7 +5,6 @@ the transaction."""
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -17,7 +16,7 @@ from market.access import audit
 from market.access.actor import WRITE, Actor, require_role
 from market.core.errors import Conflict, NotFound, ValidationFailed
 from market.core.fields import UNSET, add_unique
-from market.core.money import read_id
+from market.core.money import id_or_none
 from market.network.inputs import (
     GridConnectionInput,
     LineChange,
@@ -225,8 +224,9 @@ async def node_by_code(session: AsyncSession, value: str, field: str = "node") -
     if node is None:
         # an id: ASCII digits within the database's integer (`"²".isdigit()` is true, and
         # a 30-digit id overflowed SQLite's integer: both were 500s)
-        with contextlib.suppress(ValueError):
-            node = await session.get(Node, read_id(value))
+        node_id = id_or_none(value)
+        if node_id is not None:
+            node = await session.get(Node, node_id)
     if node is None:
         raise ValidationFailed(
             field, "unknown node %(node)s; use a node code of the network", node=value

@@ -19,7 +19,7 @@ from market.clearing.results import node_price_history
 from market.cluster.service import cluster_info
 from market.core.clock import Clock
 from market.core.errors import NotFound
-from market.core.money import read_id
+from market.core.money import id_or_none
 from market.members.queries import MyPointView, my_metering_points
 from market.trading import book, intervals, orders, standing
 from market.trading.intervals import IntervalView
@@ -206,7 +206,7 @@ class MemberController(Controller):
     ) -> Template:
         """The order form's price suggestions for the chosen interval and point."""
         points = await my_metering_points(db, actor)
-        chosen = _an_id(interval_id)
+        chosen = id_or_none(interval_id)  # "²": no interval, not a 500
         context = await price_hint_context(db, points, chosen, metering_point_id)
         return render(request, "my/_price_hint.html", **context)
 
@@ -390,12 +390,3 @@ class MemberController(Controller):
 
 
 HANDLERS = [MemberController]
-
-
-def _an_id(raw: str | None) -> int | None:
-    """An id the form's select sent, or None for anything else ("²".isdigit() is true but
-    int("²") fails: the price hint answered such a query with a 500)."""
-    try:
-        return read_id(raw) if raw else None
-    except ValueError:
-        return None
