@@ -10,6 +10,7 @@ beforehand, bounds passed as arrays), as a ratio. Both are run the same number o
 load. Then the `klaster clear` wall time of a two-order problem (process start to exit).
 
     python -m bench day_ahead [--repeat 5] [--quick] [--no-highs] [--cases radial-96,...]
+                              [--orders 960000]
 """
 
 from __future__ import annotations
@@ -162,8 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1,000 orders, 100 nodes")
     parser.add_argument("--no-highs", action="store_true")
     parser.add_argument("--cases", help="comma-separated labels (default: all)")
+    parser.add_argument(
+        "--orders",
+        type=int,
+        help="simple orders in all (default 10,000; 960,000 = 10,000 in each of 96 intervals)",
+    )
     args = parser.parse_args(argv)
     n_orders, n_nodes = (1_000, 100) if args.quick else (10_000, 500)
+    if args.orders is not None:
+        n_orders = args.orders
     print(
         f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
         f"median of {args.repeat} runs; {n_orders} orders, {n_nodes} nodes, 50 storage units; "
