@@ -269,14 +269,16 @@ def convert_orders(problem: DayProblem, result: dict[str, Any]) -> OrderOutcome:
     price = np.zeros((len(ivs), len(codes)), dtype=np.int64)
     priced = np.zeros((len(ivs), len(codes)), dtype=np.bool_)
     p_val: list[float] = []
-    p_at: list[tuple[int, int]] = []
+    p_t: list[int] = []
+    p_node: list[int] = []
     if ok:
         for t, item in enumerate(result.get("intervals", [])):
-            for nd in item.get("nodes", []):
-                p_val.append(float(nd["price"]))
-                p_at.append((t, node_at[str(nd["id"])]))
-    if p_at:
-        at_t, at_node = np.array(p_at, dtype=np.int64).T
+            nodes = item.get("nodes", [])
+            p_val += [float(nd["price"]) for nd in nodes]
+            p_t += [t] * len(nodes)
+            p_node += [node_at[str(nd["id"])] for nd in nodes]
+    if p_t:
+        at_t, at_node = np.array(p_t, dtype=np.int64), np.array(p_node, dtype=np.int64)
         price[at_t, at_node] = units(p_val, PRICE_PLACES)  # a repeated node: the last one
         priced[at_t, at_node] = True
     order_rows, accepted = _orders(problem, result, ok, price, priced)
