@@ -327,34 +327,40 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
             await asyncio.sleep(0)
     doc_storage: list[dict[str, Any]] = []
     storage: dict[str, tuple[int, int, str, Decimal]] = {}
+    # The storage orders and blocks as rows of the columns used, as above.
     srows = (
         await session.execute(
-            select(StorageOrder, StorageUnit)
+            select(
+                StorageOrder.id, StorageOrder.metering_point_id, StorageOrder.soc_initial_kwh,
+                StorageOrder.cost_per_kwh, StorageUnit.soc_min_kwh, StorageUnit.energy_kwh,
+                StorageUnit.soc_final_min_kwh, StorageUnit.charge_kw, StorageUnit.discharge_kw,
+                StorageUnit.efficiency_charge, StorageUnit.efficiency_discharge,
+            )
             .join(StorageUnit, StorageUnit.metering_point_id == StorageOrder.metering_point_id)
             .where(StorageOrder.local_day == day, StorageOrder.cancelled.is_(False))
             .order_by(StorageOrder.id)
         )
-    ).all()
-    for so, unit in srows:
+    ).all()  # fmt: skip
+    for so in srows:
         point = points.get(so.metering_point_id)
         if point is None or point.node_id not in code:
             continue
         key = f"s{so.id}"
-        low = unit.soc_min_kwh
-        initial = min(max(so.soc_initial_kwh, low), unit.energy_kwh)
-        final = unit.soc_final_min_kwh if unit.soc_final_min_kwh is not None else initial
+        low = so.soc_min_kwh
+        initial = min(max(so.soc_initial_kwh, low), so.energy_kwh)
+        final = so.soc_final_min_kwh if so.soc_final_min_kwh is not None else initial
         storage[key] = (so.id, so.metering_point_id, code[point.node_id], low)
         doc_storage.append(
             {
                 "id": key,
                 "node": code[point.node_id],
-                "energy_kwh": _num(unit.energy_kwh - low),
+                "energy_kwh": _num(so.energy_kwh - low),
                 "soc_initial_kwh": _num(initial - low),
                 "soc_final_min_kwh": _num(final - low),
-                "charge_kw": _num(unit.charge_kw),
-                "discharge_kw": _num(unit.discharge_kw),
-                "efficiency_charge": _num(unit.efficiency_charge),
-                "efficiency_discharge": _num(unit.efficiency_discharge),
+                "charge_kw": _num(so.charge_kw),
+                "discharge_kw": _num(so.discharge_kw),
+                "efficiency_charge": _num(so.efficiency_charge),
+                "efficiency_discharge": _num(so.efficiency_discharge),
                 "cost_per_kwh": _num(so.cost_per_kwh),
             }
         )
@@ -362,14 +368,18 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
     blocks: dict[str, tuple[int, int, str, bool, int, list[Decimal]]] = {}
     brows = (
         await session.execute(
-            select(BlockOrder, BlockGroup)
+            select(
+                BlockOrder.id, BlockOrder.first_number, BlockOrder.quantities_kwh,
+                BlockGroup.id.label("group_id"), BlockGroup.metering_point_id, BlockGroup.side,
+                BlockGroup.price, BlockGroup.min_acceptance_ratio,
+            )
             .join(BlockGroup, BlockGroup.id == BlockOrder.group_id)
             .where(BlockGroup.local_day == day, BlockGroup.cancelled.is_(False))
             .order_by(BlockGroup.id, BlockOrder.first_number)
         )
-    ).all()
-    for block, group in brows:
-        point = points.get(group.metering_point_id)
+    ).all()  # fmt: skip
+    for block in brows:  # a block's row with its group's columns
+        point = points.get(block.metering_point_id)
         first = number_index.get(block.first_number)
         quantities = [Decimal(q) for q in block.quantities_kwh]
         if (
@@ -381,19 +391,19 @@ async def build_day_problem(session: AsyncSession, auction: DayAheadAuction) -> 
             continue
         key = f"b{block.id}"
         blocks[key] = (
-            block.id, group.metering_point_id, code[point.node_id], group.side == "buy", first,
+            block.id, block.metering_point_id, code[point.node_id], block.side == "buy", first,
             quantities,
         )  # fmt: skip
         doc_blocks.append(
             {
                 "id": key,
                 "node": code[point.node_id],
-                "side": group.side,
-                "price": _num(group.price),
+                "side": block.side,
+                "price": _num(block.price),
                 "first_interval": first,
                 "quantities_kwh": [_num(q) for q in quantities],
-                "min_acceptance_ratio": _num(group.min_acceptance_ratio),
-                "group": f"g{group.id}",
+                "min_acceptance_ratio": _num(block.min_acceptance_ratio),
+                "group": f"g{block.group_id}",
             }
         )
     grid_prices = await _grid_prices(session, conns, intervals)
