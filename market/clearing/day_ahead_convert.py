@@ -183,11 +183,6 @@ class ConvertedDay:
     summary: dict[str, Any]
 
 
-def _value(item: dict[str, Any], key: str) -> float:
-    """A result number, 0 where missing or null (`_e` of old: `if not value: ZERO`)."""
-    return float(item.get(key) or 0.0)
-
-
 class _Contributions:
     """What each order, storage unit and block adds to a metering point's position in an
     interval: (interval index, metering point, node index, buys, kWh in Wh units)."""
@@ -274,14 +269,16 @@ def convert_orders(problem: DayProblem, result: dict[str, Any]) -> OrderOutcome:
     price = np.zeros((len(ivs), len(codes)), dtype=np.int64)
     priced = np.zeros((len(ivs), len(codes)), dtype=np.bool_)
     p_val: list[float] = []
-    p_at: list[tuple[int, int]] = []
+    p_t: list[int] = []
+    p_node: list[int] = []
     if ok:
         for t, item in enumerate(result.get("intervals", [])):
-            for nd in item.get("nodes", []):
-                p_val.append(float(nd["price"]))
-                p_at.append((t, node_at[str(nd["id"])]))
-    if p_at:
-        at_t, at_node = np.array(p_at, dtype=np.int64).T
+            nodes = item.get("nodes", [])
+            p_val += [float(nd["price"]) for nd in nodes]
+            p_t += [t] * len(nodes)
+            p_node += [node_at[str(nd["id"])] for nd in nodes]
+    if p_t:
+        at_t, at_node = np.array(p_t, dtype=np.int64), np.array(p_node, dtype=np.int64)
         price[at_t, at_node] = units(p_val, PRICE_PLACES)  # a repeated node: the last one
         priced[at_t, at_node] = True
     order_rows, accepted = _orders(problem, result, ok, price, priced)
@@ -309,21 +306,24 @@ def convert_rest(
     g_in: list[float] = []
     g_out: list[float] = []
     if ok:
+        # column by column (comprehensions, not a loop body per item); a missing or null
+        # number is 0 (`_e` of old: `if not value: ZERO`)
+        node_ids, line_ids = problem.node_ids, problem.line_ids
         for t, item in enumerate(result.get("intervals", [])):
             iv = ivs[t]
-            for nd in item.get("nodes", []):
-                p_iv.append(iv)
-                p_node.append(problem.node_ids[str(nd["id"])])
-                p_val.append(float(nd["price"]))
-            for ln in item.get("lines", []):
-                f_iv.append(iv)
-                f_line.append(problem.line_ids[str(ln["id"])])
-                f_val.append(_value(ln, "flow_kwh"))
-            for g in item.get("grid_connections", []):
-                g_iv.append(iv)
-                g_node.append(problem.node_ids[str(g["node"])])
-                g_in.append(_value(g, "import_kwh"))
-                g_out.append(_value(g, "export_kwh"))
+            nodes = item.get("nodes", [])
+            p_iv += [iv] * len(nodes)
+            p_node += [node_ids[str(nd["id"])] for nd in nodes]
+            p_val += [float(nd["price"]) for nd in nodes]
+            lines = item.get("lines", [])
+            f_iv += [iv] * len(lines)
+            f_line += [line_ids[str(ln["id"])] for ln in lines]
+            f_val += [float(ln.get("flow_kwh") or 0.0) for ln in lines]
+            grids = item.get("grid_connections", [])
+            g_iv += [iv] * len(grids)
+            g_node += [node_ids[str(g["node"])] for g in grids]
+            g_in += [float(g.get("import_kwh") or 0.0) for g in grids]
+            g_out += [float(g.get("export_kwh") or 0.0) for g in grids]
     price_rows = ResultRows(
         ("interval_id", "node_id", "price"),
         (p_iv, p_node, ScaledColumn(units(p_val, PRICE_PLACES), PRICE_PLACES)),

@@ -8,6 +8,7 @@ with GLOP → prices per (node, interval) → pro rata to orders → check → t
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -496,22 +497,27 @@ def _mapped_trades(
     again (element-wise maps, so the same values as interval by interval)."""
     if not trades:
         return trades
-    ends = np.cumsum([len(tr) for tr in trades])[:-1]
+    cuts = [0, *np.cumsum([len(tr) for tr in trades]).tolist()]
+    spans = list(itertools.pairwise(cuts))
 
     def whole(name: str) -> IntArray:
         out: IntArray = np.concatenate([getattr(tr, name) for tr in trades])
         return out
 
-    seller = np.split(owners(whole("seller")), ends)
-    buyer = np.split(owners(whole("buyer")), ends)
+    def split(values: IntArray) -> list[IntArray]:  # `np.split` at the cuts, without its cost
+        return [values[a:z] for a, z in spans]
+
+    seller = split(owners(whole("seller")))
+    buyer = split(owners(whole("buyer")))
     if node is None:
-        return tuple(
-            replace(tr, seller=s, buyer=b) for tr, s, b in zip(trades, seller, buyer, strict=True)
-        )
-    s_node = np.split(node[whole("seller_node")], ends)
-    b_node = np.split(node[whole("buyer_node")], ends)
+        s_node = [tr.seller_node for tr in trades]
+        b_node = [tr.buyer_node for tr in trades]
+    else:
+        s_node = split(node[whole("seller_node")])
+        b_node = split(node[whole("buyer_node")])
+    # `Trades(...)` as `replace(tr, ...)` makes it, without its per-field introspection
     return tuple(
-        replace(tr, seller=s, buyer=b, seller_node=sn, buyer_node=bn)
+        Trades(s, b, sn, bn, tr.quantity_kwh, tr.seller_price, tr.buyer_price)
         for tr, s, b, sn, bn in zip(trades, seller, buyer, s_node, b_node, strict=True)
     )
 
@@ -1399,19 +1405,20 @@ def _all_trades(
     b_node = active[tr.buyer_node]
     interval = s_node // n
     by_t = np.argsort(interval, kind="stable")
-    bounds = np.searchsorted(interval[by_t], np.arange(t_n + 1))
-    out = []
-    for t in range(t_n):
-        sel = by_t[bounds[t] : bounds[t + 1]]
-        out.append(
-            Trades(
-                seller=tr.seller[sel],
-                buyer=tr.buyer[sel],
-                seller_node=s_node[sel] % n,
-                buyer_node=b_node[sel] % n,
-                quantity_kwh=tr.quantity_kwh[sel],
-                seller_price=tr.seller_price[sel],
-                buyer_price=tr.buyer_price[sel],
-            )
+    bounds = np.searchsorted(interval[by_t], np.arange(t_n + 1)).tolist()
+    # each column in interval order once, then an interval's trades are a slice of it
+    seller, buyer = tr.seller[by_t], tr.buyer[by_t]
+    seller_node, buyer_node = s_node[by_t] % n, b_node[by_t] % n
+    qty, s_price, b_price = tr.quantity_kwh[by_t], tr.seller_price[by_t], tr.buyer_price[by_t]
+    return tuple(
+        Trades(
+            seller[a:z],
+            buyer[a:z],
+            seller_node[a:z],
+            buyer_node[a:z],
+            qty[a:z],
+            s_price[a:z],
+            b_price[a:z],
         )
-    return tuple(out)
+        for a, z in itertools.pairwise(bounds)
+    )

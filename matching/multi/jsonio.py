@@ -65,10 +65,22 @@ def to_dict(problem: MultiProblem, result: MultiResult, *, timings: bool = True)
     prices, lows, highs = _rows(result.price), _rows(result.price_low), _rows(result.price_high)
     flows, fees = _rows(result.flow_kwh), _rows(result.line_fee)
     imports, exports = _rows(result.import_kwh.T), _rows(result.export_kwh.T)
+    # every interval's trades as Python lists in one pass (rounding is elementwise: the
+    # same numbers as `_r` per interval), then cut per interval
+    day = result.trades
+    cuts = [0, *np.cumsum([len(tr) for tr in day]).tolist()]
+
+    def column(name: str) -> list[Any]:
+        values = np.concatenate([getattr(tr, name) for tr in day]) if day else np.zeros(0)
+        return _r(values) if name == "quantity_kwh" else values.tolist()  # type: ignore[no-any-return]
+
+    t_seller, t_buyer, t_snode, t_bnode, t_qty = (
+        column(name) for name in ("seller", "buyer", "seller_node", "buyer_node", "quantity_kwh")
+    )
     intervals = []
     for t, start in enumerate(problem.starts):
         price = prices[t]
-        tr = result.trades[t]
+        a, z = cuts[t], cuts[t + 1]
         trades = [
             {
                 "seller": party_id[s],
@@ -82,12 +94,7 @@ def to_dict(problem: MultiProblem, result: MultiResult, *, timings: bool = True)
                 "buyer_price": price[bn],
             }
             for s, b, sn, bn, q in zip(
-                tr.seller.tolist(),
-                tr.buyer.tolist(),
-                tr.seller_node.tolist(),
-                tr.buyer_node.tolist(),
-                _r(tr.quantity_kwh),
-                strict=True,
+                t_seller[a:z], t_buyer[a:z], t_snode[a:z], t_bnode[a:z], t_qty[a:z], strict=True
             )
         ]
         intervals.append(

@@ -194,7 +194,9 @@ def canonical_labelling(problem: MultiProblem) -> MultiLabelling:
         flip = np.zeros(0, dtype=np.bool_)
     gc = net.grid_connections
     n_g = len(gc)
-    if n_g:
+    if n_g == 1:  # one connection (the usual cluster): its order is itself, no keys needed
+        grid_perm = np.zeros(1, dtype=np.int64)
+    elif n_g:
         g_keys: list[npt.NDArray[np.generic]] = [np.arange(n_g)]
         for arr in (
             problem.export_limit_kwh,

@@ -118,10 +118,17 @@ async def test_an_unknown_grid_price_source_is_refused_naming_the_field() -> Non
     assert err.value.field == "grid_prices"
 
 
-async def test_reading_a_day_leaves_the_connections_page_cache_as_it_was(world: World) -> None:
+async def test_reading_a_day_leaves_the_connections_page_cache_as_it_was(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The day's orders are read with a bigger SQLite page cache (da13d); the connection,
-    back in the pool afterwards, has its own size again."""
+    back in the pool afterwards, has its own size again. (A day as small as this one's is
+    read with the cache as it is: the bigger one forced here, `BUILD_CACHE_FROM`.)"""
     from sqlalchemy import text
+
+    from market.clearing import day_ahead
+
+    monkeypatch.setattr(day_ahead, "BUILD_CACHE_FROM", 0)
 
     async with unit_of_work(world.db.sessions) as s:
         sqlite = s.get_bind().dialect.name == "sqlite"
