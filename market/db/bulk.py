@@ -37,6 +37,8 @@ Convert = Callable[[Any], Any]
 #: SQLite: rows per INSERT statement (multi-row VALUES). ~500 rows measured best (100: most of
 #: the gain; 2,000: no more).
 ROWS_PER_INSERT = 500
+#: SQLite: fewer rows than this are written by executemany.
+MANY_ROWS_FROM = 8
 #: SQLite's default bound parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER`, ≥ 3.32).
 SQLITE_VARIABLES = 32766
 
@@ -160,20 +162,24 @@ async def _write(
             name, records=values, columns=list(columns)
         )
         return
-    # Many rows a statement (`ROWS_PER_INSERT`), the rest one by one (executemany): the
-    # statement's once-only work is then done once for many rows, not for each (the
-    # ephemeral table of a CHECK's `IN (...)` list of 3 or more values is built once per
-    # execution: `orders.status` cost ~3 µs a row).
+    # Many rows a statement (multi-row VALUES): the statement's once-only work is then done
+    # once for many rows, not for each (the ephemeral table of a CHECK's `IN (...)` list of 3
+    # or more values is built once per execution: `orders.status` cost ~3 µs a row by
+    # executemany). `ROWS_PER_INSERT` rows a statement, the rest in statements of powers of
+    # two (few statement texts to prepare), the last few rows by executemany.
     insert = f"INSERT INTO {name} ({', '.join(columns)}) VALUES "
     row = f"({', '.join('?' for _ in columns)})"
     per = max(1, min(ROWS_PER_INSERT, SQLITE_VARIABLES // len(columns)))
-    whole = len(values) - len(values) % per
-    if whole:
-        many = insert + ", ".join([row] * per)
-        for k in range(0, whole, per):
-            await conn.exec_driver_sql(many, tuple(chain.from_iterable(values[k : k + per])))
-    if whole < len(values):
-        await conn.exec_driver_sql(insert + row, values[whole:])  # type: ignore[arg-type]
+    start, n = 0, len(values)
+    while n - start >= MANY_ROWS_FROM:
+        size = min(per, 1 << ((n - start).bit_length() - 1))
+        await conn.exec_driver_sql(
+            insert + ", ".join([row] * size),
+            tuple(chain.from_iterable(values[start : start + size])),
+        )
+        start += size
+    if start < n:
+        await conn.exec_driver_sql(insert + row, values[start:])  # type: ignore[arg-type]
 
 
 async def insert_rows(

@@ -69,9 +69,10 @@ async def test_bulk_insert_and_update_store_what_sqlalchemy_would(world: World) 
 async def test_sqlite_writes_many_rows_a_statement_and_the_rest_one_by_one(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # 4 rows a statement: 11 rows are two statements of 4 and an executemany of 3; each id
-    # is still its row's.
+    # 4 rows a statement, from 2: 11 rows are two statements of 4, one of 2 and an
+    # executemany of 1; each id is still its row's.
     monkeypatch.setattr(bulk, "ROWS_PER_INSERT", 4)
+    monkeypatch.setattr(bulk, "MANY_ROWS_FROM", 2)
     interval = (await world.open_intervals())[0]
     rows = [_row(world, interval.id, k) for k in range(11)]
     async with world.session() as s:
