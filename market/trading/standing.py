@@ -35,6 +35,7 @@ from market.metering.profiles import PointProfile, clock, net_kwh_at
 from market.network.models import MeteringPoint
 from market.trading import notifications
 from market.trading.day_ahead_models import Market
+from market.trading.intervals import for_share
 from market.trading.models import (
     Interval,
     IntervalStatus,
@@ -45,7 +46,7 @@ from market.trading.models import (
     StandingOrder,
 )
 from market.trading.order_input import OrderInput, StandingInput
-from market.trading.pipeline import Gate, Placement, Submission, place
+from market.trading.pipeline import Gate, Locked, Placement, Submission, place, resolve_points
 from market.trading.rules import (
     check_deliverable,
     check_price_band,
@@ -295,15 +296,10 @@ async def materialise(
     rules = [r for r in rules if not r.paused and r.market == market.value]
     if not rules:
         return Placement([])
-    point_ids = {r.metering_point_id for r in rules}
-    points = {
-        p.id: p
-        for p in (
-            await session.scalars(
-                select(MeteringPoint).where(MeteringPoint.id.in_(point_ids), MeteringPoint.active)
-            )
-        ).all()
-    }
+    # The cluster and the rules' points with their nodes, read once for the pipeline too
+    # (`Locked.resolved`: each batch would read them again).
+    resolved = await resolve_points(session, {r.metering_point_id for r in rules})
+    points = {pid: p for pid, p in resolved.points.items() if p.active}
     floor, cap_price = cluster.price_floor, cluster.price_cap
     # Plain values (no ORM objects) so the CPU-bound part can run in a worker thread.
     points_plain = {pid: (profile_of(p), p.contracted_power_kw) for pid, p in points.items()}
@@ -354,9 +350,19 @@ async def materialise(
     # 92-100 orders at once (tens of thousands), and validating and inserting them in one go
     # would hold the loop for seconds (docs/benchmarks.md, day-ahead product).
     placement = Placement([])
+    locked = None
+    if submissions:
+        # The intervals named, FOR SHARE, once for all batches (as `place` reads them for
+        # each; a lock taken is held to the end of the transaction).
+        named = await session.scalars(for_share({s.order.interval_id for s in submissions}))
+        locked = Locked({iv.id: iv for iv in named}, {}, resolved)
     for k in range(0, len(submissions), PLACE_BATCH):
         part = await place(
-            session, clock or SystemClock(), submissions[k : k + PLACE_BATCH], gate=gate
+            session,
+            clock or SystemClock(),
+            submissions[k : k + PLACE_BATCH],
+            gate=gate,
+            locked=locked,
         )
         placement.results.extend(part.results)
         placement.events.extend(part.events)
