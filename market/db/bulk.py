@@ -21,7 +21,7 @@ updates a table from such rows through a temporary table and one `UPDATE ... FRO
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import chain
 from operator import itemgetter
@@ -143,13 +143,21 @@ def driver_columns(
 def _zipped(convert: list[Convert], by_column: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
     return list(
         zip(
-            *(
-                col if c is _same else list(map(c, col))
-                for c, col in zip(convert, by_column, strict=True)
-            ),
+            *(_column(c, col) for c, col in zip(convert, by_column, strict=True)),
             strict=True,
         )
     )
+
+
+def _column(convert: Convert, values: Sequence[Any]) -> Sequence[Any]:
+    """A column's values converted. Times written together are mostly one (a batch's
+    `created_at`): one equal to all the others is converted once (equal times are one instant,
+    and `UTCDateTime` writes an instant alike)."""
+    if convert is _same:
+        return values
+    if values and values[0].__class__ is datetime and values.count(values[0]) == len(values):
+        return [convert(values[0])] * len(values)
+    return list(map(convert, values))
 
 
 async def _write(
