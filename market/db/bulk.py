@@ -20,6 +20,7 @@ updates a table from such rows through a temporary table and one `UPDATE ... FRO
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -39,8 +40,9 @@ Convert = Callable[[Any], Any]
 ROWS_PER_INSERT = 500
 #: SQLite: fewer rows than this are written by executemany.
 MANY_ROWS_FROM = 8
-#: SQLite's default bound parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER`, ≥ 3.32).
-SQLITE_VARIABLES = 32766
+#: SQLite's default bound parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER`: 999 before
+#: 3.32).
+SQLITE_VARIABLES = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
 def _same(value: Any) -> Any:
