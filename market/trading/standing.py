@@ -14,6 +14,7 @@ import asyncio
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -34,6 +35,7 @@ from market.metering.profiles import PointProfile, clock, net_kwh_at
 from market.network.models import MeteringPoint
 from market.trading import notifications
 from market.trading.day_ahead_models import Market
+from market.trading.intervals import for_share
 from market.trading.models import (
     Interval,
     IntervalStatus,
@@ -44,7 +46,7 @@ from market.trading.models import (
     StandingOrder,
 )
 from market.trading.order_input import OrderInput, StandingInput
-from market.trading.pipeline import Gate, Placement, Submission, place
+from market.trading.pipeline import Gate, Locked, Placement, Submission, place, resolve_points
 from market.trading.rules import (
     check_deliverable,
     check_price_band,
@@ -139,6 +141,11 @@ class RuleTerms:
                     (self.valid_to and day > self.valid_to))  # fmt: skip
 
 
+#: A rule's terms as `_rule_orders` reads them for each order: the rule, its point, fixed
+#: (else forecast), sell (else buy), its quantity (a fixed one's, a forecast's cap) and owner.
+_Terms = tuple[RuleTerms, int, bool, bool, Decimal | None, Actor]
+
+
 @dataclass(frozen=True, slots=True)
 class _Slot:
     """What an order row needs of an interval (`pipeline.order_row` reads `id`)."""
@@ -163,49 +170,66 @@ def _rule_orders(
     given for the interval, else from its synthetic profile."""
     zone = ZoneInfo(tz)
     history = history or {}
-    orders = []
+    orders: list[Submission] = []
     # A day's slots repeat the same (weekday, hour, day) four times an hour, and the same
     # member and point in every slot: what depends only on those is worked out once. (480,000
     # orders a day at 5,000 points: the per-order work is what counts.)
-    applying: dict[tuple[str, int, date], list[RuleTerms]] = {}
+    applying: dict[tuple[str, int, date], list[_Terms]] = {}
     owners: dict[int, Actor] = {}
     limits: dict[tuple[int, int], Decimal] = {}
     member = Role.MEMBER.value
+    # A forecast's float → its quantity (`energy`, written out): the same net energy recurs
+    # (a point's load is hourly; a night's four quarters, the same hour of other days).
+    wanted_of: dict[float, Decimal] = {}
+    terms: list[_Terms] = []
+    for rule in rules:
+        owner = owners.get(rule.member_id)
+        if owner is None:
+            owner = owners[rule.member_id] = Actor(rule.member_id, member, "")
+        terms.append((
+            rule, rule.metering_point_id, rule.mode is StandingMode.FIXED,
+            rule.side is Side.SELL, rule.quantity_kwh, owner,
+        ))  # fmt: skip
     for slot in slots:
         local = slot.start_utc.astimezone(zone)
         key = (str(local.isoweekday()), local.hour, slot.local_day)
         active = applying.get(key)
         if active is None:
-            active = applying[key] = [r for r in rules if r.applies(*key)]
+            active = applying[key] = [t for t in terms if t[0].applies(*key)]
         net: dict[int, float] = {}
         at = clock(slot.start_utc, slot.minutes, tz)  # `net_kwh`'s clock, once per slot
-        for rule in active:
-            pid = rule.metering_point_id
-            if rule.mode is StandingMode.FIXED:
-                wanted = rule.quantity_kwh or Decimal(0)
+        for rule, pid, fixed, sell, cap, owner in active:
+            if fixed:
+                wanted = cap or Decimal(0)
             else:
-                if pid not in net:
+                surplus = net.get(pid)
+                if surplus is None:
                     known = history.get((pid, slot.start_utc))
                     profile, _kw = points[pid]
-                    net[pid] = known if known is not None else net_kwh_at(profile, at, seed)
-                surplus = net[pid] if rule.side is Side.SELL else -net[pid]
+                    surplus = net[pid] = (
+                        known if known is not None else net_kwh_at(profile, at, seed)
+                    )
+                if not sell:
+                    surplus = -surplus
                 if surplus < NO_ORDER_BELOW_KWH:
                     continue  # rounds to less than the minimum: no order (most nights' rules)
-                # `energy` of a float, written out
-                wanted = Decimal(repr(max(0.0, surplus))).quantize(ENERGY, ROUND_HALF_EVEN)
-                if rule.quantity_kwh is not None:
-                    wanted = min(wanted, rule.quantity_kwh)
+                found = wanted_of.get(surplus)
+                if found is None:
+                    # `energy` of a float, written out (no -0.0 here to tell from 0.0)
+                    found = wanted_of[surplus] = Decimal(repr(max(0.0, surplus))).quantize(
+                        ENERGY, ROUND_HALF_EVEN
+                    )
+                wanted = found
+                if cap is not None and cap < wanted:
+                    wanted = cap
             limit = limits.get((pid, slot.minutes))
             if limit is None:
                 limit = limits[(pid, slot.minutes)] = deliverable_kwh(points[pid][1], slot.minutes)
-            quantity = min(wanted, limit)
+            quantity = limit if limit < wanted else wanted
             if quantity < MIN_FORECAST_KWH:
                 continue
-            owner = owners.get(rule.member_id)
-            if owner is None:
-                owner = owners[rule.member_id] = Actor(rule.member_id, member, "")
-            order = OrderInput(slot.id, pid, rule.side, quantity, rule.price, market=rule.market)
-            orders.append(Submission(owner, order, standing_order_id=rule.id))
+            order = OrderInput(slot.id, pid, rule.side, quantity, rule.price, None, rule.market)
+            orders.append(Submission(owner, order, rule.id))
     return orders
 
 
@@ -272,15 +296,10 @@ async def materialise(
     rules = [r for r in rules if not r.paused and r.market == market.value]
     if not rules:
         return Placement([])
-    point_ids = {r.metering_point_id for r in rules}
-    points = {
-        p.id: p
-        for p in (
-            await session.scalars(
-                select(MeteringPoint).where(MeteringPoint.id.in_(point_ids), MeteringPoint.active)
-            )
-        ).all()
-    }
+    # The cluster and the rules' points with their nodes, read once for the pipeline too
+    # (`Locked.resolved`: each batch would read them again).
+    resolved = await resolve_points(session, {r.metering_point_id for r in rules})
+    points = {pid: p for pid, p in resolved.points.items() if p.active}
     floor, cap_price = cluster.price_floor, cluster.price_cap
     # Plain values (no ORM objects) so the CPU-bound part can run in a worker thread.
     points_plain = {pid: (profile_of(p), p.contracted_power_kw) for pid, p in points.items()}
@@ -320,19 +339,30 @@ async def materialise(
         submissions, placed = await _replace_changed(
             session, refresh, submissions, intervals, placed, (clock or SystemClock()).now()
         )
-    submissions = [
-        sub for sub in submissions if (sub.standing_order_id, sub.order.interval_id) not in placed
-    ]
+    if placed:
+        submissions = [
+            s for s in submissions if (s.standing_order_id, s.order.interval_id) not in placed
+        ]
     # Point by point: a batch then names few metering points for the pipeline to look up.
-    submissions.sort(key=lambda sub: sub.order.metering_point_id)
+    submissions.sort(key=attrgetter("order.metering_point_id"))
     gate = Gate.CLOSING if clock is None else Gate.OPEN
     # In batches, back to the event loop between them: a day-ahead day places every rule's
     # 92-100 orders at once (tens of thousands), and validating and inserting them in one go
     # would hold the loop for seconds (docs/benchmarks.md, day-ahead product).
     placement = Placement([])
+    locked = None
+    if submissions:
+        # The intervals named, FOR SHARE, once for all batches (as `place` reads them for
+        # each; a lock taken is held to the end of the transaction).
+        named = await session.scalars(for_share({s.order.interval_id for s in submissions}))
+        locked = Locked({iv.id: iv for iv in named}, {}, resolved)
     for k in range(0, len(submissions), PLACE_BATCH):
         part = await place(
-            session, clock or SystemClock(), submissions[k : k + PLACE_BATCH], gate=gate
+            session,
+            clock or SystemClock(),
+            submissions[k : k + PLACE_BATCH],
+            gate=gate,
+            locked=locked,
         )
         placement.results.extend(part.results)
         placement.events.extend(part.events)

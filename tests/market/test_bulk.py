@@ -66,6 +66,24 @@ async def test_bulk_insert_and_update_store_what_sqlalchemy_would(world: World) 
     assert got[ids[0]].updated_at == later and got[ids[1]].updated_at == AT
 
 
+async def test_sqlite_writes_many_rows_a_statement_and_the_rest_one_by_one(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 4 rows a statement, from 2: 11 rows are two statements of 4, one of 2 and an
+    # executemany of 1; each id is still its row's.
+    monkeypatch.setattr(bulk, "ROWS_PER_INSERT", 4)
+    monkeypatch.setattr(bulk, "MANY_ROWS_FROM", 2)
+    interval = (await world.open_intervals())[0]
+    rows = [_row(world, interval.id, k) for k in range(11)]
+    async with world.session() as s:
+        ids = await bulk.insert_returning_ids(s, ORDERS, rows)
+        await s.commit()
+    async with world.session() as s:
+        stored = {o.id: o for o in await s.scalars(select(Order).where(Order.id.in_(ids)))}
+    assert ids == sorted(ids) and len(stored) == 11
+    assert [stored[i].quantity_kwh for i in ids] == [Decimal("1.234") + k for k in range(11)]
+
+
 async def test_a_batch_through_the_pipeline_takes_the_bulk_path_with_each_outcome(
     world: World,
 ) -> None:
