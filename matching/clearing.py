@@ -30,6 +30,7 @@ from matching.result import (
     Trades,
     empty_trades,
 )
+from matching.small_primal import MAX_SIZE, unique_primal
 from matching.small_trades import MAX_ITEMS, SideItems, build_trades_small
 from matching.solve import solve
 from matching.steps import Steps, aggregate, allocate_pro_rata
@@ -234,7 +235,13 @@ def _clear(problem: ClearingProblem) -> tuple[ClearingResult, Placement | None]:
                 topo, steps, x, flow, imports, exports, prices.price, prices.line_dual
             )
         else:
-            primal = canonical_primal(topo, steps, x, flow, imports, exports, prices.price)
+            small = max(steps.node.shape[0], topo.n_lines) <= MAX_SIZE
+            unique = unique_primal(topo, steps, flow, prices.price) if small else None
+            primal = (
+                unique
+                if unique is not None
+                else canonical_primal(topo, steps, x, flow, imports, exports, prices.price)
+            )
     except TimeUp:
         reason += "; time limit reached while sharing tied orders"
         timings = Timings(build_ms, solve_ms, _ms(t0), 0.0, 0.0, _ms(t_all))

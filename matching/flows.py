@@ -21,8 +21,13 @@ def zones_of(n: int, a: IntArray, b: IntArray) -> IntArray:
         _, labels = sp.csgraph.connected_components(graph, directed=False)
         out: IntArray = labels.astype(np.int64)
         return out
+    return dense_labels(union_roots(n, a.tolist(), b.tolist()))
+
+
+def union_roots(n: int, a: list[int], b: list[int]) -> list[int]:
+    """Each node's component root (union-find over the edges a–b)."""
     root = list(range(n))
-    for u, v in zip(a.tolist(), b.tolist(), strict=True):
+    for u, v in zip(a, b, strict=True):
         while root[u] != u:
             root[u] = root[root[u]]
             u = root[u]
@@ -36,7 +41,7 @@ def zones_of(n: int, a: IntArray, b: IntArray) -> IntArray:
         while root[r] != r:
             r = root[r]
         root[u] = r
-    return dense_labels(root)
+    return root
 
 
 def dense_labels(labels: list[int]) -> IntArray:

@@ -1,7 +1,7 @@
-"""The trades of a small clearing cut in plain Python (`matching.small_trades`) are the
-same bits as `matching.trades`' numpy path (issue 14): every array of the result, the
-trades' order included, on random problems (ties, congestion, grid connections, meshed DC,
-quantities over many magnitudes)."""
+"""A small clearing's plain-Python paths — the trades cut by `matching.small_trades`, the
+unique optimum by `matching.small_primal` — give the same bits as the numpy paths they stand
+for (issue 14): every array of the result, the trades' order included, on random problems
+(ties, congestion, grid connections, meshed DC, quantities over many magnitudes)."""
 
 from __future__ import annotations
 
@@ -48,12 +48,14 @@ TRADE_FIELDS = (
 
 
 def _numpy_path(problem: ClearingProblem) -> ClearingResult:
-    limit = getattr(clearing_module, "MAX_ITEMS")  # noqa: B009
-    setattr(clearing_module, "MAX_ITEMS", -1)  # noqa: B010 (every clearing takes numpy's path)
+    limits = {name: getattr(clearing_module, name) for name in ("MAX_ITEMS", "MAX_SIZE")}
+    for name in limits:
+        setattr(clearing_module, name, -1)  # every clearing takes numpy's paths
     try:
         return clear(problem)
     finally:
-        setattr(clearing_module, "MAX_ITEMS", limit)  # noqa: B010
+        for name, limit in limits.items():
+            setattr(clearing_module, name, limit)
 
 
 def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
@@ -72,12 +74,12 @@ def assert_same(problem: ClearingProblem) -> None:
 
 @SETTINGS
 @given(problems(max_nodes=8, max_orders=30))
-def test_small_trades_same_bits(problem: ClearingProblem) -> None:
+def test_small_paths_same_bits(problem: ClearingProblem) -> None:
     assert_same(problem)
 
 
 @pytest.mark.parametrize("seed", range(12))
-def test_small_trades_same_bits_meshed(seed: int) -> None:
+def test_small_paths_same_bits_meshed(seed: int) -> None:
     assert_same(meshed_zero_capacity(5 + seed, seed))
 
 
@@ -117,5 +119,5 @@ def radial_problems(draw: st.DrawFn) -> ClearingProblem:
 
 @SETTINGS
 @given(radial_problems())
-def test_small_trades_same_bits_radial(problem: ClearingProblem) -> None:
+def test_small_paths_same_bits_radial(problem: ClearingProblem) -> None:
     assert_same(problem)
