@@ -59,9 +59,10 @@ def unique_primal(
     tied: list[bool] = []
     x_new: list[float] = []
     for p, u, buy, q in zip(s_price, s_node, s_buy, s_qty, strict=True):
-        t, above, below = _tied(p, lam[u])
+        at = lam[u]  # `_tied` inline (the longest loop)
+        t = abs(p - at) <= TIE * max(1.0, abs(p))
         tied.append(t)
-        x_new.append(q if (buy and above) or (not buy and below) else 0.0)
+        x_new.append(q if not t and ((buy and p > at) or (not buy and p < at)) else 0.0)
     i_tied: list[bool] = []
     e_tied: list[bool] = []
     m_new: list[float] = []
