@@ -45,10 +45,18 @@ def union_roots(n: int, a: list[int], b: list[int]) -> list[int]:
 
 
 def dense_labels(labels: list[int]) -> IntArray:
-    """Each label's rank among the distinct labels (`np.unique(..., return_inverse=True)`
-    without its sort and set-up, which cost more than the union-find on a small network)."""
+    """Each label's rank among the distinct labels: `np.unique(..., return_inverse=True)`,
+    on a small network without its set-up (which cost more than the union-find)."""
+    if len(labels) > _SMALL_LABELS:
+        _, inverse = np.unique(np.array(labels, dtype=np.int64), return_inverse=True)
+        out: IntArray = inverse.astype(np.int64).ravel()
+        return out
     rank = {r: i for i, r in enumerate(sorted(set(labels)))}
     return np.array([rank[r] for r in labels], dtype=np.int64)
+
+
+#: Up to this many labels `dense_labels` ranks them with a dict (the same numbers).
+_SMALL_LABELS = 256
 
 
 def _polish(
