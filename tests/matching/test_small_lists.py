@@ -6,7 +6,6 @@ for (issue 14): every array of the result, the trades' order included, on random
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 import pytest
@@ -26,16 +25,7 @@ from matching import (
     Side,
     clear,
 )
-from matching import checks as checks_module
 from matching import clearing as clearing_module
-from matching.canonical import canonical_primal
-from matching.checks import check_result
-from matching.labelling import canonical_labelling, relabelled
-from matching.network import build_topology
-from matching.prices import choose_prices
-from matching.result import Status
-from matching.solve import solve
-from matching.steps import aggregate, allocate_pro_rata
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -131,49 +121,3 @@ def radial_problems(draw: st.DrawFn) -> ClearingProblem:
 @given(radial_problems())
 def test_small_paths_same_bits_radial(problem: ClearingProblem) -> None:
     assert_same(problem)
-
-
-def _internals(problem: ClearingProblem) -> tuple[Any, ...] | None:
-    """What `check_result` is given for the problem's canonical writing (None: not optimal)."""
-    inner = relabelled(problem, canonical_labelling(problem))
-    topo = build_topology(inner)
-    steps = aggregate(inner.orders, by_position=True)
-    sol = solve(inner, steps, topo)
-    if sol.status is not Status.OPTIMAL:
-        return None
-    prices = choose_prices(topo, steps, sol.x, sol.flow, sol.imports, sol.exports)
-    primal = canonical_primal(topo, steps, sol.x, sol.flow, sol.imports, sol.exports, prices.price)
-    accepted = allocate_pro_rata(inner.orders, steps, primal.x)
-    return inner, topo, steps, primal, accepted, prices.price
-
-
-@SETTINGS
-@given(radial_problems(), st.integers(0, 5), st.floats(-1e-5, 1e-5))
-def test_small_checks_same_verdict(problem: ClearingProblem, how: int, eps: float) -> None:
-    """The checks on lists (`matching.checks._holds_small`) pass exactly when numpy's do,
-    on results as cleared and nudged (energy, flows, prices, rent)."""
-    got = _internals(problem)
-    if got is None:
-        return
-    inner, topo, steps, primal, accepted, lam = got
-    x, flow, imports, exports = primal.x, primal.flow, primal.imports, primal.exports
-    rent = 0.0
-    if how == 1 and accepted.shape[0]:
-        accepted = accepted + eps
-    elif how == 2 and flow.shape[0]:
-        flow = flow * (1 + eps)
-    elif how == 3:
-        lam = lam + eps
-    elif how == 4:
-        rent = -abs(eps) * 1e3
-    elif how == 5 and x.shape[0]:
-        x = x - abs(eps)
-    args = (inner, topo, steps, x, accepted, flow, imports, exports, lam, rent)
-    small = check_result(*args)
-    limit = checks_module.SMALL
-    checks_module.SMALL = -1
-    try:
-        full = check_result(*args)
-    finally:
-        checks_module.SMALL = limit
-    assert small == full
