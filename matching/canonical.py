@@ -198,7 +198,7 @@ def canonical_primal(
     n_z = int(zone.max()) + 1 if n else 0
     need = _need(n_z, zone, inj_fixed, cross, topo)
     value, ok = _pro_rata(el, zone[el.node], n_z, need)
-    if ok.all() and _unique_already(topo, steps, free_line, at.tied, at.i_tied, at.e_tied):
+    if ok.all() and _unique_already(topo, steps, free_line, zone, at.tied, at.i_tied, at.e_tied):
         # the optimum is unique: the solver's flows stand, and each tied element takes
         # its zone's need by the same formula as below (not the solver's value, whose
         # last bits depend on GLOP's arithmetic); a need its element cannot cover (float
@@ -302,18 +302,18 @@ def _unique_already(
     topo: Topology,
     steps: Steps,
     free_line: BoolArray,
+    zone: IntArray,
     tied: BoolArray,
     i_tied: BoolArray,
     e_tied: BoolArray,
 ) -> bool:
     """True when the optimal solution is unique, so the solver's is the rule's: the lines
     with equal end prices form a forest (flows follow from the injections) and no price
-    zone has more than one tied element (its amount follows from the balance)."""
+    zone (`zone`: the components of the free lines) has more than one tied element (its
+    amount follows from the balance)."""
     n = topo.n_nodes
-    a, b = topo.line_from[free_line], topo.line_to[free_line]
-    zone = zones_of(n, a, b)
     n_z = int(zone.max()) + 1 if n else 0
-    if a.shape[0] != n - n_z:  # a cycle (or parallel lines) among the free lines
+    if int(free_line.sum()) != n - n_z:  # a cycle (or parallel lines) among the free lines
         return False
     count = np.bincount(zone[steps.node[tied]], minlength=n_z)
     count += np.bincount(zone[topo.grid_node[i_tied]], minlength=n_z)

@@ -30,6 +30,8 @@ from matching.result import (
     Trades,
     empty_trades,
 )
+from matching.small_primal import MAX_SIZE, unique_primal
+from matching.small_trades import MAX_ITEMS, SideItems, build_trades_small
 from matching.solve import solve
 from matching.steps import Steps, aggregate, allocate_pro_rata
 from matching.ties import DEADLINE, TimeUp
@@ -92,6 +94,8 @@ def _trades(
     exports: FloatArray,
 ) -> tuple[Trades, Placement]:
     book = problem.orders
+    if len(book) + topo.n_grid <= MAX_ITEMS:
+        return _trades_small(problem, topo, steps, accepted, prices, flow, imports, exports)
     listing = np.empty(len(book), dtype=np.int64)
     listing[steps.canonical] = np.arange(len(book))
 
@@ -117,6 +121,46 @@ def _trades(
     supply = items(False, imports, topo.import_price, topo.export_price, topo.import_limit_kwh)
     demand = items(True, exports, topo.export_price, topo.import_price, topo.export_limit_kwh)
     return build_trades_placed(topo, prices.price, supply, demand, flow)
+
+
+def _trades_small(
+    problem: ClearingProblem,
+    topo: Topology,
+    steps: Steps,
+    accepted: FloatArray,
+    prices: Prices,
+    flow: FloatArray,
+    imports: FloatArray,
+    exports: FloatArray,
+) -> tuple[Trades, Placement]:
+    """`_trades` of a small clearing: the items as lists, the tape cut in plain Python
+    (`matching.small_trades`, the same bits)."""
+    book = problem.orders
+    canon = steps.canonical.tolist()
+    is_buy, acc = book.is_buy.tolist(), accepted.tolist()
+    node, price, size = book.node.tolist(), book.price.tolist(), book.quantity_kwh.tolist()
+    g_node = topo.grid_node.tolist()
+
+    def items(
+        buy: bool, grid_qty: FloatArray, own: FloatArray, other: FloatArray, limit: FloatArray
+    ) -> SideItems:
+        sel = [k for k in canon if is_buy[k] == buy and acc[k] > 0]
+        g_qty = grid_qty.tolist()
+        gsel = [g for g, q in enumerate(g_qty) if q > 0]
+        own_l, other_l, limit_l = own.tolist(), other.tolist(), limit.tolist()
+        return SideItems(
+            owner=sel + [GRID] * len(gsel),
+            node=[node[k] for k in sel] + [g_node[g] for g in gsel],
+            qty=[acc[k] for k in sel] + [g_qty[g] for g in gsel],
+            is_grid=[False] * len(sel) + [True] * len(gsel),
+            price=[price[k] for k in sel] + [own_l[g] for g in gsel],
+            size=[size[k] for k in sel] + [limit_l[g] for g in gsel],
+            other=[0.0] * len(sel) + [other_l[g] for g in gsel],
+        )
+
+    supply = items(False, imports, topo.import_price, topo.export_price, topo.import_limit_kwh)
+    demand = items(True, exports, topo.export_price, topo.import_price, topo.export_limit_kwh)
+    return build_trades_small(topo, prices.price, supply, demand, flow)
 
 
 def clear(problem: ClearingProblem, memo: Memo | None = None) -> ClearingResult:
@@ -191,7 +235,13 @@ def _clear(problem: ClearingProblem) -> tuple[ClearingResult, Placement | None]:
                 topo, steps, x, flow, imports, exports, prices.price, prices.line_dual
             )
         else:
-            primal = canonical_primal(topo, steps, x, flow, imports, exports, prices.price)
+            small = max(steps.node.shape[0], topo.n_lines) <= MAX_SIZE
+            unique = unique_primal(topo, steps, flow, prices.price) if small else None
+            primal = (
+                unique
+                if unique is not None
+                else canonical_primal(topo, steps, x, flow, imports, exports, prices.price)
+            )
     except TimeUp:
         reason += "; time limit reached while sharing tied orders"
         timings = Timings(build_ms, solve_ms, _ms(t0), 0.0, 0.0, _ms(t_all))

@@ -21,8 +21,13 @@ def zones_of(n: int, a: IntArray, b: IntArray) -> IntArray:
         _, labels = sp.csgraph.connected_components(graph, directed=False)
         out: IntArray = labels.astype(np.int64)
         return out
+    return dense_labels(union_roots(n, a.tolist(), b.tolist()))
+
+
+def union_roots(n: int, a: list[int], b: list[int]) -> list[int]:
+    """Each node's component root (union-find over the edges a–b)."""
     root = list(range(n))
-    for u, v in zip(a.tolist(), b.tolist(), strict=True):
+    for u, v in zip(a, b, strict=True):
         while root[u] != u:
             root[u] = root[root[u]]
             u = root[u]
@@ -36,9 +41,22 @@ def zones_of(n: int, a: IntArray, b: IntArray) -> IntArray:
         while root[r] != r:
             r = root[r]
         root[u] = r
-    _, labels = np.unique(np.array(root, dtype=np.int64), return_inverse=True)
-    zone: IntArray = labels.astype(np.int64).ravel()
-    return zone
+    return root
+
+
+def dense_labels(labels: list[int]) -> IntArray:
+    """Each label's rank among the distinct labels: `np.unique(..., return_inverse=True)`,
+    on a small network without its set-up (which cost more than the union-find)."""
+    if len(labels) > _SMALL_LABELS:
+        _, inverse = np.unique(np.array(labels, dtype=np.int64), return_inverse=True)
+        out: IntArray = inverse.astype(np.int64).ravel()
+        return out
+    rank = {r: i for i, r in enumerate(sorted(set(labels)))}
+    return np.array([rank[r] for r in labels], dtype=np.int64)
+
+
+#: Up to this many labels `dense_labels` ranks them with a dict (the same numbers).
+_SMALL_LABELS = 256
 
 
 def _polish(

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from matching import glop
+from matching.flows import dense_labels
 from matching.network import Topology
 from matching.problem import BoolArray, FloatArray
 from matching.steps import Steps
@@ -174,9 +175,7 @@ def _components(n: int, a: list[int], b: list[int]) -> np.ndarray:
         ru, rv = find(u), find(v)
         if ru != rv:
             root[max(ru, rv)] = min(ru, rv)
-    labels = np.array([find(u) for u in range(n)], dtype=np.int64)
-    _, zone = np.unique(labels, return_inverse=True)
-    return zone.astype(np.int64)
+    return dense_labels([find(u) for u in range(n)])
 
 
 def transport_prices(
