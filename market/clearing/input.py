@@ -189,20 +189,20 @@ async def build_problems(
     built = []
     for interval in intervals:
         used_lines, used_grid = usage[interval.id]
-        # the order book column by column (what `OrderBook.from_orders` makes of `Order`s)
-        ids, node, is_buy, quantities, prices = [], [], [], [], []
-        order_ids, excluded, order_points = [], [], []
-        for _i, order_id, side, quantity, price, node_id, point_id in by_interval[interval.id]:
-            if node_id not in node_code:
-                excluded.append(order_id)
-                continue
-            order_ids.append(order_id)
-            order_points.append(point_id)
-            ids.append(str(order_id))
-            node.append(node_index[node_id])
-            is_buy.append(_IS_BUY[side])
-            quantities.append(float(quantity))  # a float already (a Decimal on some drivers)
-            prices.append(float(price))
+        # the order book column by column (what `OrderBook.from_orders` makes of `Order`s):
+        # the rows transposed, each column mapped at once (no Python step per order)
+        mine = by_interval[interval.id]
+        excluded: list[int] = []
+        if mine and not node_code.keys() >= {row[5] for row in mine}:
+            excluded = [row[1] for row in mine if row[5] not in node_code]
+            mine = [row for row in mine if row[5] in node_code]
+        _i, order_id_col, sides, quantities, prices, node_id_col, point_col = (
+            zip(*mine, strict=True) if mine else ((),) * 7
+        )
+        order_ids = list(order_id_col)
+        ids = tuple(map(str, order_id_col))
+        node = list(map(node_index.__getitem__, node_id_col))
+        is_buy = list(map(_IS_BUY.__getitem__, sides))
         network = ProblemNetwork(
             nodes=nodes_t,
             lines=tuple(
@@ -238,9 +238,10 @@ async def build_problems(
             ProblemInterval(interval.start_utc, interval.minutes),
             network,
             OrderBook(
-                tuple(ids),
+                ids,
                 np.array(node, dtype=np.int64),
                 np.array(is_buy, dtype=np.bool_),
+                # floats already (a Decimal on some drivers: numpy takes its `float()`)
                 np.array(quantities, dtype=np.float64),
                 np.array(prices, dtype=np.float64),
             ),
@@ -254,7 +255,7 @@ async def build_problems(
                 grid_node_ids=grid_node_ids,
                 grid_prices=grid_prices,
                 excluded_order_ids=excluded,
-                order_points=tuple(order_points),
+                order_points=point_col,
             )
         )
     return built
