@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache, partial
+from itertools import compress
 from operator import itemgetter
 from typing import Any, cast
 
@@ -83,7 +84,10 @@ def _energy(value: float) -> Decimal:
 def _bound(value: float) -> Decimal | None:
     if not math.isfinite(value) or abs(value) >= _PRICE_LIMIT_F:
         return None
-    return _price(value)
+    return _price_nonzero(value) if value else _written(value, PRICE)
+
+
+_ZERO_KWH, _ZERO_PLN, _ZERO_PRICE = Decimal("0.000"), Decimal("0.00"), Decimal("0.0000")
 
 
 def _status_of(accepted: Decimal, quantity: Decimal) -> str:
@@ -135,13 +139,16 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
     ok = result.ok
     n_orders = len(book)
     accepted_f = result.accepted_kwh if ok else np.zeros(n_orders)
+    # `_price` and `_energy` written out (one call less per value)
     node_price = (
-        [_price(p) for p in result.price.tolist()]
+        [_price_nonzero(p) if p else _written(p, PRICE) for p in result.price.tolist()]
         if ok
-        else [Decimal("0.0000")] * len(result.price)
+        else [_ZERO_PRICE] * len(result.price)
     )
     # `energy` written out over Python floats (one per order: ~480,000 a day at 5,000 points)
-    quantity = [_energy(q) for q in book.quantity_kwh.tolist()]
+    quantity = [
+        _energy_nonzero(q) if q else _written(q, ENERGY) for q in book.quantity_kwh.tolist()
+    ]
     nodes = book.node.tolist()
     buys = book.is_buy.tolist()
 
@@ -151,24 +158,32 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
     # Most price steps hold one order: each order rounded on its own first (the one-value
     # rule of `largest_remainder`, for the whole array at once), then the steps of several
     # orders by `largest_remainder` itself.
+    # (`min(a, q)` is a unless q < a; each distinct unit count made a Decimal once)
+    units = largest_remainder_units(accepted_f, 3)
+    milli = {u: Decimal(u).scaleb(-3) for u in set(units)}
     accepted = [
-        min(Decimal(u).scaleb(-3), q)
-        for u, q in zip(largest_remainder_units(accepted_f, 3), quantity, strict=True)
+        q if q < a else a for a, q in zip(map(milli.__getitem__, units), quantity, strict=True)
     ]
     for members in steps.values():
         if len(members) > 1:
             rounded = largest_remainder([float(accepted_f[k]) for k in members], 3)
             for k, q in zip(members, rounded, strict=True):
                 accepted[k] = min(q, quantity[k])
-    amounts = [Decimal("0.00")] * n_orders
+    amounts = [_ZERO_PLN] * n_orders
     for side in (True, False):
         ks = [k for k in range(n_orders) if buys[k] is side]
         exact = [accepted[k] * node_price[nodes[k]] for k in ks]
         for k, a in zip(ks, allocate_rounded(exact, AMOUNT_PLACES), strict=True):
             amounts[k] = a
 
-    import_kwh = [_energy(v) if ok else Decimal("0.000") for v in result.import_kwh.tolist()]
-    export_kwh = [_energy(v) if ok else Decimal("0.000") for v in result.export_kwh.tolist()]
+    import_kwh = [
+        (_energy_nonzero(v) if v else _written(v, ENERGY)) if ok else _ZERO_KWH
+        for v in result.import_kwh.tolist()
+    ]
+    export_kwh = [
+        (_energy_nonzero(v) if v else _written(v, ENERGY)) if ok else _ZERO_KWH
+        for v in result.export_kwh.tolist()
+    ]
     tr = result.trades
     trade_q = [Decimal("0.000")] * len(tr)
     sellers, buyers = tr.seller.tolist(), tr.buyer.tolist()
@@ -201,7 +216,7 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
         "congestion_rent_pln": (
             Decimal(repr(round(result.congestion_rent, 2))) if ok else Decimal("0.00")
         ),
-        "matched_kwh": sum((accepted[k] for k in range(n_orders) if buys[k]), Decimal("0.000")),
+        "matched_kwh": sum(compress(accepted, buys), Decimal("0.000")),
         "local_kwh": local,
         "import_kwh": sum(import_kwh, Decimal("0.000")),
         "export_kwh": sum(export_kwh, Decimal("0.000")),
@@ -232,12 +247,12 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
         congested = result.line_congested.tolist()
         line_rows = [
             {
-                "line_id": inp.line_ids[m],
-                "flow_kwh": _energy(flows[m]),
-                "limit_kwh": _energy(limits[m]),
-                "congested": bool(congested[m]),
+                "line_id": line_id,
+                "flow_kwh": _energy_nonzero(flow) if flow else _written(flow, ENERGY),
+                "limit_kwh": _energy_nonzero(limit) if limit else _written(limit, ENERGY),
+                "congested": bool(c),
             }
-            for m in range(len(inp.line_ids))
+            for line_id, flow, limit, c in zip(inp.line_ids, flows, limits, congested, strict=True)
         ]
         grid_rows = [
             {
@@ -265,15 +280,18 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
             for t in range(len(tr))
             if trade_q[t] > 0
         ]
+    # (`_status_of` written out: unfilled at ≤ 0, filled at ≥ the quantity, else partly)
     order_rows: list[dict[str, Any]] = [
         {
-            "id": inp.order_ids[k],
-            "accepted_kwh": accepted[k],
-            "clearing_price": node_price[nodes[k]],
-            "amount_pln": amounts[k],
-            "status": _status_of(accepted[k], quantity[k]),
+            "id": order_id,
+            "accepted_kwh": a,
+            "clearing_price": node_price[n],
+            "amount_pln": amount,
+            "status": _UNFILLED if a <= _ZERO_KWH else _FILLED if a >= q else _PARTLY,
         }
-        for k in range(n_orders)
+        for order_id, a, n, amount, q in zip(
+            inp.order_ids[:n_orders], accepted, nodes, amounts, quantity, strict=True
+        )
     ]
     order_rows += [
         {
@@ -331,14 +349,23 @@ async def _executemany_columns(
     names = compiled.positiontup
     assert names is not None, "a positional paramstyle (SQLite, asyncpg)"
     processors = [_bind_rule(compiled.binds[name].type, dialect) for name in names]
+    # column by column (`_bind_column`: each distinct value processed once), then into rows
+    bound = [
+        columns[n] if p is None else _bind_column(p, columns[n])
+        for n, p in zip(names, processors, strict=True)
+    ]
     for k in range(0, count, CHUNK):
-        # column by column (`map` of one function over a column), then into rows
-        part = []
-        for n, p in zip(names, processors, strict=True):
-            column = columns[n][k : k + CHUNK]
-            part.append(column if p is None else list(map(p, column)))
-        params = list(zip(*part, strict=True))
+        params = list(zip(*(column[k : k + CHUNK] for column in bound), strict=True))
         await connection.exec_driver_sql(compiled.string, params)
+
+
+def _bind_column(rule: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
+    """`list(map(rule, values))`; by the rule's `column` where it has one (`_dec_rule`, a
+    timestamp's): each distinct value processed once, the column mapped through the table
+    (a C call per value, not a Python one: a day's order outcomes repeat a few hundred
+    values over their rows)."""
+    whole = getattr(rule, "column", None)
+    return list(map(rule, values)) if whole is None else cast(list[Any], whole(values))
 
 
 def _bind_rule(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
@@ -359,6 +386,12 @@ def _bind_rule(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
             out = seen[value] = processor(value)
         return out
 
+    def column(values: Sequence[Any]) -> list[Any]:
+        """`when` of each value (equal values: one processed text, as `seen` gives)."""
+        table = {v: when(v) for v in set(values)}
+        return list(map(table.__getitem__, values))
+
+    when.column = column  # type: ignore[attr-defined]
     return when
 
 
@@ -387,6 +420,19 @@ def _dec_rule(column_type: Dec, dialect: Any) -> Callable[[Any], Any]:
             return out
         return general(value)  # None, a float, an int, a Decimal subclass
 
+    def column(values: Sequence[Any]) -> list[Any]:
+        """`rule` of each value, each distinct one converted once: where every value is a
+        `Decimal` and the zeros among them (equal keys whatever their sign) have one sign
+        (equal non-zero values convert alike, as `seen` assumes); else value by value."""
+        distinct = set(values)
+        if any(v.__class__ is not decimal for v in distinct) or (
+            not all(distinct) and len({v.is_signed() for v in values if not v}) > 1
+        ):
+            return list(map(rule, values))
+        table = {v: float(v.quantize(quantum)) if sqlite else v.quantize(quantum) for v in distinct}
+        return list(map(table.__getitem__, values))
+
+    rule.column = column  # type: ignore[attr-defined]
     return rule
 
 
