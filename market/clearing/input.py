@@ -186,6 +186,24 @@ async def build_problems(
     line_ids = [ln.id for ln in lines]
     grid_node_ids = [g.node_id for g in conns]
     grid_prices = [(g.import_price, g.export_price) for g in conns]
+    capacities = [ln.capacity_kw for ln in lines]
+    # line k with `used` kW taken by the day-ahead auction: one (immutable) value per line
+    # and usage for the batch (an hourly day-ahead flow is the same in its four quarters)
+    lines_left: dict[tuple[int, Decimal], ProblemLine] = {}
+
+    def line_left(k: int, used: Decimal) -> ProblemLine:
+        line = lines_left.get((k, used))
+        if line is None:
+            full = full_lines[k]
+            line = lines_left[(k, used)] = ProblemLine(
+                full.id,
+                full.from_node,
+                full.to_node,
+                _headroom(capacities[k], used),
+                full.reactance,
+            )
+        return line
+
     built = []
     for interval in intervals:
         used_lines, used_grid = usage[interval.id]
@@ -206,16 +224,8 @@ async def build_problems(
         network = ProblemNetwork(
             nodes=nodes_t,
             lines=tuple(
-                full
-                if ln.id not in used_lines
-                else ProblemLine(
-                    full.id,
-                    full.from_node,
-                    full.to_node,
-                    _headroom(ln.capacity_kw, used_lines[ln.id]),
-                    full.reactance,
-                )
-                for ln, full in zip(lines, full_lines, strict=True)
+                full if lid not in used_lines else line_left(k, used_lines[lid])
+                for k, (lid, full) in enumerate(zip(line_ids, full_lines, strict=True))
             )
             if used_lines
             else full_lines,
