@@ -722,8 +722,19 @@ class Simulation:
         # what the meter loop reads of each point, in points' order (no attribute look-ups
         # per point-interval), and the forecast-error draws an interval takes: two per point
         # that is not a storage unit (none for σ = 0), load then PV, in points' order
+        # (and its steady other generation, and whether it has PV: `pv_kwh_at` is 0.0
+        # without; both pure functions of the point and the interval's length)
         point_rows = [
-            (p.id, p.ppe, p.node, p.storage, p.profile, f)
+            (
+                p.id,
+                p.ppe,
+                p.node,
+                p.storage,
+                p.profile,
+                f,
+                p.profile.pv_kwp > 0,
+                other_kwh(p.profile, cluster.interval_minutes),
+            )
             for p, f in zip(points, figures_of, strict=True)
         ]
         draws_per_interval = sum(not p.storage for p in points) * (
@@ -826,6 +837,9 @@ class Simulation:
             tick = self._phase("store", tick)
             readings: list[dict[str, Any]] = []
             load_error, pv_error = self.load_error, self.pv_error
+            # each point's `load_kwh_at` by what it reads of the clock (the profiles are
+            # hourly: an hour's quarters share it), in points' order
+            loads_at: dict[tuple[Any, ...], list[float]] = {}
             hour_points: dict[datetime, dict[int, list[Decimal]]] = defaultdict(dict)
             # (hour, point) → [value at the 15-minute RCE, kWh so valued]: only for intervals
             # with an imported 15-minute RCE from `QUARTER_HOUR_RCE_FROM` (net-billing)
@@ -845,7 +859,14 @@ class Simulation:
                 # the interval's forecast errors, drawn at once (the same draws, in the same
                 # order, as a `gauss(0.0, 1.0)` per point and error)
                 draws = iter(_gauss_draws(rng, draws_per_interval))
-                for pid, ppe, node, storage, profile, kind_figures in point_rows:
+                local = when.local
+                load_key = (when.weekend, local.month, local.hour, when.season, when.minutes)
+                loads = loads_at.get(load_key)
+                if loads is None:
+                    loads = loads_at[load_key] = [load_kwh_at(p.profile, when) for p in points]
+                for (pid, ppe, node, storage, profile, kind_figures, has_pv, other), load in zip(
+                    point_rows, loads, strict=True
+                ):
                     of_point = matched.get(pid)
                     m = of_point.get(k) if of_point else None
                     mi, me = (m[0], m[1]) if m else (ZERO, ZERO)
@@ -858,15 +879,14 @@ class Simulation:
                         # the forecast errors' factor max(0, 1 + σ·N(0, 1)) written out (two
                         # draws per point-interval; none for σ = 0, where x · 1.0 is x):
                         # `max(0.0, f)` is f when f > 0.0, else 0.0
-                        load = load_kwh_at(profile, when)
                         if load_error:
                             f = 1.0 + load_error * next(draws)
                             load *= f if f > 0.0 else 0.0
-                        gen = pv_kwh_at(profile, when, profile_seed)
+                        gen = pv_kwh_at(profile, when, profile_seed) if has_pv else 0.0
                         if pv_error:
                             f = 1.0 + pv_error * next(draws)
                             gen *= f if f > 0.0 else 0.0
-                        gen += other_kwh(profile, minutes)
+                        gen += other
                         # `money.energy` written out (a hot loop: ~1,000,000 a day at 5,000
                         # points); energy(0.0) is 0.000: no rounding for points without output
                         net = (
