@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache, partial
 from itertools import compress
-from operator import itemgetter
+from operator import itemgetter, not_
 from typing import Any, cast
 
 import numpy as np
@@ -88,6 +88,7 @@ def _bound(value: float) -> Decimal | None:
 
 
 _ZERO_KWH, _ZERO_PLN, _ZERO_PRICE = Decimal("0.000"), Decimal("0.00"), Decimal("0.0000")
+_is_signed = Decimal.is_signed
 
 
 def _status_of(accepted: Decimal, quantity: Decimal) -> str:
@@ -426,7 +427,8 @@ def _dec_rule(column_type: Dec, dialect: Any) -> Callable[[Any], Any]:
         (equal non-zero values convert alike, as `seen` assumes); else value by value."""
         distinct = set(values)
         if any(v.__class__ is not decimal for v in distinct) or (
-            not all(distinct) and len({v.is_signed() for v in values if not v}) > 1
+            # the zeros' signs (`filter` and `map` of C functions: no Python step per value)
+            not all(distinct) and len(set(map(_is_signed, filter(not_, values)))) > 1
         ):
             return list(map(rule, values))
         table = {v: float(v.quantize(quantum)) if sqlite else v.quantize(quantum) for v in distinct}
@@ -486,12 +488,16 @@ async def store_results(
         (GridExchange, "grid_rows"),
         (Trade, "trade_rows"),
     ):
-        rows = [
-            row | {"run_id": run_id}
+        # the rows' columns and their run's id (no merged dict per row)
+        parts = [
+            (run_id, getattr(converted, attr))
             for run_id, (_i, converted) in zip(run_ids, cleared, strict=True)
-            for row in getattr(converted, attr)
         ]
-        await _executemany(session, insert(_table(model)), rows)
+        rows = [row for _r, part in parts for row in part]
+        if rows:
+            columns = {n: list(map(itemgetter(n), rows)) for n in rows[0] if n != "run_id"}
+            columns["run_id"] = [run_id for run_id, part in parts for _row in part]
+            await _executemany_columns(session, insert(_table(model)), columns)
     orders = _table(Order)
     outcome = (
         update(orders)
