@@ -71,6 +71,7 @@ def forget_written_values() -> None:
     what it keeps does not grow with the days)."""
     _price_nonzero.cache_clear()
     _energy_nonzero.cache_clear()
+    _cores.clear()
 
 
 def _price(value: float) -> Decimal:
@@ -89,6 +90,8 @@ def _bound(value: float) -> Decimal | None:
 
 _ZERO_KWH, _ZERO_PLN, _ZERO_PRICE = Decimal("0.000"), Decimal("0.00"), Decimal("0.0000")
 _is_signed = Decimal.is_signed
+#: What `defaultdict(Decimal)` gives a node that bought (or sold) nothing.
+_NO_KWH = Decimal()
 
 
 def _status_of(accepted: Decimal, quantity: Decimal) -> str:
@@ -129,16 +132,33 @@ class Converted:
     congested_lines: list[str]
 
 
-def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) -> Converted:
-    """Pure and CPU-bound (run it in a worker thread): solver floats to stored decimals with
-    largest-remainder rounding per price step (energy), per side (amounts) and per buyer
-    order (trades). `audited=False` (simulated runs) leaves out the input and result hashes
-    and the compressed problem (empty: such a run cannot be re-verified); every figure is
-    the same."""
-    problem = inp.problem
-    book = problem.orders
-    ok = result.ok
-    n_orders = len(book)
+_Core = tuple[
+    list[Decimal],
+    list[Decimal],
+    list[int],
+    list[bool],
+    list[Decimal],
+    list[Decimal],
+    list[Decimal],
+    list[Decimal],
+    dict[int, Decimal],
+    dict[int, Decimal],
+]
+#: `_core` by the bytes of the arrays it reads (emptied with the written values, at a
+#: simulated day's end; at most `_CORES_HELD` of problems up to `_CORE_MAX_ORDERS` orders).
+_cores: dict[tuple[Any, ...], _Core] = {}
+_CORES_HELD = 512
+_CORE_MAX_ORDERS = 2000
+
+
+def _raw(a: np.ndarray) -> tuple[str, tuple[int, ...], bytes]:
+    return a.dtype.str, a.shape, a.tobytes()
+
+
+def _core(book: Any, result: ClearingResult, ok: bool, n_orders: int) -> _Core:
+    """`convert`'s decimals of the nodes and orders: node prices, quantities, nodes, sides,
+    accepted energy, amounts, grid import and export, bought and sold per node. Reads only
+    the arrays `convert` keys it by."""
     accepted_f = result.accepted_kwh if ok else np.zeros(n_orders)
     # `_price` and `_energy` written out (one call less per value)
     node_price = (
@@ -185,6 +205,57 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
         (_energy_nonzero(v) if v else _written(v, ENERGY)) if ok else _ZERO_KWH
         for v in result.export_kwh.tolist()
     ]
+    bought: dict[int, Decimal] = defaultdict(Decimal)
+    sold: dict[int, Decimal] = defaultdict(Decimal)
+    for k in range(n_orders):
+        (bought if buys[k] else sold)[nodes[k]] += accepted[k]
+    return (
+        node_price,
+        quantity,
+        nodes,
+        buys,
+        accepted,
+        amounts,
+        import_kwh,
+        export_kwh,
+        dict(bought),
+        dict(sold),
+    )
+
+
+def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) -> Converted:
+    """Pure and CPU-bound (run it in a worker thread): solver floats to stored decimals with
+    largest-remainder rounding per price step (energy), per side (amounts) and per buyer
+    order (trades). `audited=False` (simulated runs) leaves out the input and result hashes
+    and the compressed problem (empty: such a run cannot be re-verified); every figure is
+    the same."""
+    problem = inp.problem
+    book = problem.orders
+    ok = result.ok
+    n_orders = len(book)
+    # the orders' and nodes' decimals: a pure function of the arrays they are made of,
+    # remembered by their bytes (a repeated problem's clearing repeats them: `_core`)
+    key = (
+        ok,
+        n_orders,
+        _raw(result.price),
+        _raw(book.node),
+        _raw(book.is_buy),
+        _raw(book.quantity_kwh),
+        _raw(book.price),
+        _raw(result.accepted_kwh) if ok else None,
+        _raw(result.import_kwh),
+        _raw(result.export_kwh),
+    )
+    core = _cores.get(key)
+    if core is None:
+        core = _core(book, result, ok, n_orders)
+        if n_orders <= _CORE_MAX_ORDERS:
+            if len(_cores) >= _CORES_HELD:
+                _cores.clear()
+            _cores[key] = core
+    node_price, quantity, nodes, buys, accepted, amounts, import_kwh, export_kwh = core[:8]
+    bought, sold = core[8], core[9]
     tr = result.trades
     trade_q = [Decimal("0.000")] * len(tr)
     sellers, buyers = tr.seller.tolist(), tr.buyer.tolist()
@@ -200,10 +271,6 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
         (q for t, q in enumerate(trade_q) if buyers[t] != GRID and sellers[t] != GRID),
         Decimal("0.000"),
     )
-    bought: dict[int, Decimal] = defaultdict(Decimal)
-    sold: dict[int, Decimal] = defaultdict(Decimal)
-    for k in range(n_orders):
-        (bought if buys[k] else sold)[nodes[k]] += accepted[k]
     timings = result.timings
     run = {
         "input_hash": input_hash(problem) if audited else "",
@@ -239,8 +306,8 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
                 "price": node_price[n],
                 "price_low": _bound(lows[n]),
                 "price_high": _bound(highs[n]),
-                "bought_kwh": bought[n],
-                "sold_kwh": sold[n],
+                "bought_kwh": bought.get(n, _NO_KWH),
+                "sold_kwh": sold.get(n, _NO_KWH),
             }
             for n in range(len(inp.node_ids))
         ]
