@@ -72,6 +72,7 @@ def forget_written_values() -> None:
     _price_nonzero.cache_clear()
     _energy_nonzero.cache_clear()
     _cores.clear()
+    _cores_held[0] = 0
 
 
 def _price(value: float) -> Decimal:
@@ -144,10 +145,13 @@ _Core = tuple[
     dict[int, Decimal],
     dict[int, Decimal],
 ]
-#: `_core` by the bytes of the arrays it reads (emptied with the written values, at a
-#: simulated day's end; at most `_CORES_HELD` of problems up to `_CORE_MAX_ORDERS` orders).
+#: `_core` by the bytes of the arrays it reads, of problems up to `_CORE_MAX_ORDERS` orders
+#: (larger ones do not repeat): emptied with the written values (at a simulated day's end),
+#: and whenever the orders it holds (`_cores_held`) would exceed `_CORES_HELD_ORDERS`
+#: (≈ 0.5 kB an order: a live worker's, which never forgets, stays within ≈ 25 MB).
 _cores: dict[tuple[Any, ...], _Core] = {}
-_CORES_HELD = 512
+_cores_held = [0]
+_CORES_HELD_ORDERS = 50_000
 _CORE_MAX_ORDERS = 2000
 
 
@@ -251,9 +255,11 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
     if core is None:
         core = _core(book, result, ok, n_orders)
         if n_orders <= _CORE_MAX_ORDERS:
-            if len(_cores) >= _CORES_HELD:
+            if _cores_held[0] + n_orders > _CORES_HELD_ORDERS:
                 _cores.clear()
+                _cores_held[0] = 0
             _cores[key] = core
+            _cores_held[0] += n_orders
     node_price, quantity, nodes, buys, accepted, amounts, import_kwh, export_kwh = core[:8]
     bought, sold = core[8], core[9]
     tr = result.trades
