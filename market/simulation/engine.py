@@ -17,8 +17,9 @@ For each local day of the range, in one transaction:
 5. synthetic meter data: each point's load and PV from its profile (`metering.profiles`, the
    same profiles the standing orders forecast from) times (1 + a seeded normal forecast
    error); storage points meter what they traded (intraday and day-ahead);
-6. each interval is settled by `settlement.settle_interval` against that meter data, and
-   each hour matched under the law by `statutory.hourly.match_hour`;
+6. each interval is settled against that meter data (`settlement.settle_totals`: each
+   line's total of `settlement.settle_interval`, all the figures read), and each hour
+   matched under the law by `statutory.hourly.match_hour`;
 7. commit. Per-interval objects are dropped at the end of the day: memory holds the points,
    one day's orders and a small summary per hour.
 
