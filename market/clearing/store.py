@@ -568,7 +568,9 @@ async def store_results(
         ]
         rows = [row for _r, part in parts for row in part]
         if rows:
-            columns = {n: list(map(itemgetter(n), rows)) for n in rows[0] if n != "run_id"}
+            columns: dict[str, Sequence[Any]] = {
+                n: list(map(itemgetter(n), rows)) for n in rows[0] if n != "run_id"
+            }
             columns["run_id"] = [run_id for run_id, part in parts for _row in part]
             await _executemany_columns(session, insert(_table(model)), columns)
     orders = _table(Order)

@@ -879,14 +879,14 @@ class Simulation:
                     else:
                         # the forecast errors' factor max(0, 1 + σ·N(0, 1)) written out (two
                         # draws per point-interval; none for σ = 0, where x · 1.0 is x):
-                        # `max(0.0, f)` is f when f > 0.0, else 0.0
+                        # `max(0.0, x)` is x when x > 0.0, else 0.0
                         if load_error:
-                            f = 1.0 + load_error * next(draws)
-                            load *= f if f > 0.0 else 0.0
+                            factor = 1.0 + load_error * next(draws)
+                            load *= factor if factor > 0.0 else 0.0
                         gen = pv_kwh_at(profile, when, profile_seed) if has_pv else 0.0
                         if pv_error:
-                            f = 1.0 + pv_error * next(draws)
-                            gen *= f if f > 0.0 else 0.0
+                            factor = 1.0 + pv_error * next(draws)
+                            gen *= factor if factor > 0.0 else 0.0
                         gen += other
                         # `money.energy` written out (a hot loop: ~1,000,000 a day at 5,000
                         # points); energy(0.0) is 0.000: no rounding for points without output
@@ -948,10 +948,10 @@ class Simulation:
                         export_price,
                     )
                 )
-                for fk, total, q in zip(figures_of, settled, positions, strict=True):
+                for fk, total, pos in zip(figures_of, settled, positions, strict=True):
                     fk.market_pln += total
-                    fk.bought_local_kwh += q[2]  # matched_import_kwh
-                    fk.sold_local_kwh += q[3]  # matched_export_kwh
+                    fk.bought_local_kwh += pos[2]  # matched_import_kwh
+                    fk.sold_local_kwh += pos[3]  # matched_export_kwh
             grid_rates: dict[tuple[date, str | None], Decimal] = {}
             for hour, cells in sorted(hour_points.items()):
                 local_day = hour.astimezone(zone).date()
