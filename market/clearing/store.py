@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache, partial
-from operator import itemgetter
+from itertools import compress
+from operator import itemgetter, not_
 from typing import Any, cast
 
 import numpy as np
@@ -70,6 +71,8 @@ def forget_written_values() -> None:
     what it keeps does not grow with the days)."""
     _price_nonzero.cache_clear()
     _energy_nonzero.cache_clear()
+    _cores.clear()
+    _cores_held[0] = 0
 
 
 def _price(value: float) -> Decimal:
@@ -83,7 +86,13 @@ def _energy(value: float) -> Decimal:
 def _bound(value: float) -> Decimal | None:
     if not math.isfinite(value) or abs(value) >= _PRICE_LIMIT_F:
         return None
-    return _price(value)
+    return _price_nonzero(value) if value else _written(value, PRICE)
+
+
+_ZERO_KWH, _ZERO_PLN, _ZERO_PRICE = Decimal("0.000"), Decimal("0.00"), Decimal("0.0000")
+_is_signed = Decimal.is_signed
+#: What `defaultdict(Decimal)` gives a node that bought (or sold) nothing.
+_NO_KWH = Decimal()
 
 
 def _status_of(accepted: Decimal, quantity: Decimal) -> str:
@@ -124,6 +133,100 @@ class Converted:
     congested_lines: list[str]
 
 
+_Core = tuple[
+    list[Decimal],
+    list[Decimal],
+    list[int],
+    list[bool],
+    list[Decimal],
+    list[Decimal],
+    list[Decimal],
+    list[Decimal],
+    dict[int, Decimal],
+    dict[int, Decimal],
+]
+#: `_core` by the bytes of the arrays it reads, of problems up to `_CORE_MAX_ORDERS` orders
+#: (larger ones do not repeat): emptied with the written values (at a simulated day's end),
+#: and whenever the orders it holds (`_cores_held`) would exceed `_CORES_HELD_ORDERS`
+#: (≈ 0.5 kB an order: a live worker's, which never forgets, stays within ≈ 25 MB).
+_cores: dict[tuple[Any, ...], _Core] = {}
+_cores_held = [0]
+_CORES_HELD_ORDERS = 50_000
+_CORE_MAX_ORDERS = 2000
+
+
+def _raw(a: np.ndarray) -> tuple[str, tuple[int, ...], bytes]:
+    return a.dtype.str, a.shape, a.tobytes()
+
+
+def _core(book: Any, result: ClearingResult, ok: bool, n_orders: int) -> _Core:
+    """`convert`'s decimals of the nodes and orders: node prices, quantities, nodes, sides,
+    accepted energy, amounts, grid import and export, bought and sold per node. Reads only
+    the arrays `convert` keys it by."""
+    accepted_f = result.accepted_kwh if ok else np.zeros(n_orders)
+    # `_price` and `_energy` written out (one call less per value)
+    node_price = (
+        [_price_nonzero(p) if p else _written(p, PRICE) for p in result.price.tolist()]
+        if ok
+        else [_ZERO_PRICE] * len(result.price)
+    )
+    # `energy` written out over Python floats (one per order: ~480,000 a day at 5,000 points)
+    quantity = [
+        _energy_nonzero(q) if q else _written(q, ENERGY) for q in book.quantity_kwh.tolist()
+    ]
+    nodes = book.node.tolist()
+    buys = book.is_buy.tolist()
+
+    steps: dict[tuple[int, bool, float], list[int]] = defaultdict(list)
+    for k, key in enumerate(zip(nodes, buys, book.price.tolist(), strict=True)):
+        steps[key].append(k)
+    # Most price steps hold one order: each order rounded on its own first (the one-value
+    # rule of `largest_remainder`, for the whole array at once), then the steps of several
+    # orders by `largest_remainder` itself.
+    # (`min(a, q)` is a unless q < a; each distinct unit count made a Decimal once)
+    units = largest_remainder_units(accepted_f, 3)
+    milli = {u: Decimal(u).scaleb(-3) for u in set(units)}
+    accepted = [
+        q if q < a else a for a, q in zip(map(milli.__getitem__, units), quantity, strict=True)
+    ]
+    for members in steps.values():
+        if len(members) > 1:
+            rounded = largest_remainder([float(accepted_f[k]) for k in members], 3)
+            for k, q in zip(members, rounded, strict=True):
+                accepted[k] = min(q, quantity[k])
+    amounts = [_ZERO_PLN] * n_orders
+    for side in (True, False):
+        ks = [k for k in range(n_orders) if buys[k] is side]
+        exact = [accepted[k] * node_price[nodes[k]] for k in ks]
+        for k, a in zip(ks, allocate_rounded(exact, AMOUNT_PLACES), strict=True):
+            amounts[k] = a
+
+    import_kwh = [
+        (_energy_nonzero(v) if v else _written(v, ENERGY)) if ok else _ZERO_KWH
+        for v in result.import_kwh.tolist()
+    ]
+    export_kwh = [
+        (_energy_nonzero(v) if v else _written(v, ENERGY)) if ok else _ZERO_KWH
+        for v in result.export_kwh.tolist()
+    ]
+    bought: dict[int, Decimal] = defaultdict(Decimal)
+    sold: dict[int, Decimal] = defaultdict(Decimal)
+    for k in range(n_orders):
+        (bought if buys[k] else sold)[nodes[k]] += accepted[k]
+    return (
+        node_price,
+        quantity,
+        nodes,
+        buys,
+        accepted,
+        amounts,
+        import_kwh,
+        export_kwh,
+        dict(bought),
+        dict(sold),
+    )
+
+
 def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) -> Converted:
     """Pure and CPU-bound (run it in a worker thread): solver floats to stored decimals with
     largest-remainder rounding per price step (energy), per side (amounts) and per buyer
@@ -134,41 +237,31 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
     book = problem.orders
     ok = result.ok
     n_orders = len(book)
-    accepted_f = result.accepted_kwh if ok else np.zeros(n_orders)
-    node_price = (
-        [_price(p) for p in result.price.tolist()]
-        if ok
-        else [Decimal("0.0000")] * len(result.price)
+    # the orders' and nodes' decimals: a pure function of the arrays they are made of,
+    # remembered by their bytes (a repeated problem's clearing repeats them: `_core`)
+    key = (
+        ok,
+        n_orders,
+        _raw(result.price),
+        _raw(book.node),
+        _raw(book.is_buy),
+        _raw(book.quantity_kwh),
+        _raw(book.price),
+        _raw(result.accepted_kwh) if ok else None,
+        _raw(result.import_kwh),
+        _raw(result.export_kwh),
     )
-    # `energy` written out over Python floats (one per order: ~480,000 a day at 5,000 points)
-    quantity = [_energy(q) for q in book.quantity_kwh.tolist()]
-    nodes = book.node.tolist()
-    buys = book.is_buy.tolist()
-
-    steps: dict[tuple[int, bool, float], list[int]] = defaultdict(list)
-    for k, key in enumerate(zip(nodes, buys, book.price.tolist(), strict=True)):
-        steps[key].append(k)
-    # Most price steps hold one order: each order rounded on its own first (the one-value
-    # rule of `largest_remainder`, for the whole array at once), then the steps of several
-    # orders by `largest_remainder` itself.
-    accepted = [
-        min(Decimal(u).scaleb(-3), q)
-        for u, q in zip(largest_remainder_units(accepted_f, 3), quantity, strict=True)
-    ]
-    for members in steps.values():
-        if len(members) > 1:
-            rounded = largest_remainder([float(accepted_f[k]) for k in members], 3)
-            for k, q in zip(members, rounded, strict=True):
-                accepted[k] = min(q, quantity[k])
-    amounts = [Decimal("0.00")] * n_orders
-    for side in (True, False):
-        ks = [k for k in range(n_orders) if buys[k] is side]
-        exact = [accepted[k] * node_price[nodes[k]] for k in ks]
-        for k, a in zip(ks, allocate_rounded(exact, AMOUNT_PLACES), strict=True):
-            amounts[k] = a
-
-    import_kwh = [_energy(v) if ok else Decimal("0.000") for v in result.import_kwh.tolist()]
-    export_kwh = [_energy(v) if ok else Decimal("0.000") for v in result.export_kwh.tolist()]
+    core = _cores.get(key)
+    if core is None:
+        core = _core(book, result, ok, n_orders)
+        if n_orders <= _CORE_MAX_ORDERS:
+            if _cores_held[0] + n_orders > _CORES_HELD_ORDERS:
+                _cores.clear()
+                _cores_held[0] = 0
+            _cores[key] = core
+            _cores_held[0] += n_orders
+    node_price, quantity, nodes, buys, accepted, amounts, import_kwh, export_kwh = core[:8]
+    bought, sold = core[8], core[9]
     tr = result.trades
     trade_q = [Decimal("0.000")] * len(tr)
     sellers, buyers = tr.seller.tolist(), tr.buyer.tolist()
@@ -184,10 +277,6 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
         (q for t, q in enumerate(trade_q) if buyers[t] != GRID and sellers[t] != GRID),
         Decimal("0.000"),
     )
-    bought: dict[int, Decimal] = defaultdict(Decimal)
-    sold: dict[int, Decimal] = defaultdict(Decimal)
-    for k in range(n_orders):
-        (bought if buys[k] else sold)[nodes[k]] += accepted[k]
     timings = result.timings
     run = {
         "input_hash": input_hash(problem) if audited else "",
@@ -201,7 +290,7 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
         "congestion_rent_pln": (
             Decimal(repr(round(result.congestion_rent, 2))) if ok else Decimal("0.00")
         ),
-        "matched_kwh": sum((accepted[k] for k in range(n_orders) if buys[k]), Decimal("0.000")),
+        "matched_kwh": sum(compress(accepted, buys), Decimal("0.000")),
         "local_kwh": local,
         "import_kwh": sum(import_kwh, Decimal("0.000")),
         "export_kwh": sum(export_kwh, Decimal("0.000")),
@@ -223,8 +312,8 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
                 "price": node_price[n],
                 "price_low": _bound(lows[n]),
                 "price_high": _bound(highs[n]),
-                "bought_kwh": bought[n],
-                "sold_kwh": sold[n],
+                "bought_kwh": bought.get(n, _NO_KWH),
+                "sold_kwh": sold.get(n, _NO_KWH),
             }
             for n in range(len(inp.node_ids))
         ]
@@ -232,12 +321,12 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
         congested = result.line_congested.tolist()
         line_rows = [
             {
-                "line_id": inp.line_ids[m],
-                "flow_kwh": _energy(flows[m]),
-                "limit_kwh": _energy(limits[m]),
-                "congested": bool(congested[m]),
+                "line_id": line_id,
+                "flow_kwh": _energy_nonzero(flow) if flow else _written(flow, ENERGY),
+                "limit_kwh": _energy_nonzero(limit) if limit else _written(limit, ENERGY),
+                "congested": bool(c),
             }
-            for m in range(len(inp.line_ids))
+            for line_id, flow, limit, c in zip(inp.line_ids, flows, limits, congested, strict=True)
         ]
         grid_rows = [
             {
@@ -265,15 +354,18 @@ def convert(inp: ProblemInput, result: ClearingResult, *, audited: bool = True) 
             for t in range(len(tr))
             if trade_q[t] > 0
         ]
+    # (`_status_of` written out: unfilled at ≤ 0, filled at ≥ the quantity, else partly)
     order_rows: list[dict[str, Any]] = [
         {
-            "id": inp.order_ids[k],
-            "accepted_kwh": accepted[k],
-            "clearing_price": node_price[nodes[k]],
-            "amount_pln": amounts[k],
-            "status": _status_of(accepted[k], quantity[k]),
+            "id": order_id,
+            "accepted_kwh": a,
+            "clearing_price": node_price[n],
+            "amount_pln": amount,
+            "status": _UNFILLED if a <= _ZERO_KWH else _FILLED if a >= q else _PARTLY,
         }
-        for k in range(n_orders)
+        for order_id, a, n, amount, q in zip(
+            inp.order_ids[:n_orders], accepted, nodes, amounts, quantity, strict=True
+        )
     ]
     order_rows += [
         {
@@ -331,14 +423,23 @@ async def _executemany_columns(
     names = compiled.positiontup
     assert names is not None, "a positional paramstyle (SQLite, asyncpg)"
     processors = [_bind_rule(compiled.binds[name].type, dialect) for name in names]
+    # column by column (`_bind_column`: each distinct value processed once), then into rows
+    bound = [
+        columns[n] if p is None else _bind_column(p, columns[n])
+        for n, p in zip(names, processors, strict=True)
+    ]
     for k in range(0, count, CHUNK):
-        # column by column (`map` of one function over a column), then into rows
-        part = []
-        for n, p in zip(names, processors, strict=True):
-            column = columns[n][k : k + CHUNK]
-            part.append(column if p is None else list(map(p, column)))
-        params = list(zip(*part, strict=True))
+        params = list(zip(*(column[k : k + CHUNK] for column in bound), strict=True))
         await connection.exec_driver_sql(compiled.string, params)
+
+
+def _bind_column(rule: Callable[[Any], Any], values: Sequence[Any]) -> list[Any]:
+    """`list(map(rule, values))`; by the rule's `column` where it has one (`_dec_rule`, a
+    timestamp's): each distinct value processed once, the column mapped through the table
+    (a C call per value, not a Python one: a day's order outcomes repeat a few hundred
+    values over their rows)."""
+    whole = getattr(rule, "column", None)
+    return list(map(rule, values)) if whole is None else cast(list[Any], whole(values))
 
 
 def _bind_rule(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
@@ -359,6 +460,12 @@ def _bind_rule(column_type: Any, dialect: Any) -> Callable[[Any], Any] | None:
             out = seen[value] = processor(value)
         return out
 
+    def column(values: Sequence[Any]) -> list[Any]:
+        """`when` of each value (equal values: one processed text, as `seen` gives)."""
+        table = {v: when(v) for v in set(values)}
+        return list(map(table.__getitem__, values))
+
+    when.column = column  # type: ignore[attr-defined]
     return when
 
 
@@ -387,6 +494,20 @@ def _dec_rule(column_type: Dec, dialect: Any) -> Callable[[Any], Any]:
             return out
         return general(value)  # None, a float, an int, a Decimal subclass
 
+    def column(values: Sequence[Any]) -> list[Any]:
+        """`rule` of each value, each distinct one converted once: where every value is a
+        `Decimal` and the zeros among them (equal keys whatever their sign) have one sign
+        (equal non-zero values convert alike, as `seen` assumes); else value by value."""
+        distinct = set(values)
+        if any(v.__class__ is not decimal for v in distinct) or (
+            # the zeros' signs (`filter` and `map` of C functions: no Python step per value)
+            not all(distinct) and len(set(map(_is_signed, filter(not_, values)))) > 1
+        ):
+            return list(map(rule, values))
+        table = {v: float(v.quantize(quantum)) if sqlite else v.quantize(quantum) for v in distinct}
+        return list(map(table.__getitem__, values))
+
+    rule.column = column  # type: ignore[attr-defined]
     return rule
 
 
@@ -440,12 +561,18 @@ async def store_results(
         (GridExchange, "grid_rows"),
         (Trade, "trade_rows"),
     ):
-        rows = [
-            row | {"run_id": run_id}
+        # the rows' columns and their run's id (no merged dict per row)
+        parts = [
+            (run_id, getattr(converted, attr))
             for run_id, (_i, converted) in zip(run_ids, cleared, strict=True)
-            for row in getattr(converted, attr)
         ]
-        await _executemany(session, insert(_table(model)), rows)
+        rows = [row for _r, part in parts for row in part]
+        if rows:
+            columns: dict[str, Sequence[Any]] = {
+                n: list(map(itemgetter(n), rows)) for n in rows[0] if n != "run_id"
+            }
+            columns["run_id"] = [run_id for run_id, part in parts for _row in part]
+            await _executemany_columns(session, insert(_table(model)), columns)
     orders = _table(Order)
     outcome = (
         update(orders)

@@ -17,8 +17,9 @@ For each local day of the range, in one transaction:
 5. synthetic meter data: each point's load and PV from its profile (`metering.profiles`, the
    same profiles the standing orders forecast from) times (1 + a seeded normal forecast
    error); storage points meter what they traded (intraday and day-ahead);
-6. each interval is settled by `settlement.settle_interval` against that meter data, and
-   each hour matched under the law by `statutory.hourly.match_hour`;
+6. each interval is settled against that meter data (`settlement.settle_totals`: each
+   line's total of `settlement.settle_interval`, all the figures read), and each hour
+   matched under the law by `statutory.hourly.match_hour`;
 7. commit. Per-interval objects are dropped at the end of the day: memory holds the points,
    one day's orders and a small summary per hour.
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import os
 import random
 import time
@@ -71,7 +73,7 @@ from market.metering.profiles import (
 )
 from market.network.models import GridConnection, Line, MeteringPoint, Node, Technology
 from market.reports.day_ahead_only import NoIntradayPrice
-from market.settlement.settle import GridFlow, IntervalInput, Position, settle_interval
+from market.settlement.settle import GridFlow, IntervalInput, Position, settle_totals
 from market.statutory.figures import Capacity, Granularity, Period, Sums, conditions, roll_up
 from market.statutory.hourly import PLN4, ZERO, DataSource, HourResult, PointHour, match_hour
 from market.statutory.inputs import load_points
@@ -115,6 +117,7 @@ _POINT_DAYS_PER_PROCESS = 20_000
 #: `_POINT_DAYS_PER_PROCESS`: the jobs shrink towards the end of the range (`_job_sizes`).
 _LEAST_JOB_DAYS = 2
 _ZERO_KWH = Decimal("0.000")
+_new_tuple = tuple.__new__
 #: `money.energy(x)` of a float is `Decimal(repr(x)).quantize(ENERGY, ROUND_HALF_EVEN)`
 _decimal, _WH, _HALF_EVEN = Decimal, ENERGY, ROUND_HALF_EVEN
 
@@ -347,6 +350,40 @@ def _skip_gauss(rng: random.Random, draws: int) -> None:
         rng.getrandbits(128 * min(step, pairs - k))
     if odd:
         rng.gauss(0.0, 1.0)
+
+
+_TWOPI, _log, _sqrt, _cos, _sin = 2.0 * math.pi, math.log, math.sqrt, math.cos, math.sin
+
+
+def _gauss_draws(rng: random.Random, count: int) -> list[float]:
+    """`[rng.gauss(0.0, 1.0) for _ in range(count)]` without a Python call per draw: the same
+    floats, operation by operation as CPython's `Random.gauss` (a pair of draws from two
+    `random()`, the pair's second kept in `gauss_next` for the next call), and the generator
+    left in the same state (`tests/simulation/test_hot_loop.py` holds it to `gauss`)."""
+    out: list[float] = []
+    if count <= 0:
+        return out
+    append, random_ = out.append, rng.random
+    z = rng.gauss_next  # type: ignore[attr-defined]
+    rng.gauss_next = None  # type: ignore[attr-defined]
+    if z is not None:
+        append(0.0 + z * 1.0)
+        count -= 1
+    pairs, odd = divmod(count, 2)
+    for _ in range(pairs):
+        x2pi = random_() * _TWOPI
+        g2rad = _sqrt(-2.0 * _log(1.0 - random_()))
+        z = _cos(x2pi) * g2rad
+        append(0.0 + z * 1.0)
+        z = _sin(x2pi) * g2rad
+        append(0.0 + z * 1.0)
+    if odd:
+        x2pi = random_() * _TWOPI
+        g2rad = _sqrt(-2.0 * _log(1.0 - random_()))
+        z = _cos(x2pi) * g2rad
+        append(0.0 + z * 1.0)
+        rng.gauss_next = _sin(x2pi) * g2rad  # type: ignore[attr-defined]
+    return out
 
 
 def _give_back_freed_memory() -> None:
@@ -683,6 +720,27 @@ class Simulation:
             figures_of_kind.points += 1
             figures_of_kind.members.add(member_of[p.id])
         figures_of = [kinds[p.kind] for p in points]  # each point's kind's, in points' order
+        # what the meter loop reads of each point, in points' order (no attribute look-ups
+        # per point-interval), and the forecast-error draws an interval takes: two per point
+        # that is not a storage unit (none for σ = 0), load then PV, in points' order
+        # (and its steady other generation, and whether it has PV: `pv_kwh_at` is 0.0
+        # without; both pure functions of the point and the interval's length)
+        point_rows = [
+            (
+                p.id,
+                p.ppe,
+                p.node,
+                p.storage,
+                p.profile,
+                f,
+                p.profile.pv_kwp > 0,
+                other_kwh(p.profile, cluster.interval_minutes),
+            )
+            for p, f in zip(points, figures_of, strict=True)
+        ]
+        draws_per_interval = sum(not p.storage for p in points) * (
+            (1 if self.load_error else 0) + (1 if self.pv_error else 0)
+        )
         totals = self.totals = Totals()
         hours: list[HourResult] = []
         #: (year, month) → kind → discount base (consumption × (distribution + quality)).
@@ -779,7 +837,10 @@ class Simulation:
                     )
             tick = self._phase("store", tick)
             readings: list[dict[str, Any]] = []
-            load_error, pv_error, gauss = self.load_error, self.pv_error, rng.gauss
+            load_error, pv_error = self.load_error, self.pv_error
+            # each point's `load_kwh_at` by what it reads of the clock (the profiles are
+            # hourly: an hour's quarters share it), in points' order
+            loads_at: dict[tuple[Any, ...], list[float]] = {}
             hour_points: dict[datetime, dict[int, list[Decimal]]] = defaultdict(dict)
             # (hour, point) → [value at the 15-minute RCE, kWh so valued]: only for intervals
             # with an imported 15-minute RCE from `QUARTER_HOUR_RCE_FROM` (net-billing)
@@ -796,48 +857,64 @@ class Simulation:
                 when = clock(at, minutes, tz)  # the profiles' view of the interval, once
                 rce_q = prices.quarter_price(at, interval.local_day) if prices.quarters else None
                 firm_here = firm_by_interval.get(interval.id)
-                for p in points:
-                    of_point = matched.get(p.id)
+                # the interval's forecast errors, drawn at once (the same draws, in the same
+                # order, as a `gauss(0.0, 1.0)` per point and error)
+                draws = iter(_gauss_draws(rng, draws_per_interval))
+                local = when.local
+                load_key = (when.weekend, local.month, local.hour, when.season, when.minutes)
+                loads = loads_at.get(load_key)
+                if loads is None:
+                    loads = loads_at[load_key] = [load_kwh_at(p.profile, when) for p in points]
+                for (pid, ppe, node, storage, profile, kind_figures, has_pv, other), load in zip(
+                    point_rows, loads, strict=True
+                ):
+                    of_point = matched.get(pid)
                     m = of_point.get(k) if of_point else None
                     mi, me = (m[0], m[1]) if m else (ZERO, ZERO)
-                    fi, fe, fa = firm_here.get(p.id, _NO_FIRM) if firm_here else _NO_FIRM
+                    fi, fe, fa = firm_here.get(pid, _NO_FIRM) if firm_here else _NO_FIRM
                     if fa:
-                        kinds[p.kind].market_pln += fa  # settled in the day-ahead auction
-                    if p.storage:
+                        kind_figures.market_pln += fa  # settled in the day-ahead auction
+                    if storage:
                         imp, exp = mi + fi, me + fe
                     else:
                         # the forecast errors' factor max(0, 1 + σ·N(0, 1)) written out (two
-                        # draws per point-interval; none for σ = 0, where x · 1.0 is x)
-                        load = load_kwh_at(p.profile, when)
+                        # draws per point-interval; none for σ = 0, where x · 1.0 is x):
+                        # `max(0.0, x)` is x when x > 0.0, else 0.0
                         if load_error:
-                            load *= max(0.0, 1.0 + load_error * gauss(0.0, 1.0))
-                        gen = pv_kwh_at(p.profile, when, profile_seed)
+                            factor = 1.0 + load_error * next(draws)
+                            load *= factor if factor > 0.0 else 0.0
+                        gen = pv_kwh_at(profile, when, profile_seed) if has_pv else 0.0
                         if pv_error:
-                            gen *= max(0.0, 1.0 + pv_error * gauss(0.0, 1.0))
-                        gen += other_kwh(p.profile, minutes)
+                            factor = 1.0 + pv_error * next(draws)
+                            gen *= factor if factor > 0.0 else 0.0
+                        gen += other
                         # `money.energy` written out (a hot loop: ~1,000,000 a day at 5,000
                         # points); energy(0.0) is 0.000: no rounding for points without output
                         net = (
                             _decimal(repr(gen)).quantize(_WH, _HALF_EVEN) if gen else _ZERO_KWH
                         ) - _decimal(repr(load)).quantize(_WH, _HALF_EVEN)
-                        imp, exp = max(-net, ZERO), max(net, ZERO)
+                        # max(-net, ZERO), max(net, ZERO): the first unless ZERO is greater
+                        neg = -net
+                        imp = ZERO if neg < ZERO else neg
+                        exp = ZERO if net < ZERO else net
                     net_cluster += imp - exp
-                    positions.append(Position(p.ppe, p.node, mi, me, imp, exp, fi, fe))
-                    cell = in_hour.get(p.id)
+                    # `Position(...)` without its Python-level `__new__` (the same tuple)
+                    positions.append(_new_tuple(Position, (ppe, node, mi, me, imp, exp, fi, fe)))
+                    cell = in_hour.get(pid)
                     if cell is None:
-                        in_hour[p.id] = [imp, exp]
+                        in_hour[pid] = [imp, exp]
                     else:
                         cell[0] += imp
                         cell[1] += exp
                     if rce_q is not None and exp:
-                        q = quarter_fed.setdefault((at.replace(minute=0), p.id), [ZERO, ZERO])
+                        q = quarter_fed.setdefault((at.replace(minute=0), pid), [ZERO, ZERO])
                         q[0] += exp * rce_q
                         q[1] += exp
                     if import_id is not None:
                         readings.append(
                             {
                                 "start_utc": at,
-                                "metering_point_id": p.id,
+                                "metering_point_id": pid,
                                 "import_kwh": imp,
                                 "export_kwh": exp,
                                 "quality": "estimated",
@@ -859,7 +936,9 @@ class Simulation:
                     interval_grid: Sequence[GridFlow] = ()
                 else:
                     interval_prices, interval_grid = node_prices[k], grids[k]
-                settled = settle_interval(
+                # each line's `total_pln` of `settle_interval` (`settle_totals`: no more of
+                # the settlement is read), its matched energy the position's
+                settled = settle_totals(
                     IntervalInput(
                         at,
                         interval_prices,
@@ -869,10 +948,10 @@ class Simulation:
                         export_price,
                     )
                 )
-                for f, line in zip(figures_of, settled.lines, strict=True):
-                    f.market_pln += line.total_pln
-                    f.bought_local_kwh += line.matched_import_kwh
-                    f.sold_local_kwh += line.matched_export_kwh
+                for fk, total, pos in zip(figures_of, settled, positions, strict=True):
+                    fk.market_pln += total
+                    fk.bought_local_kwh += pos[2]  # matched_import_kwh
+                    fk.sold_local_kwh += pos[3]  # matched_export_kwh
             grid_rates: dict[tuple[date, str | None], Decimal] = {}
             for hour, cells in sorted(hour_points.items()):
                 local_day = hour.astimezone(zone).date()

@@ -108,6 +108,7 @@ def allocate(total_kwh: Decimal, consumption: Sequence[tuple[int, Decimal]]) -> 
 _EXEMPT_FEES = (Fee.OZE, Fee.COGENERATION, Fee.CERTIFICATE)
 #: Fees whose rate a cluster must set for the figures to be complete (certificate: optional).
 _REQUIRED = (Fee.OZE, Fee.COGENERATION, Fee.QUALITY, Fee.DISTRIBUTION_VARIABLE)
+_GRID_FEES = (Fee.DISTRIBUTION_VARIABLE, Fee.QUALITY)
 
 
 def _rate_sum(
@@ -143,14 +144,20 @@ def match_hour(
     missing: set[str] = set()
     allocations = []
     avoided = base = ZERO
+    # (fee rate, grid rate) per tariff group: the same for every point of a group in the
+    # hour (and what a group misses is added to `missing` once, as often as it would be)
+    group_rates: dict[str, tuple[Decimal, Decimal]] = {}
     for (pid, p), share in zip(consumers, shares, strict=True):
-        fees = [Fee(x) for x in exemption.fees] if exemption is not None else list(_EXEMPT_FEES)
-        fee_rate = _rate_sum(rates, fees, local_day, p.tariff_group, missing)
+        both = group_rates.get(p.tariff_group)
+        if both is None:
+            fees = [Fee(x) for x in exemption.fees] if exemption is not None else list(_EXEMPT_FEES)
+            both = group_rates[p.tariff_group] = (
+                _rate_sum(rates, fees, local_day, p.tariff_group, missing),
+                _rate_sum(rates, _GRID_FEES, local_day, p.tariff_group, missing),
+            )
+        fee_rate, grid_rate = both
         amount = (share * fee_rate).quantize(PLN4, rounding=ROUND_HALF_UP)
         avoided += amount
-        grid_rate = _rate_sum(
-            rates, (Fee.DISTRIBUTION_VARIABLE, Fee.QUALITY), local_day, p.tariff_group, missing
-        )
         base += (p.import_kwh * grid_rate).quantize(PLN4, rounding=ROUND_HALF_UP)
         allocations.append(Allocation(pid, p.import_kwh, share, amount))
     return HourResult(

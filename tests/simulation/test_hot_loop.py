@@ -88,3 +88,27 @@ def test_skipping_in_several_calls_is_skipping_at_once(monkeypatch: pytest.Monke
         drawn.gauss(0.0, 1.0)
     engine._skip_gauss(skipped, 101)
     assert [skipped.gauss(0.0, 1.0) for _ in range(3)] == [drawn.gauss(0.0, 1.0) for _ in range(3)]
+
+
+@given(
+    st.integers(min_value=0, max_value=7),
+    st.lists(st.integers(min_value=0, max_value=300), max_size=6),
+    st.integers(min_value=0, max_value=2**32),
+)
+def test_drawing_at_once_is_drawing_one_by_one(before: int, counts: list[int], seed: int) -> None:
+    """`_gauss_draws` gives the floats `gauss(0.0, 1.0)` gives, bit for bit, and leaves the
+    generator where the calls leave it (a pending second of a pair included), whatever was
+    drawn before (an odd number: the first comes from `gauss_next`)."""
+    import random
+    import struct
+
+    one, many = random.Random(seed), random.Random(seed)
+    for _ in range(before):
+        one.gauss(0.0, 1.0)
+        many.gauss(0.0, 1.0)
+    for count in counts:
+        expected = [one.gauss(0.0, 1.0) for _ in range(count)]
+        got = engine._gauss_draws(many, count)
+        assert [struct.pack("<d", x) for x in got] == [struct.pack("<d", x) for x in expected]
+        assert many.gauss_next == one.gauss_next  # type: ignore[attr-defined]
+    assert [many.gauss(0.0, 1.0) for _ in range(3)] == [one.gauss(0.0, 1.0) for _ in range(3)]
