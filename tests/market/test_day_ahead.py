@@ -512,6 +512,26 @@ async def test_reclear_stores_the_next_version(
     assert list(versions) == [1, 2] and groups == 1
 
 
+def _tomorrow() -> str:
+    """The next local day: the seed's daily storage and block orders hold from the day it
+    runs (by the real clock), so a fixed date turns into a day before them once past."""
+    from datetime import datetime
+
+    return (datetime.now(ZoneInfo(TZ)).date() + timedelta(days=1)).isoformat()
+
+
+def _quarters(day: str) -> int:
+    """A local day's quarter-hours: 92, 96 or 100 (DST)."""
+    from datetime import UTC, datetime
+
+    first = date.fromisoformat(day)
+    start, end = (
+        datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(TZ)).astimezone(UTC)
+        for d in (first, first + timedelta(days=1))
+    )
+    return int((end - start).total_seconds()) // 900
+
+
 def _cli(*argv: str) -> int:
     from web.cli import main
 
@@ -523,7 +543,7 @@ async def test_cli_clears_a_freshly_seeded_day_once(
 ) -> None:
     assert await anyio.to_thread.run_sync(_cli, "seed", "--demo", "--database-url", db.url) == 0
     capsys.readouterr()
-    day = "2026-12-01"
+    day = _tomorrow()
     assert (
         await anyio.to_thread.run_sync(_cli, "day-ahead", "clear", day, "--database-url", db.url)
         == 0
@@ -531,7 +551,7 @@ async def test_cli_clears_a_freshly_seeded_day_once(
     out = capsys.readouterr().out
     assert "optimal (version 1)" in out and "1 storage unit(s)" in out
     doc = fake_core[-1]
-    assert len(doc["intervals"]) == 96 and doc["storage"] and doc["blocks"]
+    assert len(doc["intervals"]) == _quarters(day) and doc["storage"] and doc["blocks"]
     assert len(doc["orders"]) > 96  # the large points' forecasts, placed day-ahead
     assert (
         await anyio.to_thread.run_sync(_cli, "day-ahead", "clear", day, "--database-url", db.url)
@@ -554,7 +574,7 @@ async def test_demo_battery_charges_on_cheap_noon_and_discharges_in_the_evening(
     """The real core on the Staszów demo: the battery's day-ahead schedule buys cheap (noon
     PV) and sells dear (evening), and the stored positions add up."""
     assert await anyio.to_thread.run_sync(_cli, "seed", "--demo", "--database-url", db.url) == 0
-    day = "2026-12-01"
+    day = _tomorrow()
     assert (
         await anyio.to_thread.run_sync(_cli, "day-ahead", "clear", day, "--database-url", db.url)
         == 0
@@ -576,7 +596,7 @@ async def test_demo_battery_charges_on_cheap_noon_and_discharges_in_the_evening(
             )
         ).all()  # fmt: skip
         groups = (await s.scalars(select(BlockOrder.accepted_ratio))).all()
-    assert len(rows) == 96
+    assert len(rows) == _quarters(day)
     charged = sum(r[1] for r in rows)
     discharged = sum(r[2] for r in rows)
     assert charged > 100 and discharged > 100
