@@ -80,14 +80,17 @@ async def _day_ahead_usage(
         return usage
     per_hour = {i.id: Decimal(60) / Decimal(i.minutes) for i in intervals}
     ids = list(usage)
-    flows = await session.execute(
+    # Core statements on the session's connection: the same rows without the ORM's
+    # per-row loading (the session does not autoflush; these read columns, not entities)
+    connection = await session.connection()
+    flows = await connection.execute(
         select(DayAheadFlow.interval_id, DayAheadFlow.line_id, DayAheadFlow.flow_kwh).where(
             DayAheadFlow.run_id.in_(run_ids), DayAheadFlow.interval_id.in_(ids)
         )
     )
     for interval_id, line, kwh in flows.all():
         usage[interval_id][0][line] = abs(kwh) * per_hour[interval_id]
-    grid = await session.execute(
+    grid = await connection.execute(
         select(
             DayAheadGrid.interval_id,
             DayAheadGrid.node_id,
@@ -135,7 +138,10 @@ async def build_problems(
         if g.node_id in node_code
     ]
     by_interval: dict[int, list[Any]] = {i.id: [] for i in intervals}
-    rows = await session.execute(
+    # a Core statement on the session's connection: the same rows, without the ORM's
+    # per-row loading (≈ 1 µs less a row: ~7,200 rows a simulated day at 75 points)
+    connection = await session.connection()
+    rows = await connection.execute(
         select(
             Order.interval_id,
             Order.id,
