@@ -24,13 +24,16 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from matching.labelling import Labelling
-    from matching.problem import ClearingProblem
+    from matching.problem import ClearingProblem, Network
     from matching.result import ClearingResult
     from matching.trades import Placement
 
     Entry = tuple[Labelling, ClearingResult, Placement | None]
 
 Key = tuple[object, ...]
+#: Networks whose `repr` is held at most (a day's batch uses a few dozen: its lines'
+#: day-ahead headroom by hour).
+_NETWORK_REPRS = 256
 
 
 @dataclass(eq=False)
@@ -45,6 +48,10 @@ class Memo:
     #: key → (orders, entry), oldest first
     _entries: dict[Key, tuple[int, Entry]] = field(default_factory=dict, repr=False)
     _held: int = field(default=0, repr=False)
+    #: id → (network, its `repr`): a batch's problems share their network object
+    #: (`market.clearing.input.build_problems`), written out once; the network is held,
+    #: so its id is not reused while it is here.
+    _network_reprs: dict[int, tuple[Network, str]] = field(default_factory=dict, repr=False)
 
     def key(self, problem: ClearingProblem) -> Key | None:
         """The problem's content (None: not memoised)."""
@@ -53,7 +60,7 @@ class Memo:
             return None
         return (
             problem.interval.minutes,
-            repr(problem.network),
+            self._network_repr(problem.network),
             len(book),
             book.node.dtype.str,
             book.node.tobytes(),
@@ -61,6 +68,17 @@ class Memo:
             book.quantity_kwh.tobytes(),
             book.price.tobytes(),
         )
+
+    def _network_repr(self, network: Network) -> str:
+        """`repr(network)`, once per network object (the same text: it is frozen)."""
+        held = self._network_reprs.get(id(network))
+        if held is not None and held[0] is network:
+            return held[1]
+        text = repr(network)
+        if len(self._network_reprs) >= _NETWORK_REPRS:
+            self._network_reprs.clear()
+        self._network_reprs[id(network)] = (network, text)
+        return text
 
     def get(self, key: Key) -> Entry | None:
         held = self._entries.get(key)

@@ -180,8 +180,11 @@ class ClearingProblem:
         validate(problem)
         return problem
 
-    def validated(self) -> ClearingProblem:
-        validate(self)
+    def validated(self, *, network_checked: bool = False) -> ClearingProblem:
+        """`validate` and return the problem; `network_checked`: its network (the same
+        object) already passed `validate` with another problem, so only the rest is checked
+        (a batch of intervals sharing one network checks it once)."""
+        validate(self, network_checked=network_checked)
         return self
 
 
@@ -194,11 +197,18 @@ def _finite(value: float, path: str, *, positive: bool = False, nonneg: bool = F
         raise ProblemError(path, f"must be 0 or more (got {value})")
 
 
-def validate(problem: ClearingProblem) -> None:
-    """Check the problem; raise `ProblemError` naming the first bad field."""
+def validate(problem: ClearingProblem, *, network_checked: bool = False) -> None:
+    """Check the problem; raise `ProblemError` naming the first bad field (the network's
+    checks left out with `network_checked`: see `ClearingProblem.validated`)."""
     net = problem.network
     if problem.interval.minutes <= 0:
         raise ProblemError("interval.minutes", "must be a positive number of minutes (15 or 60)")
+    if not network_checked:
+        _validate_network(net)
+    _validate_orders(problem)
+
+
+def _validate_network(net: Network) -> None:
     if not net.nodes:
         raise ProblemError("network.nodes", "at least one node is needed")
     seen: set[str] = set()
@@ -242,6 +252,10 @@ def validate(problem: ClearingProblem) -> None:
         _finite(g.export_price, f"{p}.export_price")
         _finite(g.import_limit_kw, f"{p}.import_limit_kw", nonneg=True)
         _finite(g.export_limit_kw, f"{p}.export_limit_kw", nonneg=True)
+
+
+def _validate_orders(problem: ClearingProblem) -> None:
+    net = problem.network
     book = problem.orders
     if len(set(book.ids)) != len(book.ids):
         dup_seen: set[str] = set()

@@ -80,14 +80,17 @@ async def _day_ahead_usage(
         return usage
     per_hour = {i.id: Decimal(60) / Decimal(i.minutes) for i in intervals}
     ids = list(usage)
-    flows = await session.execute(
+    # Core statements on the session's connection: the same rows without the ORM's
+    # per-row loading (the session does not autoflush; these read columns, not entities)
+    connection = await session.connection()
+    flows = await connection.execute(
         select(DayAheadFlow.interval_id, DayAheadFlow.line_id, DayAheadFlow.flow_kwh).where(
             DayAheadFlow.run_id.in_(run_ids), DayAheadFlow.interval_id.in_(ids)
         )
     )
     for interval_id, line, kwh in flows.all():
         usage[interval_id][0][line] = abs(kwh) * per_hour[interval_id]
-    grid = await session.execute(
+    grid = await connection.execute(
         select(
             DayAheadGrid.interval_id,
             DayAheadGrid.node_id,
@@ -135,7 +138,10 @@ async def build_problems(
         if g.node_id in node_code
     ]
     by_interval: dict[int, list[Any]] = {i.id: [] for i in intervals}
-    rows = await session.execute(
+    # a Core statement on the session's connection: the same rows, without the ORM's
+    # per-row loading (≈ 1 µs less a row: ~7,200 rows a simulated day at 75 points)
+    connection = await session.connection()
+    rows = await connection.execute(
         select(
             Order.interval_id,
             Order.id,
@@ -204,6 +210,22 @@ async def build_problems(
             )
         return line
 
+    conns_left: dict[tuple[int, tuple[Decimal, Decimal]], GridConn] = {}
+
+    def conn_left(k: int, used: tuple[Decimal, Decimal]) -> GridConn:
+        conn = conns_left.get((k, used))
+        if conn is None:
+            full, g = full_conns[k], conns[k]
+            conn = conns_left[(k, used)] = GridConn(
+                full.node,
+                full.import_price,
+                full.export_price,
+                _headroom(g.import_limit_kw, used[0]),
+                _headroom(g.export_limit_kw, used[1]),
+            )
+        return conn
+
+    networks: dict[tuple[int, ...], ProblemNetwork] = {}
     built = []
     for interval in intervals:
         used_lines, used_grid = usage[interval.id]
@@ -221,29 +243,31 @@ async def build_problems(
         ids = tuple(map(str, order_id_col))
         node = list(map(node_index.__getitem__, node_id_col))
         is_buy = list(map(_IS_BUY.__getitem__, sides))
-        network = ProblemNetwork(
-            nodes=nodes_t,
-            lines=tuple(
+        lines_now = (
+            tuple(
                 full if lid not in used_lines else line_left(k, used_lines[lid])
                 for k, (lid, full) in enumerate(zip(line_ids, full_lines, strict=True))
             )
             if used_lines
-            else full_lines,
-            grid_connections=tuple(
-                full
-                if g.node_id not in used_grid
-                else GridConn(
-                    full.node,
-                    full.import_price,
-                    full.export_price,
-                    _headroom(g.import_limit_kw, used_grid[g.node_id][0]),
-                    _headroom(g.export_limit_kw, used_grid[g.node_id][1]),
-                )
-                for g, full in zip(conns, full_conns, strict=True)
+            else full_lines
+        )
+        conns_now = (
+            tuple(
+                full if g.node_id not in used_grid else conn_left(k, used_grid[g.node_id])
+                for k, (g, full) in enumerate(zip(conns, full_conns, strict=True))
             )
             if used_grid
-            else full_conns,
+            else full_conns
         )
+        # one network object per distinct headroom in the batch (its lines and connections
+        # are the same objects then): checked once, and written out once by the memo's key
+        network_key = (*map(id, lines_now), *map(id, conns_now))
+        network = networks.get(network_key)
+        network_checked = network is not None
+        if network is None:
+            network = networks[network_key] = ProblemNetwork(
+                nodes=nodes_t, lines=lines_now, grid_connections=conns_now
+            )
         problem = ClearingProblem(
             ProblemInterval(interval.start_utc, interval.minutes),
             network,
@@ -255,7 +279,7 @@ async def build_problems(
                 np.array(quantities, dtype=np.float64),
                 np.array(prices, dtype=np.float64),
             ),
-        ).validated()
+        ).validated(network_checked=network_checked)
         built.append(
             ProblemInput(
                 problem=problem,
