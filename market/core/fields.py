@@ -9,6 +9,7 @@ same way and give the same message for it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from decimal import Decimal
 from enum import Enum
 from typing import TypeVar
@@ -32,6 +33,25 @@ class Unset(Enum):
 
 
 UNSET = Unset.UNSET
+
+
+#: The years a validity date may fall in: year 1 or 9999 was stored (on PostgreSQL a date
+#: beyond its range became ±infinity and a page showed "01.01.1"); no rule, rate or order of
+#: a cluster reaches outside these.
+EARLIEST_YEAR = 2000
+LATEST_YEAR = 2100
+
+
+def in_years(value: date, field: str) -> date:
+    """`value` when its year is within EARLIEST_YEAR…LATEST_YEAR; else 422 naming `field`."""
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValidationFailed(
+            field,
+            "the year must be between %(low)s and %(high)s",
+            low=str(EARLIEST_YEAR),
+            high=str(LATEST_YEAR),
+        )
+    return value
 
 
 def given(fields: Fields, key: str) -> bool:
