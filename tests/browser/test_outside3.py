@@ -3,8 +3,6 @@ wraps on a 390-px phone on every page that shows it (finding 10 of the branch's 
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 import pytest
 
