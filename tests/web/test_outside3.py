@@ -345,3 +345,21 @@ async def test_statement_page_of_staff_asks_for_a_member(
     client.cookies.clear()
     sign_in(client, "alice")
     assert 'id="member-chooser"' not in client.get("/statement?month=2026-06").text
+
+
+# --- 8. a rate reads "per hour", not "a hour" ----------------------------------------------
+
+
+async def test_rate_limit_message_says_per_hour() -> None:
+    from types import SimpleNamespace
+
+    from litestar.exceptions import TooManyRequestsException
+
+    from web.ratelimit import MemoryCounters, RateLimit, enforce
+
+    services: Any = SimpleNamespace(rate_counters=MemoryCounters())
+    limit = RateLimit("signin_account", 1, "hour", lambda scope: "k")
+    await enforce(services, limit, "k")
+    with pytest.raises(TooManyRequestsException) as refused:
+        await enforce(services, limit, "k")
+    assert refused.value.detail == "too many requests: at most 1 per hour"
