@@ -12,7 +12,14 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from tests.support.world import ALICE_PPE, World, csrf_of, htmx_headers, sign_in, token_for
+from tests.support.world import (
+    ALICE_PPE,
+    World,
+    csrf_of,
+    htmx_headers,
+    sign_in,
+    token_for,
+)
 
 pytestmark = pytest.mark.anyio
 
