@@ -35,25 +35,6 @@ class Unset(Enum):
 UNSET = Unset.UNSET
 
 
-#: The years a validity date may fall in: year 1 or 9999 was stored (on PostgreSQL a date
-#: beyond its range became ±infinity and a page showed "01.01.1"); no rule, rate or order of
-#: a cluster reaches outside these.
-EARLIEST_YEAR = 2000
-LATEST_YEAR = 2100
-
-
-def in_years(value: date, field: str) -> date:
-    """`value` when its year is within EARLIEST_YEAR…LATEST_YEAR; else 422 naming `field`."""
-    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
-        raise ValidationFailed(
-            field,
-            "the year must be between %(low)s and %(high)s",
-            low=str(EARLIEST_YEAR),
-            high=str(LATEST_YEAR),
-        )
-    return value
-
-
 def given(fields: Fields, key: str) -> bool:
     """The field was sent (JSON null counts as not sent)."""
     return fields.get(key) is not None
@@ -159,6 +140,12 @@ def integer(raw: object, field: str, low: int, high: int) -> int:
 #: the arithmetic of local days and intervals (and mean a typing error anyway).
 FIRST_YEAR = 2000
 LAST_YEAR = 2099
+
+
+def in_years(value: date, field: str) -> date:
+    """`value`, when its year is within FIRST_YEAR…LAST_YEAR (`check_year`)."""
+    check_year(value.year, field)
+    return value
 
 
 def check_year(year: int, field: str) -> None:

@@ -98,6 +98,9 @@ async def test_missing_or_out_of_range_query_parameters_are_named(
         r = client.get(url)
         assert 400 <= r.status_code < 500, (url, r.status_code)
         assert f"parametru {name}" in r.text, (url, r.text[-800:])
+    for url in ("/results?day=9999-01-01", "/day-ahead?day=0001-01-01"):
+        r = client.get(url)
+        assert r.status_code == 422 and "rok musi być między 2000 a 2099" in r.text, url
 
 
 # --- 3. an unknown query parameter of the API is refused by name ---------------------------
@@ -277,7 +280,7 @@ async def test_fee_rate_dates_out_of_range_are_refused_in_polish(
     form |= {"valid_from": "0001-01-01", "valid_to": "", "note": ""}
     r = client.post("/coordinator/fee-rates", data=form, headers=htmx_headers(client))
     assert r.status_code == 422, r.text
-    assert "rok musi być między 2000 a 2100" in r.text
+    assert "rok musi być między 2000 a 2099" in r.text
     assert await _count(world, "fee_rates") == before
 
 
