@@ -373,3 +373,17 @@ async def test_rate_limit_message_says_per_hour() -> None:
     with pytest.raises(TooManyRequestsException) as refused:
         await enforce(services, limit, "k")
     assert refused.value.detail == "too many requests: at most 1 per hour"
+
+
+async def test_api_meter_upload_names_its_resolution_parameter(
+    world: World, client: TestClient[Litestar]
+) -> None:
+    dso = token_for(client, "dso") | {"Content-Type": "text/csv"}
+    csv = "ppe;interval_start;import_kwh;export_kwh;quality\n"
+    csv += f"{ALICE_PPE};2026-06-01 00:00;1;0;measured\n"
+    r = client.post("/api/v1/meter-data", content=csv.encode(), headers=dso)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "resolution"
+    assert "--resolution" not in r.text and "resolution=60" in r.text
+    r = client.post("/api/v1/meter-data?resolution=60", content=csv.encode(), headers=dso)
+    assert r.status_code == 200, r.text

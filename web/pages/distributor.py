@@ -63,6 +63,13 @@ UNDETECTED_RESOLUTION_WEB = N_(
 )
 
 
+#: The same for a program: the API's query parameter.
+UNDETECTED_RESOLUTION_API = (
+    "cannot tell 15- from 60-minute data from the first rows; add a resolution column "
+    "(PT15M or PT60M) or give the query parameter resolution=15 or resolution=60"
+)
+
+
 def _upload_resolution(raw: str) -> int | None:
     value = raw.strip()
     if not value:
@@ -251,13 +258,23 @@ async def api_meter_data(
     db: Db,
     actor: CurrentActor,
     skip_bad_rows: FromQuery[bool] = False,
+    resolution: FromQuery[str] = "",
 ) -> Response[dict[str, Any]]:
     """The CSV as the request body (`Content-Type: text/csv`). 200 with what was stored, or
-    422 listing the bad rows (line, field, message) when nothing was stored."""
+    422 listing the bad rows (line, field, message) when nothing was stored. `resolution`:
+    15 or 60 minutes a row, for a file without a resolution column whose first rows do not
+    tell."""
+    minutes = _upload_resolution(resolution)
     with _text(await _spool(request.stream())) as stream:
-        report = await import_meter_data(
-            db, actor, stream, filename="api.csv", skip_bad_rows=skip_bad_rows
-        )
+        try:
+            report = await import_meter_data(
+                db, actor, stream, filename="api.csv", skip_bad_rows=skip_bad_rows,
+                resolution_minutes=minutes,
+            )  # fmt: skip
+        except ValidationFailed as error:
+            if error.message_id != UNDETECTED_RESOLUTION:
+                raise
+            raise ValidationFailed("resolution", UNDETECTED_RESOLUTION_API) from None
     body = {
         "stored": report.stored,
         "rows": report.rows,
