@@ -32,7 +32,14 @@ from market.core.clock import Clock, clock_for_speed
 from market.core.settings import Settings, get_settings
 from market.db.engine import create_engine, session_factory
 from web.api.intake import OrderIntake
-from web.auth import ActorMiddleware, CredentialRelay, SessionConfig, TokenCache, client_address
+from web.auth import (
+    SESSION_COOKIE,
+    ActorMiddleware,
+    CredentialRelay,
+    SessionConfig,
+    TokenCache,
+    client_address,
+)
 from web.config import CSRF_COOKIE, AppServices, WebConfig, app_services
 from web.errors import EXCEPTION_HANDLERS
 from web.input_guard import input_guard
@@ -102,13 +109,17 @@ SECURITY_HEADERS = (
 
 async def security_headers(message: Message, scope: Scope) -> None:
     """`before_send` hook: the `SECURITY_HEADERS` on every HTTP response (unless a handler
-    set one) — the router's own 404 and 405 too, which no middleware sees."""
+    set one) — the router's own 404 and 405 too, which no middleware sees — and
+    `Cache-Control: no-store` outside /static/: pages and API answers carry personal data
+    (statements, orders, tokens), which no browser or proxy cache may keep."""
     if message["type"] != "http.response.start":
         return
     headers = MutableScopeHeaders.from_message(message)
     for name, value in SECURITY_HEADERS:
         if name.decode() not in headers:
             headers.add(name.decode(), value.decode())
+    if not str(scope.get("path", "")).startswith("/static/"):
+        headers["cache-control"] = "no-store"
 
 
 #: Swagger UI, vendored (web/static/README.md): /schema works without internet.
@@ -213,7 +224,7 @@ def create_app(
             await engine.dispose()
 
     session_config = SessionConfig(
-        key="klaster_session",
+        key=SESSION_COOKIE,
         secure=config.secure_cookies,
         httponly=True,
         samesite="lax",
@@ -278,7 +289,8 @@ def create_app(
                 "`Authorization: Bearer <token>` (POST /api/v1/auth/token). Errors are "
                 '`{"error", "field", "message", "message_id", "params"}`: `message_id` is the '
                 "English text with `%(name)s` placeholders, `params` its values. A field a body "
-                "does not take is refused (422 naming it), not ignored."
+                "does not take is refused (422 naming it), not ignored; so is a query parameter an "
+                "endpoint does not take. Responses carry `Cache-Control: no-store`."
             ),
             render_plugins=[OfflineSwaggerPlugin()],
         ),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import json
 import logging
@@ -102,6 +103,8 @@ class TokenCache:
         self.generation = 0
         #: Called with (member ids, token ids) on every invalidation (open WebSockets).
         self.watchers: set[Callable[[set[int], set[int]], None]] = set()
+        #: Called with the keys (`session_key`) of sessions signed out (open WebSockets).
+        self.session_watchers: set[Callable[[set[str]], None]] = set()
 
     def get(self, token: str) -> TokenGrant | None:
         item = self._tokens.get(token)
@@ -145,6 +148,18 @@ class TokenCache:
                 del self._tokens[key]
         for watcher in list(self.watchers):
             watcher(members, tokens)
+
+    def end_sessions(self, keys: Iterable[str]) -> None:
+        """Sessions signed out (in any process): their open sockets close."""
+        ended = set(keys)
+        for watcher in list(self.session_watchers):
+            watcher(ended)
+
+
+def session_key(session_id: str) -> str:
+    """What names a session on the channels: a digest, never the id (the id is the cookie, a
+    bearer secret, and the channels run through Redis)."""
+    return hashlib.sha256(session_id.encode()).hexdigest()[:32]
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -295,8 +310,15 @@ class CredentialRelay:
             except (ValueError, TypeError, AttributeError):
                 log.warning("malformed access event: %r", raw[:200])
                 continue
+            try:
+                sessions = [str(k) for k in event.get("sessions", ())]
+            except TypeError:
+                sessions = []
             # The cache is looked up through the services: tests may replace it.
-            self._services.token_cache.invalidate(members, tokens)
+            if members or tokens:
+                self._services.token_cache.invalidate(members, tokens)
+            if sessions:
+                self._services.token_cache.end_sessions(sessions)
 
 
 async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -321,6 +343,9 @@ def requires_role(*roles: str) -> Guard:
     guard.__name__ = f"requires_{'_or_'.join(roles)}"
     return guard
 
+
+#: The session cookie (its value is the server-side session's id).
+SESSION_COOKIE = "klaster_session"
 
 #: A session dict holding this key (True) gets a new session id when it is stored: the id a
 #: visitor had before signing in (which someone may have planted) dies with the old session.
@@ -374,9 +399,17 @@ def start_session(request: Request[Any, Any, Any], response: Response[Any], acto
 
 
 def end_session(request: Request[Any, Any, Any], response: Response[Any]) -> None:
-    """Sign out: the session is deleted and the CSRF cookie with it."""
+    """Sign out: the session is deleted and the CSRF cookie with it; the session's open
+    sockets close in every app process (announced on the `access` channel)."""
+    session_id = request.cookies.get(SESSION_COOKIE)
     request.clear_session()
     response.delete_cookie(CSRF_COOKIE, path="/")
+    if session_id and session_id != "null":
+        services = app_services(request.app)
+        key = session_key(session_id)
+        services.token_cache.end_sessions([key])
+        channel = services.web_config.channel_prefix + ACCESS_CHANNEL
+        services.channels_plugin.publish({"sessions": [key]}, channels=[channel])
 
 
 def client_address(scope: Scope, trusted_proxies: frozenset[str]) -> str:

@@ -6,6 +6,7 @@ error translated by its message id, its params formatted for the reader
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,7 @@ GENERIC = {
     404: N_("Nothing here: the page or record does not exist."),
     405: N_("This action is not allowed here."),
     409: N_("This conflicts with the current state; reload and try again."),
+    413: N_("The request is too large: send a smaller file or fewer rows at a time."),
     422: N_("Please correct the highlighted fields."),
     429: N_("Too many attempts. Wait a moment and try again."),
     500: N_("Something went wrong on our side. Please try again."),
@@ -139,29 +141,52 @@ def _http_error_response(request: Request[Any, Any, Any], exc: HTTPException) ->
         return Redirect(target)
     locale = connection_locale(request)
     if is_api(request):
-        field, message = "", str(exc.detail)
+        message = str(exc.detail)
         if isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra:
             first = exc.extra[0]
             if isinstance(first, dict):
-                field = str(first.get("key") or "")
                 message = str(first.get("message") or message)
-        return _json(status, field, message, type(exc).__name__)
+        return _json(status, _invalid_field(exc), message, type(exc).__name__)
     message = gettext(GENERIC.get(status, GENERIC[400]), locale)
     field = _invalid_field(exc)
     if field:  # a query parameter of a page that is not what it should be (`?page=x`)
         message = gettext(INVALID_FIELD, locale) % {"field": field}
     if isinstance(exc, PermissionDeniedException) and "CSRF" in str(exc.detail):
         message = gettext(CSRF_FAILED, locale)
+    form = request.scope.get("state", {}).get("form")
+    if is_htmx(request) and form is not None:
+        # a form refused past its parser (a 429 on sign-in, say): the form again, as typed,
+        # with the message in its error box — not a bare message in the form's place
+        template, context = form
+        return Template(
+            template, context={**context, "errors": {"__all__": message}}, status_code=status
+        )
     return _page(request, status, message)
 
 
+#: Litestar's and msgspec's words for a missing parameter or body field, and where a body's
+#: field is (`$.orders[0].side`): the field is named from them, not left as `data` or "".
+_MISSING = re.compile(r"Missing required \w+ parameter '([^']+)'|missing required field `([^`]+)`")
+_BODY_PATH = re.compile(r"- at `\$\.([\w.\[\]]+)`")
+
+
 def _invalid_field(exc: HTTPException) -> str:
-    """The parameter Litestar could not read (a `ValidationException`), or ""."""
-    if isinstance(exc, ValidationException) and isinstance(exc.extra, list) and exc.extra:
-        first = exc.extra[0]
-        if isinstance(first, dict):
-            return str(first.get("key") or "")
-    return ""
+    """The parameter or body field Litestar could not read (a `ValidationException`), or ""."""
+    if not isinstance(exc, ValidationException):
+        return ""
+    key, message = "", str(exc.detail)
+    if isinstance(exc.extra, list) and exc.extra and isinstance(exc.extra[0], dict):
+        key = str(exc.extra[0].get("key") or "")
+        message = str(exc.extra[0].get("message") or message)
+    if key and key != "data":
+        return key
+    missing = _MISSING.search(message)
+    if missing:
+        return missing.group(1) or missing.group(2)
+    where = _BODY_PATH.search(message)
+    if where:
+        return re.sub(r"\[\d+\]", "", where.group(1)).split(".")[-1]
+    return key
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -13,6 +13,10 @@ of the product may hold is refused once here, naming the field, in the reader's 
   an order was silently dropped: the client believed it had set something); the fields an
   endpoint takes are those of its body dataclass.
 
+- a query parameter the API endpoint does not take (`?lmit=5` was silently ignored: the
+  client believed it had set a limit); the parameters an endpoint takes are its handler's
+  query parameters.
+
 Multipart uploads and CSV bodies are left to their parsers (`market.metering.textfile`).
 """
 
@@ -26,6 +30,7 @@ from urllib.parse import parse_qsl
 
 from litestar.enums import ScopeType
 from litestar.exceptions import ClientException
+from litestar.params import QueryParameter
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from market.core.errors import NotFound, ValidationFailed
@@ -129,6 +134,47 @@ def body_fields(scope: Scope) -> frozenset[str] | None:
     return _FIELDS[key]
 
 
+_QUERIES: dict[int, frozenset[str] | None] = {}
+#: What Litestar hands a handler by name, never from the query string.
+_RESERVED = frozenset({"request", "data", "state", "scope", "headers", "cookies", "query", "body"})
+
+
+def query_names(scope: Scope) -> frozenset[str] | None:
+    """The query parameters the API endpoint takes; None when it is not an API endpoint."""
+    handler = scope.get("route_handler")
+    if handler is None or not str(scope.get("path", "")).startswith("/api/"):
+        return None
+    key = id(handler)
+    if key not in _QUERIES:
+        dependencies = handler.resolve_dependencies()
+        path = set((scope.get("path_params") or {}).keys())
+        names = set()
+        for name, parameter in handler.parsed_fn_signature.parameters.items():
+            kwarg = parameter.kwarg_definition
+            if name in dependencies or name in path or name in _RESERVED:
+                continue
+            if kwarg is not None and not isinstance(kwarg, QueryParameter):
+                if getattr(kwarg, "header", None) or getattr(kwarg, "cookie", None):
+                    continue
+                if type(kwarg).__name__ in ("PathParameter", "BodyKwarg", "HeaderParameter"):
+                    continue
+            names.add(getattr(kwarg, "name", None) or getattr(kwarg, "query", None) or name)
+        _QUERIES[key] = frozenset(names)
+    return _QUERIES[key]
+
+
+def check_query_names(pairs: list[tuple[str, str]], names: frozenset[str] | None) -> None:
+    if names is None:
+        return
+    for key, _value in pairs:
+        if key not in names:
+            raise ValidationFailed(
+                key,
+                "unknown query parameter; expected one of %(choices)s",
+                choices=", ".join(sorted(names)) or "–",
+            )
+
+
 def check_fields(data: Any, fields: frozenset[str] | None) -> None:
     if fields is None or not isinstance(data, dict):
         return
@@ -169,7 +215,9 @@ def input_guard(app: ASGIApp) -> ASGIApp:
             return
         check_path(scope)
         query = scope.get("query_string", b"").decode("utf-8", errors="replace")
-        _check_pairs(parse_qsl(query, keep_blank_values=True))
+        pairs = parse_qsl(query, keep_blank_values=True)
+        _check_pairs(pairs)
+        check_query_names(pairs, query_names(scope))
         headers = dict(scope.get("headers", []))
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
         if not content_type.startswith(_CHECKED_TYPES):

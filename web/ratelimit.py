@@ -146,7 +146,7 @@ async def enforce(services: AppServices, limit: RateLimit, key: str) -> None:
     )
     if count > limit.limit:
         raise TooManyRequestsException(
-            detail=f"too many requests: at most {limit.limit} a {limit.unit}",
+            detail=f"too many requests: at most {limit.limit} per {limit.unit}",
             headers={
                 "Retry-After": str(max(1, math.ceil(left))),
                 "RateLimit-Limit": str(limit.limit),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +46,27 @@ GATES_CLOSED = Counter("klaster_gates_closed_total", "Gates closed by this proce
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
+        return True
+
+
+#: A credential in a URL's query string (`/ws/live?token=…`: uvicorn logs a socket's path
+#: with its query at INFO, and an access line would too).
+_SECRET_IN_QUERY = re.compile(
+    r"(?i)([?&](?:token|access_token|api_key|apikey|session|password)=)[^&\s\"']+"
+)
+
+
+class RedactFilter(logging.Filter):
+    """Replace credentials in query strings with `***` in every record the handler writes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed record: leave it to the formatter
+            return True
+        redacted = _SECRET_IN_QUERY.sub(r"\1***", text)
+        if redacted != text:
+            record.msg, record.args = redacted, None
         return True
 
 
@@ -100,6 +122,7 @@ def configure_logging(settings: Settings) -> str:
     fmt = log_format(settings)
     handler = StderrHandler()
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(RedactFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     handler.set_name("klaster")
     root = logging.getLogger()

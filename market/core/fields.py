@@ -9,6 +9,7 @@ same way and give the same message for it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 from decimal import Decimal
 from enum import Enum
 from typing import TypeVar
@@ -139,6 +140,12 @@ def integer(raw: object, field: str, low: int, high: int) -> int:
 #: the arithmetic of local days and intervals (and mean a typing error anyway).
 FIRST_YEAR = 2000
 LAST_YEAR = 2099
+
+
+def in_years(value: date, field: str) -> date:
+    """`value`, when its year is within FIRST_YEAR…LAST_YEAR (`check_year`)."""
+    check_year(value.year, field)
+    return value
 
 
 def check_year(year: int, field: str) -> None:

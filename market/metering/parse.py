@@ -299,6 +299,14 @@ def _numbered(reader: Iterator[list[str]]) -> Iterator[tuple[int, list[str]]]:
         line += 1
 
 
+#: The file says nothing of its resolution and its first rows cannot tell it. The command
+#: line's words; the web form names its own field (`web.pages.distributor`).
+UNDETECTED_RESOLUTION = (
+    "cannot tell 15- from 60-minute data from the first rows; add a resolution column "
+    "(PT15M or PT60M) or give the resolution (--resolution 15|60)"
+)
+
+
 def _detect_resolution(stream: IO[str], zone: ZoneInfo, sample: int = 2000) -> int:
     """From the first rows: 15 when a start is off the full hour or one PPE has starts less
     than an hour apart; 60 when a PPE has starts exactly an hour apart and none closer.
@@ -330,11 +338,7 @@ def _detect_resolution(stream: IO[str], zone: ZoneInfo, sample: int = 2000) -> i
             last[ppe] = start
         if hourly:
             return 60
-        raise ValidationFailed(
-            "resolution",
-            "cannot tell 15- from 60-minute data from the first rows; add a resolution column "
-            "(PT15M or PT60M) or give the resolution (--resolution 15|60)",
-        )
+        raise ValidationFailed("resolution", UNDETECTED_RESOLUTION)
     finally:
         stream.seek(pos)
 

@@ -57,11 +57,12 @@ class FeeRateView:
 
 def parse_date(raw: object, field: str) -> date:
     if isinstance(raw, date):
-        return raw
+        return f.in_years(raw, field)
     try:
-        return date.fromisoformat(str(raw if raw is not None else "").strip())
+        value = date.fromisoformat(str(raw if raw is not None else "").strip())
     except ValueError:
         raise ValidationFailed(field, "must be a date (YYYY-MM-DD)") from None
+    return f.in_years(value, field)
 
 
 def parse_fee_rate(fields: f.Fields) -> FeeRateInput:

@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from market.core.errors import OrderRejected
+from market.core.fields import in_years
 from market.core.money import read_int
 from market.trading.day_ahead_models import Market
 from market.trading.models import Side, StandingMode
@@ -102,14 +103,17 @@ def _hour(raw: object, default: int) -> int:
 
 
 def _date(raw: object, field: str) -> date | None:
-    if isinstance(raw, date) or raw is None:
-        return raw
+    if raw is None:
+        return None
+    if isinstance(raw, date):
+        return in_years(raw, field)
     if not str(raw).strip():
         return None
     try:
-        return date.fromisoformat(str(raw).strip())
+        value = date.fromisoformat(str(raw).strip())
     except ValueError:
         raise OrderRejected(field, "must be a date (YYYY-MM-DD)") from None
+    return in_years(value, field)
 
 
 def parse_standing(raw: Mapping[str, object]) -> StandingInput:

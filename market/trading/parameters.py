@@ -74,7 +74,8 @@ _PARSERS: dict[str, Callable[[object, str], object]] = {
     "registry_number": lambda raw, key: text(raw, key, max_len=60, required=False) or None,
     "coordinator_name": lambda raw, key: text(raw, key),
     "interval_minutes": _interval_minutes,
-    "gate_closure_minutes": lambda raw, key: integer(raw, key, 0, 24 * 60),
+    # at least a minute: a gate closing at the delivery's start leaves no time to clear it
+    "gate_closure_minutes": lambda raw, key: integer(raw, key, 1, 24 * 60),
     "horizon_intervals": lambda raw, key: integer(raw, key, 1, 4 * 96),
     "price_floor": price_pln_per_kwh,
     "price_cap": price_pln_per_kwh,
@@ -161,8 +162,11 @@ async def update_parameters(
             raise ValidationFailed(key, "can only change before the first interval")
         setattr(cluster, _COLUMNS.get(key, key), value)
         changes[key] = gate_text(value) if key == "day_ahead_gate" else str(value)
-    if cluster.price_floor > cluster.price_cap:
-        raise ValidationFailed("price_floor", "must not be above the price cap")
+    if cluster.price_floor >= cluster.price_cap:
+        # name the bound that was sent (the cap when only the cap moved)
+        if update.price_cap is not UNSET and update.price_floor is UNSET:
+            raise ValidationFailed("price_cap", "must be above the price floor")
+        raise ValidationFailed("price_floor", "must be below the price cap")
     audit.record(session, actor, "update", "parameters", cluster.id, details=changes)
     await session.flush()
     return _params(cluster)

@@ -178,7 +178,7 @@ async def test_order_rate_limit(world: World) -> None:
     statuses = [r.status_code for r in responses]
     assert statuses[:3] == [400, 400, 400] and statuses[3:] == [429, 429]
     assert 1 <= int(responses[-1].headers["retry-after"]) <= 60
-    assert responses[-1].json()["message"] == "too many requests: at most 3 a minute"
+    assert responses[-1].json()["message"] == "too many requests: at most 3 per minute"
 
 
 async def test_cookie_flags(world: World) -> None:

@@ -4,11 +4,11 @@ the network, the market parameters and the audit log."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, get, patch, post, put
 from litestar.background_tasks import BackgroundTask
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from market.access import audit
 from market.core.events import Publisher
@@ -293,7 +293,7 @@ async def audit_log(
     db: Db,
     actor: CurrentActor,
     before_id: FromQuery[int | None] = None,
-    limit: FromQuery[int] = 100,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> list[audit.AuditView]:
     """The append-only audit log, newest first; page with `before_id`."""
     return await audit.list_audit(db, actor, limit=limit, before_id=before_id)

@@ -4,10 +4,10 @@ cleared results, the network and the market parameters."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import get
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from market.clearing import results
 from market.network import service as network_service
@@ -42,7 +42,9 @@ async def day_results(db: Db, day: FromQuery[date]) -> list[results.IntervalSumm
 
 
 @get("/results/latest", guards=[signed_in])
-async def latest_results(db: Db, limit: FromQuery[int] = 8) -> list[results.IntervalSummary]:
+async def latest_results(
+    db: Db, limit: Annotated[int, QueryParameter(ge=1, le=500)] = 8
+) -> list[results.IntervalSummary]:
     return await results.latest_results(db, limit=limit)
 
 

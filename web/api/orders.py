@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request, Response, delete, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from market.clearing import results
 from market.members.queries import MyPointView, my_metering_points
@@ -72,7 +72,7 @@ async def my_orders(
     actor: CurrentActor,
     interval_id: FromQuery[int | None] = None,
     status: FromQuery[str | None] = None,
-    limit: FromQuery[int] = 100,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> list[book.OrderView]:
     """My orders, newest first."""
     return await orders.list_my_orders(

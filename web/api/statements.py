@@ -17,7 +17,7 @@ from typing import Any
 from litestar import get
 from litestar.params import FromPath, FromQuery
 
-from market.core.errors import NotFound
+from market.core.errors import NotFound, ValidationFailed
 from market.export.request import month_range, parse_month
 from market.reports.member_days import MemberDay, member_days
 from market.reports.service import member_statement
@@ -119,7 +119,11 @@ def view_of(statement: Statement, member_id: int, days: list[MemberDay]) -> Stat
     responses={
         403: error_spec(403, "A member asked for another member's statement (`member_id`)."),
         404: error_spec(404, "No such member (`member_id`)."),
-        422: error_spec(422, "`month` is not a month (use 2026-10), or `member_id` is refused."),
+        422: error_spec(
+            422,
+            "`month` is not a month (use 2026-10), `member_id` is refused, or a coordinator "
+            "or distributor did not give `member_id`.",
+        ),
     },
 )
 async def statement(
@@ -129,6 +133,9 @@ async def statement(
     `member_id`. A month with nothing settled yet answers zeros (the same as the empty
     statement CSV)."""
     first = parse_month(month)
+    if member_id is None and actor.role != "member":
+        # a coordinator's or distributor's own statement is empty: they meant a member's
+        raise ValidationFailed("member_id", "give member_id: the member whose statement to show")
     target = actor.member_id if member_id is None else member_id
     try:
         found = await member_statement(db, actor, first, target, field="member_id")

@@ -3,8 +3,8 @@
 A browser opening a socket sends `Origin`; only the site's own origin may open one (another
 site's page would otherwise ride on the visitor's session cookie: cross-site WebSocket
 hijacking). Programs send no `Origin` and authenticate with a token. A socket whose member is
-deactivated, changes password or role, or whose token is revoked, is closed (code 4401) as
-soon as the change is announced (`web.auth.CredentialRelay`).
+deactivated, changes password or role, or whose token is revoked, or whose session signs out,
+is closed (code 4401) as soon as the change is announced (`web.auth.CredentialRelay`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromQuery
 
-from web.auth import authenticate_again, signed_in
+from web.auth import SESSION_COOKIE, authenticate_again, session_key, signed_in
 from web.config import app_services
 from web.live.hub import pump
 from web.ui.i18n import connection_locale
@@ -54,21 +54,33 @@ async def _watch_credentials(socket: WebSocket[Any, Any, Any]) -> None:
     cache = app_services(socket.app).token_cache
     actor = socket.scope.get("user")
     by_token = socket.scope.get("auth") == "token"
+    cookie = None if by_token else socket.cookies.get(SESSION_COOKIE)
+    own_session = session_key(cookie) if cookie else None
     changed = asyncio.Event()
+    signed_out = False
 
     def watcher(members: set[int], tokens: set[int]) -> None:
         if actor is None or actor.member_id in members or (by_token and tokens):
             changed.set()
 
+    def session_watcher(keys: set[str]) -> None:
+        # the session this socket was opened with was signed out (in this process or another)
+        nonlocal signed_out
+        if own_session is not None and own_session in keys:
+            signed_out = True
+            changed.set()
+
     cache.watchers.add(watcher)
+    cache.session_watchers.add(session_watcher)
     try:
         while True:
             await changed.wait()
             changed.clear()
-            if await authenticate_again(socket) is None:
+            if signed_out or await authenticate_again(socket) is None:
                 return
     finally:
         cache.watchers.discard(watcher)
+        cache.session_watchers.discard(session_watcher)
 
 
 async def _serve(socket: WebSocket[Any, Any, Any], kind: str, page: str = "") -> None:

@@ -13,9 +13,10 @@ from litestar.response import Redirect, Template
 
 from market.access import auth as market_auth
 from web.auth import end_session, start_session, throttle_account
+from web.config import app_services
 from web.deps import Db
 from web.pages.forms import LoginForm, NextParam
-from web.ratelimit import rate_limited
+from web.ratelimit import enforce
 from web.ui.i18n import LANG_COOKIE, LOCALES
 from web.ui.render import expect_form, render
 
@@ -70,9 +71,13 @@ async def login_page(request: HTMXRequest, next_: NextParam = None) -> Template:
     return render(request, "login.html", next=safe_next(next_))
 
 
-@post("/login", include_in_schema=False, middleware=[rate_limited("signin_limit")])
+@post("/login", include_in_schema=False)
 async def login(request: HTMXRequest, db: Db, data: URLEncodedBody[LoginForm]) -> Response[Any]:
     expect_form(request, "_login_form.html", login=data.login, next=safe_next(data.next))
+    # the address's limit here, not as middleware: a refused attempt (429) keeps the form and
+    # what was typed, with the message in its error box
+    services = app_services(request.app)
+    await enforce(services, services.signin_limit, services.signin_limit.key_for(request.scope))
     await throttle_account(request, data.login)
     actor = await market_auth.authenticate(db, data.login, data.password)
     wanted = safe_next(data.next)

@@ -206,7 +206,7 @@ class CoordinatorController(Controller):
         db: Db,
         actor: CurrentActor,
         q: FromQuery[str | None] = None,
-        page_no: Annotated[int | None, QueryParameter(name="page")] = None,
+        page_no: Annotated[int | None, QueryParameter(name="page", ge=1)] = None,
     ) -> Template:
         rows, pager = paged(
             await _members(db, actor), page_no, q, _member_text, "/coordinator/members"
@@ -334,7 +334,7 @@ class CoordinatorController(Controller):
         actor: CurrentActor,
         member: FromQuery[int | None] = None,
         q: FromQuery[str | None] = None,
-        page_no: Annotated[int | None, QueryParameter(name="page")] = None,
+        page_no: Annotated[int | None, QueryParameter(name="page", ge=1)] = None,
     ) -> Template:
         listed = await member_service.list_metering_points(db, actor, member_id=member)
         keep = {"member": str(member)} if member is not None else {}

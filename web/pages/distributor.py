@@ -28,14 +28,14 @@ from market.export.request import ExportRequest, parse_export_request
 from market.export.scope import ExportScope, cleared_span
 from market.export.service import open_export, stream_in_own_session
 from market.metering.imports import import_meter_data, recent_imports
-from market.metering.parse import ImportReport
+from market.metering.parse import UNDETECTED_RESOLUTION, ImportReport
 from market.metering.textfile import open_text
 from web.api.responses import document_errors, error_spec
 from web.auth import requires_role, signed_in
 from web.deps import CurrentActor, Db, SettingsDep
 from web.errors import ErrorBody
 from web.pages import reports
-from web.ui.i18n import connection_locale, translate_message
+from web.ui.i18n import N_, connection_locale, translate_message
 from web.ui.render import expect_form, render
 
 #: Dates that stand in for a refused one while the form's other errors are looked for.
@@ -51,6 +51,32 @@ MAX_UPLOAD = 200 * 1024 * 1024
 class MeterUpload:
     file: UploadFile
     skip_bad_rows: bool = False
+    #: "" (read from the file), "15" or "60" minutes a row
+    resolution: str = ""
+
+
+#: `parse.UNDETECTED_RESOLUTION` in the web form's words (its Resolution field, not the
+#: command line's option).
+UNDETECTED_RESOLUTION_WEB = N_(
+    "cannot tell 15- from 60-minute data from the first rows; add a resolution column "
+    "(PT15M or PT60M) or choose 15 or 60 minutes in the Resolution field of this form"
+)
+
+
+#: The same for a program: the API's query parameter.
+UNDETECTED_RESOLUTION_API = (
+    "cannot tell 15- from 60-minute data from the first rows; add a resolution column "
+    "(PT15M or PT60M) or give the query parameter resolution=15 or resolution=60"
+)
+
+
+def _upload_resolution(raw: str) -> int | None:
+    value = raw.strip()
+    if not value:
+        return None
+    if value not in ("15", "60"):
+        raise ValidationFailed("resolution", "must be 15 or 60")
+    return int(value)
 
 
 def _stream(request: Request[Any, Any, Any], scope: ExportScope, export: ExportRequest) -> Stream:
@@ -160,10 +186,17 @@ class DistributorController(Controller):
         self, request: HTMXRequest, db: Db, actor: CurrentActor, data: MultipartBody[MeterUpload]
     ) -> Template:
         expect_form(request, "distributor/_meter_report.html", report=None)
+        resolution = _upload_resolution(data.resolution)
         with _text(await _spool(_upload_chunks(data.file))) as stream:
-            report = await import_meter_data(
-                db, actor, stream, filename=data.file.filename, skip_bad_rows=data.skip_bad_rows
-            )
+            try:
+                report = await import_meter_data(
+                    db, actor, stream, filename=data.file.filename,
+                    skip_bad_rows=data.skip_bad_rows, resolution_minutes=resolution,
+                )  # fmt: skip
+            except ValidationFailed as error:
+                if error.message_id != UNDETECTED_RESOLUTION:
+                    raise
+                raise ValidationFailed("resolution", UNDETECTED_RESOLUTION_WEB) from None
         htmx = request.headers.get("hx-request") == "true"
         template = "distributor/_meter_report.html" if htmx else "distributor/index.html"
         context = await _page_context(db)
@@ -225,13 +258,23 @@ async def api_meter_data(
     db: Db,
     actor: CurrentActor,
     skip_bad_rows: FromQuery[bool] = False,
+    resolution: FromQuery[str] = "",
 ) -> Response[dict[str, Any]]:
     """The CSV as the request body (`Content-Type: text/csv`). 200 with what was stored, or
-    422 listing the bad rows (line, field, message) when nothing was stored."""
+    422 listing the bad rows (line, field, message) when nothing was stored. `resolution`:
+    15 or 60 minutes a row, for a file without a resolution column whose first rows do not
+    tell."""
+    minutes = _upload_resolution(resolution)
     with _text(await _spool(request.stream())) as stream:
-        report = await import_meter_data(
-            db, actor, stream, filename="api.csv", skip_bad_rows=skip_bad_rows
-        )
+        try:
+            report = await import_meter_data(
+                db, actor, stream, filename="api.csv", skip_bad_rows=skip_bad_rows,
+                resolution_minutes=minutes,
+            )  # fmt: skip
+        except ValidationFailed as error:
+            if error.message_id != UNDETECTED_RESOLUTION:
+                raise
+            raise ValidationFailed("resolution", UNDETECTED_RESOLUTION_API) from None
     body = {
         "stored": report.stored,
         "rows": report.rows,

@@ -311,6 +311,9 @@ class MemberController(Controller):
         data: URLEncodedBody[ModifyOrderForm],
     ) -> Template:
         current = await orders.find_my_order(db, actor, order_id)
+        if current is None:
+            # someone else's order answers as an unused id, with no edit form to fill
+            raise NotFound("order_id", "no order %(id)s of yours", id=order_id)
         expect_form(request, "my/_order_edit.html", o=current, form=asdict(data))
         given = {k: v for k, v in asdict(data).items() if v.strip()}
         problems = every_error(given, {k: ORDER_FIELDS[k] for k in given})

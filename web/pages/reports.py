@@ -19,6 +19,7 @@ from market.clearing.day_ahead import core_available
 from market.cluster.service import cluster_info
 from market.core.errors import NotFound
 from market.export.request import month_range, parse_month
+from market.members.service import list_members
 from market.reports.benefits import MemberBenefits, benefit_rows, member_benefits
 from market.reports.member_days import day_bounds, member_days, month_totals
 from market.reports.service import (
@@ -276,6 +277,20 @@ class StatementController(Controller):
     ) -> Template:
         month = month or await default_month(db, clock.now())
         first = parse_month(month)
+        if member is None and actor.role != "member":
+            # their own statement is empty: ask which member's to show
+            members = [m for m in await list_members(db, actor) if m.role == "member"]
+            members.sort(key=lambda m: fmt.polish_sort_key(m.name))
+            return render(
+                request,
+                "reports/statement.html",
+                section="statement",
+                statement=None,
+                choose=members,
+                days=[],
+                month=month,
+                member=None,
+            )
         # both from the settled days (`reports.settled`): the member's rows, the cluster's
         # month settled once and stored, not at every request
         statement = await unless_empty(member_statement(db, actor, first, member))

@@ -11,6 +11,7 @@ from litestar.response import Template
 
 from market.clearing import price_reasons, results
 from market.core.errors import ValidationFailed
+from market.core.fields import check_year
 from web.auth import signed_in
 from web.deps import ClockDep, CurrentActor, Db, SettingsDep
 from web.ui.formatting import to_local
@@ -21,9 +22,11 @@ def parse_day(text: str | None, today: date) -> date:
     if not text:
         return today
     try:
-        return date.fromisoformat(text)
+        chosen = date.fromisoformat(text)
     except ValueError:
         raise ValidationFailed("day", "use a date like 2026-11-26") from None
+    check_year(chosen.year, "day")  # `?day=9999-01-01` showed an empty day, `0001` a 422 unnamed
+    return chosen
 
 
 @get("/results", guards=[signed_in])
