@@ -88,10 +88,15 @@ def main(argv: list[str] | None = None) -> int:
                     log.write(json.dumps({"shape": shape, "seed": seed, "fails": fails[:8]}) + "\n")
                     log.flush()
                     print(f"FAIL {shape} {seed}: {fails[0]}", flush=True)
-            print(f"{shape}: {count[shape]} problems, {failed[shape]} failed, "
-                  f"{time.process_time() - s0:.1f} s CPU", flush=True)
-    print(f"total {sum(count.values())} problems, {sum(failed.values())} failed, "
-          f"{time.process_time() - t0:.1f} s CPU")
+            print(
+                f"{shape}: {count[shape]} problems, {failed[shape]} failed, "
+                f"{time.process_time() - s0:.1f} s CPU",
+                flush=True,
+            )
+    print(
+        f"total {sum(count.values())} problems, {sum(failed.values())} failed, "
+        f"{time.process_time() - t0:.1f} s CPU"
+    )
     return 1 if failed else 0
 
 

@@ -124,8 +124,11 @@ def build(problem: Json, decisions: dict[int, bool] | None = None, mip: bool = F
         qs = b["quantities_kwh"]
         r = float(b.get("min_acceptance_ratio", 1.0))
         if decisions is not None:
-            x = lp.col(sign * b["price"] * sum(qs), r if decisions[b_i] else 0.0,
-                       1.0 if decisions[b_i] else 0.0)
+            x = lp.col(
+                sign * b["price"] * sum(qs),
+                r if decisions[b_i] else 0.0,
+                1.0 if decisions[b_i] else 0.0,
+            )
         else:
             x = lp.col(sign * b["price"] * sum(qs), 0.0, 1.0)
             y = lp.col(0.0, 0.0, 1.0, integer=mip)
@@ -153,15 +156,25 @@ def optimum(lp: Lp, mip: bool = False) -> float:
         if lp.le:
             a_le, b_le = lp.matrix(lp.le)
             cons.append(LinearConstraint(a_le, -np.inf, b_le))
-        res = milp(c, constraints=cons, integrality=np.array(lp.integer),
-                   bounds=Bounds(np.array(lp.lo), np.array(lp.hi)),
-                   options={"mip_rel_gap": 1e-9})
+        res = milp(
+            c,
+            constraints=cons,
+            integrality=np.array(lp.integer),
+            bounds=Bounds(np.array(lp.lo), np.array(lp.hi)),
+            options={"mip_rel_gap": 1e-9},
+        )
     else:
         kw: dict[str, Any] = {}
         if lp.le:
             kw["A_ub"], kw["b_ub"] = lp.matrix(lp.le)
-        res = linprog(c, A_eq=a_eq, b_eq=b_eq, bounds=list(zip(lp.lo, lp.hi, strict=True)),
-                      method="highs", **kw)
+        res = linprog(
+            c,
+            A_eq=a_eq,
+            b_eq=b_eq,
+            bounds=list(zip(lp.lo, lp.hi, strict=True)),
+            method="highs",
+            **kw,
+        )
     if res.status != 0:
         raise AssertionError(f"reference not optimal: {res.message}")
     return float(-res.fun)
