@@ -207,10 +207,16 @@ class _Lp:
 
 def _solve_lp(model: MultiModel, dc: bool, left: float | None) -> tuple[Status, str, _Lp | None]:
     base = MULTI_DC if dc else MULTI_TRANSPORT
+    strict = ", primal_feasibility_tolerance: 1e-12, dual_feasibility_tolerance: 1e-12"
+    # GLOP's presolve ends "abnormal" on some meshed DC LPs with a zero-capacity line
+    # beside a 1e6 kW one (outside checker, check12b); without presolve they solve, as in
+    # the one-interval sequence (`matching.solve.RETRIES`)
     tries = (
         base,
-        base + ", primal_feasibility_tolerance: 1e-12, dual_feasibility_tolerance: 1e-12",
+        base + strict,
         "use_dual_simplex: false, use_preprocessing: true",
+        "use_dual_simplex: true, use_preprocessing: false" + strict,
+        "use_dual_simplex: false, use_preprocessing: false, use_scaling: false",
     )
     t0 = time.perf_counter()
     reason = ""

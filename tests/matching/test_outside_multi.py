@@ -58,6 +58,24 @@ def test_a_lossy_unit_beside_a_gain_cycle_gets_prices() -> None:
     assert check(problem, result) == []
 
 
+def test_glop_abnormal_on_a_meshed_dc_network_is_solved_without_presolve() -> None:
+    """Found by the campaign (meshed-dc, seed 113), minimised: one hour, five nodes, a
+    zero-capacity line beside a 1e6 kW one, three orders that cannot trade. GLOP ended
+    "abnormal" with each of the three set-ups the several-interval LP tried: `error`."""
+    problem = json.loads((CASES / "glop-abnormal-meshed-dc.json").read_text())
+    result = _clear(problem)
+    assert check(problem, result) == []
+
+
+# the campaign's failures before their fixes, as found (shape, seed)
+FOUND = [("meshed-dc", 113), ("meshed-dc", 196), ("meshed-dc-storage", 131), ("radial-storage", 0)]
+
+
+@pytest.mark.parametrize(("shape", "seed"), FOUND)
+def test_found_by_the_campaign(shape: str, seed: int) -> None:
+    assert run_one(shape, seed) == []
+
+
 BAD = [
     ("orders.0.quantity_kwh", 0, "orders[0].quantity_kwh"),
     ("orders.0.interval", 100, "orders[0].interval"),

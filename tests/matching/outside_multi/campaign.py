@@ -12,6 +12,7 @@ import argparse
 import copy
 import json
 import random
+import signal
 import sys
 import time
 import traceback
@@ -63,6 +64,14 @@ def run_one(shape: str, seed: int, *, invariance: bool = True) -> list[str]:
     return fails
 
 
+class Timeout(Exception):
+    pass
+
+
+def _timeout(signum: int, frame: Any) -> None:
+    raise Timeout("more than the time limit")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shapes", default=",".join(SHAPES))
@@ -70,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--out", default="outside_failures.jsonl")
     ap.add_argument("--no-invariance", action="store_true")
+    ap.add_argument("--limit-s", type=int, default=120)
     args = ap.parse_args(argv)
+    signal.signal(signal.SIGALRM, _timeout)
     count: Counter[str] = Counter()
     failed: Counter[str] = Counter()
     t0 = time.process_time()
@@ -78,10 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         for shape in args.shapes.split(","):
             s0 = time.process_time()
             for seed in range(args.start, args.start + args.seeds):
+                signal.alarm(args.limit_s)  # a problem that hangs is a finding too
                 try:
                     fails = run_one(shape, seed, invariance=not args.no_invariance)
                 except Exception as exc:  # a crash is a finding too
                     fails = [f"crash: {exc!r}", traceback.format_exc(limit=3)]
+                signal.alarm(0)
                 count[shape] += 1
                 if fails:
                     failed[shape] += 1
