@@ -118,6 +118,8 @@ class View:
 def check(problem: Json, res: Json, *, mip_optimum: float | None = None) -> list[str]:
     """mip_optimum: the reference MIP's welfare if already known (blocks)."""
     out: list[str] = []
+    if res.get("status") == "infeasible" and not _reference_feasible(problem):
+        return []  # e.g. a final state of charge no energy can reach: infeasible for both
     if res.get("status") != "optimal":
         return [f"status {res.get('status')}: {res.get('reason')}"]
     _shape(problem, res, out)
@@ -296,6 +298,14 @@ def check(problem: Json, res: Json, *, mip_optimum: float | None = None) -> list
     out += _welfare_optimal(problem, res, welfare, mip_optimum)
     out += _trades(problem, res, v)
     return out
+
+
+def _reference_feasible(problem: Json) -> bool:
+    try:
+        optimum(build(problem))
+    except AssertionError:
+        return False
+    return True
 
 
 def _is_tree(problem: Json) -> bool:
