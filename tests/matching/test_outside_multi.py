@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +89,34 @@ def test_a_unit_charging_and_discharging_at_once_gets_prices() -> None:
     orders, two units). The LP's schedule is optimal (the reference's welfare is the same
     with it forced), so the dual face is not empty."""
     assert run_one("large-radial", 5, invariance=False) == []
+
+
+def test_klaster_clear_answers_as_clear_document(tmp_path: Path) -> None:
+    """`klaster clear` on a 96- or 100-interval random problem with blocks and storage: the
+    same JSON as `matching.clear_document` (apart from timings), keeping every rule; bad
+    input exits 2 with one line naming the field."""
+    problem = random_problem(3, SHAPES["large-blocks"])  # 96 intervals, 3 units, 13 blocks
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(problem))
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, "-m", "web.cli", "clear", str(path), "--no-timings"],
+        capture_output=True, text=True, timeout=300, cwd=root,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert check(problem, {**result, "timings": {}}) == []  # --no-timings drops them
+    direct = _clear(problem)
+    assert {k: v for k, v in direct.items() if k != "timings"} == result
+    problem["storage"] = [dict(problem.get("storage", [{}])[0], efficiency_charge=1.5)]
+    path.write_text(json.dumps(problem))
+    run = subprocess.run(
+        [sys.executable, "-m", "web.cli", "clear", str(path)],
+        capture_output=True, text=True, timeout=300, cwd=root,
+    )  # fmt: skip
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "storage[0].efficiency_charge: " in lines[0], run.stderr
 
 
 BAD = [
