@@ -303,7 +303,13 @@ SWEEPS_MIN = 2_000
 RANGE_TOL = 1e-15
 
 
-def _mono_closure(start: FloatArray, cons: Monotone, upper: bool, tol: float = TOL) -> FloatArray:
+def _mono_closure(
+    start: FloatArray,
+    cons: Monotone,
+    upper: bool,
+    tol: float = TOL,
+    beyond: FloatArray | None = None,
+) -> FloatArray:
     """The greatest (`upper`) or least solution of the monotone constraints from `start`:
     x[i] = min(x[i], (w + b·x[j]) / a), or x[j] = max(x[j], (a·x[i] − w) / b), all at once
     each sweep (Jacobi: the result does not depend on the order of the constraints).
@@ -318,7 +324,16 @@ def _mono_closure(start: FloatArray, cons: Monotone, upper: bool, tol: float = T
     changes had already come within TOL, that TOL answer is returned. A range end left
     TOL short of its limit could put a target below every optimal point, and a cycle of
     gain > 1 then runs the chosen prices' closure down to −∞ (outside checker, check12b:
-    "the storage values' constraints do not settle" on a valid one-node problem)."""
+    "the storage values' constraints do not settle" on a valid one-node problem).
+
+    `beyond`: the other end of the face (the greatest point for the least one, the least
+    for the chosen prices' closure from the targets); the closure never moves past it.
+    Where the face is one point, a converging cycle (gain < 1) and a diverging one (gain
+    > 1: a lossy unit charging and discharging in one interval, λ = 0.5 μ and
+    λ = μ / 0.7 + wear) meet there, and one ulp of overshoot ran the least point to +∞
+    ("the optimal price ranges came out empty" / "do not settle", outside checker
+    check12b). The true closure never passes the other end, so the cap changes nothing
+    but float trouble."""
     x = start.copy()
     if cons.i.shape[0] == 0:
         return x
@@ -335,6 +350,8 @@ def _mono_closure(start: FloatArray, cons: Monotone, upper: bool, tol: float = T
             else:
                 k = np.flatnonzero(moved[i])
                 np.maximum.at(new, j[k], (a[k] * x[i[k]] - w[k]) / b[k])
+            if beyond is not None:
+                new = np.maximum(new, beyond) if upper else np.minimum(new, beyond)
             step = np.abs(new - x)
             size = np.maximum(1.0, np.abs(x))
             close = np.isfinite(x) & (step <= tol * size)
@@ -428,7 +445,7 @@ def transport_prices_storage(
     scale = max(1.0, float(np.abs(finite).max(initial=0.0)))
     big = BIG * scale
     high = _mono_closure(np.minimum(v_hi, big), cons, True, RANGE_TOL)
-    low = _mono_closure(np.maximum(v_lo, -big), cons, False, RANGE_TOL)
+    low = _mono_closure(np.maximum(v_lo, -big), cons, False, RANGE_TOL, beyond=high)
     high[high >= UNBOUNDED * scale] = INF
     low[low <= -UNBOUNDED * scale] = -INF
     if (low > high + TOL * np.maximum(1.0, np.abs(high))).any():
@@ -442,7 +459,9 @@ def transport_prices_storage(
     b = np.minimum(zh, z_span_hi)
     tgt = np.where(a <= b, 0.5 * (a + b), np.where(zh < z_span_lo, zh, zl))
     # the greatest optimal vector not above the targets (μ as large as they allow)
-    chosen = _mono_closure(np.concatenate([np.minimum(zh, tgt), high[n_z:]]), cons, True)
+    chosen = _mono_closure(
+        np.concatenate([np.minimum(zh, tgt), high[n_z:]]), cons, True, beyond=low
+    )
     if not _mono_holds(chosen, cons) or (chosen < low - TOL * np.maximum(1.0, np.abs(low))).any():
         raise PriceRuleError("no optimal price vector near the targets")
     price = chosen[:n_z]

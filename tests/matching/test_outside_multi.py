@@ -70,7 +70,13 @@ def test_glop_abnormal_on_a_meshed_dc_network_is_solved_without_presolve() -> No
 
 
 # the campaign's failures before their fixes, as found (shape, seed)
-FOUND = [("meshed-dc", 113), ("meshed-dc", 196), ("meshed-dc-storage", 131), ("radial-storage", 0)]
+FOUND = [
+    ("meshed-dc", 113),
+    ("meshed-dc", 196),
+    ("meshed-dc-storage", 131),
+    ("radial-storage", 0),
+    ("radial-storage", 302),
+]
 
 
 @pytest.mark.parametrize(("shape", "seed"), FOUND)
@@ -78,16 +84,15 @@ def test_found_by_the_campaign(shape: str, seed: int) -> None:
     assert run_one(shape, seed) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (check12b): the storage price rule's propagation runs away on a face "
-    "where a lossy unit charges and discharges in one interval (a gain-1.25 cycle λ ≥ μ, "
-    "μ ≥ λ/0.8 that holds only for λ ≤ 0); the clearing ends `error`",
-)
 def test_a_unit_charging_and_discharging_at_once_gets_prices() -> None:
     """Found by the campaign (large-radial, seed 5: 48 quarter-hours, 40 nodes, 388
-    orders, two units). The LP's schedule is optimal (the reference's welfare is the same
-    with it forced), so the dual face is not empty."""
+    orders, two units; radial-storage, seed 302, minimised: one node, two quarter-hours, a
+    seller at −0.2 and two 1 Wh units that burn its energy by charging and discharging at
+    once). Where the face is one point a converging and a diverging cycle of the storage
+    rule meet, and one ulp of overshoot ran the least point to +∞: `error`, "the optimal
+    price ranges came out empty" / "do not settle"."""
+    problem = json.loads((CASES / "storage-ranges-empty.json").read_text())
+    assert check(problem, _clear(problem)) == []
     assert run_one("large-radial", 5, invariance=False) == []
 
 
