@@ -69,6 +69,14 @@ def test_glop_abnormal_on_a_meshed_dc_network_is_solved_without_presolve() -> No
     assert check(problem, result) == []
 
 
+def test_a_hundred_interval_meshed_dc_day_gets_its_price_ranges() -> None:
+    """Found by the campaign (large-meshed, seed 19: 100 quarter-hours, 14 nodes, 19 lines
+    with reactances, 316 orders, a unit): the LP's rows held only with the fourth GLOP
+    set-up, then a warm re-solve of the DC rule's range LPs ended abnormal: `error`."""
+    problem = json.loads((CASES / "meshed-dc-price-range-lp.json").read_text())
+    assert check(problem, _clear(problem)) == []
+
+
 # the campaign's failures before their fixes, as found (shape, seed)
 FOUND = [
     ("meshed-dc", 113),
