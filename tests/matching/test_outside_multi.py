@@ -77,6 +77,23 @@ def test_a_hundred_interval_meshed_dc_day_gets_its_price_ranges() -> None:
     assert check(problem, _clear(problem)) == []
 
 
+def test_a_feasible_meshed_dc_day_is_never_called_infeasible() -> None:
+    """Found by the campaign (large-meshed, seed 27: 100 quarter-hours, no storage, no
+    blocks, so accepting nothing is feasible): GLOP's first "infeasible" was the answer."""
+    problem = json.loads((CASES / "open-meshed-dc-called-infeasible.json").read_text())
+    assert _clear(problem)["status"] != "infeasible"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (check12b): the meshed-DC price rule's range LP ends ABNORMAL with every "
+    "GLOP set-up tried, so the result is `error`",
+)
+def test_a_feasible_meshed_dc_day_gets_prices() -> None:
+    problem = json.loads((CASES / "open-meshed-dc-called-infeasible.json").read_text())
+    assert check(problem, _clear(problem)) == []
+
+
 # the campaign's failures before their fixes, as found (shape, seed)
 FOUND = [
     ("meshed-dc", 113),
