@@ -380,7 +380,11 @@ def _extremes_warm(
                 objective.SetMinimization()
             status = solver.Solve()
             if status != pywraplp.Solver.OPTIMAL:
-                raise PriceRuleError(f"price-range LP ended with GLOP status {status}")
+                # the warm re-solve ended abnormal (a meshed DC network over 100 quarter
+                # hours, outside checker check12b): this direction alone, cold, as
+                # `_lp_extreme` (the same value; it raises if that fails too)
+                out[k] = _lp_extreme(dirs[k], var_lo, var_hi, a, a_lo, a_hi, maximize)
+                continue
             value = float(objective.Value())
             if abs(value) >= PRICE_CAP * (1 - 1e-9):
                 value = INF if value > 0 else -INF

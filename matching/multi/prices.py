@@ -298,9 +298,18 @@ UNBOUNDED = 1e6
 #: efficiencies converge geometrically, not in a bounded number of sweeps).
 SWEEPS_PER_VARIABLE = 4
 SWEEPS_MIN = 2_000
+#: How close the ranges' closures settle (relative): far below TOL, so that the targets
+#: chosen inside a range are not TOL below the face's true end (see `_mono_closure`).
+RANGE_TOL = 1e-15
 
 
-def _mono_closure(start: FloatArray, cons: Monotone, upper: bool) -> FloatArray:
+def _mono_closure(
+    start: FloatArray,
+    cons: Monotone,
+    upper: bool,
+    tol: float = TOL,
+    beyond: FloatArray | None = None,
+) -> FloatArray:
     """The greatest (`upper`) or least solution of the monotone constraints from `start`:
     x[i] = min(x[i], (w + b·x[j]) / a), or x[j] = max(x[j], (a·x[i] − w) / b), all at once
     each sweep (Jacobi: the result does not depend on the order of the constraints).
@@ -308,13 +317,30 @@ def _mono_closure(start: FloatArray, cons: Monotone, upper: bool) -> FloatArray:
     A sweep only evaluates the constraints whose source (x[j], or x[i]) moved in the
     previous sweep: any other one gives the value it gave then, which its target already
     is at or beyond, so it would change nothing (the same numbers, bit for bit, as
-    evaluating every constraint every sweep)."""
+    evaluating every constraint every sweep).
+
+    `tol` below TOL (the ranges' closures, `RANGE_TOL`) settles a geometric approach (a
+    gain cycle of efficiencies) much closer to its limit; when the sweeps run out after the
+    changes had already come within TOL, that TOL answer is returned. A range end left
+    TOL short of its limit could put a target below every optimal point, and a cycle of
+    gain > 1 then runs the chosen prices' closure down to −∞ (outside checker, check12b:
+    "the storage values' constraints do not settle" on a valid one-node problem).
+
+    `beyond`: the other end of the face (the greatest point for the least one, the least
+    for the chosen prices' closure from the targets); the closure never moves past it.
+    Where the face is one point, a converging cycle (gain < 1) and a diverging one (gain
+    > 1: a lossy unit charging and discharging in one interval, λ = 0.5 μ and
+    λ = μ / 0.7 + wear) meet there, and one ulp of overshoot ran the least point to +∞
+    ("the optimal price ranges came out empty" / "do not settle", outside checker
+    check12b). The true closure never passes the other end, so the cap changes nothing
+    but float trouble."""
     x = start.copy()
     if cons.i.shape[0] == 0:
         return x
     n = x.shape[0]
     i, j, a, b, w = cons.i, cons.j, cons.a, cons.b, cons.w
     moved = np.ones(n, dtype=np.bool_)
+    within_tol = False
     for _ in range(max(SWEEPS_MIN, SWEEPS_PER_VARIABLE * n)):
         new = x.copy()
         with np.errstate(invalid="ignore"):
@@ -324,12 +350,20 @@ def _mono_closure(start: FloatArray, cons: Monotone, upper: bool) -> FloatArray:
             else:
                 k = np.flatnonzero(moved[i])
                 np.maximum.at(new, j[k], (a[k] * x[i[k]] - w[k]) / b[k])
-            close = np.isfinite(x) & (np.abs(new - x) <= TOL * np.maximum(1.0, np.abs(x)))
+            if beyond is not None:
+                new = np.maximum(new, beyond) if upper else np.minimum(new, beyond)
+            step = np.abs(new - x)
+            size = np.maximum(1.0, np.abs(x))
+            close = np.isfinite(x) & (step <= tol * size)
             changed = ~((new == x) | close)
+            if tol < TOL:
+                within_tol = not (~((new == x) | (np.isfinite(x) & (step <= TOL * size)))).any()
         moved = new != x  # NaN counts as moved: re-evaluating is always harmless
         x = new
         if not changed.any():
             return x
+    if within_tol:
+        return x
     raise PriceRuleError("the storage values' constraints do not settle")
 
 
@@ -410,8 +444,8 @@ def transport_prices_storage(
     )
     scale = max(1.0, float(np.abs(finite).max(initial=0.0)))
     big = BIG * scale
-    high = _mono_closure(np.minimum(v_hi, big), cons, True)
-    low = _mono_closure(np.maximum(v_lo, -big), cons, False)
+    high = _mono_closure(np.minimum(v_hi, big), cons, True, RANGE_TOL)
+    low = _mono_closure(np.maximum(v_lo, -big), cons, False, RANGE_TOL, beyond=high)
     high[high >= UNBOUNDED * scale] = INF
     low[low <= -UNBOUNDED * scale] = -INF
     if (low > high + TOL * np.maximum(1.0, np.abs(high))).any():
@@ -425,7 +459,9 @@ def transport_prices_storage(
     b = np.minimum(zh, z_span_hi)
     tgt = np.where(a <= b, 0.5 * (a + b), np.where(zh < z_span_lo, zh, zl))
     # the greatest optimal vector not above the targets (μ as large as they allow)
-    chosen = _mono_closure(np.concatenate([np.minimum(zh, tgt), high[n_z:]]), cons, True)
+    chosen = _mono_closure(
+        np.concatenate([np.minimum(zh, tgt), high[n_z:]]), cons, True, beyond=low
+    )
     if not _mono_holds(chosen, cons) or (chosen < low - TOL * np.maximum(1.0, np.abs(low))).any():
         raise PriceRuleError("no optimal price vector near the targets")
     price = chosen[:n_z]
