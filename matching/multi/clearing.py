@@ -86,6 +86,9 @@ REUSE_TREE = True
 #: costs (96 intervals × 10,000 orders, 500 nodes, 50 storage: 0.9 s CPU against 1.35 s
 #: for the one-interval setting; storage makes the dual highly degenerate).
 MULTI_TRANSPORT = "use_dual_simplex: true, perturb_costs_in_dual_simplex: true"
+#: A re-solve of the several-interval LP (`_solve_lp`'s second to fourth set-ups) stops after
+#: this many simplex iterations per column and row of the model.
+RESOLVE_ITERATIONS = 4
 #: GLOP for the several-interval DC model: dual simplex with perturbed costs (96 intervals ×
 #: 5,000 orders, 250 nodes, 25 chords: 22.3 s CPU against 27.2 s with the one-interval
 #: `glop.DC`, no crash basis).
@@ -211,11 +214,17 @@ def _solve_lp(model: MultiModel, dc: bool, left: float | None) -> tuple[Status, 
     # GLOP's presolve ends "abnormal" on some meshed DC LPs with a zero-capacity line
     # beside a 1e6 kW one (outside checker, check12b); without presolve they solve, as in
     # the one-interval sequence (`matching.solve.RETRIES`)
+    # a re-solve may stall for minutes where another set-up takes a second (a 92-interval
+    # meshed DC day: the strict dual simplex ran for > 120 s; outside checker, check12b):
+    # each re-solve stops after a number of simplex iterations proportional to the model
+    # (deterministic, unlike a time limit), and the next set-up goes on
+    size = model.lower.shape[0] + model.row_lower.shape[0]
+    cap = f", max_number_of_iterations: {RESOLVE_ITERATIONS * size}"
     tries = (
         base,
-        base + strict,
-        "use_dual_simplex: false, use_preprocessing: true",
-        "use_dual_simplex: true, use_preprocessing: false" + strict,
+        base + strict + cap,
+        "use_dual_simplex: false, use_preprocessing: true" + cap,
+        "use_dual_simplex: true, use_preprocessing: false" + strict + cap,
         "use_dual_simplex: false, use_preprocessing: false, use_scaling: false",
     )
     t0 = time.perf_counter()
