@@ -424,7 +424,15 @@ def _lp_point(
 ) -> FloatArray:
     """Any w with a_lo ≤ a w ≤ a_hi and var_lo ≤ w ≤ var_hi."""
     zero = np.zeros(a.shape[1])
-    out = glop.solve_lp(var_lo, var_hi, zero, a_lo, a_hi, _sparse(a), maximize=False)
+    matrix = _sparse(a)
+    out = glop.solve_lp(var_lo, var_hi, zero, a_lo, a_hi, matrix, maximize=False)
+    for parameters, solver in _RANGE_RETRIES:  # as the range LPs (a primal point is read)
+        if out.optimal:
+            break
+        out = glop.solve_lp(
+            var_lo, var_hi, zero, a_lo, a_hi, matrix, maximize=False,
+            parameters=parameters, solver_name=solver,
+        )  # fmt: skip
     if not out.optimal:
         raise PriceRuleError(f"price feasibility LP ended {out.solve_status.name}")
     point: FloatArray = out.values

@@ -107,6 +107,7 @@ FOUND = [
     ("meshed-dc-storage", 131),
     ("radial-storage", 0),
     ("radial-storage", 302),
+    ("large-meshed", 7025),  # the price rule's feasibility LP ended ABNORMAL (lead)
 ]
 
 
