@@ -295,6 +295,30 @@ _RANGE_RETRIES = (
 )
 
 
+def _solve_or_retry(
+    var_lo: FloatArray,
+    var_hi: FloatArray,
+    c: FloatArray,
+    a_lo: FloatArray,
+    a_hi: FloatArray,
+    matrix: Any,
+    maximize: bool,
+) -> glop.LpOutcome:
+    """A price rule's small LP with GLOP's default set-up, then `_RANGE_RETRIES` until one
+    ends optimal (GLOP ended abnormal with every set-up on meshed DC days of 92-100
+    quarter-hours, outside checker check12b; only values and the objective are read after
+    HiGHS, never duals)."""
+    out = glop.solve_lp(var_lo, var_hi, c, a_lo, a_hi, matrix, maximize=maximize)
+    for parameters, solver in _RANGE_RETRIES:
+        if out.optimal:
+            break
+        out = glop.solve_lp(
+            var_lo, var_hi, c, a_lo, a_hi, matrix, maximize=maximize,
+            parameters=parameters, solver_name=solver,
+        )  # fmt: skip
+    return out
+
+
 def _lp_extreme(
     c: FloatArray,
     var_lo: FloatArray,
@@ -311,18 +335,7 @@ def _lp_extreme(
     a = np.vstack([a, c[None, :]])
     a_lo = np.concatenate([a_lo, [-PRICE_CAP]])
     a_hi = np.concatenate([a_hi, [PRICE_CAP]])
-    matrix = _sparse(a)
-    out = glop.solve_lp(var_lo, var_hi, c, a_lo, a_hi, matrix, maximize=maximize)
-    for parameters, solver in _RANGE_RETRIES:
-        if out.optimal:
-            break
-        # GLOP ended abnormal on a range LP of a meshed DC day over 100 quarter-hours with
-        # every set-up (outside checker, check12b): other set-ups, then HiGHS (only the
-        # objective's value is read here, no duals)
-        out = glop.solve_lp(
-            var_lo, var_hi, c, a_lo, a_hi, matrix, maximize=maximize,
-            parameters=parameters, solver_name=solver,
-        )  # fmt: skip
+    out = _solve_or_retry(var_lo, var_hi, c, a_lo, a_hi, _sparse(a), maximize)
     if not out.optimal:
         raise PriceRuleError(f"price-range LP ended {out.solve_status.name}")
     value = out.objective_value
@@ -424,15 +437,7 @@ def _lp_point(
 ) -> FloatArray:
     """Any w with a_lo ≤ a w ≤ a_hi and var_lo ≤ w ≤ var_hi."""
     zero = np.zeros(a.shape[1])
-    matrix = _sparse(a)
-    out = glop.solve_lp(var_lo, var_hi, zero, a_lo, a_hi, matrix, maximize=False)
-    for parameters, solver in _RANGE_RETRIES:  # as the range LPs (a primal point is read)
-        if out.optimal:
-            break
-        out = glop.solve_lp(
-            var_lo, var_hi, zero, a_lo, a_hi, matrix, maximize=False,
-            parameters=parameters, solver_name=solver,
-        )  # fmt: skip
+    out = _solve_or_retry(var_lo, var_hi, zero, a_lo, a_hi, _sparse(a), False)
     if not out.optimal:
         raise PriceRuleError(f"price feasibility LP ended {out.solve_status.name}")
     point: FloatArray = out.values
